@@ -1,18 +1,75 @@
 //! The working-day calendar (工作日, 调休).
 //!
-//! STUB: the API below is fixed; a helper fills in the bodies, the built-in 2024–2026 table and
-//! the tests.
+//! # Model
+//!
+//! A *working day* is a day on which stations count time against a case's deadline. By default
+//! Monday to Friday are working days and Saturday and Sunday are not. For each year it knows, the
+//! calendar holds a [`YearRule`] with two exceptions to that default:
+//!
+//! - *holidays*: days declared off by the State Council notice. They are stored as declared, so a
+//!   range such as 春节 2026-02-15..=2026-02-23 includes its weekend days; a holiday that falls on
+//!   a weekend changes nothing, one that falls on a weekday takes that day off.
+//! - *make-up working days* (调休上班): weekend days declared to be working days, for example
+//!   Saturday 2026-02-14 and Saturday 2026-02-28 around the 2026 Spring Festival.
+//!
+//! Years without a rule follow the plain Monday–Friday rule, so dates far in the past or future
+//! (1900, 2200, even [`NaiveDate::MIN`] and [`NaiveDate::MAX`]) work and never panic.
+//!
+//! # Counting
+//!
+//! Counting is half-open: [`Calendar::working_days_between`] counts the working days in
+//! `(from, to]`, the day of `from` itself excluded. This matches the rule that the clock starts
+//! on the working day after acceptance: a 承诺件 with 3 promised days accepted on Friday
+//! 2026-02-13 is due on [`Calendar::add_working_days`]`(2026-02-13, 3)`, which is Wednesday
+//! 2026-02-25 (Saturday 2026-02-14 is a make-up working day, 2026-02-15..=2026-02-23 are off).
+//!
+//! # Why prefix sums
+//!
+//! Index rebuilds compute deadlines for millions of cases, so the operations must not walk day by
+//! day. Think of a function `W(d)`: the number of working days up to and including `d`, counted
+//! from a fixed origin. Then `working_days_between(from, to) = W(to) - W(from)`, and adding `n`
+//! working days to `from` means finding the first day `d` with `W(d) >= W(from) + n`.
+//!
+//! - Under the plain Monday–Friday rule `W` has a closed form (five working days per seven-day
+//!   week) and so does its inverse.
+//! - For the span of years that have rules (at most 2000..=2100), the calendar precomputes a
+//!   dense prefix-sum array: one `u32` per day holding the number of working days from the first
+//!   covered day up to that day. `W` is then one array lookup, and its inverse is a binary search.
+//! - After the covered span `W` is the closed form plus a constant offset (the net effect of all
+//!   the rules), and before the span it is the closed form itself.
+//!
+//! `working_days_between` and `is_working_day` are therefore O(1), and `add_working_days` and
+//! `sub_working_days` are O(1) outside the covered span and O(log days) inside it.
+//!
+//! # The built-in table
+//!
+//! [`Calendar::builtin`] reads `node/data/calendar-cn.json`, which is embedded in the binary and
+//! written by hand from the State Council (国务院办公厅) notices for 2024, 2025 and 2026. Its
+//! format is the project's own: one object per year with the notice's title, number (when known),
+//! issue date and source address, the holiday ranges (`name`, `from`, `to`, inclusive) and the
+//! make-up working days (`name`, `date`).
 
-use chrono::NaiveDate;
+use chrono::{Datelike, NaiveDate, Weekday};
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
+use std::fmt;
+use std::sync::{Arc, OnceLock};
+
+/// The first year a [`YearRule`] may be given for.
+pub const FIRST_YEAR: i32 = 2000;
+/// The last year a [`YearRule`] may be given for.
+pub const LAST_YEAR: i32 = 2100;
 
 /// The days of one year that differ from the plain Monday–Friday rule.
+///
+/// The calendar stores rules in canonical form: both lists sorted and without duplicates.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct YearRule {
     /// Statutory holidays that fall on what would be a working day, or any day declared off.
+    /// Weekend days inside a declared holiday range may be listed; they change nothing.
     pub holidays: Vec<NaiveDate>,
-    /// Make-up working days (调休上班) that fall on a weekend.
+    /// Make-up working days (调休上班) that fall on a weekend. A weekday listed here changes
+    /// nothing.
     pub workdays: Vec<NaiveDate>,
 }
 
@@ -30,23 +87,61 @@ pub enum CalendarError {
     OutOfRange(i32),
 }
 
+/// The State Council notice a year of the built-in table was written from.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Notice {
+    /// The notice's title, e.g. 国务院办公厅关于2026年部分节假日安排的通知.
+    pub title: String,
+    /// The document number (文号), e.g. 国办发明电〔2024〕12号, when the table records it.
+    pub number: Option<String>,
+    /// The date the notice was issued.
+    pub issued: NaiveDate,
+    /// Where the notice is published.
+    pub source: String,
+}
+
 /// Working days: weekends and statutory holidays off, make-up working weekends on.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Calendar {
     years: BTreeMap<i32, YearRule>,
+    /// Prefix sums derived from `years`; shared between clones because it never changes after it
+    /// is built (editing the calendar builds a new one).
+    index: Arc<Index>,
 }
 
 impl Calendar {
     /// The calendar for 2024–2026 that ships with Yizhan, written from the State Council notices.
+    ///
+    /// The table is parsed once per process and then cloned, which is cheap.
     pub fn builtin() -> Calendar {
-        Calendar {
-            years: BTreeMap::new(),
-        }
+        builtin_table().calendar.clone()
+    }
+
+    /// The State Council notice the built-in table's rule for `year` was written from.
+    pub fn builtin_notice(year: i32) -> Option<&'static Notice> {
+        builtin_table().notices.get(&year)
+    }
+
+    /// The festival a day of the built-in table belongs to, for display: the holiday's name for a
+    /// declared holiday, and the name of the holiday it makes up for on a make-up working day
+    /// (e.g. 春节 for 2026-02-14). `None` for days the built-in table does not mention. This looks
+    /// only at the shipped table, not at rules city staff have since edited.
+    pub fn builtin_day_name(day: NaiveDate) -> Option<&'static str> {
+        builtin_table().names.get(&day).map(String::as_str)
     }
 
     /// A calendar from explicit year rules (validated).
+    ///
+    /// Every year must be within 2000..=2100, every date must lie in the year it is listed under,
+    /// and no date may be both a holiday and a make-up working day. The rules are stored sorted
+    /// and without duplicates.
     pub fn from_years(years: BTreeMap<i32, YearRule>) -> Result<Calendar, CalendarError> {
-        Ok(Calendar { years })
+        let years = years
+            .into_iter()
+            .map(|(year, rule)| Ok((year, normalize(year, rule)?)))
+            .collect::<Result<BTreeMap<_, _>, CalendarError>>()?;
+        let index = Arc::new(Index::build(&years));
+        Ok(Calendar { years, index })
     }
 
     /// The year rules, for storing in the calendar network document.
@@ -54,35 +149,829 @@ impl Calendar {
         &self.years
     }
 
+    /// Whether the calendar has a rule for `year`; years without one follow the plain
+    /// Monday–Friday rule.
+    pub fn covers(&self, year: i32) -> bool {
+        self.years.contains_key(&year)
+    }
+
     /// Adds or replaces one year's rule (city staff add later years in the app).
+    ///
+    /// The rule is validated as in [`Calendar::from_years`]; on error the calendar is unchanged.
     pub fn set_year(&mut self, year: i32, rule: YearRule) -> Result<(), CalendarError> {
+        let rule = normalize(year, rule)?;
         self.years.insert(year, rule);
+        self.index = Arc::new(Index::build(&self.years));
         Ok(())
     }
 
     /// Whether `day` is a working day.
     pub fn is_working_day(&self, day: NaiveDate) -> bool {
-        let _ = day;
-        true
+        let x = day_number(day);
+        self.index.rank(x) - self.index.rank(x - 1) == 1
     }
 
     /// The `n`-th working day strictly after `from`; `n == 0` returns `from` itself.
+    ///
+    /// For `n > 0` the result `d` is the earliest day with `working_days_between(from, d) == n`,
+    /// and it is a working day. A result beyond [`NaiveDate::MAX`] saturates to it.
     pub fn add_working_days(&self, from: NaiveDate, n: u32) -> NaiveDate {
-        let _ = n;
-        from
+        if n == 0 {
+            return from;
+        }
+        let target = self.index.rank(day_number(from)) + i64::from(n);
+        date_from_number(self.index.unrank(target))
     }
 
     /// The latest working day `d` with `working_days_between(d, to) == n` (so `d < to` for n > 0);
     /// `n == 0` returns `to` itself.
+    ///
+    /// For `n > 0` there is exactly one working day with that property, and
+    /// `add_working_days(sub_working_days(to, n), n)` is `to` when `to` is a working day, or
+    /// otherwise the last working day before `to`. A result before [`NaiveDate::MIN`] saturates
+    /// to it.
     pub fn sub_working_days(&self, to: NaiveDate, n: u32) -> NaiveDate {
-        let _ = n;
-        to
+        if n == 0 {
+            return to;
+        }
+        let target = self.index.rank(day_number(to)) - i64::from(n);
+        date_from_number(self.index.unrank(target))
     }
 
     /// The number of working days in the half-open range `(from, to]`; negative when `to < from`
     /// (then it counts the working days in `(to, from]`, negated).
     pub fn working_days_between(&self, from: NaiveDate, to: NaiveDate) -> i64 {
-        let _ = (from, to);
-        0
+        self.index.rank(day_number(to)) - self.index.rank(day_number(from))
+    }
+}
+
+/// Validates one year's rule and brings it into canonical form (sorted, no duplicates).
+fn normalize(year: i32, mut rule: YearRule) -> Result<YearRule, CalendarError> {
+    if !(FIRST_YEAR..=LAST_YEAR).contains(&year) {
+        return Err(CalendarError::OutOfRange(year));
+    }
+    for list in [&mut rule.holidays, &mut rule.workdays] {
+        list.sort_unstable();
+        list.dedup();
+        if let Some(&date) = list.iter().find(|date| date.year() != year) {
+            return Err(CalendarError::WrongYear { year, date });
+        }
+    }
+    if let Some(&date) = rule
+        .workdays
+        .iter()
+        .find(|date| rule.holidays.binary_search(date).is_ok())
+    {
+        return Err(CalendarError::Both { year, date });
+    }
+    Ok(rule)
+}
+
+/// A day as a plain integer: chrono's day number counted from 0001-01-01 (day 1, a Monday).
+fn day_number(day: NaiveDate) -> i64 {
+    i64::from(day.num_days_from_ce())
+}
+
+/// The inverse of [`day_number`], saturating at [`NaiveDate::MIN`] and [`NaiveDate::MAX`].
+fn date_from_number(x: i64) -> NaiveDate {
+    i32::try_from(x)
+        .ok()
+        .and_then(NaiveDate::from_num_days_from_ce_opt)
+        .unwrap_or(if x > 0 {
+            NaiveDate::MAX
+        } else {
+            NaiveDate::MIN
+        })
+}
+
+/// The plain Monday–Friday count: the number of weekdays among days `1..=x`, extended to all
+/// integers so that `plain(b) - plain(a)` is the number of weekdays in `(a, b]`.
+///
+/// Day `x` falls on weekday `(x - 1) mod 7`, counting Monday as 0, so this counts the integers
+/// `k` in `0..x` with `k mod 7 < 5`.
+fn plain(x: i64) -> i64 {
+    5 * x.div_euclid(7) + x.rem_euclid(7).min(5)
+}
+
+/// The smallest day `x` with `plain(x) >= t`; that day is the `t`-th weekday.
+fn plain_inverse(t: i64) -> i64 {
+    let (weeks, rest) = (t.div_euclid(5), t.rem_euclid(5));
+    if rest == 0 {
+        // The last weekday of the previous week: its Friday.
+        7 * weeks - 2
+    } else {
+        7 * weeks + rest
+    }
+}
+
+/// Prefix sums of working days over the years that have rules.
+///
+/// `rank(x)` is the number of working days in `(origin, x]` for a fixed origin (the same one as
+/// [`plain`]); it increases by one on each working day and stays put on every other day.
+#[derive(Clone, PartialEq, Eq)]
+struct Index {
+    /// Day number of the first covered day (1 January of the first year with a rule).
+    first: i64,
+    /// `plain(first - 1)`, which equals `rank(first - 1)` because no rule applies before `first`.
+    base: i64,
+    /// `counts[i]` is the number of working days in `[first, first + i]`. Empty when the calendar
+    /// has no rules.
+    counts: Vec<u32>,
+    /// `rank(x) - plain(x)` for every day after the covered span: the net effect of all rules.
+    tail: i64,
+}
+
+impl Index {
+    /// The index of a calendar without rules: the plain Monday–Friday count everywhere.
+    fn plain() -> Index {
+        Index {
+            first: 0,
+            base: 0,
+            counts: Vec::new(),
+            tail: 0,
+        }
+    }
+
+    /// Builds the prefix sums from validated year rules.
+    fn build(years: &BTreeMap<i32, YearRule>) -> Index {
+        let (Some(&first_year), Some(&last_year)) = (years.keys().next(), years.keys().next_back())
+        else {
+            return Index::plain();
+        };
+        let span = NaiveDate::from_ymd_opt(first_year, 1, 1)
+            .zip(NaiveDate::from_ymd_opt(last_year, 12, 31));
+        let Some((first_day, last_day)) = span else {
+            // Unreachable: validated years are within 2000..=2100.
+            return Index::plain();
+        };
+        let first = day_number(first_day);
+        let len = usize::try_from(day_number(last_day) - first + 1).unwrap_or(0);
+
+        let mut overrides: Vec<Option<bool>> = vec![None; len];
+        for rule in years.values() {
+            let marked = rule.holidays.iter().map(|&day| (day, false));
+            let marked = marked.chain(rule.workdays.iter().map(|&day| (day, true)));
+            for (day, working) in marked {
+                let slot = usize::try_from(day_number(day) - first)
+                    .ok()
+                    .and_then(|i| overrides.get_mut(i));
+                if let Some(slot) = slot {
+                    *slot = Some(working);
+                }
+            }
+        }
+
+        let mut counts = Vec::with_capacity(len);
+        let mut count = 0u32;
+        for (day, working) in first_day.iter_days().zip(overrides) {
+            let weekday = !matches!(day.weekday(), Weekday::Sat | Weekday::Sun);
+            if working.unwrap_or(weekday) {
+                count += 1;
+            }
+            counts.push(count);
+        }
+        let base = plain(first - 1);
+        let last = first + i64::try_from(counts.len()).unwrap_or(0) - 1;
+        let tail = base + i64::from(count) - plain(last);
+        Index {
+            first,
+            base,
+            counts,
+            tail,
+        }
+    }
+
+    /// The number of working days in `(origin, x]`.
+    fn rank(&self, x: i64) -> i64 {
+        match usize::try_from(x - self.first) {
+            // Before the covered span (or no rules at all): the plain rule.
+            Err(_) => plain(x),
+            Ok(i) => match self.counts.get(i) {
+                Some(&count) => self.base + i64::from(count),
+                // After the covered span: the plain rule shifted by the rules' net effect.
+                None => plain(x) + self.tail,
+            },
+        }
+    }
+
+    /// The smallest day `x` with `rank(x) >= t`. Because `rank` grows by at most one per day,
+    /// `rank(x) == t` and `x` is a working day: the `t`-th one after the origin.
+    fn unrank(&self, t: i64) -> i64 {
+        let Some(&last_count) = self.counts.last() else {
+            return plain_inverse(t);
+        };
+        let candidate = plain_inverse(t);
+        if candidate < self.first {
+            // `rank` is the plain count before the span, so the plain answer stands.
+            return candidate;
+        }
+        // Every day before `first` has rank below `t`, so the answer is in or after the span.
+        let needed = t - self.base;
+        if needed <= i64::from(last_count) {
+            let i = self
+                .counts
+                .partition_point(|&count| i64::from(count) < needed);
+            return self.first + i64::try_from(i).unwrap_or(0);
+        }
+        let last = self.first + i64::try_from(self.counts.len()).unwrap_or(0) - 1;
+        plain_inverse(t - self.tail).max(last + 1)
+    }
+}
+
+impl fmt::Debug for Index {
+    // The prefix sums are tens of thousands of numbers derived from the rules; show the span only.
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let last = self.first + i64::try_from(self.counts.len()).unwrap_or(0) - 1;
+        let mut out = f.debug_struct("Index");
+        if !self.counts.is_empty() {
+            out.field("first", &date_from_number(self.first))
+                .field("last", &date_from_number(last))
+                .field("tail", &self.tail);
+        }
+        out.finish_non_exhaustive()
+    }
+}
+
+/// The built-in table, embedded at compile time.
+const BUILTIN_JSON: &str = include_str!("../data/calendar-cn.json");
+
+/// The built-in table, parsed.
+#[derive(Debug)]
+struct Builtin {
+    calendar: Calendar,
+    notices: BTreeMap<i32, Notice>,
+    /// The festival name of every day the table mentions.
+    names: BTreeMap<NaiveDate, String>,
+}
+
+/// One year of the table file.
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct TableYear {
+    year: i32,
+    notice: String,
+    number: Option<String>,
+    issued: NaiveDate,
+    source: String,
+    holidays: Vec<TableHoliday>,
+    workdays: Vec<TableWorkday>,
+}
+
+/// A declared holiday range, both ends included.
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct TableHoliday {
+    name: String,
+    from: NaiveDate,
+    to: NaiveDate,
+}
+
+/// A declared make-up working day.
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct TableWorkday {
+    name: String,
+    date: NaiveDate,
+}
+
+/// The built-in table, parsed on first use.
+fn builtin_table() -> &'static Builtin {
+    static BUILTIN: OnceLock<Builtin> = OnceLock::new();
+    BUILTIN.get_or_init(|| {
+        // The table is compile-time data; `tests::builtin_table_parses` proves it is valid, so
+        // this cannot fail at run time.
+        parse_table(BUILTIN_JSON).expect("the embedded node/data/calendar-cn.json is valid")
+    })
+}
+
+/// Parses and checks a table in the project's calendar format.
+fn parse_table(json: &str) -> Result<Builtin, String> {
+    let table: Vec<TableYear> =
+        serde_json::from_str(json).map_err(|e| format!("calendar table: {e}"))?;
+    let mut years = BTreeMap::new();
+    let mut notices = BTreeMap::new();
+    let mut names = BTreeMap::new();
+    for entry in table {
+        let year = entry.year;
+        let mut rule = YearRule::default();
+        let mut name_day = |day: NaiveDate, name: &str| {
+            if name.trim().is_empty() {
+                return Err(format!("calendar table {year}: {day} has no name"));
+            }
+            if names.insert(day, name.to_owned()).is_some() {
+                return Err(format!("calendar table {year}: {day} is listed twice"));
+            }
+            Ok(())
+        };
+        for holiday in &entry.holidays {
+            if holiday.from > holiday.to {
+                return Err(format!(
+                    "calendar table {year}: {} ends before it starts",
+                    holiday.name
+                ));
+            }
+            for day in holiday
+                .from
+                .iter_days()
+                .take_while(|day| *day <= holiday.to)
+            {
+                name_day(day, &holiday.name)?;
+                rule.holidays.push(day);
+            }
+        }
+        for workday in &entry.workdays {
+            name_day(workday.date, &workday.name)?;
+            rule.workdays.push(workday.date);
+        }
+        if years.insert(year, rule).is_some() {
+            return Err(format!("calendar table: year {year} is listed twice"));
+        }
+        let notice = Notice {
+            title: entry.notice,
+            number: entry.number,
+            issued: entry.issued,
+            source: entry.source,
+        };
+        notices.insert(year, notice);
+    }
+    let calendar = Calendar::from_years(years).map_err(|e| e.to_string())?;
+    Ok(Builtin {
+        calendar,
+        notices,
+        names,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use proptest::prelude::*;
+    use std::collections::BTreeSet;
+    use std::path::Path;
+
+    fn d(y: i32, m: u32, day: u32) -> NaiveDate {
+        NaiveDate::from_ymd_opt(y, m, day).unwrap()
+    }
+
+    /// The slow, obviously right reference: look the day up in the rules, else Monday–Friday.
+    fn naive_is_working(cal: &Calendar, day: NaiveDate) -> bool {
+        match cal.years().get(&day.year()) {
+            Some(rule) if rule.holidays.contains(&day) => false,
+            Some(rule) if rule.workdays.contains(&day) => true,
+            _ => !matches!(day.weekday(), Weekday::Sat | Weekday::Sun),
+        }
+    }
+
+    fn naive_between(cal: &Calendar, from: NaiveDate, to: NaiveDate) -> i64 {
+        let (lo, hi, sign) = if from <= to {
+            (from, to, 1)
+        } else {
+            (to, from, -1)
+        };
+        let count = lo
+            .iter_days()
+            .skip(1)
+            .take_while(|day| *day <= hi)
+            .filter(|day| naive_is_working(cal, *day))
+            .count();
+        sign * i64::try_from(count).unwrap()
+    }
+
+    fn naive_add(cal: &Calendar, from: NaiveDate, n: u32) -> NaiveDate {
+        let mut day = from;
+        let mut left = n;
+        while left > 0 {
+            day = day.succ_opt().unwrap();
+            if naive_is_working(cal, day) {
+                left -= 1;
+            }
+        }
+        day
+    }
+
+    #[test]
+    fn builtin_table_parses() {
+        let table = parse_table(BUILTIN_JSON).unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!(
+            table.calendar.years().keys().copied().collect::<Vec<_>>(),
+            [2024, 2025, 2026]
+        );
+        assert_eq!(Calendar::builtin(), table.calendar);
+        for year in 2024..=2026 {
+            let notice = Calendar::builtin_notice(year).unwrap();
+            assert!(notice.title.contains(&format!("{year}年")));
+            assert_eq!(notice.issued.year(), year - 1);
+            assert!(notice.source.starts_with("https://www.gov.cn/"));
+        }
+        assert_eq!(
+            Calendar::builtin_notice(2025).unwrap().number.as_deref(),
+            Some("国办发明电〔2024〕12号")
+        );
+        assert_eq!(Calendar::builtin_notice(2027), None);
+    }
+
+    #[test]
+    fn bad_tables_are_rejected() {
+        let year = |holidays: &str, workdays: &str| {
+            format!(
+                r#"[{{"year":2026,"notice":"t","number":null,"issued":"2025-11-04","source":"s",
+                     "holidays":[{holidays}],"workdays":[{workdays}]}}]"#
+            )
+        };
+        let ok = year(
+            r#"{"name":"元旦","from":"2026-01-01","to":"2026-01-03"}"#,
+            "",
+        );
+        assert!(parse_table(&ok).is_ok());
+        for bad in [
+            // Reversed range.
+            year(
+                r#"{"name":"元旦","from":"2026-01-03","to":"2026-01-01"}"#,
+                "",
+            ),
+            // Date outside its year.
+            year(
+                r#"{"name":"元旦","from":"2025-12-31","to":"2026-01-01"}"#,
+                "",
+            ),
+            // Both off and working.
+            year(
+                r#"{"name":"元旦","from":"2026-01-01","to":"2026-01-03"}"#,
+                r#"{"name":"元旦","date":"2026-01-03"}"#,
+            ),
+            // Unnamed day.
+            year(r#"{"name":" ","from":"2026-01-01","to":"2026-01-01"}"#, ""),
+            // Misspelt field.
+            year(
+                r#"{"name":"元旦","form":"2026-01-01","to":"2026-01-01"}"#,
+                "",
+            ),
+        ] {
+            assert!(parse_table(&bad).is_err(), "{bad}");
+        }
+        assert!(parse_table(&format!("[{0},{0}]", &ok[1..ok.len() - 1])).is_err());
+    }
+
+    #[test]
+    fn worked_example_promised_case_over_spring_festival_2026() {
+        let cal = Calendar::builtin();
+        let accepted = d(2026, 2, 13);
+        assert_eq!(accepted.weekday(), Weekday::Fri);
+        let due = cal.add_working_days(accepted, 3);
+        assert_eq!(due, d(2026, 2, 25));
+        assert_eq!(cal.working_days_between(accepted, due), 3);
+        assert_eq!(cal.sub_working_days(due, 3), accepted);
+        assert_eq!(cal.add_working_days(accepted, 0), accepted);
+        assert_eq!(cal.add_working_days(accepted, 1), d(2026, 2, 14));
+        assert_eq!(cal.add_working_days(accepted, 2), d(2026, 2, 24));
+    }
+
+    #[test]
+    fn notice_facts() {
+        let cal = Calendar::builtin();
+        let off = |from: NaiveDate, to: NaiveDate| {
+            for day in from.iter_days().take_while(|day| *day <= to) {
+                assert!(!cal.is_working_day(day), "{day} should be off");
+            }
+        };
+        let on = |day: NaiveDate| assert!(cal.is_working_day(day), "{day} should be on");
+        // 2026.
+        off(d(2026, 1, 1), d(2026, 1, 3));
+        on(d(2026, 1, 4));
+        off(d(2026, 2, 15), d(2026, 2, 23));
+        on(d(2026, 2, 14));
+        on(d(2026, 2, 28));
+        off(d(2026, 10, 1), d(2026, 10, 7));
+        on(d(2026, 9, 20));
+        on(d(2026, 10, 10));
+        // 2025.
+        off(d(2025, 1, 28), d(2025, 2, 4));
+        on(d(2025, 1, 26));
+        on(d(2025, 2, 8));
+        off(d(2025, 10, 1), d(2025, 10, 8));
+        // 2024.
+        off(d(2024, 2, 10), d(2024, 2, 17));
+        on(d(2024, 2, 4));
+        on(d(2024, 2, 18));
+        on(d(2024, 5, 11));
+        // Names for display.
+        assert_eq!(Calendar::builtin_day_name(d(2026, 2, 14)), Some("春节"));
+        assert_eq!(Calendar::builtin_day_name(d(2026, 2, 18)), Some("春节"));
+        assert_eq!(Calendar::builtin_day_name(d(2026, 3, 18)), None);
+        // Years outside the table follow Monday–Friday, including real holidays there.
+        assert!(!cal.covers(2023));
+        assert!(cal.covers(2026));
+        on(d(2023, 10, 2));
+        on(d(2027, 1, 1));
+        assert!(!cal.is_working_day(d(2027, 1, 2)));
+    }
+
+    #[derive(Deserialize)]
+    struct OfficialYear {
+        year: i32,
+        days: Vec<OfficialDay>,
+    }
+
+    #[derive(Deserialize)]
+    struct OfficialDay {
+        name: String,
+        date: NaiveDate,
+        #[serde(rename = "isOffDay")]
+        is_off_day: bool,
+    }
+
+    #[test]
+    fn matches_official_data() {
+        let dir = Path::new(concat!(
+            env!("CARGO_MANIFEST_DIR"),
+            "/../../shared/data/holidays-cn"
+        ));
+        if !dir.is_dir() {
+            eprintln!(
+                "calendar::tests::matches_official_data skipped: {} is absent (the shared data \
+                 folder is expected as a sibling of the repository checkout)",
+                dir.display()
+            );
+            return;
+        }
+        let cal = Calendar::builtin();
+        for year in 2024..=2026 {
+            let path = dir.join(format!("{year}.json"));
+            let text = std::fs::read_to_string(&path)
+                .unwrap_or_else(|e| panic!("reading {}: {e}", path.display()));
+            let official: OfficialYear = serde_json::from_str(&text)
+                .unwrap_or_else(|e| panic!("parsing {}: {e}", path.display()));
+            assert_eq!(official.year, year);
+
+            let mut listed = BTreeSet::new();
+            for day in &official.days {
+                assert_eq!(day.date.year(), year);
+                assert_eq!(
+                    cal.is_working_day(day.date),
+                    !day.is_off_day,
+                    "{} ({})",
+                    day.date,
+                    day.name
+                );
+                assert_eq!(
+                    Calendar::builtin_day_name(day.date),
+                    Some(day.name.as_str()),
+                    "{}",
+                    day.date
+                );
+                listed.insert(day.date);
+            }
+            for day in d(year, 1, 1)
+                .iter_days()
+                .take_while(|day| day.year() == year)
+            {
+                if listed.contains(&day) {
+                    continue;
+                }
+                let weekday = !matches!(day.weekday(), Weekday::Sat | Weekday::Sun);
+                assert_eq!(cal.is_working_day(day), weekday, "{day}");
+                assert_eq!(Calendar::builtin_day_name(day), None, "{day}");
+            }
+        }
+    }
+
+    #[test]
+    fn validation_errors() {
+        let rule = |holidays: &[NaiveDate], workdays: &[NaiveDate]| YearRule {
+            holidays: holidays.to_vec(),
+            workdays: workdays.to_vec(),
+        };
+        let wrong_year = Calendar::from_years(BTreeMap::from([(
+            2027,
+            rule(&[d(2027, 1, 1), d(2028, 1, 1)], &[]),
+        )]));
+        assert_eq!(
+            wrong_year,
+            Err(CalendarError::WrongYear {
+                year: 2027,
+                date: d(2028, 1, 1)
+            })
+        );
+        let both = Calendar::from_years(BTreeMap::from([(
+            2027,
+            rule(&[d(2027, 2, 6)], &[d(2027, 2, 6)]),
+        )]));
+        assert_eq!(
+            both,
+            Err(CalendarError::Both {
+                year: 2027,
+                date: d(2027, 2, 6)
+            })
+        );
+        for year in [1999, 2101, i32::MIN, i32::MAX] {
+            let result = Calendar::from_years(BTreeMap::from([(year, YearRule::default())]));
+            assert_eq!(result, Err(CalendarError::OutOfRange(year)));
+        }
+        assert!(
+            CalendarError::OutOfRange(1999)
+                .to_string()
+                .contains("2000–2100")
+        );
+
+        let mut cal = Calendar::builtin();
+        let before = cal.clone();
+        assert_eq!(
+            cal.set_year(2027, rule(&[d(2026, 12, 31)], &[])),
+            Err(CalendarError::WrongYear {
+                year: 2027,
+                date: d(2026, 12, 31)
+            })
+        );
+        assert_eq!(
+            cal.set_year(2101, YearRule::default()),
+            Err(CalendarError::OutOfRange(2101))
+        );
+        assert_eq!(cal, before, "a rejected edit leaves the calendar unchanged");
+
+        // A valid edit is stored in canonical form and takes effect.
+        let friday = d(2027, 1, 1);
+        cal.set_year(2027, rule(&[friday, friday], &[d(2027, 1, 2)]))
+            .unwrap();
+        assert!(cal.covers(2027));
+        assert_eq!(cal.years()[&2027], rule(&[friday], &[d(2027, 1, 2)]));
+        assert!(!cal.is_working_day(friday));
+        assert!(cal.is_working_day(d(2027, 1, 2)));
+        assert_ne!(cal, before);
+        assert_eq!(
+            Calendar::from_years(cal.years().clone()).unwrap(),
+            cal,
+            "equal rules make equal calendars"
+        );
+    }
+
+    #[test]
+    fn far_dates_do_not_panic() {
+        let cal = Calendar::builtin();
+        for day in [
+            d(1900, 1, 1),
+            d(2200, 6, 30),
+            NaiveDate::MIN,
+            NaiveDate::MAX,
+        ] {
+            let _ = cal.is_working_day(day);
+            let _ = cal.add_working_days(day, 10);
+            let _ = cal.sub_working_days(day, 10);
+            let _ = cal.working_days_between(day, d(2026, 1, 1));
+        }
+        assert_eq!(cal.add_working_days(NaiveDate::MAX, 1), NaiveDate::MAX);
+        assert_eq!(cal.sub_working_days(NaiveDate::MIN, 1), NaiveDate::MIN);
+        // About 4.3 billion working days is some 16 million years: beyond what chrono represents.
+        assert_eq!(
+            cal.add_working_days(d(2026, 1, 1), u32::MAX),
+            NaiveDate::MAX
+        );
+        assert_eq!(
+            cal.sub_working_days(d(2026, 1, 1), u32::MAX),
+            NaiveDate::MIN
+        );
+        assert!(cal.working_days_between(NaiveDate::MIN, NaiveDate::MAX) > 0);
+        // 1900-01-01 was a Monday; 2200-06-30 is a Monday too.
+        assert_eq!(cal.add_working_days(d(1899, 12, 29), 1), d(1900, 1, 1));
+        assert_eq!(cal.sub_working_days(d(2200, 6, 30), 1), d(2200, 6, 27));
+        assert_eq!(cal.working_days_between(d(1900, 1, 1), d(1900, 1, 8)), 5);
+    }
+
+    #[test]
+    fn plain_count_matches_weekdays() {
+        let start = d(1999, 12, 1);
+        for day in start.iter_days().take(800) {
+            let x = day_number(day);
+            let weekday = !matches!(day.weekday(), Weekday::Sat | Weekday::Sun);
+            assert_eq!(plain(x) - plain(x - 1) == 1, weekday, "{day}");
+            assert_eq!(plain(plain_inverse(plain(x))), plain(x));
+            if weekday {
+                assert_eq!(plain_inverse(plain(x)), x, "{day}");
+            }
+        }
+    }
+
+    #[test]
+    fn empty_calendar_is_plain() {
+        let cal = Calendar::from_years(BTreeMap::new()).unwrap();
+        assert_eq!(cal.add_working_days(d(2026, 2, 13), 3), d(2026, 2, 18));
+        assert_eq!(cal.sub_working_days(d(2026, 2, 18), 3), d(2026, 2, 13));
+        assert_eq!(cal.working_days_between(d(2026, 2, 13), d(2026, 2, 18)), 3);
+    }
+
+    /// Dates from 2023-01-01 through 2028-12-31.
+    fn date_2023_2028() -> impl Strategy<Value = NaiveDate> {
+        (0u64..2192).prop_map(|offset| d(2023, 1, 1) + chrono::Days::new(offset))
+    }
+
+    /// A random calendar for some of the years 2020..2030, with scattered days and long runs.
+    fn random_calendar() -> impl Strategy<Value = Calendar> {
+        let block = (2020i32..2030, 0u64..365, 0u64..40, any::<bool>());
+        proptest::collection::vec(block, 0..12).prop_map(|blocks| {
+            let mut years: BTreeMap<i32, YearRule> = BTreeMap::new();
+            let mut seen = BTreeSet::new();
+            for (year, start, len, working) in blocks {
+                let rule = years.entry(year).or_default();
+                let first = d(year, 1, 1) + chrono::Days::new(start);
+                for day in first.iter_days().take_while(|day| day.year() == year) {
+                    if day >= first + chrono::Days::new(len) || !seen.insert(day) {
+                        break;
+                    }
+                    if working {
+                        rule.workdays.push(day);
+                    } else {
+                        rule.holidays.push(day);
+                    }
+                }
+            }
+            Calendar::from_years(years).unwrap()
+        })
+    }
+
+    /// Checks every invariant the docs promise for one start day and count.
+    fn check_invariants(cal: &Calendar, day: NaiveDate, n: u32) {
+        let end = cal.add_working_days(day, n);
+        assert_eq!(cal.working_days_between(day, end), i64::from(n));
+        assert_eq!(cal.working_days_between(end, day), -i64::from(n));
+        assert_eq!(end, naive_add(cal, day, n));
+        let back = cal.sub_working_days(end, n);
+        assert_eq!(cal.working_days_between(back, end), i64::from(n));
+        if n == 0 {
+            assert_eq!(end, day);
+            assert_eq!(back, day);
+            return;
+        }
+        assert!(end > day);
+        assert!(cal.is_working_day(end));
+        // The earliest day with that count: the day before it has one fewer.
+        assert_eq!(
+            cal.working_days_between(day, end.pred_opt().unwrap()),
+            i64::from(n) - 1
+        );
+        // Going back lands on the last working day at or before `day`.
+        assert!(cal.is_working_day(back));
+        assert!(back <= day);
+        assert_eq!(cal.working_days_between(back, day), 0);
+        assert_eq!(back == day, cal.is_working_day(day));
+        // And going forward again from there returns to `end`, a working day.
+        assert_eq!(cal.add_working_days(back, n), end);
+        assert_eq!(cal.sub_working_days(end, n), back);
+    }
+
+    proptest! {
+        #[test]
+        fn add_sub_between_are_consistent(day in date_2023_2028(), n in 0u32..60) {
+            check_invariants(&Calendar::builtin(), day, n);
+        }
+
+        #[test]
+        fn sub_then_add_returns_to_working_day(day in date_2023_2028(), n in 1u32..60) {
+            let cal = Calendar::builtin();
+            let start = cal.sub_working_days(day, n);
+            prop_assert!(cal.is_working_day(start));
+            prop_assert_eq!(cal.working_days_between(start, day), i64::from(n));
+            let again = cal.add_working_days(start, n);
+            prop_assert!(again <= day);
+            prop_assert_eq!(cal.working_days_between(again, day), 0);
+            prop_assert_eq!(again == day, cal.is_working_day(day));
+        }
+
+        #[test]
+        fn between_matches_naive_count(a in date_2023_2028(), b in date_2023_2028()) {
+            let cal = Calendar::builtin();
+            prop_assert_eq!(cal.working_days_between(a, b), naive_between(&cal, a, b));
+        }
+
+        #[test]
+        fn random_calendars_match_naive(
+            cal in random_calendar(),
+            offset in 0u64..5844,
+            other in 0u64..5844,
+            n in 0u32..400,
+        ) {
+            // Dates from 2018 through 2033, around and across the random rules.
+            let day = d(2018, 1, 1) + chrono::Days::new(offset);
+            let other = d(2018, 1, 1) + chrono::Days::new(other);
+            prop_assert_eq!(cal.is_working_day(day), naive_is_working(&cal, day));
+            prop_assert_eq!(cal.working_days_between(day, other), naive_between(&cal, day, other));
+            check_invariants(&cal, day, n);
+        }
+    }
+
+    #[test]
+    #[ignore]
+    fn bench_tmp() {
+        let cal = Calendar::builtin();
+        let start = d(2023, 6, 1);
+        let t = std::time::Instant::now();
+        let mut acc = 0i64;
+        for i in 0..1_000_000u64 {
+            let day = start + chrono::Days::new(i % 1500);
+            let due = cal.add_working_days(day, (i % 60) as u32);
+            acc += cal.working_days_between(day, due);
+            acc += cal.working_days_between(due, d(2026, 3, 1));
+            let back = cal.sub_working_days(due, 5);
+            acc += i64::from(back.day());
+        }
+        eprintln!("1M x (add+2 between+sub): {:?} acc={acc}", t.elapsed());
     }
 }

@@ -1,10 +1,14 @@
 //! The catalog of service items (事项清单) and their guides (办事指南).
 //!
-//! STUB: the API below is fixed; a helper fills in the bodies, the default catalog and the tests.
+//! A catalog is imported from JSON or CSV. Every row is checked against the same rules (codes,
+//! names, kinds, tiers and time limits), and an import with any bad row is refused as a whole,
+//! with every problem reported. The default catalog shipped with the program is a JSON file in the
+//! import format, embedded at build time and parsed by the same validating parser.
 
 use crate::station::Tier;
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
+use std::sync::OnceLock;
 
 /// 即办件 / 承诺件 / 咨询件.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
@@ -104,27 +108,713 @@ pub struct Catalog {
     items: BTreeMap<String, ServiceItem>,
 }
 
+/// The default catalog, written from public service guides, in the import format.
+const DEFAULT_CATALOG_JSON: &str = include_str!("../data/catalog-default.json");
+
+/// The longest accepted item code, in characters.
+const MAX_CODE_CHARS: usize = 32;
+/// The longest accepted item name, in characters.
+const MAX_NAME_CHARS: usize = 100;
+/// The longest accepted legal limit, in working days.
+const MAX_LEGAL_DAYS: u32 = 365;
+
+/// The CSV columns, in the order `to_csv`-style files list them.
+const CSV_COLUMNS: [&str; 9] = [
+    "code",
+    "name",
+    "kind",
+    "legal_days",
+    "promised_days",
+    "materials",
+    "tier",
+    "departments",
+    "conditions",
+];
+/// CSV columns that may be left out of the header (they default to empty).
+const CSV_OPTIONAL_COLUMNS: [&str; 2] = ["departments", "conditions"];
+/// JSON fields of an item; `departments` and `conditions` may be left out.
+const JSON_FIELDS: [&str; 9] = CSV_COLUMNS;
+
+/// One row as extracted from a file, before the rules are checked.
+///
+/// A field is `None` when it was missing or malformed; that problem has already been recorded,
+/// and the rules that need the field are skipped so each mistake is reported once.
+#[derive(Debug, Default)]
+struct Draft {
+    code: Option<String>,
+    name: Option<String>,
+    kind: Option<CaseKind>,
+    legal_days: Option<u32>,
+    promised_days: Option<u32>,
+    materials: Option<Vec<String>>,
+    tier: Option<Tier>,
+    departments: Option<Vec<String>>,
+    conditions: String,
+}
+
+impl Draft {
+    /// A draft holding every field of an already-typed item.
+    fn from_item(item: ServiceItem) -> Draft {
+        Draft {
+            code: Some(item.code),
+            name: Some(item.name),
+            kind: Some(item.kind),
+            legal_days: Some(item.legal_days),
+            promised_days: Some(item.promised_days),
+            materials: Some(item.materials),
+            tier: Some(item.tier),
+            departments: Some(item.departments),
+            conditions: item.conditions,
+        }
+    }
+}
+
+/// Records one problem with one row.
+fn row_error(errors: &mut Vec<RowError>, row: usize, field: &str, message: impl Into<String>) {
+    errors.push(RowError {
+        row,
+        field: field.to_string(),
+        message: message.into(),
+    });
+}
+
+/// Trims every entry of a list and drops the empty ones.
+fn clean_list(list: Vec<String>) -> Vec<String> {
+    list.into_iter()
+        .map(|s| s.trim().to_string())
+        .filter(|s| !s.is_empty())
+        .collect()
+}
+
+/// Splits a list cell on `;`, `；` or `、` and drops empty entries.
+fn split_list(cell: &str) -> Vec<String> {
+    clean_list(cell.split([';', '；', '、']).map(str::to_string).collect())
+}
+
+/// Checks the rules on a draft and builds the item when the row is good.
+///
+/// `seen` maps codes to the row that first used them, to report duplicates.
+fn finish_row(
+    row: usize,
+    draft: Draft,
+    seen: &mut BTreeMap<String, usize>,
+    errors: &mut Vec<RowError>,
+) -> Option<ServiceItem> {
+    let before = errors.len();
+
+    if let Some(code) = &draft.code {
+        if code.is_empty() {
+            row_error(errors, row, "code", "is empty");
+        } else if code.chars().any(char::is_whitespace) {
+            row_error(errors, row, "code", format!("{code:?} contains whitespace"));
+        } else if code.chars().count() > MAX_CODE_CHARS {
+            row_error(
+                errors,
+                row,
+                "code",
+                format!("{code:?} is longer than {MAX_CODE_CHARS} characters"),
+            );
+        } else if let Some(first) = seen.get(code) {
+            row_error(
+                errors,
+                row,
+                "code",
+                format!("{code:?} is a duplicate of row {first}"),
+            );
+        } else {
+            seen.insert(code.clone(), row);
+        }
+    }
+
+    let name = draft.name.map(|n| n.trim().to_string());
+    if let Some(name) = &name {
+        if name.is_empty() {
+            row_error(errors, row, "name", "is empty");
+        } else if name.chars().count() > MAX_NAME_CHARS {
+            row_error(
+                errors,
+                row,
+                "name",
+                format!("is longer than {MAX_NAME_CHARS} characters"),
+            );
+        }
+    }
+
+    if let Some(legal) = draft.legal_days
+        && legal > MAX_LEGAL_DAYS
+    {
+        row_error(
+            errors,
+            row,
+            "legal_days",
+            format!("{legal} is more than {MAX_LEGAL_DAYS}"),
+        );
+    }
+
+    if let (Some(promised), Some(legal)) = (draft.promised_days, draft.legal_days)
+        && promised > legal
+    {
+        row_error(
+            errors,
+            row,
+            "promised_days",
+            format!("{promised} is more than legal_days {legal}"),
+        );
+    }
+
+    let materials = draft.materials.map(clean_list);
+    match (draft.kind, draft.promised_days) {
+        (Some(CaseKind::Instant), Some(promised)) if promised != 0 => row_error(
+            errors,
+            row,
+            "promised_days",
+            format!("{promised} for an instant item (即办件 must be 0)"),
+        ),
+        (Some(CaseKind::Promised), Some(0)) => row_error(
+            errors,
+            row,
+            "promised_days",
+            "0 for a promised item (承诺件 needs at least 1)",
+        ),
+        _ => {}
+    }
+    if draft.kind == Some(CaseKind::Promised) && materials.as_ref().is_some_and(Vec::is_empty) {
+        row_error(
+            errors,
+            row,
+            "materials",
+            "is empty for a promised item (承诺件 needs its materials)",
+        );
+    }
+
+    let departments = draft.departments.map(clean_list);
+    if let Some(departments) = &departments {
+        let mut listed = std::collections::BTreeSet::new();
+        for department in departments {
+            if !listed.insert(department.as_str()) {
+                row_error(
+                    errors,
+                    row,
+                    "departments",
+                    format!("{department:?} is listed twice"),
+                );
+            }
+        }
+    }
+
+    if errors.len() != before {
+        return None;
+    }
+    Some(ServiceItem {
+        code: draft.code?,
+        name: name?,
+        kind: draft.kind?,
+        legal_days: draft.legal_days?,
+        promised_days: draft.promised_days?,
+        materials: materials?,
+        tier: draft.tier?,
+        departments: departments?,
+        conditions: draft.conditions.trim().to_string(),
+    })
+}
+
+/// Checks every draft and builds the catalog, or reports every bad row.
+fn build(drafts: Vec<(usize, Draft)>, mut errors: Vec<RowError>) -> Result<Catalog, CatalogError> {
+    if drafts.is_empty() && errors.is_empty() {
+        return Err(CatalogError::Empty);
+    }
+    let mut seen = BTreeMap::new();
+    let mut items = BTreeMap::new();
+    for (row, draft) in drafts {
+        if let Some(item) = finish_row(row, draft, &mut seen, &mut errors) {
+            items.insert(item.code.clone(), item);
+        }
+    }
+    if errors.is_empty() {
+        Ok(Catalog { items })
+    } else {
+        errors.sort_by_key(|e| e.row);
+        Err(CatalogError::Rows(errors))
+    }
+}
+
+/// Parses a day count from a CSV cell.
+fn parse_days_cell(cell: &str, row: usize, field: &str, errors: &mut Vec<RowError>) -> Option<u32> {
+    let cell = cell.trim();
+    if cell.is_empty() {
+        row_error(errors, row, field, "is empty");
+        return None;
+    }
+    match cell.parse::<i64>() {
+        Ok(n) if n < 0 => {
+            row_error(errors, row, field, format!("{n} is negative"));
+            None
+        }
+        Ok(n) => match u32::try_from(n) {
+            Ok(n) => Some(n),
+            Err(_) => {
+                row_error(
+                    errors,
+                    row,
+                    field,
+                    format!("{n} is more than {MAX_LEGAL_DAYS}"),
+                );
+                None
+            }
+        },
+        Err(_)
+            if cell
+                .trim_start_matches(['-', '+'])
+                .chars()
+                .all(|c| c.is_ascii_digit()) =>
+        {
+            row_error(errors, row, field, format!("{cell} is too large"));
+            None
+        }
+        Err(_) => {
+            row_error(
+                errors,
+                row,
+                field,
+                format!("{cell:?} is not a whole number of days"),
+            );
+            None
+        }
+    }
+}
+
+/// Parses a day count from a JSON value.
+fn parse_days_value(
+    value: &serde_json::Value,
+    row: usize,
+    field: &str,
+    errors: &mut Vec<RowError>,
+) -> Option<u32> {
+    let Some(number) = value.as_number() else {
+        row_error(
+            errors,
+            row,
+            field,
+            format!("expected a number, found {}", json_type(value)),
+        );
+        return None;
+    };
+    if let Some(n) = number.as_u64() {
+        match u32::try_from(n) {
+            Ok(n) => Some(n),
+            Err(_) => {
+                row_error(
+                    errors,
+                    row,
+                    field,
+                    format!("{n} is more than {MAX_LEGAL_DAYS}"),
+                );
+                None
+            }
+        }
+    } else if number.as_i64().is_some() || number.as_f64().is_some_and(|f| f < 0.0) {
+        row_error(errors, row, field, format!("{number} is negative"));
+        None
+    } else {
+        row_error(
+            errors,
+            row,
+            field,
+            format!("{number} is not a whole number of days"),
+        );
+        None
+    }
+}
+
+/// A short name for the type of a JSON value, for messages.
+fn json_type(value: &serde_json::Value) -> &'static str {
+    match value {
+        serde_json::Value::Null => "null",
+        serde_json::Value::Bool(_) => "a boolean",
+        serde_json::Value::Number(_) => "a number",
+        serde_json::Value::String(_) => "a string",
+        serde_json::Value::Array(_) => "an array",
+        serde_json::Value::Object(_) => "an object",
+    }
+}
+
+/// Extracts a string field from a JSON value.
+fn json_string(
+    value: &serde_json::Value,
+    row: usize,
+    field: &str,
+    errors: &mut Vec<RowError>,
+) -> Option<String> {
+    match value.as_str() {
+        Some(s) => Some(s.to_string()),
+        None => {
+            row_error(
+                errors,
+                row,
+                field,
+                format!("expected a string, found {}", json_type(value)),
+            );
+            None
+        }
+    }
+}
+
+/// Extracts a list of strings from a JSON value.
+fn json_list(
+    value: &serde_json::Value,
+    row: usize,
+    field: &str,
+    errors: &mut Vec<RowError>,
+) -> Option<Vec<String>> {
+    let Some(array) = value.as_array() else {
+        row_error(
+            errors,
+            row,
+            field,
+            format!("expected an array of strings, found {}", json_type(value)),
+        );
+        return None;
+    };
+    let mut list = Vec::with_capacity(array.len());
+    for (i, entry) in array.iter().enumerate() {
+        match entry.as_str() {
+            Some(s) => list.push(s.to_string()),
+            None => {
+                row_error(
+                    errors,
+                    row,
+                    field,
+                    format!("entry {} is {}, expected a string", i + 1, json_type(entry)),
+                );
+                return None;
+            }
+        }
+    }
+    Some(list)
+}
+
+/// Parses a kind, recording an error when it is unknown.
+fn parse_kind(s: &str, row: usize, errors: &mut Vec<RowError>) -> Option<CaseKind> {
+    if s.trim().is_empty() {
+        row_error(errors, row, "kind", "is empty");
+        return None;
+    }
+    let kind = CaseKind::parse(s);
+    if kind.is_none() {
+        row_error(
+            errors,
+            row,
+            "kind",
+            format!(
+                "unknown kind {:?} (expected instant, promised or consult)",
+                s.trim()
+            ),
+        );
+    }
+    kind
+}
+
+/// Parses a tier, recording an error when it is unknown.
+fn parse_tier(s: &str, row: usize, errors: &mut Vec<RowError>) -> Option<Tier> {
+    if s.trim().is_empty() {
+        row_error(errors, row, "tier", "is empty");
+        return None;
+    }
+    let tier = Tier::parse(s);
+    if tier.is_none() {
+        row_error(
+            errors,
+            row,
+            "tier",
+            format!(
+                "unknown tier {:?} (expected village, township or city)",
+                s.trim()
+            ),
+        );
+    }
+    tier
+}
+
+/// Extracts one JSON array element into a draft, recording type errors.
+fn json_draft(row: usize, value: &serde_json::Value, errors: &mut Vec<RowError>) -> Draft {
+    let mut draft = Draft::default();
+    let Some(object) = value.as_object() else {
+        row_error(
+            errors,
+            row,
+            "row",
+            format!("expected an object, found {}", json_type(value)),
+        );
+        return draft;
+    };
+    for key in object.keys() {
+        if !JSON_FIELDS.contains(&key.as_str()) {
+            row_error(errors, row, key, "is not a known field");
+        }
+    }
+    let required = |field: &str, errors: &mut Vec<RowError>| {
+        let found = object.get(field);
+        if found.is_none() {
+            row_error(errors, row, field, "is missing");
+        }
+        found
+    };
+    if let Some(v) = required("code", errors) {
+        draft.code = json_string(v, row, "code", errors);
+    }
+    if let Some(v) = required("name", errors) {
+        draft.name = json_string(v, row, "name", errors);
+    }
+    if let Some(v) = required("kind", errors) {
+        draft.kind = json_string(v, row, "kind", errors).and_then(|s| parse_kind(&s, row, errors));
+    }
+    if let Some(v) = required("legal_days", errors) {
+        draft.legal_days = parse_days_value(v, row, "legal_days", errors);
+    }
+    if let Some(v) = required("promised_days", errors) {
+        draft.promised_days = parse_days_value(v, row, "promised_days", errors);
+    }
+    if let Some(v) = required("materials", errors) {
+        draft.materials = json_list(v, row, "materials", errors);
+    }
+    if let Some(v) = required("tier", errors) {
+        draft.tier = json_string(v, row, "tier", errors).and_then(|s| parse_tier(&s, row, errors));
+    }
+    draft.departments = match object.get("departments") {
+        None | Some(serde_json::Value::Null) => Some(Vec::new()),
+        Some(v) => json_list(v, row, "departments", errors),
+    };
+    match object.get("conditions") {
+        None | Some(serde_json::Value::Null) => {}
+        Some(v) => {
+            if let Some(s) = json_string(v, row, "conditions", errors) {
+                draft.conditions = s;
+            }
+        }
+    }
+    draft
+}
+
+/// Removes a UTF-8 byte order mark, which spreadsheet programs often write.
+fn strip_bom(bytes: &[u8]) -> &[u8] {
+    bytes.strip_prefix(b"\xEF\xBB\xBF").unwrap_or(bytes)
+}
+
+/// The CSV error message, with a hint for files that are not UTF-8.
+fn csv_message(e: &csv::Error) -> String {
+    match e.kind() {
+        csv::ErrorKind::Utf8 { pos, .. } => {
+            let line = pos.as_ref().map_or(0, csv::Position::line);
+            format!("line {line} is not UTF-8 (save the file as UTF-8, not GBK)")
+        }
+        _ => e.to_string(),
+    }
+}
+
 impl Catalog {
     /// The default catalog (at least 30 realistic items over the three tiers), loaded at `init`.
+    ///
+    /// The embedded file is parsed once; should it ever fail to parse (a unit test guarantees it
+    /// does not), the error is logged and the catalog is empty.
     pub fn default_catalog() -> Catalog {
-        Catalog::default()
+        static DEFAULT: OnceLock<Catalog> = OnceLock::new();
+        DEFAULT
+            .get_or_init(
+                || match Catalog::from_json(DEFAULT_CATALOG_JSON.as_bytes()) {
+                    Ok(catalog) => catalog,
+                    Err(e) => {
+                        tracing::error!("the embedded default catalog does not parse: {e}");
+                        Catalog::default()
+                    }
+                },
+            )
+            .clone()
     }
+
     /// A catalog from items (validated like an import).
+    ///
+    /// Rows are numbered from 1 in the order of `items`.
     pub fn from_items(items: Vec<ServiceItem>) -> Result<Catalog, CatalogError> {
-        Ok(Catalog {
-            items: items.into_iter().map(|i| (i.code.clone(), i)).collect(),
-        })
+        let drafts = items
+            .into_iter()
+            .enumerate()
+            .map(|(i, item)| (i + 1, Draft::from_item(item)))
+            .collect();
+        build(drafts, Vec::new())
     }
+
     /// Parses a JSON array of items.
+    ///
+    /// Each element is an object with the fields of [`ServiceItem`]; `departments` and
+    /// `conditions` may be left out. Rows are numbered from 1 by array position.
     pub fn from_json(bytes: &[u8]) -> Result<Catalog, CatalogError> {
-        let _ = bytes;
-        Err(CatalogError::Empty)
+        let bytes = strip_bom(bytes);
+        if bytes.iter().all(u8::is_ascii_whitespace) {
+            return Err(CatalogError::Empty);
+        }
+        let value: serde_json::Value =
+            serde_json::from_slice(bytes).map_err(|e| CatalogError::Syntax {
+                format: "JSON",
+                message: e.to_string(),
+            })?;
+        let serde_json::Value::Array(rows) = value else {
+            return Err(CatalogError::Syntax {
+                format: "JSON",
+                message: format!("expected an array of items, found {}", json_type(&value)),
+            });
+        };
+        let mut errors = Vec::new();
+        let drafts = rows
+            .iter()
+            .enumerate()
+            .map(|(i, v)| (i + 1, json_draft(i + 1, v, &mut errors)))
+            .collect();
+        build(drafts, errors)
     }
+
     /// Parses CSV with a header row.
+    ///
+    /// The header names the columns `code,name,kind,legal_days,promised_days,materials,tier`
+    /// and optionally `departments` and `conditions`, in any order. Lists are separated by `;`,
+    /// `；` or `、`. Rows are numbered from 1 for the first record after the header.
     pub fn from_csv(bytes: &[u8]) -> Result<Catalog, CatalogError> {
-        let _ = bytes;
-        Err(CatalogError::Empty)
+        let bytes = strip_bom(bytes);
+        if bytes.iter().all(u8::is_ascii_whitespace) {
+            return Err(CatalogError::Empty);
+        }
+        let syntax = |message: String| CatalogError::Syntax {
+            format: "CSV",
+            message,
+        };
+        let mut reader = csv::ReaderBuilder::new()
+            .has_headers(true)
+            .flexible(true)
+            .trim(csv::Trim::All)
+            .from_reader(bytes);
+        let header = reader
+            .headers()
+            .map_err(|e| syntax(csv_message(&e)))?
+            .clone();
+        let mut columns: BTreeMap<&str, usize> = BTreeMap::new();
+        for (i, name) in header.iter().enumerate() {
+            let Some(known) = CSV_COLUMNS.iter().find(|c| **c == name) else {
+                return Err(syntax(format!(
+                    "unknown column {name:?} in the header (expected {})",
+                    CSV_COLUMNS.join(",")
+                )));
+            };
+            if columns.insert(known, i).is_some() {
+                return Err(syntax(format!(
+                    "column {name:?} appears twice in the header"
+                )));
+            }
+        }
+        for column in CSV_COLUMNS {
+            if !columns.contains_key(column) && !CSV_OPTIONAL_COLUMNS.contains(&column) {
+                return Err(syntax(format!("the header has no column {column:?}")));
+            }
+        }
+
+        let mut errors = Vec::new();
+        let mut drafts = Vec::new();
+        for (i, record) in reader.records().enumerate() {
+            let row = i + 1;
+            let record = record.map_err(|e| syntax(format!("row {row}: {}", csv_message(&e))))?;
+            if record.len() > header.len() {
+                row_error(
+                    &mut errors,
+                    row,
+                    "row",
+                    format!(
+                        "has {} fields, the header has {}",
+                        record.len(),
+                        header.len()
+                    ),
+                );
+            }
+            let cell = |column: &str| -> &str {
+                columns
+                    .get(column)
+                    .and_then(|&i| record.get(i))
+                    .unwrap_or("")
+            };
+            let code = cell("code").to_string();
+            let name = cell("name").to_string();
+            let kind = parse_kind(cell("kind"), row, &mut errors);
+            let legal_days = parse_days_cell(cell("legal_days"), row, "legal_days", &mut errors);
+            let promised_days =
+                parse_days_cell(cell("promised_days"), row, "promised_days", &mut errors);
+            let tier = parse_tier(cell("tier"), row, &mut errors);
+            drafts.push((
+                row,
+                Draft {
+                    code: Some(code),
+                    name: Some(name),
+                    kind,
+                    legal_days,
+                    promised_days,
+                    materials: Some(split_list(cell("materials"))),
+                    tier,
+                    departments: Some(split_list(cell("departments"))),
+                    conditions: cell("conditions").to_string(),
+                },
+            ));
+        }
+        build(drafts, errors)
     }
+
+    /// Parses a catalog file in either format.
+    ///
+    /// A hint of `json` or `csv` (a format name or a file extension, with or without the dot,
+    /// in any case) decides the format; without a usable hint the file is JSON when its first
+    /// non-whitespace byte is `[`, and CSV otherwise.
+    pub fn parse(bytes: &[u8], format_hint: Option<&str>) -> Result<Catalog, CatalogError> {
+        let hint = format_hint.map(|h| h.trim().trim_start_matches('.').to_ascii_lowercase());
+        match hint.as_deref() {
+            Some("json") => Catalog::from_json(bytes),
+            Some("csv") => Catalog::from_csv(bytes),
+            _ => {
+                let first = strip_bom(bytes).iter().find(|b| !b.is_ascii_whitespace());
+                if first == Some(&b'[') {
+                    Catalog::from_json(bytes)
+                } else {
+                    Catalog::from_csv(bytes)
+                }
+            }
+        }
+    }
+
+    /// The catalog as a pretty-printed JSON array in code order, readable by [`Catalog::from_json`].
+    pub fn to_json(&self) -> String {
+        let items: Vec<&ServiceItem> = self.items.values().collect();
+        match serde_json::to_string_pretty(&items) {
+            Ok(json) => json,
+            Err(e) => {
+                // Plain strings, numbers and enums always serialize; this is unreachable in practice.
+                tracing::error!("cannot serialize the catalog: {e}");
+                String::from("[]")
+            }
+        }
+    }
+
+    /// Items whose code or name contains `query`, ignoring case; an exact code match comes first.
+    ///
+    /// An empty query matches every item.
+    pub fn search(&self, query: &str) -> Vec<&ServiceItem> {
+        let query = query.trim().to_lowercase();
+        let mut found: Vec<&ServiceItem> = self
+            .items
+            .values()
+            .filter(|item| {
+                item.code.to_lowercase().contains(&query)
+                    || item.name.to_lowercase().contains(&query)
+            })
+            .collect();
+        // The sort is stable, so the rest stay in code order.
+        found.sort_by_key(|item| item.code.to_lowercase() != query);
+        found
+    }
+
     /// Looks an item up by code.
     pub fn get(&self, code: &str) -> Option<&ServiceItem> {
         self.items.get(code)
@@ -140,5 +830,397 @@ impl Catalog {
     /// Whether the catalog is empty.
     pub fn is_empty(&self) -> bool {
         self.items.is_empty()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const HEADER: &str =
+        "code,name,kind,legal_days,promised_days,materials,tier,departments,conditions\n";
+
+    fn item(code: &str, kind: CaseKind, legal: u32, promised: u32) -> ServiceItem {
+        ServiceItem {
+            code: code.to_string(),
+            name: format!("测试事项{code}"),
+            kind,
+            legal_days: legal,
+            promised_days: promised,
+            materials: vec!["居民身份证".to_string(), "申请表".to_string()],
+            tier: Tier::Township,
+            departments: Vec::new(),
+            conditions: String::new(),
+        }
+    }
+
+    fn rows(result: Result<Catalog, CatalogError>) -> Vec<RowError> {
+        match result {
+            Err(CatalogError::Rows(rows)) => rows,
+            other => panic!("expected row errors, got {other:?}"),
+        }
+    }
+
+    /// Asserts that exactly one error names `row` and `field`, and that its message contains `text`.
+    fn has(errors: &[RowError], row: usize, field: &str, text: &str) {
+        let found: Vec<&RowError> = errors
+            .iter()
+            .filter(|e| e.row == row && e.field == field)
+            .collect();
+        assert_eq!(found.len(), 1, "row {row} field {field} in {errors:?}");
+        assert!(
+            found[0].message.contains(text),
+            "{:?} does not contain {text:?}",
+            found[0].message
+        );
+    }
+
+    fn csv(body: &str) -> Result<Catalog, CatalogError> {
+        Catalog::from_csv(format!("{HEADER}{body}").as_bytes())
+    }
+
+    #[test]
+    fn default_catalog_parses_and_covers_the_tiers() {
+        let parsed = Catalog::from_json(DEFAULT_CATALOG_JSON.as_bytes());
+        let catalog = match parsed {
+            Ok(c) => c,
+            Err(e) => panic!("default catalog does not parse: {e}"),
+        };
+        assert!(catalog.len() >= 30, "{} items", catalog.len());
+        for tier in [Tier::Village, Tier::Township, Tier::City] {
+            assert!(
+                catalog.items().filter(|i| i.tier == tier).count() >= 5,
+                "too few {tier} items"
+            );
+        }
+        for kind in [CaseKind::Instant, CaseKind::Promised, CaseKind::Consult] {
+            assert!(catalog.items().any(|i| i.kind == kind), "no {kind:?} item");
+        }
+        assert!(
+            catalog.items().filter(|i| i.departments.len() >= 2).count() >= 3,
+            "fewer than 3 parallel-approval items"
+        );
+        assert!(catalog.items().all(|i| !i.conditions.is_empty()));
+        assert_eq!(Catalog::default_catalog(), catalog);
+        assert!(catalog.get("TS-001").is_some());
+    }
+
+    #[test]
+    fn json_round_trip() {
+        let catalog = Catalog::default_catalog();
+        let json = catalog.to_json();
+        let again = Catalog::from_json(json.as_bytes()).expect("round trip");
+        assert_eq!(again, catalog);
+        assert!(json.starts_with('['));
+        assert!(json.contains("城乡居民基本医疗保险参保登记"));
+    }
+
+    #[test]
+    fn csv_round_trip() {
+        let catalog = Catalog::default_catalog();
+        let mut writer = csv::Writer::from_writer(Vec::new());
+        writer.write_record(CSV_COLUMNS).expect("header");
+        for i in catalog.items() {
+            writer
+                .write_record([
+                    i.code.as_str(),
+                    i.name.as_str(),
+                    i.kind.label_zh(),
+                    &i.legal_days.to_string(),
+                    &i.promised_days.to_string(),
+                    &i.materials.join("；"),
+                    i.tier.as_str(),
+                    &i.departments.join("、"),
+                    i.conditions.as_str(),
+                ])
+                .expect("record");
+        }
+        let bytes = writer.into_inner().expect("flush");
+        let again = Catalog::from_csv(&bytes).expect("csv parses");
+        assert_eq!(again, catalog);
+        assert_eq!(Catalog::parse(&bytes, None).expect("sniffed"), catalog);
+        assert_eq!(
+            Catalog::parse(&bytes, Some(".CSV")).expect("hinted"),
+            catalog
+        );
+    }
+
+    #[test]
+    fn csv_accepts_chinese_names_separators_bom_and_any_column_order() {
+        let text = "\u{feff}tier,code,name,kind,legal_days,promised_days,materials\n\
+                    乡镇, TS-9 ,低保申请,承诺件,30,20,申请书;居民身份证；户口簿、授权书\n\
+                    村,VL-9,政策咨询,咨询件,0,0,\n\
+                    市,CT-9,营业执照,即办件,1,0,居民身份证\n";
+        let catalog = Catalog::from_csv(text.as_bytes()).expect("parses");
+        let ts = catalog.get("TS-9").expect("TS-9");
+        assert_eq!(ts.tier, Tier::Township);
+        assert_eq!(ts.kind, CaseKind::Promised);
+        assert_eq!(ts.materials, ["申请书", "居民身份证", "户口簿", "授权书"]);
+        assert!(ts.departments.is_empty());
+        assert_eq!(catalog.get("VL-9").map(|i| i.tier), Some(Tier::Village));
+        assert_eq!(catalog.get("CT-9").map(|i| i.kind), Some(CaseKind::Instant));
+    }
+
+    #[test]
+    fn json_conditions_and_departments_are_optional() {
+        let json = r#"[{"code":"A-1","name":"事项","kind":"instant","legal_days":0,
+            "promised_days":0,"materials":["居民身份证"],"tier":"township"}]"#;
+        let catalog = Catalog::from_json(json.as_bytes()).expect("parses");
+        let a = catalog.get("A-1").expect("A-1");
+        assert!(a.departments.is_empty());
+        assert!(a.conditions.is_empty());
+    }
+
+    #[test]
+    fn from_items_validates() {
+        assert_eq!(
+            Catalog::from_items(vec![item("A-1", CaseKind::Promised, 20, 5)])
+                .expect("valid")
+                .len(),
+            1
+        );
+        let errors = rows(Catalog::from_items(vec![
+            item("A-1", CaseKind::Promised, 20, 5),
+            item("A-1", CaseKind::Promised, 20, 30),
+        ]));
+        has(&errors, 2, "code", "duplicate of row 1");
+        has(&errors, 2, "promised_days", "30 is more than legal_days 20");
+        assert!(matches!(
+            Catalog::from_items(Vec::new()),
+            Err(CatalogError::Empty)
+        ));
+    }
+
+    #[test]
+    fn code_errors() {
+        let long = "C".repeat(33);
+        let errors = rows(csv(&format!(
+            ",空编码,instant,0,0,居民身份证,township,,\n\
+             \"A 1\",空格,instant,0,0,居民身份证,township,,\n\
+             {long},过长,instant,0,0,居民身份证,township,,\n\
+             B-1,甲,instant,0,0,居民身份证,township,,\n\
+             B-1,乙,instant,0,0,居民身份证,township,,\n"
+        )));
+        has(&errors, 1, "code", "empty");
+        has(&errors, 2, "code", "whitespace");
+        has(&errors, 3, "code", "longer than 32");
+        has(&errors, 5, "code", "duplicate of row 4");
+        assert_eq!(errors.len(), 4, "{errors:?}");
+        // 32 characters is still fine.
+        assert!(
+            csv(&format!(
+                "{},甲,instant,0,0,居民身份证,city,,\n",
+                "C".repeat(32)
+            ))
+            .is_ok()
+        );
+    }
+
+    #[test]
+    fn name_errors() {
+        let long = "名".repeat(101);
+        let errors = rows(csv(&format!(
+            "A-1,,instant,0,0,居民身份证,township,,\n\
+             A-2,{long},instant,0,0,居民身份证,township,,\n"
+        )));
+        has(&errors, 1, "name", "empty");
+        has(&errors, 2, "name", "longer than 100");
+        assert!(
+            csv(&format!(
+                "A-1,{},instant,0,0,居民身份证,city,,\n",
+                "名".repeat(100)
+            ))
+            .is_ok()
+        );
+    }
+
+    #[test]
+    fn kind_and_tier_errors() {
+        let errors = rows(csv("A-1,甲,urgent,0,0,居民身份证,township,,\n\
+             A-2,乙,instant,0,0,居民身份证,province,,\n\
+             A-3,丙,,0,0,居民身份证,,,\n"));
+        has(&errors, 1, "kind", "unknown kind \"urgent\"");
+        has(&errors, 2, "tier", "unknown tier \"province\"");
+        has(&errors, 3, "kind", "empty");
+        has(&errors, 3, "tier", "empty");
+        assert_eq!(errors.len(), 4, "{errors:?}");
+    }
+
+    #[test]
+    fn day_errors() {
+        let errors = rows(csv("A-1,甲,promised,twenty,5,居民身份证,township,,\n\
+             A-2,乙,promised,20,-1,居民身份证,township,,\n\
+             A-3,丙,promised,20,30,居民身份证,township,,\n\
+             A-4,丁,instant,1,1,居民身份证,township,,\n\
+             A-5,戊,promised,20,0,居民身份证,township,,\n\
+             A-6,己,promised,20,5,,township,,\n\
+             A-7,庚,promised,366,5,居民身份证,township,,\n\
+             A-8,辛,promised,2.5,1,居民身份证,township,,\n\
+             A-9,壬,promised,99999999999999999999,1,居民身份证,township,,\n"));
+        has(&errors, 1, "legal_days", "not a whole number");
+        has(&errors, 2, "promised_days", "-1 is negative");
+        has(&errors, 3, "promised_days", "30 is more than legal_days 20");
+        has(&errors, 4, "promised_days", "instant");
+        has(&errors, 5, "promised_days", "promised item");
+        has(&errors, 6, "materials", "empty");
+        has(&errors, 7, "legal_days", "366 is more than 365");
+        has(&errors, 8, "legal_days", "not a whole number");
+        has(&errors, 9, "legal_days", "too large");
+        assert_eq!(errors.len(), 9, "{errors:?}");
+        // 365 is the limit, and consult items need no materials.
+        assert!(
+            csv("A-1,甲,promised,365,5,居民身份证,city,,\nA-2,乙,consult,0,0,,city,,\n").is_ok()
+        );
+    }
+
+    #[test]
+    fn duplicate_departments_are_refused() {
+        let errors = rows(csv("A-1,甲,promised,20,5,申请表,city,住建局;住建局,\n"));
+        has(&errors, 1, "departments", "listed twice");
+    }
+
+    #[test]
+    fn all_bad_rows_are_reported_and_nothing_is_imported() {
+        let result = csv("A-1,好,promised,20,5,申请表,city,,\n\
+             A-2,,promised,20,5,申请表,city,,\n\
+             A-3,好,promised,20,5,申请表,city,,\n\
+             A-4,坏,promised,10,15,申请表,village,,\n\
+             A-5,坏,nope,x,0,申请表,nowhere,,\n");
+        let errors = match result {
+            Err(e @ CatalogError::Rows(_)) => {
+                let text = e.to_string();
+                assert!(text.contains("row 4 field promised_days: 15 is more than legal_days 10"));
+                rows(Err(e))
+            }
+            other => panic!("expected row errors, got {other:?}"),
+        };
+        let bad_rows: std::collections::BTreeSet<usize> = errors.iter().map(|e| e.row).collect();
+        assert_eq!(bad_rows.into_iter().collect::<Vec<_>>(), [2, 4, 5]);
+        has(&errors, 5, "kind", "nope");
+        has(&errors, 5, "legal_days", "\"x\"");
+        has(&errors, 5, "tier", "nowhere");
+    }
+
+    #[test]
+    fn json_row_errors_name_the_row_and_field() {
+        let json = r#"[
+            {"code":"A-1","name":"好","kind":"promised","legal_days":20,"promised_days":5,
+             "materials":["申请表"],"tier":"city","departments":[]},
+            {"code":7,"name":"甲","kind":"promised","legal_days":"20","promised_days":-3,
+             "materials":"申请表","tier":"city","departments":[1]},
+            "not an object",
+            {"code":"A-1","name":"乙","kind":"即办件","legal_days":0,"promised_days":2.5,
+             "materials":[],"tier":"市","condition":"typo"},
+            {"name":"丙","kind":"instant","legal_days":0,"promised_days":0,"materials":[],
+             "tier":"city"}
+        ]"#;
+        let errors = rows(Catalog::from_json(json.as_bytes()));
+        has(&errors, 2, "code", "expected a string, found a number");
+        has(
+            &errors,
+            2,
+            "legal_days",
+            "expected a number, found a string",
+        );
+        has(&errors, 2, "promised_days", "-3 is negative");
+        has(&errors, 2, "materials", "expected an array");
+        has(&errors, 2, "departments", "entry 1");
+        has(&errors, 3, "row", "expected an object");
+        has(&errors, 4, "code", "duplicate of row 1");
+        has(&errors, 4, "promised_days", "not a whole number");
+        has(&errors, 4, "condition", "not a known field");
+        has(&errors, 5, "code", "missing");
+        assert!(errors.iter().all(|e| e.row != 1), "{errors:?}");
+    }
+
+    #[test]
+    fn syntax_errors() {
+        match Catalog::from_json(b"[{\"code\": \"A-1\",}]") {
+            Err(CatalogError::Syntax { format, message }) => {
+                assert_eq!(format, "JSON");
+                assert!(message.contains("line 1 column"), "{message}");
+            }
+            other => panic!("expected a syntax error, got {other:?}"),
+        }
+        match Catalog::from_json(b"{\"code\": \"A-1\"}") {
+            Err(CatalogError::Syntax { message, .. }) => {
+                assert!(message.contains("array"), "{message}")
+            }
+            other => panic!("expected a syntax error, got {other:?}"),
+        }
+        match Catalog::from_csv(
+            b"code,name,kind,legal_days,materials,tier\nA-1,x,instant,0,a,city\n",
+        ) {
+            Err(CatalogError::Syntax { format, message }) => {
+                assert_eq!(format, "CSV");
+                assert!(message.contains("promised_days"), "{message}");
+            }
+            other => panic!("expected a syntax error, got {other:?}"),
+        }
+        match Catalog::from_csv(b"code,name,kind,legal_days,promised_days,materials,tier,remark\n")
+        {
+            Err(CatalogError::Syntax { message, .. }) => {
+                assert!(message.contains("remark"), "{message}")
+            }
+            other => panic!("expected a syntax error, got {other:?}"),
+        }
+        // GBK bytes for 城乡 are not UTF-8.
+        let mut gbk = HEADER.as_bytes().to_vec();
+        gbk.extend_from_slice(b"A-1,\xb3\xc7\xcf\xe7,instant,0,0,a,city,,\n");
+        match Catalog::from_csv(&gbk) {
+            Err(CatalogError::Syntax { message, .. }) => {
+                assert!(message.contains("UTF-8"), "{message}")
+            }
+            other => panic!("expected a syntax error, got {other:?}"),
+        }
+    }
+
+    #[test]
+    fn empty_files() {
+        assert!(matches!(
+            Catalog::from_json(b"[]"),
+            Err(CatalogError::Empty)
+        ));
+        assert!(matches!(
+            Catalog::from_json(b"  \n"),
+            Err(CatalogError::Empty)
+        ));
+        assert!(matches!(Catalog::from_csv(b""), Err(CatalogError::Empty)));
+        assert!(matches!(
+            Catalog::from_csv(HEADER.as_bytes()),
+            Err(CatalogError::Empty)
+        ));
+        assert!(matches!(
+            Catalog::parse(b" [ ] ", None),
+            Err(CatalogError::Empty)
+        ));
+    }
+
+    #[test]
+    fn parse_picks_the_format() {
+        let json = Catalog::default_catalog().to_json();
+        assert!(Catalog::parse(format!("\n  {json}").as_bytes(), None).is_ok());
+        assert!(Catalog::parse(json.as_bytes(), Some("JSON")).is_ok());
+        // An explicit hint wins over sniffing.
+        assert!(matches!(
+            Catalog::parse(json.as_bytes(), Some("csv")),
+            Err(CatalogError::Syntax { format: "CSV", .. })
+        ));
+    }
+
+    #[test]
+    fn search_matches_code_and_name() {
+        let catalog = Catalog::default_catalog();
+        let hits = catalog.search("医疗保险");
+        assert!(hits.iter().any(|i| i.code == "TS-001"));
+        assert!(hits.iter().all(|i| i.name.contains("医疗保险")));
+        let hits = catalog.search("ts-00");
+        assert!(hits.len() >= 9 && hits.iter().all(|i| i.code.starts_with("TS-00")));
+        assert_eq!(
+            catalog.search("ct-001").first().map(|i| i.code.as_str()),
+            Some("CT-001")
+        );
+        assert_eq!(catalog.search("").len(), catalog.len());
+        assert!(catalog.search("不存在的事项").is_empty());
     }
 }

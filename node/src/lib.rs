@@ -1,5 +1,26 @@
-//! Yizhan station core.
+//! Yizhan station core (`yizhan-node`): the domain, Automerge documents, the SQLite store and
+//! queries. It does no network I/O and knows nothing of egui.
+//!
+//! - [`case`]: the case document, actions, the transition table and fold, deadlines and lights.
+//! - [`calendar`], [`catalog`], [`network`], [`station`]: the network documents and their views.
+//! - [`store`]: SQLite (documents, `seq`, the derived index).
+//! - [`Node`]: one installation, tying them together; [`NodeHandle`] runs it on its own thread.
+//! - [`query`]: lists, filters and statistics over the index.
+
 pub mod calendar;
+pub mod case;
 pub mod catalog;
+pub mod clock;
+pub mod error;
+pub mod handle;
 pub mod idcard;
+pub mod network;
+mod node;
+pub mod query;
 pub mod station;
+pub mod store;
+
+pub use clock::Clock;
+pub use error::{NodeError, Result};
+pub use handle::NodeHandle;
+pub use node::{CaseView, Identity, InitParams, NewCase, Node, derive, index_row};

@@ -1,0 +1,557 @@
+//! The transition table and the fold over a case's event log.
+//!
+//! Status is never stored: [`fold`] replays the log in `(at, id)` order through [`apply`], the one
+//! transition table, and every node that holds the same document computes the same state.
+//!
+//! Local actions are checked with the same table before they are written ([`check`]), so on a
+//! single node every event applies. Events can still fail to apply after a merge: two offline nodes
+//! may both act on the same state (one completes while another forwards). Such events stay in the
+//! log, are shown on the timeline as not applied, and flag the case `conflict` until a person
+//! settles it. A status-changing event whose `prev` is not the last status-changing event the fold
+//! has applied was written concurrently with it, and flags the conflict too even when it applies.
+
+use super::action::Action;
+use super::doc::{CaseDoc, Event, ItemSnapshot};
+use std::collections::BTreeMap;
+
+/// The status of a case.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum Status {
+    /// 待受理: taken in (or forwarded) and waiting for acceptance at the holder.
+    Submitted,
+    /// 待补正: waiting for the materials asked for in the one-time notice; the clock (if it has
+    /// started) is paused.
+    AwaitingMaterials,
+    /// 办理中: accepted; the clock runs.
+    Accepted,
+    /// 特别程序: a hearing, expert review or similar; the clock is paused.
+    Suspended,
+    /// 不予受理.
+    Refused,
+    /// 已办结: decided; the clock has stopped.
+    Completed,
+    /// 已送达: the result was handed to the applicant.
+    Delivered,
+}
+
+/// Every status, for tables and tests.
+pub const ALL_STATUSES: [Status; 7] = [
+    Status::Submitted,
+    Status::AwaitingMaterials,
+    Status::Accepted,
+    Status::Suspended,
+    Status::Refused,
+    Status::Completed,
+    Status::Delivered,
+];
+
+impl Status {
+    /// The stored / command-line name.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Status::Submitted => "submitted",
+            Status::AwaitingMaterials => "awaiting_materials",
+            Status::Accepted => "accepted",
+            Status::Suspended => "suspended",
+            Status::Refused => "refused",
+            Status::Completed => "completed",
+            Status::Delivered => "delivered",
+        }
+    }
+
+    /// The Chinese name.
+    pub fn label_zh(self) -> &'static str {
+        match self {
+            Status::Submitted => "待受理",
+            Status::AwaitingMaterials => "待补正",
+            Status::Accepted => "办理中",
+            Status::Suspended => "特别程序",
+            Status::Refused => "不予受理",
+            Status::Completed => "已办结",
+            Status::Delivered => "已送达",
+        }
+    }
+
+    /// Parses the stored name or the Chinese name.
+    pub fn parse(s: &str) -> Option<Status> {
+        ALL_STATUSES.into_iter().find(|st| st.as_str() == s.trim() || st.label_zh() == s.trim())
+    }
+
+    /// Whether the case is finished with (no more handling, only rating and follow-up).
+    pub fn is_closed(self) -> bool {
+        matches!(self, Status::Refused | Status::Completed | Status::Delivered)
+    }
+}
+
+/// A department's decision in a parallel approval (并联审批).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Approval {
+    /// `true` approved, `false` rejected.
+    pub approved: bool,
+    /// When.
+    pub at: i64,
+    /// Where it was recorded.
+    pub station: String,
+    /// Why (rejections).
+    pub reason: String,
+}
+
+/// The overall decision of the departments.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Decision {
+    /// Some required department has not decided yet.
+    Pending,
+    /// Every required department approved (or none is required).
+    Approved,
+    /// At least one department rejected.
+    Rejected,
+}
+
+impl Decision {
+    /// The stored name.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Decision::Pending => "pending",
+            Decision::Approved => "approved",
+            Decision::Rejected => "rejected",
+        }
+    }
+}
+
+/// Why the clock was paused.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum PauseKind {
+    /// 补正: waiting for materials.
+    Materials,
+    /// 特别程序.
+    Special,
+}
+
+/// One pause of the clock.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Pause {
+    /// Why.
+    pub kind: PauseKind,
+    /// When it started.
+    pub start: i64,
+    /// When it ended, if it has.
+    pub end: Option<i64>,
+}
+
+/// A recorded video consult (视频咨询).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ConsultRecord {
+    /// When.
+    pub at: i64,
+    /// The station that recorded it.
+    pub station: String,
+    /// The other station.
+    pub with: String,
+    /// Length in minutes.
+    pub minutes: u32,
+    /// What was discussed.
+    pub summary: String,
+}
+
+/// The applicant's rating (好差评).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Rating {
+    /// 1 非常满意 … 5 非常不满意.
+    pub level: u8,
+    /// When.
+    pub at: i64,
+    /// The applicant's words.
+    pub comment: String,
+}
+
+/// A follow-up (整改) opened by a rating of 4 or 5.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct FollowUpCase {
+    /// When the bad rating opened it.
+    pub opened_at: i64,
+    /// When a follow-up call closed it.
+    pub closed_at: Option<i64>,
+}
+
+/// One line of the timeline.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TimelineEntry {
+    /// The event id.
+    pub id: String,
+    /// The event kind.
+    pub kind: String,
+    /// When.
+    pub at: i64,
+    /// Where.
+    pub station: String,
+    /// Who.
+    pub operator: String,
+    /// The event's fields.
+    pub fields: BTreeMap<String, String>,
+    /// Whether the fold applied it.
+    pub applied: bool,
+    /// Why it did not apply, or why it is flagged.
+    pub problem: Option<String>,
+}
+
+/// Everything the fold derives from a case's log.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CaseState {
+    /// Current status.
+    pub status: Status,
+    /// The station handling the case now.
+    pub holder: String,
+    /// Stations the case has been at, in order, starting with the origin.
+    pub route: Vec<String>,
+    /// When it was accepted (the clock starts the working day after).
+    pub accepted_at: Option<i64>,
+    /// Materials accepted as missing (容缺受理).
+    pub gaps: Vec<String>,
+    /// Materials asked for and not yet supplied.
+    pub missing: Vec<String>,
+    /// Pauses of the clock.
+    pub pauses: Vec<Pause>,
+    /// When the case was completed or refused.
+    pub stopped_at: Option<i64>,
+    /// The outcome of completion.
+    pub outcome: Option<Decision>,
+    /// When the result was delivered.
+    pub delivered_at: Option<i64>,
+    /// Department decisions by department.
+    pub approvals: BTreeMap<String, Approval>,
+    /// The applicant's rating.
+    pub rating: Option<Rating>,
+    /// Follow-ups opened by bad ratings.
+    pub follow_up: Option<FollowUpCase>,
+    /// Call-backs recorded (回访), including those closing a follow-up.
+    pub follow_up_calls: usize,
+    /// Video consults.
+    pub consults: Vec<ConsultRecord>,
+    /// Ids of unsettled conflicting events.
+    pub conflicts: Vec<String>,
+    /// The id of the last applied status-changing event (`""` before any).
+    pub last_transition: String,
+    /// The whole log in fold order, with what the fold made of each event.
+    pub timeline: Vec<TimelineEntry>,
+}
+
+impl CaseState {
+    /// The initial state of a freshly taken-in case.
+    pub fn new(origin: &str) -> CaseState {
+        CaseState {
+            status: Status::Submitted,
+            holder: origin.to_string(),
+            route: vec![origin.to_string()],
+            accepted_at: None,
+            gaps: Vec::new(),
+            missing: Vec::new(),
+            pauses: Vec::new(),
+            stopped_at: None,
+            outcome: None,
+            delivered_at: None,
+            approvals: BTreeMap::new(),
+            rating: None,
+            follow_up: None,
+            follow_up_calls: 0,
+            consults: Vec::new(),
+            conflicts: Vec::new(),
+            last_transition: String::new(),
+            timeline: Vec::new(),
+        }
+    }
+
+    /// Whether an unsettled conflict is flagged.
+    pub fn conflict(&self) -> bool {
+        !self.conflicts.is_empty()
+    }
+
+    /// The departments' overall decision for an item.
+    pub fn decision(&self, item: &ItemSnapshot) -> Decision {
+        if self.approvals.values().any(|a| !a.approved) {
+            return Decision::Rejected;
+        }
+        let all = item
+            .departments
+            .iter()
+            .all(|d| self.approvals.get(d).is_some_and(|a| a.approved));
+        if all { Decision::Approved } else { Decision::Pending }
+    }
+
+    /// Whether the clock is paused now.
+    pub fn paused(&self) -> bool {
+        self.pauses.last().is_some_and(|p| p.end.is_none())
+    }
+
+    fn open_pause(&mut self, kind: PauseKind, at: i64) {
+        if self.accepted_at.is_some() && !self.paused() {
+            self.pauses.push(Pause { kind, start: at, end: None });
+        }
+    }
+
+    fn close_pause(&mut self, at: i64) {
+        if let Some(p) = self.pauses.last_mut()
+            && p.end.is_none()
+        {
+            p.end = Some(at);
+        }
+    }
+}
+
+/// What happens to an event in the fold.
+enum Applied {
+    /// The event changed the state.
+    Yes,
+    /// The event repeats what is already true (the same department approving twice from two
+    /// offline nodes); harmless, not a conflict.
+    Duplicate,
+}
+
+fn require_holder(state: &CaseState, ev: &Event) -> Result<(), String> {
+    if ev.station == state.holder {
+        Ok(())
+    } else {
+        Err(format!("the case is held by station {}, not {}", state.holder, ev.station))
+    }
+}
+
+fn require_on_route(state: &CaseState, ev: &Event) -> Result<(), String> {
+    if state.route.iter().any(|s| *s == ev.station) {
+        Ok(())
+    } else {
+        Err(format!("station {} has never held this case", ev.station))
+    }
+}
+
+fn wrong_status(state: &CaseState) -> String {
+    format!("the case is {} ({})", state.status.as_str(), state.status.label_zh())
+}
+
+/// The transition table: applies one action to the state, or says why it cannot apply.
+///
+/// This is the only place that decides what an action does; [`check`] and [`fold`] both call it.
+fn apply(state: &mut CaseState, item: &ItemSnapshot, ev: &Event, action: &Action) -> Result<Applied, String> {
+    use Status::*;
+    let at = ev.at;
+    match action {
+        Action::Accept | Action::AcceptWithGaps { .. } => {
+            require_holder(state, ev)?;
+            let from_materials = state.status == AwaitingMaterials && state.accepted_at.is_none();
+            if state.status != Submitted && !from_materials {
+                return Err(wrong_status(state));
+            }
+            state.status = Accepted;
+            state.accepted_at = Some(at);
+            state.missing.clear();
+            if let Action::AcceptWithGaps { missing, .. } = action {
+                if missing.is_empty() {
+                    return Err("accepting with gaps needs the missing materials listed".into());
+                }
+                state.gaps = missing.clone();
+            }
+        }
+        Action::Refuse { .. } => {
+            require_holder(state, ev)?;
+            if !matches!(state.status, Submitted | AwaitingMaterials) || state.accepted_at.is_some() {
+                return Err(format!("{}; an accepted case is decided, not refused", wrong_status(state)));
+            }
+            state.status = Refused;
+            state.stopped_at = Some(at);
+        }
+        Action::RequestMaterials { missing } => {
+            require_holder(state, ev)?;
+            if !matches!(state.status, Submitted | Accepted) {
+                return Err(wrong_status(state));
+            }
+            if missing.is_empty() {
+                return Err("the one-time notice must list every missing material".into());
+            }
+            state.status = AwaitingMaterials;
+            state.missing = missing.clone();
+            state.open_pause(PauseKind::Materials, at);
+        }
+        Action::Suspend { .. } => {
+            require_holder(state, ev)?;
+            if state.status != Accepted {
+                return Err(wrong_status(state));
+            }
+            state.status = Suspended;
+            state.open_pause(PauseKind::Special, at);
+        }
+        Action::Resume => {
+            require_holder(state, ev)?;
+            match state.status {
+                AwaitingMaterials => {
+                    state.missing.clear();
+                    state.status = if state.accepted_at.is_some() { Accepted } else { Submitted };
+                }
+                Suspended => state.status = Accepted,
+                _ => return Err(format!("{}; only a paused case resumes", wrong_status(state))),
+            }
+            state.close_pause(at);
+        }
+        Action::Forward { to } => {
+            require_holder(state, ev)?;
+            if !matches!(state.status, Submitted | Accepted) {
+                return Err(wrong_status(state));
+            }
+            if *to == state.holder {
+                return Err(format!("the case is already at {to}"));
+            }
+            state.holder = to.clone();
+            state.route.push(to.clone());
+        }
+        Action::Approve { dept } | Action::Reject { dept, .. } => {
+            require_holder(state, ev)?;
+            if state.status != Accepted {
+                return Err(wrong_status(state));
+            }
+            if !item.departments.iter().any(|d| d == dept) {
+                return Err(format!(
+                    "department {dept} does not take part in this item (departments: {})",
+                    if item.departments.is_empty() { "none".to_string() } else { item.departments.join("、") }
+                ));
+            }
+            let approved = matches!(action, Action::Approve { .. });
+            if let Some(prior) = state.approvals.get(dept) {
+                if prior.approved == approved {
+                    return Ok(Applied::Duplicate);
+                }
+                return Err(format!("department {dept} has already decided"));
+            }
+            if state.decision(item) == Decision::Rejected {
+                return Err("the departments have already decided: rejected".into());
+            }
+            let reason = match action {
+                Action::Reject { reason, .. } => reason.clone(),
+                _ => String::new(),
+            };
+            state.approvals.insert(dept.clone(), Approval { approved, at, station: ev.station.clone(), reason });
+        }
+        Action::Complete => {
+            require_holder(state, ev)?;
+            if state.status != Accepted {
+                return Err(wrong_status(state));
+            }
+            let decision = state.decision(item);
+            if decision == Decision::Pending {
+                let waiting: Vec<&str> = item
+                    .departments
+                    .iter()
+                    .filter(|d| !state.approvals.contains_key(*d))
+                    .map(String::as_str)
+                    .collect();
+                return Err(format!("departments {} have not decided yet", waiting.join("、")));
+            }
+            state.status = Completed;
+            state.outcome = Some(decision);
+            state.stopped_at = Some(at);
+        }
+        Action::Deliver => {
+            require_on_route(state, ev)?;
+            if state.status != Completed {
+                return Err(wrong_status(state));
+            }
+            state.status = Delivered;
+            state.delivered_at = Some(at);
+        }
+        Action::Rate { level, comment } => {
+            require_on_route(state, ev)?;
+            if !state.status.is_closed() {
+                return Err(format!("{}; a case is rated after it is decided", wrong_status(state)));
+            }
+            if state.rating.is_some() {
+                return Err("the case has already been rated".into());
+            }
+            state.rating = Some(Rating { level: *level, at, comment: comment.clone() });
+            if *level >= 4 {
+                state.follow_up = Some(FollowUpCase { opened_at: at, closed_at: None });
+            }
+        }
+        Action::FollowUp { .. } => {
+            require_on_route(state, ev)?;
+            if !state.status.is_closed() {
+                return Err(format!("{}; follow-up calls come after the decision", wrong_status(state)));
+            }
+            state.follow_up_calls += 1;
+            if let Some(f) = state.follow_up.as_mut()
+                && f.closed_at.is_none()
+            {
+                f.closed_at = Some(at);
+            }
+        }
+        Action::Consult { with, minutes, summary } => {
+            require_on_route(state, ev)?;
+            if state.status.is_closed() {
+                return Err(wrong_status(state));
+            }
+            state.consults.push(ConsultRecord {
+                at,
+                station: ev.station.clone(),
+                with: with.clone(),
+                minutes: *minutes,
+                summary: summary.clone(),
+            });
+        }
+        Action::Note { .. } => {}
+        Action::Settle { .. } => {
+            require_holder(state, ev)?;
+            if state.conflicts.is_empty() {
+                return Err("there is no conflict to settle".into());
+            }
+            state.conflicts.clear();
+        }
+    }
+    Ok(Applied::Yes)
+}
+
+/// Checks whether `action`, taken now at `station`, is allowed by the transition table.
+///
+/// `prospective` is the event that would be written; the state is not changed.
+pub fn check(state: &CaseState, item: &ItemSnapshot, prospective: &Event, action: &Action) -> Result<(), String> {
+    let mut scratch = state.clone();
+    match apply(&mut scratch, item, prospective, action)? {
+        Applied::Yes => Ok(()),
+        Applied::Duplicate => Err("this department has already decided the same way".into()),
+    }
+}
+
+/// Folds a case document's event log into its state.
+pub fn fold(doc: &CaseDoc) -> CaseState {
+    let mut state = CaseState::new(&doc.origin);
+    for ev in doc.ordered_events() {
+        let mut entry = TimelineEntry {
+            id: ev.id.clone(),
+            kind: ev.kind.clone(),
+            at: ev.at,
+            station: ev.station.clone(),
+            operator: ev.operator.clone(),
+            fields: ev.fields.clone(),
+            applied: false,
+            problem: None,
+        };
+        let transition = Action::is_transition(&ev.kind);
+        let concurrent = transition && ev.prev != state.last_transition && ev.kind != "settle";
+        match Action::from_event(&ev.kind, &ev.fields) {
+            None => entry.problem = Some(format!("unknown or malformed event kind {:?}", ev.kind)),
+            Some(action) => match apply(&mut state, &doc.item, ev, &action) {
+                Ok(Applied::Yes) => {
+                    entry.applied = true;
+                    if transition {
+                        state.last_transition = ev.id.clone();
+                    }
+                    if concurrent {
+                        entry.problem = Some("made concurrently with another change of status".into());
+                        state.conflicts.push(ev.id.clone());
+                    }
+                }
+                Ok(Applied::Duplicate) => entry.problem = Some("duplicate decision".into()),
+                Err(why) => {
+                    entry.problem = Some(why);
+                    state.conflicts.push(ev.id.clone());
+                }
+            },
+        }
+        state.timeline.push(entry);
+    }
+    state
+}

@@ -1,0 +1,702 @@
+//! [`Node`]: one installation's station core — its store, identity, network documents and the
+//! operations the command line, the window and sync call.
+//!
+//! Every operation that changes a case runs in one write transaction: load the document, fold its
+//! log, check the action against the transition table, append the event, persist the document and
+//! update the index, commit. An operation that returns `Ok` has been committed; one that returns
+//! `Err` has written nothing.
+
+use crate::calendar::Calendar;
+use crate::case::action::Action;
+use crate::case::deadline::{Deadline, Light};
+use crate::case::doc::{Applicant, CASE_SCHEMA, CaseDoc, Delegation, Event, ItemSnapshot};
+use crate::case::fold::{self, CaseState};
+use crate::catalog::{CaseKind, Catalog};
+use crate::clock::{Clock, china_date};
+use crate::error::{NodeError, Result};
+use crate::idcard::validate_id_number;
+use crate::network::{
+    CALENDAR_ID, CATALOG_ID, CalendarDoc, CatalogDoc, Member, NETWORK_DOC_IDS, ROSTER_ID, Roster, SETTINGS_ID, Settings,
+    SettingsDoc, Station, validate_code,
+};
+use crate::station::Tier;
+use crate::store::index::{self, IndexRow};
+use crate::store::{DocType, Store, WriteTx, Written};
+use automerge::{Automerge, ObjType, ReadDoc, ROOT};
+use autosurgeon::{Hydrate, Reconcile, hydrate, reconcile};
+use chrono::NaiveDate;
+use std::path::Path;
+
+/// Who this node is.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Identity {
+    /// Hex Ed25519 public key; also the Automerge actor id of every change this node makes.
+    pub node_id: String,
+    /// The station this node belongs to.
+    pub station: String,
+    /// This node's number within its station (used in case numbers).
+    pub ordinal: u32,
+    /// The network's id.
+    pub network_id: String,
+}
+
+/// The network documents as this process last read them.
+#[derive(Debug)]
+struct NetCache {
+    seqs: Vec<Option<i64>>,
+    roster: Roster,
+    catalog: Catalog,
+    calendar: Calendar,
+    settings: Settings,
+}
+
+/// A new case as typed in at intake.
+#[derive(Debug, Clone, Default)]
+pub struct NewCase {
+    /// Item code from the catalog.
+    pub item_code: String,
+    /// Applicant name.
+    pub applicant_name: String,
+    /// Resident ID number, optional.
+    pub id_number: String,
+    /// Phone, optional.
+    pub phone: String,
+    /// Address, optional.
+    pub address: String,
+    /// Taken in by a proxy agent on the applicant's behalf (代办).
+    pub delegated: bool,
+    /// The letter of entrustment was recorded (代办).
+    pub entrustment: bool,
+    /// Materials handed over to the agent (代办).
+    pub handed_over: Vec<String>,
+    /// Who is doing the intake.
+    pub operator: String,
+}
+
+/// A case with everything derived from it, as of `today`.
+#[derive(Debug, Clone)]
+pub struct CaseView {
+    /// The document.
+    pub doc: CaseDoc,
+    /// The folded state.
+    pub state: CaseState,
+    /// Deadlines.
+    pub deadline: Deadline,
+    /// The light today.
+    pub light: Option<Light>,
+    /// Working days left today (negative when overdue).
+    pub remaining: Option<i64>,
+    /// The date the view was computed for.
+    pub today: NaiveDate,
+}
+
+/// Parameters of `init`.
+#[derive(Debug, Clone)]
+pub struct InitParams {
+    /// The network's name, e.g. 太原市政务服务网.
+    pub network_name: String,
+    /// The city station's code.
+    pub code: String,
+    /// The city station's name.
+    pub name: String,
+}
+
+fn reconcile_err(e: autosurgeon::ReconcileError) -> NodeError {
+    NodeError::CorruptDocument { doc: "(writing)".into(), reason: e.to_string() }
+}
+
+fn hydrate_doc<T: Hydrate>(doc_id: &str, doc: &Automerge) -> Result<T> {
+    hydrate(doc).map_err(|e| NodeError::CorruptDocument { doc: doc_id.to_string(), reason: e.to_string() })
+}
+
+fn write_new<T: Reconcile>(wtx: &mut WriteTx<'_>, doc_id: &str, doc_type: DocType, value: &T) -> Result<Written> {
+    let mut doc = wtx.new_doc();
+    let mut tx = doc.transaction();
+    reconcile(&mut tx, value).map_err(reconcile_err)?;
+    tx.commit();
+    wtx.put_doc(doc_id, doc_type, doc, None)
+}
+
+fn write_update<T: Reconcile>(wtx: &mut WriteTx<'_>, doc_id: &str, value: &T) -> Result<Written> {
+    let mut doc = wtx.take_doc(doc_id)?.ok_or_else(|| NodeError::CorruptDocument {
+        doc: doc_id.to_string(),
+        reason: "the network document is missing".into(),
+    })?;
+    let before = doc.get_heads();
+    let mut tx = doc.transaction();
+    reconcile(&mut tx, value).map_err(reconcile_err)?;
+    tx.commit();
+    wtx.put_doc(doc_id, DocType::Network, doc, Some(&before))
+}
+
+fn random_bytes<const N: usize>() -> Result<[u8; N]> {
+    let mut b = [0u8; N];
+    getrandom::fill(&mut b).map_err(|e| NodeError::Io {
+        path: "(system random source)".into(),
+        source: std::io::Error::other(e.to_string()),
+    })?;
+    Ok(b)
+}
+
+fn new_uuid() -> Result<String> {
+    Ok(uuid::Builder::from_random_bytes(random_bytes::<16>()?).into_uuid().to_string())
+}
+
+fn check_text(field: &'static str, value: &str, max_chars: usize) -> Result<()> {
+    if value.chars().count() > max_chars {
+        return Err(NodeError::invalid(field, format!("is longer than {max_chars} characters")));
+    }
+    if value.chars().any(|c| c.is_control() && c != '\n') {
+        return Err(NodeError::invalid(field, "contains control characters"));
+    }
+    Ok(())
+}
+
+fn validate_phone(phone: &str) -> Result<()> {
+    let digits = phone.chars().filter(char::is_ascii_digit).count();
+    let ok_chars = phone.chars().all(|c| c.is_ascii_digit() || matches!(c, '+' | '-' | ' '));
+    if !ok_chars || !(5..=20).contains(&digits) {
+        return Err(NodeError::invalid("phone", "must be 5 to 20 digits (with optional +, - or spaces)"));
+    }
+    Ok(())
+}
+
+impl Node {
+    /// Creates a new network in `dir`, with this node as its city station.
+    pub fn init(dir: &Path, clock: Clock, params: &InitParams) -> Result<Node> {
+        validate_code("code", &params.code)?;
+        if params.name.trim().is_empty() {
+            return Err(NodeError::invalid("name", "station name is empty"));
+        }
+        if params.network_name.trim().is_empty() {
+            return Err(NodeError::invalid("network", "network name is empty"));
+        }
+        check_text("name", &params.name, 100)?;
+        check_text("network", &params.network_name, 100)?;
+        let secret = random_bytes::<32>()?;
+        let signing = ed25519_dalek::SigningKey::from_bytes(&secret);
+        let public = signing.verifying_key().to_bytes();
+        let node_id = hex::encode(public);
+        let network_id = new_uuid()?;
+        let path = dir.join(crate::store::STORE_FILE);
+        let existed = path.exists();
+        let mut store = Store::create(dir, automerge::ActorId::from(public.to_vec()))?;
+        let now = clock.now_ms();
+        let mut roster = Roster::new(
+            network_id.clone(),
+            params.network_name.trim().to_string(),
+            Station { code: params.code.clone(), name: params.name.trim().to_string(), tier: "city".into(), parent: String::new() },
+        );
+        roster.members.insert(
+            node_id.clone(),
+            Member { node_id: node_id.clone(), station: params.code.clone(), ordinal: 1, joined_at: now, revoked: false },
+        );
+        let result = store.write(|wtx| {
+            wtx.set_meta("node_id", &node_id)?;
+            wtx.set_meta("secret_key", &hex::encode(secret))?;
+            wtx.set_meta("station", &params.code)?;
+            wtx.set_meta("ordinal", "1")?;
+            wtx.set_meta("network_id", &network_id)?;
+            write_new(wtx, ROSTER_ID, DocType::Network, &roster)?;
+            write_new(wtx, CATALOG_ID, DocType::Network, &CatalogDoc::from_catalog(&Catalog::default_catalog()))?;
+            write_new(wtx, CALENDAR_ID, DocType::Network, &CalendarDoc::from_calendar(&Calendar::builtin()))?;
+            write_new(
+                wtx,
+                SETTINGS_ID,
+                DocType::Network,
+                &SettingsDoc { schema: "yizhan/settings/1".into(), settings: Settings::default() },
+            )?;
+            Ok(())
+        });
+        if let Err(e) = result {
+            // Leave no half-made store behind: the next `init` must be able to start over.
+            drop(store);
+            if !existed {
+                for suffix in ["", "-wal", "-shm"] {
+                    let _ = std::fs::remove_file(format!("{}{suffix}", path.display()));
+                }
+            }
+            return Err(e);
+        }
+        drop(store);
+        Node::open(dir, clock)
+    }
+
+    /// Opens the node in `dir`.
+    pub fn open(dir: &Path, clock: Clock) -> Result<Node> {
+        let mut store = Store::open(dir)?;
+        let meta = |store: &Store, key: &str| -> Result<String> {
+            store.meta(key)?.ok_or_else(|| NodeError::NotAStore {
+                path: store.path().to_path_buf(),
+                reason: format!("its meta table has no {key}"),
+            })
+        };
+        let identity = Identity {
+            node_id: meta(&store, "node_id")?,
+            station: meta(&store, "station")?,
+            ordinal: meta(&store, "ordinal")?.parse().unwrap_or(1),
+            network_id: meta(&store, "network_id")?,
+        };
+        let net = Node::load_net(&mut store)?;
+        Ok(Node { store, clock, identity, net })
+    }
+
+    fn load_net(store: &mut Store) -> Result<NetCache> {
+        let seqs = store.doc_seqs(&NETWORK_DOC_IDS)?;
+        let missing = |id: &str| NodeError::CorruptDocument { doc: id.to_string(), reason: "missing".into() };
+        let roster: Roster = store.read_doc(ROSTER_ID, |d| hydrate_doc(ROSTER_ID, d))?.ok_or_else(|| missing(ROSTER_ID))?;
+        let catalog = store
+            .read_doc(CATALOG_ID, |d| hydrate_doc::<CatalogDoc>(CATALOG_ID, d))?
+            .ok_or_else(|| missing(CATALOG_ID))?
+            .to_catalog();
+        let (calendar, problems) = store
+            .read_doc(CALENDAR_ID, |d| hydrate_doc::<CalendarDoc>(CALENDAR_ID, d))?
+            .ok_or_else(|| missing(CALENDAR_ID))?
+            .to_calendar();
+        for p in problems {
+            tracing::warn!("{p}");
+        }
+        let settings = store
+            .read_doc(SETTINGS_ID, |d| hydrate_doc::<SettingsDoc>(SETTINGS_ID, d))?
+            .ok_or_else(|| missing(SETTINGS_ID))?
+            .settings;
+        Ok(NetCache { seqs, roster, catalog, calendar, settings })
+    }
+
+    /// Re-reads the network documents if another process (or sync) changed them.
+    pub fn refresh(&mut self) -> Result<()> {
+        if self.store.doc_seqs(&NETWORK_DOC_IDS)? != self.net.seqs {
+            self.net = Node::load_net(&mut self.store)?;
+        }
+        Ok(())
+    }
+
+    /// This node's identity.
+    pub fn identity(&self) -> &Identity {
+        &self.identity
+    }
+
+    /// The clock in use.
+    pub fn clock(&self) -> Clock {
+        self.clock
+    }
+
+    /// Today's date in China.
+    pub fn today(&self) -> NaiveDate {
+        self.clock.today()
+    }
+
+    /// The roster.
+    pub fn roster(&self) -> &Roster {
+        &self.net.roster
+    }
+
+    /// The catalog.
+    pub fn catalog(&self) -> &Catalog {
+        &self.net.catalog
+    }
+
+    /// The calendar.
+    pub fn calendar(&self) -> &Calendar {
+        &self.net.calendar
+    }
+
+    /// The network settings.
+    pub fn settings(&self) -> &Settings {
+        &self.net.settings
+    }
+
+    /// The store (for sync and diagnostics).
+    pub fn store(&mut self) -> &mut Store {
+        &mut self.store
+    }
+
+    pub(crate) fn store_ref(&self) -> &Store {
+        &self.store
+    }
+
+    /// This node's station.
+    pub fn station(&self) -> Result<&Station> {
+        self.net
+            .roster
+            .station(&self.identity.station)
+            .ok_or_else(|| NodeError::UnknownStation(self.identity.station.clone()))
+    }
+
+    fn require_city(&self, action: &'static str) -> Result<()> {
+        if self.station()?.tier() == Tier::City {
+            Ok(())
+        } else {
+            Err(NodeError::not_allowed(action, "only a city station may change network documents"))
+        }
+    }
+
+    /// Adds a station to the roster (city only).
+    pub fn add_station(&mut self, station: Station) -> Result<()> {
+        self.refresh()?;
+        self.require_city("station add")?;
+        check_text("name", &station.name, 100)?;
+        let mut roster = self.net.roster.clone();
+        roster.add_station(station)?;
+        self.store.write(|wtx| write_update(wtx, ROSTER_ID, &roster).map(|_| ()))?;
+        self.refresh()
+    }
+
+    /// Replaces the catalog (city only).
+    pub fn import_catalog(&mut self, catalog: &Catalog) -> Result<()> {
+        self.refresh()?;
+        self.require_city("catalog import")?;
+        if catalog.is_empty() {
+            return Err(crate::catalog::CatalogError::Empty.into());
+        }
+        let doc = CatalogDoc::from_catalog(catalog);
+        self.store.write(|wtx| write_update(wtx, CATALOG_ID, &doc).map(|_| ()))?;
+        self.refresh()
+    }
+
+    /// Replaces the network settings (city only).
+    pub fn set_settings(&mut self, settings: Settings) -> Result<()> {
+        self.refresh()?;
+        self.require_city("settings")?;
+        settings.validate()?;
+        let doc = SettingsDoc { schema: "yizhan/settings/1".into(), settings };
+        self.store.write(|wtx| write_update(wtx, SETTINGS_ID, &doc).map(|_| ()))?;
+        self.refresh()?;
+        // Yellow thresholds are stored in the index; rebuild it so that lists agree with the fold.
+        self.reindex().map(|_| ())
+    }
+
+    /// Replaces the calendar (city only) and rebuilds the index, whose due dates depend on it.
+    pub fn set_calendar(&mut self, calendar: &Calendar) -> Result<()> {
+        self.refresh()?;
+        self.require_city("calendar")?;
+        let doc = CalendarDoc::from_calendar(calendar);
+        self.store.write(|wtx| write_update(wtx, CALENDAR_ID, &doc).map(|_| ()))?;
+        self.refresh()?;
+        self.reindex().map(|_| ())
+    }
+
+    fn validate_new(&self, new: &NewCase) -> Result<ItemSnapshot> {
+        let item = self.net.catalog.get(new.item_code.trim()).ok_or_else(|| NodeError::UnknownItem(new.item_code.clone()))?;
+        let name = new.applicant_name.trim();
+        if name.is_empty() {
+            return Err(NodeError::invalid("applicant name", "is empty"));
+        }
+        check_text("applicant name", name, 64)?;
+        if !new.id_number.trim().is_empty() {
+            validate_id_number(new.id_number.trim()).map_err(|e| NodeError::invalid("ID number", e.to_string()))?;
+        }
+        if !new.phone.trim().is_empty() {
+            validate_phone(new.phone.trim())?;
+        }
+        check_text("address", &new.address, 200)?;
+        check_text("operator", &new.operator, 64)?;
+        for m in &new.handed_over {
+            check_text("materials handed over", m, 100)?;
+        }
+        if !new.delegated && (new.entrustment || !new.handed_over.is_empty()) {
+            return Err(NodeError::invalid("delegation", "entrustment and handed-over materials need a delegated case"));
+        }
+        Ok(ItemSnapshot {
+            code: item.code.clone(),
+            name: item.name.clone(),
+            kind: item.kind.as_str().to_string(),
+            legal_days: item.legal_days,
+            promised_days: item.promised_days,
+            tier: item.tier.as_str().to_string(),
+            materials: item.materials.clone(),
+            departments: item.departments.clone(),
+        })
+    }
+
+    /// Takes in one case (收件). Returns the view of the committed case.
+    pub fn new_case(&mut self, new: &NewCase) -> Result<CaseView> {
+        let mut views = self.new_cases(std::slice::from_ref(new))?;
+        views.pop().ok_or_else(|| NodeError::invalid("case", "nothing was created"))
+    }
+
+    /// Takes in many cases in one transaction: all or none.
+    pub fn new_cases(&mut self, batch: &[NewCase]) -> Result<Vec<CaseView>> {
+        self.refresh()?;
+        let items = batch.iter().map(|n| self.validate_new(n)).collect::<Result<Vec<_>>>()?;
+        let now = self.clock.now_ms();
+        let today = china_date(now);
+        let ident = self.identity.clone();
+        let net = &self.net;
+        self.store.write(|wtx| {
+            let day = today.format("%y%m%d").to_string();
+            let mut counter: u64 = match wtx.meta("number_day")? {
+                Some(d) if d == day => wtx.meta("number_counter")?.and_then(|c| c.parse().ok()).unwrap_or(0),
+                _ => 0,
+            };
+            let mut views = Vec::with_capacity(batch.len());
+            for (new, item) in batch.iter().zip(items) {
+                counter += 1;
+                let doc = CaseDoc {
+                    schema: CASE_SCHEMA.into(),
+                    id: new_uuid()?,
+                    number: format!("{}-{}-{}{:03}", ident.station, day, ident.ordinal, counter),
+                    created_at: now,
+                    origin: ident.station.clone(),
+                    origin_node: ident.node_id.clone(),
+                    item,
+                    applicant: Applicant {
+                        name: new.applicant_name.trim().to_string(),
+                        id_number: new.id_number.trim().to_uppercase(),
+                        phone: new.phone.trim().to_string(),
+                        address: new.address.trim().to_string(),
+                    },
+                    delegation: new.delegated.then(|| Delegation {
+                        agent: new.operator.trim().to_string(),
+                        entrustment: new.entrustment,
+                        handed_over: new.handed_over.clone(),
+                    }),
+                    events: Vec::new(),
+                };
+                write_new(wtx, &doc.id, DocType::Case, &doc)?;
+                let view = derive(doc, &net.calendar, &net.settings, today);
+                index::upsert(wtx.sql(), &index_row(&view, &net.roster))?;
+                views.push(view);
+            }
+            wtx.set_meta("number_day", &day)?;
+            wtx.set_meta("number_counter", &counter.to_string())?;
+            Ok(views)
+        })
+    }
+
+    /// Resolves a case id or case number to the case id.
+    pub fn resolve(&self, id_or_number: &str) -> Result<String> {
+        let key = id_or_number.trim();
+        let conn = self.store.conn();
+        let found: Option<String> = conn
+            .query_row(
+                "SELECT doc_id FROM cases WHERE doc_id = ?1 UNION ALL SELECT doc_id FROM cases WHERE number = ?1 LIMIT 1",
+                [key],
+                |r| r.get(0),
+            )
+            .ok();
+        found.ok_or_else(|| NodeError::CaseNotFound(key.to_string()))
+    }
+
+    /// A case with everything derived from it.
+    pub fn case(&mut self, id_or_number: &str) -> Result<CaseView> {
+        self.refresh()?;
+        let id = self.resolve(id_or_number)?;
+        let doc: CaseDoc =
+            self.store.read_doc(&id, |d| hydrate_doc(&id, d))?.ok_or_else(|| NodeError::CaseNotFound(id.clone()))?;
+        Ok(derive(doc, &self.net.calendar, &self.net.settings, self.today()))
+    }
+
+}
+
+/// Checks what only this node knows (the roster, its tier) before the transition table runs.
+fn check_local(net: &NetCache, ident: &Identity, doc: &CaseDoc, state: &CaseState, action: &Action) -> Result<()> {
+    {
+        let me = net.roster.station(&ident.station).ok_or_else(|| NodeError::UnknownStation(ident.station.clone()))?;
+        match action {
+            Action::Accept | Action::AcceptWithGaps { .. } | Action::Refuse { .. } => {
+                let item_tier = Tier::parse(&doc.item.tier).unwrap_or(Tier::City);
+                if state.holder == me.code && me.tier() != item_tier {
+                    return Err(NodeError::not_allowed(
+                        action.kind(),
+                        format!(
+                            "{} ({}) is accepted at a {} station; this is a {} station — forward the case",
+                            doc.item.name,
+                            doc.item.code,
+                            item_tier,
+                            me.tier()
+                        ),
+                    ));
+                }
+            }
+            Action::Forward { to } => {
+                if net.roster.station(to).is_none() {
+                    return Err(NodeError::UnknownStation(to.clone()));
+                }
+            }
+            Action::Consult { with, minutes, .. } => {
+                if net.roster.station(with).is_none() {
+                    return Err(NodeError::UnknownStation(with.clone()));
+                }
+                if *minutes == 0 || *minutes > 600 {
+                    return Err(NodeError::invalid("minutes", "must be between 1 and 600"));
+                }
+            }
+            Action::Rate { level, .. } if !(1..=5).contains(level) => {
+                return Err(NodeError::invalid("level", "must be 1 (非常满意) to 5 (非常不满意)"));
+            }
+            _ => {}
+        }
+        let texts: Vec<(&'static str, &str)> = match action {
+            Action::Refuse { reason } | Action::Suspend { reason } | Action::Reject { reason, .. } => {
+                vec![("reason", reason.as_str())]
+            }
+            Action::Note { text } => vec![("text", text.as_str())],
+            Action::Settle { note } => vec![("note", note.as_str())],
+            Action::FollowUp { summary } | Action::Consult { summary, .. } => vec![("summary", summary.as_str())],
+            Action::Rate { comment, .. } => vec![("comment", comment.as_str())],
+            Action::AcceptWithGaps { promise, .. } => vec![("promise", promise.as_str())],
+            _ => vec![],
+        };
+        for (field, text) in texts {
+            check_text(field, text, 2000)?;
+        }
+        if matches!(action, Action::Refuse { .. } | Action::Reject { .. }) && texts_empty(action) {
+            return Err(NodeError::invalid("reason", "a refusal or rejection must say why"));
+        }
+        Ok(())
+    }
+}
+
+impl Node {
+    /// Applies an action to a case at this node's station, as `operator`.
+    pub fn act(&mut self, id_or_number: &str, action: &Action, operator: &str) -> Result<CaseView> {
+        self.refresh()?;
+        check_text("operator", operator, 64)?;
+        let id = self.resolve(id_or_number)?;
+        let now = self.clock.now_ms();
+        let ident = self.identity.clone();
+        let today = self.today();
+        let net = &self.net;
+        let view = self.store.write(|wtx| {
+            let mut am = wtx.take_doc(&id)?.ok_or_else(|| NodeError::CaseNotFound(id.clone()))?;
+            let mut doc: CaseDoc = hydrate_doc(&id, &am)?;
+            let state = fold::fold(&doc);
+            check_local(net, &ident, &doc, &state, action)?;
+            let event = Event {
+                id: new_uuid()?,
+                kind: action.kind().to_string(),
+                at: now.max(doc.last_at() + 1),
+                station: ident.station.clone(),
+                node: ident.node_id.clone(),
+                operator: operator.trim().to_string(),
+                prev: state.last_transition.clone(),
+                fields: action.fields(),
+            };
+            fold::check(&state, &doc.item, &event, action).map_err(|why| NodeError::not_allowed(action.kind(), why))?;
+            let before = am.get_heads();
+            let events_obj = match am.get(ROOT, "events")? {
+                Some((automerge::Value::Object(ObjType::List), obj)) => obj,
+                _ => {
+                    return Err(NodeError::CorruptDocument { doc: id.clone(), reason: "it has no events list".into() });
+                }
+            };
+            let len = am.length(&events_obj);
+            let mut tx = am.transaction();
+            autosurgeon::reconcile_insert(&mut tx, events_obj, len, &event).map_err(reconcile_err)?;
+            tx.commit();
+            wtx.put_doc(&id, DocType::Case, am, Some(&before))?;
+            doc.events.push(event);
+            let view = derive(doc, &net.calendar, &net.settings, today);
+            index::upsert(wtx.sql(), &index_row(&view, &net.roster))?;
+            Ok(view)
+        })?;
+        Ok(view)
+    }
+
+    /// Rebuilds the whole index from the documents, in one transaction. Returns the number of
+    /// cases indexed.
+    pub fn reindex(&mut self) -> Result<usize> {
+        self.refresh()?;
+        let ids = self.store.doc_ids(DocType::Case)?;
+        let today = self.today();
+        let net = &self.net;
+        self.store.write(|wtx| {
+            index::clear(wtx.sql())?;
+            for id in &ids {
+                let doc: CaseDoc = wtx.with_doc_uncached(id, |am| hydrate_doc(id, am))?;
+                let view = derive(doc, &net.calendar, &net.settings, today);
+                index::upsert(wtx.sql(), &index_row(&view, &net.roster))?;
+            }
+            Ok(ids.len())
+        })
+    }
+
+    /// Every index row as text, for comparing a rebuilt index with the live one.
+    pub fn index_dump(&self) -> Result<Vec<String>> {
+        index::dump(self.store.conn())
+    }
+}
+
+fn texts_empty(action: &Action) -> bool {
+    match action {
+        Action::Refuse { reason } | Action::Reject { reason, .. } => reason.trim().is_empty(),
+        _ => false,
+    }
+}
+
+/// One installation's station core.
+#[derive(Debug)]
+pub struct Node {
+    store: Store,
+    clock: Clock,
+    identity: Identity,
+    net: NetCache,
+}
+
+/// Folds a document and computes its deadlines and light for `today`.
+pub fn derive(doc: CaseDoc, calendar: &Calendar, settings: &Settings, today: NaiveDate) -> CaseView {
+    let state = fold::fold(&doc);
+    let kind = CaseKind::parse(&doc.item.kind).unwrap_or(CaseKind::Promised);
+    let deadline = Deadline::compute(&state, kind, doc.item.promised_days, doc.item.legal_days, calendar, settings);
+    let light = deadline.light(today);
+    let remaining = deadline.remaining(calendar, today);
+    CaseView { doc, state, deadline, light, remaining, today }
+}
+
+fn date(d: Option<NaiveDate>) -> Option<String> {
+    d.map(|d| d.format("%Y-%m-%d").to_string())
+}
+
+/// The index row of a case.
+pub fn index_row(view: &CaseView, roster: &Roster) -> IndexRow {
+    let doc = &view.doc;
+    let state = &view.state;
+    let d = &view.deadline;
+    let mut route = state.route.clone();
+    route.sort();
+    route.dedup();
+    IndexRow {
+        doc_id: doc.id.clone(),
+        number: doc.number.clone(),
+        item_code: doc.item.code.clone(),
+        item_name: doc.item.name.clone(),
+        kind: doc.item.kind.clone(),
+        status: state.status.as_str().to_string(),
+        outcome: state.outcome.map(|o| o.as_str().to_string()),
+        conflict: state.conflict(),
+        origin: doc.origin.clone(),
+        holder: state.holder.clone(),
+        township: roster.township_of(&doc.origin).map(|s| s.code.clone()).unwrap_or_default(),
+        village: roster.village_of(&doc.origin).map(|s| s.code.clone()).unwrap_or_default(),
+        applicant_name: doc.applicant.name.clone(),
+        delegated: doc.delegation.is_some(),
+        created_at: doc.created_at,
+        updated_at: doc.last_at(),
+        accepted_on: date(d.accepted_on),
+        clock: d.clock.code(),
+        due_on: date(d.due_on),
+        yellow_on: date(d.yellow_on),
+        legal_due_on: date(d.legal_due_on),
+        frozen_light: d.frozen_light.map(Light::code),
+        stopped_on: date(d.stopped_on),
+        on_time: d.on_time,
+        rating: state.rating.as_ref().map(|r| i64::from(r.level)),
+        follow_up_due: date(d.follow_up_due),
+        consults: i64::try_from(state.consults.len()).unwrap_or(i64::MAX),
+        route,
+        depts: doc
+            .item
+            .departments
+            .iter()
+            .map(|dept| {
+                let decision = match state.approvals.get(dept) {
+                    Some(a) if a.approved => "approved",
+                    Some(_) => "rejected",
+                    None => "pending",
+                };
+                (dept.clone(), decision.to_string())
+            })
+            .collect(),
+    }
+}

@@ -1,0 +1,488 @@
+//! Lists, filters and statistics over the case index.
+//!
+//! Lists read the `cases` table through its indexes and compute each row's light in SQL
+//! ([`index::LIGHT_SQL`]), so a filtered first page costs a short index range, not a scan.
+//! Statistics add up the counter tables that the index keeps in step with every write, plus the
+//! small set of open cases for the time-dependent lights: their cost follows the number of open
+//! cases and of distinct counter rows, not the number of cases ever handled.
+
+use crate::case::Light;
+use crate::case::deadline::ALL_LIGHTS;
+use crate::case::fold::Status;
+use crate::clock::china;
+use crate::error::{NodeError, Result};
+use crate::node::Node;
+use crate::station::Tier;
+use crate::store::index::{self, LIGHT_SQL};
+use chrono::{NaiveDate, TimeZone as _};
+use rusqlite::ToSql;
+use serde::Serialize;
+use std::collections::BTreeMap;
+
+/// How a list is ordered.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub enum Sort {
+    /// Newest first.
+    #[default]
+    Newest,
+    /// Oldest first.
+    Oldest,
+    /// Earliest promised due date first (cases without a clock last).
+    Due,
+}
+
+/// A case list filter. Empty fields do not filter.
+#[derive(Debug, Clone, Default)]
+pub struct CaseFilter {
+    /// Only this status.
+    pub status: Option<Status>,
+    /// Only this light (today).
+    pub light: Option<Light>,
+    /// Only cases that came from this station's area (a township: its villages and itself; a
+    /// village: itself; the city: everything).
+    pub area: Option<String>,
+    /// Only cases held by this station now (its work queue).
+    pub holder: Option<String>,
+    /// Only this item.
+    pub item: Option<String>,
+    /// A case number, or the beginning of an applicant's name.
+    pub search: Option<String>,
+    /// Only cases with an unsettled conflict.
+    pub conflict_only: bool,
+    /// Created on or after this date.
+    pub created_from: Option<NaiveDate>,
+    /// Created on or before this date.
+    pub created_to: Option<NaiveDate>,
+    /// Order.
+    pub sort: Sort,
+    /// Page size (0 means 50).
+    pub limit: usize,
+    /// Rows to skip.
+    pub offset: usize,
+}
+
+/// One row of a case list.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct CaseRow {
+    /// Case id.
+    pub id: String,
+    /// Case number.
+    pub number: String,
+    /// Item code.
+    pub item_code: String,
+    /// Item name.
+    pub item_name: String,
+    /// Item kind.
+    pub kind: String,
+    /// Status name.
+    pub status: String,
+    /// Unsettled conflict.
+    pub conflict: bool,
+    /// Origin station.
+    pub origin: String,
+    /// Holder station.
+    pub holder: String,
+    /// Applicant name.
+    pub applicant: String,
+    /// 代办.
+    pub delegated: bool,
+    /// Creation time (ms).
+    pub created_at: i64,
+    /// Promised due date.
+    pub due_on: Option<String>,
+    /// Light today.
+    pub light: Option<String>,
+}
+
+fn day_start_ms(d: NaiveDate) -> i64 {
+    d.and_hms_opt(0, 0, 0)
+        .and_then(|t| china().from_local_datetime(&t).single())
+        .map_or(0, |t| t.timestamp_millis())
+}
+
+/// Statistics grouping.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum GroupBy {
+    /// By the origin's township.
+    Township,
+    /// By the origin village.
+    Village,
+    /// By department (parallel approvals).
+    Dept,
+    /// By service item.
+    Item,
+}
+
+impl GroupBy {
+    /// Parses `township|village|dept|item`.
+    pub fn parse(s: &str) -> Option<GroupBy> {
+        match s {
+            "township" => Some(GroupBy::Township),
+            "village" => Some(GroupBy::Village),
+            "dept" => Some(GroupBy::Dept),
+            "item" => Some(GroupBy::Item),
+            _ => None,
+        }
+    }
+}
+
+/// Counts over a set of cases.
+#[derive(Debug, Clone, Default, PartialEq, Serialize)]
+pub struct Totals {
+    /// All cases.
+    pub cases: u64,
+    /// By status name.
+    pub by_status: BTreeMap<String, u64>,
+    /// By kind.
+    pub by_kind: BTreeMap<String, u64>,
+    /// Not yet closed.
+    pub open: u64,
+    /// Completed or delivered.
+    pub completed: u64,
+    /// Completed within the promised limit.
+    pub on_time: u64,
+    /// Completed late.
+    pub late: u64,
+    /// `on_time / (on_time + late)`.
+    pub on_time_rate: Option<f64>,
+    /// Open cases by light today.
+    pub lights: BTreeMap<String, u64>,
+    /// Rated cases.
+    pub rated: u64,
+    /// Ratings by level, 1 非常满意 … 5 非常不满意.
+    pub ratings: [u64; 5],
+    /// Share of ratings at 1 or 2.
+    pub satisfaction_rate: Option<f64>,
+    /// Follow-ups (整改) still open.
+    pub follow_ups_open: u64,
+    /// Open follow-ups past their deadline.
+    pub follow_ups_overdue: u64,
+    /// Delegated (代办) cases.
+    pub delegated: u64,
+    /// Video consults recorded.
+    pub consults: u64,
+    /// Cases with an unsettled conflict.
+    pub conflicts: u64,
+}
+
+impl Totals {
+    fn finish(&mut self) {
+        let done = self.on_time + self.late;
+        self.on_time_rate = (done > 0).then(|| self.on_time as f64 / done as f64);
+        self.satisfaction_rate =
+            (self.rated > 0).then(|| (self.ratings[0] + self.ratings[1]) as f64 / self.rated as f64);
+        for l in ALL_LIGHTS {
+            self.lights.entry(l.as_str().to_string()).or_insert(0);
+        }
+    }
+}
+
+/// One group of the statistics.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Group {
+    /// Station or item code (empty for cases taken in at the city itself).
+    pub key: String,
+    /// Its name.
+    pub name: String,
+    /// Its counts.
+    pub totals: Totals,
+}
+
+/// Decisions of one department.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+pub struct DeptRow {
+    /// Department.
+    pub dept: String,
+    /// Cases that need its decision.
+    pub cases: u64,
+    /// Approved.
+    pub approved: u64,
+    /// Rejected.
+    pub rejected: u64,
+    /// Not yet decided.
+    pub pending: u64,
+}
+
+/// The consolidated statistics.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Stats {
+    /// The date lights and overdue follow-ups are computed for.
+    pub today: String,
+    /// The area (station code) the statistics cover; empty for everything.
+    pub area: String,
+    /// Everything in the area.
+    pub totals: Totals,
+    /// Groups, when asked for (township, village or item).
+    pub groups: Vec<Group>,
+    /// Departments.
+    pub depts: Vec<DeptRow>,
+}
+
+fn u(n: i64) -> u64 {
+    u64::try_from(n).unwrap_or(0)
+}
+
+impl Node {
+    fn area_clause(&self, area: Option<&str>, params: &mut Vec<Box<dyn ToSql>>) -> Result<Option<String>> {
+        let Some(code) = area else { return Ok(None) };
+        let station = self.roster().station(code).ok_or_else(|| NodeError::UnknownStation(code.to_string()))?;
+        let column = match station.tier() {
+            Tier::City => return Ok(None),
+            Tier::Township => "township",
+            Tier::Village => "village",
+        };
+        params.push(Box::new(code.to_string()));
+        Ok(Some(format!("{column} = ?{}", params.len())))
+    }
+
+    fn filter_sql(&self, f: &CaseFilter) -> Result<(String, Vec<Box<dyn ToSql>>)> {
+        let mut params: Vec<Box<dyn ToSql>> = vec![Box::new(self.today().format("%Y-%m-%d").to_string())];
+        let mut clauses: Vec<String> = Vec::new();
+        if let Some(c) = self.area_clause(f.area.as_deref(), &mut params)? {
+            clauses.push(c);
+        }
+        let mut push = |clause: &str, value: Box<dyn ToSql>, params: &mut Vec<Box<dyn ToSql>>| {
+            params.push(value);
+            clauses.push(clause.replace("?N", &format!("?{}", params.len())));
+        };
+        if let Some(s) = f.status {
+            push("status = ?N", Box::new(s.as_str().to_string()), &mut params);
+        }
+        if let Some(h) = &f.holder {
+            push("holder = ?N", Box::new(h.clone()), &mut params);
+        }
+        if let Some(i) = &f.item {
+            push("item_code = ?N", Box::new(i.clone()), &mut params);
+        }
+        if let Some(d) = f.created_from {
+            push("created_at >= ?N", Box::new(day_start_ms(d)), &mut params);
+        }
+        if let Some(d) = f.created_to.and_then(|d| d.succ_opt()) {
+            push("created_at < ?N", Box::new(day_start_ms(d)), &mut params);
+        }
+        if let Some(q) = f.search.as_deref().map(str::trim).filter(|q| !q.is_empty()) {
+            params.push(Box::new(q.to_string()));
+            let n = params.len();
+            params.push(Box::new(format!("{q}\u{10FFFF}")));
+            clauses.push(format!("(number = ?{n} OR (applicant_name >= ?{n} AND applicant_name < ?{}))", n + 1));
+        }
+        if f.conflict_only {
+            clauses.push("conflict = 1".into());
+        }
+        if let Some(l) = f.light {
+            clauses.push(format!("clock IN (1, 2) AND {}", index::light_predicate(l)));
+        }
+        let where_sql = if clauses.is_empty() { String::new() } else { format!(" WHERE {}", clauses.join(" AND ")) };
+        Ok((where_sql, params))
+    }
+
+    /// One page of cases matching a filter.
+    pub fn list(&mut self, f: &CaseFilter) -> Result<Vec<CaseRow>> {
+        self.refresh()?;
+        let (where_sql, params) = self.filter_sql(f)?;
+        let order = match f.sort {
+            Sort::Newest => "created_at DESC, doc_id DESC",
+            Sort::Oldest => "created_at ASC, doc_id ASC",
+            Sort::Due => "due_on IS NULL, due_on ASC, created_at ASC",
+        };
+        let limit = if f.limit == 0 { 50 } else { f.limit.min(10_000) };
+        let sql = format!(
+            "SELECT doc_id, number, item_code, item_name, kind, status, conflict, origin, holder, applicant_name, delegated,
+                    created_at, due_on, {LIGHT_SQL} FROM cases{where_sql} ORDER BY {order} LIMIT {limit} OFFSET {}",
+            f.offset
+        );
+        let conn = self.store_conn();
+        let mut stmt = conn.prepare_cached(&sql)?;
+        let refs: Vec<&dyn ToSql> = params.iter().map(|p| p.as_ref()).collect();
+        let rows = stmt
+            .query_map(refs.as_slice(), |r| {
+                Ok(CaseRow {
+                    id: r.get(0)?,
+                    number: r.get(1)?,
+                    item_code: r.get(2)?,
+                    item_name: r.get(3)?,
+                    kind: r.get(4)?,
+                    status: r.get(5)?,
+                    conflict: r.get(6)?,
+                    origin: r.get(7)?,
+                    holder: r.get(8)?,
+                    applicant: r.get(9)?,
+                    delegated: r.get(10)?,
+                    created_at: r.get(11)?,
+                    due_on: r.get(12)?,
+                    light: r.get::<_, Option<i64>>(13)?.and_then(Light::from_code).map(|l| l.as_str().to_string()),
+                })
+            })?
+            .collect::<rusqlite::Result<Vec<_>>>()?;
+        Ok(rows)
+    }
+
+    /// How many cases match a filter (ignoring paging).
+    pub fn count(&mut self, f: &CaseFilter) -> Result<u64> {
+        self.refresh()?;
+        let (where_sql, params) = self.filter_sql(f)?;
+        let sql = format!("SELECT count(*) FROM cases{where_sql}");
+        let refs: Vec<&dyn ToSql> = params.iter().map(|p| p.as_ref()).collect();
+        let n: i64 = self.store_conn().prepare_cached(&sql)?.query_row(refs.as_slice(), |r| r.get(0))?;
+        Ok(u(n))
+    }
+
+    fn store_conn(&self) -> &rusqlite::Connection {
+        self.store_ref().conn()
+    }
+
+    /// Consolidated statistics over an area (a station code; `None` for the whole network).
+    pub fn stats(&mut self, by: Option<GroupBy>, area: Option<&str>) -> Result<Stats> {
+        self.refresh()?;
+        let today = self.today().format("%Y-%m-%d").to_string();
+        let mut params: Vec<Box<dyn ToSql>> = vec![Box::new(today.clone())];
+        let area_sql = self.area_clause(area, &mut params)?;
+        let refs: Vec<&dyn ToSql> = params.iter().map(|p| p.as_ref()).collect();
+        let and_area = area_sql.as_ref().map(|c| format!(" AND {c}")).unwrap_or_default();
+        let where_area = area_sql.as_ref().map(|c| format!(" WHERE {c}")).unwrap_or_default();
+        let key_of = |township: &str, village: &str, item: &str| -> Option<String> {
+            match by {
+                Some(GroupBy::Township) => Some(township.to_string()),
+                Some(GroupBy::Village) => Some(village.to_string()),
+                Some(GroupBy::Item) => Some(item.to_string()),
+                Some(GroupBy::Dept) | None => None,
+            }
+        };
+        let mut totals = Totals::default();
+        let mut groups: BTreeMap<String, Totals> = BTreeMap::new();
+        let conn = self.store_conn();
+
+        // The counters: one row per distinct combination, not per case. `?1` (today) is bound
+        // but unused here; SQLite allows that.
+        let sql = format!(
+            "SELECT township, village, item_code, kind, status, on_time, rating, delegated, conflict, consults, n
+             FROM case_counts WHERE n != 0 AND ?1 IS NOT NULL{and_area}"
+        );
+        let mut stmt = conn.prepare_cached(&sql)?;
+        let mut rows = stmt.query(refs.as_slice())?;
+        while let Some(r) = rows.next()? {
+            let (township, village, item): (String, String, String) = (r.get(0)?, r.get(1)?, r.get(2)?);
+            let kind: String = r.get(3)?;
+            let status: String = r.get(4)?;
+            let (on_time, rating, delegated, conflict, consults, n): (i64, i64, i64, i64, i64, i64) =
+                (r.get(5)?, r.get(6)?, r.get(7)?, r.get(8)?, r.get(9)?, r.get(10)?);
+            let n = u(n);
+            let add = |t: &mut Totals| {
+                t.cases += n;
+                *t.by_status.entry(status.clone()).or_default() += n;
+                *t.by_kind.entry(kind.clone()).or_default() += n;
+                let st = Status::parse(&status);
+                if st.is_some_and(|s| !s.is_closed()) {
+                    t.open += n;
+                }
+                if matches!(st, Some(Status::Completed | Status::Delivered)) {
+                    t.completed += n;
+                }
+                match on_time {
+                    1 => t.on_time += n,
+                    0 => t.late += n,
+                    _ => {}
+                }
+                if (1..=5).contains(&rating) {
+                    t.rated += n;
+                    t.ratings[usize::try_from(rating - 1).unwrap_or(0)] += n;
+                }
+                if delegated == 1 {
+                    t.delegated += n;
+                }
+                if conflict == 1 {
+                    t.conflicts += n;
+                }
+                t.consults += u(consults);
+            };
+            add(&mut totals);
+            if let Some(k) = key_of(&township, &village, &item) {
+                add(groups.entry(k).or_default());
+            }
+        }
+
+        // Lights of the open cases, from the partial index of cases under supervision.
+        let sql = format!(
+            "SELECT township, village, item_code, {LIGHT_SQL} AS light, count(*) FROM cases
+             WHERE clock IN (1, 2){and_area} GROUP BY township, village, item_code, light"
+        );
+        let mut stmt = conn.prepare_cached(&sql)?;
+        let mut rows = stmt.query(refs.as_slice())?;
+        while let Some(r) = rows.next()? {
+            let (township, village, item): (String, String, String) = (r.get(0)?, r.get(1)?, r.get(2)?);
+            let Some(light) = r.get::<_, Option<i64>>(3)?.and_then(Light::from_code) else { continue };
+            let n = u(r.get(4)?);
+            *totals.lights.entry(light.as_str().to_string()).or_default() += n;
+            if let Some(k) = key_of(&township, &village, &item) {
+                *groups.entry(k).or_default().lights.entry(light.as_str().to_string()).or_default() += n;
+            }
+        }
+
+        // Open follow-ups (整改) and those past their deadline.
+        let sql = format!(
+            "SELECT township, village, item_code, follow_up_due < ?1, count(*) FROM cases
+             WHERE follow_up_due IS NOT NULL{and_area} GROUP BY 1, 2, 3, 4"
+        );
+        let mut stmt = conn.prepare_cached(&sql)?;
+        let mut rows = stmt.query(refs.as_slice())?;
+        while let Some(r) = rows.next()? {
+            let (township, village, item): (String, String, String) = (r.get(0)?, r.get(1)?, r.get(2)?);
+            let overdue: bool = r.get(3)?;
+            let n = u(r.get(4)?);
+            let add = |t: &mut Totals| {
+                t.follow_ups_open += n;
+                if overdue {
+                    t.follow_ups_overdue += n;
+                }
+            };
+            add(&mut totals);
+            if let Some(k) = key_of(&township, &village, &item) {
+                add(groups.entry(k).or_default());
+            }
+        }
+
+        // Departments.
+        let sql = format!(
+            "SELECT dept, decision, sum(n) FROM dept_counts{} GROUP BY dept, decision",
+            if where_area.is_empty() { " WHERE ?1 IS NOT NULL".to_string() } else { format!("{where_area} AND ?1 IS NOT NULL") }
+        );
+        let mut stmt = conn.prepare_cached(&sql)?;
+        let mut rows = stmt.query(refs.as_slice())?;
+        let mut depts: BTreeMap<String, DeptRow> = BTreeMap::new();
+        while let Some(r) = rows.next()? {
+            let dept: String = r.get(0)?;
+            let decision: String = r.get(1)?;
+            let n = u(r.get(2)?);
+            let row = depts.entry(dept.clone()).or_insert_with(|| DeptRow { dept, ..DeptRow::default() });
+            row.cases += n;
+            match decision.as_str() {
+                "approved" => row.approved += n,
+                "rejected" => row.rejected += n,
+                _ => row.pending += n,
+            }
+        }
+        drop(rows);
+        drop(stmt);
+
+        totals.finish();
+        let groups = groups
+            .into_iter()
+            .map(|(key, mut t)| {
+                t.finish();
+                let name = match by {
+                    Some(GroupBy::Item) => self.catalog().get(&key).map(|i| i.name.clone()),
+                    _ => self.roster().station(&key).map(|s| s.name.clone()),
+                }
+                .unwrap_or_else(|| if key.is_empty() { "(本级)".to_string() } else { key.clone() });
+                Group { key, name, totals: t }
+            })
+            .collect();
+        Ok(Stats {
+            today,
+            area: area.unwrap_or_default().to_string(),
+            totals,
+            groups,
+            depts: depts.into_values().filter(|d| d.cases > 0).collect(),
+        })
+    }
+}

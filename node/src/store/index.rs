@@ -1,0 +1,272 @@
+//! The case index: tables derived from case documents for lists, filters and statistics.
+//!
+//! [`upsert`] writes one case's row, its route and department rows, and moves the case between
+//! the counter rows of `case_counts` and `dept_counts`, all inside the caller's transaction. The
+//! whole index can be dropped and rebuilt from the documents ([`clear`] then `upsert` per case).
+//!
+//! Lights depend on today's date, so they are not stored: the row stores the three dates that
+//! decide them and [`LIGHT_SQL`] turns those into a light for the `?today` parameter, exactly as
+//! [`crate::case::Deadline::light`] does in Rust.
+
+use crate::case::Light;
+use crate::error::Result;
+use rusqlite::{Connection, OptionalExtension, params};
+
+/// A case's row in the index.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct IndexRow {
+    /// Case id.
+    pub doc_id: String,
+    /// Case number.
+    pub number: String,
+    /// Item code.
+    pub item_code: String,
+    /// Item name.
+    pub item_name: String,
+    /// `instant`, `promised` or `consult`.
+    pub kind: String,
+    /// Status name.
+    pub status: String,
+    /// Outcome of completion (`approved`/`rejected`).
+    pub outcome: Option<String>,
+    /// Unsettled conflict.
+    pub conflict: bool,
+    /// Origin station.
+    pub origin: String,
+    /// Current holder.
+    pub holder: String,
+    /// The origin's township code, or empty.
+    pub township: String,
+    /// The origin's village code, or empty.
+    pub village: String,
+    /// Applicant name.
+    pub applicant_name: String,
+    /// Taken in by a proxy agent (代办).
+    pub delegated: bool,
+    /// Creation time (ms).
+    pub created_at: i64,
+    /// Last event time (ms).
+    pub updated_at: i64,
+    /// Acceptance date.
+    pub accepted_on: Option<String>,
+    /// Clock state code (0 not started, 1 running, 2 paused, 3 stopped).
+    pub clock: i64,
+    /// Promised due date.
+    pub due_on: Option<String>,
+    /// First yellow day.
+    pub yellow_on: Option<String>,
+    /// Legal due date.
+    pub legal_due_on: Option<String>,
+    /// Light frozen while paused.
+    pub frozen_light: Option<i64>,
+    /// The day the clock stopped.
+    pub stopped_on: Option<String>,
+    /// Completed within the promised limit.
+    pub on_time: Option<bool>,
+    /// Rating level.
+    pub rating: Option<i64>,
+    /// Open follow-up deadline.
+    pub follow_up_due: Option<String>,
+    /// Number of video consults.
+    pub consults: i64,
+    /// Every station on the route.
+    pub route: Vec<String>,
+    /// `(department, decision)` for every required department.
+    pub depts: Vec<(String, String)>,
+}
+
+/// SQL for a case's light on the date bound as `?1` (`NULL` when it has none).
+pub const LIGHT_SQL: &str = "(CASE clock WHEN 1 THEN (CASE WHEN ?1 > legal_due_on THEN 3 WHEN ?1 > due_on THEN 2 WHEN ?1 >= yellow_on THEN 1 ELSE 0 END) WHEN 2 THEN frozen_light END)";
+
+struct CountKey {
+    township: String,
+    village: String,
+    item_code: String,
+    kind: String,
+    status: String,
+    on_time: i64,
+    rating: i64,
+    delegated: i64,
+    conflict: i64,
+    consults: i64,
+}
+
+impl CountKey {
+    fn of(row: &IndexRow) -> CountKey {
+        CountKey {
+            township: row.township.clone(),
+            village: row.village.clone(),
+            item_code: row.item_code.clone(),
+            kind: row.kind.clone(),
+            status: row.status.clone(),
+            on_time: row.on_time.map_or(-1, i64::from),
+            rating: row.rating.unwrap_or(0),
+            delegated: i64::from(row.delegated),
+            conflict: i64::from(row.conflict),
+            consults: row.consults,
+        }
+    }
+
+    fn bump(&self, conn: &Connection, by: i64) -> Result<()> {
+        conn.prepare_cached(
+            "INSERT INTO case_counts (township, village, item_code, kind, status, on_time, rating, delegated, conflict, consults, n)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)
+             ON CONFLICT DO UPDATE SET n = n + excluded.n, consults = consults + excluded.consults",
+        )?
+        .execute(params![
+            self.township,
+            self.village,
+            self.item_code,
+            self.kind,
+            self.status,
+            self.on_time,
+            self.rating,
+            self.delegated,
+            self.conflict,
+            self.consults * by,
+            by
+        ])?;
+        Ok(())
+    }
+}
+
+fn bump_dept(conn: &Connection, dept: &str, township: &str, decision: &str, by: i64) -> Result<()> {
+    conn.prepare_cached(
+        "INSERT INTO dept_counts (dept, township, decision, n) VALUES (?1, ?2, ?3, ?4)
+         ON CONFLICT DO UPDATE SET n = n + excluded.n",
+    )?
+    .execute(params![dept, township, decision, by])?;
+    Ok(())
+}
+
+/// Removes a case from the counters (before its row is replaced or deleted).
+fn uncount(conn: &Connection, doc_id: &str) -> Result<()> {
+    let old = conn
+        .prepare_cached(
+            "SELECT township, village, item_code, kind, status, on_time, rating, delegated, conflict, consults
+             FROM cases WHERE doc_id = ?1",
+        )?
+        .query_row([doc_id], |r| {
+            Ok(CountKey {
+                township: r.get(0)?,
+                village: r.get(1)?,
+                item_code: r.get(2)?,
+                kind: r.get(3)?,
+                status: r.get(4)?,
+                on_time: r.get::<_, Option<i64>>(5)?.unwrap_or(-1),
+                rating: r.get::<_, Option<i64>>(6)?.unwrap_or(0),
+                delegated: r.get(7)?,
+                conflict: r.get(8)?,
+                consults: r.get(9)?,
+            })
+        })
+        .optional()?;
+    let Some(old) = old else { return Ok(()) };
+    old.bump(conn, -1)?;
+    let mut stmt = conn.prepare_cached("SELECT dept, decision FROM case_depts WHERE doc_id = ?1")?;
+    let depts = stmt
+        .query_map([doc_id], |r| Ok((r.get::<_, String>(0)?, r.get::<_, String>(1)?)))?
+        .collect::<rusqlite::Result<Vec<_>>>()?;
+    for (dept, decision) in depts {
+        bump_dept(conn, &dept, &old.township, &decision, -1)?;
+    }
+    Ok(())
+}
+
+/// Writes (or replaces) a case's index rows and keeps the counters in step.
+pub fn upsert(conn: &Connection, row: &IndexRow) -> Result<()> {
+    uncount(conn, &row.doc_id)?;
+    conn.prepare_cached(
+        "INSERT OR REPLACE INTO cases (doc_id, number, item_code, item_name, kind, status, outcome, conflict, origin, holder,
+            township, village, applicant_name, delegated, created_at, updated_at, accepted_on, clock, due_on, yellow_on,
+            legal_due_on, frozen_light, stopped_on, on_time, rating, follow_up_due, consults)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18, ?19, ?20, ?21, ?22, ?23,
+            ?24, ?25, ?26, ?27)",
+    )?
+    .execute(params![
+        row.doc_id,
+        row.number,
+        row.item_code,
+        row.item_name,
+        row.kind,
+        row.status,
+        row.outcome,
+        row.conflict,
+        row.origin,
+        row.holder,
+        row.township,
+        row.village,
+        row.applicant_name,
+        row.delegated,
+        row.created_at,
+        row.updated_at,
+        row.accepted_on,
+        row.clock,
+        row.due_on,
+        row.yellow_on,
+        row.legal_due_on,
+        row.frozen_light,
+        row.stopped_on,
+        row.on_time,
+        row.rating,
+        row.follow_up_due,
+        row.consults
+    ])?;
+    conn.prepare_cached("DELETE FROM case_route WHERE doc_id = ?1")?.execute([&row.doc_id])?;
+    let mut ins = conn.prepare_cached("INSERT OR IGNORE INTO case_route (station, doc_id) VALUES (?1, ?2)")?;
+    for s in &row.route {
+        ins.execute(params![s, row.doc_id])?;
+    }
+    conn.prepare_cached("DELETE FROM case_depts WHERE doc_id = ?1")?.execute([&row.doc_id])?;
+    let mut ins = conn.prepare_cached("INSERT OR REPLACE INTO case_depts (doc_id, dept, decision) VALUES (?1, ?2, ?3)")?;
+    for (dept, decision) in &row.depts {
+        ins.execute(params![row.doc_id, dept, decision])?;
+        bump_dept(conn, dept, &row.township, decision, 1)?;
+    }
+    CountKey::of(row).bump(conn, 1)?;
+    Ok(())
+}
+
+/// Empties every index table (before a rebuild).
+pub fn clear(conn: &Connection) -> Result<()> {
+    conn.execute_batch(
+        "DELETE FROM cases; DELETE FROM case_route; DELETE FROM case_depts; DELETE FROM case_counts; DELETE FROM dept_counts;",
+    )?;
+    Ok(())
+}
+
+/// A light's SQL predicate on the date bound as `?1`, using the partial index of open cases.
+pub fn light_predicate(light: Light) -> &'static str {
+    match light {
+        Light::Green => "((clock = 1 AND ?1 < yellow_on) OR (clock = 2 AND frozen_light = 0))",
+        Light::Yellow => "((clock = 1 AND ?1 >= yellow_on AND ?1 <= due_on) OR (clock = 2 AND frozen_light = 1))",
+        Light::Red => "((clock = 1 AND ?1 > due_on AND ?1 <= legal_due_on) OR (clock = 2 AND frozen_light = 2))",
+        Light::Severe => "((clock = 1 AND ?1 > legal_due_on) OR (clock = 2 AND frozen_light = 3))",
+    }
+}
+
+/// Every index row, ordered, as text: used to prove a rebuilt index equals the live one.
+pub fn dump(conn: &Connection) -> Result<Vec<String>> {
+    let mut out = Vec::new();
+    for (table, order) in [
+        ("cases", "doc_id"),
+        ("case_route", "station, doc_id"),
+        ("case_depts", "doc_id, dept"),
+        ("case_counts", "township, village, item_code, kind, status, on_time, rating, delegated, conflict"),
+        ("dept_counts", "dept, township, decision"),
+    ] {
+        let filter = if table.ends_with("_counts") { " WHERE n != 0" } else { "" };
+        let mut stmt = conn.prepare(&format!("SELECT * FROM {table}{filter} ORDER BY {order}"))?;
+        let cols = stmt.column_count();
+        let mut rows = stmt.query([])?;
+        while let Some(r) = rows.next()? {
+            let mut line = format!("{table}:");
+            for i in 0..cols {
+                let v: rusqlite::types::Value = r.get(i)?;
+                line.push_str(&format!(" {v:?}"));
+            }
+            out.push(line);
+        }
+    }
+    Ok(out)
+}

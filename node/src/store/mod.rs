@@ -1,0 +1,381 @@
+//! The SQLite store: documents, the change sequence, and the derived index.
+//!
+//! One SQLite file per node (`yizhan.sqlite3` in the data directory), in WAL mode so that the
+//! command line can read and write while `serve` or the window runs on the same directory.
+//!
+//! **Documents** are kept as a compacted Automerge snapshot plus the incremental changes written
+//! since; when the increments outgrow the snapshot the document is compacted in the same
+//! transaction. **`seq`** is a per-node counter that increases on every document write, local or
+//! received; each document row carries the `seq` of its last write, which is what sync asks
+//! about ("what changed since N") and what tells a cached copy from a stale one.
+//!
+//! **Writers** open an immediate transaction, load the document inside it (from the cache when the
+//! cached `seq` is still the stored one, otherwise from disk), change it, persist it and update the
+//! index, then commit. Loading inside the write lock means two processes writing the same document
+//! never build on different versions, which keeps Automerge's per-actor sequence numbers unique.
+//! A failed transaction drops the changed document instead of returning it to the cache.
+//!
+//! The index tables (see [`index`]) are derived from the documents and can be rebuilt at any time.
+
+pub mod index;
+mod schema;
+
+use crate::error::{NodeError, Result};
+use automerge::{ActorId, Automerge, ChangeHash};
+use lru::LruCache;
+use rusqlite::{Connection, OpenFlags, OptionalExtension, Transaction, TransactionBehavior, params};
+use std::num::NonZeroUsize;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+pub use schema::SCHEMA_VERSION;
+
+/// The store file's name inside the data directory.
+pub const STORE_FILE: &str = "yizhan.sqlite3";
+
+/// Default number of documents kept in memory.
+pub const DEFAULT_CACHE_DOCS: usize = 512;
+
+/// What kind of document a row holds.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum DocType {
+    /// A service case.
+    Case,
+    /// A network document (roster, catalog, calendar, settings).
+    Network,
+}
+
+impl DocType {
+    fn as_str(self) -> &'static str {
+        match self {
+            DocType::Case => "case",
+            DocType::Network => "network",
+        }
+    }
+}
+
+/// A bounded in-memory cache of documents, each tagged with the `seq` it was stored at.
+#[derive(Debug)]
+pub struct DocCache {
+    docs: LruCache<String, (Automerge, i64)>,
+}
+
+impl DocCache {
+    fn new(capacity: usize) -> DocCache {
+        DocCache { docs: LruCache::new(NonZeroUsize::new(capacity.max(1)).unwrap_or(NonZeroUsize::MIN)) }
+    }
+
+    /// Number of documents held.
+    pub fn len(&self) -> usize {
+        self.docs.len()
+    }
+
+    /// Whether the cache is empty.
+    pub fn is_empty(&self) -> bool {
+        self.docs.is_empty()
+    }
+}
+
+/// The node's SQLite store.
+#[derive(Debug)]
+pub struct Store {
+    conn: Connection,
+    path: PathBuf,
+    cache: DocCache,
+    actor: ActorId,
+}
+
+/// One document write: the stored `seq` and heads after it.
+#[derive(Debug, Clone)]
+pub struct Written {
+    /// The node-wide sequence number of this write.
+    pub seq: i64,
+    /// The document's heads after the write.
+    pub heads: Vec<ChangeHash>,
+}
+
+fn configure(conn: &Connection) -> Result<()> {
+    conn.busy_timeout(Duration::from_secs(10))?;
+    // WAL lets readers proceed during a write and keeps a committed transaction after a crash of
+    // the process; `synchronous = NORMAL` syncs at checkpoints, which survives `kill -9` (only a
+    // power cut can lose the last transactions, never corrupt the file).
+    conn.pragma_update(None, "journal_mode", "WAL")?;
+    conn.pragma_update(None, "synchronous", "NORMAL")?;
+    conn.pragma_update(None, "foreign_keys", "ON")?;
+    conn.pragma_update(None, "cache_size", -32_000)?;
+    conn.pragma_update(None, "temp_store", "MEMORY")?;
+    Ok(())
+}
+
+fn not_a_store(path: &Path, reason: impl Into<String>) -> NodeError {
+    NodeError::NotAStore { path: path.to_path_buf(), reason: reason.into() }
+}
+
+impl Store {
+    /// Creates a new, empty store in `dir` (creating the directory). Fails if one exists.
+    pub fn create(dir: &Path, actor: ActorId) -> Result<Store> {
+        std::fs::create_dir_all(dir).map_err(|source| NodeError::Io { path: dir.to_path_buf(), source })?;
+        let path = dir.join(STORE_FILE);
+        if path.exists() {
+            return Err(NodeError::AlreadyInitialised(dir.to_path_buf()));
+        }
+        let conn = Connection::open_with_flags(
+            &path,
+            OpenFlags::SQLITE_OPEN_READ_WRITE | OpenFlags::SQLITE_OPEN_CREATE | OpenFlags::SQLITE_OPEN_NO_MUTEX,
+        )?;
+        configure(&conn)?;
+        schema::create(&conn)?;
+        Ok(Store { conn, path, cache: DocCache::new(DEFAULT_CACHE_DOCS), actor })
+    }
+
+    /// Opens the existing store in `dir`, migrating it to the current schema. Never creates one.
+    pub fn open(dir: &Path) -> Result<Store> {
+        let path = dir.join(STORE_FILE);
+        if !path.is_file() {
+            return Err(NodeError::NoStore(dir.to_path_buf()));
+        }
+        let conn = Connection::open_with_flags(
+            &path,
+            OpenFlags::SQLITE_OPEN_READ_WRITE | OpenFlags::SQLITE_OPEN_NO_MUTEX,
+        )
+        .map_err(|e| not_a_store(&path, e.to_string()))?;
+        // The first statement that touches the file tells a database from anything else.
+        conn.busy_timeout(Duration::from_secs(10))?;
+        let is_ours: Option<String> = conn
+            .query_row("SELECT name FROM sqlite_master WHERE type = 'table' AND name = 'meta'", [], |r| r.get(0))
+            .optional()
+            .map_err(|e| not_a_store(&path, e.to_string()))?;
+        if is_ours.is_none() {
+            return Err(not_a_store(&path, "it is a SQLite database without Yizhan's tables"));
+        }
+        let magic: Option<String> = conn
+            .query_row("SELECT value FROM meta WHERE key = 'magic'", [], |r| r.get(0))
+            .optional()
+            .map_err(|e| not_a_store(&path, e.to_string()))?;
+        if magic.as_deref() != Some(schema::MAGIC) {
+            return Err(not_a_store(&path, "its meta table does not identify a Yizhan store"));
+        }
+        configure(&conn)?;
+        schema::migrate(&conn)?;
+        let actor_hex: String = conn
+            .query_row("SELECT value FROM meta WHERE key = 'node_id'", [], |r| r.get(0))
+            .optional()?
+            .ok_or_else(|| not_a_store(&path, "it has no node identity"))?;
+        let actor_bytes = hex::decode(&actor_hex).map_err(|_| not_a_store(&path, "its node identity is malformed"))?;
+        Ok(Store { conn, path, cache: DocCache::new(DEFAULT_CACHE_DOCS), actor: ActorId::from(actor_bytes) })
+    }
+
+    /// The store file's path.
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    /// Changes the number of documents kept in memory.
+    pub fn set_cache_capacity(&mut self, docs: usize) {
+        self.cache.docs.resize(NonZeroUsize::new(docs.max(1)).unwrap_or(NonZeroUsize::MIN));
+    }
+
+    /// Documents currently cached.
+    pub fn cached_docs(&self) -> usize {
+        self.cache.len()
+    }
+
+    /// The read connection (for queries that need no transaction).
+    pub fn conn(&self) -> &Connection {
+        &self.conn
+    }
+
+    /// Runs `f` in one immediate write transaction and commits it. Documents taken out of the
+    /// cache inside `f` come back only if the transaction commits.
+    pub fn write<T>(&mut self, f: impl FnOnce(&mut WriteTx<'_>) -> Result<T>) -> Result<T> {
+        let tx = self.conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
+        let mut wtx = WriteTx { tx, cache: &mut self.cache, actor: &self.actor, done: Vec::new() };
+        let out = f(&mut wtx)?;
+        let WriteTx { tx, cache, done, .. } = wtx;
+        tx.commit()?;
+        for (id, doc, seq) in done {
+            cache.docs.put(id, (doc, seq));
+        }
+        Ok(out)
+    }
+
+    /// Reads a document (from the cache if current) and passes it to `f`.
+    pub fn read_doc<T>(&mut self, doc_id: &str, f: impl FnOnce(&Automerge) -> Result<T>) -> Result<Option<T>> {
+        let Some(seq) = doc_seq(&self.conn, doc_id)? else {
+            return Ok(None);
+        };
+        let cached = self.cache.docs.get(doc_id).is_some_and(|(_, s)| *s == seq);
+        if !cached {
+            let doc = load_from(&self.conn, doc_id)?;
+            self.cache.docs.put(doc_id.to_string(), (doc, seq));
+        }
+        match self.cache.docs.get(doc_id) {
+            Some((doc, _)) => f(doc).map(Some),
+            None => Ok(None),
+        }
+    }
+
+    /// A meta value.
+    pub fn meta(&self, key: &str) -> Result<Option<String>> {
+        Ok(self.conn.query_row("SELECT value FROM meta WHERE key = ?1", [key], |r| r.get(0)).optional()?)
+    }
+
+    /// The current node-wide `seq`.
+    pub fn seq(&self) -> Result<i64> {
+        Ok(self.conn.query_row("SELECT value FROM counters WHERE name = 'seq'", [], |r| r.get(0))?)
+    }
+
+    /// `seq` of each network document, to notice changes made beside this process.
+    pub fn doc_seqs(&self, ids: &[&str]) -> Result<Vec<Option<i64>>> {
+        ids.iter().map(|id| doc_seq(&self.conn, id)).collect()
+    }
+
+    /// Every document id of a type, in id order.
+    pub fn doc_ids(&self, doc_type: DocType) -> Result<Vec<String>> {
+        let mut stmt = self.conn.prepare("SELECT doc_id FROM docs WHERE doc_type = ?1 ORDER BY doc_id")?;
+        let ids = stmt.query_map([doc_type.as_str()], |r| r.get(0))?.collect::<rusqlite::Result<Vec<String>>>()?;
+        Ok(ids)
+    }
+
+    /// Bytes stored for a document: (snapshot, increments, number of increments).
+    pub fn doc_sizes(&self, doc_id: &str) -> Result<Option<(i64, i64, i64)>> {
+        Ok(self
+            .conn
+            .query_row(
+                "SELECT length(snapshot), incr_bytes, (SELECT count(*) FROM doc_changes c WHERE c.doc_id = d.doc_id)
+                 FROM docs d WHERE doc_id = ?1",
+                [doc_id],
+                |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)),
+            )
+            .optional()?)
+    }
+}
+
+/// An open write transaction with access to the document cache.
+#[allow(missing_debug_implementations)]
+pub struct WriteTx<'a> {
+    tx: Transaction<'a>,
+    cache: &'a mut DocCache,
+    actor: &'a ActorId,
+    done: Vec<(String, Automerge, i64)>,
+}
+
+impl WriteTx<'_> {
+    /// The SQLite transaction, for index updates in the same commit.
+    pub fn sql(&self) -> &Transaction<'_> {
+        &self.tx
+    }
+
+    /// Takes a document for changing: from the cache if current, else from disk; `None` if absent.
+    /// The document's actor is this node's.
+    pub fn take_doc(&mut self, doc_id: &str) -> Result<Option<Automerge>> {
+        let Some(seq) = doc_seq(&self.tx, doc_id)? else {
+            return Ok(None);
+        };
+        let mut doc = match self.cache.docs.pop(doc_id) {
+            Some((doc, s)) if s == seq => doc,
+            _ => load_from(&self.tx, doc_id)?,
+        };
+        doc.set_actor(self.actor.clone());
+        Ok(Some(doc))
+    }
+
+    /// Reads a document without touching the cache (for whole-store passes such as a reindex,
+    /// which would otherwise evict every useful cached document).
+    pub fn with_doc_uncached<T>(&self, doc_id: &str, f: impl FnOnce(&Automerge) -> Result<T>) -> Result<T> {
+        let doc = load_from(&self.tx, doc_id)?;
+        f(&doc)
+    }
+
+    /// A new, empty document with this node's actor.
+    pub fn new_doc(&self) -> Automerge {
+        Automerge::new().with_actor(self.actor.clone())
+    }
+
+    /// Persists a document after a change: appends the changes since `before` (or writes a
+    /// snapshot for a new document), compacts when the increments outgrow the snapshot, bumps
+    /// `seq`. The document returns to the cache when the transaction commits.
+    pub fn put_doc(&mut self, doc_id: &str, doc_type: DocType, doc: Automerge, before: Option<&[ChangeHash]>) -> Result<Written> {
+        let seq: i64 = self.tx.query_row("UPDATE counters SET value = value + 1 WHERE name = 'seq' RETURNING value", [], |r| r.get(0))?;
+        let heads = doc.get_heads();
+        let heads_blob = encode_heads(&heads);
+        match before {
+            None => {
+                let snapshot = doc.save();
+                self.tx.execute(
+                    "INSERT INTO docs (doc_id, doc_type, snapshot, incr_bytes, heads, seq) VALUES (?1, ?2, ?3, 0, ?4, ?5)",
+                    params![doc_id, doc_type.as_str(), snapshot, heads_blob, seq],
+                )?;
+            }
+            Some(before) => {
+                let incr = doc.save_after(before);
+                let (snap_len, incr_bytes): (i64, i64) = self.tx.query_row(
+                    "SELECT length(snapshot), incr_bytes FROM docs WHERE doc_id = ?1",
+                    [doc_id],
+                    |r| Ok((r.get(0)?, r.get(1)?)),
+                )?;
+                let new_incr = incr_bytes + i64::try_from(incr.len()).unwrap_or(i64::MAX);
+                if new_incr > snap_len {
+                    let snapshot = doc.save();
+                    self.tx.execute("DELETE FROM doc_changes WHERE doc_id = ?1", [doc_id])?;
+                    self.tx.execute(
+                        "UPDATE docs SET snapshot = ?2, incr_bytes = 0, heads = ?3, seq = ?4 WHERE doc_id = ?1",
+                        params![doc_id, snapshot, heads_blob, seq],
+                    )?;
+                } else {
+                    if !incr.is_empty() {
+                        self.tx.execute("INSERT INTO doc_changes (doc_id, data) VALUES (?1, ?2)", params![doc_id, incr])?;
+                    }
+                    self.tx.execute(
+                        "UPDATE docs SET incr_bytes = ?2, heads = ?3, seq = ?4 WHERE doc_id = ?1",
+                        params![doc_id, new_incr, heads_blob, seq],
+                    )?;
+                }
+            }
+        }
+        self.done.push((doc_id.to_string(), doc, seq));
+        Ok(Written { seq, heads })
+    }
+
+    /// Sets a meta value.
+    pub fn set_meta(&self, key: &str, value: &str) -> Result<()> {
+        self.tx.execute(
+            "INSERT INTO meta (key, value) VALUES (?1, ?2) ON CONFLICT(key) DO UPDATE SET value = excluded.value",
+            params![key, value],
+        )?;
+        Ok(())
+    }
+
+    /// A meta value, read inside the transaction.
+    pub fn meta(&self, key: &str) -> Result<Option<String>> {
+        Ok(self.tx.query_row("SELECT value FROM meta WHERE key = ?1", [key], |r| r.get(0)).optional()?)
+    }
+}
+
+fn doc_seq(conn: &Connection, doc_id: &str) -> Result<Option<i64>> {
+    Ok(conn.query_row("SELECT seq FROM docs WHERE doc_id = ?1", [doc_id], |r| r.get(0)).optional()?)
+}
+
+fn corrupt(doc_id: &str, reason: impl std::fmt::Display) -> NodeError {
+    NodeError::CorruptDocument { doc: doc_id.to_string(), reason: reason.to_string() }
+}
+
+fn load_from(conn: &Connection, doc_id: &str) -> Result<Automerge> {
+    let snapshot: Vec<u8> = conn.query_row("SELECT snapshot FROM docs WHERE doc_id = ?1", [doc_id], |r| r.get(0))?;
+    let mut doc = Automerge::load(&snapshot).map_err(|e| corrupt(doc_id, e))?;
+    let mut stmt = conn.prepare_cached("SELECT data FROM doc_changes WHERE doc_id = ?1 ORDER BY id")?;
+    let mut rows = stmt.query([doc_id])?;
+    while let Some(row) = rows.next()? {
+        let data: Vec<u8> = row.get(0)?;
+        doc.load_incremental(&data).map_err(|e| corrupt(doc_id, e))?;
+    }
+    Ok(doc)
+}
+
+fn encode_heads(heads: &[ChangeHash]) -> Vec<u8> {
+    let mut out = Vec::with_capacity(heads.len() * 32);
+    for h in heads {
+        out.extend_from_slice(&h.0);
+    }
+    out
+}

@@ -1,0 +1,152 @@
+//! The store's schema and its numbered migrations.
+//!
+//! `MIGRATIONS[i]` takes the schema from version `i` to `i + 1`; `meta.schema_version` records
+//! where a store is. A store written by a newer Yizhan is refused rather than guessed at.
+
+use crate::error::{NodeError, Result};
+use rusqlite::Connection;
+
+/// Written into `meta.magic`; tells a Yizhan store from any other SQLite file.
+pub const MAGIC: &str = "yizhan-store";
+
+/// The schema version this build writes.
+pub const SCHEMA_VERSION: i64 = MIGRATIONS.len() as i64;
+
+const MIGRATIONS: &[&str] = &[
+    // 1: documents, the change sequence and the case index.
+    r#"
+    CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT NOT NULL) WITHOUT ROWID;
+    CREATE TABLE counters (name TEXT PRIMARY KEY, value INTEGER NOT NULL) WITHOUT ROWID;
+    INSERT INTO counters (name, value) VALUES ('seq', 0);
+
+    CREATE TABLE docs (
+        doc_id     TEXT PRIMARY KEY,
+        doc_type   TEXT NOT NULL,
+        snapshot   BLOB NOT NULL,
+        incr_bytes INTEGER NOT NULL,
+        heads      BLOB NOT NULL,
+        seq        INTEGER NOT NULL
+    );
+    CREATE INDEX docs_seq ON docs (seq);
+    CREATE TABLE doc_changes (
+        id     INTEGER PRIMARY KEY,
+        doc_id TEXT NOT NULL REFERENCES docs (doc_id) ON DELETE CASCADE,
+        data   BLOB NOT NULL
+    );
+    CREATE INDEX doc_changes_doc ON doc_changes (doc_id);
+
+    CREATE TABLE cases (
+        doc_id         TEXT PRIMARY KEY,
+        number         TEXT NOT NULL,
+        item_code      TEXT NOT NULL,
+        item_name      TEXT NOT NULL,
+        kind           TEXT NOT NULL,
+        status         TEXT NOT NULL,
+        outcome        TEXT,
+        conflict       INTEGER NOT NULL,
+        origin         TEXT NOT NULL,
+        holder         TEXT NOT NULL,
+        township       TEXT NOT NULL,
+        village        TEXT NOT NULL,
+        applicant_name TEXT NOT NULL,
+        delegated      INTEGER NOT NULL,
+        created_at     INTEGER NOT NULL,
+        updated_at     INTEGER NOT NULL,
+        accepted_on    TEXT,
+        clock          INTEGER NOT NULL,
+        due_on         TEXT,
+        yellow_on      TEXT,
+        legal_due_on   TEXT,
+        frozen_light   INTEGER,
+        stopped_on     TEXT,
+        on_time        INTEGER,
+        rating         INTEGER,
+        follow_up_due  TEXT,
+        consults       INTEGER NOT NULL
+    );
+    CREATE INDEX cases_number ON cases (number);
+    CREATE INDEX cases_created ON cases (created_at);
+    CREATE INDEX cases_township_created ON cases (township, created_at);
+    CREATE INDEX cases_village_created ON cases (village, created_at);
+    CREATE INDEX cases_holder_created ON cases (holder, created_at);
+    CREATE INDEX cases_status_created ON cases (status, created_at);
+    CREATE INDEX cases_item_created ON cases (item_code, created_at);
+    CREATE INDEX cases_applicant ON cases (applicant_name);
+    -- Cases under supervision (clock running or paused): few compared to all cases, and the only
+    -- ones with a light, so light filters and light statistics read this small index.
+    CREATE INDEX cases_open ON cases (township, village, item_code, clock, due_on, yellow_on, legal_due_on, frozen_light, created_at)
+        WHERE clock IN (1, 2);
+    CREATE INDEX cases_follow_up ON cases (follow_up_due) WHERE follow_up_due IS NOT NULL;
+    CREATE INDEX cases_conflict ON cases (created_at) WHERE conflict = 1;
+
+    CREATE TABLE case_route (
+        station TEXT NOT NULL,
+        doc_id  TEXT NOT NULL,
+        PRIMARY KEY (station, doc_id)
+    ) WITHOUT ROWID;
+    CREATE INDEX case_route_doc ON case_route (doc_id);
+    CREATE TABLE case_depts (
+        doc_id   TEXT NOT NULL,
+        dept     TEXT NOT NULL,
+        decision TEXT NOT NULL,
+        PRIMARY KEY (doc_id, dept)
+    ) WITHOUT ROWID;
+
+    -- Counters kept in step with `cases` in the same transaction, so that statistics over a
+    -- million cases read a few thousand rows instead of scanning the table.
+    CREATE TABLE case_counts (
+        township  TEXT NOT NULL,
+        village   TEXT NOT NULL,
+        item_code TEXT NOT NULL,
+        kind      TEXT NOT NULL,
+        status    TEXT NOT NULL,
+        on_time   INTEGER NOT NULL,
+        rating    INTEGER NOT NULL,
+        delegated INTEGER NOT NULL,
+        conflict  INTEGER NOT NULL,
+        consults  INTEGER NOT NULL,
+        n         INTEGER NOT NULL,
+        PRIMARY KEY (township, village, item_code, kind, status, on_time, rating, delegated, conflict)
+    ) WITHOUT ROWID;
+    CREATE TABLE dept_counts (
+        dept     TEXT NOT NULL,
+        township TEXT NOT NULL,
+        decision TEXT NOT NULL,
+        n        INTEGER NOT NULL,
+        PRIMARY KEY (dept, township, decision)
+    ) WITHOUT ROWID;
+    "#,
+];
+
+/// Creates the schema in an empty database.
+pub fn create(conn: &Connection) -> Result<()> {
+    let tx = conn.unchecked_transaction()?;
+    for m in MIGRATIONS {
+        tx.execute_batch(m)?;
+    }
+    tx.execute("INSERT INTO meta (key, value) VALUES ('magic', ?1)", [MAGIC])?;
+    tx.execute("INSERT INTO meta (key, value) VALUES ('schema_version', ?1)", [SCHEMA_VERSION.to_string()])?;
+    tx.commit()?;
+    Ok(())
+}
+
+/// Brings an existing store up to [`SCHEMA_VERSION`], one numbered migration at a time.
+pub fn migrate(conn: &Connection) -> Result<()> {
+    let found: i64 = conn
+        .query_row("SELECT value FROM meta WHERE key = 'schema_version'", [], |r| r.get::<_, String>(0))?
+        .parse()
+        .map_err(|_| NodeError::CorruptDocument { doc: "meta".into(), reason: "schema_version is not a number".into() })?;
+    if found > SCHEMA_VERSION {
+        return Err(NodeError::SchemaTooNew { found, supported: SCHEMA_VERSION });
+    }
+    if found == SCHEMA_VERSION {
+        return Ok(());
+    }
+    let tx = conn.unchecked_transaction()?;
+    for (i, m) in MIGRATIONS.iter().enumerate().skip(usize::try_from(found).unwrap_or(0)) {
+        tx.execute_batch(m)?;
+        tx.execute("UPDATE meta SET value = ?1 WHERE key = 'schema_version'", [(i + 1).to_string()])?;
+    }
+    tx.commit()?;
+    Ok(())
+}
