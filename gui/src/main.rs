@@ -1,1 +1,29 @@
-fn main() {}
+//! The `yizhan` binary: the command line (and, with issue #4, the station window).
+//!
+//! Every command prints its result on stdout (`--json` for machine-readable output) and exits 0,
+//! or prints one line `error: …` on stderr and exits non-zero. See DESIGN.md section 8 for the
+//! contract the tests rely on.
+
+mod cli;
+mod output;
+
+use std::process::ExitCode;
+
+fn main() -> ExitCode {
+    tracing_subscriber::fmt()
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_env("YIZHAN_LOG")
+                .unwrap_or_else(|_| "warn".into()),
+        )
+        .with_writer(std::io::stderr)
+        .init();
+    match cli::run() {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            // One line, the whole chain of causes, never a backtrace.
+            let msg = format!("{e:#}").replace('\n', " ");
+            eprintln!("error: {msg}");
+            ExitCode::FAILURE
+        }
+    }
+}

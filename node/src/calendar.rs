@@ -956,22 +956,4 @@ mod tests {
             check_invariants(&cal, day, n);
         }
     }
-
-    #[test]
-    #[ignore]
-    fn bench_tmp() {
-        let cal = Calendar::builtin();
-        let start = d(2023, 6, 1);
-        let t = std::time::Instant::now();
-        let mut acc = 0i64;
-        for i in 0..1_000_000u64 {
-            let day = start + chrono::Days::new(i % 1500);
-            let due = cal.add_working_days(day, (i % 60) as u32);
-            acc += cal.working_days_between(day, due);
-            acc += cal.working_days_between(due, d(2026, 3, 1));
-            let back = cal.sub_working_days(due, 5);
-            acc += i64::from(back.day());
-        }
-        eprintln!("1M x (add+2 between+sub): {:?} acc={acc}", t.elapsed());
-    }
 }

@@ -118,7 +118,7 @@ const MAX_NAME_CHARS: usize = 100;
 /// The longest accepted legal limit, in working days.
 const MAX_LEGAL_DAYS: u32 = 365;
 
-/// The CSV columns, in the order `to_csv`-style files list them.
+/// The CSV columns, in their usual order.
 const CSV_COLUMNS: [&str; 9] = [
     "code",
     "name",
@@ -186,9 +186,10 @@ fn clean_list(list: Vec<String>) -> Vec<String> {
         .collect()
 }
 
-/// Splits a list cell on `;`, `；` or `、` and drops empty entries.
+/// Splits a list cell on `;` or `；` and drops empty entries. `、` is not a separator: it occurs
+/// inside material names such as 营业执照正、副本.
 fn split_list(cell: &str) -> Vec<String> {
-    clean_list(cell.split([';', '；', '、']).map(str::to_string).collect())
+    clean_list(cell.split([';', '；']).map(str::to_string).collect())
 }
 
 /// Checks the rules on a draft and builds the item when the row is good.
@@ -676,7 +677,7 @@ impl Catalog {
     ///
     /// The header names the columns `code,name,kind,legal_days,promised_days,materials,tier`
     /// and optionally `departments` and `conditions`, in any order. Lists are separated by `;`,
-    /// `；` or `、`. Rows are numbered from 1 for the first record after the header.
+    /// `；`. Rows are numbered from 1 for the first record after the header.
     pub fn from_csv(bytes: &[u8]) -> Result<Catalog, CatalogError> {
         let bytes = strip_bom(bytes);
         if bytes.iter().all(u8::is_ascii_whitespace) {
@@ -906,6 +907,16 @@ mod tests {
     }
 
     #[test]
+    fn default_lists_survive_csv() {
+        // CSV splits lists on `;` and `；`, so default entries must not contain them.
+        for item in Catalog::default_catalog().items() {
+            for entry in item.materials.iter().chain(&item.departments) {
+                assert!(!entry.contains([';', '；']), "{}: {entry}", item.code);
+            }
+        }
+    }
+
+    #[test]
     fn json_round_trip() {
         let catalog = Catalog::default_catalog();
         let json = catalog.to_json();
@@ -930,7 +941,7 @@ mod tests {
                     &i.promised_days.to_string(),
                     &i.materials.join("；"),
                     i.tier.as_str(),
-                    &i.departments.join("、"),
+                    &i.departments.join("；"),
                     i.conditions.as_str(),
                 ])
                 .expect("record");
@@ -948,14 +959,17 @@ mod tests {
     #[test]
     fn csv_accepts_chinese_names_separators_bom_and_any_column_order() {
         let text = "\u{feff}tier,code,name,kind,legal_days,promised_days,materials\n\
-                    乡镇, TS-9 ,低保申请,承诺件,30,20,申请书;居民身份证；户口簿、授权书\n\
+                    乡镇, TS-9 ,低保申请,承诺件,30,20,申请书;居民身份证；户口簿；营业执照正、副本\n\
                     村,VL-9,政策咨询,咨询件,0,0,\n\
                     市,CT-9,营业执照,即办件,1,0,居民身份证\n";
         let catalog = Catalog::from_csv(text.as_bytes()).expect("parses");
         let ts = catalog.get("TS-9").expect("TS-9");
         assert_eq!(ts.tier, Tier::Township);
         assert_eq!(ts.kind, CaseKind::Promised);
-        assert_eq!(ts.materials, ["申请书", "居民身份证", "户口簿", "授权书"]);
+        assert_eq!(
+            ts.materials,
+            ["申请书", "居民身份证", "户口簿", "营业执照正、副本"]
+        );
         assert!(ts.departments.is_empty());
         assert_eq!(catalog.get("VL-9").map(|i| i.tier), Some(Tier::Village));
         assert_eq!(catalog.get("CT-9").map(|i| i.kind), Some(CaseKind::Instant));

@@ -28,7 +28,9 @@ impl Clock {
     pub fn fixed_from_rfc3339(value: &str) -> Result<Clock> {
         DateTime::parse_from_rfc3339(value.trim())
             .map(|t| Clock::Fixed(t.timestamp_millis()))
-            .map_err(|_| NodeError::BadTime { value: value.to_string() })
+            .map_err(|_| NodeError::BadTime {
+                value: value.to_string(),
+            })
     }
 
     /// The current time in milliseconds since the Unix epoch.
@@ -58,7 +60,10 @@ pub fn china_date(ms: i64) -> NaiveDate {
 /// RFC 3339 in China Standard Time, to the second, for display and JSON output.
 pub fn format_ms(ms: i64) -> String {
     match DateTime::<Utc>::from_timestamp_millis(ms) {
-        Some(t) => t.with_timezone(&china()).format("%Y-%m-%dT%H:%M:%S%:z").to_string(),
+        Some(t) => t
+            .with_timezone(&china())
+            .format("%Y-%m-%dT%H:%M:%S%:z")
+            .to_string(),
         None => ms.to_string(),
     }
 }
@@ -71,7 +76,10 @@ mod tests {
     fn china_date_crosses_midnight_at_16_utc() {
         let before = Clock::fixed_from_rfc3339("2026-02-13T15:59:59Z").unwrap();
         let after = Clock::fixed_from_rfc3339("2026-02-13T16:00:00Z").unwrap();
-        assert_eq!(before.today(), NaiveDate::from_ymd_opt(2026, 2, 13).unwrap());
+        assert_eq!(
+            before.today(),
+            NaiveDate::from_ymd_opt(2026, 2, 13).unwrap()
+        );
         assert_eq!(after.today(), NaiveDate::from_ymd_opt(2026, 2, 14).unwrap());
     }
 

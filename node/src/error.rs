@@ -18,7 +18,9 @@ pub enum NodeError {
     #[error("{path} is not a Yizhan store: {reason}")]
     NotAStore { path: PathBuf, reason: String },
     /// The store was written by a newer Yizhan.
-    #[error("the store schema version {found} is newer than this Yizhan supports ({supported}); upgrade Yizhan")]
+    #[error(
+        "the store schema version {found} is newer than this Yizhan supports ({supported}); upgrade Yizhan"
+    )]
     SchemaTooNew { found: i64, supported: i64 },
     /// SQLite failed (corruption, disk full, locked for too long …).
     #[error("store error: {0}")]
@@ -38,7 +40,10 @@ pub enum NodeError {
     },
     /// A user-supplied field is invalid; nothing was written.
     #[error("invalid {field}: {message}")]
-    InvalidInput { field: &'static str, message: String },
+    InvalidInput {
+        field: &'static str,
+        message: String,
+    },
     /// No case with that id or number.
     #[error("no case with id or number {0:?}")]
     CaseNotFound(String),
@@ -50,7 +55,10 @@ pub enum NodeError {
     UnknownStation(String),
     /// The action is not allowed in the case's current state, at this station, or by this tier.
     #[error("{action} is not allowed: {reason}")]
-    NotAllowed { action: &'static str, reason: String },
+    NotAllowed {
+        action: &'static str,
+        reason: String,
+    },
     /// A catalog import was refused.
     #[error(transparent)]
     Catalog(#[from] crate::catalog::CatalogError),
@@ -68,12 +76,18 @@ pub enum NodeError {
 impl NodeError {
     /// Shorthand for [`NodeError::InvalidInput`].
     pub fn invalid(field: &'static str, message: impl Into<String>) -> NodeError {
-        NodeError::InvalidInput { field, message: message.into() }
+        NodeError::InvalidInput {
+            field,
+            message: message.into(),
+        }
     }
 
     /// Shorthand for [`NodeError::NotAllowed`].
     pub fn not_allowed(action: &'static str, reason: impl Into<String>) -> NodeError {
-        NodeError::NotAllowed { action, reason: reason.into() }
+        NodeError::NotAllowed {
+            action,
+            reason: reason.into(),
+        }
     }
 }
 

@@ -70,12 +70,18 @@ impl NodeHandle {
                     job(&mut node);
                 }
             })
-            .map_err(|source| NodeError::Io { path: "(store thread)".into(), source })?;
+            .map_err(|source| NodeError::Io {
+                path: "(store thread)".into(),
+                source,
+            })?;
         Ok((NodeHandle { tx }, NodeThread { join: Some(join) }))
     }
 
     /// Queues `f` on the store thread and returns at once.
-    pub fn submit<T: Send + 'static>(&self, f: impl FnOnce(&mut Node) -> Result<T> + Send + 'static) -> Pending<T> {
+    pub fn submit<T: Send + 'static>(
+        &self,
+        f: impl FnOnce(&mut Node) -> Result<T> + Send + 'static,
+    ) -> Pending<T> {
         let (rtx, rx) = sync_channel(1);
         let job: Job = Box::new(move |node| {
             let _ = rtx.send(f(node));
@@ -89,7 +95,10 @@ impl NodeHandle {
     }
 
     /// Runs `f` on the store thread and waits for its answer.
-    pub fn call<T: Send + 'static>(&self, f: impl FnOnce(&mut Node) -> Result<T> + Send + 'static) -> Result<T> {
+    pub fn call<T: Send + 'static>(
+        &self,
+        f: impl FnOnce(&mut Node) -> Result<T> + Send + 'static,
+    ) -> Result<T> {
         self.submit(f).wait()
     }
 }

@@ -37,7 +37,10 @@ pub struct Settings {
 
 impl Default for Settings {
     fn default() -> Settings {
-        Settings { yellow_percent: 25, follow_up_days: 15 }
+        Settings {
+            yellow_percent: 25,
+            follow_up_days: 15,
+        }
     }
 }
 
@@ -52,10 +55,16 @@ impl Settings {
     /// Validates settings typed by a user.
     pub fn validate(&self) -> Result<()> {
         if !(1..=100).contains(&self.yellow_percent) {
-            return Err(NodeError::invalid("yellow_percent", "must be between 1 and 100"));
+            return Err(NodeError::invalid(
+                "yellow_percent",
+                "must be between 1 and 100",
+            ));
         }
         if !(1..=365).contains(&self.follow_up_days) {
-            return Err(NodeError::invalid("follow_up_days", "must be between 1 and 365 working days"));
+            return Err(NodeError::invalid(
+                "follow_up_days",
+                "must be between 1 and 365 working days",
+            ));
         }
         Ok(())
     }
@@ -116,7 +125,13 @@ impl Roster {
     pub fn new(network_id: String, network_name: String, city: Station) -> Roster {
         let mut stations = BTreeMap::new();
         stations.insert(city.code.clone(), city);
-        Roster { schema: "yizhan/roster/1".into(), network_id, network_name, stations, members: BTreeMap::new() }
+        Roster {
+            schema: "yizhan/roster/1".into(),
+            network_id,
+            network_name,
+            stations,
+            members: BTreeMap::new(),
+        }
     }
 
     /// Looks a station up.
@@ -133,14 +148,20 @@ impl Roster {
                 break;
             }
             out.push(s);
-            cur = if s.parent.is_empty() { None } else { self.stations.get(&s.parent) };
+            cur = if s.parent.is_empty() {
+                None
+            } else {
+                self.stations.get(&s.parent)
+            };
         }
         out
     }
 
     /// The township a station belongs to (itself if it is one), if any.
     pub fn township_of(&self, code: &str) -> Option<&Station> {
-        self.lineage(code).into_iter().find(|s| s.tier() == Tier::Township)
+        self.lineage(code)
+            .into_iter()
+            .find(|s| s.tier() == Tier::Township)
     }
 
     /// The village a station is (itself if it is one), if any.
@@ -160,11 +181,21 @@ impl Roster {
             return Err(NodeError::invalid("name", "station name is empty"));
         }
         if self.stations.contains_key(&station.code) {
-            return Err(NodeError::invalid("code", format!("station {} already exists", station.code)));
+            return Err(NodeError::invalid(
+                "code",
+                format!("station {} already exists", station.code),
+            ));
         }
-        let tier = Tier::parse(&station.tier)
-            .ok_or_else(|| NodeError::invalid("tier", format!("{:?} is not village, township or city", station.tier)))?;
-        let parent = self.stations.get(&station.parent).ok_or_else(|| NodeError::UnknownStation(station.parent.clone()))?;
+        let tier = Tier::parse(&station.tier).ok_or_else(|| {
+            NodeError::invalid(
+                "tier",
+                format!("{:?} is not village, township or city", station.tier),
+            )
+        })?;
+        let parent = self
+            .stations
+            .get(&station.parent)
+            .ok_or_else(|| NodeError::UnknownStation(station.parent.clone()))?;
         let expected = match tier {
             Tier::Village => Tier::Township,
             Tier::Township => Tier::City,
@@ -173,7 +204,11 @@ impl Roster {
         if parent.tier() != expected {
             return Err(NodeError::invalid(
                 "parent",
-                format!("a {tier} station's parent must be a {expected}, but {} is a {}", parent.code, parent.tier()),
+                format!(
+                    "a {tier} station's parent must be a {expected}, but {} is a {}",
+                    parent.code,
+                    parent.tier()
+                ),
             ));
         }
         self.stations.insert(station.code.clone(), station);
@@ -182,7 +217,13 @@ impl Roster {
 
     /// The next free node ordinal at a station.
     pub fn next_ordinal(&self, station: &str) -> u32 {
-        self.members.values().filter(|m| m.station == station).map(|m| m.ordinal).max().unwrap_or(0) + 1
+        self.members
+            .values()
+            .filter(|m| m.station == station)
+            .map(|m| m.ordinal)
+            .max()
+            .unwrap_or(0)
+            + 1
     }
 }
 
@@ -191,8 +232,14 @@ pub fn validate_code(field: &'static str, code: &str) -> Result<()> {
     if code.is_empty() || code.len() > 32 {
         return Err(NodeError::invalid(field, "must have 1 to 32 characters"));
     }
-    if !code.chars().all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_') {
-        return Err(NodeError::invalid(field, format!("{code:?} may only contain letters, digits, '-' and '_'")));
+    if !code
+        .chars()
+        .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_')
+    {
+        return Err(NodeError::invalid(
+            field,
+            format!("{code:?} may only contain letters, digits, '-' and '_'"),
+        ));
     }
     Ok(())
 }
@@ -242,7 +289,10 @@ impl CatalogDoc {
                 )
             })
             .collect();
-        CatalogDoc { schema: "yizhan/catalog/1".into(), items }
+        CatalogDoc {
+            schema: "yizhan/catalog/1".into(),
+            items,
+        }
     }
 
     /// The in-memory catalog. Items that no longer validate (a merge of two concurrent city edits)
@@ -265,8 +315,10 @@ impl CatalogDoc {
                 })
             })
             .collect();
-        let valid: Vec<ServiceItem> =
-            items.into_iter().filter(|i| Catalog::from_items(vec![i.clone()]).is_ok()).collect();
+        let valid: Vec<ServiceItem> = items
+            .into_iter()
+            .filter(|i| Catalog::from_items(vec![i.clone()]).is_ok())
+            .collect();
         Catalog::from_items(valid).unwrap_or_default()
     }
 }
@@ -296,18 +348,28 @@ impl CalendarDoc {
             .years()
             .iter()
             .map(|(y, r)| {
-                let fmt = |v: &Vec<NaiveDate>| v.iter().map(|d| d.format("%Y-%m-%d").to_string()).collect();
-                (y.to_string(), YearDoc { holidays: fmt(&r.holidays), workdays: fmt(&r.workdays) })
+                let fmt = |v: &Vec<NaiveDate>| {
+                    v.iter().map(|d| d.format("%Y-%m-%d").to_string()).collect()
+                };
+                (
+                    y.to_string(),
+                    YearDoc {
+                        holidays: fmt(&r.holidays),
+                        workdays: fmt(&r.workdays),
+                    },
+                )
             })
             .collect();
-        CalendarDoc { schema: "yizhan/calendar/1".into(), years }
+        CalendarDoc {
+            schema: "yizhan/calendar/1".into(),
+            years,
+        }
     }
 
     /// The in-memory calendar. A year whose stored rule does not validate falls back to the
     /// built-in rule for that year (or plain weekends) and is reported in the returned list.
     pub fn to_calendar(&self) -> (Calendar, Vec<String>) {
-        let builtin = Calendar::builtin();
-        let mut cal = builtin.clone();
+        let mut cal = Calendar::builtin();
         let mut problems = Vec::new();
         for (y, doc) in &self.years {
             let Ok(year) = y.parse::<i32>() else {
@@ -315,9 +377,12 @@ impl CalendarDoc {
                 continue;
             };
             let parse = |v: &Vec<String>| -> Option<Vec<NaiveDate>> {
-                v.iter().map(|s| NaiveDate::parse_from_str(s, "%Y-%m-%d").ok()).collect()
+                v.iter()
+                    .map(|s| NaiveDate::parse_from_str(s, "%Y-%m-%d").ok())
+                    .collect()
             };
-            let (Some(holidays), Some(workdays)) = (parse(&doc.holidays), parse(&doc.workdays)) else {
+            let (Some(holidays), Some(workdays)) = (parse(&doc.holidays), parse(&doc.workdays))
+            else {
                 problems.push(format!("calendar year {year} has a malformed date"));
                 continue;
             };
@@ -343,7 +408,12 @@ mod tests {
     use super::*;
 
     fn st(code: &str, tier: &str, parent: &str) -> Station {
-        Station { code: code.into(), name: format!("{code} 站"), tier: tier.into(), parent: parent.into() }
+        Station {
+            code: code.into(),
+            name: format!("{code} 站"),
+            tier: tier.into(),
+            parent: parent.into(),
+        }
     }
 
     #[test]
@@ -360,10 +430,30 @@ mod tests {
         let mut r = Roster::new("n".into(), "测试市".into(), st("C", "city", ""));
         r.add_station(st("T1", "township", "C")).unwrap();
         r.add_station(st("V1", "village", "T1")).unwrap();
-        assert!(r.add_station(st("V2", "village", "C")).unwrap_err().to_string().contains("parent"));
-        assert!(r.add_station(st("T1", "township", "C")).unwrap_err().to_string().contains("already exists"));
-        assert!(r.add_station(st("X", "township", "NOPE")).unwrap_err().to_string().contains("NOPE"));
-        assert!(r.add_station(st("bad code", "township", "C")).unwrap_err().to_string().contains("code"));
+        assert!(
+            r.add_station(st("V2", "village", "C"))
+                .unwrap_err()
+                .to_string()
+                .contains("parent")
+        );
+        assert!(
+            r.add_station(st("T1", "township", "C"))
+                .unwrap_err()
+                .to_string()
+                .contains("already exists")
+        );
+        assert!(
+            r.add_station(st("X", "township", "NOPE"))
+                .unwrap_err()
+                .to_string()
+                .contains("NOPE")
+        );
+        assert!(
+            r.add_station(st("bad code", "township", "C"))
+                .unwrap_err()
+                .to_string()
+                .contains("code")
+        );
         assert_eq!(r.township_of("V1").map(|s| s.code.as_str()), Some("T1"));
         assert_eq!(r.township_of("C"), None);
         assert!(r.is_within("V1", "C"));

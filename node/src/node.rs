@@ -9,20 +9,22 @@
 use crate::calendar::Calendar;
 use crate::case::action::Action;
 use crate::case::deadline::{Deadline, Light};
-use crate::case::doc::{Applicant, CASE_SCHEMA, CaseDoc, Delegation, Event, ItemSnapshot};
+use crate::case::doc::{
+    Applicant, CASE_SCHEMA, CaseDoc, Delegation, ItemSnapshot, append_event, read_case,
+};
 use crate::case::fold::{self, CaseState};
 use crate::catalog::{CaseKind, Catalog};
 use crate::clock::{Clock, china_date};
 use crate::error::{NodeError, Result};
 use crate::idcard::validate_id_number;
 use crate::network::{
-    CALENDAR_ID, CATALOG_ID, CalendarDoc, CatalogDoc, Member, NETWORK_DOC_IDS, ROSTER_ID, Roster, SETTINGS_ID, Settings,
-    SettingsDoc, Station, validate_code,
+    CALENDAR_ID, CATALOG_ID, CalendarDoc, CatalogDoc, Member, NETWORK_DOC_IDS, ROSTER_ID, Roster,
+    SETTINGS_ID, Settings, SettingsDoc, Station, validate_code,
 };
 use crate::station::Tier;
 use crate::store::index::{self, IndexRow};
 use crate::store::{DocType, Store, WriteTx, Written};
-use automerge::{Automerge, ObjType, ReadDoc, ROOT};
+use automerge::Automerge;
 use autosurgeon::{Hydrate, Reconcile, hydrate, reconcile};
 use chrono::NaiveDate;
 use std::path::Path;
@@ -102,14 +104,25 @@ pub struct InitParams {
 }
 
 fn reconcile_err(e: autosurgeon::ReconcileError) -> NodeError {
-    NodeError::CorruptDocument { doc: "(writing)".into(), reason: e.to_string() }
+    NodeError::CorruptDocument {
+        doc: "(writing)".into(),
+        reason: e.to_string(),
+    }
 }
 
 fn hydrate_doc<T: Hydrate>(doc_id: &str, doc: &Automerge) -> Result<T> {
-    hydrate(doc).map_err(|e| NodeError::CorruptDocument { doc: doc_id.to_string(), reason: e.to_string() })
+    hydrate(doc).map_err(|e| NodeError::CorruptDocument {
+        doc: doc_id.to_string(),
+        reason: e.to_string(),
+    })
 }
 
-fn write_new<T: Reconcile>(wtx: &mut WriteTx<'_>, doc_id: &str, doc_type: DocType, value: &T) -> Result<Written> {
+fn write_new<T: Reconcile>(
+    wtx: &mut WriteTx<'_>,
+    doc_id: &str,
+    doc_type: DocType,
+    value: &T,
+) -> Result<Written> {
     let mut doc = wtx.new_doc();
     let mut tx = doc.transaction();
     reconcile(&mut tx, value).map_err(reconcile_err)?;
@@ -118,10 +131,12 @@ fn write_new<T: Reconcile>(wtx: &mut WriteTx<'_>, doc_id: &str, doc_type: DocTyp
 }
 
 fn write_update<T: Reconcile>(wtx: &mut WriteTx<'_>, doc_id: &str, value: &T) -> Result<Written> {
-    let mut doc = wtx.take_doc(doc_id)?.ok_or_else(|| NodeError::CorruptDocument {
-        doc: doc_id.to_string(),
-        reason: "the network document is missing".into(),
-    })?;
+    let mut doc = wtx
+        .take_doc(doc_id)?
+        .ok_or_else(|| NodeError::CorruptDocument {
+            doc: doc_id.to_string(),
+            reason: "the network document is missing".into(),
+        })?;
     let before = doc.get_heads();
     let mut tx = doc.transaction();
     reconcile(&mut tx, value).map_err(reconcile_err)?;
@@ -139,12 +154,17 @@ fn random_bytes<const N: usize>() -> Result<[u8; N]> {
 }
 
 fn new_uuid() -> Result<String> {
-    Ok(uuid::Builder::from_random_bytes(random_bytes::<16>()?).into_uuid().to_string())
+    Ok(uuid::Builder::from_random_bytes(random_bytes::<16>()?)
+        .into_uuid()
+        .to_string())
 }
 
 fn check_text(field: &'static str, value: &str, max_chars: usize) -> Result<()> {
     if value.chars().count() > max_chars {
-        return Err(NodeError::invalid(field, format!("is longer than {max_chars} characters")));
+        return Err(NodeError::invalid(
+            field,
+            format!("is longer than {max_chars} characters"),
+        ));
     }
     if value.chars().any(|c| c.is_control() && c != '\n') {
         return Err(NodeError::invalid(field, "contains control characters"));
@@ -154,9 +174,14 @@ fn check_text(field: &'static str, value: &str, max_chars: usize) -> Result<()> 
 
 fn validate_phone(phone: &str) -> Result<()> {
     let digits = phone.chars().filter(char::is_ascii_digit).count();
-    let ok_chars = phone.chars().all(|c| c.is_ascii_digit() || matches!(c, '+' | '-' | ' '));
+    let ok_chars = phone
+        .chars()
+        .all(|c| c.is_ascii_digit() || matches!(c, '+' | '-' | ' '));
     if !ok_chars || !(5..=20).contains(&digits) {
-        return Err(NodeError::invalid("phone", "must be 5 to 20 digits (with optional +, - or spaces)"));
+        return Err(NodeError::invalid(
+            "phone",
+            "must be 5 to 20 digits (with optional +, - or spaces)",
+        ));
     }
     Ok(())
 }
@@ -185,11 +210,22 @@ impl Node {
         let mut roster = Roster::new(
             network_id.clone(),
             params.network_name.trim().to_string(),
-            Station { code: params.code.clone(), name: params.name.trim().to_string(), tier: "city".into(), parent: String::new() },
+            Station {
+                code: params.code.clone(),
+                name: params.name.trim().to_string(),
+                tier: "city".into(),
+                parent: String::new(),
+            },
         );
         roster.members.insert(
             node_id.clone(),
-            Member { node_id: node_id.clone(), station: params.code.clone(), ordinal: 1, joined_at: now, revoked: false },
+            Member {
+                node_id: node_id.clone(),
+                station: params.code.clone(),
+                ordinal: 1,
+                joined_at: now,
+                revoked: false,
+            },
         );
         let result = store.write(|wtx| {
             wtx.set_meta("node_id", &node_id)?;
@@ -198,13 +234,26 @@ impl Node {
             wtx.set_meta("ordinal", "1")?;
             wtx.set_meta("network_id", &network_id)?;
             write_new(wtx, ROSTER_ID, DocType::Network, &roster)?;
-            write_new(wtx, CATALOG_ID, DocType::Network, &CatalogDoc::from_catalog(&Catalog::default_catalog()))?;
-            write_new(wtx, CALENDAR_ID, DocType::Network, &CalendarDoc::from_calendar(&Calendar::builtin()))?;
+            write_new(
+                wtx,
+                CATALOG_ID,
+                DocType::Network,
+                &CatalogDoc::from_catalog(&Catalog::default_catalog()),
+            )?;
+            write_new(
+                wtx,
+                CALENDAR_ID,
+                DocType::Network,
+                &CalendarDoc::from_calendar(&Calendar::builtin()),
+            )?;
             write_new(
                 wtx,
                 SETTINGS_ID,
                 DocType::Network,
-                &SettingsDoc { schema: "yizhan/settings/1".into(), settings: Settings::default() },
+                &SettingsDoc {
+                    schema: "yizhan/settings/1".into(),
+                    settings: Settings::default(),
+                },
             )?;
             Ok(())
         });
@@ -238,13 +287,23 @@ impl Node {
             network_id: meta(&store, "network_id")?,
         };
         let net = Node::load_net(&mut store)?;
-        Ok(Node { store, clock, identity, net })
+        Ok(Node {
+            store,
+            clock,
+            identity,
+            net,
+        })
     }
 
     fn load_net(store: &mut Store) -> Result<NetCache> {
         let seqs = store.doc_seqs(&NETWORK_DOC_IDS)?;
-        let missing = |id: &str| NodeError::CorruptDocument { doc: id.to_string(), reason: "missing".into() };
-        let roster: Roster = store.read_doc(ROSTER_ID, |d| hydrate_doc(ROSTER_ID, d))?.ok_or_else(|| missing(ROSTER_ID))?;
+        let missing = |id: &str| NodeError::CorruptDocument {
+            doc: id.to_string(),
+            reason: "missing".into(),
+        };
+        let roster: Roster = store
+            .read_doc(ROSTER_ID, |d| hydrate_doc(ROSTER_ID, d))?
+            .ok_or_else(|| missing(ROSTER_ID))?;
         let catalog = store
             .read_doc(CATALOG_ID, |d| hydrate_doc::<CatalogDoc>(CATALOG_ID, d))?
             .ok_or_else(|| missing(CATALOG_ID))?
@@ -260,7 +319,13 @@ impl Node {
             .read_doc(SETTINGS_ID, |d| hydrate_doc::<SettingsDoc>(SETTINGS_ID, d))?
             .ok_or_else(|| missing(SETTINGS_ID))?
             .settings;
-        Ok(NetCache { seqs, roster, catalog, calendar, settings })
+        Ok(NetCache {
+            seqs,
+            roster,
+            catalog,
+            calendar,
+            settings,
+        })
     }
 
     /// Re-reads the network documents if another process (or sync) changed them.
@@ -327,7 +392,10 @@ impl Node {
         if self.station()?.tier() == Tier::City {
             Ok(())
         } else {
-            Err(NodeError::not_allowed(action, "only a city station may change network documents"))
+            Err(NodeError::not_allowed(
+                action,
+                "only a city station may change network documents",
+            ))
         }
     }
 
@@ -338,7 +406,8 @@ impl Node {
         check_text("name", &station.name, 100)?;
         let mut roster = self.net.roster.clone();
         roster.add_station(station)?;
-        self.store.write(|wtx| write_update(wtx, ROSTER_ID, &roster).map(|_| ()))?;
+        self.store
+            .write(|wtx| write_update(wtx, ROSTER_ID, &roster).map(|_| ()))?;
         self.refresh()
     }
 
@@ -350,7 +419,8 @@ impl Node {
             return Err(crate::catalog::CatalogError::Empty.into());
         }
         let doc = CatalogDoc::from_catalog(catalog);
-        self.store.write(|wtx| write_update(wtx, CATALOG_ID, &doc).map(|_| ()))?;
+        self.store
+            .write(|wtx| write_update(wtx, CATALOG_ID, &doc).map(|_| ()))?;
         self.refresh()
     }
 
@@ -359,8 +429,12 @@ impl Node {
         self.refresh()?;
         self.require_city("settings")?;
         settings.validate()?;
-        let doc = SettingsDoc { schema: "yizhan/settings/1".into(), settings };
-        self.store.write(|wtx| write_update(wtx, SETTINGS_ID, &doc).map(|_| ()))?;
+        let doc = SettingsDoc {
+            schema: "yizhan/settings/1".into(),
+            settings,
+        };
+        self.store
+            .write(|wtx| write_update(wtx, SETTINGS_ID, &doc).map(|_| ()))?;
         self.refresh()?;
         // Yellow thresholds are stored in the index; rebuild it so that lists agree with the fold.
         self.reindex().map(|_| ())
@@ -371,20 +445,26 @@ impl Node {
         self.refresh()?;
         self.require_city("calendar")?;
         let doc = CalendarDoc::from_calendar(calendar);
-        self.store.write(|wtx| write_update(wtx, CALENDAR_ID, &doc).map(|_| ()))?;
+        self.store
+            .write(|wtx| write_update(wtx, CALENDAR_ID, &doc).map(|_| ()))?;
         self.refresh()?;
         self.reindex().map(|_| ())
     }
 
     fn validate_new(&self, new: &NewCase) -> Result<ItemSnapshot> {
-        let item = self.net.catalog.get(new.item_code.trim()).ok_or_else(|| NodeError::UnknownItem(new.item_code.clone()))?;
+        let item = self
+            .net
+            .catalog
+            .get(new.item_code.trim())
+            .ok_or_else(|| NodeError::UnknownItem(new.item_code.clone()))?;
         let name = new.applicant_name.trim();
         if name.is_empty() {
             return Err(NodeError::invalid("applicant name", "is empty"));
         }
         check_text("applicant name", name, 64)?;
         if !new.id_number.trim().is_empty() {
-            validate_id_number(new.id_number.trim()).map_err(|e| NodeError::invalid("ID number", e.to_string()))?;
+            validate_id_number(new.id_number.trim())
+                .map_err(|e| NodeError::invalid("ID number", e.to_string()))?;
         }
         if !new.phone.trim().is_empty() {
             validate_phone(new.phone.trim())?;
@@ -395,7 +475,10 @@ impl Node {
             check_text("materials handed over", m, 100)?;
         }
         if !new.delegated && (new.entrustment || !new.handed_over.is_empty()) {
-            return Err(NodeError::invalid("delegation", "entrustment and handed-over materials need a delegated case"));
+            return Err(NodeError::invalid(
+                "delegation",
+                "entrustment and handed-over materials need a delegated case",
+            ));
         }
         Ok(ItemSnapshot {
             code: item.code.clone(),
@@ -412,13 +495,18 @@ impl Node {
     /// Takes in one case (收件). Returns the view of the committed case.
     pub fn new_case(&mut self, new: &NewCase) -> Result<CaseView> {
         let mut views = self.new_cases(std::slice::from_ref(new))?;
-        views.pop().ok_or_else(|| NodeError::invalid("case", "nothing was created"))
+        views
+            .pop()
+            .ok_or_else(|| NodeError::invalid("case", "nothing was created"))
     }
 
     /// Takes in many cases in one transaction: all or none.
     pub fn new_cases(&mut self, batch: &[NewCase]) -> Result<Vec<CaseView>> {
         self.refresh()?;
-        let items = batch.iter().map(|n| self.validate_new(n)).collect::<Result<Vec<_>>>()?;
+        let items = batch
+            .iter()
+            .map(|n| self.validate_new(n))
+            .collect::<Result<Vec<_>>>()?;
         let now = self.clock.now_ms();
         let today = china_date(now);
         let ident = self.identity.clone();
@@ -426,7 +514,10 @@ impl Node {
         self.store.write(|wtx| {
             let day = today.format("%y%m%d").to_string();
             let mut counter: u64 = match wtx.meta("number_day")? {
-                Some(d) if d == day => wtx.meta("number_counter")?.and_then(|c| c.parse().ok()).unwrap_or(0),
+                Some(d) if d == day => wtx
+                    .meta("number_counter")?
+                    .and_then(|c| c.parse().ok())
+                    .unwrap_or(0),
                 _ => 0,
             };
             let mut views = Vec::with_capacity(batch.len());
@@ -482,17 +573,32 @@ impl Node {
     pub fn case(&mut self, id_or_number: &str) -> Result<CaseView> {
         self.refresh()?;
         let id = self.resolve(id_or_number)?;
-        let doc: CaseDoc =
-            self.store.read_doc(&id, |d| hydrate_doc(&id, d))?.ok_or_else(|| NodeError::CaseNotFound(id.clone()))?;
-        Ok(derive(doc, &self.net.calendar, &self.net.settings, self.today()))
+        let doc = self
+            .store
+            .read_doc(&id, |d| read_case(d, &id))?
+            .ok_or_else(|| NodeError::CaseNotFound(id.clone()))?;
+        Ok(derive(
+            doc,
+            &self.net.calendar,
+            &self.net.settings,
+            self.today(),
+        ))
     }
-
 }
 
 /// Checks what only this node knows (the roster, its tier) before the transition table runs.
-fn check_local(net: &NetCache, ident: &Identity, doc: &CaseDoc, state: &CaseState, action: &Action) -> Result<()> {
+fn check_local(
+    net: &NetCache,
+    ident: &Identity,
+    doc: &CaseDoc,
+    state: &CaseState,
+    action: &Action,
+) -> Result<()> {
     {
-        let me = net.roster.station(&ident.station).ok_or_else(|| NodeError::UnknownStation(ident.station.clone()))?;
+        let me = net
+            .roster
+            .station(&ident.station)
+            .ok_or_else(|| NodeError::UnknownStation(ident.station.clone()))?;
         match action {
             Action::Accept | Action::AcceptWithGaps { .. } | Action::Refuse { .. } => {
                 let item_tier = Tier::parse(&doc.item.tier).unwrap_or(Tier::City);
@@ -509,10 +615,8 @@ fn check_local(net: &NetCache, ident: &Identity, doc: &CaseDoc, state: &CaseStat
                     ));
                 }
             }
-            Action::Forward { to } => {
-                if net.roster.station(to).is_none() {
-                    return Err(NodeError::UnknownStation(to.clone()));
-                }
+            Action::Forward { to } if net.roster.station(to).is_none() => {
+                return Err(NodeError::UnknownStation(to.clone()));
             }
             Action::Consult { with, minutes, .. } => {
                 if net.roster.station(with).is_none() {
@@ -523,17 +627,24 @@ fn check_local(net: &NetCache, ident: &Identity, doc: &CaseDoc, state: &CaseStat
                 }
             }
             Action::Rate { level, .. } if !(1..=5).contains(level) => {
-                return Err(NodeError::invalid("level", "must be 1 (非常满意) to 5 (非常不满意)"));
+                return Err(NodeError::invalid(
+                    "level",
+                    "must be 1 (非常满意) to 5 (非常不满意)",
+                ));
             }
             _ => {}
         }
         let texts: Vec<(&'static str, &str)> = match action {
-            Action::Refuse { reason } | Action::Suspend { reason } | Action::Reject { reason, .. } => {
+            Action::Refuse { reason }
+            | Action::Suspend { reason }
+            | Action::Reject { reason, .. } => {
                 vec![("reason", reason.as_str())]
             }
             Action::Note { text } => vec![("text", text.as_str())],
             Action::Settle { note } => vec![("note", note.as_str())],
-            Action::FollowUp { summary } | Action::Consult { summary, .. } => vec![("summary", summary.as_str())],
+            Action::FollowUp { summary } | Action::Consult { summary, .. } => {
+                vec![("summary", summary.as_str())]
+            }
             Action::Rate { comment, .. } => vec![("comment", comment.as_str())],
             Action::AcceptWithGaps { promise, .. } => vec![("promise", promise.as_str())],
             _ => vec![],
@@ -542,7 +653,10 @@ fn check_local(net: &NetCache, ident: &Identity, doc: &CaseDoc, state: &CaseStat
             check_text(field, text, 2000)?;
         }
         if matches!(action, Action::Refuse { .. } | Action::Reject { .. }) && texts_empty(action) {
-            return Err(NodeError::invalid("reason", "a refusal or rejection must say why"));
+            return Err(NodeError::invalid(
+                "reason",
+                "a refusal or rejection must say why",
+            ));
         }
         Ok(())
     }
@@ -559,32 +673,25 @@ impl Node {
         let today = self.today();
         let net = &self.net;
         let view = self.store.write(|wtx| {
-            let mut am = wtx.take_doc(&id)?.ok_or_else(|| NodeError::CaseNotFound(id.clone()))?;
-            let mut doc: CaseDoc = hydrate_doc(&id, &am)?;
+            let mut am = wtx
+                .take_doc(&id)?
+                .ok_or_else(|| NodeError::CaseNotFound(id.clone()))?;
+            let mut doc = read_case(&am, &id)?;
             let state = fold::fold(&doc);
             check_local(net, &ident, &doc, &state, action)?;
-            let event = Event {
-                id: new_uuid()?,
-                kind: action.kind().to_string(),
-                at: now.max(doc.last_at() + 1),
-                station: ident.station.clone(),
-                node: ident.node_id.clone(),
-                operator: operator.trim().to_string(),
-                prev: state.last_transition.clone(),
-                fields: action.fields(),
-            };
-            fold::check(&state, &doc.item, &event, action).map_err(|why| NodeError::not_allowed(action.kind(), why))?;
+            let event = doc.next_event(
+                &state,
+                action,
+                new_uuid()?,
+                now,
+                &ident.station,
+                &ident.node_id,
+                operator,
+            );
+            fold::check(&state, &doc.item, &event, action)
+                .map_err(|why| NodeError::not_allowed(action.kind(), why))?;
             let before = am.get_heads();
-            let events_obj = match am.get(ROOT, "events")? {
-                Some((automerge::Value::Object(ObjType::List), obj)) => obj,
-                _ => {
-                    return Err(NodeError::CorruptDocument { doc: id.clone(), reason: "it has no events list".into() });
-                }
-            };
-            let len = am.length(&events_obj);
-            let mut tx = am.transaction();
-            autosurgeon::reconcile_insert(&mut tx, events_obj, len, &event).map_err(reconcile_err)?;
-            tx.commit();
+            append_event(&mut am, &id, &event)?;
             wtx.put_doc(&id, DocType::Case, am, Some(&before))?;
             doc.events.push(event);
             let view = derive(doc, &net.calendar, &net.settings, today);
@@ -604,7 +711,7 @@ impl Node {
         self.store.write(|wtx| {
             index::clear(wtx.sql())?;
             for id in &ids {
-                let doc: CaseDoc = wtx.with_doc_uncached(id, |am| hydrate_doc(id, am))?;
+                let doc = wtx.with_doc_uncached(id, |am| read_case(am, id))?;
                 let view = derive(doc, &net.calendar, &net.settings, today);
                 index::upsert(wtx.sql(), &index_row(&view, &net.roster))?;
             }
@@ -635,13 +742,32 @@ pub struct Node {
 }
 
 /// Folds a document and computes its deadlines and light for `today`.
-pub fn derive(doc: CaseDoc, calendar: &Calendar, settings: &Settings, today: NaiveDate) -> CaseView {
+pub fn derive(
+    doc: CaseDoc,
+    calendar: &Calendar,
+    settings: &Settings,
+    today: NaiveDate,
+) -> CaseView {
     let state = fold::fold(&doc);
     let kind = CaseKind::parse(&doc.item.kind).unwrap_or(CaseKind::Promised);
-    let deadline = Deadline::compute(&state, kind, doc.item.promised_days, doc.item.legal_days, calendar, settings);
+    let deadline = Deadline::compute(
+        &state,
+        kind,
+        doc.item.promised_days,
+        doc.item.legal_days,
+        calendar,
+        settings,
+    );
     let light = deadline.light(today);
     let remaining = deadline.remaining(calendar, today);
-    CaseView { doc, state, deadline, light, remaining, today }
+    CaseView {
+        doc,
+        state,
+        deadline,
+        light,
+        remaining,
+        today,
+    }
 }
 
 fn date(d: Option<NaiveDate>) -> Option<String> {
@@ -667,8 +793,14 @@ pub fn index_row(view: &CaseView, roster: &Roster) -> IndexRow {
         conflict: state.conflict(),
         origin: doc.origin.clone(),
         holder: state.holder.clone(),
-        township: roster.township_of(&doc.origin).map(|s| s.code.clone()).unwrap_or_default(),
-        village: roster.village_of(&doc.origin).map(|s| s.code.clone()).unwrap_or_default(),
+        township: roster
+            .township_of(&doc.origin)
+            .map(|s| s.code.clone())
+            .unwrap_or_default(),
+        village: roster
+            .village_of(&doc.origin)
+            .map(|s| s.code.clone())
+            .unwrap_or_default(),
         applicant_name: doc.applicant.name.clone(),
         delegated: doc.delegation.is_some(),
         created_at: doc.created_at,

@@ -169,8 +169,8 @@ impl Totals {
     fn finish(&mut self) {
         let done = self.on_time + self.late;
         self.on_time_rate = (done > 0).then(|| self.on_time as f64 / done as f64);
-        self.satisfaction_rate =
-            (self.rated > 0).then(|| (self.ratings[0] + self.ratings[1]) as f64 / self.rated as f64);
+        self.satisfaction_rate = (self.rated > 0)
+            .then(|| (self.ratings[0] + self.ratings[1]) as f64 / self.rated as f64);
         for l in ALL_LIGHTS {
             self.lights.entry(l.as_str().to_string()).or_insert(0);
         }
@@ -223,9 +223,16 @@ fn u(n: i64) -> u64 {
 }
 
 impl Node {
-    fn area_clause(&self, area: Option<&str>, params: &mut Vec<Box<dyn ToSql>>) -> Result<Option<String>> {
+    fn area_clause(
+        &self,
+        area: Option<&str>,
+        params: &mut Vec<Box<dyn ToSql>>,
+    ) -> Result<Option<String>> {
         let Some(code) = area else { return Ok(None) };
-        let station = self.roster().station(code).ok_or_else(|| NodeError::UnknownStation(code.to_string()))?;
+        let station = self
+            .roster()
+            .station(code)
+            .ok_or_else(|| NodeError::UnknownStation(code.to_string()))?;
         let column = match station.tier() {
             Tier::City => return Ok(None),
             Tier::Township => "township",
@@ -236,7 +243,8 @@ impl Node {
     }
 
     fn filter_sql(&self, f: &CaseFilter) -> Result<(String, Vec<Box<dyn ToSql>>)> {
-        let mut params: Vec<Box<dyn ToSql>> = vec![Box::new(self.today().format("%Y-%m-%d").to_string())];
+        let mut params: Vec<Box<dyn ToSql>> =
+            vec![Box::new(self.today().format("%Y-%m-%d").to_string())];
         let mut clauses: Vec<String> = Vec::new();
         if let Some(c) = self.area_clause(f.area.as_deref(), &mut params)? {
             clauses.push(c);
@@ -264,7 +272,10 @@ impl Node {
             params.push(Box::new(q.to_string()));
             let n = params.len();
             params.push(Box::new(format!("{q}\u{10FFFF}")));
-            clauses.push(format!("(number = ?{n} OR (applicant_name >= ?{n} AND applicant_name < ?{}))", n + 1));
+            clauses.push(format!(
+                "(number = ?{n} OR (applicant_name >= ?{n} AND applicant_name < ?{}))",
+                n + 1
+            ));
         }
         if f.conflict_only {
             clauses.push("conflict = 1".into());
@@ -272,7 +283,11 @@ impl Node {
         if let Some(l) = f.light {
             clauses.push(format!("clock IN (1, 2) AND {}", index::light_predicate(l)));
         }
-        let where_sql = if clauses.is_empty() { String::new() } else { format!(" WHERE {}", clauses.join(" AND ")) };
+        let where_sql = if clauses.is_empty() {
+            String::new()
+        } else {
+            format!(" WHERE {}", clauses.join(" AND "))
+        };
         Ok((where_sql, params))
     }
 
@@ -285,7 +300,11 @@ impl Node {
             Sort::Oldest => "created_at ASC, doc_id ASC",
             Sort::Due => "due_on IS NULL, due_on ASC, created_at ASC",
         };
-        let limit = if f.limit == 0 { 50 } else { f.limit.min(10_000) };
+        let limit = if f.limit == 0 {
+            50
+        } else {
+            f.limit.min(10_000)
+        };
         let sql = format!(
             "SELECT doc_id, number, item_code, item_name, kind, status, conflict, origin, holder, applicant_name, delegated,
                     created_at, due_on, {LIGHT_SQL} FROM cases{where_sql} ORDER BY {order} LIMIT {limit} OFFSET {}",
@@ -310,7 +329,10 @@ impl Node {
                     delegated: r.get(10)?,
                     created_at: r.get(11)?,
                     due_on: r.get(12)?,
-                    light: r.get::<_, Option<i64>>(13)?.and_then(Light::from_code).map(|l| l.as_str().to_string()),
+                    light: r
+                        .get::<_, Option<i64>>(13)?
+                        .and_then(Light::from_code)
+                        .map(|l| l.as_str().to_string()),
                 })
             })?
             .collect::<rusqlite::Result<Vec<_>>>()?;
@@ -321,9 +343,14 @@ impl Node {
     pub fn count(&mut self, f: &CaseFilter) -> Result<u64> {
         self.refresh()?;
         let (where_sql, params) = self.filter_sql(f)?;
-        let sql = format!("SELECT count(*) FROM cases{where_sql}");
+        // `?1` (today) is always bound; selecting it keeps the parameter count right without a light
+        // filter.
+        let sql = format!("SELECT count(*), ?1 FROM cases{where_sql}");
         let refs: Vec<&dyn ToSql> = params.iter().map(|p| p.as_ref()).collect();
-        let n: i64 = self.store_conn().prepare_cached(&sql)?.query_row(refs.as_slice(), |r| r.get(0))?;
+        let n: i64 = self
+            .store_conn()
+            .prepare_cached(&sql)?
+            .query_row(refs.as_slice(), |r| r.get(0))?;
         Ok(u(n))
     }
 
@@ -338,8 +365,14 @@ impl Node {
         let mut params: Vec<Box<dyn ToSql>> = vec![Box::new(today.clone())];
         let area_sql = self.area_clause(area, &mut params)?;
         let refs: Vec<&dyn ToSql> = params.iter().map(|p| p.as_ref()).collect();
-        let and_area = area_sql.as_ref().map(|c| format!(" AND {c}")).unwrap_or_default();
-        let where_area = area_sql.as_ref().map(|c| format!(" WHERE {c}")).unwrap_or_default();
+        let and_area = area_sql
+            .as_ref()
+            .map(|c| format!(" AND {c}"))
+            .unwrap_or_default();
+        let where_area = area_sql
+            .as_ref()
+            .map(|c| format!(" WHERE {c}"))
+            .unwrap_or_default();
         let key_of = |township: &str, village: &str, item: &str| -> Option<String> {
             match by {
                 Some(GroupBy::Township) => Some(township.to_string()),
@@ -361,11 +394,25 @@ impl Node {
         let mut stmt = conn.prepare_cached(&sql)?;
         let mut rows = stmt.query(refs.as_slice())?;
         while let Some(r) = rows.next()? {
-            let (township, village, item): (String, String, String) = (r.get(0)?, r.get(1)?, r.get(2)?);
+            let (township, village, item): (String, String, String) =
+                (r.get(0)?, r.get(1)?, r.get(2)?);
             let kind: String = r.get(3)?;
             let status: String = r.get(4)?;
-            let (on_time, rating, delegated, conflict, consults, n): (i64, i64, i64, i64, i64, i64) =
-                (r.get(5)?, r.get(6)?, r.get(7)?, r.get(8)?, r.get(9)?, r.get(10)?);
+            let (on_time, rating, delegated, conflict, consults, n): (
+                i64,
+                i64,
+                i64,
+                i64,
+                i64,
+                i64,
+            ) = (
+                r.get(5)?,
+                r.get(6)?,
+                r.get(7)?,
+                r.get(8)?,
+                r.get(9)?,
+                r.get(10)?,
+            );
             let n = u(n);
             let add = |t: &mut Totals| {
                 t.cases += n;
@@ -409,12 +456,20 @@ impl Node {
         let mut stmt = conn.prepare_cached(&sql)?;
         let mut rows = stmt.query(refs.as_slice())?;
         while let Some(r) = rows.next()? {
-            let (township, village, item): (String, String, String) = (r.get(0)?, r.get(1)?, r.get(2)?);
-            let Some(light) = r.get::<_, Option<i64>>(3)?.and_then(Light::from_code) else { continue };
+            let (township, village, item): (String, String, String) =
+                (r.get(0)?, r.get(1)?, r.get(2)?);
+            let Some(light) = r.get::<_, Option<i64>>(3)?.and_then(Light::from_code) else {
+                continue;
+            };
             let n = u(r.get(4)?);
             *totals.lights.entry(light.as_str().to_string()).or_default() += n;
             if let Some(k) = key_of(&township, &village, &item) {
-                *groups.entry(k).or_default().lights.entry(light.as_str().to_string()).or_default() += n;
+                *groups
+                    .entry(k)
+                    .or_default()
+                    .lights
+                    .entry(light.as_str().to_string())
+                    .or_default() += n;
             }
         }
 
@@ -426,7 +481,8 @@ impl Node {
         let mut stmt = conn.prepare_cached(&sql)?;
         let mut rows = stmt.query(refs.as_slice())?;
         while let Some(r) = rows.next()? {
-            let (township, village, item): (String, String, String) = (r.get(0)?, r.get(1)?, r.get(2)?);
+            let (township, village, item): (String, String, String) =
+                (r.get(0)?, r.get(1)?, r.get(2)?);
             let overdue: bool = r.get(3)?;
             let n = u(r.get(4)?);
             let add = |t: &mut Totals| {
@@ -444,7 +500,11 @@ impl Node {
         // Departments.
         let sql = format!(
             "SELECT dept, decision, sum(n) FROM dept_counts{} GROUP BY dept, decision",
-            if where_area.is_empty() { " WHERE ?1 IS NOT NULL".to_string() } else { format!("{where_area} AND ?1 IS NOT NULL") }
+            if where_area.is_empty() {
+                " WHERE ?1 IS NOT NULL".to_string()
+            } else {
+                format!("{where_area} AND ?1 IS NOT NULL")
+            }
         );
         let mut stmt = conn.prepare_cached(&sql)?;
         let mut rows = stmt.query(refs.as_slice())?;
@@ -453,7 +513,10 @@ impl Node {
             let dept: String = r.get(0)?;
             let decision: String = r.get(1)?;
             let n = u(r.get(2)?);
-            let row = depts.entry(dept.clone()).or_insert_with(|| DeptRow { dept, ..DeptRow::default() });
+            let row = depts.entry(dept.clone()).or_insert_with(|| DeptRow {
+                dept,
+                ..DeptRow::default()
+            });
             row.cases += n;
             match decision.as_str() {
                 "approved" => row.approved += n,
@@ -473,8 +536,18 @@ impl Node {
                     Some(GroupBy::Item) => self.catalog().get(&key).map(|i| i.name.clone()),
                     _ => self.roster().station(&key).map(|s| s.name.clone()),
                 }
-                .unwrap_or_else(|| if key.is_empty() { "(本级)".to_string() } else { key.clone() });
-                Group { key, name, totals: t }
+                .unwrap_or_else(|| {
+                    if key.is_empty() {
+                        "(本级)".to_string()
+                    } else {
+                        key.clone()
+                    }
+                });
+                Group {
+                    key,
+                    name,
+                    totals: t,
+                }
             })
             .collect();
         Ok(Stats {

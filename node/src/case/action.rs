@@ -110,7 +110,7 @@ fn list(items: &[String]) -> String {
 }
 
 fn split_list(s: &str) -> Vec<String> {
-    s.split(['；', ';', '、', ','])
+    s.split(['；', ';', '，', ','])
         .map(str::trim)
         .filter(|s| !s.is_empty())
         .map(str::to_string)
@@ -206,7 +206,11 @@ impl Action {
                 put("comment", comment.clone());
             }
             Action::FollowUp { summary } => put("summary", summary.clone()),
-            Action::Consult { with, minutes, summary } => {
+            Action::Consult {
+                with,
+                minutes,
+                summary,
+            } => {
                 put("with", with.clone());
                 put("minutes", minutes.to_string());
                 put("summary", summary.clone());
@@ -223,16 +227,30 @@ impl Action {
         let get = |k: &str| fields.get(k).cloned().unwrap_or_default();
         Some(match kind {
             "accept" => Action::Accept,
-            "accept_with_gaps" => {
-                Action::AcceptWithGaps { missing: split_list(&get("missing")), promise: get("promise") }
-            }
-            "refuse" => Action::Refuse { reason: get("reason") },
-            "request_materials" => Action::RequestMaterials { missing: split_list(&get("missing")) },
-            "suspend" => Action::Suspend { reason: get("reason") },
+            "accept_with_gaps" => Action::AcceptWithGaps {
+                missing: split_list(&get("missing")),
+                promise: get("promise"),
+            },
+            "refuse" => Action::Refuse {
+                reason: get("reason"),
+            },
+            "request_materials" => Action::RequestMaterials {
+                missing: split_list(&get("missing")),
+            },
+            "suspend" => Action::Suspend {
+                reason: get("reason"),
+            },
             "resume" => Action::Resume,
-            "forward" => Action::Forward { to: fields.get("to")?.clone() },
-            "approve" => Action::Approve { dept: fields.get("dept")?.clone() },
-            "reject" => Action::Reject { dept: fields.get("dept")?.clone(), reason: get("reason") },
+            "forward" => Action::Forward {
+                to: fields.get("to")?.clone(),
+            },
+            "approve" => Action::Approve {
+                dept: fields.get("dept")?.clone(),
+            },
+            "reject" => Action::Reject {
+                dept: fields.get("dept")?.clone(),
+                reason: get("reason"),
+            },
             "complete" => Action::Complete,
             "deliver" => Action::Deliver,
             "rate" => {
@@ -240,9 +258,14 @@ impl Action {
                 if !(1..=5).contains(&level) {
                     return None;
                 }
-                Action::Rate { level, comment: get("comment") }
+                Action::Rate {
+                    level,
+                    comment: get("comment"),
+                }
             }
-            "follow_up" => Action::FollowUp { summary: get("summary") },
+            "follow_up" => Action::FollowUp {
+                summary: get("summary"),
+            },
             "consult" => Action::Consult {
                 with: fields.get("with")?.clone(),
                 minutes: fields.get("minutes")?.parse().ok()?,
@@ -254,7 +277,8 @@ impl Action {
         })
     }
 
-    /// Splits a user-typed list of materials (separated by `；`, `;`, `、` or `,`).
+    /// Splits a user-typed list of materials (separated by `；`, `;`, `，` or `,`; not `、`, which
+    /// occurs inside material names such as 营业执照正、副本).
     pub fn parse_list(s: &str) -> Vec<String> {
         split_list(s)
     }
@@ -267,21 +291,48 @@ mod tests {
     fn all_actions() -> Vec<Action> {
         vec![
             Action::Accept,
-            Action::AcceptWithGaps { missing: vec!["户口簿".into()], promise: "三日内补齐".into() },
-            Action::Refuse { reason: "不属于本机关职权".into() },
-            Action::RequestMaterials { missing: vec!["户口簿".into(), "照片".into()] },
-            Action::Suspend { reason: "听证".into() },
+            Action::AcceptWithGaps {
+                missing: vec!["户口簿".into()],
+                promise: "三日内补齐".into(),
+            },
+            Action::Refuse {
+                reason: "不属于本机关职权".into(),
+            },
+            Action::RequestMaterials {
+                missing: vec!["户口簿".into(), "照片".into()],
+            },
+            Action::Suspend {
+                reason: "听证".into(),
+            },
             Action::Resume,
             Action::Forward { to: "T01".into() },
-            Action::Approve { dept: "税务局".into() },
-            Action::Reject { dept: "公安局".into(), reason: "材料不符".into() },
+            Action::Approve {
+                dept: "税务局".into(),
+            },
+            Action::Reject {
+                dept: "公安局".into(),
+                reason: "材料不符".into(),
+            },
             Action::Complete,
             Action::Deliver,
-            Action::Rate { level: 4, comment: "等太久".into() },
-            Action::FollowUp { summary: "已电话回访".into() },
-            Action::Consult { with: "C01".into(), minutes: 12, summary: "咨询宅基地政策".into() },
-            Action::Note { text: "申请人来电".into() },
-            Action::Settle { note: "以办结为准".into() },
+            Action::Rate {
+                level: 4,
+                comment: "等太久".into(),
+            },
+            Action::FollowUp {
+                summary: "已电话回访".into(),
+            },
+            Action::Consult {
+                with: "C01".into(),
+                minutes: 12,
+                summary: "咨询宅基地政策".into(),
+            },
+            Action::Note {
+                text: "申请人来电".into(),
+            },
+            Action::Settle {
+                note: "以办结为准".into(),
+            },
         ]
     }
 

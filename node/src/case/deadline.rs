@@ -74,7 +74,9 @@ impl Light {
 
     /// Parses the stored name or the Chinese name.
     pub fn parse(s: &str) -> Option<Light> {
-        ALL_LIGHTS.into_iter().find(|l| l.as_str() == s.trim() || l.label_zh() == s.trim())
+        ALL_LIGHTS
+            .into_iter()
+            .find(|l| l.as_str() == s.trim() || l.label_zh() == s.trim())
     }
 }
 
@@ -128,7 +130,12 @@ pub struct Deadline {
     pub follow_up_due: Option<NaiveDate>,
 }
 
-fn light_at(day: NaiveDate, yellow_on: NaiveDate, due_on: NaiveDate, legal_due_on: NaiveDate) -> Light {
+fn light_at(
+    day: NaiveDate,
+    yellow_on: NaiveDate,
+    due_on: NaiveDate,
+    legal_due_on: NaiveDate,
+) -> Light {
     if day > legal_due_on {
         Light::Severe
     } else if day > due_on {
@@ -142,7 +149,14 @@ fn light_at(day: NaiveDate, yellow_on: NaiveDate, due_on: NaiveDate, legal_due_o
 
 impl Deadline {
     /// Computes a case's deadlines from its folded state.
-    pub fn compute(state: &CaseState, kind: CaseKind, promised_days: u32, legal_days: u32, calendar: &Calendar, settings: &Settings) -> Deadline {
+    pub fn compute(
+        state: &CaseState,
+        kind: CaseKind,
+        promised_days: u32,
+        legal_days: u32,
+        calendar: &Calendar,
+        settings: &Settings,
+    ) -> Deadline {
         let follow_up_due = state
             .follow_up
             .as_ref()
@@ -166,10 +180,20 @@ impl Deadline {
         let paused_days: i64 = state
             .pauses
             .iter()
-            .filter_map(|p| p.end.map(|end| calendar.working_days_between(china_date(p.start), china_date(end)).max(0)))
+            .filter_map(|p| {
+                p.end.map(|end| {
+                    calendar
+                        .working_days_between(china_date(p.start), china_date(end))
+                        .max(0)
+                })
+            })
             .sum();
         let extra = u32::try_from(paused_days).unwrap_or(u32::MAX / 4);
-        let promised = if kind == CaseKind::Instant { 0 } else { promised_days };
+        let promised = if kind == CaseKind::Instant {
+            0
+        } else {
+            promised_days
+        };
         let legal = legal_days.max(promised);
         let due_on = calendar.add_working_days(accepted_on, promised.saturating_add(extra));
         let legal_due_on = calendar.add_working_days(accepted_on, legal.saturating_add(extra));
@@ -177,7 +201,9 @@ impl Deadline {
         let yellow_on = calendar.sub_working_days(due_on, threshold);
         let open_pause = state.pauses.last().filter(|p| p.end.is_none());
         let (clock, stopped_on) = match (state.status, state.stopped_at, open_pause) {
-            (Status::Completed | Status::Delivered, Some(stop), _) => (ClockState::Stopped, Some(china_date(stop))),
+            (Status::Completed | Status::Delivered, Some(stop), _) => {
+                (ClockState::Stopped, Some(china_date(stop)))
+            }
             (_, _, Some(p)) => (ClockState::Paused, Some(china_date(p.start))),
             _ => (ClockState::Running, None),
         };

@@ -5,6 +5,8 @@
 //! versions), so they only ever get added, never renamed; every field added later must hydrate as
 //! missing on old documents.
 
+use crate::error::{NodeError, Result};
+use automerge::{Automerge, ObjType, ROOT, ReadDoc};
 use autosurgeon::{Hydrate, Reconcile};
 use std::collections::BTreeMap;
 
@@ -112,8 +114,89 @@ impl CaseDoc {
         events
     }
 
+    /// The event that records `action` taken now: stamped after every event already in the log
+    /// (so that `(at, id)` order respects causality even when clocks disagree), and pointing at
+    /// the last status change the author has seen (so that the fold can spot concurrent ones).
+    #[allow(clippy::too_many_arguments)]
+    pub fn next_event(
+        &self,
+        state: &super::fold::CaseState,
+        action: &super::action::Action,
+        id: String,
+        now_ms: i64,
+        station: &str,
+        node: &str,
+        operator: &str,
+    ) -> Event {
+        Event {
+            id,
+            kind: action.kind().to_string(),
+            at: now_ms.max(self.last_at() + 1),
+            station: station.to_string(),
+            node: node.to_string(),
+            operator: operator.trim().to_string(),
+            prev: state.last_transition.clone(),
+            fields: action.fields(),
+        }
+    }
+
     /// The latest event time, or the creation time for a case with no events.
     pub fn last_at(&self) -> i64 {
-        self.events.iter().map(|e| e.at).max().unwrap_or(self.created_at).max(self.created_at)
+        self.events
+            .iter()
+            .map(|e| e.at)
+            .max()
+            .unwrap_or(self.created_at)
+            .max(self.created_at)
     }
+}
+
+fn reconcile_err(doc: &str, e: autosurgeon::ReconcileError) -> NodeError {
+    NodeError::CorruptDocument {
+        doc: doc.to_string(),
+        reason: e.to_string(),
+    }
+}
+
+/// Writes a new case document into an empty Automerge document, as one change.
+pub fn write_case(am: &mut Automerge, case: &CaseDoc) -> Result<()> {
+    let mut tx = am.transaction();
+    autosurgeon::reconcile(&mut tx, case).map_err(|e| reconcile_err(&case.id, e))?;
+    tx.commit();
+    Ok(())
+}
+
+/// Appends one event to a case document's log, as one change. This is the only way a case
+/// document changes after intake.
+pub fn append_event(am: &mut Automerge, doc_id: &str, event: &Event) -> Result<()> {
+    let events = match am.get(ROOT, "events")? {
+        Some((automerge::Value::Object(ObjType::List), obj)) => obj,
+        _ => {
+            return Err(NodeError::CorruptDocument {
+                doc: doc_id.to_string(),
+                reason: "it has no events list".into(),
+            });
+        }
+    };
+    let len = am.length(&events);
+    let mut tx = am.transaction();
+    autosurgeon::reconcile_insert(&mut tx, events, len, event)
+        .map_err(|e| reconcile_err(doc_id, e))?;
+    tx.commit();
+    Ok(())
+}
+
+/// Reads a case document.
+pub fn read_case(am: &Automerge, doc_id: &str) -> Result<CaseDoc> {
+    let doc: CaseDoc = autosurgeon::hydrate(am).map_err(|e| NodeError::CorruptDocument {
+        doc: doc_id.to_string(),
+        reason: e.to_string(),
+    })?;
+    if doc.schema != CASE_SCHEMA {
+        return Err(NodeError::CorruptDocument {
+            doc: doc_id.to_string(),
+            reason: format!("unknown schema {:?}", doc.schema),
+        });
+    }
+    Ok(doc)
 }

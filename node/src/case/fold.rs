@@ -74,12 +74,17 @@ impl Status {
 
     /// Parses the stored name or the Chinese name.
     pub fn parse(s: &str) -> Option<Status> {
-        ALL_STATUSES.into_iter().find(|st| st.as_str() == s.trim() || st.label_zh() == s.trim())
+        ALL_STATUSES
+            .into_iter()
+            .find(|st| st.as_str() == s.trim() || st.label_zh() == s.trim())
     }
 
     /// Whether the case is finished with (no more handling, only rating and follow-up).
     pub fn is_closed(self) -> bool {
-        matches!(self, Status::Refused | Status::Completed | Status::Delivered)
+        matches!(
+            self,
+            Status::Refused | Status::Completed | Status::Delivered
+        )
     }
 }
 
@@ -274,7 +279,11 @@ impl CaseState {
             .departments
             .iter()
             .all(|d| self.approvals.get(d).is_some_and(|a| a.approved));
-        if all { Decision::Approved } else { Decision::Pending }
+        if all {
+            Decision::Approved
+        } else {
+            Decision::Pending
+        }
     }
 
     /// Whether the clock is paused now.
@@ -284,7 +293,11 @@ impl CaseState {
 
     fn open_pause(&mut self, kind: PauseKind, at: i64) {
         if self.accepted_at.is_some() && !self.paused() {
-            self.pauses.push(Pause { kind, start: at, end: None });
+            self.pauses.push(Pause {
+                kind,
+                start: at,
+                end: None,
+            });
         }
     }
 
@@ -310,12 +323,15 @@ fn require_holder(state: &CaseState, ev: &Event) -> Result<(), String> {
     if ev.station == state.holder {
         Ok(())
     } else {
-        Err(format!("the case is held by station {}, not {}", state.holder, ev.station))
+        Err(format!(
+            "the case is held by station {}, not {}",
+            state.holder, ev.station
+        ))
     }
 }
 
 fn require_on_route(state: &CaseState, ev: &Event) -> Result<(), String> {
-    if state.route.iter().any(|s| *s == ev.station) {
+    if state.route.contains(&ev.station) {
         Ok(())
     } else {
         Err(format!("station {} has never held this case", ev.station))
@@ -323,13 +339,22 @@ fn require_on_route(state: &CaseState, ev: &Event) -> Result<(), String> {
 }
 
 fn wrong_status(state: &CaseState) -> String {
-    format!("the case is {} ({})", state.status.as_str(), state.status.label_zh())
+    format!(
+        "the case is {} ({})",
+        state.status.as_str(),
+        state.status.label_zh()
+    )
 }
 
 /// The transition table: applies one action to the state, or says why it cannot apply.
 ///
 /// This is the only place that decides what an action does; [`check`] and [`fold`] both call it.
-fn apply(state: &mut CaseState, item: &ItemSnapshot, ev: &Event, action: &Action) -> Result<Applied, String> {
+fn apply(
+    state: &mut CaseState,
+    item: &ItemSnapshot,
+    ev: &Event,
+    action: &Action,
+) -> Result<Applied, String> {
     use Status::*;
     let at = ev.at;
     match action {
@@ -351,8 +376,12 @@ fn apply(state: &mut CaseState, item: &ItemSnapshot, ev: &Event, action: &Action
         }
         Action::Refuse { .. } => {
             require_holder(state, ev)?;
-            if !matches!(state.status, Submitted | AwaitingMaterials) || state.accepted_at.is_some() {
-                return Err(format!("{}; an accepted case is decided, not refused", wrong_status(state)));
+            if !matches!(state.status, Submitted | AwaitingMaterials) || state.accepted_at.is_some()
+            {
+                return Err(format!(
+                    "{}; an accepted case is decided, not refused",
+                    wrong_status(state)
+                ));
             }
             state.status = Refused;
             state.stopped_at = Some(at);
@@ -382,10 +411,19 @@ fn apply(state: &mut CaseState, item: &ItemSnapshot, ev: &Event, action: &Action
             match state.status {
                 AwaitingMaterials => {
                     state.missing.clear();
-                    state.status = if state.accepted_at.is_some() { Accepted } else { Submitted };
+                    state.status = if state.accepted_at.is_some() {
+                        Accepted
+                    } else {
+                        Submitted
+                    };
                 }
                 Suspended => state.status = Accepted,
-                _ => return Err(format!("{}; only a paused case resumes", wrong_status(state))),
+                _ => {
+                    return Err(format!(
+                        "{}; only a paused case resumes",
+                        wrong_status(state)
+                    ));
+                }
             }
             state.close_pause(at);
         }
@@ -408,7 +446,11 @@ fn apply(state: &mut CaseState, item: &ItemSnapshot, ev: &Event, action: &Action
             if !item.departments.iter().any(|d| d == dept) {
                 return Err(format!(
                     "department {dept} does not take part in this item (departments: {})",
-                    if item.departments.is_empty() { "none".to_string() } else { item.departments.join("、") }
+                    if item.departments.is_empty() {
+                        "none".to_string()
+                    } else {
+                        item.departments.join("、")
+                    }
                 ));
             }
             let approved = matches!(action, Action::Approve { .. });
@@ -425,7 +467,15 @@ fn apply(state: &mut CaseState, item: &ItemSnapshot, ev: &Event, action: &Action
                 Action::Reject { reason, .. } => reason.clone(),
                 _ => String::new(),
             };
-            state.approvals.insert(dept.clone(), Approval { approved, at, station: ev.station.clone(), reason });
+            state.approvals.insert(
+                dept.clone(),
+                Approval {
+                    approved,
+                    at,
+                    station: ev.station.clone(),
+                    reason,
+                },
+            );
         }
         Action::Complete => {
             require_holder(state, ev)?;
@@ -440,7 +490,10 @@ fn apply(state: &mut CaseState, item: &ItemSnapshot, ev: &Event, action: &Action
                     .filter(|d| !state.approvals.contains_key(*d))
                     .map(String::as_str)
                     .collect();
-                return Err(format!("departments {} have not decided yet", waiting.join("、")));
+                return Err(format!(
+                    "departments {} have not decided yet",
+                    waiting.join("、")
+                ));
             }
             state.status = Completed;
             state.outcome = Some(decision);
@@ -457,20 +510,33 @@ fn apply(state: &mut CaseState, item: &ItemSnapshot, ev: &Event, action: &Action
         Action::Rate { level, comment } => {
             require_on_route(state, ev)?;
             if !state.status.is_closed() {
-                return Err(format!("{}; a case is rated after it is decided", wrong_status(state)));
+                return Err(format!(
+                    "{}; a case is rated after it is decided",
+                    wrong_status(state)
+                ));
             }
             if state.rating.is_some() {
                 return Err("the case has already been rated".into());
             }
-            state.rating = Some(Rating { level: *level, at, comment: comment.clone() });
+            state.rating = Some(Rating {
+                level: *level,
+                at,
+                comment: comment.clone(),
+            });
             if *level >= 4 {
-                state.follow_up = Some(FollowUpCase { opened_at: at, closed_at: None });
+                state.follow_up = Some(FollowUpCase {
+                    opened_at: at,
+                    closed_at: None,
+                });
             }
         }
         Action::FollowUp { .. } => {
             require_on_route(state, ev)?;
             if !state.status.is_closed() {
-                return Err(format!("{}; follow-up calls come after the decision", wrong_status(state)));
+                return Err(format!(
+                    "{}; follow-up calls come after the decision",
+                    wrong_status(state)
+                ));
             }
             state.follow_up_calls += 1;
             if let Some(f) = state.follow_up.as_mut()
@@ -479,7 +545,11 @@ fn apply(state: &mut CaseState, item: &ItemSnapshot, ev: &Event, action: &Action
                 f.closed_at = Some(at);
             }
         }
-        Action::Consult { with, minutes, summary } => {
+        Action::Consult {
+            with,
+            minutes,
+            summary,
+        } => {
             require_on_route(state, ev)?;
             if state.status.is_closed() {
                 return Err(wrong_status(state));
@@ -507,7 +577,12 @@ fn apply(state: &mut CaseState, item: &ItemSnapshot, ev: &Event, action: &Action
 /// Checks whether `action`, taken now at `station`, is allowed by the transition table.
 ///
 /// `prospective` is the event that would be written; the state is not changed.
-pub fn check(state: &CaseState, item: &ItemSnapshot, prospective: &Event, action: &Action) -> Result<(), String> {
+pub fn check(
+    state: &CaseState,
+    item: &ItemSnapshot,
+    prospective: &Event,
+    action: &Action,
+) -> Result<(), String> {
     let mut scratch = state.clone();
     match apply(&mut scratch, item, prospective, action)? {
         Applied::Yes => Ok(()),
@@ -540,7 +615,8 @@ pub fn fold(doc: &CaseDoc) -> CaseState {
                         state.last_transition = ev.id.clone();
                     }
                     if concurrent {
-                        entry.problem = Some("made concurrently with another change of status".into());
+                        entry.problem =
+                            Some("made concurrently with another change of status".into());
                         state.conflicts.push(ev.id.clone());
                     }
                 }

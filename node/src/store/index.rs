@@ -163,9 +163,12 @@ fn uncount(conn: &Connection, doc_id: &str) -> Result<()> {
         .optional()?;
     let Some(old) = old else { return Ok(()) };
     old.bump(conn, -1)?;
-    let mut stmt = conn.prepare_cached("SELECT dept, decision FROM case_depts WHERE doc_id = ?1")?;
+    let mut stmt =
+        conn.prepare_cached("SELECT dept, decision FROM case_depts WHERE doc_id = ?1")?;
     let depts = stmt
-        .query_map([doc_id], |r| Ok((r.get::<_, String>(0)?, r.get::<_, String>(1)?)))?
+        .query_map([doc_id], |r| {
+            Ok((r.get::<_, String>(0)?, r.get::<_, String>(1)?))
+        })?
         .collect::<rusqlite::Result<Vec<_>>>()?;
     for (dept, decision) in depts {
         bump_dept(conn, &dept, &old.township, &decision, -1)?;
@@ -212,13 +215,18 @@ pub fn upsert(conn: &Connection, row: &IndexRow) -> Result<()> {
         row.follow_up_due,
         row.consults
     ])?;
-    conn.prepare_cached("DELETE FROM case_route WHERE doc_id = ?1")?.execute([&row.doc_id])?;
-    let mut ins = conn.prepare_cached("INSERT OR IGNORE INTO case_route (station, doc_id) VALUES (?1, ?2)")?;
+    conn.prepare_cached("DELETE FROM case_route WHERE doc_id = ?1")?
+        .execute([&row.doc_id])?;
+    let mut ins =
+        conn.prepare_cached("INSERT OR IGNORE INTO case_route (station, doc_id) VALUES (?1, ?2)")?;
     for s in &row.route {
         ins.execute(params![s, row.doc_id])?;
     }
-    conn.prepare_cached("DELETE FROM case_depts WHERE doc_id = ?1")?.execute([&row.doc_id])?;
-    let mut ins = conn.prepare_cached("INSERT OR REPLACE INTO case_depts (doc_id, dept, decision) VALUES (?1, ?2, ?3)")?;
+    conn.prepare_cached("DELETE FROM case_depts WHERE doc_id = ?1")?
+        .execute([&row.doc_id])?;
+    let mut ins = conn.prepare_cached(
+        "INSERT OR REPLACE INTO case_depts (doc_id, dept, decision) VALUES (?1, ?2, ?3)",
+    )?;
     for (dept, decision) in &row.depts {
         ins.execute(params![row.doc_id, dept, decision])?;
         bump_dept(conn, dept, &row.township, decision, 1)?;
@@ -239,8 +247,12 @@ pub fn clear(conn: &Connection) -> Result<()> {
 pub fn light_predicate(light: Light) -> &'static str {
     match light {
         Light::Green => "((clock = 1 AND ?1 < yellow_on) OR (clock = 2 AND frozen_light = 0))",
-        Light::Yellow => "((clock = 1 AND ?1 >= yellow_on AND ?1 <= due_on) OR (clock = 2 AND frozen_light = 1))",
-        Light::Red => "((clock = 1 AND ?1 > due_on AND ?1 <= legal_due_on) OR (clock = 2 AND frozen_light = 2))",
+        Light::Yellow => {
+            "((clock = 1 AND ?1 >= yellow_on AND ?1 <= due_on) OR (clock = 2 AND frozen_light = 1))"
+        }
+        Light::Red => {
+            "((clock = 1 AND ?1 > due_on AND ?1 <= legal_due_on) OR (clock = 2 AND frozen_light = 2))"
+        }
         Light::Severe => "((clock = 1 AND ?1 > legal_due_on) OR (clock = 2 AND frozen_light = 3))",
     }
 }
@@ -252,10 +264,17 @@ pub fn dump(conn: &Connection) -> Result<Vec<String>> {
         ("cases", "doc_id"),
         ("case_route", "station, doc_id"),
         ("case_depts", "doc_id, dept"),
-        ("case_counts", "township, village, item_code, kind, status, on_time, rating, delegated, conflict"),
+        (
+            "case_counts",
+            "township, village, item_code, kind, status, on_time, rating, delegated, conflict",
+        ),
         ("dept_counts", "dept, township, decision"),
     ] {
-        let filter = if table.ends_with("_counts") { " WHERE n != 0" } else { "" };
+        let filter = if table.ends_with("_counts") {
+            " WHERE n != 0"
+        } else {
+            ""
+        };
         let mut stmt = conn.prepare(&format!("SELECT * FROM {table}{filter} ORDER BY {order}"))?;
         let cols = stmt.column_count();
         let mut rows = stmt.query([])?;

@@ -23,7 +23,9 @@ mod schema;
 use crate::error::{NodeError, Result};
 use automerge::{ActorId, Automerge, ChangeHash};
 use lru::LruCache;
-use rusqlite::{Connection, OpenFlags, OptionalExtension, Transaction, TransactionBehavior, params};
+use rusqlite::{
+    Connection, OpenFlags, OptionalExtension, Transaction, TransactionBehavior, params,
+};
 use std::num::NonZeroUsize;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
@@ -62,7 +64,9 @@ pub struct DocCache {
 
 impl DocCache {
     fn new(capacity: usize) -> DocCache {
-        DocCache { docs: LruCache::new(NonZeroUsize::new(capacity.max(1)).unwrap_or(NonZeroUsize::MIN)) }
+        DocCache {
+            docs: LruCache::new(NonZeroUsize::new(capacity.max(1)).unwrap_or(NonZeroUsize::MIN)),
+        }
     }
 
     /// Number of documents held.
@@ -108,24 +112,37 @@ fn configure(conn: &Connection) -> Result<()> {
 }
 
 fn not_a_store(path: &Path, reason: impl Into<String>) -> NodeError {
-    NodeError::NotAStore { path: path.to_path_buf(), reason: reason.into() }
+    NodeError::NotAStore {
+        path: path.to_path_buf(),
+        reason: reason.into(),
+    }
 }
 
 impl Store {
     /// Creates a new, empty store in `dir` (creating the directory). Fails if one exists.
     pub fn create(dir: &Path, actor: ActorId) -> Result<Store> {
-        std::fs::create_dir_all(dir).map_err(|source| NodeError::Io { path: dir.to_path_buf(), source })?;
+        std::fs::create_dir_all(dir).map_err(|source| NodeError::Io {
+            path: dir.to_path_buf(),
+            source,
+        })?;
         let path = dir.join(STORE_FILE);
         if path.exists() {
             return Err(NodeError::AlreadyInitialised(dir.to_path_buf()));
         }
         let conn = Connection::open_with_flags(
             &path,
-            OpenFlags::SQLITE_OPEN_READ_WRITE | OpenFlags::SQLITE_OPEN_CREATE | OpenFlags::SQLITE_OPEN_NO_MUTEX,
+            OpenFlags::SQLITE_OPEN_READ_WRITE
+                | OpenFlags::SQLITE_OPEN_CREATE
+                | OpenFlags::SQLITE_OPEN_NO_MUTEX,
         )?;
         configure(&conn)?;
         schema::create(&conn)?;
-        Ok(Store { conn, path, cache: DocCache::new(DEFAULT_CACHE_DOCS), actor })
+        Ok(Store {
+            conn,
+            path,
+            cache: DocCache::new(DEFAULT_CACHE_DOCS),
+            actor,
+        })
     }
 
     /// Opens the existing store in `dir`, migrating it to the current schema. Never creates one.
@@ -142,27 +159,47 @@ impl Store {
         // The first statement that touches the file tells a database from anything else.
         conn.busy_timeout(Duration::from_secs(10))?;
         let is_ours: Option<String> = conn
-            .query_row("SELECT name FROM sqlite_master WHERE type = 'table' AND name = 'meta'", [], |r| r.get(0))
+            .query_row(
+                "SELECT name FROM sqlite_master WHERE type = 'table' AND name = 'meta'",
+                [],
+                |r| r.get(0),
+            )
             .optional()
             .map_err(|e| not_a_store(&path, e.to_string()))?;
         if is_ours.is_none() {
-            return Err(not_a_store(&path, "it is a SQLite database without Yizhan's tables"));
+            return Err(not_a_store(
+                &path,
+                "it is a SQLite database without Yizhan's tables",
+            ));
         }
         let magic: Option<String> = conn
-            .query_row("SELECT value FROM meta WHERE key = 'magic'", [], |r| r.get(0))
+            .query_row("SELECT value FROM meta WHERE key = 'magic'", [], |r| {
+                r.get(0)
+            })
             .optional()
             .map_err(|e| not_a_store(&path, e.to_string()))?;
         if magic.as_deref() != Some(schema::MAGIC) {
-            return Err(not_a_store(&path, "its meta table does not identify a Yizhan store"));
+            return Err(not_a_store(
+                &path,
+                "its meta table does not identify a Yizhan store",
+            ));
         }
         configure(&conn)?;
         schema::migrate(&conn)?;
         let actor_hex: String = conn
-            .query_row("SELECT value FROM meta WHERE key = 'node_id'", [], |r| r.get(0))
+            .query_row("SELECT value FROM meta WHERE key = 'node_id'", [], |r| {
+                r.get(0)
+            })
             .optional()?
             .ok_or_else(|| not_a_store(&path, "it has no node identity"))?;
-        let actor_bytes = hex::decode(&actor_hex).map_err(|_| not_a_store(&path, "its node identity is malformed"))?;
-        Ok(Store { conn, path, cache: DocCache::new(DEFAULT_CACHE_DOCS), actor: ActorId::from(actor_bytes) })
+        let actor_bytes = hex::decode(&actor_hex)
+            .map_err(|_| not_a_store(&path, "its node identity is malformed"))?;
+        Ok(Store {
+            conn,
+            path,
+            cache: DocCache::new(DEFAULT_CACHE_DOCS),
+            actor: ActorId::from(actor_bytes),
+        })
     }
 
     /// The store file's path.
@@ -172,7 +209,9 @@ impl Store {
 
     /// Changes the number of documents kept in memory.
     pub fn set_cache_capacity(&mut self, docs: usize) {
-        self.cache.docs.resize(NonZeroUsize::new(docs.max(1)).unwrap_or(NonZeroUsize::MIN));
+        self.cache
+            .docs
+            .resize(NonZeroUsize::new(docs.max(1)).unwrap_or(NonZeroUsize::MIN));
     }
 
     /// Documents currently cached.
@@ -188,10 +227,19 @@ impl Store {
     /// Runs `f` in one immediate write transaction and commits it. Documents taken out of the
     /// cache inside `f` come back only if the transaction commits.
     pub fn write<T>(&mut self, f: impl FnOnce(&mut WriteTx<'_>) -> Result<T>) -> Result<T> {
-        let tx = self.conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
-        let mut wtx = WriteTx { tx, cache: &mut self.cache, actor: &self.actor, done: Vec::new() };
+        let tx = self
+            .conn
+            .transaction_with_behavior(TransactionBehavior::Immediate)?;
+        let mut wtx = WriteTx {
+            tx,
+            cache: &mut self.cache,
+            actor: &self.actor,
+            done: Vec::new(),
+        };
         let out = f(&mut wtx)?;
-        let WriteTx { tx, cache, done, .. } = wtx;
+        let WriteTx {
+            tx, cache, done, ..
+        } = wtx;
         tx.commit()?;
         for (id, doc, seq) in done {
             cache.docs.put(id, (doc, seq));
@@ -200,7 +248,11 @@ impl Store {
     }
 
     /// Reads a document (from the cache if current) and passes it to `f`.
-    pub fn read_doc<T>(&mut self, doc_id: &str, f: impl FnOnce(&Automerge) -> Result<T>) -> Result<Option<T>> {
+    pub fn read_doc<T>(
+        &mut self,
+        doc_id: &str,
+        f: impl FnOnce(&Automerge) -> Result<T>,
+    ) -> Result<Option<T>> {
         let Some(seq) = doc_seq(&self.conn, doc_id)? else {
             return Ok(None);
         };
@@ -217,12 +269,19 @@ impl Store {
 
     /// A meta value.
     pub fn meta(&self, key: &str) -> Result<Option<String>> {
-        Ok(self.conn.query_row("SELECT value FROM meta WHERE key = ?1", [key], |r| r.get(0)).optional()?)
+        Ok(self
+            .conn
+            .query_row("SELECT value FROM meta WHERE key = ?1", [key], |r| r.get(0))
+            .optional()?)
     }
 
     /// The current node-wide `seq`.
     pub fn seq(&self) -> Result<i64> {
-        Ok(self.conn.query_row("SELECT value FROM counters WHERE name = 'seq'", [], |r| r.get(0))?)
+        Ok(self
+            .conn
+            .query_row("SELECT value FROM counters WHERE name = 'seq'", [], |r| {
+                r.get(0)
+            })?)
     }
 
     /// `seq` of each network document, to notice changes made beside this process.
@@ -232,8 +291,12 @@ impl Store {
 
     /// Every document id of a type, in id order.
     pub fn doc_ids(&self, doc_type: DocType) -> Result<Vec<String>> {
-        let mut stmt = self.conn.prepare("SELECT doc_id FROM docs WHERE doc_type = ?1 ORDER BY doc_id")?;
-        let ids = stmt.query_map([doc_type.as_str()], |r| r.get(0))?.collect::<rusqlite::Result<Vec<String>>>()?;
+        let mut stmt = self
+            .conn
+            .prepare("SELECT doc_id FROM docs WHERE doc_type = ?1 ORDER BY doc_id")?;
+        let ids = stmt
+            .query_map([doc_type.as_str()], |r| r.get(0))?
+            .collect::<rusqlite::Result<Vec<String>>>()?;
         Ok(ids)
     }
 
@@ -282,7 +345,11 @@ impl WriteTx<'_> {
 
     /// Reads a document without touching the cache (for whole-store passes such as a reindex,
     /// which would otherwise evict every useful cached document).
-    pub fn with_doc_uncached<T>(&self, doc_id: &str, f: impl FnOnce(&Automerge) -> Result<T>) -> Result<T> {
+    pub fn with_doc_uncached<T>(
+        &self,
+        doc_id: &str,
+        f: impl FnOnce(&Automerge) -> Result<T>,
+    ) -> Result<T> {
         let doc = load_from(&self.tx, doc_id)?;
         f(&doc)
     }
@@ -295,8 +362,18 @@ impl WriteTx<'_> {
     /// Persists a document after a change: appends the changes since `before` (or writes a
     /// snapshot for a new document), compacts when the increments outgrow the snapshot, bumps
     /// `seq`. The document returns to the cache when the transaction commits.
-    pub fn put_doc(&mut self, doc_id: &str, doc_type: DocType, doc: Automerge, before: Option<&[ChangeHash]>) -> Result<Written> {
-        let seq: i64 = self.tx.query_row("UPDATE counters SET value = value + 1 WHERE name = 'seq' RETURNING value", [], |r| r.get(0))?;
+    pub fn put_doc(
+        &mut self,
+        doc_id: &str,
+        doc_type: DocType,
+        doc: Automerge,
+        before: Option<&[ChangeHash]>,
+    ) -> Result<Written> {
+        let seq: i64 = self.tx.query_row(
+            "UPDATE counters SET value = value + 1 WHERE name = 'seq' RETURNING value",
+            [],
+            |r| r.get(0),
+        )?;
         let heads = doc.get_heads();
         let heads_blob = encode_heads(&heads);
         match before {
@@ -317,14 +394,18 @@ impl WriteTx<'_> {
                 let new_incr = incr_bytes + i64::try_from(incr.len()).unwrap_or(i64::MAX);
                 if new_incr > snap_len {
                     let snapshot = doc.save();
-                    self.tx.execute("DELETE FROM doc_changes WHERE doc_id = ?1", [doc_id])?;
+                    self.tx
+                        .execute("DELETE FROM doc_changes WHERE doc_id = ?1", [doc_id])?;
                     self.tx.execute(
                         "UPDATE docs SET snapshot = ?2, incr_bytes = 0, heads = ?3, seq = ?4 WHERE doc_id = ?1",
                         params![doc_id, snapshot, heads_blob, seq],
                     )?;
                 } else {
                     if !incr.is_empty() {
-                        self.tx.execute("INSERT INTO doc_changes (doc_id, data) VALUES (?1, ?2)", params![doc_id, incr])?;
+                        self.tx.execute(
+                            "INSERT INTO doc_changes (doc_id, data) VALUES (?1, ?2)",
+                            params![doc_id, incr],
+                        )?;
                     }
                     self.tx.execute(
                         "UPDATE docs SET incr_bytes = ?2, heads = ?3, seq = ?4 WHERE doc_id = ?1",
@@ -348,26 +429,42 @@ impl WriteTx<'_> {
 
     /// A meta value, read inside the transaction.
     pub fn meta(&self, key: &str) -> Result<Option<String>> {
-        Ok(self.tx.query_row("SELECT value FROM meta WHERE key = ?1", [key], |r| r.get(0)).optional()?)
+        Ok(self
+            .tx
+            .query_row("SELECT value FROM meta WHERE key = ?1", [key], |r| r.get(0))
+            .optional()?)
     }
 }
 
 fn doc_seq(conn: &Connection, doc_id: &str) -> Result<Option<i64>> {
-    Ok(conn.query_row("SELECT seq FROM docs WHERE doc_id = ?1", [doc_id], |r| r.get(0)).optional()?)
+    Ok(conn
+        .query_row("SELECT seq FROM docs WHERE doc_id = ?1", [doc_id], |r| {
+            r.get(0)
+        })
+        .optional()?)
 }
 
 fn corrupt(doc_id: &str, reason: impl std::fmt::Display) -> NodeError {
-    NodeError::CorruptDocument { doc: doc_id.to_string(), reason: reason.to_string() }
+    NodeError::CorruptDocument {
+        doc: doc_id.to_string(),
+        reason: reason.to_string(),
+    }
 }
 
 fn load_from(conn: &Connection, doc_id: &str) -> Result<Automerge> {
-    let snapshot: Vec<u8> = conn.query_row("SELECT snapshot FROM docs WHERE doc_id = ?1", [doc_id], |r| r.get(0))?;
+    let snapshot: Vec<u8> = conn.query_row(
+        "SELECT snapshot FROM docs WHERE doc_id = ?1",
+        [doc_id],
+        |r| r.get(0),
+    )?;
     let mut doc = Automerge::load(&snapshot).map_err(|e| corrupt(doc_id, e))?;
-    let mut stmt = conn.prepare_cached("SELECT data FROM doc_changes WHERE doc_id = ?1 ORDER BY id")?;
+    let mut stmt =
+        conn.prepare_cached("SELECT data FROM doc_changes WHERE doc_id = ?1 ORDER BY id")?;
     let mut rows = stmt.query([doc_id])?;
     while let Some(row) = rows.next()? {
         let data: Vec<u8> = row.get(0)?;
-        doc.load_incremental(&data).map_err(|e| corrupt(doc_id, e))?;
+        doc.load_incremental(&data)
+            .map_err(|e| corrupt(doc_id, e))?;
     }
     Ok(doc)
 }

@@ -124,8 +124,14 @@ pub fn create(conn: &Connection) -> Result<()> {
     for m in MIGRATIONS {
         tx.execute_batch(m)?;
     }
-    tx.execute("INSERT INTO meta (key, value) VALUES ('magic', ?1)", [MAGIC])?;
-    tx.execute("INSERT INTO meta (key, value) VALUES ('schema_version', ?1)", [SCHEMA_VERSION.to_string()])?;
+    tx.execute(
+        "INSERT INTO meta (key, value) VALUES ('magic', ?1)",
+        [MAGIC],
+    )?;
+    tx.execute(
+        "INSERT INTO meta (key, value) VALUES ('schema_version', ?1)",
+        [SCHEMA_VERSION.to_string()],
+    )?;
     tx.commit()?;
     Ok(())
 }
@@ -133,19 +139,36 @@ pub fn create(conn: &Connection) -> Result<()> {
 /// Brings an existing store up to [`SCHEMA_VERSION`], one numbered migration at a time.
 pub fn migrate(conn: &Connection) -> Result<()> {
     let found: i64 = conn
-        .query_row("SELECT value FROM meta WHERE key = 'schema_version'", [], |r| r.get::<_, String>(0))?
+        .query_row(
+            "SELECT value FROM meta WHERE key = 'schema_version'",
+            [],
+            |r| r.get::<_, String>(0),
+        )?
         .parse()
-        .map_err(|_| NodeError::CorruptDocument { doc: "meta".into(), reason: "schema_version is not a number".into() })?;
+        .map_err(|_| NodeError::CorruptDocument {
+            doc: "meta".into(),
+            reason: "schema_version is not a number".into(),
+        })?;
     if found > SCHEMA_VERSION {
-        return Err(NodeError::SchemaTooNew { found, supported: SCHEMA_VERSION });
+        return Err(NodeError::SchemaTooNew {
+            found,
+            supported: SCHEMA_VERSION,
+        });
     }
     if found == SCHEMA_VERSION {
         return Ok(());
     }
     let tx = conn.unchecked_transaction()?;
-    for (i, m) in MIGRATIONS.iter().enumerate().skip(usize::try_from(found).unwrap_or(0)) {
+    for (i, m) in MIGRATIONS
+        .iter()
+        .enumerate()
+        .skip(usize::try_from(found).unwrap_or(0))
+    {
         tx.execute_batch(m)?;
-        tx.execute("UPDATE meta SET value = ?1 WHERE key = 'schema_version'", [(i + 1).to_string()])?;
+        tx.execute(
+            "UPDATE meta SET value = ?1 WHERE key = 'schema_version'",
+            [(i + 1).to_string()],
+        )?;
     }
     tx.commit()?;
     Ok(())

@@ -1,0 +1,360 @@
+//! Printing results: short human-readable text by default, JSON with `--json`.
+//!
+//! Personal data: ID numbers and phones are masked in every output; the full values stay in the
+//! document and are shown only where a clerk needs them (the window's case form).
+
+use anyhow::Result;
+use chrono::NaiveDate;
+use serde_json::{Value, json};
+use std::path::Path;
+use yizhan_node::calendar::Calendar;
+use yizhan_node::case::action::Action;
+use yizhan_node::case::fold::Status;
+use yizhan_node::catalog::Catalog;
+use yizhan_node::clock::format_ms;
+use yizhan_node::idcard::mask_id_number;
+use yizhan_node::network::Roster;
+use yizhan_node::query::{CaseRow, Stats};
+use yizhan_node::station::Tier;
+use yizhan_node::{CaseView, Node};
+
+fn print_json(v: &Value) -> Result<()> {
+    println!("{}", serde_json::to_string(v)?);
+    Ok(())
+}
+
+fn mask_phone(p: &str) -> String {
+    let chars: Vec<char> = p.chars().collect();
+    if chars.len() < 7 {
+        return "*".repeat(chars.len());
+    }
+    let head: String = chars[..3].iter().collect();
+    let tail: String = chars[chars.len() - 4..].iter().collect();
+    format!("{head}{}{tail}", "*".repeat(chars.len() - 7))
+}
+
+/// A plain confirmation.
+pub fn done(message: &str, json: bool) -> Result<()> {
+    if json {
+        print_json(&json!({ "ok": true, "message": message }))
+    } else {
+        println!("{message}");
+        Ok(())
+    }
+}
+
+/// `init` and `status`.
+pub fn status(node: &Node, data: &Path, json: bool) -> Result<()> {
+    let id = node.identity();
+    let station = node.station()?;
+    let roster = node.roster();
+    if json {
+        return print_json(&json!({
+            "node_id": id.node_id,
+            "station": station.code,
+            "station_name": station.name,
+            "tier": station.tier,
+            "network_id": id.network_id,
+            "network": roster.network_name,
+            "data": data.display().to_string(),
+            "stations": roster.stations.len(),
+            "catalog_items": node.catalog().len(),
+        }));
+    }
+    println!("网络 network: {} ({})", roster.network_name, id.network_id);
+    println!(
+        "站点 station: {} {} [{}]",
+        station.code,
+        station.name,
+        station.tier().label_zh()
+    );
+    println!("节点 node:    {}", id.node_id);
+    println!("数据 data:    {}", data.display());
+    Ok(())
+}
+
+/// `station list`.
+pub fn stations(roster: &Roster, json: bool) -> Result<()> {
+    if json {
+        let list: Vec<Value> = roster
+            .stations
+            .values()
+            .map(|s| json!({ "code": s.code, "name": s.name, "tier": s.tier, "parent": s.parent }))
+            .collect();
+        return print_json(&Value::Array(list));
+    }
+    for s in roster.stations.values() {
+        let tier = Tier::parse(&s.tier).map_or("?", Tier::label_zh);
+        println!(
+            "{:<12} {:<8} {} (上级 {})",
+            s.code,
+            tier,
+            s.name,
+            if s.parent.is_empty() { "-" } else { &s.parent }
+        );
+    }
+    Ok(())
+}
+
+/// `catalog list`.
+pub fn catalog(catalog: &Catalog, json: bool) -> Result<()> {
+    if json {
+        return print_json(&serde_json::to_value(catalog.items().collect::<Vec<_>>())?);
+    }
+    for i in catalog.items() {
+        let depts = if i.departments.is_empty() {
+            String::new()
+        } else {
+            format!(" 并联: {}", i.departments.join("、"))
+        };
+        println!(
+            "{:<8} {:<4} {} 法定{}日 承诺{}日 [{}]{}",
+            i.code,
+            i.kind.label_zh(),
+            i.name,
+            i.legal_days,
+            i.promised_days,
+            i.tier.label_zh(),
+            depts
+        );
+    }
+    Ok(())
+}
+
+/// `calendar due`.
+pub fn due(calendar: &Calendar, from: NaiveDate, days: u32, json: bool) -> Result<()> {
+    let due = calendar.add_working_days(from, days);
+    if json {
+        return print_json(
+            &json!({ "from": from.to_string(), "days": days, "due": due.to_string() }),
+        );
+    }
+    println!("{from} 起 {days} 个工作日，到期 {due}");
+    Ok(())
+}
+
+/// The acknowledgement of `case new`: printed only after the case is committed.
+pub fn created(view: &CaseView, json: bool) -> Result<()> {
+    if json {
+        return print_json(&json!({
+            "event": "created",
+            "id": view.doc.id,
+            "number": view.doc.number,
+            "item": view.doc.item.code,
+            "status": view.state.status.as_str(),
+        }));
+    }
+    println!(
+        "{} {} {} {}",
+        view.doc.number,
+        view.doc.id,
+        view.doc.item.name,
+        view.state.status.label_zh()
+    );
+    Ok(())
+}
+
+fn status_label(s: &str) -> String {
+    Status::parse(s).map_or_else(|| s.to_string(), |st| st.label_zh().to_string())
+}
+
+/// `case list`.
+pub fn list(rows: &[CaseRow], total: u64, json: bool) -> Result<()> {
+    if json {
+        return print_json(&json!({ "total": total, "cases": rows }));
+    }
+    for r in rows {
+        println!(
+            "{:<26} {:<6} {:<10} {:<18} {:<8} 到期 {:<10} {}{}",
+            r.number,
+            r.light.as_deref().unwrap_or("-"),
+            status_label(&r.status),
+            r.item_name,
+            r.applicant,
+            r.due_on.as_deref().unwrap_or("-"),
+            r.holder,
+            if r.conflict { " ⚠冲突" } else { "" }
+        );
+    }
+    println!("({} of {total})", rows.len());
+    Ok(())
+}
+
+/// `case show` and every case action.
+pub fn case(view: &CaseView, calendar: &Calendar, json: bool) -> Result<()> {
+    let doc = &view.doc;
+    let st = &view.state;
+    let d = &view.deadline;
+    let timeline: Vec<Value> = st
+        .timeline
+        .iter()
+        .map(|e| {
+            json!({
+                "id": e.id, "kind": e.kind, "at": format_ms(e.at), "station": e.station,
+                "operator": e.operator, "fields": e.fields, "applied": e.applied, "problem": e.problem,
+            })
+        })
+        .collect();
+    let approvals: Value = doc
+        .item
+        .departments
+        .iter()
+        .map(|dept| {
+            let v = match st.approvals.get(dept) {
+                Some(a) if a.approved => "approved",
+                Some(_) => "rejected",
+                None => "pending",
+            };
+            (dept.clone(), Value::from(v))
+        })
+        .collect::<serde_json::Map<String, Value>>()
+        .into();
+    let v = json!({
+        "id": doc.id,
+        "number": doc.number,
+        "created_at": format_ms(doc.created_at),
+        "origin": doc.origin,
+        "item": { "code": doc.item.code, "name": doc.item.name, "kind": doc.item.kind, "legal_days": doc.item.legal_days,
+                  "promised_days": doc.item.promised_days, "tier": doc.item.tier, "materials": doc.item.materials,
+                  "departments": doc.item.departments },
+        "applicant": { "name": doc.applicant.name, "id_number": mask_id_number(&doc.applicant.id_number),
+                       "phone": mask_phone(&doc.applicant.phone), "address": doc.applicant.address },
+        "delegation": doc.delegation.as_ref().map(|dl| json!({ "agent": dl.agent, "entrustment": dl.entrustment, "handed_over": dl.handed_over })),
+        "status": st.status.as_str(),
+        "outcome": st.outcome.map(|o| o.as_str()),
+        "conflict": st.conflict(),
+        "holder": st.holder,
+        "route": st.route,
+        "missing": st.missing,
+        "gaps": st.gaps,
+        "approvals": approvals,
+        "rating": st.rating.as_ref().map(|r| r.level),
+        "follow_up_open": d.follow_up_due.is_some(),
+        "follow_up_due": d.follow_up_due.map(|x| x.to_string()),
+        "consults": st.consults.iter().map(|c| json!({ "with": c.with, "minutes": c.minutes, "summary": c.summary, "at": format_ms(c.at), "station": c.station })).collect::<Vec<_>>(),
+        "accepted_on": d.accepted_on.map(|x| x.to_string()),
+        "due_on": d.due_on.map(|x| x.to_string()),
+        "legal_due_on": d.legal_due_on.map(|x| x.to_string()),
+        "paused_days": d.paused_days,
+        "on_time": d.on_time,
+        "light": view.light.map(|l| l.as_str()),
+        "remaining_days": view.remaining,
+        "today": view.today.to_string(),
+        "timeline": timeline,
+    });
+    if json {
+        return print_json(&v);
+    }
+    println!("{}  {}  [{}]", doc.number, doc.item.name, doc.item.code);
+    println!(
+        "  状态 status:   {}{}",
+        st.status.label_zh(),
+        if st.conflict() {
+            "  ⚠ 冲突待处理"
+        } else {
+            ""
+        }
+    );
+    println!(
+        "  申请人:        {}  {}",
+        doc.applicant.name,
+        mask_id_number(&doc.applicant.id_number)
+    );
+    println!(
+        "  当前承办:      {}  (路径 {})",
+        st.holder,
+        st.route.join(" → ")
+    );
+    if let Some(due) = d.due_on {
+        let light = view.light.map_or("-", |l| l.label_zh());
+        let left = view
+            .remaining
+            .map_or(String::new(), |r| format!("，剩余 {r} 个工作日"));
+        println!("  承诺到期:      {due}  {light}{left}");
+        let _ = calendar;
+    }
+    if !doc.item.departments.is_empty() {
+        println!("  并联审批:      {}", approvals);
+    }
+    println!("  时间线 timeline:");
+    println!(
+        "    {}  {}  收件登记",
+        format_ms(doc.created_at),
+        doc.origin
+    );
+    for e in &st.timeline {
+        let flag = match (&e.problem, e.applied) {
+            (Some(p), _) => format!("  ⚠ {p}"),
+            (None, _) => String::new(),
+        };
+        let fields: Vec<String> = e
+            .fields
+            .iter()
+            .filter(|(_, v)| !v.is_empty())
+            .map(|(k, v)| format!("{k}={v}"))
+            .collect();
+        println!(
+            "    {}  {}  {} {}{}",
+            format_ms(e.at),
+            e.station,
+            Action::label_zh(&e.kind),
+            fields.join(" "),
+            flag
+        );
+    }
+    Ok(())
+}
+
+/// `stats`.
+pub fn stats(stats: &Stats, json: bool) -> Result<()> {
+    if json {
+        return print_json(&serde_json::to_value(stats)?);
+    }
+    let t = &stats.totals;
+    let pct = |x: Option<f64>| x.map_or("-".to_string(), |v| format!("{:.1}%", v * 100.0));
+    println!(
+        "截至 {}: 办件 {}，在办 {}，办结 {}，按时办结率 {}",
+        stats.today,
+        t.cases,
+        t.open,
+        t.completed,
+        pct(t.on_time_rate)
+    );
+    println!(
+        "  红黄绿灯: 绿 {} 黄 {} 红 {} 严重超期 {}",
+        t.lights.get("green").unwrap_or(&0),
+        t.lights.get("yellow").unwrap_or(&0),
+        t.lights.get("red").unwrap_or(&0),
+        t.lights.get("severe").unwrap_or(&0)
+    );
+    println!(
+        "  好差评: {} 条，满意率 {}，整改 {}（超期 {}）；代办 {}，视频咨询 {}，冲突 {}",
+        t.rated,
+        pct(t.satisfaction_rate),
+        t.follow_ups_open,
+        t.follow_ups_overdue,
+        t.delegated,
+        t.consults,
+        t.conflicts
+    );
+    for g in &stats.groups {
+        let gt = &g.totals;
+        println!(
+            "  {:<10} {:<16} 办件 {:>6} 在办 {:>5} 按时率 {:>6} 红 {} 严重 {}",
+            g.key,
+            g.name,
+            gt.cases,
+            gt.open,
+            pct(gt.on_time_rate),
+            gt.lights.get("red").unwrap_or(&0),
+            gt.lights.get("severe").unwrap_or(&0)
+        );
+    }
+    for d in &stats.depts {
+        println!(
+            "  部门 {:<12} 办件 {:>6} 同意 {:>6} 不同意 {:>5} 待审 {:>5}",
+            d.dept, d.cases, d.approved, d.rejected, d.pending
+        );
+    }
+    Ok(())
+}
