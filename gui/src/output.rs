@@ -59,6 +59,7 @@ pub fn status(node: &Node, data: &Path, json: bool) -> Result<()> {
             "data": data.display().to_string(),
             "stations": roster.stations.len(),
             "catalog_items": node.catalog().len(),
+            "seq": node.seq()?,
         }));
     }
     println!("网络 network: {} ({})", roster.network_name, id.network_id);

@@ -346,6 +346,11 @@ impl Node {
         self.clock
     }
 
+    /// Changes the clock (tests, demos and benchmarks that replay days of work).
+    pub fn set_clock(&mut self, clock: Clock) {
+        self.clock = clock;
+    }
+
     /// Today's date in China.
     pub fn today(&self) -> NaiveDate {
         self.clock.today()
@@ -665,40 +670,59 @@ fn check_local(
 impl Node {
     /// Applies an action to a case at this node's station, as `operator`.
     pub fn act(&mut self, id_or_number: &str, action: &Action, operator: &str) -> Result<CaseView> {
+        let mut views = self.act_many(&[(id_or_number.to_string(), action.clone())], operator)?;
+        views
+            .pop()
+            .ok_or_else(|| NodeError::CaseNotFound(id_or_number.to_string()))
+    }
+
+    /// Applies many actions in one transaction, in order: all or none. Several actions on the
+    /// same case see each other.
+    pub fn act_many(
+        &mut self,
+        actions: &[(String, Action)],
+        operator: &str,
+    ) -> Result<Vec<CaseView>> {
         self.refresh()?;
         check_text("operator", operator, 64)?;
-        let id = self.resolve(id_or_number)?;
+        let ids = actions
+            .iter()
+            .map(|(key, _)| self.resolve(key))
+            .collect::<Result<Vec<_>>>()?;
         let now = self.clock.now_ms();
         let ident = self.identity.clone();
         let today = self.today();
         let net = &self.net;
-        let view = self.store.write(|wtx| {
-            let mut am = wtx
-                .take_doc(&id)?
-                .ok_or_else(|| NodeError::CaseNotFound(id.clone()))?;
-            let mut doc = read_case(&am, &id)?;
-            let state = fold::fold(&doc);
-            check_local(net, &ident, &doc, &state, action)?;
-            let event = doc.next_event(
-                &state,
-                action,
-                new_uuid()?,
-                now,
-                &ident.station,
-                &ident.node_id,
-                operator,
-            );
-            fold::check(&state, &doc.item, &event, action)
-                .map_err(|why| NodeError::not_allowed(action.kind(), why))?;
-            let before = am.get_heads();
-            append_event(&mut am, &id, &event)?;
-            wtx.put_doc(&id, DocType::Case, am, Some(&before))?;
-            doc.events.push(event);
-            let view = derive(doc, &net.calendar, &net.settings, today);
-            index::upsert(wtx.sql(), &index_row(&view, &net.roster))?;
-            Ok(view)
-        })?;
-        Ok(view)
+        self.store.write(|wtx| {
+            let mut views = Vec::with_capacity(actions.len());
+            for (id, (_, action)) in ids.iter().zip(actions) {
+                let mut am = wtx
+                    .take_doc(id)?
+                    .ok_or_else(|| NodeError::CaseNotFound(id.clone()))?;
+                let mut doc = read_case(&am, id)?;
+                let state = fold::fold(&doc);
+                check_local(net, &ident, &doc, &state, action)?;
+                let event = doc.next_event(
+                    &state,
+                    action,
+                    new_uuid()?,
+                    now,
+                    &ident.station,
+                    &ident.node_id,
+                    operator,
+                );
+                fold::check(&state, &doc.item, &event, action)
+                    .map_err(|why| NodeError::not_allowed(action.kind(), why))?;
+                let before = am.get_heads();
+                append_event(&mut am, id, &event)?;
+                wtx.put_doc(id, DocType::Case, am, Some(&before))?;
+                doc.events.push(event);
+                let view = derive(doc, &net.calendar, &net.settings, today);
+                index::upsert(wtx.sql(), &index_row(&view, &net.roster))?;
+                views.push(view);
+            }
+            Ok(views)
+        })
     }
 
     /// Rebuilds the whole index from the documents, in one transaction. Returns the number of
@@ -717,6 +741,11 @@ impl Node {
             }
             Ok(ids.len())
         })
+    }
+
+    /// The node-wide change sequence: the number of document writes so far.
+    pub fn seq(&self) -> Result<i64> {
+        self.store.seq()
     }
 
     /// Every index row as text, for comparing a rebuilt index with the live one.
