@@ -371,8 +371,8 @@ pub fn run() -> Result<()> {
             output::status(&node, &ctx.data, ctx.json)
         }
         Command::Status => {
-            let mut node = ctx.open()?;
-            output::status(&mut node, &ctx.data, ctx.json)
+            let node = ctx.open()?;
+            output::status(&node, &ctx.data, ctx.json)
         }
         Command::Station(cmd) => station(&ctx, cmd),
         Command::Case(cmd) => case(&ctx, cmd),

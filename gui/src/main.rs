@@ -10,11 +10,14 @@ mod output;
 use std::process::ExitCode;
 
 fn main() -> ExitCode {
+    // Automerge logs its own errors for documents it cannot load; the command reports those once,
+    // in its one-line error, so its logging is off unless asked for.
     tracing_subscriber::fmt()
         .with_env_filter(
             tracing_subscriber::EnvFilter::try_from_env("YIZHAN_LOG")
-                .unwrap_or_else(|_| "warn".into()),
+                .unwrap_or_else(|_| "warn,automerge=off".into()),
         )
+        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
         .with_writer(std::io::stderr)
         .init();
     match cli::run() {

@@ -12,11 +12,16 @@ pub enum NodeError {
     #[error("no Yizhan store in {0} (run `yizhan init` or `yizhan join` first)")]
     NoStore(PathBuf),
     /// The data directory already holds a store (on `init`).
-    #[error("{0} already holds a Yizhan store; choose another --data directory")]
+    #[error("{0} already holds a store file (yizhan.sqlite3); choose another --data directory")]
     AlreadyInitialised(PathBuf),
     /// The file is not a Yizhan store (another SQLite database or not a database at all).
     #[error("{path} is not a Yizhan store: {reason}")]
     NotAStore { path: PathBuf, reason: String },
+    /// The store file is damaged (SQLite reports corruption).
+    #[error(
+        "the store {path} is damaged ({reason}); restore it from a backup, or join again and sync"
+    )]
+    Damaged { path: PathBuf, reason: String },
     /// The store was written by a newer Yizhan.
     #[error(
         "the store schema version {found} is newer than this Yizhan supports ({supported}); upgrade Yizhan"
@@ -24,13 +29,13 @@ pub enum NodeError {
     SchemaTooNew { found: i64, supported: i64 },
     /// SQLite failed (corruption, disk full, locked for too long …).
     #[error("store error: {0}")]
-    Sqlite(#[from] rusqlite::Error),
+    Sqlite(rusqlite::Error),
     /// A stored document could not be decoded.
     #[error("document {doc} is corrupt: {reason}")]
     CorruptDocument { doc: String, reason: String },
     /// Automerge refused an operation.
     #[error("document error: {0}")]
-    Automerge(#[from] automerge::AutomergeError),
+    Automerge(automerge::AutomergeError),
     /// Creating or reading the data directory failed.
     #[error("{path}: {source}")]
     Io {
@@ -68,6 +73,12 @@ pub enum NodeError {
     /// `YIZHAN_NOW` or another supplied time is not RFC 3339.
     #[error("invalid time {value:?}: expected RFC 3339 such as 2026-02-13T09:30:00+08:00")]
     BadTime { value: String },
+    /// A received document was refused (author, scope or format); nothing of its batch was kept.
+    #[error("refused document {doc}: {reason}")]
+    Rejected { doc: String, reason: String },
+    /// A membership certificate (or its chain) does not verify.
+    #[error("certificate refused: {0}")]
+    BadCertificate(String),
     /// The store thread is gone (the node is shutting down).
     #[error("the store thread has stopped")]
     StoreGone,
@@ -88,6 +99,20 @@ impl NodeError {
             action,
             reason: reason.into(),
         }
+    }
+}
+
+// The causes are part of the message, not a `source`, so that a one-line `{:#}` does not print
+// them twice.
+impl From<rusqlite::Error> for NodeError {
+    fn from(e: rusqlite::Error) -> NodeError {
+        NodeError::Sqlite(e)
+    }
+}
+
+impl From<automerge::AutomergeError> for NodeError {
+    fn from(e: automerge::AutomergeError) -> NodeError {
+        NodeError::Automerge(e)
     }
 }
 

@@ -10,13 +10,16 @@
 pub mod calendar;
 pub mod case;
 pub mod catalog;
+pub mod cert;
 pub mod clock;
+pub mod enrol;
 pub mod error;
 pub mod handle;
 pub mod idcard;
 pub mod network;
 mod node;
 pub mod query;
+pub mod replica;
 pub mod station;
 pub mod store;
 

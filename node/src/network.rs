@@ -71,7 +71,7 @@ impl Settings {
 }
 
 /// A station as stored in the roster.
-#[derive(Debug, Clone, PartialEq, Eq, Hydrate, Reconcile)]
+#[derive(Debug, Clone, PartialEq, Eq, Hydrate, Reconcile, serde::Serialize, serde::Deserialize)]
 pub struct Station {
     /// Station code, unique in the network.
     pub code: String,
@@ -101,8 +101,6 @@ pub struct Member {
     pub ordinal: u32,
     /// When it joined, milliseconds since the Unix epoch.
     pub joined_at: i64,
-    /// Whether it has been revoked.
-    pub revoked: bool,
 }
 
 /// The roster document: the network, its stations and its member nodes.
@@ -118,11 +116,31 @@ pub struct Roster {
     pub stations: BTreeMap<String, Station>,
     /// Member nodes by node id.
     pub members: BTreeMap<String, Member>,
+    /// The network's root key (hex Ed25519 public key); certificates chain to it.
+    pub root_key: String,
+    /// Revoked nodes by node id.
+    pub revoked: BTreeMap<String, Revocation>,
+}
+
+/// A revoked node.
+#[derive(Debug, Clone, PartialEq, Eq, Hydrate, Reconcile)]
+pub struct Revocation {
+    /// The node that revoked it.
+    pub by: String,
+    /// When (ms since the Unix epoch).
+    pub at: i64,
+    /// Why.
+    pub reason: String,
 }
 
 impl Roster {
     /// A new roster with one city station.
-    pub fn new(network_id: String, network_name: String, city: Station) -> Roster {
+    pub fn new(
+        network_id: String,
+        network_name: String,
+        root_key: String,
+        city: Station,
+    ) -> Roster {
         let mut stations = BTreeMap::new();
         stations.insert(city.code.clone(), city);
         Roster {
@@ -131,7 +149,30 @@ impl Roster {
             network_name,
             stations,
             members: BTreeMap::new(),
+            root_key,
+            revoked: BTreeMap::new(),
         }
+    }
+
+    /// Whether a node has been revoked.
+    pub fn is_revoked(&self, node_id: &str) -> bool {
+        self.revoked.contains_key(node_id)
+    }
+
+    /// The station and every station below it.
+    pub fn subtree(&self, code: &str) -> Vec<String> {
+        let mut out = vec![code.to_string()];
+        let mut i = 0;
+        while i < out.len() {
+            let parent = out[i].clone();
+            for s in self.stations.values() {
+                if s.parent == parent && !out.contains(&s.code) {
+                    out.push(s.code.clone());
+                }
+            }
+            i += 1;
+        }
+        out
     }
 
     /// Looks a station up.
@@ -427,7 +468,12 @@ mod tests {
 
     #[test]
     fn roster_checks_tiers_and_lineage() {
-        let mut r = Roster::new("n".into(), "测试市".into(), st("C", "city", ""));
+        let mut r = Roster::new(
+            "n".into(),
+            "测试市".into(),
+            String::new(),
+            st("C", "city", ""),
+        );
         r.add_station(st("T1", "township", "C")).unwrap();
         r.add_station(st("V1", "village", "T1")).unwrap();
         assert!(

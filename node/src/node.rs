@@ -14,6 +14,7 @@ use crate::case::doc::{
 };
 use crate::case::fold::{self, CaseState};
 use crate::catalog::{CaseKind, Catalog};
+use crate::cert::{Cert, CertBody, Members};
 use crate::clock::{Clock, china_date};
 use crate::error::{NodeError, Result};
 use crate::idcard::validate_id_number;
@@ -46,6 +47,8 @@ pub struct Identity {
 #[derive(Debug)]
 struct NetCache {
     seqs: Vec<Option<i64>>,
+    certs_version: i64,
+    members: Members,
     roster: Roster,
     catalog: Catalog,
     calendar: Calendar,
@@ -203,19 +206,32 @@ impl Node {
         let public = signing.verifying_key().to_bytes();
         let node_id = hex::encode(public);
         let network_id = new_uuid()?;
-        let path = dir.join(crate::store::STORE_FILE);
-        let existed = path.exists();
-        let mut store = Store::create(dir, automerge::ActorId::from(public.to_vec()))?;
+        let root_secret = random_bytes::<32>()?;
+        let root = ed25519_dalek::SigningKey::from_bytes(&root_secret);
+        let root_key = hex::encode(root.verifying_key().to_bytes());
+        let city = Station {
+            code: params.code.clone(),
+            name: params.name.trim().to_string(),
+            tier: "city".into(),
+            parent: String::new(),
+        };
+        let cert = Cert::issue(
+            &root,
+            CertBody {
+                network_id: network_id.clone(),
+                node_id: node_id.clone(),
+                station: city.clone(),
+                ordinal: 1,
+                issuer: String::new(),
+                issued_at: clock.now_ms(),
+            },
+        );
         let now = clock.now_ms();
         let mut roster = Roster::new(
             network_id.clone(),
             params.network_name.trim().to_string(),
-            Station {
-                code: params.code.clone(),
-                name: params.name.trim().to_string(),
-                tier: "city".into(),
-                parent: String::new(),
-            },
+            root_key.clone(),
+            city,
         );
         roster.members.insert(
             node_id.clone(),
@@ -224,15 +240,18 @@ impl Node {
                 station: params.code.clone(),
                 ordinal: 1,
                 joined_at: now,
-                revoked: false,
             },
         );
-        let result = store.write(|wtx| {
+        Store::create_with(dir, automerge::ActorId::from(public.to_vec()), |wtx| {
             wtx.set_meta("node_id", &node_id)?;
             wtx.set_meta("secret_key", &hex::encode(secret))?;
             wtx.set_meta("station", &params.code)?;
             wtx.set_meta("ordinal", "1")?;
             wtx.set_meta("network_id", &network_id)?;
+            wtx.set_meta("root_key", &root_key)?;
+            // The root key stays with the first city node; it certifies further city nodes.
+            wtx.set_meta("root_secret", &hex::encode(root_secret))?;
+            store_cert(wtx, &cert)?;
             write_new(wtx, ROSTER_ID, DocType::Network, &roster)?;
             write_new(
                 wtx,
@@ -256,18 +275,7 @@ impl Node {
                 },
             )?;
             Ok(())
-        });
-        if let Err(e) = result {
-            // Leave no half-made store behind: the next `init` must be able to start over.
-            drop(store);
-            if !existed {
-                for suffix in ["", "-wal", "-shm"] {
-                    let _ = std::fs::remove_file(format!("{}{suffix}", path.display()));
-                }
-            }
-            return Err(e);
-        }
-        drop(store);
+        })?;
         Node::open(dir, clock)
     }
 
@@ -297,13 +305,26 @@ impl Node {
 
     fn load_net(store: &mut Store) -> Result<NetCache> {
         let seqs = store.doc_seqs(&NETWORK_DOC_IDS)?;
+        let certs_version = store.counter("certs")?;
         let missing = |id: &str| NodeError::CorruptDocument {
             doc: id.to_string(),
             reason: "missing".into(),
         };
-        let roster: Roster = store
+        let mut roster: Roster = store
             .read_doc(ROSTER_ID, |d| hydrate_doc(ROSTER_ID, d))?
             .ok_or_else(|| missing(ROSTER_ID))?;
+        let mut members = Members::new(&roster.network_id, &roster.root_key);
+        for (cert, err) in members.add_all(store.certs()?) {
+            tracing::warn!(node = %crate::cert::short(&cert.body.node_id), "ignoring a stored certificate: {err}");
+        }
+        // Stations enrolled by a township while the city was out of reach are known from their
+        // certificates before the city adds them to the roster.
+        for st in members.stations() {
+            roster
+                .stations
+                .entry(st.code.clone())
+                .or_insert_with(|| st.clone());
+        }
         let catalog = store
             .read_doc(CATALOG_ID, |d| hydrate_doc::<CatalogDoc>(CATALOG_ID, d))?
             .ok_or_else(|| missing(CATALOG_ID))?
@@ -321,6 +342,8 @@ impl Node {
             .settings;
         Ok(NetCache {
             seqs,
+            certs_version,
+            members,
             roster,
             catalog,
             calendar,
@@ -330,7 +353,9 @@ impl Node {
 
     /// Re-reads the network documents if another process (or sync) changed them.
     pub fn refresh(&mut self) -> Result<()> {
-        if self.store.doc_seqs(&NETWORK_DOC_IDS)? != self.net.seqs {
+        if self.store.doc_seqs(&NETWORK_DOC_IDS)? != self.net.seqs
+            || self.store.counter("certs")? != self.net.certs_version
+        {
             self.net = Node::load_net(&mut self.store)?;
         }
         Ok(())
@@ -359,6 +384,70 @@ impl Node {
     /// The roster.
     pub fn roster(&self) -> &Roster {
         &self.net.roster
+    }
+
+    /// The verified membership certificates.
+    pub fn members(&self) -> &Members {
+        &self.net.members
+    }
+
+    /// The certificate of a node that may take part: known, verified and not revoked.
+    pub fn member(&self, node_id: &str) -> Result<&Cert> {
+        if self.net.roster.is_revoked(node_id) {
+            return Err(NodeError::BadCertificate(format!(
+                "node {} has been revoked",
+                crate::cert::short(node_id)
+            )));
+        }
+        self.net.members.get(node_id).ok_or_else(|| {
+            NodeError::BadCertificate(format!(
+                "node {} is not a member",
+                crate::cert::short(node_id)
+            ))
+        })
+    }
+
+    /// Verifies and stores certificates (from a peer or an enrolment). Returns how many were new;
+    /// certificates that do not verify are returned with why and not stored.
+    pub fn add_certs(&mut self, certs: Vec<Cert>) -> Result<(usize, Vec<(Cert, NodeError)>)> {
+        self.refresh()?;
+        let mut members = self.net.members.clone();
+        let before = members.certs().len();
+        let failed = members.add_all(certs);
+        let added: Vec<Cert> = members
+            .certs()
+            .values()
+            .filter(|c| self.net.members.get(&c.body.node_id) != Some(*c))
+            .cloned()
+            .collect();
+        if !added.is_empty() {
+            self.store.write(|wtx| {
+                for c in &added {
+                    store_cert(wtx, c)?;
+                }
+                Ok(())
+            })?;
+            self.refresh()?;
+        }
+        Ok((members.certs().len() - before, failed))
+    }
+
+    /// This node's secret key (for its iroh endpoint). It never leaves the node.
+    pub fn secret_key(&self) -> Result<[u8; 32]> {
+        let hex_key = self
+            .store
+            .meta("secret_key")?
+            .ok_or_else(|| NodeError::NotAStore {
+                path: self.store.path().to_path_buf(),
+                reason: "it has no secret key".into(),
+            })?;
+        hex::decode(hex_key)
+            .ok()
+            .and_then(|b| <[u8; 32]>::try_from(b).ok())
+            .ok_or_else(|| NodeError::NotAStore {
+                path: self.store.path().to_path_buf(),
+                reason: "its secret key is malformed".into(),
+            })
     }
 
     /// The catalog.
@@ -531,7 +620,7 @@ impl Node {
                 let doc = CaseDoc {
                     schema: CASE_SCHEMA.into(),
                     id: new_uuid()?,
-                    number: format!("{}-{}-{}{:03}", ident.station, day, ident.ordinal, counter),
+                    number: format!("{}-{}-{}-{:03}", ident.station, day, ident.ordinal, counter),
                     created_at: now,
                     origin: ident.station.clone(),
                     origin_node: ident.node_id.clone(),
@@ -768,6 +857,19 @@ pub struct Node {
     clock: Clock,
     identity: Identity,
     net: NetCache,
+}
+
+/// Stores a verified certificate and bumps the `certs` counter so other processes re-read them.
+pub(crate) fn store_cert(wtx: &mut WriteTx<'_>, cert: &Cert) -> Result<()> {
+    wtx.sql().execute(
+        "INSERT OR REPLACE INTO certs (node_id, station, cert) VALUES (?1, ?2, ?3)",
+        rusqlite::params![cert.body.node_id, cert.body.station.code, cert.to_json()],
+    )?;
+    wtx.sql().execute(
+        "UPDATE counters SET value = value + 1 WHERE name = 'certs'",
+        [],
+    )?;
+    Ok(())
 }
 
 /// Folds a document and computes its deadlines and light for `today`.

@@ -298,7 +298,7 @@ impl Node {
         let order = match f.sort {
             Sort::Newest => "created_at DESC, doc_id DESC",
             Sort::Oldest => "created_at ASC, doc_id ASC",
-            Sort::Due => "due_on IS NULL, due_on ASC, created_at ASC",
+            Sort::Due => "due_on IS NULL, due_on ASC, created_at ASC, doc_id ASC",
         };
         let limit = if f.limit == 0 {
             50
@@ -497,15 +497,25 @@ impl Node {
             }
         }
 
-        // Departments.
-        let sql = format!(
-            "SELECT dept, decision, sum(n) FROM dept_counts{} GROUP BY dept, decision",
-            if where_area.is_empty() {
-                " WHERE ?1 IS NOT NULL".to_string()
-            } else {
-                format!("{where_area} AND ?1 IS NOT NULL")
-            }
-        );
+        // Departments. The counters are kept per township; a village's share is counted from the
+        // department rows of its own cases, which are few.
+        let village_area = area
+            .and_then(|code| self.roster().station(code))
+            .is_some_and(|s| s.tier() == Tier::Village);
+        let sql = match &area_sql {
+            Some(clause) if village_area => format!(
+                "SELECT d.dept, d.decision, count(*) FROM case_depts d JOIN cases c ON c.doc_id = d.doc_id
+                 WHERE c.{clause} AND ?1 IS NOT NULL GROUP BY d.dept, d.decision"
+            ),
+            _ => format!(
+                "SELECT dept, decision, sum(n) FROM dept_counts{} GROUP BY dept, decision",
+                if where_area.is_empty() {
+                    " WHERE ?1 IS NOT NULL".to_string()
+                } else {
+                    format!("{where_area} AND ?1 IS NOT NULL")
+                }
+            ),
+        };
         let mut stmt = conn.prepare_cached(&sql)?;
         let mut rows = stmt.query(refs.as_slice())?;
         let mut depts: BTreeMap<String, DeptRow> = BTreeMap::new();

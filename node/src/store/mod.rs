@@ -118,6 +118,17 @@ fn not_a_store(path: &Path, reason: impl Into<String>) -> NodeError {
     }
 }
 
+/// Tells a damaged store from a file that never was one.
+fn open_error(path: &Path, e: &rusqlite::Error) -> NodeError {
+    match e.sqlite_error_code() {
+        Some(rusqlite::ErrorCode::DatabaseCorrupt) => NodeError::Damaged {
+            path: path.to_path_buf(),
+            reason: e.to_string(),
+        },
+        _ => not_a_store(path, e.to_string()),
+    }
+}
+
 impl Store {
     /// Creates a new, empty store in `dir` (creating the directory). Fails if one exists.
     pub fn create(dir: &Path, actor: ActorId) -> Result<Store> {
@@ -145,6 +156,25 @@ impl Store {
         })
     }
 
+    /// Creates a store and fills it in one transaction. If anything fails, the half-made store
+    /// files are removed, so that `init` or `join` can start over.
+    pub fn create_with(
+        dir: &Path,
+        actor: ActorId,
+        fill: impl FnOnce(&mut WriteTx<'_>) -> Result<()>,
+    ) -> Result<()> {
+        let mut store = Store::create(dir, actor)?;
+        let result = store.write(fill);
+        let path = store.path.clone();
+        drop(store);
+        if result.is_err() {
+            for suffix in ["", "-wal", "-shm"] {
+                let _ = std::fs::remove_file(format!("{}{suffix}", path.display()));
+            }
+        }
+        result
+    }
+
     /// Opens the existing store in `dir`, migrating it to the current schema. Never creates one.
     pub fn open(dir: &Path) -> Result<Store> {
         let path = dir.join(STORE_FILE);
@@ -155,7 +185,7 @@ impl Store {
             &path,
             OpenFlags::SQLITE_OPEN_READ_WRITE | OpenFlags::SQLITE_OPEN_NO_MUTEX,
         )
-        .map_err(|e| not_a_store(&path, e.to_string()))?;
+        .map_err(|e| open_error(&path, &e))?;
         // The first statement that touches the file tells a database from anything else.
         conn.busy_timeout(Duration::from_secs(10))?;
         let is_ours: Option<String> = conn
@@ -165,7 +195,7 @@ impl Store {
                 |r| r.get(0),
             )
             .optional()
-            .map_err(|e| not_a_store(&path, e.to_string()))?;
+            .map_err(|e| open_error(&path, &e))?;
         if is_ours.is_none() {
             return Err(not_a_store(
                 &path,
@@ -177,7 +207,7 @@ impl Store {
                 r.get(0)
             })
             .optional()
-            .map_err(|e| not_a_store(&path, e.to_string()))?;
+            .map_err(|e| open_error(&path, &e))?;
         if magic.as_deref() != Some(schema::MAGIC) {
             return Err(not_a_store(
                 &path,
@@ -284,6 +314,37 @@ impl Store {
             })?)
     }
 
+    /// A named counter (`seq`, `certs`).
+    pub fn counter(&self, name: &str) -> Result<i64> {
+        Ok(self
+            .conn
+            .query_row("SELECT value FROM counters WHERE name = ?1", [name], |r| {
+                r.get(0)
+            })
+            .optional()?
+            .unwrap_or(0))
+    }
+
+    /// Every stored certificate. A row that does not parse is skipped with a warning: the
+    /// certificate can be learned again from a peer.
+    pub fn certs(&self) -> Result<Vec<crate::cert::Cert>> {
+        let mut stmt = self
+            .conn
+            .prepare("SELECT node_id, cert FROM certs ORDER BY node_id")?;
+        let rows = stmt.query_map([], |r| Ok((r.get::<_, String>(0)?, r.get::<_, String>(1)?)))?;
+        let mut out = Vec::new();
+        for row in rows {
+            let (node, text) = row?;
+            match crate::cert::Cert::from_json(&text) {
+                Ok(c) => out.push(c),
+                Err(e) => {
+                    tracing::warn!(node = %crate::cert::short(&node), "unreadable stored certificate: {e}")
+                }
+            }
+        }
+        Ok(out)
+    }
+
     /// `seq` of each network document, to notice changes made beside this process.
     pub fn doc_seqs(&self, ids: &[&str]) -> Result<Vec<Option<i64>>> {
         ids.iter().map(|id| doc_seq(&self.conn, id)).collect()
@@ -352,6 +413,15 @@ impl WriteTx<'_> {
     ) -> Result<T> {
         let doc = load_from(&self.tx, doc_id)?;
         f(&doc)
+    }
+
+    /// Returns a document taken with [`WriteTx::take_doc`] unchanged, so that it goes back to
+    /// the cache at commit without being written.
+    pub fn put_back(&mut self, doc_id: &str, doc: Automerge) -> Result<()> {
+        if let Some(seq) = doc_seq(&self.tx, doc_id)? {
+            self.done.push((doc_id.to_string(), doc, seq));
+        }
+        Ok(())
     }
 
     /// A new, empty document with this node's actor.

@@ -116,6 +116,33 @@ const MIGRATIONS: &[&str] = &[
         PRIMARY KEY (dept, township, decision)
     ) WITHOUT ROWID;
     "#,
+    // 2: membership certificates, peers and their sync progress, enrolment invitations.
+    r#"
+    CREATE TABLE certs (
+        node_id TEXT PRIMARY KEY,
+        station TEXT NOT NULL,
+        cert    TEXT NOT NULL
+    ) WITHOUT ROWID;
+    INSERT INTO counters (name, value) VALUES ('certs', 0);
+    CREATE TABLE peers (
+        node_id      TEXT PRIMARY KEY,
+        addrs        TEXT NOT NULL DEFAULT '',
+        station      TEXT NOT NULL DEFAULT '',
+        -- The peer's `seq` up to which every document it offered has been committed here.
+        received_seq INTEGER NOT NULL DEFAULT 0,
+        last_contact INTEGER,
+        last_error   TEXT,
+        added_at     INTEGER NOT NULL
+    ) WITHOUT ROWID;
+    CREATE TABLE invites (
+        secret_hash TEXT PRIMARY KEY,
+        station     TEXT NOT NULL,
+        ordinal     INTEGER NOT NULL,
+        expires_at  INTEGER NOT NULL,
+        created_at  INTEGER NOT NULL,
+        used_by     TEXT
+    ) WITHOUT ROWID;
+    "#,
 ];
 
 /// Creates the schema in an empty database.

@@ -1,0 +1,492 @@
+//! What sync needs from the store: documents changed since a `seq`, heads, the changes a peer
+//! lacks, and applying a peer's changes after checking who wrote them and whose scope they are in.
+//!
+//! Nothing here touches the network; `yizhan-sync` calls these from its protocol session.
+//!
+//! **Scope.** A case is in a station's scope when that station or one of its descendants is on
+//! the case's route; a city station's scope is everything; network documents are in every scope.
+//! A document moves between two nodes only when it is in scope for both.
+//!
+//! **Authors.** Every change carries its author's actor id, which is the author's node id. A
+//! received change is accepted only if its author is a member (verified certificate, not revoked)
+//! allowed to write that document: a city node for network documents; for a case, a city node or
+//! a node of a station on the case's route (as merged).
+//!
+//! A batch of received documents is applied in one transaction: all of it or none of it.
+
+use crate::case::doc::read_case;
+use crate::error::{NodeError, Result};
+use crate::network::NETWORK_DOC_IDS;
+use crate::node::{Node, derive, index_row};
+use crate::station::Tier;
+use crate::store::DocType;
+use crate::store::index;
+use automerge::{Automerge, Change, ChangeHash, ReadDoc as _};
+use rusqlite::{OptionalExtension, params};
+
+/// The stations whose documents a node may hold.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Scope {
+    /// A city node: everything.
+    All,
+    /// A station and its descendants.
+    Stations(Vec<String>),
+}
+
+impl Scope {
+    /// Whether a case with this route is in scope.
+    pub fn covers_route(&self, route: &[String]) -> bool {
+        match self {
+            Scope::All => true,
+            Scope::Stations(s) => route.iter().any(|r| s.contains(r)),
+        }
+    }
+}
+
+/// A document's heads and the `seq` of its last write here.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DocHeads {
+    /// Document id.
+    pub doc_id: String,
+    /// Its heads.
+    pub heads: Vec<ChangeHash>,
+    /// The `seq` of its last write on this node.
+    pub seq: i64,
+}
+
+/// One document's changes as received.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RemoteDoc {
+    /// Document id.
+    pub doc_id: String,
+    /// Encoded Automerge changes.
+    pub changes: Vec<Vec<u8>>,
+}
+
+/// What applying a batch did.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Applied {
+    /// Documents that changed here.
+    pub changed: usize,
+    /// Documents whose changes were all known already.
+    pub unchanged: usize,
+    /// Whether a network document changed (the caller may want to refresh views).
+    pub network_changed: bool,
+}
+
+/// A peer as remembered.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PeerRow {
+    /// Its node id.
+    pub node_id: String,
+    /// Addresses to dial (`ip:port`).
+    pub addrs: Vec<String>,
+    /// Its station, once known.
+    pub station: String,
+    /// Its `seq` up to which everything it offered is committed here.
+    pub received_seq: i64,
+    /// Last successful contact (ms).
+    pub last_contact: Option<i64>,
+    /// The last error, if the last attempt failed.
+    pub last_error: Option<String>,
+}
+
+/// Decodes heads stored as concatenated 32-byte hashes.
+pub fn decode_heads(blob: &[u8]) -> Vec<ChangeHash> {
+    blob.chunks_exact(32)
+        .filter_map(|c| <[u8; 32]>::try_from(c).ok())
+        .map(ChangeHash)
+        .collect()
+}
+
+fn rejected(doc: &str, why: impl Into<String>) -> NodeError {
+    NodeError::Rejected {
+        doc: doc.to_string(),
+        reason: why.into(),
+    }
+}
+
+impl Node {
+    /// The scope of a station.
+    pub fn scope_of(&self, station: &str) -> Scope {
+        match self.roster().station(station).map(|s| s.tier()) {
+            Some(Tier::City) => Scope::All,
+            Some(_) => Scope::Stations(self.roster().subtree(station)),
+            None => Scope::Stations(Vec::new()),
+        }
+    }
+
+    /// This node's scope.
+    pub fn my_scope(&self) -> Scope {
+        self.scope_of(&self.identity().station)
+    }
+
+    /// Documents written here after `since`, in scope for `peer` (everything stored here is in
+    /// this node's own scope), in `seq` order, at most `limit`.
+    pub fn changed_since(&self, since: i64, peer: &Scope, limit: usize) -> Result<Vec<DocHeads>> {
+        let conn = self.store_ref().conn();
+        let limit = i64::try_from(limit).unwrap_or(i64::MAX);
+        let mut out = Vec::new();
+        match peer {
+            Scope::All => {
+                let mut stmt = conn.prepare_cached(
+                    "SELECT doc_id, heads, seq FROM docs WHERE seq > ?1 ORDER BY seq LIMIT ?2",
+                )?;
+                let rows = stmt.query_map(params![since, limit], |r| {
+                    Ok(DocHeads {
+                        doc_id: r.get(0)?,
+                        heads: decode_heads(&r.get::<_, Vec<u8>>(1)?),
+                        seq: r.get(2)?,
+                    })
+                })?;
+                for r in rows {
+                    out.push(r?);
+                }
+            }
+            Scope::Stations(stations) => {
+                let list = serde_json::to_string(stations).unwrap_or_else(|_| "[]".into());
+                let mut stmt = conn.prepare_cached(
+                    "SELECT d.doc_id, d.heads, d.seq FROM docs d WHERE d.seq > ?1 AND (d.doc_type = 'network'
+                       OR EXISTS (SELECT 1 FROM case_route r WHERE r.doc_id = d.doc_id
+                                  AND r.station IN (SELECT value FROM json_each(?3))))
+                     ORDER BY d.seq LIMIT ?2",
+                )?;
+                let rows = stmt.query_map(params![since, limit, list], |r| {
+                    Ok(DocHeads {
+                        doc_id: r.get(0)?,
+                        heads: decode_heads(&r.get::<_, Vec<u8>>(1)?),
+                        seq: r.get(2)?,
+                    })
+                })?;
+                for r in rows {
+                    out.push(r?);
+                }
+            }
+        }
+        Ok(out)
+    }
+
+    /// Whether a stored document is in a scope.
+    pub fn doc_in_scope(&self, doc_id: &str, scope: &Scope) -> Result<bool> {
+        if NETWORK_DOC_IDS.contains(&doc_id) {
+            return Ok(true);
+        }
+        let conn = self.store_ref().conn();
+        let exists: Option<String> = conn
+            .query_row(
+                "SELECT doc_type FROM docs WHERE doc_id = ?1",
+                [doc_id],
+                |r| r.get(0),
+            )
+            .optional()?;
+        if exists.is_none() {
+            return Ok(false);
+        }
+        match scope {
+            Scope::All => Ok(true),
+            Scope::Stations(stations) => {
+                let mut stmt =
+                    conn.prepare_cached("SELECT station FROM case_route WHERE doc_id = ?1")?;
+                let route = stmt
+                    .query_map([doc_id], |r| r.get::<_, String>(0))?
+                    .collect::<rusqlite::Result<Vec<_>>>()?;
+                Ok(route.iter().any(|r| stations.contains(r)))
+            }
+        }
+    }
+
+    /// A stored document's heads, or `None` if it is not here.
+    pub fn heads_of(&self, doc_id: &str) -> Result<Option<Vec<ChangeHash>>> {
+        let blob: Option<Vec<u8>> = self
+            .store_ref()
+            .conn()
+            .query_row("SELECT heads FROM docs WHERE doc_id = ?1", [doc_id], |r| {
+                r.get(0)
+            })
+            .optional()?;
+        Ok(blob.map(|b| decode_heads(&b)))
+    }
+
+    /// Which of `heads` this node has (in the given document).
+    pub fn known_heads(&mut self, doc_id: &str, heads: &[ChangeHash]) -> Result<Vec<ChangeHash>> {
+        let heads = heads.to_vec();
+        Ok(self
+            .store()
+            .read_doc(doc_id, move |d| {
+                Ok(heads
+                    .into_iter()
+                    .filter(|h| d.get_change_by_hash(h).is_some())
+                    .collect())
+            })?
+            .unwrap_or_default())
+    }
+
+    /// The encoded changes of a document that a peer holding `their_heads` lacks. Heads unknown
+    /// here are ignored (the peer has changes this node lacks; they do not help it).
+    pub fn changes_for(
+        &mut self,
+        doc_id: &str,
+        their_heads: &[ChangeHash],
+    ) -> Result<Vec<Vec<u8>>> {
+        let heads = their_heads.to_vec();
+        Ok(self
+            .store()
+            .read_doc(doc_id, move |d| {
+                let known: Vec<ChangeHash> = heads
+                    .into_iter()
+                    .filter(|h| d.get_change_by_hash(h).is_some())
+                    .collect();
+                Ok(d.get_changes(&known)
+                    .into_iter()
+                    .map(|mut c| c.bytes().into_owned())
+                    .collect())
+            })?
+            .unwrap_or_default())
+    }
+
+    /// Runs `f` on a stored document (read-only), for sync protocols that need the document.
+    pub fn with_doc<T>(
+        &mut self,
+        doc_id: &str,
+        f: impl FnOnce(&Automerge) -> Result<T>,
+    ) -> Result<Option<T>> {
+        self.store().read_doc(doc_id, f)
+    }
+
+    /// Applies documents received from `sender` (a node id) in one transaction, after checking
+    /// every change's author and both sides' scopes. Any problem rejects the whole batch.
+    pub fn apply_remote(&mut self, sender: &str, docs: &[RemoteDoc]) -> Result<Applied> {
+        self.refresh()?;
+        let sender_cert = self.member(sender)?.clone();
+        let sender_scope = self.scope_of(&sender_cert.body.station.code);
+        let my_scope = self.my_scope();
+        let today = self.today();
+        // Everything that needs `&self` is read before the write transaction borrows the store.
+        let mut decoded: Vec<(String, Vec<Change>)> = Vec::with_capacity(docs.len());
+        for d in docs {
+            let mut changes = Vec::with_capacity(d.changes.len());
+            for bytes in &d.changes {
+                let c = Change::try_from(&bytes[..])
+                    .map_err(|e| rejected(&d.doc_id, format!("a change does not decode: {e}")))?;
+                changes.push(c);
+            }
+            decoded.push((d.doc_id.clone(), changes));
+        }
+        let mut authors: std::collections::BTreeMap<String, (String, Tier)> =
+            std::collections::BTreeMap::new();
+        for (doc_id, changes) in &decoded {
+            for c in changes {
+                let author = hex::encode(c.actor_id().to_bytes());
+                if authors.contains_key(&author) {
+                    continue;
+                }
+                let cert = self
+                    .member(&author)
+                    .map_err(|e| rejected(doc_id, format!("change by a non-member: {e}")))?;
+                authors.insert(
+                    author,
+                    (cert.body.station.code.clone(), cert.body.station.tier()),
+                );
+            }
+        }
+        let roster = self.roster().clone();
+        let calendar = self.calendar().clone();
+        let settings = *self.settings();
+        let applied = self.store().write(|wtx| {
+            let mut applied = Applied::default();
+            for (doc_id, changes) in decoded {
+                let network = NETWORK_DOC_IDS.contains(&doc_id.as_str());
+                if network {
+                    for c in &changes {
+                        let author = hex::encode(c.actor_id().to_bytes());
+                        if authors.get(&author).map(|a| a.1) != Some(Tier::City) {
+                            return Err(rejected(
+                                &doc_id,
+                                "only city nodes may change network documents",
+                            ));
+                        }
+                    }
+                }
+                let existing = wtx.take_doc(&doc_id)?;
+                let is_new = existing.is_none();
+                let mut am = existing.unwrap_or_default();
+                let before = am.get_heads();
+                am.apply_changes(changes.clone())
+                    .map_err(|e| rejected(&doc_id, e.to_string()))?;
+                if !am.get_missing_deps(&[]).is_empty() {
+                    return Err(rejected(
+                        &doc_id,
+                        "changes arrived without the history they build on",
+                    ));
+                }
+                if am.get_heads() == before {
+                    applied.unchanged += 1;
+                    if !is_new {
+                        // Unchanged: give the document back to the cache untouched.
+                        wtx.put_back(&doc_id, am)?;
+                    }
+                    continue;
+                }
+                if network {
+                    applied.network_changed = true;
+                    wtx.put_doc(
+                        &doc_id,
+                        DocType::Network,
+                        am,
+                        if is_new { None } else { Some(&before) },
+                    )?;
+                    applied.changed += 1;
+                    continue;
+                }
+                let case = read_case(&am, &doc_id).map_err(|e| rejected(&doc_id, e.to_string()))?;
+                if case.id != doc_id {
+                    return Err(rejected(&doc_id, "the document's id does not match"));
+                }
+                let view = derive(case, &calendar, &settings, today);
+                let route = &view.state.route;
+                if !my_scope.covers_route(route) {
+                    return Err(rejected(&doc_id, "the case is not in this station's scope"));
+                }
+                if !sender_scope.covers_route(route) {
+                    return Err(rejected(&doc_id, "the case is not in the sender's scope"));
+                }
+                for c in &changes {
+                    let author = hex::encode(c.actor_id().to_bytes());
+                    let (station, tier) = authors
+                        .get(&author)
+                        .cloned()
+                        .unwrap_or((String::new(), Tier::Village));
+                    if tier != Tier::City && !route.contains(&station) {
+                        return Err(rejected(
+                            &doc_id,
+                            format!("station {station} never held this case"),
+                        ));
+                    }
+                }
+                wtx.put_doc(
+                    &doc_id,
+                    DocType::Case,
+                    am,
+                    if is_new { None } else { Some(&before) },
+                )?;
+                index::upsert(wtx.sql(), &index_row(&view, &roster))?;
+                applied.changed += 1;
+            }
+            Ok(applied)
+        })?;
+        if applied.network_changed {
+            let old_calendar = self.calendar().clone();
+            let old_settings = *self.settings();
+            self.refresh()?;
+            if *self.calendar() != old_calendar || *self.settings() != old_settings {
+                self.reindex()?;
+            }
+        }
+        Ok(applied)
+    }
+
+    /// Every remembered peer.
+    pub fn peers(&self) -> Result<Vec<PeerRow>> {
+        let conn = self.store_ref().conn();
+        let mut stmt = conn.prepare(
+            "SELECT node_id, addrs, station, received_seq, last_contact, last_error FROM peers ORDER BY station, node_id",
+        )?;
+        let rows = stmt.query_map([], |r| {
+            Ok(PeerRow {
+                node_id: r.get(0)?,
+                addrs: r
+                    .get::<_, String>(1)?
+                    .split(',')
+                    .filter(|s| !s.is_empty())
+                    .map(str::to_string)
+                    .collect(),
+                station: r.get(2)?,
+                received_seq: r.get(3)?,
+                last_contact: r.get(4)?,
+                last_error: r.get(5)?,
+            })
+        })?;
+        Ok(rows.collect::<rusqlite::Result<Vec<_>>>()?)
+    }
+
+    /// One remembered peer.
+    pub fn peer(&self, node_id: &str) -> Result<Option<PeerRow>> {
+        Ok(self.peers()?.into_iter().find(|p| p.node_id == node_id))
+    }
+
+    /// Remembers a peer and its addresses (merged with those already known).
+    pub fn add_peer(&mut self, node_id: &str, addrs: &[String]) -> Result<()> {
+        crate::cert::parse_key(node_id)
+            .map_err(|_| NodeError::invalid("node id", "is not a node id (64 hex digits)"))?;
+        if node_id == self.identity().node_id {
+            return Err(NodeError::invalid("node id", "is this node itself"));
+        }
+        let mut all = self.peer(node_id)?.map(|p| p.addrs).unwrap_or_default();
+        for a in addrs {
+            if !all.contains(a) {
+                all.push(a.clone());
+            }
+        }
+        let now = self.clock().now_ms();
+        let station = self
+            .members()
+            .get(node_id)
+            .map(|c| c.body.station.code.clone())
+            .unwrap_or_default();
+        self.store().conn().execute(
+            "INSERT INTO peers (node_id, addrs, station, added_at) VALUES (?1, ?2, ?3, ?4)
+             ON CONFLICT(node_id) DO UPDATE SET addrs = excluded.addrs,
+                 station = CASE WHEN excluded.station = '' THEN peers.station ELSE excluded.station END",
+            params![node_id, all.join(","), station, now],
+        )?;
+        Ok(())
+    }
+
+    /// Records the outcome of a contact with a peer.
+    pub fn record_contact(&mut self, node_id: &str, error: Option<&str>) -> Result<()> {
+        let now = self.clock().now_ms();
+        let station = self
+            .members()
+            .get(node_id)
+            .map(|c| c.body.station.code.clone())
+            .unwrap_or_default();
+        let conn = self.store().conn();
+        conn.execute(
+            "INSERT INTO peers (node_id, station, added_at) VALUES (?1, ?2, ?3) ON CONFLICT(node_id) DO NOTHING",
+            params![node_id, station, now],
+        )?;
+        match error {
+            None => conn.execute(
+                "UPDATE peers SET last_contact = ?2, last_error = NULL, station = CASE WHEN ?3 = '' THEN station ELSE ?3 END
+                 WHERE node_id = ?1",
+                params![node_id, now, station],
+            )?,
+            Some(e) => conn.execute("UPDATE peers SET last_error = ?2 WHERE node_id = ?1", params![node_id, e])?,
+        };
+        Ok(())
+    }
+
+    /// Advances the watermark of what has been received from a peer (never moves it back).
+    pub fn set_received_seq(&mut self, node_id: &str, seq: i64) -> Result<()> {
+        let now = self.clock().now_ms();
+        let conn = self.store().conn();
+        conn.execute(
+            "INSERT INTO peers (node_id, added_at) VALUES (?1, ?2) ON CONFLICT(node_id) DO NOTHING",
+            params![node_id, now],
+        )?;
+        conn.execute(
+            "UPDATE peers SET received_seq = max(received_seq, ?2) WHERE node_id = ?1",
+            params![node_id, seq],
+        )?;
+        Ok(())
+    }
+
+    /// Forgets the watermark for a peer, so the next sync reconciles everything in scope.
+    pub fn reset_received_seq(&mut self, node_id: &str) -> Result<()> {
+        self.store().conn().execute(
+            "UPDATE peers SET received_seq = 0 WHERE node_id = ?1",
+            [node_id],
+        )?;
+        Ok(())
+    }
+}

@@ -1,0 +1,558 @@
+//! The iroh adapter: endpoint, router, connections and the loop that feeds a [`Session`].
+//!
+//! This module is thin on purpose: it moves frames between a QUIC stream and the sans-I/O
+//! session, runs every session step on the store thread (through [`NodeHandle`]), and keeps
+//! dialing known peers with backoff. Each connection has one bidirectional stream; a reader task
+//! always drains the incoming side, so two sides writing large frames at once cannot deadlock.
+
+use crate::proto::{self, JoinReply, JoinRequest, MAX_FRAME, Msg};
+use crate::session::{Session, SessionStats};
+use crate::ticket::Ticket;
+use crate::{ENROL_ALPN, SYNC_ALPN, SyncError};
+use iroh::endpoint::{Connection, QuicTransportConfig, RecvStream, SendStream, presets};
+use iroh::protocol::{AcceptError, ProtocolHandler, Router};
+use iroh::{Endpoint, EndpointAddr, PublicKey, RelayMode, SecretKey};
+use std::collections::HashSet;
+use std::net::SocketAddr;
+use std::path::Path;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+use tokio::sync::{mpsc, watch};
+use yizhan_node::cert::{Cert, short};
+use yizhan_node::enrol::{Enrolment, generate_secret, node_id_of};
+use yizhan_node::{Clock, Node, NodeHandle};
+
+/// How often a continuous session looks for local writes to offer.
+const PUSH_POLL: Duration = Duration::from_millis(150);
+/// Longest wait between dial attempts to an unreachable peer.
+const MAX_BACKOFF: Duration = Duration::from_secs(60);
+
+/// What happened in one session, reported to the caller (and printed by `serve` as JSON).
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct SessionReport {
+    /// The peer's node id.
+    pub peer: String,
+    /// The peer's station, if its hello was verified.
+    pub station: Option<String>,
+    /// Counters.
+    #[serde(flatten)]
+    pub stats: SessionStats,
+    /// Bytes read from the peer (frames, with headers).
+    pub bytes_in: u64,
+    /// Bytes written to the peer.
+    pub bytes_out: u64,
+    /// Wall time in milliseconds.
+    pub ms: u64,
+    /// Why it ended badly, if it did.
+    pub error: Option<String>,
+}
+
+fn node_id_hex(key: &PublicKey) -> String {
+    hex::encode(key.as_bytes())
+}
+
+fn public_key(node_id: &str) -> Result<PublicKey, SyncError> {
+    let bytes = hex::decode(node_id)
+        .map_err(|_| SyncError::Protocol(format!("bad node id {node_id:?}")))?;
+    let arr: [u8; 32] = bytes
+        .try_into()
+        .map_err(|_| SyncError::Protocol(format!("bad node id {node_id:?}")))?;
+    PublicKey::from_bytes(&arr).map_err(|_| SyncError::Protocol(format!("bad node id {node_id:?}")))
+}
+
+fn transport_config() -> QuicTransportConfig {
+    // Rural links drop for minutes or hours. Keep-alives every 5 s notice a dead link quickly; a
+    // 30 s idle timeout frees the connection, and the dialer's backoff brings it back when the
+    // link returns, resuming from the persisted watermark.
+    let mut b = QuicTransportConfig::builder().keep_alive_interval(Duration::from_secs(5));
+    if let Ok(t) = Duration::from_secs(30).try_into() {
+        b = b.max_idle_timeout(Some(t));
+    }
+    b.build()
+}
+
+async fn bind_endpoint(
+    secret: &[u8; 32],
+    listen: SocketAddr,
+    alpns: Vec<Vec<u8>>,
+) -> Result<Endpoint, SyncError> {
+    Endpoint::builder(presets::Minimal)
+        .secret_key(SecretKey::from_bytes(secret))
+        .relay_mode(RelayMode::Disabled)
+        .alpns(alpns)
+        .transport_config(transport_config())
+        .bind_addr(listen)
+        .map_err(|e| SyncError::Io(format!("cannot listen on {listen}: {e}")))?
+        .bind()
+        .await
+        .map_err(|e| SyncError::Io(format!("cannot start the endpoint: {e}")))
+}
+
+async fn write_frame(send: &mut SendStream, bytes: &[u8]) -> Result<(), SyncError> {
+    send.write_all(bytes)
+        .await
+        .map_err(|e| SyncError::Io(format!("write: {e}")))
+}
+
+/// Reads one frame; `None` when the peer finished the stream cleanly between frames.
+async fn read_frame<T: for<'a> serde::Deserialize<'a>>(
+    recv: &mut RecvStream,
+) -> Result<Option<(T, usize)>, SyncError> {
+    let mut header = [0u8; 4];
+    match recv.read_exact(&mut header).await {
+        Ok(()) => {}
+        Err(iroh::endpoint::ReadExactError::FinishedEarly(0)) => return Ok(None),
+        Err(e) => return Err(SyncError::Io(format!("read: {e}"))),
+    }
+    let len = proto::check_len(header)?;
+    let mut body = vec![0u8; len];
+    recv.read_exact(&mut body)
+        .await
+        .map_err(|e| SyncError::Io(format!("read: {e}")))?;
+    let msg = proto::decode(&body)?;
+    Ok(Some((msg, len + 4)))
+}
+
+/// Runs one session over an open stream pair until it is done (one-shot), the peer leaves, or
+/// `shutdown` fires.
+async fn drive(
+    handle: NodeHandle,
+    peer: String,
+    mut send: SendStream,
+    mut recv: RecvStream,
+    dialer: bool,
+    continuous: bool,
+    mut shutdown: watch::Receiver<bool>,
+) -> SessionReport {
+    let started = Instant::now();
+    let (tx, mut rx) = mpsc::channel::<Result<(Msg, usize), SyncError>>(8);
+    let reader = tokio::spawn(async move {
+        loop {
+            let r = read_frame::<Msg>(&mut recv).await;
+            let stop = !matches!(r, Ok(Some(_)));
+            let item = match r {
+                Ok(Some(m)) => Ok(m),
+                Ok(None) => break,
+                Err(e) => Err(e),
+            };
+            if tx.send(item).await.is_err() || stop {
+                break;
+            }
+        }
+    });
+    let mut report = SessionReport {
+        peer: peer.clone(),
+        station: None,
+        stats: SessionStats::default(),
+        bytes_in: 0,
+        bytes_out: 0,
+        ms: 0,
+        error: None,
+    };
+    let result: Result<(), SyncError> = async {
+        let p = peer.clone();
+        let (mut session, out) = on_store(&handle, move |node| {
+            let mut s = Session::new(node, &p);
+            let out = if dialer { s.start(node) } else { Ok(Vec::new()) };
+            Ok((s, out))
+        })
+        .await?;
+        let mut out = out?;
+        let mut tick = tokio::time::interval(PUSH_POLL);
+        loop {
+            for m in out.drain(..) {
+                let frame = proto::encode(&m);
+                report.bytes_out += frame.len() as u64;
+                write_frame(&mut send, &frame).await?;
+            }
+            if !continuous && session.is_done() {
+                return Ok(());
+            }
+            tokio::select! {
+                item = rx.recv() => {
+                    let Some(item) = item else {
+                        // The peer finished its side: normal for a continuous session.
+                        return if continuous || session.is_done() { Ok(()) } else {
+                            Err(SyncError::Io("the peer closed the connection mid-sync".into()))
+                        };
+                    };
+                    let (msg, n) = item?;
+                    report.bytes_in += n as u64;
+                    let (s, r) = on_store(&handle, move |node| { let r = session.handle(node, msg); Ok((session, r)) }).await?;
+                    session = s;
+                    out = r?;
+                }
+                _ = tick.tick(), if continuous => {
+                    let (s, r) = on_store(&handle, move |node| { let r = session.poll_local(node); Ok((session, r)) }).await?;
+                    session = s;
+                    out = r?;
+                }
+                _ = shutdown.changed() => return Ok(()),
+            }
+            report.stats = session.stats().clone();
+            report.station = session.peer_station().map(str::to_string);
+        }
+    }
+    .await;
+    if let Err(e) = &result {
+        report.error = Some(e.to_string());
+        let refusal = proto::encode(&Msg::Refused {
+            reason: e.to_string(),
+        });
+        let _ = send.write_all(&refusal).await;
+        let p = peer.clone();
+        let msg = e.to_string();
+        let _ = on_store(&handle, move |node| node.record_contact(&p, Some(&msg))).await;
+        tracing::warn!(peer = %short(&peer), "sync session failed: {e}");
+    }
+    let _ = send.finish();
+    reader.abort();
+    report.ms = u64::try_from(started.elapsed().as_millis()).unwrap_or(u64::MAX);
+    report
+}
+
+/// Runs `f` on the store thread without stalling the async runtime: the wait for the store
+/// happens on tokio's blocking pool.
+async fn on_store<T: Send + 'static>(
+    handle: &NodeHandle,
+    f: impl FnOnce(&mut Node) -> yizhan_node::Result<T> + Send + 'static,
+) -> Result<T, SyncError> {
+    let h = handle.clone();
+    tokio::task::spawn_blocking(move || h.call(f))
+        .await
+        .map_err(|e| SyncError::Io(format!("store task: {e}")))?
+        .map_err(SyncError::from)
+}
+
+#[derive(Debug, Clone)]
+struct SyncProtocol {
+    handle: NodeHandle,
+    reports: mpsc::Sender<SessionReport>,
+    active: Arc<Mutex<HashSet<String>>>,
+    shutdown: watch::Receiver<bool>,
+}
+
+impl ProtocolHandler for SyncProtocol {
+    async fn accept(&self, connection: Connection) -> Result<(), AcceptError> {
+        let peer = node_id_hex(&connection.remote_id());
+        let (send, recv) = connection.accept_bi().await?;
+        if let Ok(mut a) = self.active.lock() {
+            a.insert(peer.clone());
+        }
+        let report = drive(
+            self.handle.clone(),
+            peer.clone(),
+            send,
+            recv,
+            false,
+            true,
+            self.shutdown.clone(),
+        )
+        .await;
+        if let Ok(mut a) = self.active.lock() {
+            a.remove(&peer);
+        }
+        let _ = self.reports.send(report).await;
+        connection.close(0u32.into(), b"bye");
+        Ok(())
+    }
+}
+
+#[derive(Debug, Clone)]
+struct EnrolProtocol {
+    handle: NodeHandle,
+}
+
+impl ProtocolHandler for EnrolProtocol {
+    async fn accept(&self, connection: Connection) -> Result<(), AcceptError> {
+        let joiner = node_id_hex(&connection.remote_id());
+        let (mut send, mut recv) = connection.accept_bi().await?;
+        let reply = match read_frame::<JoinRequest>(&mut recv).await {
+            Ok(Some((req, _))) => {
+                let j = joiner.clone();
+                match on_store(&self.handle, move |node| {
+                    node.redeem_invite(&req.secret, &j)
+                })
+                .await
+                {
+                    Ok(e) => JoinReply::Welcome {
+                        cert: e.cert.to_json(),
+                        certs: e.certs.iter().map(Cert::to_json).collect(),
+                        docs: e.network_docs,
+                    },
+                    Err(e) => {
+                        tracing::warn!(node = %short(&joiner), "enrolment refused: {e}");
+                        JoinReply::Refused {
+                            reason: e.to_string(),
+                        }
+                    }
+                }
+            }
+            Ok(None) => JoinReply::Refused {
+                reason: "empty request".into(),
+            },
+            Err(e) => JoinReply::Refused {
+                reason: e.to_string(),
+            },
+        };
+        let _ = send.write_all(&proto::encode(&reply)).await;
+        let _ = send.finish();
+        connection.closed().await;
+        Ok(())
+    }
+}
+
+/// A node's sync endpoint: accepts peers and enrolments, dials peers.
+#[derive(Debug)]
+pub struct SyncNode {
+    router: Router,
+    handle: NodeHandle,
+    node_id: String,
+    active: Arc<Mutex<HashSet<String>>>,
+    shutdown_tx: watch::Sender<bool>,
+    shutdown: watch::Receiver<bool>,
+    reports: mpsc::Sender<SessionReport>,
+}
+
+impl SyncNode {
+    /// Binds the endpoint on `listen` and starts accepting. Reports of finished incoming
+    /// sessions go to `reports`.
+    pub async fn bind(
+        handle: NodeHandle,
+        listen: SocketAddr,
+        reports: mpsc::Sender<SessionReport>,
+    ) -> Result<SyncNode, SyncError> {
+        let secret = on_store(&handle, |node| node.secret_key()).await?;
+        let endpoint = bind_endpoint(
+            &secret,
+            listen,
+            vec![SYNC_ALPN.to_vec(), ENROL_ALPN.to_vec()],
+        )
+        .await?;
+        let node_id = node_id_hex(&endpoint.id());
+        let active = Arc::new(Mutex::new(HashSet::new()));
+        let (shutdown_tx, shutdown) = watch::channel(false);
+        let router = Router::builder(endpoint)
+            .accept(
+                SYNC_ALPN,
+                SyncProtocol {
+                    handle: handle.clone(),
+                    reports: reports.clone(),
+                    active: active.clone(),
+                    shutdown: shutdown.clone(),
+                },
+            )
+            .accept(
+                ENROL_ALPN,
+                EnrolProtocol {
+                    handle: handle.clone(),
+                },
+            )
+            .spawn();
+        Ok(SyncNode {
+            router,
+            handle,
+            node_id,
+            active,
+            shutdown_tx,
+            shutdown,
+            reports,
+        })
+    }
+
+    /// This node's id.
+    pub fn node_id(&self) -> &str {
+        &self.node_id
+    }
+
+    /// The addresses the endpoint listens on.
+    pub fn local_addrs(&self) -> Vec<SocketAddr> {
+        self.router.endpoint().bound_sockets()
+    }
+
+    /// Whether a session with `peer` is running.
+    pub fn is_active(&self, peer: &str) -> bool {
+        self.active
+            .lock()
+            .map(|a| a.contains(peer))
+            .unwrap_or(false)
+    }
+
+    async fn connect(
+        &self,
+        peer: &str,
+        addrs: &[SocketAddr],
+        alpn: &[u8],
+    ) -> Result<Connection, SyncError> {
+        let mut addr = EndpointAddr::new(public_key(peer)?);
+        for a in addrs {
+            addr = addr.with_ip_addr(*a);
+        }
+        self.router
+            .endpoint()
+            .connect(addr, alpn)
+            .await
+            .map_err(|e| SyncError::Unreachable(format!("{}: {e}", short(peer))))
+    }
+
+    /// One sync pass with a peer: exchange until both sides are idle, then close.
+    pub async fn sync_once(
+        &self,
+        peer: &str,
+        addrs: &[SocketAddr],
+    ) -> Result<SessionReport, SyncError> {
+        let conn = self.connect(peer, addrs, SYNC_ALPN).await?;
+        let (send, recv) = conn
+            .open_bi()
+            .await
+            .map_err(|e| SyncError::Io(e.to_string()))?;
+        let report = drive(
+            self.handle.clone(),
+            peer.to_string(),
+            send,
+            recv,
+            true,
+            false,
+            self.shutdown.clone(),
+        )
+        .await;
+        conn.close(0u32.into(), b"done");
+        match &report.error {
+            Some(e) => Err(SyncError::Io(e.clone())),
+            None => Ok(report),
+        }
+    }
+
+    /// Keeps a continuous session with a peer, reconnecting with backoff, until shutdown.
+    pub async fn keep_synced(&self, peer: String, addrs: Vec<SocketAddr>) {
+        let mut backoff = Duration::from_millis(500);
+        let mut shutdown = self.shutdown.clone();
+        loop {
+            if *shutdown.borrow() {
+                return;
+            }
+            if !self.is_active(&peer) {
+                match self.connect(&peer, &addrs, SYNC_ALPN).await {
+                    Ok(conn) => match conn.open_bi().await {
+                        Ok((send, recv)) => {
+                            if let Ok(mut a) = self.active.lock() {
+                                a.insert(peer.clone());
+                            }
+                            let report = drive(
+                                self.handle.clone(),
+                                peer.clone(),
+                                send,
+                                recv,
+                                true,
+                                true,
+                                self.shutdown.clone(),
+                            )
+                            .await;
+                            if let Ok(mut a) = self.active.lock() {
+                                a.remove(&peer);
+                            }
+                            conn.close(0u32.into(), b"bye");
+                            if report.error.is_none() {
+                                backoff = Duration::from_millis(500);
+                            }
+                            let _ = self.reports.send(report).await;
+                        }
+                        Err(e) => tracing::debug!(peer = %short(&peer), "open stream failed: {e}"),
+                    },
+                    Err(e) => {
+                        let p = peer.clone();
+                        let msg = e.to_string();
+                        let _ = on_store(&self.handle, move |node| {
+                            node.record_contact(&p, Some(&msg))
+                        })
+                        .await;
+                        tracing::debug!(peer = %short(&peer), "dial failed: {e}");
+                    }
+                }
+            }
+            tokio::select! {
+                _ = tokio::time::sleep(backoff) => {}
+                _ = shutdown.changed() => return,
+            }
+            backoff = (backoff * 2).min(MAX_BACKOFF);
+        }
+    }
+
+    /// Stops every session after the frame in flight and closes the endpoint.
+    pub async fn shutdown(self) {
+        let _ = self.shutdown_tx.send(true);
+        let _ = self.router.shutdown().await;
+    }
+}
+
+/// Joins a network with a ticket: makes this machine's key, reaches the inviter, receives the
+/// certificate and the network documents, and creates the store in `dir`.
+pub async fn join(ticket: &Ticket, dir: &Path, clock: Clock) -> Result<Node, SyncError> {
+    if clock.now_ms() > ticket.expires_at {
+        return Err(SyncError::BadTicket(
+            "it has expired; ask for a new one".into(),
+        ));
+    }
+    let secret = generate_secret()?;
+    let endpoint = bind_endpoint(&secret, SocketAddr::from(([0, 0, 0, 0], 0)), vec![]).await?;
+    let mut addr = EndpointAddr::new(public_key(&ticket.inviter)?);
+    for a in &ticket.addrs {
+        if let Ok(sa) = a.parse::<SocketAddr>() {
+            addr = addr.with_ip_addr(sa);
+        }
+    }
+    let conn = endpoint
+        .connect(addr, ENROL_ALPN)
+        .await
+        .map_err(|e| SyncError::Unreachable(format!("cannot reach the inviting station: {e}")))?;
+    let (mut send, mut recv) = conn
+        .open_bi()
+        .await
+        .map_err(|e| SyncError::Io(e.to_string()))?;
+    write_frame(
+        &mut send,
+        &proto::encode(&JoinRequest {
+            secret: ticket.secret.clone(),
+        }),
+    )
+    .await?;
+    let _ = send.finish();
+    let reply = read_frame::<JoinReply>(&mut recv).await?;
+    conn.close(0u32.into(), b"thanks");
+    endpoint.close().await;
+    let (cert, certs, docs) = match reply {
+        Some((JoinReply::Welcome { cert, certs, docs }, _)) => (cert, certs, docs),
+        Some((JoinReply::Refused { reason }, _)) => return Err(SyncError::Refused(reason)),
+        None => {
+            return Err(SyncError::Io(
+                "the inviting station closed without answering".into(),
+            ));
+        }
+    };
+    let enrolment = Enrolment {
+        cert: Cert::from_json(&cert)?,
+        certs: certs
+            .iter()
+            .map(|c| Cert::from_json(c))
+            .collect::<Result<_, _>>()?,
+        network_docs: docs,
+    };
+    if enrolment.cert.body.node_id != node_id_of(&secret) {
+        return Err(SyncError::Unauthorized(
+            "the inviting station certified another node".into(),
+        ));
+    }
+    let mut node = Node::join(
+        dir,
+        clock,
+        &secret,
+        &ticket.network_id,
+        &ticket.root_key,
+        &enrolment,
+    )?;
+    node.add_peer(&ticket.inviter, &ticket.addrs)?;
+    Ok(node)
+}
+
+/// The longest frame, re-exported for documentation.
+pub const FRAME_LIMIT: usize = MAX_FRAME;

@@ -1,0 +1,648 @@
+//! The sans-I/O sync session: a state machine over [`Msg`]s.
+//!
+//! A [`Session`] knows nothing of sockets. The adapter (`net`) feeds it every message the peer
+//! sent and writes out whatever it returns; tests drive two sessions against each other in
+//! memory. Each side runs the same machine:
+//!
+//! 1. **Hello.** Each side sends its certificate chain, its `seq` and its watermark of the other
+//!    (`since`: it has everything the other wrote up to there). A side whose chain does not verify,
+//!    or that is revoked, or from another network, is refused before any document moves.
+//! 2. **Have.** Each side offers, in `seq` order and in chunks, the documents it wrote after the
+//!    other's watermark that are in scope for both, with their heads. Reconnecting with nothing new
+//!    costs one empty `Have`.
+//! 3. **Changes / Want / Sync.** For each offered document the receiver compares heads. If it
+//!    knows every head offered, the offerer is behind or equal, and the receiver sends exactly the
+//!    changes the offerer lacks (`Changes`). Otherwise it answers `Want` with its own heads (none
+//!    if it lacks the document); the offerer, knowing every one of those heads, sends exactly the
+//!    rest, and if it does not (the histories diverged) starts Automerge's sync protocol for that
+//!    document (`Sync`). Every document's messages of one round travel in one frame, so round
+//!    trips do not grow with the number of documents.
+//! 4. **Watermarks.** Received changes are applied in one transaction per frame (all or nothing,
+//!    every author and both scopes checked). When every document of an offered chunk is here, the
+//!    watermark moves to that chunk's `upto` and is persisted: an interrupted session resumes there
+//!    and never needs what was committed resent.
+//! 5. **Idle.** A side with nothing to send and nothing outstanding says `Idle`. A one-shot sync
+//!    ends when both sides are idle; a continuous session stays open and offers local writes as
+//!    they happen ([`Session::poll_local`]).
+
+use crate::SyncError;
+use crate::proto::{
+    DocChanges, DocHeads, DocSync, Hash, MAX_HAVE, Msg, TARGET_BATCH_BYTES, size_of,
+};
+use automerge::sync::{Message as AmSyncMessage, State as AmSyncState, SyncDoc as _};
+use automerge::{Automerge, ChangeHash};
+use std::collections::{BTreeMap, BTreeSet, HashMap, VecDeque};
+use yizhan_node::Node;
+use yizhan_node::cert::{Cert, short};
+use yizhan_node::replica::{RemoteDoc, Scope};
+
+/// The protocol version this build speaks.
+pub const VERSION: u32 = 1;
+
+/// Counters for one session.
+#[derive(Debug, Clone, Default, PartialEq, Eq, serde::Serialize)]
+pub struct SessionStats {
+    /// Documents that changed here.
+    pub docs_in: usize,
+    /// Documents this side sent changes or sync data for.
+    pub docs_out: usize,
+    /// Messages received.
+    pub msgs_in: usize,
+    /// Messages sent.
+    pub msgs_out: usize,
+}
+
+struct Chunk {
+    upto: i64,
+    pending: BTreeSet<String>,
+}
+
+/// One sync session with one peer.
+pub struct Session {
+    peer: String,
+    peer_cert: Option<Cert>,
+    peer_scope: Option<Scope>,
+    network_id: String,
+    /// The peer's watermark of this node: offer documents written after this.
+    offered_upto: i64,
+    /// This node's watermark of the peer.
+    received_upto: i64,
+    chunks: VecDeque<Chunk>,
+    /// Offered heads this node does not have yet, by document.
+    awaiting: HashMap<String, Vec<ChangeHash>>,
+    syncs: HashMap<String, AmSyncState>,
+    /// Heads the peer is known to hold, to avoid offering its own changes back to it.
+    peer_has: HashMap<String, Vec<ChangeHash>>,
+    hello_received: bool,
+    hello_sent: bool,
+    idle_sent: bool,
+    peer_idle: bool,
+    stats: SessionStats,
+}
+
+impl std::fmt::Debug for Session {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Session")
+            .field("peer", &short(&self.peer))
+            .field("offered_upto", &self.offered_upto)
+            .field("received_upto", &self.received_upto)
+            .field("awaiting", &self.awaiting.len())
+            .finish_non_exhaustive()
+    }
+}
+
+fn to_hashes(heads: &[Hash]) -> Vec<ChangeHash> {
+    heads.iter().copied().map(ChangeHash).collect()
+}
+
+fn from_hashes(heads: &[ChangeHash]) -> Vec<Hash> {
+    heads.iter().map(|h| h.0).collect()
+}
+
+/// A digest of a set of certificates, so that two nodes knowing the same ones skip the exchange.
+pub fn certs_digest(node: &Node) -> Hash {
+    let mut all = String::new();
+    for c in node.members().certs().values() {
+        all.push_str(&c.sig);
+    }
+    use sha2::Digest as _;
+    sha2::Sha256::digest(all.as_bytes()).into()
+}
+
+/// Splits `items` into messages of about [`TARGET_BATCH_BYTES`].
+fn batch<T>(items: Vec<T>, size: impl Fn(&T) -> usize, wrap: impl Fn(Vec<T>) -> Msg) -> Vec<Msg> {
+    let mut out = Vec::new();
+    let mut cur = Vec::new();
+    let mut bytes = 0;
+    for it in items {
+        let s = size(&it);
+        if !cur.is_empty() && bytes + s > TARGET_BATCH_BYTES {
+            out.push(wrap(std::mem::take(&mut cur)));
+            bytes = 0;
+        }
+        bytes += s;
+        cur.push(it);
+    }
+    if !cur.is_empty() {
+        out.push(wrap(cur));
+    }
+    out
+}
+
+impl Session {
+    /// A session with `peer` (its node id, as authenticated by the transport).
+    pub fn new(node: &Node, peer: &str) -> Session {
+        let received_upto = node.peer(peer).ok().flatten().map_or(0, |p| p.received_seq);
+        Session {
+            peer: peer.to_string(),
+            peer_cert: None,
+            peer_scope: None,
+            network_id: node.identity().network_id.clone(),
+            offered_upto: 0,
+            received_upto,
+            chunks: VecDeque::new(),
+            awaiting: HashMap::new(),
+            syncs: HashMap::new(),
+            peer_has: HashMap::new(),
+            hello_received: false,
+            hello_sent: false,
+            idle_sent: false,
+            peer_idle: false,
+            stats: SessionStats::default(),
+        }
+    }
+
+    /// The peer's node id.
+    pub fn peer(&self) -> &str {
+        &self.peer
+    }
+
+    /// The peer's station, once its hello has been verified.
+    pub fn peer_station(&self) -> Option<&str> {
+        self.peer_cert
+            .as_ref()
+            .map(|c| c.body.station.code.as_str())
+    }
+
+    /// Counters so far.
+    pub fn stats(&self) -> &SessionStats {
+        &self.stats
+    }
+
+    /// Whether both sides have said they have nothing more.
+    pub fn is_done(&self) -> bool {
+        self.hello_received && self.idle_sent && self.peer_idle
+    }
+
+    /// The first message of the dialing side: this node's hello. The accepting side sends its
+    /// hello only after the dialer's has been verified.
+    pub fn start(&mut self, node: &mut Node) -> Result<Vec<Msg>, SyncError> {
+        let hello = self.hello(node)?;
+        Ok(self.sent(vec![hello]))
+    }
+
+    fn hello(&mut self, node: &mut Node) -> Result<Msg, SyncError> {
+        self.hello_sent = true;
+        let me = node.identity().node_id.clone();
+        let mut chain = Vec::new();
+        let mut cur = node.members().get(&me).cloned();
+        while let Some(c) = cur {
+            let issuer = c.body.issuer.clone();
+            chain.push(c.to_json());
+            cur = node.members().get(&issuer).cloned();
+            if chain.len() > 8 {
+                break;
+            }
+        }
+        if chain.is_empty() {
+            return Err(SyncError::Protocol("this node has no certificate".into()));
+        }
+        Ok(Msg::Hello {
+            version: VERSION,
+            network_id: self.network_id.clone(),
+            chain,
+            seq: node.seq()?,
+            since: self.received_upto,
+            certs_digest: certs_digest(node),
+        })
+    }
+
+    fn sent(&mut self, msgs: Vec<Msg>) -> Vec<Msg> {
+        if msgs.iter().any(|m| !matches!(m, Msg::Idle { .. })) {
+            self.idle_sent = false;
+            self.peer_idle = false;
+        }
+        self.stats.msgs_out += msgs.len();
+        msgs
+    }
+
+    fn scope(&self) -> Result<&Scope, SyncError> {
+        self.peer_scope
+            .as_ref()
+            .ok_or_else(|| SyncError::Protocol("a message came before hello".into()))
+    }
+
+    /// Handles one message from the peer and returns what to send back.
+    pub fn handle(&mut self, node: &mut Node, msg: Msg) -> Result<Vec<Msg>, SyncError> {
+        self.stats.msgs_in += 1;
+        let mut out = match msg {
+            Msg::Hello {
+                version,
+                network_id,
+                chain,
+                seq,
+                since,
+                certs_digest: digest,
+            } => self.on_hello(node, version, &network_id, &chain, seq, since, digest)?,
+            Msg::Certs { certs } => {
+                let parsed: Vec<Cert> = certs
+                    .iter()
+                    .filter_map(|c| Cert::from_json(c).ok())
+                    .collect();
+                let (_, failed) = node.add_certs(parsed)?;
+                for (c, e) in failed {
+                    tracing::warn!(peer = %short(&self.peer), node = %short(&c.body.node_id), "certificate not accepted: {e}");
+                }
+                Vec::new()
+            }
+            Msg::Have { docs, upto } => self.on_have(node, docs, upto)?,
+            Msg::Changes { docs } => {
+                self.scope()?;
+                let remote: Vec<RemoteDoc> = docs
+                    .into_iter()
+                    .map(|d| RemoteDoc {
+                        doc_id: d.id,
+                        changes: d.changes,
+                    })
+                    .collect();
+                let applied = node.apply_remote(&self.peer, &remote)?;
+                self.stats.docs_in += applied.changed;
+                for d in &remote {
+                    if let Some(h) = node.heads_of(&d.doc_id)? {
+                        self.peer_has.insert(d.doc_id.clone(), h);
+                    }
+                }
+                self.settle(node)?;
+                Vec::new()
+            }
+            Msg::Want { docs } => self.on_want(node, docs)?,
+            Msg::Sync { docs } => self.on_sync(node, docs)?,
+            Msg::Idle { upto } => {
+                self.peer_idle = true;
+                // Everything the peer wrote up to `upto` is either offered (and here, if nothing
+                // is outstanding) or came from this node.
+                // A peer that overstates this only hides its own writes from this node.
+                if self.awaiting.is_empty() && self.chunks.is_empty() && upto > self.received_upto {
+                    self.received_upto = upto;
+                    node.set_received_seq(&self.peer, upto)?;
+                }
+                Vec::new()
+            }
+            Msg::Refused { reason } => return Err(SyncError::Refused(reason)),
+        };
+        if out.is_empty() && self.hello_received && self.awaiting.is_empty() && !self.idle_sent {
+            self.idle_sent = true;
+            let upto = self.idle_upto(node)?;
+            out.push(Msg::Idle { upto });
+            self.stats.msgs_out += 1;
+            return Ok(out);
+        }
+        Ok(self.sent(out))
+    }
+
+    #[allow(clippy::too_many_arguments)]
+    fn on_hello(
+        &mut self,
+        node: &mut Node,
+        version: u32,
+        network_id: &str,
+        chain: &[String],
+        peer_seq: i64,
+        since: i64,
+        digest: Hash,
+    ) -> Result<Vec<Msg>, SyncError> {
+        if self.hello_received {
+            return Err(SyncError::Protocol("a second hello".into()));
+        }
+        if version != VERSION {
+            return Err(SyncError::Unauthorized(format!(
+                "peer speaks protocol version {version}, this node {VERSION}"
+            )));
+        }
+        if network_id != self.network_id {
+            return Err(SyncError::Unauthorized(
+                "the peer belongs to another network".into(),
+            ));
+        }
+        let certs: Vec<Cert> = chain
+            .iter()
+            .map(|c| Cert::from_json(c))
+            .collect::<Result<_, _>>()?;
+        let leaf = certs
+            .first()
+            .ok_or_else(|| SyncError::Unauthorized("the peer sent no certificate".into()))?;
+        if leaf.body.node_id != self.peer {
+            return Err(SyncError::Unauthorized(
+                "the peer's certificate is for another node".into(),
+            ));
+        }
+        let (_, failed) = node.add_certs(certs.clone())?;
+        if let Some((_, e)) = failed
+            .into_iter()
+            .find(|(c, _)| c.body.node_id == self.peer)
+        {
+            return Err(SyncError::Unauthorized(e.to_string()));
+        }
+        let cert = node
+            .member(&self.peer)
+            .map_err(|e| SyncError::Unauthorized(e.to_string()))?
+            .clone();
+        self.peer_scope = Some(node.scope_of(&cert.body.station.code));
+        self.peer_cert = Some(cert);
+        self.hello_received = true;
+        node.record_contact(&self.peer, None)?;
+        let my_seq = node.seq()?;
+        // A watermark beyond this node's seq means this store was replaced: start over.
+        self.offered_upto = if since > my_seq || since < 0 {
+            0
+        } else {
+            since
+        };
+        let _ = peer_seq;
+        let mut out = Vec::new();
+        if !self.hello_sent {
+            out.push(self.hello(node)?);
+        }
+        if digest != certs_digest(node) {
+            out.push(Msg::Certs {
+                certs: node.members().certs().values().map(Cert::to_json).collect(),
+            });
+        }
+        out.extend(self.offers(node)?);
+        Ok(out)
+    }
+
+    /// How far the peer may move its watermark of this node: past writes that only echo what the
+    /// peer itself sent (documents whose heads the peer is known to hold).
+    fn idle_upto(&mut self, node: &mut Node) -> Result<i64, SyncError> {
+        let scope = self.scope()?.clone();
+        let seq = node.seq()?;
+        if seq <= self.offered_upto {
+            return Ok(self.offered_upto);
+        }
+        let since = node.changed_since(self.offered_upto, &scope, MAX_HAVE * 5)?;
+        if since.len() < MAX_HAVE * 5
+            && since
+                .iter()
+                .all(|d| self.peer_has.get(&d.doc_id) == Some(&d.heads))
+        {
+            self.offered_upto = seq;
+        }
+        Ok(self.offered_upto)
+    }
+
+    /// `Have` messages for everything written since the last offer, in scope for the peer.
+    fn offers(&mut self, node: &mut Node) -> Result<Vec<Msg>, SyncError> {
+        let scope = self.scope()?.clone();
+        let mut out = Vec::new();
+        let my_seq = node.seq()?;
+        loop {
+            let docs = node.changed_since(self.offered_upto, &scope, MAX_HAVE)?;
+            let full = docs.len() == MAX_HAVE;
+            let upto = if full {
+                docs.last().map_or(my_seq, |d| d.seq)
+            } else {
+                my_seq
+            };
+            let offered: Vec<DocHeads> = docs
+                .into_iter()
+                .filter(|d| self.peer_has.get(&d.doc_id) != Some(&d.heads))
+                .map(|d| DocHeads {
+                    id: d.doc_id,
+                    heads: from_hashes(&d.heads),
+                })
+                .collect();
+            self.offered_upto = upto;
+            if !offered.is_empty() || out.is_empty() {
+                out.push(Msg::Have {
+                    docs: offered,
+                    upto,
+                });
+            }
+            if !full {
+                break;
+            }
+        }
+        Ok(out)
+    }
+
+    /// Offers what was written locally since the last offer (continuous sessions).
+    pub fn poll_local(&mut self, node: &mut Node) -> Result<Vec<Msg>, SyncError> {
+        if !self.hello_received || node.seq()? <= self.offered_upto {
+            return Ok(Vec::new());
+        }
+        let msgs = self.offers(node)?;
+        let msgs: Vec<Msg> = msgs
+            .into_iter()
+            .filter(|m| !matches!(m, Msg::Have { docs, .. } if docs.is_empty()))
+            .collect();
+        Ok(self.sent(msgs))
+    }
+
+    fn on_have(
+        &mut self,
+        node: &mut Node,
+        docs: Vec<DocHeads>,
+        upto: i64,
+    ) -> Result<Vec<Msg>, SyncError> {
+        let scope = self.scope()?.clone();
+        let mut changes = Vec::new();
+        let mut wants = Vec::new();
+        let mut pending = BTreeSet::new();
+        for d in docs {
+            if d.id.is_empty() || d.id.len() > 64 {
+                return Err(SyncError::Protocol(format!(
+                    "document id of {} bytes",
+                    d.id.len()
+                )));
+            }
+            let theirs = to_hashes(&d.heads);
+            self.peer_has.insert(d.id.clone(), theirs.clone());
+            let mine = node.heads_of(&d.id)?;
+            if mine.as_deref() == Some(&theirs[..]) {
+                continue;
+            }
+            let known = if mine.is_some() {
+                node.known_heads(&d.id, &theirs)?
+            } else {
+                Vec::new()
+            };
+            if mine.is_some() && known.len() == theirs.len() {
+                // The peer is behind: send exactly what it lacks, if it may have it.
+                if node.doc_in_scope(&d.id, &scope)? {
+                    let ch = node.changes_for(&d.id, &theirs)?;
+                    if !ch.is_empty() {
+                        self.stats.docs_out += 1;
+                        changes.push(DocChanges {
+                            id: d.id,
+                            changes: ch,
+                        });
+                    }
+                }
+                continue;
+            }
+            // This node lacks something. Tell the peer what it has; the peer knows whether that is
+            // a plain prefix of its history (then it sends exactly the rest) or not.
+            wants.push(DocHeads {
+                id: d.id.clone(),
+                heads: mine.map(|m| from_hashes(&m)).unwrap_or_default(),
+            });
+            self.awaiting.insert(d.id.clone(), theirs);
+            pending.insert(d.id);
+        }
+        self.chunks.push_back(Chunk { upto, pending });
+        self.settle(node)?;
+        let mut out = batch(
+            changes,
+            |c| {
+                size_of(&Msg::Changes {
+                    docs: vec![c.clone()],
+                })
+            },
+            |docs| Msg::Changes { docs },
+        );
+        out.extend(batch(
+            wants,
+            |w| w.id.len() + 32 * w.heads.len() + 4,
+            |docs| Msg::Want { docs },
+        ));
+        Ok(out)
+    }
+
+    fn on_want(&mut self, node: &mut Node, docs: Vec<DocHeads>) -> Result<Vec<Msg>, SyncError> {
+        let scope = self.scope()?.clone();
+        let mut changes = Vec::new();
+        let mut syncs = Vec::new();
+        for d in docs {
+            // Only documents this node has and the peer may hold; anything else is answered with
+            // silence, which reveals nothing.
+            if node.heads_of(&d.id)?.is_none() || !node.doc_in_scope(&d.id, &scope)? {
+                return Err(SyncError::Unauthorized(format!(
+                    "the peer asked for document {} outside its scope",
+                    d.id
+                )));
+            }
+            let theirs = to_hashes(&d.heads);
+            if node.known_heads(&d.id, &theirs)?.len() == theirs.len() {
+                let ch = node.changes_for(&d.id, &theirs)?;
+                self.stats.docs_out += 1;
+                changes.push(DocChanges {
+                    id: d.id,
+                    changes: ch,
+                });
+            } else {
+                // Diverged: Automerge's sync protocol finds out what each side lacks.
+                let state = self.syncs.entry(d.id.clone()).or_default();
+                let doc = node
+                    .with_doc(&d.id, |am| Ok(am.clone()))?
+                    .unwrap_or_default();
+                if let Some(m) = doc.generate_sync_message(state) {
+                    self.stats.docs_out += 1;
+                    syncs.push(DocSync {
+                        id: d.id,
+                        message: m.encode(),
+                    });
+                }
+            }
+        }
+        let mut out = batch(
+            changes,
+            |c| {
+                size_of(&Msg::Changes {
+                    docs: vec![c.clone()],
+                })
+            },
+            |docs| Msg::Changes { docs },
+        );
+        out.extend(batch(
+            syncs,
+            |s| s.message.len() + s.id.len(),
+            |docs| Msg::Sync { docs },
+        ));
+        Ok(out)
+    }
+
+    fn on_sync(&mut self, node: &mut Node, docs: Vec<DocSync>) -> Result<Vec<Msg>, SyncError> {
+        let scope = self.scope()?.clone();
+        let mut forks: BTreeMap<String, Automerge> = BTreeMap::new();
+        let mut remote = Vec::new();
+        for d in &docs {
+            let exists = node.heads_of(&d.id)?.is_some();
+            if exists && !node.doc_in_scope(&d.id, &scope)? {
+                return Err(SyncError::Unauthorized(format!(
+                    "the peer asked for document {} outside its scope",
+                    d.id
+                )));
+            }
+            let msg = AmSyncMessage::decode(&d.message).map_err(|e| {
+                SyncError::Protocol(format!("sync message for {} does not decode: {e}", d.id))
+            })?;
+            let mut fork = node
+                .with_doc(&d.id, |am| Ok(am.clone()))?
+                .unwrap_or_default();
+            let before = fork.get_heads();
+            let state = self.syncs.entry(d.id.clone()).or_default();
+            fork.receive_sync_message(state, msg).map_err(|e| {
+                SyncError::Protocol(format!("sync message for {} is invalid: {e}", d.id))
+            })?;
+            let new: Vec<Vec<u8>> = fork
+                .get_changes(&before)
+                .into_iter()
+                .map(|mut c| c.bytes().into_owned())
+                .collect();
+            if !new.is_empty() {
+                remote.push(RemoteDoc {
+                    doc_id: d.id.clone(),
+                    changes: new,
+                });
+            }
+            forks.insert(d.id.clone(), fork);
+        }
+        if !remote.is_empty() {
+            let applied = node.apply_remote(&self.peer, &remote)?;
+            self.stats.docs_in += applied.changed;
+        }
+        let mut out = Vec::new();
+        for (id, fork) in forks {
+            // Only answer for documents the peer may hold; a document this node lacks answers
+            // with empty heads, which reveals nothing.
+            if node.heads_of(&id)?.is_some() && !node.doc_in_scope(&id, &scope)? {
+                continue;
+            }
+            let state = self.syncs.entry(id.clone()).or_default();
+            if let Some(m) = fork.generate_sync_message(state) {
+                let bytes = m.encode();
+                self.stats.docs_out += 1;
+                out.push(DocSync {
+                    id: id.clone(),
+                    message: bytes,
+                });
+            }
+            self.peer_has.insert(id, fork.get_heads());
+        }
+        self.settle(node)?;
+        Ok(batch(
+            out,
+            |s| s.message.len() + s.id.len(),
+            |docs| Msg::Sync { docs },
+        ))
+    }
+
+    /// Resolves awaited documents that have arrived and advances the watermark over complete
+    /// chunks, persisting it.
+    fn settle(&mut self, node: &mut Node) -> Result<(), SyncError> {
+        let ids: Vec<String> = self.awaiting.keys().cloned().collect();
+        for id in ids {
+            let want = self.awaiting.get(&id).cloned().unwrap_or_default();
+            if node.heads_of(&id)?.is_some() && node.known_heads(&id, &want)?.len() == want.len() {
+                self.awaiting.remove(&id);
+            }
+        }
+        let mut advanced = None;
+        while let Some(front) = self.chunks.front_mut() {
+            front.pending.retain(|id| self.awaiting.contains_key(id));
+            if !front.pending.is_empty() {
+                break;
+            }
+            advanced = Some(front.upto);
+            self.chunks.pop_front();
+        }
+        if let Some(upto) = advanced
+            && upto > self.received_upto
+        {
+            self.received_upto = upto;
+            node.set_received_seq(&self.peer, upto)?;
+        }
+        Ok(())
+    }
+}

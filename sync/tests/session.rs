@@ -1,0 +1,295 @@
+//! The sans-I/O session driven in memory between real nodes (real SQLite stores, real Automerge
+//! documents), without sockets.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+use std::path::Path;
+use yizhan_node::case::Action;
+use yizhan_node::network::Station;
+use yizhan_node::query::CaseFilter;
+use yizhan_node::{Clock, InitParams, NewCase, Node};
+use yizhan_sync::proto::{self, Msg};
+use yizhan_sync::session::Session;
+
+const NOW: i64 = 1_772_413_200_000; // 2026-03-02T09:00:00+08:00
+
+fn station(code: &str, tier: &str, parent: &str) -> Station {
+    Station {
+        code: code.into(),
+        name: format!("{code}站"),
+        tier: tier.into(),
+        parent: parent.into(),
+    }
+}
+
+fn city(dir: &Path) -> Node {
+    Node::init(
+        dir,
+        Clock::Fixed(NOW),
+        &InitParams {
+            network_name: "测试市".into(),
+            code: "C".into(),
+            name: "测试市政务服务中心".into(),
+        },
+    )
+    .unwrap()
+}
+
+/// Enrols a node for `st` at `parent` without a network: invite, redeem, join.
+fn enrol(parent: &mut Node, st: Station, dir: &Path) -> Node {
+    let invite = parent.invite(st, 7).unwrap();
+    let secret = yizhan_node::enrol::generate_secret().unwrap();
+    let joiner = yizhan_node::enrol::node_id_of(&secret);
+    let enrolment = parent.redeem_invite(&invite.secret, &joiner).unwrap();
+    Node::join(
+        dir,
+        Clock::Fixed(NOW),
+        &secret,
+        &invite.network_id,
+        &invite.root_key,
+        &enrolment,
+    )
+    .unwrap()
+}
+
+fn new_case(node: &mut Node, item: &str, name: &str) -> String {
+    node.new_case(&NewCase {
+        item_code: item.into(),
+        applicant_name: name.into(),
+        ..NewCase::default()
+    })
+    .unwrap()
+    .doc
+    .id
+}
+
+struct Link {
+    bytes: usize,
+    frames: usize,
+    rounds: usize,
+}
+
+/// Runs a one-shot session between `a` (dialer) and `b` until both are idle.
+fn sync(a: &mut Node, b: &mut Node) -> Link {
+    let a_id = a.identity().node_id.clone();
+    let b_id = b.identity().node_id.clone();
+    let mut sa = Session::new(a, &b_id);
+    let mut sb = Session::new(b, &a_id);
+    let mut to_b: Vec<Msg> = sa.start(a).unwrap();
+    let mut to_a: Vec<Msg> = Vec::new();
+    let mut link = Link {
+        bytes: 0,
+        frames: 0,
+        rounds: 0,
+    };
+    for _ in 0..200 {
+        if to_b.is_empty() && to_a.is_empty() {
+            break;
+        }
+        link.rounds += 1;
+        for m in std::mem::take(&mut to_b) {
+            let frame = proto::encode(&m);
+            link.bytes += frame.len();
+            link.frames += 1;
+            to_a.extend(sb.handle(b, proto::decode_frame(&frame).unwrap()).unwrap());
+        }
+        for m in std::mem::take(&mut to_a) {
+            let frame = proto::encode(&m);
+            link.bytes += frame.len();
+            link.frames += 1;
+            to_b.extend(sa.handle(a, proto::decode_frame(&frame).unwrap()).unwrap());
+        }
+    }
+    assert!(
+        sa.is_done() && sb.is_done(),
+        "sessions did not finish: {sa:?} {sb:?}"
+    );
+    link
+}
+
+fn ids(node: &mut Node) -> Vec<String> {
+    let mut v: Vec<String> = node
+        .list(&CaseFilter {
+            limit: 10_000,
+            ..CaseFilter::default()
+        })
+        .unwrap()
+        .into_iter()
+        .map(|r| r.id)
+        .collect();
+    v.sort();
+    v
+}
+
+#[test]
+fn city_and_township_converge_within_scope() {
+    let tmp = tempfile::tempdir().unwrap();
+    let mut c = city(&tmp.path().join("c"));
+    let mut t1 = enrol(
+        &mut c,
+        station("T1", "township", "C"),
+        &tmp.path().join("t1"),
+    );
+    c.add_station(station("T2", "township", "C")).unwrap();
+    // Cases at the city: one forwarded to T1, one forwarded to T2, one kept.
+    let to_t1 = new_case(&mut c, "TS-004", "甲");
+    c.act(&to_t1, &Action::Forward { to: "T1".into() }, "窗口")
+        .unwrap();
+    let to_t2 = new_case(&mut c, "TS-004", "乙");
+    c.act(&to_t2, &Action::Forward { to: "T2".into() }, "窗口")
+        .unwrap();
+    let _kept = new_case(&mut c, "CT-001", "丙");
+    // A case taken in at T1.
+    let at_t1 = new_case(&mut t1, "TS-004", "丁");
+
+    let link = sync(&mut t1, &mut c);
+    assert!(link.rounds <= 4, "rounds {}", link.rounds);
+    // The city sees everything; T1 sees only what is in its scope.
+    let city_ids = ids(&mut c);
+    assert_eq!(city_ids.len(), 4);
+    assert!(city_ids.contains(&at_t1));
+    let t1_ids = ids(&mut t1);
+    let mut want = vec![to_t1.clone(), at_t1];
+    want.sort();
+    assert_eq!(t1_ids, want);
+
+    // T1 accepts the forwarded case; the city sees it after the next sync.
+    t1.act(&to_t1, &Action::Accept, "窗口").unwrap();
+    sync(&mut t1, &mut c);
+    assert_eq!(c.case(&to_t1).unwrap().state.status.as_str(), "accepted");
+    assert_eq!(c.heads_of(&to_t1).unwrap(), t1.heads_of(&to_t1).unwrap());
+
+    // Nothing new: an idle reconnect moves only a few hundred bytes.
+    let idle = sync(&mut t1, &mut c);
+    assert!(
+        idle.bytes < 8_192,
+        "idle reconnect moved {} bytes",
+        idle.bytes
+    );
+    assert!(idle.rounds <= 3, "idle rounds {}", idle.rounds);
+}
+
+#[test]
+fn village_never_receives_another_villages_case() {
+    let tmp = tempfile::tempdir().unwrap();
+    let mut c = city(&tmp.path().join("c"));
+    let mut t = enrol(&mut c, station("T", "township", "C"), &tmp.path().join("t"));
+    let mut v1 = enrol(
+        &mut t,
+        station("V1", "village", "T"),
+        &tmp.path().join("v1"),
+    );
+    let mut v2 = enrol(
+        &mut t,
+        station("V2", "village", "T"),
+        &tmp.path().join("v2"),
+    );
+    let a = new_case(&mut v1, "TS-004", "张三");
+    v1.act(&a, &Action::Forward { to: "T".into() }, "代办员")
+        .unwrap();
+    let b = new_case(&mut v2, "TS-004", "李四");
+    sync(&mut v1, &mut t);
+    sync(&mut v2, &mut t);
+    sync(&mut t, &mut c);
+    assert_eq!(ids(&mut t).len(), 2);
+    assert_eq!(ids(&mut c).len(), 2);
+    assert_eq!(ids(&mut v1), vec![a.clone()]);
+    assert_eq!(ids(&mut v2), vec![b.clone()]);
+    // Sync again in the other order: still isolated.
+    sync(&mut t, &mut v1);
+    sync(&mut t, &mut v2);
+    assert_eq!(ids(&mut v1), vec![a]);
+    assert_eq!(ids(&mut v2), vec![b]);
+}
+
+#[test]
+fn parallel_approvals_on_partitioned_nodes_both_count() {
+    let tmp = tempfile::tempdir().unwrap();
+    let mut c1 = city(&tmp.path().join("c1"));
+    let mut c2 = enrol(&mut c1, station("C", "city", ""), &tmp.path().join("c2"));
+    let id = new_case(&mut c1, "CT-002", "某公司");
+    c1.act(&id, &Action::Accept, "窗口").unwrap();
+    sync(&mut c2, &mut c1);
+    // Partitioned: two departments decide on two machines.
+    c1.act(
+        &id,
+        &Action::Approve {
+            dept: "市场监管局".into(),
+        },
+        "市场监管",
+    )
+    .unwrap();
+    c2.act(
+        &id,
+        &Action::Approve {
+            dept: "税务局".into(),
+        },
+        "税务",
+    )
+    .unwrap();
+    c2.act(
+        &id,
+        &Action::Approve {
+            dept: "公安局".into(),
+        },
+        "公安",
+    )
+    .unwrap();
+    sync(&mut c1, &mut c2);
+    for n in [&mut c1, &mut c2] {
+        let v = n.case(&id).unwrap();
+        assert_eq!(v.state.approvals.len(), 3);
+        assert!(!v.state.conflict());
+    }
+    c1.act(&id, &Action::Complete, "窗口").unwrap();
+    sync(&mut c1, &mut c2);
+    assert_eq!(c2.case(&id).unwrap().state.status.as_str(), "completed");
+}
+
+#[test]
+fn an_unenrolled_node_is_refused_before_any_document_moves() {
+    let tmp = tempfile::tempdir().unwrap();
+    let mut c = city(&tmp.path().join("c"));
+    new_case(&mut c, "CT-001", "甲");
+    let mut stranger = city(&tmp.path().join("x")); // another network entirely
+    let c_id = c.identity().node_id.clone();
+    let s_id = stranger.identity().node_id.clone();
+    let mut ss = Session::new(&stranger, &c_id);
+    let mut sc = Session::new(&c, &s_id);
+    let hello = ss.start(&mut stranger).unwrap();
+    let err = sc
+        .handle(&mut c, hello.into_iter().next().unwrap())
+        .unwrap_err();
+    assert!(err.to_string().contains("another network"), "{err}");
+    assert_eq!(ids(&mut stranger).len(), 0);
+    assert_eq!(ids(&mut c).len(), 1);
+}
+
+#[test]
+fn catch_up_sends_about_what_is_missing_and_resumes_from_the_watermark() {
+    let tmp = tempfile::tempdir().unwrap();
+    let mut c = city(&tmp.path().join("c"));
+    let mut t = enrol(&mut c, station("T", "township", "C"), &tmp.path().join("t"));
+    sync(&mut t, &mut c);
+    let mut lower_bound = 0usize;
+    for i in 0..300 {
+        let id = new_case(&mut t, "TS-004", &format!("申请人{i}"));
+        lower_bound += t
+            .changes_for(&id, &[])
+            .unwrap()
+            .iter()
+            .map(Vec::len)
+            .sum::<usize>();
+    }
+    let link = sync(&mut t, &mut c);
+    assert_eq!(ids(&mut c).len(), 300);
+    assert!(link.rounds <= 4, "rounds {}", link.rounds);
+    let ratio = link.bytes as f64 / lower_bound as f64;
+    assert!(
+        ratio < 1.5,
+        "moved {} bytes for {lower_bound} of changes ({ratio:.2}x)",
+        link.bytes
+    );
+    // The watermark moved: the next sync offers nothing.
+    let again = sync(&mut t, &mut c);
+    assert!(again.bytes < 4_096, "{}", again.bytes);
+}

@@ -1,0 +1,1226 @@
+//! End-to-end tests of the `yizhan` command line (DESIGN.md section 8): a case's whole life
+//! through the real binary, and every kind of bad input refused with one clear line and nothing
+//! written.
+
+use serde_json::Value;
+use std::collections::BTreeSet;
+use std::path::Path;
+use tempfile::TempDir;
+use yizhan_tests::{Mark, NOW, STORE_FILE, Yizhan, parse_json, run_command};
+
+/// A full, valid resident ID number (check digit X) and a phone; the outputs must mask both.
+const ID_NUMBER: &str = "11010519491231002X";
+const ID_MASKED: &str = "1101**********002X";
+const PHONE: &str = "13800138000";
+const PHONE_MASKED: &str = "138****8000";
+
+/// A fresh network in a temporary directory: city C01, township T01, village V01.
+fn network() -> (TempDir, Yizhan) {
+    let tmp = tempfile::tempdir().expect("a temporary directory");
+    let y = Yizhan::new(tmp.path().join("data"));
+    y.init_city();
+    (tmp, y)
+}
+
+fn s<'a>(v: &'a Value, what: &str) -> &'a str {
+    v.as_str()
+        .unwrap_or_else(|| panic!("{what} is not a string: {v}"))
+}
+
+fn u(v: &Value, what: &str) -> u64 {
+    v.as_u64()
+        .unwrap_or_else(|| panic!("{what} is not a count: {v}"))
+}
+
+/// `(id, status)` of every case, sorted by id.
+fn listed(y: &Yizhan, args: &[&str]) -> (u64, Vec<(String, String)>) {
+    let mut all = vec!["case", "list", "--limit", "100000"];
+    all.extend_from_slice(args);
+    let list = y.json(&all);
+    let mut rows: Vec<(String, String)> = list["cases"]
+        .as_array()
+        .unwrap_or_else(|| panic!("case list has no cases array: {list}"))
+        .iter()
+        .map(|r| {
+            (
+                s(&r["id"], "row id").to_string(),
+                s(&r["status"], "row status").to_string(),
+            )
+        })
+        .collect();
+    rows.sort();
+    (u(&list["total"], "total"), rows)
+}
+
+/// Runs a command that must be refused, checks that the error line names every word in
+/// `names`, and that nothing was written.
+fn refused(y: &Yizhan, args: &[&str], names: &[&str]) -> String {
+    let before = y.mark();
+    let line = y.refused(args);
+    for name in names {
+        assert!(
+            line.contains(name),
+            "the error for `{}` should name {name:?}: {line}",
+            args.join(" ")
+        );
+    }
+    y.assert_unchanged(before, &format!("the refused `{}`", args.join(" ")));
+    line
+}
+
+fn assert_no_personal_data(text: &str, what: &str) {
+    assert!(
+        !text.contains(ID_NUMBER) && !text.contains(PHONE),
+        "{what} shows an unmasked ID number or phone:\n{text}"
+    );
+}
+
+fn dir_entries(dir: &Path) -> Vec<String> {
+    let mut names: Vec<String> = std::fs::read_dir(dir)
+        .unwrap_or_else(|e| panic!("cannot list {}: {e}", dir.display()))
+        .map(|e| {
+            e.expect("a directory entry")
+                .file_name()
+                .to_string_lossy()
+                .into_owned()
+        })
+        .collect();
+    names.sort();
+    names
+}
+
+#[test]
+fn a_case_from_intake_to_follow_up() {
+    let (_tmp, y) = network();
+
+    let status = y.json(&["status"]);
+    assert_eq!(status["station"], "C01");
+    assert_eq!(status["tier"], "city");
+    assert_eq!(status["network"], "测试市");
+    assert_eq!(status["stations"], 3);
+
+    let stations = y.json(&["station", "list"]);
+    let by_code = |code: &str| -> Value {
+        stations
+            .as_array()
+            .expect("station list is an array")
+            .iter()
+            .find(|st| st["code"] == code)
+            .cloned()
+            .unwrap_or_else(|| panic!("station {code} missing from {stations}"))
+    };
+    assert_eq!(by_code("T01")["tier"], "township");
+    assert_eq!(by_code("T01")["parent"], "C01");
+    assert_eq!(by_code("V01")["tier"], "village");
+    assert_eq!(by_code("V01")["parent"], "T01");
+
+    let catalog = y.json(&["catalog", "list"]);
+    let items = catalog.as_array().expect("catalog list is an array");
+    assert!(items.len() >= 30, "only {} catalog items", items.len());
+    let tiers: BTreeSet<&str> = items.iter().map(|i| s(&i["tier"], "tier")).collect();
+    assert_eq!(
+        tiers,
+        BTreeSet::from(["city", "township", "village"]),
+        "the catalog covers every tier"
+    );
+    let ct002 = items
+        .iter()
+        .find(|i| i["code"] == "CT-002")
+        .expect("CT-002 in the default catalog");
+    let depts: Vec<&str> = ct002["departments"]
+        .as_array()
+        .expect("departments")
+        .iter()
+        .map(|d| s(d, "department"))
+        .collect();
+    assert_eq!(depts, ["市场监管局", "税务局", "公安局"]);
+
+    // Intake.
+    let created = y.json(&[
+        "case",
+        "new",
+        "--item",
+        "CT-002",
+        "--applicant",
+        "王小明",
+        "--id-number",
+        ID_NUMBER,
+        "--phone",
+        PHONE,
+    ]);
+    assert_eq!(created["event"], "created", "{created}");
+    let id = s(&created["id"], "id").to_string();
+    let number = s(&created["number"], "number").to_string();
+    assert_eq!(id.len(), 36, "the id is a UUID: {id}");
+    assert!(
+        number.starts_with("C01-260302-"),
+        "the number names the station and the day: {number}"
+    );
+    assert_no_personal_data(&created.to_string(), "case new");
+
+    let shown = y.json(&["case", "show", &number]);
+    assert_eq!(shown["id"], id.as_str());
+    assert_eq!(shown["number"], number.as_str());
+    assert_eq!(shown["status"], "submitted");
+    assert_eq!(shown["holder"], "C01");
+    assert_eq!(shown["item"]["code"], "CT-002");
+    assert_eq!(shown["applicant"]["name"], "王小明");
+    assert_eq!(shown["applicant"]["id_number"], ID_MASKED);
+    assert_eq!(shown["applicant"]["phone"], PHONE_MASKED);
+    assert_eq!(
+        shown["approvals"],
+        serde_json::json!({"市场监管局": "pending", "税务局": "pending", "公安局": "pending"})
+    );
+    assert_no_personal_data(&shown.to_string(), "case show --json");
+    assert_eq!(
+        y.json(&["case", "show", &id]),
+        shown,
+        "show by id = by number"
+    );
+    let text = y.ok(&["case", "show", &number]);
+    assert!(text.contains(&number) && text.contains(ID_MASKED), "{text}");
+    assert_no_personal_data(&text, "case show");
+
+    // Acceptance starts the clock on the next working day.
+    let accepted = y.json(&["case", "accept", &number]);
+    assert_eq!(accepted["status"], "accepted");
+    assert_eq!(accepted["accepted_on"], "2026-03-02");
+    assert_eq!(
+        accepted["due_on"], "2026-03-04",
+        "2 working days after Monday"
+    );
+    assert_eq!(accepted["light"], "green");
+
+    // Parallel approval by the three departments.
+    let mut view = accepted;
+    for dept in ["市场监管局", "税务局", "公安局"] {
+        assert_eq!(view["approvals"][dept], "pending");
+        view = y.json(&["case", "approve", &number, "--dept", dept]);
+        assert_eq!(view["approvals"][dept], "approved", "{view}");
+        assert_eq!(view["status"], "accepted");
+    }
+
+    let completed = y.json(&["case", "complete", &number]);
+    assert_eq!(completed["status"], "completed");
+    assert_eq!(completed["outcome"], "approved");
+    assert_eq!(completed["on_time"], true);
+    assert_eq!(
+        listed(&y, &["--status", "completed"]).1,
+        [(id.clone(), "completed".into())]
+    );
+    assert_eq!(listed(&y, &["--status", "accepted"]).0, 0);
+
+    let delivered = y.json(&["case", "deliver", &number]);
+    assert_eq!(delivered["status"], "delivered");
+    assert_eq!(
+        listed(&y, &["--status", "delivered"]).1,
+        [(id.clone(), "delivered".into())]
+    );
+
+    // 5 非常不满意 opens a follow-up; the call back closes it.
+    let rated = y.json(&[
+        "case",
+        "rate",
+        &number,
+        "--level",
+        "5",
+        "--comment",
+        "等太久",
+    ]);
+    assert_eq!(rated["rating"], 5);
+    assert_eq!(rated["follow_up_open"], true);
+    assert!(rated["follow_up_due"].is_string(), "{rated}");
+    let called = y.json(&["case", "follow-up", &number, "--summary", "已回访，已整改"]);
+    assert_eq!(called["follow_up_open"], false);
+    assert_eq!(called["status"], "delivered");
+    let kinds: Vec<&str> = called["timeline"]
+        .as_array()
+        .expect("timeline")
+        .iter()
+        .map(|e| {
+            assert_eq!(e["applied"], true, "{e}");
+            assert!(e["problem"].is_null(), "{e}");
+            s(&e["kind"], "kind")
+        })
+        .collect();
+    assert_eq!(
+        kinds,
+        [
+            "accept",
+            "approve",
+            "approve",
+            "approve",
+            "complete",
+            "deliver",
+            "rate",
+            "follow_up"
+        ]
+    );
+
+    // Two more cases: a township item forwarded down, and a city item left waiting.
+    let (ts_id, ts_number) = y.new_case("TS-004", "张三");
+    let forwarded = y.json(&["case", "forward", &ts_number, "--to", "T01"]);
+    assert_eq!(forwarded["holder"], "T01");
+    assert_eq!(forwarded["route"], serde_json::json!(["C01", "T01"]));
+    assert_eq!(forwarded["status"], "submitted");
+    let (open_id, _) = y.new_case("CT-001", "李四");
+
+    let (total, rows) = listed(&y, &[]);
+    assert_eq!(total, 3);
+    let mut expected = vec![
+        (id, "delivered".to_string()),
+        (ts_id, "submitted".to_string()),
+        (open_id, "submitted".to_string()),
+    ];
+    expected.sort();
+    assert_eq!(rows, expected);
+    assert_eq!(listed(&y, &["--holder", "T01"]).0, 1);
+    assert_eq!(listed(&y, &["--search", &number]).0, 1);
+
+    // Statistics agree with the list, whatever the grouping.
+    let stats = y.json(&["stats"]);
+    let totals = &stats["totals"];
+    assert_eq!(u(&totals["cases"], "cases"), total);
+    assert_eq!(u(&totals["completed"], "completed"), 1);
+    assert_eq!(u(&totals["open"], "open"), 2);
+    assert_eq!(u(&totals["on_time"], "on_time"), 1);
+    assert_eq!(u(&totals["rated"], "rated"), 1);
+    assert_eq!(totals["ratings"], serde_json::json!([0, 0, 0, 0, 1]));
+    let by_status: u64 = totals["by_status"]
+        .as_object()
+        .expect("by_status")
+        .values()
+        .map(|n| u(n, "by_status"))
+        .sum();
+    assert_eq!(by_status, total);
+    assert_eq!(totals["by_status"]["submitted"], 2);
+    assert_eq!(totals["by_status"]["delivered"], 1);
+
+    let by_dept = y.json(&["stats", "--by", "dept"]);
+    assert_eq!(by_dept["totals"], stats["totals"]);
+    let depts = by_dept["depts"].as_array().expect("depts");
+    assert_eq!(depts.len(), 3, "{by_dept}");
+    for d in depts {
+        assert_eq!(
+            (&d["cases"], &d["approved"], &d["rejected"], &d["pending"]),
+            (
+                &Value::from(1),
+                &Value::from(1),
+                &Value::from(0),
+                &Value::from(0)
+            ),
+            "{d}"
+        );
+    }
+    for by in ["item", "township", "village"] {
+        let grouped = y.json(&["stats", "--by", by]);
+        assert_eq!(grouped["totals"], stats["totals"], "--by {by}");
+        let sum: u64 = grouped["groups"]
+            .as_array()
+            .expect("groups")
+            .iter()
+            .map(|g| u(&g["totals"]["cases"], "group cases"))
+            .sum();
+        assert_eq!(sum, total, "--by {by} groups add up: {grouped}");
+    }
+
+    // The index rebuilt from the documents is the same index.
+    let before = y.json(&["case", "list", "--limit", "100"]);
+    let done = y.json(&["reindex"]);
+    assert_eq!(done["ok"], true);
+    assert_eq!(done["message"], "reindexed 3 cases");
+    assert_eq!(y.json(&["case", "list", "--limit", "100"]), before);
+    assert_eq!(y.json(&["stats", "--by", "dept"]), by_dept);
+
+    // Every human-readable output works and masks personal data too.
+    for args in [
+        &["status"][..],
+        &["station", "list"],
+        &["catalog", "list"],
+        &["case", "list"],
+        &["case", "show", &number],
+        &["stats"],
+        &["stats", "--by", "dept"],
+        &["calendar", "due", "--from", "2026-03-02", "--days", "3"],
+    ] {
+        let out = y.ok(args);
+        assert!(
+            !out.trim().is_empty(),
+            "`{}` printed nothing",
+            args.join(" ")
+        );
+        assert_no_personal_data(&out, &args.join(" "));
+    }
+    let due = y.json(&["calendar", "due", "--from", "2026-03-02", "--days", "3"]);
+    assert_eq!(due["due"], "2026-03-05");
+}
+
+#[test]
+fn every_action_command_prints_json() {
+    let (_tmp, y) = network();
+    let (_, a) = y.new_case("CT-001", "王一");
+    for args in [
+        &["case", "note", &a, "申请人来电询问进度"][..],
+        &[
+            "case",
+            "request-materials",
+            &a,
+            "--missing",
+            "经营场所使用证明；委托书",
+        ],
+        &["case", "resume", &a],
+        &["case", "accept", &a],
+        &[
+            "case",
+            "consult",
+            &a,
+            "--with",
+            "T01",
+            "--minutes",
+            "15",
+            "--summary",
+            "核对材料",
+        ],
+        &["case", "suspend", &a, "--reason", "听证"],
+        &["case", "resume", &a],
+        &["case", "complete", &a],
+    ] {
+        let v = y.json(args);
+        assert!(v["id"].is_string() && v["timeline"].is_array(), "{v}");
+    }
+    let (_, b) = y.new_case("CT-002", "王二");
+    y.json(&["case", "accept", &b]);
+    let rejected = y.json(&[
+        "case",
+        "reject",
+        &b,
+        "--dept",
+        "税务局",
+        "--reason",
+        "欠税未清",
+    ]);
+    assert_eq!(rejected["approvals"]["税务局"], "rejected");
+    let (_, c) = y.new_case("CT-001", "王三");
+    let refused_case = y.json(&["case", "refuse", &c, "--reason", "不属于本机关职权范围"]);
+    assert_eq!(refused_case["status"], "refused");
+    let (_, d) = y.new_case("CT-001", "王四");
+    let gaps = y.json(&[
+        "case",
+        "accept-with-gaps",
+        &d,
+        "--missing",
+        "委托书",
+        "--promise",
+        "三日内补交",
+    ]);
+    assert_eq!(gaps["status"], "accepted");
+    let delegated = y.json(&[
+        "case",
+        "new",
+        "--item",
+        "TS-004",
+        "--applicant",
+        "赵五",
+        "--delegated",
+        "--entrustment",
+        "--handed-over",
+        "身份证复印件；照片",
+    ]);
+    assert_eq!(delegated["event"], "created");
+    assert_eq!(y.json(&["stats"])["totals"]["delegated"], 1);
+}
+
+#[test]
+fn yizhan_data_environment_variable_replaces_data_flag() {
+    let tmp = tempfile::tempdir().expect("a temporary directory");
+    let dir = tmp.path().join("env-data");
+    let y = Yizhan::new(&dir);
+    let dir_str = dir.to_str().expect("a UTF-8 temporary path");
+    let with_env = |args: &[&str]| -> Value {
+        let mut cmd = y.bare_command(args);
+        cmd.env("YIZHAN_DATA", &dir);
+        parse_json(&run_command(cmd, args))
+    };
+    let status = with_env(&[
+        "--json",
+        "init",
+        "--network",
+        "环境市",
+        "--code",
+        "C09",
+        "--name",
+        "环境市政务服务中心",
+    ]);
+    assert_eq!(status["data"], dir_str);
+    assert!(dir.join(STORE_FILE).is_file());
+    let created = with_env(&[
+        "case",
+        "new",
+        "--json",
+        "--item",
+        "CT-001",
+        "--applicant",
+        "王小明",
+    ]);
+    assert_eq!(created["event"], "created");
+    // The flag and the variable reach the same store.
+    assert_eq!(y.case_total(), 1);
+    assert_eq!(with_env(&["case", "list", "--json"])["total"], 1);
+
+    // `--data` wins over YIZHAN_DATA.
+    let elsewhere = tmp.path().join("not-a-store");
+    let mut cmd = y.command(["--json", "status"]);
+    cmd.env("YIZHAN_DATA", &elsewhere);
+    assert_eq!(parse_json(&run_command(cmd, &["status"]))["station"], "C09");
+    assert!(!elsewhere.exists());
+}
+
+#[cfg(target_os = "linux")]
+#[test]
+fn without_data_dir_the_platform_data_directory_is_used() {
+    let tmp = tempfile::tempdir().expect("a temporary directory");
+    let home = tmp.path().join("home");
+    let xdg = tmp.path().join("xdg");
+    std::fs::create_dir_all(&home).expect("home");
+    let y = Yizhan::new(tmp.path().join("unused"));
+    let run = |args: &[&str]| {
+        let mut cmd = y.bare_command(args);
+        cmd.env("HOME", &home).env("XDG_DATA_HOME", &xdg);
+        run_command(cmd, args)
+    };
+    let line = run(&["status"]).refused();
+    assert!(line.contains("no Yizhan store"), "{line}");
+    let status = parse_json(&run(&[
+        "--json",
+        "init",
+        "--network",
+        "默认市",
+        "--code",
+        "C01",
+        "--name",
+        "默认中心",
+    ]));
+    assert_eq!(
+        status["data"],
+        xdg.join("yizhan").to_str().expect("a UTF-8 path")
+    );
+    assert!(xdg.join("yizhan").join(STORE_FILE).is_file());
+}
+
+#[test]
+fn unknown_item_code_is_refused() {
+    let (_tmp, y) = network();
+    refused(
+        &y,
+        &["case", "new", "--item", "XX-999", "--applicant", "王小明"],
+        &["XX-999", "item"],
+    );
+}
+
+#[test]
+fn empty_applicant_name_is_refused() {
+    let (_tmp, y) = network();
+    for name in ["", "   ", "\u{3000}"] {
+        refused(
+            &y,
+            &["case", "new", "--item", "CT-001", "--applicant", name],
+            &["applicant"],
+        );
+    }
+}
+
+#[test]
+fn invalid_id_number_is_refused_without_echoing_it() {
+    let (_tmp, y) = network();
+    let bad = "110105194912310021";
+    let line = refused(
+        &y,
+        &[
+            "case",
+            "new",
+            "--item",
+            "CT-001",
+            "--applicant",
+            "王小明",
+            "--id-number",
+            bad,
+        ],
+        &["ID number", "check digit"],
+    );
+    assert!(
+        !line.contains(bad),
+        "the error repeats the ID number: {line}"
+    );
+    for bad in ["1101051949", "11010519491331002X", "1101051949123100ZX"] {
+        refused(
+            &y,
+            &[
+                "case",
+                "new",
+                "--item",
+                "CT-001",
+                "--applicant",
+                "王小明",
+                "--id-number",
+                bad,
+            ],
+            &["ID number"],
+        );
+    }
+    // A lower-case check character is the same number.
+    let (_, number) = {
+        let created = y.json(&[
+            "case",
+            "new",
+            "--item",
+            "CT-001",
+            "--applicant",
+            "王小明",
+            "--id-number",
+            &ID_NUMBER.to_lowercase(),
+        ]);
+        ((), s(&created["number"], "number").to_string())
+    };
+    assert_eq!(
+        y.json(&["case", "show", &number])["applicant"]["id_number"],
+        ID_MASKED
+    );
+}
+
+#[test]
+fn invalid_phone_is_refused() {
+    let (_tmp, y) = network();
+    for bad in ["abc", "12", "138-0013-8000x", "1234567890123456789012"] {
+        let line = refused(
+            &y,
+            &[
+                "case",
+                "new",
+                "--item",
+                "CT-001",
+                "--applicant",
+                "王小明",
+                "--phone",
+                bad,
+            ],
+            &["phone"],
+        );
+        assert!(!line.contains(bad), "the error repeats the phone: {line}");
+    }
+}
+
+#[test]
+fn actions_not_allowed_now_are_refused() {
+    let (_tmp, y) = network();
+    let (_, number) = y.new_case("CT-002", "王小明");
+    refused(
+        &y,
+        &["case", "complete", &number],
+        &["complete", "not allowed", "submitted"],
+    );
+    refused(
+        &y,
+        &["case", "deliver", &number],
+        &["deliver", "not allowed"],
+    );
+    refused(
+        &y,
+        &["case", "rate", &number, "--level", "1"],
+        &["rate", "not allowed"],
+    );
+    refused(
+        &y,
+        &["case", "approve", &number, "--dept", "税务局"],
+        &["approve", "not allowed"],
+    );
+    y.json(&["case", "accept", &number]);
+    refused(
+        &y,
+        &["case", "accept", &number],
+        &["accept", "not allowed", "accepted"],
+    );
+    refused(
+        &y,
+        &["case", "approve", &number, "--dept", "卫健委"],
+        &["卫健委", "not allowed"],
+    );
+    y.json(&["case", "approve", &number, "--dept", "税务局"]);
+    refused(
+        &y,
+        &["case", "approve", &number, "--dept", "税务局"],
+        &["already"],
+    );
+    refused(
+        &y,
+        &["case", "complete", &number],
+        &["市场监管局", "公安局"],
+    );
+    refused(&y, &["case", "resume", &number], &["resume", "not allowed"]);
+    refused(
+        &y,
+        &["case", "refuse", &number, "--reason", "材料不全"],
+        &["refuse", "not allowed"],
+    );
+    refused(
+        &y,
+        &["case", "settle", &number, "--note", "无"],
+        &["conflict"],
+    );
+    let (_, other) = y.new_case("CT-001", "李四");
+    refused(
+        &y,
+        &["case", "refuse", &other, "--reason", "  "],
+        &["reason"],
+    );
+    refused(
+        &y,
+        &["case", "request-materials", &other, "--missing", "；"],
+        &["request_materials"],
+    );
+}
+
+#[test]
+fn unknown_case_is_refused() {
+    let (_tmp, y) = network();
+    y.new_case("CT-001", "王小明");
+    for args in [
+        &["case", "show", "C01-260302-1999"][..],
+        &["case", "accept", "C01-260302-1999"],
+        &["case", "forward", "C01-260302-1999", "--to", "T01"],
+        &["case", "note", "C01-260302-1999", "备注"],
+    ] {
+        refused(&y, args, &["C01-260302-1999", "no case"]);
+    }
+    refused(
+        &y,
+        &["case", "show", "00000000-0000-4000-8000-000000000000"],
+        &["00000000-0000-4000-8000-000000000000"],
+    );
+}
+
+#[test]
+fn forward_to_unknown_station_is_refused() {
+    let (_tmp, y) = network();
+    let (_, number) = y.new_case("TS-004", "张三");
+    refused(
+        &y,
+        &["case", "forward", &number, "--to", "ZZ99"],
+        &["ZZ99", "station"],
+    );
+    refused(
+        &y,
+        &["case", "forward", &number, "--to", "C01"],
+        &["already at C01"],
+    );
+    refused(
+        &y,
+        &[
+            "case",
+            "consult",
+            &number,
+            "--with",
+            "ZZ99",
+            "--minutes",
+            "10",
+            "--summary",
+            "x",
+        ],
+        &["ZZ99"],
+    );
+}
+
+#[test]
+fn rating_out_of_range_is_refused() {
+    let (_tmp, y) = network();
+    let (_, number) = y.new_case("CT-001", "王小明");
+    for step in ["accept", "complete", "deliver"] {
+        y.json(&["case", step, &number]);
+    }
+    for level in ["9", "0", "-1", "五"] {
+        let before = y.mark();
+        let run = y.run(&["case", "rate", &number, "--level", level]);
+        assert!(
+            run.status.code().is_some_and(|c| c != 0 && c != 101),
+            "{}",
+            run.describe()
+        );
+        assert!(
+            run.stderr.starts_with("error:") && run.stderr.contains("level"),
+            "{}",
+            run.describe()
+        );
+        y.assert_unchanged(before, "a refused rating");
+    }
+    assert_eq!(
+        y.json(&["case", "rate", &number, "--level", "1"])["rating"],
+        1
+    );
+}
+
+#[test]
+fn township_item_taken_in_at_the_city_must_be_forwarded() {
+    let (_tmp, y) = network();
+    let (_, number) = y.new_case("TS-004", "张三");
+    let line = refused(&y, &["case", "accept", &number], &["forward", "township"]);
+    assert!(line.contains("TS-004"), "{line}");
+    refused(
+        &y,
+        &[
+            "case",
+            "accept-with-gaps",
+            &number,
+            "--missing",
+            "照片",
+            "--promise",
+            "补交",
+        ],
+        &["forward"],
+    );
+    refused(
+        &y,
+        &["case", "refuse", &number, "--reason", "不符合条件"],
+        &["forward"],
+    );
+    let forwarded = y.json(&["case", "forward", &number, "--to", "T01"]);
+    assert_eq!(forwarded["holder"], "T01");
+    // Now the township holds it: the city can no longer act on it.
+    refused(&y, &["case", "accept", &number], &["not allowed"]);
+}
+
+#[test]
+fn a_directory_without_a_store_is_refused_and_left_empty() {
+    let tmp = tempfile::tempdir().expect("a temporary directory");
+    let empty = tmp.path().join("empty");
+    std::fs::create_dir(&empty).expect("mkdir");
+    let y = Yizhan::new(&empty);
+    for args in [
+        &["status"][..],
+        &["case", "list"],
+        &["case", "new", "--item", "CT-001", "--applicant", "王小明"],
+        &[
+            "station", "add", "--code", "T09", "--name", "镇", "--tier", "township",
+        ],
+        &["reindex"],
+        &["stats"],
+    ] {
+        let line = y.refused(args);
+        assert!(line.contains("no Yizhan store"), "{line}");
+        assert!(line.contains(empty.to_str().expect("UTF-8")), "{line}");
+        assert!(
+            dir_entries(&empty).is_empty(),
+            "`{}` created files",
+            args.join(" ")
+        );
+    }
+    let missing = tmp.path().join("missing");
+    let line = Yizhan::new(&missing).refused(&["case", "list"]);
+    assert!(line.contains("no Yizhan store"), "{line}");
+    assert!(!missing.exists(), "a missing data directory was created");
+}
+
+/// Runs the usual commands on a directory whose store is not ours and checks that each is
+/// refused with a message containing `expect`, and that the directory is byte-for-byte as it was.
+fn refused_store(dir: &Path, expect: &str) {
+    let store = dir.join(STORE_FILE);
+    let bytes = std::fs::read(&store).expect("the store file");
+    let entries = dir_entries(dir);
+    let y = Yizhan::new(dir);
+    for args in [
+        &["status"][..],
+        &["--json", "case", "list"],
+        &["case", "new", "--item", "CT-001", "--applicant", "王小明"],
+        &["reindex"],
+        &["stats", "--by", "dept"],
+        &["catalog", "list"],
+        &[
+            "init",
+            "--network",
+            "测试市",
+            "--code",
+            "C01",
+            "--name",
+            "中心",
+        ],
+    ] {
+        let line = y.refused(args);
+        // `init` refuses to overwrite the file, whatever it holds.
+        let ok = if args[0] == "init" {
+            line.contains("already holds") || line.contains(expect)
+        } else {
+            line.contains(expect)
+        };
+        assert!(ok, "`{}` should say {expect:?}: {line}", args.join(" "));
+        assert!(
+            std::fs::read(&store).expect("the store file") == bytes,
+            "`{}` changed the file",
+            args.join(" ")
+        );
+        assert_eq!(dir_entries(dir), entries, "`{}` made files", args.join(" "));
+    }
+}
+
+#[test]
+fn random_bytes_are_not_a_store() {
+    let tmp = tempfile::tempdir().expect("a temporary directory");
+    // Deterministic "random" bytes (an xorshift stream), 64 KiB.
+    let mut x: u64 = 0x9E37_79B9_7F4A_7C15;
+    let bytes: Vec<u8> = (0..65_536)
+        .map(|_| {
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            x.to_le_bytes()[0]
+        })
+        .collect();
+    std::fs::write(tmp.path().join(STORE_FILE), &bytes).expect("write");
+    refused_store(tmp.path(), "is not a Yizhan store");
+
+    let text = tempfile::tempdir().expect("a temporary directory");
+    std::fs::write(text.path().join(STORE_FILE), "hello, not a database\n").expect("write");
+    refused_store(text.path(), "is not a Yizhan store");
+
+    let zero = tempfile::tempdir().expect("a temporary directory");
+    std::fs::write(zero.path().join(STORE_FILE), b"").expect("write");
+    refused_store(zero.path(), "is not a Yizhan store");
+}
+
+#[test]
+fn a_sqlite_database_that_is_not_ours_is_refused() {
+    let tmp = tempfile::tempdir().expect("a temporary directory");
+    {
+        let conn = rusqlite::Connection::open(tmp.path().join(STORE_FILE)).expect("sqlite");
+        conn.execute_batch("CREATE TABLE people (name TEXT); INSERT INTO people VALUES ('x');")
+            .expect("schema");
+    }
+    refused_store(tmp.path(), "is not a Yizhan store");
+
+    // A `meta` table alone does not make a Yizhan store.
+    let meta = tempfile::tempdir().expect("a temporary directory");
+    {
+        let conn = rusqlite::Connection::open(meta.path().join(STORE_FILE)).expect("sqlite");
+        conn.execute_batch(
+            "CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT); \
+             INSERT INTO meta VALUES ('version', '3');",
+        )
+        .expect("schema");
+    }
+    refused_store(meta.path(), "is not a Yizhan store");
+}
+
+#[test]
+fn a_corrupt_case_document_gives_one_clear_error() {
+    let (_tmp, y) = network();
+    let (id, number) = y.new_case("CT-001", "王小明");
+    y.new_case("CT-001", "李四");
+    {
+        let conn = rusqlite::Connection::open(y.store_file()).expect("sqlite");
+        let changed = conn
+            .execute(
+                "UPDATE docs SET snapshot = ?2 WHERE doc_id = ?1",
+                rusqlite::params![id, b"\x85\x6f\x4a\x83 not automerge at all".to_vec()],
+            )
+            .expect("damage the document");
+        assert_eq!(changed, 1);
+    }
+    let before = y.mark();
+    for args in [
+        &["case", "show", &number][..],
+        &["case", "accept", &number],
+        &["reindex"],
+    ] {
+        let line = y.refused(args);
+        assert!(
+            line.contains(&id) && line.contains("corrupt"),
+            "`{}` should name the corrupt document: {line}",
+            args.join(" ")
+        );
+    }
+    // Nothing was written, and the failed reindex kept the old index (one transaction).
+    y.assert_unchanged(before, "commands on a corrupt document");
+    assert_eq!(y.json(&["case", "list"])["total"], 2);
+}
+
+#[test]
+fn a_damaged_store_never_panics() {
+    let (_tmp, y) = network();
+    let base = y.data().to_path_buf();
+    let out = y.ok(&[
+        "case",
+        "new",
+        "--item",
+        "TS-004",
+        "--applicant",
+        "张三",
+        "--count",
+        "200",
+    ]);
+    assert_eq!(out.lines().count(), 200);
+    let pristine = std::fs::read(base.join(STORE_FILE)).expect("the store");
+    let mut x: u64 = 0x2545_F491_4F6C_DD1D;
+    let mut next = move || {
+        x ^= x << 13;
+        x ^= x >> 7;
+        x ^= x << 17;
+        x
+    };
+    for round in 0..6 {
+        let dir = tempfile::tempdir().expect("a temporary directory");
+        let mut bytes = pristine.clone();
+        match round {
+            // Truncated to half, or to one page.
+            0 => bytes.truncate(bytes.len() / 2),
+            1 => bytes.truncate(4096),
+            // Runs of garbage over pages after the first.
+            _ => {
+                for _ in 0..(round * 8) {
+                    let len = bytes.len() as u64;
+                    let at = 4096 + (next() % (len - 4096 - 64)) as usize;
+                    for b in &mut bytes[at..at + 64] {
+                        *b = next().to_le_bytes()[0];
+                    }
+                }
+            }
+        }
+        std::fs::write(dir.path().join(STORE_FILE), &bytes).expect("write");
+        let damaged = Yizhan::new(dir.path());
+        for args in [
+            &["status"][..],
+            &["--json", "case", "list", "--limit", "1000"],
+            &["--json", "stats", "--by", "item"],
+            &["reindex"],
+            &["case", "new", "--item", "TS-004", "--applicant", "李四"],
+        ] {
+            let run = damaged.run(args);
+            let what = format!("round {round}: {}", run.describe());
+            assert!(!run.stderr.contains("panicked"), "{what}");
+            match run.status.code() {
+                Some(0) => {}
+                Some(1) => assert!(
+                    run.stderr
+                        .lines()
+                        .last()
+                        .is_some_and(|l| l.starts_with("error: ")),
+                    "{what}"
+                ),
+                _ => panic!("crashed: {what}"),
+            }
+        }
+    }
+}
+
+#[test]
+fn init_on_an_existing_store_is_refused() {
+    let (_tmp, y) = network();
+    y.new_case("CT-001", "王小明");
+    let status = y.json(&["status"]);
+    let bytes_before = y.mark();
+    let line = y.refused(&[
+        "init",
+        "--network",
+        "别的市",
+        "--code",
+        "C02",
+        "--name",
+        "别的中心",
+    ]);
+    assert!(line.contains("already holds a store file"), "{line}");
+    assert_eq!(
+        y.json(&["status"]),
+        status,
+        "the original store is untouched"
+    );
+    y.assert_unchanged(bytes_before, "a refused init");
+}
+
+#[test]
+fn init_with_bad_parameters_writes_nothing() {
+    let tmp = tempfile::tempdir().expect("a temporary directory");
+    let dir = tmp.path().join("new");
+    let y = Yizhan::new(&dir);
+    for (args, names) in [
+        (
+            &["init", "--network", "", "--code", "C01", "--name", "中心"][..],
+            &["network"][..],
+        ),
+        (
+            &["init", "--network", "市", "--code", "C01", "--name", "  "],
+            &["name"],
+        ),
+        (
+            &["init", "--network", "市", "--code", "", "--name", "中心"],
+            &["code"],
+        ),
+        (
+            &[
+                "init",
+                "--network",
+                "市",
+                "--code",
+                "C 01",
+                "--name",
+                "中心",
+            ],
+            &["code"],
+        ),
+    ] {
+        let line = y.refused(args);
+        for name in names {
+            assert!(line.contains(name), "{line}");
+        }
+        assert!(
+            !dir.join(STORE_FILE).exists(),
+            "a refused init left a store behind"
+        );
+    }
+    y.init_city();
+}
+
+#[test]
+fn station_add_checks_its_input() {
+    let (_tmp, y) = network();
+    refused(
+        &y,
+        &[
+            "station", "add", "--code", "V09", "--name", "村", "--tier", "village", "--parent",
+            "ZZ99",
+        ],
+        &["ZZ99"],
+    );
+    refused(
+        &y,
+        &[
+            "station", "add", "--code", "T01", "--name", "重复", "--tier", "township",
+        ],
+        &["T01", "already exists"],
+    );
+    refused(
+        &y,
+        &[
+            "station", "add", "--code", "V09", "--name", "村", "--tier", "village", "--parent",
+            "C01",
+        ],
+        &["parent", "township"],
+    );
+    refused(
+        &y,
+        &[
+            "station", "add", "--code", "坏 码", "--name", "镇", "--tier", "township",
+        ],
+        &["code"],
+    );
+}
+
+const GOOD_ROW: &str = r#"{"code":"A-1","name":"好事项","kind":"promised","legal_days":5,"promised_days":3,"materials":["身份证"],"tier":"township"}"#;
+
+fn catalog_import_refused(y: &Yizhan, file: &Path, names: &[&str]) {
+    let catalog = y.json(&["catalog", "list"]);
+    refused(
+        y,
+        &["catalog", "import", file.to_str().expect("a UTF-8 path")],
+        names,
+    );
+    assert_eq!(y.json(&["catalog", "list"]), catalog, "the catalog changed");
+}
+
+#[test]
+fn catalog_import_with_bad_rows_is_refused() {
+    let (tmp, y) = network();
+    let json = tmp.path().join("bad.json");
+    std::fs::write(
+        &json,
+        format!(
+            "[{GOOD_ROW},\n\
+             {{\"code\":\"A-2\",\"name\":\"\",\"kind\":\"promised\",\"legal_days\":5,\"promised_days\":3,\"materials\":[\"身份证\"],\"tier\":\"township\"}},\n\
+             {{\"code\":\"A-3\",\"name\":\"坏天数\",\"kind\":\"promised\",\"legal_days\":5,\"promised_days\":9,\"materials\":[\"身份证\"],\"tier\":\"township\"}}]"
+        ),
+    )
+    .expect("write");
+    catalog_import_refused(
+        &y,
+        &json,
+        &["2 bad row", "row 2", "name", "row 3", "promised_days"],
+    );
+
+    let csv = tmp.path().join("bad.csv");
+    std::fs::write(
+        &csv,
+        "code,name,kind,legal_days,promised_days,materials,tier\n\
+         B-1,好事项,promised,5,3,身份证,city\n\
+         B-2,坏事项,sometimes,5,3,身份证,city\n",
+    )
+    .expect("write");
+    catalog_import_refused(&y, &csv, &["row 2", "kind", "sometimes"]);
+
+    let syntax = tmp.path().join("broken.json");
+    std::fs::write(&syntax, format!("[{GOOD_ROW},")).expect("write");
+    catalog_import_refused(&y, &syntax, &["JSON"]);
+
+    let empty = tmp.path().join("empty.json");
+    std::fs::write(&empty, "[]").expect("write");
+    catalog_import_refused(&y, &empty, &["no items"]);
+
+    let missing = tmp.path().join("missing.csv");
+    catalog_import_refused(&y, &missing, &["missing.csv"]);
+}
+
+#[test]
+fn catalog_import_replaces_the_catalog_and_keeps_cases() {
+    let (tmp, y) = network();
+    let (_, number) = y.new_case("CT-002", "王小明");
+    let csv = tmp.path().join("catalog.csv");
+    std::fs::write(
+        &csv,
+        "code,name,kind,legal_days,promised_days,materials,tier,departments\n\
+         B-1,新事项,promised,5,3,身份证；申请表,city,住建局；税务局\n\
+         B-2,即办事项,instant,0,0,,township,\n",
+    )
+    .expect("write");
+    let done = y.json(&["catalog", "import", csv.to_str().expect("UTF-8")]);
+    assert_eq!(done["ok"], true);
+    let codes: Vec<String> = y
+        .json(&["catalog", "list"])
+        .as_array()
+        .expect("catalog")
+        .iter()
+        .map(|i| s(&i["code"], "code").to_string())
+        .collect();
+    assert_eq!(codes, ["B-1", "B-2"]);
+    // A case keeps the item as it was at intake.
+    let shown = y.json(&["case", "show", &number]);
+    assert_eq!(shown["item"]["code"], "CT-002");
+    assert_eq!(
+        shown["item"]["departments"].as_array().map(Vec::len),
+        Some(3)
+    );
+    refused(
+        &y,
+        &["case", "new", "--item", "CT-002", "--applicant", "李四"],
+        &["CT-002"],
+    );
+    let created = y.json(&["case", "new", "--item", "B-1", "--applicant", "李四"]);
+    assert_eq!(created["item"], "B-1");
+}
+
+#[test]
+fn bad_clock_is_refused_naming_yizhan_now() {
+    let (_tmp, y) = network();
+    let before: Mark = y.mark();
+    for bad in ["garbage", "2026-13-01T09:00:00+08:00", "2026-03-02"] {
+        let line = y.clone().env("YIZHAN_NOW", bad).refused(&[
+            "case",
+            "new",
+            "--item",
+            "CT-001",
+            "--applicant",
+            "王小明",
+        ]);
+        assert!(
+            line.contains("YIZHAN_NOW") && line.contains(bad),
+            "the error should name YIZHAN_NOW and {bad:?}: {line}"
+        );
+    }
+    y.assert_unchanged(before, "a refused clock");
+    // The pinned clock is the one recorded.
+    let (_, number) = y.new_case("CT-001", "王小明");
+    assert_eq!(y.json(&["case", "show", &number])["created_at"], NOW);
+}
