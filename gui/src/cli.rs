@@ -66,8 +66,71 @@ enum Command {
     },
     /// Rebuild the index from the documents.
     Reindex,
+    /// Invite a new node (a station's computer) and print its one-time ticket.
+    Invite {
+        /// The station's code (new or existing).
+        #[arg(long)]
+        code: String,
+        /// The station's name.
+        #[arg(long)]
+        name: String,
+        /// village, township or city.
+        #[arg(long, value_parser = ["village", "township", "city"])]
+        tier: String,
+        /// The parent station (default: this station for a village, the city for a township).
+        #[arg(long)]
+        parent: Option<String>,
+        /// Days the ticket stays valid.
+        #[arg(long, default_value_t = 7)]
+        valid_days: u32,
+        /// Address(es) where this node can be reached (default: where `serve` last listened).
+        #[arg(long, value_name = "IP:PORT")]
+        addr: Vec<String>,
+    },
+    /// Join a network with a ticket from `invite`.
+    Join {
+        /// The ticket (starts with yz1).
+        ticket: String,
+    },
+    /// Sync continuously with every known peer until SIGINT/SIGTERM.
+    Serve {
+        /// Address to listen on.
+        #[arg(long, default_value = "0.0.0.0:0", value_name = "ADDR:PORT")]
+        listen: String,
+    },
+    /// One sync pass with every known peer, then a summary.
+    Sync {
+        /// Give up on a peer after this many seconds.
+        #[arg(long, default_value_t = 30)]
+        timeout: u64,
+    },
+    /// Known peers.
+    #[command(subcommand)]
+    Peer(PeerCmd),
+    /// Revoke a node (city only).
+    Revoke {
+        /// The node id.
+        node_id: String,
+        /// Why.
+        #[arg(long, default_value = "")]
+        reason: String,
+    },
     /// This node: identity, station, store.
     Status,
+}
+
+#[derive(Debug, Subcommand)]
+enum PeerCmd {
+    /// Remember a peer and its address.
+    Add {
+        /// The peer's node id.
+        node_id: String,
+        /// Its address.
+        #[arg(value_name = "ADDR:PORT")]
+        addr: String,
+    },
+    /// List known peers, last contact and progress.
+    List,
 }
 
 #[derive(Debug, Subcommand)]
@@ -257,6 +320,14 @@ enum CaseCmd {
     },
     /// 办结.
     Complete(Target),
+    /// 不予许可: decide against the application.
+    Decline {
+        #[command(flatten)]
+        target: Target,
+        /// Why, as written to the applicant.
+        #[arg(long)]
+        reason: String,
+    },
     /// 送达.
     Deliver(Target),
     /// 好差评: 1 非常满意 … 5 非常不满意.
@@ -400,6 +471,44 @@ pub fn run() -> Result<()> {
             let stats = node.stats(by.as_deref().and_then(GroupBy::parse), station.as_deref())?;
             output::stats(&stats, ctx.json)
         }
+        Command::Invite {
+            code,
+            name,
+            tier,
+            parent,
+            valid_days,
+            addr,
+        } => {
+            let mut node = ctx.open()?;
+            crate::netcmd::invite(
+                &mut node, code, name, tier, parent, valid_days, addr, ctx.json,
+            )
+        }
+        Command::Join { ticket } => crate::netcmd::join(&ctx.data, ctx.clock, &ticket, ctx.json),
+        Command::Serve { listen } => {
+            let addr = listen
+                .parse()
+                .map_err(|_| anyhow!("invalid --listen {listen:?}: expected IP:PORT"))?;
+            crate::netcmd::serve(ctx.open()?, addr)
+        }
+        Command::Sync { timeout } => crate::netcmd::sync_once(
+            ctx.open()?,
+            std::time::Duration::from_secs(timeout.clamp(1, 86_400)),
+            ctx.json,
+        ),
+        Command::Peer(PeerCmd::Add { node_id, addr }) => {
+            let mut node = ctx.open()?;
+            crate::netcmd::peer_add(&mut node, &node_id, &addr, ctx.json)
+        }
+        Command::Peer(PeerCmd::List) => crate::netcmd::peer_list(&ctx.open()?, ctx.json),
+        Command::Revoke { node_id, reason } => {
+            let mut node = ctx.open()?;
+            node.revoke(&node_id, &reason)?;
+            output::done(
+                &format!("revoked {}", yizhan_node::cert::short(&node_id)),
+                ctx.json,
+            )
+        }
         Command::Reindex => {
             let mut node = ctx.open()?;
             let n = node.reindex()?;
@@ -541,6 +650,7 @@ fn case(ctx: &Ctx, cmd: CaseCmd) -> Result<()> {
             reason,
         } => (target, Action::Reject { dept, reason }),
         CaseCmd::Complete(t) => (t, Action::Complete),
+        CaseCmd::Decline { target, reason } => (target, Action::Decline { reason }),
         CaseCmd::Deliver(t) => (t, Action::Deliver),
         CaseCmd::Rate {
             target,

@@ -5,6 +5,7 @@
 //! contract the tests rely on.
 
 mod cli;
+mod netcmd;
 mod output;
 
 use std::process::ExitCode;

@@ -694,7 +694,14 @@ fn check_local(
             .station(&ident.station)
             .ok_or_else(|| NodeError::UnknownStation(ident.station.clone()))?;
         match action {
-            Action::Accept | Action::AcceptWithGaps { .. } | Action::Refuse { .. } => {
+            // The tier that handles the item accepts and decides it, also after a forward.
+            Action::Accept
+            | Action::AcceptWithGaps { .. }
+            | Action::Refuse { .. }
+            | Action::Approve { .. }
+            | Action::Reject { .. }
+            | Action::Complete
+            | Action::Decline { .. } => {
                 let item_tier = Tier::parse(&doc.item.tier).unwrap_or(Tier::City);
                 if state.holder == me.code && me.tier() != item_tier {
                     return Err(NodeError::not_allowed(
@@ -731,6 +738,7 @@ fn check_local(
         let texts: Vec<(&'static str, &str)> = match action {
             Action::Refuse { reason }
             | Action::Suspend { reason }
+            | Action::Decline { reason }
             | Action::Reject { reason, .. } => {
                 vec![("reason", reason.as_str())]
             }
@@ -746,7 +754,11 @@ fn check_local(
         for (field, text) in texts {
             check_text(field, text, 2000)?;
         }
-        if matches!(action, Action::Refuse { .. } | Action::Reject { .. }) && texts_empty(action) {
+        if matches!(
+            action,
+            Action::Refuse { .. } | Action::Reject { .. } | Action::Decline { .. }
+        ) && texts_empty(action)
+        {
             return Err(NodeError::invalid(
                 "reason",
                 "a refusal or rejection must say why",
@@ -832,6 +844,61 @@ impl Node {
         })
     }
 
+    /// Addresses where this node's `serve` listens, as last recorded (for tickets).
+    pub fn listen_addrs(&self) -> Result<Vec<String>> {
+        Ok(self
+            .store
+            .meta("listen_addrs")?
+            .unwrap_or_default()
+            .split(',')
+            .filter(|s| !s.is_empty())
+            .map(str::to_string)
+            .collect())
+    }
+
+    /// Records where `serve` listens.
+    pub fn set_listen_addrs(&mut self, addrs: &[String]) -> Result<()> {
+        self.store
+            .write(|wtx| wtx.set_meta("listen_addrs", &addrs.join(",")))
+    }
+
+    /// Revokes a node (city only). The revocation travels with the roster and every node refuses
+    /// the revoked node from then on.
+    pub fn revoke(&mut self, node_id: &str, reason: &str) -> Result<()> {
+        self.refresh()?;
+        self.require_city("revoke")?;
+        crate::cert::parse_key(node_id)
+            .map_err(|_| NodeError::invalid("node id", "is not a node id (64 hex digits)"))?;
+        if node_id == self.identity.node_id {
+            return Err(NodeError::invalid("node id", "a node cannot revoke itself"));
+        }
+        if self.net.members.get(node_id).is_none() && !self.net.roster.members.contains_key(node_id)
+        {
+            return Err(NodeError::invalid(
+                "node id",
+                format!(
+                    "{} is not a member of this network",
+                    crate::cert::short(node_id)
+                ),
+            ));
+        }
+        check_text("reason", reason, 500)?;
+        // The city adopts into the roster the stations it knows from certificates, as it does when
+        // adding a station.
+        let mut roster = self.net.roster.clone();
+        roster.revoked.insert(
+            node_id.to_string(),
+            crate::network::Revocation {
+                by: self.identity.node_id.clone(),
+                at: self.clock.now_ms(),
+                reason: reason.to_string(),
+            },
+        );
+        self.store
+            .write(|wtx| write_update(wtx, ROSTER_ID, &roster).map(|_| ()))?;
+        self.refresh()
+    }
+
     /// The node-wide change sequence: the number of document writes so far.
     pub fn seq(&self) -> Result<i64> {
         self.store.seq()
@@ -845,7 +912,9 @@ impl Node {
 
 fn texts_empty(action: &Action) -> bool {
     match action {
-        Action::Refuse { reason } | Action::Reject { reason, .. } => reason.trim().is_empty(),
+        Action::Refuse { reason } | Action::Reject { reason, .. } | Action::Decline { reason } => {
+            reason.trim().is_empty()
+        }
         _ => false,
     }
 }

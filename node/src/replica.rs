@@ -72,6 +72,8 @@ pub struct Applied {
     pub unchanged: usize,
     /// Whether a network document changed (the caller may want to refresh views).
     pub network_changed: bool,
+    /// Documents skipped because they are outside this node's scope (bundles only).
+    pub out_of_scope: usize,
 }
 
 /// A peer as remembered.
@@ -256,6 +258,22 @@ impl Node {
     /// Applies documents received from `sender` (a node id) in one transaction, after checking
     /// every change's author and both sides' scopes. Any problem rejects the whole batch.
     pub fn apply_remote(&mut self, sender: &str, docs: &[RemoteDoc]) -> Result<Applied> {
+        self.apply_checked(sender, docs, false)
+    }
+
+    /// Like [`Node::apply_remote`], but documents outside this node's scope are skipped (counted
+    /// in [`Applied::out_of_scope`]) instead of refusing the batch: a bundle made for a wider
+    /// scope may be carried through a station that keeps only its part.
+    pub fn apply_bundle(&mut self, sender: &str, docs: &[RemoteDoc]) -> Result<Applied> {
+        self.apply_checked(sender, docs, true)
+    }
+
+    fn apply_checked(
+        &mut self,
+        sender: &str,
+        docs: &[RemoteDoc],
+        skip_out_of_scope: bool,
+    ) -> Result<Applied> {
         self.refresh()?;
         let sender_cert = self.member(sender)?.clone();
         let sender_scope = self.scope_of(&sender_cert.body.station.code);
@@ -345,6 +363,10 @@ impl Node {
                 let view = derive(case, &calendar, &settings, today);
                 let route = &view.state.route;
                 if !my_scope.covers_route(route) {
+                    if skip_out_of_scope {
+                        applied.out_of_scope += 1;
+                        continue;
+                    }
                     return Err(rejected(&doc_id, "the case is not in this station's scope"));
                 }
                 if !sender_scope.covers_route(route) {

@@ -4,10 +4,12 @@
 //! - [`session`]: the sans-I/O protocol core, a state machine over messages.
 //! - [`net`]: the thin iroh adapter (endpoint, router, dialing, enrolment).
 //! - [`ticket`]: enrolment tickets.
+//! - [`bundle`]: sync through files (USB sticks).
 //!
 //! What moves and who may write what is decided by the node (`yizhan_node::replica`,
 //! `yizhan_node::cert`); this crate decides when and how.
 
+pub mod bundle;
 pub mod net;
 pub mod proto;
 pub mod session;

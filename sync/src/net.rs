@@ -479,7 +479,7 @@ impl SyncNode {
     }
 
     /// Stops every session after the frame in flight and closes the endpoint.
-    pub async fn shutdown(self) {
+    pub async fn shutdown(&self) {
         let _ = self.shutdown_tx.send(true);
         let _ = self.router.shutdown().await;
     }

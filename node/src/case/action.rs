@@ -50,6 +50,11 @@ pub enum Action {
     },
     /// 办结: decided.
     Complete,
+    /// 不予许可: the holder decides against the application (after acceptance).
+    Decline {
+        /// Why, as it will be written to the applicant.
+        reason: String,
+    },
     /// 送达: the result is handed to the applicant.
     Deliver,
     /// 好差评: 1 非常满意 … 5 非常不满意; 4 and 5 open a follow-up (整改).
@@ -97,6 +102,7 @@ pub const ACTION_KINDS: &[&str] = &[
     "approve",
     "reject",
     "complete",
+    "decline",
     "deliver",
     "rate",
     "follow_up",
@@ -131,6 +137,7 @@ impl Action {
             Action::Approve { .. } => "approve",
             Action::Reject { .. } => "reject",
             Action::Complete => "complete",
+            Action::Decline { .. } => "decline",
             Action::Deliver => "deliver",
             Action::Rate { .. } => "rate",
             Action::FollowUp { .. } => "follow_up",
@@ -154,6 +161,7 @@ impl Action {
             "approve" => "部门同意",
             "reject" => "部门不同意",
             "complete" => "办结",
+            "decline" => "不予许可",
             "deliver" => "送达",
             "rate" => "评价",
             "follow_up" => "回访",
@@ -176,6 +184,7 @@ impl Action {
                 | "resume"
                 | "forward"
                 | "complete"
+                | "decline"
                 | "deliver"
                 | "settle"
         )
@@ -193,7 +202,9 @@ impl Action {
                 put("missing", list(missing));
                 put("promise", promise.clone());
             }
-            Action::Refuse { reason } | Action::Suspend { reason } => put("reason", reason.clone()),
+            Action::Refuse { reason } | Action::Suspend { reason } | Action::Decline { reason } => {
+                put("reason", reason.clone())
+            }
             Action::RequestMaterials { missing } => put("missing", list(missing)),
             Action::Forward { to } => put("to", to.clone()),
             Action::Approve { dept } => put("dept", dept.clone()),
@@ -252,6 +263,9 @@ impl Action {
                 reason: get("reason"),
             },
             "complete" => Action::Complete,
+            "decline" => Action::Decline {
+                reason: get("reason"),
+            },
             "deliver" => Action::Deliver,
             "rate" => {
                 let level: u8 = fields.get("level")?.parse().ok()?;
@@ -314,6 +328,9 @@ mod tests {
                 reason: "材料不符".into(),
             },
             Action::Complete,
+            Action::Decline {
+                reason: "不符合条件".into(),
+            },
             Action::Deliver,
             Action::Rate {
                 level: 4,

@@ -195,8 +195,17 @@ impl Deadline {
             promised_days
         };
         let legal = legal_days.max(promised);
-        let due_on = calendar.add_working_days(accepted_on, promised.saturating_add(extra));
-        let legal_due_on = calendar.add_working_days(accepted_on, legal.saturating_add(extra));
+        // A limit of zero working days (即办件) means the day of acceptance, or the next working
+        // day when the case was accepted on a day off.
+        let due_after = |n: u32| {
+            if n == 0 && !calendar.is_working_day(accepted_on) {
+                calendar.add_working_days(accepted_on, 1)
+            } else {
+                calendar.add_working_days(accepted_on, n)
+            }
+        };
+        let due_on = due_after(promised.saturating_add(extra));
+        let legal_due_on = due_after(legal.saturating_add(extra));
         let threshold = settings.yellow_threshold(promised);
         let yellow_on = calendar.sub_working_days(due_on, threshold);
         let open_pause = state.pauses.last().filter(|p| p.end.is_none());

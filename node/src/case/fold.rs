@@ -429,7 +429,8 @@ fn apply(
         }
         Action::Forward { to } => {
             require_holder(state, ev)?;
-            if !matches!(state.status, Submitted | Accepted) {
+            // A case waiting for materials may go down to the village agent who collects them.
+            if !matches!(state.status, Submitted | Accepted | AwaitingMaterials) {
                 return Err(wrong_status(state));
             }
             if *to == state.holder {
@@ -497,6 +498,15 @@ fn apply(
             }
             state.status = Completed;
             state.outcome = Some(decision);
+            state.stopped_at = Some(at);
+        }
+        Action::Decline { .. } => {
+            require_holder(state, ev)?;
+            if state.status != Accepted {
+                return Err(wrong_status(state));
+            }
+            state.status = Completed;
+            state.outcome = Some(Decision::Rejected);
             state.stopped_at = Some(at);
         }
         Action::Deliver => {

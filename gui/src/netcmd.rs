@@ -1,0 +1,306 @@
+//! The network commands: `invite`, `join`, `serve`, `sync`, `peer`, `revoke`.
+//!
+//! The node runs on its store thread ([`NodeHandle`]); the iroh endpoint runs on a tokio runtime
+//! made here, so the rest of the command line stays synchronous.
+
+use anyhow::{Context as _, Result, anyhow, bail};
+use serde_json::json;
+use std::net::SocketAddr;
+use std::path::Path;
+use std::time::{Duration, Instant};
+use tokio::sync::mpsc;
+use yizhan_node::network::Station;
+use yizhan_node::{Clock, Node, NodeHandle};
+use yizhan_sync::net::{SessionReport, SyncNode};
+use yizhan_sync::ticket::Ticket;
+
+fn runtime() -> Result<tokio::runtime::Runtime> {
+    tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .thread_name("yizhan-net")
+        .enable_all()
+        .build()
+        .context("cannot start the network runtime")
+}
+
+fn parse_addrs(addrs: &[String]) -> Vec<SocketAddr> {
+    addrs.iter().filter_map(|a| a.parse().ok()).collect()
+}
+
+/// Where `serve` is reachable: unspecified bind addresses become loopback (pass `--addr` to
+/// `invite` for LAN addresses).
+fn reachable(addrs: &[SocketAddr]) -> Vec<String> {
+    addrs
+        .iter()
+        .map(|a| {
+            let mut a = *a;
+            if a.ip().is_unspecified() {
+                a.set_ip(if a.is_ipv4() {
+                    [127, 0, 0, 1].into()
+                } else {
+                    std::net::Ipv6Addr::LOCALHOST.into()
+                });
+            }
+            a.to_string()
+        })
+        .collect()
+}
+
+/// `invite`.
+#[allow(clippy::too_many_arguments)]
+pub fn invite(
+    node: &mut Node,
+    code: String,
+    name: String,
+    tier: String,
+    parent: Option<String>,
+    valid_days: u32,
+    addr: Vec<String>,
+    json: bool,
+) -> Result<()> {
+    let addrs = if addr.is_empty() {
+        node.listen_addrs()?
+    } else {
+        addr
+    };
+    if addrs.is_empty() {
+        bail!("this node has no known address: start `yizhan serve` first, or pass --addr IP:PORT");
+    }
+    for a in &addrs {
+        a.parse::<SocketAddr>()
+            .map_err(|_| anyhow!("invalid --addr {a:?}: expected IP:PORT"))?;
+    }
+    let parent = parent.unwrap_or_else(|| match tier.as_str() {
+        "village" => node.identity().station.clone(),
+        _ => node
+            .roster()
+            .stations
+            .values()
+            .find(|s| s.parent.is_empty())
+            .map(|s| s.code.clone())
+            .unwrap_or_default(),
+    });
+    let parent = if tier == "city" {
+        String::new()
+    } else {
+        parent
+    };
+    let inv = node.invite(
+        Station {
+            code,
+            name,
+            tier,
+            parent,
+        },
+        valid_days,
+    )?;
+    let ticket = Ticket {
+        network_id: inv.network_id,
+        network_name: node.roster().network_name.clone(),
+        root_key: inv.root_key,
+        inviter: inv.inviter,
+        addrs,
+        station: inv.station.code.clone(),
+        station_name: inv.station.name.clone(),
+        tier: inv.station.tier.clone(),
+        secret: inv.secret,
+        expires_at: inv.expires_at,
+    };
+    let text = ticket.encode();
+    if json {
+        println!(
+            "{}",
+            json!({ "ticket": text, "station": inv.station.code, "ordinal": inv.ordinal, "expires_at": yizhan_node::clock::format_ms(inv.expires_at) })
+        );
+    } else {
+        println!("{text}");
+        eprintln!(
+            "邀请 {} {}（第 {} 台），有效至 {}；在新电脑上运行：yizhan join <上面的邀请码>",
+            inv.station.code,
+            inv.station.name,
+            inv.ordinal,
+            yizhan_node::clock::format_ms(inv.expires_at)
+        );
+    }
+    Ok(())
+}
+
+/// `join`.
+pub fn join(data: &Path, clock: Clock, ticket: &str, json: bool) -> Result<()> {
+    let ticket = Ticket::decode(ticket)?;
+    if data.join(yizhan_node::store::STORE_FILE).exists() {
+        bail!(
+            "{} already holds a store file (yizhan.sqlite3); choose another --data directory",
+            data.display()
+        );
+    }
+    let rt = runtime()?;
+    let node = rt.block_on(yizhan_sync::net::join(&ticket, data, clock))?;
+    crate::output::status(&node, data, json)
+}
+
+/// `peer add`.
+pub fn peer_add(node: &mut Node, node_id: &str, addr: &str, json: bool) -> Result<()> {
+    addr.parse::<SocketAddr>()
+        .map_err(|_| anyhow!("invalid address {addr:?}: expected IP:PORT"))?;
+    node.add_peer(node_id, &[addr.to_string()])?;
+    crate::output::done(
+        &format!("peer {} at {addr}", yizhan_node::cert::short(&node_id)),
+        json,
+    )
+}
+
+/// `peer list`.
+pub fn peer_list(node: &Node, json: bool) -> Result<()> {
+    let peers = node.peers()?;
+    if json {
+        let v: Vec<_> = peers
+            .iter()
+            .map(|p| {
+                json!({
+                    "node_id": p.node_id, "station": p.station, "addrs": p.addrs, "received_seq": p.received_seq,
+                    "last_contact": p.last_contact.map(yizhan_node::clock::format_ms), "last_error": p.last_error,
+                })
+            })
+            .collect();
+        println!("{}", serde_json::Value::Array(v));
+        return Ok(());
+    }
+    for p in peers {
+        println!(
+            "{} {:<10} {:<24} 最近联系 {}{}",
+            &p.node_id[..16.min(p.node_id.len())],
+            p.station,
+            p.addrs.join(","),
+            p.last_contact
+                .map_or("-".to_string(), yizhan_node::clock::format_ms),
+            p.last_error.map(|e| format!("  ⚠ {e}")).unwrap_or_default()
+        );
+    }
+    Ok(())
+}
+
+fn print_report(r: &SessionReport) {
+    let mut v = serde_json::to_value(r).unwrap_or_default();
+    if let Some(o) = v.as_object_mut() {
+        o.insert("event".into(), "session".into());
+    }
+    println!("{v}");
+}
+
+/// `serve`: listen, keep every known peer in sync, until SIGINT or SIGTERM.
+pub fn serve(node: Node, listen: SocketAddr) -> Result<()> {
+    let (handle, thread) = NodeHandle::spawn(node)?;
+    let rt = runtime()?;
+    rt.block_on(async {
+        let (tx, mut rx) = mpsc::channel::<SessionReport>(64);
+        let sync = std::sync::Arc::new(SyncNode::bind(handle.clone(), listen, tx).await?);
+        let addrs = reachable(&sync.local_addrs());
+        let a = addrs.clone();
+        handle.call(move |n| n.set_listen_addrs(&a))?;
+        println!("{}", json!({ "event": "listening", "node_id": sync.node_id(), "addr": addrs.first(), "addrs": addrs }));
+        let mut dialing = std::collections::HashSet::new();
+        let mut rescan = tokio::time::interval(Duration::from_secs(2));
+        let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())?;
+        loop {
+            tokio::select! {
+                _ = rescan.tick() => {
+                    // Peers added beside the running node (`yizhan peer add`) are picked up here.
+                    let peers = handle.call(|n| n.peers())?;
+                    for p in peers {
+                        if p.addrs.is_empty() || !dialing.insert(p.node_id.clone()) {
+                            continue;
+                        }
+                        let s = sync.clone();
+                        let addrs = parse_addrs(&p.addrs);
+                        tokio::spawn(async move { s.keep_synced(p.node_id, addrs).await });
+                    }
+                }
+                Some(r) = rx.recv() => print_report(&r),
+                _ = tokio::signal::ctrl_c() => break,
+                _ = term.recv() => break,
+            }
+        }
+        sync.shutdown().await;
+        while let Ok(r) = rx.try_recv() {
+            print_report(&r);
+        }
+        anyhow::Ok(())
+    })?;
+    drop(handle);
+    thread.join();
+    println!("{}", json!({ "event": "stopped" }));
+    Ok(())
+}
+
+/// `sync`: one pass with every known peer, then a summary.
+pub fn sync_once(node: Node, timeout: Duration, json: bool) -> Result<()> {
+    let peers = node.peers()?;
+    if peers.is_empty() {
+        bail!("no peers known: add one with `yizhan peer add NODE_ID ADDR:PORT`");
+    }
+    let (handle, thread) = NodeHandle::spawn(node)?;
+    let rt = runtime()?;
+    let started = Instant::now();
+    let results = rt.block_on(async {
+        let (tx, _rx) = mpsc::channel::<SessionReport>(64);
+        let sync = SyncNode::bind(handle.clone(), SocketAddr::from(([0, 0, 0, 0], 0)), tx).await?;
+        let mut results = Vec::new();
+        for p in &peers {
+            let addrs = parse_addrs(&p.addrs);
+            let r = tokio::time::timeout(timeout, sync.sync_once(&p.node_id, &addrs)).await;
+            results.push((
+                p.node_id.clone(),
+                match r {
+                    Ok(r) => r.map_err(|e| e.to_string()),
+                    Err(_) => Err(format!("timed out after {} s", timeout.as_secs())),
+                },
+            ));
+        }
+        sync.shutdown().await;
+        anyhow::Ok(results)
+    })?;
+    drop(handle);
+    thread.join();
+    let ok = results.iter().filter(|(_, r)| r.is_ok()).count();
+    let docs_in: usize = results
+        .iter()
+        .filter_map(|(_, r)| r.as_ref().ok())
+        .map(|r| r.stats.docs_in)
+        .sum();
+    let docs_out: usize = results
+        .iter()
+        .filter_map(|(_, r)| r.as_ref().ok())
+        .map(|r| r.stats.docs_out)
+        .sum();
+    if json {
+        let peers: Vec<_> = results
+            .iter()
+            .map(|(id, r)| match r {
+                Ok(r) => serde_json::to_value(r).unwrap_or_default(),
+                Err(e) => json!({ "peer": id, "error": e }),
+            })
+            .collect();
+        println!(
+            "{}",
+            json!({ "peers": peers, "reached": ok, "docs_in": docs_in, "docs_out": docs_out, "ms": started.elapsed().as_millis() as u64 })
+        );
+    } else {
+        for (id, r) in &results {
+            match r {
+                Ok(r) => println!(
+                    "{} ✓ 收 {} 发 {}，{} ms",
+                    &id[..16.min(id.len())],
+                    r.stats.docs_in,
+                    r.stats.docs_out,
+                    r.ms
+                ),
+                Err(e) => println!("{} ✗ {e}", &id[..16.min(id.len())]),
+            }
+        }
+    }
+    if ok == 0 {
+        bail!("no peer could be reached");
+    }
+    Ok(())
+}

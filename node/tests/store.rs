@@ -1,0 +1,648 @@
+//! The store: the index rebuilt from the documents equals the live one, documents are compacted
+//! and still load, the cache stays bounded, bad directories and files are refused with clear
+//! errors, and several handles on one directory see each other's writes.
+
+mod common;
+
+use common::{CITY, TOWN, VILLAGE};
+use rand::{Rng as _, RngExt as _, SeedableRng as _};
+use rand_chacha::ChaCha8Rng;
+use std::collections::BTreeMap;
+use std::path::Path;
+use yizhan_node::case::Action;
+use yizhan_node::catalog::Catalog;
+use yizhan_node::query::{CaseFilter, GroupBy, Stats};
+use yizhan_node::store::STORE_FILE;
+use yizhan_node::{InitParams, Node, NodeError};
+
+fn all_stats(node: &mut Node) -> Vec<Stats> {
+    let mut out = vec![node.stats(None, None).expect("stats")];
+    for by in [
+        GroupBy::Township,
+        GroupBy::Village,
+        GroupBy::Dept,
+        GroupBy::Item,
+    ] {
+        out.push(node.stats(Some(by), None).expect("stats"));
+    }
+    out.push(
+        node.stats(Some(GroupBy::Village), Some(TOWN))
+            .expect("stats"),
+    );
+    out.push(node.stats(None, Some(VILLAGE)).expect("stats"));
+    out
+}
+
+/// What a station might do to a case in its queue, by status.
+fn plausible_action(
+    rng: &mut ChaCha8Rng,
+    status: &str,
+    station: &str,
+    departments: &[String],
+) -> Action {
+    let up = match station {
+        VILLAGE => TOWN,
+        TOWN => CITY,
+        _ => TOWN,
+    };
+    let dept = || {
+        departments
+            .first()
+            .cloned()
+            .unwrap_or_else(|| "市场监管局".into())
+    };
+    let options: Vec<Action> = match status {
+        "submitted" => vec![
+            Action::Accept,
+            Action::Accept,
+            Action::Forward { to: up.into() },
+            Action::RequestMaterials {
+                missing: vec!["户口簿".into()],
+            },
+            Action::AcceptWithGaps {
+                missing: vec!["照片".into()],
+                promise: "三日内补齐".into(),
+            },
+            Action::Refuse {
+                reason: "不符合受理条件".into(),
+            },
+        ],
+        "awaiting_materials" => vec![
+            Action::Resume,
+            Action::Accept,
+            Action::Refuse {
+                reason: "逾期未补正".into(),
+            },
+        ],
+        "accepted" => {
+            let mut v = vec![
+                Action::Complete,
+                Action::Complete,
+                Action::Suspend {
+                    reason: "现场勘查".into(),
+                },
+                Action::RequestMaterials {
+                    missing: vec!["证明".into()],
+                },
+                Action::Consult {
+                    with: CITY.into(),
+                    minutes: 20,
+                    summary: "请示".into(),
+                },
+            ];
+            for d in departments {
+                v.push(Action::Approve { dept: d.clone() });
+                v.push(Action::Approve { dept: d.clone() });
+            }
+            v.push(Action::Reject {
+                dept: dept(),
+                reason: "不予许可".into(),
+            });
+            v
+        }
+        "suspended" => vec![Action::Resume],
+        "completed" => vec![
+            Action::Deliver,
+            Action::Rate {
+                level: 2,
+                comment: String::new(),
+            },
+        ],
+        _ => vec![
+            Action::Rate {
+                level: rng.random_range(1..=5),
+                comment: "评价".into(),
+            },
+            Action::FollowUp {
+                summary: "回访".into(),
+            },
+            Action::Note {
+                text: "归档".into(),
+            },
+        ],
+    };
+    options[rng.random_range(0..options.len())].clone()
+}
+
+/// A few hundred cases taken in at the village, the township and the city over two weeks and
+/// handled at each with plausible actions. Returns the node and the number of cases.
+fn busy_network(dir: &Path) -> (Node, usize) {
+    let mut rng = ChaCha8Rng::seed_from_u64(7);
+    let mut node = common::init_city(dir, common::morning("2026-03-02"));
+    let codes: Vec<String> = node.catalog().items().map(|i| i.code.clone()).collect();
+    let depts: BTreeMap<String, Vec<String>> = node
+        .catalog()
+        .items()
+        .map(|i| (i.code.clone(), i.departments.clone()))
+        .collect();
+    let mut cases = 0;
+    let mut day = common::date("2026-03-02");
+    for _ in 0..12 {
+        for station in [VILLAGE, TOWN, CITY] {
+            node = common::reopen_as(node, dir, station);
+            node.set_clock(common::clock(&format!("{day}T09:30:00+08:00")));
+            let batch: Vec<_> = (0..rng.random_range(5..12))
+                .map(|i| {
+                    let mut n = common::intake(
+                        &codes[rng.random_range(0..codes.len())],
+                        &format!("申请人{i}"),
+                    );
+                    if station == VILLAGE {
+                        n.delegated = true;
+                        n.entrustment = rng.random_range(0..2) == 0;
+                        n.handed_over = vec!["身份证复印件".into()];
+                    }
+                    n
+                })
+                .collect();
+            cases += node.new_cases(&batch).expect("intake").len();
+            // Lists order cases of the same instant by their random ids; sort by number so that
+            // the run is the same every time.
+            let mut queue = node
+                .list(&CaseFilter {
+                    holder: Some(station.into()),
+                    limit: 10_000,
+                    ..CaseFilter::default()
+                })
+                .expect("the station's queue");
+            queue.sort_by(|a, b| a.number.cmp(&b.number));
+            for row in queue {
+                for _ in 0..2 {
+                    let action =
+                        plausible_action(&mut rng, &row.status, station, &depts[&row.item_code]);
+                    if node.act(&row.id, &action, "窗口").is_ok() {
+                        break;
+                    }
+                }
+            }
+            // Closed cases anywhere on the route get delivered, rated and called back.
+            let mut closed = node
+                .list(&CaseFilter {
+                    area: Some(station.into()),
+                    limit: 10_000,
+                    ..CaseFilter::default()
+                })
+                .expect("the station's area");
+            closed.sort_by(|a, b| a.number.cmp(&b.number));
+            for row in &closed {
+                if rng.random_range(0..4) != 0 {
+                    continue;
+                }
+                let action = plausible_action(&mut rng, "closed", station, &[]);
+                let _ = node.act(&row.id, &action, "代办员");
+            }
+        }
+        day = day.succ_opt().expect("the next day");
+    }
+    node = common::reopen_as(node, dir, CITY);
+    (node, cases)
+}
+
+#[test]
+fn reindex_rebuilds_exactly_the_live_index_and_counters() {
+    let dir = tempfile::tempdir().unwrap();
+    let (mut node, cases) = busy_network(dir.path());
+    assert!(cases >= 200, "{cases}");
+
+    let dump = node.index_dump().unwrap();
+    let stats = all_stats(&mut node);
+
+    // The mix is varied enough to mean something.
+    let totals = &stats[0].totals;
+    assert_eq!(totals.cases, cases as u64);
+    assert!(totals.by_status.len() >= 6, "{:?}", totals.by_status);
+    assert!(totals.rated > 0 && totals.consults > 0 && totals.delegated > 0);
+    assert!(totals.on_time > 0 && totals.late > 0, "{totals:?}");
+    assert!(stats[3].depts.iter().any(|d| d.approved > 0));
+    assert!(stats[1].groups.iter().any(|g| g.key == TOWN));
+    // Counters agree with plain counts of the table.
+    for (status, n) in &totals.by_status {
+        let counted = node
+            .count(&CaseFilter {
+                status: yizhan_node::case::Status::parse(status),
+                ..CaseFilter::default()
+            })
+            .unwrap();
+        assert_eq!(counted, *n, "{status}");
+    }
+
+    // Department counts of a village's area agree with its cases' own decisions.
+    let mut expected: BTreeMap<String, (u64, u64, u64)> = BTreeMap::new();
+    for row in node
+        .list(&CaseFilter {
+            area: Some(VILLAGE.into()),
+            limit: 10_000,
+            ..CaseFilter::default()
+        })
+        .unwrap()
+    {
+        let v = node.case(&row.id).unwrap();
+        for d in &v.doc.item.departments {
+            let e = expected.entry(d.clone()).or_default();
+            match v.state.approvals.get(d).map(|a| a.approved) {
+                Some(true) => e.0 += 1,
+                Some(false) => e.1 += 1,
+                None => e.2 += 1,
+            }
+        }
+    }
+    let village: BTreeMap<String, (u64, u64, u64)> = stats[6]
+        .depts
+        .iter()
+        .map(|d| {
+            assert_eq!(d.cases, d.approved + d.rejected + d.pending);
+            (d.dept.clone(), (d.approved, d.rejected, d.pending))
+        })
+        .collect();
+    assert!(!expected.is_empty());
+    assert_eq!(village, expected);
+
+    assert_eq!(node.reindex().unwrap(), cases);
+    assert_eq!(node.index_dump().unwrap(), dump);
+    assert_eq!(all_stats(&mut node), stats);
+
+    // A damaged index is repaired by a rebuild.
+    node.store()
+        .conn()
+        .execute_batch(
+            "DELETE FROM cases WHERE rowid % 3 = 0; UPDATE case_counts SET n = n + 5; DELETE FROM dept_counts;",
+        )
+        .unwrap();
+    assert_ne!(node.index_dump().unwrap(), dump);
+    node.reindex().unwrap();
+    assert_eq!(node.index_dump().unwrap(), dump);
+    assert_eq!(all_stats(&mut node), stats);
+
+    // Another handle on the same directory sees the same index.
+    let mut other = Node::open(dir.path(), node.clock()).unwrap();
+    assert_eq!(other.index_dump().unwrap(), dump);
+    assert_eq!(all_stats(&mut other), stats);
+}
+
+#[test]
+fn increments_are_compacted_into_the_snapshot_and_the_document_still_loads() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut node = common::init_city(dir.path(), common::morning("2026-03-02"));
+    let id = node
+        .new_case(&common::intake("CT-002", "冯建设"))
+        .unwrap()
+        .doc
+        .id;
+    let (snap0, incr0, n0) = node.store().doc_sizes(&id).unwrap().expect("stored");
+    assert!(snap0 > 0);
+    assert_eq!((incr0, n0), (0, 0));
+
+    const NOTES: usize = 300;
+    let mut compactions = 0;
+    let mut last_n = 0;
+    let mut max_snap = snap0;
+    for i in 0..NOTES {
+        node.act(
+            &id,
+            &Action::Note {
+                text: format!("第{i}次备注：申请人来电询问进度"),
+            },
+            "窗口",
+        )
+        .unwrap();
+        let (snap, incr, n) = node.store().doc_sizes(&id).unwrap().expect("stored");
+        assert!(
+            incr <= snap,
+            "increments ({incr}) outgrew the snapshot ({snap})"
+        );
+        if n < last_n || (n == 0 && i > 0) {
+            compactions += 1;
+            assert_eq!(incr, 0);
+            assert!(snap >= max_snap, "a compacted snapshot shrank");
+        }
+        max_snap = max_snap.max(snap);
+        last_n = n;
+    }
+    let (snap, _, n) = node.store().doc_sizes(&id).unwrap().unwrap();
+    assert!(compactions >= 2, "only {compactions} compactions");
+    assert!(
+        n < NOTES as i64 / 4,
+        "{n} increments left for {NOTES} writes"
+    );
+    assert!(snap > snap0);
+
+    let heads = node
+        .store()
+        .read_doc(&id, |d| Ok(d.get_heads()))
+        .unwrap()
+        .unwrap();
+    let events = node.case(&id).unwrap().doc.events;
+    drop(node);
+    let mut node = Node::open(dir.path(), common::morning("2026-03-02")).unwrap();
+    let v = node.case(&id).unwrap();
+    assert_eq!(v.doc.events, events);
+    assert_eq!(v.state.timeline.len(), NOTES);
+    assert!(v.state.timeline.iter().all(|e| e.applied));
+    let reloaded = node
+        .store()
+        .read_doc(&id, |d| Ok(d.get_heads()))
+        .unwrap()
+        .unwrap();
+    assert_eq!(reloaded, heads);
+    // And it keeps taking changes after the reload.
+    node.act(&id, &Action::Accept, "窗口").unwrap();
+    assert_eq!(node.case(&id).unwrap().doc.events.len(), NOTES + 1);
+}
+
+#[test]
+fn the_document_cache_stays_bounded() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut node = common::init_city(dir.path(), common::morning("2026-03-02"));
+    node.store().set_cache_capacity(16);
+    let batch: Vec<_> = (0..200)
+        .map(|i| common::intake("CT-001", &format!("申请人{i}")))
+        .collect();
+    let ids: Vec<String> = node
+        .new_cases(&batch)
+        .unwrap()
+        .into_iter()
+        .map(|v| v.doc.id)
+        .collect();
+    assert!(node.store().cached_docs() <= 16);
+    for (i, id) in ids.iter().enumerate() {
+        node.case(id).unwrap();
+        if i % 2 == 0 {
+            node.act(id, &Action::Accept, "窗口").unwrap();
+        }
+        assert!(
+            node.store().cached_docs() <= 16,
+            "{}",
+            node.store().cached_docs()
+        );
+    }
+    assert!(node.store().cached_docs() > 0);
+    // The evicted documents come back from disk intact.
+    for id in ids.iter().step_by(2) {
+        assert_eq!(
+            node.case(id).unwrap().state.status,
+            yizhan_node::case::Status::Accepted
+        );
+    }
+    assert!(node.store().cached_docs() <= 16);
+    node.reindex().unwrap();
+    assert!(node.store().cached_docs() <= 16);
+}
+
+fn params() -> InitParams {
+    InitParams {
+        network_name: "测试市政务服务网".into(),
+        code: CITY.into(),
+        name: "测试市政务服务中心".into(),
+    }
+}
+
+fn open(dir: &Path) -> Result<Node, NodeError> {
+    Node::open(dir, common::morning("2026-03-02"))
+}
+
+fn not_a_store(result: Result<Node, NodeError>) -> String {
+    match result {
+        Err(e @ NodeError::NotAStore { .. }) => e.to_string(),
+        other => panic!("expected NotAStore, got {other:?}"),
+    }
+}
+
+#[test]
+fn opening_a_directory_without_a_store_says_so() {
+    let dir = tempfile::tempdir().unwrap();
+    for d in [dir.path().to_path_buf(), dir.path().join("missing")] {
+        let err = open(&d).unwrap_err();
+        assert!(matches!(err, NodeError::NoStore(ref p) if p == &d), "{err}");
+        assert!(err.to_string().contains("yizhan init"), "{err}");
+    }
+    // Opening never creates a store.
+    assert!(!dir.path().join(STORE_FILE).exists());
+    assert!(!dir.path().join("missing").exists());
+}
+
+#[test]
+fn opening_random_bytes_is_not_a_store() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut rng = ChaCha8Rng::seed_from_u64(42);
+    let mut bytes = vec![0u8; 8192];
+    rng.fill_bytes(&mut bytes);
+    let path = dir.path().join(STORE_FILE);
+    std::fs::write(&path, &bytes).unwrap();
+    let msg = not_a_store(open(dir.path()));
+    assert!(msg.contains("is not a Yizhan store"), "{msg}");
+    assert!(msg.contains(STORE_FILE), "{msg}");
+    // The file is left as it was.
+    assert_eq!(std::fs::read(&path).unwrap(), bytes);
+
+    // Text is not a store either.
+    std::fs::write(&path, "这不是数据库\n").unwrap();
+    let msg = not_a_store(open(dir.path()));
+    assert!(msg.contains("is not a Yizhan store"), "{msg}");
+}
+
+#[test]
+fn opening_another_sqlite_database_is_not_a_store() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join(STORE_FILE);
+    {
+        let conn = rusqlite::Connection::open(&path).unwrap();
+        conn.execute_batch("CREATE TABLE people (name TEXT); INSERT INTO people VALUES ('x');")
+            .unwrap();
+    }
+    let msg = not_a_store(open(dir.path()));
+    assert!(msg.contains("without Yizhan's tables"), "{msg}");
+
+    // A `meta` table alone does not make it ours.
+    {
+        let conn = rusqlite::Connection::open(&path).unwrap();
+        conn.execute_batch(
+            "CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT); INSERT INTO meta VALUES ('magic', 'something-else');",
+        )
+        .unwrap();
+    }
+    let msg = not_a_store(open(dir.path()));
+    assert!(msg.contains("does not identify a Yizhan store"), "{msg}");
+
+    // An empty file is an empty database, not a store.
+    std::fs::write(&path, b"").unwrap();
+    let msg = not_a_store(open(dir.path()));
+    assert!(msg.contains("without Yizhan's tables"), "{msg}");
+}
+
+#[test]
+fn a_store_from_a_newer_yizhan_is_refused() {
+    let dir = tempfile::tempdir().unwrap();
+    drop(common::init_city(dir.path(), common::morning("2026-03-02")));
+    {
+        let conn = rusqlite::Connection::open(dir.path().join(STORE_FILE)).unwrap();
+        conn.execute(
+            "UPDATE meta SET value = '999' WHERE key = 'schema_version'",
+            [],
+        )
+        .unwrap();
+    }
+    match open(dir.path()) {
+        Err(e @ NodeError::SchemaTooNew { found: 999, .. }) => {
+            assert!(e.to_string().contains("upgrade Yizhan"), "{e}");
+        }
+        other => panic!("expected SchemaTooNew, got {other:?}"),
+    }
+}
+
+fn files(dir: &Path) -> BTreeMap<String, Vec<u8>> {
+    std::fs::read_dir(dir)
+        .expect("read the directory")
+        .map(|e| {
+            let e = e.expect("a directory entry");
+            (
+                e.file_name().to_string_lossy().into_owned(),
+                std::fs::read(e.path()).expect("read a file"),
+            )
+        })
+        .collect()
+}
+
+#[test]
+fn init_twice_is_refused_and_leaves_the_first_store_alone() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut first = common::init_city(dir.path(), common::morning("2026-03-02"));
+    let id = first
+        .new_case(&common::intake("CT-001", "韩立新"))
+        .unwrap()
+        .doc
+        .id;
+    let identity = first.identity().clone();
+    let seq = first.seq().unwrap();
+    let dump = first.index_dump().unwrap();
+
+    // While the first node is open …
+    let err = Node::init(dir.path(), common::morning("2026-03-03"), &params()).unwrap_err();
+    assert!(
+        matches!(err, NodeError::AlreadyInitialised(ref p) if p == dir.path()),
+        "{err}"
+    );
+    let msg = err.to_string();
+    assert!(
+        msg.contains("already holds") && msg.contains(&dir.path().display().to_string()),
+        "{msg}"
+    );
+    assert_eq!(first.seq().unwrap(), seq);
+    drop(first);
+
+    // … and after it is closed: not a byte changes.
+    let before = files(dir.path());
+    let err = Node::init(dir.path(), common::morning("2026-03-03"), &params()).unwrap_err();
+    assert!(matches!(err, NodeError::AlreadyInitialised(_)), "{err}");
+    assert_eq!(files(dir.path()), before);
+
+    let mut node = open(dir.path()).unwrap();
+    assert_eq!(node.identity(), &identity);
+    assert_eq!(node.seq().unwrap(), seq);
+    assert_eq!(node.index_dump().unwrap(), dump);
+    assert_eq!(node.case(&id).unwrap().doc.applicant.name, "韩立新");
+}
+
+#[test]
+fn two_handles_on_one_directory_see_each_others_writes() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut a = common::init_city(dir.path(), common::morning("2026-03-02"));
+    let mut b = open(dir.path()).unwrap();
+
+    // A case written by one is seen by the other, by id, by number and in lists.
+    let v = a.new_case(&common::intake("CT-001", "曹文静")).unwrap();
+    assert_eq!(b.case(&v.doc.number).unwrap().doc.id, v.doc.id);
+    assert_eq!(b.list(&CaseFilter::default()).unwrap().len(), 1);
+    assert_eq!(b.seq().unwrap(), a.seq().unwrap());
+
+    // A network change made by the other is seen after a refresh (and by every operation, which
+    // refreshes first).
+    let mut items: Vec<_> = a.catalog().items().cloned().collect();
+    let mut new_item = items[0].clone();
+    new_item.code = "CT-999".into();
+    new_item.name = "新增测试事项".into();
+    new_item.tier = yizhan_node::station::Tier::City;
+    items.push(new_item);
+    b.import_catalog(&Catalog::from_items(items).unwrap())
+        .unwrap();
+    assert!(a.catalog().get("CT-999").is_none(), "not yet refreshed");
+    a.refresh().unwrap();
+    assert!(a.catalog().get("CT-999").is_some());
+    b.add_station(yizhan_node::network::Station {
+        code: "T02".into(),
+        name: "南关镇便民服务中心".into(),
+        tier: "township".into(),
+        parent: CITY.into(),
+    })
+    .unwrap();
+    // `act` refreshes by itself: the new station is a valid forward target at once.
+    let w = a.new_case(&common::intake("CT-999", "曹文华")).unwrap();
+    a.act(&w.doc.id, &Action::Forward { to: "T02".into() }, "窗口")
+        .unwrap();
+    assert!(a.roster().station("T02").is_some());
+
+    // Writes alternate between the handles on the same case; each builds on the latest version,
+    // even though the writer's cached copy is stale.
+    let id = v.doc.id.clone();
+    a.case(&id).unwrap();
+    b.case(&id).unwrap();
+    for i in 0..10 {
+        let (w, r) = if i % 2 == 0 {
+            (&mut a, &mut b)
+        } else {
+            (&mut b, &mut a)
+        };
+        w.act(
+            &id,
+            &Action::Note {
+                text: format!("备注{i}"),
+            },
+            "窗口",
+        )
+        .unwrap();
+        assert_eq!(r.case(&id).unwrap().doc.events.len(), i + 1);
+    }
+    a.act(&id, &Action::Accept, "窗口").unwrap();
+    b.act(&id, &Action::Complete, "窗口").unwrap();
+    let va = a.case(&id).unwrap();
+    let vb = b.case(&id).unwrap();
+    assert_eq!(va.doc, vb.doc);
+    assert_eq!(va.doc.events.len(), 12);
+    let texts: Vec<String> = va
+        .doc
+        .events
+        .iter()
+        .filter_map(|e| e.fields.get("text").cloned())
+        .collect();
+    assert_eq!(
+        texts,
+        (0..10).map(|i| format!("备注{i}")).collect::<Vec<_>>()
+    );
+    assert_eq!(va.state.status, yizhan_node::case::Status::Completed);
+    assert!(!va.state.conflict());
+
+    // Case numbers stay unique when both handles take cases in on the same day.
+    let mut numbers = std::collections::BTreeSet::new();
+    for i in 0..6 {
+        let h = if i % 2 == 0 { &mut a } else { &mut b };
+        let made = h
+            .new_cases(&[
+                common::intake("CT-001", "甲"),
+                common::intake("CT-001", "乙"),
+            ])
+            .unwrap();
+        for v in made {
+            assert!(
+                numbers.insert(v.doc.number.clone()),
+                "{} reused",
+                v.doc.number
+            );
+        }
+    }
+
+    // A third handle, opened from scratch, reads the same document and the same index.
+    let mut c = open(dir.path()).unwrap();
+    assert_eq!(c.case(&id).unwrap().doc, va.doc);
+    assert_eq!(c.index_dump().unwrap(), a.index_dump().unwrap());
+    c.reindex().unwrap();
+    assert_eq!(c.index_dump().unwrap(), a.index_dump().unwrap());
+}

@@ -1,0 +1,1146 @@
+//! The transition table, cell by cell: every action in every status, at the holder, at another
+//! station on the route and at a station the case has never been at; then the same rules through
+//! a real [`Node`], which must refuse with `NotAllowed` and write nothing.
+
+mod common;
+
+use common::{CITY, TOWN, VILLAGE};
+use yizhan_node::case::Action;
+use yizhan_node::case::action::ACTION_KINDS;
+use yizhan_node::case::doc::{CaseDoc, Event, ItemSnapshot};
+use yizhan_node::case::fold::{self, ALL_STATUSES, CaseState, Decision, PauseKind, Status};
+use yizhan_node::{Node, NodeError};
+
+/// The one department of the test item, so that approve and reject have something to decide.
+const DEPT: &str = "市场监管局";
+
+/// A city item with one department.
+fn item() -> ItemSnapshot {
+    ItemSnapshot {
+        code: "CT-900".into(),
+        name: "测试许可".into(),
+        kind: "promised".into(),
+        legal_days: 20,
+        promised_days: 10,
+        tier: "city".into(),
+        materials: vec!["申请书".into(), "身份证".into()],
+        departments: vec![DEPT.into()],
+    }
+}
+
+/// A case driven through actions with the pure API: `next_event`, `check`, `fold`.
+struct Sim {
+    doc: CaseDoc,
+    now: i64,
+    n: usize,
+}
+
+impl Sim {
+    fn new(item: ItemSnapshot, origin: &str) -> Sim {
+        let now = common::ms("2026-03-02T09:00:00+08:00");
+        Sim {
+            doc: common::case_doc("case-1", item, origin, now),
+            now,
+            n: 0,
+        }
+    }
+
+    fn state(&self) -> CaseState {
+        fold::fold(&self.doc)
+    }
+
+    /// The event `action` at `station` would be, one minute after the last.
+    fn event(&self, station: &str, action: &Action) -> Event {
+        self.doc.next_event(
+            &self.state(),
+            action,
+            format!("ev-{:04}", self.n),
+            self.now + 60_000,
+            station,
+            "node-1",
+            "测试员",
+        )
+    }
+
+    /// Checks `action` at `station` without recording it.
+    fn check(&self, station: &str, action: &Action) -> Result<(), String> {
+        fold::check(
+            &self.state(),
+            &self.doc.item,
+            &self.event(station, action),
+            action,
+        )
+    }
+
+    /// Checks and records `action` at `station`.
+    fn try_act(&mut self, station: &str, action: &Action) -> Result<(), String> {
+        let event = self.event(station, action);
+        fold::check(&self.state(), &self.doc.item, &event, action)?;
+        self.now = event.at;
+        self.n += 1;
+        self.doc.events.push(event);
+        let state = self.state();
+        let last = state.timeline.last().expect("the event is on the timeline");
+        assert!(
+            last.applied && last.problem.is_none(),
+            "a checked event must apply cleanly: {last:?}"
+        );
+        assert!(!state.conflict());
+        Ok(())
+    }
+
+    fn act(&mut self, station: &str, action: &Action) {
+        if let Err(why) = self.try_act(station, action) {
+            panic!("{} at {station} was refused: {why}", action.kind());
+        }
+    }
+
+    /// Records an event as another node wrote it: without checking, with an explicit `prev`.
+    fn push_raw(&mut self, station: &str, action: &Action, prev: &str) -> String {
+        let mut event = self.event(station, action);
+        event.prev = prev.to_string();
+        self.now = event.at;
+        self.n += 1;
+        let id = event.id.clone();
+        self.doc.events.push(event);
+        id
+    }
+}
+
+/// The action probed for each kind, with plausible fields.
+fn probe(kind: &str) -> Action {
+    match kind {
+        "accept" => Action::Accept,
+        "accept_with_gaps" => Action::AcceptWithGaps {
+            missing: vec!["身份证复印件".into()],
+            promise: "五个工作日内补齐".into(),
+        },
+        "refuse" => Action::Refuse {
+            reason: "不属于本机关职权范围".into(),
+        },
+        "request_materials" => Action::RequestMaterials {
+            missing: vec!["申请书".into(), "身份证".into()],
+        },
+        "suspend" => Action::Suspend {
+            reason: "组织听证".into(),
+        },
+        "resume" => Action::Resume,
+        "forward" => Action::Forward { to: CITY.into() },
+        "approve" => Action::Approve { dept: DEPT.into() },
+        "reject" => Action::Reject {
+            dept: DEPT.into(),
+            reason: "不符合条件".into(),
+        },
+        "complete" => Action::Complete,
+        "decline" => Action::Decline {
+            reason: "不符合条件".into(),
+        },
+        "deliver" => Action::Deliver,
+        "rate" => Action::Rate {
+            level: 2,
+            comment: "满意".into(),
+        },
+        "follow_up" => Action::FollowUp {
+            summary: "电话回访".into(),
+        },
+        "consult" => Action::Consult {
+            with: CITY.into(),
+            minutes: 15,
+            summary: "咨询审批口径".into(),
+        },
+        "note" => Action::Note {
+            text: "申请人来电询问进度".into(),
+        },
+        "settle" => Action::Settle {
+            note: "以办结为准".into(),
+        },
+        other => panic!("no probe for {other}"),
+    }
+}
+
+/// Actions only the station holding the case may take.
+const HOLDER_ONLY: &[&str] = &[
+    "accept",
+    "accept_with_gaps",
+    "refuse",
+    "request_materials",
+    "suspend",
+    "resume",
+    "forward",
+    "approve",
+    "reject",
+    "complete",
+    "decline",
+    "settle",
+];
+
+/// Actions any station on the route may take (the village that took the case in delivers the
+/// result, rates and calls back).
+const ON_ROUTE: &[&str] = &["deliver", "rate", "follow_up", "consult"];
+
+/// The columns of [`MATRIX`]: an abbreviation for each action kind, in `ACTION_KINDS` order.
+const COLUMNS: [(&str, &str); 17] = [
+    ("acc", "accept"),
+    ("gap", "accept_with_gaps"),
+    ("ref", "refuse"),
+    ("req", "request_materials"),
+    ("sus", "suspend"),
+    ("res", "resume"),
+    ("fwd", "forward"),
+    ("apr", "approve"),
+    ("rej", "reject"),
+    ("cmp", "complete"),
+    ("dec", "decline"),
+    ("dlv", "deliver"),
+    ("rat", "rate"),
+    ("fu", "follow_up"),
+    ("con", "consult"),
+    ("not", "note"),
+    ("set", "settle"),
+];
+
+/// The expected transition table at the holder: `Y` allowed, `.` refused.
+///
+/// A row is named `status` or `status/variant`: `awaiting_materials` and `accepted` appear twice
+/// because what is allowed there depends on whether the case was accepted before the notice and
+/// on whether the item's department has decided. `settle` is refused everywhere here because none
+/// of these states has a conflict (see `settle_needs_a_conflict`).
+const MATRIX: &str = "
+                                        acc gap ref req sus res fwd apr rej cmp dec dlv rat fu  con not set
+submitted                                Y   Y   Y   Y   .   .   Y   .   .   .   .   .   .   .   Y   Y   .
+awaiting_materials/before_acceptance     Y   Y   Y   .   .   Y   Y   .   .   .   .   .   .   .   Y   Y   .
+awaiting_materials/after_acceptance      .   .   .   .   .   Y   Y   .   .   .   .   .   .   .   Y   Y   .
+accepted/department_pending              .   .   .   Y   Y   .   Y   Y   Y   .   Y   .   .   .   Y   Y   .
+accepted/department_decided              .   .   .   Y   Y   .   Y   .   .   Y   Y   .   .   .   Y   Y   .
+suspended                                .   .   .   .   .   Y   .   .   .   .   .   .   .   .   Y   Y   .
+refused                                  .   .   .   .   .   .   .   .   .   .   .   .   Y   Y   .   Y   .
+completed                                .   .   .   .   .   .   .   .   .   .   .   Y   Y   Y   .   Y   .
+delivered                                .   .   .   .   .   .   .   .   .   .   .   .   Y   Y   .   Y   .
+";
+
+/// One row of [`MATRIX`].
+struct Row {
+    name: String,
+    status: Status,
+    allowed: Vec<bool>,
+}
+
+fn matrix() -> Vec<Row> {
+    let mut lines = MATRIX.lines().filter(|l| !l.trim().is_empty());
+    let header: Vec<&str> = lines.next().expect("header").split_whitespace().collect();
+    let abbrevs: Vec<&str> = COLUMNS.iter().map(|(a, _)| *a).collect();
+    assert_eq!(header, abbrevs, "the header names the columns");
+    lines
+        .map(|line| {
+            let mut cells = line.split_whitespace();
+            let name = cells.next().expect("row name").to_string();
+            let status_name = name.split('/').next().unwrap_or_default();
+            let status = Status::parse(status_name).expect("a status name");
+            let allowed: Vec<bool> = cells
+                .map(|c| match c {
+                    "Y" => true,
+                    "." => false,
+                    other => panic!("bad cell {other:?} in row {name}"),
+                })
+                .collect();
+            assert_eq!(allowed.len(), ACTION_KINDS.len(), "row {name}");
+            Row {
+                name,
+                status,
+                allowed,
+            }
+        })
+        .collect()
+}
+
+/// Builds a case in the state named by a row of [`MATRIX`]: taken in at the village, forwarded
+/// to the township (which then holds it, with the village on its route), then driven there.
+fn case_in(row: &str) -> Sim {
+    let mut sim = Sim::new(item(), VILLAGE);
+    sim.act(VILLAGE, &Action::Forward { to: TOWN.into() });
+    let path: &[&str] = match row {
+        "submitted" => &[],
+        "awaiting_materials/before_acceptance" => &["request_materials"],
+        "awaiting_materials/after_acceptance" => &["accept", "request_materials"],
+        "accepted/department_pending" => &["accept"],
+        "accepted/department_decided" => &["accept", "approve"],
+        "suspended" => &["accept", "suspend"],
+        "refused" => &["refuse"],
+        "completed" => &["accept", "approve", "complete"],
+        "delivered" => &["accept", "approve", "complete", "deliver"],
+        other => panic!("no path to {other}"),
+    };
+    for kind in path {
+        sim.act(TOWN, &probe(kind));
+    }
+    sim
+}
+
+#[test]
+fn matrix_covers_every_status_and_action() {
+    let kinds: Vec<&str> = COLUMNS.iter().map(|(_, k)| *k).collect();
+    assert_eq!(kinds, ACTION_KINDS);
+    let rows = matrix();
+    for status in ALL_STATUSES {
+        assert!(
+            rows.iter().any(|r| r.status == status),
+            "no row for {status:?}"
+        );
+    }
+    for row in &rows {
+        let sim = case_in(&row.name);
+        let state = sim.state();
+        assert_eq!(state.status, row.status, "{}", row.name);
+        assert_eq!(state.holder, TOWN);
+        assert_eq!(state.route, vec![VILLAGE, TOWN]);
+    }
+}
+
+#[test]
+fn every_action_in_every_status_at_the_holder() {
+    let mut mismatches = Vec::new();
+    for row in matrix() {
+        let sim = case_in(&row.name);
+        for (kind, &allowed) in ACTION_KINDS.iter().zip(&row.allowed) {
+            let result = sim.check(TOWN, &probe(kind));
+            if result.is_ok() != allowed {
+                mismatches.push(format!(
+                    "{} × {kind}: expected {}, got {result:?}",
+                    row.name,
+                    if allowed { "allowed" } else { "refused" }
+                ));
+            }
+            if let Err(why) = &result {
+                assert!(
+                    !why.trim().is_empty(),
+                    "{} × {kind}: empty reason",
+                    row.name
+                );
+            }
+        }
+    }
+    assert!(mismatches.is_empty(), "{}", mismatches.join("\n"));
+}
+
+#[test]
+fn refusals_name_the_status() {
+    // A refusal for the wrong status says which status the case is in, in both languages.
+    let sim = case_in("completed");
+    let why = sim
+        .check(TOWN, &Action::Forward { to: CITY.into() })
+        .unwrap_err();
+    assert!(why.contains("completed") && why.contains("已办结"), "{why}");
+    let sim = case_in("suspended");
+    let why = sim.check(TOWN, &Action::Complete).unwrap_err();
+    assert!(
+        why.contains("suspended") && why.contains("特别程序"),
+        "{why}"
+    );
+    let sim = case_in("accepted/department_pending");
+    let why = sim
+        .check(TOWN, &Action::Refuse { reason: "x".into() })
+        .unwrap_err();
+    assert!(why.contains("decided, not refused"), "{why}");
+    let why = sim.check(TOWN, &Action::Resume).unwrap_err();
+    assert!(why.contains("only a paused case resumes"), "{why}");
+    let sim = case_in("submitted");
+    let why = sim
+        .check(
+            TOWN,
+            &Action::Rate {
+                level: 1,
+                comment: String::new(),
+            },
+        )
+        .unwrap_err();
+    assert!(why.contains("rated after it is decided"), "{why}");
+}
+
+#[test]
+fn holder_only_actions_are_refused_elsewhere_and_route_actions_are_not() {
+    for r in matrix() {
+        let row = r.name.as_str();
+        let sim = case_in(row);
+        for (kind, &allowed) in ACTION_KINDS.iter().zip(&r.allowed) {
+            let action = probe(kind);
+            // The village took the case in: it is on the route but does not hold the case.
+            let at_village = sim.check(VILLAGE, &action);
+            // The city has never held the case.
+            let at_city = sim.check(CITY, &action);
+            if HOLDER_ONLY.contains(kind) {
+                let why = at_village.expect_err(&format!("{row} × {kind} at the village"));
+                assert!(
+                    why.contains(&format!("held by station {TOWN}, not {VILLAGE}")),
+                    "{row} × {kind}: {why}"
+                );
+                let why = at_city.expect_err(&format!("{row} × {kind} at the city"));
+                assert!(why.contains("held by station"), "{row} × {kind}: {why}");
+            } else if ON_ROUTE.contains(kind) {
+                assert_eq!(at_village.is_ok(), allowed, "{row} × {kind} at the village");
+                let why = at_city.expect_err(&format!("{row} × {kind} at the city"));
+                assert!(
+                    why.contains(&format!("station {CITY} has never held this case")),
+                    "{row} × {kind}: {why}"
+                );
+            } else {
+                // A note can be added anywhere, any time.
+                assert_eq!(*kind, "note");
+                assert!(at_village.is_ok() && at_city.is_ok(), "{row} × note");
+            }
+        }
+    }
+}
+
+#[test]
+fn approvals_need_a_department_of_the_item_and_are_not_repeated() {
+    let mut sim = case_in("accepted/department_pending");
+    let why = sim
+        .check(
+            TOWN,
+            &Action::Approve {
+                dept: "税务局".into(),
+            },
+        )
+        .unwrap_err();
+    assert!(
+        why.contains("税务局") && why.contains("does not take part") && why.contains(DEPT),
+        "{why}"
+    );
+    let why = sim
+        .check(
+            TOWN,
+            &Action::Reject {
+                dept: "税务局".into(),
+                reason: "x".into(),
+            },
+        )
+        .unwrap_err();
+    assert!(why.contains("does not take part"), "{why}");
+
+    sim.act(TOWN, &Action::Approve { dept: DEPT.into() });
+    let why = sim
+        .check(TOWN, &Action::Approve { dept: DEPT.into() })
+        .unwrap_err();
+    assert!(why.contains("already decided the same way"), "{why}");
+    let why = sim
+        .check(
+            TOWN,
+            &Action::Reject {
+                dept: DEPT.into(),
+                reason: "改变主意".into(),
+            },
+        )
+        .unwrap_err();
+    assert!(
+        why.contains(&format!("department {DEPT} has already decided")),
+        "{why}"
+    );
+
+    // An item without departments takes no approvals at all.
+    let mut plain = item();
+    plain.departments.clear();
+    let mut sim = Sim::new(plain, TOWN);
+    sim.act(TOWN, &Action::Accept);
+    let why = sim
+        .check(TOWN, &Action::Approve { dept: DEPT.into() })
+        .unwrap_err();
+    assert!(why.contains("departments: none"), "{why}");
+    sim.act(TOWN, &Action::Complete);
+    assert_eq!(sim.state().outcome, Some(Decision::Approved));
+}
+
+#[test]
+fn duplicate_approvals_from_two_nodes_are_harmless() {
+    let mut sim = case_in("accepted/department_pending");
+    let prev = sim.state().last_transition;
+    sim.push_raw(TOWN, &Action::Approve { dept: DEPT.into() }, &prev);
+    sim.push_raw(TOWN, &Action::Approve { dept: DEPT.into() }, &prev);
+    let state = sim.state();
+    assert!(!state.conflict());
+    let problems: Vec<_> = state
+        .timeline
+        .iter()
+        .filter_map(|e| e.problem.as_deref())
+        .collect();
+    assert_eq!(problems, vec!["duplicate decision"]);
+    assert_eq!(state.decision(&sim.doc.item), Decision::Approved);
+    assert!(sim.check(TOWN, &Action::Complete).is_ok());
+}
+
+#[test]
+fn complete_waits_for_every_department_and_names_the_missing_ones() {
+    let ct002 = common::default_item("CT-002");
+    assert!(ct002.departments.len() >= 3);
+    let mut sim = Sim::new(ct002.clone(), CITY);
+    sim.act(CITY, &Action::Accept);
+    let why = sim.check(CITY, &Action::Complete).unwrap_err();
+    for d in &ct002.departments {
+        assert!(why.contains(d.as_str()), "{why} should name {d}");
+    }
+    sim.act(
+        CITY,
+        &Action::Approve {
+            dept: ct002.departments[0].clone(),
+        },
+    );
+    let why = sim.check(CITY, &Action::Complete).unwrap_err();
+    assert!(!why.contains(ct002.departments[0].as_str()), "{why}");
+    assert!(
+        why.contains(&ct002.departments[1..].join("、")),
+        "{why} should list the others"
+    );
+    assert!(why.contains("have not decided yet"), "{why}");
+    for d in &ct002.departments[1..] {
+        sim.act(CITY, &Action::Approve { dept: d.clone() });
+    }
+    sim.act(CITY, &Action::Complete);
+    let state = sim.state();
+    assert_eq!(state.status, Status::Completed);
+    assert_eq!(state.outcome, Some(Decision::Approved));
+}
+
+#[test]
+fn one_rejection_decides_the_case() {
+    let ct002 = common::default_item("CT-002");
+    let mut sim = Sim::new(ct002.clone(), CITY);
+    sim.act(CITY, &Action::Accept);
+    sim.act(
+        CITY,
+        &Action::Reject {
+            dept: ct002.departments[1].clone(),
+            reason: "经营范围不符".into(),
+        },
+    );
+    // The other departments no longer need to (or may) decide.
+    let why = sim
+        .check(
+            CITY,
+            &Action::Approve {
+                dept: ct002.departments[0].clone(),
+            },
+        )
+        .unwrap_err();
+    assert!(why.contains("already decided: rejected"), "{why}");
+    sim.act(CITY, &Action::Complete);
+    let state = sim.state();
+    assert_eq!(state.outcome, Some(Decision::Rejected));
+    let a = &state.approvals[&ct002.departments[1]];
+    assert!(!a.approved);
+    assert_eq!(a.reason, "经营范围不符");
+}
+
+#[test]
+fn a_bad_rating_opens_a_follow_up_and_a_call_back_closes_it() {
+    for level in 1..=5u8 {
+        let mut sim = case_in("completed");
+        // Rating is done where the applicant is: the village.
+        sim.act(
+            VILLAGE,
+            &Action::Rate {
+                level,
+                comment: "评价".into(),
+            },
+        );
+        let state = sim.state();
+        assert_eq!(state.rating.as_ref().map(|r| r.level), Some(level));
+        let opened = state.follow_up.as_ref();
+        assert_eq!(opened.is_some(), level >= 4, "level {level}");
+        if let Some(f) = opened {
+            assert_eq!(f.closed_at, None);
+        }
+        let why = sim
+            .check(
+                TOWN,
+                &Action::Rate {
+                    level: 1,
+                    comment: String::new(),
+                },
+            )
+            .unwrap_err();
+        assert!(why.contains("already been rated"), "{why}");
+
+        sim.act(
+            VILLAGE,
+            &Action::FollowUp {
+                summary: "已回访，申请人表示理解".into(),
+            },
+        );
+        let state = sim.state();
+        assert_eq!(state.follow_up_calls, 1);
+        if level >= 4 {
+            let f = state.follow_up.as_ref().expect("follow-up");
+            assert_eq!(f.closed_at, Some(sim.now));
+        } else {
+            assert!(state.follow_up.is_none());
+        }
+        // Further calls are recorded but do not reopen anything.
+        sim.act(
+            TOWN,
+            &Action::FollowUp {
+                summary: "二次回访".into(),
+            },
+        );
+        assert_eq!(sim.state().follow_up_calls, 2);
+    }
+}
+
+#[test]
+fn accept_with_gaps_records_the_gaps() {
+    let mut sim = case_in("submitted");
+    let why = sim
+        .check(
+            TOWN,
+            &Action::AcceptWithGaps {
+                missing: vec![],
+                promise: "尽快".into(),
+            },
+        )
+        .unwrap_err();
+    assert!(why.contains("missing materials listed"), "{why}");
+    sim.act(
+        TOWN,
+        &Action::AcceptWithGaps {
+            missing: vec!["身份证复印件".into(), "照片".into()],
+            promise: "五个工作日内补齐".into(),
+        },
+    );
+    let state = sim.state();
+    assert_eq!(state.status, Status::Accepted);
+    assert_eq!(
+        state.gaps,
+        vec!["身份证复印件".to_string(), "照片".to_string()]
+    );
+    assert_eq!(state.accepted_at, Some(sim.now));
+    assert!(state.missing.is_empty());
+    let ev = sim.doc.events.last().expect("event");
+    assert_eq!(ev.fields["promise"], "五个工作日内补齐");
+}
+
+#[test]
+fn request_materials_pauses_the_clock_only_after_acceptance() {
+    // Before acceptance there is no clock to pause.
+    let mut sim = case_in("submitted");
+    let why = sim
+        .check(TOWN, &Action::RequestMaterials { missing: vec![] })
+        .unwrap_err();
+    assert!(why.contains("every missing material"), "{why}");
+    sim.act(TOWN, &probe("request_materials"));
+    let state = sim.state();
+    assert_eq!(state.status, Status::AwaitingMaterials);
+    assert_eq!(
+        state.missing,
+        vec!["申请书".to_string(), "身份证".to_string()]
+    );
+    assert!(state.pauses.is_empty());
+    assert!(!state.paused());
+    assert_eq!(state.accepted_at, None);
+    sim.act(TOWN, &Action::Resume);
+    let state = sim.state();
+    assert_eq!(state.status, Status::Submitted);
+    assert!(state.missing.is_empty());
+    assert!(state.pauses.is_empty());
+
+    // The materials arrived and the case is accepted straight from the notice, too.
+    let mut sim = case_in("awaiting_materials/before_acceptance");
+    sim.act(TOWN, &Action::Accept);
+    assert_eq!(sim.state().status, Status::Accepted);
+    assert!(sim.state().pauses.is_empty());
+
+    // After acceptance the notice pauses the clock until the materials arrive.
+    let mut sim = case_in("accepted/department_pending");
+    sim.act(TOWN, &probe("request_materials"));
+    let start = sim.now;
+    let state = sim.state();
+    assert!(state.paused());
+    assert_eq!(state.pauses.len(), 1);
+    assert_eq!(state.pauses[0].kind, PauseKind::Materials);
+    assert_eq!(state.pauses[0].start, start);
+    sim.act(TOWN, &Action::Resume);
+    let state = sim.state();
+    assert_eq!(state.status, Status::Accepted);
+    assert!(!state.paused());
+    assert_eq!(state.pauses[0].end, Some(sim.now));
+
+    // A special procedure pauses it as well.
+    sim.act(TOWN, &probe("suspend"));
+    let state = sim.state();
+    assert!(state.paused());
+    assert_eq!(state.pauses.len(), 2);
+    assert_eq!(state.pauses[1].kind, PauseKind::Special);
+    sim.act(TOWN, &Action::Resume);
+    assert!(!sim.state().paused());
+}
+
+#[test]
+fn forward_moves_the_holder_and_extends_the_route() {
+    let mut sim = case_in("submitted");
+    let why = sim
+        .check(TOWN, &Action::Forward { to: TOWN.into() })
+        .unwrap_err();
+    assert!(why.contains("already at T01"), "{why}");
+    sim.act(TOWN, &Action::Forward { to: CITY.into() });
+    // Sent back down (下派) and up again: the route records every visit.
+    sim.act(CITY, &Action::Forward { to: TOWN.into() });
+    let state = sim.state();
+    assert_eq!(state.holder, TOWN);
+    assert_eq!(state.route, vec![VILLAGE, TOWN, CITY, TOWN]);
+    assert!(sim.check(CITY, &Action::Accept).is_err());
+    assert!(sim.check(TOWN, &Action::Accept).is_ok());
+}
+
+#[test]
+fn settle_needs_a_conflict() {
+    let mut sim = case_in("accepted/department_decided");
+    let why = sim
+        .check(TOWN, &Action::Settle { note: "无".into() })
+        .unwrap_err();
+    assert!(why.contains("no conflict to settle"), "{why}");
+
+    // Two offline nodes of the township: one completes, the other forwards, from the same state.
+    let prev = sim.state().last_transition;
+    let complete = sim.push_raw(TOWN, &Action::Complete, &prev);
+    let forward = sim.push_raw(TOWN, &Action::Forward { to: CITY.into() }, &prev);
+    let state = sim.state();
+    assert!(state.conflict());
+    assert_eq!(state.conflicts, vec![forward.clone()]);
+    assert_eq!(state.status, Status::Completed);
+    let entry = state
+        .timeline
+        .iter()
+        .find(|e| e.id == forward)
+        .expect("kept");
+    assert!(!entry.applied);
+    assert!(
+        entry
+            .problem
+            .as_deref()
+            .is_some_and(|p| p.contains("completed"))
+    );
+    assert!(state.timeline.iter().any(|e| e.id == complete && e.applied));
+
+    // Only the holder settles.
+    let why = sim
+        .check(VILLAGE, &Action::Settle { note: "x".into() })
+        .unwrap_err();
+    assert!(why.contains("held by station"), "{why}");
+    sim.act(
+        TOWN,
+        &Action::Settle {
+            note: "以办结为准，转办作废".into(),
+        },
+    );
+    let state = sim.state();
+    assert!(!state.conflict());
+    assert_eq!(state.status, Status::Completed);
+    assert_eq!(state.timeline.len(), sim.doc.events.len());
+    let why = sim
+        .check(
+            TOWN,
+            &Action::Settle {
+                note: "再次".into(),
+            },
+        )
+        .unwrap_err();
+    assert!(why.contains("no conflict"), "{why}");
+}
+
+#[test]
+fn a_concurrent_transition_that_applies_is_still_flagged() {
+    // One window asks for materials while another accepts, both from the fresh case.
+    let mut sim = case_in("submitted");
+    let prev = sim.state().last_transition;
+    sim.push_raw(TOWN, &probe("request_materials"), &prev);
+    let accept = sim.push_raw(TOWN, &Action::Accept, &prev);
+    let state = sim.state();
+    assert_eq!(state.status, Status::Accepted);
+    let entry = state
+        .timeline
+        .iter()
+        .find(|e| e.id == accept)
+        .expect("kept");
+    assert!(entry.applied);
+    assert!(
+        entry
+            .problem
+            .as_deref()
+            .is_some_and(|p| p.contains("concurrently"))
+    );
+    assert_eq!(state.conflicts, vec![accept]);
+}
+
+#[test]
+fn unknown_and_malformed_events_are_kept_and_flagged() {
+    let mut sim = case_in("submitted");
+    let mut ev = sim.event(TOWN, &Action::Note { text: "x".into() });
+    ev.kind = "teleport".into();
+    let id = ev.id.clone();
+    sim.doc.events.push(ev);
+    let state = sim.state();
+    let entry = state.timeline.iter().find(|e| e.id == id).expect("kept");
+    assert!(!entry.applied);
+    assert!(
+        entry
+            .problem
+            .as_deref()
+            .is_some_and(|p| p.contains("teleport"))
+    );
+    assert_eq!(state.status, Status::Submitted);
+}
+
+// ---------------------------------------------------------------------------------------------
+// Through a real node.
+
+fn city(dir: &std::path::Path) -> Node {
+    common::init_city(dir, common::morning("2026-03-02"))
+}
+
+/// Runs `f`, which must fail, and checks that it wrote nothing.
+fn refused_without_writing<T: std::fmt::Debug>(
+    node: &mut Node,
+    f: impl FnOnce(&mut Node) -> Result<T, NodeError>,
+) -> NodeError {
+    let seq = node.seq().expect("seq");
+    let dump = node.index_dump().expect("index dump");
+    let err = f(node).expect_err("the action must be refused");
+    assert_eq!(
+        node.seq().expect("seq"),
+        seq,
+        "a refused action bumped seq: {err}"
+    );
+    assert_eq!(
+        node.index_dump().expect("index dump"),
+        dump,
+        "a refused action changed the index"
+    );
+    err
+}
+
+#[test]
+fn node_refuses_with_not_allowed_and_writes_nothing() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut node = city(dir.path());
+    let ts = node.new_case(&common::intake("TS-004", "李桂兰")).unwrap();
+    let ct = node.new_case(&common::intake("CT-001", "赵志强")).unwrap();
+    let ct2 = node.new_case(&common::intake("CT-002", "钱卫东")).unwrap();
+
+    // The city cannot accept (or refuse) a township item it took in: it forwards it.
+    for action in [
+        Action::Accept,
+        Action::Refuse {
+            reason: "不符合条件".into(),
+        },
+    ] {
+        let err = refused_without_writing(&mut node, |n| n.act(&ts.doc.id, &action, "窗口"));
+        let (kind, why) = common::not_allowed::<()>(Err(err));
+        assert_eq!(kind, action.kind());
+        assert!(
+            why.contains("TS-004")
+                && why.contains("township station")
+                && why.contains("this is a city station")
+                && why.contains("forward the case"),
+            "{why}"
+        );
+    }
+    // It accepts a city item.
+    let v = node.act(&ct.doc.id, &Action::Accept, "窗口").unwrap();
+    assert_eq!(v.state.status, Status::Accepted);
+
+    // Transition-table refusals come back as NotAllowed with the table's reason.
+    let err = refused_without_writing(&mut node, |n| n.act(&ct.doc.id, &Action::Accept, "窗口"));
+    let (kind, why) = common::not_allowed::<()>(Err(err));
+    assert_eq!(kind, "accept");
+    assert!(why.contains("accepted (办理中)"), "{why}");
+
+    node.act(&ct2.doc.number, &Action::Accept, "窗口").unwrap();
+    let err = refused_without_writing(&mut node, |n| n.act(&ct2.doc.id, &Action::Complete, "窗口"));
+    let (_, why) = common::not_allowed::<()>(Err(err));
+    for d in &ct2.doc.item.departments {
+        assert!(why.contains(d.as_str()), "{why}");
+    }
+    let err = refused_without_writing(&mut node, |n| {
+        n.act(
+            &ct2.doc.id,
+            &Action::Approve {
+                dept: "教育局".into(),
+            },
+            "窗口",
+        )
+    });
+    let (_, why) = common::not_allowed::<()>(Err(err));
+    assert!(
+        why.contains("教育局") && why.contains("does not take part"),
+        "{why}"
+    );
+    node.act(
+        &ct2.doc.id,
+        &Action::Approve {
+            dept: "税务局".into(),
+        },
+        "税务窗口",
+    )
+    .unwrap();
+    let err = refused_without_writing(&mut node, |n| {
+        n.act(
+            &ct2.doc.id,
+            &Action::Approve {
+                dept: "税务局".into(),
+            },
+            "税务窗口",
+        )
+    });
+    let (_, why) = common::not_allowed::<()>(Err(err));
+    assert!(why.contains("already decided"), "{why}");
+    let err = refused_without_writing(&mut node, |n| {
+        n.act(&ct2.doc.id, &Action::Settle { note: "x".into() }, "窗口")
+    });
+    let (_, why) = common::not_allowed::<()>(Err(err));
+    assert!(why.contains("no conflict"), "{why}");
+
+    // Once forwarded, the city no longer holds the township case.
+    node.act(&ts.doc.id, &Action::Forward { to: TOWN.into() }, "窗口")
+        .unwrap();
+    let err = refused_without_writing(&mut node, |n| n.act(&ts.doc.id, &Action::Accept, "窗口"));
+    let (_, why) = common::not_allowed::<()>(Err(err));
+    assert!(why.contains("held by station T01, not C01"), "{why}");
+    let err = refused_without_writing(&mut node, |n| {
+        n.act(&ts.doc.id, &Action::Forward { to: VILLAGE.into() }, "窗口")
+    });
+    assert!(
+        matches!(
+            err,
+            NodeError::NotAllowed {
+                action: "forward",
+                ..
+            }
+        ),
+        "{err}"
+    );
+
+    // What only the node checks: unknown stations, missing reasons, bad levels. Nothing written.
+    let err = refused_without_writing(&mut node, |n| {
+        n.act(&ct.doc.id, &Action::Forward { to: "X99".into() }, "窗口")
+    });
+    assert!(
+        matches!(err, NodeError::UnknownStation(ref s) if s == "X99"),
+        "{err}"
+    );
+    let err = refused_without_writing(&mut node, |n| {
+        n.act(
+            &ts.doc.id,
+            &Action::Refuse {
+                reason: "  ".into(),
+            },
+            "窗口",
+        )
+    });
+    assert!(
+        matches!(
+            err,
+            NodeError::InvalidInput {
+                field: "reason",
+                ..
+            }
+        ),
+        "{err}"
+    );
+    let err = refused_without_writing(&mut node, |n| {
+        n.act(
+            &ct.doc.id,
+            &Action::Consult {
+                with: TOWN.into(),
+                minutes: 0,
+                summary: "x".into(),
+            },
+            "窗口",
+        )
+    });
+    assert!(
+        matches!(
+            err,
+            NodeError::InvalidInput {
+                field: "minutes",
+                ..
+            }
+        ),
+        "{err}"
+    );
+    let err = refused_without_writing(&mut node, |n| {
+        n.act("no-such-case", &Action::Accept, "窗口")
+    });
+    assert!(matches!(err, NodeError::CaseNotFound(_)), "{err}");
+
+    // A batch with one refused action writes none of them.
+    let err = refused_without_writing(&mut node, |n| {
+        n.act_many(
+            &[
+                (ct.doc.id.clone(), Action::Complete),
+                (ct.doc.id.clone(), Action::Complete),
+            ],
+            "窗口",
+        )
+    });
+    let (_, why) = common::not_allowed::<()>(Err(err));
+    assert!(why.contains("completed"), "{why}");
+    assert_eq!(
+        node.case(&ct.doc.id).unwrap().state.status,
+        Status::Accepted
+    );
+}
+
+#[test]
+fn tiers_decide_who_accepts_what() {
+    let dir = tempfile::tempdir().unwrap();
+    let node = city(dir.path());
+
+    // A village agent takes in a township item and a village item.
+    let mut node = common::reopen_as(node, dir.path(), VILLAGE);
+    let ts = node.new_case(&common::intake("TS-004", "孙玉梅")).unwrap();
+    let vl = node.new_case(&common::intake("VL-005", "周德福")).unwrap();
+    let ct = node.new_case(&common::intake("CT-001", "吴建国")).unwrap();
+    assert_eq!(ts.state.holder, VILLAGE);
+    for action in [Action::Accept, probe("accept_with_gaps"), probe("refuse")] {
+        let err = refused_without_writing(&mut node, |n| n.act(&ts.doc.id, &action, "代办员"));
+        let (_, why) = common::not_allowed::<()>(Err(err));
+        assert!(
+            why.contains("accepted at a township station") && why.contains("village station"),
+            "{why}"
+        );
+    }
+    node.act(&vl.doc.id, &Action::Accept, "代办员").unwrap();
+    node.act(&ts.doc.id, &Action::Forward { to: TOWN.into() }, "代办员")
+        .unwrap();
+    node.act(&ct.doc.id, &Action::Forward { to: TOWN.into() }, "代办员")
+        .unwrap();
+    // The village may still record a consult and notes on a case it forwarded, but not handle it.
+    node.act(
+        &ts.doc.id,
+        &Action::Consult {
+            with: TOWN.into(),
+            minutes: 5,
+            summary: "询问材料".into(),
+        },
+        "代办员",
+    )
+    .unwrap();
+    let err = refused_without_writing(&mut node, |n| {
+        n.act(&ts.doc.id, &probe("request_materials"), "代办员")
+    });
+    assert!(matches!(err, NodeError::NotAllowed { .. }), "{err}");
+
+    // The township accepts the township item and forwards the city item up.
+    let mut node = common::reopen_as(node, dir.path(), TOWN);
+    let err = refused_without_writing(&mut node, |n| n.act(&ct.doc.id, &Action::Accept, "窗口"));
+    let (_, why) = common::not_allowed::<()>(Err(err));
+    assert!(
+        why.contains("accepted at a city station") && why.contains("this is a township station"),
+        "{why}"
+    );
+    let v = node.act(&ts.doc.id, &Action::Accept, "窗口").unwrap();
+    assert_eq!(v.state.status, Status::Accepted);
+    node.act(&ct.doc.id, &Action::Forward { to: CITY.into() }, "窗口")
+        .unwrap();
+    let err = refused_without_writing(&mut node, |n| n.act(&vl.doc.id, &Action::Complete, "窗口"));
+    let (_, why) = common::not_allowed::<()>(Err(err));
+    assert!(why.contains("held by station V01, not T01"), "{why}");
+
+    // The city accepts it.
+    let mut node = common::reopen_as(node, dir.path(), CITY);
+    let v = node.act(&ct.doc.id, &Action::Accept, "窗口").unwrap();
+    assert_eq!(v.state.route, vec![VILLAGE, TOWN, CITY]);
+    assert_eq!(v.state.status, Status::Accepted);
+}
+
+#[test]
+fn tiers_hold_on_enrolled_village_and_township_nodes() {
+    let root = tempfile::tempdir().unwrap();
+    let mut city = city(&root.path().join("city"));
+    let mut village = common::enrol(&mut city, VILLAGE, &root.path().join("village"));
+    let mut town = common::enrol(&mut city, TOWN, &root.path().join("town"));
+
+    // The village agent's own node: it takes in anything, accepts only village items.
+    let ts = village
+        .new_case(&common::intake("TS-004", "孙玉梅"))
+        .unwrap();
+    let vl = village
+        .new_case(&common::intake("VL-005", "周德福"))
+        .unwrap();
+    for action in [Action::Accept, probe("accept_with_gaps"), probe("refuse")] {
+        let err = refused_without_writing(&mut village, |n| n.act(&ts.doc.id, &action, "代办员"));
+        let (kind, why) = common::not_allowed::<()>(Err(err));
+        assert_eq!(kind, action.kind());
+        assert!(
+            why.contains("TS-004")
+                && why.contains("accepted at a township station")
+                && why.contains("this is a village station"),
+            "{why}"
+        );
+    }
+    let v = village.act(&vl.doc.id, &Action::Accept, "代办员").unwrap();
+    assert_eq!(v.doc.events[0].node, village.identity().node_id);
+    let v = village
+        .act(&ts.doc.id, &Action::Forward { to: TOWN.into() }, "代办员")
+        .unwrap();
+    assert_eq!(v.state.holder, TOWN);
+
+    // The township hall's node: township items yes, city items no.
+    let ts2 = town.new_case(&common::intake("TS-004", "郭秀兰")).unwrap();
+    let ct = town.new_case(&common::intake("CT-002", "邓建平")).unwrap();
+    assert_eq!(
+        town.act(&ts2.doc.id, &Action::Accept, "窗口")
+            .unwrap()
+            .state
+            .status,
+        Status::Accepted
+    );
+    let err = refused_without_writing(&mut town, |n| n.act(&ct.doc.id, &Action::Accept, "窗口"));
+    let (_, why) = common::not_allowed::<()>(Err(err));
+    assert!(
+        why.contains("accepted at a city station") && why.contains("this is a township station"),
+        "{why}"
+    );
+    town.act(&ct.doc.id, &Action::Forward { to: CITY.into() }, "窗口")
+        .unwrap();
+    // Only a city node changes network documents.
+    let err = town
+        .set_settings(yizhan_node::network::Settings::default())
+        .unwrap_err();
+    assert!(matches!(err, NodeError::NotAllowed { .. }), "{err}");
+}
+
+#[test]
+fn a_batch_of_actions_on_one_case_sees_each_step() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut node = city(dir.path());
+    // A 即办件 is accepted and completed on the spot, in one transaction.
+    let ct = node.new_case(&common::intake("CT-001", "蒋丽萍")).unwrap();
+    let seq = node.seq().unwrap();
+    let views = node
+        .act_many(
+            &[
+                (ct.doc.id.clone(), Action::Accept),
+                (ct.doc.number.clone(), Action::Complete),
+                (ct.doc.id.clone(), Action::Deliver),
+            ],
+            "窗口",
+        )
+        .unwrap();
+    assert_eq!(views.len(), 3);
+    assert_eq!(views[2].state.status, Status::Delivered);
+    assert_eq!(node.seq().unwrap(), seq + 3);
+    let v = node.case(&ct.doc.id).unwrap();
+    assert_eq!(v.doc.events.len(), 3);
+    assert!(
+        v.state
+            .timeline
+            .iter()
+            .all(|e| e.applied && e.problem.is_none())
+    );
+    // Each event points at the one before it.
+    assert_eq!(v.doc.events[1].prev, v.doc.events[0].id);
+    assert_eq!(v.doc.events[2].prev, v.doc.events[1].id);
+    node.reindex().unwrap();
+    assert_eq!(
+        node.case(&ct.doc.id).unwrap().state.status,
+        Status::Delivered
+    );
+}
