@@ -97,6 +97,12 @@ enum Command {
         /// Address to listen on.
         #[arg(long, default_value = "0.0.0.0:0", value_name = "ADDR:PORT")]
         listen: String,
+        /// Find and announce nodes on the local network with mDNS.
+        #[arg(long)]
+        mdns: bool,
+        /// A relay server URL (a city's `iroh-relay`), for links where direct paths fail.
+        #[arg(long, value_name = "URL")]
+        relay: Option<String>,
     },
     /// One sync pass with every known peer, then a summary.
     Sync {
@@ -107,6 +113,9 @@ enum Command {
     /// Known peers.
     #[command(subcommand)]
     Peer(PeerCmd),
+    /// Sync through files (USB sticks).
+    #[command(subcommand)]
+    Bundle(BundleCmd),
     /// Revoke a node (city only).
     Revoke {
         /// The node id.
@@ -117,6 +126,24 @@ enum Command {
     },
     /// This node: identity, station, store.
     Status,
+}
+
+#[derive(Debug, Subcommand)]
+enum BundleCmd {
+    /// Write every document in scope for a station (or this node's whole scope) to a file.
+    Export {
+        /// The file to write.
+        #[arg(long)]
+        out: PathBuf,
+        /// The station the bundle is for.
+        #[arg(long = "for", value_name = "CODE")]
+        for_station: Option<String>,
+    },
+    /// Merge a bundle file; importing it again, or bundles in any order, changes nothing more.
+    Import {
+        /// The file.
+        file: PathBuf,
+    },
 }
 
 #[derive(Debug, Subcommand)]
@@ -485,11 +512,19 @@ pub fn run() -> Result<()> {
             )
         }
         Command::Join { ticket } => crate::netcmd::join(&ctx.data, ctx.clock, &ticket, ctx.json),
-        Command::Serve { listen } => {
+        Command::Serve {
+            listen,
+            mdns,
+            relay,
+        } => {
             let addr = listen
                 .parse()
                 .map_err(|_| anyhow!("invalid --listen {listen:?}: expected IP:PORT"))?;
-            crate::netcmd::serve(ctx.open()?, addr)
+            let discovery = yizhan_sync::net::Discovery {
+                mdns,
+                relay_url: relay,
+            };
+            crate::netcmd::serve(ctx.open()?, addr, &discovery)
         }
         Command::Sync { timeout } => crate::netcmd::sync_once(
             ctx.open()?,
@@ -499,6 +534,37 @@ pub fn run() -> Result<()> {
         Command::Peer(PeerCmd::Add { node_id, addr }) => {
             let mut node = ctx.open()?;
             crate::netcmd::peer_add(&mut node, &node_id, &addr, ctx.json)
+        }
+        Command::Bundle(BundleCmd::Export { out, for_station }) => {
+            let mut node = ctx.open()?;
+            let r = yizhan_sync::bundle::export(&mut node, &out, for_station.as_deref())?;
+            output::done(
+                &format!(
+                    "wrote {} documents, {} bytes, to {}",
+                    r.docs,
+                    r.bytes,
+                    out.display()
+                ),
+                ctx.json,
+            )
+        }
+        Command::Bundle(BundleCmd::Import { file }) => {
+            let mut node = ctx.open()?;
+            let r = yizhan_sync::bundle::import(&mut node, &file)?;
+            if ctx.json {
+                println!("{}", serde_json::to_string(&r)?);
+                Ok(())
+            } else {
+                println!(
+                    "{}: {} documents, {} changed, {} already here, {} outside this station's scope",
+                    file.display(),
+                    r.docs,
+                    r.changed,
+                    r.unchanged,
+                    r.out_of_scope
+                );
+                Ok(())
+            }
         }
         Command::Peer(PeerCmd::List) => crate::netcmd::peer_list(&ctx.open()?, ctx.json),
         Command::Revoke { node_id, reason } => {

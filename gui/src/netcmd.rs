@@ -145,7 +145,7 @@ pub fn peer_add(node: &mut Node, node_id: &str, addr: &str, json: bool) -> Resul
         .map_err(|_| anyhow!("invalid address {addr:?}: expected IP:PORT"))?;
     node.add_peer(node_id, &[addr.to_string()])?;
     crate::output::done(
-        &format!("peer {} at {addr}", yizhan_node::cert::short(&node_id)),
+        &format!("peer {} at {addr}", yizhan_node::cert::short(node_id)),
         json,
     )
 }
@@ -189,12 +189,16 @@ fn print_report(r: &SessionReport) {
 }
 
 /// `serve`: listen, keep every known peer in sync, until SIGINT or SIGTERM.
-pub fn serve(node: Node, listen: SocketAddr) -> Result<()> {
+pub fn serve(
+    node: Node,
+    listen: SocketAddr,
+    discovery: &yizhan_sync::net::Discovery,
+) -> Result<()> {
     let (handle, thread) = NodeHandle::spawn(node)?;
     let rt = runtime()?;
     rt.block_on(async {
         let (tx, mut rx) = mpsc::channel::<SessionReport>(64);
-        let sync = std::sync::Arc::new(SyncNode::bind(handle.clone(), listen, tx).await?);
+        let sync = std::sync::Arc::new(SyncNode::bind_with(handle.clone(), listen, discovery, tx).await?);
         let addrs = reachable(&sync.local_addrs());
         let a = addrs.clone();
         handle.call(move |n| n.set_listen_addrs(&a))?;

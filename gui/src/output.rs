@@ -60,6 +60,16 @@ pub fn status(node: &Node, data: &Path, json: bool) -> Result<()> {
             "stations": roster.stations.len(),
             "catalog_items": node.catalog().len(),
             "seq": node.seq()?,
+            "peers": node.peers()?.iter().map(|p| json!({
+                "node_id": p.node_id,
+                "station": p.station,
+                "addrs": p.addrs,
+                "last_contact": p.last_contact.map(format_ms),
+                "last_error": p.last_error,
+                "received_seq": p.received_seq,
+                "acked_seq": p.acked_seq,
+                "pending": node.pending_for(p).ok(),
+            })).collect::<Vec<_>>(),
         }));
     }
     println!("网络 network: {} ({})", roster.network_name, id.network_id);

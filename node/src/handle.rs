@@ -7,10 +7,14 @@
 
 use crate::error::{NodeError, Result};
 use crate::node::Node;
-use std::sync::mpsc::{Receiver, SyncSender, TryRecvError, sync_channel};
+use std::sync::mpsc::{Receiver, RecvTimeoutError, SyncSender, TryRecvError, sync_channel};
 use std::thread::JoinHandle;
+use std::time::Duration;
 
 type Job = Box<dyn FnOnce(&mut Node) + Send>;
+
+/// After this long without a request the store thread checkpoints the WAL.
+const IDLE: Duration = Duration::from_millis(250);
 
 /// Requests waiting for the store thread; senders block beyond this (back-pressure).
 const QUEUE: usize = 256;
@@ -66,8 +70,16 @@ impl NodeHandle {
             .name("yizhan-store".into())
             .spawn(move || {
                 let mut node = node;
-                while let Ok(job) = rx.recv() {
-                    job(&mut node);
+                loop {
+                    match rx.recv_timeout(IDLE) {
+                        Ok(job) => job(&mut node),
+                        Err(RecvTimeoutError::Timeout) => {
+                            if let Err(e) = node.store().checkpoint() {
+                                tracing::warn!("WAL checkpoint failed: {e}");
+                            }
+                        }
+                        Err(RecvTimeoutError::Disconnected) => break,
+                    }
                 }
             })
             .map_err(|source| NodeError::Io {

@@ -19,6 +19,10 @@ use rusqlite::ToSql;
 use serde::Serialize;
 use std::collections::BTreeMap;
 
+/// Above this many applicants matching a name prefix, a list page walks the created order
+/// instead of sorting every match (see `filter_sql`).
+const BROAD_SEARCH: i64 = 5_000;
+
 /// How a list is ordered.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub enum Sort {
@@ -242,7 +246,7 @@ impl Node {
         Ok(Some(format!("{column} = ?{}", params.len())))
     }
 
-    fn filter_sql(&self, f: &CaseFilter) -> Result<(String, Vec<Box<dyn ToSql>>)> {
+    fn filter_sql(&self, f: &CaseFilter, paged: bool) -> Result<(String, Vec<Box<dyn ToSql>>)> {
         let mut params: Vec<Box<dyn ToSql>> =
             vec![Box::new(self.today().format("%Y-%m-%d").to_string())];
         let mut clauses: Vec<String> = Vec::new();
@@ -269,11 +273,27 @@ impl Node {
             push("created_at < ?N", Box::new(day_start_ms(d)), &mut params);
         }
         if let Some(q) = f.search.as_deref().map(str::trim).filter(|q| !q.is_empty()) {
+            let end = format!("{q}\u{10FFFF}");
+            // A prefix shared by thousands of applicants (a surname) is paged fastest by walking
+            // the list order and stopping after one page; a rarer one by the name index. The
+            // unary `+` keeps SQLite off the name index. Counting always uses the index.
+            let broad = paged
+                && f.sort != Sort::Due
+                && self.store_conn().query_row(
+                    "SELECT count(*) FROM (SELECT 1 FROM cases WHERE applicant_name >= ?1 AND applicant_name < ?2 LIMIT ?3)",
+                    rusqlite::params![q, end, BROAD_SEARCH + 1],
+                    |r| r.get::<_, i64>(0),
+                )? > BROAD_SEARCH;
+            let name = if broad {
+                "+applicant_name"
+            } else {
+                "applicant_name"
+            };
             params.push(Box::new(q.to_string()));
             let n = params.len();
-            params.push(Box::new(format!("{q}\u{10FFFF}")));
+            params.push(Box::new(end));
             clauses.push(format!(
-                "(number = ?{n} OR (applicant_name >= ?{n} AND applicant_name < ?{}))",
+                "(number = ?{n} OR ({name} >= ?{n} AND {name} < ?{}))",
                 n + 1
             ));
         }
@@ -294,7 +314,7 @@ impl Node {
     /// One page of cases matching a filter.
     pub fn list(&mut self, f: &CaseFilter) -> Result<Vec<CaseRow>> {
         self.refresh()?;
-        let (where_sql, params) = self.filter_sql(f)?;
+        let (where_sql, params) = self.filter_sql(f, true)?;
         let order = match f.sort {
             Sort::Newest => "created_at DESC, doc_id DESC",
             Sort::Oldest => "created_at ASC, doc_id ASC",
@@ -342,7 +362,7 @@ impl Node {
     /// How many cases match a filter (ignoring paging).
     pub fn count(&mut self, f: &CaseFilter) -> Result<u64> {
         self.refresh()?;
-        let (where_sql, params) = self.filter_sql(f)?;
+        let (where_sql, params) = self.filter_sql(f, false)?;
         // `?1` (today) is always bound; selecting it keeps the parameter count right without a light
         // filter.
         let sql = format!("SELECT count(*), ?1 FROM cases{where_sql}");

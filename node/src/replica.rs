@@ -87,6 +87,8 @@ pub struct PeerRow {
     pub station: String,
     /// Its `seq` up to which everything it offered is committed here.
     pub received_seq: i64,
+    /// This node's `seq` up to which the peer has everything in its scope, as last known.
+    pub acked_seq: i64,
     /// Last successful contact (ms).
     pub last_contact: Option<i64>,
     /// The last error, if the last attempt failed.
@@ -411,7 +413,8 @@ impl Node {
     pub fn peers(&self) -> Result<Vec<PeerRow>> {
         let conn = self.store_ref().conn();
         let mut stmt = conn.prepare(
-            "SELECT node_id, addrs, station, received_seq, last_contact, last_error FROM peers ORDER BY station, node_id",
+            "SELECT node_id, addrs, station, received_seq, last_contact, last_error, acked_seq FROM peers
+             ORDER BY station, node_id",
         )?;
         let rows = stmt.query_map([], |r| {
             Ok(PeerRow {
@@ -426,6 +429,7 @@ impl Node {
                 received_seq: r.get(3)?,
                 last_contact: r.get(4)?,
                 last_error: r.get(5)?,
+                acked_seq: r.get(6)?,
             })
         })?;
         Ok(rows.collect::<rusqlite::Result<Vec<_>>>()?)
@@ -501,6 +505,25 @@ impl Node {
             params![node_id, seq],
         )?;
         Ok(())
+    }
+
+    /// Records how far a peer has everything this node wrote in its scope (never moves back).
+    pub fn set_acked_seq(&mut self, node_id: &str, seq: i64) -> Result<()> {
+        self.store().conn().execute(
+            "UPDATE peers SET acked_seq = max(acked_seq, ?2) WHERE node_id = ?1",
+            params![node_id, seq],
+        )?;
+        Ok(())
+    }
+
+    /// How many documents written here a peer has not been sent yet (in its scope).
+    pub fn pending_for(&self, peer: &PeerRow) -> Result<usize> {
+        let scope = if peer.station.is_empty() {
+            Scope::Stations(Vec::new())
+        } else {
+            self.scope_of(&peer.station)
+        };
+        Ok(self.changed_since(peer.acked_seq, &scope, 1_000_000)?.len())
     }
 
     /// Forgets the watermark for a peer, so the next sync reconciles everything in scope.

@@ -1,1 +1,50 @@
-fn main() {}
+//! `yizhan-scenarios`: simulated counties and benchmarks of the Yizhan station core.
+//!
+//! Subcommands:
+//! - `bench-store`: the station-core benchmark (intake, open, lists, statistics, memory) on a
+//!   generated county store; see [`bench_store`].
+//! - `gen-store` (internal): generates a county store; `bench-store` runs it in a child process.
+//! - `probe-open` (internal): one cold open-to-ready in a fresh process.
+
+mod bench_store;
+mod county;
+mod generate;
+mod measure;
+mod plan;
+mod rng;
+
+use anyhow::Result;
+use clap::{Parser, Subcommand};
+
+#[derive(Debug, Parser)]
+#[command(
+    name = "yizhan-scenarios",
+    version,
+    about = "Yizhan scenarios and benchmarks"
+)]
+struct Cli {
+    #[command(subcommand)]
+    cmd: Cmd,
+}
+
+#[derive(Debug, Subcommand)]
+enum Cmd {
+    /// Station-core benchmark: intake, open-to-ready, filtered lists, statistics and memory on a
+    /// generated county store (1,000,000 cases by default).
+    BenchStore(bench_store::BenchArgs),
+    /// Generates a county store (used by bench-store).
+    #[command(hide = true)]
+    GenStore(generate::GenArgs),
+    /// One open-to-ready in this fresh process, as JSON (used by bench-store).
+    #[command(hide = true)]
+    ProbeOpen(bench_store::ProbeArgs),
+}
+
+fn main() -> Result<()> {
+    let cli = Cli::parse();
+    match cli.cmd {
+        Cmd::BenchStore(args) => bench_store::bench_store(&args),
+        Cmd::GenStore(args) => bench_store::gen_store(&args),
+        Cmd::ProbeOpen(args) => bench_store::probe_open(&args),
+    }
+}

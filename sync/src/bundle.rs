@@ -122,7 +122,7 @@ pub fn read(path: &Path) -> Result<Bundle, SyncError> {
     let meta = std::fs::metadata(path)
         .map_err(|e| SyncError::Io(format!("cannot read {}: {e}", path.display())))?;
     if meta.len() > MAX_BUNDLE {
-        return Err(SyncError::Protocol(format!(
+        return Err(SyncError::BadBundle(format!(
             "{} is larger than a bundle can be",
             path.display()
         )));
@@ -130,19 +130,19 @@ pub fn read(path: &Path) -> Result<Bundle, SyncError> {
     let bytes = std::fs::read(path)
         .map_err(|e| SyncError::Io(format!("cannot read {}: {e}", path.display())))?;
     let bundle: Bundle = postcard::from_bytes(&bytes).map_err(|_| {
-        SyncError::Protocol(format!(
+        SyncError::BadBundle(format!(
             "{} is not a Yizhan bundle (or it is damaged)",
             path.display()
         ))
     })?;
     if bundle.magic != MAGIC {
-        return Err(SyncError::Protocol(format!(
+        return Err(SyncError::BadBundle(format!(
             "{} is not a Yizhan bundle",
             path.display()
         )));
     }
     if bundle.version != VERSION {
-        return Err(SyncError::Protocol(format!(
+        return Err(SyncError::BadBundle(format!(
             "bundle version {} is not supported",
             bundle.version
         )));
@@ -154,7 +154,7 @@ pub fn read(path: &Path) -> Result<Bundle, SyncError> {
 pub fn import(node: &mut Node, path: &Path) -> Result<ImportReport, SyncError> {
     let bundle = read(path)?;
     if bundle.network_id != node.identity().network_id {
-        return Err(SyncError::Unauthorized(
+        return Err(SyncError::BadBundle(
             "the bundle comes from another network".into(),
         ));
     }
@@ -165,7 +165,7 @@ pub fn import(node: &mut Node, path: &Path) -> Result<ImportReport, SyncError> {
         .collect();
     node.add_certs(certs)?;
     node.member(&bundle.from)
-        .map_err(|e| SyncError::Unauthorized(format!("the bundle's author: {e}")))?;
+        .map_err(|e| SyncError::BadBundle(format!("the bundle's author: {e}")))?;
     let docs: Vec<RemoteDoc> = bundle
         .docs
         .into_iter()
@@ -182,7 +182,7 @@ pub fn import(node: &mut Node, path: &Path) -> Result<ImportReport, SyncError> {
         ..
     } = node.apply_bundle(&bundle.from, &docs)?;
     if n > 0 && out_of_scope == n {
-        return Err(SyncError::Unauthorized(format!(
+        return Err(SyncError::BadBundle(format!(
             "every document in the bundle is outside this station's scope (it was made for {})",
             bundle.for_station.as_deref().unwrap_or("another station")
         )));

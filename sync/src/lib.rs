@@ -41,6 +41,9 @@ pub enum SyncError {
     /// The peer could not be reached.
     #[error("unreachable: {0}")]
     Unreachable(String),
+    /// A bundle file was refused.
+    #[error("bundle refused: {0}")]
+    BadBundle(String),
     /// A ticket could not be read.
     #[error("invalid ticket: {0}")]
     BadTicket(String),

@@ -71,16 +71,41 @@ fn transport_config() -> QuicTransportConfig {
     b.build()
 }
 
+/// How a node finds and is found by others, beyond the addresses it is given.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Discovery {
+    /// Announce and look up nodes on the local network with mDNS (where multicast works).
+    pub mdns: bool,
+    /// A relay server run by the city (`iroh-relay`), for links where direct paths fail.
+    pub relay_url: Option<String>,
+}
+
 async fn bind_endpoint(
     secret: &[u8; 32],
     listen: SocketAddr,
     alpns: Vec<Vec<u8>>,
+    discovery: &Discovery,
 ) -> Result<Endpoint, SyncError> {
-    Endpoint::builder(presets::Minimal)
+    let relay_mode = match &discovery.relay_url {
+        None => RelayMode::Disabled,
+        Some(url) => {
+            let url: iroh::RelayUrl = url
+                .parse()
+                .map_err(|e| SyncError::Io(format!("invalid relay URL {url:?}: {e}")))?;
+            RelayMode::Custom(iroh::RelayMap::from(url))
+        }
+    };
+    let mut builder = Endpoint::builder(presets::Minimal)
         .secret_key(SecretKey::from_bytes(secret))
-        .relay_mode(RelayMode::Disabled)
+        .relay_mode(relay_mode)
         .alpns(alpns)
-        .transport_config(transport_config())
+        .transport_config(transport_config());
+    if discovery.mdns {
+        builder = builder.address_lookup(
+            iroh_mdns_address_lookup::MdnsAddressLookup::builder().service_name("yizhan"),
+        );
+    }
+    builder
         .bind_addr(listen)
         .map_err(|e| SyncError::Io(format!("cannot listen on {listen}: {e}")))?
         .bind()
@@ -322,11 +347,22 @@ impl SyncNode {
         listen: SocketAddr,
         reports: mpsc::Sender<SessionReport>,
     ) -> Result<SyncNode, SyncError> {
+        SyncNode::bind_with(handle, listen, &Discovery::default(), reports).await
+    }
+
+    /// Like [`SyncNode::bind`], with mDNS and/or a relay.
+    pub async fn bind_with(
+        handle: NodeHandle,
+        listen: SocketAddr,
+        discovery: &Discovery,
+        reports: mpsc::Sender<SessionReport>,
+    ) -> Result<SyncNode, SyncError> {
         let secret = on_store(&handle, |node| node.secret_key()).await?;
         let endpoint = bind_endpoint(
             &secret,
             listen,
             vec![SYNC_ALPN.to_vec(), ENROL_ALPN.to_vec()],
+            discovery,
         )
         .await?;
         let node_id = node_id_hex(&endpoint.id());
@@ -494,7 +530,13 @@ pub async fn join(ticket: &Ticket, dir: &Path, clock: Clock) -> Result<Node, Syn
         ));
     }
     let secret = generate_secret()?;
-    let endpoint = bind_endpoint(&secret, SocketAddr::from(([0, 0, 0, 0], 0)), vec![]).await?;
+    let endpoint = bind_endpoint(
+        &secret,
+        SocketAddr::from(([0, 0, 0, 0], 0)),
+        vec![],
+        &Discovery::default(),
+    )
+    .await?;
     let mut addr = EndpointAddr::new(public_key(&ticket.inviter)?);
     for a in &ticket.addrs {
         if let Ok(sa) = a.parse::<SocketAddr>() {

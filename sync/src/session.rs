@@ -74,6 +74,10 @@ pub struct Session {
     /// Heads the peer is known to hold, to avoid offering its own changes back to it.
     peer_has: HashMap<String, Vec<ChangeHash>>,
     hello_received: bool,
+    /// The peer's `seq` in its hello: its first offers end there.
+    peer_hello_seq: i64,
+    /// The highest `upto` of the peer's offers so far.
+    peer_offered_upto: i64,
     hello_sent: bool,
     idle_sent: bool,
     peer_idle: bool,
@@ -145,6 +149,8 @@ impl Session {
             syncs: HashMap::new(),
             peer_has: HashMap::new(),
             hello_received: false,
+            peer_hello_seq: 0,
+            peer_offered_upto: 0,
             hello_sent: false,
             idle_sent: false,
             peer_idle: false,
@@ -245,7 +251,10 @@ impl Session {
                 }
                 Vec::new()
             }
-            Msg::Have { docs, upto } => self.on_have(node, docs, upto)?,
+            Msg::Have { docs, upto } => {
+                self.peer_offered_upto = self.peer_offered_upto.max(upto);
+                self.on_have(node, docs, upto)?
+            }
             Msg::Changes { docs } => {
                 self.scope()?;
                 let remote: Vec<RemoteDoc> = docs
@@ -269,6 +278,10 @@ impl Session {
             Msg::Sync { docs } => self.on_sync(node, docs)?,
             Msg::Idle { upto } => {
                 self.peer_idle = true;
+                if self.idle_sent {
+                    // The peer went idle after everything this node offered: it has it all.
+                    node.set_acked_seq(&self.peer, self.offered_upto)?;
+                }
                 // Everything the peer wrote up to `upto` is either offered (and here, if nothing
                 // is outstanding) or came from this node.
                 // A peer that overstates this only hides its own writes from this node.
@@ -280,7 +293,14 @@ impl Session {
             }
             Msg::Refused { reason } => return Err(SyncError::Refused(reason)),
         };
-        if out.is_empty() && self.hello_received && self.awaiting.is_empty() && !self.idle_sent {
+        // Idle only once the peer's first offers are all here and answered: an idle sent while
+        // its `Have` is still in flight would let a one-shot peer stop before its offers moved.
+        if out.is_empty()
+            && self.hello_received
+            && self.peer_offered_upto >= self.peer_hello_seq
+            && self.awaiting.is_empty()
+            && !self.idle_sent
+        {
             self.idle_sent = true;
             let upto = self.idle_upto(node)?;
             out.push(Msg::Idle { upto });
@@ -348,7 +368,8 @@ impl Session {
         } else {
             since
         };
-        let _ = peer_seq;
+        node.set_acked_seq(&self.peer, self.offered_upto)?;
+        self.peer_hello_seq = peer_seq;
         let mut out = Vec::new();
         if !self.hello_sent {
             out.push(self.hello(node)?);
@@ -403,7 +424,8 @@ impl Session {
                 })
                 .collect();
             self.offered_upto = upto;
-            if !offered.is_empty() || out.is_empty() {
+            // The last `Have` always goes out: its `upto` tells the peer the offers are complete.
+            if !offered.is_empty() || out.is_empty() || !full {
                 out.push(Msg::Have {
                     docs: offered,
                     upto,

@@ -87,6 +87,8 @@ pub struct Store {
     path: PathBuf,
     cache: DocCache,
     actor: ActorId,
+    /// A write committed since the last checkpoint.
+    unckpt: bool,
 }
 
 /// One document write: the stored `seq` and heads after it.
@@ -108,8 +110,14 @@ fn configure(conn: &Connection) -> Result<()> {
     conn.pragma_update(None, "foreign_keys", "ON")?;
     conn.pragma_update(None, "cache_size", -32_000)?;
     conn.pragma_update(None, "temp_store", "MEMORY")?;
+    // Checkpoints run when the node is idle (`Store::checkpoint`, called by the store thread);
+    // SQLite's own, inside a commit, only as a safety valve for long busy stretches (64 MiB).
+    conn.pragma_update(None, "wal_autocheckpoint", WAL_AUTOCHECKPOINT_PAGES)?;
     Ok(())
 }
+
+/// WAL size (pages) at which a commit checkpoints inline; normally the idle checkpoint runs first.
+const WAL_AUTOCHECKPOINT_PAGES: i64 = 16_384;
 
 fn not_a_store(path: &Path, reason: impl Into<String>) -> NodeError {
     NodeError::NotAStore {
@@ -153,6 +161,7 @@ impl Store {
             path,
             cache: DocCache::new(DEFAULT_CACHE_DOCS),
             actor,
+            unckpt: false,
         })
     }
 
@@ -229,6 +238,7 @@ impl Store {
             path,
             cache: DocCache::new(DEFAULT_CACHE_DOCS),
             actor: ActorId::from(actor_bytes),
+            unckpt: false,
         })
     }
 
@@ -271,10 +281,24 @@ impl Store {
             tx, cache, done, ..
         } = wtx;
         tx.commit()?;
+        self.unckpt = true;
         for (id, doc, seq) in done {
             cache.docs.put(id, (doc, seq));
         }
         Ok(out)
+    }
+
+    /// Copies committed WAL pages back into the database file (a passive checkpoint: it never
+    /// waits for readers). The store thread calls it when idle, so that no user-facing commit pays
+    /// for a checkpoint. Returns whether there was anything to do.
+    pub fn checkpoint(&mut self) -> Result<bool> {
+        if !self.unckpt {
+            return Ok(false);
+        }
+        self.conn
+            .query_row("PRAGMA wal_checkpoint(PASSIVE)", [], |_| Ok(()))?;
+        self.unckpt = false;
+        Ok(true)
     }
 
     /// Reads a document (from the cache if current) and passes it to `f`.
@@ -448,7 +472,7 @@ impl WriteTx<'_> {
         let heads_blob = encode_heads(&heads);
         match before {
             None => {
-                let snapshot = doc.save();
+                let snapshot = doc.save_nocompress();
                 self.tx.execute(
                     "INSERT INTO docs (doc_id, doc_type, snapshot, incr_bytes, heads, seq) VALUES (?1, ?2, ?3, 0, ?4, ?5)",
                     params![doc_id, doc_type.as_str(), snapshot, heads_blob, seq],
@@ -463,7 +487,7 @@ impl WriteTx<'_> {
                 )?;
                 let new_incr = incr_bytes + i64::try_from(incr.len()).unwrap_or(i64::MAX);
                 if new_incr > snap_len {
-                    let snapshot = doc.save();
+                    let snapshot = doc.save_nocompress();
                     self.tx
                         .execute("DELETE FROM doc_changes WHERE doc_id = ?1", [doc_id])?;
                     self.tx.execute(

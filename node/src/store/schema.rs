@@ -130,6 +130,8 @@ const MIGRATIONS: &[&str] = &[
         station      TEXT NOT NULL DEFAULT '',
         -- The peer's `seq` up to which every document it offered has been committed here.
         received_seq INTEGER NOT NULL DEFAULT 0,
+        -- This node's `seq` up to which the peer has everything in its scope, as last known.
+        acked_seq    INTEGER NOT NULL DEFAULT 0,
         last_contact INTEGER,
         last_error   TEXT,
         added_at     INTEGER NOT NULL
@@ -142,6 +144,17 @@ const MIGRATIONS: &[&str] = &[
         created_at  INTEGER NOT NULL,
         used_by     TEXT
     ) WITHOUT ROWID;
+    "#,
+    // 3: indexes for statistics and lists at a million cases (bench-store).
+    r#"
+    DROP INDEX cases_follow_up;
+    CREATE INDEX cases_follow_up ON cases (township, village, item_code, follow_up_due)
+        WHERE follow_up_due IS NOT NULL;
+    CREATE INDEX cases_open_created ON cases (created_at, clock, due_on, yellow_on, legal_due_on, frozen_light)
+        WHERE clock IN (1, 2);
+    CREATE INDEX cases_township_status_created ON cases (township, status, created_at);
+    CREATE INDEX cases_village_status_created ON cases (village, status, created_at);
+    CREATE INDEX cases_holder_status_due ON cases (holder, status, due_on IS NULL, due_on, created_at);
     "#,
 ];
 
