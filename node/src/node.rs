@@ -866,7 +866,6 @@ impl Node {
     /// the revoked node from then on.
     pub fn revoke(&mut self, node_id: &str, reason: &str) -> Result<()> {
         self.refresh()?;
-        self.require_city("revoke")?;
         crate::cert::parse_key(node_id)
             .map_err(|_| NodeError::invalid("node id", "is not a node id (64 hex digits)"))?;
         if node_id == self.identity.node_id {
@@ -883,9 +882,41 @@ impl Node {
             ));
         }
         check_text("reason", reason, 500)?;
-        // The city adopts into the roster the stations it knows from certificates, as it does when
-        // adding a station.
-        let mut roster = self.net.roster.clone();
+        let me = self.station()?.clone();
+        let mut roster = match me.tier() {
+            // The city adopts into the roster the stations it knows from certificates, as it does
+            // when adding a station.
+            Tier::City => self.net.roster.clone(),
+            // A township revokes the nodes it is the parent of, and changes nothing else.
+            Tier::Township => {
+                let target = self
+                    .net
+                    .members
+                    .get(node_id)
+                    .map(|c| c.body.station.clone());
+                match target {
+                    Some(st) if st.code == me.code || st.parent == me.code => {}
+                    _ => {
+                        return Err(NodeError::not_allowed(
+                            "revoke",
+                            "a township may only revoke nodes of its own station and its villages",
+                        ));
+                    }
+                }
+                self.store
+                    .read_doc(ROSTER_ID, |d| hydrate_doc(ROSTER_ID, d))?
+                    .ok_or_else(|| NodeError::CorruptDocument {
+                        doc: ROSTER_ID.into(),
+                        reason: "missing".into(),
+                    })?
+            }
+            Tier::Village => {
+                return Err(NodeError::not_allowed(
+                    "revoke",
+                    "a village station may not revoke nodes",
+                ));
+            }
+        };
         roster.revoked.insert(
             node_id.to_string(),
             crate::network::Revocation {

@@ -15,8 +15,9 @@
 //! A batch of received documents is applied in one transaction: all of it or none of it.
 
 use crate::case::doc::read_case;
+use crate::cert::Members;
 use crate::error::{NodeError, Result};
-use crate::network::NETWORK_DOC_IDS;
+use crate::network::{NETWORK_DOC_IDS, ROSTER_ID, Roster};
 use crate::node::{Node, derive, index_row};
 use crate::station::Tier;
 use crate::store::DocType;
@@ -93,6 +94,50 @@ pub struct PeerRow {
     pub last_contact: Option<i64>,
     /// The last error, if the last attempt failed.
     pub last_error: Option<String>,
+}
+
+/// Checks that a township's change to the roster only revokes nodes of its own station or of its
+/// villages, in its own name.
+fn check_township_revocation(
+    prior: Option<&Roster>,
+    after: &Roster,
+    author: &str,
+    author_station: &str,
+    members: &Members,
+) -> std::result::Result<(), String> {
+    let prior = prior.ok_or("a township cannot create the roster")?;
+    let strip = |r: &Roster| Roster {
+        revoked: Default::default(),
+        ..r.clone()
+    };
+    if strip(prior) != strip(after) {
+        return Err("a township may only add revocations to the roster".into());
+    }
+    for (node, rev) in &prior.revoked {
+        if after.revoked.get(node) != Some(rev) {
+            return Err("a township may not change an existing revocation".into());
+        }
+    }
+    for (node, rev) in after
+        .revoked
+        .iter()
+        .filter(|(k, _)| !prior.revoked.contains_key(*k))
+    {
+        if rev.by != author {
+            return Err("a revocation must be made in its author's name".into());
+        }
+        let station = members
+            .get(node)
+            .map(|c| c.body.station.clone())
+            .ok_or("revocation of an unknown node")?;
+        if station.code != author_station && station.parent != author_station {
+            return Err(format!(
+                "township {author_station} may not revoke a node of station {}",
+                station.code
+            ));
+        }
+    }
+    Ok(())
 }
 
 /// Decodes heads stored as concatenated 32-byte hashes.
@@ -310,20 +355,27 @@ impl Node {
             }
         }
         let roster = self.roster().clone();
+        let members = self.members().clone();
         let calendar = self.calendar().clone();
         let settings = *self.settings();
         let applied = self.store().write(|wtx| {
             let mut applied = Applied::default();
             for (doc_id, changes) in decoded {
                 let network = NETWORK_DOC_IDS.contains(&doc_id.as_str());
+                let mut township_authors = false;
                 if network {
                     for c in &changes {
                         let author = hex::encode(c.actor_id().to_bytes());
-                        if authors.get(&author).map(|a| a.1) != Some(Tier::City) {
-                            return Err(rejected(
-                                &doc_id,
-                                "only city nodes may change network documents",
-                            ));
+                        match authors.get(&author).map(|a| a.1) {
+                            Some(Tier::City) => {}
+                            // A township may revoke its villages' nodes; checked change by change.
+                            Some(Tier::Township) if doc_id == ROSTER_ID => township_authors = true,
+                            _ => {
+                                return Err(rejected(
+                                    &doc_id,
+                                    "only city nodes may change network documents",
+                                ));
+                            }
                         }
                     }
                 }
@@ -331,8 +383,29 @@ impl Node {
                 let is_new = existing.is_none();
                 let mut am = existing.unwrap_or_default();
                 let before = am.get_heads();
-                am.apply_changes(changes.clone())
-                    .map_err(|e| rejected(&doc_id, e.to_string()))?;
+                if township_authors {
+                    for c in &changes {
+                        let author = hex::encode(c.actor_id().to_bytes());
+                        let prior: Option<Roster> = autosurgeon::hydrate(&am).ok();
+                        am.apply_changes([c.clone()])
+                            .map_err(|e| rejected(&doc_id, e.to_string()))?;
+                        if let Some((station, Tier::Township)) = authors.get(&author) {
+                            let after: Roster = autosurgeon::hydrate(&am)
+                                .map_err(|e| rejected(&doc_id, e.to_string()))?;
+                            check_township_revocation(
+                                prior.as_ref(),
+                                &after,
+                                &author,
+                                station,
+                                &members,
+                            )
+                            .map_err(|why| rejected(&doc_id, why))?;
+                        }
+                    }
+                } else {
+                    am.apply_changes(changes.clone())
+                        .map_err(|e| rejected(&doc_id, e.to_string()))?;
+                }
                 if !am.get_missing_deps(&[]).is_empty() {
                     return Err(rejected(
                         &doc_id,
@@ -524,6 +597,29 @@ impl Node {
             self.scope_of(&peer.station)
         };
         Ok(self.changed_since(peer.acked_seq, &scope, 1_000_000)?.len())
+    }
+
+    /// The persisted Automerge sync state with a peer for a document, if any.
+    pub fn sync_state(&self, peer: &str, doc_id: &str) -> Result<Option<Vec<u8>>> {
+        Ok(self
+            .store_ref()
+            .conn()
+            .query_row(
+                "SELECT state FROM sync_states WHERE peer = ?1 AND doc_id = ?2",
+                params![peer, doc_id],
+                |r| r.get(0),
+            )
+            .optional()?)
+    }
+
+    /// Persists the Automerge sync state with a peer for a document.
+    pub fn set_sync_state(&mut self, peer: &str, doc_id: &str, state: &[u8]) -> Result<()> {
+        self.store().conn().execute(
+            "INSERT INTO sync_states (peer, doc_id, state) VALUES (?1, ?2, ?3)
+             ON CONFLICT(peer, doc_id) DO UPDATE SET state = excluded.state",
+            params![peer, doc_id, state],
+        )?;
+        Ok(())
     }
 
     /// Forgets the watermark for a peer, so the next sync reconciles everything in scope.

@@ -16,6 +16,7 @@ use std::io::Write as _;
 use std::path::Path;
 use yizhan_node::Node;
 use yizhan_node::cert::Cert;
+use yizhan_node::network::NETWORK_DOC_IDS;
 use yizhan_node::replica::{Applied, RemoteDoc, Scope};
 
 const MAGIC: &str = "yizhan-bundle";
@@ -175,15 +176,19 @@ pub fn import(node: &mut Node, path: &Path) -> Result<ImportReport, SyncError> {
         })
         .collect();
     let n = docs.len();
+    let cases = docs
+        .iter()
+        .filter(|d| !NETWORK_DOC_IDS.contains(&d.doc_id.as_str()))
+        .count();
     let Applied {
         changed,
         unchanged,
         out_of_scope,
         ..
     } = node.apply_bundle(&bundle.from, &docs)?;
-    if n > 0 && out_of_scope == n {
+    if cases > 0 && out_of_scope == cases {
         return Err(SyncError::BadBundle(format!(
-            "every document in the bundle is outside this station's scope (it was made for {})",
+            "every case in the bundle is outside this station's scope (it was made for {})",
             bundle.for_station.as_deref().unwrap_or("another station")
         )));
     }

@@ -26,6 +26,8 @@ use yizhan_node::{Clock, Node, NodeHandle};
 const PUSH_POLL: Duration = Duration::from_millis(150);
 /// Longest wait between dial attempts to an unreachable peer.
 const MAX_BACKOFF: Duration = Duration::from_secs(60);
+/// How long a side that is done waits for the peer to read everything before closing.
+const LINGER: Duration = Duration::from_secs(5);
 
 /// What happened in one session, reported to the caller (and printed by `serve` as JSON).
 #[derive(Debug, Clone, serde::Serialize)]
@@ -191,6 +193,14 @@ async fn drive(
                 write_frame(&mut send, &frame).await?;
             }
             if !continuous && session.is_done() {
+                // Closing the connection now could drop frames the peer has not read yet (its
+                // last changes from this side): finish this side and wait, briefly, for the peer
+                // to finish its own after reading everything.
+                let _ = send.finish();
+                let _ = tokio::time::timeout(LINGER, async {
+                    while let Some(Ok(_)) = rx.recv().await {}
+                })
+                .await;
                 return Ok(());
             }
             tokio::select! {
@@ -276,6 +286,10 @@ impl ProtocolHandler for SyncProtocol {
         .await;
         if let Ok(mut a) = self.active.lock() {
             a.remove(&peer);
+        }
+        if report.error.is_some() {
+            // Let the refusal reach the peer before the connection goes: it closes after reading.
+            let _ = tokio::time::timeout(LINGER, connection.closed()).await;
         }
         let _ = self.reports.send(report).await;
         connection.close(0u32.into(), b"bye");

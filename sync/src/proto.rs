@@ -14,6 +14,9 @@ pub const MAX_HAVE: usize = 2_000;
 /// Aim for `Changes` / `Sync` frames of about this size; a single document may exceed it.
 pub const TARGET_BATCH_BYTES: usize = 2 * 1024 * 1024;
 
+/// Number of buckets in a [`Msg::Buckets`] summary.
+pub const BUCKETS: usize = 256;
+
 /// A change hash.
 pub type Hash = [u8; 32];
 
@@ -81,6 +84,20 @@ pub enum Msg {
     Want {
         /// The documents and the sender's heads.
         docs: Vec<DocHeads>,
+    },
+    /// A summary instead of a full offer, when the receiver has no watermark of the sender (first
+    /// contact, or a lost watermark): every document in scope for both, hashed with its heads
+    /// into [`BUCKETS`] buckets. The receiver asks for the buckets that differ from its own.
+    Buckets {
+        /// One hash per bucket.
+        hashes: Vec<[u8; 16]>,
+        /// The sender's `seq` the summary was taken at.
+        upto: i64,
+    },
+    /// The buckets whose documents the sender wants offered in full.
+    BucketWant {
+        /// Bucket numbers.
+        buckets: Vec<u16>,
     },
     /// Changes the receiver lacks, computed from heads it offered.
     Changes {
@@ -281,6 +298,13 @@ mod tests {
                         .collect()
                 }),
             any::<i64>().prop_map(|upto| Msg::Idle { upto }),
+            (
+                proptest::collection::vec(proptest::array::uniform16(any::<u8>()), 0..4),
+                any::<i64>()
+            )
+                .prop_map(|(hashes, upto)| Msg::Buckets { hashes, upto }),
+            proptest::collection::vec(any::<u16>(), 0..8)
+                .prop_map(|buckets| Msg::BucketWant { buckets }),
             s().prop_map(|reason| Msg::Refused { reason }),
         ]
     }

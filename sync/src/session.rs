@@ -27,7 +27,7 @@
 
 use crate::SyncError;
 use crate::proto::{
-    DocChanges, DocHeads, DocSync, Hash, MAX_HAVE, Msg, TARGET_BATCH_BYTES, size_of,
+    BUCKETS, DocChanges, DocHeads, DocSync, Hash, MAX_HAVE, Msg, TARGET_BATCH_BYTES, size_of,
 };
 use automerge::sync::{Message as AmSyncMessage, State as AmSyncState, SyncDoc as _};
 use automerge::{Automerge, ChangeHash};
@@ -71,6 +71,8 @@ pub struct Session {
     /// Offered heads this node does not have yet, by document.
     awaiting: HashMap<String, Vec<ChangeHash>>,
     syncs: HashMap<String, AmSyncState>,
+    /// Whether a sync state changed since it was last persisted.
+    syncs_dirty: bool,
     /// Heads the peer is known to hold, to avoid offering its own changes back to it.
     peer_has: HashMap<String, Vec<ChangeHash>>,
     hello_received: bool,
@@ -79,6 +81,8 @@ pub struct Session {
     /// The highest `upto` of the peer's offers so far.
     peer_offered_upto: i64,
     hello_sent: bool,
+    /// The `seq` at which a bucket summary was sent, until the peer answers it.
+    bucket_upto: Option<i64>,
     idle_sent: bool,
     peer_idle: bool,
     stats: SessionStats,
@@ -101,6 +105,38 @@ fn to_hashes(heads: &[Hash]) -> Vec<ChangeHash> {
 
 fn from_hashes(heads: &[ChangeHash]) -> Vec<Hash> {
     heads.iter().map(|h| h.0).collect()
+}
+
+/// Below this many documents in scope, a first contact lists them all instead of summarising.
+const REPAIR_MIN: usize = 1_000;
+
+/// The bucket of a document and its contribution to the bucket's hash.
+fn bucket_of(doc_id: &str, heads: &[ChangeHash]) -> (u8, [u8; 16]) {
+    use sha2::Digest as _;
+    let mut h = sha2::Sha256::new();
+    h.update(doc_id.as_bytes());
+    let mut sorted: Vec<&ChangeHash> = heads.iter().collect();
+    sorted.sort();
+    for head in sorted {
+        h.update(head.0);
+    }
+    let d: [u8; 32] = h.finalize().into();
+    let mut part = [0u8; 16];
+    part.copy_from_slice(&d[..16]);
+    (d[16], part)
+}
+
+/// Per bucket, the XOR of its documents' hashes: equal sets of `(doc, heads)` give equal
+/// summaries whatever order they were written in.
+fn bucket_hashes(docs: &[yizhan_node::replica::DocHeads]) -> Vec<[u8; 16]> {
+    let mut out = vec![[0u8; 16]; BUCKETS];
+    for d in docs {
+        let (b, part) = bucket_of(&d.doc_id, &d.heads);
+        for (x, y) in out[usize::from(b)].iter_mut().zip(part) {
+            *x ^= y;
+        }
+    }
+    out
 }
 
 /// A digest of a set of certificates, so that two nodes knowing the same ones skip the exchange.
@@ -147,11 +183,13 @@ impl Session {
             chunks: VecDeque::new(),
             awaiting: HashMap::new(),
             syncs: HashMap::new(),
+            syncs_dirty: false,
             peer_has: HashMap::new(),
             hello_received: false,
             peer_hello_seq: 0,
             peer_offered_upto: 0,
             hello_sent: false,
+            bucket_upto: None,
             idle_sent: false,
             peer_idle: false,
             stats: SessionStats::default(),
@@ -275,6 +313,11 @@ impl Session {
                 Vec::new()
             }
             Msg::Want { docs } => self.on_want(node, docs)?,
+            Msg::Buckets { hashes, .. } => {
+                self.scope()?;
+                self.on_buckets(node, &hashes)?
+            }
+            Msg::BucketWant { buckets } => self.on_bucket_want(node, &buckets)?,
             Msg::Sync { docs } => self.on_sync(node, docs)?,
             Msg::Idle { upto } => {
                 self.peer_idle = true;
@@ -293,6 +336,10 @@ impl Session {
             }
             Msg::Refused { reason } => return Err(SyncError::Refused(reason)),
         };
+        if self.syncs_dirty {
+            self.syncs_dirty = false;
+            self.persist_states(node)?;
+        }
         // Idle only once the peer's first offers are all here and answered: an idle sent while
         // its `Have` is still in flight would let a one-shot peer stop before its offers moved.
         if out.is_empty()
@@ -379,7 +426,88 @@ impl Session {
                 certs: node.members().certs().values().map(Cert::to_json).collect(),
             });
         }
+        if self.offered_upto == 0 {
+            // No watermark: summarise instead of listing every document's heads; the peer asks
+            // only for the buckets that differ.
+            let all = node.changed_since(0, &self.scope()?.clone(), usize::MAX)?;
+            if all.len() >= REPAIR_MIN {
+                self.bucket_upto = Some(my_seq);
+                out.push(Msg::Buckets {
+                    hashes: bucket_hashes(&all),
+                    upto: my_seq,
+                });
+                return Ok(out);
+            }
+        }
         out.extend(self.offers(node)?);
+        Ok(out)
+    }
+
+    fn on_buckets(&mut self, node: &mut Node, hashes: &[[u8; 16]]) -> Result<Vec<Msg>, SyncError> {
+        if hashes.len() != BUCKETS {
+            return Err(SyncError::Protocol(format!(
+                "a summary of {} buckets",
+                hashes.len()
+            )));
+        }
+        let mine = bucket_hashes(&node.changed_since(0, &self.scope()?.clone(), usize::MAX)?);
+        let buckets: Vec<u16> = (0..BUCKETS)
+            .filter(|&i| mine[i] != hashes[i])
+            .filter_map(|i| u16::try_from(i).ok())
+            .collect();
+        Ok(vec![Msg::BucketWant { buckets }])
+    }
+
+    fn on_bucket_want(&mut self, node: &mut Node, buckets: &[u16]) -> Result<Vec<Msg>, SyncError> {
+        let upto = self.bucket_upto.take().ok_or_else(|| {
+            SyncError::Protocol("asked for buckets that were never offered".into())
+        })?;
+        let wanted: BTreeSet<u16> = buckets.iter().copied().collect();
+        // In `seq` order: documents in matching buckets are already at the peer, so each chunk
+        // may carry the `seq` of its last document as its watermark, and an interrupted repair
+        // resumes after the chunks that were committed.
+        let docs: Vec<(i64, DocHeads)> = node
+            .changed_since(0, &self.scope()?.clone(), usize::MAX)?
+            .into_iter()
+            .filter(|d| {
+                d.seq <= upto && wanted.contains(&u16::from(bucket_of(&d.doc_id, &d.heads).0))
+            })
+            .map(|d| {
+                (
+                    d.seq,
+                    DocHeads {
+                        id: d.doc_id,
+                        heads: from_hashes(&d.heads),
+                    },
+                )
+            })
+            .collect();
+        self.offered_upto = upto;
+        let mut out = Vec::new();
+        let n_chunks = docs.len().div_ceil(MAX_HAVE);
+        if n_chunks == 0 {
+            out.push(Msg::Have {
+                docs: Vec::new(),
+                upto,
+            });
+        }
+        for (i, c) in docs.chunks(MAX_HAVE).enumerate() {
+            let chunk_upto = if i + 1 == n_chunks {
+                upto
+            } else {
+                c.last().map_or(upto, |(s, _)| *s)
+            };
+            out.push(Msg::Have {
+                docs: c.iter().map(|(_, d)| d.clone()).collect(),
+                upto: chunk_upto,
+            });
+        }
+        // Anything written while the summary travelled is offered as usual.
+        out.extend(
+            self.offers(node)?
+                .into_iter()
+                .filter(|m| !matches!(m, Msg::Have { docs, .. } if docs.is_empty())),
+        );
         Ok(out)
     }
 
@@ -544,7 +672,7 @@ impl Session {
                 });
             } else {
                 // Diverged: Automerge's sync protocol finds out what each side lacks.
-                let state = self.syncs.entry(d.id.clone()).or_default();
+                let state = self.sync_state(node, &d.id)?;
                 let doc = node
                     .with_doc(&d.id, |am| Ok(am.clone()))?
                     .unwrap_or_default();
@@ -593,7 +721,7 @@ impl Session {
                 .with_doc(&d.id, |am| Ok(am.clone()))?
                 .unwrap_or_default();
             let before = fork.get_heads();
-            let state = self.syncs.entry(d.id.clone()).or_default();
+            let state = self.sync_state(node, &d.id)?;
             fork.receive_sync_message(state, msg).map_err(|e| {
                 SyncError::Protocol(format!("sync message for {} is invalid: {e}", d.id))
             })?;
@@ -621,7 +749,7 @@ impl Session {
             if node.heads_of(&id)?.is_some() && !node.doc_in_scope(&id, &scope)? {
                 continue;
             }
-            let state = self.syncs.entry(id.clone()).or_default();
+            let state = self.sync_state(node, &id)?;
             if let Some(m) = fork.generate_sync_message(state) {
                 let bytes = m.encode();
                 self.stats.docs_out += 1;
@@ -638,6 +766,31 @@ impl Session {
             |s| s.message.len() + s.id.len(),
             |docs| Msg::Sync { docs },
         ))
+    }
+
+    /// The Automerge sync state with the peer for a document: from memory, else as persisted,
+    /// else fresh.
+    fn sync_state(&mut self, node: &Node, id: &str) -> Result<&mut AmSyncState, SyncError> {
+        if !self.syncs.contains_key(id) {
+            let persisted = node
+                .sync_state(&self.peer, id)?
+                .and_then(|b| AmSyncState::decode(&b).ok());
+            self.syncs
+                .insert(id.to_string(), persisted.unwrap_or_default());
+        }
+        self.syncs_dirty = true;
+        self.syncs
+            .get_mut(id)
+            .ok_or_else(|| SyncError::Protocol("sync state vanished".into()))
+    }
+
+    /// Persists the sync states touched in this session (they carry the heads both sides are
+    /// known to share, so the next session's first message is small).
+    fn persist_states(&mut self, node: &mut Node) -> Result<(), SyncError> {
+        for (id, state) in &self.syncs {
+            node.set_sync_state(&self.peer, id, &state.encode())?;
+        }
+        Ok(())
     }
 
     /// Resolves awaited documents that have arrived and advances the watermark over complete

@@ -6,6 +6,7 @@
 use std::collections::{BTreeSet, VecDeque};
 use std::path::Path;
 use std::time::Instant;
+use yizhan_node::case::Action;
 use yizhan_node::network::Station;
 use yizhan_node::query::CaseFilter;
 use yizhan_node::{Clock, InitParams, NewCase, Node};
@@ -14,6 +15,25 @@ use yizhan_sync::session::Session;
 
 const NOW: i64 = 1_772_413_200_000; // 2026-03-02T09:00:00+08:00
 const N: usize = 3_000;
+
+/// Seeded text that does not compress: random CJK characters (3 bytes each in UTF-8), so that a
+/// catch-up of `N` cases spans many `Changes` frames and a cut can fall inside an offered chunk.
+struct Text(u64);
+
+impl Text {
+    fn take(&mut self, chars: usize) -> String {
+        (0..chars)
+            .map(|_| {
+                // xorshift64*
+                self.0 ^= self.0 >> 12;
+                self.0 ^= self.0 << 25;
+                self.0 ^= self.0 >> 27;
+                let r = self.0.wrapping_mul(0x2545_f491_4f6c_dd1d) >> 32;
+                char::from_u32(0x4e00 + (r % 0x51a5) as u32).unwrap()
+            })
+            .collect()
+    }
+}
 
 fn city(dir: &Path) -> Node {
     Node::init(
@@ -117,14 +137,16 @@ fn run(t: &mut Node, c: &mut Node, cut: impl Fn(&mut Node) -> bool) -> Run {
 /// A township with `N` cases the city has never seen; the first catch-up is cut once the city
 /// holds `cut_at` of them; a fresh session finishes the job without resending anything
 /// committed.
-fn interrupted_at(cut_at: usize) {
+fn interrupted_at(cut_at: usize) -> (Run, Run) {
     let tmp = tempfile::tempdir().unwrap();
     let mut c = city(&tmp.path().join("c"));
     let mut t = township(&mut c, &tmp.path().join("t"));
+    let mut text = Text(0x5eed_1234_abcd_0001);
     let batch: Vec<NewCase> = (0..N)
         .map(|i| NewCase {
             item_code: "TS-004".into(),
             applicant_name: format!("申请人{i}"),
+            address: text.take(200),
             operator: "窗口".into(),
             ..NewCase::default()
         })
@@ -135,6 +157,19 @@ fn interrupted_at(cut_at: usize) {
         .into_iter()
         .map(|v| v.doc.id)
         .collect();
+    // A long note on every case (about 4 KB per case in all).
+    let notes: Vec<(String, Action)> = all
+        .iter()
+        .map(|id| {
+            (
+                id.clone(),
+                Action::Note {
+                    text: text.take(1_200),
+                },
+            )
+        })
+        .collect();
+    t.act_many(&notes, "窗口").unwrap();
     let t_id = t.identity().node_id.clone();
 
     let first = run(&mut t, &mut c, |c| {
@@ -195,14 +230,23 @@ fn interrupted_at(cut_at: usize) {
         "idle after resuming: {} bytes",
         third.bytes
     );
+    (first, second)
 }
 
 #[test]
-fn a_catch_up_cut_after_most_documents_resumes_without_resending() {
-    interrupted_at(2 * N / 3);
+fn a_catch_up_cut_inside_an_offered_chunk_resumes_without_resending() {
+    // The first `Have` offers 2,000 documents; the cut falls before all of them are here, so the
+    // watermark has not moved and the fresh session must recognise what is already committed.
+    interrupted_at(N / 2);
 }
 
 #[test]
-fn a_catch_up_cut_early_resumes_without_resending() {
-    interrupted_at(1);
+fn a_catch_up_cut_late_resumes_with_a_fraction_of_the_bytes() {
+    let (first, second) = interrupted_at(N * 3 / 4);
+    assert!(
+        second.bytes * 2 < first.bytes,
+        "resumed run {} bytes, first run {}",
+        second.bytes,
+        first.bytes
+    );
 }

@@ -339,12 +339,14 @@ impl County {
             assert_eq!(
                 have,
                 want,
-                "{} holds {} cases, its scope has {}: extra {:?}, missing {:?}",
+                "{} holds {} cases, its scope has {}: extra {:?}, missing (with routes) {:?}",
                 peer.name,
                 have.len(),
                 want.len(),
                 have.difference(&want).collect::<Vec<_>>(),
-                want.difference(&have).collect::<Vec<_>>()
+                want.difference(&have)
+                    .map(|id| (id, &ledger.routes[id]))
+                    .collect::<Vec<_>>()
             );
             for id in have {
                 let s = peer.summary(&id).await;
@@ -419,6 +421,7 @@ async fn busy_county(root: &Path) -> (County, Ledger, BTreeMap<&'static str, Str
     named.insert("down2", down2);
     // Bring the village cases up and the city's down.
     k.sweep().await;
+    k.assert_converged(&l).await;
     // Townships: accept, ask for materials, their own walk-ins, a city item sent up.
     k.t1.act(&named["v1-a"], Action::Accept).await;
     k.t1.act(
@@ -589,10 +592,18 @@ async fn strangers_and_revoked_nodes_are_refused() {
     let own = x.new_case("CT-001", "外人", false).await;
     let city_cases = k.c.ids().await;
     let err = x.try_sync(&k.c).await.unwrap_err();
-    assert!(
-        err.contains("another network") || err.contains("refused"),
-        "{err}"
-    );
+    assert!(err.contains("another network"), "{err}");
+    // The city reports the refused session.
+    let x_id = x.id.clone();
+    within(Duration::from_secs(10), async || {
+        k.c.accepted
+            .lock()
+            .unwrap()
+            .iter()
+            .any(|r| r.peer == x_id && r.error.is_some() && r.stats.docs_out == 0)
+    })
+    .await
+    .expect("the city reported no refused session");
     assert_eq!(k.c.ids().await, city_cases, "the stranger moved nothing in");
     assert_eq!(x.ids().await, BTreeSet::from([own]), "nothing moved out");
     // The other way round: the city dialing the stranger is refused too.

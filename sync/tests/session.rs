@@ -235,6 +235,9 @@ fn parallel_approvals_on_partitioned_nodes_both_count() {
     )
     .unwrap();
     sync(&mut c1, &mut c2);
+    // The histories diverged, so Automerge's sync protocol ran, and its state was kept.
+    let c2_id = c2.identity().node_id.clone();
+    assert!(c1.sync_state(&c2_id, &id).unwrap().is_some());
     for n in [&mut c1, &mut c2] {
         let v = n.case(&id).unwrap();
         assert_eq!(v.state.approvals.len(), 3);
@@ -292,4 +295,34 @@ fn catch_up_sends_about_what_is_missing_and_resumes_from_the_watermark() {
     // The watermark moved: the next sync offers nothing.
     let again = sync(&mut t, &mut c);
     assert!(again.bytes < 4_096, "{}", again.bytes);
+}
+
+#[test]
+fn a_lost_watermark_is_repaired_with_a_bucket_summary_not_a_full_listing() {
+    let tmp = tempfile::tempdir().unwrap();
+    let mut c = city(&tmp.path().join("c"));
+    let mut t = enrol(&mut c, station("T", "township", "C"), &tmp.path().join("t"));
+    let batch: Vec<NewCase> = (0..1_500)
+        .map(|i| NewCase {
+            item_code: "TS-004".into(),
+            applicant_name: format!("申请人{i}"),
+            ..NewCase::default()
+        })
+        .collect();
+    t.new_cases(&batch).unwrap();
+    // First contact with 1,500 documents: the summary differs everywhere, the documents follow.
+    let first = sync(&mut t, &mut c);
+    assert_eq!(ids(&mut c).len(), 1_500);
+    assert!(first.rounds <= 5, "rounds {}", first.rounds);
+    // Both sides forget their watermarks; one case changes at the township meanwhile.
+    let t_id = t.identity().node_id.clone();
+    let c_id = c.identity().node_id.clone();
+    c.reset_received_seq(&t_id).unwrap();
+    t.reset_received_seq(&c_id).unwrap();
+    let changed = ids(&mut t)[0].clone();
+    t.act(&changed, &Action::Accept, "窗口").unwrap();
+    let repair = sync(&mut t, &mut c);
+    assert_eq!(c.case(&changed).unwrap().state.status.as_str(), "accepted");
+    // A full listing of 1,500 documents' heads alone would be over 100 KB.
+    assert!(repair.bytes < 20_000, "repair moved {} bytes", repair.bytes);
 }

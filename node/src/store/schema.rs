@@ -156,6 +156,16 @@ const MIGRATIONS: &[&str] = &[
     CREATE INDEX cases_village_status_created ON cases (village, status, created_at);
     CREATE INDEX cases_holder_status_due ON cases (holder, status, due_on IS NULL, due_on, created_at);
     "#,
+    // 4: Automerge sync-protocol state per peer and document (only for documents whose histories
+    // diverged; the rest sync by heads).
+    r#"
+    CREATE TABLE sync_states (
+        peer   TEXT NOT NULL,
+        doc_id TEXT NOT NULL,
+        state  BLOB NOT NULL,
+        PRIMARY KEY (peer, doc_id)
+    ) WITHOUT ROWID;
+    "#,
 ];
 
 /// Creates the schema in an empty database.

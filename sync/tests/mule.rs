@@ -1,0 +1,212 @@
+//! Data mules and bundles: cases travel without a direct link, carried by a laptop or a USB stick.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+use std::path::Path;
+use yizhan_node::case::Action;
+use yizhan_node::network::Station;
+use yizhan_node::query::CaseFilter;
+use yizhan_node::{Clock, InitParams, NewCase, Node};
+use yizhan_sync::proto::{self, Msg};
+use yizhan_sync::session::Session;
+
+const NOW: i64 = 1_772_413_200_000; // 2026-03-02T09:00:00+08:00
+
+fn station(code: &str, tier: &str, parent: &str) -> Station {
+    Station {
+        code: code.into(),
+        name: format!("{code}站"),
+        tier: tier.into(),
+        parent: parent.into(),
+    }
+}
+
+fn city(dir: &Path) -> Node {
+    Node::init(
+        dir,
+        Clock::Fixed(NOW),
+        &InitParams {
+            network_name: "测试市".into(),
+            code: "C".into(),
+            name: "测试市政务服务中心".into(),
+        },
+    )
+    .unwrap()
+}
+
+fn enrol(parent: &mut Node, st: Station, dir: &Path) -> Node {
+    let invite = parent.invite(st, 7).unwrap();
+    let secret = yizhan_node::enrol::generate_secret().unwrap();
+    let joiner = yizhan_node::enrol::node_id_of(&secret);
+    let enrolment = parent.redeem_invite(&invite.secret, &joiner).unwrap();
+    Node::join(
+        dir,
+        Clock::Fixed(NOW),
+        &secret,
+        &invite.network_id,
+        &invite.root_key,
+        &enrolment,
+    )
+    .unwrap()
+}
+
+fn sync(a: &mut Node, b: &mut Node) {
+    let a_id = a.identity().node_id.clone();
+    let b_id = b.identity().node_id.clone();
+    let mut sa = Session::new(a, &b_id);
+    let mut sb = Session::new(b, &a_id);
+    let mut to_b: Vec<Msg> = sa.start(a).unwrap();
+    let mut to_a: Vec<Msg> = Vec::new();
+    for _ in 0..100 {
+        if to_b.is_empty() && to_a.is_empty() {
+            break;
+        }
+        for m in std::mem::take(&mut to_b) {
+            to_a.extend(
+                sb.handle(b, proto::decode_frame(&proto::encode(&m)).unwrap())
+                    .unwrap(),
+            );
+        }
+        for m in std::mem::take(&mut to_a) {
+            to_b.extend(
+                sa.handle(a, proto::decode_frame(&proto::encode(&m)).unwrap())
+                    .unwrap(),
+            );
+        }
+    }
+    assert!(sa.is_done() && sb.is_done());
+}
+
+fn ids(node: &mut Node) -> Vec<String> {
+    let mut v: Vec<String> = node
+        .list(&CaseFilter {
+            limit: 10_000,
+            ..CaseFilter::default()
+        })
+        .unwrap()
+        .into_iter()
+        .map(|r| r.id)
+        .collect();
+    v.sort();
+    v
+}
+
+fn new_case(node: &mut Node, name: &str) -> String {
+    node.new_case(&NewCase {
+        item_code: "TS-004".into(),
+        applicant_name: name.into(),
+        delegated: true,
+        ..NewCase::default()
+    })
+    .unwrap()
+    .doc
+    .id
+}
+
+#[test]
+fn a_township_laptop_carries_a_villages_cases_up_to_the_hall_and_the_city() {
+    let tmp = tempfile::tempdir().unwrap();
+    let mut c = city(&tmp.path().join("c"));
+    let mut hall = enrol(
+        &mut c,
+        station("T", "township", "C"),
+        &tmp.path().join("hall"),
+    );
+    // The laptop is a second node of the township station.
+    let mut laptop = enrol(
+        &mut hall,
+        station("T", "township", "C"),
+        &tmp.path().join("laptop"),
+    );
+    let mut v = enrol(
+        &mut hall,
+        station("V", "village", "T"),
+        &tmp.path().join("v"),
+    );
+    // The village has no link: the agent takes cases in and forwards them up, offline.
+    let a = new_case(&mut v, "张三");
+    v.act(&a, &Action::Forward { to: "T".into() }, "代办员")
+        .unwrap();
+    let b = new_case(&mut v, "李四");
+    // The laptop visits the village, then returns to the hall, which later reaches the city.
+    sync(&mut laptop, &mut v);
+    assert_eq!(ids(&mut laptop).len(), 2);
+    sync(&mut laptop, &mut hall);
+    sync(&mut hall, &mut c);
+    let mut want = vec![a.clone(), b];
+    want.sort();
+    assert_eq!(ids(&mut hall), want);
+    assert_eq!(ids(&mut c), want);
+    // The hall accepts; the decision rides back to the village on the laptop's next visit.
+    hall.act(&a, &Action::Accept, "窗口").unwrap();
+    sync(&mut laptop, &mut hall);
+    sync(&mut laptop, &mut v);
+    assert_eq!(v.case(&a).unwrap().state.status.as_str(), "accepted");
+    assert_eq!(v.heads_of(&a).unwrap(), hall.heads_of(&a).unwrap());
+}
+
+#[test]
+fn bundles_merge_in_any_order_any_number_of_times_and_refuse_strangers() {
+    let tmp = tempfile::tempdir().unwrap();
+    let mut c = city(&tmp.path().join("c"));
+    let mut t = enrol(&mut c, station("T", "township", "C"), &tmp.path().join("t"));
+    let mut v1 = enrol(
+        &mut t,
+        station("V1", "village", "T"),
+        &tmp.path().join("v1"),
+    );
+    let mut v2 = enrol(
+        &mut t,
+        station("V2", "village", "T"),
+        &tmp.path().join("v2"),
+    );
+    let a = new_case(&mut v1, "张三");
+    let b = new_case(&mut v2, "李四");
+    let first = tmp.path().join("v1-a.bundle");
+    yizhan_sync::bundle::export(&mut v1, &first, None).unwrap();
+    v1.act(&a, &Action::Forward { to: "T".into() }, "代办员")
+        .unwrap();
+    let second = tmp.path().join("v1-b.bundle");
+    yizhan_sync::bundle::export(&mut v1, &second, None).unwrap();
+    let from_v2 = tmp.path().join("v2.bundle");
+    yizhan_sync::bundle::export(&mut v2, &from_v2, Some("T")).unwrap();
+
+    // The newer bundle first, then the older one, then both again: the same result.
+    let r = yizhan_sync::bundle::import(&mut t, &second).unwrap();
+    assert_eq!(r.changed, 1);
+    let seq = t.seq().unwrap();
+    let r = yizhan_sync::bundle::import(&mut t, &first).unwrap();
+    assert_eq!((r.changed, r.unchanged), (0, r.docs));
+    yizhan_sync::bundle::import(&mut t, &second).unwrap();
+    assert_eq!(t.seq().unwrap(), seq, "re-importing wrote nothing");
+    assert_eq!(t.case(&a).unwrap().state.holder, "T");
+    yizhan_sync::bundle::import(&mut t, &from_v2).unwrap();
+    let mut want = vec![a.clone(), b];
+    want.sort();
+    assert_eq!(ids(&mut t), want);
+
+    // The township's whole scope carried to village 1: it keeps only its own case.
+    let all = tmp.path().join("t.bundle");
+    yizhan_sync::bundle::export(&mut t, &all, None).unwrap();
+    let r = yizhan_sync::bundle::import(&mut v1, &all).unwrap();
+    assert!(r.out_of_scope >= 1);
+    assert_eq!(ids(&mut v1), vec![a.clone()]);
+    // A bundle made only of another village's case is refused at village 1.
+    let err = yizhan_sync::bundle::import(&mut v1, &from_v2).unwrap_err();
+    assert!(
+        err.to_string().contains("outside this station's scope"),
+        "{err}"
+    );
+
+    // Another network's node refuses the bundle; a damaged file is refused; nothing is written.
+    let mut stranger = city(&tmp.path().join("x"));
+    let before = stranger.seq().unwrap();
+    let err = yizhan_sync::bundle::import(&mut stranger, &all).unwrap_err();
+    assert!(err.to_string().contains("another network"), "{err}");
+    let damaged = tmp.path().join("damaged.bundle");
+    let mut bytes = std::fs::read(&all).unwrap();
+    bytes.truncate(bytes.len() / 2);
+    std::fs::write(&damaged, bytes).unwrap();
+    let err = yizhan_sync::bundle::import(&mut t, &damaged).unwrap_err();
+    assert!(err.to_string().contains("not a Yizhan bundle"), "{err}");
+    assert_eq!(stranger.seq().unwrap(), before);
+}

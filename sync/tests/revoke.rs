@@ -1,0 +1,136 @@
+//! Revocation by the city or by the parent township, spreading with the roster.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+use std::path::Path;
+use yizhan_node::network::Station;
+use yizhan_node::{Clock, InitParams, NewCase, Node};
+use yizhan_sync::proto::{self, Msg};
+use yizhan_sync::session::Session;
+
+const NOW: i64 = 1_772_413_200_000;
+
+fn station(code: &str, tier: &str, parent: &str) -> Station {
+    Station {
+        code: code.into(),
+        name: format!("{code}站"),
+        tier: tier.into(),
+        parent: parent.into(),
+    }
+}
+
+fn enrol(parent: &mut Node, st: Station, dir: &Path) -> Node {
+    let invite = parent.invite(st, 7).unwrap();
+    let secret = yizhan_node::enrol::generate_secret().unwrap();
+    let joiner = yizhan_node::enrol::node_id_of(&secret);
+    let enrolment = parent.redeem_invite(&invite.secret, &joiner).unwrap();
+    Node::join(
+        dir,
+        Clock::Fixed(NOW),
+        &secret,
+        &invite.network_id,
+        &invite.root_key,
+        &enrolment,
+    )
+    .unwrap()
+}
+
+/// Runs a session; returns the first error either side hit.
+fn sync(a: &mut Node, b: &mut Node) -> Result<(), String> {
+    let a_id = a.identity().node_id.clone();
+    let b_id = b.identity().node_id.clone();
+    let mut sa = Session::new(a, &b_id);
+    let mut sb = Session::new(b, &a_id);
+    let mut to_b: Vec<Msg> = sa.start(a).map_err(|e| e.to_string())?;
+    let mut to_a: Vec<Msg> = Vec::new();
+    for _ in 0..100 {
+        if to_b.is_empty() && to_a.is_empty() {
+            return Ok(());
+        }
+        for m in std::mem::take(&mut to_b) {
+            to_a.extend(
+                sb.handle(b, proto::decode_frame(&proto::encode(&m)).unwrap())
+                    .map_err(|e| e.to_string())?,
+            );
+        }
+        for m in std::mem::take(&mut to_a) {
+            to_b.extend(
+                sa.handle(a, proto::decode_frame(&proto::encode(&m)).unwrap())
+                    .map_err(|e| e.to_string())?,
+            );
+        }
+    }
+    Ok(())
+}
+
+#[test]
+fn a_township_revokes_its_village_and_the_revocation_spreads() {
+    let tmp = tempfile::tempdir().unwrap();
+    let mut c = Node::init(
+        &tmp.path().join("c"),
+        Clock::Fixed(NOW),
+        &InitParams {
+            network_name: "测试市".into(),
+            code: "C".into(),
+            name: "市中心".into(),
+        },
+    )
+    .unwrap();
+    let mut t1 = enrol(
+        &mut c,
+        station("T1", "township", "C"),
+        &tmp.path().join("t1"),
+    );
+    let mut t2 = enrol(
+        &mut c,
+        station("T2", "township", "C"),
+        &tmp.path().join("t2"),
+    );
+    let mut v1 = enrol(
+        &mut t1,
+        station("V1", "village", "T1"),
+        &tmp.path().join("v1"),
+    );
+    let mut v2 = enrol(
+        &mut t2,
+        station("V2", "village", "T2"),
+        &tmp.path().join("v2"),
+    );
+    sync(&mut v1, &mut t1).unwrap();
+    sync(&mut v2, &mut t2).unwrap();
+    sync(&mut t1, &mut c).unwrap();
+    sync(&mut t2, &mut c).unwrap();
+    // Township 1 learns township 2's village from the city's certificates.
+    sync(&mut t1, &mut c).unwrap();
+    let v1_id = v1.identity().node_id.clone();
+    let v2_id = v2.identity().node_id.clone();
+
+    // A township may not revoke another township's village, nor may a village revoke anyone.
+    let err = t1.revoke(&v2_id, "不是本镇").unwrap_err();
+    assert!(
+        err.to_string().contains("its own station and its villages"),
+        "{err}"
+    );
+    assert!(v1.revoke(&v2_id, "").is_err());
+
+    // Township 1 revokes its village's lost laptop; the revocation reaches the city and township 2.
+    t1.revoke(&v1_id, "电脑丢失").unwrap();
+    sync(&mut t1, &mut c).unwrap();
+    assert!(c.roster().is_revoked(&v1_id));
+    sync(&mut t2, &mut c).unwrap();
+    assert!(t2.roster().is_revoked(&v1_id));
+
+    // The revoked node is refused before anything moves, wherever it turns up.
+    v1.new_case(&NewCase {
+        item_code: "TS-004".into(),
+        applicant_name: "张三".into(),
+        ..NewCase::default()
+    })
+    .unwrap();
+    let before = t1.seq().unwrap();
+    let err = sync(&mut v1, &mut t1).unwrap_err();
+    assert!(err.contains("revoked"), "{err}");
+    assert_eq!(t1.seq().unwrap(), before);
+    assert!(sync(&mut v1, &mut c).unwrap_err().contains("revoked"));
+    // Honest nodes are unaffected.
+    sync(&mut v2, &mut t2).unwrap();
+}

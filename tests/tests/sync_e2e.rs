@@ -1,0 +1,319 @@
+//! The real `yizhan` binary in several processes syncing over loopback: a city, a township and a
+//! village enrolled with `invite` / `join`, each with its own `serve`, and a case taken in at the
+//! village reaching the city through the township.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+use serde_json::Value;
+use std::io::{BufRead as _, BufReader, Read as _};
+use std::process::{Child, ExitStatus, Stdio};
+use std::sync::mpsc::{Receiver, RecvTimeoutError, channel};
+use std::sync::{Arc, Mutex};
+use std::thread::JoinHandle;
+use std::time::{Duration, Instant};
+use yizhan_tests::Yizhan;
+
+/// The longest anything here is waited for.
+const DEADLINE: Duration = Duration::from_secs(30);
+/// How often a condition is polled.
+const POLL: Duration = Duration::from_millis(100);
+
+/// A running `yizhan serve`, killed when dropped (a test that panics leaves no process behind).
+struct Serve {
+    what: String,
+    child: Option<Child>,
+    lines: Receiver<String>,
+    stdout: Vec<String>,
+    stderr: Arc<Mutex<String>>,
+    readers: Vec<JoinHandle<()>>,
+    node_id: String,
+    addr: String,
+}
+
+impl Serve {
+    /// Starts `yizhan --data DIR serve --listen 127.0.0.1:0` and reads its `listening` line.
+    fn start(y: &Yizhan, what: &str) -> Serve {
+        let mut child = y
+            .command(["serve", "--listen", "127.0.0.1:0"])
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("yizhan serve starts");
+        let (tx, lines) = channel();
+        let out = child.stdout.take().unwrap();
+        let mut readers = vec![std::thread::spawn(move || {
+            for line in BufReader::new(out).lines() {
+                let Ok(line) = line else { break };
+                if tx.send(line).is_err() {
+                    break;
+                }
+            }
+        })];
+        let stderr = Arc::new(Mutex::new(String::new()));
+        let sink = stderr.clone();
+        let mut err = child.stderr.take().unwrap();
+        readers.push(std::thread::spawn(move || {
+            let mut buf = [0u8; 4096];
+            while let Ok(n) = err.read(&mut buf) {
+                if n == 0 {
+                    break;
+                }
+                sink.lock()
+                    .unwrap()
+                    .push_str(&String::from_utf8_lossy(&buf[..n]));
+            }
+        }));
+        let mut s = Serve {
+            what: what.to_string(),
+            child: Some(child),
+            lines,
+            stdout: Vec::new(),
+            stderr,
+            readers,
+            node_id: String::new(),
+            addr: String::new(),
+        };
+        let first = s
+            .next_line(DEADLINE)
+            .unwrap_or_else(|| panic!("{what}: serve printed no first line\n{}", s.describe()));
+        let ev: Value = serde_json::from_str(&first)
+            .unwrap_or_else(|e| panic!("{what}: first line is not JSON ({e}): {first}"));
+        assert_eq!(ev["event"], "listening", "{what}: {first}");
+        s.node_id = ev["node_id"].as_str().expect("node_id").to_string();
+        s.addr = ev["addr"].as_str().expect("addr").to_string();
+        assert_eq!(s.node_id.len(), 64, "{what}: {first}");
+        assert!(
+            s.addr.starts_with("127.0.0.1:") && !s.addr.ends_with(":0"),
+            "{what} listens on a loopback port: {first}"
+        );
+        s
+    }
+
+    fn next_line(&mut self, wait: Duration) -> Option<String> {
+        match self.lines.recv_timeout(wait) {
+            Ok(l) => {
+                self.stdout.push(l.clone());
+                Some(l)
+            }
+            Err(RecvTimeoutError::Timeout | RecvTimeoutError::Disconnected) => None,
+        }
+    }
+
+    /// Everything printed so far, for failure messages.
+    fn describe(&mut self) -> String {
+        while let Ok(l) = self.lines.try_recv() {
+            self.stdout.push(l);
+        }
+        format!(
+            "--- {} stdout:\n{}\n--- stderr:\n{}",
+            self.what,
+            self.stdout.join("\n"),
+            self.stderr.lock().unwrap()
+        )
+    }
+
+    /// Sends SIGTERM and waits for the exit; returns the status and every stdout line.
+    fn terminate(mut self) -> (ExitStatus, Vec<String>) {
+        let mut child = self.child.take().unwrap();
+        let pid = child.id().to_string();
+        let kill = std::process::Command::new("kill")
+            .args(["-TERM", &pid])
+            .status()
+            .expect("kill runs");
+        assert!(kill.success(), "kill -TERM {pid} failed");
+        let started = Instant::now();
+        let status = loop {
+            if let Some(status) = child.try_wait().unwrap() {
+                break status;
+            }
+            if started.elapsed() > DEADLINE {
+                let _ = child.kill();
+                let _ = child.wait();
+                panic!(
+                    "serve did not stop within {DEADLINE:?} of SIGTERM\n{}",
+                    self.describe()
+                );
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        };
+        for r in self.readers.drain(..) {
+            let _ = r.join();
+        }
+        while let Ok(l) = self.lines.try_recv() {
+            self.stdout.push(l);
+        }
+        (status, std::mem::take(&mut self.stdout))
+    }
+}
+
+impl Drop for Serve {
+    fn drop(&mut self) {
+        if let Some(mut child) = self.child.take() {
+            let _ = child.kill();
+            let _ = child.wait();
+        }
+    }
+}
+
+/// Polls `probe` every [`POLL`] until it gives a value or [`DEADLINE`] passes.
+fn within<T>(what: &str, mut probe: impl FnMut() -> Option<T>) -> (T, Duration) {
+    let started = Instant::now();
+    loop {
+        if let Some(v) = probe() {
+            return (v, started.elapsed());
+        }
+        assert!(
+            started.elapsed() < DEADLINE,
+            "{what}: not within {DEADLINE:?}"
+        );
+        std::thread::sleep(POLL);
+    }
+}
+
+/// `case show NUMBER --json` at `y`, if the case is there.
+fn show(y: &Yizhan, number: &str) -> Option<Value> {
+    let run = y.run(&["--json", "case", "show", number]);
+    run.status
+        .success()
+        .then(|| serde_json::from_str(run.stdout.trim()).expect("case show prints JSON"))
+}
+
+fn invite(y: &Yizhan, code: &str, name: &str, tier: &str) -> String {
+    let inv = y.json(&["invite", "--code", code, "--name", name, "--tier", tier]);
+    assert_eq!(inv["station"], code, "{inv}");
+    let ticket = inv["ticket"].as_str().expect("ticket").to_string();
+    assert!(ticket.starts_with("yz1"), "{ticket}");
+    ticket
+}
+
+fn join(y: &Yizhan, ticket: &str, code: &str) -> Value {
+    let status = y.json(&["join", ticket]);
+    assert_eq!(status["station"], code, "{status}");
+    status
+}
+
+/// Stops a serve with SIGTERM: exit 0 and a final `stopped` line.
+fn stop(serve: Serve) -> Vec<String> {
+    let what = serve.what.clone();
+    let (status, lines) = serve.terminate();
+    assert!(
+        status.success(),
+        "{what} exited with {status} after SIGTERM:\n{}",
+        lines.join("\n")
+    );
+    let last: Value = serde_json::from_str(lines.last().expect("some output")).unwrap();
+    assert_eq!(last, serde_json::json!({ "event": "stopped" }), "{what}");
+    for l in &lines {
+        let _: Value = serde_json::from_str(l)
+            .unwrap_or_else(|e| panic!("{what} printed a line that is not JSON ({e}): {l}"));
+    }
+    lines
+}
+
+#[test]
+fn a_village_case_reaches_the_city_through_serving_processes() {
+    let tmp = tempfile::tempdir().unwrap();
+    let c = Yizhan::new(tmp.path().join("c"));
+    let t = Yizhan::new(tmp.path().join("t"));
+    let v = Yizhan::new(tmp.path().join("v"));
+    c.json(&[
+        "init",
+        "--network",
+        "测试市",
+        "--code",
+        "C01",
+        "--name",
+        "测试市政务服务中心",
+    ]);
+    // Before `serve` has run there is no address to put in a ticket.
+    let err = c.refused(&[
+        "invite",
+        "--code",
+        "T01",
+        "--name",
+        "测试镇",
+        "--tier",
+        "township",
+    ]);
+    assert!(err.contains("serve"), "{err}");
+
+    let c_serve = Serve::start(&c, "city serve");
+    let ticket = invite(&c, "T01", "测试镇便民服务中心", "township");
+    let t_status = join(&t, &ticket, "T01");
+    assert_eq!(t_status["tier"], "township");
+    // A ticket works once.
+    let again = Yizhan::new(tmp.path().join("t-again"));
+    let err = again.refused(&["join", &ticket]);
+    assert!(err.contains("already been used"), "{err}");
+
+    let t_serve = Serve::start(&t, "township serve");
+    let ticket = invite(&t, "V01", "测试村便民服务站", "village");
+    let v_status = join(&v, &ticket, "V01");
+    assert_eq!(v_status["tier"], "village");
+
+    // 代办登记 at the village, forwarded (上报) to the township, while the village is offline.
+    let created = v.json(&[
+        "case",
+        "new",
+        "--item",
+        "TS-004",
+        "--applicant",
+        "张三",
+        "--delegated",
+    ]);
+    let number = created["number"].as_str().expect("number").to_string();
+    assert!(number.starts_with("V01-"), "{number}");
+    v.json(&["case", "forward", "--to", "T01", &number]);
+    assert!(show(&c, &number).is_none());
+
+    // One pass from the village; the township's serve carries the case on to the city.
+    let summary = v.json(&["sync", "--timeout", "20"]);
+    assert_eq!(summary["reached"], 1, "{summary}");
+    assert!(summary["docs_out"].as_u64().unwrap() >= 1, "{summary}");
+    let (at_city, took) = within("the village's case at the city", || show(&c, &number));
+    eprintln!("village → township (sync) → city (serve): {took:?}");
+    assert_eq!(at_city["number"], number.as_str(), "{at_city}");
+    let at_township = show(&t, &number).expect("the township holds the case");
+    for key in ["status", "holder", "due_on"] {
+        assert_eq!(
+            at_city[key], at_township[key],
+            "{key}: {at_city} vs {at_township}"
+        );
+    }
+
+    // The village knows its township, with a last contact.
+    let peers = v.json(&["peer", "list"]);
+    let township = peers
+        .as_array()
+        .expect("peer list is an array")
+        .iter()
+        .find(|p| p["station"] == "T01")
+        .unwrap_or_else(|| panic!("T01 not among the village's peers: {peers}"));
+    assert_eq!(township["node_id"], t_serve.node_id.as_str());
+    assert!(township["last_contact"].is_string(), "{township}");
+    assert!(township["last_error"].is_null(), "{township}");
+
+    // With every node serving, an action at the township and a new village case flow by push.
+    let v_serve = Serve::start(&v, "village serve");
+    t.json(&["case", "accept", &number]);
+    let second = v.json(&["case", "new", "--item", "TS-004", "--applicant", "李四"]);
+    let second = second["number"].as_str().expect("number").to_string();
+    v.json(&["case", "forward", "--to", "T01", &second]);
+    let (_, took) = within("the second case at the city", || show(&c, &second));
+    eprintln!("village → township → city, all serving: {took:?}");
+    let (_, took) = within("the acceptance at the village and the city", || {
+        let at_v = show(&v, &number)?;
+        let at_c = show(&c, &number)?;
+        (at_v["status"] == "accepted" && at_c["status"] == "accepted").then_some(())
+    });
+    eprintln!("township acceptance → village and city: {took:?}");
+    let city_list = c.json(&["case", "list"]);
+    assert_eq!(city_list["total"], 2, "{city_list}");
+
+    // SIGTERM: each serve stops cleanly with a final line.
+    for s in [v_serve, t_serve, c_serve] {
+        let lines = stop(s);
+        assert!(lines.len() >= 2, "{lines:?}");
+    }
+    // The stores are consistent after the stop.
+    assert_eq!(show(&c, &second).unwrap()["number"], second.as_str());
+}
