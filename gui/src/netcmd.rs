@@ -247,7 +247,9 @@ pub fn sync_once(node: Node, timeout: Duration, json: bool) -> Result<()> {
     let rt = runtime()?;
     let started = Instant::now();
     let results = rt.block_on(async {
-        let (tx, _rx) = mpsc::channel::<SessionReport>(64);
+        // Incoming sessions during a one-shot pass are not reported; with the receiver gone their
+        // reports are dropped at once instead of filling the channel.
+        let (tx, _) = mpsc::channel::<SessionReport>(64);
         let sync = SyncNode::bind(handle.clone(), SocketAddr::from(([0, 0, 0, 0], 0)), tx).await?;
         let mut results = Vec::new();
         for p in &peers {

@@ -237,7 +237,10 @@ async fn drive(
         let _ = send.write_all(&refusal).await;
         let p = peer.clone();
         let msg = e.to_string();
-        let _ = on_store(&handle, move |node| node.record_contact(&p, Some(&msg))).await;
+        // Only members get a row in `peers`; a stranger's failed attempt is just logged.
+        if report.station.is_some() {
+            let _ = on_store(&handle, move |node| node.record_contact(&p, Some(&msg))).await;
+        }
         tracing::warn!(peer = %short(&peer), "sync session failed: {e}");
     }
     let _ = send.finish();

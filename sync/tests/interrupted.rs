@@ -48,13 +48,13 @@ fn city(dir: &Path) -> Node {
     .unwrap()
 }
 
-/// Enrols a township node at the city without a network: invite, redeem, join.
-fn township(parent: &mut Node, dir: &Path) -> Node {
+/// Enrols a node of station `code` at `parent` without a network: invite, redeem, join.
+fn enrol(parent: &mut Node, code: &str, tier: &str, dir: &Path) -> Node {
     let st = Station {
-        code: "T1".into(),
-        name: "一号镇".into(),
-        tier: "township".into(),
-        parent: "C".into(),
+        code: code.into(),
+        name: format!("{code}站"),
+        tier: tier.into(),
+        parent: parent.identity().station.clone(),
     };
     let invite = parent.invite(st, 7).unwrap();
     let secret = yizhan_node::enrol::generate_secret().unwrap();
@@ -93,8 +93,9 @@ struct Run {
     ms: u128,
 }
 
-/// Runs a session between `t` (dialer) and `c`, one frame at a time in each direction, until both
-/// are idle or `cut` says the link is gone (checked after every frame the city handles).
+/// Runs a session between `t` (dialer) and `c`, one frame at a time in each direction, until the
+/// dialer is done (as `SyncNode::sync_once` stops) or `cut` says the link is gone (checked after
+/// every frame the city handles).
 fn run(t: &mut Node, c: &mut Node, cut: impl Fn(&mut Node) -> bool) -> Run {
     let started = Instant::now();
     let t_id = t.identity().node_id.clone();
@@ -126,10 +127,19 @@ fn run(t: &mut Node, c: &mut Node, cut: impl Fn(&mut Node) -> bool) -> Run {
             r.bytes += frame.len();
             r.frames += 1;
             to_c.extend(st.handle(t, proto::decode_frame(&frame).unwrap()).unwrap());
+            if st.is_done() {
+                // As the iroh adapter does: the dialer stops; the city reads what was sent.
+                r.done = true;
+                break;
+            }
         }
         assert!(r.frames < 10_000, "the sessions do not finish");
     }
-    r.done = st.is_done() && sc.is_done();
+    for m in to_c {
+        r.bytes += proto::encode(&m).len();
+        sc.handle(c, m).unwrap();
+    }
+    r.done = r.done && st.is_done();
     r.ms = started.elapsed().as_millis();
     r
 }
@@ -137,10 +147,10 @@ fn run(t: &mut Node, c: &mut Node, cut: impl Fn(&mut Node) -> bool) -> Run {
 /// A township with `N` cases the city has never seen; the first catch-up is cut once the city
 /// holds `cut_at` of them; a fresh session finishes the job without resending anything
 /// committed.
-fn interrupted_at(cut_at: usize) -> (Run, Run) {
+fn interrupted_at(cut_at: usize) -> (Run, Run, i64) {
     let tmp = tempfile::tempdir().unwrap();
     let mut c = city(&tmp.path().join("c"));
-    let mut t = township(&mut c, &tmp.path().join("t"));
+    let mut t = enrol(&mut c, "T1", "township", &tmp.path().join("t"));
     let mut text = Text(0x5eed_1234_abcd_0001);
     let batch: Vec<NewCase> = (0..N)
         .map(|i| NewCase {
@@ -230,23 +240,88 @@ fn interrupted_at(cut_at: usize) -> (Run, Run) {
         "idle after resuming: {} bytes",
         third.bytes
     );
-    (first, second)
+    (first, second, watermark)
 }
 
 #[test]
 fn a_catch_up_cut_inside_an_offered_chunk_resumes_without_resending() {
     // The first `Have` offers 2,000 documents; the cut falls before all of them are here, so the
     // watermark has not moved and the fresh session must recognise what is already committed.
-    interrupted_at(N / 2);
+    let (_, _, watermark) = interrupted_at(N / 3);
+    assert_eq!(
+        watermark, 0,
+        "the cut was meant to fall inside the first chunk"
+    );
 }
 
 #[test]
 fn a_catch_up_cut_late_resumes_with_a_fraction_of_the_bytes() {
-    let (first, second) = interrupted_at(N * 3 / 4);
+    let (first, second, watermark) = interrupted_at(N * 3 / 4);
+    assert!(
+        watermark > 0,
+        "the first chunk was committed before the cut"
+    );
     assert!(
         second.bytes * 2 < first.bytes,
         "resumed run {} bytes, first run {}",
         second.bytes,
         first.bytes
     );
+}
+
+/// A one-shot dialer stops as soon as both sides have said `Idle`. The accepting side must not say
+/// it before the dialer's offers have arrived and been answered: here the township knows more
+/// certificates than the village, so the village's `Certs` reaches it before the village's `Have`,
+/// and an `Idle` sent after the `Certs` would end the session with the village's cases unsent.
+#[test]
+fn a_one_shot_session_ends_only_after_the_dialers_offers_moved() {
+    let tmp = tempfile::tempdir().unwrap();
+    let mut c = city(&tmp.path().join("c"));
+    let mut t = enrol(&mut c, "T1", "township", &tmp.path().join("t"));
+    let mut v1 = enrol(&mut t, "V1", "village", &tmp.path().join("v1"));
+    let _v2 = enrol(&mut t, "V2", "village", &tmp.path().join("v2"));
+    let mut ids = BTreeSet::new();
+    for i in 0..3 {
+        let id = v1
+            .new_case(&NewCase {
+                item_code: "TS-004".into(),
+                applicant_name: format!("村民{i}"),
+                delegated: true,
+                ..NewCase::default()
+            })
+            .unwrap()
+            .doc
+            .id;
+        v1.act(&id, &Action::Forward { to: "T1".into() }, "代办员")
+            .unwrap();
+        ids.insert(id);
+    }
+    let v_id = v1.identity().node_id.clone();
+    let t_id = t.identity().node_id.clone();
+    let mut sv = Session::new(&v1, &t_id);
+    let mut st = Session::new(&t, &v_id);
+    // Each side handles everything queued for it, then the other side does (the order frames
+    // take when each side's reader drains a whole flight); the village stops once it is done.
+    let mut to_t: Vec<Msg> = sv.start(&mut v1).unwrap();
+    let mut to_v: Vec<Msg> = Vec::new();
+    for _ in 0..50 {
+        for m in std::mem::take(&mut to_t) {
+            to_v.extend(st.handle(&mut t, m).unwrap());
+        }
+        for m in std::mem::take(&mut to_v) {
+            to_t.extend(sv.handle(&mut v1, m).unwrap());
+            if sv.is_done() {
+                break;
+            }
+        }
+        if sv.is_done() {
+            break;
+        }
+    }
+    assert!(sv.is_done(), "the village's session did not finish");
+    // Whatever the village sent before stopping is read by the township.
+    for m in to_t {
+        st.handle(&mut t, m).unwrap();
+    }
+    assert_eq!(cases(&mut t), ids, "the township has the village's cases");
 }
