@@ -1,94 +1,11 @@
 //! Data mules and bundles: cases travel without a direct link, carried by a laptop or a USB stick.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
-use std::path::Path;
+mod common;
+
+use common::{city, enrol, ids, station, sync};
 use yizhan_node::case::Action;
-use yizhan_node::network::Station;
-use yizhan_node::query::CaseFilter;
-use yizhan_node::{Clock, InitParams, NewCase, Node};
-use yizhan_sync::proto::{self, Msg};
-use yizhan_sync::session::Session;
-
-const NOW: i64 = 1_772_413_200_000; // 2026-03-02T09:00:00+08:00
-
-fn station(code: &str, tier: &str, parent: &str) -> Station {
-    Station {
-        code: code.into(),
-        name: format!("{code}站"),
-        tier: tier.into(),
-        parent: parent.into(),
-    }
-}
-
-fn city(dir: &Path) -> Node {
-    Node::init(
-        dir,
-        Clock::Fixed(NOW),
-        &InitParams {
-            network_name: "测试市".into(),
-            code: "C".into(),
-            name: "测试市政务服务中心".into(),
-        },
-    )
-    .unwrap()
-}
-
-fn enrol(parent: &mut Node, st: Station, dir: &Path) -> Node {
-    let invite = parent.invite(st, 7).unwrap();
-    let secret = yizhan_node::enrol::generate_secret().unwrap();
-    let joiner = yizhan_node::enrol::node_id_of(&secret);
-    let enrolment = parent.redeem_invite(&invite.secret, &joiner).unwrap();
-    Node::join(
-        dir,
-        Clock::Fixed(NOW),
-        &secret,
-        &invite.network_id,
-        &invite.root_key,
-        &enrolment,
-    )
-    .unwrap()
-}
-
-fn sync(a: &mut Node, b: &mut Node) {
-    let a_id = a.identity().node_id.clone();
-    let b_id = b.identity().node_id.clone();
-    let mut sa = Session::new(a, &b_id);
-    let mut sb = Session::new(b, &a_id);
-    let mut to_b: Vec<Msg> = sa.start(a).unwrap();
-    let mut to_a: Vec<Msg> = Vec::new();
-    for _ in 0..100 {
-        if to_b.is_empty() && to_a.is_empty() {
-            break;
-        }
-        for m in std::mem::take(&mut to_b) {
-            to_a.extend(
-                sb.handle(b, proto::decode_frame(&proto::encode(&m)).unwrap())
-                    .unwrap(),
-            );
-        }
-        for m in std::mem::take(&mut to_a) {
-            to_b.extend(
-                sa.handle(a, proto::decode_frame(&proto::encode(&m)).unwrap())
-                    .unwrap(),
-            );
-        }
-    }
-    assert!(sa.is_done() && sb.is_done());
-}
-
-fn ids(node: &mut Node) -> Vec<String> {
-    let mut v: Vec<String> = node
-        .list(&CaseFilter {
-            limit: 10_000,
-            ..CaseFilter::default()
-        })
-        .unwrap()
-        .into_iter()
-        .map(|r| r.id)
-        .collect();
-    v.sort();
-    v
-}
+use yizhan_node::{NewCase, Node};
 
 fn new_case(node: &mut Node, name: &str) -> String {
     node.new_case(&NewCase {

@@ -1,80 +1,19 @@
 //! Revocation by the city or by the parent township, spreading with the roster.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
-use std::path::Path;
-use yizhan_node::network::Station;
-use yizhan_node::{Clock, InitParams, NewCase, Node};
-use yizhan_sync::proto::{self, Msg};
-use yizhan_sync::session::Session;
+mod common;
 
-const NOW: i64 = 1_772_413_200_000;
+use common::{city, enrol, station, try_sync};
+use yizhan_node::{NewCase, Node};
 
-fn station(code: &str, tier: &str, parent: &str) -> Station {
-    Station {
-        code: code.into(),
-        name: format!("{code}站"),
-        tier: tier.into(),
-        parent: parent.into(),
-    }
-}
-
-fn enrol(parent: &mut Node, st: Station, dir: &Path) -> Node {
-    let invite = parent.invite(st, 7).unwrap();
-    let secret = yizhan_node::enrol::generate_secret().unwrap();
-    let joiner = yizhan_node::enrol::node_id_of(&secret);
-    let enrolment = parent.redeem_invite(&invite.secret, &joiner).unwrap();
-    Node::join(
-        dir,
-        Clock::Fixed(NOW),
-        &secret,
-        &invite.network_id,
-        &invite.root_key,
-        &enrolment,
-    )
-    .unwrap()
-}
-
-/// Runs a session; returns the first error either side hit.
 fn sync(a: &mut Node, b: &mut Node) -> Result<(), String> {
-    let a_id = a.identity().node_id.clone();
-    let b_id = b.identity().node_id.clone();
-    let mut sa = Session::new(a, &b_id);
-    let mut sb = Session::new(b, &a_id);
-    let mut to_b: Vec<Msg> = sa.start(a).map_err(|e| e.to_string())?;
-    let mut to_a: Vec<Msg> = Vec::new();
-    for _ in 0..100 {
-        if to_b.is_empty() && to_a.is_empty() {
-            return Ok(());
-        }
-        for m in std::mem::take(&mut to_b) {
-            to_a.extend(
-                sb.handle(b, proto::decode_frame(&proto::encode(&m)).unwrap())
-                    .map_err(|e| e.to_string())?,
-            );
-        }
-        for m in std::mem::take(&mut to_a) {
-            to_b.extend(
-                sa.handle(a, proto::decode_frame(&proto::encode(&m)).unwrap())
-                    .map_err(|e| e.to_string())?,
-            );
-        }
-    }
-    Ok(())
+    try_sync(a, b).map(|_| ())
 }
 
 #[test]
 fn a_township_revokes_its_village_and_the_revocation_spreads() {
     let tmp = tempfile::tempdir().unwrap();
-    let mut c = Node::init(
-        &tmp.path().join("c"),
-        Clock::Fixed(NOW),
-        &InitParams {
-            network_name: "测试市".into(),
-            code: "C".into(),
-            name: "市中心".into(),
-        },
-    )
-    .unwrap();
+    let mut c = city(&tmp.path().join("c"));
     let mut t1 = enrol(
         &mut c,
         station("T1", "township", "C"),

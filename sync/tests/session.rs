@@ -2,54 +2,12 @@
 //! documents), without sockets.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
-use std::path::Path;
+mod common;
+
+use common::{city, enrol, ids, station, sync};
 use yizhan_node::case::Action;
-use yizhan_node::network::Station;
-use yizhan_node::query::CaseFilter;
-use yizhan_node::{Clock, InitParams, NewCase, Node};
-use yizhan_sync::proto::{self, Msg};
+use yizhan_node::{NewCase, Node};
 use yizhan_sync::session::Session;
-
-const NOW: i64 = 1_772_413_200_000; // 2026-03-02T09:00:00+08:00
-
-fn station(code: &str, tier: &str, parent: &str) -> Station {
-    Station {
-        code: code.into(),
-        name: format!("{code}站"),
-        tier: tier.into(),
-        parent: parent.into(),
-    }
-}
-
-fn city(dir: &Path) -> Node {
-    Node::init(
-        dir,
-        Clock::Fixed(NOW),
-        &InitParams {
-            network_name: "测试市".into(),
-            code: "C".into(),
-            name: "测试市政务服务中心".into(),
-        },
-    )
-    .unwrap()
-}
-
-/// Enrols a node for `st` at `parent` without a network: invite, redeem, join.
-fn enrol(parent: &mut Node, st: Station, dir: &Path) -> Node {
-    let invite = parent.invite(st, 7).unwrap();
-    let secret = yizhan_node::enrol::generate_secret().unwrap();
-    let joiner = yizhan_node::enrol::node_id_of(&secret);
-    let enrolment = parent.redeem_invite(&invite.secret, &joiner).unwrap();
-    Node::join(
-        dir,
-        Clock::Fixed(NOW),
-        &secret,
-        &invite.network_id,
-        &invite.root_key,
-        &enrolment,
-    )
-    .unwrap()
-}
 
 fn new_case(node: &mut Node, item: &str, name: &str) -> String {
     node.new_case(&NewCase {
@@ -60,64 +18,6 @@ fn new_case(node: &mut Node, item: &str, name: &str) -> String {
     .unwrap()
     .doc
     .id
-}
-
-struct Link {
-    bytes: usize,
-    frames: usize,
-    rounds: usize,
-}
-
-/// Runs a one-shot session between `a` (dialer) and `b` until both are idle.
-fn sync(a: &mut Node, b: &mut Node) -> Link {
-    let a_id = a.identity().node_id.clone();
-    let b_id = b.identity().node_id.clone();
-    let mut sa = Session::new(a, &b_id);
-    let mut sb = Session::new(b, &a_id);
-    let mut to_b: Vec<Msg> = sa.start(a).unwrap();
-    let mut to_a: Vec<Msg> = Vec::new();
-    let mut link = Link {
-        bytes: 0,
-        frames: 0,
-        rounds: 0,
-    };
-    for _ in 0..200 {
-        if to_b.is_empty() && to_a.is_empty() {
-            break;
-        }
-        link.rounds += 1;
-        for m in std::mem::take(&mut to_b) {
-            let frame = proto::encode(&m);
-            link.bytes += frame.len();
-            link.frames += 1;
-            to_a.extend(sb.handle(b, proto::decode_frame(&frame).unwrap()).unwrap());
-        }
-        for m in std::mem::take(&mut to_a) {
-            let frame = proto::encode(&m);
-            link.bytes += frame.len();
-            link.frames += 1;
-            to_b.extend(sa.handle(a, proto::decode_frame(&frame).unwrap()).unwrap());
-        }
-    }
-    assert!(
-        sa.is_done() && sb.is_done(),
-        "sessions did not finish: {sa:?} {sb:?}"
-    );
-    link
-}
-
-fn ids(node: &mut Node) -> Vec<String> {
-    let mut v: Vec<String> = node
-        .list(&CaseFilter {
-            limit: 10_000,
-            ..CaseFilter::default()
-        })
-        .unwrap()
-        .into_iter()
-        .map(|r| r.id)
-        .collect();
-    v.sort();
-    v
 }
 
 #[test]
