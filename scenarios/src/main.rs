@@ -3,10 +3,14 @@
 //! Subcommands:
 //! - `bench-store`: the station-core benchmark (intake, open, lists, statistics, memory) on a
 //!   generated county store; see [`bench_store`].
+//! - `bench-sync`: the sync benchmark (first contact, idle reconnect, catch-up, round trips)
+//!   between a city node and a township node over real iroh endpoints on loopback; see
+//!   [`bench_sync`].
 //! - `gen-store` (internal): generates a county store; `bench-store` runs it in a child process.
 //! - `probe-open` (internal): one cold open-to-ready in a fresh process.
 
 mod bench_store;
+mod bench_sync;
 mod county;
 mod generate;
 mod measure;
@@ -32,6 +36,9 @@ enum Cmd {
     /// Station-core benchmark: intake, open-to-ready, filtered lists, statistics and memory on a
     /// generated county store (1,000,000 cases by default).
     BenchStore(bench_store::BenchArgs),
+    /// Sync benchmark: first contact, idle reconnect, catch-up and round trips between a city
+    /// and a township node over iroh on loopback (100,000 cases and 5,000 changed by default).
+    BenchSync(bench_sync::SyncArgs),
     /// Generates a county store (used by bench-store).
     #[command(hide = true)]
     GenStore(generate::GenArgs),
@@ -44,6 +51,7 @@ fn main() -> Result<()> {
     let cli = Cli::parse();
     match cli.cmd {
         Cmd::BenchStore(args) => bench_store::bench_store(&args),
+        Cmd::BenchSync(args) => bench_sync::bench_sync(&args),
         Cmd::GenStore(args) => bench_store::gen_store(&args),
         Cmd::ProbeOpen(args) => bench_store::probe_open(&args),
     }
