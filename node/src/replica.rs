@@ -256,6 +256,21 @@ impl Node {
         Ok(blob.map(|b| decode_heads(&b)))
     }
 
+    /// A document's heads and the node `seq` of its last write here, if the node has it. A peer
+    /// whose watermark of this node is at or past that `seq` holds this version.
+    pub fn heads_and_seq(&self, doc_id: &str) -> Result<Option<(Vec<ChangeHash>, i64)>> {
+        let row: Option<(Vec<u8>, i64)> = self
+            .store_ref()
+            .conn()
+            .query_row(
+                "SELECT heads, seq FROM docs WHERE doc_id = ?1",
+                [doc_id],
+                |r| Ok((r.get(0)?, r.get(1)?)),
+            )
+            .optional()?;
+        Ok(row.map(|(b, seq)| (decode_heads(&b), seq)))
+    }
+
     /// Which of `heads` this node has (in the given document).
     pub fn known_heads(&mut self, doc_id: &str, heads: &[ChangeHash]) -> Result<Vec<ChangeHash>> {
         let heads = heads.to_vec();
@@ -291,6 +306,31 @@ impl Node {
                     .collect())
             })?
             .unwrap_or_default())
+    }
+
+    /// The encoded changes a peer holding `their_heads` lacks, if this node knows every one of
+    /// those heads (the peer's history is a prefix of this one); `None` if it does not, or lacks
+    /// the document. One document load, where `known_heads` then `changes_for` would take two.
+    pub fn missing_changes(
+        &mut self,
+        doc_id: &str,
+        their_heads: &[ChangeHash],
+    ) -> Result<Option<Vec<Vec<u8>>>> {
+        let heads = their_heads.to_vec();
+        Ok(self
+            .store()
+            .read_doc(doc_id, move |d| {
+                if heads.iter().any(|h| d.get_change_by_hash(h).is_none()) {
+                    return Ok(None);
+                }
+                Ok(Some(
+                    d.get_changes(&heads)
+                        .into_iter()
+                        .map(|mut c| c.bytes().into_owned())
+                        .collect(),
+                ))
+            })?
+            .flatten())
     }
 
     /// Runs `f` on a stored document (read-only), for sync protocols that need the document.

@@ -2,14 +2,20 @@
 //!
 //! This module is thin on purpose: it moves frames between a QUIC stream and the sans-I/O
 //! session, runs every session step on the store thread (through [`NodeHandle`]), and keeps
-//! dialing known peers with backoff. Each connection has one bidirectional stream; a reader task
-//! always drains the incoming side, so two sides writing large frames at once cannot deadlock.
+//! dialing known peers with backoff. Each connection has one bidirectional stream.
+//!
+//! A session runs three tasks over that stream: a reader that always drains the incoming side, a
+//! writer that owns the outgoing side, and the loop in between that feeds the session. The loop
+//! never waits on a write: it queues frames for the writer and goes back to reading. Two sides
+//! that both answer with large batches (first contact between big stores) would otherwise each
+//! block writing while the other blocks writing too, once the QUIC windows fill. The queue holds
+//! at most what the session has already built in memory for the messages it answered.
 
 use crate::proto::{self, JoinReply, JoinRequest, MAX_FRAME, Msg};
 use crate::session::{Session, SessionStats};
 use crate::ticket::Ticket;
 use crate::{ENROL_ALPN, SYNC_ALPN, SyncError};
-use iroh::endpoint::{Connection, QuicTransportConfig, RecvStream, SendStream, presets};
+use iroh::endpoint::{Connection, QuicTransportConfig, presets};
 use iroh::protocol::{AcceptError, ProtocolHandler, Router};
 use iroh::{Endpoint, EndpointAddr, PublicKey, RelayMode, SecretKey};
 use std::collections::HashSet;
@@ -17,6 +23,7 @@ use std::net::SocketAddr;
 use std::path::Path;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
+use tokio::io::{AsyncRead, AsyncReadExt as _, AsyncWrite, AsyncWriteExt as _};
 use tokio::sync::{mpsc, watch};
 use yizhan_node::cert::{Cert, short};
 use yizhan_node::enrol::{Enrolment, generate_secret, node_id_of};
@@ -115,21 +122,27 @@ async fn bind_endpoint(
         .map_err(|e| SyncError::Io(format!("cannot start the endpoint: {e}")))
 }
 
-async fn write_frame(send: &mut SendStream, bytes: &[u8]) -> Result<(), SyncError> {
-    send.write_all(bytes)
-        .await
-        .map_err(|e| SyncError::Io(format!("write: {e}")))
-}
-
 /// Reads one frame; `None` when the peer finished the stream cleanly between frames.
 async fn read_frame<T: for<'a> serde::Deserialize<'a>>(
-    recv: &mut RecvStream,
+    recv: &mut (impl AsyncRead + Unpin),
 ) -> Result<Option<(T, usize)>, SyncError> {
     let mut header = [0u8; 4];
-    match recv.read_exact(&mut header).await {
-        Ok(()) => {}
-        Err(iroh::endpoint::ReadExactError::FinishedEarly(0)) => return Ok(None),
-        Err(e) => return Err(SyncError::Io(format!("read: {e}"))),
+    let mut got = 0;
+    while got < header.len() {
+        let n = recv
+            .read(&mut header[got..])
+            .await
+            .map_err(|e| SyncError::Io(format!("read: {e}")))?;
+        if n == 0 {
+            return if got == 0 {
+                Ok(None)
+            } else {
+                Err(SyncError::Io(
+                    "the peer closed the stream inside a frame header".into(),
+                ))
+            };
+        }
+        got += n;
     }
     let len = proto::check_len(header)?;
     let mut body = vec![0u8; len];
@@ -140,17 +153,39 @@ async fn read_frame<T: for<'a> serde::Deserialize<'a>>(
     Ok(Some((msg, len + 4)))
 }
 
+/// The writer task: writes queued frames in order, then finishes the stream when the queue is
+/// closed. It stops at the first failed write (the peer is gone); the loop notices when its next
+/// frame cannot be queued.
+async fn write_frames(
+    mut send: impl AsyncWrite + Unpin,
+    mut frames: mpsc::UnboundedReceiver<Vec<u8>>,
+) -> Result<(), SyncError> {
+    while let Some(frame) = frames.recv().await {
+        send.write_all(&frame)
+            .await
+            .map_err(|e| SyncError::Io(format!("write: {e}")))?;
+    }
+    send.shutdown()
+        .await
+        .map_err(|e| SyncError::Io(format!("finish: {e}")))
+}
+
 /// Runs one session over an open stream pair until it is done (one-shot), the peer leaves, or
 /// `shutdown` fires.
-async fn drive(
+#[allow(clippy::too_many_arguments)]
+async fn drive<R, W>(
     handle: NodeHandle,
     peer: String,
-    mut send: SendStream,
-    mut recv: RecvStream,
+    send: W,
+    mut recv: R,
     dialer: bool,
     continuous: bool,
     mut shutdown: watch::Receiver<bool>,
-) -> SessionReport {
+) -> SessionReport
+where
+    R: AsyncRead + Unpin + Send + 'static,
+    W: AsyncWrite + Unpin + Send + 'static,
+{
     let started = Instant::now();
     let (tx, mut rx) = mpsc::channel::<Result<(Msg, usize), SyncError>>(8);
     let reader = tokio::spawn(async move {
@@ -167,6 +202,10 @@ async fn drive(
             }
         }
     });
+    // Unbounded on purpose, see the module documentation: a bounded queue here is exactly the
+    // deadlock this task exists to prevent.
+    let (wtx, wrx) = mpsc::unbounded_channel::<Vec<u8>>();
+    let writer = tokio::spawn(write_frames(send, wrx));
     let mut report = SessionReport {
         peer: peer.clone(),
         station: None,
@@ -175,6 +214,11 @@ async fn drive(
         bytes_out: 0,
         ms: 0,
         error: None,
+    };
+    let queue = |frame: Vec<u8>, report: &mut SessionReport| -> Result<(), SyncError> {
+        report.bytes_out += frame.len() as u64;
+        wtx.send(frame)
+            .map_err(|_| SyncError::Io("the connection closed while writing".into()))
     };
     let result: Result<(), SyncError> = async {
         let p = peer.clone();
@@ -188,19 +232,9 @@ async fn drive(
         let mut tick = tokio::time::interval(PUSH_POLL);
         loop {
             for m in out.drain(..) {
-                let frame = proto::encode(&m);
-                report.bytes_out += frame.len() as u64;
-                write_frame(&mut send, &frame).await?;
+                queue(proto::encode(&m), &mut report)?;
             }
             if !continuous && session.is_done() {
-                // Closing the connection now could drop frames the peer has not read yet (its
-                // last changes from this side): finish this side and wait, briefly, for the peer
-                // to finish its own after reading everything.
-                let _ = send.finish();
-                let _ = tokio::time::timeout(LINGER, async {
-                    while let Some(Ok(_)) = rx.recv().await {}
-                })
-                .await;
                 return Ok(());
             }
             tokio::select! {
@@ -231,10 +265,12 @@ async fn drive(
     .await;
     if let Err(e) = &result {
         report.error = Some(e.to_string());
-        let refusal = proto::encode(&Msg::Refused {
-            reason: e.to_string(),
-        });
-        let _ = send.write_all(&refusal).await;
+        let _ = queue(
+            proto::encode(&Msg::Refused {
+                reason: e.to_string(),
+            }),
+            &mut report,
+        );
         let p = peer.clone();
         let msg = e.to_string();
         // Only members get a row in `peers`; a stranger's failed attempt is just logged.
@@ -243,10 +279,50 @@ async fn drive(
         }
         tracing::warn!(peer = %short(&peer), "sync session failed: {e}");
     }
-    let _ = send.finish();
+    // Closing the queue lets the writer write what is left and finish this side. A healthy
+    // session waits for that however long the link takes (a dead link fails the writes within the
+    // QUIC idle timeout); a failed one gives the peer only a moment to read the refusal.
+    drop(wtx);
+    let written = if result.is_ok() {
+        Ok(writer.await)
+    } else {
+        tokio::time::timeout(LINGER, writer).await
+    };
+    if report.error.is_none() {
+        match written {
+            Ok(Ok(Ok(()))) | Err(_) => {}
+            Ok(Ok(Err(e))) => report.error = Some(e.to_string()),
+            Ok(Err(e)) => report.error = Some(format!("writer task: {e}")),
+        }
+    }
+    // Closing the connection before the peer has read everything could drop this side's last
+    // frames: a one-shot side that is done waits, briefly, for the peer to finish its own side.
+    if report.error.is_none() && !continuous {
+        let _ = tokio::time::timeout(LINGER, async { while let Some(Ok(_)) = rx.recv().await {} })
+            .await;
+    }
     reader.abort();
     report.ms = u64::try_from(started.elapsed().as_millis()).unwrap_or(u64::MAX);
     report
+}
+
+/// One one-shot session over any ordered, reliable byte stream (the iroh adapter uses a QUIC
+/// stream; tests use an in-memory pipe with a small buffer to prove that two sides answering with
+/// large batches at once do not deadlock). `peer` must be the node id at the other end: the
+/// session verifies the peer's certificate against it.
+pub async fn sync_stream<R, W>(
+    handle: NodeHandle,
+    peer: String,
+    recv: R,
+    send: W,
+    dialer: bool,
+) -> SessionReport
+where
+    R: AsyncRead + Unpin + Send + 'static,
+    W: AsyncWrite + Unpin + Send + 'static,
+{
+    let (_keep, shutdown) = watch::channel(false);
+    drive(handle, peer, send, recv, dialer, false, shutdown).await
 }
 
 /// Runs `f` on the store thread without stalling the async runtime: the wait for the store
@@ -568,13 +644,11 @@ pub async fn join(ticket: &Ticket, dir: &Path, clock: Clock) -> Result<Node, Syn
         .open_bi()
         .await
         .map_err(|e| SyncError::Io(e.to_string()))?;
-    write_frame(
-        &mut send,
-        &proto::encode(&JoinRequest {
-            secret: ticket.secret.clone(),
-        }),
-    )
-    .await?;
+    send.write_all(&proto::encode(&JoinRequest {
+        secret: ticket.secret.clone(),
+    }))
+    .await
+    .map_err(|e| SyncError::Io(format!("write: {e}")))?;
     let _ = send.finish();
     let reply = read_frame::<JoinReply>(&mut recv).await?;
     conn.close(0u32.into(), b"thanks");

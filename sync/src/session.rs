@@ -65,6 +65,9 @@ pub struct Session {
     network_id: String,
     /// The peer's watermark of this node: offer documents written after this.
     offered_upto: i64,
+    /// The peer's watermark of this node as its hello stated it: it holds this node's version of
+    /// every shared document last written here at or before this `seq`.
+    peer_since: i64,
     /// This node's watermark of the peer.
     received_upto: i64,
     chunks: VecDeque<Chunk>,
@@ -179,6 +182,7 @@ impl Session {
             peer_scope: None,
             network_id: node.identity().network_id.clone(),
             offered_upto: 0,
+            peer_since: 0,
             received_upto,
             chunks: VecDeque::new(),
             awaiting: HashMap::new(),
@@ -304,12 +308,14 @@ impl Session {
                     .collect();
                 let applied = node.apply_remote(&self.peer, &remote)?;
                 self.stats.docs_in += applied.changed;
-                for d in &remote {
+                let mut touched = Vec::with_capacity(remote.len());
+                for d in remote {
                     if let Some(h) = node.heads_of(&d.doc_id)? {
                         self.peer_has.insert(d.doc_id.clone(), h);
                     }
+                    touched.push(d.doc_id);
                 }
-                self.settle(node)?;
+                self.settle(node, &touched)?;
                 Vec::new()
             }
             Msg::Want { docs } => self.on_want(node, docs)?,
@@ -416,6 +422,7 @@ impl Session {
             since
         };
         node.set_acked_seq(&self.peer, self.offered_upto)?;
+        self.peer_since = self.offered_upto;
         self.peer_hello_seq = peer_seq;
         let mut out = Vec::new();
         if !self.hello_sent {
@@ -519,14 +526,23 @@ impl Session {
         if seq <= self.offered_upto {
             return Ok(self.offered_upto);
         }
-        let since = node.changed_since(self.offered_upto, &scope, MAX_HAVE * 5)?;
-        if since.len() < MAX_HAVE * 5
-            && since
+        // Page through the writes in `seq` order: after a large catch-up every document the peer
+        // sent is such an echo, and each page is a cheap index read.
+        let mut from = self.offered_upto;
+        loop {
+            let page = node.changed_since(from, &scope, MAX_HAVE)?;
+            if page
                 .iter()
-                .all(|d| self.peer_has.get(&d.doc_id) == Some(&d.heads))
-        {
-            self.offered_upto = seq;
+                .any(|d| self.peer_has.get(&d.doc_id) != Some(&d.heads))
+            {
+                return Ok(self.offered_upto);
+            }
+            match page.last() {
+                Some(last) if page.len() == MAX_HAVE => from = last.seq,
+                _ => break,
+            }
         }
+        self.offered_upto = seq;
         Ok(self.offered_upto)
     }
 
@@ -598,26 +614,31 @@ impl Session {
             }
             let theirs = to_hashes(&d.heads);
             self.peer_has.insert(d.id.clone(), theirs.clone());
-            let mine = node.heads_of(&d.id)?;
+            let local = node.heads_and_seq(&d.id)?;
+            let mine = local.as_ref().map(|(h, _)| h.clone());
             if mine.as_deref() == Some(&theirs[..]) {
                 continue;
             }
-            let known = if mine.is_some() {
-                node.known_heads(&d.id, &theirs)?
+            // When the peer's watermark covers this node's last write of the document, the peer
+            // holds this version and its different heads are newer: asking is enough, without
+            // loading the document to compare histories (the common case of a catch-up). A peer
+            // that overstated its watermark only gets Automerge's sync protocol instead.
+            let peer_holds_mine = local
+                .as_ref()
+                .is_some_and(|(_, seq)| *seq <= self.peer_since);
+            let behind = if mine.is_some() && !peer_holds_mine {
+                node.missing_changes(&d.id, &theirs)?
             } else {
-                Vec::new()
+                None
             };
-            if mine.is_some() && known.len() == theirs.len() {
+            if let Some(ch) = behind {
                 // The peer is behind: send exactly what it lacks, if it may have it.
-                if node.doc_in_scope(&d.id, &scope)? {
-                    let ch = node.changes_for(&d.id, &theirs)?;
-                    if !ch.is_empty() {
-                        self.stats.docs_out += 1;
-                        changes.push(DocChanges {
-                            id: d.id,
-                            changes: ch,
-                        });
-                    }
+                if !ch.is_empty() && node.doc_in_scope(&d.id, &scope)? {
+                    self.stats.docs_out += 1;
+                    changes.push(DocChanges {
+                        id: d.id,
+                        changes: ch,
+                    });
                 }
                 continue;
             }
@@ -631,7 +652,7 @@ impl Session {
             pending.insert(d.id);
         }
         self.chunks.push_back(Chunk { upto, pending });
-        self.settle(node)?;
+        self.settle(node, &[])?;
         let mut out = batch(
             changes,
             |c| {
@@ -663,8 +684,7 @@ impl Session {
                 )));
             }
             let theirs = to_hashes(&d.heads);
-            if node.known_heads(&d.id, &theirs)?.len() == theirs.len() {
-                let ch = node.changes_for(&d.id, &theirs)?;
+            if let Some(ch) = node.missing_changes(&d.id, &theirs)? {
                 self.stats.docs_out += 1;
                 changes.push(DocChanges {
                     id: d.id,
@@ -743,6 +763,7 @@ impl Session {
             self.stats.docs_in += applied.changed;
         }
         let mut out = Vec::new();
+        let mut touched = Vec::with_capacity(forks.len());
         for (id, fork) in forks {
             // Only answer for documents the peer may hold; a document this node lacks answers
             // with empty heads, which reveals nothing.
@@ -758,9 +779,10 @@ impl Session {
                     message: bytes,
                 });
             }
-            self.peer_has.insert(id, fork.get_heads());
+            self.peer_has.insert(id.clone(), fork.get_heads());
+            touched.push(id);
         }
-        self.settle(node)?;
+        self.settle(node, &touched)?;
         Ok(batch(
             out,
             |s| s.message.len() + s.id.len(),
@@ -793,14 +815,25 @@ impl Session {
         Ok(())
     }
 
-    /// Resolves awaited documents that have arrived and advances the watermark over complete
-    /// chunks, persisting it.
-    fn settle(&mut self, node: &mut Node) -> Result<(), SyncError> {
-        let ids: Vec<String> = self.awaiting.keys().cloned().collect();
-        for id in ids {
-            let want = self.awaiting.get(&id).cloned().unwrap_or_default();
-            if node.heads_of(&id)?.is_some() && node.known_heads(&id, &want)?.len() == want.len() {
-                self.awaiting.remove(&id);
+    /// Resolves the awaited documents among `touched` (those that just received changes) and
+    /// advances the watermark over complete chunks, persisting it. Only touched documents can have
+    /// arrived, so a frame costs what it carries, not what is still outstanding.
+    fn settle(&mut self, node: &mut Node, touched: &[String]) -> Result<(), SyncError> {
+        for id in touched {
+            let Some(want) = self.awaiting.get(id) else {
+                continue;
+            };
+            let Some(heads) = node.heads_of(id)? else {
+                continue;
+            };
+            // Usually the document now has exactly the offered heads; only a merge with local
+            // writes needs the history to tell.
+            let arrived = want.iter().all(|h| heads.contains(h)) || {
+                let want = want.clone();
+                node.known_heads(id, &want)?.len() == want.len()
+            };
+            if arrived {
+                self.awaiting.remove(id);
             }
         }
         let mut advanced = None;

@@ -226,3 +226,34 @@ fn a_lost_watermark_is_repaired_with_a_bucket_summary_not_a_full_listing() {
     // A full listing of 1,500 documents' heads alone would be over 100 KB.
     assert!(repair.bytes < 20_000, "repair moved {} bytes", repair.bytes);
 }
+
+#[test]
+fn echoes_of_a_large_catch_up_are_not_offered_back() {
+    // More documents than several `Have` pages (and than the old fixed limit of 10,000): the city's writes of the township's cases are
+    // echoes, and the township's watermark of the city must move past all of them.
+    let tmp = tempfile::tempdir().unwrap();
+    let mut c = city(&tmp.path().join("c"));
+    let mut t = enrol(&mut c, station("T", "township", "C"), &tmp.path().join("t"));
+    let batch: Vec<NewCase> = (0..10_500)
+        .map(|i| NewCase {
+            item_code: "TS-004".into(),
+            applicant_name: format!("申请人{i}"),
+            ..NewCase::default()
+        })
+        .collect();
+    t.new_cases(&batch).unwrap();
+    sync(&mut t, &mut c);
+    assert_eq!(c.count(&Default::default()).unwrap(), 10_500);
+    for (a, b) in [("t", "c"), ("c", "t")] {
+        let again = if a == "t" {
+            sync(&mut t, &mut c)
+        } else {
+            sync(&mut c, &mut t)
+        };
+        assert!(
+            again.bytes < 4_096,
+            "{a} dialing {b}: {} bytes",
+            again.bytes
+        );
+    }
+}
