@@ -338,6 +338,34 @@ async fn on_store<T: Send + 'static>(
         .map_err(SyncError::from)
 }
 
+/// Marks a peer as having a running session for as long as it lives, so that a session whose
+/// task is aborted (a link switched off in the demo, a runtime shutting down) does not leave the
+/// peer marked forever and block reconnecting.
+struct ActiveGuard {
+    active: Arc<Mutex<HashSet<String>>>,
+    peer: String,
+}
+
+impl ActiveGuard {
+    fn new(active: &Arc<Mutex<HashSet<String>>>, peer: &str) -> ActiveGuard {
+        if let Ok(mut a) = active.lock() {
+            a.insert(peer.to_string());
+        }
+        ActiveGuard {
+            active: active.clone(),
+            peer: peer.to_string(),
+        }
+    }
+}
+
+impl Drop for ActiveGuard {
+    fn drop(&mut self) {
+        if let Ok(mut a) = self.active.lock() {
+            a.remove(&self.peer);
+        }
+    }
+}
+
 #[derive(Debug, Clone)]
 struct SyncProtocol {
     handle: NodeHandle,
@@ -350,9 +378,7 @@ impl ProtocolHandler for SyncProtocol {
     async fn accept(&self, connection: Connection) -> Result<(), AcceptError> {
         let peer = node_id_hex(&connection.remote_id());
         let (send, recv) = connection.accept_bi().await?;
-        if let Ok(mut a) = self.active.lock() {
-            a.insert(peer.clone());
-        }
+        let active = ActiveGuard::new(&self.active, &peer);
         let report = drive(
             self.handle.clone(),
             peer.clone(),
@@ -363,9 +389,7 @@ impl ProtocolHandler for SyncProtocol {
             self.shutdown.clone(),
         )
         .await;
-        if let Ok(mut a) = self.active.lock() {
-            a.remove(&peer);
-        }
+        drop(active);
         if report.error.is_some() {
             // Let the refusal reach the peer before the connection goes: it closes after reading.
             let _ = tokio::time::timeout(LINGER, connection.closed()).await;
@@ -564,9 +588,7 @@ impl SyncNode {
                 match self.connect(&peer, &addrs, SYNC_ALPN).await {
                     Ok(conn) => match conn.open_bi().await {
                         Ok((send, recv)) => {
-                            if let Ok(mut a) = self.active.lock() {
-                                a.insert(peer.clone());
-                            }
+                            let active = ActiveGuard::new(&self.active, &peer);
                             let report = drive(
                                 self.handle.clone(),
                                 peer.clone(),
@@ -577,9 +599,7 @@ impl SyncNode {
                                 self.shutdown.clone(),
                             )
                             .await;
-                            if let Ok(mut a) = self.active.lock() {
-                                a.remove(&peer);
-                            }
+                            drop(active);
                             conn.close(0u32.into(), b"bye");
                             if report.error.is_none() {
                                 backoff = Duration::from_millis(500);

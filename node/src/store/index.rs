@@ -179,6 +179,58 @@ fn uncount(conn: &Connection, doc_id: &str) -> Result<()> {
 /// Writes (or replaces) a case's index rows and keeps the counters in step.
 pub fn upsert(conn: &Connection, row: &IndexRow) -> Result<()> {
     uncount(conn, &row.doc_id)?;
+    // A case's intake columns never change after it is taken in, so an existing row is updated
+    // in its handling columns only: SQLite then leaves the indexes over intake columns (number,
+    // applicant, creation date by township, village, item) alone, which is most of the cost of a
+    // synced batch. A row whose intake columns differ (never, unless the index is stale) is
+    // replaced whole below.
+    let updated = conn
+        .prepare_cached(
+            "UPDATE cases SET status = ?2, outcome = ?3, conflict = ?4, holder = ?5, updated_at = ?6,
+                accepted_on = ?7, clock = ?8, due_on = ?9, yellow_on = ?10, legal_due_on = ?11,
+                frozen_light = ?12, stopped_on = ?13, on_time = ?14, rating = ?15,
+                follow_up_due = ?16, consults = ?17
+             WHERE doc_id = ?1 AND number = ?18 AND item_code = ?19 AND item_name = ?20
+                AND kind = ?21 AND origin = ?22 AND township = ?23 AND village = ?24
+                AND applicant_name = ?25 AND delegated = ?26 AND created_at = ?27",
+        )?
+        .execute(params![
+            row.doc_id,
+            row.status,
+            row.outcome,
+            row.conflict,
+            row.holder,
+            row.updated_at,
+            row.accepted_on,
+            row.clock,
+            row.due_on,
+            row.yellow_on,
+            row.legal_due_on,
+            row.frozen_light,
+            row.stopped_on,
+            row.on_time,
+            row.rating,
+            row.follow_up_due,
+            row.consults,
+            row.number,
+            row.item_code,
+            row.item_name,
+            row.kind,
+            row.origin,
+            row.township,
+            row.village,
+            row.applicant_name,
+            row.delegated,
+            row.created_at,
+        ])?;
+    if updated == 0 {
+        insert_row(conn, row)?;
+    }
+    route_and_counts(conn, row)
+}
+
+/// Inserts (or replaces) a case's whole row.
+fn insert_row(conn: &Connection, row: &IndexRow) -> Result<()> {
     conn.prepare_cached(
         "INSERT OR REPLACE INTO cases (doc_id, number, item_code, item_name, kind, status, outcome, conflict, origin, holder,
             township, village, applicant_name, delegated, created_at, updated_at, accepted_on, clock, due_on, yellow_on,
@@ -215,6 +267,11 @@ pub fn upsert(conn: &Connection, row: &IndexRow) -> Result<()> {
         row.follow_up_due,
         row.consults
     ])?;
+    Ok(())
+}
+
+/// Rewrites a case's route and department rows and counts it in the counter tables.
+fn route_and_counts(conn: &Connection, row: &IndexRow) -> Result<()> {
     conn.prepare_cached("DELETE FROM case_route WHERE doc_id = ?1")?
         .execute([&row.doc_id])?;
     let mut ins =
