@@ -1,7 +1,7 @@
 //! Command-line parsing and dispatch.
 
 use crate::output;
-use anyhow::{Context as _, Result, anyhow, bail};
+use anyhow::{Context as _, Result, anyhow};
 use clap::{Args, Parser, Subcommand};
 use std::path::{Path, PathBuf};
 use yizhan_node::case::Action;
@@ -31,6 +31,8 @@ pub struct Cli {
 
 #[derive(Debug, Subcommand)]
 enum Command {
+    /// Open the station window (the same as `yizhan` with no command).
+    Open,
     /// Create a new network; this node becomes its city station.
     Init {
         /// The network's name, e.g. 太原市政务服务网.
@@ -421,6 +423,23 @@ fn clock() -> Result<Clock> {
     }
 }
 
+/// Opens the window on this data directory's node; the store runs on its own thread.
+fn open_window(ctx: &Ctx) -> Result<()> {
+    let node = ctx.open()?;
+    let label = node
+        .station()
+        .map(|s| s.name.clone())
+        .unwrap_or_else(|_| node.identity().station.clone());
+    let (handle, thread) = yizhan_node::NodeHandle::spawn(node)?;
+    let result = yizhan::app::run_window(yizhan::app::AppInit {
+        stations: vec![yizhan::app::StationSlot { label, handle }],
+        county: None,
+    });
+    // The window has closed and dropped its handles: let queued writes finish before exiting.
+    thread.join();
+    result
+}
+
 struct Ctx {
     data: PathBuf,
     json: bool,
@@ -447,11 +466,10 @@ pub fn run() -> Result<()> {
         clock: clock()?,
     };
     let Some(command) = cli.command else {
-        bail!(
-            "the station window arrives with issue #4; for now use a subcommand (see `yizhan --help`)"
-        );
+        return open_window(&ctx);
     };
     match command {
+        Command::Open => open_window(&ctx),
         Command::Init {
             network,
             code,

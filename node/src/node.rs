@@ -777,6 +777,25 @@ impl Node {
             .ok_or_else(|| NodeError::CaseNotFound(id_or_number.to_string()))
     }
 
+    /// Whether `action` would be allowed now on a case at this node's station, checked exactly as
+    /// [`Node::act`] checks it (tier, fields, transition table), without writing anything. The
+    /// window uses it to disable what the station may not do and to show the node's reason.
+    pub fn check_action(&mut self, id_or_number: &str, action: &Action) -> Result<()> {
+        let view = self.case(id_or_number)?;
+        check_local(&self.net, &self.identity, &view.doc, &view.state, action)?;
+        let event = view.doc.next_event(
+            &view.state,
+            action,
+            "(check)".to_string(),
+            self.clock.now_ms(),
+            &self.identity.station,
+            &self.identity.node_id,
+            "",
+        );
+        fold::check(&view.state, &view.doc.item, &event, action)
+            .map_err(|why| NodeError::not_allowed(action.kind(), why))
+    }
+
     /// Applies many actions in one transaction, in order: all or none. Several actions on the
     /// same case see each other.
     pub fn act_many(

@@ -1,0 +1,460 @@
+//! The consolidated dashboard (city: everything; township: its villages; village: itself):
+//! totals, lights, on-time and satisfaction rates, groups by township / village / department /
+//! item with a chart, the overdue and severe list, and CSV export of the group table.
+//!
+//! Statistics come from `Node::stats` (counter tables, tens of milliseconds at a million cases) and
+//! are fetched again when the data version moves. The CSV file is written on a short-lived thread
+//! so that the UI thread never touches the disk.
+
+use super::task::Task;
+use super::widgets::{error_line, field, light_color, light_dot};
+use super::{Command, Cx};
+use eframe::egui;
+use egui_plot::{Bar, BarChart, Plot};
+use std::sync::mpsc::Receiver;
+use yizhan_node::case::Light;
+use yizhan_node::case::deadline::ALL_LIGHTS;
+use yizhan_node::query::{CaseFilter, CaseRow, GroupBy, Sort, Stats};
+use yizhan_node::station::Tier;
+
+/// The dashboard panel.
+#[derive(Debug, Default)]
+pub struct DashboardPanel {
+    by: Option<GroupBy>,
+    fetched_for: Option<(Option<GroupBy>, u64)>,
+    stats: Option<Stats>,
+    stats_task: Task<Stats>,
+    overdue: Vec<CaseRow>,
+    overdue_task: Task<Vec<CaseRow>>,
+    error: Option<String>,
+    csv_path: String,
+    csv_result: Option<Receiver<Result<String, String>>>,
+    csv_message: Option<Result<String, String>>,
+}
+
+fn csv_field(s: &str) -> String {
+    if s.contains([',', '"', '\n']) {
+        format!("\"{}\"", s.replace('"', "\"\""))
+    } else {
+        s.to_string()
+    }
+}
+
+fn rate(r: Option<f64>) -> String {
+    r.map_or_else(|| "—".to_string(), |r| format!("{:.1}%", r * 100.0))
+}
+
+impl DashboardPanel {
+    /// Whether a request is in flight.
+    pub fn busy(&self) -> bool {
+        self.stats_task.busy() || self.overdue_task.busy() || self.csv_result.is_some()
+    }
+
+    fn default_by(tier: Tier) -> GroupBy {
+        match tier {
+            Tier::City => GroupBy::Township,
+            Tier::Township => GroupBy::Village,
+            Tier::Village => GroupBy::Item,
+        }
+    }
+
+    fn poll(&mut self, cx: &Cx<'_>) {
+        if let Some((_, r)) = self.stats_task.poll() {
+            match r {
+                Ok(s) => self.stats = Some(s),
+                Err(e) => self.error = Some(e.to_string()),
+            }
+        }
+        if let Some((_, r)) = self.overdue_task.poll() {
+            match r {
+                Ok(rows) => self.overdue = rows,
+                Err(e) => self.error = Some(e.to_string()),
+            }
+        }
+        if let Some(rx) = &self.csv_result
+            && let Ok(r) = rx.try_recv()
+        {
+            self.csv_message = Some(r);
+            self.csv_result = None;
+        }
+        let by = *self.by.get_or_insert(Self::default_by(cx.info.tier));
+        let key = (Some(by), cx.version);
+        if self.fetched_for == Some(key) || self.stats_task.busy() {
+            return;
+        }
+        self.fetched_for = Some(key);
+        let area = (cx.info.tier != Tier::City).then(|| cx.info.station.code.clone());
+        let a = area.clone();
+        self.stats_task.start(
+            0,
+            cx.handle.submit(move |n| n.stats(Some(by), a.as_deref())),
+        );
+        self.overdue_task.start(
+            0,
+            cx.handle.submit(move |n| {
+                let mut rows = Vec::new();
+                for light in [Light::Severe, Light::Red] {
+                    rows.extend(n.list(&CaseFilter {
+                        light: Some(light),
+                        area: area.clone(),
+                        sort: Sort::Due,
+                        limit: 100,
+                        ..CaseFilter::default()
+                    })?);
+                }
+                Ok(rows)
+            }),
+        );
+    }
+
+    /// Draws the dashboard.
+    pub fn ui(&mut self, ui: &mut egui::Ui, cx: &mut Cx<'_>) {
+        self.poll(cx);
+        let t = cx.t;
+        if self.csv_path.is_empty() {
+            self.csv_path = default_csv_path(cx.info.today);
+        }
+        ui.horizontal_wrapped(|ui| {
+            ui.heading(t.screen_dashboard);
+            ui.label(
+                egui::RichText::new(if cx.info.tier == Tier::City {
+                    t.whole_network.to_string()
+                } else {
+                    cx.info.station.name.clone()
+                })
+                .weak(),
+            );
+            if let Some(s) = &self.stats {
+                ui.weak(format!("{} {}", t.as_of, s.today));
+            }
+            if ui.button(t.refresh).clicked() {
+                cx.commands.push(Command::Refresh);
+            }
+        });
+        if let Some(e) = &self.error {
+            error_line(ui, e);
+        }
+        let Some(stats) = self.stats.clone() else {
+            ui.spinner();
+            return;
+        };
+        egui::ScrollArea::vertical()
+            .id_salt("dashboard")
+            .show(ui, |ui| {
+                self.totals(ui, cx, &stats);
+                ui.separator();
+                self.groups(ui, cx, &stats);
+                ui.separator();
+                self.overdue_list(ui, cx);
+            });
+    }
+
+    fn totals(&mut self, ui: &mut egui::Ui, cx: &Cx<'_>, stats: &Stats) {
+        let t = cx.t;
+        let tot = &stats.totals;
+        ui.horizontal_wrapped(|ui| {
+            for (name, value) in [
+                (t.total_cases, tot.cases.to_string()),
+                (t.open_cases, tot.open.to_string()),
+                (t.completed_cases, tot.completed.to_string()),
+                (t.on_time_rate, rate(tot.on_time_rate)),
+                (t.satisfaction, rate(tot.satisfaction_rate)),
+                (
+                    t.follow_ups,
+                    format!(
+                        "{} / {} {}",
+                        tot.follow_ups_open, tot.follow_ups_overdue, t.overdue
+                    ),
+                ),
+                (t.delegated, tot.delegated.to_string()),
+                (t.consults, tot.consults.to_string()),
+                (t.conflicts, tot.conflicts.to_string()),
+            ] {
+                ui.group(|ui| {
+                    ui.vertical(|ui| {
+                        ui.weak(name);
+                        ui.heading(value);
+                    });
+                });
+            }
+        });
+        ui.horizontal_wrapped(|ui| {
+            ui.strong(t.lights_open);
+            for l in ALL_LIGHTS {
+                light_dot(ui, Some(l), t);
+                ui.label(format!(
+                    "{} {}",
+                    t.light(l),
+                    tot.lights.get(l.as_str()).copied().unwrap_or(0)
+                ));
+            }
+            ui.separator();
+            ui.strong(t.by_status);
+            for (s, n) in &tot.by_status {
+                let name = yizhan_node::case::Status::parse(s).map_or(s.as_str(), |s| t.status(s));
+                ui.label(format!("{name} {n}"));
+            }
+            ui.separator();
+            ui.strong(t.by_kind);
+            for (k, n) in &tot.by_kind {
+                ui.label(format!("{} {n}", t.kind(k)));
+            }
+        });
+        let bars: Vec<Bar> = ALL_LIGHTS
+            .iter()
+            .enumerate()
+            .map(|(i, l)| {
+                Bar::new(
+                    i as f64,
+                    tot.lights.get(l.as_str()).copied().unwrap_or(0) as f64,
+                )
+                .name(t.light(*l))
+                .fill(light_color(*l))
+            })
+            .collect();
+        let names: Vec<&str> = ALL_LIGHTS.iter().map(|l| t.light(*l)).collect();
+        Plot::new("lights-plot")
+            .height(140.0)
+            .allow_zoom(false)
+            .allow_drag(false)
+            .allow_scroll(false)
+            .show_grid([false, true])
+            .x_axis_formatter(move |m, _| label_at(&names, m.value))
+            .show(ui, |p| {
+                p.bar_chart(BarChart::new(t.lights_open, bars).width(0.6))
+            });
+    }
+
+    fn groups(&mut self, ui: &mut egui::Ui, cx: &Cx<'_>, stats: &Stats) {
+        let t = cx.t;
+        ui.horizontal_wrapped(|ui| {
+            ui.strong(t.group_by);
+            let choices: &[(GroupBy, &str)] = match cx.info.tier {
+                Tier::City => &[
+                    (GroupBy::Township, t.by_township),
+                    (GroupBy::Village, t.by_village),
+                    (GroupBy::Dept, t.by_dept),
+                    (GroupBy::Item, t.by_item),
+                ],
+                Tier::Township => &[
+                    (GroupBy::Village, t.by_village),
+                    (GroupBy::Dept, t.by_dept),
+                    (GroupBy::Item, t.by_item),
+                ],
+                Tier::Village => &[(GroupBy::Item, t.by_item), (GroupBy::Dept, t.by_dept)],
+            };
+            for (g, name) in choices {
+                if ui.selectable_label(self.by == Some(*g), *name).clicked() {
+                    self.by = Some(*g);
+                }
+            }
+        });
+        // One table for every grouping: name, cases, open, completed, on-time rate, red and
+        // severe, satisfaction (departments: cases, approved, rejected, pending).
+        let (header, rows): (Vec<&str>, Vec<Vec<String>>) = if self.by == Some(GroupBy::Dept) {
+            (
+                vec![t.dept, t.total_cases, t.approved, t.rejected, t.pending],
+                stats
+                    .depts
+                    .iter()
+                    .map(|d| {
+                        vec![
+                            d.dept.clone(),
+                            d.cases.to_string(),
+                            d.approved.to_string(),
+                            d.rejected.to_string(),
+                            d.pending.to_string(),
+                        ]
+                    })
+                    .collect(),
+            )
+        } else {
+            (
+                vec![
+                    t.group_name,
+                    t.total_cases,
+                    t.open_cases,
+                    t.completed_cases,
+                    t.on_time_rate,
+                    t.red_and_severe,
+                    t.satisfaction,
+                    t.follow_ups,
+                ],
+                stats
+                    .groups
+                    .iter()
+                    .map(|g| {
+                        let l = &g.totals.lights;
+                        let red = l.get("red").copied().unwrap_or(0)
+                            + l.get("severe").copied().unwrap_or(0);
+                        vec![
+                            if g.key.is_empty() {
+                                t.own_level.to_string()
+                            } else {
+                                g.name.clone()
+                            },
+                            g.totals.cases.to_string(),
+                            g.totals.open.to_string(),
+                            g.totals.completed.to_string(),
+                            rate(g.totals.on_time_rate),
+                            red.to_string(),
+                            rate(g.totals.satisfaction_rate),
+                            g.totals.follow_ups_open.to_string(),
+                        ]
+                    })
+                    .collect(),
+            )
+        };
+        let chart: Vec<(String, f64)> = rows
+            .iter()
+            .take(30)
+            .map(|r| (r[0].clone(), r[1].parse::<f64>().unwrap_or(0.0)))
+            .collect();
+        if !chart.is_empty() {
+            let names: Vec<String> = chart.iter().map(|(n, _)| n.clone()).collect();
+            let bars: Vec<Bar> = chart
+                .iter()
+                .enumerate()
+                .map(|(i, (n, v))| Bar::new(i as f64, *v).name(n))
+                .collect();
+            Plot::new("groups-plot")
+                .height(200.0)
+                .allow_zoom(false)
+                .allow_drag(false)
+                .allow_scroll(false)
+                .show_grid([false, true])
+                .x_axis_formatter(move |m, _| {
+                    let refs: Vec<&str> = names.iter().map(String::as_str).collect();
+                    label_at(&refs, m.value)
+                })
+                .show(ui, |p| {
+                    p.bar_chart(BarChart::new(t.total_cases, bars).width(0.6))
+                });
+        }
+        egui::Grid::new("groups-table")
+            .striped(true)
+            .num_columns(header.len())
+            .spacing([16.0, 4.0])
+            .show(ui, |ui| {
+                for h in &header {
+                    ui.strong(*h);
+                }
+                ui.end_row();
+                for r in &rows {
+                    for c in r {
+                        ui.label(c);
+                    }
+                    ui.end_row();
+                }
+            });
+        ui.horizontal_wrapped(|ui| {
+            field(ui, t.csv_file, &mut self.csv_path, 320.0);
+            if ui
+                .add_enabled(self.csv_result.is_none(), egui::Button::new(t.export_csv))
+                .clicked()
+            {
+                let mut text = header
+                    .iter()
+                    .map(|h| csv_field(h))
+                    .collect::<Vec<_>>()
+                    .join(",");
+                text.push('\n');
+                for r in &rows {
+                    text.push_str(&r.iter().map(|c| csv_field(c)).collect::<Vec<_>>().join(","));
+                    text.push('\n');
+                }
+                self.csv_result = Some(write_in_background(self.csv_path.clone(), text));
+                self.csv_message = None;
+            }
+            match &self.csv_message {
+                Some(Ok(p)) => {
+                    ui.label(format!("{} {p}", t.csv_written));
+                }
+                Some(Err(e)) => error_line(ui, e),
+                None => {}
+            }
+        });
+    }
+
+    fn overdue_list(&mut self, ui: &mut egui::Ui, cx: &mut Cx<'_>) {
+        let t = cx.t;
+        ui.heading(t.overdue_list);
+        if self.overdue.is_empty() {
+            ui.weak(t.none_overdue);
+            return;
+        }
+        let mut open = None;
+        egui::Grid::new("overdue")
+            .striped(true)
+            .num_columns(6)
+            .spacing([12.0, 4.0])
+            .show(ui, |ui| {
+                for h in [
+                    "",
+                    t.col_number,
+                    t.col_applicant,
+                    t.col_item,
+                    t.col_holder,
+                    t.col_due,
+                ] {
+                    ui.strong(h);
+                }
+                ui.end_row();
+                for r in &self.overdue {
+                    light_dot(ui, r.light.as_deref().and_then(Light::parse), t);
+                    if ui.link(&r.number).clicked() {
+                        open = Some(r.id.clone());
+                    }
+                    ui.label(&r.applicant);
+                    ui.label(&r.item_name);
+                    ui.label(cx.info.station_name(&r.holder));
+                    ui.label(r.due_on.as_deref().unwrap_or("—"));
+                    ui.end_row();
+                }
+            });
+        if let Some(id) = open {
+            cx.commands.push(Command::OpenCase(id));
+        }
+    }
+}
+
+/// The label of the bar at an axis position (bars sit at whole numbers).
+fn label_at(names: &[&str], value: f64) -> String {
+    let i = value.round();
+    if (value - i).abs() > 0.01 || i < 0.0 {
+        return String::new();
+    }
+    names
+        .get(i as usize)
+        .map(|s| s.to_string())
+        .unwrap_or_default()
+}
+
+fn default_csv_path(today: chrono::NaiveDate) -> String {
+    let dir = std::env::var_os("HOME").map_or_else(|| std::path::PathBuf::from("."), Into::into);
+    dir.join(format!("yizhan-stats-{}.csv", today.format("%Y%m%d")))
+        .display()
+        .to_string()
+}
+
+/// Writes `text` (with a byte-order mark, so that spreadsheet programs read the Chinese right) on
+/// its own thread; the answer is the path written or the error.
+fn write_in_background(path: String, text: String) -> Receiver<Result<String, String>> {
+    let (tx, rx) = std::sync::mpsc::channel();
+    let spawned = std::thread::Builder::new()
+        .name("yizhan-csv".into())
+        .spawn(move || {
+            let mut bytes = "\u{feff}".as_bytes().to_vec();
+            bytes.extend_from_slice(text.as_bytes());
+            let r = std::fs::write(&path, bytes)
+                .map(|()| path.clone())
+                .map_err(|e| format!("{path}: {e}"));
+            let _ = tx.send(r);
+        });
+    if let Err(e) = spawned {
+        let (tx2, rx2) = std::sync::mpsc::channel();
+        let _ = tx2.send(Err(e.to_string()));
+        return rx2;
+    }
+    rx
+}

@@ -1,0 +1,434 @@
+//! The one translation table: every string the window shows, in Chinese (the default) and
+//! English.
+//!
+//! The table is a struct with one field per string and one instance per language, built by the
+//! `strings!` macro from `name: "中文", "English";` lines, so a string missing in one language is a
+//! compile error rather than a blank label. Names that come from the domain (statuses, lights,
+//! tiers, action and event kinds, rating levels) are translated by the methods below, which match
+//! on the node's own enums and stored names.
+
+use yizhan_node::case::Light;
+use yizhan_node::case::fold::Status;
+use yizhan_node::station::Tier;
+
+/// A language of the window.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Lang {
+    /// 中文 (default).
+    #[default]
+    Zh,
+    /// English.
+    En,
+}
+
+impl Lang {
+    /// The strings of this language.
+    pub fn tr(self) -> &'static Tr {
+        match self {
+            Lang::Zh => &ZH,
+            Lang::En => &EN,
+        }
+    }
+}
+
+macro_rules! strings {
+    ($($name:ident: $zh:expr, $en:expr;)*) => {
+        /// Every string the window shows, in one language.
+        #[derive(Debug)]
+        pub struct Tr {
+            $(
+                #[allow(missing_docs)]
+                pub $name: &'static str,
+            )*
+        }
+        /// Chinese.
+        pub static ZH: Tr = Tr { $($name: $zh,)* };
+        /// English.
+        pub static EN: Tr = Tr { $($name: $en,)* };
+    };
+}
+
+strings! {
+    lang_name: "中文", "English";
+    app_title: "驿站", "Yizhan";
+    station: "站点", "Station";
+    screen_cases: "办件", "Cases";
+    screen_intake: "收件登记", "Intake";
+    screen_dashboard: "统计监察", "Dashboard";
+    screen_sync: "同步", "Sync";
+    screen_settings: "设置", "Settings";
+    loading: "正在读取…", "Loading…";
+    error: "错误", "Error";
+    saving: "正在保存…", "Saving…";
+    saved: "已保存", "Saved";
+    intake_done: "已登记办件", "Case taken in:";
+    settings_saved: "设置已保存", "Settings saved";
+    operator: "操作员", "Operator";
+    refresh: "刷新", "Refresh";
+    refused: "未执行", "Refused";
+    all: "全部", "All";
+    yes: "是", "yes";
+    no: "否", "no";
+    // County (demo).
+    county: "演示县", "Demo county";
+    county_links: "链路（勾选为连通）", "Links (ticked = up)";
+    county_stream: "持续来件", "Stream of applications";
+    county_status: "各站同步状态", "Sync status per station";
+    peers_connected: "已连接", "connected";
+    pending_docs: "待发送", "pending";
+    last_contact: "最近联系", "Last contact";
+    // List.
+    search: "搜索", "Search";
+    search_hint: "申请人姓名开头或办件编号", "Beginning of the applicant's name, or a case number";
+    matching_cases: "符合条件的办件：", "Matching cases:";
+    col_light: "灯", "Light";
+    col_number: "办件编号", "Case number";
+    col_applicant: "申请人", "Applicant";
+    col_item: "事项", "Item";
+    col_status: "状态", "Status";
+    col_holder: "当前办理站点", "Held by";
+    col_due: "承诺办结日", "Due";
+    col_remaining: "剩余工作日", "Working days left";
+    area: "区域", "Area";
+    created_from: "登记自", "Created from";
+    created_to: "至", "to";
+    date_hint: "日期格式 YYYY-MM-DD", "Dates as YYYY-MM-DD";
+    only_mine: "仅本站在办", "Held here only";
+    only_conflicts: "仅冲突", "Conflicts only";
+    sort: "排序", "Sort";
+    sort_newest: "最新登记", "Newest";
+    sort_oldest: "最早登记", "Oldest";
+    sort_due: "最早到期", "Due first";
+    clear_filters: "清除筛选", "Clear filters";
+    delegated_short: "代办", "proxy";
+    overdue_by: "超期", "overdue by";
+    no_light: "无灯（未受理或已办结）", "No light (not accepted, or finished)";
+    // Detail.
+    back_to_list: "← 返回列表", "← Back to the list";
+    case_number: "办件", "Case";
+    conflict_flag: "⚠ 存在冲突", "⚠ Conflict";
+    conflict_explain: "离线期间多个站点对本件做了相互冲突的操作，时间线中已标出。请核实后写明处理结果。", "While offline, stations made conflicting changes to this case (marked on the timeline). Check them and write down what was decided.";
+    settle_note: "冲突处理说明", "How the conflict was settled";
+    act_settle: "处理冲突", "Settle the conflict";
+    actions: "可办理的操作", "Actions";
+    checking_actions: "正在核对本站可办理的操作…", "Checking what this station may do…";
+    act_accept: "受理", "Accept";
+    act_resume: "恢复计时", "Resume the clock";
+    act_complete: "办结", "Complete";
+    act_deliver: "送达", "Deliver";
+    forward_to: "转办至", "Forward to";
+    act_forward: "转办", "Forward";
+    missing_list: "需补正的材料（一次性告知）", "Materials to supply (one-time notice)";
+    list_hint: "多项用；或，分隔", "Separate items with ； or ,";
+    act_request_materials: "一次性告知补正", "Request the materials";
+    act_accept_with_gaps: "容缺受理…", "Accept with gaps…";
+    act_accept_with_gaps_submit: "容缺受理", "Accept with gaps";
+    gaps_missing: "容缺材料", "Materials accepted as missing";
+    gaps_promise: "申请人承诺", "Applicant's promise";
+    approvals: "并联审批", "Parallel approval";
+    act_approve: "同意", "Approve";
+    act_reject: "不同意", "Reject";
+    reject_reason: "不同意理由", "Reason for rejection";
+    reason_needed: "请先填写理由", "Write the reason first";
+    suspend_reason: "特别程序及原因", "Procedure and reason";
+    act_suspend: "特别程序（暂停计时）", "Special procedure (pause the clock)";
+    refuse_reason: "不予受理理由", "Reason for refusal";
+    act_refuse: "不予受理", "Refuse";
+    decline_reason: "不予许可理由", "Reason for the decision";
+    act_decline: "不予许可", "Decline";
+    rating: "好差评", "Rating";
+    rating_comment: "评价意见", "Applicant's comment";
+    act_rate: "提交评价", "Record the rating";
+    follow_up_summary: "回访记录", "Call-back notes";
+    act_follow_up: "记录回访", "Record the call-back";
+    act_consult: "视频咨询…", "Video consult…";
+    consult_with: "咨询站点", "Consulted station";
+    consult_minutes: "时长（分钟）", "Minutes";
+    consult_summary: "咨询纪要", "Summary";
+    minutes_hint: "时长应为 1–600 的整数", "Minutes: a whole number from 1 to 600";
+    act_consult_submit: "记录视频咨询", "Record the consult";
+    act_note: "备注…", "Note…";
+    note_text: "备注内容", "Note";
+    act_note_submit: "添加备注", "Add the note";
+    not_allowed_now: "本站当前不能办理的操作", "Not allowed here now";
+    kind_label: "类型", "Kind";
+    promised: "承诺", "promised";
+    legal: "法定", "legal";
+    delegation: "代办", "Delegation";
+    agent: "代办员", "agent";
+    entrustment: "委托书", "letter of entrustment";
+    handed_over: "交接材料", "materials handed over";
+    route: "流转", "Route";
+    deadline: "时限", "Deadline";
+    accepted_on: "受理日", "accepted";
+    legal_due: "法定期限", "legal limit";
+    on_time: "按时办结", "on time";
+    late: "超期办结", "late";
+    approved: "同意", "approved";
+    rejected: "不同意", "rejected";
+    pending: "待审批", "pending";
+    follow_up: "整改", "Follow-up";
+    follow_up_open: "整改待回访", "Follow-up open";
+    follow_up_closed: "已回访", "Called back";
+    consults: "视频咨询", "Video consults";
+    minutes: "分钟", "min";
+    delegated_hint: "代办件：办结后请告知申请人结果并回访。", "Proxy case: tell the applicant the result and call back.";
+    timeline: "办理过程", "Timeline";
+    when: "时间", "When";
+    where_: "站点", "Where";
+    who: "经办人", "Who";
+    what: "环节", "What";
+    details: "内容", "Details";
+    not_applied: "未生效", "not applied";
+    // Intake.
+    choose_item: "请先在左侧选择事项。", "Choose an item on the left first.";
+    item_search: "查找事项", "Find an item";
+    item_search_hint: "名称、编码或拼音首字母，如 lnr", "Name, code, or pinyin initials such as lnr";
+    handled_at: "受理层级", "handled at";
+    departments: "审批部门", "departments";
+    forward_after_intake: "本事项不在本站受理：登记后请转办至受理站点。", "This item is accepted at another tier: forward the case after intake.";
+    materials: "申请材料（已收到的打勾）", "Materials (tick what was received)";
+    no_materials: "无需材料", "No materials needed";
+    materials_missing: "尚缺：", "Still missing:";
+    applicant: "申请人", "Applicant";
+    applicant_name: "申请人姓名", "Applicant's name";
+    required: "必填", "required";
+    optional: "选填", "optional";
+    too_long: "过长", "too long";
+    id_number: "身份证号", "ID number";
+    id_len: "身份证号应为 18 位，现为", "An ID number has 18 characters; this has";
+    id_char: "身份证号含无效字符，位置", "Invalid character in the ID number at position";
+    id_birth: "身份证号中的出生日期无效", "The birth date in the ID number is not a date";
+    id_check: "身份证号校验位不符，应为", "Wrong check digit; expected";
+    phone: "联系电话", "Phone";
+    phone_invalid: "电话应为 5–20 位数字", "A phone number has 5 to 20 digits";
+    address: "住址", "Address";
+    delegated: "代办（代办员代为申请）", "Delegated (taken in by a proxy agent)";
+    entrustment_recorded: "已收委托书", "Letter of entrustment received";
+    handed_over_hint: "上面打勾的材料记为已交接给代办员。", "The ticked materials are recorded as handed over to the agent.";
+    fix_fields: "请检查：", "Please check:";
+    save_intake: "登记办件", "Take in the case";
+    preview_consult: "咨询件：不计时限", "Consultation: no deadline";
+    preview_instant: "即办件：当日办结", "Instant: done the same day,";
+    preview_due: "若今日受理，承诺办结日", "If accepted today, due";
+    working_days: "个工作日", "working days";
+    if_accepted_on: "受理日", "accepted";
+    // Dashboard.
+    whole_network: "全市", "Whole network";
+    as_of: "数据截至", "as of";
+    total_cases: "办件量", "Cases";
+    open_cases: "在办", "Open";
+    completed_cases: "已办结", "Completed";
+    on_time_rate: "按时办结率", "On-time rate";
+    satisfaction: "满意率", "Satisfaction";
+    follow_ups: "整改待办", "Open follow-ups";
+    overdue: "超期", "overdue";
+    conflicts: "冲突", "Conflicts";
+    lights_open: "在办件红黄绿灯", "Lights of open cases";
+    by_status: "按状态", "By status";
+    by_kind: "按类型", "By kind";
+    group_by: "分组", "Group by";
+    by_township: "按乡镇", "Township";
+    by_village: "按村", "Village";
+    by_dept: "按部门", "Department";
+    by_item: "按事项", "Item";
+    dept: "部门", "Department";
+    group_name: "名称", "Name";
+    red_and_severe: "红灯及严重超期", "Red and severe";
+    own_level: "（本级）", "(own level)";
+    csv_file: "导出文件", "CSV file";
+    export_csv: "导出 CSV", "Export CSV";
+    csv_written: "已导出", "Written:";
+    overdue_list: "超期与严重超期", "Overdue and severely overdue";
+    none_overdue: "没有超期办件。", "No overdue cases.";
+    // Sync.
+    node_id: "节点标识", "Node id";
+    ordinal: "节点序号", "node no.";
+    seq: "变更序号", "Change sequence";
+    addresses: "监听地址", "Listening on";
+    not_listening: "未在监听（运行 yizhan serve）", "Not listening (run yizhan serve)";
+    peers: "对端节点", "Peers";
+    no_peers: "尚无对端节点。", "No peers yet.";
+    watermarks: "水位", "Watermarks";
+    received: "已收", "received";
+    acked: "已确认", "acked";
+    last_error: "最近错误", "Last error";
+    never: "从未", "never";
+    sync_cli_hint: "邀请、加入、吊销和离线包导入导出目前请用命令行：yizhan invite / join / revoke / bundle。", "For now invite, join, revoke and bundles are on the command line: yizhan invite / join / revoke / bundle.";
+    // Settings.
+    language: "语言", "Language";
+    apply: "应用", "Apply";
+    font: "中文字体", "Chinese font";
+    network_settings: "全网设置（仅市级可改）", "Network settings (city only)";
+    yellow_percent: "黄灯阈值（%）", "Yellow threshold (%)";
+    yellow_hint: "剩余工作日 ≤ max(1, ⌈承诺时限 × 阈值⌉) 时亮黄灯", "Yellow when working days left ≤ max(1, ⌈promised × threshold⌉)";
+    follow_up_days: "整改时限（工作日）", "Follow-up limit (working days)";
+    follow_up_hint: "差评（4、5 分）后须在此期限内回访", "A rating of 4 or 5 must be followed up within this limit";
+    settings_invalid: "阈值应为 1–100，整改时限应为正整数", "Threshold 1–100; follow-up limit a positive number";
+    save_settings: "保存设置", "Save settings";
+    city_only: "只有市级站点可以修改全网设置。", "Only the city station may change network settings.";
+}
+
+impl Tr {
+    /// A status.
+    pub fn status(&self, s: Status) -> &'static str {
+        if std::ptr::eq(self, &EN) {
+            match s {
+                Status::Submitted => "Submitted",
+                Status::AwaitingMaterials => "Awaiting materials",
+                Status::Accepted => "In progress",
+                Status::Suspended => "Suspended",
+                Status::Refused => "Refused",
+                Status::Completed => "Completed",
+                Status::Delivered => "Delivered",
+            }
+        } else {
+            s.label_zh()
+        }
+    }
+
+    /// A light.
+    pub fn light(&self, l: Light) -> &'static str {
+        if std::ptr::eq(self, &EN) {
+            match l {
+                Light::Green => "Green",
+                Light::Yellow => "Yellow",
+                Light::Red => "Red",
+                Light::Severe => "Severely overdue",
+            }
+        } else {
+            l.label_zh()
+        }
+    }
+
+    /// A tier.
+    pub fn tier(&self, t: Tier) -> &'static str {
+        if std::ptr::eq(self, &EN) {
+            match t {
+                Tier::Village => "village station",
+                Tier::Township => "township center",
+                Tier::City => "city center",
+            }
+        } else {
+            t.label_zh()
+        }
+    }
+
+    /// An item kind by its stored name.
+    pub fn kind(&self, kind: &str) -> &'static str {
+        let en = std::ptr::eq(self, &EN);
+        match (kind, en) {
+            ("instant", false) => "即办件",
+            ("instant", true) => "instant",
+            ("promised", false) => "承诺件",
+            ("promised", true) => "promised",
+            ("consult", false) => "咨询件",
+            ("consult", true) => "consultation",
+            (_, false) => "未知类型",
+            (_, true) => "unknown kind",
+        }
+    }
+
+    /// A rating level, 1 非常满意 … 5 非常不满意.
+    pub fn rating_level(&self, level: u8) -> &'static str {
+        let en = std::ptr::eq(self, &EN);
+        match (level, en) {
+            (1, false) => "1 非常满意",
+            (2, false) => "2 满意",
+            (3, false) => "3 基本满意",
+            (4, false) => "4 不满意",
+            (5, false) => "5 非常不满意",
+            (1, true) => "1 very satisfied",
+            (2, true) => "2 satisfied",
+            (3, true) => "3 fairly satisfied",
+            (4, true) => "4 dissatisfied",
+            (5, true) => "5 very dissatisfied",
+            (_, false) => "无效评价",
+            (_, true) => "invalid rating",
+        }
+    }
+
+    /// An event kind on the timeline (the stored name).
+    pub fn event_kind(&self, kind: &str) -> &'static str {
+        if !std::ptr::eq(self, &EN) {
+            return yizhan_node::case::Action::label_zh(kind);
+        }
+        match kind {
+            "intake" => "Intake",
+            "accept" => "Accepted",
+            "accept_with_gaps" => "Accepted with gaps",
+            "refuse" => "Refused",
+            "request_materials" => "Materials requested",
+            "suspend" => "Special procedure",
+            "resume" => "Clock resumed",
+            "forward" => "Forwarded",
+            "approve" => "Department approved",
+            "reject" => "Department rejected",
+            "complete" => "Completed",
+            "decline" => "Declined",
+            "deliver" => "Delivered",
+            "rate" => "Rated",
+            "follow_up" => "Called back",
+            "consult" => "Video consult",
+            "note" => "Note",
+            "settle" => "Conflict settled",
+            _ => "Unknown event",
+        }
+    }
+
+    /// An action checked in the detail view, by its key (`approve:税务局` names the department).
+    pub fn action_key(&self, key: &str) -> String {
+        match key.split_once(':') {
+            Some((kind, dept)) => format!("{} {dept}", self.event_kind(kind)),
+            None => self.event_kind(key).to_string(),
+        }
+    }
+
+    /// An event field's name.
+    pub fn field_name(&self, field: &str) -> &'static str {
+        let en = std::ptr::eq(self, &EN);
+        match (field, en) {
+            ("to", false) => "转至",
+            ("to", true) => "to",
+            ("dept", false) => "部门",
+            ("dept", true) => "department",
+            ("reason", false) => "理由",
+            ("reason", true) => "reason",
+            ("missing", false) => "材料",
+            ("missing", true) => "materials",
+            ("promise", false) => "承诺",
+            ("promise", true) => "promise",
+            ("level", false) => "评价",
+            ("level", true) => "rating",
+            ("comment", false) => "意见",
+            ("comment", true) => "comment",
+            ("summary", false) => "纪要",
+            ("summary", true) => "summary",
+            ("with", false) => "咨询站点",
+            ("with", true) => "with",
+            ("minutes", false) => "分钟",
+            ("minutes", true) => "minutes",
+            ("text", false) => "内容",
+            ("text", true) => "text",
+            ("note", false) => "说明",
+            ("note", true) => "note",
+            (_, false) => "字段",
+            (_, true) => "field",
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn chinese_is_the_default_and_both_tables_are_filled() {
+        assert_eq!(Lang::default(), Lang::Zh);
+        assert_eq!(Lang::Zh.tr().act_accept, "受理");
+        assert_eq!(Lang::En.tr().act_accept, "Accept");
+        assert_eq!(EN.status(Status::Accepted), "In progress");
+        assert_eq!(ZH.status(Status::Accepted), "办理中");
+        assert_eq!(ZH.action_key("approve:税务局"), "部门同意 税务局");
+    }
+}

@@ -1,0 +1,454 @@
+//! The case list (the main screen): filters, search, sorting and a virtualized table.
+//!
+//! The list never holds all cases. It asks the node for the count of matching cases and for pages
+//! of [`PAGE`] rows as the table scrolls to them; pages are cached and the cache is dropped when
+//! the filter changes or the data version moves. Every request is tagged with the filter's
+//! generation, so an answer for an old filter is ignored.
+
+use super::task::Task;
+use super::widgets::{field, light_dot};
+use super::{Command, Cx};
+use eframe::egui;
+use egui_extras::{Column, TableBuilder};
+use std::collections::{BTreeMap, BTreeSet};
+use yizhan_node::case::Light;
+use yizhan_node::case::deadline::ALL_LIGHTS;
+use yizhan_node::case::fold::{ALL_STATUSES, Status};
+use yizhan_node::query::{CaseFilter, CaseRow, Sort};
+
+/// Rows per page fetched from the node.
+const PAGE: usize = 200;
+/// Pages kept in the cache (the ones nearest the view survive).
+const MAX_PAGES: usize = 40;
+
+/// What the user has chosen to see.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct FilterForm {
+    /// Light.
+    pub light: Option<Light>,
+    /// Status.
+    pub status: Option<Status>,
+    /// Station area (code).
+    pub area: Option<String>,
+    /// Only cases this station holds now.
+    pub mine: bool,
+    /// Item code.
+    pub item: Option<String>,
+    /// Name prefix or case number.
+    pub search: String,
+    /// Created on or after (YYYY-MM-DD).
+    pub from: String,
+    /// Created on or before (YYYY-MM-DD).
+    pub to: String,
+    /// Only conflicts.
+    pub conflict: bool,
+    /// Order.
+    pub sort: SortKey,
+}
+
+/// [`Sort`] with `Eq` and a default, for the form.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub enum SortKey {
+    /// Newest first.
+    #[default]
+    Newest,
+    /// Oldest first.
+    Oldest,
+    /// Due date.
+    Due,
+}
+
+fn parse_date(s: &str) -> Result<Option<chrono::NaiveDate>, ()> {
+    let s = s.trim();
+    if s.is_empty() {
+        return Ok(None);
+    }
+    chrono::NaiveDate::parse_from_str(s, "%Y-%m-%d")
+        .map(Some)
+        .map_err(|_| ())
+}
+
+impl FilterForm {
+    fn to_filter(&self, holder: &str) -> CaseFilter {
+        CaseFilter {
+            status: self.status,
+            light: self.light,
+            area: self.area.clone(),
+            holder: self.mine.then(|| holder.to_string()),
+            item: self.item.clone(),
+            search: Some(self.search.trim().to_string()).filter(|s| !s.is_empty()),
+            conflict_only: self.conflict,
+            created_from: parse_date(&self.from).ok().flatten(),
+            created_to: parse_date(&self.to).ok().flatten(),
+            sort: match self.sort {
+                SortKey::Newest => Sort::Newest,
+                SortKey::Oldest => Sort::Oldest,
+                SortKey::Due => Sort::Due,
+            },
+            limit: PAGE,
+            offset: 0,
+        }
+    }
+}
+
+/// The case list panel.
+#[derive(Debug, Default)]
+pub struct ListPanel {
+    form: FilterForm,
+    /// The filter and data version the cache is for.
+    cached_for: Option<(FilterForm, u64)>,
+    generation: u64,
+    count: Option<u64>,
+    count_task: Task<u64>,
+    pages: BTreeMap<usize, Vec<CaseRow>>,
+    page_tasks: BTreeMap<usize, Task<Vec<CaseRow>>>,
+    error: Option<String>,
+}
+
+impl ListPanel {
+    /// Whether a request is in flight.
+    pub fn busy(&self) -> bool {
+        self.count_task.busy() || self.page_tasks.values().any(Task::busy)
+    }
+
+    /// The rows fetched so far (for tests).
+    pub fn rows(&self) -> impl Iterator<Item = &CaseRow> {
+        self.pages.values().flatten()
+    }
+
+    fn poll(&mut self) {
+        if let Some((tag, r)) = self.count_task.poll()
+            && tag == self.generation
+        {
+            match r {
+                Ok(n) => self.count = Some(n),
+                Err(e) => self.error = Some(e.to_string()),
+            }
+        }
+        let mut done = Vec::new();
+        for (page, task) in &mut self.page_tasks {
+            if let Some((tag, r)) = task.poll() {
+                done.push((*page, tag, r));
+            }
+        }
+        for (page, tag, r) in done {
+            self.page_tasks.remove(&page);
+            if tag != self.generation {
+                continue;
+            }
+            match r {
+                Ok(rows) => {
+                    self.pages.insert(page, rows);
+                }
+                Err(e) => self.error = Some(e.to_string()),
+            }
+        }
+    }
+
+    fn refetch_if_changed(&mut self, cx: &Cx<'_>) {
+        let key = (self.form.clone(), cx.version);
+        if self.cached_for.as_ref() == Some(&key) {
+            return;
+        }
+        let same_filter = self
+            .cached_for
+            .as_ref()
+            .is_some_and(|(f, _)| *f == self.form);
+        self.cached_for = Some(key);
+        self.generation += 1;
+        // When only the data moved, the old rows stay on screen until the new ones arrive, so
+        // the list does not flicker while sync brings cases in.
+        if !same_filter {
+            self.pages.clear();
+            self.count = None;
+        }
+        self.page_tasks.clear();
+        self.error = None;
+        let filter = self.form.to_filter(&cx.info.station.code);
+        let f = filter.clone();
+        self.count_task
+            .start(self.generation, cx.handle.submit(move |n| n.count(&f)));
+        let keep: Vec<usize> = self.pages.keys().copied().collect();
+        for page in keep
+            .into_iter()
+            .chain(std::iter::once(0))
+            .collect::<BTreeSet<_>>()
+        {
+            self.request(page, &filter, cx);
+        }
+    }
+
+    fn request(&mut self, page: usize, filter: &CaseFilter, cx: &Cx<'_>) {
+        let mut f = filter.clone();
+        f.offset = page * PAGE;
+        let mut task = Task::default();
+        task.start(self.generation, cx.handle.submit(move |n| n.list(&f)));
+        self.page_tasks.insert(page, task);
+    }
+
+    /// Draws the filters and the table.
+    pub fn ui(&mut self, ui: &mut egui::Ui, cx: &mut Cx<'_>) {
+        self.poll();
+        self.filters(ui, cx);
+        self.refetch_if_changed(cx);
+        let t = cx.t;
+        ui.horizontal(|ui| {
+            match self.count {
+                Some(n) => ui.label(format!("{} {n}", t.matching_cases)),
+                None => ui.spinner(),
+            };
+            if let Some(e) = &self.error {
+                super::widgets::error_line(ui, e);
+            }
+        });
+        ui.separator();
+        self.table(ui, cx);
+    }
+
+    fn filters(&mut self, ui: &mut egui::Ui, cx: &mut Cx<'_>) {
+        let t = cx.t;
+        let info = cx.info;
+        ui.horizontal_wrapped(|ui| {
+            field(ui, t.search, &mut self.form.search, 180.0).on_hover_text(t.search_hint);
+
+            let l = ui.label(t.col_light);
+            egui::ComboBox::from_id_salt("f-light")
+                .selected_text(self.form.light.map_or(t.all, |l| t.light(l)))
+                .show_ui(ui, |ui| {
+                    ui.selectable_value(&mut self.form.light, None, t.all);
+                    for l in ALL_LIGHTS {
+                        ui.selectable_value(&mut self.form.light, Some(l), t.light(l));
+                    }
+                })
+                .response
+                .labelled_by(l.id);
+
+            let l = ui.label(t.col_status);
+            egui::ComboBox::from_id_salt("f-status")
+                .selected_text(self.form.status.map_or(t.all, |s| t.status(s)))
+                .show_ui(ui, |ui| {
+                    ui.selectable_value(&mut self.form.status, None, t.all);
+                    for s in ALL_STATUSES {
+                        ui.selectable_value(&mut self.form.status, Some(s), t.status(s));
+                    }
+                })
+                .response
+                .labelled_by(l.id);
+
+            let l = ui.label(t.area);
+            let area_name = self
+                .form
+                .area
+                .as_deref()
+                .map_or_else(|| t.all.to_string(), |c| info.station_name(c));
+            egui::ComboBox::from_id_salt("f-area")
+                .selected_text(area_name)
+                .width(180.0)
+                .show_ui(ui, |ui| {
+                    ui.selectable_value(&mut self.form.area, None, t.all);
+                    for s in &info.stations {
+                        ui.selectable_value(&mut self.form.area, Some(s.code.clone()), &s.name);
+                    }
+                })
+                .response
+                .labelled_by(l.id);
+
+            let l = ui.label(t.col_item);
+            let item_name = self
+                .form
+                .item
+                .as_deref()
+                .and_then(|c| info.catalog.get(c))
+                .map_or_else(|| t.all.to_string(), |i| i.name.clone());
+            egui::ComboBox::from_id_salt("f-item")
+                .selected_text(item_name)
+                .width(200.0)
+                .show_ui(ui, |ui| {
+                    ui.selectable_value(&mut self.form.item, None, t.all);
+                    for i in info.catalog.items() {
+                        ui.selectable_value(
+                            &mut self.form.item,
+                            Some(i.code.clone()),
+                            format!("{} {}", i.code, i.name),
+                        );
+                    }
+                })
+                .response
+                .labelled_by(l.id);
+        });
+        ui.horizontal_wrapped(|ui| {
+            let from_bad = parse_date(&self.form.from).is_err();
+            let to_bad = parse_date(&self.form.to).is_err();
+            field(ui, t.created_from, &mut self.form.from, 90.0).on_hover_text(t.date_hint);
+            field(ui, t.created_to, &mut self.form.to, 90.0).on_hover_text(t.date_hint);
+            if from_bad || to_bad {
+                super::widgets::error_line(ui, t.date_hint);
+            }
+            ui.checkbox(&mut self.form.mine, t.only_mine);
+            ui.checkbox(&mut self.form.conflict, t.only_conflicts);
+            let l = ui.label(t.sort);
+            egui::ComboBox::from_id_salt("f-sort")
+                .selected_text(match self.form.sort {
+                    SortKey::Newest => t.sort_newest,
+                    SortKey::Oldest => t.sort_oldest,
+                    SortKey::Due => t.sort_due,
+                })
+                .show_ui(ui, |ui| {
+                    ui.selectable_value(&mut self.form.sort, SortKey::Newest, t.sort_newest);
+                    ui.selectable_value(&mut self.form.sort, SortKey::Oldest, t.sort_oldest);
+                    ui.selectable_value(&mut self.form.sort, SortKey::Due, t.sort_due);
+                })
+                .response
+                .labelled_by(l.id);
+            if ui.button(t.clear_filters).clicked() {
+                self.form = FilterForm::default();
+            }
+            if ui.button(t.refresh).clicked() {
+                cx.commands.push(Command::Refresh);
+            }
+        });
+    }
+
+    fn table(&mut self, ui: &mut egui::Ui, cx: &mut Cx<'_>) {
+        let t = cx.t;
+        let info = cx.info;
+        let total = usize::try_from(self.count.unwrap_or(0)).unwrap_or(usize::MAX);
+        let row_height = ui.spacing().interact_size.y + 4.0;
+        let mut wanted: BTreeSet<usize> = BTreeSet::new();
+        let mut open: Option<String> = None;
+        let pages = &self.pages;
+        TableBuilder::new(ui)
+            .id_salt("cases")
+            .striped(true)
+            .sense(egui::Sense::click())
+            .cell_layout(egui::Layout::left_to_right(egui::Align::Center))
+            .column(Column::exact(28.0))
+            .column(Column::initial(170.0).at_least(120.0).clip(true))
+            .column(Column::initial(80.0).at_least(60.0).clip(true))
+            .column(Column::initial(220.0).at_least(100.0).clip(true))
+            .column(Column::initial(80.0).at_least(60.0).clip(true))
+            .column(Column::initial(150.0).at_least(80.0).clip(true))
+            .column(Column::initial(90.0).at_least(80.0))
+            .column(Column::remainder().at_least(60.0))
+            .header(row_height, |mut header| {
+                for h in [
+                    "",
+                    t.col_number,
+                    t.col_applicant,
+                    t.col_item,
+                    t.col_status,
+                    t.col_holder,
+                    t.col_due,
+                    t.col_remaining,
+                ] {
+                    header.col(|ui| {
+                        ui.strong(h);
+                    });
+                }
+            })
+            .body(|body| {
+                body.rows(row_height, total, |mut row| {
+                    let i = row.index();
+                    let page = i / PAGE;
+                    let Some(r) = pages.get(&page).and_then(|p| p.get(i % PAGE)) else {
+                        wanted.insert(page);
+                        row.col(|_| {});
+                        row.col(|ui| {
+                            ui.weak("…");
+                        });
+                        return;
+                    };
+                    let light = r.light.as_deref().and_then(Light::parse);
+                    row.col(|ui| {
+                        light_dot(ui, light, t);
+                    });
+                    row.col(|ui| {
+                        let text = if r.conflict {
+                            format!("{} ⚠", r.number)
+                        } else {
+                            r.number.clone()
+                        };
+                        if ui.link(text).clicked() {
+                            open = Some(r.id.clone());
+                        }
+                    });
+                    row.col(|ui| {
+                        ui.label(&r.applicant);
+                        if r.delegated {
+                            ui.weak(t.delegated_short);
+                        }
+                    });
+                    row.col(|ui| {
+                        ui.label(&r.item_name).on_hover_text(&r.item_code);
+                    });
+                    row.col(|ui| {
+                        ui.label(
+                            Status::parse(&r.status).map_or(r.status.as_str(), |s| t.status(s)),
+                        );
+                    });
+                    row.col(|ui| {
+                        ui.label(info.station_name(&r.holder));
+                    });
+                    row.col(|ui| {
+                        ui.label(r.due_on.as_deref().unwrap_or("—"));
+                    });
+                    row.col(|ui| {
+                        let running = r.status == Status::Accepted.as_str();
+                        let remaining = r
+                            .due_on
+                            .as_deref()
+                            .and_then(|d| chrono::NaiveDate::parse_from_str(d, "%Y-%m-%d").ok())
+                            .filter(|_| running)
+                            .map(|d| info.calendar.working_days_between(info.today, d));
+                        match remaining {
+                            Some(n) if n < 0 => {
+                                ui.colored_label(
+                                    super::widgets::light_color(Light::Red),
+                                    format!("{} {}", t.overdue_by, -n),
+                                );
+                            }
+                            Some(n) => {
+                                ui.label(n.to_string());
+                            }
+                            None => {
+                                ui.weak("—");
+                            }
+                        }
+                    });
+                    if row.response().clicked() {
+                        open = Some(r.id.clone());
+                    }
+                });
+            });
+        if let Some(id) = open {
+            cx.commands.push(Command::OpenCase(id));
+        }
+        if !wanted.is_empty() {
+            let filter = self.form.to_filter(&cx.info.station.code);
+            for page in wanted {
+                if !self.page_tasks.contains_key(&page) {
+                    self.request(page, &filter, cx);
+                }
+            }
+            self.evict(&self.page_tasks.keys().copied().collect::<Vec<_>>());
+        }
+    }
+
+    /// Drops the pages farthest from the ones being looked at, beyond [`MAX_PAGES`].
+    fn evict(&mut self, near: &[usize]) {
+        let Some(&centre) = near.first() else { return };
+        while self.pages.len() > MAX_PAGES {
+            let far = self
+                .pages
+                .keys()
+                .copied()
+                .max_by_key(|p| p.abs_diff(centre));
+            match far {
+                Some(p) => {
+                    self.pages.remove(&p);
+                }
+                None => break,
+            }
+        }
+    }
+}

@@ -1,0 +1,803 @@
+//! The station window (egui, through eframe with the glow renderer).
+//!
+//! The flow of one frame, in [`App::ui`]:
+//!
+//! 1. Poll what the background has answered: the font search ([`fonts`]), each station's
+//!    [`StationInfo`] and change counter, and the operations in flight (actions, intake,
+//!    settings). Every store request goes through the station's [`NodeHandle`] with `submit`,
+//!    which returns a [`Pending`] polled here once per frame; the UI thread never waits on the
+//!    store, the disk or the network.
+//! 2. Draw the panels. A panel reads what it needs through the handle (pages of the case list, a
+//!    case, statistics), caches the answers, and turns what the user does into [`Command`]s pushed
+//!    onto a list instead of acting on the spot.
+//! 3. Apply the commands, once, at the end of the frame: writes (actions, intake, settings) are
+//!    submitted to the store thread and become operations to poll in the next frames.
+//!
+//! Changes made elsewhere (sync, another process on the same data directory, the demo county's
+//! stream) are noticed by polling the node's change counter (`seq`) about once a second; a new
+//! value bumps a data version that makes the panels fetch again.
+//!
+//! The window can hold several stations ([`AppInit::stations`], for the demo county); one is shown
+//! at a time, chosen in the top bar. Every visible string comes from [`i18n`].
+
+mod county;
+mod dashboard;
+mod detail;
+pub mod fonts;
+pub mod i18n;
+mod intake;
+mod list;
+mod settings;
+mod sync_panel;
+mod task;
+mod widgets;
+
+pub use county::{County, LinkInfo, StationSyncStatus};
+pub use i18n::{Lang, Tr};
+
+use eframe::egui;
+use fonts::FontState;
+use std::time::Duration;
+use task::Task;
+use yizhan_node::calendar::Calendar;
+use yizhan_node::case::Action;
+use yizhan_node::catalog::Catalog;
+use yizhan_node::handle::Pending;
+use yizhan_node::network::{Settings, Station};
+use yizhan_node::station::Tier;
+use yizhan_node::{CaseView, Identity, NewCase, NodeHandle};
+
+/// One station the window can show: a label for the switcher and the handle of its node.
+#[derive(Debug, Clone)]
+pub struct StationSlot {
+    /// Shown in the station switcher, e.g. "北格镇便民服务中心".
+    pub label: String,
+    /// The node, running on its own store thread.
+    pub handle: NodeHandle,
+}
+
+/// What the window opens with.
+#[derive(Debug)]
+pub struct AppInit {
+    /// The stations to show (at least one); the first is shown first.
+    pub stations: Vec<StationSlot>,
+    /// The demo county's controls, when the window runs the demo.
+    pub county: Option<Box<dyn County>>,
+}
+
+/// Opens the window and runs it until it is closed.
+pub fn run_window(init: AppInit) -> anyhow::Result<()> {
+    if init.stations.is_empty() {
+        anyhow::bail!("the window needs at least one station");
+    }
+    let options = eframe::NativeOptions {
+        viewport: egui::ViewportBuilder::default()
+            .with_title("驿站 Yizhan")
+            .with_inner_size([1280.0, 800.0])
+            .with_min_inner_size([960.0, 600.0]),
+        ..eframe::NativeOptions::default()
+    };
+    eframe::run_native(
+        "yizhan",
+        options,
+        Box::new(move |_cc| Ok(Box::new(App::new(init)))),
+    )
+    .map_err(|e| anyhow::anyhow!("cannot open the window: {e}"))
+}
+
+/// The screens of the main area.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Screen {
+    /// The case list, or one case's detail when a case is open.
+    Cases,
+    /// Intake (收件 / 代办登记).
+    Intake,
+    /// The consolidated dashboard.
+    Dashboard,
+    /// Peers and sync state.
+    Sync,
+    /// Settings.
+    Settings,
+}
+
+/// Something the user asked for; applied once per frame, after drawing.
+#[derive(Debug, Clone)]
+pub enum Command {
+    /// Show another station.
+    SwitchStation(usize),
+    /// Show another screen.
+    Show(Screen),
+    /// Open a case (id or number) in the detail view.
+    OpenCase(String),
+    /// Back from the detail view to the list.
+    CloseCase,
+    /// Apply an action to a case at the current station.
+    Act {
+        /// Case id.
+        case: String,
+        /// What to do.
+        action: Action,
+    },
+    /// Take in a new case at the current station.
+    Intake(NewCase),
+    /// Switch the language.
+    SetLang(Lang),
+    /// Replace the network settings (city only).
+    SaveSettings(Settings),
+    /// Change the operator name recorded on events.
+    SetOperator(String),
+    /// Cut or restore a demo county link.
+    SetLink {
+        /// The link id.
+        id: usize,
+        /// Up or down.
+        up: bool,
+    },
+    /// Start or stop the demo county's stream of applications.
+    SetStreaming(bool),
+    /// Fetch everything again.
+    Refresh,
+}
+
+/// A station's view of the network, read on the store thread.
+#[derive(Debug, Clone)]
+pub struct StationInfo {
+    /// This node.
+    pub identity: Identity,
+    /// This node's station.
+    pub station: Station,
+    /// Its tier.
+    pub tier: Tier,
+    /// The network's name.
+    pub network_name: String,
+    /// Every station of the network.
+    pub stations: Vec<Station>,
+    /// The catalog of service items.
+    pub catalog: Catalog,
+    /// The working-day calendar.
+    pub calendar: Calendar,
+    /// Network settings.
+    pub settings: Settings,
+    /// Today, by the node's clock (China time).
+    pub today: chrono::NaiveDate,
+    /// The node's change counter when this was read.
+    pub seq: i64,
+}
+
+impl StationInfo {
+    fn read(node: &mut yizhan_node::Node) -> yizhan_node::Result<StationInfo> {
+        node.refresh()?;
+        let station = node.station()?.clone();
+        Ok(StationInfo {
+            identity: node.identity().clone(),
+            tier: station.tier(),
+            station,
+            network_name: node.roster().network_name.clone(),
+            stations: node.roster().stations.values().cloned().collect(),
+            catalog: node.catalog().clone(),
+            calendar: node.calendar().clone(),
+            settings: *node.settings(),
+            today: node.today(),
+            seq: node.seq()?,
+        })
+    }
+
+    /// A station's name by code (the code itself when unknown).
+    pub fn station_name(&self, code: &str) -> String {
+        self.stations
+            .iter()
+            .find(|s| s.code == code)
+            .map_or_else(|| code.to_string(), |s| s.name.clone())
+    }
+}
+
+/// How often the change counter is polled.
+const POLL: Duration = Duration::from_millis(1000);
+
+/// One station's connection and what the window knows about it.
+#[derive(Debug)]
+struct StationState {
+    label: String,
+    handle: NodeHandle,
+    info: Option<StationInfo>,
+    info_task: Task<StationInfo>,
+    seq_task: Task<i64>,
+    last_poll: Option<f64>,
+    error: Option<String>,
+}
+
+impl StationState {
+    fn new(slot: StationSlot) -> StationState {
+        let mut s = StationState {
+            label: slot.label,
+            handle: slot.handle,
+            info: None,
+            info_task: Task::default(),
+            seq_task: Task::default(),
+            last_poll: None,
+            error: None,
+        };
+        s.fetch_info();
+        s
+    }
+
+    fn fetch_info(&mut self) {
+        if !self.info_task.busy() {
+            self.info_task
+                .start(0, self.handle.submit(StationInfo::read));
+        }
+    }
+
+    /// Polls the store's answers; returns whether the data changed.
+    fn poll(&mut self, now: f64) -> bool {
+        let mut changed = false;
+        if let Some((_, r)) = self.info_task.poll() {
+            match r {
+                Ok(info) => {
+                    changed = self.info.as_ref().is_none_or(|old| old.seq != info.seq);
+                    self.info = Some(info);
+                    self.error = None;
+                }
+                Err(e) => self.error = Some(e.to_string()),
+            }
+        }
+        if let Some((_, r)) = self.seq_task.poll() {
+            match r {
+                Ok(seq) if self.info.as_ref().is_some_and(|i| i.seq != seq) => self.fetch_info(),
+                Ok(_) => {}
+                Err(e) => self.error = Some(e.to_string()),
+            }
+        }
+        let due = self.last_poll.is_none_or(|t| now - t >= POLL.as_secs_f64());
+        if due && !self.seq_task.busy() && !self.info_task.busy() {
+            self.last_poll = Some(now);
+            self.seq_task.start(
+                0,
+                self.handle.submit(|n| {
+                    n.refresh()?;
+                    n.seq()
+                }),
+            );
+        }
+        changed
+    }
+
+    fn busy(&self) -> bool {
+        self.info_task.busy()
+    }
+}
+
+/// A write in flight.
+#[derive(Debug)]
+enum Op {
+    Act {
+        station: usize,
+        pending: Pending<CaseView>,
+    },
+    Intake {
+        station: usize,
+        pending: Pending<CaseView>,
+    },
+    Settings {
+        station: usize,
+        pending: Pending<()>,
+    },
+}
+
+/// The answer to a write.
+#[derive(Debug)]
+enum Done {
+    View(yizhan_node::Result<CaseView>),
+    Unit(yizhan_node::Result<()>),
+}
+
+/// What a panel gets each frame.
+pub struct Cx<'a> {
+    /// The strings in the current language.
+    pub t: &'static Tr,
+    /// The current language.
+    pub lang: Lang,
+    /// The current station.
+    pub info: &'a StationInfo,
+    /// Its node.
+    pub handle: &'a NodeHandle,
+    /// Bumped whenever the data may have changed; panels fetch again when it moves.
+    pub version: u64,
+    /// Where panels push what the user asked for.
+    pub commands: &'a mut Vec<Command>,
+    /// Whether a write is in flight (buttons that write are disabled meanwhile).
+    pub writing: bool,
+    /// The operator name recorded on events.
+    pub operator: &'a str,
+}
+
+impl std::fmt::Debug for Cx<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Cx")
+            .field("station", &self.info.station.code)
+            .field("version", &self.version)
+            .finish()
+    }
+}
+
+/// A message in the status bar.
+#[derive(Debug, Clone)]
+struct Notice {
+    text: String,
+    error: bool,
+}
+
+/// The whole window's state.
+#[derive(Debug)]
+pub struct App {
+    lang: Lang,
+    fonts: FontState,
+    stations: Vec<StationState>,
+    current: usize,
+    screen: Screen,
+    county: Option<Box<dyn County>>,
+    version: u64,
+    operator: String,
+    commands: Vec<Command>,
+    ops: Vec<Op>,
+    notice: Option<Notice>,
+    list: list::ListPanel,
+    detail: detail::DetailPanel,
+    intake: intake::IntakePanel,
+    dashboard: dashboard::DashboardPanel,
+    sync: sync_panel::SyncPanel,
+    settings: settings::SettingsPanel,
+}
+
+impl App {
+    /// A window over the given stations; the font search starts at once.
+    pub fn new(init: AppInit) -> App {
+        App {
+            lang: Lang::Zh,
+            fonts: FontState::start(),
+            stations: init.stations.into_iter().map(StationState::new).collect(),
+            current: 0,
+            screen: Screen::Cases,
+            county: init.county,
+            version: 1,
+            operator: std::env::var("YIZHAN_OPERATOR")
+                .ok()
+                .filter(|s| !s.trim().is_empty())
+                .unwrap_or_else(|| "操作员".to_string()),
+            commands: Vec::new(),
+            ops: Vec::new(),
+            notice: None,
+            list: list::ListPanel::default(),
+            detail: detail::DetailPanel::default(),
+            intake: intake::IntakePanel::default(),
+            dashboard: dashboard::DashboardPanel::default(),
+            sync: sync_panel::SyncPanel::default(),
+            settings: settings::SettingsPanel::default(),
+        }
+    }
+
+    /// Queues a command as if the user had asked for it (for tests and the demo).
+    pub fn push_command(&mut self, command: Command) {
+        self.commands.push(command);
+    }
+
+    /// Whether anything is still on its way from a store thread or the font search; tests run
+    /// frames until this is false.
+    pub fn busy(&self) -> bool {
+        matches!(self.fonts, FontState::Searching(_))
+            || !self.ops.is_empty()
+            || self.stations.iter().any(|s| s.info.is_none() || s.busy())
+            || self.list.busy()
+            || self.detail.busy()
+            || self.dashboard.busy()
+            || self.sync.busy()
+    }
+
+    /// The action checks of the open case: action key (`accept`, `approve:税务局` …) → allowed,
+    /// or the node's reason. Empty while they are being checked.
+    pub fn action_checks(&self) -> &std::collections::BTreeMap<String, Result<(), String>> {
+        self.detail.probe_results()
+    }
+
+    /// The open case as last read, if any.
+    pub fn open_case(&self) -> Option<&CaseView> {
+        self.detail.view()
+    }
+
+    /// The case list rows fetched so far, in list order.
+    pub fn listed_rows(&self) -> Vec<&yizhan_node::query::CaseRow> {
+        self.list.rows().collect()
+    }
+
+    /// The screen shown.
+    pub fn screen(&self) -> Screen {
+        self.screen
+    }
+
+    /// Whether a CJK font was found and installed.
+    pub fn has_cjk_font(&self) -> bool {
+        matches!(self.fonts, FontState::Installed(_))
+    }
+
+    /// The current language.
+    pub fn lang(&self) -> Lang {
+        self.lang
+    }
+
+    /// The message shown in the status bar, if any.
+    pub fn notice(&self) -> Option<&str> {
+        self.notice.as_ref().map(|n| n.text.as_str())
+    }
+
+    /// Draws one frame into `ui` (the whole window).
+    pub fn ui(&mut self, ui: &mut egui::Ui) {
+        let ctx = ui.ctx().clone();
+        if !self.fonts.poll(&ctx) {
+            // Nothing that needs CJK glyphs is drawn before the font is there.
+            ui.centered_and_justified(|ui| ui.spinner());
+            ctx.request_repaint_after(Duration::from_millis(20));
+            return;
+        }
+        self.poll(&ctx);
+        let t = self.lang.tr();
+
+        egui::Panel::top("top").show(ui, |ui| self.top_bar(ui, t));
+        egui::Panel::bottom("status").show(ui, |ui| self.status_bar(ui, t));
+        if self.county.is_some() {
+            egui::Panel::left("county")
+                .resizable(true)
+                .default_size(230.0)
+                .show(ui, |ui| self.county_panel(ui, t));
+        }
+        egui::CentralPanel::default().show(ui, |ui| self.main_area(ui, t));
+
+        self.apply_commands();
+        if self.busy() {
+            ctx.request_repaint_after(Duration::from_millis(16));
+        } else {
+            ctx.request_repaint_after(POLL);
+        }
+    }
+
+    fn poll(&mut self, ctx: &egui::Context) {
+        let now = ctx.input(|i| i.time);
+        for (i, s) in self.stations.iter_mut().enumerate() {
+            if s.poll(now) && i == self.current {
+                self.version += 1;
+            }
+        }
+        let t = self.lang.tr();
+        let mut done = Vec::new();
+        for (i, op) in self.ops.iter().enumerate() {
+            let finished = match op {
+                Op::Act { pending, .. } | Op::Intake { pending, .. } => {
+                    pending.poll().map(Done::View)
+                }
+                Op::Settings { pending, .. } => pending.poll().map(Done::Unit),
+            };
+            if let Some(r) = finished {
+                done.push((i, r));
+            }
+        }
+        for (i, r) in done.into_iter().rev() {
+            let op = self.ops.remove(i);
+            self.version += 1;
+            self.finish(op, r, t);
+        }
+    }
+
+    /// Shows what a finished write did: the case it changed, or the node's refusal.
+    fn finish(&mut self, op: Op, done: Done, t: &'static Tr) {
+        match (op, done) {
+            (Op::Act { station, .. }, Done::View(r)) if station == self.current => match r {
+                Ok(view) => {
+                    self.notice = Some(Notice {
+                        text: format!("{} {}", t.saved, view.doc.number),
+                        error: false,
+                    });
+                    self.detail.show_view(view);
+                }
+                Err(e) => self.detail.set_error(e.to_string()),
+            },
+            (Op::Intake { station, .. }, Done::View(r)) if station == self.current => match r {
+                Ok(view) => {
+                    self.notice = Some(Notice {
+                        text: format!("{} {}", t.intake_done, view.doc.number),
+                        error: false,
+                    });
+                    self.intake.reset();
+                    self.detail.show_view(view);
+                    self.screen = Screen::Cases;
+                }
+                Err(e) => self.intake.set_error(e.to_string()),
+            },
+            (Op::Settings { station, .. }, Done::Unit(r)) => {
+                if let Some(s) = self.stations.get_mut(station) {
+                    s.fetch_info();
+                }
+                self.notice = Some(match r {
+                    Ok(()) => Notice {
+                        text: t.settings_saved.to_string(),
+                        error: false,
+                    },
+                    Err(e) => Notice {
+                        text: e.to_string(),
+                        error: true,
+                    },
+                });
+            }
+            // A write for a station no longer shown: its effect shows when that station is
+            // shown again (the data version has moved).
+            _ => {}
+        }
+    }
+
+    fn writing(&self) -> bool {
+        self.ops.iter().any(|op| match op {
+            Op::Act { station, .. } | Op::Intake { station, .. } | Op::Settings { station, .. } => {
+                *station == self.current
+            }
+        })
+    }
+
+    fn apply_commands(&mut self) {
+        for command in std::mem::take(&mut self.commands) {
+            self.apply(command);
+        }
+    }
+
+    fn apply(&mut self, command: Command) {
+        let Some(station) = self.stations.get(self.current) else {
+            return;
+        };
+        let handle = station.handle.clone();
+        match command {
+            Command::SwitchStation(i) if i < self.stations.len() && i != self.current => {
+                self.current = i;
+                self.version += 1;
+                self.list = list::ListPanel::default();
+                self.detail = detail::DetailPanel::default();
+                self.intake = intake::IntakePanel::default();
+                self.dashboard = dashboard::DashboardPanel::default();
+                self.sync = sync_panel::SyncPanel::default();
+                self.notice = None;
+            }
+            Command::SwitchStation(_) => {}
+            Command::Show(screen) => self.screen = screen,
+            Command::OpenCase(id) => {
+                self.screen = Screen::Cases;
+                self.detail.open(id);
+            }
+            Command::CloseCase => self.detail.close(),
+            Command::Act { case, action } => {
+                let operator = self.operator.clone();
+                self.detail.clear_error();
+                self.ops.push(Op::Act {
+                    station: self.current,
+                    pending: handle.submit(move |n| n.act(&case, &action, &operator)),
+                });
+            }
+            Command::Intake(mut new) => {
+                new.operator = self.operator.clone();
+                self.ops.push(Op::Intake {
+                    station: self.current,
+                    pending: handle.submit(move |n| n.new_case(&new)),
+                });
+            }
+            Command::SetLang(lang) => self.lang = lang,
+            Command::SaveSettings(settings) => self.ops.push(Op::Settings {
+                station: self.current,
+                pending: handle.submit(move |n| n.set_settings(settings)),
+            }),
+            Command::SetOperator(name) => self.operator = name,
+            Command::SetLink { id, up } => {
+                if let Some(c) = self.county.as_mut() {
+                    c.set_link(id, up);
+                }
+            }
+            Command::SetStreaming(on) => {
+                if let Some(c) = self.county.as_mut() {
+                    c.set_streaming(on);
+                }
+            }
+            Command::Refresh => {
+                self.version += 1;
+                if let Some(s) = self.stations.get_mut(self.current) {
+                    s.fetch_info();
+                }
+            }
+        }
+    }
+
+    fn top_bar(&mut self, ui: &mut egui::Ui, t: &'static Tr) {
+        ui.horizontal_wrapped(|ui| {
+            ui.heading(t.app_title);
+            if let Some(info) = self
+                .stations
+                .get(self.current)
+                .and_then(|s| s.info.as_ref())
+            {
+                ui.label(
+                    egui::RichText::new(format!(
+                        "{} · {} · {}",
+                        info.network_name,
+                        t.tier(info.tier),
+                        info.today.format("%Y-%m-%d")
+                    ))
+                    .weak(),
+                );
+            }
+            ui.separator();
+            if self.stations.len() > 1 {
+                let current = self
+                    .stations
+                    .get(self.current)
+                    .map(|s| s.label.clone())
+                    .unwrap_or_default();
+                let label = ui.label(t.station);
+                egui::ComboBox::from_id_salt("station-switcher")
+                    .selected_text(current)
+                    .width(220.0)
+                    .show_ui(ui, |ui| {
+                        for (i, s) in self.stations.iter().enumerate() {
+                            if ui.selectable_label(i == self.current, &s.label).clicked() {
+                                self.commands.push(Command::SwitchStation(i));
+                            }
+                        }
+                    })
+                    .response
+                    .labelled_by(label.id);
+                ui.separator();
+            }
+            let in_detail = self.detail.is_open();
+            for (screen, name) in [
+                (Screen::Cases, t.screen_cases),
+                (Screen::Intake, t.screen_intake),
+                (Screen::Dashboard, t.screen_dashboard),
+                (Screen::Sync, t.screen_sync),
+                (Screen::Settings, t.screen_settings),
+            ] {
+                let selected = self.screen == screen && !(screen == Screen::Cases && in_detail);
+                if ui.selectable_label(selected, name).clicked() {
+                    if screen == Screen::Cases {
+                        self.commands.push(Command::CloseCase);
+                    }
+                    self.commands.push(Command::Show(screen));
+                }
+            }
+            ui.separator();
+            let other = match self.lang {
+                Lang::Zh => Lang::En,
+                Lang::En => Lang::Zh,
+            };
+            if ui.button(other.tr().lang_name).clicked() {
+                self.commands.push(Command::SetLang(other));
+            }
+        });
+    }
+
+    fn status_bar(&mut self, ui: &mut egui::Ui, t: &'static Tr) {
+        ui.horizontal_wrapped(|ui| {
+            if let FontState::Missing = self.fonts {
+                ui.colored_label(
+                    egui::Color32::from_rgb(200, 80, 0),
+                    format!(
+                        "No Chinese font found / 未找到中文字体: {}",
+                        fonts::INSTALL_HINT
+                    ),
+                );
+                ui.separator();
+            }
+            if let Some(err) = self
+                .stations
+                .get(self.current)
+                .and_then(|s| s.error.as_ref())
+            {
+                ui.colored_label(ui.visuals().error_fg_color, format!("{}: {err}", t.error));
+                ui.separator();
+            }
+            if self.writing() {
+                ui.spinner();
+                ui.label(t.saving);
+            } else if let Some(n) = &self.notice {
+                if n.error {
+                    ui.colored_label(ui.visuals().error_fg_color, &n.text);
+                } else {
+                    ui.label(&n.text);
+                }
+            }
+            ui.with_layout(egui::Layout::right_to_left(egui::Align::Center), |ui| {
+                ui.label(egui::RichText::new(format!("{}: {}", t.operator, self.operator)).weak());
+            });
+        });
+    }
+
+    fn county_panel(&mut self, ui: &mut egui::Ui, t: &'static Tr) {
+        let Some(county) = self.county.as_ref() else {
+            return;
+        };
+        ui.heading(t.county);
+        ui.label(egui::RichText::new(t.county_links).strong());
+        for link in county.links() {
+            let mut up = link.up;
+            let text = format!("{} ↔ {}", link.a, link.b);
+            if ui.checkbox(&mut up, text).changed() {
+                self.commands.push(Command::SetLink { id: link.id, up });
+            }
+        }
+        ui.separator();
+        let mut streaming = county.streaming();
+        if ui.checkbox(&mut streaming, t.county_stream).changed() {
+            self.commands.push(Command::SetStreaming(streaming));
+        }
+        ui.separator();
+        ui.label(egui::RichText::new(t.county_status).strong());
+        egui::ScrollArea::vertical()
+            .id_salt("county-status")
+            .show(ui, |ui| {
+                for s in county.sync_status() {
+                    ui.label(egui::RichText::new(&s.label).strong());
+                    ui.label(format!(
+                        "{} {} · {} {}",
+                        t.peers_connected, s.connected_peers, t.pending_docs, s.pending_docs
+                    ));
+                    if let Some(ms) = s.last_sync_ms {
+                        ui.label(
+                            egui::RichText::new(format!(
+                                "{} {}",
+                                t.last_contact,
+                                yizhan_node::clock::format_ms(ms)
+                            ))
+                            .weak(),
+                        );
+                    }
+                    if let Some(e) = s.last_error {
+                        ui.colored_label(ui.visuals().error_fg_color, e);
+                    }
+                    ui.add_space(4.0);
+                }
+            });
+    }
+
+    fn main_area(&mut self, ui: &mut egui::Ui, t: &'static Tr) {
+        let writing = self.writing();
+        let Some(station) = self.stations.get(self.current) else {
+            return;
+        };
+        let Some(info) = station.info.as_ref() else {
+            ui.horizontal(|ui| {
+                if let Some(e) = &station.error {
+                    ui.colored_label(ui.visuals().error_fg_color, e);
+                } else {
+                    ui.spinner();
+                    ui.label(t.loading);
+                }
+            });
+            return;
+        };
+        let mut cx = Cx {
+            t,
+            lang: self.lang,
+            info,
+            handle: &station.handle,
+            version: self.version,
+            commands: &mut self.commands,
+            writing,
+            operator: &self.operator,
+        };
+        match self.screen {
+            Screen::Cases if self.detail.is_open() => self.detail.ui(ui, &mut cx),
+            Screen::Cases => self.list.ui(ui, &mut cx),
+            Screen::Intake => self.intake.ui(ui, &mut cx),
+            Screen::Dashboard => self.dashboard.ui(ui, &mut cx),
+            Screen::Sync => self.sync.ui(ui, &mut cx, self.county.as_deref()),
+            Screen::Settings => self.settings.ui(ui, &mut cx, &self.fonts),
+        }
+    }
+}
+
+impl eframe::App for App {
+    fn ui(&mut self, ui: &mut egui::Ui, _frame: &mut eframe::Frame) {
+        App::ui(self, ui);
+    }
+}

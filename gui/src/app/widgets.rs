@@ -1,0 +1,82 @@
+//! Small widgets shared by the panels: supervision lights, labelled text fields, time formats.
+
+use super::i18n::Tr;
+use eframe::egui;
+use yizhan_node::case::Light;
+
+/// The color of a supervision light.
+pub fn light_color(light: Light) -> egui::Color32 {
+    match light {
+        Light::Green => egui::Color32::from_rgb(46, 160, 67),
+        Light::Yellow => egui::Color32::from_rgb(230, 180, 0),
+        Light::Red => egui::Color32::from_rgb(220, 50, 47),
+        Light::Severe => egui::Color32::from_rgb(128, 0, 64),
+    }
+}
+
+/// A colored dot for a light (a hollow ring when there is none), named for screen readers.
+pub fn light_dot(ui: &mut egui::Ui, light: Option<Light>, t: &Tr) -> egui::Response {
+    let size = ui.spacing().interact_size.y * 0.6;
+    let (rect, response) = ui.allocate_exact_size(egui::vec2(size, size), egui::Sense::hover());
+    let center = rect.center();
+    let radius = size * 0.45;
+    match light {
+        Some(l) => {
+            ui.painter().circle_filled(center, radius, light_color(l));
+            if l == Light::Severe {
+                // Severe is red with a dark ring, so that it is told from red without color.
+                ui.painter().circle_stroke(
+                    center,
+                    radius,
+                    egui::Stroke::new(2.0, egui::Color32::BLACK),
+                );
+            }
+        }
+        None => {
+            ui.painter().circle_stroke(
+                center,
+                radius * 0.8,
+                egui::Stroke::new(1.0, ui.visuals().weak_text_color()),
+            );
+        }
+    }
+    let name = light.map_or(t.no_light, |l| t.light(l)).to_string();
+    response.widget_info(|| egui::WidgetInfo::labeled(egui::Role::Label, true, &name));
+    response.on_hover_text(light.map_or(t.no_light, |l| t.light(l)))
+}
+
+/// A label and a one-line text field, the field named by the label (for screen readers and
+/// tests).
+pub fn field(ui: &mut egui::Ui, label: &str, value: &mut String, width: f32) -> egui::Response {
+    let l = ui.label(label);
+    ui.add(egui::TextEdit::singleline(value).desired_width(width))
+        .labelled_by(l.id)
+}
+
+/// A label and a multi-line text field.
+pub fn field_multiline(ui: &mut egui::Ui, label: &str, value: &mut String) -> egui::Response {
+    let l = ui.label(label);
+    ui.add(
+        egui::TextEdit::multiline(value)
+            .desired_rows(2)
+            .desired_width(f32::INFINITY),
+    )
+    .labelled_by(l.id)
+}
+
+/// Milliseconds since the Unix epoch as China time, `YYYY-MM-DD HH:MM`.
+pub fn time(ms: i64) -> String {
+    use chrono::TimeZone as _;
+    yizhan_node::clock::china()
+        .timestamp_millis_opt(ms)
+        .single()
+        .map_or_else(
+            || ms.to_string(),
+            |t| t.format("%Y-%m-%d %H:%M").to_string(),
+        )
+}
+
+/// An error line in the error color.
+pub fn error_line(ui: &mut egui::Ui, text: &str) {
+    ui.colored_label(ui.visuals().error_fg_color, text);
+}

@@ -1,0 +1,4 @@
+//! The `yizhan` package as a library: the station window ([`app`]), so that the binary, the demo
+//! county and the window's tests build on the same code.
+
+pub mod app;
