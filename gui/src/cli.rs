@@ -33,6 +33,19 @@ pub struct Cli {
 enum Command {
     /// Open the station window (the same as `yizhan` with no command).
     Open,
+    /// Run a whole demo county on this machine (1 city, 2 townships, 4 villages, each a real node
+    /// on loopback) and open the window on it; headless where there is no display.
+    Demo {
+        /// No window: print what flows where and take commands on stdin.
+        #[arg(long)]
+        headless: bool,
+        /// Keep the county's stores in this (empty) directory instead of a temporary one.
+        #[arg(long, value_name = "DIR")]
+        dir: Option<PathBuf>,
+        /// Seed of the generated cases.
+        #[arg(long, default_value_t = 1)]
+        seed: u64,
+    },
     /// Create a new network; this node becomes its city station.
     Init {
         /// The network's name, e.g. 太原市政务服务网.
@@ -440,6 +453,27 @@ fn open_window(ctx: &Ctx) -> Result<()> {
     result
 }
 
+/// `yizhan demo`: the county in the window, or headless when asked or when there is no display.
+fn demo(headless: bool, dir: Option<PathBuf>, seed: u64) -> Result<()> {
+    let display = ["DISPLAY", "WAYLAND_DISPLAY"]
+        .iter()
+        .any(|v| std::env::var_os(v).is_some_and(|s| !s.is_empty()));
+    let county = yizhan::demo::DemoCounty::start(&yizhan::demo::DemoOptions { dir, seed })?;
+    if headless || !display {
+        if !headless {
+            eprintln!(
+                "no display found (neither DISPLAY nor WAYLAND_DISPLAY is set): running the demo county headless"
+            );
+        }
+        return yizhan::demo::run_headless(county, &mut std::io::stdout());
+    }
+    let stations = county.slots();
+    yizhan::app::run_window(yizhan::app::AppInit {
+        stations,
+        county: Some(Box::new(county)),
+    })
+}
+
 struct Ctx {
     data: PathBuf,
     json: bool,
@@ -470,6 +504,11 @@ pub fn run() -> Result<()> {
     };
     match command {
         Command::Open => open_window(&ctx),
+        Command::Demo {
+            headless,
+            dir,
+            seed,
+        } => demo(headless, dir, seed),
         Command::Init {
             network,
             code,

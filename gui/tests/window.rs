@@ -1,0 +1,324 @@
+//! The station window driven by label through egui_kittest, on real stores: a delegated case from
+//! intake at a village to the follow-up of a bad rating at the township, and the same steps
+//! refused where the tier does not allow them.
+//!
+//! Each station is a real node (its own store in a temporary directory, enrolled by the city) on
+//! its own store thread, as in the demo county; the window holds both and switches between them.
+//! The case moves from the village to the township by handing the village's changes to the
+//! township's node (what sync does, without the network). Every wait runs frames until the window
+//! has no request in flight, with a deadline; nothing sleeps.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+use eframe::egui;
+use egui_kittest::Harness;
+use egui_kittest::kittest::Queryable as _;
+use std::path::Path;
+use std::time::{Duration, Instant};
+use yizhan::app::{App, AppInit, Command, StationSlot};
+use yizhan_node::case::Status;
+use yizhan_node::network::Station;
+use yizhan_node::replica::RemoteDoc;
+use yizhan_node::{Clock, InitParams, Node, NodeHandle};
+
+/// 2026-03-02T09:00:00+08:00, a Monday.
+const NOW: i64 = 1_772_413_200_000;
+/// The township item with two departments (并联审批).
+const ITEM: &str = "TS-006";
+const DEPTS: [&str; 2] = ["乡镇农业农村办公室", "乡镇自然资源所"];
+
+fn station(code: &str, name: &str, tier: &str, parent: &str) -> Station {
+    Station {
+        code: code.into(),
+        name: name.into(),
+        tier: tier.into(),
+        parent: parent.into(),
+    }
+}
+
+/// Enrols a node for a station already invited at `city`.
+fn join(city: &mut Node, st: Station, dir: &Path) -> Node {
+    let invite = city.invite(st, 7).unwrap();
+    let secret = yizhan_node::enrol::generate_secret().unwrap();
+    let joiner = yizhan_node::enrol::node_id_of(&secret);
+    let enrolment = city.redeem_invite(&invite.secret, &joiner).unwrap();
+    Node::join(
+        dir,
+        Clock::Fixed(NOW),
+        &secret,
+        &invite.network_id,
+        &invite.root_key,
+        &enrolment,
+    )
+    .unwrap()
+}
+
+struct County {
+    _dir: tempfile::TempDir,
+    village: NodeHandle,
+    township: NodeHandle,
+    village_id: String,
+}
+
+/// A city (C), a township (T) and a village under it (V); the village joins first so that the
+/// township's enrolment carries the village's certificate.
+fn county() -> County {
+    let dir = tempfile::tempdir().unwrap();
+    let mut city = Node::init(
+        &dir.path().join("city"),
+        Clock::Fixed(NOW),
+        &InitParams {
+            network_name: "测试市".into(),
+            code: "C".into(),
+            name: "测试市政务服务中心".into(),
+        },
+    )
+    .unwrap();
+    city.add_station(station("T", "北格镇便民服务中心", "township", "C"))
+        .unwrap();
+    let village = join(
+        &mut city,
+        station("V", "北格村便民服务站", "village", "T"),
+        &dir.path().join("village"),
+    );
+    let township = join(
+        &mut city,
+        station("T", "北格镇便民服务中心", "township", "C"),
+        &dir.path().join("township"),
+    );
+    let village_id = village.identity().node_id.clone();
+    let (village, _) = NodeHandle::spawn(village).unwrap();
+    let (township, _) = NodeHandle::spawn(township).unwrap();
+    County {
+        _dir: dir,
+        village,
+        township,
+        village_id,
+    }
+}
+
+/// Hands everything the village has in the township's scope to the township (what a sync does).
+fn village_to_township(c: &County) {
+    let docs: Vec<RemoteDoc> = c
+        .village
+        .call(|n| {
+            let scope = n.scope_of("T");
+            let heads = n.changed_since(0, &scope, 10_000)?;
+            heads
+                .into_iter()
+                .map(|h| {
+                    Ok(RemoteDoc {
+                        changes: n.changes_for(&h.doc_id, &[])?,
+                        doc_id: h.doc_id,
+                    })
+                })
+                .collect()
+        })
+        .unwrap();
+    let sender = c.village_id.clone();
+    c.township
+        .call(move |n| n.apply_remote(&sender, &docs))
+        .unwrap();
+}
+
+fn window(c: &County) -> Harness<'static, App> {
+    let app = App::new(AppInit {
+        stations: vec![
+            StationSlot {
+                label: "北格村便民服务站".into(),
+                handle: c.village.clone(),
+            },
+            StationSlot {
+                label: "北格镇便民服务中心".into(),
+                handle: c.township.clone(),
+            },
+        ],
+        county: None,
+    });
+    let mut builder = Harness::builder().with_size(egui::vec2(1280.0, 800.0));
+    if yizhan::app::fonts::find_cjk_font().is_none() {
+        // Without a CJK font the labels are still there for the accessibility tree; only the
+        // pixels would be boxes.
+        builder = builder.allow_missing_glyphs();
+    }
+    let mut h = builder.build_ui_state(|ui, app: &mut App| app.ui(ui), app);
+    settle(&mut h);
+    h
+}
+
+/// Runs frames until nothing is in flight (twice in a row), or fails after a deadline.
+fn settle(h: &mut Harness<'_, App>) {
+    let deadline = Instant::now() + Duration::from_secs(30);
+    let mut quiet = 0;
+    while quiet < 3 {
+        h.step();
+        if h.state().busy() {
+            quiet = 0;
+        } else {
+            quiet += 1;
+        }
+        assert!(Instant::now() < deadline, "the window did not settle");
+        std::thread::yield_now();
+    }
+}
+
+fn click(h: &mut Harness<'_, App>, label: &str) {
+    h.get_by_label(label).click();
+    settle(h);
+}
+
+/// The button with this label, if the window offers it (timeline labels share some names).
+fn button<'h>(h: &'h Harness<'_, App>, label: &'h str) -> Option<egui_kittest::Node<'h>> {
+    h.query_by_role_and_label(egui::accesskit::Role::Button, label)
+}
+
+fn press(h: &mut Harness<'_, App>, label: &str) {
+    button(h, label)
+        .unwrap_or_else(|| panic!("no button {label}"))
+        .click();
+    settle(h);
+}
+
+fn type_into(h: &mut Harness<'_, App>, label: &str, text: &str) {
+    h.get_by_label(label).click();
+    h.step();
+    h.get_by_label(label).type_text(text);
+    settle(h);
+}
+
+fn status(h: &Harness<'_, App>) -> Status {
+    h.state().open_case().expect("a case is open").state.status
+}
+
+/// Takes in a delegated TS-006 case at the village through the intake screen; returns its number.
+fn intake_at_village(h: &mut Harness<'_, App>) -> String {
+    click(h, "收件登记");
+    // Pinyin initials of 农村宅基地… find the item.
+    type_into(h, "查找事项", "ncz");
+    h.get_by_label_contains("TS-006").click();
+    settle(h);
+    type_into(h, "申请人姓名", "张三");
+    type_into(h, "身份证号", "11010519491231002X");
+    click(h, "代办（代办员代为申请）");
+    click(h, "已收委托书");
+    // The guide's first material is ticked: handed over to the agent.
+    let catalog = yizhan_node::catalog::Catalog::default_catalog();
+    let first = catalog.get(ITEM).unwrap().materials[0].clone();
+    click(h, &first);
+    press(h, "登记办件");
+    let view = h.state().open_case().expect("the new case is shown");
+    assert_eq!(view.doc.item.code, ITEM);
+    assert_eq!(view.doc.origin, "V");
+    let d = view.doc.delegation.as_ref().expect("a delegated case");
+    assert!(d.entrustment);
+    assert_eq!(d.handed_over, [first]);
+    view.doc.number.clone()
+}
+
+#[test]
+fn a_delegated_case_from_village_intake_to_the_follow_up_of_a_bad_rating() {
+    let c = county();
+    let mut h = window(&c);
+    let number = intake_at_village(&mut h);
+    assert_eq!(status(&h), Status::Submitted);
+
+    // The village does not accept a township item: the action is not offered, and the node's
+    // reason is listed.
+    assert!(button(&h, "受理").is_none());
+    let why = h.state().action_checks()["accept"].clone().unwrap_err();
+    assert!(why.contains("township"), "{why}");
+
+    // Forward up to the township (its parent is preselected).
+    press(&mut h, "转办");
+    let view = h.state().open_case().unwrap();
+    assert_eq!(view.state.holder, "T");
+    assert_eq!(view.state.route, ["V", "T"]);
+
+    // The township receives the case and finds it in its list.
+    village_to_township(&c);
+    h.state_mut().push_command(Command::SwitchStation(1));
+    settle(&mut h);
+    click(&mut h, "办件");
+    assert!(
+        h.state().listed_rows().iter().any(|r| r.number == number),
+        "the township lists the case"
+    );
+    click(&mut h, &number);
+    assert_eq!(status(&h), Status::Submitted);
+
+    press(&mut h, "受理");
+    assert_eq!(status(&h), Status::Accepted);
+
+    // The one-time notice is prefilled with the guide's materials.
+    press(&mut h, "一次性告知补正");
+    assert_eq!(status(&h), Status::AwaitingMaterials);
+    assert!(!h.state().open_case().unwrap().state.missing.is_empty());
+    press(&mut h, "恢复计时");
+    assert_eq!(status(&h), Status::Accepted);
+
+    // Completion waits for both departments.
+    assert!(button(&h, "办结").is_none());
+    for dept in DEPTS {
+        press(&mut h, &format!("同意 {dept}"));
+    }
+    let approvals = &h.state().open_case().unwrap().state.approvals;
+    assert!(DEPTS.iter().all(|d| approvals[*d].approved));
+    press(&mut h, "办结");
+    assert_eq!(status(&h), Status::Completed);
+
+    // A rating of 5 (非常不满意, 差评) opens a follow-up, shown on the case.
+    assert!(h.query_by_label_contains("整改待回访").is_none());
+    click(&mut h, "5 非常不满意");
+    press(&mut h, "提交评价");
+    let view = h.state().open_case().unwrap();
+    assert_eq!(view.state.rating.as_ref().unwrap().level, 5);
+    assert!(view.deadline.follow_up_due.is_some());
+    assert!(h.query_by_label_contains("整改待回访").is_some());
+
+    // The timeline shows who did what where.
+    assert_eq!(h.query_all_by_label("部门同意").count(), 2);
+    assert!(h.query_all_by_label("北格村便民服务站").count() >= 2);
+}
+
+#[test]
+fn the_steps_the_tier_does_not_allow_are_refused_with_the_nodes_reason() {
+    let c = county();
+    let mut h = window(&c);
+    let number = intake_at_village(&mut h);
+
+    // Nothing that decides a township item is offered at the village (asking for missing
+    // materials is: the agent tells the villager what to bring).
+    assert!(button(&h, "一次性告知补正").is_some());
+    for label in ["受理", "办结", "提交评价", "记录回访"] {
+        assert!(button(&h, label).is_none(), "{label} is offered");
+    }
+    for key in ["accept", "complete", "refuse", "rate"] {
+        assert!(
+            h.state().action_checks()[key].is_err(),
+            "{key} is allowed at the village"
+        );
+    }
+
+    // An action that is not allowed, sent anyway (a stale button), is refused by the node and
+    // the refusal is shown; nothing is written.
+    let id = h.state().open_case().unwrap().doc.id.clone();
+    h.state_mut().push_command(Command::Act {
+        case: id,
+        action: yizhan_node::case::Action::Accept,
+    });
+    settle(&mut h);
+    assert!(h.query_by_label_contains("未执行").is_some());
+    assert!(h.query_by_label_contains("township").is_some());
+    assert_eq!(status(&h), Status::Submitted);
+
+    // After the forward, the village no longer holds the case and may not forward it again.
+    press(&mut h, "转办");
+    assert!(button(&h, "转办").is_none());
+    assert!(h.state().action_checks()["forward"].is_err());
+
+    // The township has not received it yet (no sync): opening it there fails plainly.
+    h.state_mut().push_command(Command::SwitchStation(1));
+    settle(&mut h);
+    h.state_mut().push_command(Command::OpenCase(number));
+    settle(&mut h);
+    assert!(h.query_by_label_contains("未执行").is_some());
+}
