@@ -688,9 +688,11 @@ pub fn run_headless(mut county: DemoCounty, out: &mut dyn std::io::Write) -> Res
                 match n {
                     Err(e) => e,
                     Ok(n) => match county.intake(code, n) {
-                        Ok(ids) => {
-                            format!("{code}: took in {} case(s) and forwarded them", ids.len())
-                        }
+                        Ok(ids) => format!(
+                            "{code}: took in {} case(s) and forwarded them: {}",
+                            ids.len(),
+                            ids.join(" ")
+                        ),
                         Err(e) => format!("error: {e:#}"),
                     },
                 }

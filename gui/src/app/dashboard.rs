@@ -166,7 +166,7 @@ impl DashboardPanel {
                         tot.follow_ups_open, tot.follow_ups_overdue, t.overdue
                     ),
                 ),
-                (t.delegated, tot.delegated.to_string()),
+                (t.delegated_cases, tot.delegated.to_string()),
                 (t.consults, tot.consults.to_string()),
                 (t.conflicts, tot.conflicts.to_string()),
             ] {
@@ -215,6 +215,9 @@ impl DashboardPanel {
         let names: Vec<&str> = ALL_LIGHTS.iter().map(|l| t.light(*l)).collect();
         Plot::new("lights-plot")
             .height(140.0)
+            .include_x(-0.5)
+            .include_x(ALL_LIGHTS.len() as f64 - 0.5)
+            .include_y(0.0)
             .allow_zoom(false)
             .allow_drag(false)
             .allow_scroll(false)
@@ -315,10 +318,17 @@ impl DashboardPanel {
             let bars: Vec<Bar> = chart
                 .iter()
                 .enumerate()
-                .map(|(i, (n, v))| Bar::new(i as f64, *v).name(n))
+                .map(|(i, (n, v))| {
+                    Bar::new(i as f64, *v)
+                        .name(n)
+                        .fill(egui::Color32::from_rgb(60, 120, 200))
+                })
                 .collect();
             Plot::new("groups-plot")
                 .height(200.0)
+                .include_x(-0.5)
+                .include_x(chart.len().max(4) as f64 - 0.5)
+                .include_y(0.0)
                 .allow_zoom(false)
                 .allow_drag(false)
                 .allow_scroll(false)

@@ -441,35 +441,42 @@ impl DetailPanel {
         if !approvals.is_empty() {
             ui.group(|ui| {
                 ui.strong(t.approvals);
-                for dept in approvals {
-                    ui.horizontal_wrapped(|ui| {
-                        ui.label(dept.as_str());
-                        if ok(&format!("approve:{dept}"))
-                            && ui
-                                .add_enabled(
-                                    !writing,
-                                    egui::Button::new(format!("{} {dept}", t.act_approve)),
-                                )
-                                .clicked()
-                        {
-                            act = Some(Action::Approve { dept: dept.clone() });
-                        }
-                        if ok(&format!("reject:{dept}"))
-                            && ui
-                                .add_enabled(
-                                    !writing && !self.forms.reject_reason.trim().is_empty(),
-                                    egui::Button::new(format!("{} {dept}", t.act_reject)),
-                                )
-                                .on_disabled_hover_text(t.reason_needed)
-                                .clicked()
-                        {
-                            act = Some(Action::Reject {
-                                dept: dept.clone(),
-                                reason: self.forms.reject_reason.trim().to_string(),
-                            });
+                egui::Grid::new("approve-grid")
+                    .num_columns(3)
+                    .spacing([6.0, 4.0])
+                    .show(ui, |ui| {
+                        for dept in approvals {
+                            ui.label(dept.as_str());
+                            if ok(&format!("approve:{dept}")) {
+                                if ui
+                                    .add_enabled(
+                                        !writing,
+                                        egui::Button::new(format!("{} {dept}", t.act_approve)),
+                                    )
+                                    .clicked()
+                                {
+                                    act = Some(Action::Approve { dept: dept.clone() });
+                                }
+                            } else {
+                                ui.label("");
+                            }
+                            if ok(&format!("reject:{dept}"))
+                                && ui
+                                    .add_enabled(
+                                        !writing && !self.forms.reject_reason.trim().is_empty(),
+                                        egui::Button::new(format!("{} {dept}", t.act_reject)),
+                                    )
+                                    .on_disabled_hover_text(t.reason_needed)
+                                    .clicked()
+                            {
+                                act = Some(Action::Reject {
+                                    dept: dept.clone(),
+                                    reason: self.forms.reject_reason.trim().to_string(),
+                                });
+                            }
+                            ui.end_row();
                         }
                     });
-                }
                 field(ui, t.reject_reason, &mut self.forms.reject_reason, 260.0);
             });
         }

@@ -224,6 +224,7 @@ strings! {
     follow_ups: "整改待办", "Open follow-ups";
     overdue: "超期", "overdue";
     conflicts: "冲突", "Conflicts";
+    delegated_cases: "代办件", "Proxy cases";
     lights_open: "在办件红黄绿灯", "Lights of open cases";
     by_status: "按状态", "By status";
     by_kind: "按类型", "By kind";

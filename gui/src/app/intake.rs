@@ -217,54 +217,49 @@ impl IntakePanel {
 
         ui.strong(t.applicant);
         let mut problems: Vec<String> = Vec::new();
-        egui::Grid::new("applicant")
-            .num_columns(3)
-            .spacing([8.0, 6.0])
-            .show(ui, |ui| {
-                field(ui, t.applicant_name, &mut self.name, 220.0);
-                if self.name.trim().is_empty() {
-                    ui.weak(t.required);
-                    problems.push(t.applicant_name.to_string());
-                } else if self.name.trim().chars().count() > 64 {
-                    error_line(ui, t.too_long);
-                    problems.push(t.applicant_name.to_string());
-                } else {
-                    ui.label("");
-                }
-                ui.end_row();
-                field(ui, t.id_number, &mut self.id_number, 220.0);
-                let id = self.id_number.trim();
-                if id.is_empty() {
-                    ui.weak(t.optional);
-                } else {
-                    match validate_id_number(id) {
-                        Ok(()) => {
-                            ui.label(
-                                egui::RichText::new("✔")
-                                    .color(egui::Color32::from_rgb(46, 160, 67)),
-                            );
-                        }
-                        Err(e) => {
-                            error_line(ui, &id_error(t, &e));
-                            problems.push(t.id_number.to_string());
-                        }
+        // One row per field: the field, then what is wrong with it (or whether it is optional).
+        ui.horizontal(|ui| {
+            field(ui, t.applicant_name, &mut self.name, 220.0);
+            if self.name.trim().is_empty() {
+                ui.weak(t.required);
+                problems.push(t.applicant_name.to_string());
+            } else if self.name.trim().chars().count() > 64 {
+                error_line(ui, t.too_long);
+                problems.push(t.applicant_name.to_string());
+            }
+        });
+        ui.horizontal(|ui| {
+            field(ui, t.id_number, &mut self.id_number, 220.0);
+            let id = self.id_number.trim();
+            if id.is_empty() {
+                ui.weak(t.optional);
+            } else {
+                match validate_id_number(id) {
+                    Ok(()) => {
+                        ui.label(
+                            egui::RichText::new("✔").color(egui::Color32::from_rgb(46, 160, 67)),
+                        );
+                    }
+                    Err(e) => {
+                        error_line(ui, &id_error(t, &e));
+                        problems.push(t.id_number.to_string());
                     }
                 }
-                ui.end_row();
-                field(ui, t.phone, &mut self.phone, 220.0);
-                if self.phone.trim().is_empty() {
-                    ui.weak(t.optional);
-                } else if phone_problem(self.phone.trim()) {
-                    error_line(ui, t.phone_invalid);
-                    problems.push(t.phone.to_string());
-                } else {
-                    ui.label("");
-                }
-                ui.end_row();
-                field(ui, t.address, &mut self.address, 320.0);
+            }
+        });
+        ui.horizontal(|ui| {
+            field(ui, t.phone, &mut self.phone, 220.0);
+            if self.phone.trim().is_empty() {
                 ui.weak(t.optional);
-                ui.end_row();
-            });
+            } else if phone_problem(self.phone.trim()) {
+                error_line(ui, t.phone_invalid);
+                problems.push(t.phone.to_string());
+            }
+        });
+        ui.horizontal(|ui| {
+            field(ui, t.address, &mut self.address, 360.0);
+            ui.weak(t.optional);
+        });
         ui.separator();
 
         ui.checkbox(&mut self.delegated, t.delegated);
