@@ -12,11 +12,12 @@ use std::process::ExitCode;
 
 fn main() -> ExitCode {
     // Automerge logs its own errors for documents it cannot load; the command reports those once,
-    // in its one-line error, so its logging is off unless asked for.
+    // in its one-line error, so its logging is off unless asked for. iroh warns about every
+    // connection a peer closes while it is being accepted, which is routine when sessions end.
     tracing_subscriber::fmt()
         .with_env_filter(
             tracing_subscriber::EnvFilter::try_from_env("YIZHAN_LOG")
-                .unwrap_or_else(|_| "warn,automerge=off".into()),
+                .unwrap_or_else(|_| "warn,automerge=off,iroh::protocol=error".into()),
         )
         .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
         .with_writer(std::io::stderr)
