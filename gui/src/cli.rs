@@ -609,10 +609,10 @@ pub fn run() -> Result<()> {
             let mut node = ctx.open()?;
             let r = yizhan_sync::bundle::import(&mut node, &file)?;
             if ctx.json {
-                println!("{}", serde_json::to_string(&r)?);
+                outln!("{}", serde_json::to_string(&r)?);
                 Ok(())
             } else {
-                println!(
+                outln!(
                     "{}: {} documents, {} changed, {} already here, {} outside this station's scope",
                     file.display(),
                     r.docs,

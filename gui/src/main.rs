@@ -4,6 +4,23 @@
 //! or prints one line `error: …` on stderr and exits non-zero. See DESIGN.md section 8 for the
 //! contract the tests rely on.
 
+/// `println!` for a command's output: a reader that went away (`yizhan case list | head`) ends
+/// the command quietly, as it does for other Unix tools, instead of a panic.
+macro_rules! outln {
+    () => {{
+        use std::io::Write as _;
+        if let Err(e) = writeln!(std::io::stdout().lock()) {
+            $crate::stdout_failed(e);
+        }
+    }};
+    ($($arg:tt)*) => {{
+        use std::io::Write as _;
+        if let Err(e) = writeln!(std::io::stdout().lock(), $($arg)*) {
+            $crate::stdout_failed(e);
+        }
+    }};
+}
+
 mod cli;
 mod netcmd;
 mod output;
@@ -31,4 +48,14 @@ fn main() -> ExitCode {
             ExitCode::FAILURE
         }
     }
+}
+
+/// Ends the process when the output cannot be written: quietly when the reader closed the pipe,
+/// with the one-line error otherwise.
+fn stdout_failed(e: std::io::Error) -> ! {
+    if e.kind() == std::io::ErrorKind::BrokenPipe {
+        std::process::exit(0);
+    }
+    eprintln!("error: cannot write the output: {e}");
+    std::process::exit(1);
 }

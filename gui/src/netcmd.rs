@@ -108,12 +108,12 @@ pub fn invite(
     };
     let text = ticket.encode();
     if json {
-        println!(
+        outln!(
             "{}",
             json!({ "ticket": text, "station": inv.station.code, "ordinal": inv.ordinal, "expires_at": yizhan_node::clock::format_ms(inv.expires_at) })
         );
     } else {
-        println!("{text}");
+        outln!("{text}");
         eprintln!(
             "邀请 {} {}（第 {} 台），有效至 {}；在新电脑上运行：yizhan join <上面的邀请码>",
             inv.station.code,
@@ -163,11 +163,11 @@ pub fn peer_list(node: &Node, json: bool) -> Result<()> {
                 })
             })
             .collect();
-        println!("{}", serde_json::Value::Array(v));
+        outln!("{}", serde_json::Value::Array(v));
         return Ok(());
     }
     for p in peers {
-        println!(
+        outln!(
             "{} {:<10} {:<24} 最近联系 {}{}",
             &p.node_id[..16.min(p.node_id.len())],
             p.station,
@@ -185,7 +185,7 @@ fn print_report(r: &SessionReport) {
     if let Some(o) = v.as_object_mut() {
         o.insert("event".into(), "session".into());
     }
-    println!("{v}");
+    outln!("{v}");
 }
 
 /// `serve`: listen, keep every known peer in sync, until SIGINT or SIGTERM.
@@ -202,7 +202,7 @@ pub fn serve(
         let addrs = reachable(&sync.local_addrs());
         let a = addrs.clone();
         handle.call(move |n| n.set_listen_addrs(&a))?;
-        println!("{}", json!({ "event": "listening", "node_id": sync.node_id(), "addr": addrs.first(), "addrs": addrs }));
+        outln!("{}", json!({ "event": "listening", "node_id": sync.node_id(), "addr": addrs.first(), "addrs": addrs }));
         let mut dialing = std::collections::HashSet::new();
         let mut rescan = tokio::time::interval(Duration::from_secs(2));
         let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())?;
@@ -233,7 +233,7 @@ pub fn serve(
     })?;
     drop(handle);
     thread.join();
-    println!("{}", json!({ "event": "stopped" }));
+    outln!("{}", json!({ "event": "stopped" }));
     Ok(())
 }
 
@@ -287,21 +287,21 @@ pub fn sync_once(node: Node, timeout: Duration, json: bool) -> Result<()> {
                 Err(e) => json!({ "peer": id, "error": e }),
             })
             .collect();
-        println!(
+        outln!(
             "{}",
             json!({ "peers": peers, "reached": ok, "docs_in": docs_in, "docs_out": docs_out, "ms": started.elapsed().as_millis() as u64 })
         );
     } else {
         for (id, r) in &results {
             match r {
-                Ok(r) => println!(
+                Ok(r) => outln!(
                     "{} ✓ 收 {} 发 {}，{} ms",
                     &id[..16.min(id.len())],
                     r.stats.docs_in,
                     r.stats.docs_out,
                     r.ms
                 ),
-                Err(e) => println!("{} ✗ {e}", &id[..16.min(id.len())]),
+                Err(e) => outln!("{} ✗ {e}", &id[..16.min(id.len())]),
             }
         }
     }

@@ -19,7 +19,7 @@ use yizhan_node::station::Tier;
 use yizhan_node::{CaseView, Node};
 
 fn print_json(v: &Value) -> Result<()> {
-    println!("{}", serde_json::to_string(v)?);
+    outln!("{}", serde_json::to_string(v)?);
     Ok(())
 }
 
@@ -38,7 +38,7 @@ pub fn done(message: &str, json: bool) -> Result<()> {
     if json {
         print_json(&json!({ "ok": true, "message": message }))
     } else {
-        println!("{message}");
+        outln!("{message}");
         Ok(())
     }
 }
@@ -72,15 +72,15 @@ pub fn status(node: &Node, data: &Path, json: bool) -> Result<()> {
             })).collect::<Vec<_>>(),
         }));
     }
-    println!("网络 network: {} ({})", roster.network_name, id.network_id);
-    println!(
+    outln!("网络 network: {} ({})", roster.network_name, id.network_id);
+    outln!(
         "站点 station: {} {} [{}]",
         station.code,
         station.name,
         station.tier().label_zh()
     );
-    println!("节点 node:    {}", id.node_id);
-    println!("数据 data:    {}", data.display());
+    outln!("节点 node:    {}", id.node_id);
+    outln!("数据 data:    {}", data.display());
     Ok(())
 }
 
@@ -96,7 +96,7 @@ pub fn stations(roster: &Roster, json: bool) -> Result<()> {
     }
     for s in roster.stations.values() {
         let tier = Tier::parse(&s.tier).map_or("?", Tier::label_zh);
-        println!(
+        outln!(
             "{:<12} {:<8} {} (上级 {})",
             s.code,
             tier,
@@ -118,7 +118,7 @@ pub fn catalog(catalog: &Catalog, json: bool) -> Result<()> {
         } else {
             format!(" 并联: {}", i.departments.join("、"))
         };
-        println!(
+        outln!(
             "{:<8} {:<4} {} 法定{}日 承诺{}日 [{}]{}",
             i.code,
             i.kind.label_zh(),
@@ -140,7 +140,7 @@ pub fn due(calendar: &Calendar, from: NaiveDate, days: u32, json: bool) -> Resul
             &json!({ "from": from.to_string(), "days": days, "due": due.to_string() }),
         );
     }
-    println!("{from} 起 {days} 个工作日，到期 {due}");
+    outln!("{from} 起 {days} 个工作日，到期 {due}");
     Ok(())
 }
 
@@ -155,7 +155,7 @@ pub fn created(view: &CaseView, json: bool) -> Result<()> {
             "status": view.state.status.as_str(),
         }));
     }
-    println!(
+    outln!(
         "{} {} {} {}",
         view.doc.number,
         view.doc.id,
@@ -175,7 +175,7 @@ pub fn list(rows: &[CaseRow], total: u64, json: bool) -> Result<()> {
         return print_json(&json!({ "total": total, "cases": rows }));
     }
     for r in rows {
-        println!(
+        outln!(
             "{:<26} {:<6} {:<10} {:<18} {:<8} 到期 {:<10} {}{}",
             r.number,
             r.light.as_deref().unwrap_or("-"),
@@ -187,7 +187,7 @@ pub fn list(rows: &[CaseRow], total: u64, json: bool) -> Result<()> {
             if r.conflict { " ⚠冲突" } else { "" }
         );
     }
-    println!("({} of {total})", rows.len());
+    outln!("({} of {total})", rows.len());
     Ok(())
 }
 
@@ -256,8 +256,8 @@ pub fn case(view: &CaseView, calendar: &Calendar, json: bool) -> Result<()> {
     if json {
         return print_json(&v);
     }
-    println!("{}  {}  [{}]", doc.number, doc.item.name, doc.item.code);
-    println!(
+    outln!("{}  {}  [{}]", doc.number, doc.item.name, doc.item.code);
+    outln!(
         "  状态 status:   {}{}",
         st.status.label_zh(),
         if st.conflict() {
@@ -266,12 +266,12 @@ pub fn case(view: &CaseView, calendar: &Calendar, json: bool) -> Result<()> {
             ""
         }
     );
-    println!(
+    outln!(
         "  申请人:        {}  {}",
         doc.applicant.name,
         mask_id_number(&doc.applicant.id_number)
     );
-    println!(
+    outln!(
         "  当前承办:      {}  (路径 {})",
         st.holder,
         st.route.join(" → ")
@@ -281,14 +281,14 @@ pub fn case(view: &CaseView, calendar: &Calendar, json: bool) -> Result<()> {
         let left = view
             .remaining
             .map_or(String::new(), |r| format!("，剩余 {r} 个工作日"));
-        println!("  承诺到期:      {due}  {light}{left}");
+        outln!("  承诺到期:      {due}  {light}{left}");
         let _ = calendar;
     }
     if !doc.item.departments.is_empty() {
-        println!("  并联审批:      {}", approvals);
+        outln!("  并联审批:      {}", approvals);
     }
-    println!("  时间线 timeline:");
-    println!(
+    outln!("  时间线 timeline:");
+    outln!(
         "    {}  {}  收件登记",
         format_ms(doc.created_at),
         doc.origin
@@ -304,7 +304,7 @@ pub fn case(view: &CaseView, calendar: &Calendar, json: bool) -> Result<()> {
             .filter(|(_, v)| !v.is_empty())
             .map(|(k, v)| format!("{k}={v}"))
             .collect();
-        println!(
+        outln!(
             "    {}  {}  {} {}{}",
             format_ms(e.at),
             e.station,
@@ -323,7 +323,7 @@ pub fn stats(stats: &Stats, json: bool) -> Result<()> {
     }
     let t = &stats.totals;
     let pct = |x: Option<f64>| x.map_or("-".to_string(), |v| format!("{:.1}%", v * 100.0));
-    println!(
+    outln!(
         "截至 {}: 办件 {}，在办 {}，办结 {}，按时办结率 {}",
         stats.today,
         t.cases,
@@ -331,14 +331,14 @@ pub fn stats(stats: &Stats, json: bool) -> Result<()> {
         t.completed,
         pct(t.on_time_rate)
     );
-    println!(
+    outln!(
         "  红黄绿灯: 绿 {} 黄 {} 红 {} 严重超期 {}",
         t.lights.get("green").unwrap_or(&0),
         t.lights.get("yellow").unwrap_or(&0),
         t.lights.get("red").unwrap_or(&0),
         t.lights.get("severe").unwrap_or(&0)
     );
-    println!(
+    outln!(
         "  好差评: {} 条，满意率 {}，整改 {}（超期 {}）；代办 {}，视频咨询 {}，冲突 {}",
         t.rated,
         pct(t.satisfaction_rate),
@@ -350,7 +350,7 @@ pub fn stats(stats: &Stats, json: bool) -> Result<()> {
     );
     for g in &stats.groups {
         let gt = &g.totals;
-        println!(
+        outln!(
             "  {:<10} {:<16} 办件 {:>6} 在办 {:>5} 按时率 {:>6} 红 {} 严重 {}",
             g.key,
             g.name,
@@ -362,9 +362,13 @@ pub fn stats(stats: &Stats, json: bool) -> Result<()> {
         );
     }
     for d in &stats.depts {
-        println!(
+        outln!(
             "  部门 {:<12} 办件 {:>6} 同意 {:>6} 不同意 {:>5} 待审 {:>5}",
-            d.dept, d.cases, d.approved, d.rejected, d.pending
+            d.dept,
+            d.cases,
+            d.approved,
+            d.rejected,
+            d.pending
         );
     }
     Ok(())
