@@ -322,3 +322,17 @@ fn the_steps_the_tier_does_not_allow_are_refused_with_the_nodes_reason() {
     settle(&mut h);
     assert!(h.query_by_label_contains("未执行").is_some());
 }
+
+#[test]
+fn chinese_by_default_and_english_on_request() {
+    let c = county();
+    let mut h = window(&c);
+    assert_eq!(h.state().lang(), yizhan::app::Lang::Zh);
+    assert!(h.query_by_label("收件登记").is_some());
+    click(&mut h, "English");
+    assert_eq!(h.state().lang(), yizhan::app::Lang::En);
+    assert!(h.query_by_label("Intake").is_some());
+    assert!(h.query_by_label("收件登记").is_none());
+    click(&mut h, "中文");
+    assert!(h.query_by_label("收件登记").is_some());
+}
