@@ -84,6 +84,10 @@ pub struct Session {
     /// The highest `upto` of the peer's offers so far.
     peer_offered_upto: i64,
     hello_sent: bool,
+    /// The digest of this node's certificates as the peer is known to hold them (from its hello,
+    /// or since they were last sent): a continuous session sends members enrolled meanwhile before
+    /// any change they wrote, so the peer never refuses a relayed change by an unknown author.
+    certs_shared: Option<Hash>,
     /// The `seq` at which a bucket summary was sent, until the peer answers it.
     bucket_upto: Option<i64>,
     idle_sent: bool,
@@ -194,6 +198,7 @@ impl Session {
             peer_offered_upto: 0,
             hello_sent: false,
             bucket_upto: None,
+            certs_shared: None,
             idle_sent: false,
             peer_idle: false,
             stats: SessionStats::default(),
@@ -428,11 +433,13 @@ impl Session {
         if !self.hello_sent {
             out.push(self.hello(node)?);
         }
-        if digest != certs_digest(node) {
+        let mine = certs_digest(node);
+        if digest != mine {
             out.push(Msg::Certs {
                 certs: node.members().certs().values().map(Cert::to_json).collect(),
             });
         }
+        self.certs_shared = Some(mine);
         if self.offered_upto == 0 {
             // No watermark: summarise instead of listing every document's heads; the peer asks
             // only for the buckets that differ.
@@ -587,11 +594,20 @@ impl Session {
         if !self.hello_received || node.seq()? <= self.offered_upto {
             return Ok(Vec::new());
         }
-        let msgs = self.offers(node)?;
-        let msgs: Vec<Msg> = msgs
-            .into_iter()
-            .filter(|m| !matches!(m, Msg::Have { docs, .. } if docs.is_empty()))
-            .collect();
+        // Certificates first: the offers may carry changes by members enrolled since the hello.
+        let mut msgs = Vec::new();
+        let mine = certs_digest(node);
+        if self.certs_shared != Some(mine) {
+            msgs.push(Msg::Certs {
+                certs: node.members().certs().values().map(Cert::to_json).collect(),
+            });
+            self.certs_shared = Some(mine);
+        }
+        msgs.extend(
+            self.offers(node)?
+                .into_iter()
+                .filter(|m| !matches!(m, Msg::Have { docs, .. } if docs.is_empty())),
+        );
         Ok(self.sent(msgs))
     }
 
