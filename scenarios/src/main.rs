@@ -6,6 +6,8 @@
 //! - `bench-sync`: the sync benchmark (first contact, idle reconnect, catch-up, round trips)
 //!   between a city node and a township node over real iroh endpoints on loopback; see
 //!   [`bench_sync`].
+//! - `run NAME | --all [--quick]`, `list`: scenarios on a simulated county of real nodes with the
+//!   invariants checked; see [`run`].
 //! - `gen-store` (internal): generates a county store; `bench-store` runs it in a child process.
 //! - `probe-open` (internal): one cold open-to-ready in a fresh process.
 
@@ -16,6 +18,7 @@ mod generate;
 mod measure;
 mod plan;
 mod rng;
+mod run;
 
 use anyhow::Result;
 use clap::{Parser, Subcommand};
@@ -39,6 +42,10 @@ enum Cmd {
     /// Sync benchmark: first contact, idle reconnect, catch-up and round trips between a city
     /// and a township node over iroh on loopback (100,000 cases and 5,000 changed by default).
     BenchSync(bench_sync::SyncArgs),
+    /// Runs a scenario (or --all) on a simulated county of real nodes and checks the invariants.
+    Run(run::RunArgs),
+    /// Lists the scenarios.
+    List,
     /// Generates a county store (used by bench-store).
     #[command(hide = true)]
     GenStore(generate::GenArgs),
@@ -52,6 +59,11 @@ fn main() -> Result<()> {
     match cli.cmd {
         Cmd::BenchStore(args) => bench_store::bench_store(&args),
         Cmd::BenchSync(args) => bench_sync::bench_sync(&args),
+        Cmd::Run(args) => run::run(&args),
+        Cmd::List => {
+            run::list();
+            Ok(())
+        }
         Cmd::GenStore(args) => bench_store::gen_store(&args),
         Cmd::ProbeOpen(args) => bench_store::probe_open(&args),
     }
