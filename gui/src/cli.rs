@@ -438,6 +438,11 @@ fn clock() -> Result<Clock> {
 
 /// Opens the window on this data directory's node; the store runs on its own thread.
 fn open_window(ctx: &Ctx) -> Result<()> {
+    // First run: no store yet. With a display the start screen offers to create a network, join
+    // one or open the demo; without one, opening the store fails below with its one-line error.
+    if !ctx.data.join(yizhan_node::store::STORE_FILE).exists() && has_display() {
+        return yizhan::app::run_start(ctx.data.clone(), ctx.clock);
+    }
     let node = ctx.open()?;
     let label = node
         .station()
@@ -453,11 +458,16 @@ fn open_window(ctx: &Ctx) -> Result<()> {
     result
 }
 
+/// Whether a window can be opened (an X11 or Wayland display is named in the environment).
+fn has_display() -> bool {
+    ["DISPLAY", "WAYLAND_DISPLAY"]
+        .iter()
+        .any(|v| std::env::var_os(v).is_some_and(|s| !s.is_empty()))
+}
+
 /// `yizhan demo`: the county in the window, or headless when asked or when there is no display.
 fn demo(headless: bool, dir: Option<PathBuf>, seed: u64) -> Result<()> {
-    let display = ["DISPLAY", "WAYLAND_DISPLAY"]
-        .iter()
-        .any(|v| std::env::var_os(v).is_some_and(|s| !s.is_empty()));
+    let display = has_display();
     let county = yizhan::demo::DemoCounty::start(&yizhan::demo::DemoOptions { dir, seed })?;
     if headless || !display {
         if !headless {

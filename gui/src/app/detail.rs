@@ -122,7 +122,7 @@ impl DetailPanel {
                     self.view = Some(view);
                     self.start_probes(cx);
                 }
-                Err(e) => self.error = Some(e.to_string()),
+                Err(e) => self.error = Some(cx.t.node_error(&e)),
             }
         }
         if let Some((tag, r)) = self.probe_task.poll()
@@ -130,7 +130,7 @@ impl DetailPanel {
         {
             match r {
                 Ok(results) => self.probes = results.into_iter().collect(),
-                Err(e) => self.error = Some(e.to_string()),
+                Err(e) => self.error = Some(cx.t.node_error(&e)),
             }
         }
         let Some(id) = self.case_id.clone() else {
@@ -233,13 +233,14 @@ impl DetailPanel {
         let id = view.doc.id.clone();
         let candidates = self.candidates(cx.info, view);
         self.probe_tag += 1;
+        let t = cx.t;
         self.probe_task.start(
             self.probe_tag,
             cx.handle.submit(move |n| {
                 Ok(candidates
                     .into_iter()
                     .map(|(key, action)| {
-                        let r = n.check_action(&id, &action).map_err(|e| e.to_string());
+                        let r = n.check_action(&id, &action).map_err(|e| t.node_error(&e));
                         (key, r)
                     })
                     .collect())
@@ -662,21 +663,34 @@ fn summary(ui: &mut egui::Ui, cx: &Cx<'_>, view: &CaseView) {
     let info = cx.info;
     let doc = &view.doc;
     let st = &view.state;
+    // Grid cells grow to fit their text instead of wrapping, so the long lines (the deadline
+    // dates, a delegation's materials) are given the width left beside the names and wrap in
+    // it; at 1024 pixels they would otherwise run off the panel.
+    let width = (ui.available_width() - 120.0).max(160.0);
+    let value = move |ui: &mut egui::Ui, text: String| {
+        ui.scope(|ui| {
+            ui.set_max_width(width);
+            ui.add(egui::Label::new(text).wrap());
+        });
+    };
     egui::Grid::new("case-summary")
         .num_columns(2)
         .spacing([16.0, 4.0])
         .show(ui, |ui| {
             ui.strong(t.col_item);
-            ui.label(format!(
-                "{} {} · {} · {} {} / {} {}",
-                doc.item.code,
-                doc.item.name,
-                t.kind(&doc.item.kind),
-                t.promised,
-                doc.item.promised_days,
-                t.legal,
-                doc.item.legal_days
-            ));
+            value(
+                ui,
+                format!(
+                    "{} {} · {} · {} {} / {} {}",
+                    doc.item.code,
+                    doc.item.name,
+                    t.kind(&doc.item.kind),
+                    t.promised,
+                    doc.item.promised_days,
+                    t.legal,
+                    doc.item.legal_days
+                ),
+            );
             ui.end_row();
             ui.strong(t.col_applicant);
             let mut who = doc.applicant.name.clone();
@@ -689,23 +703,26 @@ fn summary(ui: &mut egui::Ui, cx: &Cx<'_>, view: &CaseView) {
             if !doc.applicant.address.is_empty() {
                 who.push_str(&format!(" · {}", doc.applicant.address));
             }
-            ui.label(who);
+            value(ui, who);
             ui.end_row();
             if let Some(d) = &doc.delegation {
                 ui.strong(t.delegation);
-                ui.label(format!(
-                    "{} {} · {} {} · {} {}",
-                    t.agent,
-                    d.agent,
-                    t.entrustment,
-                    if d.entrustment { t.yes } else { t.no },
-                    t.handed_over,
-                    if d.handed_over.is_empty() {
-                        "—".to_string()
-                    } else {
-                        d.handed_over.join("；")
-                    }
-                ));
+                value(
+                    ui,
+                    format!(
+                        "{} {} · {} {} · {} {}",
+                        t.agent,
+                        d.agent,
+                        t.entrustment,
+                        if d.entrustment { t.yes } else { t.no },
+                        t.handed_over,
+                        if d.handed_over.is_empty() {
+                            "—".to_string()
+                        } else {
+                            d.handed_over.join("；")
+                        }
+                    ),
+                );
                 ui.end_row();
             }
             ui.strong(t.col_status);
@@ -721,7 +738,8 @@ fn summary(ui: &mut egui::Ui, cx: &Cx<'_>, view: &CaseView) {
             ui.label(info.station_name(&st.holder));
             ui.end_row();
             ui.strong(t.route);
-            ui.label(
+            value(
+                ui,
                 st.route
                     .iter()
                     .map(|c| info.station_name(c))
@@ -749,16 +767,16 @@ fn summary(ui: &mut egui::Ui, cx: &Cx<'_>, view: &CaseView) {
             if let Some(on_time) = d.on_time {
                 text.push_str(&format!(" · {}", if on_time { t.on_time } else { t.late }));
             }
-            ui.label(text);
+            value(ui, text);
             ui.end_row();
             if !st.missing.is_empty() {
                 ui.strong(t.missing_list);
-                ui.label(st.missing.join("；"));
+                value(ui, st.missing.join("；"));
                 ui.end_row();
             }
             if !st.gaps.is_empty() {
                 ui.strong(t.gaps_missing);
-                ui.label(st.gaps.join("；"));
+                value(ui, st.gaps.join("；"));
                 ui.end_row();
             }
             if !doc.item.departments.is_empty() {

@@ -69,6 +69,56 @@ strings! {
     all: "全部", "All";
     yes: "是", "yes";
     no: "否", "no";
+    // Start (first run).
+    start_title: "欢迎使用驿站", "Welcome to Yizhan";
+    start_no_store: "这台电脑还没有驿站数据。数据目录：", "This computer has no Yizhan store yet. Data directory:";
+    start_working: "正在处理，请稍候…", "Working, please wait…";
+    start_create: "新建网络（本机成为市级政务服务中心）", "Create a network (this computer becomes the city center)";
+    start_create_hint: "只在全市第一台电脑上做一次；其他电脑用邀请码加入。", "Done once, on the city's first computer; other computers join with a ticket.";
+    network_name: "网络名称", "Network name";
+    station_code: "站点代码", "Station code";
+    station_name_label: "站点名称", "Station name";
+    start_create_button: "新建网络", "Create network";
+    start_join: "凭邀请码加入", "Join with a ticket";
+    start_join_hint: "上级站点运行“邀请”后给出的 yz1… 邀请码；粘贴或从文件读取。", "The yz1… ticket from the parent station's invite; paste it or read it from a file.";
+    ticket: "邀请码", "Ticket";
+    ticket_file: "邀请码文件", "Ticket file";
+    read_file: "读取文件", "Read file";
+    start_join_button: "加入网络", "Join network";
+    start_demo: "打开演示县", "Open the demo county";
+    start_demo_hint: "在本机运行一个演示县（1 市、2 乡镇、4 村，各为真实节点），数据在退出时删除。", "Runs a demo county on this computer (1 city, 2 townships, 4 villages, each a real node); its data is removed at exit.";
+    start_demo_button: "打开演示", "Open demo";
+    // Sync tools.
+    tool_invite: "邀请新电脑（生成邀请码）", "Invite a computer (make a ticket)";
+    tool_invite_hint: "新电脑运行“凭邀请码加入”；邀请码只能用一次，过期作废。", "The new computer uses “Join with a ticket”; a ticket works once and expires.";
+    tier_label: "层级", "Tier";
+    parent_code: "上级站点代码", "Parent code";
+    parent_hint: "留空：村站默认本站，乡镇默认市级中心。", "Empty: this station for a village, the city for a township.";
+    valid_days: "有效天数", "Valid days";
+    valid_days_invalid: "有效天数应为 1–90 的整数", "Valid days must be a whole number from 1 to 90";
+    invite_addr: "本机地址", "This node's address";
+    invite_addr_hint: "IP:端口，多个用逗号分隔；留空则用 yizhan serve 最近的监听地址。", "IP:PORT, several separated by commas; empty: where yizhan serve last listened.";
+    make_ticket: "生成邀请码", "Make ticket";
+    no_address: "本节点没有已知地址：先运行 yizhan serve，或填写本机地址", "This node has no known address: run yizhan serve first, or fill in its address";
+    bad_address: "地址格式应为 IP:端口：", "Expected IP:PORT, got:";
+    tool_revoke: "吊销节点", "Revoke a node";
+    reason: "理由", "Reason";
+    revoke_button: "吊销", "Revoke";
+    revoked: "已吊销", "Revoked";
+    tool_bundle: "离线包（U 盘同步）", "Bundles (sync by USB stick)";
+    tool_bundle_hint: "导出本站的文档到文件，在另一站导入；重复导入或顺序颠倒都不会出错。", "Export this station's documents to a file and import it at another station; importing twice or in any order is harmless.";
+    bundle_out: "导出到文件", "Export to file";
+    bundle_for: "目标站点", "For station";
+    bundle_for_hint: "只导出该站点范围内的文档；留空导出全部。", "Only documents in that station's scope; empty: everything.";
+    bundle_export: "导出", "Export";
+    bundle_in: "导入文件", "Import file";
+    bundle_import: "导入", "Import";
+    bundle_docs: "文档", "documents";
+    bundle_bytes: "字节", "bytes";
+    bundle_changed: "有变化", "changed";
+    bundle_unchanged: "已有", "already here";
+    bundle_out_of_scope: "不在本站范围", "outside this station's scope";
+    copy: "复制", "Copy";
     // County (demo).
     county: "演示县", "Demo county";
     county_links: "链路（勾选为连通）", "Links (ticked = up)";
@@ -255,7 +305,6 @@ strings! {
     acked: "已确认", "acked";
     last_error: "最近错误", "Last error";
     never: "从未", "never";
-    sync_cli_hint: "邀请、加入、吊销和离线包导入导出目前请用命令行：yizhan invite / join / revoke / bundle。", "For now invite, join, revoke and bundles are on the command line: yizhan invite / join / revoke / bundle.";
     // Settings.
     language: "语言", "Language";
     apply: "应用", "Apply";
@@ -375,6 +424,80 @@ impl Tr {
             "settle" => "Conflict settled",
             _ => "Unknown event",
         }
+    }
+
+    /// The node's refusal in this language. The variant is worded here; the details the node
+    /// adds (paths, codes, the transition table's reason) are kept as the node gave them, so that
+    /// nothing it says is lost in translation.
+    pub fn node_error(&self, e: &yizhan_node::NodeError) -> String {
+        use yizhan_node::NodeError as E;
+        if std::ptr::eq(self, &EN) {
+            return e.to_string();
+        }
+        match e {
+            E::NoStore(p) => format!(
+                "{} 中没有驿站数据（请先新建网络或凭邀请码加入）",
+                p.display()
+            ),
+            E::AlreadyInitialised(p) => {
+                format!(
+                    "{} 已有驿站数据（yizhan.sqlite3），请换一个数据目录",
+                    p.display()
+                )
+            }
+            E::NotAStore { path, reason } => {
+                format!("{} 不是驿站数据文件：{reason}", path.display())
+            }
+            E::Damaged { path, reason } => format!(
+                "数据文件 {} 已损坏（{reason}）；请从备份恢复，或重新加入网络后同步",
+                path.display()
+            ),
+            E::SchemaTooNew { found, supported } => {
+                format!("数据文件版本 {found} 高于本程序支持的版本 {supported}，请升级驿站")
+            }
+            E::Sqlite(e) => format!("数据库错误：{e}"),
+            E::CorruptDocument { doc, reason } => format!("文档 {doc} 已损坏：{reason}"),
+            E::Automerge(e) => format!("文档错误：{e}"),
+            E::Io { path, source } => format!("{}：{source}", path.display()),
+            E::InvalidInput { field, message } => {
+                format!("{}有误：{message}", self.input_field(field))
+            }
+            E::CaseNotFound(k) => format!("没有编号或标识为 {k} 的办件"),
+            E::UnknownItem(c) => format!("事项代码 {c} 不在事项清单中"),
+            E::UnknownStation(c) => format!("站点代码 {c} 不在站点名录中"),
+            E::NotAllowed { action, reason } => {
+                format!("不能办理“{}”：{reason}", self.event_kind(action))
+            }
+            E::Catalog(e) => format!("事项清单未导入：{e}"),
+            E::Calendar(e) => format!("日历未修改：{e}"),
+            E::BadTime { value } => {
+                format!("时间 {value:?} 格式不对，应为 RFC 3339，如 2026-02-13T09:30:00+08:00")
+            }
+            E::Rejected { doc, reason } => format!("拒收文档 {doc}：{reason}"),
+            E::BadCertificate(r) => format!("证书未通过验证：{r}"),
+            E::StoreGone => "数据线程已停止".to_string(),
+        }
+    }
+
+    /// The name of a field the node validates, for its refusals (Chinese only; English keeps
+    /// the node's own name).
+    fn input_field(&self, field: &str) -> String {
+        match field {
+            "applicant name" => "申请人姓名",
+            "ID number" => "身份证号",
+            "phone" => "联系电话",
+            "address" => "地址",
+            "operator" => "操作员",
+            "code" => "站点代码",
+            "name" => "名称",
+            "network" => "网络名称",
+            "delegation" => "代办信息",
+            "materials handed over" => "已交材料",
+            "node id" => "节点标识",
+            "reason" => "理由",
+            other => return format!("“{other}”"),
+        }
+        .to_string()
     }
 
     /// An action checked in the detail view, by its key (`approve:税务局` names the department).

@@ -83,6 +83,20 @@ impl IntakePanel {
         };
     }
 
+    /// Chooses an item (the first that several departments approve, else the first) so that the
+    /// form is shown filled in with its guide; used when the window opens on intake.
+    pub fn preselect(&mut self, info: &StationInfo) {
+        let item = info
+            .catalog
+            .items()
+            .find(|i| i.departments.len() > 1)
+            .or_else(|| info.catalog.items().next());
+        if let Some(item) = item {
+            self.item = Some(item.code.clone());
+            self.checked = vec![false; item.materials.len()];
+        }
+    }
+
     /// Shows the node's refusal.
     pub fn set_error(&mut self, e: String) {
         self.error = Some(e);

@@ -322,14 +322,17 @@ impl ListPanel {
             .striped(true)
             .sense(egui::Sense::click())
             .cell_layout(egui::Layout::left_to_right(egui::Align::Center))
+            // The item and the holder share what is left after the fixed columns, so that every
+            // column stays on screen down to the window's minimum width (the long names are
+            // clipped, with the full text a hover away).
             .column(Column::exact(28.0))
-            .column(Column::initial(170.0).at_least(120.0).clip(true))
-            .column(Column::initial(80.0).at_least(60.0).clip(true))
-            .column(Column::initial(220.0).at_least(100.0).clip(true))
-            .column(Column::initial(80.0).at_least(60.0).clip(true))
-            .column(Column::initial(150.0).at_least(80.0).clip(true))
-            .column(Column::initial(90.0).at_least(80.0))
-            .column(Column::remainder().at_least(60.0))
+            .column(Column::exact(150.0).clip(true))
+            .column(Column::exact(84.0).clip(true))
+            .column(Column::remainder().at_least(90.0).clip(true))
+            .column(Column::exact(64.0).clip(true))
+            .column(Column::remainder().at_least(80.0).clip(true))
+            .column(Column::exact(84.0))
+            .column(Column::exact(72.0))
             .header(row_height, |mut header| {
                 for h in [
                     "",
@@ -379,7 +382,8 @@ impl ListPanel {
                         }
                     });
                     row.col(|ui| {
-                        ui.label(&r.item_name).on_hover_text(&r.item_code);
+                        ui.label(&r.item_name)
+                            .on_hover_text(format!("{} {}", r.item_code, r.item_name));
                     });
                     row.col(|ui| {
                         ui.label(
@@ -387,7 +391,8 @@ impl ListPanel {
                         );
                     });
                     row.col(|ui| {
-                        ui.label(info.station_name(&r.holder));
+                        let name = info.station_name(&r.holder);
+                        ui.label(&name).on_hover_text(&name);
                     });
                     row.col(|ui| {
                         ui.label(r.due_on.as_deref().unwrap_or("—"));

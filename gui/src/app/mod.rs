@@ -28,12 +28,14 @@ pub mod i18n;
 mod intake;
 mod list;
 mod settings;
+mod start;
 mod sync_panel;
 mod task;
 mod widgets;
 
 pub use county::{County, LinkInfo, StationSyncStatus};
 pub use i18n::{Lang, Tr};
+pub use start::Shell;
 
 use eframe::egui;
 use fonts::FontState;
@@ -77,10 +79,36 @@ pub fn run_window(init: AppInit) -> anyhow::Result<()> {
             .with_min_inner_size([960.0, 600.0]),
         ..eframe::NativeOptions::default()
     };
+    // Hidden switches for the screenshot script (scripts/screenshots.sh): which station and
+    // which screen to open on.
+    let station = std::env::var("YIZHAN_STATION")
+        .ok()
+        .and_then(|s| s.trim().parse().ok());
+    let view = std::env::var("YIZHAN_SCREEN")
+        .ok()
+        .and_then(|s| StartView::parse(&s));
     eframe::run_native(
         "yizhan",
         options,
-        Box::new(move |_cc| Ok(Box::new(App::new(init)))),
+        Box::new(move |_cc| Ok(Box::new(App::new(init).with_start(station, view)))),
+    )
+    .map_err(|e| anyhow::anyhow!("cannot open the window: {e}"))
+}
+
+/// Opens the start screen (first run: no store in `data` yet) and, once the user has created a
+/// network, joined one or opened the demo, the station window on it.
+pub fn run_start(data: std::path::PathBuf, clock: yizhan_node::Clock) -> anyhow::Result<()> {
+    let options = eframe::NativeOptions {
+        viewport: egui::ViewportBuilder::default()
+            .with_title("驿站 Yizhan")
+            .with_inner_size([1280.0, 800.0])
+            .with_min_inner_size([960.0, 600.0]),
+        ..eframe::NativeOptions::default()
+    };
+    eframe::run_native(
+        "yizhan",
+        options,
+        Box::new(move |_cc| Ok(Box::new(Shell::new(data, clock)))),
     )
     .map_err(|e| anyhow::anyhow!("cannot open the window: {e}"))
 }
@@ -98,6 +126,33 @@ pub enum Screen {
     Sync,
     /// Settings.
     Settings,
+}
+
+/// A view the window opens on instead of the case list, once what it needs has loaded. The
+/// screenshot script sets it through `YIZHAN_SCREEN` so that it does not depend on where buttons
+/// happen to be drawn.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum StartView {
+    /// A screen of the top bar.
+    Screen(Screen),
+    /// The detail of a case from the list (an accepted one when there is one, so that the
+    /// timeline and the actions have something to show).
+    FirstCase,
+}
+
+impl StartView {
+    /// `cases`, `detail`, `intake`, `dashboard`, `sync` or `settings`.
+    pub fn parse(s: &str) -> Option<StartView> {
+        Some(match s.trim() {
+            "cases" | "list" => StartView::Screen(Screen::Cases),
+            "detail" => StartView::FirstCase,
+            "intake" => StartView::Screen(Screen::Intake),
+            "dashboard" => StartView::Screen(Screen::Dashboard),
+            "sync" => StartView::Screen(Screen::Sync),
+            "settings" => StartView::Screen(Screen::Settings),
+            _ => return None,
+        })
+    }
 }
 
 /// Something the user asked for; applied once per frame, after drawing.
@@ -347,6 +402,7 @@ pub struct App {
     dashboard: dashboard::DashboardPanel,
     sync: sync_panel::SyncPanel,
     settings: settings::SettingsPanel,
+    start: Option<StartView>,
 }
 
 impl App {
@@ -373,6 +429,58 @@ impl App {
             dashboard: dashboard::DashboardPanel::default(),
             sync: sync_panel::SyncPanel::default(),
             settings: settings::SettingsPanel::default(),
+            start: None,
+        }
+    }
+
+    /// Opens `view` (on station `station`, an index into [`AppInit::stations`]) as soon as what
+    /// it needs has loaded, as if the user had clicked there.
+    pub fn with_start(mut self, station: Option<usize>, view: Option<StartView>) -> App {
+        if let Some(i) = station {
+            self.commands.push(Command::SwitchStation(i));
+        }
+        self.start = view;
+        self
+    }
+
+    /// Moves towards the start view: screens at once; the case detail once the list has rows;
+    /// intake with an item chosen once the catalog is there.
+    fn apply_start(&mut self) {
+        let Some(start) = self.start else { return };
+        // A station switch still queued would reset the panels this prepares.
+        if !self.commands.is_empty() {
+            return;
+        }
+        let Some(info) = self
+            .stations
+            .get(self.current)
+            .and_then(|s| s.info.as_ref())
+        else {
+            return;
+        };
+        match start {
+            StartView::Screen(Screen::Intake) => {
+                self.intake.preselect(info);
+                self.screen = Screen::Intake;
+                self.start = None;
+            }
+            StartView::Screen(screen) => {
+                self.screen = screen;
+                self.start = None;
+            }
+            StartView::FirstCase => {
+                let accepted = yizhan_node::case::Status::Accepted.as_str();
+                let rows: Vec<_> = self.list.rows().collect();
+                let pick = rows
+                    .iter()
+                    .find(|r| r.status == accepted)
+                    .or(rows.first())
+                    .map(|r| r.id.clone());
+                if let Some(id) = pick {
+                    self.commands.push(Command::OpenCase(id));
+                    self.start = None;
+                }
+            }
         }
     }
 
@@ -391,6 +499,7 @@ impl App {
             || self.detail.busy()
             || self.dashboard.busy()
             || self.sync.busy()
+            || self.start.is_some()
     }
 
     /// The action checks of the open case: action key (`accept`, `approve:税务局` …) → allowed,
@@ -424,6 +533,11 @@ impl App {
         self.lang
     }
 
+    /// Switches the language (the start screen hands its choice on).
+    pub fn set_lang(&mut self, lang: Lang) {
+        self.lang = lang;
+    }
+
     /// The message shown in the status bar, if any.
     pub fn notice(&self) -> Option<&str> {
         self.notice.as_ref().map(|n| n.text.as_str())
@@ -439,6 +553,7 @@ impl App {
             return;
         }
         self.poll(&ctx);
+        self.apply_start();
         let t = self.lang.tr();
 
         egui::Panel::top("top").show(ui, |ui| self.top_bar(ui, t));
@@ -497,7 +612,7 @@ impl App {
                     });
                     self.detail.show_view(view);
                 }
-                Err(e) => self.detail.set_error(e.to_string()),
+                Err(e) => self.detail.set_error(t.node_error(&e)),
             },
             (Op::Intake { station, .. }, Done::View(r)) if station == self.current => match r {
                 Ok(view) => {
@@ -509,7 +624,7 @@ impl App {
                     self.detail.show_view(view);
                     self.screen = Screen::Cases;
                 }
-                Err(e) => self.intake.set_error(e.to_string()),
+                Err(e) => self.intake.set_error(t.node_error(&e)),
             },
             (Op::Settings { station, .. }, Done::Unit(r)) => {
                 if let Some(s) = self.stations.get_mut(station) {
@@ -521,7 +636,7 @@ impl App {
                         error: false,
                     },
                     Err(e) => Notice {
-                        text: e.to_string(),
+                        text: t.node_error(&e),
                         error: true,
                     },
                 });
@@ -746,7 +861,7 @@ impl App {
                             egui::RichText::new(format!(
                                 "{} {}",
                                 t.last_contact,
-                                yizhan_node::clock::format_ms(ms)
+                                widgets::time(ms)
                             ))
                             .weak(),
                         );
