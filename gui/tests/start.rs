@@ -61,6 +61,35 @@ fn the_first_run_creates_a_network_and_opens_the_city_window() {
     assert!(data.join(yizhan_node::store::STORE_FILE).exists());
     // The top bar shows the network's name.
     assert!(h.query_by_label_contains("测试市政务服务网").is_some());
+
+    // The sync panel's tools: an invitation for a township gives a ticket to copy.
+    h.get_by_label("同步").click();
+    settle(&mut h);
+    h.get_by_label("邀请新电脑（生成邀请码）").click();
+    settle(&mut h);
+    type_into(&mut h, "站点代码", "T01");
+    type_into(&mut h, "站点名称", "北格镇便民服务中心");
+    h.get_by_label("乡镇便民服务中心").click();
+    type_into(&mut h, "本机地址", "127.0.0.1:7000");
+    h.get_by_label("生成邀请码").click();
+    settle(&mut h);
+    let ticket = h.state().app().unwrap().sync_tool_result().cloned();
+    let ticket = ticket.expect("an answer").expect("a ticket");
+    let decoded = yizhan_sync::ticket::Ticket::decode(&ticket).expect("a valid ticket");
+    assert_eq!(decoded.station, "T01");
+    assert_eq!(decoded.tier, "township");
+    assert_eq!(decoded.addrs, ["127.0.0.1:7000"]);
+
+    // A bundle of the city's documents is written where asked, on the store thread.
+    let bundle = dir.path().join("city.yzb");
+    h.get_by_label("离线包（U 盘同步）").click();
+    settle(&mut h);
+    type_into(&mut h, "导出到文件", &bundle.display().to_string());
+    h.get_by_label("导出").click();
+    settle(&mut h);
+    let r = h.state().app().unwrap().sync_tool_result().cloned();
+    assert!(r.expect("an answer").is_ok());
+    assert!(bundle.exists());
 }
 
 #[test]

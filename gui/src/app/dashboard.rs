@@ -26,6 +26,9 @@ pub struct DashboardPanel {
     stats_task: Task<Stats>,
     overdue: Vec<CaseRow>,
     overdue_task: Task<Vec<CaseRow>>,
+    /// Known peers (station code, last contact), for the freshness of each station's figures.
+    peers: Vec<(String, Option<i64>)>,
+    peers_task: Task<Vec<(String, Option<i64>)>>,
     error: Option<String>,
     csv_path: String,
     csv_result: Option<Receiver<Result<String, String>>>,
@@ -47,7 +50,10 @@ fn rate(r: Option<f64>) -> String {
 impl DashboardPanel {
     /// Whether a request is in flight.
     pub fn busy(&self) -> bool {
-        self.stats_task.busy() || self.overdue_task.busy() || self.csv_result.is_some()
+        self.stats_task.busy()
+            || self.overdue_task.busy()
+            || self.peers_task.busy()
+            || self.csv_result.is_some()
     }
 
     fn default_by(tier: Tier) -> GroupBy {
@@ -71,6 +77,12 @@ impl DashboardPanel {
                 Err(e) => self.error = Some(e.to_string()),
             }
         }
+        if let Some((_, r)) = self.peers_task.poll() {
+            match r {
+                Ok(p) => self.peers = p,
+                Err(e) => self.error = Some(cx.t.node_error(&e)),
+            }
+        }
         if let Some(rx) = &self.csv_result
             && let Ok(r) = rx.try_recv()
         {
@@ -88,6 +100,15 @@ impl DashboardPanel {
         self.stats_task.start(
             0,
             cx.handle.submit(move |n| n.stats(Some(by), a.as_deref())),
+        );
+        self.peers_task.start(
+            0,
+            cx.handle.submit(|n| {
+                Ok(n.peers()?
+                    .into_iter()
+                    .map(|p| (p.station, p.last_contact))
+                    .collect())
+            }),
         );
         self.overdue_task.start(
             0,
@@ -282,6 +303,7 @@ impl DashboardPanel {
                     t.red_and_severe,
                     t.satisfaction,
                     t.follow_ups,
+                    t.data_as_of,
                 ],
                 stats
                     .groups
@@ -303,6 +325,7 @@ impl DashboardPanel {
                             red.to_string(),
                             rate(g.totals.satisfaction_rate),
                             g.totals.follow_ups_open.to_string(),
+                            self.freshness(cx, &g.key),
                         ]
                     })
                     .collect(),
@@ -384,6 +407,45 @@ impl DashboardPanel {
                 None => {}
             }
         });
+    }
+
+    /// How fresh a station's figures are here: live for this station (and for an item or
+    /// department, which mix stations), else the last contact with the nearest peer that carries
+    /// the station's data — the station itself, or the station between it and this one.
+    fn freshness(&self, cx: &Cx<'_>, code: &str) -> String {
+        let t = cx.t;
+        let me = &cx.info.station.code;
+        if code.is_empty()
+            || code == me
+            || !matches!(self.by, Some(GroupBy::Township | GroupBy::Village))
+        {
+            return t.live.to_string();
+        }
+        let mut at = Some(code.to_string());
+        let mut hops = 0;
+        while let Some(c) = at.filter(|c| c != me && hops < 8) {
+            let last = self
+                .peers
+                .iter()
+                .filter(|(s, _)| *s == c)
+                .filter_map(|(_, l)| *l)
+                .max();
+            if let Some(ms) = last {
+                return super::widgets::time(ms);
+            }
+            if self.peers.iter().any(|(s, _)| *s == c) {
+                return t.never.to_string();
+            }
+            at = cx
+                .info
+                .stations
+                .iter()
+                .find(|s| s.code == c)
+                .map(|s| s.parent.clone())
+                .filter(|p| !p.is_empty());
+            hops += 1;
+        }
+        t.never.to_string()
     }
 
     fn overdue_list(&mut self, ui: &mut egui::Ui, cx: &mut Cx<'_>) {

@@ -88,6 +88,8 @@ strings! {
     start_demo: "打开演示县", "Open the demo county";
     start_demo_hint: "在本机运行一个演示县（1 市、2 乡镇、4 村，各为真实节点），数据在退出时删除。", "Runs a demo county on this computer (1 city, 2 townships, 4 villages, each a real node); its data is removed at exit.";
     start_demo_button: "打开演示", "Open demo";
+    data_as_of: "数据截至", "Data as of";
+    live: "本站实时", "live here";
     // Sync tools.
     tool_invite: "邀请新电脑（生成邀请码）", "Invite a computer (make a ticket)";
     tool_invite_hint: "新电脑运行“凭邀请码加入”；邀请码只能用一次，过期作废。", "The new computer uses “Join with a ticket”; a ticket works once and expires.";

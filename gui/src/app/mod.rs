@@ -518,6 +518,11 @@ impl App {
         self.list.rows().collect()
     }
 
+    /// The answer of the sync panel's last tool (invite, revoke, bundle), if any.
+    pub fn sync_tool_result(&self) -> Option<&Result<String, String>> {
+        self.sync.tool_result()
+    }
+
     /// The screen shown.
     pub fn screen(&self) -> Screen {
         self.screen

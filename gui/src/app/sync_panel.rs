@@ -115,6 +115,11 @@ impl SyncPanel {
         self.task.busy() || self.tools.task.busy()
     }
 
+    /// The last tool's answer: the text shown (a ticket, what a bundle did) or the refusal.
+    pub fn tool_result(&self) -> Option<&Result<String, String>> {
+        self.tools.result.as_ref()
+    }
+
     fn note_peaks(&mut self) {
         let Some(v) = &self.view else { return };
         for p in &v.peers {
