@@ -90,6 +90,18 @@ fn the_first_run_creates_a_network_and_opens_the_city_window() {
     let r = h.state().app().unwrap().sync_tool_result().cloned();
     assert!(r.expect("an answer").is_ok());
     assert!(bundle.exists());
+
+    // Settings (city): the catalog is imported from a file on the store thread.
+    h.get_by_label("设置").click();
+    settle(&mut h);
+    let file = concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/../node/data/catalog-default.json"
+    );
+    type_into(&mut h, "导入文件", file);
+    h.get_by_label("导入事项清单").click();
+    settle(&mut h);
+    assert!(h.query_by_label_contains("已导入").is_some());
 }
 
 #[test]

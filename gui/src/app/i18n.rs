@@ -90,6 +90,16 @@ strings! {
     start_demo_button: "打开演示", "Open demo";
     data_as_of: "数据截至", "Data as of";
     live: "本站实时", "live here";
+    catalog: "事项清单", "Catalog";
+    items: "项", "items";
+    catalog_file: "导入文件", "Import file";
+    catalog_file_hint: "JSON 或 CSV（见 yizhan catalog import）；逐行校验，有错则整体不导入。", "JSON or CSV (see yizhan catalog import); every row is checked, and a file with errors is not imported.";
+    catalog_import: "导入事项清单", "Import catalog";
+    catalog_imported: "已导入", "Imported";
+    catalog_items: "全部事项", "All items";
+    calendar_years: "工作日历（节假日与调休）", "Working-day calendar (holidays and make-up days)";
+    holidays: "节假日", "holidays";
+    makeup_days: "调休上班", "make-up working days";
     // Sync tools.
     tool_invite: "邀请新电脑（生成邀请码）", "Invite a computer (make a ticket)";
     tool_invite_hint: "新电脑运行“凭邀请码加入”；邀请码只能用一次，过期作废。", "The new computer uses “Join with a ticket”; a ticket works once and expires.";

@@ -499,6 +499,7 @@ impl App {
             || self.detail.busy()
             || self.dashboard.busy()
             || self.sync.busy()
+            || self.settings.busy()
             || self.start.is_some()
     }
 
