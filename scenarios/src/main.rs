@@ -8,6 +8,9 @@
 //!   [`bench_sync`].
 //! - `run NAME | --all [--quick]`, `list`: scenarios on a simulated county of real nodes with the
 //!   invariants checked; see [`run`].
+//! - `link-check`: the link emulator's self-check: bytes through a shaped relay between two
+//!   network namespaces, plain UDP and a real sync between two `yizhan` nodes; see [`link`].
+//! - `link-probe` (internal): one end of link-check's plain-UDP transfer, run inside a namespace.
 //! - `gen-store` (internal): generates a county store; `bench-store` runs it in a child process.
 //! - `probe-open` (internal): one cold open-to-ready in a fresh process.
 
@@ -15,6 +18,7 @@ mod bench_store;
 mod bench_sync;
 mod county;
 mod generate;
+mod link;
 mod measure;
 mod plan;
 mod rng;
@@ -46,6 +50,13 @@ enum Cmd {
     Run(run::RunArgs),
     /// Lists the scenarios.
     List,
+    /// Link emulator self-check: moves bytes through a shaped relay between two network
+    /// namespaces (plain UDP, then a real sync between two `yizhan` nodes) and prints the wall
+    /// time beside the time the spec predicts, with the relay's counters. Needs root.
+    LinkCheck(link::check::CheckArgs),
+    /// One end of link-check's plain-UDP transfer (run inside a namespace).
+    #[command(hide = true)]
+    LinkProbe(link::check::ProbeArgs),
     /// Generates a county store (used by bench-store).
     #[command(hide = true)]
     GenStore(generate::GenArgs),
@@ -64,6 +75,8 @@ fn main() -> Result<()> {
             run::list();
             Ok(())
         }
+        Cmd::LinkCheck(args) => link::check::link_check(&args),
+        Cmd::LinkProbe(args) => link::check::link_probe(&args),
         Cmd::GenStore(args) => bench_store::gen_store(&args),
         Cmd::ProbeOpen(args) => bench_store::probe_open(&args),
     }
