@@ -25,8 +25,10 @@ mkdir -p "$out"
 # Seconds to let the county enrol, sync and the window load before the picture is taken.
 settle=${SETTLE:-8}
 
-# name, station index (0 city, 1 东岭镇, 3 桃园村), YIZHAN_SCREEN
+# name, station index (0 city, 1 东岭镇, 3 桃园村; "-" for the first-run start screen on an
+# empty data directory), YIZHAN_SCREEN
 shots=(
+    "start - -"
     "list 0 cases"
     "detail 1 detail"
     "intake 3 intake"
@@ -46,8 +48,15 @@ shoot() {
         DISPLAY=":$display" xdotool getdisplaygeometry >/dev/null 2>&1 && break
         sleep 0.1
     done
-    DISPLAY=":$display" YIZHAN_STATION=$station YIZHAN_SCREEN=$screen \
-        "$bin" demo --seed 7 >/dev/null 2>"/tmp/yizhan-shot-$name-$w.log" &
+    local empty
+    empty=$(mktemp -d)
+    if [ "$station" = "-" ]; then
+        DISPLAY=":$display" "$bin" --data "$empty/data" \
+            >/dev/null 2>"/tmp/yizhan-shot-$name-$w.log" &
+    else
+        DISPLAY=":$display" YIZHAN_STATION=$station YIZHAN_SCREEN=$screen \
+            "$bin" demo --seed 7 >/dev/null 2>"/tmp/yizhan-shot-$name-$w.log" &
+    fi
     local app=$!
     # Without a window manager the window keeps its own size: fit it to the screen.
     local win=""
@@ -70,6 +79,7 @@ shoot() {
     wait "$app" 2>/dev/null || true
     kill "$xvfb" 2>/dev/null || true
     wait "$xvfb" 2>/dev/null || true
+    rm -rf "$empty"
     echo "$out/$name-$w.png"
 }
 

@@ -83,13 +83,14 @@ impl IntakePanel {
         };
     }
 
-    /// Chooses an item (the first that several departments approve, else the first) so that the
-    /// form is shown filled in with its guide; used when the window opens on intake.
+    /// Chooses an item handled at this station's tier (one that several departments approve,
+    /// when there is one) so that the form is shown with its guide; used when the window opens
+    /// on intake.
     pub fn preselect(&mut self, info: &StationInfo) {
-        let item = info
-            .catalog
-            .items()
+        let here = || info.catalog.items().filter(|i| i.tier == info.tier);
+        let item = here()
             .find(|i| i.departments.len() > 1)
+            .or_else(|| here().next())
             .or_else(|| info.catalog.items().next());
         if let Some(item) = item {
             self.item = Some(item.code.clone());

@@ -95,7 +95,8 @@ pub struct SyncPanel {
     tools: Tools,
 }
 
-/// A progress bar for a peer that lacks `pending` documents of at most `peak` seen.
+/// A progress bar for a peer that lacks `pending` documents of at most `peak` seen: it fills as
+/// the peer catches up, and shows what is still to send.
 fn progress(ui: &mut egui::Ui, pending: usize, peak: usize) {
     if pending == 0 || peak == 0 {
         ui.label("0");
@@ -105,7 +106,7 @@ fn progress(ui: &mut egui::Ui, pending: usize, peak: usize) {
     ui.add(
         egui::ProgressBar::new(done)
             .desired_width(120.0)
-            .text(format!("{pending} / {peak}")),
+            .text(pending.to_string()),
     );
 }
 
