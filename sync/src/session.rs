@@ -74,6 +74,9 @@ pub struct Session {
     /// Offered heads this node does not have yet, by document.
     awaiting: HashMap<String, Vec<ChangeHash>>,
     syncs: HashMap<String, AmSyncState>,
+    /// Documents whose last sync message brought changes whose dependencies have not arrived
+    /// yet: the fork keeps them queued until they do.
+    queued: HashMap<String, Automerge>,
     /// Whether a sync state changed since it was last persisted.
     syncs_dirty: bool,
     /// Heads the peer is known to hold, to avoid offering its own changes back to it.
@@ -191,6 +194,7 @@ impl Session {
             chunks: VecDeque::new(),
             awaiting: HashMap::new(),
             syncs: HashMap::new(),
+            queued: HashMap::new(),
             syncs_dirty: false,
             peer_has: HashMap::new(),
             hello_received: false,
@@ -753,10 +757,24 @@ impl Session {
             let msg = AmSyncMessage::decode(&d.message).map_err(|e| {
                 SyncError::Protocol(format!("sync message for {} does not decode: {e}", d.id))
             })?;
-            let mut fork = node
-                .with_doc(&d.id, |am| Ok(am.clone()))?
+            let stored = node.with_doc(&d.id, |am| Ok(am.clone()))?;
+            let before = stored
+                .as_ref()
+                .map(Automerge::get_heads)
                 .unwrap_or_default();
-            let before = fork.get_heads();
+            // A fork that holds changes still waiting for their dependencies continues from where
+            // it was, with whatever the store got meanwhile merged in: the peer will not send
+            // those changes again in this exchange (they are in its sent set).
+            let mut fork = match (self.queued.remove(&d.id), stored) {
+                (Some(mut f), Some(mut stored)) => {
+                    f.merge(&mut stored).map_err(|e| {
+                        SyncError::Protocol(format!("document {} does not merge: {e}", d.id))
+                    })?;
+                    f
+                }
+                (Some(f), None) => f,
+                (None, stored) => stored.unwrap_or_default(),
+            };
             let state = self.sync_state(node, &d.id)?;
             fork.receive_sync_message(state, msg).map_err(|e| {
                 SyncError::Protocol(format!("sync message for {} is invalid: {e}", d.id))
@@ -771,6 +789,9 @@ impl Session {
                     doc_id: d.id.clone(),
                     changes: new,
                 });
+            }
+            if !automerge::ReadDoc::get_missing_deps(&fork, &[]).is_empty() {
+                self.queued.insert(d.id.clone(), fork.clone());
             }
             forks.insert(d.id.clone(), fork);
         }
