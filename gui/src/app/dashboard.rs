@@ -68,13 +68,13 @@ impl DashboardPanel {
         if let Some((_, r)) = self.stats_task.poll() {
             match r {
                 Ok(s) => self.stats = Some(s),
-                Err(e) => self.error = Some(e.to_string()),
+                Err(e) => self.error = Some(cx.t.node_error(&e)),
             }
         }
         if let Some((_, r)) = self.overdue_task.poll() {
             match r {
                 Ok(rows) => self.overdue = rows,
-                Err(e) => self.error = Some(e.to_string()),
+                Err(e) => self.error = Some(cx.t.node_error(&e)),
             }
         }
         if let Some((_, r)) = self.peers_task.poll() {

@@ -116,13 +116,13 @@ impl ListPanel {
         self.pages.values().flatten()
     }
 
-    fn poll(&mut self) {
+    fn poll(&mut self, t: &super::Tr) {
         if let Some((tag, r)) = self.count_task.poll()
             && tag == self.generation
         {
             match r {
                 Ok(n) => self.count = Some(n),
-                Err(e) => self.error = Some(e.to_string()),
+                Err(e) => self.error = Some(t.node_error(&e)),
             }
         }
         let mut done = Vec::new();
@@ -140,7 +140,7 @@ impl ListPanel {
                 Ok(rows) => {
                     self.pages.insert(page, rows);
                 }
-                Err(e) => self.error = Some(e.to_string()),
+                Err(e) => self.error = Some(t.node_error(&e)),
             }
         }
     }
@@ -188,7 +188,7 @@ impl ListPanel {
 
     /// Draws the filters and the table.
     pub fn ui(&mut self, ui: &mut egui::Ui, cx: &mut Cx<'_>) {
-        self.poll();
+        self.poll(cx.t);
         self.filters(ui, cx);
         self.refetch_if_changed(cx);
         let t = cx.t;

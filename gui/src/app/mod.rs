@@ -284,7 +284,7 @@ impl StationState {
     }
 
     /// Polls the store's answers; returns whether the data changed.
-    fn poll(&mut self, now: f64) -> bool {
+    fn poll(&mut self, now: f64, t: &Tr) -> bool {
         let mut changed = false;
         if let Some((_, r)) = self.info_task.poll() {
             match r {
@@ -293,14 +293,14 @@ impl StationState {
                     self.info = Some(info);
                     self.error = None;
                 }
-                Err(e) => self.error = Some(e.to_string()),
+                Err(e) => self.error = Some(t.node_error(&e)),
             }
         }
         if let Some((_, r)) = self.seq_task.poll() {
             match r {
                 Ok(seq) if self.info.as_ref().is_some_and(|i| i.seq != seq) => self.fetch_info(),
                 Ok(_) => {}
-                Err(e) => self.error = Some(e.to_string()),
+                Err(e) => self.error = Some(t.node_error(&e)),
             }
         }
         let due = self.last_poll.is_none_or(|t| now - t >= POLL.as_secs_f64());
@@ -582,12 +582,12 @@ impl App {
 
     fn poll(&mut self, ctx: &egui::Context) {
         let now = ctx.input(|i| i.time);
+        let t = self.lang.tr();
         for (i, s) in self.stations.iter_mut().enumerate() {
-            if s.poll(now) && i == self.current {
+            if s.poll(now, t) && i == self.current {
                 self.version += 1;
             }
         }
-        let t = self.lang.tr();
         let mut done = Vec::new();
         for (i, op) in self.ops.iter().enumerate() {
             let finished = match op {

@@ -141,7 +141,7 @@ impl SyncPanel {
                     self.view = Some(v);
                     self.note_peaks();
                 }
-                Err(e) => self.error = Some(e.to_string()),
+                Err(e) => self.error = Some(cx.t.node_error(&e)),
             }
         }
         if let Some((_, r)) = self.tools.task.poll() {
