@@ -547,7 +547,30 @@ impl Lab {
                 return Ok(started.elapsed());
             }
             if started.elapsed() > limit {
-                bail!("the county did not converge within {limit:?}");
+                let report = self.invariants().await?;
+                let links: Vec<String> = self
+                    .links
+                    .iter()
+                    .map(|l| {
+                        let (c, p) = (&self.members[l.child], &self.members[l.parent]);
+                        format!(
+                            "{}–{} {}{}",
+                            c.name,
+                            p.name,
+                            if l.session.is_some() { "up" } else { "cut" },
+                            if c.net.is_active(&p.id) {
+                                " (session running)"
+                            } else {
+                                ""
+                            }
+                        )
+                    })
+                    .collect();
+                bail!(
+                    "the county did not converge within {limit:?}: {}; links: {}",
+                    report["convergence"],
+                    links.join(", ")
+                );
             }
             tokio::time::sleep(Duration::from_millis(100)).await;
         }
@@ -591,8 +614,26 @@ impl Lab {
                     .filter(|(k, v)| h.get(*k).is_some_and(|hv| hv != *v))
                     .count();
                 let extra = h.keys().filter(|k| !e.contains_key(*k)).count();
+                let examples: Vec<String> = e
+                    .iter()
+                    .filter(|(k, v)| h.get(*k) != Some(*v))
+                    .map(|(k, v)| {
+                        let short = |hs: &[automerge::ChangeHash]| {
+                            hs.iter()
+                                .map(|x| x.to_string()[..8].to_string())
+                                .collect::<Vec<_>>()
+                                .join("+")
+                        };
+                        format!(
+                            "{k}: city {} here {}",
+                            short(v),
+                            h.get(k).map_or("-".to_string(), |x| short(x))
+                        )
+                    })
+                    .take(3)
+                    .collect();
                 diverged.push(json!({"node": names[i], "missing": missing,
-                    "different_heads": differ, "extra": extra}));
+                    "different_heads": differ, "extra": extra, "examples": examples}));
             }
         }
         let city_docs = &heads[0];
@@ -619,13 +660,25 @@ impl Lab {
         for (_, m) in self.active() {
             rows.push(
                 m.call(|n| {
-                    Ok(n.list(&CaseFilter {
-                        limit: usize::MAX / 2,
-                        ..CaseFilter::default()
-                    })?
-                    .into_iter()
-                    .map(|r| (r.id, (r.status, r.due_on, r.light)))
-                    .collect::<BTreeMap<_, _>>())
+                    // Lists are paged (the store caps a page), so walk every page.
+                    let mut all = BTreeMap::new();
+                    loop {
+                        let page = n.list(&CaseFilter {
+                            limit: 5_000,
+                            offset: all.len(),
+                            sort: yizhan_node::query::Sort::Oldest,
+                            ..CaseFilter::default()
+                        })?;
+                        let len = page.len();
+                        all.extend(
+                            page.into_iter()
+                                .map(|r| (r.id, (r.status, r.due_on, r.light))),
+                        );
+                        if len < 5_000 {
+                            break;
+                        }
+                    }
+                    Ok(all)
                 })
                 .await?,
             );
