@@ -380,11 +380,42 @@ impl Node {
 
     /// Consolidated statistics over an area (a station code; `None` for the whole network).
     pub fn stats(&mut self, by: Option<GroupBy>, area: Option<&str>) -> Result<Stats> {
+        self.stats_between(by, area, None, None)
+    }
+
+    /// Consolidated statistics over an area, for the cases created between `from` and `to`
+    /// (both inclusive, either open). Without a range this reads the counter tables, as
+    /// [`Node::stats`] does; with one it counts the `cases` table directly through its creation
+    /// index, because the counters carry no dates. The ranged figures cost a scan of the cases
+    /// created in the range, so a year at a busy city takes longer than the counters.
+    pub fn stats_between(
+        &mut self,
+        by: Option<GroupBy>,
+        area: Option<&str>,
+        from: Option<NaiveDate>,
+        to: Option<NaiveDate>,
+    ) -> Result<Stats> {
         self.refresh()?;
         let today = self.today().format("%Y-%m-%d").to_string();
         let mut params: Vec<Box<dyn ToSql>> = vec![Box::new(today.clone())];
         let area_sql = self.area_clause(area, &mut params)?;
+        // The range, as conditions on `created_at` with the same day boundaries (China time) as
+        // the list filter, so that a list and the dashboard over one range count the same cases.
+        let mut range: Vec<String> = Vec::new();
+        if let Some(d) = from {
+            params.push(Box::new(day_start_ms(d)));
+            range.push(format!("created_at >= ?{}", params.len()));
+        }
+        if let Some(d) = to {
+            // The last day has no successor only at chrono's maximum date; then nothing is cut.
+            if let Some(next) = d.succ_opt() {
+                params.push(Box::new(day_start_ms(next)));
+                range.push(format!("created_at < ?{}", params.len()));
+            }
+        }
+        let ranged = from.is_some() || to.is_some();
         let refs: Vec<&dyn ToSql> = params.iter().map(|p| p.as_ref()).collect();
+        let and_range: String = range.iter().map(|c| format!(" AND {c}")).collect();
         let and_area = area_sql
             .as_ref()
             .map(|c| format!(" AND {c}"))
@@ -406,11 +437,22 @@ impl Node {
         let conn = self.store_conn();
 
         // The counters: one row per distinct combination, not per case. `?1` (today) is bound
-        // but unused here; SQLite allows that.
-        let sql = format!(
-            "SELECT township, village, item_code, kind, status, on_time, rating, delegated, conflict, consults, n
-             FROM case_counts WHERE n != 0 AND ?1 IS NOT NULL{and_area}"
-        );
+        // but unused here; SQLite allows that. With a range the same rows are grouped from the
+        // cases created in it, with the counters' encoding of missing values (no on-time verdict
+        // is -1, no rating 0), so that one loop reads both.
+        let sql = if ranged {
+            format!(
+                "SELECT township, village, item_code, kind, status, coalesce(on_time, -1), coalesce(rating, 0),
+                        delegated, conflict, sum(consults), count(*)
+                 FROM cases WHERE ?1 IS NOT NULL{and_area}{and_range}
+                 GROUP BY 1, 2, 3, 4, 5, 6, 7, 8, 9"
+            )
+        } else {
+            format!(
+                "SELECT township, village, item_code, kind, status, on_time, rating, delegated, conflict, consults, n
+                 FROM case_counts WHERE n != 0 AND ?1 IS NOT NULL{and_area}"
+            )
+        };
         let mut stmt = conn.prepare_cached(&sql)?;
         let mut rows = stmt.query(refs.as_slice())?;
         while let Some(r) = rows.next()? {
@@ -471,7 +513,7 @@ impl Node {
         // Lights of the open cases, from the partial index of cases under supervision.
         let sql = format!(
             "SELECT township, village, item_code, {LIGHT_SQL} AS light, count(*) FROM cases
-             WHERE clock IN (1, 2){and_area} GROUP BY township, village, item_code, light"
+             WHERE clock IN (1, 2){and_area}{and_range} GROUP BY township, village, item_code, light"
         );
         let mut stmt = conn.prepare_cached(&sql)?;
         let mut rows = stmt.query(refs.as_slice())?;
@@ -496,7 +538,7 @@ impl Node {
         // Open follow-ups (整改) and those past their deadline.
         let sql = format!(
             "SELECT township, village, item_code, follow_up_due < ?1, count(*) FROM cases
-             WHERE follow_up_due IS NOT NULL{and_area} GROUP BY 1, 2, 3, 4"
+             WHERE follow_up_due IS NOT NULL{and_area}{and_range} GROUP BY 1, 2, 3, 4"
         );
         let mut stmt = conn.prepare_cached(&sql)?;
         let mut rows = stmt.query(refs.as_slice())?;
@@ -522,7 +564,19 @@ impl Node {
         let village_area = area
             .and_then(|code| self.roster().station(code))
             .is_some_and(|s| s.tier() == Tier::Village);
+        // A range has no counters either, so it too counts the department rows of its cases.
         let sql = match &area_sql {
+            _ if ranged => {
+                let scope: String = area_sql
+                    .iter()
+                    .chain(&range)
+                    .map(|c| format!(" AND c.{c}"))
+                    .collect();
+                format!(
+                    "SELECT d.dept, d.decision, count(*) FROM cases c JOIN case_depts d ON d.doc_id = c.doc_id
+                     WHERE ?1 IS NOT NULL{scope} GROUP BY d.dept, d.decision"
+                )
+            }
             Some(clause) if village_area => format!(
                 "SELECT d.dept, d.decision, count(*) FROM case_depts d JOIN cases c ON c.doc_id = d.doc_id
                  WHERE c.{clause} AND ?1 IS NOT NULL GROUP BY d.dept, d.decision"

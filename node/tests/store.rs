@@ -279,6 +279,91 @@ fn reindex_rebuilds_exactly_the_live_index_and_counters() {
     assert_eq!(all_stats(&mut other), stats);
 }
 
+/// The same statistics as [`all_stats`], counted from the cases created in a range.
+fn all_stats_between(node: &mut Node, from: &str, to: &str) -> Vec<Stats> {
+    let (from, to) = (Some(common::date(from)), Some(common::date(to)));
+    let mut out = vec![node.stats_between(None, None, from, to).expect("stats")];
+    for by in [
+        GroupBy::Township,
+        GroupBy::Village,
+        GroupBy::Dept,
+        GroupBy::Item,
+    ] {
+        out.push(node.stats_between(Some(by), None, from, to).expect("stats"));
+    }
+    out.push(
+        node.stats_between(Some(GroupBy::Village), Some(TOWN), from, to)
+            .expect("stats"),
+    );
+    out.push(
+        node.stats_between(None, Some(VILLAGE), from, to)
+            .expect("stats"),
+    );
+    out
+}
+
+#[test]
+fn ranged_stats_count_the_cases_created_in_the_range() {
+    let dir = tempfile::tempdir().unwrap();
+    let (mut node, cases) = busy_network(dir.path());
+    let counters = all_stats(&mut node);
+
+    // Over the whole span (and beyond it) the cases give exactly what the counters give.
+    assert_eq!(
+        all_stats_between(&mut node, "2026-03-02", "2026-03-13"),
+        counters
+    );
+    assert_eq!(
+        all_stats_between(&mut node, "2026-01-01", "2026-12-31"),
+        counters
+    );
+    assert_eq!(
+        node.stats_between(None, None, None, Some(common::date("2026-12-31")))
+            .unwrap(),
+        counters[0]
+    );
+
+    // A narrower range counts only the cases created in it, as the list filter does.
+    let (from, to) = (common::date("2026-03-05"), common::date("2026-03-07"));
+    for area in [None, Some(TOWN), Some(VILLAGE)] {
+        let ranged = node
+            .stats_between(Some(GroupBy::Item), area, Some(from), Some(to))
+            .unwrap();
+        let listed = node
+            .count(&CaseFilter {
+                area: area.map(str::to_string),
+                created_from: Some(from),
+                created_to: Some(to),
+                ..CaseFilter::default()
+            })
+            .unwrap();
+        assert!(listed > 0, "{area:?}");
+        assert_eq!(ranged.totals.cases, listed, "{area:?}");
+        assert_eq!(
+            ranged.totals.by_status.values().sum::<u64>(),
+            listed,
+            "{area:?}"
+        );
+        assert_eq!(
+            ranged.groups.iter().map(|g| g.totals.cases).sum::<u64>(),
+            listed,
+            "{area:?}"
+        );
+        // Only open cases are lit, and only those created in the range.
+        assert!(ranged.totals.lights.values().sum::<u64>() <= ranged.totals.open);
+    }
+    let narrow = node
+        .stats_between(None, None, Some(from), Some(to))
+        .unwrap();
+    assert!(narrow.totals.cases < cases as u64);
+    // Before the first case and after the last, nothing.
+    let none = node
+        .stats_between(None, None, Some(common::date("2026-03-14")), None)
+        .unwrap();
+    assert_eq!(none.totals.cases, 0);
+    assert!(none.totals.lights.values().all(|n| *n == 0));
+}
+
 #[test]
 fn increments_are_compacted_into_the_snapshot_and_the_document_still_loads() {
     let dir = tempfile::tempdir().unwrap();

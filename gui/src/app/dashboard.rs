@@ -3,12 +3,16 @@
 //! item with a chart, the overdue and severe list, and CSV export of the group table.
 //!
 //! Statistics come from `Node::stats` (counter tables, tens of milliseconds at a million cases) and
-//! are fetched again when the data version moves. The CSV file is written on a short-lived thread
+//! are fetched again when the data version moves. A from/to date pair narrows them to the cases
+//! taken in between (`Node::stats_between`, which counts the case table itself because the
+//! counters carry no dates); the figures are fetched again when a valid pair changes. The CSV file is written on a short-lived thread
 //! so that the UI thread never touches the disk.
 
+use super::list::parse_date;
 use super::task::Task;
 use super::widgets::{error_line, field, light_color, light_dot};
 use super::{Command, Cx};
+use chrono::NaiveDate;
 use eframe::egui;
 use egui_plot::{Bar, BarChart, Plot};
 use std::sync::mpsc::Receiver;
@@ -21,7 +25,12 @@ use yizhan_node::station::Tier;
 #[derive(Debug, Default)]
 pub struct DashboardPanel {
     by: Option<GroupBy>,
-    fetched_for: Option<(Option<GroupBy>, u64)>,
+    /// The date fields as typed (`YYYY-MM-DD`, empty = open).
+    from: String,
+    to: String,
+    /// The last valid range typed; the figures shown are for it.
+    range: DateRange,
+    fetched_for: Option<(Option<GroupBy>, DateRange, u64)>,
     stats: Option<Stats>,
     stats_task: Task<Stats>,
     overdue: Vec<CaseRow>,
@@ -33,6 +42,30 @@ pub struct DashboardPanel {
     csv_path: String,
     csv_result: Option<Receiver<Result<String, String>>>,
     csv_message: Option<Result<String, String>>,
+}
+
+/// Created from, created to (both inclusive; `None` is open).
+type DateRange = (Option<NaiveDate>, Option<NaiveDate>);
+
+/// The range the two fields describe, or why they describe none.
+fn parse_range(from: &str, to: &str) -> Result<DateRange, RangeError> {
+    let from = parse_date(from).map_err(|()| RangeError::Format)?;
+    let to = parse_date(to).map_err(|()| RangeError::Format)?;
+    if let (Some(f), Some(t)) = (from, to)
+        && f > t
+    {
+        return Err(RangeError::Reversed);
+    }
+    Ok((from, to))
+}
+
+/// Why the date fields describe no range.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum RangeError {
+    /// A field is not `YYYY-MM-DD`.
+    Format,
+    /// The start is after the end.
+    Reversed,
 }
 
 fn csv_field(s: &str) -> String {
@@ -90,16 +123,19 @@ impl DashboardPanel {
             self.csv_result = None;
         }
         let by = *self.by.get_or_insert(Self::default_by(cx.info.tier));
-        let key = (Some(by), cx.version);
+        let range = self.range;
+        let key = (Some(by), range, cx.version);
         if self.fetched_for == Some(key) || self.stats_task.busy() {
             return;
         }
         self.fetched_for = Some(key);
         let area = (cx.info.tier != Tier::City).then(|| cx.info.station.code.clone());
         let a = area.clone();
+        let (from, to) = range;
         self.stats_task.start(
             0,
-            cx.handle.submit(move |n| n.stats(Some(by), a.as_deref())),
+            cx.handle
+                .submit(move |n| n.stats_between(Some(by), a.as_deref(), from, to)),
         );
         self.peers_task.start(
             0,
@@ -118,6 +154,8 @@ impl DashboardPanel {
                     rows.extend(n.list(&CaseFilter {
                         light: Some(light),
                         area: area.clone(),
+                        created_from: from,
+                        created_to: to,
                         sort: Sort::Due,
                         limit: 100,
                         ..CaseFilter::default()
@@ -152,6 +190,7 @@ impl DashboardPanel {
                 cx.commands.push(Command::Refresh);
             }
         });
+        self.range_fields(ui, cx);
         if let Some(e) = &self.error {
             error_line(ui, e);
         }
@@ -168,6 +207,29 @@ impl DashboardPanel {
                 ui.separator();
                 self.overdue_list(ui, cx);
             });
+    }
+
+    /// The from/to date fields. A valid pair that differs from the one shown becomes the range
+    /// to fetch; the fetch itself starts in the next frame's poll, which is asked for at once.
+    fn range_fields(&mut self, ui: &mut egui::Ui, cx: &Cx<'_>) {
+        let t = cx.t;
+        ui.horizontal_wrapped(|ui| {
+            field(ui, t.created_from, &mut self.from, 90.0).on_hover_text(t.date_hint);
+            field(ui, t.created_to, &mut self.to, 90.0).on_hover_text(t.date_hint);
+            match parse_range(&self.from, &self.to) {
+                Ok(range) => {
+                    if range != self.range {
+                        self.range = range;
+                        ui.ctx().request_repaint();
+                    }
+                    if range != (None, None) {
+                        ui.weak(t.range_counted);
+                    }
+                }
+                Err(RangeError::Format) => error_line(ui, t.date_hint),
+                Err(RangeError::Reversed) => error_line(ui, t.range_from_after_to),
+            }
+        });
     }
 
     fn totals(&mut self, ui: &mut egui::Ui, cx: &Cx<'_>, stats: &Stats) {
@@ -502,7 +564,7 @@ fn label_at(names: &[&str], value: f64) -> String {
         .unwrap_or_default()
 }
 
-fn default_csv_path(today: chrono::NaiveDate) -> String {
+fn default_csv_path(today: NaiveDate) -> String {
     let dir = std::env::var_os("HOME").map_or_else(|| std::path::PathBuf::from("."), Into::into);
     dir.join(format!("yizhan-stats-{}.csv", today.format("%Y%m%d")))
         .display()
@@ -529,4 +591,26 @@ fn write_in_background(path: String, text: String) -> Receiver<Result<String, St
         return rx2;
     }
     rx
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn date_fields_give_a_range_or_say_why_not() {
+        let d = |s: &str| NaiveDate::parse_from_str(s, "%Y-%m-%d").ok();
+        assert_eq!(parse_range("", ""), Ok((None, None)));
+        assert_eq!(parse_range(" 2026-03-01 ", ""), Ok((d("2026-03-01"), None)));
+        assert_eq!(
+            parse_range("2026-03-01", "2026-03-01"),
+            Ok((d("2026-03-01"), d("2026-03-01")))
+        );
+        assert_eq!(parse_range("2026-3-1x", ""), Err(RangeError::Format));
+        assert_eq!(parse_range("", "2026-02-30"), Err(RangeError::Format));
+        assert_eq!(
+            parse_range("2026-03-02", "2026-03-01"),
+            Err(RangeError::Reversed)
+        );
+    }
 }

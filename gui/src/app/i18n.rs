@@ -277,6 +277,8 @@ strings! {
     if_accepted_on: "受理日", "accepted";
     // Dashboard.
     whole_network: "全市", "Whole network";
+    range_from_after_to: "起始日期晚于截止日期", "The start date is after the end date";
+    range_counted: "按登记日期统计（读取办件表）", "Counted by date taken in (reads the case table)";
     as_of: "数据截至", "as of";
     total_cases: "办件量", "Cases";
     open_cases: "在办", "Open";

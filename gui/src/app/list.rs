@@ -58,7 +58,8 @@ pub enum SortKey {
     Due,
 }
 
-fn parse_date(s: &str) -> Result<Option<chrono::NaiveDate>, ()> {
+/// A date typed as `YYYY-MM-DD`; empty means no bound, anything else unparsable is an error.
+pub(super) fn parse_date(s: &str) -> Result<Option<chrono::NaiveDate>, ()> {
     let s = s.trim();
     if s.is_empty() {
         return Ok(None);
