@@ -123,7 +123,7 @@ fn spec_of(args: &CheckArgs) -> LinkSpec {
 }
 
 /// The difference of two counter snapshots (what one measurement moved).
-fn delta(after: LinkCounters, before: LinkCounters) -> LinkCounters {
+pub(crate) fn delta(after: LinkCounters, before: LinkCounters) -> LinkCounters {
     let d =
         |a: super::relay::DirCounters, b: super::relay::DirCounters| super::relay::DirCounters {
             forwarded_packets: a.forwarded_packets - b.forwarded_packets,
@@ -143,7 +143,7 @@ fn delta(after: LinkCounters, before: LinkCounters) -> LinkCounters {
 }
 
 /// Reads lines from a child's stdout until one parses as JSON with `"event": event`.
-fn wait_event(reader: &mut impl BufRead, event: &str) -> Result<Value> {
+pub(crate) fn wait_event(reader: &mut impl BufRead, event: &str) -> Result<Value> {
     let mut line = String::new();
     loop {
         line.clear();
@@ -159,7 +159,7 @@ fn wait_event(reader: &mut impl BufRead, event: &str) -> Result<Value> {
 }
 
 /// Kills and reaps a child that is no longer needed.
-fn stop(mut child: Child) {
+pub(crate) fn stop(mut child: Child) {
     let _ = child.kill();
     let _ = child.wait();
 }
@@ -308,7 +308,7 @@ fn udp_check(lab: &Lab, args: &CheckArgs, spec: LinkSpec) -> Result<Value> {
 }
 
 /// Runs `yizhan ARGS` outside the lab (store-only commands need no network).
-fn yz(yizhan: &Path, data: &Path, args: &[&str]) -> Result<Value> {
+pub(crate) fn yz(yizhan: &Path, data: &Path, args: &[&str]) -> Result<Value> {
     let out = Command::new(yizhan)
         .arg("--data")
         .arg(data)
@@ -319,7 +319,7 @@ fn yz(yizhan: &Path, data: &Path, args: &[&str]) -> Result<Value> {
     parse_output(&out, args)
 }
 
-fn parse_output(out: &std::process::Output, args: &[&str]) -> Result<Value> {
+pub(crate) fn parse_output(out: &std::process::Output, args: &[&str]) -> Result<Value> {
     if !out.status.success() {
         bail!(
             "yizhan {} failed: {}",

@@ -15,6 +15,7 @@
 //! behind the link emulator; they are listed, and report what they need when it is missing.
 
 mod county;
+mod netns;
 
 use anyhow::{Result, bail};
 use county::{DAY0, Lab};
@@ -222,12 +223,7 @@ async fn run_one(name: &str, args: &RunArgs) -> Result<Value> {
         }
         "poor-link" | "flapping" => {
             lab.shutdown().await;
-            return Ok(json!({
-                "scenario": name,
-                "ok": false,
-                "skipped": "needs each node in its own network namespace behind the link emulator \
-                            (issue #5: not built yet)",
-            }));
+            return netns::run(name, args).await;
         }
         other => bail!("no scenario {other:?}"),
     }
