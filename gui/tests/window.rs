@@ -221,6 +221,22 @@ fn a_delegated_case_from_village_intake_to_the_follow_up_of_a_bad_rating() {
     let number = intake_at_village(&mut h);
     assert_eq!(status(&h), Status::Submitted);
 
+    // The acceptance receipt is written beside the village's store (off the UI thread), when
+    // there is a Chinese font to embed; without one the window says which package to install.
+    press(&mut h, "生成受理回执");
+    if yizhan::app::fonts::find_cjk_font().is_some() {
+        assert!(h.query_by_label_contains("已生成").is_some());
+        let pdf = c
+            ._dir
+            .path()
+            .join("village/documents")
+            .join(format!("{number}-receipt.pdf"));
+        let bytes = std::fs::read(&pdf).unwrap();
+        assert!(bytes.starts_with(b"%PDF") && bytes.len() > 5_000);
+    } else {
+        assert!(h.query_by_label_contains("fonts-").is_some());
+    }
+
     // The village does not accept a township item: the action is not offered, and the node's
     // reason is listed.
     assert!(button(&h, "受理").is_none());

@@ -7,11 +7,13 @@
 //! station may not do is never offered as a button. A click becomes a [`Command::Act`]; the
 //! node's answer (the new view, or its refusal) comes back through the app.
 
+use super::receipt::{self, Paper};
 use super::task::Task;
 use super::widgets::{error_line, field, field_multiline, light_dot, time};
 use super::{Command, Cx, StationInfo};
 use eframe::egui;
 use std::collections::BTreeMap;
+use std::sync::mpsc::Receiver;
 use yizhan_node::CaseView;
 use yizhan_node::case::Action;
 use yizhan_node::idcard::mask_id_number;
@@ -50,6 +52,33 @@ pub struct DetailPanel {
     probe_tag: u64,
     forms: Forms,
     error: Option<String>,
+    print: Printing,
+}
+
+/// The printable documents of the open case: where to write them, and the write in flight.
+#[derive(Debug, Default)]
+struct Printing {
+    path: String,
+    /// The case the path was defaulted for, so that a path the user typed is kept until another
+    /// case is shown.
+    defaulted_for: Option<String>,
+    result: Option<Receiver<Result<String, String>>>,
+    message: Option<Result<String, String>>,
+}
+
+/// `<data dir>/documents/<case number>-<document>.pdf`: beside the store, so that a station finds its
+/// printed documents in one place, and named so that the two documents of a case do not overwrite
+/// each other.
+fn default_pdf_path(info: &StationInfo, number: &str, paper: Paper) -> String {
+    let name = match paper {
+        Paper::Receipt => "receipt",
+        Paper::Notice => "notice",
+    };
+    info.data_dir
+        .join("documents")
+        .join(format!("{number}-{name}.pdf"))
+        .display()
+        .to_string()
 }
 
 fn mask_phone(p: &str) -> String {
@@ -75,7 +104,7 @@ impl DetailPanel {
 
     /// Whether a request is in flight.
     pub fn busy(&self) -> bool {
-        self.load.busy() || self.probe_task.busy()
+        self.load.busy() || self.probe_task.busy() || self.print.result.is_some()
     }
 
     /// Opens a case by id or number.
@@ -286,8 +315,67 @@ impl DetailPanel {
                 .show(ui, |ui| {
                     summary(ui, cx, &view);
                     ui.separator();
+                    self.print_section(ui, cx, &view);
+                    ui.separator();
                     timeline(ui, cx, &view);
                 });
+        });
+    }
+
+    /// The receipt and the one-time notice: a path (defaulted under the data directory for this
+    /// case), one button per document, and the answer of the background write.
+    fn print_section(&mut self, ui: &mut egui::Ui, cx: &Cx<'_>, view: &CaseView) {
+        let t = cx.t;
+        let p = &mut self.print;
+        if let Some(rx) = &p.result
+            && let Ok(r) = rx.try_recv()
+        {
+            p.message = Some(r);
+            p.result = None;
+        }
+        let number = &view.doc.number;
+        if p.defaulted_for.as_deref() != Some(view.doc.id.as_str()) {
+            p.path = default_pdf_path(cx.info, number, Paper::Receipt);
+            p.defaulted_for = Some(view.doc.id.clone());
+            p.message = None;
+        }
+        ui.strong(t.print_heading);
+        ui.horizontal_wrapped(|ui| {
+            field(ui, t.pdf_file, &mut p.path, 420.0);
+        });
+        ui.horizontal_wrapped(|ui| {
+            for (paper, label) in [
+                (Paper::Receipt, t.print_receipt),
+                (Paper::Notice, t.print_notice),
+            ] {
+                if ui
+                    .add_enabled(p.result.is_none(), egui::Button::new(label))
+                    .clicked()
+                {
+                    // Each document has its own default file name, so that printing both does
+                    // not overwrite the first; a path the user typed is kept as it is.
+                    let is_default = [Paper::Receipt, Paper::Notice]
+                        .iter()
+                        .any(|q| p.path == default_pdf_path(cx.info, number, *q));
+                    if is_default {
+                        p.path = default_pdf_path(cx.info, number, paper);
+                    }
+                    let doc = receipt::document(paper, view, &cx.info.station.name, t);
+                    p.result = Some(receipt::write_in_background(doc, p.path.clone(), t));
+                    p.message = None;
+                }
+            }
+            if p.result.is_some() {
+                ui.spinner();
+                ui.weak(t.pdf_writing);
+            }
+            match &p.message {
+                Some(Ok(path)) => {
+                    ui.label(format!("{} {path}", t.pdf_written));
+                }
+                Some(Err(e)) => error_line(ui, e),
+                None => {}
+            }
         });
     }
 

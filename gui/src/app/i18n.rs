@@ -306,6 +306,46 @@ strings! {
     csv_written: "已导出", "Written:";
     overdue_list: "超期与严重超期", "Overdue and severely overdue";
     none_overdue: "没有超期办件。", "No overdue cases.";
+    // Printable documents (受理回执, 一次性告知书): the window's part.
+    print_heading: "打印文书", "Printable documents";
+    pdf_file: "PDF 文件", "PDF file";
+    print_receipt: "生成受理回执", "Make the acceptance receipt";
+    print_notice: "生成一次性告知书", "Make the one-time notice";
+    pdf_writing: "正在生成…", "Writing…";
+    pdf_written: "已生成", "Written:";
+    pdf_no_font: "找不到中文字体，无法生成 PDF。", "No Chinese font was found, so the PDF cannot be made.";
+    pdf_font_unusable: "中文字体无法嵌入 PDF", "The Chinese font cannot be embedded in a PDF";
+    // Printable documents: their text.
+    doc_sep: "：", ": ";
+    doc_receipt_title: "受理回执", "Acceptance receipt";
+    doc_notice_title: "一次性告知书", "One-time notice";
+    doc_number: "办件编号", "Case number";
+    doc_item: "申请事项", "Service item";
+    doc_applicant: "申请人", "Applicant";
+    doc_id_number: "身份证号", "ID number";
+    doc_phone: "联系电话", "Phone";
+    doc_taken_in: "收件日期", "Taken in on";
+    doc_accepted: "受理日期", "Accepted on";
+    doc_not_accepted: "尚未受理", "not yet accepted";
+    doc_due: "承诺办结日", "Promised by";
+    doc_promised_limit: "承诺时限", "Promised limit";
+    doc_legal_limit: "法定时限", "legal limit";
+    doc_instant: "即办件：当场办结", "Instant item: done on the spot";
+    doc_consult: "咨询件：不计时限", "Consultation: no deadline";
+    doc_materials: "申请材料", "Materials";
+    doc_gap: "（容缺受理，后补）", " (accepted as missing, to follow)";
+    doc_missing: "（待补正）", " (still to be supplied)";
+    doc_agent: "代办员", "Proxy agent";
+    doc_entrustment: "委托书", "Letter of entrustment";
+    doc_handed_over: "交接材料", "Materials handed over";
+    doc_receipt_note: "请妥善保管本回执，凭办件编号可查询办理进度。", "Please keep this receipt: the case number lets you ask how the case stands.";
+    doc_notice_intro: "您申请办理的事项需提交以下全部材料：", "The item you applied for needs all of the following materials:";
+    doc_still_needed: "尚需补正的材料", "Materials still needed";
+    doc_none: "无", "none";
+    doc_depts: "审批部门", "Approving departments";
+    doc_notice_note: "以上为一次性告知的全部材料，材料齐全即予受理，不再要求补充其他材料。", "These are all the materials, told once: with them the case is accepted, and nothing else will be asked for.";
+    doc_issuer: "出具单位", "Issued by";
+    doc_date: "出具日期", "Date";
     // Sync.
     node_id: "节点标识", "Node id";
     ordinal: "节点序号", "node no.";

@@ -9,8 +9,9 @@
 //! any catalog the city imports, not just the default one.
 //!
 //! Validation here is for the person typing; the node validates again when it writes and its
-//! refusal is shown as it is. The PDF receipt (受理回执 / 一次性告知书) is not done yet.
-// TODO(#4): the printable acceptance receipt and one-time notice as PDF.
+//! refusal is shown as it is. After saving, the window shows the new case, whose detail offers
+//! the printable acceptance receipt (受理回执) and one-time notice (一次性告知书) as PDF (see
+//! `receipt`), so that the applicant can be handed the receipt before leaving the window.
 
 use super::widgets::{error_line, field};
 use super::{Command, Cx, StationInfo};

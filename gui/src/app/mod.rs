@@ -27,6 +27,7 @@ pub mod fonts;
 pub mod i18n;
 mod intake;
 mod list;
+mod receipt;
 mod settings;
 mod start;
 mod sync_panel;
@@ -217,6 +218,8 @@ pub struct StationInfo {
     pub today: chrono::NaiveDate,
     /// The node's change counter when this was read.
     pub seq: i64,
+    /// The data directory (where the store file is), the default place for printed documents.
+    pub data_dir: std::path::PathBuf,
 }
 
 impl StationInfo {
@@ -234,6 +237,12 @@ impl StationInfo {
             settings: *node.settings(),
             today: node.today(),
             seq: node.seq()?,
+            data_dir: node
+                .store()
+                .path()
+                .parent()
+                .map(std::path::Path::to_path_buf)
+                .unwrap_or_default(),
         })
     }
 

@@ -1,0 +1,574 @@
+//! The printable acceptance receipt (受理回执) and one-time notice (一次性告知书) as PDF.
+//!
+//! The documents are written with `pdf-writer` and the CJK font that the window already uses
+//! (found by [`super::fonts::find_cjk_font`]), because a receipt in Chinese needs Chinese glyphs
+//! and shipping a font would add megabytes to the binary. The font is cut down with `subsetter`
+//! to the glyphs the document uses, so that a receipt is tens of kilobytes rather than the font's
+//! several megabytes. It is embedded as a CID font with the Identity-H encoding (two bytes per
+//! glyph, so that any of the font's glyphs can be shown) and a ToUnicode map, so that the text
+//! can still be searched and copied out of the PDF.
+//!
+//! The layout is deliberately plain: a centered heading, then one column of lines wrapped at the
+//! page width by the glyphs' advances, onto as many A4 pages as needed. The texts come from the
+//! translation table in the window's language.
+//!
+//! Reading the font and writing the file take a moment, so [`write_in_background`] does both on
+//! a short-lived thread and the window polls for the answer.
+
+use super::fonts::{FoundFont, find_cjk_font};
+use super::i18n::Tr;
+use pdf_writer::types::{CidFontType, FontFlags, SystemInfo, UnicodeCmap};
+use pdf_writer::{Content, Finish as _, Name, Pdf, Rect, Ref, Str};
+use skrifa::instance::{LocationRef, Size};
+use skrifa::{FontRef, GlyphId, MetadataProvider as _, Tag};
+use std::collections::BTreeMap;
+use std::sync::mpsc::Receiver;
+use subsetter::GlyphRemapper;
+use yizhan_node::CaseView;
+use yizhan_node::idcard::mask_id_number;
+
+/// Which document.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Paper {
+    /// 受理回执: what was taken in, when, and by when it is promised.
+    Receipt,
+    /// 一次性告知书: every material the item needs and those still missing, told once.
+    Notice,
+}
+
+/// A document's text before layout.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Document {
+    /// The issuing station, above the title.
+    pub issuer: String,
+    /// The title.
+    pub title: String,
+    /// The body, one paragraph per entry (wrapped at layout).
+    pub lines: Vec<String>,
+}
+
+/// A date from milliseconds since the Unix epoch, in China time.
+fn date_of(ms: i64) -> String {
+    use chrono::TimeZone as _;
+    yizhan_node::clock::china()
+        .timestamp_millis_opt(ms)
+        .single()
+        .map_or_else(String::new, |t| t.format("%Y-%m-%d").to_string())
+}
+
+/// Keeps the first three and the last four characters of a phone number (as the case detail
+/// does): the applicant can recognise it, and a receipt left on a counter does not give it away.
+fn mask_phone(s: &str) -> String {
+    let n = s.chars().count();
+    if n < 8 {
+        return "*".repeat(n);
+    }
+    s.chars()
+        .enumerate()
+        .map(|(i, c)| if i < 3 || i >= n - 4 { c } else { '*' })
+        .collect()
+}
+
+/// The text of a document for a case, issued by `station_name`.
+pub fn document(paper: Paper, view: &CaseView, station_name: &str, t: &Tr) -> Document {
+    let doc = &view.doc;
+    let item = &doc.item;
+    let sep = t.doc_sep;
+    let mut lines = Vec::new();
+    let limits = format!(
+        "{}{sep}{} {}，{}{sep}{} {}",
+        t.doc_promised_limit,
+        item.promised_days,
+        t.working_days,
+        t.doc_legal_limit,
+        item.legal_days,
+        t.working_days
+    );
+    let materials = |lines: &mut Vec<String>| {
+        for (i, m) in item.materials.iter().enumerate() {
+            let mark = if view.state.missing.contains(m) {
+                t.doc_missing
+            } else if view.state.gaps.contains(m) {
+                t.doc_gap
+            } else {
+                ""
+            };
+            lines.push(format!("  {}. {m}{mark}", i + 1));
+        }
+    };
+    let title = match paper {
+        Paper::Receipt => {
+            lines.push(format!("{}{sep}{}", t.doc_number, doc.number));
+            lines.push(format!("{}{sep}{} {}", t.doc_item, item.code, item.name));
+            lines.push(format!("{}{sep}{}", t.doc_applicant, doc.applicant.name));
+            if !doc.applicant.id_number.is_empty() {
+                lines.push(format!(
+                    "{}{sep}{}",
+                    t.doc_id_number,
+                    mask_id_number(&doc.applicant.id_number)
+                ));
+            }
+            if !doc.applicant.phone.is_empty() {
+                lines.push(format!(
+                    "{}{sep}{}",
+                    t.doc_phone,
+                    mask_phone(&doc.applicant.phone)
+                ));
+            }
+            lines.push(format!(
+                "{}{sep}{}",
+                t.doc_taken_in,
+                date_of(doc.created_at)
+            ));
+            lines.push(format!(
+                "{}{sep}{}",
+                t.doc_accepted,
+                view.deadline
+                    .accepted_on
+                    .map_or_else(|| t.doc_not_accepted.to_string(), |d| d.to_string())
+            ));
+            match item.kind.as_str() {
+                "instant" => lines.push(t.doc_instant.to_string()),
+                "consult" => lines.push(t.doc_consult.to_string()),
+                _ => {
+                    if let Some(d) = view.deadline.due_on {
+                        lines.push(format!("{}{sep}{d}", t.doc_due));
+                    }
+                    lines.push(limits);
+                }
+            }
+            lines.push(format!("{}{sep}", t.doc_materials));
+            materials(&mut lines);
+            if let Some(d) = &doc.delegation {
+                lines.push(format!("{}{sep}{}", t.doc_agent, d.agent));
+                lines.push(format!(
+                    "{}{sep}{}",
+                    t.doc_entrustment,
+                    if d.entrustment { t.yes } else { t.no }
+                ));
+                if !d.handed_over.is_empty() {
+                    lines.push(format!(
+                        "{}{sep}{}",
+                        t.doc_handed_over,
+                        d.handed_over.join("、")
+                    ));
+                }
+            }
+            lines.push(String::new());
+            lines.push(t.doc_receipt_note.to_string());
+            t.doc_receipt_title
+        }
+        Paper::Notice => {
+            lines.push(format!("{}{sep}{}", t.doc_applicant, doc.applicant.name));
+            lines.push(format!("{}{sep}{}", t.doc_number, doc.number));
+            lines.push(format!("{}{sep}{} {}", t.doc_item, item.code, item.name));
+            lines.push(t.doc_notice_intro.to_string());
+            materials(&mut lines);
+            let needed: Vec<&str> = view
+                .state
+                .missing
+                .iter()
+                .chain(view.state.gaps.iter())
+                .map(String::as_str)
+                .collect();
+            lines.push(format!(
+                "{}{sep}{}",
+                t.doc_still_needed,
+                if needed.is_empty() {
+                    t.doc_none.to_string()
+                } else {
+                    needed.join("、")
+                }
+            ));
+            if !item.departments.is_empty() {
+                lines.push(format!(
+                    "{}{sep}{}",
+                    t.doc_depts,
+                    item.departments.join("、")
+                ));
+            }
+            match item.kind.as_str() {
+                "instant" => lines.push(t.doc_instant.to_string()),
+                "consult" => lines.push(t.doc_consult.to_string()),
+                _ => lines.push(limits),
+            }
+            lines.push(String::new());
+            lines.push(t.doc_notice_note.to_string());
+            t.doc_notice_title
+        }
+    };
+    lines.push(String::new());
+    lines.push(format!("{}{sep}{station_name}", t.doc_issuer));
+    lines.push(format!("{}{sep}{}", t.doc_date, view.today));
+    Document {
+        issuer: station_name.to_string(),
+        title: title.to_string(),
+        lines,
+    }
+}
+
+/// A4 in points, and the layout's measures.
+const PAGE_W: f32 = 595.28;
+const PAGE_H: f32 = 841.89;
+const MARGIN: f32 = 64.0;
+const BODY: f32 = 11.5;
+const LEADING: f32 = 20.0;
+const TITLE: f32 = 20.0;
+const ISSUER: f32 = 13.0;
+
+/// One run of text placed on a page.
+struct Placed {
+    x: f32,
+    y: f32,
+    size: f32,
+    text: String,
+}
+
+/// The font as the layout needs it: glyphs and advances (in 1/1000 em, the PDF's glyph space).
+struct Metrics<'a> {
+    font: FontRef<'a>,
+    units_per_em: f32,
+}
+
+impl Metrics<'_> {
+    fn glyph(&self, c: char) -> u16 {
+        self.font
+            .charmap()
+            .map(c)
+            .and_then(|g| u16::try_from(g.to_u32()).ok())
+            .unwrap_or(0)
+    }
+
+    fn advance(&self, glyph: u16) -> f32 {
+        self.font
+            .glyph_metrics(Size::unscaled(), LocationRef::default())
+            .advance_width(GlyphId::new(u32::from(glyph)))
+            .unwrap_or(0.0)
+            * 1000.0
+            / self.units_per_em
+    }
+
+    fn width(&self, s: &str, size: f32) -> f32 {
+        s.chars().map(|c| self.advance(self.glyph(c))).sum::<f32>() * size / 1000.0
+    }
+
+    /// Splits a paragraph into lines no wider than `max`, between any two characters (Chinese
+    /// text has no spaces to break at; a Latin word split across lines is acceptable here).
+    fn wrap(&self, text: &str, size: f32, max: f32) -> Vec<String> {
+        let mut out = Vec::new();
+        let mut line = String::new();
+        let mut w = 0.0;
+        for c in text.chars() {
+            let cw = self.advance(self.glyph(c)) * size / 1000.0;
+            if w + cw > max && !line.is_empty() {
+                out.push(std::mem::take(&mut line));
+                w = 0.0;
+            }
+            line.push(c);
+            w += cw;
+        }
+        out.push(line);
+        out
+    }
+}
+
+/// Lays a document out onto pages.
+fn layout(doc: &Document, m: &Metrics<'_>) -> Vec<Vec<Placed>> {
+    let mut pages = vec![Vec::new()];
+    let mut y = PAGE_H - MARGIN;
+    let centered = |text: &str, size: f32, y: f32| Placed {
+        x: ((PAGE_W - m.width(text, size)) / 2.0).max(MARGIN),
+        y,
+        size,
+        text: text.to_string(),
+    };
+    y -= ISSUER;
+    if let Some(page) = pages.last_mut() {
+        page.push(centered(&doc.issuer, ISSUER, y));
+    }
+    y -= TITLE * 1.8;
+    if let Some(page) = pages.last_mut() {
+        page.push(centered(&doc.title, TITLE, y));
+    }
+    y -= LEADING * 1.5;
+    for para in &doc.lines {
+        for line in m.wrap(para, BODY, PAGE_W - 2.0 * MARGIN) {
+            if y < MARGIN {
+                pages.push(Vec::new());
+                y = PAGE_H - MARGIN - BODY;
+            }
+            if let Some(page) = pages.last_mut() {
+                page.push(Placed {
+                    x: MARGIN,
+                    y,
+                    size: BODY,
+                    text: line,
+                });
+            }
+            y -= LEADING;
+        }
+    }
+    pages
+}
+
+/// Renders a document as PDF with `font` embedded (subset). The error says what went wrong with
+/// the font, for the window to show after its own words.
+pub fn render(doc: &Document, font: &FoundFont) -> Result<Vec<u8>, String> {
+    let face = FontRef::from_index(&font.bytes, font.index).map_err(|e| e.to_string())?;
+    let fm = face.metrics(Size::unscaled(), LocationRef::default());
+    let m = Metrics {
+        font: face.clone(),
+        units_per_em: f32::from(fm.units_per_em.max(1)),
+    };
+    let pages = layout(doc, &m);
+
+    // Every glyph used, numbered in order of first use: the subset's glyph ids, which are also
+    // the CIDs written in the content (CIDToGIDMap Identity).
+    let mut remapper = GlyphRemapper::new();
+    let mut old_of_new: Vec<u16> = vec![0];
+    let mut to_unicode: BTreeMap<u16, char> = BTreeMap::new();
+    for placed in pages.iter().flatten() {
+        for c in placed.text.chars() {
+            let old = m.glyph(c);
+            let new = remapper.remap(old);
+            if usize::from(new) == old_of_new.len() {
+                old_of_new.push(old);
+            }
+            to_unicode.entry(new).or_insert(c);
+        }
+    }
+    let subset =
+        subsetter::subset(&font.bytes, font.index, &remapper).map_err(|e| format!("{e:?}"))?;
+    let cff = face.table_data(Tag::new(b"CFF ")).is_some();
+
+    let catalog_id = Ref::new(1);
+    let tree_id = Ref::new(2);
+    let type0_id = Ref::new(3);
+    let cid_id = Ref::new(4);
+    let descriptor_id = Ref::new(5);
+    let file_id = Ref::new(6);
+    let cmap_id = Ref::new(7);
+    let first_page = 10;
+    let page_ids: Vec<Ref> = (0..pages.len())
+        .map(|i| Ref::new(first_page + 2 * i32::try_from(i).unwrap_or(i32::MAX / 4)))
+        .collect();
+    let font_name = Name(b"YZAAAA+YizhanCJK");
+
+    let mut pdf = Pdf::new();
+    pdf.catalog(catalog_id).pages(tree_id);
+    pdf.pages(tree_id)
+        .kids(page_ids.iter().copied())
+        .count(i32::try_from(page_ids.len()).unwrap_or(i32::MAX));
+    for (placed, page_id) in pages.iter().zip(&page_ids) {
+        let content_id = Ref::new(page_id.get() + 1);
+        let mut page = pdf.page(*page_id);
+        page.media_box(Rect::new(0.0, 0.0, PAGE_W, PAGE_H));
+        page.parent(tree_id);
+        page.contents(content_id);
+        page.resources().fonts().pair(Name(b"F1"), type0_id);
+        page.finish();
+        let mut content = Content::new();
+        for p in placed {
+            let glyphs: Vec<u8> = p
+                .text
+                .chars()
+                .flat_map(|c| remapper.get(m.glyph(c)).unwrap_or(0).to_be_bytes())
+                .collect();
+            content.begin_text();
+            content.set_font(Name(b"F1"), p.size);
+            content.set_text_matrix([1.0, 0.0, 0.0, 1.0, p.x, p.y]);
+            content.show(Str(&glyphs));
+            content.end_text();
+        }
+        pdf.stream(content_id, &content.finish());
+    }
+
+    let system_info = SystemInfo {
+        registry: Str(b"Adobe"),
+        ordering: Str(b"Identity"),
+        supplement: 0,
+    };
+    pdf.type0_font(type0_id)
+        .base_font(font_name)
+        .encoding_predefined(Name(b"Identity-H"))
+        .descendant_font(cid_id)
+        .to_unicode(cmap_id);
+    let mut cid = pdf.cid_font(cid_id);
+    cid.subtype(if cff {
+        CidFontType::Type0
+    } else {
+        CidFontType::Type2
+    })
+    .base_font(font_name)
+    .system_info(system_info)
+    .font_descriptor(descriptor_id)
+    .default_width(1000.0);
+    if !cff {
+        cid.cid_to_gid_map_predefined(Name(b"Identity"));
+    }
+    cid.widths()
+        .consecutive(0, old_of_new.iter().map(|g| m.advance(*g)));
+    cid.finish();
+
+    let scale = 1000.0 / m.units_per_em;
+    let bbox = fm
+        .bounds
+        .map_or(Rect::new(0.0, -200.0, 1000.0, 900.0), |b| {
+            Rect::new(
+                b.x_min * scale,
+                b.y_min * scale,
+                b.x_max * scale,
+                b.y_max * scale,
+            )
+        });
+    let mut descriptor = pdf.font_descriptor(descriptor_id);
+    descriptor
+        .name(font_name)
+        .flags(FontFlags::SYMBOLIC)
+        .bbox(bbox)
+        .italic_angle(0.0)
+        .ascent(fm.ascent * scale)
+        .descent(fm.descent * scale)
+        .cap_height(fm.cap_height.unwrap_or(fm.ascent) * scale)
+        .stem_v(80.0);
+    if cff {
+        descriptor.font_file3(file_id);
+    } else {
+        descriptor.font_file2(file_id);
+    }
+    descriptor.finish();
+    let mut file = pdf.stream(file_id, &subset);
+    if cff {
+        file.pair(Name(b"Subtype"), Name(b"OpenType"));
+    }
+    file.finish();
+
+    let mut cmap = UnicodeCmap::new(Name(b"Yizhan-UTF16"), system_info);
+    for (glyph, c) in &to_unicode {
+        cmap.pair(*glyph, *c);
+    }
+    pdf.cmap(cmap_id, &cmap.finish());
+    Ok(pdf.finish())
+}
+
+/// Finds the font, renders the document and writes it to `path`, on its own thread. The answer
+/// is the path written or the error, already in the window's language.
+pub fn write_in_background(
+    doc: Document,
+    path: String,
+    t: &'static Tr,
+) -> Receiver<Result<String, String>> {
+    let (tx, rx) = std::sync::mpsc::channel();
+    let spawned = std::thread::Builder::new()
+        .name("yizhan-pdf".into())
+        .spawn(move || {
+            let r = match find_cjk_font() {
+                None => Err(format!("{} {}", t.pdf_no_font, super::fonts::INSTALL_HINT)),
+                Some(font) => render(&doc, &font)
+                    .map_err(|e| format!("{}: {e}", t.pdf_font_unusable))
+                    .and_then(|bytes| {
+                        // The default path is in a folder of its own that may not exist yet.
+                        if let Some(dir) = std::path::Path::new(&path).parent()
+                            && !dir.as_os_str().is_empty()
+                        {
+                            std::fs::create_dir_all(dir).map_err(|e| format!("{path}: {e}"))?;
+                        }
+                        std::fs::write(&path, bytes)
+                            .map(|()| path.clone())
+                            .map_err(|e| format!("{path}: {e}"))
+                    }),
+            };
+            let _ = tx.send(r);
+        });
+    if let Err(e) = spawned {
+        let (tx2, rx2) = std::sync::mpsc::channel();
+        let _ = tx2.send(Err(e.to_string()));
+        return rx2;
+    }
+    rx
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used, clippy::expect_used)]
+    use super::*;
+    use crate::app::i18n::Lang;
+    use yizhan_node::case::Action;
+    use yizhan_node::{Clock, InitParams, NewCase, Node};
+
+    /// 2026-03-02T09:00:00+08:00, a Monday.
+    const NOW: i64 = 1_772_413_200_000;
+
+    #[test]
+    fn receipt_and_notice_of_a_real_case_are_pdfs_with_the_font_embedded() {
+        let Some(font) = find_cjk_font() else {
+            // The window's own tests need the font too; CI installs one (.ci/run).
+            eprintln!(
+                "no CJK font on this machine: {}",
+                super::super::fonts::INSTALL_HINT
+            );
+            return;
+        };
+        let dir = tempfile::tempdir().unwrap();
+        let mut node = Node::init(
+            &dir.path().join("city"),
+            Clock::Fixed(NOW),
+            &InitParams {
+                network_name: "测试市".into(),
+                code: "C".into(),
+                name: "测试市政务服务中心".into(),
+            },
+        )
+        .unwrap();
+        let item = node
+            .catalog()
+            .items()
+            .find(|i| i.materials.len() > 1 && i.kind.as_str() != "consult")
+            .expect("an item with materials")
+            .code
+            .clone();
+        let case = node
+            .new_case(&NewCase {
+                item_code: item,
+                applicant_name: "张三".into(),
+                id_number: "11010519491231002X".into(),
+                phone: "13800138000".into(),
+                operator: "窗口一号".into(),
+                ..NewCase::default()
+            })
+            .unwrap();
+        let _ = node.act(&case.doc.id, &Action::Accept, "窗口一号");
+        let view = node.case(&case.doc.id).unwrap();
+
+        let t = Lang::Zh.tr();
+        for paper in [Paper::Receipt, Paper::Notice] {
+            let doc = document(paper, &view, "测试市政务服务中心", t);
+            assert!(doc.lines.iter().any(|l| l.contains(&view.doc.number)));
+            assert!(doc.lines.iter().any(|l| l.contains("张三")));
+            // In a folder that does not exist yet, as the default path may be.
+            let path = dir.path().join("documents").join(format!("{paper:?}.pdf"));
+            let rx = write_in_background(doc, path.display().to_string(), t);
+            let written = rx.recv().unwrap().unwrap();
+            assert_eq!(written, path.display().to_string());
+            let bytes = std::fs::read(&path).unwrap();
+            assert!(bytes.starts_with(b"%PDF"), "{paper:?}");
+            // A subset of a few dozen glyphs: well above an empty page, far below the font.
+            assert!(bytes.len() > 5_000, "{paper:?}: {} bytes", bytes.len());
+            assert!(
+                bytes.len() < font.bytes.len() / 4,
+                "{paper:?}: {}",
+                bytes.len()
+            );
+            assert!(bytes.ends_with(b"%%EOF") || bytes.ends_with(b"%%EOF\n"));
+        }
+        // The ID number and phone are masked on the receipt.
+        let receipt = document(Paper::Receipt, &view, "站", t);
+        assert!(
+            receipt
+                .lines
+                .iter()
+                .any(|l| l.contains("1101**********002X"))
+        );
+        assert!(!receipt.lines.iter().any(|l| l.contains("13800138000")));
+    }
+}
