@@ -308,6 +308,48 @@ fn udp_check(lab: &Lab, args: &CheckArgs, spec: LinkSpec) -> Result<Value> {
 }
 
 /// Runs `yizhan ARGS` outside the lab (store-only commands need no network).
+/// Creates a network whose city station C0 lives in `city`, and invites a township T1 that will
+/// reach the city at `city_addr` (the relay's address on the township's side). Returns the ticket.
+pub(crate) fn city_and_invite(
+    yizhan: &Path,
+    city: &Path,
+    network: &str,
+    city_addr: &str,
+) -> Result<String> {
+    yz(
+        yizhan,
+        city,
+        &[
+            "init",
+            "--network",
+            network,
+            "--code",
+            "C0",
+            "--name",
+            "市政务服务中心",
+        ],
+    )?;
+    let ticket = yz(
+        yizhan,
+        city,
+        &[
+            "invite",
+            "--code",
+            "T1",
+            "--name",
+            "某镇便民服务中心",
+            "--tier",
+            "township",
+            "--addr",
+            city_addr,
+        ],
+    )?;
+    Ok(ticket["ticket"]
+        .as_str()
+        .ok_or_else(|| anyhow!("invite printed no ticket"))?
+        .to_string())
+}
+
 pub(crate) fn yz(yizhan: &Path, data: &Path, args: &[&str]) -> Result<Value> {
     let out = Command::new(yizhan)
         .arg("--data")
@@ -358,38 +400,7 @@ fn sync_check(lab: &Lab, args: &CheckArgs, spec: LinkSpec, yizhan: &Path) -> Res
     // The city is node 0 with a fixed port; the township's one-shot commands bind fresh ports,
     // which the relay learns.
     let link = lab.link(0, Some(CITY_PORT), 1, None, LinkSpec::perfect(), args.seed)?;
-    yz(
-        yizhan,
-        &city,
-        &[
-            "init",
-            "--network",
-            "链路检查网",
-            "--code",
-            "C0",
-            "--name",
-            "市政务服务中心",
-        ],
-    )?;
-    let ticket = yz(
-        yizhan,
-        &city,
-        &[
-            "invite",
-            "--code",
-            "T1",
-            "--name",
-            "某镇便民服务中心",
-            "--tier",
-            "township",
-            "--addr",
-            &link.b_dials.to_string(),
-        ],
-    )?;
-    let ticket = ticket["ticket"]
-        .as_str()
-        .ok_or_else(|| anyhow!("invite printed no ticket"))?
-        .to_string();
+    let ticket = city_and_invite(yizhan, &city, "链路检查网", &link.b_dials.to_string())?;
     let mut serve = lab.spawn(
         0,
         Command::new(yizhan).arg("--data").arg(&city).args([

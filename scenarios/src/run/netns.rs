@@ -26,7 +26,7 @@ use anyhow::{Context, Result, anyhow, bail};
 use serde_json::{Value, json};
 
 use super::RunArgs;
-use crate::link::check::{delta, parse_output, stop, wait_event, yz};
+use crate::link::check::{city_and_invite, delta, parse_output, stop, wait_event, yz};
 use crate::link::{Lab, LabLink, LabUnavailable, LinkCounters, LinkSpec, Shape};
 use crate::rng::Rng;
 
@@ -101,38 +101,7 @@ impl Pair {
         let city = dir.path().join("city");
         let town = dir.path().join("town");
         let link = lab.link(0, Some(CITY_PORT), 1, None, spec, seed)?;
-        yz(
-            yizhan,
-            &city,
-            &[
-                "init",
-                "--network",
-                "链路场景网",
-                "--code",
-                "C0",
-                "--name",
-                "市政务服务中心",
-            ],
-        )?;
-        let ticket = yz(
-            yizhan,
-            &city,
-            &[
-                "invite",
-                "--code",
-                "T1",
-                "--name",
-                "某镇便民服务中心",
-                "--tier",
-                "township",
-                "--addr",
-                &link.b_dials.to_string(),
-            ],
-        )?;
-        let ticket = ticket["ticket"]
-            .as_str()
-            .ok_or_else(|| anyhow!("invite printed no ticket"))?
-            .to_string();
+        let ticket = city_and_invite(yizhan, &city, "链路场景网", &link.b_dials.to_string())?;
         let mut city_serve = lab.spawn(
             0,
             Command::new(yizhan).arg("--data").arg(&city).args([
