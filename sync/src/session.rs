@@ -50,6 +50,54 @@ pub struct SessionStats {
     pub msgs_in: usize,
     /// Messages sent.
     pub msgs_out: usize,
+    /// Round trips this side waited through: answers that arrived to its requests (a hello, a
+    /// `Have` offering documents, a `Want`, a bucket summary or request, an Automerge sync
+    /// message). Requests outstanding at the same time share one round trip, so pipelined
+    /// offers and wants do not add up. The figure of a link is the sum over its two sides.
+    pub round_trips: usize,
+}
+
+/// Message kinds as bits, for matching answers with the requests that wait on them.
+mod kind {
+    pub const HELLO: u8 = 1;
+    pub const HAVE: u8 = 1 << 1;
+    pub const WANT: u8 = 1 << 2;
+    pub const CHANGES: u8 = 1 << 3;
+    pub const SYNC: u8 = 1 << 4;
+    pub const BUCKET_WANT: u8 = 1 << 5;
+    pub const IDLE: u8 = 1 << 6;
+}
+
+/// The kind of a received message, as a bit (0 for kinds that answer nothing).
+fn kind_of(msg: &Msg) -> u8 {
+    match msg {
+        Msg::Hello { .. } => kind::HELLO,
+        Msg::Have { .. } => kind::HAVE,
+        Msg::Want { .. } => kind::WANT,
+        Msg::Changes { .. } => kind::CHANGES,
+        Msg::Sync { .. } => kind::SYNC,
+        Msg::BucketWant { .. } => kind::BUCKET_WANT,
+        Msg::Idle { .. } => kind::IDLE,
+        Msg::Certs { .. } | Msg::Buckets { .. } | Msg::Refused { .. } => 0,
+    }
+}
+
+/// The kinds that answer a sent message, if the sender waits on an answer: the dialer's hello is
+/// answered by the acceptor's, the acceptor's by the dialer's offers; offers by wants or changes
+/// (or idle, when the peer had everything); a want by the changes; a summary by the request for
+/// buckets, that request by offers; a sync message by the next one.
+fn answered_by(msg: &Msg) -> u8 {
+    match msg {
+        Msg::Hello { .. } => kind::HELLO | kind::HAVE,
+        Msg::Have { docs, .. } if !docs.is_empty() => {
+            kind::WANT | kind::CHANGES | kind::SYNC | kind::IDLE
+        }
+        Msg::Want { .. } => kind::CHANGES | kind::SYNC,
+        Msg::Buckets { .. } => kind::BUCKET_WANT,
+        Msg::BucketWant { .. } => kind::HAVE,
+        Msg::Sync { .. } => kind::SYNC | kind::CHANGES | kind::IDLE,
+        _ => 0,
+    }
 }
 
 struct Chunk {
@@ -95,6 +143,9 @@ pub struct Session {
     bucket_upto: Option<i64>,
     idle_sent: bool,
     peer_idle: bool,
+    /// The kinds of message that would answer this side's outstanding requests (bits of
+    /// [`kind`]); 0 when it waits on nothing.
+    waiting_for: u8,
     stats: SessionStats,
 }
 
@@ -205,6 +256,7 @@ impl Session {
             certs_shared: None,
             idle_sent: false,
             peer_idle: false,
+            waiting_for: 0,
             stats: SessionStats::default(),
         }
     }
@@ -270,6 +322,7 @@ impl Session {
             self.peer_idle = false;
         }
         self.stats.msgs_out += msgs.len();
+        self.waiting_for |= msgs.iter().fold(0, |w, m| w | answered_by(m));
         msgs
     }
 
@@ -282,6 +335,12 @@ impl Session {
     /// Handles one message from the peer and returns what to send back.
     pub fn handle(&mut self, node: &mut Node, msg: Msg) -> Result<Vec<Msg>, SyncError> {
         self.stats.msgs_in += 1;
+        if self.waiting_for & kind_of(&msg) != 0 {
+            // The peer answered: the round trip this side waited through is over, and so are the
+            // requests it sent meanwhile.
+            self.waiting_for = 0;
+            self.stats.round_trips += 1;
+        }
         let mut out = match msg {
             Msg::Hello {
                 version,

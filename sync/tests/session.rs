@@ -296,3 +296,57 @@ fn split_approvals_round() {
         assert_eq!(c1.heads_of(id).unwrap(), c2.heads_of(id).unwrap(), "{id}");
     }
 }
+
+/// The sessions' own round-trip count (`SessionStats::round_trips`, what a real link reports,
+/// summed over both sides) against this driver's turns, which alternate strictly between the two
+/// sides the way the sync benchmark counts round trips in memory: within one of each other, for
+/// every kind of exchange.
+#[test]
+fn sessions_count_their_round_trips_like_the_turns_of_an_exchange() {
+    let tmp = tempfile::tempdir().unwrap();
+    let mut c = city(&tmp.path().join("c"));
+    let mut t = enrol(&mut c, station("T", "township", "C"), &tmp.path().join("t"));
+    let mut seen = Vec::new();
+    // First contact with nothing to move, a catch-up both ways, an idle reconnect, a first
+    // contact large enough for a bucket summary.
+    seen.push(("first contact", sync(&mut t, &mut c)));
+    for i in 0..50 {
+        new_case(&mut t, "TS-004", &format!("申请人{i}"));
+    }
+    let at_city = new_case(&mut c, "TS-004", "城");
+    c.act(&at_city, &Action::Forward { to: "T".into() }, "窗口")
+        .unwrap();
+    seen.push(("catch-up", sync(&mut t, &mut c)));
+    seen.push(("idle", sync(&mut t, &mut c)));
+    let mut t2 = enrol(
+        &mut c,
+        station("T2", "township", "C"),
+        &tmp.path().join("t2"),
+    );
+    let batch: Vec<NewCase> = (0..1_200)
+        .map(|i| NewCase {
+            item_code: "TS-004".into(),
+            applicant_name: format!("乙{i}"),
+            ..NewCase::default()
+        })
+        .collect();
+    t2.new_cases(&batch).unwrap();
+    seen.push(("summary", sync(&mut t2, &mut c)));
+    for (what, link) in &seen {
+        eprintln!(
+            "{what}: {} turns, {} round trips",
+            link.rounds, link.round_trips
+        );
+        assert!(
+            link.round_trips >= 1 && link.round_trips.abs_diff(link.rounds) <= 1,
+            "{what}: {} round trips in {} turns",
+            link.round_trips,
+            link.rounds
+        );
+    }
+    // An idle reconnect costs the dialer one round trip (hello) and the acceptor one (waiting
+    // for the dialer's offers after its hello).
+    assert_eq!(seen[2].1.round_trips, 2, "{:?}", seen[2].1);
+    // The catch-up both ways costs more than the idle reconnect.
+    assert!(seen[1].1.round_trips > seen[2].1.round_trips);
+}

@@ -62,6 +62,8 @@ pub struct Link {
     pub frames: usize,
     /// Turns until both sides were quiet.
     pub rounds: usize,
+    /// Round trips as the two sessions counted them (the sum of both sides').
+    pub round_trips: usize,
 }
 
 /// Runs a one-shot session between `a` (dialer) and `b` through encoded frames until both are
@@ -101,6 +103,7 @@ pub fn try_sync(a: &mut Node, b: &mut Node) -> Result<Link, String> {
     if !(sa.is_done() && sb.is_done()) {
         return Err(format!("sessions did not finish: {sa:?} {sb:?}"));
     }
+    link.round_trips = sa.stats().round_trips + sb.stats().round_trips;
     Ok(link)
 }
 
