@@ -29,7 +29,7 @@ use yizhan_sync::ticket::Ticket;
 /// 2026-03-02T09:00:00+08:00, a Monday: day 0 of every scenario.
 pub const DAY0: i64 = 1_772_413_200_000;
 /// One day in milliseconds.
-const DAY_MS: i64 = 86_400_000;
+pub const DAY_MS: i64 = 86_400_000;
 /// How long one network step (a join, a probe) may take before the run fails.
 const STEP: Duration = Duration::from_secs(60);
 
@@ -207,18 +207,14 @@ pub struct Lab {
     pub members: Vec<Member>,
     /// Every link.
     pub links: Vec<Link>,
-    /// Every case id a node acknowledged (its write committed).
-    pub acknowledged: BTreeSet<String>,
-    /// The workload's randomness.
-    pub rng: Rng,
+    /// The workload: its randomness, the cases acknowledged, the actions applied and refused.
+    pub work: Workload,
     /// Simulated day.
     pub day: i64,
-    /// Actions refused by the nodes (not allowed at that moment); counted, not fatal.
-    pub refused_actions: u64,
-    /// Actions applied.
-    pub actions: u64,
     /// Members taken out of the county (revoked): no link, not checked.
     pub retired: BTreeSet<usize>,
+    /// Whether every endpoint has been shut down.
+    closed: bool,
 }
 
 impl Lab {
@@ -237,12 +233,10 @@ impl Lab {
             dir: dir.to_path_buf(),
             members: vec![Member::start("C", city).await?],
             links: Vec::new(),
-            acknowledged: BTreeSet::new(),
-            rng: Rng::new(seed),
+            work: Workload::new(seed),
             day: 0,
-            refused_actions: 0,
-            actions: 0,
             retired: BTreeSet::new(),
+            closed: false,
         };
         for &(code, _, _, parent) in &LAYOUT[1..] {
             lab.add(code, code, parent).await?;
@@ -339,118 +333,21 @@ impl Lab {
         Ok(())
     }
 
-    fn name(&mut self) -> String {
-        format!("{}{}", self.rng.pick(SURNAMES), self.rng.pick(GIVEN))
-    }
-
     /// Takes in `n` cases at member `m`: a village takes in delegated township items and forwards
     /// them; a township or city takes in its own items.
     pub async fn intake(&mut self, m: usize, n: usize) -> Result<Vec<String>> {
-        let tier = self.members[m].tier.clone();
-        let items: &[&str] = match tier.as_str() {
-            "village" => VILLAGE_ITEMS,
-            "township" => TOWNSHIP_ITEMS,
-            _ => CITY_ITEMS,
-        };
-        let batch: Vec<NewCase> = (0..n)
-            .map(|_| {
-                let delegated = tier == "village";
-                NewCase {
-                    item_code: (*self.rng.pick(items)).into(),
-                    applicant_name: self.name(),
-                    delegated,
-                    entrustment: delegated,
-                    operator: "窗口".into(),
-                    ..NewCase::default()
-                }
-            })
-            .collect();
-        let ids = self.members[m]
-            .call(move |node| {
-                let parent = node.station()?.parent.clone();
-                let views = node.new_cases(&batch)?;
-                let ids: Vec<String> = views.into_iter().map(|v| v.doc.id).collect();
-                if node.station()?.tier() == yizhan_node::station::Tier::Village {
-                    let forwards: Vec<(String, Action)> = ids
-                        .iter()
-                        .map(|id| (id.clone(), Action::Forward { to: parent.clone() }))
-                        .collect();
-                    node.act_many(&forwards, "代办员")?;
-                }
-                Ok(ids)
-            })
-            .await?;
-        self.acknowledged.extend(ids.iter().cloned());
+        let batch = self.work.intake_batch(&self.members[m].tier, n);
+        let ids = self.members[m].call(intake_op(batch)).await?;
+        self.work.acknowledged.extend(ids.iter().cloned());
         Ok(ids)
     }
 
-    /// One day's handling at member `m`: each case it holds moves one step (accept, a one-time
-    /// notice now and then, departments' approvals, complete, deliver, rate, follow up, a video
-    /// consult now and then). Steps the node refuses are counted, not fatal.
+    /// One day's handling at member `m` (see [`handle_op`]).
     pub async fn handle_day(&mut self, m: usize, max: usize) -> Result<()> {
-        let seed = self.rng.next_u64();
-        let (done, refused) = self.members[m]
-            .call(move |node| {
-                let mut rng = Rng::new(seed);
-                let me = node.identity().station.clone();
-                let rows = node.list(&CaseFilter {
-                    holder: Some(me),
-                    limit: max,
-                    ..CaseFilter::default()
-                })?;
-                let (mut done, mut refused) = (0u64, 0u64);
-                for row in rows {
-                    let view = node.case(&row.id)?;
-                    let st = &view.state;
-                    let mut tries: Vec<Action> = Vec::new();
-                    if rng.chance(0.05) {
-                        tries.push(Action::Consult {
-                            with: "县医保局".into(),
-                            minutes: 15,
-                            summary: "视频连线答疑".into(),
-                        });
-                    }
-                    match row.status.as_str() {
-                        "submitted" if rng.chance(0.1) => tries.push(Action::RequestMaterials {
-                            missing: vec!["户口簿".into()],
-                        }),
-                        "submitted" | "awaiting_materials" => tries.push(Action::Accept),
-                        "accepted" => {
-                            let undecided: Vec<String> = view
-                                .doc
-                                .item
-                                .departments
-                                .iter()
-                                .filter(|d| !st.approvals.contains_key(*d))
-                                .cloned()
-                                .collect();
-                            match undecided.first() {
-                                Some(d) => tries.push(Action::Approve { dept: d.clone() }),
-                                None => tries.push(Action::Complete),
-                            }
-                        }
-                        "completed" => tries.push(Action::Deliver),
-                        "delivered" if st.rating.is_none() => tries.push(Action::Rate {
-                            level: u8::try_from(rng.range(1, 6)).unwrap_or(1),
-                            comment: String::new(),
-                        }),
-                        "delivered" if st.follow_up.is_some() => tries.push(Action::FollowUp {
-                            summary: "已回访，群众认可整改".into(),
-                        }),
-                        _ => {}
-                    }
-                    for a in tries {
-                        match node.act(&row.id, &a, "窗口") {
-                            Ok(_) => done += 1,
-                            Err(_) => refused += 1,
-                        }
-                    }
-                }
-                Ok((done, refused))
-            })
-            .await?;
-        self.actions += done;
-        self.refused_actions += refused;
+        let seed = self.work.rng.next_u64();
+        let (done, refused) = self.members[m].call(handle_op(seed, max)).await?;
+        self.work.actions += done;
+        self.work.refused_actions += refused;
         Ok(())
     }
 
@@ -487,42 +384,15 @@ impl Lab {
         }
     }
 
-    /// Every node's documents with their heads.
-    async fn heads(&self) -> Result<Vec<HeadsMap>> {
-        let mut out = Vec::new();
-        for (_, m) in self.active() {
-            out.push(
-                m.call(|n| {
-                    let scope = n.my_scope();
-                    Ok(n.changed_since(0, &scope, usize::MAX)?
-                        .into_iter()
-                        .map(|d| (d.doc_id, d.heads))
-                        .collect::<HeadsMap>())
-                })
-                .await?,
-            );
-        }
-        Ok(out)
-    }
-
-    /// For each member: the city's documents in that member's scope, with the city's heads.
-    async fn expected(&self) -> Result<Vec<HeadsMap>> {
-        let city = &self.members[0];
-        let mut out = Vec::new();
-        for (_, m) in self.active() {
-            let station = m.station.clone();
-            out.push(
-                city.call(move |n| {
-                    let scope = n.scope_of(&station);
-                    Ok(n.changed_since(0, &scope, usize::MAX)?
-                        .into_iter()
-                        .map(|d| (d.doc_id, d.heads))
-                        .collect::<HeadsMap>())
-                })
-                .await?,
-            );
-        }
-        Ok(out)
+    /// What the invariants read of each member still in the county, the city first.
+    pub fn probes(&self) -> Vec<Probe> {
+        self.active()
+            .map(|(_, m)| Probe {
+                name: m.name.clone(),
+                station: m.station.clone(),
+                handle: m.handle.clone(),
+            })
+            .collect()
     }
 
     /// The members still in the county, with their indexes.
@@ -536,7 +406,8 @@ impl Lab {
     /// Whether every node holds exactly the city's documents in its scope, with the same heads
     /// (with the city holding everything, that is every pair agreeing on every shared document).
     pub async fn converged(&self) -> Result<bool> {
-        Ok(self.heads().await? == self.expected().await?)
+        let probes = self.probes();
+        tokio::task::spawn_blocking(move || converged(&probes)).await?
     }
 
     /// Waits until converged; the time it took.
@@ -600,128 +471,55 @@ impl Lab {
         }
     }
 
-    /// The four invariants, each with its result and details.
+    /// The four invariants, each with its result and details (see [`invariants`]).
     pub async fn invariants(&self) -> Result<Value> {
-        let heads = self.heads().await?;
-        let expected = self.expected().await?;
-        let names: Vec<String> = self.active().map(|(_, m)| m.name.clone()).collect();
-        let mut diverged = Vec::new();
-        for (i, (h, e)) in heads.iter().zip(&expected).enumerate() {
-            if h != e {
-                let missing = e.keys().filter(|k| !h.contains_key(*k)).count();
-                let differ = e
-                    .iter()
-                    .filter(|(k, v)| h.get(*k).is_some_and(|hv| hv != *v))
-                    .count();
-                let extra = h.keys().filter(|k| !e.contains_key(*k)).count();
-                let examples: Vec<String> = e
-                    .iter()
-                    .filter(|(k, v)| h.get(*k) != Some(*v))
-                    .map(|(k, v)| {
-                        let short = |hs: &[automerge::ChangeHash]| {
-                            hs.iter()
-                                .map(|x| x.to_string()[..8].to_string())
-                                .collect::<Vec<_>>()
-                                .join("+")
-                        };
-                        format!(
-                            "{k}: city {} here {}",
-                            short(v),
-                            h.get(k).map_or("-".to_string(), |x| short(x))
-                        )
-                    })
-                    .take(3)
-                    .collect();
-                diverged.push(json!({"node": names[i], "missing": missing,
-                    "different_heads": differ, "extra": extra, "examples": examples}));
-            }
-        }
-        let city_docs = &heads[0];
-        let lost: Vec<&String> = self
-            .acknowledged
-            .iter()
-            .filter(|id| !city_docs.contains_key(*id))
-            .collect();
-        let mut out_of_scope = Vec::new();
-        for (_, m) in self.active() {
-            let n = m
-                .call(|n| {
-                    let all = n.changed_since(0, &Scope::All, usize::MAX)?.len();
-                    let mine = n.changed_since(0, &n.my_scope(), usize::MAX)?.len();
-                    Ok(all - mine.min(all))
-                })
-                .await?;
-            if n > 0 {
-                out_of_scope.push(json!({"node": m.name, "documents": n}));
-            }
-        }
-        // Agreement: status, due date and light of each case, against the city's.
-        let mut rows = Vec::new();
-        for (_, m) in self.active() {
-            rows.push(
-                m.call(|n| {
-                    // Lists are paged (the store caps a page), so walk every page.
-                    let mut all = BTreeMap::new();
-                    loop {
-                        let page = n.list(&CaseFilter {
-                            limit: 5_000,
-                            offset: all.len(),
-                            sort: yizhan_node::query::Sort::Oldest,
-                            ..CaseFilter::default()
-                        })?;
-                        let len = page.len();
-                        all.extend(
-                            page.into_iter()
-                                .map(|r| (r.id, (r.status, r.due_on, r.light))),
-                        );
-                        if len < 5_000 {
-                            break;
-                        }
-                    }
-                    Ok(all)
-                })
-                .await?,
-            );
-        }
-        let mut disagree = Vec::new();
-        for (i, r) in rows.iter().enumerate().skip(1) {
-            let n = r
-                .iter()
-                .filter(|(id, v)| rows[0].get(*id).is_some_and(|c| c != *v))
-                .count();
-            if n > 0 {
-                disagree.push(json!({"node": names[i], "cases": n}));
-            }
-        }
-        Ok(json!({
-            "convergence": {"ok": diverged.is_empty(), "diverged": diverged},
-            "no_loss": {"ok": lost.is_empty(), "acknowledged": self.acknowledged.len(),
-                "lost": lost.len()},
-            "scope": {"ok": out_of_scope.is_empty(), "violations": out_of_scope},
-            "agreement": {"ok": disagree.is_empty(), "disagreements": disagree,
-                "cases_compared": rows.iter().map(BTreeMap::len).sum::<usize>()},
-        }))
+        let probes = self.probes();
+        let acknowledged = self.work.acknowledged.clone();
+        tokio::task::spawn_blocking(move || invariants(&probes, &acknowledged)).await?
     }
 
-    /// Ends every session (so that each reports its bytes) and sums them per link.
+    /// Ends every session and endpoint, both sides of each link reporting, and sums the reports
+    /// per link. Endpoints close from the leaves up (children were enrolled after their
+    /// parents): a child's closing ends its session with the parent cleanly on both sides while
+    /// the parent still runs and reports it.
     pub async fn link_report(&mut self) -> Result<Value> {
-        let was_up: Vec<bool> = self.links.iter().map(|l| l.session.is_some()).collect();
-        self.set_all(false);
-        // The report of a session that was just stopped comes from the accepting side once it
-        // notices the connection is gone: wait for one per link that was up.
-        let deadline = Instant::now() + Duration::from_secs(10);
-        while Instant::now() < deadline {
-            let all_in = self.links.iter().zip(&was_up).all(|(l, up)| {
-                !up || self.members[l.parent]
-                    .reports
-                    .lock()
-                    .is_ok_and(|r| r.iter().any(|r| r.peer == self.members[l.child].id))
-            });
-            if all_in {
-                break;
+        let count = |m: &Member, peer: &str| {
+            m.reports
+                .lock()
+                .map(|r| r.iter().filter(|r| r.peer == peer).count())
+                .unwrap_or_default()
+        };
+        for c in (0..self.members.len()).rev() {
+            // The links on which `c` is the child and a session runs: wait for one more report
+            // on each side once `c` closes.
+            let waits: Vec<(usize, usize, usize)> = self
+                .links
+                .iter()
+                .filter(|l| l.child == c && l.session.is_some())
+                .map(|l| {
+                    let p = &self.members[l.parent];
+                    (
+                        l.parent,
+                        count(p, &self.members[c].id),
+                        count(&self.members[c], &p.id),
+                    )
+                })
+                .collect();
+            self.members[c].net.shutdown().await;
+            let deadline = Instant::now() + Duration::from_secs(10);
+            while Instant::now() < deadline {
+                let all_in = waits.iter().all(|&(p, at_parent, at_child)| {
+                    let (child, parent) = (&self.members[c], &self.members[p]);
+                    count(parent, &child.id) > at_parent && count(child, &parent.id) > at_child
+                });
+                if all_in {
+                    break;
+                }
+                tokio::time::sleep(Duration::from_millis(20)).await;
             }
-            tokio::time::sleep(Duration::from_millis(50)).await;
         }
+        self.closed = true;
+        self.set_all(false);
         let mut out = Vec::new();
         for l in &self.links {
             let (c, p) = (&self.members[l.child], &self.members[l.parent]);
@@ -729,6 +527,7 @@ impl Lab {
             let mut msgs = (0usize, 0usize);
             let mut sessions = 0usize;
             let mut errors: BTreeSet<String> = BTreeSet::new();
+            let mut waited = (0usize, 0usize);
             // Sessions the parent accepted from this child: their counters are the parent's view.
             if let Ok(reports) = p.reports.lock() {
                 for r in reports.iter().filter(|r| r.peer == c.id) {
@@ -737,7 +536,17 @@ impl Lab {
                     bytes.1 += r.bytes_out;
                     msgs.0 += r.stats.msgs_in;
                     msgs.1 += r.stats.msgs_out;
+                    waited.1 += r.stats.round_trips;
                     errors.extend(r.error.clone());
+                }
+            }
+            // The child's side of the same sessions. A session ended by cutting the link (its
+            // task stopped) leaves no report on the child's side; the last one always does.
+            let mut child_sessions = 0usize;
+            if let Ok(reports) = c.reports.lock() {
+                for r in reports.iter().filter(|r| r.peer == p.id) {
+                    child_sessions += 1;
+                    waited.0 += r.stats.round_trips;
                 }
             }
             out.push(json!({
@@ -745,6 +554,10 @@ impl Lab {
                 "sessions": sessions,
                 "bytes_up": bytes.0, "bytes_down": bytes.1,
                 "messages_up": msgs.0, "messages_down": msgs.1,
+                "round_trips": waited.0 + waited.1,
+                "round_trips_child_waited": waited.0,
+                "round_trips_parent_waited": waited.1,
+                "sessions_reported_by_child": child_sessions,
                 "session_errors": errors,
                 "retired": self.retired.contains(&l.child),
             }));
@@ -755,8 +568,331 @@ impl Lab {
     /// Stops every session and endpoint.
     pub async fn shutdown(&mut self) {
         self.set_all(false);
-        for m in &self.members {
-            m.net.shutdown().await;
+        if !self.closed {
+            self.closed = true;
+            for m in &self.members {
+                m.net.shutdown().await;
+            }
         }
     }
+}
+
+/// The county's workload: seeded intake and handling, with what the nodes acknowledged. The
+/// in-process county runs it on its members; the namespace county on stores shared with
+/// `yizhan serve` processes.
+#[derive(Debug)]
+pub struct Workload {
+    /// The workload's randomness.
+    pub rng: Rng,
+    /// Every case id a node acknowledged (its write committed).
+    pub acknowledged: BTreeSet<String>,
+    /// Actions applied.
+    pub actions: u64,
+    /// Actions refused by the nodes (not allowed at that moment); counted, not fatal.
+    pub refused_actions: u64,
+}
+
+impl Workload {
+    /// A workload drawn from `seed`.
+    pub fn new(seed: u64) -> Workload {
+        Workload {
+            rng: Rng::new(seed),
+            acknowledged: BTreeSet::new(),
+            actions: 0,
+            refused_actions: 0,
+        }
+    }
+
+    fn name(&mut self) -> String {
+        format!("{}{}", self.rng.pick(SURNAMES), self.rng.pick(GIVEN))
+    }
+
+    /// The applications `n` intakes bring at a node of `tier`: a village takes in delegated
+    /// township items, a township or the city its own items.
+    pub fn intake_batch(&mut self, tier: &str, n: usize) -> Vec<NewCase> {
+        let items: &[&str] = match tier {
+            "village" => VILLAGE_ITEMS,
+            "township" => TOWNSHIP_ITEMS,
+            _ => CITY_ITEMS,
+        };
+        let delegated = tier == "village";
+        (0..n)
+            .map(|_| NewCase {
+                item_code: (*self.rng.pick(items)).into(),
+                applicant_name: self.name(),
+                delegated,
+                entrustment: delegated,
+                operator: "窗口".into(),
+                ..NewCase::default()
+            })
+            .collect()
+    }
+
+    /// Takes in `n` cases at the node on `handle` (of `tier`), waiting on its store thread.
+    pub fn intake_on(&mut self, handle: &NodeHandle, tier: &str, n: usize) -> Result<Vec<String>> {
+        let batch = self.intake_batch(tier, n);
+        let ids = handle.call(intake_op(batch))?;
+        self.acknowledged.extend(ids.iter().cloned());
+        Ok(ids)
+    }
+
+    /// One day's handling at the node on `handle` (see [`handle_op`]), waiting on its store
+    /// thread.
+    pub fn handle_day_on(&mut self, handle: &NodeHandle, max: usize) -> Result<()> {
+        let seed = self.rng.next_u64();
+        let (done, refused) = handle.call(handle_op(seed, max))?;
+        self.actions += done;
+        self.refused_actions += refused;
+        Ok(())
+    }
+}
+
+/// Takes in `batch` at a node; a village forwards each case to its township at once. The ids,
+/// acknowledged (committed).
+pub fn intake_op(
+    batch: Vec<NewCase>,
+) -> impl FnOnce(&mut Node) -> yizhan_node::Result<Vec<String>> + Send + 'static {
+    move |node| {
+        let parent = node.station()?.parent.clone();
+        let views = node.new_cases(&batch)?;
+        let ids: Vec<String> = views.into_iter().map(|v| v.doc.id).collect();
+        if node.station()?.tier() == yizhan_node::station::Tier::Village {
+            let forwards: Vec<(String, Action)> = ids
+                .iter()
+                .map(|id| (id.clone(), Action::Forward { to: parent.clone() }))
+                .collect();
+            node.act_many(&forwards, "代办员")?;
+        }
+        Ok(ids)
+    }
+}
+
+/// One day's handling at a node: each case it holds (up to `max`) moves one step (accept, a
+/// one-time notice now and then, departments' approvals, complete, deliver, rate, follow up, a
+/// video consult now and then). Steps the node refuses are counted, not fatal. Returns the
+/// actions applied and refused.
+pub fn handle_op(
+    seed: u64,
+    max: usize,
+) -> impl FnOnce(&mut Node) -> yizhan_node::Result<(u64, u64)> + Send + 'static {
+    move |node| {
+        let mut rng = Rng::new(seed);
+        let me = node.identity().station.clone();
+        let rows = node.list(&CaseFilter {
+            holder: Some(me),
+            limit: max,
+            ..CaseFilter::default()
+        })?;
+        let (mut done, mut refused) = (0u64, 0u64);
+        for row in rows {
+            let view = node.case(&row.id)?;
+            let st = &view.state;
+            let mut tries: Vec<Action> = Vec::new();
+            if rng.chance(0.05) {
+                tries.push(Action::Consult {
+                    with: "县医保局".into(),
+                    minutes: 15,
+                    summary: "视频连线答疑".into(),
+                });
+            }
+            match row.status.as_str() {
+                "submitted" if rng.chance(0.1) => tries.push(Action::RequestMaterials {
+                    missing: vec!["户口簿".into()],
+                }),
+                "submitted" | "awaiting_materials" => tries.push(Action::Accept),
+                "accepted" => {
+                    let undecided: Vec<String> = view
+                        .doc
+                        .item
+                        .departments
+                        .iter()
+                        .filter(|d| !st.approvals.contains_key(*d))
+                        .cloned()
+                        .collect();
+                    match undecided.first() {
+                        Some(d) => tries.push(Action::Approve { dept: d.clone() }),
+                        None => tries.push(Action::Complete),
+                    }
+                }
+                "completed" => tries.push(Action::Deliver),
+                "delivered" if st.rating.is_none() => tries.push(Action::Rate {
+                    level: u8::try_from(rng.range(1, 6)).unwrap_or(1),
+                    comment: String::new(),
+                }),
+                "delivered" if st.follow_up.is_some() => tries.push(Action::FollowUp {
+                    summary: "已回访，群众认可整改".into(),
+                }),
+                _ => {}
+            }
+            for a in tries {
+                match node.act(&row.id, &a, "窗口") {
+                    Ok(_) => done += 1,
+                    Err(_) => refused += 1,
+                }
+            }
+        }
+        Ok((done, refused))
+    }
+}
+
+/// What the invariants read of one node: its name, its station and its store.
+#[derive(Debug, Clone)]
+pub struct Probe {
+    /// A label, e.g. `T1`.
+    pub name: String,
+    /// Its station's code.
+    pub station: String,
+    /// Its store.
+    pub handle: NodeHandle,
+}
+
+impl Probe {
+    fn call<T: Send + 'static>(
+        &self,
+        f: impl FnOnce(&mut Node) -> yizhan_node::Result<T> + Send + 'static,
+    ) -> Result<T> {
+        self.handle
+            .call(f)
+            .with_context(|| format!("at {}", self.name))
+    }
+}
+
+/// Every node's documents with their heads.
+fn heads(nodes: &[Probe]) -> Result<Vec<HeadsMap>> {
+    nodes
+        .iter()
+        .map(|p| {
+            p.call(|n| {
+                let scope = n.my_scope();
+                Ok(n.changed_since(0, &scope, usize::MAX)?
+                    .into_iter()
+                    .map(|d| (d.doc_id, d.heads))
+                    .collect::<HeadsMap>())
+            })
+        })
+        .collect()
+}
+
+/// For each node: the city's (`nodes[0]`'s) documents in that node's scope, with the city's heads.
+fn expected(nodes: &[Probe]) -> Result<Vec<HeadsMap>> {
+    let city = nodes.first().ok_or_else(|| anyhow!("no city"))?;
+    nodes
+        .iter()
+        .map(|p| {
+            let station = p.station.clone();
+            city.call(move |n| {
+                let scope = n.scope_of(&station);
+                Ok(n.changed_since(0, &scope, usize::MAX)?
+                    .into_iter()
+                    .map(|d| (d.doc_id, d.heads))
+                    .collect::<HeadsMap>())
+            })
+        })
+        .collect()
+}
+
+/// Whether every node holds exactly the city's documents in its scope, with the same heads
+/// (with the city holding everything, that is every pair agreeing on every shared document).
+/// `nodes[0]` is the city. Blocks on the store threads.
+pub fn converged(nodes: &[Probe]) -> Result<bool> {
+    Ok(heads(nodes)? == expected(nodes)?)
+}
+
+/// The four invariants over `nodes` (the city first), each with its result and details:
+/// convergence, no loss of the `acknowledged` cases, scope, agreement. Blocks on the store
+/// threads.
+pub fn invariants(nodes: &[Probe], acknowledged: &BTreeSet<String>) -> Result<Value> {
+    let heads = heads(nodes)?;
+    let expected = expected(nodes)?;
+    let names: Vec<String> = nodes.iter().map(|p| p.name.clone()).collect();
+    let mut diverged = Vec::new();
+    for (i, (h, e)) in heads.iter().zip(&expected).enumerate() {
+        if h != e {
+            let missing = e.keys().filter(|k| !h.contains_key(*k)).count();
+            let differ = e
+                .iter()
+                .filter(|(k, v)| h.get(*k).is_some_and(|hv| hv != *v))
+                .count();
+            let extra = h.keys().filter(|k| !e.contains_key(*k)).count();
+            let examples: Vec<String> = e
+                .iter()
+                .filter(|(k, v)| h.get(*k) != Some(*v))
+                .map(|(k, v)| {
+                    let short = |hs: &[automerge::ChangeHash]| {
+                        hs.iter()
+                            .map(|x| x.to_string()[..8].to_string())
+                            .collect::<Vec<_>>()
+                            .join("+")
+                    };
+                    format!(
+                        "{k}: city {} here {}",
+                        short(v),
+                        h.get(k).map_or("-".to_string(), |x| short(x))
+                    )
+                })
+                .take(3)
+                .collect();
+            diverged.push(json!({"node": names[i], "missing": missing,
+                "different_heads": differ, "extra": extra, "examples": examples}));
+        }
+    }
+    let city_docs = &heads[0];
+    let lost: Vec<&String> = acknowledged
+        .iter()
+        .filter(|id| !city_docs.contains_key(*id))
+        .collect();
+    let mut out_of_scope = Vec::new();
+    for m in nodes {
+        let n = m.call(|n| {
+            let all = n.changed_since(0, &Scope::All, usize::MAX)?.len();
+            let mine = n.changed_since(0, &n.my_scope(), usize::MAX)?.len();
+            Ok(all - mine.min(all))
+        })?;
+        if n > 0 {
+            out_of_scope.push(json!({"node": m.name, "documents": n}));
+        }
+    }
+    // Agreement: status, due date and light of each case, against the city's.
+    let mut rows = Vec::new();
+    for m in nodes {
+        rows.push(m.call(|n| {
+            // Lists are paged (the store caps a page), so walk every page.
+            let mut all = BTreeMap::new();
+            loop {
+                let page = n.list(&CaseFilter {
+                    limit: 5_000,
+                    offset: all.len(),
+                    sort: yizhan_node::query::Sort::Oldest,
+                    ..CaseFilter::default()
+                })?;
+                let len = page.len();
+                all.extend(
+                    page.into_iter()
+                        .map(|r| (r.id, (r.status, r.due_on, r.light))),
+                );
+                if len < 5_000 {
+                    break;
+                }
+            }
+            Ok(all)
+        })?);
+    }
+    let mut disagree = Vec::new();
+    for (i, r) in rows.iter().enumerate().skip(1) {
+        let n = r
+            .iter()
+            .filter(|(id, v)| rows[0].get(*id).is_some_and(|c| c != *v))
+            .count();
+        if n > 0 {
+            disagree.push(json!({"node": names[i], "cases": n}));
+        }
+    }
+    Ok(json!({
+        "convergence": {"ok": diverged.is_empty(), "diverged": diverged},
+        "no_loss": {"ok": lost.is_empty(), "acknowledged": acknowledged.len(),
+            "lost": lost.len()},
+        "scope": {"ok": out_of_scope.is_empty(), "violations": out_of_scope},
+        "agreement": {"ok": disagree.is_empty(), "disagreements": disagree,
+            "cases_compared": rows.iter().map(BTreeMap::len).sum::<usize>()},
+    }))
 }
