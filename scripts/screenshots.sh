@@ -6,8 +6,9 @@
 # Needs (Debian/Ubuntu): xvfb, xdotool, imagemagick, and a CJK font (fonts-wqy-microhei or
 # fonts-noto-cjk). Each screenshot runs a fresh `yizhan demo` on its own X display and opens the
 # screen it wants through the window's hidden switches YIZHAN_STATION (an index into the station
-# switcher) and YIZHAN_SCREEN (cases, detail, intake, dashboard, sync, settings), so nothing
-# depends on where a button happens to be drawn.
+# switcher) and YIZHAN_SCREEN (cases, detail, intake, dashboard, sync, settings, and the settings'
+# settings-catalog and settings-calendar tabs), so nothing depends on where a button happens to be
+# drawn.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -35,6 +36,8 @@ shots=(
     "dashboard 0 dashboard"
     "sync 1 sync"
     "settings 0 settings"
+    "settings-catalog 0 settings-catalog"
+    "settings-calendar 0 settings-calendar"
 )
 
 display=91

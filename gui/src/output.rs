@@ -119,14 +119,19 @@ pub fn catalog(catalog: &Catalog, json: bool) -> Result<()> {
             format!(" 并联: {}", i.departments.join("、"))
         };
         outln!(
-            "{:<8} {:<4} {} 法定{}日 承诺{}日 [{}]{}",
+            "{:<8} {:<4} {} 法定{}日 承诺{}日 [{}]{}{}",
             i.code,
             i.kind.label_zh(),
             i.name,
             i.legal_days,
             i.promised_days,
             i.tier.label_zh(),
-            depts
+            depts,
+            if i.retired {
+                " (已停用 retired)"
+            } else {
+                ""
+            }
         );
     }
     Ok(())
@@ -202,7 +207,7 @@ pub fn case(view: &CaseView, calendar: &Calendar, json: bool) -> Result<()> {
         .map(|e| {
             json!({
                 "id": e.id, "kind": e.kind, "at": format_ms(e.at), "station": e.station,
-                "operator": e.operator, "fields": e.fields, "applied": e.applied, "problem": e.problem,
+                "operator": e.operator, "fields": e.fields, "applied": e.applied, "problem": e.problem.as_ref().map(ToString::to_string),
             })
         })
         .collect();

@@ -94,6 +94,8 @@ fn the_first_run_creates_a_network_and_opens_the_city_window() {
     // Settings (city): the catalog is imported from a file on the store thread.
     h.get_by_label("设置").click();
     settle(&mut h);
+    h.get_by_label("事项清单").click();
+    settle(&mut h);
     let file = concat!(
         env!("CARGO_MANIFEST_DIR"),
         "/../node/data/catalog-default.json"

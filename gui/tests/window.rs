@@ -11,7 +11,7 @@
 
 use eframe::egui;
 use egui_kittest::Harness;
-use egui_kittest::kittest::Queryable as _;
+use egui_kittest::kittest::{NodeT as _, Queryable as _};
 use std::path::Path;
 use std::time::{Duration, Instant};
 use yizhan::app::{App, AppInit, Command, StationSlot};
@@ -241,7 +241,10 @@ fn a_delegated_case_from_village_intake_to_the_follow_up_of_a_bad_rating() {
     // reason is listed.
     assert!(button(&h, "受理").is_none());
     let why = h.state().action_checks()["accept"].clone().unwrap_err();
-    assert!(why.contains("township"), "{why}");
+    assert!(
+        why.contains("由乡镇便民服务中心受理，本站是村级便民服务站，请转办"),
+        "{why}"
+    );
 
     // Forward up to the township (its parent is preselected).
     press(&mut h, "转办");
@@ -322,8 +325,17 @@ fn the_steps_the_tier_does_not_allow_are_refused_with_the_nodes_reason() {
         action: yizhan_node::case::Action::Accept,
     });
     settle(&mut h);
-    assert!(h.query_by_label_contains("未执行").is_some());
-    assert!(h.query_by_label_contains("township").is_some());
+    // The node's reason is shown in Chinese, not in the command line's English.
+    // (A label's text is its AccessKit value.)
+    let shown = h
+        .query_by_label_contains("未执行")
+        .and_then(|n| n.accesskit_node().value())
+        .unwrap_or_default();
+    assert!(
+        shown.contains("不能办理“受理”：") && shown.contains("请转办"),
+        "{shown}"
+    );
+    assert!(h.query_by_label_contains("township").is_none());
     assert_eq!(status(&h), Status::Submitted);
 
     // After the forward, the village no longer holds the case and may not forward it again.

@@ -72,17 +72,174 @@ pub struct ServiceItem {
     /// The guide's conditions (受理条件), a short paragraph.
     #[serde(default)]
     pub conditions: String,
+    /// Retired (停用): no new case is taken in for it, but it stays in the catalog so that the
+    /// cases taken in for it keep its name in lists, filters and statistics. Left out of JSON
+    /// when false, so catalogs without retired items read and print as before.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub retired: bool,
 }
 
-/// One problem with one row of an imported catalog.
+/// One problem with one row of an imported catalog (or with one item edited in the window).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct RowError {
     /// 1-based row (CSV: line after the header; JSON: array position).
     pub row: usize,
     /// The field at fault (`code`, `promised_days`, …) or `row` for the whole row.
     pub field: String,
-    /// What is wrong.
-    pub message: String,
+    /// What is wrong, as data, so that the window can word it in Chinese.
+    pub problem: RowProblem,
+}
+
+impl RowError {
+    /// What is wrong, in English.
+    pub fn message(&self) -> String {
+        self.problem.to_string()
+    }
+}
+
+/// What is wrong with one field of one row. `Display` is the English the command line prints.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum RowProblem {
+    /// The field is empty.
+    Empty,
+    /// A required field is missing (JSON).
+    Missing,
+    /// The field is not one the catalog knows (JSON).
+    UnknownField,
+    /// The code contains whitespace.
+    Whitespace(String),
+    /// The text is longer than `max` characters (`shown` is the value, when it is short enough
+    /// to quote: a code).
+    TooLong {
+        /// The value, quoted in the message when present.
+        shown: Option<String>,
+        /// The limit in characters.
+        max: usize,
+    },
+    /// The code was already used by an earlier row.
+    Duplicate {
+        /// The code.
+        code: String,
+        /// The row that used it first.
+        first_row: usize,
+    },
+    /// A day count above the limit.
+    MoreThan {
+        /// The count given.
+        value: u64,
+        /// The limit.
+        max: u32,
+    },
+    /// The promised limit exceeds the legal one.
+    PromisedOverLegal {
+        /// 承诺时限.
+        promised: u32,
+        /// 法定时限.
+        legal: u32,
+    },
+    /// An instant item (即办件) with a promised limit other than 0.
+    InstantNotZero(u32),
+    /// A promised item (承诺件) with a promised limit of 0.
+    PromisedZero,
+    /// A promised item without materials.
+    NoMaterials,
+    /// A department listed twice.
+    ListedTwice(String),
+    /// A negative day count (the value as written).
+    Negative(String),
+    /// A day count too large to read (the value as written).
+    TooLarge(String),
+    /// Not a whole number of days (the value as written, quoted for CSV cells).
+    NotWholeDays(String),
+    /// A JSON value of the wrong type.
+    WrongType {
+        /// What was expected, e.g. `a string`.
+        expected: &'static str,
+        /// What was found, e.g. `a number`.
+        found: &'static str,
+    },
+    /// An entry of a JSON list that is not a string.
+    WrongEntry {
+        /// 1-based position in the list.
+        entry: usize,
+        /// What was found.
+        found: &'static str,
+    },
+    /// An unknown kind.
+    UnknownKind(String),
+    /// An unknown tier.
+    UnknownTier(String),
+    /// A CSV record with more fields than the header.
+    FieldCount {
+        /// Fields in the record.
+        found: usize,
+        /// Fields in the header.
+        header: usize,
+    },
+    /// Not a yes/no value (the `retired` column).
+    NotAFlag(String),
+    /// A new item's code is already in the catalog (adding an item in the window).
+    AlreadyInCatalog(String),
+}
+
+impl std::fmt::Display for RowProblem {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            RowProblem::Empty => f.write_str("is empty"),
+            RowProblem::Missing => f.write_str("is missing"),
+            RowProblem::UnknownField => f.write_str("is not a known field"),
+            RowProblem::Whitespace(code) => write!(f, "{code:?} contains whitespace"),
+            RowProblem::TooLong {
+                shown: Some(v),
+                max,
+            } => write!(f, "{v:?} is longer than {max} characters"),
+            RowProblem::TooLong { shown: None, max } => {
+                write!(f, "is longer than {max} characters")
+            }
+            RowProblem::Duplicate { code, first_row } => {
+                write!(f, "{code:?} is a duplicate of row {first_row}")
+            }
+            RowProblem::MoreThan { value, max } => write!(f, "{value} is more than {max}"),
+            RowProblem::PromisedOverLegal { promised, legal } => {
+                write!(f, "{promised} is more than legal_days {legal}")
+            }
+            RowProblem::InstantNotZero(p) => {
+                write!(f, "{p} for an instant item (即办件 must be 0)")
+            }
+            RowProblem::PromisedZero => {
+                f.write_str("0 for a promised item (承诺件 needs at least 1)")
+            }
+            RowProblem::NoMaterials => {
+                f.write_str("is empty for a promised item (承诺件 needs its materials)")
+            }
+            RowProblem::ListedTwice(d) => write!(f, "{d:?} is listed twice"),
+            RowProblem::Negative(v) => write!(f, "{v} is negative"),
+            RowProblem::TooLarge(v) => write!(f, "{v} is too large"),
+            RowProblem::NotWholeDays(v) => write!(f, "{v} is not a whole number of days"),
+            RowProblem::WrongType { expected, found } => {
+                write!(f, "expected {expected}, found {found}")
+            }
+            RowProblem::WrongEntry { entry, found } => {
+                write!(f, "entry {entry} is {found}, expected a string")
+            }
+            RowProblem::UnknownKind(k) => write!(
+                f,
+                "unknown kind {k:?} (expected instant, promised or consult)"
+            ),
+            RowProblem::UnknownTier(t) => {
+                write!(f, "unknown tier {t:?} (expected village, township or city)")
+            }
+            RowProblem::FieldCount { found, header } => {
+                write!(f, "has {found} fields, the header has {header}")
+            }
+            RowProblem::NotAFlag(v) => {
+                write!(f, "{v:?} is not yes or no (是/否, true/false, 1/0)")
+            }
+            RowProblem::AlreadyInCatalog(code) => {
+                write!(f, "{code:?} is already in the catalog")
+            }
+        }
+    }
 }
 
 /// Why an import was refused; nothing is imported when any row is bad.
@@ -95,7 +252,7 @@ pub enum CatalogError {
         message: String,
     },
     /// One or more rows are invalid.
-    #[error("catalog has {} bad row(s): {}", .0.len(), .0.iter().map(|e| format!("row {} field {}: {}", e.row, e.field, e.message)).collect::<Vec<_>>().join("; "))]
+    #[error("catalog has {} bad row(s): {}", .0.len(), .0.iter().map(|e| format!("row {} field {}: {}", e.row, e.field, e.problem)).collect::<Vec<_>>().join("; "))]
     Rows(Vec<RowError>),
     /// The file is empty.
     #[error("catalog file has no items")]
@@ -112,14 +269,14 @@ pub struct Catalog {
 const DEFAULT_CATALOG_JSON: &str = include_str!("../data/catalog-default.json");
 
 /// The longest accepted item code, in characters.
-const MAX_CODE_CHARS: usize = 32;
+pub const MAX_CODE_CHARS: usize = 32;
 /// The longest accepted item name, in characters.
-const MAX_NAME_CHARS: usize = 100;
+pub const MAX_NAME_CHARS: usize = 100;
 /// The longest accepted legal limit, in working days.
-const MAX_LEGAL_DAYS: u32 = 365;
+pub const MAX_LEGAL_DAYS: u32 = 365;
 
 /// The CSV columns, in their usual order.
-const CSV_COLUMNS: [&str; 9] = [
+const CSV_COLUMNS: [&str; 10] = [
     "code",
     "name",
     "kind",
@@ -129,11 +286,12 @@ const CSV_COLUMNS: [&str; 9] = [
     "tier",
     "departments",
     "conditions",
+    "retired",
 ];
-/// CSV columns that may be left out of the header (they default to empty).
-const CSV_OPTIONAL_COLUMNS: [&str; 2] = ["departments", "conditions"];
-/// JSON fields of an item; `departments` and `conditions` may be left out.
-const JSON_FIELDS: [&str; 9] = CSV_COLUMNS;
+/// CSV columns that may be left out of the header (they default to empty, and `retired` to no).
+const CSV_OPTIONAL_COLUMNS: [&str; 3] = ["departments", "conditions", "retired"];
+/// JSON fields of an item; `departments`, `conditions` and `retired` may be left out.
+const JSON_FIELDS: [&str; 10] = CSV_COLUMNS;
 
 /// One row as extracted from a file, before the rules are checked.
 ///
@@ -150,6 +308,7 @@ struct Draft {
     tier: Option<Tier>,
     departments: Option<Vec<String>>,
     conditions: String,
+    retired: bool,
 }
 
 impl Draft {
@@ -165,16 +324,17 @@ impl Draft {
             tier: Some(item.tier),
             departments: Some(item.departments),
             conditions: item.conditions,
+            retired: item.retired,
         }
     }
 }
 
 /// Records one problem with one row.
-fn row_error(errors: &mut Vec<RowError>, row: usize, field: &str, message: impl Into<String>) {
+fn row_error(errors: &mut Vec<RowError>, row: usize, field: &str, problem: RowProblem) {
     errors.push(RowError {
         row,
         field: field.to_string(),
-        message: message.into(),
+        problem,
     });
 }
 
@@ -205,22 +365,28 @@ fn finish_row(
 
     if let Some(code) = &draft.code {
         if code.is_empty() {
-            row_error(errors, row, "code", "is empty");
+            row_error(errors, row, "code", RowProblem::Empty);
         } else if code.chars().any(char::is_whitespace) {
-            row_error(errors, row, "code", format!("{code:?} contains whitespace"));
+            row_error(errors, row, "code", RowProblem::Whitespace(code.clone()));
         } else if code.chars().count() > MAX_CODE_CHARS {
             row_error(
                 errors,
                 row,
                 "code",
-                format!("{code:?} is longer than {MAX_CODE_CHARS} characters"),
+                RowProblem::TooLong {
+                    shown: Some(code.clone()),
+                    max: MAX_CODE_CHARS,
+                },
             );
         } else if let Some(first) = seen.get(code) {
             row_error(
                 errors,
                 row,
                 "code",
-                format!("{code:?} is a duplicate of row {first}"),
+                RowProblem::Duplicate {
+                    code: code.clone(),
+                    first_row: *first,
+                },
             );
         } else {
             seen.insert(code.clone(), row);
@@ -230,13 +396,16 @@ fn finish_row(
     let name = draft.name.map(|n| n.trim().to_string());
     if let Some(name) = &name {
         if name.is_empty() {
-            row_error(errors, row, "name", "is empty");
+            row_error(errors, row, "name", RowProblem::Empty);
         } else if name.chars().count() > MAX_NAME_CHARS {
             row_error(
                 errors,
                 row,
                 "name",
-                format!("is longer than {MAX_NAME_CHARS} characters"),
+                RowProblem::TooLong {
+                    shown: None,
+                    max: MAX_NAME_CHARS,
+                },
             );
         }
     }
@@ -248,7 +417,10 @@ fn finish_row(
             errors,
             row,
             "legal_days",
-            format!("{legal} is more than {MAX_LEGAL_DAYS}"),
+            RowProblem::MoreThan {
+                value: u64::from(legal),
+                max: MAX_LEGAL_DAYS,
+            },
         );
     }
 
@@ -259,7 +431,7 @@ fn finish_row(
             errors,
             row,
             "promised_days",
-            format!("{promised} is more than legal_days {legal}"),
+            RowProblem::PromisedOverLegal { promised, legal },
         );
     }
 
@@ -269,23 +441,15 @@ fn finish_row(
             errors,
             row,
             "promised_days",
-            format!("{promised} for an instant item (即办件 must be 0)"),
+            RowProblem::InstantNotZero(promised),
         ),
-        (Some(CaseKind::Promised), Some(0)) => row_error(
-            errors,
-            row,
-            "promised_days",
-            "0 for a promised item (承诺件 needs at least 1)",
-        ),
+        (Some(CaseKind::Promised), Some(0)) => {
+            row_error(errors, row, "promised_days", RowProblem::PromisedZero)
+        }
         _ => {}
     }
     if draft.kind == Some(CaseKind::Promised) && materials.as_ref().is_some_and(Vec::is_empty) {
-        row_error(
-            errors,
-            row,
-            "materials",
-            "is empty for a promised item (承诺件 needs its materials)",
-        );
+        row_error(errors, row, "materials", RowProblem::NoMaterials);
     }
 
     let departments = draft.departments.map(clean_list);
@@ -297,7 +461,7 @@ fn finish_row(
                     errors,
                     row,
                     "departments",
-                    format!("{department:?} is listed twice"),
+                    RowProblem::ListedTwice(department.clone()),
                 );
             }
         }
@@ -316,6 +480,7 @@ fn finish_row(
         tier: draft.tier?,
         departments: departments?,
         conditions: draft.conditions.trim().to_string(),
+        retired: draft.retired,
     })
 }
 
@@ -343,12 +508,12 @@ fn build(drafts: Vec<(usize, Draft)>, mut errors: Vec<RowError>) -> Result<Catal
 fn parse_days_cell(cell: &str, row: usize, field: &str, errors: &mut Vec<RowError>) -> Option<u32> {
     let cell = cell.trim();
     if cell.is_empty() {
-        row_error(errors, row, field, "is empty");
+        row_error(errors, row, field, RowProblem::Empty);
         return None;
     }
     match cell.parse::<i64>() {
         Ok(n) if n < 0 => {
-            row_error(errors, row, field, format!("{n} is negative"));
+            row_error(errors, row, field, RowProblem::Negative(n.to_string()));
             None
         }
         Ok(n) => match u32::try_from(n) {
@@ -358,7 +523,10 @@ fn parse_days_cell(cell: &str, row: usize, field: &str, errors: &mut Vec<RowErro
                     errors,
                     row,
                     field,
-                    format!("{n} is more than {MAX_LEGAL_DAYS}"),
+                    RowProblem::MoreThan {
+                        value: n.unsigned_abs(),
+                        max: MAX_LEGAL_DAYS,
+                    },
                 );
                 None
             }
@@ -369,7 +537,7 @@ fn parse_days_cell(cell: &str, row: usize, field: &str, errors: &mut Vec<RowErro
                 .chars()
                 .all(|c| c.is_ascii_digit()) =>
         {
-            row_error(errors, row, field, format!("{cell} is too large"));
+            row_error(errors, row, field, RowProblem::TooLarge(cell.to_string()));
             None
         }
         Err(_) => {
@@ -377,7 +545,7 @@ fn parse_days_cell(cell: &str, row: usize, field: &str, errors: &mut Vec<RowErro
                 errors,
                 row,
                 field,
-                format!("{cell:?} is not a whole number of days"),
+                RowProblem::NotWholeDays(format!("{cell:?}")),
             );
             None
         }
@@ -396,7 +564,10 @@ fn parse_days_value(
             errors,
             row,
             field,
-            format!("expected a number, found {}", json_type(value)),
+            RowProblem::WrongType {
+                expected: "a number",
+                found: json_type(value),
+            },
         );
         return None;
     };
@@ -408,20 +579,23 @@ fn parse_days_value(
                     errors,
                     row,
                     field,
-                    format!("{n} is more than {MAX_LEGAL_DAYS}"),
+                    RowProblem::MoreThan {
+                        value: n,
+                        max: MAX_LEGAL_DAYS,
+                    },
                 );
                 None
             }
         }
     } else if number.as_i64().is_some() || number.as_f64().is_some_and(|f| f < 0.0) {
-        row_error(errors, row, field, format!("{number} is negative"));
+        row_error(errors, row, field, RowProblem::Negative(number.to_string()));
         None
     } else {
         row_error(
             errors,
             row,
             field,
-            format!("{number} is not a whole number of days"),
+            RowProblem::NotWholeDays(number.to_string()),
         );
         None
     }
@@ -453,7 +627,10 @@ fn json_string(
                 errors,
                 row,
                 field,
-                format!("expected a string, found {}", json_type(value)),
+                RowProblem::WrongType {
+                    expected: "a string",
+                    found: json_type(value),
+                },
             );
             None
         }
@@ -472,7 +649,10 @@ fn json_list(
             errors,
             row,
             field,
-            format!("expected an array of strings, found {}", json_type(value)),
+            RowProblem::WrongType {
+                expected: "an array of strings",
+                found: json_type(value),
+            },
         );
         return None;
     };
@@ -485,7 +665,10 @@ fn json_list(
                     errors,
                     row,
                     field,
-                    format!("entry {} is {}, expected a string", i + 1, json_type(entry)),
+                    RowProblem::WrongEntry {
+                        entry: i + 1,
+                        found: json_type(entry),
+                    },
                 );
                 return None;
             }
@@ -497,7 +680,7 @@ fn json_list(
 /// Parses a kind, recording an error when it is unknown.
 fn parse_kind(s: &str, row: usize, errors: &mut Vec<RowError>) -> Option<CaseKind> {
     if s.trim().is_empty() {
-        row_error(errors, row, "kind", "is empty");
+        row_error(errors, row, "kind", RowProblem::Empty);
         return None;
     }
     let kind = CaseKind::parse(s);
@@ -506,10 +689,7 @@ fn parse_kind(s: &str, row: usize, errors: &mut Vec<RowError>) -> Option<CaseKin
             errors,
             row,
             "kind",
-            format!(
-                "unknown kind {:?} (expected instant, promised or consult)",
-                s.trim()
-            ),
+            RowProblem::UnknownKind(s.trim().to_string()),
         );
     }
     kind
@@ -518,7 +698,7 @@ fn parse_kind(s: &str, row: usize, errors: &mut Vec<RowError>) -> Option<CaseKin
 /// Parses a tier, recording an error when it is unknown.
 fn parse_tier(s: &str, row: usize, errors: &mut Vec<RowError>) -> Option<Tier> {
     if s.trim().is_empty() {
-        row_error(errors, row, "tier", "is empty");
+        row_error(errors, row, "tier", RowProblem::Empty);
         return None;
     }
     let tier = Tier::parse(s);
@@ -527,13 +707,27 @@ fn parse_tier(s: &str, row: usize, errors: &mut Vec<RowError>) -> Option<Tier> {
             errors,
             row,
             "tier",
-            format!(
-                "unknown tier {:?} (expected village, township or city)",
-                s.trim()
-            ),
+            RowProblem::UnknownTier(s.trim().to_string()),
         );
     }
     tier
+}
+
+/// Parses the `retired` CSV cell: empty means no.
+fn parse_flag(s: &str, row: usize, errors: &mut Vec<RowError>) -> bool {
+    match s.trim().to_ascii_lowercase().as_str() {
+        "" | "no" | "false" | "0" | "否" => false,
+        "yes" | "true" | "1" | "是" | "停用" => true,
+        _ => {
+            row_error(
+                errors,
+                row,
+                "retired",
+                RowProblem::NotAFlag(s.trim().to_string()),
+            );
+            false
+        }
+    }
 }
 
 /// Extracts one JSON array element into a draft, recording type errors.
@@ -544,19 +738,22 @@ fn json_draft(row: usize, value: &serde_json::Value, errors: &mut Vec<RowError>)
             errors,
             row,
             "row",
-            format!("expected an object, found {}", json_type(value)),
+            RowProblem::WrongType {
+                expected: "an object",
+                found: json_type(value),
+            },
         );
         return draft;
     };
     for key in object.keys() {
         if !JSON_FIELDS.contains(&key.as_str()) {
-            row_error(errors, row, key, "is not a known field");
+            row_error(errors, row, key, RowProblem::UnknownField);
         }
     }
     let required = |field: &str, errors: &mut Vec<RowError>| {
         let found = object.get(field);
         if found.is_none() {
-            row_error(errors, row, field, "is missing");
+            row_error(errors, row, field, RowProblem::Missing);
         }
         found
     };
@@ -592,6 +789,19 @@ fn json_draft(row: usize, value: &serde_json::Value, errors: &mut Vec<RowError>)
                 draft.conditions = s;
             }
         }
+    }
+    match object.get("retired") {
+        None | Some(serde_json::Value::Null) => {}
+        Some(serde_json::Value::Bool(b)) => draft.retired = *b,
+        Some(v) => row_error(
+            errors,
+            row,
+            "retired",
+            RowProblem::WrongType {
+                expected: "a boolean",
+                found: json_type(v),
+            },
+        ),
     }
     draft
 }
@@ -646,8 +856,8 @@ impl Catalog {
 
     /// Parses a JSON array of items.
     ///
-    /// Each element is an object with the fields of [`ServiceItem`]; `departments` and
-    /// `conditions` may be left out. Rows are numbered from 1 by array position.
+    /// Each element is an object with the fields of [`ServiceItem`]; `departments`,
+    /// `conditions` and `retired` (a boolean) may be left out. Rows are numbered from 1 by array position.
     pub fn from_json(bytes: &[u8]) -> Result<Catalog, CatalogError> {
         let bytes = strip_bom(bytes);
         if bytes.iter().all(u8::is_ascii_whitespace) {
@@ -676,8 +886,9 @@ impl Catalog {
     /// Parses CSV with a header row.
     ///
     /// The header names the columns `code,name,kind,legal_days,promised_days,materials,tier`
-    /// and optionally `departments` and `conditions`, in any order. Lists are separated by `;`,
-    /// `；`. Rows are numbered from 1 for the first record after the header.
+    /// and optionally `departments`, `conditions` and `retired` (是/否, yes/no, true/false, 1/0;
+    /// empty is no), in any order. Lists are separated by `;`, `；`. Rows are numbered from 1 for
+    /// the first record after the header.
     pub fn from_csv(bytes: &[u8]) -> Result<Catalog, CatalogError> {
         let bytes = strip_bom(bytes);
         if bytes.iter().all(u8::is_ascii_whitespace) {
@@ -726,11 +937,10 @@ impl Catalog {
                     &mut errors,
                     row,
                     "row",
-                    format!(
-                        "has {} fields, the header has {}",
-                        record.len(),
-                        header.len()
-                    ),
+                    RowProblem::FieldCount {
+                        found: record.len(),
+                        header: header.len(),
+                    },
                 );
             }
             let cell = |column: &str| -> &str {
@@ -758,6 +968,7 @@ impl Catalog {
                     tier,
                     departments: Some(split_list(cell("departments"))),
                     conditions: cell("conditions").to_string(),
+                    retired: parse_flag(cell("retired"), row, &mut errors),
                 },
             ));
         }
@@ -816,6 +1027,42 @@ impl Catalog {
         found
     }
 
+    /// Checks one item against the catalog's rules, as an import checks a row, and returns its
+    /// problems (empty when the item is good). The window calls it as the clerk types.
+    pub fn check_item(item: &ServiceItem) -> Vec<RowError> {
+        match Catalog::from_items(vec![item.clone()]) {
+            Ok(_) => Vec::new(),
+            Err(CatalogError::Rows(rows)) => rows,
+            // One item never makes an empty catalog or a syntax error.
+            Err(_) => Vec::new(),
+        }
+    }
+
+    /// This catalog with `item` added, or replacing the item with the same code; validated as a
+    /// whole, so a bad item leaves the catalog unchanged.
+    pub fn with_item(&self, item: ServiceItem) -> Result<Catalog, CatalogError> {
+        let mut items: Vec<ServiceItem> = self
+            .items
+            .values()
+            .filter(|i| i.code != item.code)
+            .cloned()
+            .collect();
+        items.push(item);
+        Catalog::from_items(items)
+    }
+
+    /// This catalog without the item `code` (unchanged when there is none); an empty catalog is
+    /// refused.
+    pub fn without(&self, code: &str) -> Result<Catalog, CatalogError> {
+        let items: Vec<ServiceItem> = self
+            .items
+            .values()
+            .filter(|i| i.code != code)
+            .cloned()
+            .collect();
+        Catalog::from_items(items)
+    }
+
     /// Looks an item up by code.
     pub fn get(&self, code: &str) -> Option<&ServiceItem> {
         self.items.get(code)
@@ -852,6 +1099,7 @@ mod tests {
             tier: Tier::Township,
             departments: Vec::new(),
             conditions: String::new(),
+            retired: false,
         }
     }
 
@@ -870,9 +1118,9 @@ mod tests {
             .collect();
         assert_eq!(found.len(), 1, "row {row} field {field} in {errors:?}");
         assert!(
-            found[0].message.contains(text),
+            found[0].message().contains(text),
             "{:?} does not contain {text:?}",
-            found[0].message
+            found[0].message()
         );
     }
 
@@ -943,6 +1191,7 @@ mod tests {
                     i.tier.as_str(),
                     &i.departments.join("；"),
                     i.conditions.as_str(),
+                    if i.retired { "是" } else { "" },
                 ])
                 .expect("record");
         }
@@ -1003,6 +1252,73 @@ mod tests {
             Catalog::from_items(Vec::new()),
             Err(CatalogError::Empty)
         ));
+    }
+
+    #[test]
+    fn retired_items_read_from_json_and_csv_and_print_only_when_set() {
+        let json = r#"[{"code":"A-1","name":"甲","kind":"instant","legal_days":0,
+            "promised_days":0,"materials":[],"tier":"city","retired":true},
+            {"code":"A-2","name":"乙","kind":"instant","legal_days":0,
+            "promised_days":0,"materials":[],"tier":"city"}]"#;
+        let catalog = Catalog::from_json(json.as_bytes()).expect("parses");
+        assert!(catalog.get("A-1").expect("A-1").retired);
+        assert!(!catalog.get("A-2").expect("A-2").retired);
+        let printed = catalog.to_json();
+        assert_eq!(printed.matches("retired").count(), 1, "{printed}");
+        assert_eq!(
+            Catalog::from_json(printed.as_bytes()).expect("again"),
+            catalog
+        );
+
+        let csv = "code,name,kind,legal_days,promised_days,materials,tier,retired\n\
+                   B-1,甲,instant,0,0,,city,是\n\
+                   B-2,乙,instant,0,0,,city,\n\
+                   B-3,丙,instant,0,0,,city,maybe\n";
+        let errors = rows(Catalog::from_csv(csv.as_bytes()));
+        has(&errors, 3, "retired", "not yes or no");
+        let good = csv.replace("maybe", "no");
+        let catalog = Catalog::from_csv(good.as_bytes()).expect("parses");
+        assert!(catalog.get("B-1").expect("B-1").retired);
+        assert!(!catalog.get("B-3").expect("B-3").retired);
+
+        let errors = rows(Catalog::from_json(
+            r#"[{"code":"A-1","name":"甲","kind":"instant","legal_days":0,
+            "promised_days":0,"materials":[],"tier":"city","retired":"yes"}]"#
+                .as_bytes(),
+        ));
+        has(&errors, 1, "retired", "expected a boolean");
+    }
+
+    #[test]
+    fn editing_one_item_is_validated_and_keeps_the_rest() {
+        let catalog = Catalog::default_catalog();
+        let mut edited = catalog.get("TS-006").expect("TS-006").clone();
+        edited.promised_days = 7;
+        let after = catalog.with_item(edited.clone()).expect("valid edit");
+        assert_eq!(after.len(), catalog.len());
+        assert_eq!(after.get("TS-006"), Some(&edited));
+
+        let mut bad = edited.clone();
+        bad.name = "  ".into();
+        bad.promised_days = bad.legal_days + 1;
+        let problems = Catalog::check_item(&bad);
+        let fields: Vec<&str> = problems.iter().map(|e| e.field.as_str()).collect();
+        assert_eq!(fields, ["name", "promised_days"]);
+        assert_eq!(problems[0].problem, RowProblem::Empty);
+        assert!(matches!(catalog.with_item(bad), Err(CatalogError::Rows(_))));
+        assert!(Catalog::check_item(&edited).is_empty());
+
+        let mut new = edited;
+        new.code = "NEW-1".into();
+        assert_eq!(
+            catalog.with_item(new).expect("added").len(),
+            catalog.len() + 1
+        );
+        let fewer = catalog.without("TS-006").expect("removed");
+        assert_eq!(fewer.len(), catalog.len() - 1);
+        assert!(fewer.get("TS-006").is_none());
+        let one = Catalog::from_items(vec![item("A-1", CaseKind::Promised, 20, 5)]).expect("one");
+        assert!(matches!(one.without("A-1"), Err(CatalogError::Empty)));
     }
 
     #[test]

@@ -14,6 +14,7 @@ use crate::clock::Clock;
 use crate::error::{NodeError, Result};
 use crate::network::{NETWORK_DOC_IDS, ROSTER_ID, Roster, Station, validate_code};
 use crate::node::Node;
+use crate::refusal::Refusal;
 use crate::store::{DocType, Store};
 use automerge::Automerge;
 use ed25519_dalek::SigningKey;
@@ -106,8 +107,17 @@ impl Node {
                 station
             }
         };
-        check_may_issue(&me, &station)
-            .map_err(|e| NodeError::not_allowed("invite", e.to_string()))?;
+        check_may_issue(&me, &station).map_err(|_| {
+            NodeError::not_allowed(
+                "invite",
+                Refusal::MayNotEnrol {
+                    issuer_tier: me.tier(),
+                    issuer: me.code.clone(),
+                    subject_tier: station.tier(),
+                    subject: station.code.clone(),
+                },
+            )
+        })?;
         // The city records a new station in the roster at once; a township's new village is
         // known from its certificate until the city adds it.
         if me.tier() == crate::station::Tier::City && self.roster().station(&station.code).is_none()
@@ -167,18 +177,12 @@ impl Node {
             )
             .optional()?;
         let (station_json, ordinal, expires_at, used_by) =
-            row.ok_or_else(|| NodeError::not_allowed("join", "this ticket was not issued here"))?;
+            row.ok_or_else(|| NodeError::not_allowed("join", Refusal::TicketUnknown))?;
         if used_by.is_some_and(|by| by != joiner) {
-            return Err(NodeError::not_allowed(
-                "join",
-                "this ticket has already been used",
-            ));
+            return Err(NodeError::not_allowed("join", Refusal::TicketUsed));
         }
         if now > expires_at {
-            return Err(NodeError::not_allowed(
-                "join",
-                "this ticket has expired; ask for a new one",
-            ));
+            return Err(NodeError::not_allowed("join", Refusal::TicketExpired));
         }
         let station: Station =
             serde_json::from_str(&station_json).map_err(|e| NodeError::CorruptDocument {

@@ -62,7 +62,7 @@ pub enum NodeError {
     #[error("{action} is not allowed: {reason}")]
     NotAllowed {
         action: &'static str,
-        reason: String,
+        reason: crate::refusal::Refusal,
     },
     /// A catalog import was refused.
     #[error(transparent)]
@@ -94,11 +94,8 @@ impl NodeError {
     }
 
     /// Shorthand for [`NodeError::NotAllowed`].
-    pub fn not_allowed(action: &'static str, reason: impl Into<String>) -> NodeError {
-        NodeError::NotAllowed {
-            action,
-            reason: reason.into(),
-        }
+    pub fn not_allowed(action: &'static str, reason: crate::refusal::Refusal) -> NodeError {
+        NodeError::NotAllowed { action, reason }
     }
 }
 

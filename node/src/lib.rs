@@ -6,6 +6,7 @@
 //! - [`store`]: SQLite (documents, `seq`, the derived index).
 //! - [`Node`]: one installation, tying them together; [`NodeHandle`] runs it on its own thread.
 //! - [`query`]: lists, filters and statistics over the index.
+//! - [`refusal`]: why an action is not allowed, as data (each front end words it).
 
 pub mod calendar;
 pub mod case;
@@ -19,6 +20,7 @@ pub mod idcard;
 pub mod network;
 mod node;
 pub mod query;
+pub mod refusal;
 pub mod replica;
 pub mod station;
 pub mod store;
@@ -27,3 +29,4 @@ pub use clock::Clock;
 pub use error::{NodeError, Result};
 pub use handle::NodeHandle;
 pub use node::{CaseView, Identity, InitParams, NewCase, Node, derive, index_row};
+pub use refusal::Refusal;

@@ -297,6 +297,9 @@ pub struct ItemDoc {
     tier: String,
     departments: Vec<String>,
     conditions: String,
+    /// Absent in catalogs written before items could be retired; absent reads as not retired.
+    #[autosurgeon(missing = "Default::default")]
+    retired: bool,
 }
 
 /// The catalog document.
@@ -326,6 +329,7 @@ impl CatalogDoc {
                         tier: i.tier.as_str().to_string(),
                         departments: i.departments.clone(),
                         conditions: i.conditions.clone(),
+                        retired: i.retired,
                     },
                 )
             })
@@ -353,6 +357,7 @@ impl CatalogDoc {
                     tier: Tier::parse(&d.tier)?,
                     departments: d.departments.clone(),
                     conditions: d.conditions.clone(),
+                    retired: d.retired,
                 })
             })
             .collect();

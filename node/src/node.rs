@@ -6,14 +6,14 @@
 //! update the index, commit. An operation that returns `Ok` has been committed; one that returns
 //! `Err` has written nothing.
 
-use crate::calendar::Calendar;
+use crate::calendar::{Calendar, YearRule};
 use crate::case::action::Action;
 use crate::case::deadline::{Deadline, Light};
 use crate::case::doc::{
     Applicant, CASE_SCHEMA, CaseDoc, Delegation, ItemSnapshot, append_event, read_case,
 };
 use crate::case::fold::{self, CaseState};
-use crate::catalog::{CaseKind, Catalog};
+use crate::catalog::{CaseKind, Catalog, CatalogError, RowError, RowProblem, ServiceItem};
 use crate::cert::{Cert, CertBody, Members};
 use crate::clock::{Clock, china_date};
 use crate::error::{NodeError, Result};
@@ -22,6 +22,7 @@ use crate::network::{
     CALENDAR_ID, CATALOG_ID, CalendarDoc, CatalogDoc, Member, NETWORK_DOC_IDS, ROSTER_ID, Roster,
     SETTINGS_ID, Settings, SettingsDoc, Station, validate_code,
 };
+use crate::refusal::Refusal;
 use crate::station::Tier;
 use crate::store::index::{self, IndexRow};
 use crate::store::{DocType, Store, WriteTx, Written};
@@ -486,10 +487,7 @@ impl Node {
         if self.station()?.tier() == Tier::City {
             Ok(())
         } else {
-            Err(NodeError::not_allowed(
-                action,
-                "only a city station may change network documents",
-            ))
+            Err(NodeError::not_allowed(action, Refusal::CityOnly))
         }
     }
 
@@ -510,8 +508,96 @@ impl Node {
         self.refresh()?;
         self.require_city("catalog import")?;
         if catalog.is_empty() {
-            return Err(crate::catalog::CatalogError::Empty.into());
+            return Err(CatalogError::Empty.into());
         }
+        let doc = CatalogDoc::from_catalog(catalog);
+        self.store
+            .write(|wtx| write_update(wtx, CATALOG_ID, &doc).map(|_| ()))?;
+        self.refresh()
+    }
+
+    /// Adds an item to the catalog (city only). Its code must be new: the code is what cases
+    /// refer to, so an existing item is changed with [`Node::update_item`] instead.
+    pub fn add_item(&mut self, item: ServiceItem) -> Result<()> {
+        self.refresh()?;
+        self.require_city("catalog edit")?;
+        if self.net.catalog.get(&item.code).is_some() {
+            return Err(CatalogError::Rows(vec![RowError {
+                row: 1,
+                field: "code".into(),
+                problem: RowProblem::AlreadyInCatalog(item.code),
+            }])
+            .into());
+        }
+        let catalog = self.net.catalog.with_item(item)?;
+        self.write_catalog(&catalog)
+    }
+
+    /// Replaces an item of the catalog, found by its code (city only), validated as an import
+    /// validates a row. Cases already taken in keep the item as it was at their intake (the case
+    /// document holds a copy); only new cases follow the new rules.
+    pub fn update_item(&mut self, item: ServiceItem) -> Result<()> {
+        self.refresh()?;
+        self.require_city("catalog edit")?;
+        if self.net.catalog.get(&item.code).is_none() {
+            return Err(NodeError::UnknownItem(item.code));
+        }
+        let catalog = self.net.catalog.with_item(item)?;
+        self.write_catalog(&catalog)
+    }
+
+    /// Retires an item (停用) or brings it back (city only). A retired item stays in the catalog,
+    /// so that the cases taken in for it keep its name in lists, filters and statistics, but no
+    /// new case is taken in for it.
+    pub fn set_item_retired(&mut self, code: &str, retired: bool) -> Result<()> {
+        self.refresh()?;
+        self.require_city("catalog edit")?;
+        let mut item = self
+            .net
+            .catalog
+            .get(code)
+            .ok_or_else(|| NodeError::UnknownItem(code.to_string()))?
+            .clone();
+        item.retired = retired;
+        let catalog = self.net.catalog.with_item(item)?;
+        self.write_catalog(&catalog)
+    }
+
+    /// Deletes an item from the catalog (city only), which is refused while any case in this
+    /// store was taken in for it: those cases would lose the item's name in lists and statistics
+    /// and could no longer be filtered by it. Such an item is retired instead
+    /// ([`Node::set_item_retired`]). Deleting is meant for an item added by mistake.
+    pub fn remove_item(&mut self, code: &str) -> Result<()> {
+        self.refresh()?;
+        self.require_city("catalog edit")?;
+        if self.net.catalog.get(code).is_none() {
+            return Err(NodeError::UnknownItem(code.to_string()));
+        }
+        let cases = self.item_case_count(code)?;
+        if cases > 0 {
+            return Err(NodeError::not_allowed(
+                "catalog edit",
+                Refusal::ItemInUse {
+                    code: code.to_string(),
+                    cases,
+                },
+            ));
+        }
+        let catalog = self.net.catalog.without(code)?;
+        self.write_catalog(&catalog)
+    }
+
+    /// How many cases in this store were taken in for the item `code` (from the index).
+    pub fn item_case_count(&self, code: &str) -> Result<u64> {
+        let n: i64 = self.store.conn().query_row(
+            "SELECT count(*) FROM cases WHERE item_code = ?1",
+            [code],
+            |r| r.get(0),
+        )?;
+        Ok(u64::try_from(n).unwrap_or(0))
+    }
+
+    fn write_catalog(&mut self, catalog: &Catalog) -> Result<()> {
         let doc = CatalogDoc::from_catalog(catalog);
         self.store
             .write(|wtx| write_update(wtx, CATALOG_ID, &doc).map(|_| ()))?;
@@ -545,12 +631,34 @@ impl Node {
         self.reindex().map(|_| ())
     }
 
+    /// Sets one year's holidays and make-up working days (调休上班) (city only), leaving the
+    /// other years as they are; a year not in the calendar yet is added. The rule is validated
+    /// as [`Calendar::set_year`] validates it (every date in that year, none both a holiday and a
+    /// working day); on error nothing is written. The index is rebuilt, since due dates and
+    /// lights depend on the calendar.
+    pub fn set_calendar_year(&mut self, year: i32, rule: YearRule) -> Result<()> {
+        self.refresh()?;
+        self.require_city("calendar")?;
+        let mut calendar = self.net.calendar.clone();
+        calendar.set_year(year, rule)?;
+        self.set_calendar(&calendar)
+    }
+
     fn validate_new(&self, new: &NewCase) -> Result<ItemSnapshot> {
         let item = self
             .net
             .catalog
             .get(new.item_code.trim())
             .ok_or_else(|| NodeError::UnknownItem(new.item_code.clone()))?;
+        if item.retired {
+            return Err(NodeError::not_allowed(
+                "intake",
+                Refusal::ItemRetired {
+                    code: item.code.clone(),
+                    name: item.name.clone(),
+                },
+            ));
+        }
         let name = new.applicant_name.trim();
         if name.is_empty() {
             return Err(NodeError::invalid("applicant name", "is empty"));
@@ -706,13 +814,12 @@ fn check_local(
                 if state.holder == me.code && me.tier() != item_tier {
                     return Err(NodeError::not_allowed(
                         action.kind(),
-                        format!(
-                            "{} ({}) is accepted at a {} station; this is a {} station — forward the case",
-                            doc.item.name,
-                            doc.item.code,
+                        Refusal::WrongTier {
+                            item_code: doc.item.code.clone(),
+                            item_name: doc.item.name.clone(),
                             item_tier,
-                            me.tier()
-                        ),
+                            here: me.tier(),
+                        },
                     ));
                 }
             }
@@ -918,7 +1025,7 @@ impl Node {
                     _ => {
                         return Err(NodeError::not_allowed(
                             "revoke",
-                            "a township may only revoke nodes of its own station and its villages",
+                            Refusal::TownshipRevokeScope,
                         ));
                     }
                 }
@@ -932,7 +1039,7 @@ impl Node {
             Tier::Village => {
                 return Err(NodeError::not_allowed(
                     "revoke",
-                    "a village station may not revoke nodes",
+                    Refusal::VillageMayNotRevoke,
                 ));
             }
         };

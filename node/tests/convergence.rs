@@ -46,7 +46,7 @@ impl Replica {
         let d = self.doc();
         let state = fold::fold(&d);
         let ev = d.next_event(&state, action, id, self.now, station, &self.node, "测试员");
-        fold::check(&state, &d.item, &ev, action)?;
+        fold::check(&state, &d.item, &ev, action).map_err(|r| r.to_string())?;
         doc::append_event(&mut self.am, CASE_ID, &ev).expect("append");
         self.now = ev.at;
         self.added.push(ev.id.clone());
@@ -539,7 +539,9 @@ fn parallel_approvals_on_partitioned_copies_all_count() {
         let state = fold::fold(&d);
         assert_eq!(state.decision(&d.item), Decision::Pending);
         let ev = d.next_event(&state, &Action::Complete, "x".into(), r.now, CITY, "n", "o");
-        let why = fold::check(&state, &d.item, &ev, &Action::Complete).unwrap_err();
+        let why = fold::check(&state, &d.item, &ev, &Action::Complete)
+            .unwrap_err()
+            .to_string();
         assert!(why.contains(missing.as_str()), "{why}");
     }
 
@@ -596,8 +598,8 @@ fn the_same_department_deciding_differently_on_two_copies_is_a_conflict() {
     assert!(
         entry
             .problem
-            .as_deref()
-            .is_some_and(|p| p.contains("already decided"))
+            .as_ref()
+            .is_some_and(|p| p.to_string().contains("already decided"))
     );
 }
 
@@ -659,7 +661,9 @@ fn complete_versus_forward_is_flagged_and_settled() {
         let l = shown(lost);
         assert!(!l.applied);
         assert!(
-            l.problem.as_deref().is_some_and(|p| p.contains(problem)),
+            l.problem
+                .as_ref()
+                .is_some_and(|p| p.to_string().contains(problem)),
             "{:?}",
             l.problem
         );

@@ -70,12 +70,13 @@ impl Sim {
             &self.event(station, action),
             action,
         )
+        .map_err(|r| r.to_string())
     }
 
     /// Checks and records `action` at `station`.
     fn try_act(&mut self, station: &str, action: &Action) -> Result<(), String> {
         let event = self.event(station, action);
-        fold::check(&self.state(), &self.doc.item, &event, action)?;
+        fold::check(&self.state(), &self.doc.item, &event, action).map_err(|r| r.to_string())?;
         self.now = event.at;
         self.n += 1;
         self.doc.events.push(event);
@@ -460,7 +461,7 @@ fn duplicate_approvals_from_two_nodes_are_harmless() {
     let problems: Vec<_> = state
         .timeline
         .iter()
-        .filter_map(|e| e.problem.as_deref())
+        .filter_map(|e| e.problem.as_ref().map(ToString::to_string))
         .collect();
     assert_eq!(problems, vec!["duplicate decision"]);
     assert_eq!(state.decision(&sim.doc.item), Decision::Approved);
@@ -713,8 +714,8 @@ fn settle_needs_a_conflict() {
     assert!(
         entry
             .problem
-            .as_deref()
-            .is_some_and(|p| p.contains("completed"))
+            .as_ref()
+            .is_some_and(|p| p.to_string().contains("completed"))
     );
     assert!(state.timeline.iter().any(|e| e.id == complete && e.applied));
 
@@ -762,8 +763,8 @@ fn a_concurrent_transition_that_applies_is_still_flagged() {
     assert!(
         entry
             .problem
-            .as_deref()
-            .is_some_and(|p| p.contains("concurrently"))
+            .as_ref()
+            .is_some_and(|p| p.to_string().contains("concurrently"))
     );
     assert_eq!(state.conflicts, vec![accept]);
 }
@@ -781,8 +782,8 @@ fn unknown_and_malformed_events_are_kept_and_flagged() {
     assert!(
         entry
             .problem
-            .as_deref()
-            .is_some_and(|p| p.contains("teleport"))
+            .as_ref()
+            .is_some_and(|p| p.to_string().contains("teleport"))
     );
     assert_eq!(state.status, Status::Submitted);
 }

@@ -977,7 +977,7 @@ fn timeline(ui: &mut egui::Ui, cx: &Cx<'_>, view: &CaseView) {
                 ui.vertical(|ui| {
                     ui.label(details.join(" · "));
                     if let Some(p) = &e.problem {
-                        ui.colored_label(ui.visuals().warn_fg_color, format!("⚠ {p}"));
+                        ui.colored_label(ui.visuals().warn_fg_color, format!("⚠ {}", t.problem(p)));
                     }
                 });
                 ui.end_row();

@@ -7,8 +7,11 @@
 //! tiers, action and event kinds, rating levels) are translated by the methods below, which match
 //! on the node's own enums and stored names.
 
+use yizhan_node::Refusal;
+use yizhan_node::calendar::CalendarError;
 use yizhan_node::case::Light;
-use yizhan_node::case::fold::Status;
+use yizhan_node::case::fold::{Problem, Status};
+use yizhan_node::catalog::{CatalogError, RowError, RowProblem};
 use yizhan_node::station::Tier;
 
 /// A language of the window.
@@ -371,6 +374,81 @@ strings! {
     settings_invalid: "阈值应为 1–100，整改时限应为正整数", "Threshold 1–100; follow-up limit a positive number";
     save_settings: "保存设置", "Save settings";
     city_only: "只有市级站点可以修改全网设置。", "Only the city station may change network settings.";
+    paren_l: "（", " (";
+    paren_r: "）", ")";
+    tab_general: "常规", "General";
+    tab_catalog: "事项清单", "Catalog";
+    tab_calendar: "工作日历", "Calendar";
+    city_only_edit: "只有市级站点可以修改事项清单和工作日历；此处只能查看。", "Only the city station may change the catalog and the calendar; here they can only be viewed.";
+    discard: "放弃修改", "Discard changes";
+    cancel: "取消", "Cancel";
+    edit_added: "已新增事项", "Item added:";
+    edit_saved: "已保存事项", "Item saved:";
+    edit_retired: "已停用事项", "Item retired:";
+    edit_restored: "已恢复受理事项", "Item back in use:";
+    edit_removed: "已删除事项", "Item deleted:";
+    edit_year: "已保存工作日历", "Calendar saved:";
+    // Catalog editor.
+    item_new: "新增事项", "New item";
+    item_filter: "筛选事项", "Filter items";
+    item_filter_hint: "按编码或名称筛选", "By code or name";
+    item_choose: "在左侧选择一个事项查看或修改，或点“新增事项”。", "Choose an item on the left to view or change it, or click “New item”.";
+    item_editing: "事项", "Item";
+    item_adding: "填写新事项", "A new item";
+    item_code: "事项编码", "Code";
+    item_code_hint: "办件按编码引用事项；保存后编码不能再改。", "Cases refer to an item by its code; it cannot change once saved.";
+    item_name: "事项名称", "Name";
+    item_kind: "办件类型", "Kind";
+    item_tier: "受理层级", "Handled at";
+    item_legal: "法定时限（工作日）", "Legal limit (working days)";
+    item_promised: "承诺时限（工作日）", "Promised limit (working days)";
+    item_promised_hint: "即办件、咨询件为 0；承诺件至少 1，且不超过法定时限。", "0 for instant items and consultations; at least 1 for promised items, and no more than the legal limit.";
+    item_materials: "申请材料（每行一项）", "Materials (one per line)";
+    item_departments: "审批部门（每行一个，可空）", "Departments (one per line, may be empty)";
+    item_conditions: "受理条件", "Conditions";
+    days_invalid: "应为 0–365 的整数", "must be a whole number from 0 to 365";
+    item_rules_hint: "已收的办件保留收件时的事项规则；修改只影响此后新收的办件。", "Cases already taken in keep the item as it was at their intake; a change applies to new cases only.";
+    save_item: "保存事项", "Save item";
+    retire_item: "停用事项", "Retire item";
+    retire_hint: "停用后不再受理新件；已有办件照常办理，仍可按此事项查询和统计。", "A retired item takes no new cases; its cases go on and can still be listed and counted by it.";
+    restore_item: "恢复受理", "Bring back";
+    restore_hint: "恢复后可以再次收件。", "New cases can be taken in for it again.";
+    retired_tag: "（已停用）", " (retired)";
+    retired_note: "此事项已停用：不再受理新件，已有办件照常办理。", "This item is retired: no new cases; its cases go on.";
+    delete_item: "删除事项", "Delete item";
+    confirm_delete: "确认删除", "Confirm delete";
+    delete_unused: "没有办件使用此事项，可以删除（用于删除误建的事项）。", "No case uses this item, so it can be deleted (for an item added by mistake).";
+    item_uses: "使用此事项的办件", "Cases of this item:";
+    delete_in_use: "已有办件使用，不能删除；可以停用。", "cases use it, so it cannot be deleted; retire it instead.";
+    // Calendar editor.
+    cal_year: "年份", "Year";
+    cal_year_suffix: " 年", "";
+    cal_add_year: "添加年份", "Add year";
+    cal_year_invalid: "年份应为 2000–2100 的整数", "A year is a number from 2000 to 2100";
+    cal_year_exists: "该年份已在日历中", "That year is already in the calendar";
+    cal_unsaved: " · 未保存", " · unsaved";
+    cal_unsaved_note: "有未保存的修改", "Unsaved changes";
+    cal_holidays_heading: "节假日（放假）", "Holidays (days off)";
+    cal_workdays_heading: "调休上班日", "Make-up working days";
+    cal_none: "无", "none";
+    cal_remove_hint: "点击删除", "click to remove";
+    cal_date: "日期", "Date";
+    cal_as_holiday: "节假日", "Holiday";
+    cal_as_workday: "调休上班", "Make-up working day";
+    cal_add_date: "添加日期", "Add date";
+    cal_date_format: "日期格式应为 YYYY-MM-DD，如 2026-10-01", "A date is YYYY-MM-DD, e.g. 2026-10-01";
+    cal_date_year: "该日期不在所选的年份内", "That date is not in the chosen year";
+    cal_already_holiday: "该日已列为节假日", "That day is already a holiday";
+    cal_already_workday: "该日已列为调休上班日", "That day is already a make-up working day";
+    cal_makeup_weekday: "调休上班日应为周六或周日，周一至周五本来就上班", "A make-up working day is a Saturday or Sunday; weekdays are working days anyway";
+    cal_save: "保存本年日历", "Save this year";
+    cal_preview: "工作日试算", "Working-day check";
+    cal_from: "起始日", "From";
+    cal_days: "工作日数", "Working days";
+    cal_preview_invalid: "起始日应为 YYYY-MM-DD，工作日数应为 0–365 的整数", "From is YYYY-MM-DD and working days a number from 0 to 365";
+    cal_with_changes: "按未保存的修改，到期日", "With the unsaved changes, due";
+    cal_as_saved: "按已保存的日历，到期日", "With the saved calendar, due";
+    cal_builtin_note: "2024–2026 年按国务院办公厅通知内置；以后的年份由市级站点在此添加。保存后日历同步到所有站点，办件到期日随之重算。", "2024–2026 ship with Yizhan, from the State Council notices; the city adds later years here. A saved calendar travels to every station, and due dates are computed again.";
 }
 
 impl Tr {
@@ -433,6 +511,28 @@ impl Tr {
         }
     }
 
+    /// A day of the week.
+    pub fn weekday(&self, d: chrono::Weekday) -> &'static str {
+        use chrono::Weekday as W;
+        let en = std::ptr::eq(self, &EN);
+        match (d, en) {
+            (W::Mon, false) => "星期一",
+            (W::Tue, false) => "星期二",
+            (W::Wed, false) => "星期三",
+            (W::Thu, false) => "星期四",
+            (W::Fri, false) => "星期五",
+            (W::Sat, false) => "星期六",
+            (W::Sun, false) => "星期日",
+            (W::Mon, true) => "Monday",
+            (W::Tue, true) => "Tuesday",
+            (W::Wed, true) => "Wednesday",
+            (W::Thu, true) => "Thursday",
+            (W::Fri, true) => "Friday",
+            (W::Sat, true) => "Saturday",
+            (W::Sun, true) => "Sunday",
+        }
+    }
+
     /// A rating level, 1 非常满意 … 5 非常不满意.
     pub fn rating_level(&self, level: u8) -> &'static str {
         let en = std::ptr::eq(self, &EN);
@@ -480,9 +580,10 @@ impl Tr {
         }
     }
 
-    /// The node's refusal in this language. The variant is worded here; the details the node
-    /// adds (paths, codes, the transition table's reason) are kept as the node gave them, so that
-    /// nothing it says is lost in translation.
+    /// The node's refusal in this language. Every variant is worded here, and so is every reason
+    /// the node gives as data (refusals, catalog rows, calendar rules); what the node passes on
+    /// from elsewhere (paths, SQLite's and the file parsers' messages) is kept as it gave it, so
+    /// that nothing it says is lost in translation.
     pub fn node_error(&self, e: &yizhan_node::NodeError) -> String {
         use yizhan_node::NodeError as E;
         if std::ptr::eq(self, &EN) {
@@ -517,19 +618,264 @@ impl Tr {
                 format!("{}有误：{message}", self.input_field(field))
             }
             E::CaseNotFound(k) => format!("没有编号或标识为 {k} 的办件"),
-            E::UnknownItem(c) => format!("事项代码 {c} 不在事项清单中"),
+            E::UnknownItem(c) => format!("事项编码 {c} 不在事项清单中"),
             E::UnknownStation(c) => format!("站点代码 {c} 不在站点名录中"),
             E::NotAllowed { action, reason } => {
-                format!("不能办理“{}”：{reason}", self.event_kind(action))
+                format!("不能{}：{}", self.action_name(action), self.refusal(reason))
             }
-            E::Catalog(e) => format!("事项清单未导入：{e}"),
-            E::Calendar(e) => format!("日历未修改：{e}"),
+            E::Catalog(e) => format!("事项清单未改动：{}", self.catalog_error(e)),
+            E::Calendar(e) => format!("日历未修改：{}", self.calendar_error(e)),
             E::BadTime { value } => {
                 format!("时间 {value:?} 格式不对，应为 RFC 3339，如 2026-02-13T09:30:00+08:00")
             }
             E::Rejected { doc, reason } => format!("拒收文档 {doc}：{reason}"),
             E::BadCertificate(r) => format!("证书未通过验证：{r}"),
             E::StoreGone => "数据线程已停止".to_string(),
+        }
+    }
+
+    /// What the node refused to do, by the action name of its refusal: a case action's event
+    /// kind, or one of the network operations.
+    fn action_name(&self, action: &str) -> String {
+        let network = match action {
+            "catalog edit" => "修改事项清单",
+            "catalog import" => "导入事项清单",
+            "calendar" => "修改工作日历",
+            "settings" => "修改全网设置",
+            "station add" => "添加站点",
+            "invite" => "邀请节点",
+            "join" => "加入网络",
+            "revoke" => "吊销节点",
+            _ => "",
+        };
+        if network.is_empty() {
+            format!("办理“{}”", self.event_kind(action))
+        } else {
+            network.to_string()
+        }
+    }
+
+    /// Why the node refused, in this language.
+    pub fn refusal(&self, r: &Refusal) -> String {
+        if std::ptr::eq(self, &EN) {
+            return r.to_string();
+        }
+        let status = |s: &Status| format!("办件当前为“{}”", s.label_zh());
+        match r {
+            Refusal::CityOnly => {
+                "只有市级站点可以修改全网文档（站点名录、事项清单、工作日历、全网设置）".into()
+            }
+            Refusal::WrongTier {
+                item_code,
+                item_name,
+                item_tier,
+                here,
+            } => format!(
+                "{item_name}（{item_code}）由{}受理，本站是{}，请转办",
+                item_tier.label_zh(),
+                here.label_zh()
+            ),
+            Refusal::NotHolder { holder, station } => {
+                format!("办件现在由站点 {holder} 办理，不在本站（{station}）")
+            }
+            Refusal::NotOnRoute { station } => format!("站点 {station} 从未经手此办件"),
+            Refusal::WrongStatus(s) => status(s),
+            Refusal::AcceptedIsDecided(s) => format!(
+                "{}；已受理的办件应作出办结或不予许可的决定，不能不予受理",
+                status(s)
+            ),
+            Refusal::OnlyPausedResumes(s) => {
+                format!("{}；只有暂停计时的办件才能恢复计时", status(s))
+            }
+            Refusal::RateAfterDecision(s) => format!("{}；办结后才能评价", status(s)),
+            Refusal::FollowUpAfterDecision(s) => format!("{}；办结后才能回访", status(s)),
+            Refusal::GapsNeedMaterials => "容缺受理须列明所缺的材料".into(),
+            Refusal::NoticeNeedsMaterials => "一次性告知须列明全部所缺的材料".into(),
+            Refusal::AlreadyAt(to) => format!("办件已在站点 {to}"),
+            Refusal::DeptNotInItem { dept, departments } => format!(
+                "部门“{dept}”不参与本事项的审批（审批部门：{}）",
+                if departments.is_empty() {
+                    "无".to_string()
+                } else {
+                    departments.join("、")
+                }
+            ),
+            Refusal::DeptAlreadyDecided(dept) => format!("部门“{dept}”已作出决定"),
+            Refusal::AlreadyRejected => "已有部门不同意，审批结果已定".into(),
+            Refusal::DeptsPending(depts) => {
+                format!("部门 {} 尚未作出决定", depts.join("、"))
+            }
+            Refusal::DuplicateDecision => "该部门已作出相同的决定".into(),
+            Refusal::AlreadyRated => "办件已评价过".into(),
+            Refusal::NoConflict => "没有需要处理的冲突".into(),
+            Refusal::ItemRetired { code, name } => {
+                format!("事项 {name}（{code}）已停用，不再受理新件")
+            }
+            Refusal::ItemInUse { code, cases } => format!(
+                "有 {cases} 件办件使用事项 {code}，不能删除；可改为停用，已有办件仍可按事项查询和统计"
+            ),
+            Refusal::MayNotEnrol {
+                issuer_tier,
+                issuer,
+                subject_tier,
+                subject,
+            } => format!(
+                "{}（{issuer}）不能为{} {subject} 邀请节点",
+                issuer_tier.label_zh(),
+                subject_tier.label_zh()
+            ),
+            Refusal::TicketUnknown => "此邀请码不是本站签发的".into(),
+            Refusal::TicketUsed => "此邀请码已被使用".into(),
+            Refusal::TicketExpired => "此邀请码已过期，请重新索取".into(),
+            Refusal::TownshipRevokeScope => "乡镇只能吊销本站及下辖村站的节点".into(),
+            Refusal::VillageMayNotRevoke => "村站不能吊销节点".into(),
+        }
+    }
+
+    /// Why a timeline entry did not apply or is flagged, in this language.
+    pub fn problem(&self, p: &Problem) -> String {
+        if std::ptr::eq(self, &EN) {
+            return p.to_string();
+        }
+        match p {
+            Problem::Refused(r) => self.refusal(r),
+            Problem::Concurrent => "与另一状态变更同时作出（冲突）".into(),
+            Problem::Duplicate => "重复的决定".into(),
+            Problem::Malformed(kind) => format!("未知或格式不对的事件“{kind}”"),
+        }
+    }
+
+    /// A refused catalog (an import or an edit), in this language.
+    pub fn catalog_error(&self, e: &CatalogError) -> String {
+        if std::ptr::eq(self, &EN) {
+            return e.to_string();
+        }
+        match e {
+            CatalogError::Syntax { format, message } => {
+                format!("文件不是有效的 {format}：{message}")
+            }
+            CatalogError::Rows(rows) => format!(
+                "{} 处有误：{}",
+                rows.len(),
+                rows.iter()
+                    .map(|r| format!("第 {} 行 {}", r.row, self.row_error(r)))
+                    .collect::<Vec<_>>()
+                    .join("；")
+            ),
+            CatalogError::Empty => "没有事项".into(),
+        }
+    }
+
+    /// One problem of one catalog row: the field, then what is wrong with it.
+    pub fn row_error(&self, e: &RowError) -> String {
+        if std::ptr::eq(self, &EN) {
+            return format!("{}: {}", e.field, e.problem);
+        }
+        format!(
+            "{}：{}",
+            self.catalog_field(&e.field),
+            self.row_problem(&e.problem)
+        )
+    }
+
+    /// The name of a catalog field (the import format's column name).
+    pub fn catalog_field(&self, field: &str) -> String {
+        let en = std::ptr::eq(self, &EN);
+        let name = match (field, en) {
+            ("code", false) => "事项编码",
+            ("code", true) => "Code",
+            ("name", false) => "事项名称",
+            ("name", true) => "Name",
+            ("kind", false) => "办件类型",
+            ("kind", true) => "Kind",
+            ("legal_days", false) => "法定时限",
+            ("legal_days", true) => "Legal limit",
+            ("promised_days", false) => "承诺时限",
+            ("promised_days", true) => "Promised limit",
+            ("materials", false) => "申请材料",
+            ("materials", true) => "Materials",
+            ("tier", false) => "受理层级",
+            ("tier", true) => "Handled at",
+            ("departments", false) => "审批部门",
+            ("departments", true) => "Departments",
+            ("conditions", false) => "受理条件",
+            ("conditions", true) => "Conditions",
+            ("retired", false) => "停用",
+            ("retired", true) => "Retired",
+            ("row", false) => "整行",
+            ("row", true) => "Row",
+            (other, false) => return format!("“{other}”"),
+            (other, true) => return other.to_string(),
+        };
+        name.to_string()
+    }
+
+    /// What is wrong with one field of a catalog row, in this language.
+    pub fn row_problem(&self, p: &RowProblem) -> String {
+        if std::ptr::eq(self, &EN) {
+            return p.to_string();
+        }
+        let json = |t: &str| match t {
+            "a number" => "数字",
+            "a string" => "文本",
+            "an array of strings" => "文本列表",
+            "an array" => "列表",
+            "an object" => "对象",
+            "a boolean" => "是或否（true/false）",
+            "null" => "空值",
+            _ => "其他类型",
+        };
+        match p {
+            RowProblem::Empty => "不能为空".into(),
+            RowProblem::Missing => "缺少此项".into(),
+            RowProblem::UnknownField => "不是事项清单的字段".into(),
+            RowProblem::Whitespace(code) => format!("“{code}”含有空格"),
+            RowProblem::TooLong { max, .. } => format!("超过 {max} 个字符"),
+            RowProblem::Duplicate { code, first_row } => {
+                format!("“{code}”与第 {first_row} 行重复")
+            }
+            RowProblem::MoreThan { value, max } => format!("{value} 超过上限 {max}"),
+            RowProblem::PromisedOverLegal { promised, legal } => {
+                format!("{promised} 天超过法定时限 {legal} 天")
+            }
+            RowProblem::InstantNotZero(p) => format!("即办件的承诺时限应为 0，现为 {p}"),
+            RowProblem::PromisedZero => "承诺件的承诺时限至少为 1 个工作日".into(),
+            RowProblem::NoMaterials => "承诺件须列出申请材料".into(),
+            RowProblem::ListedTwice(d) => format!("“{d}”列了两次"),
+            RowProblem::Negative(v) => format!("{v} 是负数"),
+            RowProblem::TooLarge(v) => format!("{v} 过大"),
+            RowProblem::NotWholeDays(v) => format!("{v} 不是整数天"),
+            RowProblem::WrongType { expected, found } => {
+                format!("应为{}，实为{}", json(expected), json(found))
+            }
+            RowProblem::WrongEntry { entry, found } => {
+                format!("第 {entry} 项是{}，应为文本", json(found))
+            }
+            RowProblem::UnknownKind(k) => {
+                format!("未知的类型“{k}”（应为即办件、承诺件或咨询件）")
+            }
+            RowProblem::UnknownTier(t) => format!("未知的层级“{t}”（应为村、乡镇或市）"),
+            RowProblem::FieldCount { found, header } => {
+                format!("有 {found} 列，表头只有 {header} 列")
+            }
+            RowProblem::NotAFlag(v) => format!("“{v}”不是“是”或“否”"),
+            RowProblem::AlreadyInCatalog(code) => format!("“{code}”已在事项清单中"),
+        }
+    }
+
+    /// A refused calendar rule, in this language.
+    pub fn calendar_error(&self, e: &CalendarError) -> String {
+        if std::ptr::eq(self, &EN) {
+            return e.to_string();
+        }
+        match e {
+            CalendarError::WrongYear { year, date } => {
+                format!("{} 不在 {year} 年内", date.format("%Y-%m-%d"))
+            }
+            CalendarError::Both { date, .. } => {
+                format!("{} 不能既是节假日又是调休上班日", date.format("%Y-%m-%d"))
+            }
+            CalendarError::OutOfRange(year) => format!("年份 {year} 超出范围（2000–2100）"),
         }
     }
 

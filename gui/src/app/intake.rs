@@ -88,11 +88,12 @@ impl IntakePanel {
     /// when there is one) so that the form is shown with its guide; used when the window opens
     /// on intake.
     pub fn preselect(&mut self, info: &StationInfo) {
-        let here = || info.catalog.items().filter(|i| i.tier == info.tier);
+        let open = || info.catalog.items().filter(|i| !i.retired);
+        let here = || open().filter(|i| i.tier == info.tier);
         let item = here()
             .find(|i| i.departments.len() > 1)
             .or_else(|| here().next())
-            .or_else(|| info.catalog.items().next());
+            .or_else(|| open().next());
         if let Some(item) = item {
             self.item = Some(item.code.clone());
             self.checked = vec![false; item.materials.len()];
@@ -109,9 +110,11 @@ impl IntakePanel {
             return;
         }
         self.index_version = version;
+        // A retired item takes no new cases, so intake does not offer it.
         self.index = info
             .catalog
             .items()
+            .filter(|i| !i.retired)
             .map(|i| (i.code.clone(), initials(&i.name)))
             .collect();
     }

@@ -20,6 +20,8 @@
 //! The window can hold several stations ([`AppInit::stations`], for the demo county); one is shown
 //! at a time, chosen in the top bar. Every visible string comes from [`i18n`].
 
+mod calendar_editor;
+mod catalog_editor;
 mod county;
 mod dashboard;
 mod detail;
@@ -42,9 +44,9 @@ use eframe::egui;
 use fonts::FontState;
 use std::time::Duration;
 use task::Task;
-use yizhan_node::calendar::Calendar;
+use yizhan_node::calendar::{Calendar, YearRule};
 use yizhan_node::case::Action;
-use yizhan_node::catalog::Catalog;
+use yizhan_node::catalog::{Catalog, ServiceItem};
 use yizhan_node::handle::Pending;
 use yizhan_node::network::{Settings, Station};
 use yizhan_node::station::Tier;
@@ -139,10 +141,14 @@ pub enum StartView {
     /// The detail of a case from the list (an accepted one when there is one, so that the
     /// timeline and the actions have something to show).
     FirstCase,
+    /// A part of the settings screen (with an item chosen in the catalog editor, so that its
+    /// form is shown).
+    Settings(SettingsTab),
 }
 
 impl StartView {
-    /// `cases`, `detail`, `intake`, `dashboard`, `sync` or `settings`.
+    /// `cases`, `detail`, `intake`, `dashboard`, `sync`, `settings`, `settings-catalog` or
+    /// `settings-calendar`.
     pub fn parse(s: &str) -> Option<StartView> {
         Some(match s.trim() {
             "cases" | "list" => StartView::Screen(Screen::Cases),
@@ -151,8 +157,77 @@ impl StartView {
             "dashboard" => StartView::Screen(Screen::Dashboard),
             "sync" => StartView::Screen(Screen::Sync),
             "settings" => StartView::Screen(Screen::Settings),
+            "settings-catalog" => StartView::Settings(SettingsTab::Catalog),
+            "settings-calendar" => StartView::Settings(SettingsTab::Calendar),
             _ => return None,
         })
+    }
+}
+
+/// The parts of the settings screen.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum SettingsTab {
+    /// Language, operator, font and the network settings.
+    #[default]
+    General,
+    /// The catalog: import, and items added, changed, retired or deleted one by one.
+    Catalog,
+    /// The working-day calendar's years.
+    Calendar,
+}
+
+/// A change to a network document (city only) made from the settings screen, one item or one
+/// calendar year at a time, so that two city clerks editing different items or years at once do
+/// not undo each other's work when their changes merge.
+#[derive(Debug, Clone, PartialEq)]
+pub enum NetworkEdit {
+    /// Add a new catalog item.
+    AddItem(ServiceItem),
+    /// Replace a catalog item (found by its code).
+    UpdateItem(ServiceItem),
+    /// Retire a catalog item or bring it back.
+    RetireItem {
+        /// The item's code.
+        code: String,
+        /// Retired or not.
+        retired: bool,
+    },
+    /// Delete a catalog item no case uses.
+    RemoveItem(String),
+    /// Set one calendar year's holidays and make-up working days.
+    SetYear {
+        /// The year.
+        year: i32,
+        /// Its rule.
+        rule: YearRule,
+    },
+}
+
+impl NetworkEdit {
+    /// Runs the edit on the store thread.
+    fn run(self, n: &mut yizhan_node::Node) -> yizhan_node::Result<()> {
+        match self {
+            NetworkEdit::AddItem(item) => n.add_item(item),
+            NetworkEdit::UpdateItem(item) => n.update_item(item),
+            NetworkEdit::RetireItem { code, retired } => n.set_item_retired(&code, retired),
+            NetworkEdit::RemoveItem(code) => n.remove_item(&code),
+            NetworkEdit::SetYear { year, rule } => n.set_calendar_year(year, rule),
+        }
+    }
+
+    /// What was done, for the status bar.
+    fn done_text(&self, t: &Tr) -> String {
+        match self {
+            NetworkEdit::AddItem(i) => format!("{} {}", t.edit_added, i.code),
+            NetworkEdit::UpdateItem(i) => format!("{} {}", t.edit_saved, i.code),
+            NetworkEdit::RetireItem {
+                code,
+                retired: true,
+            } => format!("{} {code}", t.edit_retired),
+            NetworkEdit::RetireItem { code, .. } => format!("{} {code}", t.edit_restored),
+            NetworkEdit::RemoveItem(code) => format!("{} {code}", t.edit_removed),
+            NetworkEdit::SetYear { year, .. } => format!("{} {year}", t.edit_year),
+        }
     }
 }
 
@@ -180,6 +255,8 @@ pub enum Command {
     SetLang(Lang),
     /// Replace the network settings (city only).
     SaveSettings(Settings),
+    /// Change the catalog or the calendar (city only).
+    EditNetwork(NetworkEdit),
     /// Change the operator name recorded on events.
     SetOperator(String),
     /// Cut or restore a demo county link.
@@ -346,6 +423,11 @@ enum Op {
         station: usize,
         pending: Pending<()>,
     },
+    Network {
+        station: usize,
+        edit: NetworkEdit,
+        pending: Pending<()>,
+    },
 }
 
 /// The answer to a write.
@@ -477,6 +559,11 @@ impl App {
                 self.screen = screen;
                 self.start = None;
             }
+            StartView::Settings(tab) => {
+                self.settings.open(tab, info);
+                self.screen = Screen::Settings;
+                self.start = None;
+            }
             StartView::FirstCase => {
                 let accepted = yizhan_node::case::Status::Accepted.as_str();
                 let rows: Vec<_> = self.list.rows().collect();
@@ -603,7 +690,9 @@ impl App {
                 Op::Act { pending, .. } | Op::Intake { pending, .. } => {
                     pending.poll().map(Done::View)
                 }
-                Op::Settings { pending, .. } => pending.poll().map(Done::Unit),
+                Op::Settings { pending, .. } | Op::Network { pending, .. } => {
+                    pending.poll().map(Done::Unit)
+                }
             };
             if let Some(r) = finished {
                 done.push((i, r));
@@ -656,6 +745,25 @@ impl App {
                     },
                 });
             }
+            (Op::Network { station, edit, .. }, Done::Unit(r)) => {
+                if let Some(s) = self.stations.get_mut(station) {
+                    s.fetch_info();
+                }
+                let r = r.map(|()| edit.done_text(t)).map_err(|e| t.node_error(&e));
+                self.notice = Some(match &r {
+                    Ok(text) => Notice {
+                        text: text.clone(),
+                        error: false,
+                    },
+                    Err(e) => Notice {
+                        text: e.clone(),
+                        error: true,
+                    },
+                });
+                if station == self.current {
+                    self.settings.edit_done(&edit, r);
+                }
+            }
             // A write for a station no longer shown: its effect shows when that station is
             // shown again (the data version has moved).
             _ => {}
@@ -664,9 +772,10 @@ impl App {
 
     fn writing(&self) -> bool {
         self.ops.iter().any(|op| match op {
-            Op::Act { station, .. } | Op::Intake { station, .. } | Op::Settings { station, .. } => {
-                *station == self.current
-            }
+            Op::Act { station, .. }
+            | Op::Intake { station, .. }
+            | Op::Settings { station, .. }
+            | Op::Network { station, .. } => *station == self.current,
         })
     }
 
@@ -690,6 +799,7 @@ impl App {
                 self.intake = intake::IntakePanel::default();
                 self.dashboard = dashboard::DashboardPanel::default();
                 self.sync = sync_panel::SyncPanel::default();
+                self.settings = settings::SettingsPanel::default();
                 self.notice = None;
             }
             Command::SwitchStation(_) => {}
@@ -719,6 +829,14 @@ impl App {
                 station: self.current,
                 pending: handle.submit(move |n| n.set_settings(settings)),
             }),
+            Command::EditNetwork(edit) => {
+                let run = edit.clone();
+                self.ops.push(Op::Network {
+                    station: self.current,
+                    edit,
+                    pending: handle.submit(move |n| run.run(n)),
+                });
+            }
             Command::SetOperator(name) => self.operator = name,
             Command::SetLink { id, up } => {
                 if let Some(c) = self.county.as_mut() {

@@ -1,12 +1,21 @@
-//! Settings: the language, the operator name recorded on events, and (city only) the network
-//! settings — the yellow-light threshold and the follow-up limit — which travel to every node;
-//! the catalog with import from a JSON or CSV file (city only; read, validated row by row and
-//! written on the store thread), and the working-day calendar's years (holidays and make-up days).
+//! Settings, in three parts chosen by tabs:
+//!
+//! - General: the language, the operator name recorded on events, the CJK font, and (city only)
+//!   the network settings — the yellow-light threshold and the follow-up limit — which travel to
+//!   every node.
+//! - Catalog ([`CatalogEditor`]): import from a JSON or CSV file, and items added, changed,
+//!   retired or deleted one at a time (city only).
+//! - Calendar ([`CalendarEditor`]): each year's holidays and make-up working days, new years, and
+//!   a working-day check that shows what an unsaved change does (city only for changes).
+//!
+//! Every change goes to the node as a [`Command`]; the node validates it again and the result
+//! comes back through [`SettingsPanel::edit_done`].
 
+use super::calendar_editor::CalendarEditor;
+use super::catalog_editor::CatalogEditor;
 use super::fonts::{FontState, INSTALL_HINT};
-use super::task::Task;
 use super::widgets::{error_line, field};
-use super::{Command, Cx, Lang};
+use super::{Command, Cx, Lang, NetworkEdit, SettingsTab, StationInfo};
 use eframe::egui;
 use yizhan_node::network::Settings;
 use yizhan_node::station::Tier;
@@ -14,37 +23,69 @@ use yizhan_node::station::Tier;
 /// The settings panel.
 #[derive(Debug, Default)]
 pub struct SettingsPanel {
+    tab: SettingsTab,
     operator: Option<String>,
     yellow: String,
     follow_up: String,
     loaded_for: Option<Settings>,
-    catalog_path: String,
-    /// The catalog import in flight: the number of items imported, or why the file was refused.
-    import: Task<Result<usize, String>>,
-    import_result: Option<Result<usize, String>>,
+    catalog: CatalogEditor,
+    calendar: CalendarEditor,
 }
 
 impl SettingsPanel {
-    /// Whether a catalog import is in flight.
+    /// Whether a request of the panel is in flight.
     pub fn busy(&self) -> bool {
-        self.import.busy()
+        self.catalog.busy()
+    }
+
+    /// Shows a tab (with an item chosen in the catalog, so that its form shows).
+    pub fn open(&mut self, tab: SettingsTab, info: &StationInfo) {
+        self.tab = tab;
+        if tab == SettingsTab::Catalog {
+            self.catalog.preselect(info);
+        }
+    }
+
+    /// The node's answer to a catalog or calendar edit: what was done, or why it was refused.
+    pub fn edit_done(&mut self, edit: &NetworkEdit, result: Result<String, String>) {
+        match edit {
+            NetworkEdit::SetYear { year, .. } => self.calendar.done(*year, result),
+            _ => self.catalog.done(edit, result),
+        }
     }
 
     /// Draws the panel.
     pub fn ui(&mut self, ui: &mut egui::Ui, cx: &mut Cx<'_>, fonts: &FontState) {
         let t = cx.t;
-        if let Some((_, r)) = self.import.poll() {
-            self.import_result = Some(r.unwrap_or_else(|e| Err(t.node_error(&e))));
-            cx.commands.push(Command::Refresh);
+        self.catalog.poll(cx);
+        ui.horizontal(|ui| {
+            ui.heading(t.screen_settings);
+            ui.separator();
+            for (tab, name) in [
+                (SettingsTab::General, t.tab_general),
+                (SettingsTab::Catalog, t.tab_catalog),
+                (SettingsTab::Calendar, t.tab_calendar),
+            ] {
+                if ui.selectable_label(self.tab == tab, name).clicked() {
+                    self.tab = tab;
+                }
+            }
+        });
+        ui.separator();
+        let city = cx.info.tier == Tier::City;
+        match self.tab {
+            SettingsTab::General => {
+                egui::ScrollArea::vertical()
+                    .id_salt("settings")
+                    .show(ui, |ui| self.general(ui, cx, fonts));
+            }
+            SettingsTab::Catalog => self.catalog.ui(ui, cx, city),
+            SettingsTab::Calendar => self.calendar.ui(ui, cx, city),
         }
-        egui::ScrollArea::vertical()
-            .id_salt("settings")
-            .show(ui, |ui| self.body(ui, cx, fonts));
     }
 
-    fn body(&mut self, ui: &mut egui::Ui, cx: &mut Cx<'_>, fonts: &FontState) {
+    fn general(&mut self, ui: &mut egui::Ui, cx: &mut Cx<'_>, fonts: &FontState) {
         let t = cx.t;
-        ui.heading(t.screen_settings);
         ui.horizontal(|ui| {
             ui.strong(t.language);
             for lang in [Lang::Zh, Lang::En] {
@@ -128,112 +169,22 @@ impl SettingsPanel {
             ui.weak(t.city_only);
         }
         ui.separator();
-        self.catalog(ui, cx, city);
-        ui.separator();
-        calendar_years(ui, cx);
-    }
-
-    fn catalog(&mut self, ui: &mut egui::Ui, cx: &mut Cx<'_>, city: bool) {
-        let t = cx.t;
-        ui.strong(format!(
-            "{} ({} {})",
-            t.catalog,
+        // Where the catalog and the calendar are edited, with their size at a glance.
+        ui.label(format!(
+            "{}{}{} {} · {}{}{}",
+            t.tab_catalog,
+            t.doc_sep,
             cx.info.catalog.len(),
-            t.items
+            t.items,
+            t.tab_calendar,
+            t.doc_sep,
+            cx.info
+                .calendar
+                .years()
+                .keys()
+                .map(ToString::to_string)
+                .collect::<Vec<_>>()
+                .join(" ")
         ));
-        ui.add_enabled_ui(city && !self.import.busy(), |ui| {
-            ui.horizontal_wrapped(|ui| {
-                field(ui, t.catalog_file, &mut self.catalog_path, 320.0)
-                    .on_hover_text(t.catalog_file_hint);
-                if ui
-                    .add_enabled(
-                        !self.catalog_path.trim().is_empty(),
-                        egui::Button::new(t.catalog_import),
-                    )
-                    .clicked()
-                {
-                    let path = std::path::PathBuf::from(self.catalog_path.trim());
-                    self.import_result = None;
-                    self.import.start(
-                        0,
-                        cx.handle.submit(move |n| {
-                            let bytes = match std::fs::read(&path) {
-                                Ok(b) => b,
-                                Err(e) => return Ok(Err(format!("{}: {e}", path.display()))),
-                            };
-                            let hint = path
-                                .extension()
-                                .and_then(|e| e.to_str())
-                                .map(str::to_ascii_lowercase);
-                            match yizhan_node::catalog::Catalog::parse(&bytes, hint.as_deref()) {
-                                Ok(c) => {
-                                    n.import_catalog(&c)?;
-                                    Ok(Ok(c.len()))
-                                }
-                                Err(e) => Ok(Err(format!("{}: {e}", path.display()))),
-                            }
-                        }),
-                    );
-                }
-            });
-        });
-        if self.import.busy() {
-            ui.spinner();
-        }
-        match &self.import_result {
-            Some(Ok(n)) => {
-                ui.label(format!("{} {n} {}", t.catalog_imported, t.items));
-            }
-            Some(Err(e)) => error_line(ui, e),
-            None => {}
-        }
-        egui::CollapsingHeader::new(t.catalog_items)
-            .id_salt("catalog-items")
-            .show(ui, |ui| {
-                egui::Grid::new("catalog-grid")
-                    .striped(true)
-                    .num_columns(5)
-                    .show(ui, |ui| {
-                        for h in [t.col_item, t.kind_label, t.handled_at, t.promised, t.legal] {
-                            ui.strong(h);
-                        }
-                        ui.end_row();
-                        for i in cx.info.catalog.items() {
-                            ui.label(format!("{} {}", i.code, i.name));
-                            ui.label(t.kind(i.kind.as_str()));
-                            ui.label(t.tier(i.tier));
-                            ui.label(i.promised_days.to_string());
-                            ui.label(i.legal_days.to_string());
-                            ui.end_row();
-                        }
-                    });
-            });
-    }
-}
-
-/// The calendar's years: how many holidays and make-up working days each declares, with the
-/// dates a click away.
-fn calendar_years(ui: &mut egui::Ui, cx: &Cx<'_>) {
-    let t = cx.t;
-    ui.strong(t.calendar_years);
-    let fmt = |days: &[chrono::NaiveDate]| {
-        days.iter()
-            .map(|d| d.format("%m-%d").to_string())
-            .collect::<Vec<_>>()
-            .join(" ")
-    };
-    for (year, rule) in cx.info.calendar.years() {
-        egui::CollapsingHeader::new(format!(
-            "{year}: {} {} · {} {}",
-            t.holidays,
-            rule.holidays.len(),
-            t.makeup_days,
-            rule.workdays.len()
-        ))
-        .id_salt(("calendar-year", *year))
-        .show(ui, |ui| {
-            ui.add(egui::Label::new(format!("{}: {}", t.holidays, fmt(&rule.holidays))).wrap());
-            ui.add(egui::Label::new(format!("{}: {}", t.makeup_days, fmt(&rule.workdays))).wrap());
-        });
     }
 }

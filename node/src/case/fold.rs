@@ -12,6 +12,7 @@
 
 use super::action::Action;
 use super::doc::{CaseDoc, Event, ItemSnapshot};
+use crate::refusal::Refusal;
 use std::collections::BTreeMap;
 
 /// The status of a case.
@@ -196,7 +197,31 @@ pub struct TimelineEntry {
     /// Whether the fold applied it.
     pub applied: bool,
     /// Why it did not apply, or why it is flagged.
-    pub problem: Option<String>,
+    pub problem: Option<Problem>,
+}
+
+/// Why a timeline entry did not apply, or why it is flagged.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Problem {
+    /// The transition table refused the event in the merged order (a conflict).
+    Refused(Refusal),
+    /// It applied, but was made concurrently with another change of status (a conflict).
+    Concurrent,
+    /// It repeats a department's decision; harmless, not a conflict.
+    Duplicate,
+    /// The event's kind is unknown or its fields are malformed; the stored kind is kept.
+    Malformed(String),
+}
+
+impl std::fmt::Display for Problem {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Problem::Refused(r) => r.fmt(f),
+            Problem::Concurrent => f.write_str("made concurrently with another change of status"),
+            Problem::Duplicate => f.write_str("duplicate decision"),
+            Problem::Malformed(kind) => write!(f, "unknown or malformed event kind {kind:?}"),
+        }
+    }
 }
 
 /// Everything the fold derives from a case's log.
@@ -319,31 +344,29 @@ enum Applied {
     Duplicate,
 }
 
-fn require_holder(state: &CaseState, ev: &Event) -> Result<(), String> {
+fn require_holder(state: &CaseState, ev: &Event) -> Result<(), Refusal> {
     if ev.station == state.holder {
         Ok(())
     } else {
-        Err(format!(
-            "the case is held by station {}, not {}",
-            state.holder, ev.station
-        ))
+        Err(Refusal::NotHolder {
+            holder: state.holder.clone(),
+            station: ev.station.clone(),
+        })
     }
 }
 
-fn require_on_route(state: &CaseState, ev: &Event) -> Result<(), String> {
+fn require_on_route(state: &CaseState, ev: &Event) -> Result<(), Refusal> {
     if state.route.contains(&ev.station) {
         Ok(())
     } else {
-        Err(format!("station {} has never held this case", ev.station))
+        Err(Refusal::NotOnRoute {
+            station: ev.station.clone(),
+        })
     }
 }
 
-fn wrong_status(state: &CaseState) -> String {
-    format!(
-        "the case is {} ({})",
-        state.status.as_str(),
-        state.status.label_zh()
-    )
+fn wrong_status(state: &CaseState) -> Refusal {
+    Refusal::WrongStatus(state.status)
 }
 
 /// The transition table: applies one action to the state, or says why it cannot apply.
@@ -354,7 +377,7 @@ fn apply(
     item: &ItemSnapshot,
     ev: &Event,
     action: &Action,
-) -> Result<Applied, String> {
+) -> Result<Applied, Refusal> {
     use Status::*;
     let at = ev.at;
     match action {
@@ -369,7 +392,7 @@ fn apply(
             state.missing.clear();
             if let Action::AcceptWithGaps { missing, .. } = action {
                 if missing.is_empty() {
-                    return Err("accepting with gaps needs the missing materials listed".into());
+                    return Err(Refusal::GapsNeedMaterials);
                 }
                 state.gaps = missing.clone();
             }
@@ -378,10 +401,7 @@ fn apply(
             require_holder(state, ev)?;
             if !matches!(state.status, Submitted | AwaitingMaterials) || state.accepted_at.is_some()
             {
-                return Err(format!(
-                    "{}; an accepted case is decided, not refused",
-                    wrong_status(state)
-                ));
+                return Err(Refusal::AcceptedIsDecided(state.status));
             }
             state.status = Refused;
             state.stopped_at = Some(at);
@@ -392,7 +412,7 @@ fn apply(
                 return Err(wrong_status(state));
             }
             if missing.is_empty() {
-                return Err("the one-time notice must list every missing material".into());
+                return Err(Refusal::NoticeNeedsMaterials);
             }
             state.status = AwaitingMaterials;
             state.missing = missing.clone();
@@ -419,10 +439,7 @@ fn apply(
                 }
                 Suspended => state.status = Accepted,
                 _ => {
-                    return Err(format!(
-                        "{}; only a paused case resumes",
-                        wrong_status(state)
-                    ));
+                    return Err(Refusal::OnlyPausedResumes(state.status));
                 }
             }
             state.close_pause(at);
@@ -434,7 +451,7 @@ fn apply(
                 return Err(wrong_status(state));
             }
             if *to == state.holder {
-                return Err(format!("the case is already at {to}"));
+                return Err(Refusal::AlreadyAt(to.clone()));
             }
             state.holder = to.clone();
             state.route.push(to.clone());
@@ -445,24 +462,20 @@ fn apply(
                 return Err(wrong_status(state));
             }
             if !item.departments.iter().any(|d| d == dept) {
-                return Err(format!(
-                    "department {dept} does not take part in this item (departments: {})",
-                    if item.departments.is_empty() {
-                        "none".to_string()
-                    } else {
-                        item.departments.join("、")
-                    }
-                ));
+                return Err(Refusal::DeptNotInItem {
+                    dept: dept.clone(),
+                    departments: item.departments.clone(),
+                });
             }
             let approved = matches!(action, Action::Approve { .. });
             if let Some(prior) = state.approvals.get(dept) {
                 if prior.approved == approved {
                     return Ok(Applied::Duplicate);
                 }
-                return Err(format!("department {dept} has already decided"));
+                return Err(Refusal::DeptAlreadyDecided(dept.clone()));
             }
             if state.decision(item) == Decision::Rejected {
-                return Err("the departments have already decided: rejected".into());
+                return Err(Refusal::AlreadyRejected);
             }
             let reason = match action {
                 Action::Reject { reason, .. } => reason.clone(),
@@ -485,16 +498,13 @@ fn apply(
             }
             let decision = state.decision(item);
             if decision == Decision::Pending {
-                let waiting: Vec<&str> = item
+                let waiting: Vec<String> = item
                     .departments
                     .iter()
                     .filter(|d| !state.approvals.contains_key(*d))
-                    .map(String::as_str)
+                    .cloned()
                     .collect();
-                return Err(format!(
-                    "departments {} have not decided yet",
-                    waiting.join("、")
-                ));
+                return Err(Refusal::DeptsPending(waiting));
             }
             state.status = Completed;
             state.outcome = Some(decision);
@@ -520,13 +530,10 @@ fn apply(
         Action::Rate { level, comment } => {
             require_on_route(state, ev)?;
             if !state.status.is_closed() {
-                return Err(format!(
-                    "{}; a case is rated after it is decided",
-                    wrong_status(state)
-                ));
+                return Err(Refusal::RateAfterDecision(state.status));
             }
             if state.rating.is_some() {
-                return Err("the case has already been rated".into());
+                return Err(Refusal::AlreadyRated);
             }
             state.rating = Some(Rating {
                 level: *level,
@@ -543,10 +550,7 @@ fn apply(
         Action::FollowUp { .. } => {
             require_on_route(state, ev)?;
             if !state.status.is_closed() {
-                return Err(format!(
-                    "{}; follow-up calls come after the decision",
-                    wrong_status(state)
-                ));
+                return Err(Refusal::FollowUpAfterDecision(state.status));
             }
             state.follow_up_calls += 1;
             if let Some(f) = state.follow_up.as_mut()
@@ -576,7 +580,7 @@ fn apply(
         Action::Settle { .. } => {
             require_holder(state, ev)?;
             if state.conflicts.is_empty() {
-                return Err("there is no conflict to settle".into());
+                return Err(Refusal::NoConflict);
             }
             state.conflicts.clear();
         }
@@ -592,11 +596,11 @@ pub fn check(
     item: &ItemSnapshot,
     prospective: &Event,
     action: &Action,
-) -> Result<(), String> {
+) -> Result<(), Refusal> {
     let mut scratch = state.clone();
     match apply(&mut scratch, item, prospective, action)? {
         Applied::Yes => Ok(()),
-        Applied::Duplicate => Err("this department has already decided the same way".into()),
+        Applied::Duplicate => Err(Refusal::DuplicateDecision),
     }
 }
 
@@ -617,7 +621,7 @@ pub fn fold(doc: &CaseDoc) -> CaseState {
         let transition = Action::is_transition(&ev.kind);
         let concurrent = transition && ev.prev != state.last_transition && ev.kind != "settle";
         match Action::from_event(&ev.kind, &ev.fields) {
-            None => entry.problem = Some(format!("unknown or malformed event kind {:?}", ev.kind)),
+            None => entry.problem = Some(Problem::Malformed(ev.kind.clone())),
             Some(action) => match apply(&mut state, &doc.item, ev, &action) {
                 Ok(Applied::Yes) => {
                     entry.applied = true;
@@ -625,14 +629,13 @@ pub fn fold(doc: &CaseDoc) -> CaseState {
                         state.last_transition = ev.id.clone();
                     }
                     if concurrent {
-                        entry.problem =
-                            Some("made concurrently with another change of status".into());
+                        entry.problem = Some(Problem::Concurrent);
                         state.conflicts.push(ev.id.clone());
                     }
                 }
-                Ok(Applied::Duplicate) => entry.problem = Some("duplicate decision".into()),
+                Ok(Applied::Duplicate) => entry.problem = Some(Problem::Duplicate),
                 Err(why) => {
-                    entry.problem = Some(why);
+                    entry.problem = Some(Problem::Refused(why));
                     state.conflicts.push(ev.id.clone());
                 }
             },

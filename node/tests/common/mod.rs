@@ -177,7 +177,7 @@ pub fn case_doc(id: &str, item: ItemSnapshot, origin: &str, created_at: i64) -> 
 /// The reason of a `NotAllowed` error; panics on any other result.
 pub fn not_allowed<T: std::fmt::Debug>(result: Result<T, NodeError>) -> (&'static str, String) {
     match result {
-        Err(NodeError::NotAllowed { action, reason }) => (action, reason),
+        Err(NodeError::NotAllowed { action, reason }) => (action, reason.to_string()),
         other => panic!("expected NotAllowed, got {other:?}"),
     }
 }
