@@ -57,13 +57,13 @@ use yizhan_sync::proto::{self, Msg};
 use yizhan_sync::session::Session;
 
 /// 2026-03-02T09:00:00+08:00, a Monday: the fixed clock of both nodes.
-const NOW: i64 = 1_772_413_200_000;
+pub(crate) const NOW: i64 = 1_772_413_200_000;
 /// The generated stores' sidecar, in `DIR/base`.
 const SIDECAR: &str = "bench-sync.json";
 /// Bump when the generated stores change shape, so that old ones are not reused.
 const FORMAT: u64 = 3;
 /// The township (the first of the simulated county).
-const TOWNSHIP: &str = "T01";
+pub(crate) const TOWNSHIP: &str = "T01";
 /// Actions per `act_many` transaction.
 const ACT_BATCH: usize = 1_000;
 
@@ -308,7 +308,7 @@ fn display_width(s: &str) -> usize {
 // ---------------------------------------------------------------------------------------------
 // Nodes.
 
-fn hwm_mib() -> f64 {
+pub(crate) fn hwm_mib() -> f64 {
     memory_mib().1
 }
 
@@ -341,7 +341,7 @@ fn process_cpu_ms() -> f64 {
 }
 
 /// Runs `f` on a node's store thread and waits.
-fn call<T: Send + 'static>(
+pub(crate) fn call<T: Send + 'static>(
     h: &NodeHandle,
     f: impl FnOnce(&mut Node) -> yizhan_node::Result<T> + Send + 'static,
 ) -> Result<T> {
@@ -349,9 +349,9 @@ fn call<T: Send + 'static>(
 }
 
 /// A running node: its store thread and its iroh endpoint on 127.0.0.1.
-struct Peer {
+pub(crate) struct Peer {
     name: &'static str,
-    handle: NodeHandle,
+    pub(crate) handle: NodeHandle,
     thread: NodeThread,
     net: SyncNode,
     id: String,
@@ -440,7 +440,7 @@ impl Peer {
         self.accepted.lock().map(|v| v.len()).unwrap_or(0)
     }
 
-    fn stop(self, rt: &Runtime) {
+    pub(crate) fn stop(self, rt: &Runtime) {
         rt.block_on(self.net.shutdown());
         drop(self.net);
         drop(self.handle);
@@ -454,7 +454,7 @@ async fn timeout<F: Future>(limit: Duration, f: F) -> Result<F::Output> {
         .map_err(|_| anyhow!("timed out"))
 }
 
-fn township_station(county: &County) -> Result<(usize, Station)> {
+pub(crate) fn township_station(county: &County) -> Result<(usize, Station)> {
     let idx = county
         .index_of(TOWNSHIP)
         .context("the county has no township T01")?;
@@ -471,7 +471,11 @@ fn township_station(county: &County) -> Result<(usize, Station)> {
 }
 
 /// A city store and a township store enrolled at it in-process: invite, redeem, join.
-fn create_pair(city_dir: &Path, town_dir: &Path, county: &County) -> Result<(Node, Node)> {
+pub(crate) fn create_pair(
+    city_dir: &Path,
+    town_dir: &Path,
+    county: &County,
+) -> Result<(Node, Node)> {
     let mut city = Node::init(
         city_dir,
         Clock::Fixed(NOW),
@@ -511,7 +515,7 @@ fn intake_items(node: &Node) -> (Vec<ServiceItem>, Vec<ServiceItem>) {
 }
 
 /// Intake forms for `n` walk-ins at the township: 85 % township items, 15 % city items.
-struct Intake {
+pub(crate) struct Intake {
     county: County,
     people: People,
     station: usize,
@@ -520,7 +524,7 @@ struct Intake {
 }
 
 impl Intake {
-    fn new(node: &Node) -> Result<Intake> {
+    pub(crate) fn new(node: &Node) -> Result<Intake> {
         let county = County::new();
         let (station, _) = township_station(&county)?;
         let (township_items, city_items) = intake_items(node);
@@ -553,7 +557,7 @@ impl Intake {
 }
 
 /// Takes in `n` cases at the node in transactions of `batch`; returns their ids.
-fn take_in(
+pub(crate) fn take_in(
     h: &NodeHandle,
     intake: &Intake,
     rng: &mut Rng,
@@ -615,15 +619,15 @@ fn sample(rng: &mut Rng, n: usize, k: usize) -> Vec<usize> {
 
 /// What the township changed while offline.
 #[derive(Debug, Default)]
-struct Workload {
-    new_ids: Vec<String>,
-    changed_ids: Vec<String>,
-    actions: usize,
+pub(crate) struct Workload {
+    pub(crate) new_ids: Vec<String>,
+    pub(crate) changed_ids: Vec<String>,
+    pub(crate) actions: usize,
     ms: f64,
 }
 
 impl Workload {
-    fn all_ids(&self) -> Vec<String> {
+    pub(crate) fn all_ids(&self) -> Vec<String> {
         self.new_ids
             .iter()
             .chain(&self.changed_ids)
@@ -633,7 +637,7 @@ impl Workload {
 }
 
 /// At the township: `new` new cases, and `changed` existing submitted cases acted on.
-fn make_changes(
+pub(crate) fn make_changes(
     h: &NodeHandle,
     intake: &Intake,
     rng: &mut Rng,
@@ -699,7 +703,7 @@ fn make_changes(
 }
 
 /// Heads of documents at a node (`None` where it lacks one).
-fn heads(h: &NodeHandle, ids: &[String]) -> Result<Vec<Option<Vec<ChangeHash>>>> {
+pub(crate) fn heads(h: &NodeHandle, ids: &[String]) -> Result<Vec<Option<Vec<ChangeHash>>>> {
     let ids = ids.to_vec();
     call(h, move |node| {
         ids.iter().map(|id| node.heads_of(id)).collect()
@@ -708,7 +712,7 @@ fn heads(h: &NodeHandle, ids: &[String]) -> Result<Vec<Option<Vec<ChangeHash>>>>
 
 /// The lower bound of a catch-up: (bytes, changes) of the encoded changes a peer holding
 /// `theirs` lacks, summed over the documents.
-fn lower_bound(
+pub(crate) fn lower_bound(
     h: &NodeHandle,
     ids: &[String],
     theirs: &[Option<Vec<ChangeHash>>],
@@ -730,7 +734,7 @@ fn lower_bound(
 }
 
 /// Whether two nodes hold the same heads for every one of `ids`; the number that differ.
-fn differing(a: &NodeHandle, b: &NodeHandle, ids: &[String]) -> Result<usize> {
+pub(crate) fn differing(a: &NodeHandle, b: &NodeHandle, ids: &[String]) -> Result<usize> {
     let ha = heads(a, ids)?;
     let hb = heads(b, ids)?;
     Ok(ha
@@ -740,7 +744,7 @@ fn differing(a: &NodeHandle, b: &NodeHandle, ids: &[String]) -> Result<usize> {
         .count())
 }
 
-fn case_count(h: &NodeHandle) -> Result<u64> {
+pub(crate) fn case_count(h: &NodeHandle) -> Result<u64> {
     call(h, |node| {
         node.count(&yizhan_node::query::CaseFilter::default())
     })
@@ -989,7 +993,7 @@ fn sync_in_memory(a: &NodeHandle, b: &NodeHandle) -> Result<MemLink> {
 // Stores: generated now, or reused from DIR/base.
 
 /// Copies a store directory's files (not SQLite's shared-memory file).
-fn copy_store(from: &Path, to: &Path) -> Result<()> {
+pub(crate) fn copy_store(from: &Path, to: &Path) -> Result<()> {
     std::fs::create_dir_all(to)?;
     for e in std::fs::read_dir(from)? {
         let e = e?;
@@ -1008,7 +1012,7 @@ fn copy_store(from: &Path, to: &Path) -> Result<()> {
 
 /// Copies a running node's store from its own store thread, after moving the WAL into the
 /// database: nothing else writes while the copy runs.
-fn snapshot(h: &NodeHandle, from: &Path, to: &Path) -> Result<()> {
+pub(crate) fn snapshot(h: &NodeHandle, from: &Path, to: &Path) -> Result<()> {
     let (from, to) = (from.to_path_buf(), to.to_path_buf());
     call(h, move |node| {
         node.store()
@@ -1029,11 +1033,11 @@ fn store_mib(dir: &Path) -> f64 {
 }
 
 /// The two running nodes and how they came to be.
-struct Pair {
-    city: Peer,
-    town: Peer,
+pub(crate) struct Pair {
+    pub(crate) city: Peer,
+    pub(crate) town: Peer,
     /// The generation and first-contact figures (from the sidecar when reused).
-    setup: Value,
+    pub(crate) setup: Value,
     reused: bool,
 }
 
@@ -1042,7 +1046,7 @@ fn read_sidecar(base: &Path) -> Option<Value> {
     serde_json::from_str(&text).ok()
 }
 
-fn prepare(
+pub(crate) fn prepare(
     rt: &Runtime,
     args: &SyncArgs,
     root: &Path,

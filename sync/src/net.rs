@@ -89,7 +89,10 @@ pub struct Discovery {
     pub relay_url: Option<String>,
 }
 
-async fn bind_endpoint(
+/// Binds an iroh endpoint the way every Yizhan node does (no public relays unless `discovery`
+/// names the city's, the rural keep-alive and idle timeouts) and accepting `alpns`. Public so
+/// that the comparison benchmark's per-document peer runs on exactly the same transport.
+pub async fn bind_endpoint(
     secret: &[u8; 32],
     listen: SocketAddr,
     alpns: Vec<Vec<u8>>,
