@@ -764,13 +764,24 @@ fn workloads(net: &Net, set: &DataSet, scratch: &Path, cap: u64) -> Result<Vec<V
                 ""
             }
         );
-        rows.push(json!({
+        let row = json!({
             "link": net.name(), "workload": id, "label": label,
             "yizhan": y, "samod": s, "lower_bound_bytes": lb,
             "time_yizhan_over_samod": ratio(&y, &s, "ms"),
             "bytes_yizhan_over_samod": ratio(&y, &s, "bytes"),
             "bytes_yizhan_over_lower_bound": if lb > 0 { json!(y["bytes"].as_f64().unwrap_or(0.0) / lb as f64) } else { Value::Null },
-        }));
+        });
+        // Each row is also appended to DIR/rows.jsonl as soon as it is measured, so that a long
+        // run that is stopped keeps what it measured.
+        if let Some(dir) = scratch.parent() {
+            use std::io::Write as _;
+            let mut f = std::fs::OpenOptions::new()
+                .create(true)
+                .append(true)
+                .open(dir.join("rows.jsonl"))?;
+            writeln!(f, "{row}")?;
+        }
+        rows.push(row);
     }
     Ok(rows)
 }

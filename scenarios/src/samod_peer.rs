@@ -132,9 +132,16 @@ impl FrameCounter {
 
 /// An iroh bi-directional stream, counted, as one tokio I/O object for samod's framing. It holds
 /// the connection so that the connection lives as long as samod uses the stream.
+///
+/// Writes never block: they go to a writer task through an unbounded queue. samod's connection
+/// loop awaits each send before it reads again, so when both sides write more than the QUIC
+/// windows hold, each waits for the other to read and the connection deadlocks (seen here in a
+/// catch-up of 10,000 documents: both processes idle, the sync stalled for good). Yizhan's own
+/// adapter has a writer task for the same reason; samod gets the same help. The queue is
+/// unbounded as samod's own outbound channel already is.
 struct CountedStream {
-    send: SendStream,
     recv: RecvStream,
+    queue: tokio::sync::mpsc::UnboundedSender<Vec<u8>>,
     counters: Arc<Counters>,
     reading: FrameCounter,
     writing: FrameCounter,
@@ -165,44 +172,59 @@ impl AsyncRead for CountedStream {
 impl AsyncWrite for CountedStream {
     fn poll_write(
         mut self: Pin<&mut Self>,
-        cx: &mut TaskContext<'_>,
+        _cx: &mut TaskContext<'_>,
         buf: &[u8],
     ) -> Poll<std::io::Result<usize>> {
         let this = &mut *self;
-        let r = AsyncWrite::poll_write(Pin::new(&mut this.send), cx, buf);
-        if let Poll::Ready(Ok(n)) = &r {
-            this.counters
-                .bytes_out
-                .fetch_add(*n as u64, Ordering::Relaxed);
-            let frames = this.writing.feed(&buf[..*n]);
-            this.counters
-                .frames_out
-                .fetch_add(frames, Ordering::Relaxed);
+        if this.queue.send(buf.to_vec()).is_err() {
+            return Poll::Ready(Err(std::io::Error::new(
+                std::io::ErrorKind::BrokenPipe,
+                "the stream's writer ended",
+            )));
         }
-        r
+        this.counters
+            .bytes_out
+            .fetch_add(buf.len() as u64, Ordering::Relaxed);
+        let frames = this.writing.feed(buf);
+        this.counters
+            .frames_out
+            .fetch_add(frames, Ordering::Relaxed);
+        Poll::Ready(Ok(buf.len()))
     }
 
-    fn poll_flush(mut self: Pin<&mut Self>, cx: &mut TaskContext<'_>) -> Poll<std::io::Result<()>> {
-        AsyncWrite::poll_flush(Pin::new(&mut self.send), cx)
+    fn poll_flush(self: Pin<&mut Self>, _cx: &mut TaskContext<'_>) -> Poll<std::io::Result<()>> {
+        // Queued bytes are the writer task's to send.
+        Poll::Ready(Ok(()))
     }
 
-    fn poll_shutdown(
-        mut self: Pin<&mut Self>,
-        cx: &mut TaskContext<'_>,
-    ) -> Poll<std::io::Result<()>> {
-        AsyncWrite::poll_shutdown(Pin::new(&mut self.send), cx)
+    fn poll_shutdown(self: Pin<&mut Self>, _cx: &mut TaskContext<'_>) -> Poll<std::io::Result<()>> {
+        // The writer finishes the stream once this side's sender is dropped.
+        Poll::Ready(Ok(()))
     }
 }
 
+/// Wraps a stream; must be called inside the runtime (it spawns the writer task).
 fn counted(
     conn: Connection,
-    send: SendStream,
+    mut send: SendStream,
     recv: RecvStream,
     counters: &Arc<Counters>,
 ) -> CountedStream {
+    let (queue, mut rx) = tokio::sync::mpsc::unbounded_channel::<Vec<u8>>();
+    tokio::spawn(async move {
+        while let Some(buf) = rx.recv().await {
+            if tokio::io::AsyncWriteExt::write_all(&mut send, &buf)
+                .await
+                .is_err()
+            {
+                return;
+            }
+        }
+        let _ = send.finish();
+    });
     CountedStream {
-        send,
         recv,
+        queue,
         counters: counters.clone(),
         reading: FrameCounter::default(),
         writing: FrameCounter::default(),
