@@ -592,7 +592,8 @@ fn run_yizhan(net: &Net, scratch: &Path, city: &Path, town: &Path, cap: u64) -> 
             "bytes": bytes,
             "bytes_in": peer["bytes_in"], "bytes_out": peer["bytes_out"],
             "msgs": peer["msgs_in"].as_u64().unwrap_or(0) + peer["msgs_out"].as_u64().unwrap_or(0),
-            "rounds": peer["rounds"],
+            // The dialer's count: answers it waited for (see `SessionStats::round_trips`).
+            "round_trips": peer["round_trips"],
             "docs_in": peer["docs_in"], "docs_out": peer["docs_out"],
             "hwm_mib_dialer": hwm, "hwm_mib_server": server_hwm,
             "relay": relay_json(before, after),
@@ -822,7 +823,7 @@ fn fmt_ratio(v: &Value, bound: bool) -> String {
 
 fn render(rows: &[Value]) -> String {
     let mut s = String::from(
-        "| link | workload | Yizhan time | samod time | Yizhan / samod (time) | Yizhan bytes | samod bytes | lower bound | Yizhan / samod (bytes) | Yizhan / lower bound | messages Yizhan / samod | peak MiB Yizhan (dialer, server) | peak MiB samod (dialer, server) |\n|---|---|---|---|---|---|---|---|---|---|---|---|---|\n",
+        "| link | workload | Yizhan time | samod time | Yizhan / samod (time) | Yizhan bytes | samod bytes | lower bound | Yizhan / samod (bytes) | Yizhan / lower bound | messages Yizhan / samod | round trips Yizhan (dialer) | peak MiB Yizhan (dialer, server) | peak MiB samod (dialer, server) |\n|---|---|---|---|---|---|---|---|---|---|---|---|---|---|\n",
     );
     for r in rows {
         let (y, sm) = (&r["yizhan"], &r["samod"]);
@@ -837,7 +838,7 @@ fn render(rows: &[Value]) -> String {
             }
         };
         s.push_str(&format!(
-            "| {} | {} | {}{} | {}{} | {} | {} | {} | {} | {} | {} | {} / {} | {:.0}, {:.0} | {:.0}, {:.0} |\n",
+            "| {} | {} | {}{} | {}{} | {} | {} | {} | {} | {} | {} | {} / {} | {} | {:.0}, {:.0} | {:.0}, {:.0} |\n",
             r["link"].as_str().unwrap_or(""),
             r["label"].as_str().unwrap_or(""),
             fmt_ms(&y["ms"]), mark(y),
@@ -857,6 +858,7 @@ fn render(rows: &[Value]) -> String {
             fmt_ratio(&r["bytes_yizhan_over_samod"], gave_up),
             r["bytes_yizhan_over_lower_bound"].as_f64().map_or("—".into(), |v| format!("{v:.3}")),
             y["msgs"], sm["msgs"],
+            y["round_trips"],
             y["hwm_mib_dialer"].as_f64().unwrap_or(0.0), y["hwm_mib_server"].as_f64().unwrap_or(0.0),
             sm["hwm_mib_dialer"].as_f64().unwrap_or(0.0), sm["hwm_mib_server"].as_f64().unwrap_or(0.0),
         ));

@@ -455,8 +455,10 @@ fn say(v: Value) {
 
 /// `samod-peer`.
 pub fn samod_peer(args: &PeerArgs) -> Result<()> {
+    // Four workers on two cores: samod's hub holds one mutex for long stretches with many
+    // documents open, and iroh's own tasks (keep-alives among them) must still get a thread.
     let rt = tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
+        .worker_threads(4)
         .thread_name("yz-samod")
         .enable_all()
         .build()?;
@@ -576,7 +578,16 @@ async fn dial(args: &PeerArgs, peer: &str) -> Result<Value> {
             while let Some(r) = set.join_next().await {
                 let (id, found) = r?;
                 match found {
-                    Ok(Some(h)) => handles.push(h),
+                    Ok(Some(h)) => {
+                        handles.push(h);
+                        if handles.len() % 2_000 == 0 {
+                            eprintln!(
+                                "samod-peer: {:.0} s, {} documents open",
+                                t.elapsed().as_secs_f64(),
+                                handles.len()
+                            );
+                        }
+                    }
                     Ok(None) => bail!("document {id} is not in the pack"),
                     Err(_) => bail!("the samod repo stopped"),
                 }
@@ -616,15 +627,30 @@ async fn dial(args: &PeerArgs, peer: &str) -> Result<Value> {
         .await
         .map_err(|_| anyhow!("no connection within {} s", args.timeout))?
         .map_err(|e| anyhow!("cannot connect: {e:?}"))?;
-    let conn = repo
-        .connected_peers()
-        .0
-        .first()
-        .map(|c| c.id)
-        .ok_or_else(|| anyhow!("connected, but samod lists no connection"))?;
-
-    // One task per document, as automerge-repo runs one sync per document.
+    // One task per document, as automerge-repo runs one sync per document. A connection that
+    // drops is redialed by samod under a new connection id, so each task waits on whichever
+    // connection is current, looking again every few seconds. The current id is looked up by one
+    // task every second: `connected_peers` copies every document's state, so asking it from
+    // every task would cost this harness, not samod, the square of the documents.
+    let current = Arc::new(Mutex::new(None));
+    let watcher = {
+        let (repo, current) = (repo.clone(), current.clone());
+        tokio::spawn(async move {
+            loop {
+                let id = repo.connected_peers().0.first().map(|c| c.id);
+                *current
+                    .lock()
+                    .unwrap_or_else(std::sync::PoisonError::into_inner) = id;
+                tokio::time::sleep(Duration::from_secs(1)).await;
+            }
+        })
+    };
+    *current
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner) =
+        repo.connected_peers().0.first().map(|c| c.id);
     let done = Arc::new(AtomicU64::new(0));
+    let seen = Arc::new(Mutex::new(std::collections::HashSet::new()));
     let mut set = JoinSet::new();
     if args.fetch {
         for id in &ids {
@@ -639,15 +665,51 @@ async fn dial(args: &PeerArgs, peer: &str) -> Result<Value> {
         }
     } else {
         for h in handles {
-            let done = done.clone();
+            let (done, current, seen) = (done.clone(), current.clone(), seen.clone());
             set.spawn(async move {
-                h.they_have_our_changes(conn).await;
-                h.we_have_their_changes(conn).await;
+                loop {
+                    let now = *current
+                        .lock()
+                        .unwrap_or_else(std::sync::PoisonError::into_inner);
+                    let Some(conn) = now else {
+                        tokio::time::sleep(Duration::from_millis(200)).await;
+                        continue;
+                    };
+                    seen.lock()
+                        .unwrap_or_else(std::sync::PoisonError::into_inner)
+                        .insert(conn);
+                    let both = async {
+                        h.they_have_our_changes(conn).await;
+                        h.we_have_their_changes(conn).await;
+                    };
+                    if tokio::time::timeout(Duration::from_secs(5), both)
+                        .await
+                        .is_ok()
+                    {
+                        break;
+                    }
+                }
                 done.fetch_add(1, Ordering::Relaxed);
                 true
             });
         }
     }
+    // Progress on stderr every 10 s, for whoever watches a long run.
+    let progress = {
+        let done = done.clone();
+        let total = ids.len();
+        tokio::spawn(async move {
+            let t = Instant::now();
+            loop {
+                tokio::time::sleep(Duration::from_secs(10)).await;
+                eprintln!(
+                    "samod-peer: {:.0} s, {} of {total} documents in sync",
+                    t.elapsed().as_secs_f64(),
+                    done.load(Ordering::Relaxed)
+                );
+            }
+        })
+    };
     let all = async {
         let mut missing = 0u64;
         while let Some(r) = set.join_next().await {
@@ -662,6 +724,8 @@ async fn dial(args: &PeerArgs, peer: &str) -> Result<Value> {
         Ok(missing) => json!({ "event": "failed", "missing": missing }),
         Err(_) => json!({ "event": "gave_up", "phase": "syncing", "timeout_s": args.timeout }),
     };
+    progress.abort();
+    watcher.abort();
     let ms = started.elapsed().as_secs_f64() * 1e3;
     let counts = counters.json();
     if let (Some(o), Some(c)) = (out.as_object_mut(), counts.as_object()) {
@@ -670,6 +734,13 @@ async fn dial(args: &PeerArgs, peer: &str) -> Result<Value> {
     out["ms"] = json!(ms);
     out["docs"] = json!(ids.len());
     out["docs_done"] = json!(done.load(Ordering::Relaxed));
+    // Connections the sync needed (more than one: samod redialed after a drop).
+    out["connections"] = json!(
+        seen.lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .len()
+            .max(1)
+    );
     out["hwm_mib"] = json!(hwm_mib());
     Ok(out)
 }
