@@ -721,6 +721,13 @@ impl Session {
                 }
                 continue;
             }
+            // Already asked for exactly this version in this session: a continuous peer offers
+            // its local changes on every tick and can offer a document again before the answer to
+            // the first ask has arrived. Asking again would have it sent twice.
+            if self.awaiting.get(&d.id).is_some_and(|t| *t == theirs) {
+                pending.insert(d.id);
+                continue;
+            }
             // This node lacks something. Tell the peer what it has; the peer knows whether that is
             // a plain prefix of its history (then it sends exactly the rest) or not.
             wants.push(DocHeads {
