@@ -242,14 +242,70 @@ impl std::fmt::Display for RowProblem {
     }
 }
 
+/// Why a catalog file could not be read at all, as data like [`RowProblem`], so that the window
+/// can word the checks made here in its own language; what the JSON and CSV parsers say is kept
+/// as they said it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum SyntaxProblem {
+    /// The parser's own message (serde_json's or the csv crate's), passed on as it gave it.
+    Parser(String),
+    /// A line is not UTF-8, most often because the file was saved as GBK.
+    NotUtf8 {
+        /// The line, from 1 (0 when the parser did not say).
+        line: u64,
+    },
+    /// The JSON document is not an array (what it is instead, e.g. `an object`).
+    NotAnArray(&'static str),
+    /// A CSV header names a column that is not a catalog field.
+    UnknownColumn(String),
+    /// A CSV header names a column twice.
+    ColumnTwice(String),
+    /// A CSV header lacks a required column.
+    NoColumn(&'static str),
+    /// A CSV record could not be read.
+    Record {
+        /// The record, from 1 for the first after the header.
+        row: usize,
+        /// What is wrong with it ([`SyntaxProblem::Parser`] or [`SyntaxProblem::NotUtf8`]).
+        problem: Box<SyntaxProblem>,
+    },
+}
+
+impl std::fmt::Display for SyntaxProblem {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            SyntaxProblem::Parser(message) => f.write_str(message),
+            SyntaxProblem::NotUtf8 { line } => {
+                write!(
+                    f,
+                    "line {line} is not UTF-8 (save the file as UTF-8, not GBK)"
+                )
+            }
+            SyntaxProblem::NotAnArray(found) => {
+                write!(f, "expected an array of items, found {found}")
+            }
+            SyntaxProblem::UnknownColumn(name) => write!(
+                f,
+                "unknown column {name:?} in the header (expected {})",
+                CSV_COLUMNS.join(",")
+            ),
+            SyntaxProblem::ColumnTwice(name) => {
+                write!(f, "column {name:?} appears twice in the header")
+            }
+            SyntaxProblem::NoColumn(column) => write!(f, "the header has no column {column:?}"),
+            SyntaxProblem::Record { row, problem } => write!(f, "row {row}: {problem}"),
+        }
+    }
+}
+
 /// Why an import was refused; nothing is imported when any row is bad.
 #[derive(Debug, thiserror::Error)]
 pub enum CatalogError {
     /// The file could not be parsed at all.
-    #[error("catalog file is not valid {format}: {message}")]
+    #[error("catalog file is not valid {format}: {problem}")]
     Syntax {
         format: &'static str,
-        message: String,
+        problem: SyntaxProblem,
     },
     /// One or more rows are invalid.
     #[error("catalog has {} bad row(s): {}", .0.len(), .0.iter().map(|e| format!("row {} field {}: {}", e.row, e.field, e.problem)).collect::<Vec<_>>().join("; "))]
@@ -812,13 +868,12 @@ fn strip_bom(bytes: &[u8]) -> &[u8] {
 }
 
 /// The CSV error message, with a hint for files that are not UTF-8.
-fn csv_message(e: &csv::Error) -> String {
+fn csv_problem(e: &csv::Error) -> SyntaxProblem {
     match e.kind() {
-        csv::ErrorKind::Utf8 { pos, .. } => {
-            let line = pos.as_ref().map_or(0, csv::Position::line);
-            format!("line {line} is not UTF-8 (save the file as UTF-8, not GBK)")
-        }
-        _ => e.to_string(),
+        csv::ErrorKind::Utf8 { pos, .. } => SyntaxProblem::NotUtf8 {
+            line: pos.as_ref().map_or(0, csv::Position::line),
+        },
+        _ => SyntaxProblem::Parser(e.to_string()),
     }
 }
 
@@ -866,12 +921,12 @@ impl Catalog {
         let value: serde_json::Value =
             serde_json::from_slice(bytes).map_err(|e| CatalogError::Syntax {
                 format: "JSON",
-                message: e.to_string(),
+                problem: SyntaxProblem::Parser(e.to_string()),
             })?;
         let serde_json::Value::Array(rows) = value else {
             return Err(CatalogError::Syntax {
                 format: "JSON",
-                message: format!("expected an array of items, found {}", json_type(&value)),
+                problem: SyntaxProblem::NotAnArray(json_type(&value)),
             });
         };
         let mut errors = Vec::new();
@@ -894,9 +949,9 @@ impl Catalog {
         if bytes.iter().all(u8::is_ascii_whitespace) {
             return Err(CatalogError::Empty);
         }
-        let syntax = |message: String| CatalogError::Syntax {
+        let syntax = |problem: SyntaxProblem| CatalogError::Syntax {
             format: "CSV",
-            message,
+            problem,
         };
         let mut reader = csv::ReaderBuilder::new()
             .has_headers(true)
@@ -905,25 +960,20 @@ impl Catalog {
             .from_reader(bytes);
         let header = reader
             .headers()
-            .map_err(|e| syntax(csv_message(&e)))?
+            .map_err(|e| syntax(csv_problem(&e)))?
             .clone();
         let mut columns: BTreeMap<&str, usize> = BTreeMap::new();
         for (i, name) in header.iter().enumerate() {
             let Some(known) = CSV_COLUMNS.iter().find(|c| **c == name) else {
-                return Err(syntax(format!(
-                    "unknown column {name:?} in the header (expected {})",
-                    CSV_COLUMNS.join(",")
-                )));
+                return Err(syntax(SyntaxProblem::UnknownColumn(name.to_string())));
             };
             if columns.insert(known, i).is_some() {
-                return Err(syntax(format!(
-                    "column {name:?} appears twice in the header"
-                )));
+                return Err(syntax(SyntaxProblem::ColumnTwice(name.to_string())));
             }
         }
         for column in CSV_COLUMNS {
             if !columns.contains_key(column) && !CSV_OPTIONAL_COLUMNS.contains(&column) {
-                return Err(syntax(format!("the header has no column {column:?}")));
+                return Err(syntax(SyntaxProblem::NoColumn(column)));
             }
         }
 
@@ -931,7 +981,12 @@ impl Catalog {
         let mut drafts = Vec::new();
         for (i, record) in reader.records().enumerate() {
             let row = i + 1;
-            let record = record.map_err(|e| syntax(format!("row {row}: {}", csv_message(&e))))?;
+            let record = record.map_err(|e| {
+                syntax(SyntaxProblem::Record {
+                    row,
+                    problem: Box::new(csv_problem(&e)),
+                })
+            })?;
             if record.len() > header.len() {
                 row_error(
                     &mut errors,
@@ -1466,41 +1521,51 @@ mod tests {
     #[test]
     fn syntax_errors() {
         match Catalog::from_json(b"[{\"code\": \"A-1\",}]") {
-            Err(CatalogError::Syntax { format, message }) => {
+            Err(CatalogError::Syntax { format, problem }) => {
                 assert_eq!(format, "JSON");
-                assert!(message.contains("line 1 column"), "{message}");
+                assert!(problem.to_string().contains("line 1 column"), "{problem}");
             }
             other => panic!("expected a syntax error, got {other:?}"),
         }
         match Catalog::from_json(b"{\"code\": \"A-1\"}") {
-            Err(CatalogError::Syntax { message, .. }) => {
-                assert!(message.contains("array"), "{message}")
+            Err(CatalogError::Syntax { problem, .. }) => {
+                assert_eq!(
+                    problem.to_string(),
+                    "expected an array of items, found an object"
+                )
             }
             other => panic!("expected a syntax error, got {other:?}"),
         }
         match Catalog::from_csv(
             b"code,name,kind,legal_days,materials,tier\nA-1,x,instant,0,a,city\n",
         ) {
-            Err(CatalogError::Syntax { format, message }) => {
+            Err(CatalogError::Syntax { format, problem }) => {
                 assert_eq!(format, "CSV");
-                assert!(message.contains("promised_days"), "{message}");
+                assert_eq!(
+                    problem.to_string(),
+                    "the header has no column \"promised_days\""
+                );
             }
             other => panic!("expected a syntax error, got {other:?}"),
         }
         match Catalog::from_csv(b"code,name,kind,legal_days,promised_days,materials,tier,remark\n")
         {
-            Err(CatalogError::Syntax { message, .. }) => {
-                assert!(message.contains("remark"), "{message}")
-            }
+            Err(CatalogError::Syntax { problem, .. }) => assert_eq!(
+                problem.to_string(),
+                "unknown column \"remark\" in the header (expected \
+                 code,name,kind,legal_days,promised_days,materials,tier,departments,conditions,\
+                 retired)"
+            ),
             other => panic!("expected a syntax error, got {other:?}"),
         }
         // GBK bytes for 城乡 are not UTF-8.
         let mut gbk = HEADER.as_bytes().to_vec();
         gbk.extend_from_slice(b"A-1,\xb3\xc7\xcf\xe7,instant,0,0,a,city,,\n");
         match Catalog::from_csv(&gbk) {
-            Err(CatalogError::Syntax { message, .. }) => {
-                assert!(message.contains("UTF-8"), "{message}")
-            }
+            Err(CatalogError::Syntax { problem, .. }) => assert_eq!(
+                problem.to_string(),
+                "row 1: line 2 is not UTF-8 (save the file as UTF-8, not GBK)"
+            ),
             other => panic!("expected a syntax error, got {other:?}"),
         }
     }

@@ -12,6 +12,7 @@
 use crate::cert::{Cert, CertBody, Members, check_may_issue};
 use crate::clock::Clock;
 use crate::error::{NodeError, Result};
+use crate::invalid::Invalid;
 use crate::network::{NETWORK_DOC_IDS, ROSTER_ID, Roster, Station, validate_code};
 use crate::node::Node;
 use crate::refusal::Refusal;
@@ -78,7 +79,10 @@ impl Node {
         self.refresh()?;
         validate_code("code", &station.code)?;
         if !(1..=90).contains(&valid_days) {
-            return Err(NodeError::invalid("valid days", "must be between 1 and 90"));
+            return Err(NodeError::invalid(
+                "valid days",
+                Invalid::Between { min: 1, max: 90 },
+            ));
         }
         let me = self.station()?.clone();
         let station = match self.roster().station(&station.code) {
@@ -86,16 +90,11 @@ impl Node {
                 if existing.tier != station.tier || existing.parent != station.parent {
                     return Err(NodeError::invalid(
                         "code",
-                        format!(
-                            "station {} exists as a {} under {}; invite with the same tier and parent",
-                            existing.code,
-                            existing.tier,
-                            if existing.parent.is_empty() {
-                                "-"
-                            } else {
-                                &existing.parent
-                            }
-                        ),
+                        Invalid::StationExistsAs {
+                            code: existing.code.clone(),
+                            tier: existing.tier.clone(),
+                            parent: existing.parent.clone(),
+                        },
                     ));
                 }
                 existing.clone()

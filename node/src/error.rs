@@ -44,10 +44,10 @@ pub enum NodeError {
         source: std::io::Error,
     },
     /// A user-supplied field is invalid; nothing was written.
-    #[error("invalid {field}: {message}")]
+    #[error("invalid {field}: {problem}")]
     InvalidInput {
         field: &'static str,
-        message: String,
+        problem: crate::invalid::Invalid,
     },
     /// No case with that id or number.
     #[error("no case with id or number {0:?}")]
@@ -86,11 +86,8 @@ pub enum NodeError {
 
 impl NodeError {
     /// Shorthand for [`NodeError::InvalidInput`].
-    pub fn invalid(field: &'static str, message: impl Into<String>) -> NodeError {
-        NodeError::InvalidInput {
-            field,
-            message: message.into(),
-        }
+    pub fn invalid(field: &'static str, problem: crate::invalid::Invalid) -> NodeError {
+        NodeError::InvalidInput { field, problem }
     }
 
     /// Shorthand for [`NodeError::NotAllowed`].

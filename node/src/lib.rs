@@ -7,6 +7,7 @@
 //! - [`Node`]: one installation, tying them together; [`NodeHandle`] runs it on its own thread.
 //! - [`query`]: lists, filters and statistics over the index.
 //! - [`refusal`]: why an action is not allowed, as data (each front end words it).
+//! - [`invalid`]: what is wrong with a typed-in value, as data (each front end words it).
 
 pub mod calendar;
 pub mod case;
@@ -17,6 +18,7 @@ pub mod enrol;
 pub mod error;
 pub mod handle;
 pub mod idcard;
+pub mod invalid;
 pub mod network;
 mod node;
 pub mod query;
@@ -28,5 +30,6 @@ pub mod store;
 pub use clock::Clock;
 pub use error::{NodeError, Result};
 pub use handle::NodeHandle;
+pub use invalid::Invalid;
 pub use node::{CaseView, Identity, InitParams, NewCase, Node, derive, index_row};
 pub use refusal::Refusal;

@@ -9,6 +9,7 @@
 use crate::calendar::{Calendar, YearRule};
 use crate::catalog::{CaseKind, Catalog, ServiceItem};
 use crate::error::{NodeError, Result};
+use crate::invalid::Invalid;
 use crate::station::Tier;
 use autosurgeon::{Hydrate, Reconcile};
 use chrono::NaiveDate;
@@ -57,13 +58,13 @@ impl Settings {
         if !(1..=100).contains(&self.yellow_percent) {
             return Err(NodeError::invalid(
                 "yellow_percent",
-                "must be between 1 and 100",
+                Invalid::Between { min: 1, max: 100 },
             ));
         }
         if !(1..=365).contains(&self.follow_up_days) {
             return Err(NodeError::invalid(
                 "follow_up_days",
-                "must be between 1 and 365 working days",
+                Invalid::WorkingDaysBetween { min: 1, max: 365 },
             ));
         }
         Ok(())
@@ -219,19 +220,16 @@ impl Roster {
     pub fn add_station(&mut self, station: Station) -> Result<()> {
         validate_code("code", &station.code)?;
         if station.name.trim().is_empty() {
-            return Err(NodeError::invalid("name", "station name is empty"));
+            return Err(NodeError::invalid("name", Invalid::StationNameEmpty));
         }
         if self.stations.contains_key(&station.code) {
             return Err(NodeError::invalid(
                 "code",
-                format!("station {} already exists", station.code),
+                Invalid::StationExists(station.code),
             ));
         }
         let tier = Tier::parse(&station.tier).ok_or_else(|| {
-            NodeError::invalid(
-                "tier",
-                format!("{:?} is not village, township or city", station.tier),
-            )
+            NodeError::invalid("tier", Invalid::UnknownTier(station.tier.clone()))
         })?;
         let parent = self
             .stations
@@ -240,16 +238,17 @@ impl Roster {
         let expected = match tier {
             Tier::Village => Tier::Township,
             Tier::Township => Tier::City,
-            Tier::City => return Err(NodeError::invalid("tier", "a network has one city station")),
+            Tier::City => return Err(NodeError::invalid("tier", Invalid::SecondCity)),
         };
         if parent.tier() != expected {
             return Err(NodeError::invalid(
                 "parent",
-                format!(
-                    "a {tier} station's parent must be a {expected}, but {} is a {}",
-                    parent.code,
-                    parent.tier()
-                ),
+                Invalid::WrongParent {
+                    tier,
+                    expected,
+                    parent: parent.code.clone(),
+                    parent_tier: parent.tier(),
+                },
             ));
         }
         self.stations.insert(station.code.clone(), station);
@@ -271,7 +270,10 @@ impl Roster {
 /// Checks a station or item code: 1–32 characters of ASCII letters, digits, `-` and `_`.
 pub fn validate_code(field: &'static str, code: &str) -> Result<()> {
     if code.is_empty() || code.len() > 32 {
-        return Err(NodeError::invalid(field, "must have 1 to 32 characters"));
+        return Err(NodeError::invalid(
+            field,
+            Invalid::Length { min: 1, max: 32 },
+        ));
     }
     if !code
         .chars()
@@ -279,7 +281,7 @@ pub fn validate_code(field: &'static str, code: &str) -> Result<()> {
     {
         return Err(NodeError::invalid(
             field,
-            format!("{code:?} may only contain letters, digits, '-' and '_'"),
+            Invalid::CodeCharacters(code.to_string()),
         ));
     }
     Ok(())

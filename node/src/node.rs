@@ -18,6 +18,7 @@ use crate::cert::{Cert, CertBody, Members};
 use crate::clock::{Clock, china_date};
 use crate::error::{NodeError, Result};
 use crate::idcard::validate_id_number;
+use crate::invalid::Invalid;
 use crate::network::{
     CALENDAR_ID, CATALOG_ID, CalendarDoc, CatalogDoc, Member, NETWORK_DOC_IDS, ROSTER_ID, Roster,
     SETTINGS_ID, Settings, SettingsDoc, Station, validate_code,
@@ -167,11 +168,11 @@ fn check_text(field: &'static str, value: &str, max_chars: usize) -> Result<()> 
     if value.chars().count() > max_chars {
         return Err(NodeError::invalid(
             field,
-            format!("is longer than {max_chars} characters"),
+            Invalid::TooLong { max: max_chars },
         ));
     }
     if value.chars().any(|c| c.is_control() && c != '\n') {
-        return Err(NodeError::invalid(field, "contains control characters"));
+        return Err(NodeError::invalid(field, Invalid::ControlCharacters));
     }
     Ok(())
 }
@@ -184,7 +185,7 @@ fn validate_phone(phone: &str) -> Result<()> {
     if !ok_chars || !(5..=20).contains(&digits) {
         return Err(NodeError::invalid(
             "phone",
-            "must be 5 to 20 digits (with optional +, - or spaces)",
+            Invalid::PhoneDigits { min: 5, max: 20 },
         ));
     }
     Ok(())
@@ -195,10 +196,10 @@ impl Node {
     pub fn init(dir: &Path, clock: Clock, params: &InitParams) -> Result<Node> {
         validate_code("code", &params.code)?;
         if params.name.trim().is_empty() {
-            return Err(NodeError::invalid("name", "station name is empty"));
+            return Err(NodeError::invalid("name", Invalid::StationNameEmpty));
         }
         if params.network_name.trim().is_empty() {
-            return Err(NodeError::invalid("network", "network name is empty"));
+            return Err(NodeError::invalid("network", Invalid::NetworkNameEmpty));
         }
         check_text("name", &params.name, 100)?;
         check_text("network", &params.network_name, 100)?;
@@ -661,12 +662,12 @@ impl Node {
         }
         let name = new.applicant_name.trim();
         if name.is_empty() {
-            return Err(NodeError::invalid("applicant name", "is empty"));
+            return Err(NodeError::invalid("applicant name", Invalid::Empty));
         }
         check_text("applicant name", name, 64)?;
         if !new.id_number.trim().is_empty() {
             validate_id_number(new.id_number.trim())
-                .map_err(|e| NodeError::invalid("ID number", e.to_string()))?;
+                .map_err(|e| NodeError::invalid("ID number", Invalid::IdNumber(e)))?;
         }
         if !new.phone.trim().is_empty() {
             validate_phone(new.phone.trim())?;
@@ -677,10 +678,7 @@ impl Node {
             check_text("materials handed over", m, 100)?;
         }
         if !new.delegated && (new.entrustment || !new.handed_over.is_empty()) {
-            return Err(NodeError::invalid(
-                "delegation",
-                "entrustment and handed-over materials need a delegated case",
-            ));
+            return Err(NodeError::invalid("delegation", Invalid::NotDelegated));
         }
         Ok(ItemSnapshot {
             code: item.code.clone(),
@@ -699,7 +697,7 @@ impl Node {
         let mut views = self.new_cases(std::slice::from_ref(new))?;
         views
             .pop()
-            .ok_or_else(|| NodeError::invalid("case", "nothing was created"))
+            .ok_or_else(|| NodeError::invalid("case", Invalid::NothingCreated))
     }
 
     /// Takes in many cases in one transaction: all or none.
@@ -831,14 +829,14 @@ fn check_local(
                     return Err(NodeError::UnknownStation(with.clone()));
                 }
                 if *minutes == 0 || *minutes > 600 {
-                    return Err(NodeError::invalid("minutes", "must be between 1 and 600"));
+                    return Err(NodeError::invalid(
+                        "minutes",
+                        Invalid::Between { min: 1, max: 600 },
+                    ));
                 }
             }
             Action::Rate { level, .. } if !(1..=5).contains(level) => {
-                return Err(NodeError::invalid(
-                    "level",
-                    "must be 1 (非常满意) to 5 (非常不满意)",
-                ));
+                return Err(NodeError::invalid("level", Invalid::RatingLevel));
             }
             _ => {}
         }
@@ -866,10 +864,7 @@ fn check_local(
             Action::Refuse { .. } | Action::Reject { .. } | Action::Decline { .. }
         ) && texts_empty(action)
         {
-            return Err(NodeError::invalid(
-                "reason",
-                "a refusal or rejection must say why",
-            ));
+            return Err(NodeError::invalid("reason", Invalid::ReasonNeeded));
         }
         Ok(())
     }
@@ -993,18 +988,15 @@ impl Node {
     pub fn revoke(&mut self, node_id: &str, reason: &str) -> Result<()> {
         self.refresh()?;
         crate::cert::parse_key(node_id)
-            .map_err(|_| NodeError::invalid("node id", "is not a node id (64 hex digits)"))?;
+            .map_err(|_| NodeError::invalid("node id", Invalid::NotANodeId))?;
         if node_id == self.identity.node_id {
-            return Err(NodeError::invalid("node id", "a node cannot revoke itself"));
+            return Err(NodeError::invalid("node id", Invalid::RevokeSelf));
         }
         if self.net.members.get(node_id).is_none() && !self.net.roster.members.contains_key(node_id)
         {
             return Err(NodeError::invalid(
                 "node id",
-                format!(
-                    "{} is not a member of this network",
-                    crate::cert::short(node_id)
-                ),
+                Invalid::NotAMember(crate::cert::short(node_id).to_string()),
             ));
         }
         check_text("reason", reason, 500)?;

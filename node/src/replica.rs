@@ -17,6 +17,7 @@
 use crate::case::doc::read_case;
 use crate::cert::Members;
 use crate::error::{NodeError, Result};
+use crate::invalid::Invalid;
 use crate::network::{NETWORK_DOC_IDS, ROSTER_ID, Roster};
 use crate::node::{Node, derive, index_row};
 use crate::station::Tier;
@@ -556,9 +557,9 @@ impl Node {
     /// Remembers a peer and its addresses (merged with those already known).
     pub fn add_peer(&mut self, node_id: &str, addrs: &[String]) -> Result<()> {
         crate::cert::parse_key(node_id)
-            .map_err(|_| NodeError::invalid("node id", "is not a node id (64 hex digits)"))?;
+            .map_err(|_| NodeError::invalid("node id", Invalid::NotANodeId))?;
         if node_id == self.identity().node_id {
-            return Err(NodeError::invalid("node id", "is this node itself"));
+            return Err(NodeError::invalid("node id", Invalid::ThisNode));
         }
         let mut all = self.peer(node_id)?.map(|p| p.addrs).unwrap_or_default();
         for a in addrs {

@@ -7,12 +7,13 @@
 //! tiers, action and event kinds, rating levels) are translated by the methods below, which match
 //! on the node's own enums and stored names.
 
-use yizhan_node::Refusal;
 use yizhan_node::calendar::CalendarError;
 use yizhan_node::case::Light;
 use yizhan_node::case::fold::{Problem, Status};
-use yizhan_node::catalog::{CatalogError, RowError, RowProblem};
+use yizhan_node::catalog::{CatalogError, RowError, RowProblem, SyntaxProblem};
+use yizhan_node::idcard::IdNumberError;
 use yizhan_node::station::Tier;
+use yizhan_node::{Invalid, Refusal};
 
 /// A language of the window.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
@@ -581,9 +582,9 @@ impl Tr {
     }
 
     /// The node's refusal in this language. Every variant is worded here, and so is every reason
-    /// the node gives as data (refusals, catalog rows, calendar rules); what the node passes on
-    /// from elsewhere (paths, SQLite's and the file parsers' messages) is kept as it gave it, so
-    /// that nothing it says is lost in translation.
+    /// the node gives as data (refusals, invalid inputs, catalog rows and syntax, calendar
+    /// rules); what the node passes on from elsewhere (paths, SQLite's and the file parsers'
+    /// messages) is kept as it gave it, so that nothing it says is lost in translation.
     pub fn node_error(&self, e: &yizhan_node::NodeError) -> String {
         use yizhan_node::NodeError as E;
         if std::ptr::eq(self, &EN) {
@@ -614,8 +615,13 @@ impl Tr {
             E::CorruptDocument { doc, reason } => format!("文档 {doc} 已损坏：{reason}"),
             E::Automerge(e) => format!("文档错误：{e}"),
             E::Io { path, source } => format!("{}：{source}", path.display()),
-            E::InvalidInput { field, message } => {
-                format!("{}有误：{message}", self.input_field(field))
+            // The ID number's problems name the field themselves, as the intake form shows them.
+            E::InvalidInput {
+                problem: Invalid::IdNumber(e),
+                ..
+            } => self.id_number_error(e),
+            E::InvalidInput { field, problem } => {
+                format!("{}有误：{}", self.input_field(field), self.invalid(problem))
             }
             E::CaseNotFound(k) => format!("没有编号或标识为 {k} 的办件"),
             E::UnknownItem(c) => format!("事项编码 {c} 不在事项清单中"),
@@ -751,8 +757,8 @@ impl Tr {
             return e.to_string();
         }
         match e {
-            CatalogError::Syntax { format, message } => {
-                format!("文件不是有效的 {format}：{message}")
+            CatalogError::Syntax { format, problem } => {
+                format!("文件不是有效的 {format}：{}", self.syntax_problem(problem))
             }
             CatalogError::Rows(rows) => format!(
                 "{} 处有误：{}",
@@ -763,6 +769,29 @@ impl Tr {
                     .join("；")
             ),
             CatalogError::Empty => "没有事项".into(),
+        }
+    }
+
+    /// Why a catalog file could not be read, in this language; the parsers' own messages are
+    /// kept as they gave them.
+    pub fn syntax_problem(&self, p: &SyntaxProblem) -> String {
+        if std::ptr::eq(self, &EN) {
+            return p.to_string();
+        }
+        match p {
+            SyntaxProblem::Parser(message) => message.clone(),
+            SyntaxProblem::NotUtf8 { line } => {
+                format!("文件第 {line} 行不是 UTF-8 编码（请另存为 UTF-8，而不是 GBK）")
+            }
+            SyntaxProblem::NotAnArray(found) => {
+                format!("应为事项的列表，实为{}", json_type_zh(found))
+            }
+            SyntaxProblem::UnknownColumn(name) => format!("表头中的列“{name}”不是事项清单的字段"),
+            SyntaxProblem::ColumnTwice(name) => format!("表头中的列“{name}”出现了两次"),
+            SyntaxProblem::NoColumn(column) => format!("表头缺少列“{column}”"),
+            SyntaxProblem::Record { row, problem } => {
+                format!("第 {row} 行：{}", self.syntax_problem(problem))
+            }
         }
     }
 
@@ -815,16 +844,7 @@ impl Tr {
         if std::ptr::eq(self, &EN) {
             return p.to_string();
         }
-        let json = |t: &str| match t {
-            "a number" => "数字",
-            "a string" => "文本",
-            "an array of strings" => "文本列表",
-            "an array" => "列表",
-            "an object" => "对象",
-            "a boolean" => "是或否（true/false）",
-            "null" => "空值",
-            _ => "其他类型",
-        };
+        let json = json_type_zh;
         match p {
             RowProblem::Empty => "不能为空".into(),
             RowProblem::Missing => "缺少此项".into(),
@@ -879,8 +899,85 @@ impl Tr {
         }
     }
 
+    /// What is wrong with a typed-in value, in this language (without the field's name, which
+    /// [`Tr::node_error`] puts in front).
+    pub fn invalid(&self, p: &Invalid) -> String {
+        if std::ptr::eq(self, &EN) {
+            return p.to_string();
+        }
+        let tier =
+            |t: &str| Tier::parse(t).map_or_else(|| format!("“{t}”"), |t| t.label_zh().into());
+        match p {
+            // The field's name already says which name or value it is.
+            Invalid::Empty | Invalid::StationNameEmpty | Invalid::NetworkNameEmpty => {
+                "不能为空".into()
+            }
+            Invalid::Between { min, max } => format!("应为 {min} 到 {max}"),
+            Invalid::WorkingDaysBetween { min, max } => {
+                format!("应为 {min} 到 {max} 个工作日")
+            }
+            Invalid::Length { min, max } => format!("应为 {min} 到 {max} 个字符"),
+            Invalid::CodeCharacters(code) => {
+                format!("“{code}”只能含英文字母、数字、“-”和“_”")
+            }
+            Invalid::TooLong { max } => format!("超过 {max} 个字符"),
+            Invalid::ControlCharacters => "含有控制字符".into(),
+            Invalid::PhoneDigits { min, max } => {
+                format!("应为 {min} 到 {max} 位数字（可含 +、- 或空格）")
+            }
+            Invalid::IdNumber(e) => self.id_number_error(e),
+            Invalid::NotDelegated => "只有代办件才能记录委托书和交接材料".into(),
+            Invalid::NothingCreated => "没有登记任何办件".into(),
+            Invalid::RatingLevel => "应为 1（非常满意）到 5（非常不满意）".into(),
+            Invalid::ReasonNeeded => "不予受理、不同意或不予许可都须写明理由".into(),
+            Invalid::StationExists(code) => format!("站点 {code} 已存在"),
+            Invalid::UnknownTier(t) => format!("“{t}”不是村、乡镇或市"),
+            Invalid::SecondCity => "一个网络只有一个市级站点".into(),
+            Invalid::WrongParent {
+                tier,
+                expected,
+                parent,
+                parent_tier,
+            } => format!(
+                "{}的上级应为{}，但 {parent} 是{}",
+                tier.label_zh(),
+                expected.label_zh(),
+                parent_tier.label_zh()
+            ),
+            Invalid::StationExistsAs {
+                code,
+                tier: t,
+                parent,
+            } => format!(
+                "站点 {code} 已存在，为{}，{}；邀请时请填写相同的层级和上级站点",
+                tier(t),
+                if parent.is_empty() {
+                    "无上级站点".to_string()
+                } else {
+                    format!("上级站点为 {parent}")
+                }
+            ),
+            Invalid::NotANodeId => "不是节点标识（应为 64 位十六进制数）".into(),
+            Invalid::RevokeSelf => "节点不能吊销自己".into(),
+            Invalid::NotAMember(node) => format!("{node} 不是本网络的节点"),
+            Invalid::ThisNode => "是本节点自己".into(),
+        }
+    }
+
+    /// Why a resident ID number does not validate, naming the field (the intake form shows it
+    /// beside the field, and the node's refusal of it reads the same).
+    pub fn id_number_error(&self, e: &IdNumberError) -> String {
+        match e {
+            IdNumberError::Length(n) => format!("{} {n}", self.id_len),
+            IdNumberError::Character(i) => format!("{} {i}", self.id_char),
+            IdNumberError::BirthDate => self.id_birth.to_string(),
+            IdNumberError::CheckDigit { expected } => format!("{} {expected}", self.id_check),
+        }
+    }
+
     /// The name of a field the node validates, for its refusals (Chinese only; English keeps
-    /// the node's own name).
+    /// the node's own name). Every field name the node passes to `NodeError::invalid` is here;
+    /// an unknown one is shown quoted rather than lost.
     fn input_field(&self, field: &str) -> String {
         match field {
             "applicant name" => "申请人姓名",
@@ -888,13 +985,29 @@ impl Tr {
             "phone" => "联系电话",
             "address" => "地址",
             "operator" => "操作员",
+            // Every `code` the node validates this way is a station's (items have their own
+            // checks, in the catalog's row problems).
             "code" => "站点代码",
-            "name" => "名称",
+            // So is every `name`.
+            "name" => "站点名称",
             "network" => "网络名称",
+            "tier" => "层级",
+            "parent" => "上级站点",
             "delegation" => "代办信息",
             "materials handed over" => "已交材料",
-            "node id" => "节点标识",
+            "case" => "办件",
+            "minutes" => "咨询时长",
+            "level" => "评价等级",
             "reason" => "理由",
+            "text" => "备注内容",
+            "note" => "冲突处理说明",
+            "summary" => "纪要",
+            "comment" => "评价意见",
+            "promise" => "申请人承诺",
+            "node id" => "节点标识",
+            "valid days" => "有效天数",
+            "yellow_percent" => "黄灯阈值",
+            "follow_up_days" => "整改时限",
             other => return format!("“{other}”"),
         }
         .to_string()
@@ -942,6 +1055,20 @@ impl Tr {
     }
 }
 
+/// A JSON type as the catalog parser names it (`a number`, `an object` …), in Chinese.
+fn json_type_zh(t: &str) -> &'static str {
+    match t {
+        "a number" => "数字",
+        "a string" => "文本",
+        "an array of strings" => "文本列表",
+        "an array" => "列表",
+        "an object" => "对象",
+        "a boolean" => "是或否（true/false）",
+        "null" => "空值",
+        _ => "其他类型",
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -954,5 +1081,152 @@ mod tests {
         assert_eq!(EN.status(Status::Accepted), "In progress");
         assert_eq!(ZH.status(Status::Accepted), "办理中");
         assert_eq!(ZH.action_key("approve:税务局"), "部门同意 税务局");
+    }
+
+    /// Every field name the node passes to `NodeError::invalid` (the literals at its call sites,
+    /// `check_text` and `validate_code` included, and the action text fields of `Node::act`).
+    const NODE_FIELDS: [&str; 25] = [
+        "applicant name",
+        "ID number",
+        "phone",
+        "address",
+        "operator",
+        "code",
+        "name",
+        "network",
+        "tier",
+        "parent",
+        "delegation",
+        "materials handed over",
+        "case",
+        "minutes",
+        "level",
+        "reason",
+        "text",
+        "note",
+        "summary",
+        "comment",
+        "promise",
+        "node id",
+        "valid days",
+        "yellow_percent",
+        "follow_up_days",
+    ];
+
+    /// One of each problem, with values that have no ASCII letters of their own, so that any
+    /// letter in the Chinese rendering is an untranslated word.
+    fn every_problem() -> Vec<Invalid> {
+        vec![
+            Invalid::Empty,
+            Invalid::StationNameEmpty,
+            Invalid::NetworkNameEmpty,
+            Invalid::Between { min: 1, max: 100 },
+            Invalid::WorkingDaysBetween { min: 1, max: 365 },
+            Invalid::Length { min: 1, max: 32 },
+            Invalid::CodeCharacters("北格 01".into()),
+            Invalid::TooLong { max: 200 },
+            Invalid::ControlCharacters,
+            Invalid::PhoneDigits { min: 5, max: 20 },
+            Invalid::IdNumber(IdNumberError::Length(17)),
+            Invalid::IdNumber(IdNumberError::Character(3)),
+            Invalid::IdNumber(IdNumberError::BirthDate),
+            Invalid::IdNumber(IdNumberError::CheckDigit { expected: '7' }),
+            Invalid::NotDelegated,
+            Invalid::NothingCreated,
+            Invalid::RatingLevel,
+            Invalid::ReasonNeeded,
+            Invalid::StationExists("0101".into()),
+            Invalid::UnknownTier("县".into()),
+            Invalid::SecondCity,
+            Invalid::WrongParent {
+                tier: Tier::Village,
+                expected: Tier::Township,
+                parent: "0001".into(),
+                parent_tier: Tier::City,
+            },
+            Invalid::StationExistsAs {
+                code: "0001".into(),
+                tier: "city".into(),
+                parent: String::new(),
+            },
+            Invalid::StationExistsAs {
+                code: "0101".into(),
+                tier: "village".into(),
+                parent: "0100".into(),
+            },
+            Invalid::NotANodeId,
+            Invalid::RevokeSelf,
+            Invalid::NotAMember("01234567".into()),
+            Invalid::ThisNode,
+        ]
+    }
+
+    #[test]
+    fn invalid_input_reads_in_chinese_with_only_values_left_as_they_are() {
+        use yizhan_node::NodeError;
+        let problems = every_problem();
+        for field in NODE_FIELDS {
+            for problem in &problems {
+                let zh = ZH.node_error(&NodeError::invalid(field, problem.clone()));
+                assert!(
+                    !zh.chars().any(|c| c.is_ascii_alphabetic()),
+                    "{field}: {problem}: {zh}"
+                );
+                // English stays the node's own wording, which the command line prints.
+                let en = NodeError::invalid(field, problem.clone());
+                assert_eq!(EN.node_error(&en), en.to_string());
+            }
+        }
+        assert_eq!(
+            ZH.node_error(&NodeError::invalid(
+                "yellow_percent",
+                Invalid::Between { min: 1, max: 100 }
+            )),
+            "黄灯阈值有误：应为 1 到 100"
+        );
+        assert_eq!(
+            ZH.node_error(&NodeError::invalid(
+                "parent",
+                Invalid::WrongParent {
+                    tier: Tier::Village,
+                    expected: Tier::Township,
+                    parent: "C01".into(),
+                    parent_tier: Tier::City,
+                }
+            )),
+            "上级站点有误：村级便民服务站的上级应为乡镇便民服务中心，但 C01 是市政务服务中心"
+        );
+        assert_eq!(
+            ZH.node_error(&NodeError::invalid(
+                "ID number",
+                Invalid::IdNumber(IdNumberError::Length(17))
+            )),
+            "身份证号应为 18 位，现为 17"
+        );
+    }
+
+    #[test]
+    fn catalog_file_problems_read_in_chinese() {
+        let csv = yizhan_node::catalog::Catalog::from_csv(
+            b"code,name,kind,legal_days,materials,tier\nA-1,x,instant,0,a,city\n",
+        )
+        .expect_err("the header lacks promised_days");
+        assert_eq!(
+            ZH.catalog_error(&csv),
+            "文件不是有效的 CSV：表头缺少列“promised_days”"
+        );
+        let record = SyntaxProblem::Record {
+            row: 1,
+            problem: Box::new(SyntaxProblem::NotUtf8 { line: 2 }),
+        };
+        assert_eq!(
+            ZH.syntax_problem(&record),
+            "第 1 行：文件第 2 行不是 UTF-8 编码（请另存为 UTF-8，而不是 GBK）"
+        );
+        assert_eq!(
+            ZH.syntax_problem(&SyntaxProblem::NotAnArray("an object")),
+            "应为事项的列表，实为对象"
+        );
+        assert_eq!(EN.syntax_problem(&record), record.to_string());
     }
 }

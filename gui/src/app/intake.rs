@@ -21,7 +21,7 @@ use yizhan_node::NewCase;
 use yizhan_node::case::CaseState;
 use yizhan_node::case::deadline::Deadline;
 use yizhan_node::catalog::{CaseKind, ServiceItem};
-use yizhan_node::idcard::{IdNumberError, validate_id_number};
+use yizhan_node::idcard::validate_id_number;
 
 /// The pinyin initials of a name, lower case; characters without a reading are kept as they are
 /// (lower-cased), so that `CT-002` or Latin letters still match.
@@ -260,7 +260,7 @@ impl IntakePanel {
                         );
                     }
                     Err(e) => {
-                        error_line(ui, &id_error(t, &e));
+                        error_line(ui, &t.id_number_error(&e));
                         problems.push(t.id_number.to_string());
                     }
                 }
@@ -324,15 +324,6 @@ impl IntakePanel {
                 operator: String::new(),
             }));
         }
-    }
-}
-
-fn id_error(t: &super::Tr, e: &IdNumberError) -> String {
-    match e {
-        IdNumberError::Length(n) => format!("{} {n}", t.id_len),
-        IdNumberError::Character(i) => format!("{} {i}", t.id_char),
-        IdNumberError::BirthDate => t.id_birth.to_string(),
-        IdNumberError::CheckDigit { expected } => format!("{} {expected}", t.id_check),
     }
 }
 

@@ -1,0 +1,246 @@
+//! What is wrong with a value a person typed in: the problems of
+//! [`crate::NodeError::InvalidInput`].
+//!
+//! Like [`crate::refusal::Refusal`], each problem is a variant with its details (bounds, lengths,
+//! the offending value) as data rather than a finished sentence, so that every front end can word
+//! it in its own language: `Display` gives the English the command line prints, and the window's
+//! translation table words each variant in Chinese. Adding a variant is a compile error in the
+//! window until it is translated there too.
+
+use crate::idcard::IdNumberError;
+use crate::station::Tier;
+use std::fmt;
+
+/// What is wrong with one input field; the field itself is named beside it, in
+/// [`crate::NodeError::InvalidInput`].
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Invalid {
+    /// The value is empty.
+    Empty,
+    /// The station name is empty.
+    StationNameEmpty,
+    /// The network name is empty.
+    NetworkNameEmpty,
+    /// A number outside its range (both bounds included).
+    Between {
+        /// The smallest accepted value.
+        min: u32,
+        /// The largest accepted value.
+        max: u32,
+    },
+    /// A number of working days outside its range (both bounds included).
+    WorkingDaysBetween {
+        /// The smallest accepted value.
+        min: u32,
+        /// The largest accepted value.
+        max: u32,
+    },
+    /// A code is empty or too long.
+    Length {
+        /// The fewest characters accepted.
+        min: usize,
+        /// The most characters accepted.
+        max: usize,
+    },
+    /// A code has characters other than ASCII letters, digits, `-` and `_`.
+    CodeCharacters(String),
+    /// A text is longer than its limit.
+    TooLong {
+        /// The most characters accepted.
+        max: usize,
+    },
+    /// A text contains control characters (other than a line break).
+    ControlCharacters,
+    /// A phone number has the wrong number of digits, or other characters.
+    PhoneDigits {
+        /// The fewest digits accepted.
+        min: usize,
+        /// The most digits accepted.
+        max: usize,
+    },
+    /// The resident ID number does not validate.
+    IdNumber(IdNumberError),
+    /// Entrustment and handed-over materials were given for a case that is not delegated.
+    NotDelegated,
+    /// A batch of one created no case (a bug rather than a person's mistake, but reported as one).
+    NothingCreated,
+    /// A rating level outside 1 (非常满意) to 5 (非常不满意).
+    RatingLevel,
+    /// A refusal or rejection without a reason.
+    ReasonNeeded,
+    /// The roster already has a station with this code.
+    StationExists(String),
+    /// The tier is not one of village, township or city.
+    UnknownTier(String),
+    /// A second city station; a network has exactly one.
+    SecondCity,
+    /// The parent station is not of the tier right above the new station's.
+    WrongParent {
+        /// The new station's tier.
+        tier: Tier,
+        /// The tier its parent must have.
+        expected: Tier,
+        /// The parent named.
+        parent: String,
+        /// The parent's actual tier.
+        parent_tier: Tier,
+    },
+    /// An invitation names an existing station with another tier or parent than the roster's.
+    StationExistsAs {
+        /// The station's code.
+        code: String,
+        /// Its tier as stored in the roster.
+        tier: String,
+        /// Its parent's code as stored (empty for the city).
+        parent: String,
+    },
+    /// Not 64 hex digits.
+    NotANodeId,
+    /// A node tried to revoke itself.
+    RevokeSelf,
+    /// The node (its short id) is not a member of this network.
+    NotAMember(String),
+    /// The node id is this node's own.
+    ThisNode,
+}
+
+impl fmt::Display for Invalid {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Invalid::Empty => f.write_str("is empty"),
+            Invalid::StationNameEmpty => f.write_str("station name is empty"),
+            Invalid::NetworkNameEmpty => f.write_str("network name is empty"),
+            Invalid::Between { min, max } => write!(f, "must be between {min} and {max}"),
+            Invalid::WorkingDaysBetween { min, max } => {
+                write!(f, "must be between {min} and {max} working days")
+            }
+            Invalid::Length { min, max } => write!(f, "must have {min} to {max} characters"),
+            Invalid::CodeCharacters(code) => {
+                write!(f, "{code:?} may only contain letters, digits, '-' and '_'")
+            }
+            Invalid::TooLong { max } => write!(f, "is longer than {max} characters"),
+            Invalid::ControlCharacters => f.write_str("contains control characters"),
+            Invalid::PhoneDigits { min, max } => write!(
+                f,
+                "must be {min} to {max} digits (with optional +, - or spaces)"
+            ),
+            Invalid::IdNumber(e) => write!(f, "{e}"),
+            Invalid::NotDelegated => {
+                f.write_str("entrustment and handed-over materials need a delegated case")
+            }
+            Invalid::NothingCreated => f.write_str("nothing was created"),
+            Invalid::RatingLevel => f.write_str("must be 1 (非常满意) to 5 (非常不满意)"),
+            Invalid::ReasonNeeded => f.write_str("a refusal or rejection must say why"),
+            Invalid::StationExists(code) => write!(f, "station {code} already exists"),
+            Invalid::UnknownTier(tier) => {
+                write!(f, "{tier:?} is not village, township or city")
+            }
+            Invalid::SecondCity => f.write_str("a network has one city station"),
+            Invalid::WrongParent {
+                tier,
+                expected,
+                parent,
+                parent_tier,
+            } => write!(
+                f,
+                "a {tier} station's parent must be a {expected}, but {parent} is a {parent_tier}"
+            ),
+            Invalid::StationExistsAs { code, tier, parent } => write!(
+                f,
+                "station {code} exists as a {tier} under {}; invite with the same tier and parent",
+                if parent.is_empty() { "-" } else { parent }
+            ),
+            Invalid::NotANodeId => f.write_str("is not a node id (64 hex digits)"),
+            Invalid::RevokeSelf => f.write_str("a node cannot revoke itself"),
+            Invalid::NotAMember(node) => write!(f, "{node} is not a member of this network"),
+            Invalid::ThisNode => f.write_str("is this node itself"),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::NodeError;
+
+    /// The command line prints these messages, and scripts and people may rely on them: the
+    /// move from free text to variants must not change a word.
+    #[test]
+    fn english_wording_is_what_the_command_line_printed_before() {
+        let cases: Vec<(&'static str, Invalid, &str)> = vec![
+            (
+                "yellow_percent",
+                Invalid::Between { min: 1, max: 100 },
+                "invalid yellow_percent: must be between 1 and 100",
+            ),
+            (
+                "follow_up_days",
+                Invalid::WorkingDaysBetween { min: 1, max: 365 },
+                "invalid follow_up_days: must be between 1 and 365 working days",
+            ),
+            (
+                "code",
+                Invalid::Length { min: 1, max: 32 },
+                "invalid code: must have 1 to 32 characters",
+            ),
+            (
+                "code",
+                Invalid::CodeCharacters("V 01".into()),
+                "invalid code: \"V 01\" may only contain letters, digits, '-' and '_'",
+            ),
+            (
+                "address",
+                Invalid::TooLong { max: 200 },
+                "invalid address: is longer than 200 characters",
+            ),
+            (
+                "phone",
+                Invalid::PhoneDigits { min: 5, max: 20 },
+                "invalid phone: must be 5 to 20 digits (with optional +, - or spaces)",
+            ),
+            (
+                "ID number",
+                Invalid::IdNumber(IdNumberError::Length(17)),
+                "invalid ID number: ID number must have 18 characters, found 17",
+            ),
+            (
+                "level",
+                Invalid::RatingLevel,
+                "invalid level: must be 1 (非常满意) to 5 (非常不满意)",
+            ),
+            (
+                "parent",
+                Invalid::WrongParent {
+                    tier: Tier::Village,
+                    expected: Tier::Township,
+                    parent: "C01".into(),
+                    parent_tier: Tier::City,
+                },
+                "invalid parent: a village station's parent must be a township, but C01 is a city",
+            ),
+            (
+                "code",
+                Invalid::StationExistsAs {
+                    code: "C01".into(),
+                    tier: "city".into(),
+                    parent: String::new(),
+                },
+                "invalid code: station C01 exists as a city under -; invite with the same tier \
+                 and parent",
+            ),
+            (
+                "tier",
+                Invalid::UnknownTier("county".into()),
+                "invalid tier: \"county\" is not village, township or city",
+            ),
+            (
+                "node id",
+                Invalid::NotAMember("0123abcd".into()),
+                "invalid node id: 0123abcd is not a member of this network",
+            ),
+        ];
+        for (field, problem, english) in cases {
+            assert_eq!(NodeError::invalid(field, problem).to_string(), english);
+        }
+    }
+}
