@@ -568,13 +568,19 @@ async fn dial(args: &PeerArgs, peer: &str) -> Result<Value> {
     let t = Instant::now();
     let mut handles = Vec::with_capacity(ids.len());
     if !args.fetch {
-        let mut set = JoinSet::new();
-        for id in &ids {
-            let find = repo.find(id.clone());
-            let id = id.clone();
-            set.spawn(async move { (id, find.await) });
-        }
+        // `Repo::find` does the hub's work synchronously under samod's lock, so the lookups are
+        // started on a blocking thread: the limit below must be able to fire while they run.
+        let (repo2, ids2) = (repo.clone(), ids.clone());
+        let started = tokio::task::spawn_blocking(move || {
+            let mut set = JoinSet::new();
+            for id in ids2 {
+                let find = repo2.find(id.clone());
+                set.spawn(async move { (id, find.await) });
+            }
+            set
+        });
         let opening = async {
+            let mut set = started.await?;
             while let Some(r) = set.join_next().await {
                 let (id, found) = r?;
                 match found {
