@@ -27,7 +27,7 @@
 //! The data sets are generated once into `--dir` and reused; every run works on copies.
 
 use crate::bench_sync::{self, SyncArgs};
-use crate::link::{Lab, LabLink, LinkCounters, LinkSpec, Shape};
+use crate::link::{Lab, LabLink, LinkCounters, LinkSpec};
 use crate::rng::Rng;
 use crate::samod_peer;
 use anyhow::{Context, Result, anyhow, bail, ensure};
@@ -353,26 +353,8 @@ enum Net {
 
 impl Net {
     fn poor(seed: u64) -> Result<Net> {
-        let up = Shape::perfect()
-            .delay(Duration::from_millis(150))
-            .loss(0.05)
-            .kbit(64);
-        let down = Shape::perfect()
-            .delay(Duration::from_millis(150))
-            .loss(0.05)
-            .kbit(256);
         let lab = Lab::new(2)?;
-        let link = lab.link(
-            0,
-            Some(CITY_PORT),
-            1,
-            None,
-            LinkSpec {
-                a_to_b: down,
-                b_to_a: up,
-            },
-            seed,
-        )?;
+        let link = lab.link(0, Some(CITY_PORT), 1, None, LinkSpec::poor(), seed)?;
         Ok(Net::Poor { lab, link })
     }
 

@@ -145,6 +145,21 @@ impl LinkSpec {
         LinkSpec::symmetric(Shape::perfect())
     }
 
+    /// The poor rural link of issue #5, with A the city and B the township: 300 ms RTT, 5 %
+    /// loss each way, 64 kbit/s up (B to A) and 256 kbit/s down. `poor-link` and `bench` share it.
+    pub fn poor() -> LinkSpec {
+        let shape = |kbit| {
+            Shape::perfect()
+                .delay(Duration::from_millis(150))
+                .loss(0.05)
+                .kbit(kbit)
+        };
+        LinkSpec {
+            a_to_b: shape(256),
+            b_to_a: shape(64),
+        }
+    }
+
     fn dir(&self, d: Dir) -> &Shape {
         match d {
             Dir::AToB => &self.a_to_b,

@@ -492,18 +492,7 @@ fn size(args: &RunArgs, default: usize, quick: usize) -> usize {
 fn poor_link(lab: &Lab, yizhan: &Path, args: &RunArgs) -> Result<Value> {
     let started = Instant::now();
     let n = size(args, 200, 40);
-    let up = Shape::perfect()
-        .delay(Duration::from_millis(150))
-        .loss(0.05)
-        .kbit(64);
-    let down = Shape::perfect()
-        .delay(Duration::from_millis(150))
-        .loss(0.05)
-        .kbit(256);
-    let spec = LinkSpec {
-        a_to_b: down,
-        b_to_a: up,
-    };
+    let spec = LinkSpec::poor();
     // Enrolment goes over the poor link too.
     let pair = Pair::new(lab, yizhan, spec.clone(), args.seed)?;
     let result: Result<(Value, LinkCounters, Sessions)> = (|| {
