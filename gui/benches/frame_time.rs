@@ -18,7 +18,7 @@
 use eframe::egui;
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
-use yizhan::app::{App, AppInit, Command, Screen, StationSlot};
+use yizhan::app::{App, AppInit, Command, Screen, StartView, StationSlot};
 use yizhan_node::case::Action;
 use yizhan_node::catalog::Catalog;
 use yizhan_node::query::CaseFilter;
@@ -176,9 +176,11 @@ fn main() {
             stations: vec![StationSlot {
                 label: "太原市政务服务中心".into(),
                 handle,
+                sync: None,
             }],
             county: None,
-        }),
+        })
+        .with_start(None, Some(StartView::Screen(Screen::Cases))),
         time: 0.0,
     };
     w.settle();

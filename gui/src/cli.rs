@@ -109,9 +109,10 @@ enum Command {
     },
     /// Sync continuously with every known peer until SIGINT/SIGTERM.
     Serve {
-        /// Address to listen on.
-        #[arg(long, default_value = "0.0.0.0:0", value_name = "ADDR:PORT")]
-        listen: String,
+        /// Address to listen on (default: the node's configured address, else the port it
+        /// listened on last time, else any port).
+        #[arg(long, value_name = "ADDR:PORT")]
+        listen: Option<String>,
         /// Find and announce nodes on the local network with mDNS.
         #[arg(long)]
         mdns: bool,
@@ -450,7 +451,11 @@ fn open_window(ctx: &Ctx) -> Result<()> {
         .unwrap_or_else(|_| node.identity().station.clone());
     let (handle, thread) = yizhan_node::NodeHandle::spawn(node)?;
     let result = yizhan::app::run_window(yizhan::app::AppInit {
-        stations: vec![yizhan::app::StationSlot { label, handle }],
+        stations: vec![yizhan::app::StationSlot {
+            label,
+            handle,
+            sync: Some(ctx.data.clone()),
+        }],
         county: None,
     });
     // The window has closed and dropped its handles: let queued writes finish before exiting.
@@ -585,16 +590,21 @@ pub fn run() -> Result<()> {
             relay,
         } => {
             let addr = listen
-                .parse()
-                .map_err(|_| anyhow!("invalid --listen {listen:?}: expected IP:PORT"))?;
-            let discovery = yizhan_sync::net::Discovery {
+                .map(|l| {
+                    l.parse()
+                        .map_err(|_| anyhow!("invalid --listen {l:?}: expected IP:PORT"))
+                })
+                .transpose()?;
+            // Flags given on the command line replace the node's own discovery settings.
+            let discovery = (mdns || relay.is_some()).then_some(yizhan_sync::net::Discovery {
                 mdns,
                 relay_url: relay,
-            };
-            crate::netcmd::serve(ctx.open()?, addr, &discovery)
+            });
+            crate::netcmd::serve(ctx.open()?, &ctx.data, addr, discovery)
         }
         Command::Sync { timeout } => crate::netcmd::sync_once(
             ctx.open()?,
+            &ctx.data,
             std::time::Duration::from_secs(timeout.clamp(1, 86_400)),
             ctx.json,
         ),

@@ -377,6 +377,7 @@ impl DemoCounty {
             .map(|s| crate::app::StationSlot {
                 label: s.label.clone(),
                 handle: s.handle.clone(),
+                sync: None,
             })
             .collect()
     }

@@ -11,7 +11,8 @@ use std::time::{Duration, Instant};
 use tokio::sync::mpsc;
 use yizhan_node::network::Station;
 use yizhan_node::{Clock, Node, NodeHandle};
-use yizhan_sync::net::{SessionReport, SyncNode};
+use yizhan_sync::engine::{Engine, EngineEvent, EngineOptions, WhenBusy};
+use yizhan_sync::net::{SessionReport, SyncNode, parse_addrs};
 use yizhan_sync::ticket::Ticket;
 
 fn runtime() -> Result<tokio::runtime::Runtime> {
@@ -21,29 +22,6 @@ fn runtime() -> Result<tokio::runtime::Runtime> {
         .enable_all()
         .build()
         .context("cannot start the network runtime")
-}
-
-fn parse_addrs(addrs: &[String]) -> Vec<SocketAddr> {
-    addrs.iter().filter_map(|a| a.parse().ok()).collect()
-}
-
-/// Where `serve` is reachable: unspecified bind addresses become loopback (pass `--addr` to
-/// `invite` for LAN addresses).
-fn reachable(addrs: &[SocketAddr]) -> Vec<String> {
-    addrs
-        .iter()
-        .map(|a| {
-            let mut a = *a;
-            if a.ip().is_unspecified() {
-                a.set_ip(if a.is_ipv4() {
-                    [127, 0, 0, 1].into()
-                } else {
-                    std::net::Ipv6Addr::LOCALHOST.into()
-                });
-            }
-            a.to_string()
-        })
-        .collect()
 }
 
 /// `invite`.
@@ -188,57 +166,79 @@ fn print_report(r: &SessionReport) {
     outln!("{v}");
 }
 
-/// `serve`: listen, keep every known peer in sync, until SIGINT or SIGTERM.
+/// `serve`: the station's sync engine without the window, until SIGINT or SIGTERM. It refuses to
+/// start beside a window (or another `serve`) on the same data directory: one engine per
+/// directory.
 pub fn serve(
     node: Node,
-    listen: SocketAddr,
-    discovery: &yizhan_sync::net::Discovery,
+    data: &Path,
+    listen: Option<SocketAddr>,
+    discovery: Option<yizhan_sync::net::Discovery>,
 ) -> Result<()> {
     let (handle, thread) = NodeHandle::spawn(node)?;
-    let rt = runtime()?;
-    rt.block_on(async {
-        let (tx, mut rx) = mpsc::channel::<SessionReport>(64);
-        let sync = std::sync::Arc::new(SyncNode::bind_with(handle.clone(), listen, discovery, tx).await?);
-        let addrs = reachable(&sync.local_addrs());
-        let a = addrs.clone();
-        handle.call(move |n| n.set_listen_addrs(&a))?;
-        outln!("{}", json!({ "event": "listening", "node_id": sync.node_id(), "addr": addrs.first(), "addrs": addrs }));
-        let mut dialing = std::collections::HashSet::new();
-        let mut rescan = tokio::time::interval(Duration::from_secs(2));
+    let (tx, mut rx) = mpsc::channel::<EngineEvent>(64);
+    let engine = Engine::start(
+        handle.clone(),
+        EngineOptions {
+            data_dir: data.to_path_buf(),
+            program: "serve".into(),
+            listen,
+            discovery,
+            when_busy: WhenBusy::Fail,
+        },
+        Some(tx),
+    )?;
+    let rt = engine
+        .runtime()
+        .cloned()
+        .ok_or_else(|| anyhow!("the sync engine has no runtime"))?;
+    let result = rt.block_on(async {
         let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())?;
         loop {
             tokio::select! {
-                _ = rescan.tick() => {
-                    // Peers added beside the running node (`yizhan peer add`) are picked up here.
-                    let peers = handle.call(|n| n.peers())?;
-                    for p in peers {
-                        if p.addrs.is_empty() || !dialing.insert(p.node_id.clone()) {
-                            continue;
-                        }
-                        let s = sync.clone();
-                        let addrs = parse_addrs(&p.addrs);
-                        tokio::spawn(async move { s.keep_synced(p.node_id, addrs).await });
+                e = rx.recv() => match e {
+                    Some(EngineEvent::Listening { node_id, addrs }) => {
+                        outln!("{}", json!({ "event": "listening", "node_id": node_id, "addr": addrs.first(), "addrs": addrs }));
                     }
-                }
-                Some(r) = rx.recv() => print_report(&r),
+                    Some(EngineEvent::Session(r)) => print_report(&r),
+                    Some(EngineEvent::Failed(e)) => bail!("{e}"),
+                    None => break,
+                },
                 _ = tokio::signal::ctrl_c() => break,
                 _ = term.recv() => break,
             }
         }
-        sync.shutdown().await;
-        while let Ok(r) = rx.try_recv() {
+        anyhow::Ok(())
+    });
+    engine.stop();
+    while let Ok(e) = rx.try_recv() {
+        if let EngineEvent::Session(r) = e {
             print_report(&r);
         }
-        anyhow::Ok(())
-    })?;
+    }
     drop(handle);
     thread.join();
+    result?;
     outln!("{}", json!({ "event": "stopped" }));
     Ok(())
 }
 
-/// `sync`: one pass with every known peer, then a summary.
-pub fn sync_once(node: Node, timeout: Duration, json: bool) -> Result<()> {
+/// `sync`: one pass with every known peer, then a summary. Beside a running engine (the window
+/// or `serve` on the same data directory) it refuses: that engine already keeps every peer in
+/// sync, and two endpoints with one key would compete for the same peers.
+pub fn sync_once(node: Node, data: &Path, timeout: Duration, json: bool) -> Result<()> {
+    if let Some(h) = yizhan_sync::engine::lock_holder(data) {
+        bail!(
+            "{} (pid {}) already syncs {} continuously; use its 立即同步 (sync now) instead",
+            if h.program.is_empty() {
+                "another process"
+            } else {
+                h.program.as_str()
+            },
+            h.pid,
+            data.display()
+        );
+    }
     let peers = node.peers()?;
     if peers.is_empty() {
         bail!("no peers known: add one with `yizhan peer add NODE_ID ADDR:PORT`");
@@ -306,7 +306,13 @@ pub fn sync_once(node: Node, timeout: Duration, json: bool) -> Result<()> {
         }
     }
     if ok == 0 {
-        bail!("no peer could be reached");
+        // One line with the real reason: a refusal says why, not that nothing answered.
+        let first = results
+            .iter()
+            .find_map(|(_, r)| r.as_ref().err())
+            .cloned()
+            .unwrap_or_default();
+        bail!("no peer synced: {first}");
     }
     Ok(())
 }

@@ -45,6 +45,7 @@ fn window(handle: &NodeHandle, label: &str) -> Harness<'static, App> {
         stations: vec![StationSlot {
             label: label.into(),
             handle: handle.clone(),
+            sync: None,
         }],
         county: None,
     });

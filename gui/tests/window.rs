@@ -126,10 +126,12 @@ fn window(c: &County) -> Harness<'static, App> {
             StationSlot {
                 label: "北格村便民服务站".into(),
                 handle: c.village.clone(),
+                sync: None,
             },
             StationSlot {
                 label: "北格镇便民服务中心".into(),
                 handle: c.township.clone(),
+                sync: None,
             },
         ],
         county: None,

@@ -96,6 +96,10 @@ pub enum Invalid {
     },
     /// Not 64 hex digits.
     NotANodeId,
+    /// Not `IP:PORT`.
+    NotAnAddress,
+    /// Not an `http://` or `https://` URL.
+    NotAUrl,
     /// A node tried to revoke itself.
     RevokeSelf,
     /// The node (its short id) is not a member of this network.
@@ -151,6 +155,10 @@ impl fmt::Display for Invalid {
                 if parent.is_empty() { "-" } else { parent }
             ),
             Invalid::NotANodeId => f.write_str("is not a node id (64 hex digits)"),
+            Invalid::NotAnAddress => {
+                f.write_str("is not an address (expected IP:PORT, e.g. 0.0.0.0:7227)")
+            }
+            Invalid::NotAUrl => f.write_str("is not a URL (expected http:// or https://)"),
             Invalid::RevokeSelf => f.write_str("a node cannot revoke itself"),
             Invalid::NotAMember(node) => write!(f, "{node} is not a member of this network"),
             Invalid::ThisNode => f.write_str("is this node itself"),

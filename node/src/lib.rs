@@ -18,6 +18,7 @@ pub mod enrol;
 pub mod error;
 pub mod handle;
 pub mod idcard;
+pub mod inbox;
 pub mod invalid;
 pub mod network;
 mod node;

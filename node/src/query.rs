@@ -53,6 +53,13 @@ pub struct CaseFilter {
     pub search: Option<String>,
     /// Only cases with an unsettled conflict.
     pub conflict_only: bool,
+    /// Only cases with an open follow-up (整改) after a bad rating.
+    pub open_follow_up: bool,
+    /// Only cases whose clock runs and whose light is at least yellow today.
+    pub due_soon: bool,
+    /// Only cases changed after this time (ms), and held by another station than this one
+    /// (what happened elsewhere to cases a village agent took in).
+    pub changed_elsewhere_after: Option<(i64, String)>,
     /// Created on or after this date.
     pub created_from: Option<NaiveDate>,
     /// Created on or before this date.
@@ -299,6 +306,21 @@ impl Node {
         }
         if f.conflict_only {
             clauses.push("conflict = 1".into());
+        }
+        if f.open_follow_up {
+            clauses.push("follow_up_due IS NOT NULL".into());
+        }
+        if f.due_soon {
+            clauses.push("clock = 1 AND ?1 >= yellow_on".into());
+        }
+        if let Some((after, station)) = &f.changed_elsewhere_after {
+            params.push(Box::new(*after));
+            params.push(Box::new(station.clone()));
+            clauses.push(format!(
+                "updated_at > ?{} AND holder <> ?{}",
+                params.len() - 1,
+                params.len()
+            ));
         }
         if let Some(l) = f.light {
             clauses.push(format!("clock IN (1, 2) AND {}", index::light_predicate(l)));

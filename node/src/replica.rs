@@ -91,10 +91,32 @@ pub struct PeerRow {
     pub received_seq: i64,
     /// This node's `seq` up to which the peer has everything in its scope, as last known.
     pub acked_seq: i64,
-    /// Last successful contact (ms).
+    /// The last completed exchange with it (ms): this node held everything it had offered.
     pub last_contact: Option<i64>,
     /// The last error, if the last attempt failed.
     pub last_error: Option<String>,
+}
+
+/// A node's own sync settings ([`Node::sync_config`]).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct SyncConfig {
+    /// Where to listen (`IP:PORT`); `None` for the port last listened on, or any.
+    pub listen: Option<String>,
+    /// Announce and find nodes on the local network with mDNS.
+    pub mdns: bool,
+    /// The city's relay server URL, if it runs one.
+    pub relay: Option<String>,
+}
+
+/// What happened in a contact with a peer, for [`Node::record_contact`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Contact<'a> {
+    /// The peer's hello was verified: a connection is up.
+    Connected,
+    /// An exchange completed: this node holds everything the peer offered, nothing outstanding.
+    Synced,
+    /// The attempt failed; the text says why (a sync error's kind and detail).
+    Failed(&'a str),
 }
 
 /// Checks that a township's change to the roster only revokes nodes of its own station or of its
@@ -582,8 +604,11 @@ impl Node {
         Ok(())
     }
 
-    /// Records the outcome of a contact with a peer.
-    pub fn record_contact(&mut self, node_id: &str, error: Option<&str>) -> Result<()> {
+    /// Records the outcome of a contact with a peer: a verified connection clears the last
+    /// error; a completed exchange ([`Contact::Synced`]) is what "last contact" means (this node
+    /// was confirmed up to date with the peer then), so a station cut off for an hour shows an
+    /// hour-old contact even if a connection was attempted meanwhile.
+    pub fn record_contact(&mut self, node_id: &str, contact: Contact<'_>) -> Result<()> {
         let now = self.clock().now_ms();
         let station = self
             .members()
@@ -595,13 +620,18 @@ impl Node {
             "INSERT INTO peers (node_id, station, added_at) VALUES (?1, ?2, ?3) ON CONFLICT(node_id) DO NOTHING",
             params![node_id, station, now],
         )?;
-        match error {
-            None => conn.execute(
+        match contact {
+            Contact::Connected => conn.execute(
+                "UPDATE peers SET last_error = NULL, station = CASE WHEN ?2 = '' THEN station ELSE ?2 END
+                 WHERE node_id = ?1",
+                params![node_id, station],
+            )?,
+            Contact::Synced => conn.execute(
                 "UPDATE peers SET last_contact = ?2, last_error = NULL, station = CASE WHEN ?3 = '' THEN station ELSE ?3 END
                  WHERE node_id = ?1",
                 params![node_id, now, station],
             )?,
-            Some(e) => conn.execute("UPDATE peers SET last_error = ?2 WHERE node_id = ?1", params![node_id, e])?,
+            Contact::Failed(e) => conn.execute("UPDATE peers SET last_error = ?2 WHERE node_id = ?1", params![node_id, e])?,
         };
         Ok(())
     }
@@ -661,6 +691,40 @@ impl Node {
             params![peer, doc_id, state],
         )?;
         Ok(())
+    }
+
+    /// This node's own sync settings (where it listens, LAN discovery, the city's relay): local
+    /// to this machine, never synced. Unset fields are `None`.
+    pub fn sync_config(&self) -> Result<SyncConfig> {
+        let store = self.store_ref();
+        Ok(SyncConfig {
+            listen: store.meta("sync.listen")?.filter(|s| !s.is_empty()),
+            mdns: store.meta("sync.mdns")?.is_some_and(|s| s == "1"),
+            relay: store.meta("sync.relay")?.filter(|s| !s.is_empty()),
+        })
+    }
+
+    /// Saves this node's sync settings. The listen address must be `IP:PORT` and the relay an
+    /// `http(s)://` URL; a refused value writes nothing.
+    pub fn set_sync_config(&mut self, config: &SyncConfig) -> Result<()> {
+        if let Some(l) = &config.listen
+            && l.parse::<std::net::SocketAddr>().is_err()
+        {
+            return Err(NodeError::invalid("listen address", Invalid::NotAnAddress));
+        }
+        if let Some(r) = &config.relay
+            && !(r.starts_with("http://") || r.starts_with("https://"))
+        {
+            return Err(NodeError::invalid("relay", Invalid::NotAUrl));
+        }
+        let listen = config.listen.clone().unwrap_or_default();
+        let mdns = if config.mdns { "1" } else { "0" };
+        let relay = config.relay.clone().unwrap_or_default();
+        self.store().write(|wtx| {
+            wtx.set_meta("sync.listen", &listen)?;
+            wtx.set_meta("sync.mdns", mdns)?;
+            wtx.set_meta("sync.relay", &relay)
+        })
     }
 
     /// Forgets the watermark for a peer, so the next sync reconciles everything in scope.

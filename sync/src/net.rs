@@ -14,30 +14,35 @@
 use crate::proto::{self, JoinReply, JoinRequest, MAX_FRAME, Msg};
 use crate::session::{Session, SessionStats};
 use crate::ticket::Ticket;
-use crate::{ENROL_ALPN, SYNC_ALPN, SyncError};
+use crate::{Denial, ENROL_ALPN, SYNC_ALPN, SyncError};
 use iroh::endpoint::{Connection, QuicTransportConfig, presets};
 use iroh::protocol::{AcceptError, ProtocolHandler, Router};
 use iroh::{Endpoint, EndpointAddr, PublicKey, RelayMode, SecretKey};
-use std::collections::HashSet;
+use std::collections::HashMap;
 use std::net::SocketAddr;
 use std::path::Path;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 use tokio::io::{AsyncRead, AsyncReadExt as _, AsyncWrite, AsyncWriteExt as _};
 use tokio::sync::{mpsc, watch};
 use yizhan_node::cert::{Cert, short};
 use yizhan_node::enrol::{Enrolment, generate_secret, node_id_of};
+use yizhan_node::replica::Contact;
 use yizhan_node::{Clock, Node, NodeHandle};
 
 /// How often a continuous session looks for local writes to offer.
 const PUSH_POLL: Duration = Duration::from_millis(150);
-/// Longest wait between dial attempts to an unreachable peer.
-const MAX_BACKOFF: Duration = Duration::from_secs(60);
+/// Longest wait between dial attempts to an unreachable peer: a failed dial costs a few hundred
+/// bytes, and a station whose link comes back should not wait long to be noticed.
+const MAX_BACKOFF: Duration = Duration::from_secs(15);
+/// How often an idle continuous session says it is still there (see [`Session::heartbeat`]).
+pub const HEARTBEAT: Duration = Duration::from_secs(10);
 /// How long a side that is done waits for the peer to read everything before closing.
 const LINGER: Duration = Duration::from_secs(5);
 
 /// What happened in one session, reported to the caller (and printed by `serve` as JSON).
-#[derive(Debug, Clone, serde::Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
 pub struct SessionReport {
     /// The peer's node id.
     pub peer: String,
@@ -54,6 +59,65 @@ pub struct SessionReport {
     pub ms: u64,
     /// Why it ended badly, if it did.
     pub error: Option<String>,
+    /// Whether the peer refused this node, and why.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub refused: Option<Denial>,
+}
+
+/// What a running session has done so far, for a status display. Updated after every message.
+#[derive(Debug, Clone, Default, PartialEq, Eq, serde::Serialize)]
+pub struct LiveSession {
+    /// Whether this node dialed.
+    pub dialer: bool,
+    /// The peer's station, once its hello was verified.
+    pub station: Option<String>,
+    /// Bytes read from the peer so far.
+    pub bytes_in: u64,
+    /// Bytes written to the peer so far.
+    pub bytes_out: u64,
+    /// Bytes queued for the peer and not yet written (what is left of the answers in flight).
+    pub unsent_bytes: u64,
+    /// Documents the peer offered that have not arrived yet.
+    pub awaiting: usize,
+    /// Documents that changed here in this session.
+    pub docs_in: usize,
+    /// Documents this side sent changes for in this session.
+    pub docs_out: usize,
+}
+
+/// The sessions running now, by peer node id.
+pub type LiveSessions = Arc<Mutex<HashMap<String, LiveSession>>>;
+
+/// "Sync now": a generation counter and the peer it is for (`None`: every peer). Dialers waiting
+/// out a backoff dial at once, and running sessions offer their local writes at once.
+pub type Kick = watch::Receiver<(u64, Option<String>)>;
+
+fn kicked(kick: &Kick, peer: &str) -> bool {
+    kick.borrow().1.as_deref().is_none_or(|p| p == peer)
+}
+
+/// The addresses among `addrs` that parse as `IP:PORT` (a peer's stored addresses).
+pub fn parse_addrs(addrs: &[String]) -> Vec<SocketAddr> {
+    addrs.iter().filter_map(|a| a.parse().ok()).collect()
+}
+
+/// Where a node listening on `addrs` is reachable: unspecified bind addresses become loopback
+/// (an invitation for another machine names a LAN address with `--addr`).
+pub fn reachable(addrs: &[SocketAddr]) -> Vec<String> {
+    addrs
+        .iter()
+        .map(|a| {
+            let mut a = *a;
+            if a.ip().is_unspecified() {
+                a.set_ip(if a.is_ipv4() {
+                    [127, 0, 0, 1].into()
+                } else {
+                    std::net::Ipv6Addr::LOCALHOST.into()
+                });
+            }
+            a.to_string()
+        })
+        .collect()
 }
 
 fn node_id_hex(key: &PublicKey) -> String {
@@ -162,33 +226,47 @@ async fn read_frame<T: for<'a> serde::Deserialize<'a>>(
 async fn write_frames(
     mut send: impl AsyncWrite + Unpin,
     mut frames: mpsc::UnboundedReceiver<Vec<u8>>,
+    unsent: Arc<AtomicU64>,
 ) -> Result<(), SyncError> {
     while let Some(frame) = frames.recv().await {
         send.write_all(&frame)
             .await
             .map_err(|e| SyncError::Io(format!("write: {e}")))?;
+        unsent.fetch_sub(frame.len() as u64, Ordering::Relaxed);
     }
     send.shutdown()
         .await
         .map_err(|e| SyncError::Io(format!("finish: {e}")))
 }
 
-/// Runs one session over an open stream pair until it is done (one-shot), the peer leaves, or
-/// `shutdown` fires.
-#[allow(clippy::too_many_arguments)]
-async fn drive<R, W>(
+/// How a session runs: one-shot or continuous, and what it reports to and listens for.
+#[derive(Debug, Clone)]
+struct Drive {
     handle: NodeHandle,
     peer: String,
-    send: W,
-    mut recv: R,
     dialer: bool,
     continuous: bool,
-    mut shutdown: watch::Receiver<bool>,
-) -> SessionReport
+    shutdown: watch::Receiver<bool>,
+    kick: Kick,
+    live: LiveSessions,
+}
+
+/// Runs one session over an open stream pair until it is done (one-shot), the peer leaves, or
+/// `shutdown` fires. While it runs, its progress is kept in `live` under the peer's id.
+async fn drive<R, W>(d: Drive, send: W, mut recv: R) -> SessionReport
 where
     R: AsyncRead + Unpin + Send + 'static,
     W: AsyncWrite + Unpin + Send + 'static,
 {
+    let Drive {
+        handle,
+        peer,
+        dialer,
+        continuous,
+        mut shutdown,
+        mut kick,
+        live,
+    } = d;
     let started = Instant::now();
     let (tx, mut rx) = mpsc::channel::<Result<(Msg, usize), SyncError>>(8);
     let reader = tokio::spawn(async move {
@@ -208,7 +286,8 @@ where
     // Unbounded on purpose, see the module documentation: a bounded queue here is exactly the
     // deadlock this task exists to prevent.
     let (wtx, wrx) = mpsc::unbounded_channel::<Vec<u8>>();
-    let writer = tokio::spawn(write_frames(send, wrx));
+    let unsent = Arc::new(AtomicU64::new(0));
+    let writer = tokio::spawn(write_frames(send, wrx, unsent.clone()));
     let mut report = SessionReport {
         peer: peer.clone(),
         station: None,
@@ -217,12 +296,33 @@ where
         bytes_out: 0,
         ms: 0,
         error: None,
+        refused: None,
     };
     let queue = |frame: Vec<u8>, report: &mut SessionReport| -> Result<(), SyncError> {
         report.bytes_out += frame.len() as u64;
+        unsent.fetch_add(frame.len() as u64, Ordering::Relaxed);
         wtx.send(frame)
             .map_err(|_| SyncError::Io("the connection closed while writing".into()))
     };
+    let show = |report: &SessionReport, awaiting: usize| {
+        if let Ok(mut l) = live.lock() {
+            l.insert(
+                peer.clone(),
+                LiveSession {
+                    dialer,
+                    station: report.station.clone(),
+                    bytes_in: report.bytes_in,
+                    bytes_out: report.bytes_out,
+                    unsent_bytes: unsent.load(Ordering::Relaxed),
+                    awaiting,
+                    docs_in: report.stats.docs_in,
+                    docs_out: report.stats.docs_out,
+                },
+            );
+        }
+    };
+    show(&report, 0);
+    let mut session_after: Option<Session> = None;
     let result: Result<(), SyncError> = async {
         let p = peer.clone();
         let (mut session, out) = on_store(&handle, move |node| {
@@ -233,18 +333,24 @@ where
         .await?;
         let mut out = out?;
         let mut tick = tokio::time::interval(PUSH_POLL);
-        loop {
+        let mut heartbeat = tokio::time::interval(HEARTBEAT);
+        heartbeat.reset();
+        kick.borrow_and_update();
+        let r = loop {
             for m in out.drain(..) {
                 queue(proto::encode(&m), &mut report)?;
             }
+            report.stats = session.stats().clone();
+            report.station = session.peer_station().map(str::to_string);
+            show(&report, session.awaiting());
             if !continuous && session.is_done() {
-                return Ok(());
+                break Ok(());
             }
             tokio::select! {
                 item = rx.recv() => {
                     let Some(item) = item else {
                         // The peer finished its side: normal for a continuous session.
-                        return if continuous || session.is_done() { Ok(()) } else {
+                        break if continuous || session.is_done() { Ok(()) } else {
                             Err(SyncError::Io("the peer closed the connection mid-sync".into()))
                         };
                     };
@@ -259,28 +365,47 @@ where
                     session = s;
                     out = r?;
                 }
-                _ = shutdown.changed() => return Ok(()),
+                _ = heartbeat.tick(), if continuous => {
+                    let (s, r) = on_store(&handle, move |node| { let r = session.heartbeat(node); Ok((session, r)) }).await?;
+                    session = s;
+                    out = r?;
+                }
+                Ok(()) = kick.changed(), if continuous => {
+                    if kicked(&kick, &peer) {
+                        let (s, r) = on_store(&handle, move |node| { let r = session.poll_local(node); Ok((session, r)) }).await?;
+                        session = s;
+                        out = r?;
+                    }
+                }
+                _ = shutdown.changed() => break Ok(()),
             }
-            report.stats = session.stats().clone();
-            report.station = session.peer_station().map(str::to_string);
-        }
+        };
+        session_after = Some(session);
+        r
     }
     .await;
     if let Err(e) = &result {
         report.error = Some(e.to_string());
+        if let SyncError::Refused(d, _) = e {
+            report.refused = Some(*d);
+        }
         let _ = queue(
             proto::encode(&Msg::Refused {
+                kind: e.denial(),
                 reason: e.to_string(),
             }),
             &mut report,
         );
         let p = peer.clone();
-        let msg = e.to_string();
+        let msg = e.stored();
         // Only members get a row in `peers`; a stranger's failed attempt is just logged.
-        if report.station.is_some() {
-            let _ = on_store(&handle, move |node| node.record_contact(&p, Some(&msg))).await;
+        if report.station.is_some() || matches!(e, SyncError::Refused(..)) {
+            let _ = on_store(&handle, move |node| {
+                node.record_contact(&p, Contact::Failed(&msg))
+            })
+            .await;
         }
-        tracing::warn!(peer = %short(&peer), "sync session failed: {e}");
+        tracing::debug!(peer = %short(&peer), "sync session failed: {e}");
     }
     // Closing the queue lets the writer write what is left and finish this side. A healthy
     // session waits for that however long the link takes (a dead link fails the writes within the
@@ -300,9 +425,30 @@ where
     }
     // Closing the connection before the peer has read everything could drop this side's last
     // frames: a one-shot side that is done waits, briefly, for the peer to finish its own side.
-    if report.error.is_none() && !continuous {
-        let _ = tokio::time::timeout(LINGER, async { while let Some(Ok(_)) = rx.recv().await {} })
-            .await;
+    // What the peer still says meanwhile is its acknowledgement of this side's last offers
+    // (`Ack`), handled so that a clean exchange leaves nothing counted as pending; answers to it
+    // are not sent, the exchange being over.
+    if report.error.is_none()
+        && !continuous
+        && let Some(mut session) = session_after
+    {
+        let _ = tokio::time::timeout(LINGER, async {
+            while let Some(Ok((msg, n))) = rx.recv().await {
+                report.bytes_in += n as u64;
+                if matches!(msg, Msg::Ack { .. }) {
+                    let r = on_store(&handle, move |node| {
+                        let r = session.handle(node, msg);
+                        Ok((session, r))
+                    })
+                    .await;
+                    match r {
+                        Ok((s, _)) => session = s,
+                        Err(_) => break,
+                    }
+                }
+            }
+        })
+        .await;
     }
     reader.abort();
     report.ms = u64::try_from(started.elapsed().as_millis()).unwrap_or(u64::MAX);
@@ -325,12 +471,28 @@ where
     W: AsyncWrite + Unpin + Send + 'static,
 {
     let (_keep, shutdown) = watch::channel(false);
-    drive(handle, peer, send, recv, dialer, false, shutdown).await
+    let (_kick, kick) = watch::channel((0, None));
+    let live = LiveSessions::default();
+    let _guard = ActiveGuard::new(&live, &peer, dialer);
+    drive(
+        Drive {
+            handle,
+            peer: peer.clone(),
+            dialer,
+            continuous: false,
+            shutdown,
+            kick,
+            live: live.clone(),
+        },
+        send,
+        recv,
+    )
+    .await
 }
 
 /// Runs `f` on the store thread without stalling the async runtime: the wait for the store
 /// happens on tokio's blocking pool.
-async fn on_store<T: Send + 'static>(
+pub(crate) async fn on_store<T: Send + 'static>(
     handle: &NodeHandle,
     f: impl FnOnce(&mut Node) -> yizhan_node::Result<T> + Send + 'static,
 ) -> Result<T, SyncError> {
@@ -345,14 +507,20 @@ async fn on_store<T: Send + 'static>(
 /// task is aborted (a link switched off in the demo, a runtime shutting down) does not leave the
 /// peer marked forever and block reconnecting.
 struct ActiveGuard {
-    active: Arc<Mutex<HashSet<String>>>,
+    active: LiveSessions,
     peer: String,
 }
 
 impl ActiveGuard {
-    fn new(active: &Arc<Mutex<HashSet<String>>>, peer: &str) -> ActiveGuard {
+    fn new(active: &LiveSessions, peer: &str, dialer: bool) -> ActiveGuard {
         if let Ok(mut a) = active.lock() {
-            a.insert(peer.to_string());
+            a.insert(
+                peer.to_string(),
+                LiveSession {
+                    dialer,
+                    ..LiveSession::default()
+                },
+            );
         }
         ActiveGuard {
             active: active.clone(),
@@ -373,23 +541,28 @@ impl Drop for ActiveGuard {
 struct SyncProtocol {
     handle: NodeHandle,
     reports: mpsc::Sender<SessionReport>,
-    active: Arc<Mutex<HashSet<String>>>,
+    active: LiveSessions,
     shutdown: watch::Receiver<bool>,
+    kick: Kick,
 }
 
 impl ProtocolHandler for SyncProtocol {
     async fn accept(&self, connection: Connection) -> Result<(), AcceptError> {
         let peer = node_id_hex(&connection.remote_id());
         let (send, recv) = connection.accept_bi().await?;
-        let active = ActiveGuard::new(&self.active, &peer);
+        let active = ActiveGuard::new(&self.active, &peer, false);
         let report = drive(
-            self.handle.clone(),
-            peer.clone(),
+            Drive {
+                handle: self.handle.clone(),
+                peer: peer.clone(),
+                dialer: false,
+                continuous: true,
+                shutdown: self.shutdown.clone(),
+                kick: self.kick.clone(),
+                live: self.active.clone(),
+            },
             send,
             recv,
-            false,
-            true,
-            self.shutdown.clone(),
         )
         .await;
         drop(active);
@@ -453,9 +626,11 @@ pub struct SyncNode {
     router: Router,
     handle: NodeHandle,
     node_id: String,
-    active: Arc<Mutex<HashSet<String>>>,
+    active: LiveSessions,
     shutdown_tx: watch::Sender<bool>,
     shutdown: watch::Receiver<bool>,
+    kick_tx: watch::Sender<(u64, Option<String>)>,
+    kick: Kick,
     reports: mpsc::Sender<SessionReport>,
 }
 
@@ -486,8 +661,9 @@ impl SyncNode {
         )
         .await?;
         let node_id = node_id_hex(&endpoint.id());
-        let active = Arc::new(Mutex::new(HashSet::new()));
+        let active = LiveSessions::default();
         let (shutdown_tx, shutdown) = watch::channel(false);
+        let (kick_tx, kick) = watch::channel((0, None));
         let router = Router::builder(endpoint)
             .accept(
                 SYNC_ALPN,
@@ -496,6 +672,7 @@ impl SyncNode {
                     reports: reports.clone(),
                     active: active.clone(),
                     shutdown: shutdown.clone(),
+                    kick: kick.clone(),
                 },
             )
             .accept(
@@ -512,6 +689,8 @@ impl SyncNode {
             active,
             shutdown_tx,
             shutdown,
+            kick_tx,
+            kick,
             reports,
         })
     }
@@ -526,12 +705,46 @@ impl SyncNode {
         self.router.endpoint().bound_sockets()
     }
 
+    /// Where other machines may reach this node: the interfaces' addresses iroh found (IPv4
+    /// before IPv6; loopback and link-local ones left out). A person chooses among them for an
+    /// invitation; nothing dials them by itself.
+    pub fn lan_addrs(&self) -> Vec<String> {
+        let mut direct: Vec<SocketAddr> = self
+            .router
+            .endpoint()
+            .addr()
+            .ip_addrs()
+            .copied()
+            .filter(|a| match a.ip() {
+                std::net::IpAddr::V4(ip) => !ip.is_loopback() && !ip.is_link_local(),
+                std::net::IpAddr::V6(ip) => !ip.is_loopback() && !ip.is_unicast_link_local(),
+            })
+            .collect();
+        direct.sort_by_key(|a| (a.is_ipv6(), *a));
+        direct.dedup();
+        direct.iter().map(ToString::to_string).collect()
+    }
+
     /// Whether a session with `peer` is running.
     pub fn is_active(&self, peer: &str) -> bool {
         self.active
             .lock()
-            .map(|a| a.contains(peer))
+            .map(|a| a.contains_key(peer))
             .unwrap_or(false)
+    }
+
+    /// The sessions running now, with their progress.
+    pub fn live(&self) -> HashMap<String, LiveSession> {
+        self.active.lock().map(|a| a.clone()).unwrap_or_default()
+    }
+
+    /// "Sync now" with one peer, or with every peer (`None`): a dialer waiting out its backoff
+    /// dials at once, and a running session offers this node's writes at once.
+    pub fn sync_now(&self, peer: Option<String>) {
+        self.kick_tx.send_modify(|(generation, target)| {
+            *generation += 1;
+            *target = peer;
+        });
     }
 
     async fn connect(
@@ -562,20 +775,26 @@ impl SyncNode {
             .open_bi()
             .await
             .map_err(|e| SyncError::Io(e.to_string()))?;
+        let _active = ActiveGuard::new(&self.active, peer, true);
         let report = drive(
-            self.handle.clone(),
-            peer.to_string(),
+            Drive {
+                handle: self.handle.clone(),
+                peer: peer.to_string(),
+                dialer: true,
+                continuous: false,
+                shutdown: self.shutdown.clone(),
+                kick: self.kick.clone(),
+                live: self.active.clone(),
+            },
             send,
             recv,
-            true,
-            false,
-            self.shutdown.clone(),
         )
         .await;
         conn.close(0u32.into(), b"done");
-        match &report.error {
-            Some(e) => Err(SyncError::Io(e.clone())),
-            None => Ok(report),
+        match (&report.error, report.refused) {
+            (Some(e), Some(d)) => Err(SyncError::Refused(d, e.clone())),
+            (Some(e), None) => Err(SyncError::Io(e.clone())),
+            (None, _) => Ok(report),
         }
     }
 
@@ -583,6 +802,8 @@ impl SyncNode {
     pub async fn keep_synced(&self, peer: String, addrs: Vec<SocketAddr>) {
         let mut backoff = Duration::from_millis(500);
         let mut shutdown = self.shutdown.clone();
+        let mut kick = self.kick.clone();
+        kick.borrow_and_update();
         loop {
             if *shutdown.borrow() {
                 return;
@@ -591,15 +812,19 @@ impl SyncNode {
                 match self.connect(&peer, &addrs, SYNC_ALPN).await {
                     Ok(conn) => match conn.open_bi().await {
                         Ok((send, recv)) => {
-                            let active = ActiveGuard::new(&self.active, &peer);
+                            let active = ActiveGuard::new(&self.active, &peer, true);
                             let report = drive(
-                                self.handle.clone(),
-                                peer.clone(),
+                                Drive {
+                                    handle: self.handle.clone(),
+                                    peer: peer.clone(),
+                                    dialer: true,
+                                    continuous: true,
+                                    shutdown: self.shutdown.clone(),
+                                    kick: self.kick.clone(),
+                                    live: self.active.clone(),
+                                },
                                 send,
                                 recv,
-                                true,
-                                true,
-                                self.shutdown.clone(),
                             )
                             .await;
                             drop(active);
@@ -613,9 +838,9 @@ impl SyncNode {
                     },
                     Err(e) => {
                         let p = peer.clone();
-                        let msg = e.to_string();
+                        let msg = e.stored();
                         let _ = on_store(&self.handle, move |node| {
-                            node.record_contact(&p, Some(&msg))
+                            node.record_contact(&p, Contact::Failed(&msg))
                         })
                         .await;
                         tracing::debug!(peer = %short(&peer), "dial failed: {e}");
@@ -625,6 +850,12 @@ impl SyncNode {
             tokio::select! {
                 _ = tokio::time::sleep(backoff) => {}
                 _ = shutdown.changed() => return,
+                Ok(()) = kick.changed() => {
+                    if kicked(&kick, &peer) {
+                        backoff = Duration::from_millis(500);
+                        continue;
+                    }
+                }
             }
             backoff = (backoff * 2).min(MAX_BACKOFF);
         }
@@ -678,7 +909,9 @@ pub async fn join(ticket: &Ticket, dir: &Path, clock: Clock) -> Result<Node, Syn
     endpoint.close().await;
     let (cert, certs, docs) = match reply {
         Some((JoinReply::Welcome { cert, certs, docs }, _)) => (cert, certs, docs),
-        Some((JoinReply::Refused { reason }, _)) => return Err(SyncError::Refused(reason)),
+        Some((JoinReply::Refused { reason }, _)) => {
+            return Err(SyncError::Refused(Denial::Other, reason));
+        }
         None => {
             return Err(SyncError::Io(
                 "the inviting station closed without answering".into(),
@@ -695,6 +928,7 @@ pub async fn join(ticket: &Ticket, dir: &Path, clock: Clock) -> Result<Node, Syn
     };
     if enrolment.cert.body.node_id != node_id_of(&secret) {
         return Err(SyncError::Unauthorized(
+            Denial::NotMember,
             "the inviting station certified another node".into(),
         ));
     }

@@ -1,4 +1,4 @@
-//! The wire format of the sync protocol (`yizhan/sync/1`) and of enrolment (`yizhan/enrol/1`).
+//! The wire format of the sync protocol (`yizhan/sync/2`) and of enrolment (`yizhan/enrol/1`).
 //!
 //! Every message is one frame: a 4-byte big-endian length, then the message encoded with
 //! postcard. A frame longer than [`MAX_FRAME`] is refused before anything is allocated for it; a
@@ -55,7 +55,7 @@ pub struct DocSync {
 pub enum Msg {
     /// The first message each side sends.
     Hello {
-        /// Protocol version (1).
+        /// Protocol version ([`crate::session::VERSION`]).
         version: u32,
         /// The network's id.
         network_id: String,
@@ -121,8 +121,18 @@ pub enum Msg {
     },
     /// The sender refuses to continue.
     Refused {
-        /// Why.
+        /// Why, as data.
+        kind: crate::Denial,
+        /// Why, in words.
         reason: String,
+    },
+    /// The sender holds every document the receiver wrote up to this `seq` (in the sender's
+    /// scope): the receiver's count of what the sender still lacks starts after it. Sent
+    /// whenever the sender's watermark of the receiver moves, so both sides know, after an
+    /// exchange, that nothing is pending.
+    Ack {
+        /// The receiver's `seq`.
+        upto: i64,
     },
 }
 
@@ -308,7 +318,11 @@ mod tests {
                 .prop_map(|(hashes, upto)| Msg::Buckets { hashes, upto }),
             proptest::collection::vec(any::<u16>(), 0..8)
                 .prop_map(|buckets| Msg::BucketWant { buckets }),
-            s().prop_map(|reason| Msg::Refused { reason }),
+            s().prop_map(|reason| Msg::Refused {
+                kind: crate::Denial::Revoked,
+                reason
+            }),
+            any::<i64>().prop_map(|upto| Msg::Ack { upto }),
         ]
     }
 

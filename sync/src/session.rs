@@ -25,19 +25,19 @@
 //!    ends when both sides are idle; a continuous session stays open and offers local writes as
 //!    they happen ([`Session::poll_local`]).
 
-use crate::SyncError;
 use crate::proto::{
     BUCKETS, DocChanges, DocHeads, DocSync, Hash, MAX_HAVE, Msg, TARGET_BATCH_BYTES, size_of,
 };
+use crate::{Denial, SyncError};
 use automerge::sync::{Message as AmSyncMessage, State as AmSyncState, SyncDoc as _};
 use automerge::{Automerge, ChangeHash};
 use std::collections::{BTreeMap, BTreeSet, HashMap, VecDeque};
 use yizhan_node::Node;
 use yizhan_node::cert::{Cert, short};
-use yizhan_node::replica::{RemoteDoc, Scope};
+use yizhan_node::replica::{Contact, RemoteDoc, Scope};
 
 /// The protocol version this build speaks.
-pub const VERSION: u32 = 1;
+pub const VERSION: u32 = 2;
 
 /// Counters for one session.
 #[derive(Debug, Clone, Default, PartialEq, Eq, serde::Serialize)]
@@ -78,7 +78,7 @@ fn kind_of(msg: &Msg) -> u8 {
         Msg::Sync { .. } => kind::SYNC,
         Msg::BucketWant { .. } => kind::BUCKET_WANT,
         Msg::Idle { .. } => kind::IDLE,
-        Msg::Certs { .. } | Msg::Buckets { .. } | Msg::Refused { .. } => 0,
+        Msg::Certs { .. } | Msg::Buckets { .. } | Msg::Refused { .. } | Msg::Ack { .. } => 0,
     }
 }
 
@@ -118,6 +118,8 @@ pub struct Session {
     peer_since: i64,
     /// This node's watermark of the peer.
     received_upto: i64,
+    /// The watermark of the peer this node last told it about (its hello or an `Ack`).
+    acked_sent: i64,
     chunks: VecDeque<Chunk>,
     /// Offered heads this node does not have yet, by document.
     awaiting: HashMap<String, Vec<ChangeHash>>,
@@ -242,6 +244,7 @@ impl Session {
             offered_upto: 0,
             peer_since: 0,
             received_upto,
+            acked_sent: received_upto,
             chunks: VecDeque::new(),
             awaiting: HashMap::new(),
             syncs: HashMap::new(),
@@ -317,7 +320,10 @@ impl Session {
     }
 
     fn sent(&mut self, msgs: Vec<Msg>) -> Vec<Msg> {
-        if msgs.iter().any(|m| !matches!(m, Msg::Idle { .. })) {
+        if msgs
+            .iter()
+            .any(|m| !matches!(m, Msg::Idle { .. } | Msg::Ack { .. }))
+        {
             self.idle_sent = false;
             self.peer_idle = false;
         }
@@ -394,21 +400,30 @@ impl Session {
             Msg::BucketWant { buckets } => self.on_bucket_want(node, &buckets)?,
             Msg::Sync { docs } => self.on_sync(node, docs)?,
             Msg::Idle { upto } => {
+                self.scope()?;
                 self.peer_idle = true;
-                if self.idle_sent {
-                    // The peer went idle after everything this node offered: it has it all.
-                    node.set_acked_seq(&self.peer, self.offered_upto)?;
-                }
                 // Everything the peer wrote up to `upto` is either offered (and here, if nothing
                 // is outstanding) or came from this node.
                 // A peer that overstates this only hides its own writes from this node.
-                if self.awaiting.is_empty() && self.chunks.is_empty() && upto > self.received_upto {
-                    self.received_upto = upto;
-                    node.set_received_seq(&self.peer, upto)?;
+                if self.awaiting.is_empty() && self.chunks.is_empty() {
+                    if upto > self.received_upto {
+                        self.received_upto = upto;
+                        node.set_received_seq(&self.peer, upto)?;
+                    }
+                    // This node holds everything the peer has offered and waits for nothing:
+                    // an exchange completed, which is what "last contact" means.
+                    node.record_contact(&self.peer, Contact::Synced)?;
                 }
                 Vec::new()
             }
-            Msg::Refused { reason } => return Err(SyncError::Refused(reason)),
+            Msg::Ack { upto } => {
+                self.scope()?;
+                // A peer that overstates this only hides this node's writes from itself.
+                let upto = upto.min(node.seq()?);
+                node.set_acked_seq(&self.peer, upto)?;
+                Vec::new()
+            }
+            Msg::Refused { kind, reason } => return Err(SyncError::Refused(kind, reason)),
         };
         if self.syncs_dirty {
             self.syncs_dirty = false;
@@ -426,9 +441,45 @@ impl Session {
             let upto = self.idle_upto(node)?;
             out.push(Msg::Idle { upto });
             self.stats.msgs_out += 1;
+            self.push_ack(&mut out);
             return Ok(out);
         }
-        Ok(self.sent(out))
+        let mut out = self.sent(out);
+        self.push_ack(&mut out);
+        Ok(out)
+    }
+
+    /// Appends an `Ack` when this node's watermark of the peer moved since it last said so: the
+    /// peer then knows what it no longer needs to count as pending.
+    fn push_ack(&mut self, out: &mut Vec<Msg>) {
+        if self.hello_received && self.received_upto > self.acked_sent {
+            self.acked_sent = self.received_upto;
+            out.push(Msg::Ack {
+                upto: self.received_upto,
+            });
+            self.stats.msgs_out += 1;
+        }
+    }
+
+    /// A continuous session's heartbeat: while nothing is in flight, say `Idle` again, so that the
+    /// peer records a completed exchange (its "last contact" stays true while the link is up)
+    /// and a link that died is noticed by the write failing. Nothing while an exchange runs.
+    pub fn heartbeat(&mut self, node: &mut Node) -> Result<Vec<Msg>, SyncError> {
+        if !self.hello_received
+            || !self.idle_sent
+            || !self.awaiting.is_empty()
+            || !self.chunks.is_empty()
+        {
+            return Ok(Vec::new());
+        }
+        let upto = self.idle_upto(node)?;
+        self.stats.msgs_out += 1;
+        Ok(vec![Msg::Idle { upto }])
+    }
+
+    /// Documents this side has been offered and still waits for.
+    pub fn awaiting(&self) -> usize {
+        self.awaiting.len()
     }
 
     #[allow(clippy::too_many_arguments)]
@@ -446,24 +497,33 @@ impl Session {
             return Err(SyncError::Protocol("a second hello".into()));
         }
         if version != VERSION {
-            return Err(SyncError::Unauthorized(format!(
-                "peer speaks protocol version {version}, this node {VERSION}"
-            )));
+            return Err(SyncError::Unauthorized(
+                Denial::Version,
+                format!("peer speaks protocol version {version}, this node {VERSION}"),
+            ));
         }
         if network_id != self.network_id {
             return Err(SyncError::Unauthorized(
+                Denial::OtherNetwork,
                 "the peer belongs to another network".into(),
+            ));
+        }
+        if node.roster().is_revoked(&self.peer) {
+            return Err(SyncError::Unauthorized(
+                Denial::Revoked,
+                format!("node {} has been revoked", short(&self.peer)),
             ));
         }
         let certs: Vec<Cert> = chain
             .iter()
             .map(|c| Cert::from_json(c))
             .collect::<Result<_, _>>()?;
-        let leaf = certs
-            .first()
-            .ok_or_else(|| SyncError::Unauthorized("the peer sent no certificate".into()))?;
+        let leaf = certs.first().ok_or_else(|| {
+            SyncError::Unauthorized(Denial::NotMember, "the peer sent no certificate".into())
+        })?;
         if leaf.body.node_id != self.peer {
             return Err(SyncError::Unauthorized(
+                Denial::NotMember,
                 "the peer's certificate is for another node".into(),
             ));
         }
@@ -472,16 +532,16 @@ impl Session {
             .into_iter()
             .find(|(c, _)| c.body.node_id == self.peer)
         {
-            return Err(SyncError::Unauthorized(e.to_string()));
+            return Err(SyncError::Unauthorized(Denial::NotMember, e.to_string()));
         }
         let cert = node
             .member(&self.peer)
-            .map_err(|e| SyncError::Unauthorized(e.to_string()))?
+            .map_err(|e| SyncError::Unauthorized(Denial::NotMember, e.to_string()))?
             .clone();
         self.peer_scope = Some(node.scope_of(&cert.body.station.code));
         self.peer_cert = Some(cert);
         self.hello_received = true;
-        node.record_contact(&self.peer, None)?;
+        node.record_contact(&self.peer, Contact::Connected)?;
         let my_seq = node.seq()?;
         // A watermark beyond this node's seq means this store was replaced: start over.
         self.offered_upto = if since > my_seq || since < 0 {
@@ -764,10 +824,10 @@ impl Session {
             // Only documents this node has and the peer may hold; anything else is answered with
             // silence, which reveals nothing.
             if node.heads_of(&d.id)?.is_none() || !node.doc_in_scope(&d.id, &scope)? {
-                return Err(SyncError::Unauthorized(format!(
-                    "the peer asked for document {} outside its scope",
-                    d.id
-                )));
+                return Err(SyncError::Unauthorized(
+                    Denial::OutOfScope,
+                    format!("the peer asked for document {} outside its scope", d.id),
+                ));
             }
             let theirs = to_hashes(&d.heads);
             if let Some(ch) = node.missing_changes(&d.id, &theirs)? {
@@ -815,10 +875,10 @@ impl Session {
         for d in &docs {
             let exists = node.heads_of(&d.id)?.is_some();
             if exists && !node.doc_in_scope(&d.id, &scope)? {
-                return Err(SyncError::Unauthorized(format!(
-                    "the peer asked for document {} outside its scope",
-                    d.id
-                )));
+                return Err(SyncError::Unauthorized(
+                    Denial::OutOfScope,
+                    format!("the peer asked for document {} outside its scope", d.id),
+                ));
             }
             let msg = AmSyncMessage::decode(&d.message).map_err(|e| {
                 SyncError::Protocol(format!("sync message for {} does not decode: {e}", d.id))

@@ -809,3 +809,142 @@ async fn a_new_device_is_sent_each_document_once() {
     );
     assert!(ratio < 1.5, "{ratio:.2}× the changes: {first:?}");
 }
+
+/// What a node remembers of a peer: (documents it has not acknowledged, last contact, last error).
+async fn peer_state(at: &Peer, other: &Peer) -> (usize, Option<i64>, Option<String>) {
+    let id = other.id.clone();
+    at.call(move |n| match n.peer(&id)? {
+        Some(row) => Ok((n.pending_for(&row)?, row.last_contact, row.last_error)),
+        // Not met yet.
+        None => Ok((0, None, None)),
+    })
+    .await
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn after_an_exchange_nothing_is_pending_and_the_contact_is_now() {
+    let tmp = tempfile::tempdir().unwrap();
+    let c = Peer::start("C", city_node(&tmp.path().join("c"))).await;
+    let t1 = c.enrol(&tmp.path().join("t1"), "T1", "township", "C").await;
+    // Both sides have something the other lacks, and act on a shared case: whichever side goes
+    // idle last must still learn that the other has everything.
+    let up = t1.new_case("CT-001", "镇民", false).await;
+    t1.act(&up, Action::Forward { to: "C".into() }).await;
+    let down = c.new_case("TS-004", "市民", false).await;
+    c.act(&down, Action::Forward { to: "T1".into() }).await;
+    assert!(peer_state(&t1, &c).await.0 > 0, "T1 has something to send");
+    t1.sync(&c).await;
+    t1.act(&down, Action::Accept).await;
+    c.act(&up, Action::Accept).await;
+    t1.sync(&c).await;
+    for (at, other) in [(&t1, &c), (&c, &t1)] {
+        let (pending, contact, error) = peer_state(at, other).await;
+        assert_eq!(
+            pending, 0,
+            "{} still counts documents for {}",
+            at.name, other.name
+        );
+        assert_eq!(
+            contact,
+            Some(NOW),
+            "{}'s last contact with {}",
+            at.name,
+            other.name
+        );
+        assert_eq!(error, None);
+    }
+    // A continuous session drains the count as well, on the accepting side too.
+    let net = t1.net.clone();
+    let (cid, caddrs) = (c.id.clone(), c.addrs.clone());
+    let task = tokio::spawn(async move { net.keep_synced(cid, caddrs).await });
+    let more = c.new_case("TS-004", "又一位市民", false).await;
+    c.act(&more, Action::Forward { to: "T1".into() }).await;
+    within(Duration::from_secs(10), async || {
+        t1.ids().await.contains(&more)
+            && peer_state(&c, &t1).await.0 == 0
+            && peer_state(&t1, &c).await.0 == 0
+    })
+    .await
+    .expect("the counts did not return to 0 on a continuous session");
+    task.abort();
+    t1.shutdown().await;
+    c.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_live_session_keeps_the_contact_fresh_and_a_cut_one_ages() {
+    let tmp = tempfile::tempdir().unwrap();
+    let c = Peer::start("C", city_node(&tmp.path().join("c"))).await;
+    let t1 = c.enrol(&tmp.path().join("t1"), "T1", "township", "C").await;
+    let net = t1.net.clone();
+    let (cid, caddrs) = (c.id.clone(), c.addrs.clone());
+    let task = tokio::spawn(async move { net.keep_synced(cid, caddrs).await });
+    within(Duration::from_secs(10), async || {
+        peer_state(&c, &t1).await.1 == Some(NOW)
+    })
+    .await
+    .expect("the city recorded no completed exchange");
+    // Time passes on both clocks while the session stays up with nothing to say: the heartbeat
+    // (every 10 s) still records a completed exchange.
+    let later = NOW + 30_000;
+    for p in [&c, &t1] {
+        p.call(move |n| {
+            n.set_clock(Clock::Fixed(later));
+            Ok(())
+        })
+        .await;
+    }
+    within(Duration::from_secs(25), async || {
+        peer_state(&c, &t1).await.1 == Some(later)
+    })
+    .await
+    .expect("an idle live session did not keep the last contact fresh");
+    // The link is cut: a minute later the city's last contact with T1 is a minute old.
+    task.abort();
+    t1.shutdown().await;
+    c.call(move |n| {
+        n.set_clock(Clock::Fixed(later + 60_000));
+        Ok(())
+    })
+    .await;
+    let (_, contact, _) = peer_state(&c, &t1).await;
+    assert_eq!(
+        contact,
+        Some(later),
+        "the contact stays where the link was cut"
+    );
+    c.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_refused_node_is_told_why() {
+    let tmp = tempfile::tempdir().unwrap();
+    let c = Peer::start("C", city_node(&tmp.path().join("c"))).await;
+    let t1 = c.enrol(&tmp.path().join("t1"), "T1", "township", "C").await;
+    let x = Peer::start("X", city_node(&tmp.path().join("x"))).await;
+    let err = x.net.sync_once(&c.id, &c.addrs).await.unwrap_err();
+    assert_eq!(
+        err.kind(),
+        yizhan_sync::ErrorKind::RefusedBy(yizhan_sync::Denial::OtherNetwork),
+        "{err}"
+    );
+    let t1_id = t1.id.clone();
+    c.call(move |n| n.revoke(&t1_id, "丢失")).await;
+    let err = t1.net.sync_once(&c.id, &c.addrs).await.unwrap_err();
+    assert_eq!(
+        err.kind(),
+        yizhan_sync::ErrorKind::RefusedBy(yizhan_sync::Denial::Revoked),
+        "{err}"
+    );
+    // The refused side keeps the reason with the peer, in a form the window words in Chinese.
+    let (_, _, error) = peer_state(&t1, &c).await;
+    let error = error.expect("T1 recorded the refusal");
+    assert_eq!(
+        yizhan_sync::ErrorKind::of_stored(&error),
+        yizhan_sync::ErrorKind::RefusedBy(yizhan_sync::Denial::Revoked),
+        "{error}"
+    );
+    x.shutdown().await;
+    t1.shutdown().await;
+    c.shutdown().await;
+}

@@ -13,6 +13,7 @@ use super::widgets::{error_line, field, field_multiline, light_dot, time};
 use super::{Command, Cx, StationInfo};
 use eframe::egui;
 use std::collections::BTreeMap;
+use std::path::PathBuf;
 use std::sync::mpsc::Receiver;
 use yizhan_node::CaseView;
 use yizhan_node::case::Action;
@@ -53,6 +54,8 @@ pub struct DetailPanel {
     forms: Forms,
     error: Option<String>,
     print: Printing,
+    /// When the case number was last copied (the "已复制" feedback shows for a moment).
+    copied_at: Option<f64>,
 }
 
 /// The printable documents of the open case: where to write them, and the write in flight.
@@ -64,6 +67,9 @@ struct Printing {
     defaulted_for: Option<String>,
     result: Option<Receiver<Result<String, String>>>,
     message: Option<Result<String, String>>,
+    /// Printing or opening the written file, and its outcome.
+    system: Option<Receiver<Result<String, String>>>,
+    system_message: Option<Result<String, String>>,
 }
 
 /// `<data dir>/documents/<case number>-<document>.pdf`: beside the store, so that a station finds its
@@ -287,6 +293,20 @@ impl DetailPanel {
             }
             if let Some(v) = &self.view {
                 ui.heading(format!("{} {}", t.case_number, v.doc.number));
+                if ui
+                    .small_button(t.copy)
+                    .on_hover_text(t.copy_number)
+                    .clicked()
+                {
+                    ui.ctx().copy_text(v.doc.number.clone());
+                    self.copied_at = Some(ui.input(|i| i.time));
+                }
+                let now = ui.input(|i| i.time);
+                if self.copied_at.is_some_and(|at| now - at < 3.0) {
+                    ui.label(egui::RichText::new(format!("✔ {}", t.copied)).strong());
+                    ui.ctx()
+                        .request_repaint_after(std::time::Duration::from_millis(500));
+                }
                 if v.state.conflict() {
                     ui.colored_label(ui.visuals().warn_fg_color, t.conflict_flag);
                 }
@@ -338,6 +358,7 @@ impl DetailPanel {
             p.path = default_pdf_path(cx.info, number, Paper::Receipt);
             p.defaulted_for = Some(view.doc.id.clone());
             p.message = None;
+            p.system_message = None;
         }
         ui.strong(t.print_heading);
         ui.horizontal_wrapped(|ui| {
@@ -369,14 +390,56 @@ impl DetailPanel {
                 ui.spinner();
                 ui.weak(t.pdf_writing);
             }
-            match &p.message {
-                Some(Ok(path)) => {
-                    ui.label(format!("{} {path}", t.pdf_written));
-                }
-                Some(Err(e)) => error_line(ui, e),
-                None => {}
-            }
         });
+        if let Some(rx) = &p.system
+            && let Ok(r) = rx.try_recv()
+        {
+            p.system_message = Some(r);
+            p.system = None;
+        }
+        match &p.message {
+            Some(Ok(path)) => {
+                // The whole path, wrapped: a clerk has to find the file.
+                ui.add(egui::Label::new(format!("{} {path}", t.pdf_written)).wrap());
+                let written = PathBuf::from(path);
+                ui.horizontal(|ui| {
+                    let idle = p.system.is_none();
+                    if ui
+                        .add_enabled(idle, egui::Button::new(t.print_button))
+                        .clicked()
+                    {
+                        p.system = Some(super::system::print(written.clone(), t));
+                        p.system_message = None;
+                    }
+                    if ui
+                        .add_enabled(idle, egui::Button::new(t.open_button))
+                        .clicked()
+                    {
+                        p.system = Some(super::system::open(written.clone(), t));
+                        p.system_message = None;
+                    }
+                    if !idle {
+                        ui.spinner();
+                    }
+                });
+                match &p.system_message {
+                    Some(Ok(m)) => {
+                        ui.add(egui::Label::new(m).wrap());
+                    }
+                    Some(Err(e)) => {
+                        ui.add(
+                            egui::Label::new(
+                                egui::RichText::new(e).color(ui.visuals().error_fg_color),
+                            )
+                            .wrap(),
+                        );
+                    }
+                    None => {}
+                }
+            }
+            Some(Err(e)) => error_line(ui, e),
+            None => {}
+        }
     }
 
     fn actions(&mut self, ui: &mut egui::Ui, cx: &mut Cx<'_>, view: &CaseView) {

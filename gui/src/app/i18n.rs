@@ -56,7 +56,22 @@ strings! {
     lang_name: "中文", "English";
     app_title: "驿站", "Yizhan";
     station: "站点", "Station";
+    screen_inbox: "待办", "To do";
     screen_cases: "办件", "Cases";
+    inbox_total: "需要处理", "to handle:";
+    inbox_arrived: "新到待受理", "Arrived, not yet accepted";
+    inbox_arrived_hint: "转到本站或在本站登记、尚未受理的办件（村站：已登记、尚未上报）。", "Cases taken in or forwarded here and not yet accepted (at a village: taken in and not yet sent up).";
+    inbox_materials: "待补正", "Awaiting materials";
+    inbox_materials_hint: "已一次性告知、等申请人补齐材料的办件；申请人带齐材料来时，从这里继续办理。", "Cases waiting for the applicant's missing materials; when the applicant comes back, continue from here.";
+    inbox_due: "临期与超期", "Due soon and overdue";
+    inbox_due_hint: "正在计时、已亮黄灯或红灯的办件，最早到期的在前。", "Cases whose clock runs and whose light is yellow or red, earliest due first.";
+    inbox_follow_ups: "差评整改", "Follow-ups of bad ratings";
+    inbox_follow_ups_hint: "申请人给了差评、整改尚未完成的办件。", "Cases whose applicant gave a bad rating and whose follow-up is still open.";
+    inbox_news: "办理进展", "News of your cases";
+    inbox_news_hint: "本站代办的办件在其他站点有了进展（受理、要求补正、办结、可以领取），请告知群众。", "Cases this station took in that moved on elsewhere (accepted, materials asked for, completed, ready to pick up): tell the applicants.";
+    inbox_mark_seen: "全部标为已查看", "Mark all as seen";
+    inbox_empty: "没有。", "None.";
+    inbox_more: "未列出的还有", "Not listed:";
     screen_intake: "收件登记", "Intake";
     screen_dashboard: "统计监察", "Dashboard";
     screen_sync: "同步", "Sync";
@@ -135,6 +150,7 @@ strings! {
     bundle_unchanged: "已有", "already here";
     bundle_out_of_scope: "不在本站范围", "outside this station's scope";
     copy: "复制", "Copy";
+    copy_number: "复制案件编号", "Copy the case number";
     // County (demo).
     county: "演示县", "Demo county";
     county_links: "链路（勾选为连通）", "Links (ticked = up)";
@@ -355,7 +371,73 @@ strings! {
     ordinal: "节点序号", "node no.";
     seq: "变更序号", "Change sequence";
     addresses: "监听地址", "Listening on";
-    not_listening: "未在监听（运行 yizhan serve）", "Not listening (run yizhan serve)";
+    not_listening: "未在监听", "Not listening";
+    sync_now: "立即同步", "Sync now";
+    sync_now_all: "全部立即同步", "Sync all now";
+    engine_none: "本窗口不运行同步。", "This window does not run sync.";
+    engine_starting: "同步正在启动…", "Sync is starting…";
+    engine_running: "本机正在同步", "Syncing from this computer";
+    engine_elsewhere: "本站的同步由本机另一个程序运行，这里显示它的记录", "Another program on this computer syncs this station; its records are shown here";
+    engine_other_window: "另一个窗口", "another window";
+    engine_failed: "同步未能启动", "Sync could not start";
+    engine_stopped: "同步已停止。", "Sync has stopped.";
+    listening_on: "监听", "listening on";
+    lan_addrs: "本机网络地址", "This computer's network addresses";
+    port_moved: "上次使用的端口被占用，已改用其他端口；之前发出的邀请码可能连不上。原端口：", "The port used last time is taken, so another is used; tickets made before may not connect. Old port:";
+    peer_state: "状态", "State";
+    connected: "已连接", "connected";
+    syncing: "正在同步", "syncing";
+    not_connected: "未连接", "not connected";
+    to_receive: "待接收", "to receive";
+    bytes_left: "待发", "left to send";
+    sync_details: "详情", "Details";
+    just_now: "刚刚", "just now";
+    secs_ago: "秒前", "s ago";
+    mins_ago: "分钟前", "min ago";
+    hours_ago: "小时前", "h ago";
+    docs_unit: "件", "";
+    err_unreachable: "连不上（网络不通，或对方电脑未开机）", "Unreachable (no link, or the other computer is off)";
+    err_refused_revoked: "对方拒绝：本机已被吊销", "Refused: this computer has been revoked";
+    err_refused_network: "对方拒绝：不是同一个网络", "Refused: not the same network";
+    err_refused_member: "对方拒绝：对方不认识本机（尚未登记）", "Refused: the other side does not know this computer (not enrolled)";
+    err_refused_version: "对方拒绝：软件版本不兼容，请升级", "Refused: incompatible versions, please upgrade";
+    err_refused_scope: "对方拒绝：请求超出范围", "Refused: out of scope";
+    err_refused_other: "对方拒绝同步", "The other side refused";
+    err_refusing_revoked: "已拒绝：对方已被吊销", "Refused it: it has been revoked";
+    err_refusing_network: "已拒绝：对方不是同一个网络", "Refused it: another network";
+    err_refusing_member: "已拒绝：对方未登记", "Refused it: not enrolled";
+    err_refusing_version: "已拒绝：对方软件版本不兼容", "Refused it: incompatible version";
+    err_refusing_scope: "已拒绝：对方请求超出范围", "Refused it: out of scope";
+    err_refusing_other: "已拒绝对方", "Refused it";
+    err_other: "同步出错", "Sync error";
+    sync_config: "本机同步设置", "This computer's sync settings";
+    sync_listen: "监听地址", "Listen on";
+    sync_listen_hint: "留空则沿用上次的端口；例如 0.0.0.0:7227", "Empty: the port of last time; e.g. 0.0.0.0:7227";
+    sync_mdns: "在局域网中自动发现其他站点（mDNS）", "Find other stations on the local network (mDNS)";
+    sync_relay: "中继服务器（市级提供时填写）", "Relay server (if the city runs one)";
+    sync_config_saved: "同步设置已保存，同步已重新启动", "Sync settings saved; sync restarted";
+    sync_badge_ok: "已同步", "Synced";
+    sync_badge_busy: "同步中", "Syncing";
+    sync_badge_offline: "未连接", "Offline";
+    sync_badge_other: "由其他程序同步", "Synced by another program";
+    sync_badge_failed: "同步未启动", "Sync not running";
+    copied: "已复制", "Copied";
+    paste: "粘贴", "Paste";
+    clipboard_empty: "剪贴板中没有文字：请先复制邀请码", "The clipboard holds no text: copy the ticket first";
+    clipboard_failed: "无法读取剪贴板", "Cannot read the clipboard";
+    paste_hint: "把复制的邀请码粘贴到上面（也可在输入框中按 Ctrl+V）", "Paste the copied ticket above (or press Ctrl+V in the field)";
+    ticket_qr_hint: "可用手机拍下二维码，或保存为文件用U盘带到新电脑。", "Photograph the QR code with a phone, or save it to a file for a USB stick.";
+    save_to_file: "保存到文件", "Save to file";
+    saved_to: "已保存到", "Saved to";
+    print_button: "打印", "Print";
+    open_button: "打开", "Open";
+    print_sent: "已发送到打印机", "Sent to the printer";
+    print_no_printer: "尚未设置打印机：请在系统设置中添加打印机并设为默认", "No printer is set up: add one in the system settings and make it the default";
+    print_no_cups: "本机未安装打印服务（CUPS 的 lp 命令）：请安装 cups 并添加打印机", "No print service on this computer (CUPS's lp): install cups and add a printer";
+    print_failed: "打印失败", "Printing failed";
+    opened: "已用系统的阅读器打开", "Opened in the system's viewer";
+    open_no_viewer: "找不到可以打开 PDF 的程序：请安装 PDF 阅读器", "No program to open PDF files: install a PDF viewer";
+    open_failed: "无法打开", "Cannot open";
     peers: "对端节点", "Peers";
     no_peers: "尚无对端节点。", "No peers yet.";
     watermarks: "水位", "Watermarks";
@@ -453,6 +535,41 @@ strings! {
 }
 
 impl Tr {
+    /// A number of documents (cases): "3 件" / "3".
+    pub fn docs(&self, n: usize) -> String {
+        if self.docs_unit.is_empty() {
+            n.to_string()
+        } else {
+            format!("{n} {}", self.docs_unit)
+        }
+    }
+
+    /// A peer's stored last error (`kind: detail`, see `yizhan_sync::ErrorKind`) in plain words;
+    /// the detail stays available on hover.
+    pub fn sync_error(&self, stored: &str) -> &'static str {
+        use yizhan_sync::{Denial, ErrorKind};
+        match ErrorKind::of_stored(stored) {
+            ErrorKind::Unreachable => self.err_unreachable,
+            ErrorKind::RefusedBy(d) => match d {
+                Denial::Revoked => self.err_refused_revoked,
+                Denial::OtherNetwork => self.err_refused_network,
+                Denial::NotMember => self.err_refused_member,
+                Denial::Version => self.err_refused_version,
+                Denial::OutOfScope => self.err_refused_scope,
+                Denial::Other => self.err_refused_other,
+            },
+            ErrorKind::Refusing(d) => match d {
+                Denial::Revoked => self.err_refusing_revoked,
+                Denial::OtherNetwork => self.err_refusing_network,
+                Denial::NotMember => self.err_refusing_member,
+                Denial::Version => self.err_refusing_version,
+                Denial::OutOfScope => self.err_refusing_scope,
+                Denial::Other => self.err_refusing_other,
+            },
+            ErrorKind::Other => self.err_other,
+        }
+    }
+
     /// A status.
     pub fn status(&self, s: Status) -> &'static str {
         if std::ptr::eq(self, &EN) {
@@ -958,6 +1075,8 @@ impl Tr {
                 }
             ),
             Invalid::NotANodeId => "不是节点标识（应为 64 位十六进制数）".into(),
+            Invalid::NotAnAddress => "不是有效的地址（应为 地址:端口，例如 0.0.0.0:7227）".into(),
+            Invalid::NotAUrl => "不是有效的网址（应以 http:// 或 https:// 开头）".into(),
             Invalid::RevokeSelf => "节点不能吊销自己".into(),
             Invalid::NotAMember(node) => format!("{node} 不是本网络的节点"),
             Invalid::ThisNode => "是本节点自己".into(),
@@ -1005,6 +1124,8 @@ impl Tr {
             "comment" => "评价意见",
             "promise" => "申请人承诺",
             "node id" => "节点标识",
+            "listen address" => "监听地址",
+            "relay" => "中继服务器",
             "valid days" => "有效天数",
             "yellow_percent" => "黄灯阈值",
             "follow_up_days" => "整改时限",
@@ -1085,7 +1206,9 @@ mod tests {
 
     /// Every field name the node passes to `NodeError::invalid` (the literals at its call sites,
     /// `check_text` and `validate_code` included, and the action text fields of `Node::act`).
-    const NODE_FIELDS: [&str; 25] = [
+    const NODE_FIELDS: [&str; 27] = [
+        "listen address",
+        "relay",
         "applicant name",
         "ID number",
         "phone",
@@ -1155,6 +1278,7 @@ mod tests {
                 parent: "0100".into(),
             },
             Invalid::NotANodeId,
+            Invalid::NotAnAddress,
             Invalid::RevokeSelf,
             Invalid::NotAMember("01234567".into()),
             Invalid::ThisNode,

@@ -27,12 +27,14 @@ mod dashboard;
 mod detail;
 pub mod fonts;
 pub mod i18n;
+mod inbox;
 mod intake;
 mod list;
 mod receipt;
 mod settings;
 mod start;
 mod sync_panel;
+mod system;
 mod task;
 mod widgets;
 
@@ -59,6 +61,9 @@ pub struct StationSlot {
     pub label: String,
     /// The node, running on its own store thread.
     pub handle: NodeHandle,
+    /// The data directory, when the window runs this station's sync engine (a real station;
+    /// the demo county syncs its stations itself).
+    pub sync: Option<std::path::PathBuf>,
 }
 
 /// What the window opens with.
@@ -119,6 +124,8 @@ pub fn run_start(data: std::path::PathBuf, clock: yizhan_node::Clock) -> anyhow:
 /// The screens of the main area.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Screen {
+    /// The inbox (待办): what needs this station now; the window opens on it.
+    Inbox,
     /// The case list, or one case's detail when a case is open.
     Cases,
     /// Intake (收件 / 代办登记).
@@ -151,6 +158,7 @@ impl StartView {
     /// `settings-calendar`.
     pub fn parse(s: &str) -> Option<StartView> {
         Some(match s.trim() {
+            "inbox" => StartView::Screen(Screen::Inbox),
             "cases" | "list" => StartView::Screen(Screen::Cases),
             "detail" => StartView::FirstCase,
             "intake" => StartView::Screen(Screen::Intake),
@@ -268,6 +276,11 @@ pub enum Command {
     },
     /// Start or stop the demo county's stream of applications.
     SetStreaming(bool),
+    /// "Sync now" with one peer (its node id) or with every peer.
+    SyncNow(Option<String>),
+    /// Save this node's own sync settings (where it listens, discovery); the engine restarts
+    /// with them.
+    SaveSyncConfig(yizhan_node::replica::SyncConfig),
     /// Fetch everything again.
     Refresh,
 }
@@ -297,6 +310,8 @@ pub struct StationInfo {
     pub seq: i64,
     /// The data directory (where the store file is), the default place for printed documents.
     pub data_dir: std::path::PathBuf,
+    /// The node's clock (the system's, or the one `YIZHAN_NOW` pins), for "how long ago".
+    pub clock: yizhan_node::Clock,
 }
 
 impl StationInfo {
@@ -314,6 +329,7 @@ impl StationInfo {
             settings: *node.settings(),
             today: node.today(),
             seq: node.seq()?,
+            clock: node.clock(),
             data_dir: node
                 .store()
                 .path()
@@ -340,6 +356,12 @@ const POLL: Duration = Duration::from_millis(1000);
 struct StationState {
     label: String,
     handle: NodeHandle,
+    /// The data directory whose sync engine this window runs, if it runs one.
+    sync_dir: Option<std::path::PathBuf>,
+    /// The station's sync engine, once started (after the first frame).
+    engine: Option<yizhan_sync::engine::Engine>,
+    /// Why the engine could not be started.
+    engine_error: Option<String>,
     info: Option<StationInfo>,
     info_task: Task<StationInfo>,
     seq_task: Task<i64>,
@@ -352,6 +374,9 @@ impl StationState {
         let mut s = StationState {
             label: slot.label,
             handle: slot.handle,
+            sync_dir: slot.sync,
+            engine: None,
+            engine_error: None,
             info: None,
             info_task: Task::default(),
             seq_task: Task::default(),
@@ -406,6 +431,41 @@ impl StationState {
     fn busy(&self) -> bool {
         self.info_task.busy()
     }
+
+    /// Starts the sync engine if this station has one and it is not running. Returns at once:
+    /// the engine takes its lock and binds on its own runtime.
+    fn start_engine(&mut self) {
+        let Some(dir) = self.sync_dir.clone() else {
+            return;
+        };
+        if self.engine.is_some() {
+            return;
+        }
+        match yizhan_sync::engine::Engine::start(
+            self.handle.clone(),
+            yizhan_sync::engine::EngineOptions {
+                data_dir: dir,
+                program: "window".into(),
+                listen: None,
+                discovery: None,
+                when_busy: yizhan_sync::engine::WhenBusy::Wait,
+            },
+            None,
+        ) {
+            Ok(e) => {
+                self.engine = Some(e);
+                self.engine_error = None;
+            }
+            Err(e) => self.engine_error = Some(e.to_string()),
+        }
+    }
+
+    /// Stops the sync engine (the window closes, or its settings changed).
+    fn stop_engine(&mut self) {
+        if let Some(e) = self.engine.take() {
+            e.stop();
+        }
+    }
 }
 
 /// A write in flight.
@@ -426,6 +486,10 @@ enum Op {
     Network {
         station: usize,
         edit: NetworkEdit,
+        pending: Pending<()>,
+    },
+    SyncConfig {
+        station: usize,
         pending: Pending<()>,
     },
 }
@@ -453,6 +517,8 @@ pub struct Cx<'a> {
     pub commands: &'a mut Vec<Command>,
     /// Whether a write is in flight (buttons that write are disabled meanwhile).
     pub writing: bool,
+    /// The station's sync engine as it is now, when this window runs one.
+    pub engine: Option<&'a yizhan_sync::engine::EngineStatus>,
     /// The operator name recorded on events.
     pub operator: &'a str,
 }
@@ -490,10 +556,13 @@ pub struct App {
     list: list::ListPanel,
     detail: detail::DetailPanel,
     intake: intake::IntakePanel,
+    inbox: inbox::InboxPanel,
     dashboard: dashboard::DashboardPanel,
     sync: sync_panel::SyncPanel,
     settings: settings::SettingsPanel,
     start: Option<StartView>,
+    /// Frames drawn so far (the sync engines start after the first).
+    frames: u64,
 }
 
 impl App {
@@ -504,7 +573,7 @@ impl App {
             fonts: FontState::start(),
             stations: init.stations.into_iter().map(StationState::new).collect(),
             current: 0,
-            screen: Screen::Cases,
+            screen: Screen::Inbox,
             county: init.county,
             version: 1,
             operator: std::env::var("YIZHAN_OPERATOR")
@@ -517,11 +586,29 @@ impl App {
             list: list::ListPanel::default(),
             detail: detail::DetailPanel::default(),
             intake: intake::IntakePanel::default(),
+            inbox: inbox::InboxPanel::default(),
             dashboard: dashboard::DashboardPanel::default(),
             sync: sync_panel::SyncPanel::default(),
             settings: settings::SettingsPanel::default(),
             start: None,
+            frames: 0,
         }
+    }
+
+    /// Stops every sync engine this window runs: each finishes the frame in flight and
+    /// releases its data directory. Called when the window closes.
+    pub fn shutdown(&mut self) {
+        for s in &mut self.stations {
+            s.stop_engine();
+        }
+    }
+
+    /// The sync engine's status of the current station, if the window runs one.
+    pub fn engine_status(&self) -> Option<yizhan_sync::engine::EngineStatus> {
+        self.stations
+            .get(self.current)
+            .and_then(|s| s.engine.as_ref())
+            .map(yizhan_sync::engine::Engine::status)
     }
 
     /// Opens `view` (on station `station`, an index into [`AppInit::stations`]) as soon as what
@@ -565,6 +652,8 @@ impl App {
                 self.start = None;
             }
             StartView::FirstCase => {
+                // The list fetches its rows only while it is shown.
+                self.screen = Screen::Cases;
                 let accepted = yizhan_node::case::Status::Accepted.as_str();
                 let rows: Vec<_> = self.list.rows().collect();
                 let pick = rows
@@ -592,6 +681,7 @@ impl App {
             || !self.ops.is_empty()
             || self.stations.iter().any(|s| s.info.is_none() || s.busy())
             || self.list.busy()
+            || self.inbox.busy()
             || self.detail.busy()
             || self.dashboard.busy()
             || self.sync.busy()
@@ -669,6 +759,14 @@ impl App {
         egui::CentralPanel::default().show(ui, |ui| self.main_area(ui, t));
 
         self.apply_commands();
+        // The sync engines start once the first frame is on screen: a station that only opens
+        // the window syncs, and the window never waits for the network to appear.
+        self.frames += 1;
+        if self.frames >= 2 {
+            for s in &mut self.stations {
+                s.start_engine();
+            }
+        }
         if self.busy() {
             ctx.request_repaint_after(Duration::from_millis(16));
         } else {
@@ -690,9 +788,9 @@ impl App {
                 Op::Act { pending, .. } | Op::Intake { pending, .. } => {
                     pending.poll().map(Done::View)
                 }
-                Op::Settings { pending, .. } | Op::Network { pending, .. } => {
-                    pending.poll().map(Done::Unit)
-                }
+                Op::Settings { pending, .. }
+                | Op::Network { pending, .. }
+                | Op::SyncConfig { pending, .. } => pending.poll().map(Done::Unit),
             };
             if let Some(r) = finished {
                 done.push((i, r));
@@ -764,6 +862,25 @@ impl App {
                     self.settings.edit_done(&edit, r);
                 }
             }
+            (Op::SyncConfig { station, .. }, Done::Unit(r)) => {
+                self.notice = Some(match r {
+                    Ok(()) => {
+                        // The engine binds and discovers again with the new settings.
+                        if let Some(s) = self.stations.get_mut(station) {
+                            s.stop_engine();
+                            s.start_engine();
+                        }
+                        Notice {
+                            text: t.sync_config_saved.to_string(),
+                            error: false,
+                        }
+                    }
+                    Err(e) => Notice {
+                        text: t.node_error(&e),
+                        error: true,
+                    },
+                });
+            }
             // A write for a station no longer shown: its effect shows when that station is
             // shown again (the data version has moved).
             _ => {}
@@ -775,7 +892,8 @@ impl App {
             Op::Act { station, .. }
             | Op::Intake { station, .. }
             | Op::Settings { station, .. }
-            | Op::Network { station, .. } => *station == self.current,
+            | Op::Network { station, .. }
+            | Op::SyncConfig { station, .. } => *station == self.current,
         })
     }
 
@@ -797,6 +915,7 @@ impl App {
                 self.list = list::ListPanel::default();
                 self.detail = detail::DetailPanel::default();
                 self.intake = intake::IntakePanel::default();
+                self.inbox = inbox::InboxPanel::default();
                 self.dashboard = dashboard::DashboardPanel::default();
                 self.sync = sync_panel::SyncPanel::default();
                 self.settings = settings::SettingsPanel::default();
@@ -805,7 +924,10 @@ impl App {
             Command::SwitchStation(_) => {}
             Command::Show(screen) => self.screen = screen,
             Command::OpenCase(id) => {
-                self.screen = Screen::Cases;
+                // From the inbox, "back" returns to the inbox.
+                if self.screen != Screen::Inbox {
+                    self.screen = Screen::Cases;
+                }
                 self.detail.open(id);
             }
             Command::CloseCase => self.detail.close(),
@@ -848,6 +970,19 @@ impl App {
                     c.set_streaming(on);
                 }
             }
+            Command::SyncNow(peer) => {
+                if let Some(e) = self
+                    .stations
+                    .get(self.current)
+                    .and_then(|s| s.engine.as_ref())
+                {
+                    e.sync_now(peer);
+                }
+            }
+            Command::SaveSyncConfig(config) => self.ops.push(Op::SyncConfig {
+                station: self.current,
+                pending: handle.submit(move |n| n.set_sync_config(&config)),
+            }),
             Command::Refresh => {
                 self.version += 1;
                 if let Some(s) = self.stations.get_mut(self.current) {
@@ -898,7 +1033,12 @@ impl App {
                 ui.separator();
             }
             let in_detail = self.detail.is_open();
+            let inbox = match self.inbox.inbox().map(yizhan_node::inbox::Inbox::to_do) {
+                Some(n) if n > 0 => format!("{} {n}", t.screen_inbox),
+                _ => t.screen_inbox.to_string(),
+            };
             for (screen, name) in [
+                (Screen::Inbox, inbox.as_str()),
                 (Screen::Cases, t.screen_cases),
                 (Screen::Intake, t.screen_intake),
                 (Screen::Dashboard, t.screen_dashboard),
@@ -907,11 +1047,15 @@ impl App {
             ] {
                 let selected = self.screen == screen && !(screen == Screen::Cases && in_detail);
                 if ui.selectable_label(selected, name).clicked() {
-                    if screen == Screen::Cases {
+                    if matches!(screen, Screen::Cases | Screen::Inbox) {
                         self.commands.push(Command::CloseCase);
                     }
                     self.commands.push(Command::Show(screen));
                 }
+            }
+            if let Some(status) = self.engine_status() {
+                ui.separator();
+                self.sync_badge(ui, t, &status);
             }
             ui.separator();
             let other = match self.lang {
@@ -922,6 +1066,44 @@ impl App {
                 self.commands.push(Command::SetLang(other));
             }
         });
+    }
+
+    /// The sync engine in a word, in the top bar; a click opens the sync screen.
+    fn sync_badge(
+        &mut self,
+        ui: &mut egui::Ui,
+        t: &'static Tr,
+        status: &yizhan_sync::engine::EngineStatus,
+    ) {
+        use yizhan_sync::engine::EngineState;
+        let (dot, text) = match &status.state {
+            EngineState::Starting => (egui::Color32::GRAY, t.engine_starting),
+            EngineState::Elsewhere(_) => (egui::Color32::GRAY, t.sync_badge_other),
+            EngineState::Failed(_) | EngineState::Stopped => {
+                (ui.visuals().error_fg_color, t.sync_badge_failed)
+            }
+            EngineState::Running { .. } if status.live.is_empty() => {
+                (egui::Color32::from_rgb(200, 120, 0), t.sync_badge_offline)
+            }
+            EngineState::Running { .. }
+                if status
+                    .live
+                    .values()
+                    .any(|l| l.awaiting > 0 || l.unsent_bytes > 0) =>
+            {
+                (egui::Color32::from_rgb(40, 120, 220), t.sync_badge_busy)
+            }
+            EngineState::Running { .. } => (egui::Color32::from_rgb(30, 150, 60), t.sync_badge_ok),
+        };
+        let text = egui::RichText::new(format!("● {text}")).color(dot);
+        if ui
+            .add(egui::Button::new(text).frame(false))
+            .on_hover_text(t.screen_sync)
+            .clicked()
+        {
+            self.commands.push(Command::CloseCase);
+            self.commands.push(Command::Show(Screen::Sync));
+        }
     }
 
     fn status_bar(&mut self, ui: &mut egui::Ui, t: &'static Tr) {
@@ -1023,6 +1205,10 @@ impl App {
             });
             return;
         };
+        let engine = station
+            .engine
+            .as_ref()
+            .map(yizhan_sync::engine::Engine::status);
         let mut cx = Cx {
             t,
             lang: self.lang,
@@ -1032,9 +1218,15 @@ impl App {
             commands: &mut self.commands,
             writing,
             operator: &self.operator,
+            engine: engine.as_ref(),
         };
+        // The inbox is read even while another screen is shown: its count is in the top bar.
+        if self.screen != Screen::Inbox || self.detail.is_open() {
+            self.inbox.poll(&cx);
+        }
         match self.screen {
-            Screen::Cases if self.detail.is_open() => self.detail.ui(ui, &mut cx),
+            Screen::Inbox | Screen::Cases if self.detail.is_open() => self.detail.ui(ui, &mut cx),
+            Screen::Inbox => self.inbox.ui(ui, &mut cx),
             Screen::Cases => self.list.ui(ui, &mut cx),
             Screen::Intake => self.intake.ui(ui, &mut cx),
             Screen::Dashboard => self.dashboard.ui(ui, &mut cx),
@@ -1047,5 +1239,9 @@ impl App {
 impl eframe::App for App {
     fn ui(&mut self, ui: &mut egui::Ui, _frame: &mut eframe::Frame) {
         App::ui(self, ui);
+    }
+
+    fn on_exit(&mut self, _gl: Option<&eframe::glow::Context>) {
+        self.shutdown();
     }
 }

@@ -14,10 +14,12 @@
 use super::calendar_editor::CalendarEditor;
 use super::catalog_editor::CatalogEditor;
 use super::fonts::{FontState, INSTALL_HINT};
+use super::task::Task;
 use super::widgets::{error_line, field};
 use super::{Command, Cx, Lang, NetworkEdit, SettingsTab, StationInfo};
 use eframe::egui;
 use yizhan_node::network::Settings;
+use yizhan_node::replica::SyncConfig;
 use yizhan_node::station::Tier;
 
 /// The settings panel.
@@ -30,12 +32,43 @@ pub struct SettingsPanel {
     loaded_for: Option<Settings>,
     catalog: CatalogEditor,
     calendar: CalendarEditor,
+    /// This computer's sync settings: as read from the node, and the form.
+    sync_task: Task<SyncConfig>,
+    sync_loaded: Option<SyncConfig>,
+    sync_form: SyncForm,
+}
+
+/// The form of this computer's sync settings.
+#[derive(Debug, Default)]
+struct SyncForm {
+    listen: String,
+    mdns: bool,
+    relay: String,
+}
+
+impl SyncForm {
+    fn of(c: &SyncConfig) -> SyncForm {
+        SyncForm {
+            listen: c.listen.clone().unwrap_or_default(),
+            mdns: c.mdns,
+            relay: c.relay.clone().unwrap_or_default(),
+        }
+    }
+
+    fn config(&self) -> SyncConfig {
+        let opt = |s: &str| Some(s.trim().to_string()).filter(|s| !s.is_empty());
+        SyncConfig {
+            listen: opt(&self.listen),
+            mdns: self.mdns,
+            relay: opt(&self.relay),
+        }
+    }
 }
 
 impl SettingsPanel {
     /// Whether a request of the panel is in flight.
     pub fn busy(&self) -> bool {
-        self.catalog.busy()
+        self.catalog.busy() || self.sync_task.busy()
     }
 
     /// Shows a tab (with an item chosen in the catalog, so that its form shows).
@@ -169,6 +202,8 @@ impl SettingsPanel {
             ui.weak(t.city_only);
         }
         ui.separator();
+        self.sync_settings(ui, cx);
+        ui.separator();
         // Where the catalog and the calendar are edited, with their size at a glance.
         ui.label(format!(
             "{}{}{} {} · {}{}{}",
@@ -186,5 +221,54 @@ impl SettingsPanel {
                 .collect::<Vec<_>>()
                 .join(" ")
         ));
+    }
+
+    /// This computer's own sync settings (never synced): where the engine listens, LAN
+    /// discovery, the city's relay. Saving restarts the engine with them.
+    fn sync_settings(&mut self, ui: &mut egui::Ui, cx: &mut Cx<'_>) {
+        let t = cx.t;
+        if let Some((_, r)) = self.sync_task.poll()
+            && let Ok(c) = r
+        {
+            self.sync_form = SyncForm::of(&c);
+            self.sync_loaded = Some(c);
+        }
+        if self.sync_loaded.is_none() && !self.sync_task.busy() {
+            self.sync_task
+                .start(0, cx.handle.submit(|n| n.sync_config()));
+        }
+        ui.strong(t.sync_config);
+        let Some(loaded) = self.sync_loaded.clone() else {
+            ui.spinner();
+            return;
+        };
+        egui::Grid::new("sync-config")
+            .num_columns(3)
+            .show(ui, |ui| {
+                field(ui, t.sync_listen, &mut self.sync_form.listen, 200.0);
+                ui.weak(t.sync_listen_hint);
+                ui.end_row();
+                field(ui, t.sync_relay, &mut self.sync_form.relay, 280.0);
+                ui.end_row();
+            });
+        ui.checkbox(&mut self.sync_form.mdns, t.sync_mdns);
+        let config = self.sync_form.config();
+        let listen_ok = config
+            .listen
+            .as_deref()
+            .is_none_or(|l| l.parse::<std::net::SocketAddr>().is_ok());
+        if !listen_ok {
+            error_line(ui, &t.invalid(&yizhan_node::Invalid::NotAnAddress));
+        }
+        if ui
+            .add_enabled(
+                listen_ok && !cx.writing && config != loaded,
+                egui::Button::new(t.save_settings),
+            )
+            .clicked()
+        {
+            self.sync_loaded = Some(config.clone());
+            cx.commands.push(Command::SaveSyncConfig(config));
+        }
     }
 }

@@ -54,7 +54,7 @@ fn in_background(
 }
 
 /// One node in the window, on its store thread.
-fn single(node: Node) -> anyhow::Result<Opened> {
+fn single(node: Node, dir: &std::path::Path) -> anyhow::Result<Opened> {
     let label = node
         .station()
         .map(|s| s.name.clone())
@@ -62,7 +62,11 @@ fn single(node: Node) -> anyhow::Result<Opened> {
     let (handle, thread) = NodeHandle::spawn(node)?;
     Ok(Opened {
         init: AppInit {
-            stations: vec![StationSlot { label, handle }],
+            stations: vec![StationSlot {
+                label,
+                handle,
+                sync: Some(dir.to_path_buf()),
+            }],
             county: None,
         },
         threads: vec![thread],
@@ -80,6 +84,7 @@ pub struct StartPanel {
     ticket: String,
     ticket_file: String,
     file_task: Option<Receiver<Result<String, String>>>,
+    paste_task: Option<Receiver<Result<String, String>>>,
     task: Option<Receiver<Result<Opened, String>>>,
     error: Option<String>,
 }
@@ -96,6 +101,7 @@ impl StartPanel {
             ticket: String::new(),
             ticket_file: String::new(),
             file_task: None,
+            paste_task: None,
             task: None,
             error: None,
         }
@@ -103,7 +109,7 @@ impl StartPanel {
 
     /// Whether a way in or a file read is under way.
     pub fn busy(&self) -> bool {
-        self.task.is_some() || self.file_task.is_some()
+        self.task.is_some() || self.file_task.is_some() || self.paste_task.is_some()
     }
 
     /// The answer of the way in, once it has arrived.
@@ -112,6 +118,15 @@ impl StartPanel {
             && let Ok(r) = rx.try_recv()
         {
             self.file_task = None;
+            match r {
+                Ok(text) => self.ticket = text.trim().to_string(),
+                Err(e) => self.error = Some(e),
+            }
+        }
+        if let Some(rx) = &self.paste_task
+            && let Ok(r) = rx.try_recv()
+        {
+            self.paste_task = None;
             match r {
                 Ok(text) => self.ticket = text.trim().to_string(),
                 Err(e) => self.error = Some(e),
@@ -138,7 +153,7 @@ impl StartPanel {
         };
         self.error = None;
         self.task = Some(in_background("yizhan-init", move || {
-            single(Node::init(&dir, clock, &params)?)
+            single(Node::init(&dir, clock, &params)?, &dir)
         }));
     }
 
@@ -149,14 +164,14 @@ impl StartPanel {
         self.task = Some(in_background("yizhan-join", move || {
             let ticket = yizhan_sync::ticket::Ticket::decode(&text)?;
             // The same runtime as `yizhan join`: the enrolment is one exchange, after which
-            // the runtime is dropped; the window syncs through `yizhan serve` afterwards.
+            // the runtime is dropped; the window then starts the station's sync engine.
             let rt = tokio::runtime::Builder::new_multi_thread()
                 .worker_threads(2)
                 .thread_name("yizhan-net")
                 .enable_all()
                 .build()?;
             let node = rt.block_on(yizhan_sync::net::join(&ticket, &dir, clock))?;
-            single(node)
+            single(node, &dir)
         }));
     }
 
@@ -174,6 +189,27 @@ impl StartPanel {
                 threads: Vec::new(),
             })
         }));
+    }
+
+    /// Reads the clipboard on its own thread (on X11 the owner of the selection answers, which
+    /// can take a moment) into the ticket field.
+    fn paste(&mut self, t: &'static Tr) {
+        let (tx, rx) = channel();
+        let spawned = std::thread::Builder::new()
+            .name("yizhan-paste".into())
+            .spawn(move || {
+                let r = arboard::Clipboard::new()
+                    .and_then(|mut c| c.get_text())
+                    .map_err(|e| match e {
+                        arboard::Error::ContentNotAvailable => t.clipboard_empty.to_string(),
+                        e => format!("{}（{e}）", t.clipboard_failed),
+                    });
+                let _ = tx.send(r);
+            });
+        match spawned {
+            Ok(_) => self.paste_task = Some(rx),
+            Err(e) => self.error = Some(e.to_string()),
+        }
     }
 
     fn read_ticket_file(&mut self) {
@@ -243,6 +279,18 @@ impl StartPanel {
                 ui.strong(t.start_join);
                 ui.weak(t.start_join_hint);
                 field_multiline(ui, t.ticket, &mut self.ticket);
+                ui.horizontal(|ui| {
+                    if ui
+                        .add_enabled(self.paste_task.is_none(), egui::Button::new(t.paste))
+                        .on_hover_text(t.paste_hint)
+                        .clicked()
+                    {
+                        self.paste(t);
+                    }
+                    if self.paste_task.is_some() {
+                        ui.spinner();
+                    }
+                });
                 ui.horizontal(|ui| {
                     field(ui, t.ticket_file, &mut self.ticket_file, 320.0);
                     if ui
@@ -362,5 +410,11 @@ impl Drop for Shell {
 impl eframe::App for Shell {
     fn ui(&mut self, ui: &mut egui::Ui, _frame: &mut eframe::Frame) {
         Shell::ui(self, ui);
+    }
+
+    fn on_exit(&mut self, _gl: Option<&eframe::glow::Context>) {
+        if let Some(app) = self.app.as_mut() {
+            app.shutdown();
+        }
     }
 }

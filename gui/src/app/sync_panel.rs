@@ -2,10 +2,14 @@
 //! contact, last error, watermarks and the documents it has not been sent yet. In the demo county
 //! it also shows the county's own per-station status.
 //!
-//! Sync itself runs elsewhere (`yizhan serve`, or the demo county's tasks); this panel reads the
-//! node's records of it, fetched again when the data version moves and every two seconds while
-//! shown (acknowledgements from peers do not move the node's change counter). A peer that still
-//! lacks documents gets a progress bar: the share sent since the most it lacked while watched.
+//! Sync runs in the window's own engine ([`yizhan_sync::engine`]; or in `yizhan serve` beside
+//! it, or the demo county's tasks). This panel shows the engine's state and live sessions (from
+//! its status snapshot, every frame) beside the node's records of each peer — last completed
+//! exchange, documents not yet acknowledged, last error in plain words — fetched again when the
+//! data version moves and every two seconds while shown (every half second while a transfer
+//! runs). A peer that still lacks documents gets a progress bar: the share sent since the most it
+//! lacked while watched. "立即同步" asks the engine to dial or offer at once. Technical details
+//! (node ids, watermarks, addresses) are folded away under 详情.
 //!
 //! The ticket tools — invite, revoke, bundle export and import — run on the node's store thread
 //! (`NodeHandle::submit`) like every other store request; the result (the ticket text to copy, or
@@ -13,7 +17,7 @@
 
 use super::county::County;
 use super::task::Task;
-use super::widgets::{error_line, field, time};
+use super::widgets::{ago, bytes, error_line, field, time};
 use super::{Command, Cx};
 use eframe::egui;
 use std::collections::HashMap;
@@ -21,6 +25,7 @@ use std::path::PathBuf;
 use yizhan_node::network::Station;
 use yizhan_node::replica::PeerRow;
 use yizhan_node::station::Tier;
+use yizhan_sync::engine::EngineState;
 
 /// How often the peers are read again while the panel is shown.
 const REFRESH_SECS: f64 = 2.0;
@@ -60,6 +65,13 @@ struct Tools {
     /// The tool in flight: its answer is the text to show, or the refusal.
     task: Task<Result<String, String>>,
     result: Option<Result<String, String>>,
+    /// Where to save a new ticket.
+    save_path: String,
+    /// A ticket being written to a file (on its own thread), and the outcome.
+    save: Option<std::sync::mpsc::Receiver<Result<PathBuf, String>>>,
+    saved: Option<Result<PathBuf, String>>,
+    /// When the ticket was last copied (the "已复制" feedback shows for a moment).
+    copied_at: Option<f64>,
 }
 
 impl Default for Tools {
@@ -78,6 +90,10 @@ impl Default for Tools {
             import_path: String::new(),
             task: Task::default(),
             result: None,
+            save_path: String::new(),
+            save: None,
+            saved: None,
+            copied_at: None,
         }
     }
 }
@@ -97,23 +113,70 @@ pub struct SyncPanel {
 
 /// A progress bar for a peer that lacks `pending` documents of at most `peak` seen: it fills as
 /// the peer catches up, and shows what is still to send.
-fn progress(ui: &mut egui::Ui, pending: usize, peak: usize) {
+fn progress(ui: &mut egui::Ui, pending: usize, peak: usize, t: &super::Tr) {
     if pending == 0 || peak == 0 {
-        ui.label("0");
+        ui.label(t.docs(0));
         return;
     }
     let done = (peak - pending.min(peak)) as f32 / peak as f32;
     ui.add(
         egui::ProgressBar::new(done)
             .desired_width(120.0)
-            .text(pending.to_string()),
+            .text(t.docs(pending)),
     );
+}
+
+/// How the engine is doing, in one line.
+fn engine_line(ui: &mut egui::Ui, cx: &Cx<'_>) {
+    let t = cx.t;
+    match cx.engine.map(|e| &e.state) {
+        None => {
+            ui.weak(t.engine_none);
+        }
+        Some(EngineState::Starting) => {
+            ui.horizontal(|ui| {
+                ui.spinner();
+                ui.label(t.engine_starting);
+            });
+        }
+        Some(EngineState::Elsewhere(holder)) => {
+            let who = holder.as_ref().map_or_else(String::new, |h| {
+                format!(
+                    "（{} {}）",
+                    if h.program == "serve" {
+                        "yizhan serve"
+                    } else {
+                        t.engine_other_window
+                    },
+                    h.pid
+                )
+            });
+            ui.label(format!("{}{who}", t.engine_elsewhere));
+        }
+        Some(EngineState::Running {
+            addrs, port_moved, ..
+        }) => {
+            ui.label(format!(
+                "{} · {} {}",
+                t.engine_running,
+                t.listening_on,
+                addrs.join(", ")
+            ));
+            if let Some(p) = port_moved {
+                error_line(ui, &format!("{} {p}", t.port_moved));
+            }
+        }
+        Some(EngineState::Failed(e)) => error_line(ui, &format!("{}：{e}", t.engine_failed)),
+        Some(EngineState::Stopped) => {
+            ui.weak(t.engine_stopped);
+        }
+    }
 }
 
 impl SyncPanel {
     /// Whether a request is in flight.
     pub fn busy(&self) -> bool {
-        self.task.busy() || self.tools.task.busy()
+        self.task.busy() || self.tools.task.busy() || self.tools.save.is_some()
     }
 
     /// The last tool's answer: the text shown (a ticket, what a bundle did) or the refusal.
@@ -139,6 +202,7 @@ impl SyncPanel {
             match r {
                 Ok(v) => {
                     self.view = Some(v);
+                    self.error = None;
                     self.note_peaks();
                 }
                 Err(e) => self.error = Some(cx.t.node_error(&e)),
@@ -146,10 +210,18 @@ impl SyncPanel {
         }
         if let Some((_, r)) = self.tools.task.poll() {
             self.tools.result = Some(r.unwrap_or_else(|e| Err(cx.t.node_error(&e))));
+            self.tools.saved = None;
             cx.commands.push(Command::Refresh);
         }
         let now = ui.input(|i| i.time);
-        let stale = self.fetched_at.is_none_or(|t| now - t >= REFRESH_SECS);
+        // While a transfer runs the peers are read more often, so that the bars move.
+        let transferring = cx.engine.is_some_and(|e| {
+            e.live
+                .values()
+                .any(|l| l.awaiting > 0 || l.unsent_bytes > 0)
+        });
+        let every = if transferring { 0.5 } else { REFRESH_SECS };
+        let stale = self.fetched_at.is_none_or(|t| now - t >= every);
         if (self.fetched_for != Some(cx.version) || stale) && !self.task.busy() {
             self.fetched_for = Some(cx.version);
             self.fetched_at = Some(now);
@@ -172,40 +244,28 @@ impl SyncPanel {
             );
         }
         let t = cx.t;
+        let running = matches!(
+            cx.engine.map(|e| &e.state),
+            Some(EngineState::Running { .. })
+        );
         ui.horizontal(|ui| {
             ui.heading(t.screen_sync);
+            if ui
+                .add_enabled(running, egui::Button::new(t.sync_now_all))
+                .clicked()
+            {
+                cx.commands.push(Command::SyncNow(None));
+            }
             if ui.button(t.refresh).clicked() {
                 cx.commands.push(Command::Refresh);
             }
         });
+        engine_line(ui, cx);
         if let Some(e) = &self.error {
             error_line(ui, e);
         }
-        egui::Grid::new("me").num_columns(2).show(ui, |ui| {
-            ui.strong(t.node_id);
-            ui.monospace(&cx.info.identity.node_id);
-            ui.end_row();
-            ui.strong(t.station);
-            ui.label(format!(
-                "{} ({}) · {} {}",
-                cx.info.station.name, cx.info.station.code, t.ordinal, cx.info.identity.ordinal
-            ));
-            ui.end_row();
-            ui.strong(t.seq);
-            ui.label(cx.info.seq.to_string());
-            ui.end_row();
-            if let Some(v) = &self.view {
-                ui.strong(t.addresses);
-                ui.label(if v.addrs.is_empty() {
-                    t.not_listening.to_string()
-                } else {
-                    v.addrs.join(", ")
-                });
-                ui.end_row();
-            }
-        });
         ui.separator();
-        ui.strong(t.peers);
+        let now_ms = cx.info.clock.now_ms();
         match &self.view {
             None => {
                 ui.spinner();
@@ -214,44 +274,88 @@ impl SyncPanel {
                 ui.weak(t.no_peers);
             }
             Some(v) => {
+                let mut kick = None;
                 egui::Grid::new("peers")
                     .striped(true)
                     .num_columns(6)
-                    .spacing([12.0, 4.0])
+                    .spacing([16.0, 6.0])
                     .show(ui, |ui| {
                         for h in [
                             t.station,
-                            t.node_id,
+                            t.peer_state,
                             t.last_contact,
-                            t.watermarks,
                             t.pending_docs,
                             t.last_error,
+                            "",
                         ] {
                             ui.strong(h);
                         }
                         ui.end_row();
                         for p in &v.peers {
-                            ui.label(cx.info.station_name(&p.row.station));
-                            ui.monospace(p.row.node_id.chars().take(12).collect::<String>());
-                            ui.label(p.row.last_contact.map_or_else(|| t.never.to_string(), time));
-                            ui.label(format!(
-                                "{} {} / {} {}",
-                                t.received, p.row.received_seq, t.acked, p.row.acked_seq
-                            ));
-                            progress(
-                                ui,
-                                p.pending,
-                                self.peak.get(&p.row.node_id).copied().unwrap_or(0),
-                            );
-                            match &p.row.last_error {
-                                Some(e) => error_line(ui, e),
+                            let live = cx.engine.and_then(|e| e.live.get(&p.row.node_id));
+                            let name = if p.row.station.is_empty() {
+                                yizhan_node::cert::short(&p.row.node_id).to_string()
+                            } else {
+                                cx.info.station_name(&p.row.station)
+                            };
+                            ui.label(name);
+                            match live {
+                                Some(l) if l.awaiting > 0 || l.unsent_bytes > 0 => {
+                                    ui.horizontal(|ui| {
+                                        ui.spinner();
+                                        ui.label(format!(
+                                            "{} · {} {} · {} {}",
+                                            t.syncing,
+                                            t.to_receive,
+                                            t.docs(l.awaiting),
+                                            t.bytes_left,
+                                            bytes(l.unsent_bytes)
+                                        ));
+                                    });
+                                }
+                                Some(_) => {
+                                    ui.label(t.connected);
+                                }
+                                None if cx.engine.is_some() => {
+                                    ui.weak(t.not_connected);
+                                }
                                 None => {
                                     ui.label("");
                                 }
                             }
+                            ui.label(
+                                p.row
+                                    .last_contact
+                                    .map_or_else(|| t.never.to_string(), |ms| ago(now_ms, ms, t)),
+                            )
+                            .on_hover_text(p.row.last_contact.map(time).unwrap_or_default());
+                            progress(
+                                ui,
+                                p.pending,
+                                self.peak.get(&p.row.node_id).copied().unwrap_or(0),
+                                t,
+                            );
+                            match &p.row.last_error {
+                                Some(e) => {
+                                    ui.colored_label(ui.visuals().error_fg_color, t.sync_error(e))
+                                        .on_hover_text(e);
+                                }
+                                None => {
+                                    ui.label("");
+                                }
+                            }
+                            if ui
+                                .add_enabled(running, egui::Button::new(t.sync_now))
+                                .clicked()
+                            {
+                                kick = Some(p.row.node_id.clone());
+                            }
                             ui.end_row();
                         }
                     });
+                if let Some(peer) = kick {
+                    cx.commands.push(Command::SyncNow(Some(peer)));
+                }
             }
         }
         if let Some(c) = county {
@@ -268,14 +372,83 @@ impl SyncPanel {
                     for s in c.sync_status() {
                         ui.label(&s.label);
                         ui.label(s.connected_peers.to_string());
-                        ui.label(s.pending_docs.to_string());
-                        ui.label(s.last_sync_ms.map_or_else(|| t.never.to_string(), time));
+                        ui.label(t.docs(s.pending_docs));
+                        ui.label(
+                            s.last_sync_ms
+                                .map_or_else(|| t.never.to_string(), |ms| ago(now_ms, ms, t)),
+                        );
                         ui.end_row();
                     }
                 });
         }
         ui.separator();
+        self.details_ui(ui, cx);
         self.tools_ui(ui, cx);
+    }
+
+    /// The technical details, folded: node id, change counter, addresses, watermarks.
+    fn details_ui(&mut self, ui: &mut egui::Ui, cx: &mut Cx<'_>) {
+        let t = cx.t;
+        egui::CollapsingHeader::new(t.sync_details)
+            .id_salt("sync-details")
+            .show(ui, |ui| {
+                egui::Grid::new("me").num_columns(2).show(ui, |ui| {
+                    ui.strong(t.node_id);
+                    ui.monospace(&cx.info.identity.node_id);
+                    ui.end_row();
+                    ui.strong(t.station);
+                    ui.label(format!(
+                        "{} ({}) · {} {}",
+                        cx.info.station.name,
+                        cx.info.station.code,
+                        t.ordinal,
+                        cx.info.identity.ordinal
+                    ));
+                    ui.end_row();
+                    ui.strong(t.seq);
+                    ui.label(cx.info.seq.to_string());
+                    ui.end_row();
+                    if let Some(v) = &self.view {
+                        ui.strong(t.addresses);
+                        ui.label(if v.addrs.is_empty() {
+                            t.not_listening.to_string()
+                        } else {
+                            v.addrs.join(", ")
+                        });
+                        ui.end_row();
+                    }
+                    if let Some(EngineState::Running { lan, .. }) = cx.engine.map(|e| &e.state) {
+                        ui.strong(t.lan_addrs);
+                        ui.label(if lan.is_empty() {
+                            "-".to_string()
+                        } else {
+                            lan.join(", ")
+                        });
+                        ui.end_row();
+                    }
+                });
+                if let Some(v) = &self.view {
+                    egui::Grid::new("peer-details")
+                        .striped(true)
+                        .num_columns(4)
+                        .show(ui, |ui| {
+                            for h in [t.station, t.node_id, t.watermarks, t.addresses] {
+                                ui.strong(h);
+                            }
+                            ui.end_row();
+                            for p in &v.peers {
+                                ui.label(cx.info.station_name(&p.row.station));
+                                ui.monospace(p.row.node_id.chars().take(16).collect::<String>());
+                                ui.label(format!(
+                                    "{} {} / {} {}",
+                                    t.received, p.row.received_seq, t.acked, p.row.acked_seq
+                                ));
+                                ui.label(p.row.addrs.join(", "));
+                                ui.end_row();
+                            }
+                        });
+                }
+            });
     }
 
     fn tools_ui(&mut self, ui: &mut egui::Ui, cx: &mut Cx<'_>) {
@@ -371,27 +544,105 @@ impl SyncPanel {
                 ui.label(t.start_working);
             });
         }
-        match &self.tools.result {
-            Some(Ok(text)) => {
-                let mut shown = text.clone();
-                ui.add(
-                    egui::TextEdit::multiline(&mut shown)
-                        .desired_rows(2)
-                        .desired_width(f32::INFINITY)
-                        .interactive(true),
-                );
-                if ui.button(t.copy).clicked() {
-                    ui.ctx().copy_text(text.clone());
-                }
-            }
-            Some(Err(e)) => error_line(ui, e),
-            None => {}
-        }
+        self.result_ui(ui, cx);
         if let Some(tool) = start {
             self.tools.result = None;
             let task = tool.submit(&self.tools, cx);
             self.tools.task.start(0, task);
         }
+    }
+}
+
+impl SyncPanel {
+    /// The last tool's answer: a ticket with copy, QR code and save-to-file; other text with
+    /// copy; a refusal in the error colour.
+    fn result_ui(&mut self, ui: &mut egui::Ui, cx: &mut Cx<'_>) {
+        let t = cx.t;
+        if let Some(rx) = &self.tools.save
+            && let Ok(r) = rx.try_recv()
+        {
+            self.tools.save = None;
+            self.tools.saved = Some(r);
+        }
+        let text = match &self.tools.result {
+            Some(Ok(text)) => text.clone(),
+            Some(Err(e)) => {
+                error_line(ui, e);
+                return;
+            }
+            None => return,
+        };
+        let now = ui.input(|i| i.time);
+        let mut shown = text.clone();
+        ui.add(
+            egui::TextEdit::multiline(&mut shown)
+                .desired_rows(2)
+                .desired_width(f32::INFINITY)
+                .interactive(true),
+        );
+        ui.horizontal(|ui| {
+            if ui.button(t.copy).clicked() {
+                ui.ctx().copy_text(text.clone());
+                self.tools.copied_at = Some(now);
+            }
+            if self.tools.copied_at.is_some_and(|at| now - at < 3.0) {
+                ui.label(egui::RichText::new(format!("✔ {}", t.copied)).strong());
+                ui.ctx()
+                    .request_repaint_after(std::time::Duration::from_millis(500));
+            }
+        });
+        if !text.starts_with("yz1") {
+            return;
+        }
+        // A ticket: a QR code for a phone, and a file for a USB stick.
+        ui.weak(t.ticket_qr_hint);
+        ui.horizontal_top(|ui| {
+            super::widgets::qr(ui, &text, 220.0);
+            ui.vertical(|ui| {
+                if self.tools.save_path.is_empty() {
+                    self.tools.save_path = cx
+                        .info
+                        .data_dir
+                        .join(format!("邀请码-{}.txt", self.tools.code.trim()))
+                        .display()
+                        .to_string();
+                }
+                ui.add(
+                    egui::TextEdit::singleline(&mut self.tools.save_path)
+                        .desired_width(ui.available_width().min(460.0)),
+                );
+                if ui
+                    .add_enabled(self.tools.save.is_none(), egui::Button::new(t.save_to_file))
+                    .clicked()
+                {
+                    let path = PathBuf::from(self.tools.save_path.trim());
+                    let body = format!("{text}\n");
+                    let (tx, rx) = std::sync::mpsc::channel();
+                    let spawned = std::thread::Builder::new()
+                        .name("yizhan-save".into())
+                        .spawn(move || {
+                            let r = std::fs::write(&path, body)
+                                .map(|()| path.clone())
+                                .map_err(|e| format!("{}: {e}", path.display()));
+                            let _ = tx.send(r);
+                        });
+                    match spawned {
+                        Ok(_) => {
+                            self.tools.save = Some(rx);
+                            self.tools.saved = None;
+                        }
+                        Err(e) => self.tools.saved = Some(Err(e.to_string())),
+                    }
+                }
+                match &self.tools.saved {
+                    Some(Ok(p)) => {
+                        ui.label(format!("{} {}", t.saved_to, p.display()));
+                    }
+                    Some(Err(e)) => error_line(ui, e),
+                    None => {}
+                }
+            });
+        });
     }
 }
 
@@ -423,13 +674,21 @@ impl Tool {
                     parent: f.parent.trim().to_string(),
                 };
                 let days = f.days.trim().parse::<u32>().unwrap_or(7);
-                let addr: Vec<String> = f
+                let mut addr: Vec<String> = f
                     .addr
                     .split([',', ' '])
                     .map(str::trim)
                     .filter(|a| !a.is_empty())
                     .map(str::to_string)
                     .collect();
+                // Without addresses typed in: this computer's network addresses (for another
+                // machine) and then where the engine listens (for this one).
+                if addr.is_empty()
+                    && let Some(EngineState::Running { lan, addrs, .. }) =
+                        cx.engine.map(|e| &e.state)
+                {
+                    addr.extend(lan.iter().chain(addrs).cloned());
+                }
                 cx.handle.submit(move |n| invite(n, station, days, addr, t))
             }
             Tool::Revoke => {

@@ -80,3 +80,56 @@ pub fn time(ms: i64) -> String {
 pub fn error_line(ui: &mut egui::Ui, text: &str) {
     ui.colored_label(ui.visuals().error_fg_color, text);
 }
+
+/// How long ago `ms` was, from `now_ms`, in a clerk's words ("刚刚", "3 分钟前"); older than a
+/// day, the date and time.
+pub fn ago(now_ms: i64, ms: i64, t: &Tr) -> String {
+    let secs = (now_ms - ms).max(0) / 1000;
+    match secs {
+        0..10 => t.just_now.to_string(),
+        10..60 => format!("{secs} {}", t.secs_ago),
+        60..3600 => format!("{} {}", secs / 60, t.mins_ago),
+        3600..86_400 => format!("{} {}", secs / 3600, t.hours_ago),
+        _ => time(ms),
+    }
+}
+
+/// A byte count for people: B, KB, MB.
+pub fn bytes(n: u64) -> String {
+    if n < 1024 {
+        format!("{n} B")
+    } else if n < 1024 * 1024 {
+        format!("{:.1} KB", n as f64 / 1024.0)
+    } else {
+        format!("{:.1} MB", n as f64 / (1024.0 * 1024.0))
+    }
+}
+
+/// `text` as a QR code of at most `size` points square, black on white with a quiet zone (a
+/// phone photographs it from the screen). Nothing is drawn when the text is too long for a QR
+/// code.
+pub fn qr(ui: &mut egui::Ui, text: &str, size: f32) -> Option<egui::Response> {
+    let code =
+        qrcode::QrCode::with_error_correction_level(text.as_bytes(), qrcode::EcLevel::L).ok()?;
+    let n = code.width();
+    let colors = code.to_colors();
+    // Four modules of quiet zone on each side, as the standard asks.
+    let total = n + 8;
+    let module = (size / total as f32).floor().max(1.0);
+    let side = module * total as f32;
+    let (rect, response) = ui.allocate_exact_size(egui::vec2(side, side), egui::Sense::hover());
+    let painter = ui.painter_at(rect);
+    painter.rect_filled(rect, 0.0, egui::Color32::WHITE);
+    for (i, c) in colors.iter().enumerate() {
+        if *c == qrcode::Color::Dark {
+            let (x, y) = ((i % n + 4) as f32, (i / n + 4) as f32);
+            let min = rect.min + egui::vec2(x * module, y * module);
+            painter.rect_filled(
+                egui::Rect::from_min_size(min, egui::vec2(module, module)),
+                0.0,
+                egui::Color32::BLACK,
+            );
+        }
+    }
+    Some(response)
+}
