@@ -6,9 +6,10 @@
 # Needs (Debian/Ubuntu): xvfb, xdotool, imagemagick, and a CJK font (fonts-wqy-microhei or
 # fonts-noto-cjk). Each screenshot runs a fresh `yizhan demo` on its own X display and opens the
 # screen it wants through the window's hidden switches YIZHAN_STATION (an index into the station
-# switcher) and YIZHAN_SCREEN (cases, detail, intake, dashboard, sync, settings, and the settings'
-# settings-catalog and settings-calendar tabs), so nothing depends on where a button happens to be
-# drawn.
+# switcher) and YIZHAN_SCREEN (inbox, cases, detail, intake, dashboard, sync, settings, and the
+# settings' settings-catalog and settings-calendar tabs), so nothing depends on where a button
+# happens to be drawn. The station-* shots are a real township that runs only its window beside a
+# city running `yizhan serve` (its inbox with three cases sent down, its sync panel).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -19,8 +20,13 @@ for tool in Xvfb xdotool import; do
     }
 done
 
-cargo build --release -p yizhan --bin yizhan
-bin=$PWD/target/release/yizhan
+# YIZHAN_BIN=path uses a binary already built (a debug build is fine for pictures).
+if [ -n "${YIZHAN_BIN:-}" ]; then
+    bin=$YIZHAN_BIN
+else
+    cargo build --release -p yizhan --bin yizhan
+    bin=${CARGO_TARGET_DIR:-$PWD/target}/release/yizhan
+fi
 out=docs/screenshots
 mkdir -p "$out"
 # Seconds to let the county enrol, sync and the window load before the picture is taken.
@@ -30,6 +36,8 @@ settle=${SETTLE:-8}
 # empty data directory), YIZHAN_SCREEN
 shots=(
     "start - -"
+    "inbox 1 inbox"
+    "inbox-village 3 inbox"
     "list 0 cases"
     "detail 1 detail"
     "intake 3 intake"
@@ -55,6 +63,10 @@ shoot() {
     empty=$(mktemp -d)
     if [ "$station" = "-" ]; then
         DISPLAY=":$display" "$bin" --data "$empty/data" \
+            >/dev/null 2>"/tmp/yizhan-shot-$name-$w.log" &
+    elif [ "$station" = "real" ]; then
+        # A real township that runs only its window, beside a city running `yizhan serve`.
+        DISPLAY=":$display" YIZHAN_SCREEN=$screen "$bin" --data "$real/town" \
             >/dev/null 2>"/tmp/yizhan-shot-$name-$w.log" &
     else
         DISPLAY=":$display" YIZHAN_STATION=$station YIZHAN_SCREEN=$screen \
@@ -85,6 +97,22 @@ shoot() {
     rm -rf "$empty"
     echo "$out/$name-$w.png"
 }
+
+# A real station: a city serving, a township joined with a ticket, a few cases sent down to it.
+real=$(mktemp -d)
+"$bin" --data "$real/city" init --network 太原市政务服务网 --code 140100 --name 太原市政务服务中心 >/dev/null
+"$bin" --data "$real/city" serve --listen 127.0.0.1:0 >"$real/serve.log" 2>&1 &
+serve=$!
+trap 'kill $serve 2>/dev/null || true; rm -rf "$real"' EXIT
+for _ in $(seq 100); do grep -q listening "$real/serve.log" && break; sleep 0.1; done
+ticket=$("$bin" --data "$real/city" invite --code 140105 --name 小店区北格镇便民服务中心 --tier township 2>/dev/null)
+"$bin" --data "$real/town" join "$ticket" >/dev/null
+for who in 王秀英 李建国 张桂兰; do
+    number=$("$bin" --data "$real/city" --json case new --item TS-004 --applicant "$who" |
+        sed -n 's/.*"number":"\([^"]*\)".*/\1/p')
+    "$bin" --data "$real/city" case forward --to 140105 "$number" >/dev/null
+done
+shots+=("station-inbox real inbox" "station-sync real sync")
 
 for size in "1280 800" "1024 640"; do
     for shot in "${shots[@]}"; do

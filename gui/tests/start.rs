@@ -79,6 +79,37 @@ fn the_first_run_creates_a_network_and_opens_the_city_window() {
     assert_eq!(decoded.station, "T01");
     assert_eq!(decoded.tier, "township");
     assert_eq!(decoded.addrs, ["127.0.0.1:7000"]);
+    // 复制 puts the ticket on the clipboard, and says so.
+    h.query_by_role_and_label(egui::accesskit::Role::Button, "复制")
+        .expect("a copy button")
+        .click();
+    h.step();
+    assert!(
+        h.output()
+            .platform_output
+            .commands
+            .contains(&egui::OutputCommand::CopyText(ticket.clone())),
+        "the ticket was not copied"
+    );
+    settle(&mut h);
+    assert!(h.query_by_label_contains("已复制").is_some());
+    // Saved to a file (for a USB stick): by default beside the store, the path editable.
+    let file = data.join("邀请码-T01.txt");
+    assert!(
+        h.query_all_by_role(egui::accesskit::Role::TextInput)
+            .any(|n| n.value().is_some_and(|v| v == file.display().to_string())),
+        "the save path is prefilled"
+    );
+    h.get_by_label("保存到文件").click();
+    settle(&mut h);
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while !file.exists() && Instant::now() < deadline {
+        h.step();
+        std::thread::yield_now();
+    }
+    settle(&mut h);
+    assert_eq!(std::fs::read_to_string(&file).unwrap().trim(), ticket);
+    assert!(h.query_by_label_contains("已保存到").is_some());
 
     // A bundle of the city's documents is written where asked, on the store thread.
     let bundle = dir.path().join("city.yzb");
@@ -122,4 +153,27 @@ fn a_bad_ticket_is_refused_on_the_start_screen() {
     settle(&mut h);
     assert!(h.state().app().is_none());
     assert!(!data.join(yizhan_node::store::STORE_FILE).exists());
+}
+
+#[test]
+fn a_ticket_can_be_pasted_into_the_join_field() {
+    let dir = tempfile::tempdir().unwrap();
+    let shell = Shell::new(dir.path().join("data"), Clock::Fixed(NOW));
+    let mut builder = Harness::builder().with_size(egui::vec2(1024.0, 640.0));
+    if yizhan::app::fonts::find_cjk_font().is_none() {
+        builder = builder.allow_missing_glyphs();
+    }
+    let mut h = builder.build_ui_state(|ui, s: &mut Shell| s.ui(ui), shell);
+    settle(&mut h);
+    // What Ctrl+V (or the system's paste) delivers to the focused field.
+    h.get_by_label("邀请码").click();
+    h.step();
+    h.event(egui::Event::Paste("yz1pasted-ticket".into()));
+    settle(&mut h);
+    assert_eq!(
+        h.get_by_label("邀请码").value().as_deref(),
+        Some("yz1pasted-ticket")
+    );
+    // The paste button is offered beside the field for those who do not know Ctrl+V.
+    assert!(h.query_by_label("粘贴").is_some());
 }

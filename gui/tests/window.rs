@@ -366,3 +366,41 @@ fn chinese_by_default_and_english_on_request() {
     click(&mut h, "中文");
     assert!(h.query_by_label("收件登记").is_some());
 }
+
+#[test]
+fn the_window_opens_on_the_inbox_and_a_case_number_can_be_copied() {
+    let c = county();
+    let mut h = window(&c);
+    assert_eq!(h.state().screen(), yizhan::app::Screen::Inbox);
+    let number = intake_at_village(&mut h);
+    press(&mut h, "转办");
+    village_to_township(&c);
+    h.state_mut().push_command(Command::SwitchStation(1));
+    settle(&mut h);
+    // The township's inbox: the case arrived and waits for acceptance; the top bar counts it.
+    click(&mut h, "待办 1");
+    assert!(h.query_by_label("新到待受理（1）").is_some());
+    click(&mut h, &number);
+    assert_eq!(status(&h), Status::Submitted);
+    // The case number is copied with one click, and the window says so.
+    button(&h, "复制").unwrap().click();
+    h.step();
+    assert!(
+        h.output()
+            .platform_output
+            .commands
+            .contains(&egui::OutputCommand::CopyText(number.clone())),
+        "the case number was not copied"
+    );
+    settle(&mut h);
+    assert!(h.query_by_label_contains("已复制").is_some());
+    // Accepted: it leaves 新到待受理.
+    press(&mut h, "受理");
+    assert_eq!(status(&h), Status::Accepted);
+    click(&mut h, "← 返回");
+    assert!(h.query_by_label("新到待受理（0）").is_some());
+    assert!(
+        h.query_by_label_contains("待办 ").is_none(),
+        "the top bar counts nothing left to do"
+    );
+}

@@ -731,3 +731,69 @@ fn two_handles_on_one_directory_see_each_others_writes() {
     c.reindex().unwrap();
     assert_eq!(c.index_dump().unwrap(), a.index_dump().unwrap());
 }
+
+#[test]
+fn the_inbox_lists_what_needs_the_station_now() {
+    use yizhan_node::inbox::Section;
+    let dir = tempfile::tempdir().expect("tempdir");
+    let day = common::morning("2026-03-02");
+    let node = common::init_city(dir.path(), day);
+    // Taken in at the village and sent up (上报) to the township.
+    let mut v = common::reopen_as(node, dir.path(), VILLAGE);
+    let first = v
+        .new_case(&common::intake("TS-004", "王秀英"))
+        .expect("intake")
+        .doc
+        .id;
+    let second = v
+        .new_case(&common::intake("TS-004", "李四"))
+        .expect("intake")
+        .doc
+        .id;
+    let inbox = v.inbox().expect("inbox");
+    assert_eq!(
+        inbox.count(Section::Arrived),
+        2,
+        "taken in, not yet sent up"
+    );
+    assert_eq!(inbox.count(Section::News), 0);
+    for id in [&first, &second] {
+        v.act(id, &Action::Forward { to: TOWN.into() }, "代办员")
+            .expect("forward");
+    }
+    assert_eq!(v.inbox().expect("inbox").to_do(), 0);
+    v.mark_inbox_seen().expect("seen");
+
+    // The township: both arrived; one accepted, the other sent back for materials.
+    let mut t = common::reopen_as(v, dir.path(), TOWN);
+    let inbox = t.inbox().expect("inbox");
+    assert_eq!(inbox.count(Section::Arrived), 2);
+    assert!(inbox.sections.iter().all(|s| s.section != Section::News));
+    t.set_clock(common::clock("2026-03-02T10:00:00+08:00"));
+    t.act(&first, &Action::Accept, "窗口一号").expect("accept");
+    t.act(
+        &second,
+        &Action::RequestMaterials {
+            missing: vec!["身份证".into()],
+        },
+        "窗口一号",
+    )
+    .expect("ask for materials");
+    let inbox = t.inbox().expect("inbox");
+    assert_eq!(inbox.count(Section::Arrived), 0);
+    assert_eq!(inbox.count(Section::Materials), 1);
+    assert_eq!(inbox.count(Section::Due), 0, "just accepted: green");
+    // Weeks later the accepted case's light is no longer green: it is due soon or overdue.
+    t.set_clock(common::morning("2026-04-20"));
+    let inbox = t.inbox().expect("inbox");
+    assert_eq!(inbox.count(Section::Due), 1);
+    assert_eq!(inbox.to_do(), 2);
+
+    // Back at the village: both cases moved on elsewhere since the agent last looked.
+    let mut v = common::reopen_as(t, dir.path(), VILLAGE);
+    let inbox = v.inbox().expect("inbox");
+    assert_eq!(inbox.count(Section::News), 2);
+    v.set_clock(common::morning("2026-04-20"));
+    v.mark_inbox_seen().expect("seen");
+    assert_eq!(v.inbox().expect("inbox").count(Section::News), 0);
+}

@@ -32,8 +32,13 @@ struct Serve {
 impl Serve {
     /// Starts `yizhan --data DIR serve --listen 127.0.0.1:0` and reads its `listening` line.
     fn start(y: &Yizhan, what: &str) -> Serve {
+        Serve::start_with(y, what, &["serve", "--listen", "127.0.0.1:0"])
+    }
+
+    /// Starts `yizhan --data DIR ARGS` (a `serve`) and reads its `listening` line.
+    fn start_with(y: &Yizhan, what: &str, args: &[&str]) -> Serve {
         let mut child = y
-            .command(["serve", "--listen", "127.0.0.1:0"])
+            .command(args)
             .stdout(Stdio::piped())
             .stderr(Stdio::piped())
             .spawn()
@@ -316,4 +321,213 @@ fn a_village_case_reaches_the_city_through_serving_processes() {
     }
     // The stores are consistent after the stop.
     assert_eq!(show(&c, &second).unwrap()["number"], second.as_str());
+}
+
+/// An X server of its own (`Xvfb`), stopped when dropped. `None` when Xvfb is not installed
+/// (`.ci/run` installs it, so CI always runs the window tests).
+struct Xvfb {
+    child: Child,
+    display: String,
+}
+
+impl Xvfb {
+    fn start() -> Option<Xvfb> {
+        let mut child = std::process::Command::new("Xvfb")
+            .args([
+                "-displayfd",
+                "1",
+                "-screen",
+                "0",
+                "1280x800x24",
+                "-nolisten",
+                "tcp",
+            ])
+            .stdout(Stdio::piped())
+            .stderr(Stdio::null())
+            .spawn()
+            .ok()?;
+        // Xvfb writes the display number it chose once it accepts clients.
+        let mut line = String::new();
+        BufReader::new(child.stdout.take().expect("Xvfb's stdout"))
+            .read_line(&mut line)
+            .expect("Xvfb prints its display");
+        let n: u32 = line.trim().parse().expect("a display number");
+        Some(Xvfb {
+            child,
+            display: format!(":{n}"),
+        })
+    }
+}
+
+impl Drop for Xvfb {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// `yizhan --data DIR` with no command: the station window, on the test's X server; killed when
+/// dropped.
+struct Window {
+    child: Child,
+}
+
+impl Window {
+    fn open(y: &Yizhan, x: &Xvfb) -> Window {
+        let child = y
+            .command(Vec::<&str>::new())
+            .env("DISPLAY", &x.display)
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("the window starts");
+        Window { child }
+    }
+
+    /// Ends the window the hard way (a power cut, a crash): its sync lock goes with it.
+    fn kill(mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+impl Drop for Window {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// What `status --json` at `y` says of its peer of station `code`: (pending, last contact).
+fn peer_status(y: &Yizhan, code: &str) -> Option<(u64, Option<String>)> {
+    let status = y.json(&["status"]);
+    let peer = status["peers"]
+        .as_array()?
+        .iter()
+        .find(|p| p["station"] == code)?
+        .clone();
+    Some((
+        peer["pending"].as_u64()?,
+        peer["last_contact"].as_str().map(str::to_string),
+    ))
+}
+
+#[test]
+fn stations_that_only_run_the_window_sync_with_the_city() {
+    let started = Instant::now();
+    let Some(x) = Xvfb::start() else {
+        eprintln!("skipped: Xvfb is not installed (apt-get install xvfb)");
+        return;
+    };
+    eprintln!("Xvfb up after {:?}", started.elapsed());
+    let tmp = tempfile::tempdir().unwrap();
+    let c = Yizhan::new(tmp.path().join("c"));
+    let t = Yizhan::new(tmp.path().join("t"));
+    let v = Yizhan::new(tmp.path().join("v"));
+    c.json(&[
+        "init",
+        "--network",
+        "测试市",
+        "--code",
+        "C01",
+        "--name",
+        "测试市政务服务中心",
+    ]);
+    let c_serve = Serve::start(&c, "city serve");
+    join(
+        &t,
+        &invite(&c, "T01", "测试镇便民服务中心", "township"),
+        "T01",
+    );
+
+    // The township runs only its window. Its engine listens, so it can invite its village.
+    let t_window = Window::open(&t, &x);
+    let (ticket, took) = within("the township's window listens", || {
+        let run = t.run(&[
+            "--json",
+            "invite",
+            "--code",
+            "V01",
+            "--name",
+            "测试村",
+            "--tier",
+            "village",
+        ]);
+        run.status.success().then(|| {
+            let v: Value = serde_json::from_str(run.stdout.trim()).unwrap();
+            v["ticket"].as_str().unwrap().to_string()
+        })
+    });
+    eprintln!("the township's window listening after {took:?}");
+    join(&v, &ticket, "V01");
+    // One engine per data directory: serve beside the window says so and exits non-zero.
+    let err = t.refused(&["serve"]);
+    assert!(err.contains("already syncs"), "{err}");
+    let err = t.refused(&["sync"]);
+    assert!(err.contains("already syncs"), "{err}");
+
+    // The village runs only its window too; once its link to the township is up, a case taken
+    // in at the village reaches the city through the township's window within 5 s.
+    eprintln!("village joined after {:?}", started.elapsed());
+    let v_window = Window::open(&v, &x);
+    within("the village's window in contact with the township", || {
+        peer_status(&v, "T01")?.1.map(|_| ())
+    });
+    let created = v.json(&[
+        "case",
+        "new",
+        "--item",
+        "TS-004",
+        "--applicant",
+        "张三",
+        "--delegated",
+    ]);
+    let number = created["number"].as_str().expect("number").to_string();
+    let (_, took) = within("the village's case at the city", || show(&c, &number));
+    eprintln!("village window → township window → city serve: {took:?}");
+    assert!(took < Duration::from_secs(5), "took {took:?}");
+
+    // 上报 at the village, accepted at the township (the command line beside its window): the
+    // acceptance flows to the village and to the city.
+    v.json(&["case", "forward", "--to", "T01", &number]);
+    within("the forwarded case at the township", || {
+        (show(&t, &number)?["holder"] == "T01").then_some(())
+    });
+    t.json(&["case", "accept", &number]);
+    let (_, took) = within(
+        "the township's acceptance at the village and the city",
+        || {
+            (show(&v, &number)?["status"] == "accepted"
+                && show(&c, &number)?["status"] == "accepted")
+                .then_some(())
+        },
+    );
+    eprintln!("township window → village window and city serve: {took:?}");
+
+    // After the exchanges nothing is pending on any link, in either direction, and every side
+    // has a last contact (the clocks are pinned at NOW).
+    for (at, code) in [(&c, "T01"), (&t, "C01"), (&t, "V01"), (&v, "T01")] {
+        let (state, _) = within(
+            &format!("nothing pending at {} for {code}", at.data().display()),
+            || {
+                peer_status(at, code)
+                    .filter(|(pending, contact)| *pending == 0 && contact.is_some())
+            },
+        );
+        assert_eq!(state.0, 0);
+    }
+
+    eprintln!("nothing pending after {:?}", started.elapsed());
+    // A window that dies leaves no lock behind: serve starts on the township at once.
+    t_window.kill();
+    // Without --listen, serve listens where the window did: the village's address stays true.
+    let t_serve = Serve::start_with(&t, "township serve after the window", &["serve"]);
+    // (The village's window notices that the township's old process is gone only at QUIC's idle
+    // timeout, 30 s, and then redials; the township's own case shows that serve took over.)
+    let second = t.json(&["case", "new", "--item", "TS-004", "--applicant", "李四"]);
+    let second = second["number"].as_str().expect("number").to_string();
+    within("the township's case at the city", || show(&c, &second));
+    v_window.kill();
+    stop(t_serve);
+    stop(c_serve);
 }

@@ -18,6 +18,9 @@ use egui_plot::{Bar, BarChart, Plot};
 use std::sync::mpsc::Receiver;
 use yizhan_node::case::Light;
 use yizhan_node::case::deadline::ALL_LIGHTS;
+
+/// How often the peers' last contacts are read again while the dashboard is shown.
+const PEERS_EVERY_MS: i64 = 5_000;
 use yizhan_node::query::{CaseFilter, CaseRow, GroupBy, Sort, Stats};
 use yizhan_node::station::Tier;
 
@@ -38,6 +41,8 @@ pub struct DashboardPanel {
     /// Known peers (station code, last contact), for the freshness of each station's figures.
     peers: Vec<(String, Option<i64>)>,
     peers_task: Task<Vec<(String, Option<i64>)>>,
+    /// When the peers were last read (the node's clock, ms).
+    peers_read_at: Option<i64>,
     error: Option<String>,
     csv_path: String,
     csv_result: Option<Receiver<Result<String, String>>>,
@@ -98,6 +103,14 @@ impl DashboardPanel {
     }
 
     fn poll(&mut self, cx: &Cx<'_>) {
+        fn read_peers(
+            n: &mut yizhan_node::Node,
+        ) -> yizhan_node::Result<Vec<(String, Option<i64>)>> {
+            Ok(n.peers()?
+                .into_iter()
+                .map(|p| (p.station, p.last_contact))
+                .collect())
+        }
         if let Some((_, r)) = self.stats_task.poll() {
             match r {
                 Ok(s) => self.stats = Some(s),
@@ -122,6 +135,17 @@ impl DashboardPanel {
             self.csv_message = Some(r);
             self.csv_result = None;
         }
+        // Freshness moves without the data moving (a live link's heartbeat is a completed
+        // exchange): the peers are read again every few seconds on their own.
+        let now = cx.info.clock.now_ms();
+        if self
+            .peers_read_at
+            .is_none_or(|at| now - at >= PEERS_EVERY_MS)
+            && !self.peers_task.busy()
+        {
+            self.peers_read_at = Some(now);
+            self.peers_task.start(0, cx.handle.submit(read_peers));
+        }
         let by = *self.by.get_or_insert(Self::default_by(cx.info.tier));
         let range = self.range;
         let key = (Some(by), range, cx.version);
@@ -137,15 +161,8 @@ impl DashboardPanel {
             cx.handle
                 .submit(move |n| n.stats_between(Some(by), a.as_deref(), from, to)),
         );
-        self.peers_task.start(
-            0,
-            cx.handle.submit(|n| {
-                Ok(n.peers()?
-                    .into_iter()
-                    .map(|p| (p.station, p.last_contact))
-                    .collect())
-            }),
-        );
+        self.peers_read_at = Some(now);
+        self.peers_task.start(0, cx.handle.submit(read_peers));
         self.overdue_task.start(
             0,
             cx.handle.submit(move |n| {

@@ -186,7 +186,7 @@ strings! {
     overdue_by: "超期", "overdue by";
     no_light: "无灯（未受理或已办结）", "No light (not accepted, or finished)";
     // Detail.
-    back_to_list: "← 返回列表", "← Back to the list";
+    back_to_list: "← 返回", "← Back";
     case_number: "办件", "Case";
     conflict_flag: "⚠ 存在冲突", "⚠ Conflict";
     conflict_explain: "离线期间多个站点对本件做了相互冲突的操作，时间线中已标出。请核实后写明处理结果。", "While offline, stations made conflicting changes to this case (marked on the timeline). Check them and write down what was decided.";

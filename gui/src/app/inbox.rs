@@ -92,7 +92,9 @@ impl InboxPanel {
                     let (name, hint) = title(t, s.section);
                     let header = format!("{name}（{}）", s.count);
                     egui::CollapsingHeader::new(egui::RichText::new(header).strong())
-                        .id_salt(("inbox", s.section as u8))
+                        // Open when there is work: an empty section has a state of its own, so
+                        // a section that fills up opens, whatever it was while empty.
+                        .id_salt(("inbox", s.section as u8, s.count > 0))
                         .default_open(s.count > 0)
                         .show(ui, |ui| {
                             ui.weak(hint);

@@ -88,6 +88,7 @@ impl FilterForm {
             },
             limit: PAGE,
             offset: 0,
+            ..CaseFilter::default()
         }
     }
 }
