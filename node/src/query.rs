@@ -340,7 +340,7 @@ impl Node {
                 }
             }
             if let Some((_, key)) = rarest {
-                probes.push((key, Some(q.clone())));
+                probes.push((key, Some(q)));
             }
         }
         Ok(match probes.len() {

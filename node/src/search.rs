@@ -227,7 +227,10 @@ mod tests {
 
     #[test]
     fn country_code_numbers_are_found_by_the_national_number() {
-        let t = case_terms("C01-260101-1-001", &applicant("李四", "", "+86 13812345678"));
+        let t = case_terms(
+            "C01-260101-1-001",
+            &applicant("李四", "", "+86 13812345678"),
+        );
         assert!(t.iter().any(|x| x == "13812345678"));
         assert!(t.iter().any(|x| x == "8613812345678"));
     }

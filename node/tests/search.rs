@@ -318,10 +318,7 @@ fn a_case_with_wrong_keys_gets_its_own_back_on_the_next_write() {
         .unwrap();
     node.store()
         .conn()
-        .execute(
-            "UPDATE cases SET search_sig = 42 WHERE doc_id = ?1",
-            [&id],
-        )
+        .execute("UPDATE cases SET search_sig = 42 WHERE doc_id = ?1", [&id])
         .unwrap();
     assert_eq!(search(&mut node, "8888").len(), 1);
     node.act(&id, &Action::Accept, "窗口").unwrap();

@@ -4,9 +4,9 @@
 
 mod common;
 
+use chrono::Datelike as _;
 use common::{CITY, TOWN, VILLAGE};
 use rand::{Rng as _, RngExt as _, SeedableRng as _};
-use chrono::Datelike as _;
 use rand_chacha::ChaCha8Rng;
 use std::collections::BTreeMap;
 use std::path::Path;
@@ -152,8 +152,11 @@ fn busy_network(dir: &Path) -> (Node, usize) {
                     // give the rebuilt index search keys of every kind to agree on.
                     let serial = cases + i;
                     if i % 3 != 2 {
-                        n.id_number =
-                            common::id_number(&format!("1101051980{:02}{:02}{serial:03}", i % 12 + 1, day.day()));
+                        n.id_number = common::id_number(&format!(
+                            "1101051980{:02}{:02}{serial:03}",
+                            i % 12 + 1,
+                            day.day()
+                        ));
                     }
                     if i % 4 != 3 {
                         n.phone = format!("1381234{serial:04}");

@@ -678,10 +678,7 @@ fn search_cases(node: &mut Node) -> Result<Vec<ListCase>> {
     for r in rows {
         let doc = node.case(&r.id)?.doc;
         let a = &doc.applicant;
-        if a.id_number.chars().count() == 18
-            && a.phone.len() == 11
-            && a.name.chars().count() == 3
-        {
+        if a.id_number.chars().count() == 18 && a.phone.len() == 11 && a.name.chars().count() == 3 {
             found = Some(doc);
             break;
         }
@@ -731,7 +728,7 @@ fn search_cases(node: &mut Node) -> Result<Vec<ListCase>> {
         case(
             "search_given_name",
             format!("search: a given name ({given})"),
-            given.clone(),
+            given,
             true,
         ),
         case(
@@ -743,7 +740,7 @@ fn search_cases(node: &mut Node) -> Result<Vec<ListCase>> {
         case(
             "search_number_tail",
             format!("search: date-node-counter of a case number ({tail})"),
-            tail.clone(),
+            tail,
             true,
         ),
         case(
@@ -761,15 +758,15 @@ fn search_index(node: &mut Node) -> Result<Value> {
     let conn = node.store().conn();
     let bytes = |names: &str| -> Result<i64> {
         Ok(conn.query_row(
-            &format!("SELECT coalesce(sum(pgsize), 0) FROM dbstat('main', 1) WHERE name IN ({names})"),
+            &format!(
+                "SELECT coalesce(sum(pgsize), 0) FROM dbstat('main', 1) WHERE name IN ({names})"
+            ),
             [],
             |r| r.get(0),
         )?)
     };
     let keys = bytes("'search_keys'")?;
-    let cases_tables = bytes(
-        "SELECT name FROM sqlite_master WHERE tbl_name = 'cases'",
-    )?;
+    let cases_tables = bytes("SELECT name FROM sqlite_master WHERE tbl_name = 'cases'")?;
     let file = conn.query_row(
         "SELECT page_count * page_size FROM pragma_page_count(), pragma_page_size()",
         [],
@@ -1417,7 +1414,10 @@ fn render_table(report: &Report, out: &Value) -> String {
             si["bytes_per_row"].as_f64().unwrap_or(f64::NAN),
             si["bytes_per_case"].as_f64().unwrap_or(f64::NAN),
             100.0 * si["share_of_file"].as_f64().unwrap_or(f64::NAN),
-            si["cases_table_and_indexes_bytes"].as_f64().unwrap_or(f64::NAN) / 1_048_576.0,
+            si["cases_table_and_indexes_bytes"]
+                .as_f64()
+                .unwrap_or(f64::NAN)
+                / 1_048_576.0,
         );
     }
     if let Some(steps) = out["sections"]["what_if"].as_array() {

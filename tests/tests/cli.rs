@@ -386,8 +386,21 @@ fn search_finds_a_case_by_id_and_phone_endings_and_by_given_name() {
         "--phone",
         "13911112222",
     ]);
-    let tail = number.split_once('-').map(|(_, t)| t.to_string()).expect("a case number");
-    for q in ["002X", "002x", "31002X", ID_NUMBER, "8000", PHONE, "秀英", "王秀英", &tail] {
+    let tail = number
+        .split_once('-')
+        .map(|(_, t)| t.to_string())
+        .expect("a case number");
+    for q in [
+        "002X",
+        "002x",
+        "31002X",
+        ID_NUMBER,
+        "8000",
+        PHONE,
+        "秀英",
+        "王秀英",
+        &tail,
+    ] {
         let found = y.json(&["case", "list", "--search", q]);
         let text = found.to_string();
         assert_eq!(found["total"], 1, "--search {q}: {text}");
@@ -395,7 +408,10 @@ fn search_finds_a_case_by_id_and_phone_endings_and_by_given_name() {
         assert_no_personal_data(&text, "case list --json --search");
         // The human output shows the case and masks the same way.
         let human = y.ok(&["case", "list", "--search", q]);
-        assert!(human.contains(&number) && human.contains("王秀英"), "{human}");
+        assert!(
+            human.contains(&number) && human.contains("王秀英"),
+            "{human}"
+        );
         assert!(human.contains("(1 of 1)"), "{human}");
         assert_no_personal_data(&human, "case list --search");
     }

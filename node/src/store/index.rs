@@ -378,8 +378,8 @@ pub fn dump(conn: &Connection) -> Result<Vec<String>> {
         };
         // A case's row number is not derived from its document (a rebuild numbers rows afresh).
         let columns = if table == "cases" {
-            let mut stmt = conn
-                .prepare("SELECT name FROM pragma_table_info('cases') WHERE name != 'row_id'")?;
+            let mut stmt =
+                conn.prepare("SELECT name FROM pragma_table_info('cases') WHERE name != 'row_id'")?;
             let names = stmt
                 .query_map([], |r| r.get::<_, String>(0))?
                 .collect::<rusqlite::Result<Vec<_>>>()?;

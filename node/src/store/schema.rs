@@ -308,7 +308,9 @@ mod tests {
     /// The schema objects of a database, as SQLite records them.
     fn objects(conn: &Connection) -> Vec<(String, Option<String>)> {
         let mut stmt = conn
-            .prepare("SELECT name, sql FROM sqlite_master WHERE name NOT LIKE 'sqlite_%' ORDER BY name")
+            .prepare(
+                "SELECT name, sql FROM sqlite_master WHERE name NOT LIKE 'sqlite_%' ORDER BY name",
+            )
             .expect("prepare");
         stmt.query_map([], |r| Ok((r.get(0)?, r.get(1)?)))
             .expect("query")
