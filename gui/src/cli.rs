@@ -277,8 +277,9 @@ enum CaseCmd {
         /// Only this item.
         #[arg(long)]
         item: Option<String>,
-        /// Case number or beginning of the applicant's name.
-        #[arg(long)]
+        /// Case number or its tail (261122-1-001, 001), ID number or its last 4–6 characters,
+        /// phone or its last 4 digits, or any part of the applicant's name.
+        #[arg(long, value_name = "Q")]
         search: Option<String>,
         /// Only cases with an unsettled conflict.
         #[arg(long)]

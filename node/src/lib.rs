@@ -5,7 +5,7 @@
 //! - [`calendar`], [`catalog`], [`network`], [`station`]: the network documents and their views.
 //! - [`store`]: SQLite (documents, `seq`, the derived index).
 //! - [`Node`]: one installation, tying them together; [`NodeHandle`] runs it on its own thread.
-//! - [`query`]: lists, filters and statistics over the index.
+//! - [`query`]: lists, filters and statistics over the index; [`search`]: the search keys.
 //! - [`refusal`]: why an action is not allowed, as data (each front end words it).
 //! - [`invalid`]: what is wrong with a typed-in value, as data (each front end words it).
 
@@ -25,6 +25,7 @@ mod node;
 pub mod query;
 pub mod refusal;
 pub mod replica;
+pub mod search;
 pub mod station;
 pub mod store;
 

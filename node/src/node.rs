@@ -297,12 +297,25 @@ impl Node {
             network_id: meta(&store, "network_id")?,
         };
         let net = Node::load_net(&mut store)?;
-        Ok(Node {
+        let mut node = Node {
             store,
             clock,
             identity,
             net,
-        })
+        };
+        // A migration that added derived data only the documents can give (schema 5: the search
+        // keys) asks for one rebuild of the index.
+        if let Some(why) = node.store.meta("reindex")? {
+            tracing::info!("rebuilding the case index once after an upgrade: {why}");
+            let started = std::time::Instant::now();
+            let cases = node.reindex()?;
+            tracing::info!(
+                cases,
+                seconds = started.elapsed().as_secs_f64(),
+                "case index rebuilt"
+            );
+        }
+        Ok(node)
     }
 
     fn load_net(store: &mut Store) -> Result<NetCache> {
@@ -961,6 +974,9 @@ impl Node {
                 let view = derive(doc, &net.calendar, &net.settings, today);
                 index::upsert(wtx.sql(), &index_row(&view, &net.roster))?;
             }
+            // A rebuild asked for by a migration is done.
+            wtx.sql()
+                .execute("DELETE FROM meta WHERE key = 'reindex'", [])?;
             Ok(ids.len())
         })
     }
@@ -1166,6 +1182,7 @@ pub fn index_row(view: &CaseView, roster: &Roster) -> IndexRow {
         follow_up_due: date(d.follow_up_due),
         consults: i64::try_from(state.consults.len()).unwrap_or(i64::MAX),
         route,
+        search_keys: crate::search::case_keys(&doc.number, &doc.applicant),
         depts: doc
             .item
             .departments

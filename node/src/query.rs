@@ -12,6 +12,7 @@ use crate::case::fold::Status;
 use crate::clock::china;
 use crate::error::{NodeError, Result};
 use crate::node::Node;
+use crate::search;
 use crate::station::Tier;
 use crate::store::index::{self, LIGHT_SQL};
 use chrono::{NaiveDate, TimeZone as _};
@@ -19,9 +20,8 @@ use rusqlite::ToSql;
 use serde::Serialize;
 use std::collections::BTreeMap;
 
-/// Above this many applicants matching a name prefix, a list page walks the created order
-/// instead of sorting every match (see `filter_sql`).
-const BROAD_SEARCH: i64 = 5_000;
+/// Key rows counted at most when choosing the rarest pair of a long name query.
+const PAIR_COUNT_CAP: i64 = 20_000;
 
 /// How a list is ordered.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
@@ -36,7 +36,7 @@ pub enum Sort {
 }
 
 /// A case list filter. Empty fields do not filter.
-#[derive(Debug, Clone, Default)]
+#[derive(Clone, Default)]
 pub struct CaseFilter {
     /// Only this status.
     pub status: Option<Status>,
@@ -49,7 +49,9 @@ pub struct CaseFilter {
     pub holder: Option<String>,
     /// Only this item.
     pub item: Option<String>,
-    /// A case number, or the beginning of an applicant's name.
+    /// What a clerk types to find a case: a case number or a run of its trailing segments
+    /// (`261122-1-001`, `001`), a resident ID number or its last 4–6 characters, a phone number
+    /// or its last 4 digits, or any part of the applicant's name ([`crate::search`]).
     pub search: Option<String>,
     /// Only cases with an unsettled conflict.
     pub conflict_only: bool,
@@ -70,6 +72,60 @@ pub struct CaseFilter {
     pub limit: usize,
     /// Rows to skip.
     pub offset: usize,
+}
+
+// The search may be an ID or phone number, which never goes to logs: `Debug` says only how long
+// it is.
+impl std::fmt::Debug for CaseFilter {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("CaseFilter")
+            .field("status", &self.status)
+            .field("light", &self.light)
+            .field("area", &self.area)
+            .field("holder", &self.holder)
+            .field("item", &self.item)
+            .field(
+                "search",
+                &self
+                    .search
+                    .as_ref()
+                    .map(|q| format!("({} characters)", q.chars().count())),
+            )
+            .field("conflict_only", &self.conflict_only)
+            .field("open_follow_up", &self.open_follow_up)
+            .field("due_soon", &self.due_soon)
+            .field("changed_elsewhere_after", &self.changed_elsewhere_after)
+            .field("created_from", &self.created_from)
+            .field("created_to", &self.created_to)
+            .field("sort", &self.sort)
+            .field("limit", &self.limit)
+            .field("offset", &self.offset)
+            .finish()
+    }
+}
+
+/// How a search is looked up in `search_keys` (see [`Node::plan_search`]).
+#[derive(Debug, Clone, PartialEq, Eq)]
+enum SearchPlan {
+    /// No key of the query is in the index: nothing matches.
+    Nothing,
+    /// One key; when `contains` is given, the applicant's name must also contain it. A list in
+    /// creation order walks this key's rows in that order and stops after one page.
+    One { key: i64, contains: Option<String> },
+    /// Several keys (a phone number typed with separators, or a long query that is both an
+    /// exact term and a name part): their cases are gathered, then sorted.
+    Many(Vec<(i64, Option<String>)>),
+}
+
+/// A filter as SQL: `SELECT … FROM {from}{where_sql}`.
+struct FilterSql {
+    from: String,
+    where_sql: String,
+    params: Vec<Box<dyn ToSql>>,
+    /// A one-key search: the key's rows (`k`) give the creation order.
+    keyed: bool,
+    /// Every condition is on the key rows alone, so a count need not read `cases`.
+    keys_only: bool,
 }
 
 /// One row of a case list.
@@ -253,17 +309,135 @@ impl Node {
         Ok(Some(format!("{column} = ?{}", params.len())))
     }
 
-    fn filter_sql(&self, f: &CaseFilter, paged: bool) -> Result<(String, Vec<Box<dyn ToSql>>)> {
+    /// How a search is looked up: each exact term of the query ([`search::query_terms`]) that
+    /// has a key in the index and, for a query longer than a name pair, the rarest of its pairs
+    /// with the name checked to contain the whole query. A query none of whose keys is indexed
+    /// matches nothing. The probes read a few index entries each (the pair counts at most
+    /// [`PAIR_COUNT_CAP`]).
+    fn plan_search(&self, query: &str) -> Result<SearchPlan> {
+        let q = search::normalize(query);
+        let conn = self.store_conn();
+        let count = |key: i64, cap: i64| -> Result<i64> {
+            Ok(conn
+                .prepare_cached(
+                    "SELECT count(*) FROM (SELECT 1 FROM search_keys WHERE term = ?1 LIMIT ?2)",
+                )?
+                .query_row(rusqlite::params![key, cap], |r| r.get(0))?)
+        };
+        let mut probes: Vec<(i64, Option<String>)> = Vec::new();
+        for term in search::query_terms(&q) {
+            let key = search::key(&term);
+            if count(key, 1)? > 0 && !probes.iter().any(|(k, _)| *k == key) {
+                probes.push((key, None));
+            }
+        }
+        let chars: Vec<char> = q.chars().collect();
+        if chars.len() > search::NAME_GRAM {
+            let mut rarest: Option<(i64, i64)> = None;
+            for pair in chars.windows(search::NAME_GRAM) {
+                if pair.iter().any(|c| c.is_whitespace()) {
+                    continue;
+                }
+                let key = search::key(&pair.iter().collect::<String>());
+                let n = count(key, PAIR_COUNT_CAP)?;
+                if n == 0 {
+                    // A name containing the query contains every pair of it.
+                    rarest = None;
+                    break;
+                }
+                if rarest.is_none_or(|(m, _)| n < m) {
+                    rarest = Some((n, key));
+                }
+            }
+            if let Some((_, key)) = rarest {
+                probes.push((key, Some(q)));
+            }
+        }
+        Ok(match probes.len() {
+            0 => SearchPlan::Nothing,
+            1 => {
+                let (key, contains) = probes.remove(0);
+                SearchPlan::One { key, contains }
+            }
+            _ => SearchPlan::Many(probes),
+        })
+    }
+
+    fn filter_sql(&self, f: &CaseFilter) -> Result<FilterSql> {
         let mut params: Vec<Box<dyn ToSql>> =
             vec![Box::new(self.today().format("%Y-%m-%d").to_string())];
         let mut clauses: Vec<String> = Vec::new();
+        let mut from = "cases".to_string();
+        let mut keyed = false;
+        let mut key_clauses = 0;
+        if let Some(q) = f.search.as_deref().map(str::trim).filter(|q| !q.is_empty()) {
+            match self.plan_search(q)? {
+                SearchPlan::Nothing => clauses.push("0".into()),
+                SearchPlan::One { key, contains } => {
+                    // The key's rows drive the join (CROSS JOIN keeps SQLite from starting at
+                    // `cases`), in creation order: a first page reads one page of rows.
+                    from = "search_keys AS k CROSS JOIN cases ON cases.row_id = k.case_row".into();
+                    keyed = true;
+                    params.push(Box::new(key));
+                    clauses.push(format!("k.term = ?{}", params.len()));
+                    key_clauses += 1;
+                    if let Some(q) = contains {
+                        params.push(Box::new(q));
+                        clauses.push(format!(
+                            "instr(upper(cases.applicant_name), ?{}) > 0",
+                            params.len()
+                        ));
+                    }
+                }
+                SearchPlan::Many(probes) => {
+                    let mut parts = Vec::new();
+                    for (key, contains) in probes {
+                        params.push(Box::new(key));
+                        let k = params.len();
+                        parts.push(match contains {
+                            None => format!("SELECT case_row FROM search_keys WHERE term = ?{k}"),
+                            Some(q) => {
+                                params.push(Box::new(q));
+                                format!(
+                                    "SELECT s.case_row FROM search_keys AS s JOIN cases AS c ON c.row_id = s.case_row
+                                     WHERE s.term = ?{k} AND instr(upper(c.applicant_name), ?{}) > 0",
+                                    params.len()
+                                )
+                            }
+                        });
+                    }
+                    from = format!(
+                        "({}) AS m CROSS JOIN cases ON cases.row_id = m.case_row",
+                        parts.join(" UNION ")
+                    );
+                }
+            }
+        }
         if let Some(c) = self.area_clause(f.area.as_deref(), &mut params)? {
             clauses.push(c);
         }
+        // The creation date bounds a one-key search on its key rows, which are in that order.
+        let created = if keyed { "k.created" } else { "created_at" };
         let mut push = |clause: &str, value: Box<dyn ToSql>, params: &mut Vec<Box<dyn ToSql>>| {
             params.push(value);
             clauses.push(clause.replace("?N", &format!("?{}", params.len())));
         };
+        if let Some(d) = f.created_from {
+            push(
+                &format!("{created} >= ?N"),
+                Box::new(day_start_ms(d)),
+                &mut params,
+            );
+            key_clauses += 1;
+        }
+        if let Some(d) = f.created_to.and_then(|d| d.succ_opt()) {
+            push(
+                &format!("{created} < ?N"),
+                Box::new(day_start_ms(d)),
+                &mut params,
+            );
+            key_clauses += 1;
+        }
         if let Some(s) = f.status {
             push("status = ?N", Box::new(s.as_str().to_string()), &mut params);
         }
@@ -272,37 +446,6 @@ impl Node {
         }
         if let Some(i) = &f.item {
             push("item_code = ?N", Box::new(i.clone()), &mut params);
-        }
-        if let Some(d) = f.created_from {
-            push("created_at >= ?N", Box::new(day_start_ms(d)), &mut params);
-        }
-        if let Some(d) = f.created_to.and_then(|d| d.succ_opt()) {
-            push("created_at < ?N", Box::new(day_start_ms(d)), &mut params);
-        }
-        if let Some(q) = f.search.as_deref().map(str::trim).filter(|q| !q.is_empty()) {
-            let end = format!("{q}\u{10FFFF}");
-            // A prefix shared by thousands of applicants (a surname) is paged fastest by walking
-            // the list order and stopping after one page; a rarer one by the name index. The
-            // unary `+` keeps SQLite off the name index. Counting always uses the index.
-            let broad = paged
-                && f.sort != Sort::Due
-                && self.store_conn().query_row(
-                    "SELECT count(*) FROM (SELECT 1 FROM cases WHERE applicant_name >= ?1 AND applicant_name < ?2 LIMIT ?3)",
-                    rusqlite::params![q, end, BROAD_SEARCH + 1],
-                    |r| r.get::<_, i64>(0),
-                )? > BROAD_SEARCH;
-            let name = if broad {
-                "+applicant_name"
-            } else {
-                "applicant_name"
-            };
-            params.push(Box::new(q.to_string()));
-            let n = params.len();
-            params.push(Box::new(end));
-            clauses.push(format!(
-                "(number = ?{n} OR ({name} >= ?{n} AND {name} < ?{}))",
-                n + 1
-            ));
         }
         if f.conflict_only {
             clauses.push("conflict = 1".into());
@@ -325,22 +468,31 @@ impl Node {
         if let Some(l) = f.light {
             clauses.push(format!("clock IN (1, 2) AND {}", index::light_predicate(l)));
         }
+        let keys_only = keyed && clauses.len() == key_clauses;
         let where_sql = if clauses.is_empty() {
             String::new()
         } else {
             format!(" WHERE {}", clauses.join(" AND "))
         };
-        Ok((where_sql, params))
+        Ok(FilterSql {
+            from,
+            where_sql,
+            params,
+            keyed,
+            keys_only,
+        })
     }
 
-    /// One page of cases matching a filter.
-    pub fn list(&mut self, f: &CaseFilter) -> Result<Vec<CaseRow>> {
+    /// The SQL and parameters of [`Node::list`] for a filter (for the benchmark's query plans).
+    pub fn list_sql(&mut self, f: &CaseFilter) -> Result<(String, Vec<Box<dyn ToSql>>)> {
         self.refresh()?;
-        let (where_sql, params) = self.filter_sql(f, true)?;
-        let order = match f.sort {
-            Sort::Newest => "created_at DESC, doc_id DESC",
-            Sort::Oldest => "created_at ASC, doc_id ASC",
-            Sort::Due => "due_on IS NULL, due_on ASC, created_at ASC, doc_id ASC",
+        let fs = self.filter_sql(f)?;
+        let order = match (f.sort, fs.keyed) {
+            (Sort::Newest, true) => "k.created DESC, cases.doc_id DESC",
+            (Sort::Oldest, true) => "k.created ASC, cases.doc_id ASC",
+            (Sort::Newest, false) => "created_at DESC, doc_id DESC",
+            (Sort::Oldest, false) => "created_at ASC, doc_id ASC",
+            (Sort::Due, _) => "due_on IS NULL, due_on ASC, created_at ASC, doc_id ASC",
         };
         let limit = if f.limit == 0 {
             50
@@ -349,9 +501,15 @@ impl Node {
         };
         let sql = format!(
             "SELECT doc_id, number, item_code, item_name, kind, status, conflict, origin, holder, applicant_name, delegated,
-                    created_at, due_on, {LIGHT_SQL} FROM cases{where_sql} ORDER BY {order} LIMIT {limit} OFFSET {}",
-            f.offset
+                    created_at, due_on, {LIGHT_SQL} FROM {}{} ORDER BY {order} LIMIT {limit} OFFSET {}",
+            fs.from, fs.where_sql, f.offset
         );
+        Ok((sql, fs.params))
+    }
+
+    /// One page of cases matching a filter.
+    pub fn list(&mut self, f: &CaseFilter) -> Result<Vec<CaseRow>> {
+        let (sql, params) = self.list_sql(f)?;
         let conn = self.store_conn();
         let mut stmt = conn.prepare_cached(&sql)?;
         let refs: Vec<&dyn ToSql> = params.iter().map(|p| p.as_ref()).collect();
@@ -384,11 +542,16 @@ impl Node {
     /// How many cases match a filter (ignoring paging).
     pub fn count(&mut self, f: &CaseFilter) -> Result<u64> {
         self.refresh()?;
-        let (where_sql, params) = self.filter_sql(f, false)?;
+        let fs = self.filter_sql(f)?;
+        let from = if fs.keys_only {
+            "search_keys AS k"
+        } else {
+            fs.from.as_str()
+        };
         // `?1` (today) is always bound; selecting it keeps the parameter count right without a light
         // filter.
-        let sql = format!("SELECT count(*), ?1 FROM cases{where_sql}");
-        let refs: Vec<&dyn ToSql> = params.iter().map(|p| p.as_ref()).collect();
+        let sql = format!("SELECT count(*), ?1 FROM {from}{}", fs.where_sql);
+        let refs: Vec<&dyn ToSql> = fs.params.iter().map(|p| p.as_ref()).collect();
         let n: i64 = self
             .store_conn()
             .prepare_cached(&sql)?

@@ -4,6 +4,7 @@
 
 mod common;
 
+use chrono::Datelike as _;
 use common::{CITY, TOWN, VILLAGE};
 use rand::{Rng as _, RngExt as _, SeedableRng as _};
 use rand_chacha::ChaCha8Rng;
@@ -147,6 +148,19 @@ fn busy_network(dir: &Path) -> (Node, usize) {
                         &codes[rng.random_range(0..codes.len())],
                         &format!("申请人{i}"),
                     );
+                    // ID numbers and phones (not drawn from `rng`, so the run stays the same)
+                    // give the rebuilt index search keys of every kind to agree on.
+                    let serial = cases + i;
+                    if i % 3 != 2 {
+                        n.id_number = common::id_number(&format!(
+                            "1101051980{:02}{:02}{serial:03}",
+                            i % 12 + 1,
+                            day.day()
+                        ));
+                    }
+                    if i % 4 != 3 {
+                        n.phone = format!("1381234{serial:04}");
+                    }
                     if station == VILLAGE {
                         n.delegated = true;
                         n.entrustment = rng.random_range(0..2) == 0;
@@ -206,6 +220,13 @@ fn reindex_rebuilds_exactly_the_live_index_and_counters() {
 
     let dump = node.index_dump().unwrap();
     let stats = all_stats(&mut node);
+    // Every case has its search keys in the dump.
+    let keyed: std::collections::BTreeSet<&str> = dump
+        .iter()
+        .filter_map(|l| l.strip_prefix("search_keys: "))
+        .filter_map(|l| l.rsplit(' ').next())
+        .collect();
+    assert_eq!(keyed.len(), cases, "cases with search keys");
 
     // The mix is varied enough to mean something.
     let totals = &stats[0].totals;
@@ -265,7 +286,8 @@ fn reindex_rebuilds_exactly_the_live_index_and_counters() {
     node.store()
         .conn()
         .execute_batch(
-            "DELETE FROM cases WHERE rowid % 3 = 0; UPDATE case_counts SET n = n + 5; DELETE FROM dept_counts;",
+            "DELETE FROM cases WHERE rowid % 3 = 0; UPDATE case_counts SET n = n + 5; DELETE FROM dept_counts;
+             DELETE FROM search_keys WHERE term % 2 = 0;",
         )
         .unwrap();
     assert_ne!(node.index_dump().unwrap(), dump);

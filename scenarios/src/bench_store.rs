@@ -7,7 +7,9 @@
 //!   generated and can be reused;
 //! - open-to-ready: `Node::open` + `count` of all cases + the first page, in fresh processes
 //!   (cold SQLite page cache, warm OS page cache) and as fresh `Node`s in this process;
-//! - the first page (50 rows) of filtered lists;
+//! - the first page (50 rows) of filtered lists, and of the searches a clerk makes for one
+//!   villager (last 4 of the ID number, last 4 of the phone, the given name, a case number's
+//!   tail), with the search index's size on disk (SQLite's dbstat);
 //! - full statistics (`stats` without grouping, by township, by department);
 //! - resident memory (VmRSS / VmHWM).
 //!
@@ -27,7 +29,7 @@ use yizhan_node::case::{Light, Status};
 use yizhan_node::query::{CaseFilter, GroupBy, Sort};
 use yizhan_node::station::Tier;
 use yizhan_node::store::STORE_FILE;
-use yizhan_node::store::index::{LIGHT_SQL, light_predicate};
+use yizhan_node::store::index::LIGHT_SQL;
 use yizhan_node::{Clock, NewCase, Node};
 
 /// Arguments of `bench-store`.
@@ -366,7 +368,7 @@ fn list_cases(county: &County) -> Vec<ListCase> {
         },
         ListCase {
             id: "list_search_1",
-            label: "applicant name prefix 王 (1 char)".into(),
+            label: "search: name part 王 (1 char, a surname)".into(),
             filter: CaseFilter {
                 search: Some("王".into()),
                 ..CaseFilter::default()
@@ -375,7 +377,7 @@ fn list_cases(county: &County) -> Vec<ListCase> {
         },
         ListCase {
             id: "list_search_2",
-            label: "applicant name prefix 王秀 (2 chars)".into(),
+            label: "search: name part 王秀 (2 chars)".into(),
             filter: CaseFilter {
                 search: Some("王秀".into()),
                 ..CaseFilter::default()
@@ -425,68 +427,7 @@ fn list_cases(county: &County) -> Vec<ListCase> {
     ]
 }
 
-/// The SQL `Node::list` runs for a filter, rebuilt here for EXPLAIN QUERY PLAN. It mirrors
-/// `query.rs` (`filter_sql` + `list`); [`check_mirror`] proves it returns the same rows.
-fn mirror_sql(node: &Node, f: &CaseFilter) -> (String, Vec<rusqlite::types::Value>) {
-    use rusqlite::types::Value as V;
-    let mut params = vec![V::Text(node.today().format("%Y-%m-%d").to_string())];
-    let mut clauses: Vec<String> = Vec::new();
-    if let Some(code) = &f.area
-        && let Some(st) = node.roster().station(code)
-    {
-        let column = match st.tier() {
-            Tier::City => None,
-            Tier::Township => Some("township"),
-            Tier::Village => Some("village"),
-        };
-        if let Some(c) = column {
-            params.push(V::Text(code.clone()));
-            clauses.push(format!("{c} = ?{}", params.len()));
-        }
-    }
-    let mut push = |clause: &str, v: V, params: &mut Vec<V>| {
-        params.push(v);
-        clauses.push(clause.replace("?N", &format!("?{}", params.len())));
-    };
-    if let Some(s) = f.status {
-        push("status = ?N", V::Text(s.as_str().into()), &mut params);
-    }
-    if let Some(h) = &f.holder {
-        push("holder = ?N", V::Text(h.clone()), &mut params);
-    }
-    if let Some(i) = &f.item {
-        push("item_code = ?N", V::Text(i.clone()), &mut params);
-    }
-    if let Some(q) = f.search.as_deref().map(str::trim).filter(|q| !q.is_empty()) {
-        params.push(V::Text(q.into()));
-        let n = params.len();
-        params.push(V::Text(format!("{q}\u{10FFFF}")));
-        clauses.push(format!(
-            "(number = ?{n} OR (applicant_name >= ?{n} AND applicant_name < ?{}))",
-            n + 1
-        ));
-    }
-    if let Some(l) = f.light {
-        clauses.push(format!("clock IN (1, 2) AND {}", light_predicate(l)));
-    }
-    let where_sql = if clauses.is_empty() {
-        String::new()
-    } else {
-        format!(" WHERE {}", clauses.join(" AND "))
-    };
-    let order = match f.sort {
-        Sort::Newest => "created_at DESC, doc_id DESC",
-        Sort::Oldest => "created_at ASC, doc_id ASC",
-        Sort::Due => "due_on IS NULL, due_on ASC, created_at ASC",
-    };
-    let sql = format!(
-        "SELECT doc_id, number, item_code, item_name, kind, status, conflict, origin, holder, applicant_name, delegated,
-                created_at, due_on, {LIGHT_SQL} FROM cases{where_sql} ORDER BY {order} LIMIT 50 OFFSET 0"
-    );
-    (sql, params)
-}
-
-fn explain(node: &mut Node, sql: &str, params: &[rusqlite::types::Value]) -> Result<Vec<String>> {
+fn explain<P: rusqlite::ToSql>(node: &mut Node, sql: &str, params: &[P]) -> Result<Vec<String>> {
     let conn = node.store().conn();
     let mut stmt = conn.prepare(&format!("EXPLAIN QUERY PLAN {sql}"))?;
     let rows = stmt
@@ -495,20 +436,6 @@ fn explain(node: &mut Node, sql: &str, params: &[rusqlite::types::Value]) -> Res
         })?
         .collect::<rusqlite::Result<Vec<_>>>()?;
     Ok(rows)
-}
-
-/// Runs the mirrored SQL and checks it returns the rows `Node::list` returned.
-fn check_mirror(node: &mut Node, f: &CaseFilter) -> Result<bool> {
-    let (sql, params) = mirror_sql(node, f);
-    let ids: Vec<String> = node.list(f)?.into_iter().map(|r| r.id).collect();
-    let conn = node.store().conn();
-    let mut stmt = conn.prepare(&sql)?;
-    let mirrored = stmt
-        .query_map(rusqlite::params_from_iter(params.iter()), |r| {
-            r.get::<_, String>(0)
-        })?
-        .collect::<rusqlite::Result<Vec<_>>>()?;
-    Ok(ids == mirrored)
 }
 
 /// The statistics' SQL (from `query.rs`, whole network), for EXPLAIN and per-query timing.
@@ -595,7 +522,7 @@ struct ListTiming {
 const COLD_NODES: usize = 5;
 
 /// The first page of a filtered list: on 5 fresh `Node`s (first query) and `iterations` times on
-/// one `Node` (warm); with the match count, the plan and the mirrored SQL.
+/// one `Node` (warm); with the match count, the plan and the SQL.
 fn measure_list(
     dir: &Path,
     today_ms: i64,
@@ -619,14 +546,14 @@ fn measure_list(
     }
     let (matches, count_ms) = time_ms(|| node.count(f));
     let matches = matches?;
-    let (sql, params) = mirror_sql(&node, f);
+    // The very SQL `Node::list` runs (its parameters may be personal data: not reported).
+    let (sql, params) = node.list_sql(f)?;
     let plan = explain(&mut node, &sql, &params)?;
-    let mirror_ok = check_mirror(&mut node, f)?;
     Ok(ListTiming {
         warm,
         cold,
         detail: json!({"rows": rows, "matches": matches, "count_ms": count_ms, "plan": plan,
-                       "mirror_sql_matches_node": mirror_ok, "sql": sql}),
+                       "sql": sql}),
     })
 }
 
@@ -715,9 +642,6 @@ const WHAT_IFS: [(&str, &str, &str); 5] = [
     ),
 ];
 
-/// Name prefixes for the search variants, from a surname to one person.
-const SEARCH_PREFIXES: [&str; 5] = ["王", "岳", "王秀", "王秀英", "岳三喜"];
-
 /// One SQL statement's warm median over 5 runs, and its row count.
 fn time_sql(node: &mut Node, sql: &str, params: &[rusqlite::types::Value]) -> Result<(f64, usize)> {
     let conn = node.store().conn();
@@ -739,40 +663,129 @@ fn time_sql(node: &mut Node, sql: &str, params: &[rusqlite::types::Value]) -> Re
     Ok((summarize(&samples).p50, rows))
 }
 
-/// The name search as `Node::list` runs it (name index, then sort every match) and with the name
-/// index disabled (`+applicant_name`: walk the created_at order and stop at 50 matches).
-fn search_variants(node: &mut Node) -> Result<Value> {
-    let mut out = Vec::new();
-    for q in SEARCH_PREFIXES {
-        let f = CaseFilter {
-            search: Some(q.into()),
-            ..CaseFilter::default()
-        };
-        let (sql, params) = mirror_sql(node, &f);
-        let walk = sql.replace(
-            "(applicant_name >= ?2 AND applicant_name < ?3)",
-            "(+applicant_name >= ?2 AND +applicant_name < ?3)",
-        );
-        let (count_sql, count_params) = (
-            "SELECT count(*) FROM (SELECT 1 FROM cases WHERE applicant_name >= ?1 AND applicant_name < ?2 LIMIT 3001)",
-            vec![params[1].clone(), params[2].clone()],
-        );
-        let matches: i64 = node.store().conn().query_row(
-            "SELECT count(*) FROM cases WHERE applicant_name >= ?1 AND applicant_name < ?2",
-            rusqlite::params_from_iter(count_params.iter()),
-            |r| r.get(0),
-        )?;
-        let (capped_ms, _) = time_sql(node, count_sql, &count_params)?;
-        let (node_ms, _) = time_sql(node, &sql, &params)?;
-        let (walk_ms, _) = time_sql(node, &walk, &params)?;
-        let walk_plan = explain(node, &walk, &params)?;
-        out.push(
-            json!({"prefix": q, "matches": matches, "node_sql_ms": node_ms,
-                        "walk_created_ms": walk_ms, "capped_count_ms": capped_ms,
-                        "walk_plan": walk_plan}),
-        );
+/// The searches a clerk makes for one villager (issue #10), from a case in the middle of the
+/// store (oldest first) whose applicant is a person with an ID number and a mobile phone. Labels
+/// show only what the masked output shows anyway (last 4 characters).
+fn search_cases(node: &mut Node) -> Result<Vec<ListCase>> {
+    let total = node.count(&CaseFilter::default())?;
+    let rows = node.list(&CaseFilter {
+        sort: Sort::Oldest,
+        offset: usize::try_from(total / 2).unwrap_or(0),
+        limit: 500,
+        ..CaseFilter::default()
+    })?;
+    let mut found = None;
+    for r in rows {
+        let doc = node.case(&r.id)?.doc;
+        let a = &doc.applicant;
+        if a.id_number.chars().count() == 18 && a.phone.len() == 11 && a.name.chars().count() == 3 {
+            found = Some(doc);
+            break;
+        }
     }
-    Ok(Value::Array(out))
+    let Some(doc) = found else {
+        bail!("no case with an ID number and a phone in the middle of the store");
+    };
+    let a = &doc.applicant;
+    let last = |s: &str, n: usize| s.chars().skip(s.chars().count() - n).collect::<String>();
+    let given: String = a.name.chars().skip(1).collect();
+    let segments: Vec<&str> = doc.number.split('-').collect();
+    let tail = segments[1..].join("-");
+    let case = |id: &'static str, label: String, q: String, required: bool| ListCase {
+        id,
+        label,
+        filter: CaseFilter {
+            search: Some(q),
+            ..CaseFilter::default()
+        },
+        required,
+    };
+    Ok(vec![
+        case(
+            "search_id4",
+            format!("search: last 4 of an ID number ({})", last(&a.id_number, 4)),
+            last(&a.id_number, 4),
+            true,
+        ),
+        case(
+            "search_id6",
+            "search: last 6 of an ID number".into(),
+            last(&a.id_number, 6),
+            false,
+        ),
+        case(
+            "search_id_full",
+            "search: a whole ID number".into(),
+            a.id_number.clone(),
+            false,
+        ),
+        case(
+            "search_phone4",
+            format!("search: last 4 of a phone ({})", last(&a.phone, 4)),
+            last(&a.phone, 4),
+            true,
+        ),
+        case(
+            "search_given_name",
+            format!("search: a given name ({given})"),
+            given,
+            true,
+        ),
+        case(
+            "search_full_name",
+            format!("search: a whole name ({})", a.name),
+            a.name.clone(),
+            false,
+        ),
+        case(
+            "search_number_tail",
+            format!("search: date-node-counter of a case number ({tail})"),
+            tail,
+            true,
+        ),
+        case(
+            "search_counter",
+            format!("search: a case number's counter alone ({})", segments[3]),
+            segments[3].to_string(),
+            false,
+        ),
+    ])
+}
+
+/// What the search keys cost on disk: `search_keys` from SQLite's dbstat, beside the whole file
+/// and the `cases` table with its indexes.
+fn search_index(node: &mut Node) -> Result<Value> {
+    let conn = node.store().conn();
+    let bytes = |names: &str| -> Result<i64> {
+        Ok(conn.query_row(
+            &format!(
+                "SELECT coalesce(sum(pgsize), 0) FROM dbstat('main', 1) WHERE name IN ({names})"
+            ),
+            [],
+            |r| r.get(0),
+        )?)
+    };
+    let keys = bytes("'search_keys'")?;
+    let cases_tables = bytes("SELECT name FROM sqlite_master WHERE tbl_name = 'cases'")?;
+    let file = conn.query_row(
+        "SELECT page_count * page_size FROM pragma_page_count(), pragma_page_size()",
+        [],
+        |r| r.get::<_, i64>(0),
+    )?;
+    let rows: i64 = conn.query_row("SELECT count(*) FROM search_keys", [], |r| r.get(0))?;
+    let cases: i64 = conn.query_row("SELECT count(*) FROM cases", [], |r| r.get(0))?;
+    let per = |x: i64| x as f64 / cases.max(1) as f64;
+    Ok(json!({
+        "search_keys_bytes": keys,
+        "search_keys_mib": keys as f64 / 1_048_576.0,
+        "search_keys_rows": rows,
+        "rows_per_case": per(rows),
+        "bytes_per_case": per(keys),
+        "bytes_per_row": keys as f64 / rows.max(1) as f64,
+        "share_of_file": keys as f64 / file.max(1) as f64,
+        "cases_table_and_indexes_bytes": cases_tables,
+        "file_bytes": file,
+    }))
 }
 
 /// Re-measures the lists and the statistics on the scratch copy after each schema change.
@@ -908,8 +921,15 @@ pub fn bench_store(args: &BenchArgs) -> Result<()> {
         json!({"open_ms": summarize(&parts.0), "count_ms": summarize(&parts.1), "first_page_ms": summarize(&parts.2)}),
     );
 
-    // ---- Filtered lists.
-    for lc in list_cases(&county) {
+    // ---- Filtered lists, and the searches for one villager.
+    let searches = {
+        let mut node = open_node(&dir, today_ms)?;
+        report
+            .sections
+            .insert("search_index".into(), search_index(&mut node)?);
+        search_cases(&mut node)?
+    };
+    for lc in list_cases(&county).into_iter().chain(searches) {
         let t = measure_list(&dir, today_ms, &lc.filter, args.iterations)?;
         report.add(
             &format!("{}_warm", lc.id),
@@ -1024,11 +1044,6 @@ pub fn bench_store(args: &BenchArgs) -> Result<()> {
     let result = (|| -> Result<()> {
         bench_writes(args, &scratch, today_ms, &county, &mut report)?;
         if !args.no_what_if {
-            let mut node = open_node(&scratch, today_ms)?;
-            report
-                .sections
-                .insert("search_variants".into(), search_variants(&mut node)?);
-            drop(node);
             report.sections.insert(
                 "what_if".into(),
                 what_ifs(args, &scratch, today_ms, &county)?,
@@ -1388,28 +1403,22 @@ fn render_table(report: &Report, out: &Value) -> String {
             );
         }
     }
-    if let Some(rows) = out["sections"]["search_variants"].as_array() {
+    let si = &out["sections"]["search_index"];
+    if si.is_object() {
         let _ = writeln!(
             t,
-            "\nname search, first page (warm p50 ms): as Node::list runs it vs. with the name index disabled (+applicant_name):"
+            "\nsearch index (search_keys, dbstat): {:.1} MiB, {} rows ({:.1} per case, {:.1} bytes each), {:.0} bytes per case, {:.1} % of the file; cases table and its indexes {:.1} MiB",
+            si["search_keys_mib"].as_f64().unwrap_or(f64::NAN),
+            si["search_keys_rows"],
+            si["rows_per_case"].as_f64().unwrap_or(f64::NAN),
+            si["bytes_per_row"].as_f64().unwrap_or(f64::NAN),
+            si["bytes_per_case"].as_f64().unwrap_or(f64::NAN),
+            100.0 * si["share_of_file"].as_f64().unwrap_or(f64::NAN),
+            si["cases_table_and_indexes_bytes"]
+                .as_f64()
+                .unwrap_or(f64::NAN)
+                / 1_048_576.0,
         );
-        let _ = writeln!(
-            t,
-            "  {:<10} {:>8} {:>12} {:>14} {:>16}",
-            "prefix", "matches", "node SQL", "walk created", "capped count"
-        );
-        for r in rows {
-            let prefix = r["prefix"].as_str().unwrap_or("");
-            let _ = writeln!(
-                t,
-                "  {prefix}{} {:>8} {:>12} {:>14} {:>16}",
-                " ".repeat(10usize.saturating_sub(display_width(prefix))),
-                r["matches"],
-                fmt_val(r["node_sql_ms"].as_f64().unwrap_or(f64::NAN), "ms"),
-                fmt_val(r["walk_created_ms"].as_f64().unwrap_or(f64::NAN), "ms"),
-                fmt_val(r["capped_count_ms"].as_f64().unwrap_or(f64::NAN), "ms"),
-            );
-        }
     }
     if let Some(steps) = out["sections"]["what_if"].as_array() {
         let _ = writeln!(

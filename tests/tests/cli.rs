@@ -355,6 +355,73 @@ fn a_case_from_intake_to_follow_up() {
     assert_eq!(due["due"], "2026-03-05");
 }
 
+/// Issue #10: a villager comes back with an ID card, a phone or a name, not a case number.
+#[test]
+fn search_finds_a_case_by_id_and_phone_endings_and_by_given_name() {
+    let (_tmp, y) = network();
+    let ours = y.json(&[
+        "case",
+        "new",
+        "--item",
+        "CT-001",
+        "--applicant",
+        "王秀英",
+        "--id-number",
+        ID_NUMBER,
+        "--phone",
+        PHONE,
+    ]);
+    let id = s(&ours["id"], "case id").to_string();
+    let number = s(&ours["number"], "case number").to_string();
+    // Someone else, sharing none of what is searched for below.
+    y.json(&[
+        "case",
+        "new",
+        "--item",
+        "CT-001",
+        "--applicant",
+        "李建国",
+        "--id-number",
+        "110105198001018763",
+        "--phone",
+        "13911112222",
+    ]);
+    let tail = number
+        .split_once('-')
+        .map(|(_, t)| t.to_string())
+        .expect("a case number");
+    for q in [
+        "002X",
+        "002x",
+        "31002X",
+        ID_NUMBER,
+        "8000",
+        PHONE,
+        "秀英",
+        "王秀英",
+        &tail,
+    ] {
+        let found = y.json(&["case", "list", "--search", q]);
+        let text = found.to_string();
+        assert_eq!(found["total"], 1, "--search {q}: {text}");
+        assert_eq!(found["cases"][0]["id"], id.as_str(), "--search {q}: {text}");
+        assert_no_personal_data(&text, "case list --json --search");
+        // The human output shows the case and masks the same way.
+        let human = y.ok(&["case", "list", "--search", q]);
+        assert!(
+            human.contains(&number) && human.contains("王秀英"),
+            "{human}"
+        );
+        assert!(human.contains("(1 of 1)"), "{human}");
+        assert_no_personal_data(&human, "case list --search");
+    }
+    for q in ["9999", "张三", "0519"] {
+        let found = y.json(&["case", "list", "--search", q]);
+        assert_eq!(found["total"], 0, "--search {q}: {found}");
+        assert_eq!(found["cases"], serde_json::json!([]), "--search {q}");
+    }
+}
+
 #[test]
 fn every_action_command_prints_json() {
     let (_tmp, y) = network();

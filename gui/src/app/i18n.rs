@@ -161,7 +161,7 @@ strings! {
     last_contact: "最近联系", "Last contact";
     // List.
     search: "搜索", "Search";
-    search_hint: "申请人姓名开头或办件编号", "Beginning of the applicant's name, or a case number";
+    search_hint: "办件编号、姓名、身份证号或手机号（可输后4位）", "Case number, name, ID or phone number (or its last 4)";
     matching_cases: "符合条件的办件：", "Matching cases:";
     col_light: "灯", "Light";
     col_number: "办件编号", "Case number";

@@ -34,7 +34,8 @@ pub struct FilterForm {
     pub mine: bool,
     /// Item code.
     pub item: Option<String>,
-    /// Name prefix or case number.
+    /// What the search box holds: a case number, a name part, an ID or phone number or their
+    /// last digits.
     pub search: String,
     /// Created on or after (YYYY-MM-DD).
     pub from: String,
@@ -211,7 +212,14 @@ impl ListPanel {
         let t = cx.t;
         let info = cx.info;
         ui.horizontal_wrapped(|ui| {
-            field(ui, t.search, &mut self.form.search, 180.0).on_hover_text(t.search_hint);
+            let l = ui.label(t.search);
+            ui.add(
+                egui::TextEdit::singleline(&mut self.form.search)
+                    .hint_text(t.search_hint)
+                    .desired_width(260.0),
+            )
+            .labelled_by(l.id)
+            .on_hover_text(t.search_hint);
 
             let l = ui.label(t.col_light);
             egui::ComboBox::from_id_salt("f-light")

@@ -3,6 +3,8 @@
 //! [`upsert`] writes one case's row, its route and department rows, and moves the case between
 //! the counter rows of `case_counts` and `dept_counts`, all inside the caller's transaction. The
 //! whole index can be dropped and rebuilt from the documents ([`clear`] then `upsert` per case).
+//! It also writes the case's search keys (`search_keys`, see [`crate::search`]) when it is first
+//! indexed; they depend only on intake data, so later updates leave them alone.
 //!
 //! Lights depend on today's date, so they are not stored: the row stores the three dates that
 //! decide them and [`LIGHT_SQL`] turns those into a light for the `?today` parameter, exactly as
@@ -10,6 +12,7 @@
 
 use crate::case::Light;
 use crate::error::Result;
+use crate::search;
 use rusqlite::{Connection, OptionalExtension, params};
 
 /// A case's row in the index.
@@ -73,6 +76,8 @@ pub struct IndexRow {
     pub route: Vec<String>,
     /// `(department, decision)` for every required department.
     pub depts: Vec<(String, String)>,
+    /// The case's search keys, sorted ([`crate::search::case_keys`]): hashes, never the terms.
+    pub search_keys: Vec<i64>,
 }
 
 /// SQL for a case's light on the date bound as `?1` (`NULL` when it has none).
@@ -179,6 +184,12 @@ fn uncount(conn: &Connection, doc_id: &str) -> Result<()> {
 /// Writes (or replaces) a case's index rows and keeps the counters in step.
 pub fn upsert(conn: &Connection, row: &IndexRow) -> Result<()> {
     uncount(conn, &row.doc_id)?;
+    let sig = search::signature(row.created_at, &row.search_keys);
+    // `search_keys` refers to the case's `row_id`, so a replaced row keeps its number.
+    let old: Option<(i64, i64)> = conn
+        .prepare_cached("SELECT row_id, search_sig FROM cases WHERE doc_id = ?1")?
+        .query_row([&row.doc_id], |r| Ok((r.get(0)?, r.get(1)?)))
+        .optional()?;
     // A case's intake columns never change after it is taken in, so an existing row is updated
     // in its handling columns only: SQLite then leaves the indexes over intake columns (number,
     // applicant, creation date by township, village, item) alone, which is most of the cost of a
@@ -192,7 +203,8 @@ pub fn upsert(conn: &Connection, row: &IndexRow) -> Result<()> {
                 follow_up_due = ?16, consults = ?17
              WHERE doc_id = ?1 AND number = ?18 AND item_code = ?19 AND item_name = ?20
                 AND kind = ?21 AND origin = ?22 AND township = ?23 AND village = ?24
-                AND applicant_name = ?25 AND delegated = ?26 AND created_at = ?27",
+                AND applicant_name = ?25 AND delegated = ?26 AND created_at = ?27
+                AND search_sig = ?28",
         )?
         .execute(params![
             row.doc_id,
@@ -222,21 +234,50 @@ pub fn upsert(conn: &Connection, row: &IndexRow) -> Result<()> {
             row.applicant_name,
             row.delegated,
             row.created_at,
+            sig,
         ])?;
     if updated == 0 {
-        insert_row(conn, row)?;
+        let rowid = insert_row(conn, row, old.map(|(row_id, _)| row_id), sig)?;
+        match old {
+            // The keys written for this row are still the case's keys.
+            Some((_, old_sig)) if old_sig == sig => {}
+            Some((_, old_sig)) => {
+                // The keys changed, which the documents never do (the applicant and the number
+                // are written once, at intake), so this is a stale or foreign index. The old
+                // keys are unknown here (only their hashes were stored, under other terms), so
+                // this case's rows are found by a scan of the whole table. A row upgraded from
+                // a store without search keys (signature 0) has none to remove.
+                if old_sig != 0 {
+                    conn.prepare_cached("DELETE FROM search_keys WHERE case_row = ?1")?
+                        .execute([rowid])?;
+                }
+                insert_keys(conn, row, rowid)?;
+            }
+            None => insert_keys(conn, row, rowid)?,
+        }
     }
     route_and_counts(conn, row)
 }
 
-/// Inserts (or replaces) a case's whole row.
-fn insert_row(conn: &Connection, row: &IndexRow) -> Result<()> {
+/// Writes a case's search keys for its `cases.row_id`.
+fn insert_keys(conn: &Connection, row: &IndexRow, rowid: i64) -> Result<()> {
+    let mut ins = conn.prepare_cached(
+        "INSERT OR IGNORE INTO search_keys (term, created, case_row) VALUES (?1, ?2, ?3)",
+    )?;
+    for k in &row.search_keys {
+        ins.execute(params![k, row.created_at, rowid])?;
+    }
+    Ok(())
+}
+
+/// Inserts (or replaces, keeping `row_id` when given) a case's whole row. Returns its `row_id`.
+fn insert_row(conn: &Connection, row: &IndexRow, rowid: Option<i64>, sig: i64) -> Result<i64> {
     conn.prepare_cached(
         "INSERT OR REPLACE INTO cases (doc_id, number, item_code, item_name, kind, status, outcome, conflict, origin, holder,
             township, village, applicant_name, delegated, created_at, updated_at, accepted_on, clock, due_on, yellow_on,
-            legal_due_on, frozen_light, stopped_on, on_time, rating, follow_up_due, consults)
+            legal_due_on, frozen_light, stopped_on, on_time, rating, follow_up_due, consults, search_sig, row_id)
          VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18, ?19, ?20, ?21, ?22, ?23,
-            ?24, ?25, ?26, ?27)",
+            ?24, ?25, ?26, ?27, ?28, ?29)",
     )?
     .execute(params![
         row.doc_id,
@@ -265,9 +306,11 @@ fn insert_row(conn: &Connection, row: &IndexRow) -> Result<()> {
         row.on_time,
         row.rating,
         row.follow_up_due,
-        row.consults
+        row.consults,
+        sig,
+        rowid
     ])?;
-    Ok(())
+    Ok(rowid.unwrap_or_else(|| conn.last_insert_rowid()))
 }
 
 /// Rewrites a case's route and department rows and counts it in the counter tables.
@@ -295,7 +338,8 @@ fn route_and_counts(conn: &Connection, row: &IndexRow) -> Result<()> {
 /// Empties every index table (before a rebuild).
 pub fn clear(conn: &Connection) -> Result<()> {
     conn.execute_batch(
-        "DELETE FROM cases; DELETE FROM case_route; DELETE FROM case_depts; DELETE FROM case_counts; DELETE FROM dept_counts;",
+        "DELETE FROM cases; DELETE FROM case_route; DELETE FROM case_depts; DELETE FROM case_counts; DELETE FROM dept_counts;
+         DELETE FROM search_keys;",
     )?;
     Ok(())
 }
@@ -332,7 +376,20 @@ pub fn dump(conn: &Connection) -> Result<Vec<String>> {
         } else {
             ""
         };
-        let mut stmt = conn.prepare(&format!("SELECT * FROM {table}{filter} ORDER BY {order}"))?;
+        // A case's row number is not derived from its document (a rebuild numbers rows afresh).
+        let columns = if table == "cases" {
+            let mut stmt =
+                conn.prepare("SELECT name FROM pragma_table_info('cases') WHERE name != 'row_id'")?;
+            let names = stmt
+                .query_map([], |r| r.get::<_, String>(0))?
+                .collect::<rusqlite::Result<Vec<_>>>()?;
+            names.join(", ")
+        } else {
+            "*".to_string()
+        };
+        let mut stmt = conn.prepare(&format!(
+            "SELECT {columns} FROM {table}{filter} ORDER BY {order}"
+        ))?;
         let cols = stmt.column_count();
         let mut rows = stmt.query([])?;
         while let Some(r) = rows.next()? {
@@ -343,6 +400,17 @@ pub fn dump(conn: &Connection) -> Result<Vec<String>> {
             }
             out.push(line);
         }
+    }
+    // Search keys by the case's id, not its row number, which a rebuild assigns afresh; a key whose
+    // case row is missing shows as `NULL`.
+    let mut stmt = conn.prepare(
+        "SELECT k.term, k.created, c.doc_id FROM search_keys k LEFT JOIN cases c ON c.row_id = k.case_row
+         ORDER BY c.doc_id, k.term, k.created",
+    )?;
+    let mut rows = stmt.query([])?;
+    while let Some(r) = rows.next()? {
+        let (term, created, doc): (i64, i64, Option<String>) = (r.get(0)?, r.get(1)?, r.get(2)?);
+        out.push(format!("search_keys: {term} {created} {doc:?}"));
     }
     Ok(out)
 }

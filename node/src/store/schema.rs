@@ -166,6 +166,80 @@ const MIGRATIONS: &[&str] = &[
         PRIMARY KEY (peer, doc_id)
     ) WITHOUT ROWID;
     "#,
+    // 5: search keys (`crate::search`): hashed terms (ID number and its last 4–6 characters,
+    // phone and its last 4 digits, name characters and pairs, case number parts) with the case's
+    // creation time, so that the first page of a search walks one key's rows in list order.
+    //
+    // A key refers to its case's row by number, six times smaller than the case id. SQLite's
+    // VACUUM may renumber the rows of a table without an INTEGER PRIMARY KEY, which would point
+    // keys at other people's cases, so `cases` is rebuilt here with one (`row_id`), its rows
+    // copied and their numbers kept. Its indexes are made again as migrations 1 and 3 left them,
+    // except `cases_applicant`, whose only use (the name-prefix search) the keys replace.
+    // `search_sig` fingerprints the keys written for a row; 0 means none yet. The keys come from
+    // the documents, so an upgraded store rebuilds its index once (`meta.reindex`, which
+    // `Node::open` acts on); until then every list works and searches find nothing.
+    r#"
+    CREATE TABLE cases_v5 (
+        row_id         INTEGER PRIMARY KEY,
+        doc_id         TEXT NOT NULL UNIQUE,
+        number         TEXT NOT NULL,
+        item_code      TEXT NOT NULL,
+        item_name      TEXT NOT NULL,
+        kind           TEXT NOT NULL,
+        status         TEXT NOT NULL,
+        outcome        TEXT,
+        conflict       INTEGER NOT NULL,
+        origin         TEXT NOT NULL,
+        holder         TEXT NOT NULL,
+        township       TEXT NOT NULL,
+        village        TEXT NOT NULL,
+        applicant_name TEXT NOT NULL,
+        delegated      INTEGER NOT NULL,
+        created_at     INTEGER NOT NULL,
+        updated_at     INTEGER NOT NULL,
+        accepted_on    TEXT,
+        clock          INTEGER NOT NULL,
+        due_on         TEXT,
+        yellow_on      TEXT,
+        legal_due_on   TEXT,
+        frozen_light   INTEGER,
+        stopped_on     TEXT,
+        on_time        INTEGER,
+        rating         INTEGER,
+        follow_up_due  TEXT,
+        consults       INTEGER NOT NULL,
+        search_sig     INTEGER NOT NULL DEFAULT 0
+    );
+    INSERT INTO cases_v5 (row_id, doc_id, number, item_code, item_name, kind, status, outcome, conflict, origin, holder, township, village, applicant_name, delegated, created_at, updated_at, accepted_on, clock, due_on, yellow_on, legal_due_on, frozen_light, stopped_on, on_time, rating, follow_up_due, consults)
+        SELECT rowid, doc_id, number, item_code, item_name, kind, status, outcome, conflict, origin, holder, township, village, applicant_name, delegated, created_at, updated_at, accepted_on, clock, due_on, yellow_on, legal_due_on, frozen_light, stopped_on, on_time, rating, follow_up_due, consults FROM cases;
+    DROP TABLE cases;
+    ALTER TABLE cases_v5 RENAME TO cases;
+    CREATE INDEX cases_number ON cases (number);
+    CREATE INDEX cases_created ON cases (created_at);
+    CREATE INDEX cases_township_created ON cases (township, created_at);
+    CREATE INDEX cases_village_created ON cases (village, created_at);
+    CREATE INDEX cases_holder_created ON cases (holder, created_at);
+    CREATE INDEX cases_status_created ON cases (status, created_at);
+    CREATE INDEX cases_item_created ON cases (item_code, created_at);
+    CREATE INDEX cases_open ON cases (township, village, item_code, clock, due_on, yellow_on, legal_due_on, frozen_light, created_at)
+        WHERE clock IN (1, 2);
+    CREATE INDEX cases_conflict ON cases (created_at) WHERE conflict = 1;
+    CREATE INDEX cases_follow_up ON cases (township, village, item_code, follow_up_due)
+        WHERE follow_up_due IS NOT NULL;
+    CREATE INDEX cases_open_created ON cases (created_at, clock, due_on, yellow_on, legal_due_on, frozen_light)
+        WHERE clock IN (1, 2);
+    CREATE INDEX cases_township_status_created ON cases (township, status, created_at);
+    CREATE INDEX cases_village_status_created ON cases (village, status, created_at);
+    CREATE INDEX cases_holder_status_due ON cases (holder, status, due_on IS NULL, due_on, created_at);
+
+    CREATE TABLE search_keys (
+        term     INTEGER NOT NULL,
+        created  INTEGER NOT NULL,
+        case_row INTEGER NOT NULL,
+        PRIMARY KEY (term, created, case_row)
+    ) WITHOUT ROWID;
+    INSERT OR REPLACE INTO meta (key, value) VALUES ('reindex', 'search keys (schema 5)');
+    "#,
 ];
 
 /// Creates the schema in an empty database.
@@ -174,6 +248,8 @@ pub fn create(conn: &Connection) -> Result<()> {
     for m in MIGRATIONS {
         tx.execute_batch(m)?;
     }
+    // A new store has no cases whose index a migration would have to rebuild.
+    tx.execute("DELETE FROM meta WHERE key = 'reindex'", [])?;
     tx.execute(
         "INSERT INTO meta (key, value) VALUES ('magic', ?1)",
         [MAGIC],
@@ -222,4 +298,75 @@ pub fn migrate(conn: &Connection) -> Result<()> {
     }
     tx.commit()?;
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use rusqlite::OptionalExtension as _;
+
+    /// The schema objects of a database, as SQLite records them.
+    fn objects(conn: &Connection) -> Vec<(String, Option<String>)> {
+        let mut stmt = conn
+            .prepare(
+                "SELECT name, sql FROM sqlite_master WHERE name NOT LIKE 'sqlite_%' ORDER BY name",
+            )
+            .expect("prepare");
+        stmt.query_map([], |r| Ok((r.get(0)?, r.get(1)?)))
+            .expect("query")
+            .collect::<rusqlite::Result<Vec<_>>>()
+            .expect("rows")
+    }
+
+    #[test]
+    fn migration_5_keeps_every_case_row_and_its_number_and_asks_for_a_rebuild() {
+        // A store as schema 4 left it, with two cases whose row numbers have a gap.
+        let old = Connection::open_in_memory().expect("open");
+        for m in &MIGRATIONS[..4] {
+            old.execute_batch(m).expect("migrations 1-4");
+        }
+        old.execute_batch(
+            "INSERT INTO meta (key, value) VALUES ('magic', 'yizhan-store'), ('schema_version', '4');
+             INSERT INTO cases (rowid, doc_id, number, item_code, item_name, kind, status, conflict, origin, holder,
+                 township, village, applicant_name, delegated, created_at, updated_at, clock, consults)
+             VALUES (3, 'a', 'C01-260302-1-001', 'CT-001', '事项', 'promised', 'submitted', 0, 'C01', 'C01', '', '',
+                 '王秀英', 0, 1, 1, 0, 0),
+                    (7, 'b', 'C01-260302-1-002', 'CT-001', '事项', 'promised', 'accepted', 0, 'C01', 'C01', '', '',
+                 '李四', 0, 2, 2, 1, 0);",
+        )
+        .expect("a schema 4 store");
+        migrate(&old).expect("migrate");
+        let rows: Vec<(i64, String, String, i64)> = old
+            .prepare("SELECT row_id, doc_id, status, search_sig FROM cases ORDER BY row_id")
+            .expect("prepare")
+            .query_map([], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?)))
+            .expect("query")
+            .collect::<rusqlite::Result<Vec<_>>>()
+            .expect("rows");
+        assert_eq!(
+            rows,
+            vec![
+                (3, "a".into(), "submitted".into(), 0),
+                (7, "b".into(), "accepted".into(), 0)
+            ]
+        );
+        let flag: String = old
+            .query_row("SELECT value FROM meta WHERE key = 'reindex'", [], |r| {
+                r.get(0)
+            })
+            .expect("the rebuild is asked for");
+        assert!(flag.contains("search"), "{flag}");
+
+        // The migrated schema is the one a new store gets.
+        let new = Connection::open_in_memory().expect("open");
+        create(&new).expect("create");
+        assert_eq!(objects(&old), objects(&new));
+        let flag: Option<String> = new
+            .query_row("SELECT value FROM meta WHERE key = 'reindex'", [], |r| {
+                r.get(0)
+            })
+            .optional()
+            .expect("meta");
+        assert_eq!(flag, None, "a new store has nothing to rebuild");
+    }
 }

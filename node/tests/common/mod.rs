@@ -120,6 +120,12 @@ pub fn enrol(parent: &mut Node, station: &str, dir: &Path) -> Node {
     node
 }
 
+/// A valid resident ID number from its first 17 digits (the check digit computed).
+pub fn id_number(first17: &str) -> String {
+    let check = yizhan_node::idcard::check_digit(first17).expect("17 digits");
+    format!("{first17}{check}")
+}
+
 /// An intake form for `item` with a plain applicant.
 pub fn intake(item: &str, name: &str) -> NewCase {
     NewCase {
