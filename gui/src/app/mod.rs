@@ -1000,15 +1000,17 @@ impl App {
                 .get(self.current)
                 .and_then(|s| s.info.as_ref())
             {
+                // The station's own name: a clerk knows which hall this is.
                 ui.label(
                     egui::RichText::new(format!(
                         "{} · {} · {}",
                         info.network_name,
-                        t.tier(info.tier),
+                        info.station.name,
                         info.today.format("%Y-%m-%d")
                     ))
                     .weak(),
-                );
+                )
+                .on_hover_text(t.tier(info.tier));
             }
             ui.separator();
             if self.stations.len() > 1 {
