@@ -57,6 +57,10 @@ pub struct IndexRow {
     pub yellow_on: Option<String>,
     /// Legal due date.
     pub legal_due_on: Option<String>,
+    /// The promised due date is provisional (counted into a year without a calendar rule).
+    pub due_provisional: bool,
+    /// The legal due date is provisional.
+    pub legal_provisional: bool,
     /// Light frozen while paused.
     pub frozen_light: Option<i64>,
     /// The day the clock stopped.
@@ -189,7 +193,7 @@ pub fn upsert(conn: &Connection, row: &IndexRow) -> Result<()> {
             "UPDATE cases SET status = ?2, outcome = ?3, conflict = ?4, holder = ?5, updated_at = ?6,
                 accepted_on = ?7, clock = ?8, due_on = ?9, yellow_on = ?10, legal_due_on = ?11,
                 frozen_light = ?12, stopped_on = ?13, on_time = ?14, rating = ?15,
-                follow_up_due = ?16, consults = ?17
+                follow_up_due = ?16, consults = ?17, due_provisional = ?28, legal_provisional = ?29
              WHERE doc_id = ?1 AND number = ?18 AND item_code = ?19 AND item_name = ?20
                 AND kind = ?21 AND origin = ?22 AND township = ?23 AND village = ?24
                 AND applicant_name = ?25 AND delegated = ?26 AND created_at = ?27",
@@ -222,6 +226,8 @@ pub fn upsert(conn: &Connection, row: &IndexRow) -> Result<()> {
             row.applicant_name,
             row.delegated,
             row.created_at,
+            row.due_provisional,
+            row.legal_provisional,
         ])?;
     if updated == 0 {
         insert_row(conn, row)?;
@@ -234,9 +240,10 @@ fn insert_row(conn: &Connection, row: &IndexRow) -> Result<()> {
     conn.prepare_cached(
         "INSERT OR REPLACE INTO cases (doc_id, number, item_code, item_name, kind, status, outcome, conflict, origin, holder,
             township, village, applicant_name, delegated, created_at, updated_at, accepted_on, clock, due_on, yellow_on,
-            legal_due_on, frozen_light, stopped_on, on_time, rating, follow_up_due, consults)
+            legal_due_on, frozen_light, stopped_on, on_time, rating, follow_up_due, consults, due_provisional,
+            legal_provisional)
          VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18, ?19, ?20, ?21, ?22, ?23,
-            ?24, ?25, ?26, ?27)",
+            ?24, ?25, ?26, ?27, ?28, ?29)",
     )?
     .execute(params![
         row.doc_id,
@@ -265,7 +272,9 @@ fn insert_row(conn: &Connection, row: &IndexRow) -> Result<()> {
         row.on_time,
         row.rating,
         row.follow_up_due,
-        row.consults
+        row.consults,
+        row.due_provisional,
+        row.legal_provisional
     ])?;
     Ok(())
 }
