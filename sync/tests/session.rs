@@ -360,7 +360,7 @@ fn a_calendar_year_added_at_the_city_moves_the_townships_due_dates() {
     let mut c = city(&tmp.path().join("c"));
     let mut t = enrol(&mut c, station("T", "township", "C"), &tmp.path().join("t"));
     // Monday 2026-12-28, 09:00 China time.
-    let monday = yizhan_node::Clock::Fixed(NOW + 301 * 86_400_000);
+    let monday = yizhan_node::Clock::Fixed(common::NOW + 301 * 86_400_000);
     c.set_clock(monday);
     t.set_clock(monday);
     assert_eq!(t.today().to_string(), "2026-12-28");
