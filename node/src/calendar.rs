@@ -872,8 +872,14 @@ mod tests {
         assert!(cal.covers_span(d(2024, 1, 1), d(2026, 12, 31)));
         assert!(!cal.covers_span(d(2026, 12, 28), d(2027, 1, 4)));
         assert!(!cal.covers_span(d(2027, 1, 4), d(2026, 12, 28)));
-        assert_eq!(cal.first_uncovered(d(2025, 6, 1), d(2028, 1, 1)), Some(2027));
-        assert_eq!(cal.first_uncovered(d(2023, 6, 1), d(2024, 1, 1)), Some(2023));
+        assert_eq!(
+            cal.first_uncovered(d(2025, 6, 1), d(2028, 1, 1)),
+            Some(2027)
+        );
+        assert_eq!(
+            cal.first_uncovered(d(2023, 6, 1), d(2024, 1, 1)),
+            Some(2023)
+        );
     }
 
     #[test]

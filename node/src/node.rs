@@ -969,9 +969,8 @@ impl Node {
         self.refresh()?;
         let today = self.today();
         let net = &self.net;
-        self.store.write(|wtx| {
-            rebuild_index(wtx, &net.calendar, &net.settings, &net.roster, today)
-        })
+        self.store
+            .write(|wtx| rebuild_index(wtx, &net.calendar, &net.settings, &net.roster, today))
     }
 
     /// Addresses where this node's `serve` listens, as last recorded (for tickets).

@@ -475,10 +475,10 @@ impl Node {
                         if let Ok(doc) = autosurgeon::hydrate::<_, CalendarDoc>(&am) {
                             calendar = doc.to_calendar().0;
                         }
-                    } else if doc_id == SETTINGS_ID {
-                        if let Ok(doc) = autosurgeon::hydrate::<_, SettingsDoc>(&am) {
-                            settings = doc.settings;
-                        }
+                    } else if doc_id == SETTINGS_ID
+                        && let Ok(doc) = autosurgeon::hydrate::<_, SettingsDoc>(&am)
+                    {
+                        settings = doc.settings;
                     }
                     wtx.put_doc(
                         &doc_id,

@@ -599,7 +599,10 @@ fn a_pause_counted_in_a_year_without_a_calendar_makes_the_due_date_provisional()
     // Tuesday 2026-12-01; three promised working days, five legal.
     let mut node = node_at(dir.path(), "2026-12-01");
     let id = take_in_and_accept(&mut node, "CT-901", "孙丽娟");
-    assert_eq!(view(&mut node, &id).deadline.due_on, Some(date("2026-12-04")));
+    assert_eq!(
+        view(&mut node, &id).deadline.due_on,
+        Some(date("2026-12-04"))
+    );
     assert!(!view(&mut node, &id).deadline.provisional());
     // Overdue, the case waits for materials from 21 December to 5 January: (21 Dec, 5 Jan]
     // holds 11 working days while 元旦 is unknown.

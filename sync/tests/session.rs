@@ -393,7 +393,10 @@ fn a_calendar_year_added_at_the_city_moves_the_townships_due_dates() {
     assert_eq!(r.due_on.as_deref(), Some("2027-01-05"));
     assert!(!r.provisional && !r.due_provisional);
     let v = t.case(&id).unwrap();
-    assert_eq!(v.deadline.due_on.map(|d| d.to_string()).as_deref(), Some("2027-01-05"));
+    assert_eq!(
+        v.deadline.due_on.map(|d| d.to_string()).as_deref(),
+        Some("2027-01-05")
+    );
     assert_eq!(t.stats(None, None).unwrap().totals.provisional, 0);
     // The township's index is what a rebuild from its documents gives.
     let live = t.index_dump().unwrap();

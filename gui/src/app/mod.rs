@@ -21,6 +21,7 @@
 //! at a time, chosen in the top bar. Every visible string comes from [`i18n`].
 
 mod calendar_editor;
+mod calendar_reminder;
 mod catalog_editor;
 mod county;
 mod dashboard;
@@ -268,6 +269,8 @@ pub enum Command {
     },
     /// Start or stop the demo county's stream of applications.
     SetStreaming(bool),
+    /// Open a part of the settings screen.
+    OpenSettings(SettingsTab),
     /// Fetch everything again.
     Refresh,
 }
@@ -848,6 +851,12 @@ impl App {
                     c.set_streaming(on);
                 }
             }
+            Command::OpenSettings(tab) => {
+                if let Some(info) = station.info.as_ref() {
+                    self.settings.open(tab, info);
+                    self.screen = Screen::Settings;
+                }
+            }
             Command::Refresh => {
                 self.version += 1;
                 if let Some(s) = self.stations.get_mut(self.current) {
@@ -1033,6 +1042,7 @@ impl App {
             writing,
             operator: &self.operator,
         };
+        calendar_reminder::ui(ui, &mut cx);
         match self.screen {
             Screen::Cases if self.detail.is_open() => self.detail.ui(ui, &mut cx),
             Screen::Cases => self.list.ui(ui, &mut cx),

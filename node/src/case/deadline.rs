@@ -285,7 +285,6 @@ impl Deadline {
         self.due_provisional || self.legal_provisional
     }
 
-
     /// The supervision light on `today`: live while running, frozen while paused, none otherwise.
     pub fn light(&self, today: NaiveDate) -> Option<Light> {
         match self.clock {
