@@ -18,6 +18,9 @@ use yizhan_node::query::{CaseRow, Stats};
 use yizhan_node::station::Tier;
 use yizhan_node::{CaseView, Node};
 
+/// Printed after a due date that is provisional (counted into a year without a calendar rule).
+const PROVISIONAL_MARK: &str = "（暂定）";
+
 fn print_json(v: &Value) -> Result<()> {
     outln!("{}", serde_json::to_string(v)?);
     Ok(())
@@ -140,12 +143,14 @@ pub fn catalog(catalog: &Catalog, json: bool) -> Result<()> {
 /// `calendar due`.
 pub fn due(calendar: &Calendar, from: NaiveDate, days: u32, json: bool) -> Result<()> {
     let due = calendar.add_working_days(from, days);
+    let provisional = !calendar.covers_span(from, due);
     if json {
-        return print_json(
-            &json!({ "from": from.to_string(), "days": days, "due": due.to_string() }),
-        );
+        return print_json(&json!({
+            "from": from.to_string(), "days": days, "due": due.to_string(), "provisional": provisional,
+        }));
     }
-    outln!("{from} 起 {days} 个工作日，到期 {due}");
+    let mark = if provisional { PROVISIONAL_MARK } else { "" };
+    outln!("{from} 起 {days} 个工作日，到期 {due}{mark}");
     Ok(())
 }
 
@@ -187,7 +192,15 @@ pub fn list(rows: &[CaseRow], total: u64, json: bool) -> Result<()> {
             status_label(&r.status),
             r.item_name,
             r.applicant,
-            r.due_on.as_deref().unwrap_or("-"),
+            format!(
+                "{}{}",
+                r.due_on.as_deref().unwrap_or("-"),
+                if r.due_provisional {
+                    PROVISIONAL_MARK
+                } else {
+                    ""
+                }
+            ),
             r.holder,
             if r.conflict { " ⚠冲突" } else { "" }
         );
@@ -251,6 +264,10 @@ pub fn case(view: &CaseView, calendar: &Calendar, json: bool) -> Result<()> {
         "accepted_on": d.accepted_on.map(|x| x.to_string()),
         "due_on": d.due_on.map(|x| x.to_string()),
         "legal_due_on": d.legal_due_on.map(|x| x.to_string()),
+        // A due date counted into a year the calendar has no rule for (weekends only there).
+        "provisional": d.provisional(),
+        "due_provisional": d.due_provisional,
+        "legal_due_provisional": d.legal_provisional,
         "paused_days": d.paused_days,
         "on_time": d.on_time,
         "light": view.light.map(|l| l.as_str()),
@@ -286,7 +303,17 @@ pub fn case(view: &CaseView, calendar: &Calendar, json: bool) -> Result<()> {
         let left = view
             .remaining
             .map_or(String::new(), |r| format!("，剩余 {r} 个工作日"));
-        outln!("  承诺到期:      {due}  {light}{left}");
+        let mark = if d.due_provisional {
+            PROVISIONAL_MARK
+        } else {
+            ""
+        };
+        outln!("  承诺到期:      {due}{mark}  {light}{left}");
+        if d.provisional()
+            && let Some(year) = d.uncovered_year
+        {
+            outln!("                 {year}年工作日历尚未录入，到期日按仅周末休息暂算");
+        }
         let _ = calendar;
     }
     if !doc.item.departments.is_empty() {
@@ -353,6 +380,12 @@ pub fn stats(stats: &Stats, json: bool) -> Result<()> {
         t.consults,
         t.conflicts
     );
+    if t.provisional > 0 {
+        outln!(
+            "  到期日暂定（工作日历未覆盖的年份）: {} 件在办",
+            t.provisional
+        );
+    }
     for g in &stats.groups {
         let gt = &g.totals;
         outln!(

@@ -155,6 +155,21 @@ impl Calendar {
         self.years.contains_key(&year)
     }
 
+    /// Whether the calendar has a rule for every year from `from`'s to `to`'s (inclusive, in
+    /// either order). A count of working days over a span that reaches into a year without a rule
+    /// skipped only weekends there, so a due date computed over it is provisional (暂定) until the
+    /// city adds that year.
+    pub fn covers_span(&self, from: NaiveDate, to: NaiveDate) -> bool {
+        self.first_uncovered(from, to).is_none()
+    }
+
+    /// The first year from `from`'s to `to`'s (inclusive, in either order) that has no rule, if
+    /// any.
+    pub fn first_uncovered(&self, from: NaiveDate, to: NaiveDate) -> Option<i32> {
+        let (a, b) = (from.year().min(to.year()), from.year().max(to.year()));
+        (a..=b).find(|year| !self.covers(*year))
+    }
+
     /// Adds or replaces one year's rule (city staff add later years in the app).
     ///
     /// The rule is validated as in [`Calendar::from_years`]; on error the calendar is unchanged.
@@ -848,6 +863,23 @@ mod tests {
                 assert_eq!(plain_inverse(plain(x)), x, "{day}");
             }
         }
+    }
+
+    #[test]
+    fn spans_reaching_a_year_without_a_rule_are_not_covered() {
+        let cal = Calendar::builtin();
+        assert!(cal.covers_span(d(2026, 12, 28), d(2026, 12, 31)));
+        assert!(cal.covers_span(d(2024, 1, 1), d(2026, 12, 31)));
+        assert!(!cal.covers_span(d(2026, 12, 28), d(2027, 1, 4)));
+        assert!(!cal.covers_span(d(2027, 1, 4), d(2026, 12, 28)));
+        assert_eq!(
+            cal.first_uncovered(d(2025, 6, 1), d(2028, 1, 1)),
+            Some(2027)
+        );
+        assert_eq!(
+            cal.first_uncovered(d(2023, 6, 1), d(2024, 1, 1)),
+            Some(2023)
+        );
     }
 
     #[test]

@@ -304,7 +304,7 @@ impl Node {
             net,
         };
         // A migration that added derived data only the documents can give (schema 5: the search
-        // keys) asks for one rebuild of the index.
+        // keys; schema 6: the provisional flags) asks for one rebuild of the index.
         if let Some(why) = node.store.meta("reindex")? {
             tracing::info!("rebuilding the case index once after an upgrade: {why}");
             let started = std::time::Instant::now();
@@ -627,22 +627,33 @@ impl Node {
             schema: "yizhan/settings/1".into(),
             settings,
         };
-        self.store
-            .write(|wtx| write_update(wtx, SETTINGS_ID, &doc).map(|_| ()))?;
-        self.refresh()?;
-        // Yellow thresholds are stored in the index; rebuild it so that lists agree with the fold.
-        self.reindex().map(|_| ())
+        // Yellow thresholds are stored in the index; it is rebuilt in the same transaction so
+        // that lists agree with the fold even if the process stops right after.
+        let today = self.today();
+        let net = &self.net;
+        self.store.write(|wtx| {
+            write_update(wtx, SETTINGS_ID, &doc)?;
+            rebuild_index(wtx, &net.calendar, &settings, &net.roster, today).map(|_| ())
+        })?;
+        self.refresh()
     }
 
-    /// Replaces the calendar (city only) and rebuilds the index, whose due dates depend on it.
+    /// Replaces the calendar (city only) and rebuilds the index, whose due dates (and whether
+    /// they are provisional) depend on it, in the same transaction.
     pub fn set_calendar(&mut self, calendar: &Calendar) -> Result<()> {
         self.refresh()?;
         self.require_city("calendar")?;
         let doc = CalendarDoc::from_calendar(calendar);
-        self.store
-            .write(|wtx| write_update(wtx, CALENDAR_ID, &doc).map(|_| ()))?;
-        self.refresh()?;
-        self.reindex().map(|_| ())
+        // What the stored document reads back as (a rule that does not validate falls back to
+        // the built-in one), so that the index follows exactly what every node will read.
+        let (stored, _) = doc.to_calendar();
+        let today = self.today();
+        let net = &self.net;
+        self.store.write(|wtx| {
+            write_update(wtx, CALENDAR_ID, &doc)?;
+            rebuild_index(wtx, &stored, &net.settings, &net.roster, today).map(|_| ())
+        })?;
+        self.refresh()
     }
 
     /// Sets one year's holidays and make-up working days (调休上班) (city only), leaving the
@@ -964,21 +975,10 @@ impl Node {
     /// cases indexed.
     pub fn reindex(&mut self) -> Result<usize> {
         self.refresh()?;
-        let ids = self.store.doc_ids(DocType::Case)?;
         let today = self.today();
         let net = &self.net;
-        self.store.write(|wtx| {
-            index::clear(wtx.sql())?;
-            for id in &ids {
-                let doc = wtx.with_doc_uncached(id, |am| read_case(am, id))?;
-                let view = derive(doc, &net.calendar, &net.settings, today);
-                index::upsert(wtx.sql(), &index_row(&view, &net.roster))?;
-            }
-            // A rebuild asked for by a migration is done.
-            wtx.sql()
-                .execute("DELETE FROM meta WHERE key = 'reindex'", [])?;
-            Ok(ids.len())
-        })
+        self.store
+            .write(|wtx| rebuild_index(wtx, &net.calendar, &net.settings, &net.roster, today))
     }
 
     /// Addresses where this node's `serve` listens, as last recorded (for tickets).
@@ -1093,6 +1093,35 @@ pub struct Node {
     net: NetCache,
 }
 
+/// Rebuilds the whole index inside the caller's transaction, with the given network documents
+/// (which may be the ones this transaction is writing, so that a calendar or settings change and
+/// the due dates and thresholds that follow from it commit together). Returns the number of
+/// cases indexed.
+pub(crate) fn rebuild_index(
+    wtx: &mut WriteTx<'_>,
+    calendar: &Calendar,
+    settings: &Settings,
+    roster: &Roster,
+    today: NaiveDate,
+) -> Result<usize> {
+    let ids = {
+        let mut stmt = wtx
+            .sql()
+            .prepare("SELECT doc_id FROM docs WHERE doc_type = ?1 ORDER BY doc_id")?;
+        stmt.query_map([DocType::Case.as_str()], |r| r.get::<_, String>(0))?
+            .collect::<rusqlite::Result<Vec<_>>>()?
+    };
+    index::clear(wtx.sql())?;
+    for id in &ids {
+        let doc = wtx.with_doc_uncached(id, |am| read_case(am, id))?;
+        let view = derive(doc, calendar, settings, today);
+        index::upsert(wtx.sql(), &index_row(&view, roster))?;
+    }
+    wtx.sql()
+        .execute("DELETE FROM meta WHERE key = 'reindex'", [])?;
+    Ok(ids.len())
+}
+
 /// Stores a verified certificate and bumps the `certs` counter so other processes re-read them.
 pub(crate) fn store_cert(wtx: &mut WriteTx<'_>, cert: &Cert) -> Result<()> {
     wtx.sql().execute(
@@ -1175,6 +1204,8 @@ pub fn index_row(view: &CaseView, roster: &Roster) -> IndexRow {
         due_on: date(d.due_on),
         yellow_on: date(d.yellow_on),
         legal_due_on: date(d.legal_due_on),
+        due_provisional: d.due_provisional,
+        legal_provisional: d.legal_provisional,
         frozen_light: d.frozen_light.map(Light::code),
         stopped_on: date(d.stopped_on),
         on_time: d.on_time,

@@ -157,6 +157,10 @@ pub struct CaseRow {
     pub created_at: i64,
     /// Promised due date.
     pub due_on: Option<String>,
+    /// Whether `due_on` is provisional (counted into a year the calendar has no rule for).
+    pub due_provisional: bool,
+    /// Whether any of the case's due dates (promised or legal) is provisional.
+    pub provisional: bool,
     /// Light today.
     pub light: Option<String>,
 }
@@ -214,6 +218,10 @@ pub struct Totals {
     pub on_time_rate: Option<f64>,
     /// Open cases by light today.
     pub lights: BTreeMap<String, u64>,
+    /// Cases under supervision (clock running or paused) whose promised or legal due date is
+    /// provisional: counted into a year the calendar has no rule for yet, so it may still move
+    /// when the city adds that year.
+    pub provisional: u64,
     /// Rated cases.
     pub rated: u64,
     /// Ratings by level, 1 非常满意 … 5 非常不满意.
@@ -501,7 +509,7 @@ impl Node {
         };
         let sql = format!(
             "SELECT doc_id, number, item_code, item_name, kind, status, conflict, origin, holder, applicant_name, delegated,
-                    created_at, due_on, {LIGHT_SQL} FROM {}{} ORDER BY {order} LIMIT {limit} OFFSET {}",
+                    created_at, due_on, {LIGHT_SQL}, due_provisional, legal_provisional FROM {}{} ORDER BY {order} LIMIT {limit} OFFSET {}",
             fs.from, fs.where_sql, f.offset
         );
         Ok((sql, fs.params))
@@ -529,6 +537,8 @@ impl Node {
                     delegated: r.get(10)?,
                     created_at: r.get(11)?,
                     due_on: r.get(12)?,
+                    due_provisional: r.get(14)?,
+                    provisional: r.get::<_, bool>(14)? || r.get::<_, bool>(15)?,
                     light: r
                         .get::<_, Option<i64>>(13)?
                         .and_then(Light::from_code)
@@ -717,6 +727,25 @@ impl Node {
                     .lights
                     .entry(light.as_str().to_string())
                     .or_default() += n;
+            }
+        }
+
+        // Cases under supervision with a provisional due date, from their own partial index.
+        let sql = format!(
+            "SELECT township, village, item_code, count(*) FROM cases
+             WHERE clock IN (1, 2) AND (due_provisional = 1 OR legal_provisional = 1)
+                AND ?1 IS NOT NULL{and_area}{and_range}
+             GROUP BY township, village, item_code"
+        );
+        let mut stmt = conn.prepare_cached(&sql)?;
+        let mut rows = stmt.query(refs.as_slice())?;
+        while let Some(r) = rows.next()? {
+            let (township, village, item): (String, String, String) =
+                (r.get(0)?, r.get(1)?, r.get(2)?);
+            let n = u(r.get(3)?);
+            totals.provisional += n;
+            if let Some(k) = key_of(&township, &village, &item) {
+                groups.entry(k).or_default().provisional += n;
             }
         }
 

@@ -18,8 +18,10 @@ use crate::case::doc::read_case;
 use crate::cert::Members;
 use crate::error::{NodeError, Result};
 use crate::invalid::Invalid;
-use crate::network::{NETWORK_DOC_IDS, ROSTER_ID, Roster};
-use crate::node::{Node, derive, index_row};
+use crate::network::{
+    CALENDAR_ID, CalendarDoc, NETWORK_DOC_IDS, ROSTER_ID, Roster, SETTINGS_ID, SettingsDoc,
+};
+use crate::node::{Node, derive, index_row, rebuild_index};
 use crate::station::Tier;
 use crate::store::DocType;
 use crate::store::index;
@@ -419,8 +421,10 @@ impl Node {
         }
         let roster = self.roster().clone();
         let members = self.members().clone();
-        let calendar = self.calendar().clone();
-        let settings = *self.settings();
+        let old_calendar = self.calendar().clone();
+        let old_settings = *self.settings();
+        let mut calendar = old_calendar.clone();
+        let mut settings = old_settings;
         let applied = self.store().write(|wtx| {
             let mut applied = Applied::default();
             for (doc_id, changes) in decoded {
@@ -485,6 +489,19 @@ impl Node {
                 }
                 if network {
                     applied.network_changed = true;
+                    // Due dates, whether they are provisional, and yellow thresholds follow the
+                    // calendar and the settings: read the merged documents here, so that the
+                    // index is recomputed below in this same transaction. A document that does
+                    // not read is left to `refresh` after the commit, which reports it.
+                    if doc_id == CALENDAR_ID {
+                        if let Ok(doc) = autosurgeon::hydrate::<_, CalendarDoc>(&am) {
+                            calendar = doc.to_calendar().0;
+                        }
+                    } else if doc_id == SETTINGS_ID
+                        && let Ok(doc) = autosurgeon::hydrate::<_, SettingsDoc>(&am)
+                    {
+                        settings = doc.settings;
+                    }
                     wtx.put_doc(
                         &doc_id,
                         DocType::Network,
@@ -532,13 +549,19 @@ impl Node {
                 index::upsert(wtx.sql(), &index_row(&view, &roster))?;
                 applied.changed += 1;
             }
+            // A new calendar year (or any calendar or settings change) recomputes every case's
+            // deadlines, committed with the documents: there is no moment at which the store
+            // holds the new calendar beside due dates counted with the old one.
+            if calendar != old_calendar || settings != old_settings {
+                rebuild_index(wtx, &calendar, &settings, &roster, today)?;
+            }
             Ok(applied)
         })?;
         if applied.network_changed {
-            let old_calendar = self.calendar().clone();
-            let old_settings = *self.settings();
             self.refresh()?;
-            if *self.calendar() != old_calendar || *self.settings() != old_settings {
+            // Only if the documents read differently after the commit than inside it (one that
+            // did not read there) does the index need another pass.
+            if *self.calendar() != calendar || *self.settings() != settings {
                 self.reindex()?;
             }
         }

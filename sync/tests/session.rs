@@ -350,3 +350,56 @@ fn sessions_count_their_round_trips_like_the_turns_of_an_exchange() {
     // The catch-up both ways costs more than the idle reconnect.
     assert!(seen[1].1.round_trips > seen[2].1.round_trips);
 }
+
+/// Issue #10: a township's open case is due in 2027, a year the calendar does not cover, so its
+/// due date is provisional. The city adds 2027 (元旦 off); after one sync the township's index —
+/// recomputed in the transaction that stored the calendar — shows the moved, final due date.
+#[test]
+fn a_calendar_year_added_at_the_city_moves_the_townships_due_dates() {
+    let tmp = tempfile::tempdir().unwrap();
+    let mut c = city(&tmp.path().join("c"));
+    let mut t = enrol(&mut c, station("T", "township", "C"), &tmp.path().join("t"));
+    // Monday 2026-12-28, 09:00 China time.
+    let monday = yizhan_node::Clock::Fixed(common::NOW + 301 * 86_400_000);
+    c.set_clock(monday);
+    t.set_clock(monday);
+    assert_eq!(t.today().to_string(), "2026-12-28");
+    let id = new_case(&mut t, "TS-003", "吴桂英");
+    t.act(&id, &Action::Accept, "窗口").unwrap();
+    // Five working days: 29, 30, 31, then 1 (元旦, not known yet) and 4 January.
+    let row = |n: &mut Node| {
+        n.list(&yizhan_node::query::CaseFilter::default())
+            .unwrap()
+            .into_iter()
+            .find(|r| r.id == id)
+            .unwrap()
+    };
+    assert_eq!(row(&mut t).due_on.as_deref(), Some("2027-01-04"));
+    assert!(row(&mut t).provisional);
+    sync(&mut t, &mut c);
+    assert!(row(&mut c).provisional);
+
+    c.set_calendar_year(
+        2027,
+        yizhan_node::calendar::YearRule {
+            holidays: vec!["2027-01-01".parse().unwrap()],
+            workdays: vec![],
+        },
+    )
+    .unwrap();
+    sync(&mut t, &mut c);
+    assert!(t.calendar().covers(2027));
+    let r = row(&mut t);
+    assert_eq!(r.due_on.as_deref(), Some("2027-01-05"));
+    assert!(!r.provisional && !r.due_provisional);
+    let v = t.case(&id).unwrap();
+    assert_eq!(
+        v.deadline.due_on.map(|d| d.to_string()).as_deref(),
+        Some("2027-01-05")
+    );
+    assert_eq!(t.stats(None, None).unwrap().totals.provisional, 0);
+    // The township's index is what a rebuild from its documents gives.
+    let live = t.index_dump().unwrap();
+    t.reindex().unwrap();
+    assert_eq!(t.index_dump().unwrap(), live);
+}

@@ -1291,3 +1291,54 @@ fn bad_clock_is_refused_naming_yizhan_now() {
     let (_, number) = y.new_case("CT-001", "王小明");
     assert_eq!(y.json(&["case", "show", &number])["created_at"], NOW);
 }
+
+/// Issue #10: the calendar ends with 2026, so a case accepted on Monday 2026-12-28 with ten
+/// promised working days is due in 2027 by a weekends-only count (元旦 counted as a working day). `case show`, `case list`, `stats` and `calendar due` say so;
+/// a case whose due dates stay in 2026 is not provisional.
+#[test]
+fn a_due_date_in_a_year_without_a_calendar_is_provisional_in_json() {
+    let tmp = tempfile::tempdir().expect("a temporary directory");
+    let y = Yizhan::new(tmp.path().join("data")).env("YIZHAN_NOW", "2026-12-28T09:00:00+08:00");
+    y.init_city();
+    // CT-005: ten promised working days, twenty legal: into 2027.
+    let (late, _) = y.new_case("CT-005", "王秀兰");
+    y.json(&["case", "accept", &late]);
+    // CT-001: one promised working day, three legal: 29, 30, 31 December.
+    let (early, _) = y.new_case("CT-001", "李建国");
+    y.json(&["case", "accept", &early]);
+
+    let shown = y.json(&["case", "show", &late]);
+    assert_eq!(shown["provisional"], true, "{shown}");
+    assert_eq!(shown["due_provisional"], true, "{shown}");
+    assert_eq!(shown["legal_due_provisional"], true, "{shown}");
+    assert_eq!(shown["due_on"], "2027-01-11", "{shown}");
+    let shown = y.json(&["case", "show", &early]);
+    assert_eq!(shown["provisional"], false, "{shown}");
+    assert_eq!(shown["due_on"], "2026-12-29", "{shown}");
+
+    let list = y.json(&["case", "list"]);
+    let row = |id: &str| -> Value {
+        list["cases"]
+            .as_array()
+            .expect("cases")
+            .iter()
+            .find(|r| r["id"] == id)
+            .cloned()
+            .unwrap_or_else(|| panic!("{id} not listed: {list}"))
+    };
+    assert_eq!(row(&late)["provisional"], true, "{list}");
+    assert_eq!(row(&late)["due_provisional"], true, "{list}");
+    assert_eq!(row(&early)["provisional"], false, "{list}");
+
+    let stats = y.json(&["stats"]);
+    assert_eq!(stats["totals"]["provisional"], 1, "{stats}");
+
+    let human = y.ok(&["case", "show", &late]);
+    assert!(human.contains("2027-01-11（暂定）"), "{human}");
+    assert!(human.contains("2027年工作日历尚未录入"), "{human}");
+
+    let due = y.json(&["calendar", "due", "--from", "2026-12-28", "--days", "5"]);
+    assert_eq!(due["provisional"], true, "{due}");
+    let due = y.json(&["calendar", "due", "--from", "2026-12-28", "--days", "3"]);
+    assert_eq!(due["provisional"], false, "{due}");
+}

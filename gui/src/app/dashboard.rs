@@ -269,6 +269,8 @@ impl DashboardPanel {
                 (t.delegated_cases, tot.delegated.to_string()),
                 (t.consults, tot.consults.to_string()),
                 (t.conflicts, tot.conflicts.to_string()),
+                // Cases being handled whose due date was counted into a year without a calendar.
+                (t.provisional_total, tot.provisional.to_string()),
             ] {
                 ui.group(|ui| {
                     ui.vertical(|ui| {
@@ -559,7 +561,12 @@ impl DashboardPanel {
                     ui.label(&r.applicant);
                     ui.label(&r.item_name);
                     ui.label(cx.info.station_name(&r.holder));
-                    ui.label(r.due_on.as_deref().unwrap_or("—"));
+                    let mark = if r.due_provisional {
+                        t.provisional_mark
+                    } else {
+                        ""
+                    };
+                    ui.label(format!("{}{mark}", r.due_on.as_deref().unwrap_or("—")));
                     ui.end_row();
                 }
             });

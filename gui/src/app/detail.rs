@@ -903,14 +903,17 @@ fn summary(ui: &mut egui::Ui, cx: &Cx<'_>, view: &CaseView) {
             let fmt = |x: Option<chrono::NaiveDate>| {
                 x.map_or_else(|| "—".to_string(), |d| d.format("%Y-%m-%d").to_string())
             };
+            let mark = |provisional: bool| if provisional { t.provisional_mark } else { "" };
             let mut text = format!(
-                "{} {} · {} {} · {} {}",
+                "{} {} · {} {}{} · {} {}{}",
                 t.accepted_on,
                 fmt(d.accepted_on),
                 t.col_due,
                 fmt(d.due_on),
+                mark(d.due_provisional),
                 t.legal_due,
-                fmt(d.legal_due_on)
+                fmt(d.legal_due_on),
+                mark(d.legal_provisional)
             );
             if let Some(n) = view.remaining {
                 text.push_str(&format!(" · {} {n}", t.col_remaining));
@@ -920,6 +923,14 @@ fn summary(ui: &mut egui::Ui, cx: &Cx<'_>, view: &CaseView) {
             }
             value(ui, text);
             ui.end_row();
+            if d.provisional() {
+                ui.label("");
+                ui.colored_label(
+                    super::widgets::light_color(yizhan_node::case::Light::Yellow),
+                    t.provisional_note(d.uncovered_year),
+                );
+                ui.end_row();
+            }
             if !st.missing.is_empty() {
                 ui.strong(t.missing_list);
                 value(ui, st.missing.join("；"));

@@ -348,6 +348,10 @@ strings! {
     doc_accepted: "受理日期", "Accepted on";
     doc_not_accepted: "尚未受理", "not yet accepted";
     doc_due: "承诺办结日", "Promised by";
+    provisional_mark: "（暂定）", " (provisional)";
+    provisional_total: "到期日暂定", "Provisional due dates";
+    provisional_hint: "到期日暂定：计算时跨入了尚未录入工作日历的年份，该年只按周末休息计算；市级录入该年日历后自动重算。", "Provisional due dates: counted into a year whose working-day calendar has not been entered, so only weekends were skipped there; they are recomputed when the city adds that year.";
+    calendar_reminder_open: "添加工作日历", "Add the calendar";
     doc_promised_limit: "承诺时限", "Promised limit";
     doc_legal_limit: "法定时限", "legal limit";
     doc_instant: "即办件：当场办结", "Instant item: done on the spot";
@@ -695,6 +699,59 @@ impl Tr {
             "note" => "Note",
             "settle" => "Conflict settled",
             _ => "Unknown event",
+        }
+    }
+
+    /// Why a case's due date is provisional, naming the year without a calendar when known.
+    pub fn provisional_note(&self, year: Option<i32>) -> String {
+        let en = std::ptr::eq(self, &EN);
+        match (year, en) {
+            (Some(y), false) => {
+                format!("{y}年工作日历尚未录入：到期日按{y}年仅周末休息暂算，录入后自动重算。")
+            }
+            (Some(y), true) => format!(
+                "The {y} working-day calendar has not been entered: the due date counts only \
+                 weekends as days off in {y} and is recomputed once it is added."
+            ),
+            (None, false) => "到期日暂定：计算时跨入了尚未录入工作日历的年份。".to_string(),
+            (None, true) => {
+                "Provisional due date: counted into a year whose working-day calendar has not \
+                 been entered."
+                    .to_string()
+            }
+        }
+    }
+
+    /// On a receipt: the promised date may still move by that year's statutory holidays.
+    pub fn doc_provisional_note(&self, year: Option<i32>) -> String {
+        let en = std::ptr::eq(self, &EN);
+        match (year, en) {
+            (Some(y), false) => format!(
+                "注：{y}年法定节假日安排尚未录入，上述承诺办结日按仅周末休息暂定，如遇法定节假日顺延。"
+            ),
+            (Some(y), true) => format!(
+                "Note: the statutory holidays of {y} have not been entered yet; the date above is \
+                 provisional (only weekends counted as days off) and moves past any holiday."
+            ),
+            (None, false) => "注：上述承诺办结日按仅周末休息暂定，如遇法定节假日顺延。".to_string(),
+            (None, true) => "Note: the date above is provisional (only weekends counted as days \
+                 off) and moves past any statutory holiday."
+                .to_string(),
+        }
+    }
+
+    /// The city's reminder, from 1 November, that next year's calendar is missing.
+    pub fn calendar_reminder(&self, year: i32) -> String {
+        if std::ptr::eq(self, &EN) {
+            format!(
+                "The {year} working-day calendar has not been entered: due dates in {year} are \
+                 provisional, counting only weekends as days off. Add it under Settings → \
+                 Calendar."
+            )
+        } else {
+            format!(
+                "尚未录入{year}年工作日历：{year}年的到期日按仅周末休息暂算。请在 设置 → 工作日历 中添加。"
+            )
         }
     }
 

@@ -352,17 +352,20 @@ fn preview_text(t: &super::Tr, info: &StationInfo, item: &ServiceItem, d: Deadli
     let fmt = |x: Option<chrono::NaiveDate>| {
         x.map_or_else(|| "—".to_string(), |d| d.format("%Y-%m-%d").to_string())
     };
+    let mark = |provisional: bool| if provisional { t.provisional_mark } else { "" };
     match item.kind {
         CaseKind::Consult => t.preview_consult.to_string(),
         CaseKind::Instant => format!("{} {}", t.preview_instant, fmt(d.due_on)),
         CaseKind::Promised => format!(
-            "{} {} ({} {}) · {} {} ({} {}) · {} {}",
+            "{} {}{} ({} {}) · {} {}{} ({} {}) · {} {}",
             t.preview_due,
             fmt(d.due_on),
+            mark(d.due_provisional),
             item.promised_days,
             t.working_days,
             t.legal_due,
             fmt(d.legal_due_on),
+            mark(d.legal_provisional),
             item.legal_days,
             t.working_days,
             t.if_accepted_on,

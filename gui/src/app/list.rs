@@ -405,7 +405,13 @@ impl ListPanel {
                         ui.label(&name).on_hover_text(&name);
                     });
                     row.col(|ui| {
-                        ui.label(r.due_on.as_deref().unwrap_or("—"));
+                        let due = r.due_on.as_deref().unwrap_or("—");
+                        if r.due_provisional {
+                            ui.label(format!("{due}{}", t.provisional_mark))
+                                .on_hover_text(t.provisional_hint);
+                        } else {
+                            ui.label(due);
+                        }
                     });
                     row.col(|ui| {
                         let running = r.status == Status::Accepted.as_str();

@@ -21,6 +21,7 @@
 //! at a time, chosen in the top bar. Every visible string comes from [`i18n`].
 
 mod calendar_editor;
+mod calendar_reminder;
 mod catalog_editor;
 mod county;
 mod dashboard;
@@ -281,6 +282,8 @@ pub enum Command {
     /// Save this node's own sync settings (where it listens, discovery); the engine restarts
     /// with them.
     SaveSyncConfig(yizhan_node::replica::SyncConfig),
+    /// Open a part of the settings screen.
+    OpenSettings(SettingsTab),
     /// Fetch everything again.
     Refresh,
 }
@@ -983,6 +986,12 @@ impl App {
                 station: self.current,
                 pending: handle.submit(move |n| n.set_sync_config(&config)),
             }),
+            Command::OpenSettings(tab) => {
+                if let Some(info) = station.info.as_ref() {
+                    self.settings.open(tab, info);
+                    self.screen = Screen::Settings;
+                }
+            }
             Command::Refresh => {
                 self.version += 1;
                 if let Some(s) = self.stations.get_mut(self.current) {
@@ -1226,6 +1235,7 @@ impl App {
         if self.screen != Screen::Inbox || self.detail.is_open() {
             self.inbox.poll(&cx);
         }
+        calendar_reminder::ui(ui, &mut cx);
         match self.screen {
             Screen::Inbox | Screen::Cases if self.detail.is_open() => self.detail.ui(ui, &mut cx),
             Screen::Inbox => self.inbox.ui(ui, &mut cx),

@@ -131,10 +131,21 @@ pub fn document(paper: Paper, view: &CaseView, station_name: &str, t: &Tr) -> Do
                 "instant" => lines.push(t.doc_instant.to_string()),
                 "consult" => lines.push(t.doc_consult.to_string()),
                 _ => {
-                    if let Some(d) = view.deadline.due_on {
-                        lines.push(format!("{}{sep}{d}", t.doc_due));
+                    let deadline = &view.deadline;
+                    if let Some(d) = deadline.due_on {
+                        let mark = if deadline.due_provisional {
+                            t.provisional_mark
+                        } else {
+                            ""
+                        };
+                        lines.push(format!("{}{sep}{d}{mark}", t.doc_due));
                     }
                     lines.push(limits);
+                    // The applicant is told that a date counted into a year whose holidays are
+                    // not entered yet may still move.
+                    if deadline.due_provisional {
+                        lines.push(t.doc_provisional_note(deadline.uncovered_year));
+                    }
                 }
             }
             lines.push(format!("{}{sep}", t.doc_materials));
@@ -570,5 +581,72 @@ mod tests {
                 .any(|l| l.contains("1101**********002X"))
         );
         assert!(!receipt.lines.iter().any(|l| l.contains("13800138000")));
+    }
+
+    /// Issue #10: a case accepted on 2026-12-28 with ten promised working days is due in 2027,
+    /// a year the calendar does not cover yet; the receipt marks the date provisional and says
+    /// why. A date that stays in 2026 carries no such mark.
+    #[test]
+    fn a_receipt_says_when_the_promised_date_is_provisional() {
+        // 2026-12-28T09:00:00+08:00, a Monday.
+        const DECEMBER: i64 = 1_798_419_600_000;
+        let dir = tempfile::tempdir().unwrap();
+        let mut node = Node::init(
+            &dir.path().join("city"),
+            Clock::Fixed(DECEMBER),
+            &InitParams {
+                network_name: "测试市".into(),
+                code: "C".into(),
+                name: "测试市政务服务中心".into(),
+            },
+        )
+        .unwrap();
+        let mut accepted = |item: &str| {
+            let case = node
+                .new_case(&NewCase {
+                    item_code: item.into(),
+                    applicant_name: "王秀兰".into(),
+                    ..NewCase::default()
+                })
+                .unwrap();
+            node.act(&case.doc.id, &Action::Accept, "窗口一号").unwrap()
+        };
+        // CT-005: ten promised working days; CT-001: one.
+        let late = accepted("CT-005");
+        let early = accepted("CT-001");
+        for (lang, due, note) in [
+            (
+                Lang::Zh,
+                "承诺办结日：2027-01-11（暂定）",
+                "2027年法定节假日安排尚未录入",
+            ),
+            (
+                Lang::En,
+                "2027-01-11 (provisional)",
+                "statutory holidays of 2027",
+            ),
+        ] {
+            let t = lang.tr();
+            let receipt = document(Paper::Receipt, &late, "测试市政务服务中心", t);
+            assert!(
+                receipt.lines.iter().any(|l| l.contains(due)),
+                "{:?}",
+                receipt.lines
+            );
+            assert!(
+                receipt.lines.iter().any(|l| l.contains(note)),
+                "{:?}",
+                receipt.lines
+            );
+            let receipt = document(Paper::Receipt, &early, "测试市政务服务中心", t);
+            assert!(
+                !receipt
+                    .lines
+                    .iter()
+                    .any(|l| l.contains(t.provisional_mark) || l.contains("2027")),
+                "{:?}",
+                receipt.lines
+            );
+        }
     }
 }

@@ -9,6 +9,12 @@
 //! three dates (`yellow_on`, `due_on`, `legal_due_on`). The SQLite index stores exactly those
 //! dates, so a list filtered by light in SQL and the light shown from the fold always agree.
 //!
+//! A due date is *provisional* (暂定) when counting its working days reached into a year the
+//! calendar has no rule for: there only weekends were skipped, so a statutory holiday in that year
+//! may still move it. The flags are derived like the dates (from the calendar, not from today), so
+//! every node holding the same documents and calendar agrees on them, and they clear themselves
+//! when the city adds the year and the index is recomputed.
+//!
 //! A light is shown while the case is being handled: live while the clock runs, frozen at the day
 //! the clock stopped while it is paused. Not-yet-accepted and finished cases have no light; a
 //! finished case is on time or late instead.
@@ -128,6 +134,15 @@ pub struct Deadline {
     pub on_time: Option<bool>,
     /// An open follow-up's deadline (整改时限).
     pub follow_up_due: Option<NaiveDate>,
+    /// Whether `due_on` is provisional: counting it (from acceptance, or through a completed
+    /// pause) reached into a year without a calendar rule.
+    pub due_provisional: bool,
+    /// Whether `legal_due_on` is provisional, in the same sense. Implied by `due_provisional`,
+    /// since the legal limit is never shorter than the promised one.
+    pub legal_provisional: bool,
+    /// The first year without a calendar rule that a provisional due date was counted into, for
+    /// messages ("2027年工作日历尚未录入"); `None` when nothing is provisional.
+    pub uncovered_year: Option<i32>,
 }
 
 fn light_at(
@@ -174,6 +189,9 @@ impl Deadline {
                 frozen_light: None,
                 on_time: None,
                 follow_up_due,
+                due_provisional: false,
+                legal_provisional: false,
+                uncovered_year: None,
             };
         };
         let accepted_on = china_date(accepted_at);
@@ -206,6 +224,27 @@ impl Deadline {
         };
         let due_on = due_after(promised.saturating_add(extra));
         let legal_due_on = due_after(legal.saturating_add(extra));
+        // The days counted: from the day of acceptance (whose own working-day status decides a
+        // 即办件) to each due date, and every completed pause, whose working days extend both.
+        let pause_gap = state
+            .pauses
+            .iter()
+            .filter_map(|p| {
+                let end = p.end?;
+                calendar.first_uncovered(china_date(p.start), china_date(end))
+            })
+            .min();
+        let gap = |due: NaiveDate| {
+            calendar
+                .first_uncovered(accepted_on, due)
+                .into_iter()
+                .chain(pause_gap)
+                .min()
+        };
+        // The legal span contains the promised one, so its first gap is the first of all.
+        let uncovered_year = gap(legal_due_on);
+        let due_provisional = gap(due_on).is_some();
+        let legal_provisional = uncovered_year.is_some();
         let threshold = settings.yellow_threshold(promised);
         let yellow_on = calendar.sub_working_days(due_on, threshold);
         let open_pause = state.pauses.last().filter(|p| p.end.is_none());
@@ -235,7 +274,15 @@ impl Deadline {
             frozen_light,
             on_time,
             follow_up_due,
+            due_provisional,
+            legal_provisional,
+            uncovered_year,
         }
+    }
+
+    /// Whether any of the due dates (promised or legal) is provisional.
+    pub fn provisional(&self) -> bool {
+        self.due_provisional || self.legal_provisional
     }
 
     /// The supervision light on `today`: live while running, frozen while paused, none otherwise.

@@ -60,6 +60,10 @@ pub struct IndexRow {
     pub yellow_on: Option<String>,
     /// Legal due date.
     pub legal_due_on: Option<String>,
+    /// The promised due date is provisional (counted into a year without a calendar rule).
+    pub due_provisional: bool,
+    /// The legal due date is provisional.
+    pub legal_provisional: bool,
     /// Light frozen while paused.
     pub frozen_light: Option<i64>,
     /// The day the clock stopped.
@@ -200,7 +204,7 @@ pub fn upsert(conn: &Connection, row: &IndexRow) -> Result<()> {
             "UPDATE cases SET status = ?2, outcome = ?3, conflict = ?4, holder = ?5, updated_at = ?6,
                 accepted_on = ?7, clock = ?8, due_on = ?9, yellow_on = ?10, legal_due_on = ?11,
                 frozen_light = ?12, stopped_on = ?13, on_time = ?14, rating = ?15,
-                follow_up_due = ?16, consults = ?17
+                follow_up_due = ?16, consults = ?17, due_provisional = ?29, legal_provisional = ?30
              WHERE doc_id = ?1 AND number = ?18 AND item_code = ?19 AND item_name = ?20
                 AND kind = ?21 AND origin = ?22 AND township = ?23 AND village = ?24
                 AND applicant_name = ?25 AND delegated = ?26 AND created_at = ?27
@@ -235,6 +239,8 @@ pub fn upsert(conn: &Connection, row: &IndexRow) -> Result<()> {
             row.delegated,
             row.created_at,
             sig,
+            row.due_provisional,
+            row.legal_provisional,
         ])?;
     if updated == 0 {
         let rowid = insert_row(conn, row, old.map(|(row_id, _)| row_id), sig)?;
@@ -275,9 +281,10 @@ fn insert_row(conn: &Connection, row: &IndexRow, rowid: Option<i64>, sig: i64) -
     conn.prepare_cached(
         "INSERT OR REPLACE INTO cases (doc_id, number, item_code, item_name, kind, status, outcome, conflict, origin, holder,
             township, village, applicant_name, delegated, created_at, updated_at, accepted_on, clock, due_on, yellow_on,
-            legal_due_on, frozen_light, stopped_on, on_time, rating, follow_up_due, consults, search_sig, row_id)
+            legal_due_on, frozen_light, stopped_on, on_time, rating, follow_up_due, consults, search_sig, row_id,
+            due_provisional, legal_provisional)
          VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18, ?19, ?20, ?21, ?22, ?23,
-            ?24, ?25, ?26, ?27, ?28, ?29)",
+            ?24, ?25, ?26, ?27, ?28, ?29, ?30, ?31)",
     )?
     .execute(params![
         row.doc_id,
@@ -308,7 +315,9 @@ fn insert_row(conn: &Connection, row: &IndexRow, rowid: Option<i64>, sig: i64) -
         row.follow_up_due,
         row.consults,
         sig,
-        rowid
+        rowid,
+        row.due_provisional,
+        row.legal_provisional
     ])?;
     Ok(rowid.unwrap_or_else(|| conn.last_insert_rowid()))
 }

@@ -48,7 +48,7 @@ pub enum DocType {
 }
 
 impl DocType {
-    fn as_str(self) -> &'static str {
+    pub(crate) fn as_str(self) -> &'static str {
         match self {
             DocType::Case => "case",
             DocType::Network => "network",

@@ -1,0 +1,191 @@
+//! Issue #10, in the window: a due date counted into a year the calendar does not cover is
+//! marked provisional on the case, and from 1 November the city is reminded that next year's
+//! calendar is missing (not in October, not at a township, not once the year is added).
+//!
+//! Real nodes with fixed clocks, driven by label through egui_kittest; every wait runs frames
+//! until the window has no request in flight, with a deadline; nothing sleeps.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+use eframe::egui;
+use egui_kittest::Harness;
+use egui_kittest::kittest::Queryable as _;
+use std::time::{Duration, Instant};
+use yizhan::app::{App, AppInit, Command, Screen, StationSlot};
+use yizhan_node::calendar::YearRule;
+use yizhan_node::case::Action;
+use yizhan_node::network::Station;
+use yizhan_node::{Clock, InitParams, NewCase, Node, NodeHandle};
+
+/// 2026-10-30T09:00:00+08:00, a Friday.
+const OCTOBER: i64 = 1_793_322_000_000;
+/// 2026-11-02T09:00:00+08:00, a Monday.
+const NOVEMBER: i64 = 1_793_581_200_000;
+/// 2026-12-28T09:00:00+08:00, a Monday.
+const DECEMBER: i64 = 1_798_419_600_000;
+
+const REMINDER: &str = "尚未录入2027年工作日历";
+
+fn city(dir: &std::path::Path, now: i64) -> Node {
+    Node::init(
+        &dir.join("city"),
+        Clock::Fixed(now),
+        &InitParams {
+            network_name: "测试市".into(),
+            code: "C".into(),
+            name: "测试市政务服务中心".into(),
+        },
+    )
+    .unwrap()
+}
+
+fn window(handle: &NodeHandle) -> Harness<'static, App> {
+    let app = App::new(AppInit {
+        stations: vec![StationSlot {
+            label: "站点".into(),
+            handle: handle.clone(),
+        }],
+        county: None,
+    });
+    let mut builder = Harness::builder().with_size(egui::vec2(1280.0, 800.0));
+    if yizhan::app::fonts::find_cjk_font().is_none() {
+        builder = builder.allow_missing_glyphs();
+    }
+    let mut h = builder.build_ui_state(|ui, app: &mut App| app.ui(ui), app);
+    settle(&mut h);
+    h
+}
+
+/// Runs frames until nothing is in flight (three frames in a row), or fails after a deadline.
+fn settle(h: &mut Harness<'_, App>) {
+    let deadline = Instant::now() + Duration::from_secs(30);
+    let mut quiet = 0;
+    while quiet < 3 {
+        h.step();
+        if h.state().busy() {
+            quiet = 0;
+        } else {
+            quiet += 1;
+        }
+        assert!(Instant::now() < deadline, "the window did not settle");
+        std::thread::yield_now();
+    }
+}
+
+/// Whether some widget's label contains `text`.
+fn shows(h: &Harness<'_, App>, text: &str) -> bool {
+    h.query_all_by_label_contains(text).next().is_some()
+}
+
+/// Moves the node's clock and lets the window read the station again.
+fn set_clock(h: &mut Harness<'_, App>, handle: &NodeHandle, now: i64) {
+    handle
+        .call(move |n| {
+            n.set_clock(Clock::Fixed(now));
+            Ok(())
+        })
+        .unwrap();
+    h.state_mut().push_command(Command::Refresh);
+    settle(h);
+}
+
+#[test]
+fn the_detail_marks_a_due_date_in_2027_as_provisional() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut node = city(dir.path(), DECEMBER);
+    // CT-005 promises ten working days: from Monday 2026-12-28 into 2027.
+    let case = node
+        .new_case(&NewCase {
+            item_code: "CT-005".into(),
+            applicant_name: "王秀兰".into(),
+            ..NewCase::default()
+        })
+        .unwrap();
+    let view = node.act(&case.doc.id, &Action::Accept, "窗口").unwrap();
+    assert!(view.deadline.due_provisional);
+    let (handle, _) = NodeHandle::spawn(node).unwrap();
+    let mut h = window(&handle);
+
+    // The list marks the due date.
+    assert!(shows(&h, "2027-01-11（暂定）"));
+    h.state_mut()
+        .push_command(Command::OpenCase(case.doc.id.clone()));
+    settle(&mut h);
+    assert!(h.state().open_case().is_some());
+    assert!(shows(&h, "2027-01-11（暂定）"), "the promised due date");
+    assert!(shows(&h, "2027年工作日历尚未录入"), "why it is provisional");
+
+    // The city adds 2027 with 元旦 off: the due date moves and is final.
+    handle
+        .call(|n| {
+            n.set_calendar_year(
+                2027,
+                YearRule {
+                    holidays: vec!["2027-01-01".parse().unwrap()],
+                    workdays: vec![],
+                },
+            )
+        })
+        .unwrap();
+    h.state_mut().push_command(Command::Refresh);
+    h.state_mut()
+        .push_command(Command::OpenCase(case.doc.id.clone()));
+    settle(&mut h);
+    assert!(shows(&h, "2027-01-12"));
+    assert!(!shows(&h, "（暂定）"));
+    assert!(!shows(&h, "2027年工作日历尚未录入"));
+}
+
+#[test]
+fn the_city_is_reminded_of_next_years_calendar_from_november() {
+    let dir = tempfile::tempdir().unwrap();
+    let node = city(dir.path(), OCTOBER);
+    let (handle, _) = NodeHandle::spawn(node).unwrap();
+    let mut h = window(&handle);
+    assert!(!shows(&h, REMINDER), "not in October");
+
+    set_clock(&mut h, &handle, NOVEMBER);
+    assert!(shows(&h, REMINDER), "from 1 November");
+    // Its button opens the calendar settings.
+    h.get_by_label("添加工作日历").click();
+    settle(&mut h);
+    assert_eq!(h.state().screen(), Screen::Settings);
+    assert!(shows(&h, "2026"), "the calendar editor's years");
+
+    // Once 2027 is in the calendar, the reminder is gone.
+    handle
+        .call(|n| n.set_calendar_year(2027, YearRule::default()))
+        .unwrap();
+    h.state_mut().push_command(Command::Refresh);
+    settle(&mut h);
+    assert!(!shows(&h, REMINDER), "2027 is covered");
+}
+
+#[test]
+fn a_township_is_not_reminded() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut city = city(dir.path(), NOVEMBER);
+    let st = Station {
+        code: "T".into(),
+        name: "北格镇便民服务中心".into(),
+        tier: "township".into(),
+        parent: "C".into(),
+    };
+    city.add_station(st.clone()).unwrap();
+    let invite = city.invite(st, 7).unwrap();
+    let secret = yizhan_node::enrol::generate_secret().unwrap();
+    let joiner = yizhan_node::enrol::node_id_of(&secret);
+    let enrolment = city.redeem_invite(&invite.secret, &joiner).unwrap();
+    let township = Node::join(
+        &dir.path().join("township"),
+        Clock::Fixed(NOVEMBER),
+        &secret,
+        &invite.network_id,
+        &invite.root_key,
+        &enrolment,
+    )
+    .unwrap();
+    assert!(!township.calendar().covers(2027));
+    let (handle, _) = NodeHandle::spawn(township).unwrap();
+    let h = window(&handle);
+    assert!(!shows(&h, REMINDER), "only the city edits the calendar");
+}
