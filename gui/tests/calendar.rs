@@ -43,6 +43,7 @@ fn window(handle: &NodeHandle) -> Harness<'static, App> {
         stations: vec![StationSlot {
             label: "站点".into(),
             handle: handle.clone(),
+            sync: None,
         }],
         county: None,
     });

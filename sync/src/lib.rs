@@ -185,7 +185,7 @@ mod tests {
 
     #[test]
     fn alpns_are_versioned() {
-        assert!(super::SYNC_ALPN.ends_with(b"/2"));
-        assert!(super::ENROL_ALPN.ends_with(b"/1"));
+        assert!(SYNC_ALPN.ends_with(b"/2"));
+        assert!(ENROL_ALPN.ends_with(b"/1"));
     }
 }

@@ -71,6 +71,7 @@ strings! {
     inbox_news_hint: "本站代办的办件在其他站点有了进展（受理、要求补正、办结、可以领取），请告知群众。", "Cases this station took in that moved on elsewhere (accepted, materials asked for, completed, ready to pick up): tell the applicants.";
     inbox_mark_seen: "全部标为已查看", "Mark all as seen";
     inbox_empty: "没有。", "None.";
+    inbox_from: "来自", "from";
     inbox_more: "未列出的还有", "Not listed:";
     screen_intake: "收件登记", "Intake";
     screen_dashboard: "统计监察", "Dashboard";

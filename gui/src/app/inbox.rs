@@ -130,8 +130,16 @@ impl InboxPanel {
                                             Status::parse(&r.status)
                                                 .map_or(r.status.as_str(), |st| t.status(st)),
                                         );
+                                        // A running clock's due date; otherwise where the
+                                        // case came from.
                                         ui.label(r.due_on.as_deref().map_or_else(
-                                            || cx.info.station_name(&r.holder),
+                                            || {
+                                                format!(
+                                                    "{} {}",
+                                                    t.inbox_from,
+                                                    cx.info.station_name(&r.origin)
+                                                )
+                                            },
                                             |d| format!("{} {d}", t.col_due),
                                         ));
                                         ui.end_row();
