@@ -107,6 +107,8 @@ fn the_detail_marks_a_due_date_in_2027_as_provisional() {
     let mut h = window(&handle);
 
     // The list marks the due date.
+    h.state_mut().push_command(Command::Show(Screen::Cases));
+    settle(&mut h);
     assert!(shows(&h, "2027-01-11（暂定）"));
     h.state_mut()
         .push_command(Command::OpenCase(case.doc.id.clone()));

@@ -140,7 +140,14 @@ impl InboxPanel {
                                                     cx.info.station_name(&r.origin)
                                                 )
                                             },
-                                            |d| format!("{} {d}", t.col_due),
+                                            |d| {
+                                                let mark = if r.due_provisional {
+                                                    t.provisional_mark
+                                                } else {
+                                                    ""
+                                                };
+                                                format!("{} {d}{mark}", t.col_due)
+                                            },
                                         ));
                                         ui.end_row();
                                     }
