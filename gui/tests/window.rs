@@ -404,3 +404,115 @@ fn the_window_opens_on_the_inbox_and_a_case_number_can_be_copied() {
         "the top bar counts nothing left to do"
     );
 }
+
+#[test]
+fn a_case_taken_in_at_the_window_reaches_the_city_by_the_windows_own_sync() {
+    use yizhan_sync::engine::{Engine, EngineOptions, EngineState, WhenBusy};
+    let dir = tempfile::tempdir().unwrap();
+    let mut city = Node::init(
+        &dir.path().join("city"),
+        Clock::Fixed(NOW),
+        &InitParams {
+            network_name: "测试市".into(),
+            code: "C".into(),
+            name: "测试市政务服务中心".into(),
+        },
+    )
+    .unwrap();
+    let mut township = join(
+        &mut city,
+        station("T", "北格镇便民服务中心", "township", "C"),
+        &dir.path().join("township"),
+    );
+    let city_id = city.identity().node_id.clone();
+    let (city, _city_thread) = NodeHandle::spawn(city).unwrap();
+    // The city runs its engine as `yizhan serve` would.
+    let city_engine = Engine::start(
+        city.clone(),
+        EngineOptions {
+            data_dir: dir.path().join("city"),
+            program: "serve".into(),
+            listen: Some("127.0.0.1:0".parse().unwrap()),
+            discovery: None,
+            when_busy: WhenBusy::Fail,
+        },
+        None,
+    )
+    .unwrap();
+    let deadline = Instant::now() + Duration::from_secs(20);
+    let addr = loop {
+        if let EngineState::Running { addrs, .. } = city_engine.status().state {
+            break addrs[0].clone();
+        }
+        assert!(Instant::now() < deadline, "the city's engine did not start");
+        std::thread::yield_now();
+    };
+    // What a join from a ticket leaves behind: the inviting station as a peer.
+    township.add_peer(&city_id, &[addr]).unwrap();
+    let (township, _township_thread) = NodeHandle::spawn(township).unwrap();
+
+    // The township runs only its window: the window starts the station's engine itself.
+    let app = App::new(AppInit {
+        stations: vec![StationSlot {
+            label: "北格镇便民服务中心".into(),
+            handle: township.clone(),
+            sync: Some(dir.path().join("township")),
+        }],
+        county: None,
+    });
+    let mut builder = Harness::builder().with_size(egui::vec2(1024.0, 640.0));
+    if yizhan::app::fonts::find_cjk_font().is_none() {
+        builder = builder.allow_missing_glyphs();
+    }
+    let mut h = builder.build_ui_state(|ui, app: &mut App| app.ui(ui), app);
+    settle(&mut h);
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while !h
+        .state()
+        .engine_status()
+        .is_some_and(|s| s.live.contains_key(&city_id))
+    {
+        assert!(
+            Instant::now() < deadline,
+            "the window's engine did not reach the city"
+        );
+        h.step();
+        std::thread::yield_now();
+    }
+    h.step();
+    assert!(
+        h.query_by_label_contains("已同步").is_some(),
+        "the top bar says so"
+    );
+
+    // Intake at the township's window.
+    click(&mut h, "收件登记");
+    type_into(&mut h, "查找事项", "ncz");
+    h.get_by_label_contains(ITEM).click();
+    settle(&mut h);
+    type_into(&mut h, "申请人姓名", "王秀英");
+    press(&mut h, "登记办件");
+    let number = h
+        .state()
+        .open_case()
+        .expect("the new case")
+        .doc
+        .number
+        .clone();
+    let taken = Instant::now();
+    loop {
+        let n = number.clone();
+        if city.call(move |c| c.resolve(&n)).is_ok() {
+            break;
+        }
+        assert!(
+            taken.elapsed() < Duration::from_secs(5),
+            "the case was not at the city within 5 s"
+        );
+        h.step();
+        std::thread::yield_now();
+    }
+    eprintln!("window intake → city: {:?}", taken.elapsed());
+    drop(h);
+    city_engine.stop();
+}
