@@ -250,9 +250,11 @@ impl SyncPanel {
         );
         ui.horizontal(|ui| {
             ui.heading(t.screen_sync);
-            if ui
-                .add_enabled(running, egui::Button::new(t.sync_now_all))
-                .clicked()
+            // Only where this window runs the engine (not in the demo county).
+            if cx.engine.is_some()
+                && ui
+                    .add_enabled(running, egui::Button::new(t.sync_now_all))
+                    .clicked()
             {
                 cx.commands.push(Command::SyncNow(None));
             }
@@ -347,9 +349,10 @@ impl SyncPanel {
                                     ui.label("");
                                 }
                             }
-                            if ui
-                                .add_enabled(running, egui::Button::new(t.sync_now))
-                                .clicked()
+                            if cx.engine.is_some()
+                                && ui
+                                    .add_enabled(running, egui::Button::new(t.sync_now))
+                                    .clicked()
                             {
                                 kick = Some(p.row.node_id.clone());
                             }
