@@ -455,7 +455,7 @@ fn a_case_taken_in_at_the_window_reaches_the_city_by_the_windows_own_sync() {
     let app = App::new(AppInit {
         stations: vec![StationSlot {
             label: "北格镇便民服务中心".into(),
-            handle: township.clone(),
+            handle: township,
             sync: Some(dir.path().join("township")),
         }],
         county: None,
