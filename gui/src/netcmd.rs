@@ -269,6 +269,16 @@ pub fn sync_once(node: Node, data: &Path, timeout: Duration, json: bool) -> Resu
     drop(handle);
     thread.join();
     let ok = results.iter().filter(|(_, r)| r.is_ok()).count();
+    if ok == 0 {
+        // A refused command: one line with the real reason (a refusal says why — revoked,
+        // another network — not that nothing answered), nothing on stdout.
+        let first = results
+            .iter()
+            .find_map(|(_, r)| r.as_ref().err())
+            .cloned()
+            .unwrap_or_default();
+        bail!("no peer synced: {first}");
+    }
     let docs_in: usize = results
         .iter()
         .filter_map(|(_, r)| r.as_ref().ok())
@@ -304,15 +314,6 @@ pub fn sync_once(node: Node, data: &Path, timeout: Duration, json: bool) -> Resu
                 Err(e) => outln!("{} ✗ {e}", &id[..16.min(id.len())]),
             }
         }
-    }
-    if ok == 0 {
-        // One line with the real reason: a refusal says why, not that nothing answered.
-        let first = results
-            .iter()
-            .find_map(|(_, r)| r.as_ref().err())
-            .cloned()
-            .unwrap_or_default();
-        bail!("no peer synced: {first}");
     }
     Ok(())
 }

@@ -26,16 +26,6 @@ fn print_json(v: &Value) -> Result<()> {
     Ok(())
 }
 
-fn mask_phone(p: &str) -> String {
-    let chars: Vec<char> = p.chars().collect();
-    if chars.len() < 7 {
-        return "*".repeat(chars.len());
-    }
-    let head: String = chars[..3].iter().collect();
-    let tail: String = chars[chars.len() - 4..].iter().collect();
-    format!("{head}{}{tail}", "*".repeat(chars.len() - 7))
-}
-
 /// A plain confirmation.
 pub fn done(message: &str, json: bool) -> Result<()> {
     if json {
@@ -247,7 +237,7 @@ pub fn case(view: &CaseView, calendar: &Calendar, json: bool) -> Result<()> {
                   "promised_days": doc.item.promised_days, "tier": doc.item.tier, "materials": doc.item.materials,
                   "departments": doc.item.departments },
         "applicant": { "name": doc.applicant.name, "id_number": mask_id_number(&doc.applicant.id_number),
-                       "phone": mask_phone(&doc.applicant.phone), "address": doc.applicant.address },
+                       "phone": yizhan_node::idcard::mask_phone(&doc.applicant.phone), "address": doc.applicant.address },
         "delegation": doc.delegation.as_ref().map(|dl| json!({ "agent": dl.agent, "entrustment": dl.entrustment, "handed_over": dl.handed_over })),
         "status": st.status.as_str(),
         "outcome": st.outcome.map(|o| o.as_str()),

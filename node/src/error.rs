@@ -82,6 +82,10 @@ pub enum NodeError {
     /// The store thread is gone (the node is shutting down).
     #[error("the store thread has stopped")]
     StoreGone,
+    /// The store thread has more requests queued than it takes: the window's request was not
+    /// queued (it never waits), and may be asked again.
+    #[error("the store is busy; try again")]
+    Busy,
 }
 
 impl NodeError {

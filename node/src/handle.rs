@@ -7,7 +7,9 @@
 
 use crate::error::{NodeError, Result};
 use crate::node::Node;
-use std::sync::mpsc::{Receiver, RecvTimeoutError, SyncSender, TryRecvError, sync_channel};
+use std::sync::mpsc::{
+    Receiver, RecvTimeoutError, SyncSender, TryRecvError, TrySendError, sync_channel,
+};
 use std::thread::JoinHandle;
 use std::time::Duration;
 
@@ -47,6 +49,13 @@ pub struct Pending<T> {
 }
 
 impl<T> Pending<T> {
+    /// An answer that is already known.
+    fn ready(answer: Result<T>) -> Pending<T> {
+        let (tx, rx) = sync_channel(1);
+        let _ = tx.send(answer);
+        Pending { rx }
+    }
+
     /// The answer if it has arrived; `None` while the request is still running.
     pub fn poll(&self) -> Option<Result<T>> {
         match self.rx.try_recv() {
@@ -89,7 +98,8 @@ impl NodeHandle {
         Ok((NodeHandle { tx }, NodeThread { join: Some(join) }))
     }
 
-    /// Queues `f` on the store thread and returns at once.
+    /// Queues `f` on the store thread and returns at once, never waiting (the window calls this
+    /// on its UI thread): when the queue is full the answer is [`NodeError::Busy`] at once.
     pub fn submit<T: Send + 'static>(
         &self,
         f: impl FnOnce(&mut Node) -> Result<T> + Send + 'static,
@@ -98,19 +108,73 @@ impl NodeHandle {
         let job: Job = Box::new(move |node| {
             let _ = rtx.send(f(node));
         });
-        if self.tx.send(job).is_err() {
-            let (dtx, drx) = sync_channel(1);
-            let _ = dtx.send(Err(NodeError::StoreGone));
-            return Pending { rx: drx };
+        match self.tx.try_send(job) {
+            Ok(()) => Pending { rx },
+            Err(TrySendError::Full(_)) => Pending::ready(Err(NodeError::Busy)),
+            Err(TrySendError::Disconnected(_)) => Pending::ready(Err(NodeError::StoreGone)),
         }
-        Pending { rx }
     }
 
-    /// Runs `f` on the store thread and waits for its answer.
+    /// Runs `f` on the store thread and waits for its answer; a full queue makes the caller
+    /// wait its turn (back-pressure for sync and the command line, never the window).
     pub fn call<T: Send + 'static>(
         &self,
         f: impl FnOnce(&mut Node) -> Result<T> + Send + 'static,
     ) -> Result<T> {
-        self.submit(f).wait()
+        let (rtx, rx) = sync_channel(1);
+        let job: Job = Box::new(move |node| {
+            let _ = rtx.send(f(node));
+        });
+        if self.tx.send(job).is_err() {
+            return Err(NodeError::StoreGone);
+        }
+        Pending { rx }.wait()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used, clippy::expect_used)]
+    use super::*;
+    use crate::{Clock, InitParams};
+    use std::time::Instant;
+
+    /// Issue #11: with the store thread stuck on a long request and the queue full, `submit`
+    /// answers "busy" at once instead of blocking the window's thread.
+    #[test]
+    fn submit_never_waits_for_a_full_queue() {
+        let dir = tempfile::tempdir().unwrap();
+        let node = Node::init(
+            dir.path(),
+            Clock::Fixed(1_772_413_200_000),
+            &InitParams {
+                network_name: "测试市".into(),
+                code: "C".into(),
+                name: "测试市政务服务中心".into(),
+            },
+        )
+        .unwrap();
+        let (handle, thread) = NodeHandle::spawn(node).unwrap();
+        let (release, hold) = sync_channel::<()>(0);
+        let (started_tx, started_rx) = sync_channel::<()>(1);
+        let stuck = handle.submit(move |_| {
+            let _ = started_tx.send(());
+            let _ = hold.recv();
+            Ok(())
+        });
+        // The store thread has taken the stuck request off the queue.
+        started_rx.recv().unwrap();
+        let queued: Vec<_> = (0..QUEUE).map(|_| handle.submit(|n| n.seq())).collect();
+        let started = Instant::now();
+        let refused = handle.submit(|n| n.seq());
+        assert!(started.elapsed() < Duration::from_secs(1));
+        assert!(matches!(refused.poll(), Some(Err(NodeError::Busy))));
+        release.send(()).unwrap();
+        stuck.wait().unwrap();
+        for p in queued {
+            p.wait().unwrap();
+        }
+        drop(handle);
+        thread.join();
     }
 }

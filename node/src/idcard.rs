@@ -120,10 +120,49 @@ pub fn mask_id_number(s: &str) -> String {
         .collect()
 }
 
+/// Masks a phone number for display and output (personal data: DESIGN.md section 7), the one
+/// rule every output uses: a mobile number (11 characters or more) keeps its first 3 and last 4,
+/// as Chinese receipts print them (`138****5678`); a shorter number keeps only its last 4, and
+/// only when at least 4 others are hidden (`****4567` for a local number of 8); anything shorter
+/// is masked completely. At least 4 characters are always hidden. Characters, not bytes, are
+/// counted.
+pub fn mask_phone(s: &str) -> String {
+    let n = s.chars().count();
+    let keep = |i: usize, head: usize| i < head || i >= n - 4;
+    let head = match n {
+        11.. => 3,
+        8..=10 => 0,
+        _ => return "*".repeat(n),
+    };
+    s.chars()
+        .enumerate()
+        .map(|(i, c)| if keep(i, head) { c } else { '*' })
+        .collect()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
     use proptest::prelude::*;
+
+    #[test]
+    fn phones_are_masked_by_one_rule_that_always_hides_four() {
+        assert_eq!(mask_phone("13812345678"), "138****5678");
+        assert_eq!(mask_phone("03511234567"), "035****4567");
+        assert_eq!(mask_phone("12345678"), "****5678");
+        assert_eq!(mask_phone("8123456"), "*******");
+        assert_eq!(mask_phone(""), "");
+        for n in 0..20 {
+            let phone: String = "1234567890123456789".chars().cycle().take(n).collect();
+            let masked = mask_phone(&phone);
+            assert_eq!(masked.chars().count(), n);
+            let hidden = masked.chars().filter(|c| *c == '*').count();
+            assert!(hidden >= 4.min(n), "{phone} → {masked}");
+            if n < 8 {
+                assert_eq!(hidden, n, "{phone} → {masked}");
+            }
+        }
+    }
 
     /// A valid number built from its first 17 digits.
     fn valid(first17: &str) -> String {

@@ -1342,3 +1342,25 @@ fn a_due_date_in_a_year_without_a_calendar_is_provisional_in_json() {
     let due = y.json(&["calendar", "due", "--from", "2026-12-28", "--days", "3"]);
     assert_eq!(due["provisional"], false, "{due}");
 }
+
+/// Issue #11: a short phone number (a 7-digit local number) is not printed in full by
+/// `case show`, as neither the window's detail nor the receipt print it (one masking function).
+#[test]
+fn a_short_phone_number_is_masked_in_case_show() {
+    let (_tmp, y) = network();
+    let created = y.json(&[
+        "case",
+        "new",
+        "--item",
+        "CT-002",
+        "--applicant",
+        "王小明",
+        "--phone",
+        "8123456",
+    ]);
+    let number = created["number"].as_str().expect("number").to_string();
+    let shown = y.json(&["case", "show", &number]);
+    assert_eq!(shown["applicant"]["phone"], "*******", "{shown}");
+    let human = y.ok(&["case", "show", &number]);
+    assert!(!human.contains("8123456"), "{human}");
+}

@@ -531,3 +531,33 @@ fn stations_that_only_run_the_window_sync_with_the_city() {
     stop(t_serve);
     stop(c_serve);
 }
+
+/// Issue #11: a revoked node's `sync` says in one line that it was refused as revoked — not that
+/// nothing could be reached, and with no log lines around it.
+#[test]
+fn a_revoked_node_is_told_so_in_one_line() {
+    let tmp = tempfile::tempdir().unwrap();
+    let c = Yizhan::new(tmp.path().join("c"));
+    let t = Yizhan::new(tmp.path().join("t"));
+    c.json(&[
+        "init",
+        "--network",
+        "测试市",
+        "--code",
+        "C01",
+        "--name",
+        "测试市政务服务中心",
+    ]);
+    let c_serve = Serve::start(&c, "city serve");
+    let status = join(
+        &t,
+        &invite(&c, "T01", "测试镇便民服务中心", "township"),
+        "T01",
+    );
+    let node_id = status["node_id"].as_str().expect("node id").to_string();
+    c.json(&["revoke", &node_id, "--reason", "电脑丢失"]);
+    let err = t.refused(&["sync", "--timeout", "20"]);
+    assert!(err.contains("revoked"), "{err}");
+    assert!(!err.contains("could not be reached"), "{err}");
+    stop(c_serve);
+}

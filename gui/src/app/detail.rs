@@ -87,17 +87,6 @@ fn default_pdf_path(info: &StationInfo, number: &str, paper: Paper) -> String {
         .to_string()
 }
 
-fn mask_phone(p: &str) -> String {
-    let n = p.chars().count();
-    if n < 7 {
-        return "*".repeat(n);
-    }
-    p.chars()
-        .enumerate()
-        .map(|(i, c)| if i < 3 || i >= n - 4 { c } else { '*' })
-        .collect()
-}
-
 /// Placeholder text for checking actions whose text the user has not typed yet: the check is
 /// about whether the action is allowed now, and the node checks the real text when it writes.
 const PROBE_TEXT: &str = "(check)";
@@ -849,7 +838,10 @@ fn summary(ui: &mut egui::Ui, cx: &Cx<'_>, view: &CaseView) {
                 who.push_str(&format!(" · {}", mask_id_number(&doc.applicant.id_number)));
             }
             if !doc.applicant.phone.is_empty() {
-                who.push_str(&format!(" · {}", mask_phone(&doc.applicant.phone)));
+                who.push_str(&format!(
+                    " · {}",
+                    yizhan_node::idcard::mask_phone(&doc.applicant.phone)
+                ));
             }
             if !doc.applicant.address.is_empty() {
                 who.push_str(&format!(" · {}", doc.applicant.address));

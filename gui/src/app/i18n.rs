@@ -812,6 +812,7 @@ impl Tr {
             E::Rejected { doc, reason } => format!("拒收文档 {doc}：{reason}"),
             E::BadCertificate(r) => format!("证书未通过验证：{r}"),
             E::StoreGone => "数据线程已停止".to_string(),
+            E::Busy => "正忙，请稍后再试".to_string(),
         }
     }
 

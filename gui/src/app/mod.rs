@@ -686,10 +686,20 @@ impl App {
             || self.list.busy()
             || self.inbox.busy()
             || self.detail.busy()
-            || self.dashboard.busy()
-            || self.sync.busy()
-            || self.settings.busy()
+            || self.shown_panel_busy()
             || self.start.is_some()
+    }
+
+    /// Whether the screen shown waits for an answer. Only the screen shown counts: the dashboard
+    /// and the sync panel read again on their own every few seconds, and a request started on the
+    /// last frame a panel was drawn is only polled when it is drawn again.
+    fn shown_panel_busy(&self) -> bool {
+        match self.screen {
+            Screen::Dashboard => self.dashboard.busy(),
+            Screen::Sync => self.sync.busy(),
+            Screen::Settings => self.settings.busy(),
+            Screen::Inbox | Screen::Cases | Screen::Intake => false,
+        }
     }
 
     /// The action checks of the open case: action key (`accept`, `approve:税务局` …) → allowed,

@@ -56,19 +56,6 @@ fn date_of(ms: i64) -> String {
         .map_or_else(String::new, |t| t.format("%Y-%m-%d").to_string())
 }
 
-/// Keeps the first three and the last four characters of a phone number (as the case detail
-/// does): the applicant can recognise it, and a receipt left on a counter does not give it away.
-fn mask_phone(s: &str) -> String {
-    let n = s.chars().count();
-    if n < 8 {
-        return "*".repeat(n);
-    }
-    s.chars()
-        .enumerate()
-        .map(|(i, c)| if i < 3 || i >= n - 4 { c } else { '*' })
-        .collect()
-}
-
 /// The text of a document for a case, issued by `station_name`.
 pub fn document(paper: Paper, view: &CaseView, station_name: &str, t: &Tr) -> Document {
     let doc = &view.doc;
@@ -112,7 +99,7 @@ pub fn document(paper: Paper, view: &CaseView, station_name: &str, t: &Tr) -> Do
                 lines.push(format!(
                     "{}{sep}{}",
                     t.doc_phone,
-                    mask_phone(&doc.applicant.phone)
+                    yizhan_node::idcard::mask_phone(&doc.applicant.phone)
                 ));
             }
             lines.push(format!(
@@ -581,6 +568,34 @@ mod tests {
                 .any(|l| l.contains("1101**********002X"))
         );
         assert!(!receipt.lines.iter().any(|l| l.contains("13800138000")));
+    }
+
+    /// Issue #11: a short phone number is not printed in full (the receipt, the detail and the
+    /// command line share `yizhan_node::idcard::mask_phone`).
+    #[test]
+    fn a_short_phone_number_is_masked_on_the_receipt() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut node = Node::init(
+            &dir.path().join("city"),
+            Clock::Fixed(NOW),
+            &InitParams {
+                network_name: "测试市".into(),
+                code: "C".into(),
+                name: "测试市政务服务中心".into(),
+            },
+        )
+        .unwrap();
+        let case = node
+            .new_case(&NewCase {
+                item_code: "CT-001".into(),
+                applicant_name: "张三".into(),
+                phone: "8123456".into(),
+                ..NewCase::default()
+            })
+            .unwrap();
+        let receipt = document(Paper::Receipt, &case, "站", Lang::Zh.tr());
+        assert!(receipt.lines.iter().any(|l| l.contains("*******")));
+        assert!(!receipt.lines.iter().any(|l| l.contains("123456")));
     }
 
     /// Issue #10: a case accepted on 2026-12-28 with ten promised working days is due in 2027,

@@ -387,13 +387,16 @@ fn apply(
             if state.status != Submitted && !from_materials {
                 return Err(wrong_status(state));
             }
+            // Every check before the first change: a refused event changes nothing.
+            if let Action::AcceptWithGaps { missing, .. } = action
+                && missing.is_empty()
+            {
+                return Err(Refusal::GapsNeedMaterials);
+            }
             state.status = Accepted;
             state.accepted_at = Some(at);
             state.missing.clear();
             if let Action::AcceptWithGaps { missing, .. } = action {
-                if missing.is_empty() {
-                    return Err(Refusal::GapsNeedMaterials);
-                }
                 state.gaps = missing.clone();
             }
         }
