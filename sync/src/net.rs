@@ -941,6 +941,9 @@ pub async fn join(ticket: &Ticket, dir: &Path, clock: Clock) -> Result<Node, Syn
         &enrolment,
     )?;
     node.add_peer(&ticket.inviter, &ticket.addrs)?;
+    // Everything in the new store came from the inviter: nothing is pending for it.
+    let seq = node.seq()?;
+    node.set_acked_seq(&ticket.inviter, seq)?;
     Ok(node)
 }
 

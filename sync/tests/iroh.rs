@@ -826,6 +826,11 @@ async fn after_an_exchange_nothing_is_pending_and_the_contact_is_now() {
     let tmp = tempfile::tempdir().unwrap();
     let c = Peer::start("C", city_node(&tmp.path().join("c"))).await;
     let t1 = c.enrol(&tmp.path().join("t1"), "T1", "township", "C").await;
+    assert_eq!(
+        peer_state(&t1, &c).await.0,
+        0,
+        "what the township received at enrolment came from the city"
+    );
     // Both sides have something the other lacks, and act on a shared case: whichever side goes
     // idle last must still learn that the other has everything.
     let up = t1.new_case("CT-001", "镇民", false).await;
