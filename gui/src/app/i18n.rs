@@ -131,7 +131,7 @@ strings! {
     invite_addr: "本机地址", "This node's address";
     invite_addr_hint: "IP:端口，多个用逗号分隔；留空则用 yizhan serve 最近的监听地址。", "IP:PORT, several separated by commas; empty: where yizhan serve last listened.";
     make_ticket: "生成邀请码", "Make ticket";
-    no_address: "本节点没有已知地址：先运行 yizhan serve，或填写本机地址", "This node has no known address: run yizhan serve first, or fill in its address";
+    no_address: "本节点还没有地址：同步启动后会自动记录；也可以直接填写本机地址", "This node has no address yet: it is recorded once sync has started; or fill in this computer's address";
     bad_address: "地址格式应为 IP:端口：", "Expected IP:PORT, got:";
     tool_revoke: "吊销节点", "Revoke a node";
     reason: "理由", "Reason";
