@@ -42,7 +42,9 @@ pub fn invite(
         addr
     };
     if addrs.is_empty() {
-        bail!("this node has no known address: open the window or start `yizhan serve` first, or pass --addr IP:PORT");
+        bail!(
+            "this node has no known address: open the window or start `yizhan serve` first, or pass --addr IP:PORT"
+        );
     }
     for a in &addrs {
         a.parse::<SocketAddr>()
