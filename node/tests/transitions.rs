@@ -1217,6 +1217,7 @@ proptest::proptest! {
                 id: format!("e{i:03}"),
                 kind: action.kind().to_string(),
                 at: t0 + 60_000 * (i as i64 + 1),
+                order: None,
                 station: stations[*s].to_string(),
                 node: "node-0".into(),
                 operator: "窗口".into(),

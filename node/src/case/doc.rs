@@ -90,9 +90,15 @@ pub struct Event {
     pub id: String,
     /// The action's stored name (`accept`, `forward`, …), see [`crate::case::Action::kind`].
     pub kind: String,
-    /// When, milliseconds since the Unix epoch. Strictly greater than every earlier event the
-    /// author had seen, so that the order `(at, id)` respects causality on every node.
+    /// When it happened by its author's clock (corrected by the author's estimated offset from
+    /// the city's clock, issue #11), milliseconds since the Unix epoch. Dates, deadlines and
+    /// statistics use it. It is *not* the order: a village laptop whose clock runs two days
+    /// ahead must not push a township's later completion two days into the future.
     pub at: i64,
+    /// The hybrid logical clock stamp that orders the log: `max(at, every stamp the author had
+    /// seen + 1)`, so that the order `(order, id)` respects causality on every node whatever
+    /// the clocks say. Missing on events written before issue #11, whose `at` was such a stamp.
+    pub order: Option<i64>,
     /// The station where it happened.
     pub station: String,
     /// The node that recorded it.
@@ -107,16 +113,17 @@ pub struct Event {
 }
 
 impl CaseDoc {
-    /// Events in fold order: by `(at, id)`.
+    /// Events in fold order: by `(order, id)`.
     pub fn ordered_events(&self) -> Vec<&Event> {
         let mut events: Vec<&Event> = self.events.iter().collect();
-        events.sort_by(|a, b| (a.at, &a.id).cmp(&(b.at, &b.id)));
+        events.sort_by(|a, b| (a.order_stamp(), &a.id).cmp(&(b.order_stamp(), &b.id)));
         events
     }
 
-    /// The event that records `action` taken now: stamped after every event already in the log
-    /// (so that `(at, id)` order respects causality even when clocks disagree), and pointing at
-    /// the last status change the author has seen (so that the fold can spot concurrent ones).
+    /// The event that records `action` taken at `now_ms` (the author's corrected time): dated
+    /// `now_ms`, ordered after every event already in the log (so that `(order, id)` respects
+    /// causality even when clocks disagree), and pointing at the last status change the author
+    /// has seen (so that the fold can spot concurrent ones).
     #[allow(clippy::too_many_arguments)]
     pub fn next_event(
         &self,
@@ -131,13 +138,24 @@ impl CaseDoc {
         Event {
             id,
             kind: action.kind().to_string(),
-            at: now_ms.max(self.last_at() + 1),
+            at: now_ms,
+            order: Some(now_ms.max(self.last_order() + 1)),
             station: station.to_string(),
             node: node.to_string(),
             operator: operator.trim().to_string(),
             prev: state.last_transition.clone(),
             fields: action.fields(),
         }
+    }
+
+    /// The latest ordering stamp, or the creation time for a case with no events.
+    pub fn last_order(&self) -> i64 {
+        self.events
+            .iter()
+            .map(Event::order_stamp)
+            .max()
+            .unwrap_or(self.created_at)
+            .max(self.created_at)
     }
 
     /// The latest event time, or the creation time for a case with no events.
@@ -148,6 +166,14 @@ impl CaseDoc {
             .max()
             .unwrap_or(self.created_at)
             .max(self.created_at)
+    }
+}
+
+impl Event {
+    /// The stamp this event is ordered by: its `order`, or for an event written before the
+    /// ordering stamp existed, its `at` (which was one).
+    pub fn order_stamp(&self) -> i64 {
+        self.order.unwrap_or(self.at)
     }
 }
 
@@ -199,4 +225,91 @@ pub fn read_case(am: &Automerge, doc_id: &str) -> Result<CaseDoc> {
         });
     }
     Ok(doc)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::case::action::Action;
+    use crate::case::fold::{Status, fold};
+
+    const HOUR: i64 = 3_600_000;
+    const DAY: i64 = 24 * HOUR;
+    /// 2026-03-02 09:00 China time, a Monday.
+    const T0: i64 = 1_772_413_200_000;
+
+    fn case_at(origin: &str) -> CaseDoc {
+        CaseDoc {
+            schema: CASE_SCHEMA.to_string(),
+            id: "c1".into(),
+            number: "T01-1-000001".into(),
+            created_at: T0,
+            origin: origin.into(),
+            origin_node: "n-township".into(),
+            item: ItemSnapshot {
+                code: "I1".into(),
+                name: "事项".into(),
+                kind: "promised".into(),
+                legal_days: 20,
+                promised_days: 5,
+                tier: "township".into(),
+                materials: vec![],
+                departments: vec![],
+            },
+            applicant: Applicant {
+                name: "张三".into(),
+                id_number: String::new(),
+                phone: String::new(),
+                address: String::new(),
+            },
+            delegation: None,
+            events: vec![],
+        }
+    }
+
+    fn push(doc: &mut CaseDoc, action: &Action, id: &str, now: i64, station: &str) -> i64 {
+        let state = fold(doc);
+        let ev = doc.next_event(&state, action, id.into(), now, station, station, "x");
+        let at = ev.at;
+        doc.events.push(ev);
+        at
+    }
+
+    /// A village laptop two days fast adds a note; the township then completes the case with
+    /// its correct clock. The completion is dated by the township's clock (not pushed after the
+    /// village's future stamp), yet still folds after the note.
+    #[test]
+    fn a_fast_clock_elsewhere_does_not_move_this_nodes_dates() {
+        let mut doc = case_at("T01");
+        push(&mut doc, &Action::Accept, "e1", T0 + HOUR, "T01");
+        let note = Action::Note {
+            text: "村里补充".into(),
+        };
+        push(&mut doc, &note, "e2", T0 + 2 * HOUR + 2 * DAY, "T01");
+        let done = push(&mut doc, &Action::Complete, "e3", T0 + 3 * HOUR, "T01");
+        assert_eq!(done, T0 + 3 * HOUR, "dated by its author's own clock");
+        let ordered: Vec<&str> = doc.ordered_events().iter().map(|e| e.id.as_str()).collect();
+        assert_eq!(ordered, ["e1", "e2", "e3"], "causal order kept");
+        let state = fold(&doc);
+        assert_eq!(state.status, Status::Completed);
+        assert_eq!(state.stopped_at, Some(T0 + 3 * HOUR));
+    }
+
+    /// Events written before the ordering stamp existed order by `at`, and a new event after
+    /// them orders after the latest.
+    #[test]
+    fn old_events_without_an_order_stamp_keep_their_order() {
+        let mut doc = case_at("T01");
+        push(&mut doc, &Action::Accept, "e1", T0 + 5 * HOUR, "T01");
+        doc.events[0].order = None;
+        push(&mut doc, &Action::Complete, "e0", T0 + HOUR, "T01");
+        let ordered: Vec<&str> = doc.ordered_events().iter().map(|e| e.id.as_str()).collect();
+        assert_eq!(ordered, ["e1", "e0"]);
+        assert_eq!(doc.events[1].order, Some(T0 + 5 * HOUR + 1));
+
+        // Stored and read back, a missing stamp stays missing and a present one survives.
+        let mut am = Automerge::new();
+        write_case(&mut am, &doc).expect("write");
+        assert_eq!(read_case(&am, "c1").expect("read"), doc);
+    }
 }
