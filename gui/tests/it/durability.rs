@@ -9,6 +9,7 @@
 //!
 //! `YIZHAN_TEST_SEED=N` replays a run.
 
+use crate::support::Yizhan;
 use serde_json::Value;
 use std::collections::{BTreeMap, BTreeSet};
 use std::io::{BufRead, BufReader, Read};
@@ -16,7 +17,6 @@ use std::process::{Child, Stdio};
 use std::sync::mpsc::{self, RecvTimeoutError};
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
-use yizhan_tests::Yizhan;
 
 /// How long the binary may take to print the lines the test waits for (it prints hundreds a
 /// second; this only bounds a hang).

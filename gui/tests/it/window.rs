@@ -7,50 +7,20 @@
 //! The case moves from the village to the township by handing the village's changes to the
 //! township's node (what sync does, without the network). Every wait runs frames until the window
 //! has no request in flight, with a deadline; nothing sleeps.
-#![allow(clippy::unwrap_used, clippy::expect_used)]
 
+use crate::window_kit::*;
 use eframe::egui;
 use egui_kittest::Harness;
 use egui_kittest::kittest::{NodeT as _, Queryable as _};
-use std::path::Path;
 use std::time::{Duration, Instant};
 use yizhan::app::{App, AppInit, Command, StationSlot};
+use yizhan_node::NodeHandle;
 use yizhan_node::case::Status;
-use yizhan_node::network::Station;
 use yizhan_node::replica::RemoteDoc;
-use yizhan_node::{Clock, InitParams, Node, NodeHandle};
 
-/// 2026-03-02T09:00:00+08:00, a Monday.
-const NOW: i64 = 1_772_413_200_000;
 /// The township item with two departments (并联审批).
 const ITEM: &str = "TS-006";
 const DEPTS: [&str; 2] = ["乡镇农业农村办公室", "乡镇自然资源所"];
-
-fn station(code: &str, name: &str, tier: &str, parent: &str) -> Station {
-    Station {
-        code: code.into(),
-        name: name.into(),
-        tier: tier.into(),
-        parent: parent.into(),
-    }
-}
-
-/// Enrols a node for a station already invited at `city`.
-fn join(city: &mut Node, st: Station, dir: &Path) -> Node {
-    let invite = city.invite(st, 7).unwrap();
-    let secret = yizhan_node::enrol::generate_secret().unwrap();
-    let joiner = yizhan_node::enrol::node_id_of(&secret);
-    let enrolment = city.redeem_invite(&invite.secret, &joiner).unwrap();
-    Node::join(
-        dir,
-        Clock::Fixed(NOW),
-        &secret,
-        &invite.network_id,
-        &invite.root_key,
-        &enrolment,
-    )
-    .unwrap()
-}
 
 struct County {
     _dir: tempfile::TempDir,
@@ -63,16 +33,7 @@ struct County {
 /// township's enrolment carries the village's certificate.
 fn county() -> County {
     let dir = tempfile::tempdir().unwrap();
-    let mut city = Node::init(
-        &dir.path().join("city"),
-        Clock::Fixed(NOW),
-        &InitParams {
-            network_name: "测试市".into(),
-            code: "C".into(),
-            name: "测试市政务服务中心".into(),
-        },
-    )
-    .unwrap();
+    let mut city = city(dir.path(), NOW);
     city.add_station(station("T", "北格镇便民服务中心", "township", "C"))
         .unwrap();
     let village = join(
@@ -120,71 +81,12 @@ fn village_to_township(c: &County) {
         .unwrap();
 }
 
-fn window(c: &County) -> Harness<'static, App> {
-    let app = App::new(AppInit {
-        stations: vec![
-            StationSlot {
-                label: "北格村便民服务站".into(),
-                handle: c.village.clone(),
-                sync: None,
-            },
-            StationSlot {
-                label: "北格镇便民服务中心".into(),
-                handle: c.township.clone(),
-                sync: None,
-            },
-        ],
-        county: None,
-    });
-    let mut builder = Harness::builder().with_size(egui::vec2(1280.0, 800.0));
-    if yizhan::app::fonts::find_cjk_font().is_none() {
-        // Without a CJK font the labels are still there for the accessibility tree; only the
-        // pixels would be boxes.
-        builder = builder.allow_missing_glyphs();
-    }
-    let mut h = builder.build_ui_state(|ui, app: &mut App| app.ui(ui), app);
-    settle(&mut h);
-    h
-}
-
-/// Runs frames until nothing is in flight (twice in a row), or fails after a deadline.
-fn settle(h: &mut Harness<'_, App>) {
-    let deadline = Instant::now() + Duration::from_secs(30);
-    let mut quiet = 0;
-    while quiet < 3 {
-        h.step();
-        if h.state().busy() {
-            quiet = 0;
-        } else {
-            quiet += 1;
-        }
-        assert!(Instant::now() < deadline, "the window did not settle");
-        std::thread::yield_now();
-    }
-}
-
-fn click(h: &mut Harness<'_, App>, label: &str) {
-    h.get_by_label(label).click();
-    settle(h);
-}
-
-/// The button with this label, if the window offers it (timeline labels share some names).
-fn button<'h>(h: &'h Harness<'_, App>, label: &'h str) -> Option<egui_kittest::Node<'h>> {
-    h.query_by_role_and_label(egui::accesskit::Role::Button, label)
-}
-
-fn press(h: &mut Harness<'_, App>, label: &str) {
-    button(h, label)
-        .unwrap_or_else(|| panic!("no button {label}"))
-        .click();
-    settle(h);
-}
-
-fn type_into(h: &mut Harness<'_, App>, label: &str, text: &str) {
-    h.get_by_label(label).click();
-    h.step();
-    h.get_by_label(label).type_text(text);
-    settle(h);
+/// The window over the village and the township.
+fn county_window(c: &County) -> Harness<'static, App> {
+    window(&[
+        ("北格村便民服务站", &c.village),
+        ("北格镇便民服务中心", &c.township),
+    ])
 }
 
 fn status(h: &Harness<'_, App>) -> Status {
@@ -219,7 +121,7 @@ fn intake_at_village(h: &mut Harness<'_, App>) -> String {
 #[test]
 fn a_delegated_case_from_village_intake_to_the_follow_up_of_a_bad_rating() {
     let c = county();
-    let mut h = window(&c);
+    let mut h = county_window(&c);
     let number = intake_at_village(&mut h);
     assert_eq!(status(&h), Status::Submitted);
 
@@ -303,7 +205,7 @@ fn a_delegated_case_from_village_intake_to_the_follow_up_of_a_bad_rating() {
 #[test]
 fn the_steps_the_tier_does_not_allow_are_refused_with_the_nodes_reason() {
     let c = county();
-    let mut h = window(&c);
+    let mut h = county_window(&c);
     let number = intake_at_village(&mut h);
 
     // Nothing that decides a township item is offered at the village (asking for missing
@@ -356,7 +258,7 @@ fn the_steps_the_tier_does_not_allow_are_refused_with_the_nodes_reason() {
 #[test]
 fn chinese_by_default_and_english_on_request() {
     let c = county();
-    let mut h = window(&c);
+    let mut h = county_window(&c);
     assert_eq!(h.state().lang(), yizhan::app::Lang::Zh);
     assert!(h.query_by_label("收件登记").is_some());
     click(&mut h, "English");
@@ -370,7 +272,7 @@ fn chinese_by_default_and_english_on_request() {
 #[test]
 fn the_window_opens_on_the_inbox_and_a_case_number_can_be_copied() {
     let c = county();
-    let mut h = window(&c);
+    let mut h = county_window(&c);
     assert_eq!(h.state().screen(), yizhan::app::Screen::Inbox);
     let number = intake_at_village(&mut h);
     press(&mut h, "转办");
@@ -409,16 +311,7 @@ fn the_window_opens_on_the_inbox_and_a_case_number_can_be_copied() {
 fn a_case_taken_in_at_the_window_reaches_the_city_by_the_windows_own_sync() {
     use yizhan_sync::engine::{Engine, EngineOptions, EngineState, WhenBusy};
     let dir = tempfile::tempdir().unwrap();
-    let mut city = Node::init(
-        &dir.path().join("city"),
-        Clock::Fixed(NOW),
-        &InitParams {
-            network_name: "测试市".into(),
-            code: "C".into(),
-            name: "测试市政务服务中心".into(),
-        },
-    )
-    .unwrap();
+    let mut city = city(dir.path(), NOW);
     let mut township = join(
         &mut city,
         station("T", "北格镇便民服务中心", "township", "C"),

@@ -1,8 +1,8 @@
 //! The real `yizhan` binary in several processes syncing over loopback: a city, a township and a
 //! village enrolled with `invite` / `join`, each with its own `serve`, and a case taken in at the
 //! village reaching the city through the township.
-#![allow(clippy::unwrap_used, clippy::expect_used)]
 
+use crate::support::Yizhan;
 use serde_json::Value;
 use std::io::{BufRead as _, BufReader, Read as _};
 use std::process::{Child, ExitStatus, Stdio};
@@ -10,7 +10,6 @@ use std::sync::mpsc::{Receiver, RecvTimeoutError, channel};
 use std::sync::{Arc, Mutex};
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
-use yizhan_tests::Yizhan;
 
 /// The longest anything here is waited for.
 const DEADLINE: Duration = Duration::from_secs(30);

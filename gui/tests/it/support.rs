@@ -1,19 +1,14 @@
-//! Helpers for the end-to-end tests in `tests/`: they run the real `yizhan` binary.
+//! Helpers for the end-to-end tests: they run the real `yizhan` binary.
 //!
-//! [`binary`] finds the binary. `cargo test` does not build another package's binaries for this
-//! crate's tests, so the first call runs `cargo build -p yizhan --bin yizhan` (a no-op of a fraction
-//! of a second when it is up to date) with the profile the tests were built with, and uses the
-//! executable cargo reports. That also keeps the tests from running a stale binary after
-//! `gui/src` changed. A build that fails fails the tests. Set `YIZHAN_BIN` to test a given
-//! binary instead; if cargo cannot be started at all, an existing `target/<profile>/yizhan` next
-//! to the test executable is used.
+//! [`binary`] is the `yizhan` binary cargo built for this package's tests
+//! (`CARGO_BIN_EXE_yizhan`), or the one `YIZHAN_BIN` names (to test a given build).
 //!
 //! [`Yizhan`] runs the binary on one data directory with a pinned clock and a clean environment,
 //! and checks the contract of DESIGN.md section 8: exit 0 and (with `--json`) one JSON document
 //! on stdout, or a non-zero exit with one `error: …` line on stderr.
 
 use serde_json::Value;
-use std::ffi::{OsStr, OsString};
+use std::ffi::OsStr;
 use std::path::{Path, PathBuf};
 use std::process::{Command, ExitStatus, Stdio};
 use std::sync::OnceLock;
@@ -28,106 +23,24 @@ pub const STORE_FILE: &str = "yizhan.sqlite3";
 /// environment cannot leak into a test.
 const YIZHAN_ENV: [&str; 4] = ["YIZHAN_DATA", "YIZHAN_NOW", "YIZHAN_OPERATOR", "YIZHAN_LOG"];
 
-/// The path of the `yizhan` binary (built on first use; see the module documentation).
+/// The path of the `yizhan` binary: `YIZHAN_BIN` if set, else the one cargo built beside these
+/// tests.
 pub fn binary() -> &'static Path {
     static BIN: OnceLock<PathBuf> = OnceLock::new();
-    BIN.get_or_init(locate)
-}
-
-fn locate() -> PathBuf {
-    if let Some(bin) = std::env::var_os("YIZHAN_BIN").filter(|b| !b.is_empty()) {
-        let bin = PathBuf::from(bin);
-        assert!(bin.is_file(), "YIZHAN_BIN={} is not a file", bin.display());
-        return bin;
-    }
-    // The test executable is target[/TRIPLE]/PROFILE/deps/NAME-HASH.
-    let exe = std::env::current_exe().expect("the test executable's path");
-    let profile_dir = exe
-        .parent()
-        .filter(|deps| deps.file_name() == Some(OsStr::new("deps")))
-        .and_then(Path::parent)
-        .map(Path::to_path_buf);
-    let beside = profile_dir
-        .as_ref()
-        .map(|d| d.join(format!("yizhan{}", std::env::consts::EXE_SUFFIX)));
-    let profile = profile_dir
-        .as_ref()
-        .and_then(|d| d.file_name())
-        .and_then(OsStr::to_str)
-        .unwrap_or("debug")
-        .to_string();
-    match cargo_build(&profile) {
-        Ok(bin) => bin,
-        Err(Build::NoCargo(why)) => match beside {
-            Some(bin) if bin.is_file() => {
-                eprintln!(
-                    "warning: {why}; testing the existing {} (it may be stale)",
-                    bin.display()
-                );
-                bin
-            }
-            _ => panic!(
-                "{why}, and there is no yizhan binary beside the tests: build it with \
-                 `cargo build -p yizhan --bin yizhan` or set YIZHAN_BIN"
-            ),
-        },
-        Err(Build::Failed(why)) => panic!("{why}"),
-    }
-}
-
-/// Why [`cargo_build`] gave no binary.
-enum Build {
-    /// Cargo could not be started.
-    NoCargo(String),
-    /// Cargo ran and failed (its diagnostics are on stderr), or reported no executable.
-    Failed(String),
-}
-
-/// Runs `cargo build -p yizhan --bin yizhan` for `profile` (a directory name under `target/`)
-/// and returns the executable cargo reports.
-fn cargo_build(profile: &str) -> Result<PathBuf, Build> {
-    let cargo = std::env::var_os("CARGO").unwrap_or_else(|| OsString::from("cargo"));
-    let workspace = Path::new(env!("CARGO_MANIFEST_DIR"))
-        .parent()
-        .ok_or_else(|| Build::NoCargo("the tests crate has no parent directory".into()))?;
-    let mut cmd = Command::new(&cargo);
-    cmd.current_dir(workspace)
-        .args([
-            "build",
-            "--quiet",
-            "-p",
-            "yizhan",
-            "--bin",
-            "yizhan",
-            "--message-format=json-render-diagnostics",
-        ])
-        .stdin(Stdio::null())
-        .stderr(Stdio::inherit());
-    match profile {
-        "debug" => {}
-        "release" => {
-            cmd.arg("--release");
-        }
-        other => {
-            cmd.args(["--profile", other]);
-        }
-    }
-    let out = cmd
-        .output()
-        .map_err(|e| Build::NoCargo(format!("cannot run {}: {e}", Path::new(&cargo).display())))?;
-    if !out.status.success() {
-        return Err(Build::Failed(format!(
-            "`cargo build -p yizhan --bin yizhan` failed ({}); see its messages above",
-            out.status
-        )));
-    }
-    let stdout = String::from_utf8_lossy(&out.stdout);
-    stdout
-        .lines()
-        .filter_map(|l| serde_json::from_str::<Value>(l).ok())
-        .filter(|m| m["reason"] == "compiler-artifact" && m["target"]["name"] == "yizhan")
-        .find_map(|m| m["executable"].as_str().map(PathBuf::from))
-        .ok_or_else(|| Build::Failed("cargo reported no yizhan executable".into()))
+    BIN.get_or_init(|| {
+        let bin = std::env::var_os("YIZHAN_BIN")
+            .filter(|b| !b.is_empty())
+            .map_or_else(
+                || PathBuf::from(env!("CARGO_BIN_EXE_yizhan")),
+                PathBuf::from,
+            );
+        assert!(
+            bin.is_file(),
+            "the yizhan binary {} is not a file",
+            bin.display()
+        );
+        bin
+    })
 }
 
 /// What one run of the binary did.

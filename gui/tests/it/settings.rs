@@ -8,70 +8,19 @@
 //! buttons clicked through AccessKit, so that widgets below the fold of the scroll areas are
 //! reached as well as visible ones. Every wait runs frames until the window has no request in
 //! flight, with a deadline; nothing sleeps.
-#![allow(clippy::unwrap_used, clippy::expect_used)]
 
+use crate::window_kit::*;
 use chrono::NaiveDate;
 use eframe::egui;
 use egui::accesskit::Role;
 use egui_kittest::Harness;
 use egui_kittest::kittest::{NodeT as _, Queryable as _};
-use std::time::{Duration, Instant};
-use yizhan::app::{App, AppInit, Command, NetworkEdit, StationSlot};
+use yizhan::app::{App, Command, NetworkEdit};
 use yizhan_node::network::Station;
-use yizhan_node::{Clock, InitParams, Node, NodeHandle};
-
-/// 2026-03-02T09:00:00+08:00, a Monday.
-const NOW: i64 = 1_772_413_200_000;
+use yizhan_node::{Clock, Node, NodeHandle};
 
 fn date(s: &str) -> NaiveDate {
     NaiveDate::parse_from_str(s, "%Y-%m-%d").unwrap()
-}
-
-fn city(dir: &std::path::Path) -> Node {
-    Node::init(
-        &dir.join("city"),
-        Clock::Fixed(NOW),
-        &InitParams {
-            network_name: "测试市".into(),
-            code: "C".into(),
-            name: "测试市政务服务中心".into(),
-        },
-    )
-    .unwrap()
-}
-
-fn window(handle: &NodeHandle, label: &str) -> Harness<'static, App> {
-    let app = App::new(AppInit {
-        stations: vec![StationSlot {
-            label: label.into(),
-            handle: handle.clone(),
-            sync: None,
-        }],
-        county: None,
-    });
-    let mut builder = Harness::builder().with_size(egui::vec2(1280.0, 800.0));
-    if yizhan::app::fonts::find_cjk_font().is_none() {
-        builder = builder.allow_missing_glyphs();
-    }
-    let mut h = builder.build_ui_state(|ui, app: &mut App| app.ui(ui), app);
-    settle(&mut h);
-    h
-}
-
-/// Runs frames until nothing is in flight (three frames in a row), or fails after a deadline.
-fn settle(h: &mut Harness<'_, App>) {
-    let deadline = Instant::now() + Duration::from_secs(30);
-    let mut quiet = 0;
-    while quiet < 3 {
-        h.step();
-        if h.state().busy() {
-            quiet = 0;
-        } else {
-            quiet += 1;
-        }
-        assert!(Instant::now() < deadline, "the window did not settle");
-        std::thread::yield_now();
-    }
 }
 
 /// Clicks the widget with this exact label and role.
@@ -99,11 +48,6 @@ fn set(h: &mut Harness<'_, App>, label: &str, text: &str) {
     settle(h);
 }
 
-/// Whether some widget's label contains `text` (the status bar may repeat a panel's message).
-fn shows(h: &Harness<'_, App>, text: &str) -> bool {
-    h.query_all_by_label_contains(text).next().is_some()
-}
-
 fn open_settings_tab(h: &mut Harness<'_, App>, tab: &str) {
     h.get_by_label("设置").click();
     settle(h);
@@ -114,8 +58,8 @@ fn open_settings_tab(h: &mut Harness<'_, App>, tab: &str) {
 #[test]
 fn a_clerk_changes_adds_retires_and_cannot_delete_catalog_items() {
     let dir = tempfile::tempdir().unwrap();
-    let (handle, _) = NodeHandle::spawn(city(dir.path())).unwrap();
-    let mut h = window(&handle, "测试市政务服务中心");
+    let (handle, _) = NodeHandle::spawn(city(dir.path(), NOW)).unwrap();
+    let mut h = window(&[("测试市政务服务中心", &handle)]);
     open_settings_tab(&mut h, "事项清单");
 
     // Change an item: a promised limit above the legal one is refused as typed, naming the
@@ -211,8 +155,8 @@ fn a_clerk_changes_adds_retires_and_cannot_delete_catalog_items() {
 #[test]
 fn a_clerk_adds_holidays_and_make_up_days_and_sees_due_dates_move() {
     let dir = tempfile::tempdir().unwrap();
-    let (handle, _) = NodeHandle::spawn(city(dir.path())).unwrap();
-    let mut h = window(&handle, "测试市政务服务中心");
+    let (handle, _) = NodeHandle::spawn(city(dir.path(), NOW)).unwrap();
+    let mut h = window(&[("测试市政务服务中心", &handle)]);
     open_settings_tab(&mut h, "工作日历");
 
     // Four working days from Monday 2026-03-02 end on Friday 03-06.
@@ -283,7 +227,7 @@ fn a_clerk_adds_holidays_and_make_up_days_and_sees_due_dates_move() {
 #[test]
 fn a_township_sees_the_catalog_read_only_and_the_node_refuses_its_edits_in_chinese() {
     let dir = tempfile::tempdir().unwrap();
-    let mut city = city(dir.path());
+    let mut city = city(dir.path(), NOW);
     let st = Station {
         code: "T".into(),
         name: "北格镇便民服务中心".into(),
@@ -305,7 +249,7 @@ fn a_township_sees_the_catalog_read_only_and_the_node_refuses_its_edits_in_chine
     )
     .unwrap();
     let (handle, _) = NodeHandle::spawn(town).unwrap();
-    let mut h = window(&handle, "北格镇便民服务中心");
+    let mut h = window(&[("北格镇便民服务中心", &handle)]);
     open_settings_tab(&mut h, "事项清单");
     h.get_by_label("TS-001 城乡居民基本医疗保险参保登记")
         .click();

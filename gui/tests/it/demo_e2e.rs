@@ -1,13 +1,12 @@
 //! `yizhan demo --headless` with the real binary: seven real nodes in one process, driven through
 //! its stdin commands; a village's link is cut, cases are taken in there, the link is restored,
 //! and the cases are read back from the city's store with the real command line.
-#![allow(clippy::unwrap_used, clippy::expect_used)]
 
+use crate::support::Yizhan;
 use std::io::{BufRead as _, BufReader, Write as _};
 use std::process::{Child, ChildStdin, Stdio};
 use std::sync::mpsc::{Receiver, channel};
 use std::time::{Duration, Instant};
-use yizhan_tests::Yizhan;
 
 /// The longest anything here is waited for.
 const DEADLINE: Duration = Duration::from_secs(60);

@@ -4,17 +4,15 @@
 //!
 //! Real nodes with fixed clocks, driven by label through egui_kittest; every wait runs frames
 //! until the window has no request in flight, with a deadline; nothing sleeps.
-#![allow(clippy::unwrap_used, clippy::expect_used)]
 
-use eframe::egui;
+use crate::window_kit::*;
 use egui_kittest::Harness;
 use egui_kittest::kittest::Queryable as _;
-use std::time::{Duration, Instant};
-use yizhan::app::{App, AppInit, Command, Screen, StationSlot};
+use yizhan::app::{App, Command, Screen};
 use yizhan_node::calendar::YearRule;
 use yizhan_node::case::Action;
 use yizhan_node::network::Station;
-use yizhan_node::{Clock, InitParams, NewCase, Node, NodeHandle};
+use yizhan_node::{Clock, NewCase, Node, NodeHandle};
 
 /// 2026-10-30T09:00:00+08:00, a Friday.
 const OCTOBER: i64 = 1_793_322_000_000;
@@ -24,58 +22,6 @@ const NOVEMBER: i64 = 1_793_581_200_000;
 const DECEMBER: i64 = 1_798_419_600_000;
 
 const REMINDER: &str = "尚未录入2027年工作日历";
-
-fn city(dir: &std::path::Path, now: i64) -> Node {
-    Node::init(
-        &dir.join("city"),
-        Clock::Fixed(now),
-        &InitParams {
-            network_name: "测试市".into(),
-            code: "C".into(),
-            name: "测试市政务服务中心".into(),
-        },
-    )
-    .unwrap()
-}
-
-fn window(handle: &NodeHandle) -> Harness<'static, App> {
-    let app = App::new(AppInit {
-        stations: vec![StationSlot {
-            label: "站点".into(),
-            handle: handle.clone(),
-            sync: None,
-        }],
-        county: None,
-    });
-    let mut builder = Harness::builder().with_size(egui::vec2(1280.0, 800.0));
-    if yizhan::app::fonts::find_cjk_font().is_none() {
-        builder = builder.allow_missing_glyphs();
-    }
-    let mut h = builder.build_ui_state(|ui, app: &mut App| app.ui(ui), app);
-    settle(&mut h);
-    h
-}
-
-/// Runs frames until nothing is in flight (three frames in a row), or fails after a deadline.
-fn settle(h: &mut Harness<'_, App>) {
-    let deadline = Instant::now() + Duration::from_secs(30);
-    let mut quiet = 0;
-    while quiet < 3 {
-        h.step();
-        if h.state().busy() {
-            quiet = 0;
-        } else {
-            quiet += 1;
-        }
-        assert!(Instant::now() < deadline, "the window did not settle");
-        std::thread::yield_now();
-    }
-}
-
-/// Whether some widget's label contains `text`.
-fn shows(h: &Harness<'_, App>, text: &str) -> bool {
-    h.query_all_by_label_contains(text).next().is_some()
-}
 
 /// Moves the node's clock and lets the window read the station again.
 fn set_clock(h: &mut Harness<'_, App>, handle: &NodeHandle, now: i64) {
@@ -104,7 +50,7 @@ fn the_detail_marks_a_due_date_in_2027_as_provisional() {
     let view = node.act(&case.doc.id, &Action::Accept, "窗口").unwrap();
     assert!(view.deadline.due_provisional);
     let (handle, _) = NodeHandle::spawn(node).unwrap();
-    let mut h = window(&handle);
+    let mut h = window(&[("站点", &handle)]);
 
     // The list marks the due date.
     h.state_mut().push_command(Command::Show(Screen::Cases));
@@ -143,7 +89,7 @@ fn the_city_is_reminded_of_next_years_calendar_from_november() {
     let dir = tempfile::tempdir().unwrap();
     let node = city(dir.path(), OCTOBER);
     let (handle, _) = NodeHandle::spawn(node).unwrap();
-    let mut h = window(&handle);
+    let mut h = window(&[("站点", &handle)]);
     assert!(!shows(&h, REMINDER), "not in October");
 
     set_clock(&mut h, &handle, NOVEMBER);
@@ -189,6 +135,6 @@ fn a_township_is_not_reminded() {
     .unwrap();
     assert!(!township.calendar().covers(2027));
     let (handle, _) = NodeHandle::spawn(township).unwrap();
-    let h = window(&handle);
+    let h = window(&[("站点", &handle)]);
     assert!(!shows(&h, REMINDER), "only the city edits the calendar");
 }

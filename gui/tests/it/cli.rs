@@ -2,11 +2,11 @@
 //! through the real binary, and every kind of bad input refused with one clear line and nothing
 //! written.
 
+use crate::support::{Mark, NOW, STORE_FILE, Yizhan, parse_json, run_command};
 use serde_json::Value;
 use std::collections::BTreeSet;
 use std::path::Path;
 use tempfile::TempDir;
-use yizhan_tests::{Mark, NOW, STORE_FILE, Yizhan, parse_json, run_command};
 
 /// A full, valid resident ID number (check digit X) and a phone; the outputs must mask both.
 const ID_NUMBER: &str = "11010519491231002X";

@@ -2,35 +2,14 @@
 //! offers to create a network; filling the form creates a real store there (on a background
 //! thread) and the window becomes the city station's window. Waits run frames until nothing is in
 //! flight, with a deadline; nothing sleeps.
-#![allow(clippy::unwrap_used, clippy::expect_used)]
 
+use crate::window_kit::*;
 use eframe::egui;
 use egui_kittest::Harness;
 use egui_kittest::kittest::Queryable as _;
 use std::time::{Duration, Instant};
 use yizhan::app::Shell;
 use yizhan_node::Clock;
-
-/// 2026-03-02T09:00:00+08:00.
-const NOW: i64 = 1_772_413_200_000;
-
-fn settle(h: &mut Harness<'_, Shell>) {
-    let deadline = Instant::now() + Duration::from_secs(30);
-    let mut quiet = 0;
-    while quiet < 3 {
-        h.step();
-        quiet = if h.state().busy() { 0 } else { quiet + 1 };
-        assert!(Instant::now() < deadline, "the window did not settle");
-        std::thread::yield_now();
-    }
-}
-
-fn type_into(h: &mut Harness<'_, Shell>, label: &str, text: &str) {
-    h.get_by_label(label).click();
-    h.step();
-    h.get_by_label(label).type_text(text);
-    settle(h);
-}
 
 #[test]
 fn the_first_run_creates_a_network_and_opens_the_city_window() {

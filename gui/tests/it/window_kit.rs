@@ -1,0 +1,137 @@
+//! What the window's tests share: real nodes (a city, stations enrolled by it), a window over
+//! their store threads at 1280×800, and the waits and clicks by label. Every wait runs frames
+//! until the window has no request in flight, with a deadline; nothing sleeps.
+
+use eframe::egui;
+use egui_kittest::Harness;
+use egui_kittest::kittest::Queryable as _;
+use std::path::Path;
+use std::time::{Duration, Instant};
+use yizhan::app::{App, AppInit, Shell, StationSlot};
+use yizhan_node::network::Station;
+use yizhan_node::{Clock, InitParams, Node, NodeHandle};
+
+/// 2026-03-02T09:00:00+08:00, a Monday.
+pub const NOW: i64 = 1_772_413_200_000;
+
+/// A new network's city station `C` (测试市政务服务中心) in `dir/city`, on a fixed clock.
+pub fn city(dir: &Path, now: i64) -> Node {
+    Node::init(
+        &dir.join("city"),
+        Clock::Fixed(now),
+        &InitParams {
+            network_name: "测试市".into(),
+            code: "C".into(),
+            name: "测试市政务服务中心".into(),
+        },
+    )
+    .unwrap()
+}
+
+pub fn station(code: &str, name: &str, tier: &str, parent: &str) -> Station {
+    Station {
+        code: code.into(),
+        name: name.into(),
+        tier: tier.into(),
+        parent: parent.into(),
+    }
+}
+
+/// Enrols a node for `st` at `city` (invited there now), in `dir`, on the fixed clock [`NOW`].
+pub fn join(city: &mut Node, st: Station, dir: &Path) -> Node {
+    let invite = city.invite(st, 7).unwrap();
+    let secret = yizhan_node::enrol::generate_secret().unwrap();
+    let joiner = yizhan_node::enrol::node_id_of(&secret);
+    let enrolment = city.redeem_invite(&invite.secret, &joiner).unwrap();
+    Node::join(
+        dir,
+        Clock::Fixed(NOW),
+        &secret,
+        &invite.network_id,
+        &invite.root_key,
+        &enrolment,
+    )
+    .unwrap()
+}
+
+/// A window over these stations (label, store thread), settled.
+pub fn window(stations: &[(&str, &NodeHandle)]) -> Harness<'static, App> {
+    let app = App::new(AppInit {
+        stations: stations
+            .iter()
+            .map(|(label, handle)| StationSlot {
+                label: (*label).into(),
+                handle: (*handle).clone(),
+                sync: None,
+            })
+            .collect(),
+        county: None,
+    });
+    let mut builder = Harness::builder().with_size(egui::vec2(1280.0, 800.0));
+    if yizhan::app::fonts::find_cjk_font().is_none() {
+        // Without a CJK font the labels are still there for the accessibility tree; only the
+        // pixels would be boxes.
+        builder = builder.allow_missing_glyphs();
+    }
+    let mut h = builder.build_ui_state(|ui, app: &mut App| app.ui(ui), app);
+    settle(&mut h);
+    h
+}
+
+/// A window state that can say whether a request is still in flight.
+pub trait Busy {
+    fn busy(&self) -> bool;
+}
+
+impl Busy for App {
+    fn busy(&self) -> bool {
+        App::busy(self)
+    }
+}
+
+impl Busy for Shell {
+    fn busy(&self) -> bool {
+        Shell::busy(self)
+    }
+}
+
+/// Runs frames until nothing is in flight (three frames in a row), or fails after a deadline.
+pub fn settle<S: Busy>(h: &mut Harness<'_, S>) {
+    let deadline = Instant::now() + Duration::from_secs(30);
+    let mut quiet = 0;
+    while quiet < 3 {
+        h.step();
+        quiet = if h.state().busy() { 0 } else { quiet + 1 };
+        assert!(Instant::now() < deadline, "the window did not settle");
+        std::thread::yield_now();
+    }
+}
+
+/// Whether some widget's label contains `text` (the status bar may repeat a panel's message).
+pub fn shows<S>(h: &Harness<'_, S>, text: &str) -> bool {
+    h.query_all_by_label_contains(text).next().is_some()
+}
+
+pub fn click<S: Busy>(h: &mut Harness<'_, S>, label: &str) {
+    h.get_by_label(label).click();
+    settle(h);
+}
+
+/// The button with this label, if the window offers it (timeline labels share some names).
+pub fn button<'h, S>(h: &'h Harness<'_, S>, label: &'h str) -> Option<egui_kittest::Node<'h>> {
+    h.query_by_role_and_label(egui::accesskit::Role::Button, label)
+}
+
+pub fn press<S: Busy>(h: &mut Harness<'_, S>, label: &str) {
+    button(h, label)
+        .unwrap_or_else(|| panic!("no button {label}"))
+        .click();
+    settle(h);
+}
+
+pub fn type_into<S: Busy>(h: &mut Harness<'_, S>, label: &str, text: &str) {
+    h.get_by_label(label).click();
+    h.step();
+    h.get_by_label(label).type_text(text);
+    settle(h);
+}
