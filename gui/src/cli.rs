@@ -443,7 +443,7 @@ fn open_window(ctx: &Ctx) -> Result<()> {
     // First run: no store yet. With a display the start screen offers to create a network, join
     // one or open the demo; without one, opening the store fails below with its one-line error.
     if !ctx.data.join(yizhan_node::store::STORE_FILE).exists() && has_display() {
-        return yizhan::app::run_start(ctx.data.clone(), ctx.clock);
+        return yizhan::app::run_start(ctx.data.clone(), ctx.clock, yizhan::demo::open_for_window);
     }
     let node = ctx.open()?;
     let label = node

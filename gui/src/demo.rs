@@ -20,17 +20,16 @@
 
 use crate::app::{County, LinkInfo, StationSyncStatus};
 use anyhow::{Context, Result, anyhow, bail};
-use std::net::SocketAddr;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 use tokio::sync::mpsc;
 use tokio::task::JoinHandle;
+use yizhan_county::workload::{VILLAGE_ITEMS, person_name};
+use yizhan_county::{Layout, Rng};
 use yizhan_node::case::Action;
-use yizhan_node::handle::NodeThread;
-use yizhan_node::network::Station;
 use yizhan_node::query::CaseFilter;
-use yizhan_node::{Clock, InitParams, NewCase, Node, NodeHandle};
+use yizhan_node::{Clock, NewCase, Node, NodeHandle};
 use yizhan_sync::net::SyncNode;
 
 /// How often the county refreshes its status snapshot.
@@ -38,8 +37,8 @@ const STATUS_EVERY: Duration = Duration::from_millis(500);
 /// How often the stream of applications brings in a case.
 const STREAM_EVERY: Duration = Duration::from_millis(1_500);
 
-/// One station of the demo county: code, name, tier, parent.
-const LAYOUT: &[(&str, &str, &str, &str)] = &[
+/// The demo county's stations: code, name, tier, parent.
+const LAYOUT: Layout = &[
     ("C", "清河市政务服务中心", "city", ""),
     ("T1", "东岭镇便民服务中心", "township", "C"),
     ("T2", "西湾乡便民服务中心", "township", "C"),
@@ -48,38 +47,6 @@ const LAYOUT: &[(&str, &str, &str, &str)] = &[
     ("V21", "石桥村便民服务站", "village", "T2"),
     ("V22", "河口村便民服务站", "village", "T2"),
 ];
-
-/// Surnames and given names for generated villagers.
-const SURNAMES: &[&str] = &[
-    "王", "李", "张", "刘", "陈", "杨", "赵", "黄", "周", "吴", "孙", "马",
-];
-const GIVEN: &[&str] = &[
-    "建国", "秀英", "桂兰", "志强", "丽娟", "德明", "玉梅", "海峰", "春花", "国庆", "小燕", "文斌",
-];
-/// Township items a village proxy agent takes in on a villager's behalf (代办).
-const DELEGATED_ITEMS: &[&str] = &["TS-004", "TS-005", "TS-007", "TS-010", "TS-014", "TS-017"];
-
-/// A small seeded generator (xorshift64*): the demo's data is the same on every run.
-#[derive(Debug, Clone)]
-struct Rng(u64);
-
-impl Rng {
-    fn next(&mut self) -> u64 {
-        self.0 ^= self.0 >> 12;
-        self.0 ^= self.0 << 25;
-        self.0 ^= self.0 >> 27;
-        self.0.wrapping_mul(0x2545_f491_4f6c_dd1d)
-    }
-
-    fn pick<'a>(&mut self, items: &[&'a str]) -> &'a str {
-        let n = items.len().max(1) as u64;
-        items[usize::try_from(self.next() % n).unwrap_or(0)]
-    }
-
-    fn name(&mut self) -> String {
-        format!("{}{}", self.pick(SURNAMES), self.pick(GIVEN))
-    }
-}
 
 /// Options of `yizhan demo`.
 #[derive(Debug, Clone, Default)]
@@ -90,25 +57,6 @@ pub struct DemoOptions {
     pub seed: u64,
 }
 
-/// One running station.
-#[derive(Debug)]
-struct DemoStation {
-    code: String,
-    label: String,
-    handle: NodeHandle,
-    node_id: String,
-    sync: Arc<SyncNode>,
-    addrs: Vec<SocketAddr>,
-}
-
-/// One link, child to parent.
-#[derive(Debug)]
-struct DemoLink {
-    child: usize,
-    parent: usize,
-    session: Option<JoinHandle<()>>,
-}
-
 /// What the background task last saw, for the window and the headless printer.
 #[derive(Debug, Clone, Default)]
 struct Snapshot {
@@ -116,54 +64,23 @@ struct Snapshot {
     cases: Vec<u64>,
 }
 
-/// The demo county: seven nodes, six links, a stream of applications.
+/// The demo county: seven nodes, six links (the county kit's), a stream of applications.
 #[derive(Debug)]
 pub struct DemoCounty {
     rt: Option<tokio::runtime::Runtime>,
-    stations: Vec<DemoStation>,
-    threads: Vec<NodeThread>,
-    links: Vec<DemoLink>,
+    county: yizhan_county::County,
     stream: Option<JoinHandle<()>>,
     snapshot: Arc<Mutex<Snapshot>>,
     rng: Arc<Mutex<Rng>>,
     _tmp: Option<tempfile::TempDir>,
 }
 
-fn station(code: &str) -> Option<Station> {
-    LAYOUT
-        .iter()
-        .find(|s| s.0 == code)
-        .map(|&(code, name, tier, parent)| Station {
-            code: code.into(),
-            name: name.into(),
-            tier: tier.into(),
-            parent: parent.into(),
-        })
-}
-
-/// Enrols a node for `code` at `parent` in-process: invite, redeem, join with its own key.
-fn enrol(parent: &mut Node, code: &str, dir: &Path) -> Result<Node> {
-    let st = station(code).ok_or_else(|| anyhow!("no station {code} in the demo layout"))?;
-    let invite = parent.invite(st, 7)?;
-    let secret = yizhan_node::enrol::generate_secret()?;
-    let joiner = yizhan_node::enrol::node_id_of(&secret);
-    let enrolment = parent.redeem_invite(&invite.secret, &joiner)?;
-    Ok(Node::join(
-        dir,
-        Clock::System,
-        &secret,
-        &invite.network_id,
-        &invite.root_key,
-        &enrolment,
-    )?)
-}
-
 /// Takes in a delegated case at a village and forwards it to the village's township.
 fn village_intake(node: &mut Node, rng: &mut Rng) -> yizhan_node::Result<String> {
     let township = node.station()?.parent.clone();
     let view = node.new_case(&NewCase {
-        item_code: rng.pick(DELEGATED_ITEMS).into(),
-        applicant_name: rng.name(),
+        item_code: (*rng.pick(VILLAGE_ITEMS)).into(),
+        applicant_name: person_name(rng),
         delegated: true,
         entrustment: true,
         handed_over: vec!["身份证复印件".into(), "户口簿复印件".into()],
@@ -175,7 +92,7 @@ fn village_intake(node: &mut Node, rng: &mut Rng) -> yizhan_node::Result<String>
 }
 
 /// A few weeks' worth of work at each station, so that every screen has something to show.
-fn seed(node: &mut Node, tier: &str, rng: &mut Rng) -> Result<()> {
+fn seed(node: &mut Node, tier: &str, rng: &mut Rng) -> yizhan_node::Result<()> {
     match tier {
         "village" => {
             for _ in 0..6 {
@@ -184,7 +101,7 @@ fn seed(node: &mut Node, tier: &str, rng: &mut Rng) -> Result<()> {
             for item in ["VL-001", "VL-005", "VL-006"] {
                 let v = node.new_case(&NewCase {
                     item_code: item.into(),
-                    applicant_name: rng.name(),
+                    applicant_name: person_name(rng),
                     operator: "代办员".into(),
                     ..NewCase::default()
                 })?;
@@ -197,13 +114,13 @@ fn seed(node: &mut Node, tier: &str, rng: &mut Rng) -> Result<()> {
                 // Completed cases use items without departments; the building permit
                 // (TS-006, two departments in parallel) waits on one of them.
                 let item = if i % 4 == 3 {
-                    rng.pick(&["TS-003", "TS-004", "TS-007"])
+                    *rng.pick(&["TS-003", "TS-004", "TS-007"])
                 } else {
-                    rng.pick(&["TS-003", "TS-004", "TS-006", "TS-007"])
+                    *rng.pick(&["TS-003", "TS-004", "TS-006", "TS-007"])
                 };
                 let v = node.new_case(&NewCase {
                     item_code: item.into(),
-                    applicant_name: rng.name(),
+                    applicant_name: person_name(rng),
                     operator: "窗口".into(),
                     ..NewCase::default()
                 })?;
@@ -246,8 +163,8 @@ fn seed(node: &mut Node, tier: &str, rng: &mut Rng) -> Result<()> {
         _ => {
             for i in 0..8 {
                 let v = node.new_case(&NewCase {
-                    item_code: rng.pick(&["CT-001", "CT-002", "CT-009", "CT-013"]).into(),
-                    applicant_name: rng.name(),
+                    item_code: (*rng.pick(&["CT-001", "CT-002", "CT-009", "CT-013"])).into(),
+                    applicant_name: person_name(rng),
                     operator: "综合窗口".into(),
                     ..NewCase::default()
                 })?;
@@ -282,86 +199,38 @@ impl DemoCounty {
                 (Some(t), p)
             }
         };
-        let mut rng = Rng(opts.seed.wrapping_mul(0x9e37_79b9_7f4a_7c15) | 1);
-        // Enrol in layout order: each parent exists before its children.
-        let mut nodes: Vec<Node> = Vec::new();
-        for &(code, name, _, parent) in LAYOUT {
-            let path = dir.join(code);
-            let node = if parent.is_empty() {
-                Node::init(
-                    &path,
-                    Clock::System,
-                    &InitParams {
-                        network_name: "清河市".into(),
-                        code: code.into(),
-                        name: name.into(),
-                    },
-                )?
-            } else {
-                let p = LAYOUT
-                    .iter()
-                    .position(|s| s.0 == parent)
-                    .ok_or_else(|| anyhow!("no parent {parent} for {code}"))?;
-                enrol(&mut nodes[p], code, &path)?
-            };
-            nodes.push(node);
-        }
-        for (node, &(_, _, tier, _)) in nodes.iter_mut().zip(LAYOUT) {
-            seed(node, tier, &mut rng)?;
-        }
         let rt = tokio::runtime::Builder::new_multi_thread()
             .worker_threads(2)
             .thread_name("yizhan-demo")
             .enable_all()
             .build()
             .context("cannot start the demo's runtime")?;
-        let mut stations = Vec::new();
-        let mut threads = Vec::new();
-        for (node, &(code, name, _, _)) in nodes.into_iter().zip(LAYOUT) {
-            let node_id = node.identity().node_id.clone();
-            let (handle, thread) = NodeHandle::spawn(node)?;
-            // Reports of sessions that end are not needed: the status task reads the stores.
-            let (reports, mut drain) = mpsc::channel(16);
-            rt.spawn(async move { while drain.recv().await.is_some() {} });
-            let listen = SocketAddr::from(([127, 0, 0, 1], 0));
-            let sync = rt.block_on(SyncNode::bind(handle.clone(), listen, reports))?;
-            let addrs = sync.local_addrs();
-            stations.push(DemoStation {
-                code: code.into(),
-                label: name.into(),
-                handle,
-                node_id,
-                sync: Arc::new(sync),
-                addrs,
-            });
-            threads.push(thread);
+        // Every station enrolled at its parent through a ticket, every link up.
+        let county = rt.block_on(yizhan_county::County::build(
+            &dir,
+            LAYOUT,
+            "清河市",
+            Clock::System,
+        ))?;
+        // A few weeks' worth of work at each station; it flows up over the links.
+        let rng = Arc::new(Mutex::new(Rng::new(opts.seed)));
+        for m in &county.members {
+            let (tier, rng) = (m.tier.clone(), rng.clone());
+            m.handle.call(move |n| {
+                let mut rng = rng
+                    .lock()
+                    .unwrap_or_else(std::sync::PoisonError::into_inner);
+                seed(n, &tier, &mut rng)
+            })?;
         }
-        let links = LAYOUT
-            .iter()
-            .enumerate()
-            .filter(|(_, s)| !s.3.is_empty())
-            .filter_map(|(child, s)| {
-                let parent = LAYOUT.iter().position(|p| p.0 == s.3)?;
-                Some(DemoLink {
-                    child,
-                    parent,
-                    session: None,
-                })
-            })
-            .collect();
-        let mut county = DemoCounty {
+        let county = DemoCounty {
             rt: Some(rt),
-            stations,
-            threads,
-            links,
+            county,
             stream: None,
             snapshot: Arc::new(Mutex::new(Snapshot::default())),
-            rng: Arc::new(Mutex::new(rng)),
+            rng,
             _tmp: tmp,
         };
-        for i in 0..county.links.len() {
-            county.set_link(i, true);
-        }
         county.spawn_status();
         Ok(county)
     }
@@ -372,7 +241,8 @@ impl DemoCounty {
 
     /// The window's station slots, in layout order.
     pub fn slots(&self) -> Vec<crate::app::StationSlot> {
-        self.stations
+        self.county
+            .members
             .iter()
             .map(|s| crate::app::StationSlot {
                 label: s.label.clone(),
@@ -384,18 +254,21 @@ impl DemoCounty {
 
     /// The index of a station by code.
     pub fn station_index(&self, code: &str) -> Option<usize> {
-        self.stations.iter().position(|s| s.code == code)
+        self.county.index(code).ok()
     }
 
     /// The link whose child is the station `code`.
     pub fn link_of(&self, code: &str) -> Option<usize> {
-        let s = self.station_index(code)?;
-        self.links.iter().position(|l| l.child == s)
+        self.county.link_of(code).ok()
     }
 
     /// A station's store handle.
     pub fn handle(&self, code: &str) -> Option<NodeHandle> {
-        Some(self.stations[self.station_index(code)?].handle.clone())
+        Some(
+            self.county.members[self.station_index(code)?]
+                .handle
+                .clone(),
+        )
     }
 
     /// Takes in `n` delegated cases at village `code` and forwards them to its township.
@@ -419,10 +292,11 @@ impl DemoCounty {
             .lock()
             .map(|s| s.cases.clone())
             .unwrap_or_default();
-        self.stations
+        self.county
+            .members
             .iter()
             .zip(snap.into_iter().chain(std::iter::repeat(0)))
-            .map(|(s, n)| (s.code.clone(), n))
+            .map(|(s, n)| (s.station.clone(), n))
             .collect()
     }
 
@@ -430,11 +304,12 @@ impl DemoCounty {
         let Some(rt) = self.rt() else { return };
         let snapshot = self.snapshot.clone();
         let stations: Vec<(String, NodeHandle, Arc<SyncNode>)> = self
-            .stations
+            .county
+            .members
             .iter()
-            .map(|s| (s.label.clone(), s.handle.clone(), s.sync.clone()))
+            .map(|s| (s.label.clone(), s.handle.clone(), s.net.clone()))
             .collect();
-        let ids: Vec<String> = self.stations.iter().map(|s| s.node_id.clone()).collect();
+        let ids: Vec<String> = self.county.members.iter().map(|s| s.id.clone()).collect();
         rt.spawn(async move {
             let mut tick = tokio::time::interval(STATUS_EVERY);
             loop {
@@ -479,26 +354,26 @@ impl DemoCounty {
         });
     }
 
-    /// Stops every session and store thread.
+    /// Stops every session, endpoint and store thread.
     pub fn shutdown(&mut self) {
         self.set_streaming(false);
         if let Some(rt) = self.rt.take() {
-            for l in &mut self.links {
-                if let Some(t) = l.session.take() {
-                    t.abort();
-                }
-            }
-            for s in &self.stations {
-                let sync = s.sync.clone();
-                rt.block_on(async move { sync.shutdown().await });
-            }
+            rt.block_on(self.county.shutdown());
             rt.shutdown_timeout(Duration::from_secs(2));
         }
-        self.stations.clear();
-        for t in self.threads.drain(..) {
+        for t in self.county.stop() {
             t.join();
         }
     }
+}
+
+/// The demo county for the window's start screen (seed 1, stores in a temporary directory).
+pub fn open_for_window() -> Result<crate::app::AppInit> {
+    let county = DemoCounty::start(&DemoOptions { dir: None, seed: 1 })?;
+    Ok(crate::app::AppInit {
+        stations: county.slots(),
+        county: Some(Box::new(county)),
+    })
 }
 
 impl Drop for DemoCounty {
@@ -509,35 +384,22 @@ impl Drop for DemoCounty {
 
 impl County for DemoCounty {
     fn links(&self) -> Vec<LinkInfo> {
-        self.links
+        let members = &self.county.members;
+        self.county
+            .links
             .iter()
             .enumerate()
             .map(|(id, l)| LinkInfo {
                 id,
-                a: self.stations[l.child].label.clone(),
-                b: self.stations[l.parent].label.clone(),
-                up: l.session.is_some(),
+                a: members[l.child].label.clone(),
+                b: members[l.parent].label.clone(),
+                up: l.is_up(),
             })
             .collect()
     }
 
     fn set_link(&mut self, id: usize, up: bool) {
-        let Some(rt) = self.rt.as_ref() else { return };
-        let Some(link) = self.links.get_mut(id) else {
-            return;
-        };
-        match (up, link.session.take()) {
-            (true, None) => {
-                let child = self.stations[link.child].sync.clone();
-                let parent = &self.stations[link.parent];
-                let (peer, addrs) = (parent.node_id.clone(), parent.addrs.clone());
-                link.session = Some(rt.spawn(async move { child.keep_synced(peer, addrs).await }));
-            }
-            (true, Some(running)) => link.session = Some(running),
-            // Dropping the session's future drops its connection: the parent's side ends too.
-            (false, Some(running)) => running.abort(),
-            (false, None) => {}
-        }
+        self.county.set_link(id, up);
     }
 
     fn streaming(&self) -> bool {
@@ -548,11 +410,12 @@ impl County for DemoCounty {
         match (on, self.stream.take()) {
             (true, None) => {
                 let Some(rt) = self.rt() else { return };
-                let villages: Vec<NodeHandle> = LAYOUT
+                let villages: Vec<NodeHandle> = self
+                    .county
+                    .members
                     .iter()
-                    .zip(&self.stations)
-                    .filter(|(l, _)| l.2 == "village")
-                    .map(|(_, s)| s.handle.clone())
+                    .filter(|m| m.tier == "village")
+                    .map(|m| m.handle.clone())
                     .collect();
                 let rng = self.rng.clone();
                 self.stream = Some(rt.spawn(async move {
@@ -564,7 +427,7 @@ impl County for DemoCounty {
                             let mut r = rng
                                 .lock()
                                 .unwrap_or_else(std::sync::PoisonError::into_inner);
-                            usize::try_from(r.next() % villages.len().max(1) as u64).unwrap_or(0)
+                            r.below(villages.len().max(1))
                         };
                         let Some(h) = villages.get(i).cloned() else {
                             return;
@@ -603,9 +466,9 @@ impl County for DemoCounty {
 /// commands on stdin until `quit`, end of input, or Ctrl-C.
 pub fn run_headless(mut county: DemoCounty, out: &mut dyn std::io::Write) -> Result<()> {
     writeln!(out, "demo county running headless; stores and endpoints:")?;
-    for s in &county.stations {
+    for s in &county.county.members {
         let addrs: Vec<String> = s.addrs.iter().map(ToString::to_string).collect();
-        writeln!(out, "  {:<4} {}  {}", s.code, s.label, addrs.join(","))?;
+        writeln!(out, "  {:<4} {}  {}", s.station, s.label, addrs.join(","))?;
     }
     writeln!(
         out,

@@ -25,7 +25,7 @@ mod generate;
 mod link;
 mod measure;
 mod plan;
-mod rng;
+use yizhan_county::rng;
 mod run;
 mod samod_peer;
 

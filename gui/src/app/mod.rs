@@ -106,7 +106,11 @@ pub fn run_window(init: AppInit) -> anyhow::Result<()> {
 
 /// Opens the start screen (first run: no store in `data` yet) and, once the user has created a
 /// network, joined one or opened the demo, the station window on it.
-pub fn run_start(data: std::path::PathBuf, clock: yizhan_node::Clock) -> anyhow::Result<()> {
+pub fn run_start(
+    data: std::path::PathBuf,
+    clock: yizhan_node::Clock,
+    open_demo: start::OpenDemo,
+) -> anyhow::Result<()> {
     let options = eframe::NativeOptions {
         viewport: egui::ViewportBuilder::default()
             .with_title("驿站 Yizhan")
@@ -117,7 +121,7 @@ pub fn run_start(data: std::path::PathBuf, clock: yizhan_node::Clock) -> anyhow:
     eframe::run_native(
         "yizhan",
         options,
-        Box::new(move |_cc| Ok(Box::new(Shell::new(data, clock)))),
+        Box::new(move |_cc| Ok(Box::new(Shell::new(data, clock).with_demo(open_demo)))),
     )
     .map_err(|e| anyhow::anyhow!("cannot open the window: {e}"))
 }

@@ -73,11 +73,16 @@ fn single(node: Node, dir: &std::path::Path) -> anyhow::Result<Opened> {
     })
 }
 
+/// How the start screen opens the demo county: given by the caller, so that the window does not
+/// know how a county is built (the binary passes `yizhan::demo::open_for_window`).
+pub type OpenDemo = fn() -> anyhow::Result<AppInit>;
+
 /// The start screen's form and the way in under way.
 #[derive(Debug)]
 pub struct StartPanel {
     data: PathBuf,
     clock: Clock,
+    open_demo: Option<OpenDemo>,
     network: String,
     code: String,
     name: String,
@@ -95,6 +100,7 @@ impl StartPanel {
         StartPanel {
             data,
             clock,
+            open_demo: None,
             network: String::new(),
             code: String::new(),
             name: String::new(),
@@ -175,16 +181,11 @@ impl StartPanel {
         }));
     }
 
-    fn demo(&mut self) {
+    fn demo(&mut self, open: OpenDemo) {
         self.error = None;
-        self.task = Some(in_background("yizhan-demo-start", || {
-            let county =
-                crate::demo::DemoCounty::start(&crate::demo::DemoOptions { dir: None, seed: 1 })?;
+        self.task = Some(in_background("yizhan-demo-start", move || {
             Ok(Opened {
-                init: AppInit {
-                    stations: county.slots(),
-                    county: Some(Box::new(county)),
-                },
+                init: open()?,
                 // The county waits for its own store threads when it is dropped.
                 threads: Vec::new(),
             })
@@ -312,11 +313,13 @@ impl StartPanel {
                 {
                     self.join();
                 }
-                ui.separator();
-                ui.strong(t.start_demo);
-                ui.weak(t.start_demo_hint);
-                if ui.button(t.start_demo_button).clicked() {
-                    self.demo();
+                if let Some(open) = self.open_demo {
+                    ui.separator();
+                    ui.strong(t.start_demo);
+                    ui.weak(t.start_demo_hint);
+                    if ui.button(t.start_demo_button).clicked() {
+                        self.demo(open);
+                    }
                 }
             });
         });
@@ -344,6 +347,12 @@ impl Shell {
             app: None,
             threads: Vec::new(),
         }
+    }
+
+    /// Offers the demo county on the start screen, opened with `open`.
+    pub fn with_demo(mut self, open: OpenDemo) -> Shell {
+        self.start.open_demo = Some(open);
+        self
     }
 
     /// The station window, once a way in has finished.

@@ -15,7 +15,8 @@ use yizhan_node::Clock;
 fn the_first_run_creates_a_network_and_opens_the_city_window() {
     let dir = tempfile::tempdir().unwrap();
     let data = dir.path().join("data");
-    let shell = Shell::new(data.clone(), Clock::Fixed(NOW));
+    let shell =
+        Shell::new(data.clone(), Clock::Fixed(NOW)).with_demo(yizhan::demo::open_for_window);
     let mut builder = Harness::builder().with_size(egui::vec2(1280.0, 800.0));
     if yizhan::app::fonts::find_cjk_font().is_none() {
         builder = builder.allow_missing_glyphs();
