@@ -21,8 +21,7 @@ macro_rules! outln {
     }};
 }
 
-mod cli;
-mod netcmd;
+mod commands;
 mod output;
 
 use std::process::ExitCode;
@@ -39,7 +38,7 @@ fn main() -> ExitCode {
         .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
         .with_writer(std::io::stderr)
         .init();
-    match cli::run() {
+    match commands::run() {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
             // One line, the whole chain of causes, never a backtrace.

@@ -1,12 +1,16 @@
-//! The network commands: `invite`, `join`, `serve`, `sync`, `peer`, `revoke`.
+//! The network commands: `invite`, `join`, `serve`, `sync`, `peer`, `bundle` (`revoke` is one
+//! call on the node, in the dispatch).
 //!
 //! The node runs on its store thread ([`NodeHandle`]); the iroh endpoint runs on a tokio runtime
 //! made here, so the rest of the command line stays synchronous.
 
+use super::Ctx;
 use anyhow::{Context as _, Result, anyhow, bail};
+use clap::Subcommand;
 use serde_json::json;
 use std::net::SocketAddr;
 use std::path::Path;
+use std::path::PathBuf;
 use std::time::{Duration, Instant};
 use tokio::sync::mpsc;
 use yizhan_node::network::Station;
@@ -14,6 +18,104 @@ use yizhan_node::{Clock, Node, NodeHandle};
 use yizhan_sync::engine::{Engine, EngineEvent, EngineOptions, WhenBusy};
 use yizhan_sync::net::{SessionReport, SyncNode, parse_addrs};
 use yizhan_sync::ticket::Ticket;
+
+#[derive(Debug, Subcommand)]
+pub enum BundleCmd {
+    /// Write every document in scope for a station (or this node's whole scope) to a file.
+    Export {
+        /// The file to write.
+        #[arg(long)]
+        out: PathBuf,
+        /// The station the bundle is for.
+        #[arg(long = "for", value_name = "CODE")]
+        for_station: Option<String>,
+    },
+    /// Merge a bundle file; importing it again, or bundles in any order, changes nothing more.
+    Import {
+        /// The file.
+        file: PathBuf,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum PeerCmd {
+    /// Remember a peer and its address.
+    Add {
+        /// The peer's node id.
+        node_id: String,
+        /// Its address.
+        #[arg(value_name = "ADDR:PORT")]
+        addr: String,
+    },
+    /// List known peers, last contact and progress.
+    List,
+}
+
+/// `yizhan serve`: the flags given replace the node's own discovery settings.
+pub fn serve_command(
+    ctx: &Ctx,
+    listen: Option<String>,
+    mdns: bool,
+    relay: Option<String>,
+) -> Result<()> {
+    let addr = listen
+        .map(|l| {
+            l.parse()
+                .map_err(|_| anyhow!("invalid --listen {l:?}: expected IP:PORT"))
+        })
+        .transpose()?;
+    let discovery = (mdns || relay.is_some()).then_some(yizhan_sync::net::Discovery {
+        mdns,
+        relay_url: relay,
+    });
+    serve(ctx.open()?, &ctx.data, addr, discovery)
+}
+
+/// Runs one `peer` subcommand.
+pub fn peer(ctx: &Ctx, cmd: PeerCmd) -> Result<()> {
+    match cmd {
+        PeerCmd::Add { node_id, addr } => {
+            let mut node = ctx.open()?;
+            peer_add(&mut node, &node_id, &addr, ctx.json)
+        }
+        PeerCmd::List => peer_list(&ctx.open()?, ctx.json),
+    }
+}
+
+/// Runs one `bundle` subcommand.
+pub fn bundle(ctx: &Ctx, cmd: BundleCmd) -> Result<()> {
+    let mut node = ctx.open()?;
+    match cmd {
+        BundleCmd::Export { out, for_station } => {
+            let r = yizhan_sync::bundle::export(&mut node, &out, for_station.as_deref())?;
+            crate::output::done(
+                &format!(
+                    "wrote {} documents, {} bytes, to {}",
+                    r.docs,
+                    r.bytes,
+                    out.display()
+                ),
+                ctx.json,
+            )
+        }
+        BundleCmd::Import { file } => {
+            let r = yizhan_sync::bundle::import(&mut node, &file)?;
+            if ctx.json {
+                outln!("{}", serde_json::to_string(&r)?);
+            } else {
+                outln!(
+                    "{}: {} documents, {} changed, {} already here, {} outside this station's scope",
+                    file.display(),
+                    r.docs,
+                    r.changed,
+                    r.unchanged,
+                    r.out_of_scope
+                );
+            }
+            Ok(())
+        }
+    }
+}
 
 fn runtime() -> Result<tokio::runtime::Runtime> {
     tokio::runtime::Builder::new_multi_thread()
@@ -120,7 +222,7 @@ pub fn join(data: &Path, clock: Clock, ticket: &str, json: bool) -> Result<()> {
 }
 
 /// `peer add`.
-pub fn peer_add(node: &mut Node, node_id: &str, addr: &str, json: bool) -> Result<()> {
+fn peer_add(node: &mut Node, node_id: &str, addr: &str, json: bool) -> Result<()> {
     addr.parse::<SocketAddr>()
         .map_err(|_| anyhow!("invalid address {addr:?}: expected IP:PORT"))?;
     node.add_peer(node_id, &[addr.to_string()])?;
@@ -131,7 +233,7 @@ pub fn peer_add(node: &mut Node, node_id: &str, addr: &str, json: bool) -> Resul
 }
 
 /// `peer list`.
-pub fn peer_list(node: &Node, json: bool) -> Result<()> {
+fn peer_list(node: &Node, json: bool) -> Result<()> {
     let peers = node.peers()?;
     if json {
         let v: Vec<_> = peers
