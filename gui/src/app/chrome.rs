@@ -1,0 +1,205 @@
+//! The window's frame around the screens: the top bar (title, station switcher, sync badge,
+//! screens), the status bar and the demo county's link panel.
+
+use super::*;
+
+impl App {
+    pub(super) fn top_bar(&mut self, ui: &mut egui::Ui, t: &'static Tr) {
+        ui.horizontal_wrapped(|ui| {
+            ui.heading(t.app_title);
+            if let Some(info) = self
+                .stations
+                .get(self.current)
+                .and_then(|s| s.info.as_ref())
+            {
+                // The station's own name: a clerk knows which hall this is.
+                ui.label(
+                    egui::RichText::new(format!(
+                        "{} · {} · {}",
+                        info.network_name,
+                        info.station.name,
+                        info.today.format("%Y-%m-%d")
+                    ))
+                    .weak(),
+                )
+                .on_hover_text(t.tier(info.tier));
+            }
+            ui.separator();
+            if self.stations.len() > 1 {
+                let current = self
+                    .stations
+                    .get(self.current)
+                    .map(|s| s.label.clone())
+                    .unwrap_or_default();
+                let label = ui.label(t.station);
+                egui::ComboBox::from_id_salt("station-switcher")
+                    .selected_text(current)
+                    .width(220.0)
+                    .show_ui(ui, |ui| {
+                        for (i, s) in self.stations.iter().enumerate() {
+                            if ui.selectable_label(i == self.current, &s.label).clicked() {
+                                self.commands.push(Command::SwitchStation(i));
+                            }
+                        }
+                    })
+                    .response
+                    .labelled_by(label.id);
+                ui.separator();
+            }
+            let in_detail = self.detail.is_open();
+            let inbox = match self.inbox.inbox().map(yizhan_node::inbox::Inbox::to_do) {
+                Some(n) if n > 0 => format!("{} {n}", t.screen_inbox),
+                _ => t.screen_inbox.to_string(),
+            };
+            for (screen, name) in [
+                (Screen::Inbox, inbox.as_str()),
+                (Screen::Cases, t.screen_cases),
+                (Screen::Intake, t.screen_intake),
+                (Screen::Dashboard, t.screen_dashboard),
+                (Screen::Sync, t.screen_sync),
+                (Screen::Settings, t.screen_settings),
+            ] {
+                let selected = self.screen == screen && !(screen == Screen::Cases && in_detail);
+                if ui.selectable_label(selected, name).clicked() {
+                    if matches!(screen, Screen::Cases | Screen::Inbox) {
+                        self.commands.push(Command::CloseCase);
+                    }
+                    self.commands.push(Command::Show(screen));
+                }
+            }
+            if let Some(status) = self.engine_status() {
+                ui.separator();
+                self.sync_badge(ui, t, &status);
+            }
+            ui.separator();
+            let other = match self.lang {
+                Lang::Zh => Lang::En,
+                Lang::En => Lang::Zh,
+            };
+            if ui.button(other.tr().lang_name).clicked() {
+                self.commands.push(Command::SetLang(other));
+            }
+        });
+    }
+
+    /// The sync engine in a word, in the top bar; a click opens the sync screen.
+    fn sync_badge(
+        &mut self,
+        ui: &mut egui::Ui,
+        t: &'static Tr,
+        status: &yizhan_sync::engine::EngineStatus,
+    ) {
+        use yizhan_sync::engine::EngineState;
+        let (dot, text) = match &status.state {
+            EngineState::Starting => (egui::Color32::GRAY, t.engine_starting),
+            EngineState::Elsewhere(_) => (egui::Color32::GRAY, t.sync_badge_other),
+            EngineState::Failed(_) | EngineState::Stopped => {
+                (ui.visuals().error_fg_color, t.sync_badge_failed)
+            }
+            EngineState::Running { .. } if status.live.is_empty() => {
+                (egui::Color32::from_rgb(200, 120, 0), t.sync_badge_offline)
+            }
+            EngineState::Running { .. }
+                if status
+                    .live
+                    .values()
+                    .any(|l| l.awaiting > 0 || l.unsent_bytes > 0) =>
+            {
+                (egui::Color32::from_rgb(40, 120, 220), t.sync_badge_busy)
+            }
+            EngineState::Running { .. } => (egui::Color32::from_rgb(30, 150, 60), t.sync_badge_ok),
+        };
+        let text = egui::RichText::new(format!("● {text}")).color(dot);
+        if ui
+            .add(egui::Button::new(text).frame(false))
+            .on_hover_text(t.screen_sync)
+            .clicked()
+        {
+            self.commands.push(Command::CloseCase);
+            self.commands.push(Command::Show(Screen::Sync));
+        }
+    }
+
+    pub(super) fn status_bar(&mut self, ui: &mut egui::Ui, t: &'static Tr) {
+        ui.horizontal_wrapped(|ui| {
+            if let FontState::Missing = self.fonts {
+                ui.colored_label(
+                    egui::Color32::from_rgb(200, 80, 0),
+                    format!(
+                        "No Chinese font found / 未找到中文字体: {}",
+                        fonts::INSTALL_HINT
+                    ),
+                );
+                ui.separator();
+            }
+            if let Some(err) = self
+                .stations
+                .get(self.current)
+                .and_then(|s| s.error.as_ref())
+            {
+                ui.colored_label(ui.visuals().error_fg_color, format!("{}: {err}", t.error));
+                ui.separator();
+            }
+            if self.writing() {
+                ui.spinner();
+                ui.label(t.saving);
+            } else if let Some(n) = &self.notice {
+                if n.error {
+                    ui.colored_label(ui.visuals().error_fg_color, &n.text);
+                } else {
+                    ui.label(&n.text);
+                }
+            }
+            ui.with_layout(egui::Layout::right_to_left(egui::Align::Center), |ui| {
+                ui.label(egui::RichText::new(format!("{}: {}", t.operator, self.operator)).weak());
+            });
+        });
+    }
+
+    pub(super) fn county_panel(&mut self, ui: &mut egui::Ui, t: &'static Tr) {
+        let Some(county) = self.county.as_ref() else {
+            return;
+        };
+        ui.heading(t.county);
+        ui.label(egui::RichText::new(t.county_links).strong());
+        for link in county.links() {
+            let mut up = link.up;
+            let text = format!("{} ↔ {}", link.a, link.b);
+            if ui.checkbox(&mut up, text).changed() {
+                self.commands.push(Command::SetLink { id: link.id, up });
+            }
+        }
+        ui.separator();
+        let mut streaming = county.streaming();
+        if ui.checkbox(&mut streaming, t.county_stream).changed() {
+            self.commands.push(Command::SetStreaming(streaming));
+        }
+        ui.separator();
+        ui.label(egui::RichText::new(t.county_status).strong());
+        egui::ScrollArea::vertical()
+            .id_salt("county-status")
+            .show(ui, |ui| {
+                for s in county.sync_status() {
+                    ui.label(egui::RichText::new(&s.label).strong());
+                    ui.label(format!(
+                        "{} {} · {} {}",
+                        t.peers_connected, s.connected_peers, t.pending_docs, s.pending_docs
+                    ));
+                    if let Some(ms) = s.last_sync_ms {
+                        ui.label(
+                            egui::RichText::new(format!(
+                                "{} {}",
+                                t.last_contact,
+                                widgets::time(ms)
+                            ))
+                            .weak(),
+                        );
+                    }
+                    if let Some(e) = s.last_error {
+                        ui.colored_label(ui.visuals().error_fg_color, e);
+                    }
+                    ui.add_space(4.0);
+                }
+            });
+    }
+}

@@ -1,0 +1,187 @@
+//! One station the window holds: what it knows of the network ([`StationInfo`], read on the
+//! store thread), its change counter, and the sync engine the window runs for it.
+
+use super::*;
+
+/// A station's view of the network, read on the store thread.
+#[derive(Debug, Clone)]
+pub struct StationInfo {
+    /// This node.
+    pub identity: Identity,
+    /// This node's station.
+    pub station: Station,
+    /// Its tier.
+    pub tier: Tier,
+    /// The network's name.
+    pub network_name: String,
+    /// Every station of the network.
+    pub stations: Vec<Station>,
+    /// The catalog of service items.
+    pub catalog: Catalog,
+    /// The working-day calendar.
+    pub calendar: Calendar,
+    /// Network settings.
+    pub settings: Settings,
+    /// Today, by the node's clock (China time).
+    pub today: chrono::NaiveDate,
+    /// The node's change counter when this was read.
+    pub seq: i64,
+    /// The data directory (where the store file is), the default place for printed documents.
+    pub data_dir: std::path::PathBuf,
+    /// The node's clock (the system's, or the one `YIZHAN_NOW` pins), for "how long ago".
+    pub clock: yizhan_node::Clock,
+}
+
+impl StationInfo {
+    fn read(node: &mut yizhan_node::Node) -> yizhan_node::Result<StationInfo> {
+        node.refresh()?;
+        let station = node.station()?.clone();
+        Ok(StationInfo {
+            identity: node.identity().clone(),
+            tier: station.tier(),
+            station,
+            network_name: node.roster().network_name.clone(),
+            stations: node.roster().stations.values().cloned().collect(),
+            catalog: node.catalog().clone(),
+            calendar: node.calendar().clone(),
+            settings: *node.settings(),
+            today: node.today(),
+            seq: node.seq()?,
+            clock: node.clock(),
+            data_dir: node
+                .store()
+                .path()
+                .parent()
+                .map(std::path::Path::to_path_buf)
+                .unwrap_or_default(),
+        })
+    }
+
+    /// A station's name by code (the code itself when unknown).
+    pub fn station_name(&self, code: &str) -> String {
+        self.stations
+            .iter()
+            .find(|s| s.code == code)
+            .map_or_else(|| code.to_string(), |s| s.name.clone())
+    }
+}
+
+/// How often the change counter is polled.
+pub(super) const POLL: Duration = Duration::from_millis(1000);
+
+/// One station's connection and what the window knows about it.
+#[derive(Debug)]
+pub(super) struct StationState {
+    pub(super) label: String,
+    pub(super) handle: NodeHandle,
+    /// The data directory whose sync engine this window runs, if it runs one.
+    pub(super) sync_dir: Option<std::path::PathBuf>,
+    /// The station's sync engine, once started (after the first frame).
+    pub(super) engine: Option<yizhan_sync::engine::Engine>,
+    /// Why the engine could not be started.
+    pub(super) engine_error: Option<String>,
+    pub(super) info: Option<StationInfo>,
+    pub(super) info_task: Task<StationInfo>,
+    pub(super) seq_task: Task<i64>,
+    pub(super) last_poll: Option<f64>,
+    pub(super) error: Option<String>,
+}
+
+impl StationState {
+    pub(super) fn new(slot: StationSlot) -> StationState {
+        let mut s = StationState {
+            label: slot.label,
+            handle: slot.handle,
+            sync_dir: slot.sync,
+            engine: None,
+            engine_error: None,
+            info: None,
+            info_task: Task::default(),
+            seq_task: Task::default(),
+            last_poll: None,
+            error: None,
+        };
+        s.fetch_info();
+        s
+    }
+
+    pub(super) fn fetch_info(&mut self) {
+        if !self.info_task.busy() {
+            self.info_task
+                .start(0, self.handle.submit(StationInfo::read));
+        }
+    }
+
+    /// Polls the store's answers; returns whether the data changed.
+    pub(super) fn poll(&mut self, now: f64, t: &Tr) -> bool {
+        let mut changed = false;
+        if let Some((_, r)) = self.info_task.poll() {
+            match r {
+                Ok(info) => {
+                    changed = self.info.as_ref().is_none_or(|old| old.seq != info.seq);
+                    self.info = Some(info);
+                    self.error = None;
+                }
+                Err(e) => self.error = Some(t.node_error(&e)),
+            }
+        }
+        if let Some((_, r)) = self.seq_task.poll() {
+            match r {
+                Ok(seq) if self.info.as_ref().is_some_and(|i| i.seq != seq) => self.fetch_info(),
+                Ok(_) => {}
+                Err(e) => self.error = Some(t.node_error(&e)),
+            }
+        }
+        let due = self.last_poll.is_none_or(|t| now - t >= POLL.as_secs_f64());
+        if due && !self.seq_task.busy() && !self.info_task.busy() {
+            self.last_poll = Some(now);
+            self.seq_task.start(
+                0,
+                self.handle.submit(|n| {
+                    n.refresh()?;
+                    n.seq()
+                }),
+            );
+        }
+        changed
+    }
+
+    pub(super) fn busy(&self) -> bool {
+        self.info_task.busy()
+    }
+
+    /// Starts the sync engine if this station has one and it is not running. Returns at once:
+    /// the engine takes its lock and binds on its own runtime.
+    pub(super) fn start_engine(&mut self) {
+        let Some(dir) = self.sync_dir.clone() else {
+            return;
+        };
+        if self.engine.is_some() {
+            return;
+        }
+        match yizhan_sync::engine::Engine::start(
+            self.handle.clone(),
+            yizhan_sync::engine::EngineOptions {
+                data_dir: dir,
+                program: "window".into(),
+                listen: None,
+                discovery: None,
+                when_busy: yizhan_sync::engine::WhenBusy::Wait,
+            },
+            None,
+        ) {
+            Ok(e) => {
+                self.engine = Some(e);
+                self.engine_error = None;
+            }
+            Err(e) => self.engine_error = Some(e.to_string()),
+        }
+    }
+
+    /// Stops the sync engine (the window closes, or its settings changed).
+    pub(super) fn stop_engine(&mut self) {
+        if let Some(e) = self.engine.take() {
+            e.stop();
+        }
+    }
+}
