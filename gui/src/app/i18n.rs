@@ -6,6 +6,10 @@
 //! compile error rather than a blank label. Names that come from the domain (statuses, lights,
 //! tiers, action and event kinds, rating levels) are translated by the methods below, which match
 //! on the node's own enums and stored names.
+//!
+//! Why one file over 800 lines: it is a table, one line per string in both languages, and a
+//! translator reads and checks it as one list; splitting it by screen would scatter the words a
+//! clerk sees in several places into several files.
 
 use yizhan_node::calendar::CalendarError;
 use yizhan_node::case::Light;
