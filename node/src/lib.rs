@@ -16,6 +16,7 @@ pub mod cert;
 pub mod clock;
 pub mod enrol;
 pub mod error;
+mod failpoint;
 pub mod handle;
 pub mod idcard;
 pub mod inbox;

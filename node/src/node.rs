@@ -17,11 +17,12 @@ use crate::catalog::{CaseKind, Catalog, CatalogError, RowError, RowProblem, Serv
 use crate::cert::{Cert, CertBody, Members};
 use crate::clock::{Clock, china_date};
 use crate::error::{NodeError, Result};
+use crate::failpoint;
 use crate::idcard::validate_id_number;
 use crate::invalid::Invalid;
 use crate::network::{
     CALENDAR_ID, CATALOG_ID, CalendarDoc, CatalogDoc, Member, NETWORK_DOC_IDS, ROSTER_ID, Roster,
-    SETTINGS_ID, Settings, SettingsDoc, Station, validate_code,
+    SETTINGS_ID, Settings, SettingsDoc, Station, YearDoc, validate_code,
 };
 use crate::refusal::Refusal;
 use crate::station::Tier;
@@ -135,18 +136,83 @@ fn write_new<T: Reconcile>(
     wtx.put_doc(doc_id, doc_type, doc, None)
 }
 
-fn write_update<T: Reconcile>(wtx: &mut WriteTx<'_>, doc_id: &str, value: &T) -> Result<Written> {
+/// Loads the network document `doc_id` inside the write transaction, lets `edit` change its
+/// stored form, and persists the change. Reading the document here, not from the node's memory,
+/// is what keeps concurrent changes: the edit sees everything committed before it, and the
+/// reconcile writes only what the edit changed.
+fn edit_network<T: Hydrate + Reconcile>(
+    wtx: &mut WriteTx<'_>,
+    doc_id: &str,
+    edit: impl FnOnce(&mut T) -> Result<()>,
+) -> Result<T> {
+    edit_network_with(wtx, doc_id, |_, value| edit(value))
+}
+
+/// [`edit_network`] for an edit that also reads the transaction (the index, another document).
+fn edit_network_with<T: Hydrate + Reconcile>(
+    wtx: &mut WriteTx<'_>,
+    doc_id: &str,
+    edit: impl FnOnce(&WriteTx<'_>, &mut T) -> Result<()>,
+) -> Result<T> {
     let mut doc = wtx
         .take_doc(doc_id)?
         .ok_or_else(|| NodeError::CorruptDocument {
             doc: doc_id.to_string(),
             reason: "the network document is missing".into(),
         })?;
+    let mut value: T = hydrate_doc(doc_id, &doc)?;
+    edit(wtx, &mut value)?;
     let before = doc.get_heads();
     let mut tx = doc.transaction();
-    reconcile(&mut tx, value).map_err(reconcile_err)?;
+    reconcile(&mut tx, &value).map_err(reconcile_err)?;
     tx.commit();
-    wtx.put_doc(doc_id, DocType::Network, doc, Some(&before))
+    wtx.put_doc(doc_id, DocType::Network, doc, Some(&before))?;
+    Ok(value)
+}
+
+/// Reads a network document inside the write transaction, without changing it.
+fn read_network<T: Hydrate>(wtx: &WriteTx<'_>, doc_id: &str) -> Result<T> {
+    wtx.with_doc_uncached(doc_id, |d| hydrate_doc(doc_id, d))
+}
+
+/// Adds to a roster the stations known only from certificates (enrolled by a township while the
+/// city was out of reach), as every view of the roster does.
+fn adopt_stations(roster: &mut Roster, members: &Members) {
+    for st in members.stations() {
+        roster
+            .stations
+            .entry(st.code.clone())
+            .or_insert_with(|| st.clone());
+    }
+}
+
+/// Validates one item as an import validates a row and stores it in the catalog document.
+fn put_checked(doc: &mut CatalogDoc, item: &ServiceItem) -> Result<()> {
+    let problems = Catalog::check_item(item);
+    if !problems.is_empty() {
+        return Err(CatalogError::Rows(problems).into());
+    }
+    doc.put_item(item);
+    Ok(())
+}
+
+fn item_case_count(conn: &rusqlite::Connection, code: &str) -> Result<u64> {
+    let n: i64 = conn.query_row(
+        "SELECT count(*) FROM cases WHERE item_code = ?1",
+        [code],
+        |r| r.get(0),
+    )?;
+    Ok(u64::try_from(n).unwrap_or(0))
+}
+
+/// Rebuilds the index inside the transaction from the calendar, settings and roster as stored
+/// in it (after this transaction's own writes).
+fn reindex_in(wtx: &mut WriteTx<'_>, members: &Members, today: NaiveDate) -> Result<()> {
+    let (calendar, _) = read_network::<CalendarDoc>(wtx, CALENDAR_ID)?.to_calendar();
+    let settings = read_network::<SettingsDoc>(wtx, SETTINGS_ID)?.settings;
+    let mut roster: Roster = read_network(wtx, ROSTER_ID)?;
+    adopt_stations(&mut roster, members);
+    rebuild_index(wtx, &calendar, &settings, &roster, today).map(|_| ())
 }
 
 fn random_bytes<const N: usize>() -> Result<[u8; N]> {
@@ -305,7 +371,16 @@ impl Node {
         };
         // A migration that added derived data only the documents can give (schema 5: the search
         // keys; schema 6: the provisional flags) asks for one rebuild of the index.
-        if let Some(why) = node.store.meta("reindex")? {
+        let stale = node.store.meta(INDEX_BASIS)?
+            != Some(index_basis(&node.net.calendar, &node.net.settings));
+        let why = match node.store.meta("reindex")? {
+            Some(why) => Some(why),
+            None if stale => {
+                Some("the index was computed from another calendar or settings".into())
+            }
+            None => None,
+        };
+        if let Some(why) = why {
             tracing::info!("rebuilding the case index once after an upgrade: {why}");
             let started = std::time::Instant::now();
             let cases = node.reindex()?;
@@ -334,12 +409,7 @@ impl Node {
         }
         // Stations enrolled by a township while the city was out of reach are known from their
         // certificates before the city adds them to the roster.
-        for st in members.stations() {
-            roster
-                .stations
-                .entry(st.code.clone())
-                .or_insert_with(|| st.clone());
-        }
+        adopt_stations(&mut roster, &members);
         let catalog = store
             .read_doc(CATALOG_ID, |d| hydrate_doc::<CatalogDoc>(CATALOG_ID, d))?
             .ok_or_else(|| missing(CATALOG_ID))?
@@ -510,71 +580,71 @@ impl Node {
         self.refresh()?;
         self.require_city("station add")?;
         check_text("name", &station.name, 100)?;
-        let mut roster = self.net.roster.clone();
-        roster.add_station(station)?;
-        self.store
-            .write(|wtx| write_update(wtx, ROSTER_ID, &roster).map(|_| ()))?;
+        let members = &self.net.members;
+        failpoint::hit(failpoint::NETWORK_EDIT_BEFORE_WRITE);
+        self.store.write(|wtx| {
+            edit_network(wtx, ROSTER_ID, |roster: &mut Roster| {
+                // The city adopts into the roster the stations it knows from certificates.
+                adopt_stations(roster, members);
+                roster.add_station(station)
+            })
+            .map(|_| ())
+        })?;
         self.refresh()
     }
 
     /// Replaces the catalog (city only).
     pub fn import_catalog(&mut self, catalog: &Catalog) -> Result<()> {
-        self.refresh()?;
-        self.require_city("catalog import")?;
         if catalog.is_empty() {
+            self.refresh()?;
+            self.require_city("catalog import")?;
             return Err(CatalogError::Empty.into());
         }
-        let doc = CatalogDoc::from_catalog(catalog);
-        self.store
-            .write(|wtx| write_update(wtx, CATALOG_ID, &doc).map(|_| ()))?;
-        self.refresh()
+        self.edit_catalog("catalog import", |_, doc| {
+            *doc = CatalogDoc::from_catalog(catalog);
+            Ok(())
+        })
     }
 
     /// Adds an item to the catalog (city only). Its code must be new: the code is what cases
     /// refer to, so an existing item is changed with [`Node::update_item`] instead.
     pub fn add_item(&mut self, item: ServiceItem) -> Result<()> {
-        self.refresh()?;
-        self.require_city("catalog edit")?;
-        if self.net.catalog.get(&item.code).is_some() {
-            return Err(CatalogError::Rows(vec![RowError {
-                row: 1,
-                field: "code".into(),
-                problem: RowProblem::AlreadyInCatalog(item.code),
-            }])
-            .into());
-        }
-        let catalog = self.net.catalog.with_item(item)?;
-        self.write_catalog(&catalog)
+        self.edit_catalog("catalog edit", |_, doc| {
+            if doc.contains(&item.code) {
+                return Err(CatalogError::Rows(vec![RowError {
+                    row: 1,
+                    field: "code".into(),
+                    problem: RowProblem::AlreadyInCatalog(item.code.clone()),
+                }])
+                .into());
+            }
+            put_checked(doc, &item)
+        })
     }
 
     /// Replaces an item of the catalog, found by its code (city only), validated as an import
     /// validates a row. Cases already taken in keep the item as it was at their intake (the case
     /// document holds a copy); only new cases follow the new rules.
     pub fn update_item(&mut self, item: ServiceItem) -> Result<()> {
-        self.refresh()?;
-        self.require_city("catalog edit")?;
-        if self.net.catalog.get(&item.code).is_none() {
-            return Err(NodeError::UnknownItem(item.code));
-        }
-        let catalog = self.net.catalog.with_item(item)?;
-        self.write_catalog(&catalog)
+        self.edit_catalog("catalog edit", |_, doc| {
+            if doc.item(&item.code).is_none() {
+                return Err(NodeError::UnknownItem(item.code.clone()));
+            }
+            put_checked(doc, &item)
+        })
     }
 
     /// Retires an item (停用) or brings it back (city only). A retired item stays in the catalog,
     /// so that the cases taken in for it keep its name in lists, filters and statistics, but no
     /// new case is taken in for it.
     pub fn set_item_retired(&mut self, code: &str, retired: bool) -> Result<()> {
-        self.refresh()?;
-        self.require_city("catalog edit")?;
-        let mut item = self
-            .net
-            .catalog
-            .get(code)
-            .ok_or_else(|| NodeError::UnknownItem(code.to_string()))?
-            .clone();
-        item.retired = retired;
-        let catalog = self.net.catalog.with_item(item)?;
-        self.write_catalog(&catalog)
+        self.edit_catalog("catalog edit", |_, doc| {
+            let mut item = doc
+                .item(code)
+                .ok_or_else(|| NodeError::UnknownItem(code.to_string()))?;
+            item.retired = retired;
+            put_checked(doc, &item)
+        })
     }
 
     /// Deletes an item from the catalog (city only), which is refused while any case in this
@@ -582,39 +652,49 @@ impl Node {
     /// and could no longer be filtered by it. Such an item is retired instead
     /// ([`Node::set_item_retired`]). Deleting is meant for an item added by mistake.
     pub fn remove_item(&mut self, code: &str) -> Result<()> {
-        self.refresh()?;
-        self.require_city("catalog edit")?;
-        if self.net.catalog.get(code).is_none() {
-            return Err(NodeError::UnknownItem(code.to_string()));
-        }
-        let cases = self.item_case_count(code)?;
-        if cases > 0 {
-            return Err(NodeError::not_allowed(
-                "catalog edit",
-                Refusal::ItemInUse {
-                    code: code.to_string(),
-                    cases,
-                },
-            ));
-        }
-        let catalog = self.net.catalog.without(code)?;
-        self.write_catalog(&catalog)
+        self.edit_catalog("catalog edit", |wtx, doc| {
+            if doc.item(code).is_none() {
+                return Err(NodeError::UnknownItem(code.to_string()));
+            }
+            // Counted inside the transaction, so that a deletion never races an intake made
+            // beside this process.
+            let cases = item_case_count(wtx.sql(), code)?;
+            if cases > 0 {
+                return Err(NodeError::not_allowed(
+                    "catalog edit",
+                    Refusal::ItemInUse {
+                        code: code.to_string(),
+                        cases,
+                    },
+                ));
+            }
+            doc.remove_item(code);
+            if doc.to_catalog().is_empty() {
+                return Err(CatalogError::Empty.into());
+            }
+            Ok(())
+        })
     }
 
     /// How many cases in this store were taken in for the item `code` (from the index).
     pub fn item_case_count(&self, code: &str) -> Result<u64> {
-        let n: i64 = self.store.conn().query_row(
-            "SELECT count(*) FROM cases WHERE item_code = ?1",
-            [code],
-            |r| r.get(0),
-        )?;
-        Ok(u64::try_from(n).unwrap_or(0))
+        item_case_count(self.store.conn(), code)
     }
 
-    fn write_catalog(&mut self, catalog: &Catalog) -> Result<()> {
-        let doc = CatalogDoc::from_catalog(catalog);
+    /// Edits the catalog document as stored, inside the write transaction (city only): the edit
+    /// sees every item committed before it, including one that sync or another process on this
+    /// data directory added after this process last read the catalog, and changes only what it
+    /// means to change.
+    fn edit_catalog(
+        &mut self,
+        action: &'static str,
+        edit: impl FnOnce(&WriteTx<'_>, &mut CatalogDoc) -> Result<()>,
+    ) -> Result<()> {
+        self.refresh()?;
+        self.require_city(action)?;
+        failpoint::hit(failpoint::NETWORK_EDIT_BEFORE_WRITE);
         self.store
-            .write(|wtx| write_update(wtx, CATALOG_ID, &doc).map(|_| ()))?;
+            .write(|wtx| edit_network_with(wtx, CATALOG_ID, edit).map(|_| ()))?;
         self.refresh()
     }
 
@@ -623,17 +703,17 @@ impl Node {
         self.refresh()?;
         self.require_city("settings")?;
         settings.validate()?;
-        let doc = SettingsDoc {
-            schema: "yizhan/settings/1".into(),
-            settings,
-        };
+        let today = self.today();
+        let members = &self.net.members;
+        failpoint::hit(failpoint::NETWORK_EDIT_BEFORE_WRITE);
         // Yellow thresholds are stored in the index; it is rebuilt in the same transaction so
         // that lists agree with the fold even if the process stops right after.
-        let today = self.today();
-        let net = &self.net;
         self.store.write(|wtx| {
-            write_update(wtx, SETTINGS_ID, &doc)?;
-            rebuild_index(wtx, &net.calendar, &settings, &net.roster, today).map(|_| ())
+            edit_network(wtx, SETTINGS_ID, |doc: &mut SettingsDoc| {
+                doc.settings = settings;
+                Ok(())
+            })?;
+            reindex_in(wtx, members, today)
         })?;
         self.refresh()
     }
@@ -641,19 +721,10 @@ impl Node {
     /// Replaces the calendar (city only) and rebuilds the index, whose due dates (and whether
     /// they are provisional) depend on it, in the same transaction.
     pub fn set_calendar(&mut self, calendar: &Calendar) -> Result<()> {
-        self.refresh()?;
-        self.require_city("calendar")?;
-        let doc = CalendarDoc::from_calendar(calendar);
-        // What the stored document reads back as (a rule that does not validate falls back to
-        // the built-in one), so that the index follows exactly what every node will read.
-        let (stored, _) = doc.to_calendar();
-        let today = self.today();
-        let net = &self.net;
-        self.store.write(|wtx| {
-            write_update(wtx, CALENDAR_ID, &doc)?;
-            rebuild_index(wtx, &stored, &net.settings, &net.roster, today).map(|_| ())
-        })?;
-        self.refresh()
+        self.edit_calendar(|doc| {
+            *doc = CalendarDoc::from_calendar(calendar);
+            Ok(())
+        })
     }
 
     /// Sets one year's holidays and make-up working days (调休上班) (city only), leaving the
@@ -662,11 +733,34 @@ impl Node {
     /// working day); on error nothing is written. The index is rebuilt, since due dates and
     /// lights depend on the calendar.
     pub fn set_calendar_year(&mut self, year: i32, rule: YearRule) -> Result<()> {
+        self.edit_calendar(|doc| {
+            let (mut calendar, _) = doc.to_calendar();
+            calendar.set_year(year, rule)?;
+            // The rule as validated and normalised; only this year's entry of the stored
+            // document changes.
+            if let Some(normalised) = calendar.years().get(&year) {
+                doc.years
+                    .insert(year.to_string(), YearDoc::from_rule(normalised));
+            }
+            Ok(())
+        })
+    }
+
+    /// Edits the calendar document as stored, inside the write transaction (city only), and
+    /// rebuilds the index from what the stored document reads back as (a rule that does not
+    /// validate falls back to the built-in one), so that the index follows exactly what every
+    /// node will read.
+    fn edit_calendar(&mut self, edit: impl FnOnce(&mut CalendarDoc) -> Result<()>) -> Result<()> {
         self.refresh()?;
         self.require_city("calendar")?;
-        let mut calendar = self.net.calendar.clone();
-        calendar.set_year(year, rule)?;
-        self.set_calendar(&calendar)
+        let today = self.today();
+        let members = &self.net.members;
+        failpoint::hit(failpoint::NETWORK_EDIT_BEFORE_WRITE);
+        self.store.write(|wtx| {
+            edit_network(wtx, CALENDAR_ID, edit)?;
+            reindex_in(wtx, members, today)
+        })?;
+        self.refresh()
     }
 
     fn validate_new(&self, new: &NewCase) -> Result<ItemSnapshot> {
@@ -1017,10 +1111,8 @@ impl Node {
         }
         check_text("reason", reason, 500)?;
         let me = self.station()?.clone();
-        let mut roster = match me.tier() {
-            // The city adopts into the roster the stations it knows from certificates, as it does
-            // when adding a station.
-            Tier::City => self.net.roster.clone(),
+        match me.tier() {
+            Tier::City => {}
             // A township revokes the nodes it is the parent of, and changes nothing else.
             Tier::Township => {
                 let target = self
@@ -1037,12 +1129,6 @@ impl Node {
                         ));
                     }
                 }
-                self.store
-                    .read_doc(ROSTER_ID, |d| hydrate_doc(ROSTER_ID, d))?
-                    .ok_or_else(|| NodeError::CorruptDocument {
-                        doc: ROSTER_ID.into(),
-                        reason: "missing".into(),
-                    })?
             }
             Tier::Village => {
                 return Err(NodeError::not_allowed(
@@ -1050,17 +1136,26 @@ impl Node {
                     Refusal::VillageMayNotRevoke,
                 ));
             }
+        }
+        let revocation = crate::network::Revocation {
+            by: self.identity.node_id.clone(),
+            at: self.clock.now_ms(),
+            reason: reason.to_string(),
         };
-        roster.revoked.insert(
-            node_id.to_string(),
-            crate::network::Revocation {
-                by: self.identity.node_id.clone(),
-                at: self.clock.now_ms(),
-                reason: reason.to_string(),
-            },
-        );
-        self.store
-            .write(|wtx| write_update(wtx, ROSTER_ID, &roster).map(|_| ()))?;
+        let members = &self.net.members;
+        failpoint::hit(failpoint::NETWORK_EDIT_BEFORE_WRITE);
+        self.store.write(|wtx| {
+            edit_network(wtx, ROSTER_ID, |roster: &mut Roster| {
+                // The city adopts into the roster the stations it knows from certificates, as it
+                // does when adding a station; a township changes nothing but the revocation.
+                if me.tier() == Tier::City {
+                    adopt_stations(roster, members);
+                }
+                roster.revoked.insert(node_id.to_string(), revocation);
+                Ok(())
+            })
+            .map(|_| ())
+        })?;
         self.refresh()
     }
 
@@ -1104,6 +1199,9 @@ pub(crate) fn rebuild_index(
     roster: &Roster,
     today: NaiveDate,
 ) -> Result<usize> {
+    if failpoint::hit(failpoint::SKIP_REINDEX) {
+        return Ok(0);
+    }
     let ids = {
         let mut stmt = wtx
             .sql()
@@ -1119,7 +1217,36 @@ pub(crate) fn rebuild_index(
     }
     wtx.sql()
         .execute("DELETE FROM meta WHERE key = 'reindex'", [])?;
+    wtx.set_meta(INDEX_BASIS, &index_basis(calendar, settings))?;
     Ok(ids.len())
+}
+
+/// The meta key recording what the index was computed from ([`index_basis`]).
+const INDEX_BASIS: &str = "index_basis";
+
+/// A fingerprint of the calendar and settings that due dates, provisional flags and yellow
+/// thresholds are computed from. [`rebuild_index`] records it in the transaction that rebuilds the
+/// index; [`Node::open`] compares it with the documents as they read now and rebuilds when they
+/// differ, so that an index left behind by an interrupted rebuild (a crash, a sync that committed
+/// the calendar but not the rebuild after it) never outlives a restart.
+fn index_basis(calendar: &Calendar, settings: &Settings) -> String {
+    use sha2::Digest as _;
+    let mut h = sha2::Sha256::new();
+    for (year, rule) in calendar.years() {
+        h.update(format!("y{year}:"));
+        for d in &rule.holidays {
+            h.update(format!("h{d}"));
+        }
+        for d in &rule.workdays {
+            h.update(format!("w{d}"));
+        }
+        h.update(";");
+    }
+    h.update(format!(
+        "s{}/{}",
+        settings.yellow_percent, settings.follow_up_days
+    ));
+    hex::encode(h.finalize())
 }
 
 /// Stores a verified certificate and bumps the `certs` counter so other processes re-read them.
@@ -1227,5 +1354,144 @@ pub fn index_row(view: &CaseView, roster: &Roster) -> IndexRow {
                 (dept.clone(), decision.to_string())
             })
             .collect(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::case::Action;
+    use crate::catalog::CaseKind;
+
+    fn city(dir: &Path, clock: &str) -> Node {
+        Node::init(
+            dir,
+            Clock::fixed_from_rfc3339(clock).expect("clock"),
+            &InitParams {
+                network_name: "测试市政务服务网".into(),
+                code: "C01".into(),
+                name: "测试市政务服务中心".into(),
+            },
+        )
+        .expect("init")
+    }
+
+    fn new_item(node: &Node, code: &str) -> ServiceItem {
+        let mut item = node.catalog().items().next().expect("an item").clone();
+        item.code = code.into();
+        item.name = format!("事项 {code}");
+        item
+    }
+
+    /// Issue #11: an edit read the catalog from memory and wrote the whole map back, deleting an
+    /// item that another process (or sync) committed after that read.
+    #[test]
+    fn a_network_edit_keeps_what_was_committed_after_this_node_read_the_documents() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let path = dir.path().to_path_buf();
+        let mut a = city(&path, "2026-03-02T10:00:00+08:00");
+        let mut b = Node::open(&path, a.clock()).expect("second node on the directory");
+        let beside = new_item(&b, "CT-BESIDE");
+        let ran = std::rc::Rc::new(std::cell::Cell::new(false));
+        {
+            let ran = ran.clone();
+            let mut pending = Some(beside);
+            let _armed = failpoint::arm(failpoint::NETWORK_EDIT_BEFORE_WRITE, move || {
+                if let Some(item) = pending.take() {
+                    b.add_item(item).expect("the other process adds an item");
+                    ran.set(true);
+                }
+            });
+            a.add_item(new_item(&a, "CT-MINE")).expect("add");
+        }
+        assert!(ran.get(), "the failpoint ran");
+        for code in ["CT-BESIDE", "CT-MINE"] {
+            assert!(a.catalog().get(code).is_some(), "{code} is kept");
+        }
+        // The same holds for retiring, updating and removing an item.
+        let mut c = Node::open(&path, a.clock()).expect("third node");
+        let _armed = failpoint::arm(failpoint::NETWORK_EDIT_BEFORE_WRITE, move || {
+            let item = new_item(&c, &format!("CT-X{}", c.catalog().len()));
+            c.add_item(item).expect("the other process adds an item");
+        });
+        let before = a.catalog().len();
+        a.set_item_retired("CT-MINE", true).expect("retire");
+        a.update_item(new_item(&a, "CT-MINE")).expect("update");
+        a.remove_item("CT-MINE").expect("remove");
+        assert_eq!(
+            a.catalog().len(),
+            before - 1 + 3,
+            "three items added beside, one removed"
+        );
+        assert!(a.catalog().get("CT-BESIDE").is_some());
+    }
+
+    /// Issue #11: a calendar committed without the index rebuild that follows it (a crash between
+    /// the two, or a sync that committed the calendar only) left due dates counted with the old
+    /// calendar until someone ran `reindex`.
+    #[test]
+    fn an_index_left_behind_by_a_calendar_change_is_rebuilt_on_open() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let path = dir.path().to_path_buf();
+        let mut node = city(&path, "2026-12-30T10:00:00+08:00");
+        let item = node
+            .catalog()
+            .items()
+            .filter(|i| i.tier == Tier::City && i.kind == CaseKind::Promised && !i.retired)
+            .max_by_key(|i| i.promised_days)
+            .expect("a promised city item")
+            .code
+            .clone();
+        let case = node
+            .new_case(&NewCase {
+                item_code: item,
+                applicant_name: "曹文静".into(),
+                operator: "窗口一".into(),
+                ..NewCase::default()
+            })
+            .expect("intake");
+        let view = node
+            .act(&case.doc.id, &Action::Accept, "窗口一")
+            .expect("accept");
+        assert!(
+            view.deadline.due_provisional,
+            "due in 2027, which has no rule yet"
+        );
+        let before = node.index_dump().expect("dump");
+
+        {
+            let _armed = failpoint::arm(failpoint::SKIP_REINDEX, || {});
+            node.set_calendar_year(
+                2027,
+                YearRule {
+                    holidays: vec![NaiveDate::from_ymd_opt(2027, 1, 1).expect("date")],
+                    workdays: vec![],
+                },
+            )
+            .expect("set 2027");
+        }
+        assert_eq!(
+            node.index_dump().expect("dump"),
+            before,
+            "the rebuild was skipped"
+        );
+        drop(node);
+
+        let mut node = Node::open(
+            &path,
+            Clock::fixed_from_rfc3339("2026-12-30T10:00:00+08:00").expect("clock"),
+        )
+        .expect("reopen");
+        let reopened = node.index_dump().expect("dump");
+        assert_ne!(reopened, before, "the due date is no longer provisional");
+        node.reindex().expect("reindex");
+        assert_eq!(node.index_dump().expect("dump"), reopened);
+        assert!(
+            !node
+                .case(&case.doc.id)
+                .expect("case")
+                .deadline
+                .due_provisional
+        );
     }
 }
