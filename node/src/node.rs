@@ -13,7 +13,9 @@ use crate::case::doc::{
     Applicant, CASE_SCHEMA, CaseDoc, Delegation, ItemSnapshot, append_event, read_case,
 };
 use crate::case::fold::{self, CaseState};
-use crate::catalog::{CaseKind, Catalog, CatalogError, RowError, RowProblem, ServiceItem};
+use crate::catalog::{
+    CaseKind, Catalog, CatalogError, MAX_ITEMS, RowError, RowProblem, ServiceItem,
+};
 use crate::cert::{Cert, CertBody, Members};
 use crate::clock::{Clock, china_date};
 use crate::error::{NodeError, Result};
@@ -31,6 +33,7 @@ use crate::store::{DocType, Store, WriteTx, Written};
 use automerge::Automerge;
 use autosurgeon::{Hydrate, Reconcile, hydrate, reconcile};
 use chrono::NaiveDate;
+use std::cell::OnceCell;
 use std::path::Path;
 
 /// Who this node is.
@@ -53,7 +56,8 @@ struct NetCache {
     certs_version: i64,
     members: Members,
     roster: Roster,
-    catalog: Catalog,
+    /// Read on first use ([`Node::catalog`]).
+    catalog: OnceCell<Catalog>,
     calendar: Calendar,
     settings: Settings,
 }
@@ -410,10 +414,11 @@ impl Node {
         // Stations enrolled by a township while the city was out of reach are known from their
         // certificates before the city adds them to the roster.
         adopt_stations(&mut roster, &members);
-        let catalog = store
-            .read_doc(CATALOG_ID, |d| hydrate_doc::<CatalogDoc>(CATALOG_ID, d))?
-            .ok_or_else(|| missing(CATALOG_ID))?
-            .to_catalog();
+        // The catalog is read when first used (intake, the catalog screens), not here: its
+        // size (thousands of items) would otherwise be paid by every command that opens the node.
+        if store.doc_seqs(&[CATALOG_ID])?[0].is_none() {
+            return Err(missing(CATALOG_ID));
+        }
         let (calendar, problems) = store
             .read_doc(CALENDAR_ID, |d| hydrate_doc::<CalendarDoc>(CALENDAR_ID, d))?
             .ok_or_else(|| missing(CALENDAR_ID))?
@@ -430,7 +435,7 @@ impl Node {
             certs_version,
             members,
             roster,
-            catalog,
+            catalog: OnceCell::new(),
             calendar,
             settings,
         })
@@ -535,9 +540,27 @@ impl Node {
             })
     }
 
-    /// The catalog.
+    /// The catalog, read from the store the first time it is asked for after each change.
     pub fn catalog(&self) -> &Catalog {
-        &self.net.catalog
+        self.net.catalog.get_or_init(|| {
+            let read = self.store.read_doc_uncached(CATALOG_ID, |d| {
+                hydrate_doc::<CatalogDoc>(CATALOG_ID, d).map(|doc| doc.to_catalog())
+            });
+            match read {
+                Ok(Some(catalog)) => catalog,
+                // `open` checked that the document exists; one that went missing or does not
+                // read since is reported here and reads as an empty catalog, which takes in
+                // nothing, rather than failing every command that shows a case.
+                Ok(None) => {
+                    tracing::error!("the catalog document is missing");
+                    Catalog::default()
+                }
+                Err(e) => {
+                    tracing::error!("the catalog does not read: {e}");
+                    Catalog::default()
+                }
+            }
+        })
     }
 
     /// The calendar.
@@ -595,10 +618,18 @@ impl Node {
 
     /// Replaces the catalog (city only).
     pub fn import_catalog(&mut self, catalog: &Catalog) -> Result<()> {
-        if catalog.is_empty() {
+        if catalog.is_empty() || catalog.len() > MAX_ITEMS {
             self.refresh()?;
             self.require_city("catalog import")?;
-            return Err(CatalogError::Empty.into());
+            return Err(if catalog.is_empty() {
+                CatalogError::Empty
+            } else {
+                CatalogError::TooManyItems {
+                    found: catalog.len(),
+                    max: MAX_ITEMS,
+                }
+            }
+            .into());
         }
         self.edit_catalog("catalog import", |_, doc| {
             *doc = CatalogDoc::from_catalog(catalog);
@@ -765,8 +796,7 @@ impl Node {
 
     fn validate_new(&self, new: &NewCase) -> Result<ItemSnapshot> {
         let item = self
-            .net
-            .catalog
+            .catalog()
             .get(new.item_code.trim())
             .ok_or_else(|| NodeError::UnknownItem(new.item_code.clone()))?;
         if item.retired {

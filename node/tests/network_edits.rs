@@ -273,3 +273,44 @@ fn a_calendar_year_is_set_validated_and_moves_due_dates() {
     assert_eq!(city.seq().expect("seq"), seq);
     assert!(city.calendar().is_working_day(date("2027-02-20")));
 }
+
+/// How long opening a node takes with a large catalog (issue #11: the catalog used to be rebuilt
+/// on every open). Run with `cargo test --release -p yizhan-node -- --ignored --nocapture
+/// catalog_open_time`; prints the figures, asserts nothing about them.
+#[test]
+#[ignore = "a measurement, not a check"]
+fn catalog_open_time() {
+    for n in [500usize, 5_000, 77_673] {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let mut city = common::init_city(&dir.path().join("city"), morning("2026-03-02"));
+        let template = city.catalog().get("CT-001").expect("CT-001").clone();
+        let items = (0..n)
+            .map(|i| {
+                let mut item = template.clone();
+                item.code = format!("X{i:06}");
+                item.name = format!("事项 {i}");
+                item
+            })
+            .collect();
+        let catalog = yizhan_node::catalog::Catalog::from_items(items).expect("valid");
+        match city.import_catalog(&catalog) {
+            Ok(()) => {}
+            Err(e) => {
+                println!("catalog of {n} items: refused ({e})");
+                continue;
+            }
+        }
+        drop(city);
+        let started = std::time::Instant::now();
+        let node = Node::open(&dir.path().join("city"), morning("2026-03-02")).expect("open");
+        let open = started.elapsed();
+        let started = std::time::Instant::now();
+        let len = node.catalog().len();
+        let first_use = started.elapsed();
+        println!(
+            "catalog of {n} items: open {:.1} ms, first catalog use {:.1} ms ({len} items)",
+            open.as_secs_f64() * 1e3,
+            first_use.as_secs_f64() * 1e3
+        );
+    }
+}
