@@ -678,7 +678,7 @@ fn station(ctx: &Ctx, cmd: StationCmd) -> Result<()> {
             node.add_station(Station {
                 code: code.clone(),
                 name,
-                tier,
+                tier: tier.parse()?,
                 parent,
             })?;
             output::done(&format!("added station {code}"), ctx.json)

@@ -133,11 +133,13 @@ fn station(code: &str) -> Option<Station> {
     LAYOUT
         .iter()
         .find(|s| s.0 == code)
-        .map(|&(code, name, tier, parent)| Station {
-            code: code.into(),
-            name: name.into(),
-            tier: tier.into(),
-            parent: parent.into(),
+        .and_then(|&(code, name, tier, parent)| {
+            Some(Station {
+                code: code.into(),
+                name: name.into(),
+                tier: tier.parse().ok()?,
+                parent: parent.into(),
+            })
         })
 }
 

@@ -69,7 +69,7 @@ pub fn invite(
         Station {
             code,
             name,
-            tier,
+            tier: tier.parse()?,
             parent,
         },
         valid_days,
@@ -82,7 +82,7 @@ pub fn invite(
         addrs,
         station: inv.station.code.clone(),
         station_name: inv.station.name.clone(),
-        tier: inv.station.tier.clone(),
+        tier: inv.station.tier,
         secret: inv.secret,
         expires_at: inv.expires_at,
     };

@@ -30,7 +30,7 @@ fn station(code: &str, name: &str, tier: &str, parent: &str) -> Station {
     Station {
         code: code.into(),
         name: name.into(),
-        tier: tier.into(),
+        tier: tier.parse().expect("a tier"),
         parent: parent.into(),
     }
 }

@@ -78,16 +78,16 @@ pub struct Station {
     pub code: String,
     /// Name, e.g. 小店区北格镇便民服务中心.
     pub name: String,
-    /// `village`, `township` or `city`.
-    pub tier: String,
+    /// The station's tier.
+    pub tier: Tier,
     /// The parent station's code; empty for the city.
     pub parent: String,
 }
 
 impl Station {
-    /// The station's tier (an unknown stored tier reads as village, the least privileged).
+    /// The station's tier.
     pub fn tier(&self) -> Tier {
-        Tier::parse(&self.tier).unwrap_or(Tier::Village)
+        self.tier
     }
 }
 
@@ -228,9 +228,7 @@ impl Roster {
                 Invalid::StationExists(station.code),
             ));
         }
-        let tier = Tier::parse(&station.tier).ok_or_else(|| {
-            NodeError::invalid("tier", Invalid::UnknownTier(station.tier.clone()))
-        })?;
+        let tier = station.tier;
         let parent = self
             .stations
             .get(&station.parent)
@@ -478,7 +476,7 @@ mod tests {
         Station {
             code: code.into(),
             name: format!("{code} 站"),
-            tier: tier.into(),
+            tier: tier.parse().expect("a tier"),
             parent: parent.into(),
         }
     }

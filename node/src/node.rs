@@ -284,7 +284,7 @@ impl Node {
         let city = Station {
             code: params.code.clone(),
             name: params.name.trim().to_string(),
-            tier: "city".into(),
+            tier: Tier::City,
             parent: String::new(),
         };
         let cert = Cert::issue(
@@ -956,7 +956,16 @@ fn check_local(
             | Action::Reject { .. }
             | Action::Complete
             | Action::Decline { .. } => {
-                let item_tier = Tier::parse(&doc.item.tier).unwrap_or(Tier::City);
+                // The case's copy of the item is parsed here, where a decision depends on it;
+                // an unknown tier (a document from a newer version) is refused, never guessed.
+                let item_tier: Tier =
+                    doc.item
+                        .tier
+                        .parse()
+                        .map_err(|e: Invalid| NodeError::CorruptDocument {
+                            doc: doc.id.clone(),
+                            reason: format!("item tier: {e}"),
+                        })?;
                 if state.holder == me.code && me.tier() != item_tier {
                     return Err(NodeError::not_allowed(
                         action.kind(),

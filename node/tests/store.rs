@@ -677,7 +677,7 @@ fn two_handles_on_one_directory_see_each_others_writes() {
     b.add_station(yizhan_node::network::Station {
         code: "T02".into(),
         name: "南关镇便民服务中心".into(),
-        tier: "township".into(),
+        tier: yizhan_node::station::Tier::Township,
         parent: CITY.into(),
     })
     .unwrap();

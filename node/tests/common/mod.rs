@@ -53,14 +53,14 @@ pub fn init_city(dir: &Path, clock: Clock) -> Node {
     node.add_station(Station {
         code: TOWN.into(),
         name: "北格镇便民服务中心".into(),
-        tier: "township".into(),
+        tier: yizhan_node::station::Tier::Township,
         parent: CITY.into(),
     })
     .expect("add township");
     node.add_station(Station {
         code: VILLAGE.into(),
         name: "张村便民服务站".into(),
-        tier: "village".into(),
+        tier: yizhan_node::station::Tier::Village,
         parent: TOWN.into(),
     })
     .expect("add village");

@@ -89,7 +89,7 @@ impl Member {
         let station = node.identity().station.clone();
         let tier = node
             .station()
-            .map(|s| s.tier.clone())
+            .map(|s| s.tier.as_str().to_string())
             .unwrap_or_else(|_| "village".into());
         let (handle, thread) = NodeHandle::spawn(node)?;
         let (tx, mut rx) = mpsc::channel::<SessionReport>(64);
@@ -142,7 +142,7 @@ impl Member {
         let st = Station {
             code: code.into(),
             name: name.into(),
-            tier: tier.into(),
+            tier: tier.parse()?,
             parent: parent.into(),
         };
         let addrs: Vec<String> = self.addrs.iter().map(ToString::to_string).collect();
@@ -156,7 +156,7 @@ impl Member {
                 addrs,
                 station: inv.station.code.clone(),
                 station_name: inv.station.name.clone(),
-                tier: inv.station.tier.clone(),
+                tier: inv.station.tier,
                 secret: inv.secret,
                 expires_at: inv.expires_at,
             })
