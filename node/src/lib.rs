@@ -23,6 +23,7 @@ pub mod inbox;
 pub mod invalid;
 pub mod network;
 mod node;
+mod ops;
 pub mod query;
 pub mod refusal;
 pub mod replica;
