@@ -1,7 +1,5 @@
-//! Helpers shared by the integration tests of `yizhan-node`.
-//!
-//! Each test file includes this module and uses part of it, hence `dead_code` is allowed here.
-#![allow(dead_code)]
+//! Helpers shared by the integration tests of `yizhan-node`: networks, stations, intake forms,
+//! hand-built case documents and the agreement of the SQL light filter with the fold.
 
 use chrono::NaiveDate;
 use std::path::Path;
