@@ -923,6 +923,23 @@ fn csv_problem(e: &csv::Error) -> SyntaxProblem {
     }
 }
 
+impl ServiceItem {
+    /// The item as a case records it at intake (the case keeps this copy, so that later edits of
+    /// the catalog do not change it): the one place that turns an item into a case's snapshot.
+    pub fn snapshot(&self) -> crate::case::doc::ItemSnapshot {
+        crate::case::doc::ItemSnapshot {
+            code: self.code.clone(),
+            name: self.name.clone(),
+            kind: self.kind.as_str().to_string(),
+            legal_days: self.legal_days,
+            promised_days: self.promised_days,
+            tier: self.tier.as_str().to_string(),
+            materials: self.materials.clone(),
+            departments: self.departments.clone(),
+        }
+    }
+}
+
 impl Catalog {
     /// The default catalog (at least 30 realistic items over the three tiers), loaded at `init`.
     ///

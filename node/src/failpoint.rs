@@ -20,6 +20,16 @@ pub(crate) const NETWORK_EDIT_BEFORE_WRITE: &str = "network-edit-before-write";
 pub(crate) const SKIP_REINDEX: &str = "skip-reindex";
 
 #[cfg(test)]
+pub(crate) use armed::{arm, hit};
+
+/// Failpoints are armed only in the crate's unit tests; everywhere else nothing fires.
+#[cfg(not(test))]
+#[inline(always)]
+pub(crate) fn hit(_name: &'static str) -> bool {
+    false
+}
+
+#[cfg(test)]
 mod armed {
     use std::cell::RefCell;
     use std::collections::BTreeMap;
@@ -58,14 +68,4 @@ mod armed {
         });
         true
     }
-}
-
-#[cfg(test)]
-pub(crate) use armed::{arm, hit};
-
-/// Failpoints are armed only in the crate's unit tests; everywhere else nothing fires.
-#[cfg(not(test))]
-#[inline(always)]
-pub(crate) fn hit(_name: &'static str) -> bool {
-    false
 }

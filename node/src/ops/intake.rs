@@ -48,16 +48,7 @@ pub(crate) fn validate_new(node: &Node, new: &NewCase) -> Result<ItemSnapshot> {
     if !new.delegated && (new.entrustment || !new.handed_over.is_empty()) {
         return Err(NodeError::invalid("delegation", Invalid::NotDelegated));
     }
-    Ok(ItemSnapshot {
-        code: item.code.clone(),
-        name: item.name.clone(),
-        kind: item.kind.as_str().to_string(),
-        legal_days: item.legal_days,
-        promised_days: item.promised_days,
-        tier: item.tier.as_str().to_string(),
-        materials: item.materials.clone(),
-        departments: item.departments.clone(),
-    })
+    Ok(item.snapshot())
 }
 
 /// Implements [`Node::new_case`].

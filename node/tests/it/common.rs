@@ -136,16 +136,7 @@ pub fn intake(item: &str, name: &str) -> NewCase {
 
 /// The item as a case would record it at intake.
 pub fn snapshot(item: &ServiceItem) -> ItemSnapshot {
-    ItemSnapshot {
-        code: item.code.clone(),
-        name: item.name.clone(),
-        kind: item.kind.as_str().to_string(),
-        legal_days: item.legal_days,
-        promised_days: item.promised_days,
-        tier: item.tier.as_str().to_string(),
-        materials: item.materials.clone(),
-        departments: item.departments.clone(),
-    }
+    item.snapshot()
 }
 
 /// The snapshot of an item of the default catalog.
