@@ -48,15 +48,15 @@ pub const COUNTY: Layout = &[
     ("V22", "郝家堡村便民服务站", "village", "T2"),
 ];
 
-/// The roster entry of a layout row.
-pub fn station_of(row: &StationRow) -> Station {
+/// The roster entry of a layout row; a tier the layout misspells is an error naming it.
+pub fn station_of(row: &StationRow) -> Result<Station> {
     let &(code, name, tier, parent) = row;
-    Station {
+    Ok(Station {
         code: code.into(),
         name: name.into(),
-        tier: tier.into(),
+        tier: tier.parse()?,
         parent: parent.into(),
-    }
+    })
 }
 
 /// One link, the child dialing its parent.
@@ -141,7 +141,7 @@ impl County {
             .ok_or_else(|| anyhow!("no station {code} in the layout"))?;
         let p = self.index(at)?;
         let member = self.members[p]
-            .enrol(&self.dir.join(name), name, &station_of(row), self.clock)
+            .enrol(&self.dir.join(name), name, &station_of(row)?, self.clock)
             .await?;
         self.members.push(member);
         let child = self.members.len() - 1;

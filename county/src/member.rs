@@ -56,7 +56,7 @@ impl Member {
         let station = node.identity().station.clone();
         let (label, tier) = node
             .station()
-            .map(|s| (s.name.clone(), s.tier.clone()))
+            .map(|s| (s.name.clone(), s.tier.as_str().to_string()))
             .with_context(|| format!("{name} has no station in its roster"))?;
         let (handle, thread) = NodeHandle::spawn(node)?;
         let (tx, mut rx) = mpsc::channel::<SessionReport>(64);
@@ -114,7 +114,7 @@ impl Member {
                 addrs,
                 station: inv.station.code.clone(),
                 station_name: inv.station.name.clone(),
-                tier: inv.station.tier.clone(),
+                tier: inv.station.tier,
                 secret: inv.secret,
                 expires_at: inv.expires_at,
             })

@@ -15,7 +15,6 @@ use yizhan_node::clock::format_ms;
 use yizhan_node::idcard::mask_id_number;
 use yizhan_node::network::Roster;
 use yizhan_node::query::{CaseRow, Stats};
-use yizhan_node::station::Tier;
 use yizhan_node::{CaseView, Node};
 
 /// Printed after a due date that is provisional (counted into a year without a calendar rule).
@@ -88,7 +87,7 @@ pub fn stations(roster: &Roster, json: bool) -> Result<()> {
         return print_json(&Value::Array(list));
     }
     for s in roster.stations.values() {
-        let tier = Tier::parse(&s.tier).map_or("?", Tier::label_zh);
+        let tier = s.tier.label_zh();
         outln!(
             "{:<12} {:<8} {} (上级 {})",
             s.code,

@@ -307,12 +307,58 @@ pub enum CatalogError {
         format: &'static str,
         problem: SyntaxProblem,
     },
-    /// One or more rows are invalid.
-    #[error("catalog has {} bad row(s): {}", .0.len(), .0.iter().map(|e| format!("row {} field {}: {}", e.row, e.field, e.problem)).collect::<Vec<_>>().join("; "))]
+    /// One or more rows are invalid. Every problem is kept; messages list the first
+    /// [`LISTED_PROBLEMS`] ([`CatalogError::listed`]).
+    #[error("catalog has {} bad row(s): {}", .0.len(), rows_listed(.0))]
     Rows(Vec<RowError>),
     /// The file is empty.
     #[error("catalog file has no items")]
     Empty,
+    /// The file is larger than a catalog can be; it was not read.
+    #[error("catalog file is {bytes} bytes, more than the {max} a catalog may have")]
+    TooLarge { bytes: u64, max: u64 },
+    /// The file has more items than a catalog may have.
+    #[error("catalog file has more than {max} items ({found} or more)")]
+    TooManyItems { found: usize, max: usize },
+    /// The file could not be opened or read.
+    #[error("cannot read {}: {source}", .path.display())]
+    Io {
+        path: std::path::PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
+}
+
+/// How many problems a message lists before "… and N more".
+pub const LISTED_PROBLEMS: usize = 5;
+
+/// The largest catalog file read, in bytes: a city's catalog of a few thousand items with their
+/// materials fits many times over, and a file of this size parses in well under a second.
+pub const MAX_FILE_BYTES: u64 = 4 * 1024 * 1024;
+
+/// The most items a catalog may have. The catalog is replicated to every node and read whole by
+/// intake, so its size is bounded like any other input.
+pub const MAX_ITEMS: usize = 5_000;
+
+impl CatalogError {
+    /// For [`CatalogError::Rows`]: the problems a message lists and how many more there are.
+    pub fn listed(rows: &[RowError]) -> (&[RowError], usize) {
+        let shown = rows.len().min(LISTED_PROBLEMS);
+        (&rows[..shown], rows.len() - shown)
+    }
+}
+
+fn rows_listed(rows: &[RowError]) -> String {
+    let (shown, more) = CatalogError::listed(rows);
+    let mut text = shown
+        .iter()
+        .map(|e| format!("row {} field {}: {}", e.row, e.field, e.problem))
+        .collect::<Vec<_>>()
+        .join("; ");
+    if more > 0 {
+        text.push_str(&format!("; … and {more} more"));
+    }
+    text
 }
 
 /// The catalog: service items by code.
@@ -877,6 +923,23 @@ fn csv_problem(e: &csv::Error) -> SyntaxProblem {
     }
 }
 
+impl ServiceItem {
+    /// The item as a case records it at intake (the case keeps this copy, so that later edits of
+    /// the catalog do not change it): the one place that turns an item into a case's snapshot.
+    pub fn snapshot(&self) -> crate::case::doc::ItemSnapshot {
+        crate::case::doc::ItemSnapshot {
+            code: self.code.clone(),
+            name: self.name.clone(),
+            kind: self.kind.as_str().to_string(),
+            legal_days: self.legal_days,
+            promised_days: self.promised_days,
+            tier: self.tier.as_str().to_string(),
+            materials: self.materials.clone(),
+            departments: self.departments.clone(),
+        }
+    }
+}
+
 impl Catalog {
     /// The default catalog (at least 30 realistic items over the three tiers), loaded at `init`.
     ///
@@ -929,6 +992,12 @@ impl Catalog {
                 problem: SyntaxProblem::NotAnArray(json_type(&value)),
             });
         };
+        if rows.len() > MAX_ITEMS {
+            return Err(CatalogError::TooManyItems {
+                found: rows.len(),
+                max: MAX_ITEMS,
+            });
+        }
         let mut errors = Vec::new();
         let drafts = rows
             .iter()
@@ -981,6 +1050,12 @@ impl Catalog {
         let mut drafts = Vec::new();
         for (i, record) in reader.records().enumerate() {
             let row = i + 1;
+            if row > MAX_ITEMS {
+                return Err(CatalogError::TooManyItems {
+                    found: row,
+                    max: MAX_ITEMS,
+                });
+            }
             let record = record.map_err(|e| {
                 syntax(SyntaxProblem::Record {
                     row,
@@ -1049,6 +1124,43 @@ impl Catalog {
                 }
             }
         }
+    }
+
+    /// Reads and parses a catalog file, the format told by its extension (see
+    /// [`Catalog::parse`]). A file larger than [`MAX_FILE_BYTES`] is refused before it is read,
+    /// and one with more than [`MAX_ITEMS`] items while it is parsed.
+    pub fn read_file(path: &std::path::Path) -> Result<Catalog, CatalogError> {
+        use std::io::Read as _;
+        let io = |source| CatalogError::Io {
+            path: path.to_path_buf(),
+            source,
+        };
+        let file = std::fs::File::open(path).map_err(io)?;
+        let bytes = file.metadata().map_err(io)?.len();
+        if bytes > MAX_FILE_BYTES {
+            return Err(CatalogError::TooLarge {
+                bytes,
+                max: MAX_FILE_BYTES,
+            });
+        }
+        // The read is bounded too, for a file that grows after the check (or is not a regular
+        // file and reports no length).
+        let mut content = Vec::new();
+        file.take(MAX_FILE_BYTES + 1)
+            .read_to_end(&mut content)
+            .map_err(io)?;
+        let read = u64::try_from(content.len()).unwrap_or(u64::MAX);
+        if read > MAX_FILE_BYTES {
+            return Err(CatalogError::TooLarge {
+                bytes: read,
+                max: MAX_FILE_BYTES,
+            });
+        }
+        let hint = path
+            .extension()
+            .and_then(|e| e.to_str())
+            .map(str::to_ascii_lowercase);
+        Catalog::parse(&content, hint.as_deref())
     }
 
     /// The catalog as a pretty-printed JSON array in code order, readable by [`Catalog::from_json`].
@@ -1484,6 +1596,70 @@ mod tests {
         has(&errors, 5, "kind", "nope");
         has(&errors, 5, "legal_days", "\"x\"");
         has(&errors, 5, "tier", "nowhere");
+    }
+
+    /// Issue #11: a file of thousands of bad rows printed every problem in one line of millions
+    /// of characters.
+    #[test]
+    fn a_message_lists_the_first_problems_and_counts_the_rest() {
+        let body: String = (1..=2_000)
+            .map(|i| format!("A-{i},,promised,20,5,申请表,city,,\n"))
+            .collect();
+        let e = csv(&body).expect_err("every row lacks a name");
+        let text = e.to_string();
+        assert!(
+            text.starts_with("catalog has 2000 bad row(s): row 1 field name"),
+            "{text}"
+        );
+        assert!(text.ends_with("; … and 1995 more"), "{text}");
+        assert!(text.len() < 600, "{} characters", text.len());
+        assert_eq!(rows(Err(e)).len(), 2_000, "the data keeps every problem");
+    }
+
+    /// Issue #11: a catalog file of any size was read whole and accepted.
+    #[test]
+    fn files_and_item_counts_are_bounded() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let big = dir.path().join("big.csv");
+        let file = std::fs::File::create(&big).expect("create");
+        file.set_len(MAX_FILE_BYTES + 1).expect("a sparse file");
+        assert!(matches!(
+            Catalog::read_file(&big),
+            Err(CatalogError::TooLarge { bytes, max: MAX_FILE_BYTES }) if bytes == MAX_FILE_BYTES + 1
+        ));
+        let many: String = (0..=MAX_ITEMS)
+            .map(|i| format!("A-{i},好,promised,20,5,申请表,city,,\n"))
+            .collect();
+        let path = dir.path().join("many.csv");
+        std::fs::write(&path, format!("{}\n{many}", CSV_COLUMNS[..9].join(","))).expect("write");
+        let e = Catalog::read_file(&path).expect_err("too many");
+        assert!(
+            matches!(e, CatalogError::TooManyItems { max: MAX_ITEMS, .. }),
+            "{e:?}"
+        );
+        assert_eq!(
+            e.to_string(),
+            format!(
+                "catalog file has more than {MAX_ITEMS} items ({} or more)",
+                MAX_ITEMS + 1
+            )
+        );
+        let json = format!("[{}]", vec![r#"{"code":"A"}"#; MAX_ITEMS + 1].join(","));
+        assert!(matches!(
+            Catalog::from_json(json.as_bytes()),
+            Err(CatalogError::TooManyItems { found, .. }) if found == MAX_ITEMS + 1
+        ));
+        let missing = dir.path().join("missing.csv");
+        assert!(matches!(
+            Catalog::read_file(&missing),
+            Err(CatalogError::Io { .. })
+        ));
+        let ok = dir.path().join("ok.json");
+        std::fs::write(&ok, Catalog::default_catalog().to_json()).expect("write");
+        assert_eq!(
+            Catalog::read_file(&ok).expect("reads"),
+            Catalog::default_catalog()
+        );
     }
 
     #[test]

@@ -253,7 +253,7 @@ mod tests {
         Station {
             code: code.into(),
             name: code.into(),
-            tier: tier.into(),
+            tier: tier.parse().expect("a tier"),
             parent: parent.into(),
         }
     }
@@ -311,7 +311,7 @@ mod tests {
         assert!(err.to_string().contains("unknown node"), "{err}");
         // A tampered body.
         let mut c = Cert::issue(&town, body(&vill, station("V", "village", "T")));
-        c.body.station.tier = "city".into();
+        c.body.station.tier = Tier::City;
         assert!(m.add(c).unwrap_err().to_string().contains("bad signature"));
         // Another network.
         let mut b = body(&vill, station("V", "village", "T"));

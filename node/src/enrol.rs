@@ -92,7 +92,7 @@ impl Node {
                         "code",
                         Invalid::StationExistsAs {
                             code: existing.code.clone(),
-                            tier: existing.tier.clone(),
+                            tier: existing.tier.as_str().to_string(),
                             parent: existing.parent.clone(),
                         },
                     ));

@@ -108,6 +108,8 @@ pub enum Invalid {
     ThisNode,
 }
 
+impl std::error::Error for Invalid {}
+
 impl fmt::Display for Invalid {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {

@@ -78,16 +78,16 @@ pub struct Station {
     pub code: String,
     /// Name, e.g. 小店区北格镇便民服务中心.
     pub name: String,
-    /// `village`, `township` or `city`.
-    pub tier: String,
+    /// The station's tier.
+    pub tier: Tier,
     /// The parent station's code; empty for the city.
     pub parent: String,
 }
 
 impl Station {
-    /// The station's tier (an unknown stored tier reads as village, the least privileged).
+    /// The station's tier.
     pub fn tier(&self) -> Tier {
-        Tier::parse(&self.tier).unwrap_or(Tier::Village)
+        self.tier
     }
 }
 
@@ -228,9 +228,7 @@ impl Roster {
                 Invalid::StationExists(station.code),
             ));
         }
-        let tier = Tier::parse(&station.tier).ok_or_else(|| {
-            NodeError::invalid("tier", Invalid::UnknownTier(station.tier.clone()))
-        })?;
+        let tier = station.tier;
         let parent = self
             .stations
             .get(&station.parent)
@@ -313,28 +311,47 @@ pub struct CatalogDoc {
     pub items: BTreeMap<String, ItemDoc>,
 }
 
+impl ItemDoc {
+    /// The stored form of an item.
+    fn from_item(i: &ServiceItem) -> ItemDoc {
+        ItemDoc {
+            code: i.code.clone(),
+            name: i.name.clone(),
+            kind: i.kind.as_str().to_string(),
+            legal_days: i.legal_days,
+            promised_days: i.promised_days,
+            materials: i.materials.clone(),
+            tier: i.tier.as_str().to_string(),
+            departments: i.departments.clone(),
+            conditions: i.conditions.clone(),
+            retired: i.retired,
+        }
+    }
+
+    /// The item, if its kind and tier are known and it validates on its own.
+    fn to_item(&self) -> Option<ServiceItem> {
+        let item = ServiceItem {
+            code: self.code.clone(),
+            name: self.name.clone(),
+            kind: CaseKind::parse(&self.kind)?,
+            legal_days: self.legal_days,
+            promised_days: self.promised_days,
+            materials: self.materials.clone(),
+            tier: Tier::parse(&self.tier)?,
+            departments: self.departments.clone(),
+            conditions: self.conditions.clone(),
+            retired: self.retired,
+        };
+        Catalog::check_item(&item).is_empty().then_some(item)
+    }
+}
+
 impl CatalogDoc {
     /// The stored form of a catalog.
     pub fn from_catalog(catalog: &Catalog) -> CatalogDoc {
         let items = catalog
             .items()
-            .map(|i| {
-                (
-                    i.code.clone(),
-                    ItemDoc {
-                        code: i.code.clone(),
-                        name: i.name.clone(),
-                        kind: i.kind.as_str().to_string(),
-                        legal_days: i.legal_days,
-                        promised_days: i.promised_days,
-                        materials: i.materials.clone(),
-                        tier: i.tier.as_str().to_string(),
-                        departments: i.departments.clone(),
-                        conditions: i.conditions.clone(),
-                        retired: i.retired,
-                    },
-                )
-            })
+            .map(|i| (i.code.clone(), ItemDoc::from_item(i)))
             .collect();
         CatalogDoc {
             schema: "yizhan/catalog/1".into(),
@@ -342,31 +359,31 @@ impl CatalogDoc {
         }
     }
 
+    /// Whether an item with this code is stored, whether or not it validates.
+    pub fn contains(&self, code: &str) -> bool {
+        self.items.contains_key(code)
+    }
+
+    /// The stored item `code`, if it validates (as [`CatalogDoc::to_catalog`] reads it).
+    pub fn item(&self, code: &str) -> Option<ServiceItem> {
+        self.items.get(code).and_then(ItemDoc::to_item)
+    }
+
+    /// Adds or replaces one item, leaving every other stored item exactly as it is.
+    pub fn put_item(&mut self, item: &ServiceItem) {
+        self.items
+            .insert(item.code.clone(), ItemDoc::from_item(item));
+    }
+
+    /// Removes one item, leaving every other stored item exactly as it is.
+    pub fn remove_item(&mut self, code: &str) {
+        self.items.remove(code);
+    }
+
     /// The in-memory catalog. Items that no longer validate (a merge of two concurrent city edits)
     /// are skipped rather than poisoning the whole catalog.
     pub fn to_catalog(&self) -> Catalog {
-        let items: Vec<ServiceItem> = self
-            .items
-            .values()
-            .filter_map(|d| {
-                Some(ServiceItem {
-                    code: d.code.clone(),
-                    name: d.name.clone(),
-                    kind: CaseKind::parse(&d.kind)?,
-                    legal_days: d.legal_days,
-                    promised_days: d.promised_days,
-                    materials: d.materials.clone(),
-                    tier: Tier::parse(&d.tier)?,
-                    departments: d.departments.clone(),
-                    conditions: d.conditions.clone(),
-                    retired: d.retired,
-                })
-            })
-            .collect();
-        let valid: Vec<ServiceItem> = items
-            .into_iter()
-            .filter(|i| Catalog::from_items(vec![i.clone()]).is_ok())
-            .collect();
+        let valid: Vec<ServiceItem> = self.items.values().filter_map(ItemDoc::to_item).collect();
         Catalog::from_items(valid).unwrap_or_default()
     }
 }
@@ -389,24 +406,24 @@ pub struct YearDoc {
     pub workdays: Vec<String>,
 }
 
+impl YearDoc {
+    /// The stored form of one year's rule.
+    pub fn from_rule(rule: &YearRule) -> YearDoc {
+        let fmt = |v: &Vec<NaiveDate>| v.iter().map(|d| d.format("%Y-%m-%d").to_string()).collect();
+        YearDoc {
+            holidays: fmt(&rule.holidays),
+            workdays: fmt(&rule.workdays),
+        }
+    }
+}
+
 impl CalendarDoc {
     /// The stored form of a calendar.
     pub fn from_calendar(calendar: &Calendar) -> CalendarDoc {
         let years = calendar
             .years()
             .iter()
-            .map(|(y, r)| {
-                let fmt = |v: &Vec<NaiveDate>| {
-                    v.iter().map(|d| d.format("%Y-%m-%d").to_string()).collect()
-                };
-                (
-                    y.to_string(),
-                    YearDoc {
-                        holidays: fmt(&r.holidays),
-                        workdays: fmt(&r.workdays),
-                    },
-                )
-            })
+            .map(|(y, r)| (y.to_string(), YearDoc::from_rule(r)))
             .collect();
         CalendarDoc {
             schema: "yizhan/calendar/1".into(),
@@ -459,7 +476,7 @@ mod tests {
         Station {
             code: code.into(),
             name: format!("{code} 站"),
-            tier: tier.into(),
+            tier: tier.parse().expect("a tier"),
             parent: parent.into(),
         }
     }

@@ -1,5 +1,10 @@
-//! [`Node`]: one installation's station core — its store, identity, network documents and the
-//! operations the command line, the window and sync call.
+//! [`Node`]: one installation's station core — its store, identity and the network documents as
+//! last read — and the facade over every operation the command line, the window and sync call.
+//!
+//! Each public method of `Node` is a line that calls the operation module doing the work
+//! ([`crate::ops`]: intake, actions, network edits, membership, derived views and the index);
+//! queries live in [`crate::query`], [`crate::inbox`] and [`crate::replica`]. What stays here is
+//! opening and creating a store, the cache of the network documents and its refresh.
 //!
 //! Every operation that changes a case runs in one write transaction: load the document, fold its
 //! log, check the action against the transition table, append the event, persist the document and
@@ -9,15 +14,12 @@
 use crate::calendar::{Calendar, YearRule};
 use crate::case::action::Action;
 use crate::case::deadline::{Deadline, Light};
-use crate::case::doc::{
-    Applicant, CASE_SCHEMA, CaseDoc, Delegation, ItemSnapshot, append_event, read_case,
-};
-use crate::case::fold::{self, CaseState};
-use crate::catalog::{CaseKind, Catalog, CatalogError, RowError, RowProblem, ServiceItem};
+use crate::case::doc::{CaseDoc, read_case};
+use crate::case::fold::CaseState;
+use crate::catalog::{Catalog, ServiceItem};
 use crate::cert::{Cert, CertBody, Members};
-use crate::clock::{Clock, china_date};
+use crate::clock::Clock;
 use crate::error::{NodeError, Result};
-use crate::idcard::validate_id_number;
 use crate::invalid::Invalid;
 use crate::network::{
     CALENDAR_ID, CATALOG_ID, CalendarDoc, CatalogDoc, Member, NETWORK_DOC_IDS, ROSTER_ID, Roster,
@@ -25,12 +27,19 @@ use crate::network::{
 };
 use crate::refusal::Refusal;
 use crate::station::Tier;
-use crate::store::index::{self, IndexRow};
-use crate::store::{DocType, Store, WriteTx, Written};
-use automerge::Automerge;
-use autosurgeon::{Hydrate, Reconcile, hydrate, reconcile};
+use crate::store::index;
+use crate::store::{DocType, Store};
 use chrono::NaiveDate;
+use std::cell::OnceCell;
 use std::path::Path;
+
+pub(crate) use crate::ops::derived::rebuild_index;
+use crate::ops::derived::{INDEX_BASIS, index_basis};
+pub use crate::ops::derived::{derive, index_row};
+pub(crate) use crate::ops::membership::store_cert;
+
+use crate::ops::network_edit::adopt_stations;
+use crate::ops::{self, check_text, hydrate_doc, new_uuid, random_bytes, write_new};
 
 /// Who this node is.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -47,14 +56,15 @@ pub struct Identity {
 
 /// The network documents as this process last read them.
 #[derive(Debug)]
-struct NetCache {
-    seqs: Vec<Option<i64>>,
-    certs_version: i64,
-    members: Members,
-    roster: Roster,
-    catalog: Catalog,
-    calendar: Calendar,
-    settings: Settings,
+pub(crate) struct NetCache {
+    pub(crate) seqs: Vec<Option<i64>>,
+    pub(crate) certs_version: i64,
+    pub(crate) members: Members,
+    pub(crate) roster: Roster,
+    /// Read on first use ([`Node::catalog`]).
+    pub(crate) catalog: OnceCell<Catalog>,
+    pub(crate) calendar: Calendar,
+    pub(crate) settings: Settings,
 }
 
 /// A new case as typed in at intake.
@@ -108,89 +118,6 @@ pub struct InitParams {
     pub name: String,
 }
 
-fn reconcile_err(e: autosurgeon::ReconcileError) -> NodeError {
-    NodeError::CorruptDocument {
-        doc: "(writing)".into(),
-        reason: e.to_string(),
-    }
-}
-
-fn hydrate_doc<T: Hydrate>(doc_id: &str, doc: &Automerge) -> Result<T> {
-    hydrate(doc).map_err(|e| NodeError::CorruptDocument {
-        doc: doc_id.to_string(),
-        reason: e.to_string(),
-    })
-}
-
-fn write_new<T: Reconcile>(
-    wtx: &mut WriteTx<'_>,
-    doc_id: &str,
-    doc_type: DocType,
-    value: &T,
-) -> Result<Written> {
-    let mut doc = wtx.new_doc();
-    let mut tx = doc.transaction();
-    reconcile(&mut tx, value).map_err(reconcile_err)?;
-    tx.commit();
-    wtx.put_doc(doc_id, doc_type, doc, None)
-}
-
-fn write_update<T: Reconcile>(wtx: &mut WriteTx<'_>, doc_id: &str, value: &T) -> Result<Written> {
-    let mut doc = wtx
-        .take_doc(doc_id)?
-        .ok_or_else(|| NodeError::CorruptDocument {
-            doc: doc_id.to_string(),
-            reason: "the network document is missing".into(),
-        })?;
-    let before = doc.get_heads();
-    let mut tx = doc.transaction();
-    reconcile(&mut tx, value).map_err(reconcile_err)?;
-    tx.commit();
-    wtx.put_doc(doc_id, DocType::Network, doc, Some(&before))
-}
-
-fn random_bytes<const N: usize>() -> Result<[u8; N]> {
-    let mut b = [0u8; N];
-    getrandom::fill(&mut b).map_err(|e| NodeError::Io {
-        path: "(system random source)".into(),
-        source: std::io::Error::other(e.to_string()),
-    })?;
-    Ok(b)
-}
-
-fn new_uuid() -> Result<String> {
-    Ok(uuid::Builder::from_random_bytes(random_bytes::<16>()?)
-        .into_uuid()
-        .to_string())
-}
-
-fn check_text(field: &'static str, value: &str, max_chars: usize) -> Result<()> {
-    if value.chars().count() > max_chars {
-        return Err(NodeError::invalid(
-            field,
-            Invalid::TooLong { max: max_chars },
-        ));
-    }
-    if value.chars().any(|c| c.is_control() && c != '\n') {
-        return Err(NodeError::invalid(field, Invalid::ControlCharacters));
-    }
-    Ok(())
-}
-
-fn validate_phone(phone: &str) -> Result<()> {
-    let digits = phone.chars().filter(char::is_ascii_digit).count();
-    let ok_chars = phone
-        .chars()
-        .all(|c| c.is_ascii_digit() || matches!(c, '+' | '-' | ' '));
-    if !ok_chars || !(5..=20).contains(&digits) {
-        return Err(NodeError::invalid(
-            "phone",
-            Invalid::PhoneDigits { min: 5, max: 20 },
-        ));
-    }
-    Ok(())
-}
-
 impl Node {
     /// Creates a new network in `dir`, with this node as its city station.
     pub fn init(dir: &Path, clock: Clock, params: &InitParams) -> Result<Node> {
@@ -214,7 +141,7 @@ impl Node {
         let city = Station {
             code: params.code.clone(),
             name: params.name.trim().to_string(),
-            tier: "city".into(),
+            tier: Tier::City,
             parent: String::new(),
         };
         let cert = Cert::issue(
@@ -305,7 +232,16 @@ impl Node {
         };
         // A migration that added derived data only the documents can give (schema 5: the search
         // keys; schema 6: the provisional flags) asks for one rebuild of the index.
-        if let Some(why) = node.store.meta("reindex")? {
+        let stale = node.store.meta(INDEX_BASIS)?
+            != Some(index_basis(&node.net.calendar, &node.net.settings));
+        let why = match node.store.meta("reindex")? {
+            Some(why) => Some(why),
+            None if stale => {
+                Some("the index was computed from another calendar or settings".into())
+            }
+            None => None,
+        };
+        if let Some(why) = why {
             tracing::info!("rebuilding the case index once after an upgrade: {why}");
             let started = std::time::Instant::now();
             let cases = node.reindex()?;
@@ -318,7 +254,7 @@ impl Node {
         Ok(node)
     }
 
-    fn load_net(store: &mut Store) -> Result<NetCache> {
+    pub(crate) fn load_net(store: &mut Store) -> Result<NetCache> {
         let seqs = store.doc_seqs(&NETWORK_DOC_IDS)?;
         let certs_version = store.counter("certs")?;
         let missing = |id: &str| NodeError::CorruptDocument {
@@ -334,16 +270,12 @@ impl Node {
         }
         // Stations enrolled by a township while the city was out of reach are known from their
         // certificates before the city adds them to the roster.
-        for st in members.stations() {
-            roster
-                .stations
-                .entry(st.code.clone())
-                .or_insert_with(|| st.clone());
+        adopt_stations(&mut roster, &members);
+        // The catalog is read when first used (intake, the catalog screens), not here: its
+        // size (thousands of items) would otherwise be paid by every command that opens the node.
+        if store.doc_seqs(&[CATALOG_ID])?[0].is_none() {
+            return Err(missing(CATALOG_ID));
         }
-        let catalog = store
-            .read_doc(CATALOG_ID, |d| hydrate_doc::<CatalogDoc>(CATALOG_ID, d))?
-            .ok_or_else(|| missing(CATALOG_ID))?
-            .to_catalog();
         let (calendar, problems) = store
             .read_doc(CALENDAR_ID, |d| hydrate_doc::<CalendarDoc>(CALENDAR_ID, d))?
             .ok_or_else(|| missing(CALENDAR_ID))?
@@ -360,7 +292,7 @@ impl Node {
             certs_version,
             members,
             roster,
-            catalog,
+            catalog: OnceCell::new(),
             calendar,
             settings,
         })
@@ -408,66 +340,41 @@ impl Node {
 
     /// The certificate of a node that may take part: known, verified and not revoked.
     pub fn member(&self, node_id: &str) -> Result<&Cert> {
-        if self.net.roster.is_revoked(node_id) {
-            return Err(NodeError::BadCertificate(format!(
-                "node {} has been revoked",
-                crate::cert::short(node_id)
-            )));
-        }
-        self.net.members.get(node_id).ok_or_else(|| {
-            NodeError::BadCertificate(format!(
-                "node {} is not a member",
-                crate::cert::short(node_id)
-            ))
-        })
+        ops::membership::member(self, node_id)
     }
 
     /// Verifies and stores certificates (from a peer or an enrolment). Returns how many were new;
     /// certificates that do not verify are returned with why and not stored.
     pub fn add_certs(&mut self, certs: Vec<Cert>) -> Result<(usize, Vec<(Cert, NodeError)>)> {
-        self.refresh()?;
-        let mut members = self.net.members.clone();
-        let before = members.certs().len();
-        let failed = members.add_all(certs);
-        let added: Vec<Cert> = members
-            .certs()
-            .values()
-            .filter(|c| self.net.members.get(&c.body.node_id) != Some(*c))
-            .cloned()
-            .collect();
-        if !added.is_empty() {
-            self.store.write(|wtx| {
-                for c in &added {
-                    store_cert(wtx, c)?;
-                }
-                Ok(())
-            })?;
-            self.refresh()?;
-        }
-        Ok((members.certs().len() - before, failed))
+        ops::membership::add_certs(self, certs)
     }
 
     /// This node's secret key (for its iroh endpoint). It never leaves the node.
     pub fn secret_key(&self) -> Result<[u8; 32]> {
-        let hex_key = self
-            .store
-            .meta("secret_key")?
-            .ok_or_else(|| NodeError::NotAStore {
-                path: self.store.path().to_path_buf(),
-                reason: "it has no secret key".into(),
-            })?;
-        hex::decode(hex_key)
-            .ok()
-            .and_then(|b| <[u8; 32]>::try_from(b).ok())
-            .ok_or_else(|| NodeError::NotAStore {
-                path: self.store.path().to_path_buf(),
-                reason: "its secret key is malformed".into(),
-            })
+        ops::membership::secret_key(self)
     }
 
-    /// The catalog.
+    /// The catalog, read from the store the first time it is asked for after each change.
     pub fn catalog(&self) -> &Catalog {
-        &self.net.catalog
+        self.net.catalog.get_or_init(|| {
+            let read = self.store.read_doc_uncached(CATALOG_ID, |d| {
+                hydrate_doc::<CatalogDoc>(CATALOG_ID, d).map(|doc| doc.to_catalog())
+            });
+            match read {
+                Ok(Some(catalog)) => catalog,
+                // `open` checked that the document exists; one that went missing or does not
+                // read since is reported here and reads as an empty catalog, which takes in
+                // nothing, rather than failing every command that shows a case.
+                Ok(None) => {
+                    tracing::error!("the catalog document is missing");
+                    Catalog::default()
+                }
+                Err(e) => {
+                    tracing::error!("the catalog does not read: {e}");
+                    Catalog::default()
+                }
+            }
+        })
     }
 
     /// The calendar.
@@ -497,7 +404,7 @@ impl Node {
             .ok_or_else(|| NodeError::UnknownStation(self.identity.station.clone()))
     }
 
-    fn require_city(&self, action: &'static str) -> Result<()> {
+    pub(crate) fn require_city(&self, action: &'static str) -> Result<()> {
         if self.station()?.tier() == Tier::City {
             Ok(())
         } else {
@@ -507,74 +414,32 @@ impl Node {
 
     /// Adds a station to the roster (city only).
     pub fn add_station(&mut self, station: Station) -> Result<()> {
-        self.refresh()?;
-        self.require_city("station add")?;
-        check_text("name", &station.name, 100)?;
-        let mut roster = self.net.roster.clone();
-        roster.add_station(station)?;
-        self.store
-            .write(|wtx| write_update(wtx, ROSTER_ID, &roster).map(|_| ()))?;
-        self.refresh()
+        ops::network_edit::add_station(self, station)
     }
 
     /// Replaces the catalog (city only).
     pub fn import_catalog(&mut self, catalog: &Catalog) -> Result<()> {
-        self.refresh()?;
-        self.require_city("catalog import")?;
-        if catalog.is_empty() {
-            return Err(CatalogError::Empty.into());
-        }
-        let doc = CatalogDoc::from_catalog(catalog);
-        self.store
-            .write(|wtx| write_update(wtx, CATALOG_ID, &doc).map(|_| ()))?;
-        self.refresh()
+        ops::network_edit::import_catalog(self, catalog)
     }
 
     /// Adds an item to the catalog (city only). Its code must be new: the code is what cases
     /// refer to, so an existing item is changed with [`Node::update_item`] instead.
     pub fn add_item(&mut self, item: ServiceItem) -> Result<()> {
-        self.refresh()?;
-        self.require_city("catalog edit")?;
-        if self.net.catalog.get(&item.code).is_some() {
-            return Err(CatalogError::Rows(vec![RowError {
-                row: 1,
-                field: "code".into(),
-                problem: RowProblem::AlreadyInCatalog(item.code),
-            }])
-            .into());
-        }
-        let catalog = self.net.catalog.with_item(item)?;
-        self.write_catalog(&catalog)
+        ops::network_edit::add_item(self, item)
     }
 
     /// Replaces an item of the catalog, found by its code (city only), validated as an import
     /// validates a row. Cases already taken in keep the item as it was at their intake (the case
     /// document holds a copy); only new cases follow the new rules.
     pub fn update_item(&mut self, item: ServiceItem) -> Result<()> {
-        self.refresh()?;
-        self.require_city("catalog edit")?;
-        if self.net.catalog.get(&item.code).is_none() {
-            return Err(NodeError::UnknownItem(item.code));
-        }
-        let catalog = self.net.catalog.with_item(item)?;
-        self.write_catalog(&catalog)
+        ops::network_edit::update_item(self, item)
     }
 
     /// Retires an item (停用) or brings it back (city only). A retired item stays in the catalog,
     /// so that the cases taken in for it keep its name in lists, filters and statistics, but no
     /// new case is taken in for it.
     pub fn set_item_retired(&mut self, code: &str, retired: bool) -> Result<()> {
-        self.refresh()?;
-        self.require_city("catalog edit")?;
-        let mut item = self
-            .net
-            .catalog
-            .get(code)
-            .ok_or_else(|| NodeError::UnknownItem(code.to_string()))?
-            .clone();
-        item.retired = retired;
-        let catalog = self.net.catalog.with_item(item)?;
-        self.write_catalog(&catalog)
+        ops::network_edit::set_item_retired(self, code, retired)
     }
 
     /// Deletes an item from the catalog (city only), which is refused while any case in this
@@ -582,78 +447,23 @@ impl Node {
     /// and could no longer be filtered by it. Such an item is retired instead
     /// ([`Node::set_item_retired`]). Deleting is meant for an item added by mistake.
     pub fn remove_item(&mut self, code: &str) -> Result<()> {
-        self.refresh()?;
-        self.require_city("catalog edit")?;
-        if self.net.catalog.get(code).is_none() {
-            return Err(NodeError::UnknownItem(code.to_string()));
-        }
-        let cases = self.item_case_count(code)?;
-        if cases > 0 {
-            return Err(NodeError::not_allowed(
-                "catalog edit",
-                Refusal::ItemInUse {
-                    code: code.to_string(),
-                    cases,
-                },
-            ));
-        }
-        let catalog = self.net.catalog.without(code)?;
-        self.write_catalog(&catalog)
+        ops::network_edit::remove_item(self, code)
     }
 
     /// How many cases in this store were taken in for the item `code` (from the index).
     pub fn item_case_count(&self, code: &str) -> Result<u64> {
-        let n: i64 = self.store.conn().query_row(
-            "SELECT count(*) FROM cases WHERE item_code = ?1",
-            [code],
-            |r| r.get(0),
-        )?;
-        Ok(u64::try_from(n).unwrap_or(0))
-    }
-
-    fn write_catalog(&mut self, catalog: &Catalog) -> Result<()> {
-        let doc = CatalogDoc::from_catalog(catalog);
-        self.store
-            .write(|wtx| write_update(wtx, CATALOG_ID, &doc).map(|_| ()))?;
-        self.refresh()
+        ops::network_edit::item_case_count(self.store.conn(), code)
     }
 
     /// Replaces the network settings (city only).
     pub fn set_settings(&mut self, settings: Settings) -> Result<()> {
-        self.refresh()?;
-        self.require_city("settings")?;
-        settings.validate()?;
-        let doc = SettingsDoc {
-            schema: "yizhan/settings/1".into(),
-            settings,
-        };
-        // Yellow thresholds are stored in the index; it is rebuilt in the same transaction so
-        // that lists agree with the fold even if the process stops right after.
-        let today = self.today();
-        let net = &self.net;
-        self.store.write(|wtx| {
-            write_update(wtx, SETTINGS_ID, &doc)?;
-            rebuild_index(wtx, &net.calendar, &settings, &net.roster, today).map(|_| ())
-        })?;
-        self.refresh()
+        ops::network_edit::set_settings(self, settings)
     }
 
     /// Replaces the calendar (city only) and rebuilds the index, whose due dates (and whether
     /// they are provisional) depend on it, in the same transaction.
     pub fn set_calendar(&mut self, calendar: &Calendar) -> Result<()> {
-        self.refresh()?;
-        self.require_city("calendar")?;
-        let doc = CalendarDoc::from_calendar(calendar);
-        // What the stored document reads back as (a rule that does not validate falls back to
-        // the built-in one), so that the index follows exactly what every node will read.
-        let (stored, _) = doc.to_calendar();
-        let today = self.today();
-        let net = &self.net;
-        self.store.write(|wtx| {
-            write_update(wtx, CALENDAR_ID, &doc)?;
-            rebuild_index(wtx, &stored, &net.settings, &net.roster, today).map(|_| ())
-        })?;
-        self.refresh()
+        ops::network_edit::set_calendar(self, calendar)
     }
 
     /// Sets one year's holidays and make-up working days (调休上班) (city only), leaving the
@@ -662,121 +472,17 @@ impl Node {
     /// working day); on error nothing is written. The index is rebuilt, since due dates and
     /// lights depend on the calendar.
     pub fn set_calendar_year(&mut self, year: i32, rule: YearRule) -> Result<()> {
-        self.refresh()?;
-        self.require_city("calendar")?;
-        let mut calendar = self.net.calendar.clone();
-        calendar.set_year(year, rule)?;
-        self.set_calendar(&calendar)
-    }
-
-    fn validate_new(&self, new: &NewCase) -> Result<ItemSnapshot> {
-        let item = self
-            .net
-            .catalog
-            .get(new.item_code.trim())
-            .ok_or_else(|| NodeError::UnknownItem(new.item_code.clone()))?;
-        if item.retired {
-            return Err(NodeError::not_allowed(
-                "intake",
-                Refusal::ItemRetired {
-                    code: item.code.clone(),
-                    name: item.name.clone(),
-                },
-            ));
-        }
-        let name = new.applicant_name.trim();
-        if name.is_empty() {
-            return Err(NodeError::invalid("applicant name", Invalid::Empty));
-        }
-        check_text("applicant name", name, 64)?;
-        if !new.id_number.trim().is_empty() {
-            validate_id_number(new.id_number.trim())
-                .map_err(|e| NodeError::invalid("ID number", Invalid::IdNumber(e)))?;
-        }
-        if !new.phone.trim().is_empty() {
-            validate_phone(new.phone.trim())?;
-        }
-        check_text("address", &new.address, 200)?;
-        check_text("operator", &new.operator, 64)?;
-        for m in &new.handed_over {
-            check_text("materials handed over", m, 100)?;
-        }
-        if !new.delegated && (new.entrustment || !new.handed_over.is_empty()) {
-            return Err(NodeError::invalid("delegation", Invalid::NotDelegated));
-        }
-        Ok(ItemSnapshot {
-            code: item.code.clone(),
-            name: item.name.clone(),
-            kind: item.kind.as_str().to_string(),
-            legal_days: item.legal_days,
-            promised_days: item.promised_days,
-            tier: item.tier.as_str().to_string(),
-            materials: item.materials.clone(),
-            departments: item.departments.clone(),
-        })
+        ops::network_edit::set_calendar_year(self, year, rule)
     }
 
     /// Takes in one case (收件). Returns the view of the committed case.
     pub fn new_case(&mut self, new: &NewCase) -> Result<CaseView> {
-        let mut views = self.new_cases(std::slice::from_ref(new))?;
-        views
-            .pop()
-            .ok_or_else(|| NodeError::invalid("case", Invalid::NothingCreated))
+        ops::intake::new_case(self, new)
     }
 
     /// Takes in many cases in one transaction: all or none.
     pub fn new_cases(&mut self, batch: &[NewCase]) -> Result<Vec<CaseView>> {
-        self.refresh()?;
-        let items = batch
-            .iter()
-            .map(|n| self.validate_new(n))
-            .collect::<Result<Vec<_>>>()?;
-        let now = self.clock.now_ms();
-        let today = china_date(now);
-        let ident = self.identity.clone();
-        let net = &self.net;
-        self.store.write(|wtx| {
-            let day = today.format("%y%m%d").to_string();
-            let mut counter: u64 = match wtx.meta("number_day")? {
-                Some(d) if d == day => wtx
-                    .meta("number_counter")?
-                    .and_then(|c| c.parse().ok())
-                    .unwrap_or(0),
-                _ => 0,
-            };
-            let mut views = Vec::with_capacity(batch.len());
-            for (new, item) in batch.iter().zip(items) {
-                counter += 1;
-                let doc = CaseDoc {
-                    schema: CASE_SCHEMA.into(),
-                    id: new_uuid()?,
-                    number: format!("{}-{}-{}-{:03}", ident.station, day, ident.ordinal, counter),
-                    created_at: now,
-                    origin: ident.station.clone(),
-                    origin_node: ident.node_id.clone(),
-                    item,
-                    applicant: Applicant {
-                        name: new.applicant_name.trim().to_string(),
-                        id_number: new.id_number.trim().to_uppercase(),
-                        phone: new.phone.trim().to_string(),
-                        address: new.address.trim().to_string(),
-                    },
-                    delegation: new.delegated.then(|| Delegation {
-                        agent: new.operator.trim().to_string(),
-                        entrustment: new.entrustment,
-                        handed_over: new.handed_over.clone(),
-                    }),
-                    events: Vec::new(),
-                };
-                write_new(wtx, &doc.id, DocType::Case, &doc)?;
-                let view = derive(doc, &net.calendar, &net.settings, today);
-                index::upsert(wtx.sql(), &index_row(&view, &net.roster))?;
-                views.push(view);
-            }
-            wtx.set_meta("number_day", &day)?;
-            wtx.set_meta("number_counter", &counter.to_string())?;
-            Ok(views)
-        })
+        ops::intake::new_cases(self, batch)
     }
 
     /// Resolves a case id or case number to the case id.
@@ -810,116 +516,17 @@ impl Node {
     }
 }
 
-/// Checks what only this node knows (the roster, its tier) before the transition table runs.
-fn check_local(
-    net: &NetCache,
-    ident: &Identity,
-    doc: &CaseDoc,
-    state: &CaseState,
-    action: &Action,
-) -> Result<()> {
-    {
-        let me = net
-            .roster
-            .station(&ident.station)
-            .ok_or_else(|| NodeError::UnknownStation(ident.station.clone()))?;
-        match action {
-            // The tier that handles the item accepts and decides it, also after a forward.
-            Action::Accept
-            | Action::AcceptWithGaps { .. }
-            | Action::Refuse { .. }
-            | Action::Approve { .. }
-            | Action::Reject { .. }
-            | Action::Complete
-            | Action::Decline { .. } => {
-                let item_tier = Tier::parse(&doc.item.tier).unwrap_or(Tier::City);
-                if state.holder == me.code && me.tier() != item_tier {
-                    return Err(NodeError::not_allowed(
-                        action.kind(),
-                        Refusal::WrongTier {
-                            item_code: doc.item.code.clone(),
-                            item_name: doc.item.name.clone(),
-                            item_tier,
-                            here: me.tier(),
-                        },
-                    ));
-                }
-            }
-            Action::Forward { to } if net.roster.station(to).is_none() => {
-                return Err(NodeError::UnknownStation(to.clone()));
-            }
-            Action::Consult { with, minutes, .. } => {
-                if net.roster.station(with).is_none() {
-                    return Err(NodeError::UnknownStation(with.clone()));
-                }
-                if *minutes == 0 || *minutes > 600 {
-                    return Err(NodeError::invalid(
-                        "minutes",
-                        Invalid::Between { min: 1, max: 600 },
-                    ));
-                }
-            }
-            Action::Rate { level, .. } if !(1..=5).contains(level) => {
-                return Err(NodeError::invalid("level", Invalid::RatingLevel));
-            }
-            _ => {}
-        }
-        let texts: Vec<(&'static str, &str)> = match action {
-            Action::Refuse { reason }
-            | Action::Suspend { reason }
-            | Action::Decline { reason }
-            | Action::Reject { reason, .. } => {
-                vec![("reason", reason.as_str())]
-            }
-            Action::Note { text } => vec![("text", text.as_str())],
-            Action::Settle { note } => vec![("note", note.as_str())],
-            Action::FollowUp { summary } | Action::Consult { summary, .. } => {
-                vec![("summary", summary.as_str())]
-            }
-            Action::Rate { comment, .. } => vec![("comment", comment.as_str())],
-            Action::AcceptWithGaps { promise, .. } => vec![("promise", promise.as_str())],
-            _ => vec![],
-        };
-        for (field, text) in texts {
-            check_text(field, text, 2000)?;
-        }
-        if matches!(
-            action,
-            Action::Refuse { .. } | Action::Reject { .. } | Action::Decline { .. }
-        ) && texts_empty(action)
-        {
-            return Err(NodeError::invalid("reason", Invalid::ReasonNeeded));
-        }
-        Ok(())
-    }
-}
-
 impl Node {
     /// Applies an action to a case at this node's station, as `operator`.
     pub fn act(&mut self, id_or_number: &str, action: &Action, operator: &str) -> Result<CaseView> {
-        let mut views = self.act_many(&[(id_or_number.to_string(), action.clone())], operator)?;
-        views
-            .pop()
-            .ok_or_else(|| NodeError::CaseNotFound(id_or_number.to_string()))
+        ops::actions::act(self, id_or_number, action, operator)
     }
 
     /// Whether `action` would be allowed now on a case at this node's station, checked exactly as
     /// [`Node::act`] checks it (tier, fields, transition table), without writing anything. The
     /// window uses it to disable what the station may not do and to show the node's reason.
     pub fn check_action(&mut self, id_or_number: &str, action: &Action) -> Result<()> {
-        let view = self.case(id_or_number)?;
-        check_local(&self.net, &self.identity, &view.doc, &view.state, action)?;
-        let event = view.doc.next_event(
-            &view.state,
-            action,
-            "(check)".to_string(),
-            self.clock.now_ms(),
-            &self.identity.station,
-            &self.identity.node_id,
-            "",
-        );
-        fold::check(&view.state, &view.doc.item, &event, action)
-            .map_err(|why| NodeError::not_allowed(action.kind(), why))
+        ops::actions::check_action(self, id_or_number, action)
     }
 
     /// Applies many actions in one transaction, in order: all or none. Several actions on the
@@ -929,46 +536,7 @@ impl Node {
         actions: &[(String, Action)],
         operator: &str,
     ) -> Result<Vec<CaseView>> {
-        self.refresh()?;
-        check_text("operator", operator, 64)?;
-        let ids = actions
-            .iter()
-            .map(|(key, _)| self.resolve(key))
-            .collect::<Result<Vec<_>>>()?;
-        let now = self.clock.now_ms();
-        let ident = self.identity.clone();
-        let today = self.today();
-        let net = &self.net;
-        self.store.write(|wtx| {
-            let mut views = Vec::with_capacity(actions.len());
-            for (id, (_, action)) in ids.iter().zip(actions) {
-                let mut am = wtx
-                    .take_doc(id)?
-                    .ok_or_else(|| NodeError::CaseNotFound(id.clone()))?;
-                let mut doc = read_case(&am, id)?;
-                let state = fold::fold(&doc);
-                check_local(net, &ident, &doc, &state, action)?;
-                let event = doc.next_event(
-                    &state,
-                    action,
-                    new_uuid()?,
-                    now,
-                    &ident.station,
-                    &ident.node_id,
-                    operator,
-                );
-                fold::check(&state, &doc.item, &event, action)
-                    .map_err(|why| NodeError::not_allowed(action.kind(), why))?;
-                let before = am.get_heads();
-                append_event(&mut am, id, &event)?;
-                wtx.put_doc(id, DocType::Case, am, Some(&before))?;
-                doc.events.push(event);
-                let view = derive(doc, &net.calendar, &net.settings, today);
-                index::upsert(wtx.sql(), &index_row(&view, &net.roster))?;
-                views.push(view);
-            }
-            Ok(views)
-        })
+        ops::actions::act_many(self, actions, operator)
     }
 
     /// Rebuilds the whole index from the documents, in one transaction. Returns the number of
@@ -983,85 +551,18 @@ impl Node {
 
     /// Addresses where this node's `serve` listens, as last recorded (for tickets).
     pub fn listen_addrs(&self) -> Result<Vec<String>> {
-        Ok(self
-            .store
-            .meta("listen_addrs")?
-            .unwrap_or_default()
-            .split(',')
-            .filter(|s| !s.is_empty())
-            .map(str::to_string)
-            .collect())
+        ops::membership::listen_addrs(self)
     }
 
     /// Records where `serve` listens.
     pub fn set_listen_addrs(&mut self, addrs: &[String]) -> Result<()> {
-        self.store
-            .write(|wtx| wtx.set_meta("listen_addrs", &addrs.join(",")))
+        ops::membership::set_listen_addrs(self, addrs)
     }
 
     /// Revokes a node (city only). The revocation travels with the roster and every node refuses
     /// the revoked node from then on.
     pub fn revoke(&mut self, node_id: &str, reason: &str) -> Result<()> {
-        self.refresh()?;
-        crate::cert::parse_key(node_id)
-            .map_err(|_| NodeError::invalid("node id", Invalid::NotANodeId))?;
-        if node_id == self.identity.node_id {
-            return Err(NodeError::invalid("node id", Invalid::RevokeSelf));
-        }
-        if self.net.members.get(node_id).is_none() && !self.net.roster.members.contains_key(node_id)
-        {
-            return Err(NodeError::invalid(
-                "node id",
-                Invalid::NotAMember(crate::cert::short(node_id).to_string()),
-            ));
-        }
-        check_text("reason", reason, 500)?;
-        let me = self.station()?.clone();
-        let mut roster = match me.tier() {
-            // The city adopts into the roster the stations it knows from certificates, as it does
-            // when adding a station.
-            Tier::City => self.net.roster.clone(),
-            // A township revokes the nodes it is the parent of, and changes nothing else.
-            Tier::Township => {
-                let target = self
-                    .net
-                    .members
-                    .get(node_id)
-                    .map(|c| c.body.station.clone());
-                match target {
-                    Some(st) if st.code == me.code || st.parent == me.code => {}
-                    _ => {
-                        return Err(NodeError::not_allowed(
-                            "revoke",
-                            Refusal::TownshipRevokeScope,
-                        ));
-                    }
-                }
-                self.store
-                    .read_doc(ROSTER_ID, |d| hydrate_doc(ROSTER_ID, d))?
-                    .ok_or_else(|| NodeError::CorruptDocument {
-                        doc: ROSTER_ID.into(),
-                        reason: "missing".into(),
-                    })?
-            }
-            Tier::Village => {
-                return Err(NodeError::not_allowed(
-                    "revoke",
-                    Refusal::VillageMayNotRevoke,
-                ));
-            }
-        };
-        roster.revoked.insert(
-            node_id.to_string(),
-            crate::network::Revocation {
-                by: self.identity.node_id.clone(),
-                at: self.clock.now_ms(),
-                reason: reason.to_string(),
-            },
-        );
-        self.store
-            .write(|wtx| write_update(wtx, ROSTER_ID, &roster).map(|_| ()))?;
-        self.refresh()
+        ops::membership::revoke(self, node_id, reason)
     }
 
     /// The node-wide change sequence: the number of document writes so far.
@@ -1075,157 +576,11 @@ impl Node {
     }
 }
 
-fn texts_empty(action: &Action) -> bool {
-    match action {
-        Action::Refuse { reason } | Action::Reject { reason, .. } | Action::Decline { reason } => {
-            reason.trim().is_empty()
-        }
-        _ => false,
-    }
-}
-
 /// One installation's station core.
 #[derive(Debug)]
 pub struct Node {
-    store: Store,
-    clock: Clock,
-    identity: Identity,
-    net: NetCache,
-}
-
-/// Rebuilds the whole index inside the caller's transaction, with the given network documents
-/// (which may be the ones this transaction is writing, so that a calendar or settings change and
-/// the due dates and thresholds that follow from it commit together). Returns the number of
-/// cases indexed.
-pub(crate) fn rebuild_index(
-    wtx: &mut WriteTx<'_>,
-    calendar: &Calendar,
-    settings: &Settings,
-    roster: &Roster,
-    today: NaiveDate,
-) -> Result<usize> {
-    let ids = {
-        let mut stmt = wtx
-            .sql()
-            .prepare("SELECT doc_id FROM docs WHERE doc_type = ?1 ORDER BY doc_id")?;
-        stmt.query_map([DocType::Case.as_str()], |r| r.get::<_, String>(0))?
-            .collect::<rusqlite::Result<Vec<_>>>()?
-    };
-    index::clear(wtx.sql())?;
-    for id in &ids {
-        let doc = wtx.with_doc_uncached(id, |am| read_case(am, id))?;
-        let view = derive(doc, calendar, settings, today);
-        index::upsert(wtx.sql(), &index_row(&view, roster))?;
-    }
-    wtx.sql()
-        .execute("DELETE FROM meta WHERE key = 'reindex'", [])?;
-    Ok(ids.len())
-}
-
-/// Stores a verified certificate and bumps the `certs` counter so other processes re-read them.
-pub(crate) fn store_cert(wtx: &mut WriteTx<'_>, cert: &Cert) -> Result<()> {
-    wtx.sql().execute(
-        "INSERT OR REPLACE INTO certs (node_id, station, cert) VALUES (?1, ?2, ?3)",
-        rusqlite::params![cert.body.node_id, cert.body.station.code, cert.to_json()],
-    )?;
-    wtx.sql().execute(
-        "UPDATE counters SET value = value + 1 WHERE name = 'certs'",
-        [],
-    )?;
-    Ok(())
-}
-
-/// Folds a document and computes its deadlines and light for `today`.
-pub fn derive(
-    doc: CaseDoc,
-    calendar: &Calendar,
-    settings: &Settings,
-    today: NaiveDate,
-) -> CaseView {
-    let state = fold::fold(&doc);
-    let kind = CaseKind::parse(&doc.item.kind).unwrap_or(CaseKind::Promised);
-    let deadline = Deadline::compute(
-        &state,
-        kind,
-        doc.item.promised_days,
-        doc.item.legal_days,
-        calendar,
-        settings,
-    );
-    let light = deadline.light(today);
-    let remaining = deadline.remaining(calendar, today);
-    CaseView {
-        doc,
-        state,
-        deadline,
-        light,
-        remaining,
-        today,
-    }
-}
-
-fn date(d: Option<NaiveDate>) -> Option<String> {
-    d.map(|d| d.format("%Y-%m-%d").to_string())
-}
-
-/// The index row of a case.
-pub fn index_row(view: &CaseView, roster: &Roster) -> IndexRow {
-    let doc = &view.doc;
-    let state = &view.state;
-    let d = &view.deadline;
-    let mut route = state.route.clone();
-    route.sort();
-    route.dedup();
-    IndexRow {
-        doc_id: doc.id.clone(),
-        number: doc.number.clone(),
-        item_code: doc.item.code.clone(),
-        item_name: doc.item.name.clone(),
-        kind: doc.item.kind.clone(),
-        status: state.status.as_str().to_string(),
-        outcome: state.outcome.map(|o| o.as_str().to_string()),
-        conflict: state.conflict(),
-        origin: doc.origin.clone(),
-        holder: state.holder.clone(),
-        township: roster
-            .township_of(&doc.origin)
-            .map(|s| s.code.clone())
-            .unwrap_or_default(),
-        village: roster
-            .village_of(&doc.origin)
-            .map(|s| s.code.clone())
-            .unwrap_or_default(),
-        applicant_name: doc.applicant.name.clone(),
-        delegated: doc.delegation.is_some(),
-        created_at: doc.created_at,
-        updated_at: doc.last_at(),
-        accepted_on: date(d.accepted_on),
-        clock: d.clock.code(),
-        due_on: date(d.due_on),
-        yellow_on: date(d.yellow_on),
-        legal_due_on: date(d.legal_due_on),
-        due_provisional: d.due_provisional,
-        legal_provisional: d.legal_provisional,
-        frozen_light: d.frozen_light.map(Light::code),
-        stopped_on: date(d.stopped_on),
-        on_time: d.on_time,
-        rating: state.rating.as_ref().map(|r| i64::from(r.level)),
-        follow_up_due: date(d.follow_up_due),
-        consults: i64::try_from(state.consults.len()).unwrap_or(i64::MAX),
-        route,
-        search_keys: crate::search::case_keys(&doc.number, &doc.applicant),
-        depts: doc
-            .item
-            .departments
-            .iter()
-            .map(|dept| {
-                let decision = match state.approvals.get(dept) {
-                    Some(a) if a.approved => "approved",
-                    Some(_) => "rejected",
-                    None => "pending",
-                };
-                (dept.clone(), decision.to_string())
-            })
-            .collect(),
-    }
+    pub(crate) store: Store,
+    pub(crate) clock: Clock,
+    pub(crate) identity: Identity,
+    pub(crate) net: NetCache,
 }

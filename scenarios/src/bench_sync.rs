@@ -464,7 +464,7 @@ pub(crate) fn township_station(county: &County) -> Result<(usize, Station)> {
         Station {
             code: s.code.clone(),
             name: s.name.clone(),
-            tier: "township".into(),
+            tier: Tier::Township,
             parent: CITY.into(),
         },
     ))

@@ -270,7 +270,7 @@ impl County {
             .map(|s| Station {
                 code: s.code.clone(),
                 name: s.name.clone(),
-                tier: s.tier.as_str().to_string(),
+                tier: s.tier,
                 parent: match s.tier {
                     Tier::Township => CITY.to_string(),
                     _ => s

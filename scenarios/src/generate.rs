@@ -28,9 +28,7 @@ use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::sync::mpsc::sync_channel;
 use std::time::Instant;
-use yizhan_node::case::doc::{
-    Applicant, CASE_SCHEMA, CaseDoc, Delegation, ItemSnapshot, write_case,
-};
+use yizhan_node::case::doc::{Applicant, CASE_SCHEMA, CaseDoc, Delegation, write_case};
 use yizhan_node::case::{Action, fold};
 use yizhan_node::store::index::{self, IndexRow};
 use yizhan_node::store::{DocType, STORE_FILE};
@@ -296,16 +294,7 @@ impl Builder<'_> {
             created_at: intake_ms(plan.day, plan.station, plan.slot),
             origin: code(plan.station).to_string(),
             origin_node: self.node_id.clone(),
-            item: ItemSnapshot {
-                code: item.code.clone(),
-                name: item.name.clone(),
-                kind: item.kind.as_str().to_string(),
-                legal_days: item.legal_days,
-                promised_days: item.promised_days,
-                tier: item.tier.as_str().to_string(),
-                materials: item.materials.clone(),
-                departments: item.departments.clone(),
-            },
+            item: item.snapshot(),
             applicant: Applicant {
                 name: new.applicant_name.trim().to_string(),
                 id_number: new.id_number.trim().to_uppercase(),

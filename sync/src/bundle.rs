@@ -7,12 +7,21 @@
 //! with the same checks as sync (authors, scope) in one transaction; documents outside the
 //! importing station's scope are skipped, and a bundle from another network is refused.
 //!
+//! **Format (version 2).** A sequence of frames, each a little-endian `u32` length and that many
+//! bytes of postcard: first a [`Header`] (network, author, certificates), then one [`Frame::Doc`]
+//! per document, then [`Frame::End`] with the number of documents, which tells a complete file
+//! from a truncated one. Export writes each document as it reads it from the store and import
+//! reads one frame at a time, so neither holds the encoded file in memory; import keeps the
+//! decoded documents, which it applies in one transaction. A frame is at most [`MAX_FRAME`]
+//! bytes, so a damaged length never makes the reader allocate more. Version 1 files (one postcard
+//! value, written before issue #11) are still read.
+//!
 //! The file is written to a temporary name and renamed, so a bundle is never half-written.
 
 use crate::SyncError;
 use crate::proto::DocChanges;
 use serde::{Deserialize, Serialize};
-use std::io::Write as _;
+use std::io::{BufRead as _, Read, Write};
 use std::path::Path;
 use yizhan_node::Node;
 use yizhan_node::cert::Cert;
@@ -20,27 +29,57 @@ use yizhan_node::network::NETWORK_DOC_IDS;
 use yizhan_node::replica::{Applied, RemoteDoc, Scope};
 
 const MAGIC: &str = "yizhan-bundle";
-const VERSION: u32 = 1;
+const VERSION: u32 = 2;
+/// The version of bundles written as one postcard value, still read.
+const VERSION_1: u32 = 1;
 /// The largest bundle accepted.
 pub const MAX_BUNDLE: u64 = 4 * 1024 * 1024 * 1024;
+/// The largest frame (one document's history, or the header) read or written.
+pub const MAX_FRAME: u32 = 512 * 1024 * 1024;
 
-/// A bundle file's content.
+/// The first frame of a bundle.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct Bundle {
+struct Header {
     magic: String,
     version: u32,
     /// The network's id.
-    pub network_id: String,
+    network_id: String,
     /// The node that wrote it.
-    pub from: String,
+    from: String,
     /// The station it was made for, if any.
-    pub for_station: Option<String>,
+    for_station: Option<String>,
     /// When (ms).
-    pub created_at: i64,
+    created_at: i64,
     /// Certificates (JSON) to check every author.
-    pub certs: Vec<String>,
-    /// Documents with their complete histories.
-    pub docs: Vec<DocChanges>,
+    certs: Vec<String>,
+}
+
+/// Every frame after the header.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+enum Frame {
+    /// One document with its complete history.
+    Doc(DocChanges),
+    /// The end of the bundle, with the number of documents before it.
+    End { docs: u64 },
+}
+
+/// A version 1 bundle: one postcard value holding everything.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+struct BundleV1 {
+    magic: String,
+    version: u32,
+    network_id: String,
+    from: String,
+    for_station: Option<String>,
+    created_at: i64,
+    certs: Vec<String>,
+    docs: Vec<DocChanges>,
+}
+
+/// A bundle as read: its header and its documents.
+struct Bundle {
+    header: Header,
+    docs: Vec<DocChanges>,
 }
 
 /// What an export wrote.
@@ -81,15 +120,7 @@ pub fn export(
         None => Scope::All,
     };
     let heads = node.changed_since(0, &scope, usize::MAX)?;
-    let mut docs = Vec::with_capacity(heads.len());
-    for d in heads {
-        let changes = node.changes_for(&d.doc_id, &[])?;
-        docs.push(DocChanges {
-            id: d.doc_id,
-            changes,
-        });
-    }
-    let bundle = Bundle {
+    let header = Header {
         magic: MAGIC.into(),
         version: VERSION,
         network_id: node.identity().network_id.clone(),
@@ -97,78 +128,187 @@ pub fn export(
         for_station: for_station.map(str::to_string),
         created_at: node.clock().now_ms(),
         certs: node.members().certs().values().map(Cert::to_json).collect(),
-        docs,
     };
-    let bytes = postcard::to_stdvec(&bundle)
-        .map_err(|e| SyncError::Io(format!("cannot encode the bundle: {e}")))?;
     let tmp = out.with_extension("partial");
-    let write = || -> std::io::Result<()> {
-        let mut f = std::fs::File::create(&tmp)?;
-        f.write_all(&bytes)?;
-        f.sync_all()?;
-        std::fs::rename(&tmp, out)
-    };
-    write().map_err(|e| {
+    let failed = |e: &dyn std::fmt::Display| {
         let _ = std::fs::remove_file(&tmp);
         SyncError::Io(format!("cannot write {}: {e}", out.display()))
-    })?;
-    Ok(ExportReport {
-        docs: bundle.docs.len(),
-        bytes: bytes.len() as u64,
-    })
+    };
+    let file = std::fs::File::create(&tmp).map_err(|e| failed(&e))?;
+    let mut w = std::io::BufWriter::new(file);
+    let mut bytes = write_frame(&mut w, &header).map_err(|e| failed(&e))?;
+    let docs = heads.len();
+    for d in heads {
+        // Each document is read from the store and written before the next one is read.
+        let changes = node.changes_for(&d.doc_id, &[]).inspect_err(|_| {
+            let _ = std::fs::remove_file(&tmp);
+        })?;
+        let frame = Frame::Doc(DocChanges {
+            id: d.doc_id,
+            changes,
+        });
+        bytes += write_frame(&mut w, &frame).map_err(|e| failed(&e))?;
+    }
+    bytes += write_frame(&mut w, &Frame::End { docs: docs as u64 }).map_err(|e| failed(&e))?;
+    let file = w.into_inner().map_err(|e| failed(&e.error()))?;
+    file.sync_all().map_err(|e| failed(&e))?;
+    drop(file);
+    std::fs::rename(&tmp, out).map_err(|e| failed(&e))?;
+    Ok(ExportReport { docs, bytes })
 }
 
-/// Reads and checks a bundle file.
-pub fn read(path: &Path) -> Result<Bundle, SyncError> {
-    let meta = std::fs::metadata(path)
-        .map_err(|e| SyncError::Io(format!("cannot read {}: {e}", path.display())))?;
-    if meta.len() > MAX_BUNDLE {
-        return Err(SyncError::BadBundle(format!(
-            "{} is larger than a bundle can be",
-            path.display()
-        )));
+/// Why a frame could not be written.
+#[derive(Debug)]
+enum WriteError {
+    Io(std::io::Error),
+    Encode(postcard::Error),
+    TooLarge(usize),
+}
+
+impl std::fmt::Display for WriteError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            WriteError::Io(e) => write!(f, "{e}"),
+            WriteError::Encode(e) => write!(f, "cannot encode the bundle: {e}"),
+            WriteError::TooLarge(n) => write!(
+                f,
+                "a document's history is {n} bytes, more than a bundle frame holds ({MAX_FRAME})"
+            ),
+        }
     }
-    let bytes = std::fs::read(path)
-        .map_err(|e| SyncError::Io(format!("cannot read {}: {e}", path.display())))?;
-    let bundle: Bundle = postcard::from_bytes(&bytes).map_err(|_| {
-        SyncError::BadBundle(format!(
-            "{} is not a Yizhan bundle (or it is damaged)",
-            path.display()
-        ))
-    })?;
-    if bundle.magic != MAGIC {
+}
+
+/// Writes one frame; returns the bytes written.
+fn write_frame(w: &mut impl Write, value: &impl Serialize) -> Result<u64, WriteError> {
+    let bytes = postcard::to_stdvec(value).map_err(WriteError::Encode)?;
+    let len = u32::try_from(bytes.len())
+        .ok()
+        .filter(|n| *n <= MAX_FRAME)
+        .ok_or(WriteError::TooLarge(bytes.len()))?;
+    w.write_all(&len.to_le_bytes()).map_err(WriteError::Io)?;
+    w.write_all(&bytes).map_err(WriteError::Io)?;
+    Ok(4 + u64::from(len))
+}
+
+fn damaged(path: &Path) -> SyncError {
+    SyncError::BadBundle(format!(
+        "{} is not a Yizhan bundle (or it is damaged)",
+        path.display()
+    ))
+}
+
+/// Reads one frame's bytes; `None` at the end of the file.
+fn read_frame_bytes(r: &mut impl Read, path: &Path) -> Result<Option<Vec<u8>>, SyncError> {
+    let io = |e: std::io::Error| SyncError::Io(format!("cannot read {}: {e}", path.display()));
+    let mut len = [0u8; 4];
+    match r.read_exact(&mut len) {
+        Ok(()) => {}
+        Err(e) if e.kind() == std::io::ErrorKind::UnexpectedEof => return Ok(None),
+        Err(e) => return Err(io(e)),
+    }
+    let len = u32::from_le_bytes(len);
+    if len > MAX_FRAME {
+        return Err(damaged(path));
+    }
+    let mut bytes = Vec::new();
+    r.take(u64::from(len)).read_to_end(&mut bytes).map_err(io)?;
+    if bytes.len() != len as usize {
+        return Err(damaged(path));
+    }
+    Ok(Some(bytes))
+}
+
+fn check_version(magic: &str, version: u32, path: &Path) -> Result<(), SyncError> {
+    if magic != MAGIC {
         return Err(SyncError::BadBundle(format!(
             "{} is not a Yizhan bundle",
             path.display()
         )));
     }
-    if bundle.version != VERSION {
+    if version != VERSION && version != VERSION_1 {
         return Err(SyncError::BadBundle(format!(
-            "bundle version {} is not supported",
-            bundle.version
+            "bundle version {version} is not supported"
         )));
     }
-    Ok(bundle)
+    Ok(())
+}
+
+/// Reads and checks a bundle file, a frame at a time.
+fn read(path: &Path) -> Result<Bundle, SyncError> {
+    let io = |e: std::io::Error| SyncError::Io(format!("cannot read {}: {e}", path.display()));
+    let file = std::fs::File::open(path).map_err(io)?;
+    let size = file.metadata().map_err(io)?.len();
+    if size > MAX_BUNDLE {
+        return Err(SyncError::BadBundle(format!(
+            "{} is larger than a bundle can be",
+            path.display()
+        )));
+    }
+    let mut r = std::io::BufReader::new(file.take(MAX_BUNDLE));
+    // A version 1 file is one postcard value, which begins with the magic's length (13) and the
+    // magic; a version 2 file begins with the header frame's four-byte length.
+    let is_v1 = {
+        let buf = r.fill_buf().map_err(io)?;
+        buf.len() > MAGIC.len()
+            && usize::from(buf[0]) == MAGIC.len()
+            && &buf[1..=MAGIC.len()] == MAGIC.as_bytes()
+    };
+    if is_v1 {
+        return read_v1(r, path);
+    }
+    let header_bytes = read_frame_bytes(&mut r, path)?.ok_or_else(|| damaged(path))?;
+    let header: Header = postcard::from_bytes(&header_bytes).map_err(|_| damaged(path))?;
+    check_version(&header.magic, header.version, path)?;
+    let mut docs = Vec::new();
+    loop {
+        let bytes = read_frame_bytes(&mut r, path)?.ok_or_else(|| damaged(path))?;
+        match postcard::from_bytes::<Frame>(&bytes).map_err(|_| damaged(path))? {
+            Frame::Doc(d) => docs.push(d),
+            Frame::End { docs: n } if n == docs.len() as u64 => break,
+            Frame::End { .. } => return Err(damaged(path)),
+        }
+    }
+    Ok(Bundle { header, docs })
+}
+
+/// Reads a version 1 bundle, which is one postcard value and so read whole.
+fn read_v1(mut r: impl Read, path: &Path) -> Result<Bundle, SyncError> {
+    let mut bytes = Vec::new();
+    r.read_to_end(&mut bytes)
+        .map_err(|e| SyncError::Io(format!("cannot read {}: {e}", path.display())))?;
+    let b: BundleV1 = postcard::from_bytes(&bytes).map_err(|_| damaged(path))?;
+    check_version(&b.magic, b.version, path)?;
+    Ok(Bundle {
+        header: Header {
+            magic: b.magic,
+            version: b.version,
+            network_id: b.network_id,
+            from: b.from,
+            for_station: b.for_station,
+            created_at: b.created_at,
+            certs: b.certs,
+        },
+        docs: b.docs,
+    })
 }
 
 /// Imports a bundle file: all of it that is in scope, or nothing.
 pub fn import(node: &mut Node, path: &Path) -> Result<ImportReport, SyncError> {
-    let bundle = read(path)?;
-    if bundle.network_id != node.identity().network_id {
+    let Bundle { header, docs } = read(path)?;
+    if header.network_id != node.identity().network_id {
         return Err(SyncError::BadBundle(
             "the bundle comes from another network".into(),
         ));
     }
-    let certs: Vec<Cert> = bundle
+    let certs: Vec<Cert> = header
         .certs
         .iter()
         .filter_map(|c| Cert::from_json(c).ok())
         .collect();
     node.add_certs(certs)?;
-    node.member(&bundle.from)
+    node.member(&header.from)
         .map_err(|e| SyncError::BadBundle(format!("the bundle's author: {e}")))?;
-    let docs: Vec<RemoteDoc> = bundle
-        .docs
+    let docs: Vec<RemoteDoc> = docs
         .into_iter()
         .map(|d| RemoteDoc {
             doc_id: d.id,
@@ -185,11 +325,11 @@ pub fn import(node: &mut Node, path: &Path) -> Result<ImportReport, SyncError> {
         unchanged,
         out_of_scope,
         ..
-    } = node.apply_bundle(&bundle.from, &docs)?;
+    } = node.apply_bundle(&header.from, &docs)?;
     if cases > 0 && out_of_scope == cases {
         return Err(SyncError::BadBundle(format!(
             "every case in the bundle is outside this station's scope (it was made for {})",
-            bundle.for_station.as_deref().unwrap_or("another station")
+            header.for_station.as_deref().unwrap_or("another station")
         )));
     }
     Ok(ImportReport {
@@ -198,4 +338,54 @@ pub fn import(node: &mut Node, path: &Path) -> Result<ImportReport, SyncError> {
         unchanged,
         out_of_scope,
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_frame_longer_than_the_limit_or_the_file_is_refused_before_it_is_read() {
+        let path = Path::new("test.bundle");
+        let mut too_long = (MAX_FRAME + 1).to_le_bytes().to_vec();
+        too_long.extend_from_slice(b"abc");
+        let err = read_frame_bytes(&mut &too_long[..], path).expect_err("too long");
+        assert!(err.to_string().contains("not a Yizhan bundle"), "{err}");
+        let mut short = 100u32.to_le_bytes().to_vec();
+        short.extend_from_slice(b"abc");
+        assert!(read_frame_bytes(&mut &short[..], path).is_err());
+        assert_eq!(read_frame_bytes(&mut &[][..], path).expect("end"), None);
+        let mut frame = Vec::new();
+        write_frame(&mut frame, &Frame::End { docs: 3 }).expect("write");
+        let bytes = read_frame_bytes(&mut &frame[..], path)
+            .expect("read")
+            .expect("a frame");
+        assert_eq!(
+            postcard::from_bytes::<Frame>(&bytes).expect("decode"),
+            Frame::End { docs: 3 }
+        );
+    }
+
+    #[test]
+    fn a_version_1_bundle_is_still_read() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let path = dir.path().join("old.bundle");
+        let old = BundleV1 {
+            magic: MAGIC.into(),
+            version: VERSION_1,
+            network_id: "n".into(),
+            from: "f".into(),
+            for_station: None,
+            created_at: 1,
+            certs: vec![],
+            docs: vec![DocChanges {
+                id: "d".into(),
+                changes: vec![vec![1, 2, 3]],
+            }],
+        };
+        std::fs::write(&path, postcard::to_stdvec(&old).expect("encode")).expect("write");
+        let read = read(&path).map_err(|e| e.to_string()).expect("reads");
+        assert_eq!(read.header.network_id, "n");
+        assert_eq!(read.docs, old.docs);
+    }
 }

@@ -28,8 +28,8 @@ pub struct Ticket {
     pub station: String,
     /// Its name.
     pub station_name: String,
-    /// Its tier.
-    pub tier: String,
+    /// Its tier (a ticket naming an unknown tier does not decode).
+    pub tier: yizhan_node::station::Tier,
     /// The one-time secret.
     pub secret: String,
     /// When it expires (ms since the Unix epoch).
@@ -75,7 +75,7 @@ mod tests {
             addrs: vec!["127.0.0.1:4433".into()],
             station: "V01".into(),
             station_name: "张村".into(),
-            tier: "village".into(),
+            tier: yizhan_node::station::Tier::Village,
             secret: "ab".repeat(32),
             expires_at: 1,
         }

@@ -53,7 +53,7 @@ fn enrol(parent: &mut Node, code: &str, tier: &str, dir: &Path) -> Node {
     let st = Station {
         code: code.into(),
         name: format!("{code}站"),
-        tier: tier.into(),
+        tier: tier.parse().expect("a tier"),
         parent: parent.identity().station.clone(),
     };
     let invite = parent.invite(st, 7).unwrap();

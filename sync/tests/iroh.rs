@@ -96,7 +96,7 @@ impl Peer {
         let st = Station {
             code: code.into(),
             name: format!("{code}站"),
-            tier: tier.into(),
+            tier: tier.parse().expect("a tier"),
             parent: parent.into(),
         };
         let addrs: Vec<String> = self.addrs.iter().map(ToString::to_string).collect();
@@ -110,7 +110,7 @@ impl Peer {
                 addrs,
                 station: inv.station.code.clone(),
                 station_name: inv.station.name.clone(),
-                tier: inv.station.tier.clone(),
+                tier: inv.station.tier,
                 secret: inv.secret,
                 expires_at: inv.expires_at,
             })

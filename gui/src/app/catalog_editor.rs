@@ -299,23 +299,13 @@ impl CatalogEditor {
                     self.import_result = None;
                     self.import.start(
                         0,
-                        cx.handle.submit(move |n| {
-                            let bytes = match std::fs::read(&path) {
-                                Ok(b) => b,
-                                Err(e) => return Ok(Err(format!("{}: {e}", path.display()))),
-                            };
-                            let hint = path
-                                .extension()
-                                .and_then(|e| e.to_str())
-                                .map(str::to_ascii_lowercase);
-                            match Catalog::parse(&bytes, hint.as_deref()) {
-                                Ok(c) => {
-                                    n.import_catalog(&c)?;
-                                    Ok(Ok(c.len()))
-                                }
-                                Err(e) => {
-                                    Ok(Err(format!("{}: {}", path.display(), t.catalog_error(&e))))
-                                }
+                        cx.handle.submit(move |n| match Catalog::read_file(&path) {
+                            Ok(c) => {
+                                n.import_catalog(&c)?;
+                                Ok(Ok(c.len()))
+                            }
+                            Err(e) => {
+                                Ok(Err(format!("{}: {}", path.display(), t.catalog_error(&e))))
                             }
                         }),
                     );

@@ -940,15 +940,30 @@ impl Tr {
             CatalogError::Syntax { format, problem } => {
                 format!("文件不是有效的 {format}：{}", self.syntax_problem(problem))
             }
-            CatalogError::Rows(rows) => format!(
-                "{} 处有误：{}",
-                rows.len(),
-                rows.iter()
-                    .map(|r| format!("第 {} 行 {}", r.row, self.row_error(r)))
-                    .collect::<Vec<_>>()
-                    .join("；")
-            ),
+            CatalogError::Rows(rows) => {
+                let (shown, more) = CatalogError::listed(rows);
+                let mut text = format!(
+                    "{} 处有误：{}",
+                    rows.len(),
+                    shown
+                        .iter()
+                        .map(|r| format!("第 {} 行 {}", r.row, self.row_error(r)))
+                        .collect::<Vec<_>>()
+                        .join("；")
+                );
+                if more > 0 {
+                    text.push_str(&format!("；……另有 {more} 处"));
+                }
+                text
+            }
             CatalogError::Empty => "没有事项".into(),
+            CatalogError::TooLarge { bytes, max } => {
+                format!("文件有 {bytes} 字节，超过事项目录的上限 {max} 字节")
+            }
+            CatalogError::TooManyItems { found, max } => {
+                format!("文件的事项超过 {max} 项（至少 {found} 项）")
+            }
+            CatalogError::Io { path, source } => format!("无法读取 {}：{source}", path.display()),
         }
     }
 

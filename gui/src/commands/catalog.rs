@@ -65,10 +65,5 @@ pub fn calendar(ctx: &Ctx, cmd: CalendarCmd) -> Result<()> {
 }
 
 fn read_catalog(file: &Path) -> Result<Catalog> {
-    let bytes = std::fs::read(file).with_context(|| format!("cannot read {}", file.display()))?;
-    let hint = file
-        .extension()
-        .and_then(|e| e.to_str())
-        .map(str::to_ascii_lowercase);
-    Catalog::parse(&bytes, hint.as_deref()).with_context(|| format!("{}", file.display()))
+    Catalog::read_file(file).with_context(|| format!("{}", file.display()))
 }

@@ -171,7 +171,7 @@ pub fn invite(
         Station {
             code,
             name,
-            tier,
+            tier: tier.parse()?,
             parent,
         },
         valid_days,
@@ -184,7 +184,7 @@ pub fn invite(
         addrs,
         station: inv.station.code.clone(),
         station_name: inv.station.name.clone(),
-        tier: inv.station.tier.clone(),
+        tier: inv.station.tier,
         secret: inv.secret,
         expires_at: inv.expires_at,
     };

@@ -41,7 +41,7 @@ pub fn run(ctx: &Ctx, cmd: StationCmd) -> Result<()> {
             node.add_station(Station {
                 code: code.clone(),
                 name,
-                tier,
+                tier: tier.parse()?,
                 parent,
             })?;
             output::done(&format!("added station {code}"), ctx.json)

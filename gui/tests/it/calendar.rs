@@ -116,7 +116,7 @@ fn a_township_is_not_reminded() {
     let st = Station {
         code: "T".into(),
         name: "北格镇便民服务中心".into(),
-        tier: "township".into(),
+        tier: yizhan_node::station::Tier::Township,
         parent: "C".into(),
     };
     city.add_station(st.clone()).unwrap();

@@ -231,7 +231,7 @@ fn a_township_sees_the_catalog_read_only_and_the_node_refuses_its_edits_in_chine
     let st = Station {
         code: "T".into(),
         name: "北格镇便民服务中心".into(),
-        tier: "township".into(),
+        tier: yizhan_node::station::Tier::Township,
         parent: "C".into(),
     };
     city.add_station(st.clone()).unwrap();

@@ -57,7 +57,7 @@ fn the_first_run_creates_a_network_and_opens_the_city_window() {
     let ticket = ticket.expect("an answer").expect("a ticket");
     let decoded = yizhan_sync::ticket::Ticket::decode(&ticket).expect("a valid ticket");
     assert_eq!(decoded.station, "T01");
-    assert_eq!(decoded.tier, "township");
+    assert_eq!(decoded.tier, yizhan_node::station::Tier::Township);
     assert_eq!(decoded.addrs, ["127.0.0.1:7000"]);
     // 复制 puts the ticket on the clipboard, and says so.
     h.query_by_role_and_label(egui::accesskit::Role::Button, "复制")

@@ -32,7 +32,7 @@ pub fn station(code: &str, name: &str, tier: &str, parent: &str) -> Station {
     Station {
         code: code.into(),
         name: name.into(),
-        tier: tier.into(),
+        tier: tier.parse().expect("a tier"),
         parent: parent.into(),
     }
 }

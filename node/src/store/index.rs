@@ -48,7 +48,8 @@ pub struct IndexRow {
     pub delegated: bool,
     /// Creation time (ms).
     pub created_at: i64,
-    /// Last event time (ms).
+    /// The last event's ordering stamp (ms; see `Event::order`): a change appended after an
+    /// agent looked is newer than the look, whatever the authors' clocks said.
     pub updated_at: i64,
     /// Acceptance date.
     pub accepted_on: Option<String>,

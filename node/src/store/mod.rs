@@ -321,6 +321,19 @@ impl Store {
         }
     }
 
+    /// Reads a document from disk without touching the cache, for a large document read once
+    /// into a view of its own (the catalog), which would otherwise push useful cases out.
+    pub fn read_doc_uncached<T>(
+        &self,
+        doc_id: &str,
+        f: impl FnOnce(&Automerge) -> Result<T>,
+    ) -> Result<Option<T>> {
+        if doc_seq(&self.conn, doc_id)?.is_none() {
+            return Ok(None);
+        }
+        f(&load_from(&self.conn, doc_id)?).map(Some)
+    }
+
     /// A meta value.
     pub fn meta(&self, key: &str) -> Result<Option<String>> {
         Ok(self

@@ -17,7 +17,7 @@ pub fn station(code: &str, tier: &str, parent: &str) -> Station {
     Station {
         code: code.into(),
         name: format!("{code}站"),
-        tier: tier.into(),
+        tier: tier.parse().expect("a tier"),
         parent: parent.into(),
     }
 }

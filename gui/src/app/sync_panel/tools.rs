@@ -222,7 +222,7 @@ impl Tool {
                 let station = Station {
                     code: f.code.trim().to_string(),
                     name: f.name.trim().to_string(),
-                    tier: tier.as_str().to_string(),
+                    tier,
                     parent: f.parent.trim().to_string(),
                 };
                 let days = f.days.trim().parse::<u32>().unwrap_or(7);
@@ -323,10 +323,10 @@ fn invite(
     {
         return Ok(Err(format!("{} {bad}", t.bad_address)));
     }
-    if station.tier == Tier::City.as_str() {
+    if station.tier == Tier::City {
         station.parent.clear();
     } else if station.parent.is_empty() {
-        station.parent = if station.tier == Tier::Village.as_str() {
+        station.parent = if station.tier == Tier::Village {
             n.identity().station.clone()
         } else {
             n.roster()
@@ -346,7 +346,7 @@ fn invite(
         addrs,
         station: inv.station.code.clone(),
         station_name: inv.station.name.clone(),
-        tier: inv.station.tier.clone(),
+        tier: inv.station.tier,
         secret: inv.secret,
         expires_at: inv.expires_at,
     };

@@ -575,4 +575,3 @@ fn without_data_dir_the_platform_data_directory_is_used() {
     );
     assert!(xdg.join("yizhan").join(STORE_FILE).is_file());
 }
-

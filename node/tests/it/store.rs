@@ -2,10 +2,8 @@
 //! and still load, the cache stays bounded, bad directories and files are refused with clear
 //! errors, and several handles on one directory see each other's writes.
 
-mod common;
-
+use crate::common::{CITY, TOWN, VILLAGE};
 use chrono::Datelike as _;
-use common::{CITY, TOWN, VILLAGE};
 use rand::{Rng as _, RngExt as _, SeedableRng as _};
 use rand_chacha::ChaCha8Rng;
 use std::collections::BTreeMap;
@@ -129,7 +127,7 @@ fn plausible_action(
 /// handled at each with plausible actions. Returns the node and the number of cases.
 fn busy_network(dir: &Path) -> (Node, usize) {
     let mut rng = ChaCha8Rng::seed_from_u64(7);
-    let mut node = common::init_city(dir, common::morning("2026-03-02"));
+    let mut node = crate::common::init_city(dir, crate::common::morning("2026-03-02"));
     let codes: Vec<String> = node.catalog().items().map(|i| i.code.clone()).collect();
     let depts: BTreeMap<String, Vec<String>> = node
         .catalog()
@@ -137,14 +135,14 @@ fn busy_network(dir: &Path) -> (Node, usize) {
         .map(|i| (i.code.clone(), i.departments.clone()))
         .collect();
     let mut cases = 0;
-    let mut day = common::date("2026-03-02");
+    let mut day = crate::common::date("2026-03-02");
     for _ in 0..12 {
         for station in [VILLAGE, TOWN, CITY] {
-            node = common::reopen_as(node, dir, station);
-            node.set_clock(common::clock(&format!("{day}T09:30:00+08:00")));
+            node = crate::common::reopen_as(node, dir, station);
+            node.set_clock(crate::common::clock(&format!("{day}T09:30:00+08:00")));
             let batch: Vec<_> = (0..rng.random_range(5..12))
                 .map(|i| {
-                    let mut n = common::intake(
+                    let mut n = crate::common::intake(
                         &codes[rng.random_range(0..codes.len())],
                         &format!("申请人{i}"),
                     );
@@ -152,7 +150,7 @@ fn busy_network(dir: &Path) -> (Node, usize) {
                     // give the rebuilt index search keys of every kind to agree on.
                     let serial = cases + i;
                     if i % 3 != 2 {
-                        n.id_number = common::id_number(&format!(
+                        n.id_number = crate::common::id_number(&format!(
                             "1101051980{:02}{:02}{serial:03}",
                             i % 12 + 1,
                             day.day()
@@ -208,7 +206,7 @@ fn busy_network(dir: &Path) -> (Node, usize) {
         }
         day = day.succ_opt().expect("the next day");
     }
-    node = common::reopen_as(node, dir, CITY);
+    node = crate::common::reopen_as(node, dir, CITY);
     (node, cases)
 }
 
@@ -303,7 +301,10 @@ fn reindex_rebuilds_exactly_the_live_index_and_counters() {
 
 /// The same statistics as [`all_stats`], counted from the cases created in a range.
 fn all_stats_between(node: &mut Node, from: &str, to: &str) -> Vec<Stats> {
-    let (from, to) = (Some(common::date(from)), Some(common::date(to)));
+    let (from, to) = (
+        Some(crate::common::date(from)),
+        Some(crate::common::date(to)),
+    );
     let mut out = vec![node.stats_between(None, None, from, to).expect("stats")];
     for by in [
         GroupBy::Township,
@@ -340,13 +341,16 @@ fn ranged_stats_count_the_cases_created_in_the_range() {
         counters
     );
     assert_eq!(
-        node.stats_between(None, None, None, Some(common::date("2026-12-31")))
+        node.stats_between(None, None, None, Some(crate::common::date("2026-12-31")))
             .unwrap(),
         counters[0]
     );
 
     // A narrower range counts only the cases created in it, as the list filter does.
-    let (from, to) = (common::date("2026-03-05"), common::date("2026-03-07"));
+    let (from, to) = (
+        crate::common::date("2026-03-05"),
+        crate::common::date("2026-03-07"),
+    );
     for area in [None, Some(TOWN), Some(VILLAGE)] {
         let ranged = node
             .stats_between(Some(GroupBy::Item), area, Some(from), Some(to))
@@ -380,7 +384,7 @@ fn ranged_stats_count_the_cases_created_in_the_range() {
     assert!(narrow.totals.cases < cases as u64);
     // Before the first case and after the last, nothing.
     let none = node
-        .stats_between(None, None, Some(common::date("2026-03-14")), None)
+        .stats_between(None, None, Some(crate::common::date("2026-03-14")), None)
         .unwrap();
     assert_eq!(none.totals.cases, 0);
     assert!(none.totals.lights.values().all(|n| *n == 0));
@@ -389,9 +393,9 @@ fn ranged_stats_count_the_cases_created_in_the_range() {
 #[test]
 fn increments_are_compacted_into_the_snapshot_and_the_document_still_loads() {
     let dir = tempfile::tempdir().unwrap();
-    let mut node = common::init_city(dir.path(), common::morning("2026-03-02"));
+    let mut node = crate::common::init_city(dir.path(), crate::common::morning("2026-03-02"));
     let id = node
-        .new_case(&common::intake("CT-002", "冯建设"))
+        .new_case(&crate::common::intake("CT-002", "冯建设"))
         .unwrap()
         .doc
         .id;
@@ -440,7 +444,7 @@ fn increments_are_compacted_into_the_snapshot_and_the_document_still_loads() {
         .unwrap();
     let events = node.case(&id).unwrap().doc.events;
     drop(node);
-    let mut node = Node::open(dir.path(), common::morning("2026-03-02")).unwrap();
+    let mut node = Node::open(dir.path(), crate::common::morning("2026-03-02")).unwrap();
     let v = node.case(&id).unwrap();
     assert_eq!(v.doc.events, events);
     assert_eq!(v.state.timeline.len(), NOTES);
@@ -459,10 +463,10 @@ fn increments_are_compacted_into_the_snapshot_and_the_document_still_loads() {
 #[test]
 fn the_document_cache_stays_bounded() {
     let dir = tempfile::tempdir().unwrap();
-    let mut node = common::init_city(dir.path(), common::morning("2026-03-02"));
+    let mut node = crate::common::init_city(dir.path(), crate::common::morning("2026-03-02"));
     node.store().set_cache_capacity(16);
     let batch: Vec<_> = (0..200)
-        .map(|i| common::intake("CT-001", &format!("申请人{i}")))
+        .map(|i| crate::common::intake("CT-001", &format!("申请人{i}")))
         .collect();
     let ids: Vec<String> = node
         .new_cases(&batch)
@@ -504,7 +508,7 @@ fn params() -> InitParams {
 }
 
 fn open(dir: &Path) -> Result<Node, NodeError> {
-    Node::open(dir, common::morning("2026-03-02"))
+    Node::open(dir, crate::common::morning("2026-03-02"))
 }
 
 fn not_a_store(result: Result<Node, NodeError>) -> String {
@@ -579,7 +583,10 @@ fn opening_another_sqlite_database_is_not_a_store() {
 #[test]
 fn a_store_from_a_newer_yizhan_is_refused() {
     let dir = tempfile::tempdir().unwrap();
-    drop(common::init_city(dir.path(), common::morning("2026-03-02")));
+    drop(crate::common::init_city(
+        dir.path(),
+        crate::common::morning("2026-03-02"),
+    ));
     {
         let conn = rusqlite::Connection::open(dir.path().join(STORE_FILE)).unwrap();
         conn.execute(
@@ -612,9 +619,9 @@ fn files(dir: &Path) -> BTreeMap<String, Vec<u8>> {
 #[test]
 fn init_twice_is_refused_and_leaves_the_first_store_alone() {
     let dir = tempfile::tempdir().unwrap();
-    let mut first = common::init_city(dir.path(), common::morning("2026-03-02"));
+    let mut first = crate::common::init_city(dir.path(), crate::common::morning("2026-03-02"));
     let id = first
-        .new_case(&common::intake("CT-001", "韩立新"))
+        .new_case(&crate::common::intake("CT-001", "韩立新"))
         .unwrap()
         .doc
         .id;
@@ -623,7 +630,7 @@ fn init_twice_is_refused_and_leaves_the_first_store_alone() {
     let dump = first.index_dump().unwrap();
 
     // While the first node is open …
-    let err = Node::init(dir.path(), common::morning("2026-03-03"), &params()).unwrap_err();
+    let err = Node::init(dir.path(), crate::common::morning("2026-03-03"), &params()).unwrap_err();
     assert!(
         matches!(err, NodeError::AlreadyInitialised(ref p) if p == dir.path()),
         "{err}"
@@ -638,7 +645,7 @@ fn init_twice_is_refused_and_leaves_the_first_store_alone() {
 
     // … and after it is closed: not a byte changes.
     let before = files(dir.path());
-    let err = Node::init(dir.path(), common::morning("2026-03-03"), &params()).unwrap_err();
+    let err = Node::init(dir.path(), crate::common::morning("2026-03-03"), &params()).unwrap_err();
     assert!(matches!(err, NodeError::AlreadyInitialised(_)), "{err}");
     assert_eq!(files(dir.path()), before);
 
@@ -652,11 +659,13 @@ fn init_twice_is_refused_and_leaves_the_first_store_alone() {
 #[test]
 fn two_handles_on_one_directory_see_each_others_writes() {
     let dir = tempfile::tempdir().unwrap();
-    let mut a = common::init_city(dir.path(), common::morning("2026-03-02"));
+    let mut a = crate::common::init_city(dir.path(), crate::common::morning("2026-03-02"));
     let mut b = open(dir.path()).unwrap();
 
     // A case written by one is seen by the other, by id, by number and in lists.
-    let v = a.new_case(&common::intake("CT-001", "曹文静")).unwrap();
+    let v = a
+        .new_case(&crate::common::intake("CT-001", "曹文静"))
+        .unwrap();
     assert_eq!(b.case(&v.doc.number).unwrap().doc.id, v.doc.id);
     assert_eq!(b.list(&CaseFilter::default()).unwrap().len(), 1);
     assert_eq!(b.seq().unwrap(), a.seq().unwrap());
@@ -677,12 +686,14 @@ fn two_handles_on_one_directory_see_each_others_writes() {
     b.add_station(yizhan_node::network::Station {
         code: "T02".into(),
         name: "南关镇便民服务中心".into(),
-        tier: "township".into(),
+        tier: yizhan_node::station::Tier::Township,
         parent: CITY.into(),
     })
     .unwrap();
     // `act` refreshes by itself: the new station is a valid forward target at once.
-    let w = a.new_case(&common::intake("CT-999", "曹文华")).unwrap();
+    let w = a
+        .new_case(&crate::common::intake("CT-999", "曹文华"))
+        .unwrap();
     a.act(&w.doc.id, &Action::Forward { to: "T02".into() }, "窗口")
         .unwrap();
     assert!(a.roster().station("T02").is_some());
@@ -733,8 +744,8 @@ fn two_handles_on_one_directory_see_each_others_writes() {
         let h = if i % 2 == 0 { &mut a } else { &mut b };
         let made = h
             .new_cases(&[
-                common::intake("CT-001", "甲"),
-                common::intake("CT-001", "乙"),
+                crate::common::intake("CT-001", "甲"),
+                crate::common::intake("CT-001", "乙"),
             ])
             .unwrap();
         for v in made {
@@ -758,17 +769,17 @@ fn two_handles_on_one_directory_see_each_others_writes() {
 fn the_inbox_lists_what_needs_the_station_now() {
     use yizhan_node::inbox::Section;
     let dir = tempfile::tempdir().expect("tempdir");
-    let day = common::morning("2026-03-02");
-    let node = common::init_city(dir.path(), day);
+    let day = crate::common::morning("2026-03-02");
+    let node = crate::common::init_city(dir.path(), day);
     // Taken in at the village and sent up (上报) to the township.
-    let mut v = common::reopen_as(node, dir.path(), VILLAGE);
+    let mut v = crate::common::reopen_as(node, dir.path(), VILLAGE);
     let first = v
-        .new_case(&common::intake("TS-004", "王秀英"))
+        .new_case(&crate::common::intake("TS-004", "王秀英"))
         .expect("intake")
         .doc
         .id;
     let second = v
-        .new_case(&common::intake("TS-004", "李四"))
+        .new_case(&crate::common::intake("TS-004", "李四"))
         .expect("intake")
         .doc
         .id;
@@ -787,11 +798,11 @@ fn the_inbox_lists_what_needs_the_station_now() {
     v.mark_inbox_seen().expect("seen");
 
     // The township: both arrived; one accepted, the other sent back for materials.
-    let mut t = common::reopen_as(v, dir.path(), TOWN);
+    let mut t = crate::common::reopen_as(v, dir.path(), TOWN);
     let inbox = t.inbox().expect("inbox");
     assert_eq!(inbox.count(Section::Arrived), 2);
     assert!(inbox.sections.iter().all(|s| s.section != Section::News));
-    t.set_clock(common::clock("2026-03-02T10:00:00+08:00"));
+    t.set_clock(crate::common::clock("2026-03-02T10:00:00+08:00"));
     t.act(&first, &Action::Accept, "窗口一号").expect("accept");
     t.act(
         &second,
@@ -806,16 +817,16 @@ fn the_inbox_lists_what_needs_the_station_now() {
     assert_eq!(inbox.count(Section::Materials), 1);
     assert_eq!(inbox.count(Section::Due), 0, "just accepted: green");
     // Weeks later the accepted case's light is no longer green: it is due soon or overdue.
-    t.set_clock(common::morning("2026-04-20"));
+    t.set_clock(crate::common::morning("2026-04-20"));
     let inbox = t.inbox().expect("inbox");
     assert_eq!(inbox.count(Section::Due), 1);
     assert_eq!(inbox.to_do(), 2);
 
     // Back at the village: both cases moved on elsewhere since the agent last looked.
-    let mut v = common::reopen_as(t, dir.path(), VILLAGE);
+    let mut v = crate::common::reopen_as(t, dir.path(), VILLAGE);
     let inbox = v.inbox().expect("inbox");
     assert_eq!(inbox.count(Section::News), 2);
-    v.set_clock(common::morning("2026-04-20"));
+    v.set_clock(crate::common::morning("2026-04-20"));
     v.mark_inbox_seen().expect("seen");
     assert_eq!(v.inbox().expect("inbox").count(Section::News), 0);
 }

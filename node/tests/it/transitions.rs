@@ -2,9 +2,7 @@
 //! station on the route and at a station the case has never been at; then the same rules through
 //! a real [`Node`], which must refuse with `NotAllowed` and write nothing.
 
-mod common;
-
-use common::{CITY, TOWN, VILLAGE};
+use crate::common::{CITY, TOWN, VILLAGE};
 use yizhan_node::case::Action;
 use yizhan_node::case::action::ACTION_KINDS;
 use yizhan_node::case::doc::{CaseDoc, Event, ItemSnapshot};
@@ -37,9 +35,9 @@ struct Sim {
 
 impl Sim {
     fn new(item: ItemSnapshot, origin: &str) -> Sim {
-        let now = common::ms("2026-03-02T09:00:00+08:00");
+        let now = crate::common::ms("2026-03-02T09:00:00+08:00");
         Sim {
-            doc: common::case_doc("case-1", item, origin, now),
+            doc: crate::common::case_doc("case-1", item, origin, now),
             now,
             n: 0,
         }
@@ -470,7 +468,7 @@ fn duplicate_approvals_from_two_nodes_are_harmless() {
 
 #[test]
 fn complete_waits_for_every_department_and_names_the_missing_ones() {
-    let ct002 = common::default_item("CT-002");
+    let ct002 = crate::common::default_item("CT-002");
     assert!(ct002.departments.len() >= 3);
     let mut sim = Sim::new(ct002.clone(), CITY);
     sim.act(CITY, &Action::Accept);
@@ -502,7 +500,7 @@ fn complete_waits_for_every_department_and_names_the_missing_ones() {
 
 #[test]
 fn one_rejection_decides_the_case() {
-    let ct002 = common::default_item("CT-002");
+    let ct002 = crate::common::default_item("CT-002");
     let mut sim = Sim::new(ct002.clone(), CITY);
     sim.act(CITY, &Action::Accept);
     sim.act(
@@ -792,7 +790,7 @@ fn unknown_and_malformed_events_are_kept_and_flagged() {
 // Through a real node.
 
 fn city(dir: &std::path::Path) -> Node {
-    common::init_city(dir, common::morning("2026-03-02"))
+    crate::common::init_city(dir, crate::common::morning("2026-03-02"))
 }
 
 /// Runs `f`, which must fail, and checks that it wrote nothing.
@@ -820,9 +818,15 @@ fn refused_without_writing<T: std::fmt::Debug>(
 fn node_refuses_with_not_allowed_and_writes_nothing() {
     let dir = tempfile::tempdir().unwrap();
     let mut node = city(dir.path());
-    let ts = node.new_case(&common::intake("TS-004", "李桂兰")).unwrap();
-    let ct = node.new_case(&common::intake("CT-001", "赵志强")).unwrap();
-    let ct2 = node.new_case(&common::intake("CT-002", "钱卫东")).unwrap();
+    let ts = node
+        .new_case(&crate::common::intake("TS-004", "李桂兰"))
+        .unwrap();
+    let ct = node
+        .new_case(&crate::common::intake("CT-001", "赵志强"))
+        .unwrap();
+    let ct2 = node
+        .new_case(&crate::common::intake("CT-002", "钱卫东"))
+        .unwrap();
 
     // The city cannot accept (or refuse) a township item it took in: it forwards it.
     for action in [
@@ -832,7 +836,7 @@ fn node_refuses_with_not_allowed_and_writes_nothing() {
         },
     ] {
         let err = refused_without_writing(&mut node, |n| n.act(&ts.doc.id, &action, "窗口"));
-        let (kind, why) = common::not_allowed::<()>(Err(err));
+        let (kind, why) = crate::common::not_allowed::<()>(Err(err));
         assert_eq!(kind, action.kind());
         assert!(
             why.contains("TS-004")
@@ -848,13 +852,13 @@ fn node_refuses_with_not_allowed_and_writes_nothing() {
 
     // Transition-table refusals come back as NotAllowed with the table's reason.
     let err = refused_without_writing(&mut node, |n| n.act(&ct.doc.id, &Action::Accept, "窗口"));
-    let (kind, why) = common::not_allowed::<()>(Err(err));
+    let (kind, why) = crate::common::not_allowed::<()>(Err(err));
     assert_eq!(kind, "accept");
     assert!(why.contains("accepted (办理中)"), "{why}");
 
     node.act(&ct2.doc.number, &Action::Accept, "窗口").unwrap();
     let err = refused_without_writing(&mut node, |n| n.act(&ct2.doc.id, &Action::Complete, "窗口"));
-    let (_, why) = common::not_allowed::<()>(Err(err));
+    let (_, why) = crate::common::not_allowed::<()>(Err(err));
     for d in &ct2.doc.item.departments {
         assert!(why.contains(d.as_str()), "{why}");
     }
@@ -867,7 +871,7 @@ fn node_refuses_with_not_allowed_and_writes_nothing() {
             "窗口",
         )
     });
-    let (_, why) = common::not_allowed::<()>(Err(err));
+    let (_, why) = crate::common::not_allowed::<()>(Err(err));
     assert!(
         why.contains("教育局") && why.contains("does not take part"),
         "{why}"
@@ -889,19 +893,19 @@ fn node_refuses_with_not_allowed_and_writes_nothing() {
             "税务窗口",
         )
     });
-    let (_, why) = common::not_allowed::<()>(Err(err));
+    let (_, why) = crate::common::not_allowed::<()>(Err(err));
     assert!(why.contains("already decided"), "{why}");
     let err = refused_without_writing(&mut node, |n| {
         n.act(&ct2.doc.id, &Action::Settle { note: "x".into() }, "窗口")
     });
-    let (_, why) = common::not_allowed::<()>(Err(err));
+    let (_, why) = crate::common::not_allowed::<()>(Err(err));
     assert!(why.contains("no conflict"), "{why}");
 
     // Once forwarded, the city no longer holds the township case.
     node.act(&ts.doc.id, &Action::Forward { to: TOWN.into() }, "窗口")
         .unwrap();
     let err = refused_without_writing(&mut node, |n| n.act(&ts.doc.id, &Action::Accept, "窗口"));
-    let (_, why) = common::not_allowed::<()>(Err(err));
+    let (_, why) = crate::common::not_allowed::<()>(Err(err));
     assert!(why.contains("held by station T01, not C01"), "{why}");
     let err = refused_without_writing(&mut node, |n| {
         n.act(&ts.doc.id, &Action::Forward { to: VILLAGE.into() }, "窗口")
@@ -980,7 +984,7 @@ fn node_refuses_with_not_allowed_and_writes_nothing() {
             "窗口",
         )
     });
-    let (_, why) = common::not_allowed::<()>(Err(err));
+    let (_, why) = crate::common::not_allowed::<()>(Err(err));
     assert!(why.contains("completed"), "{why}");
     assert_eq!(
         node.case(&ct.doc.id).unwrap().state.status,
@@ -994,14 +998,20 @@ fn tiers_decide_who_accepts_what() {
     let node = city(dir.path());
 
     // A village agent takes in a township item and a village item.
-    let mut node = common::reopen_as(node, dir.path(), VILLAGE);
-    let ts = node.new_case(&common::intake("TS-004", "孙玉梅")).unwrap();
-    let vl = node.new_case(&common::intake("VL-005", "周德福")).unwrap();
-    let ct = node.new_case(&common::intake("CT-001", "吴建国")).unwrap();
+    let mut node = crate::common::reopen_as(node, dir.path(), VILLAGE);
+    let ts = node
+        .new_case(&crate::common::intake("TS-004", "孙玉梅"))
+        .unwrap();
+    let vl = node
+        .new_case(&crate::common::intake("VL-005", "周德福"))
+        .unwrap();
+    let ct = node
+        .new_case(&crate::common::intake("CT-001", "吴建国"))
+        .unwrap();
     assert_eq!(ts.state.holder, VILLAGE);
     for action in [Action::Accept, probe("accept_with_gaps"), probe("refuse")] {
         let err = refused_without_writing(&mut node, |n| n.act(&ts.doc.id, &action, "代办员"));
-        let (_, why) = common::not_allowed::<()>(Err(err));
+        let (_, why) = crate::common::not_allowed::<()>(Err(err));
         assert!(
             why.contains("accepted at a township station") && why.contains("village station"),
             "{why}"
@@ -1029,9 +1039,9 @@ fn tiers_decide_who_accepts_what() {
     assert!(matches!(err, NodeError::NotAllowed { .. }), "{err}");
 
     // The township accepts the township item and forwards the city item up.
-    let mut node = common::reopen_as(node, dir.path(), TOWN);
+    let mut node = crate::common::reopen_as(node, dir.path(), TOWN);
     let err = refused_without_writing(&mut node, |n| n.act(&ct.doc.id, &Action::Accept, "窗口"));
-    let (_, why) = common::not_allowed::<()>(Err(err));
+    let (_, why) = crate::common::not_allowed::<()>(Err(err));
     assert!(
         why.contains("accepted at a city station") && why.contains("this is a township station"),
         "{why}"
@@ -1041,11 +1051,11 @@ fn tiers_decide_who_accepts_what() {
     node.act(&ct.doc.id, &Action::Forward { to: CITY.into() }, "窗口")
         .unwrap();
     let err = refused_without_writing(&mut node, |n| n.act(&vl.doc.id, &Action::Complete, "窗口"));
-    let (_, why) = common::not_allowed::<()>(Err(err));
+    let (_, why) = crate::common::not_allowed::<()>(Err(err));
     assert!(why.contains("held by station V01, not T01"), "{why}");
 
     // The city accepts it.
-    let mut node = common::reopen_as(node, dir.path(), CITY);
+    let mut node = crate::common::reopen_as(node, dir.path(), CITY);
     let v = node.act(&ct.doc.id, &Action::Accept, "窗口").unwrap();
     assert_eq!(v.state.route, vec![VILLAGE, TOWN, CITY]);
     assert_eq!(v.state.status, Status::Accepted);
@@ -1055,19 +1065,19 @@ fn tiers_decide_who_accepts_what() {
 fn tiers_hold_on_enrolled_village_and_township_nodes() {
     let root = tempfile::tempdir().unwrap();
     let mut city = city(&root.path().join("city"));
-    let mut village = common::enrol(&mut city, VILLAGE, &root.path().join("village"));
-    let mut town = common::enrol(&mut city, TOWN, &root.path().join("town"));
+    let mut village = crate::common::enrol(&mut city, VILLAGE, &root.path().join("village"));
+    let mut town = crate::common::enrol(&mut city, TOWN, &root.path().join("town"));
 
     // The village agent's own node: it takes in anything, accepts only village items.
     let ts = village
-        .new_case(&common::intake("TS-004", "孙玉梅"))
+        .new_case(&crate::common::intake("TS-004", "孙玉梅"))
         .unwrap();
     let vl = village
-        .new_case(&common::intake("VL-005", "周德福"))
+        .new_case(&crate::common::intake("VL-005", "周德福"))
         .unwrap();
     for action in [Action::Accept, probe("accept_with_gaps"), probe("refuse")] {
         let err = refused_without_writing(&mut village, |n| n.act(&ts.doc.id, &action, "代办员"));
-        let (kind, why) = common::not_allowed::<()>(Err(err));
+        let (kind, why) = crate::common::not_allowed::<()>(Err(err));
         assert_eq!(kind, action.kind());
         assert!(
             why.contains("TS-004")
@@ -1084,8 +1094,12 @@ fn tiers_hold_on_enrolled_village_and_township_nodes() {
     assert_eq!(v.state.holder, TOWN);
 
     // The township hall's node: township items yes, city items no.
-    let ts2 = town.new_case(&common::intake("TS-004", "郭秀兰")).unwrap();
-    let ct = town.new_case(&common::intake("CT-002", "邓建平")).unwrap();
+    let ts2 = town
+        .new_case(&crate::common::intake("TS-004", "郭秀兰"))
+        .unwrap();
+    let ct = town
+        .new_case(&crate::common::intake("CT-002", "邓建平"))
+        .unwrap();
     assert_eq!(
         town.act(&ts2.doc.id, &Action::Accept, "窗口")
             .unwrap()
@@ -1094,7 +1108,7 @@ fn tiers_hold_on_enrolled_village_and_township_nodes() {
         Status::Accepted
     );
     let err = refused_without_writing(&mut town, |n| n.act(&ct.doc.id, &Action::Accept, "窗口"));
-    let (_, why) = common::not_allowed::<()>(Err(err));
+    let (_, why) = crate::common::not_allowed::<()>(Err(err));
     assert!(
         why.contains("accepted at a city station") && why.contains("this is a township station"),
         "{why}"
@@ -1113,7 +1127,9 @@ fn a_batch_of_actions_on_one_case_sees_each_step() {
     let dir = tempfile::tempdir().unwrap();
     let mut node = city(dir.path());
     // A 即办件 is accepted and completed on the spot, in one transaction.
-    let ct = node.new_case(&common::intake("CT-001", "蒋丽萍")).unwrap();
+    let ct = node
+        .new_case(&crate::common::intake("CT-001", "蒋丽萍"))
+        .unwrap();
     let seq = node.seq().unwrap();
     let views = node
         .act_many(
@@ -1209,8 +1225,8 @@ proptest::proptest! {
         steps in proptest::collection::vec((0usize..16, 0usize..3), 1..24)
     ) {
         let stations = [VILLAGE, TOWN, CITY];
-        let t0 = common::ms("2026-03-02T09:00:00+08:00");
-        let mut doc = common::case_doc("case-1", common::default_item("TS-006"), TOWN, t0);
+        let t0 = crate::common::ms("2026-03-02T09:00:00+08:00");
+        let mut doc = crate::common::case_doc("case-1", crate::common::default_item("TS-006"), TOWN, t0);
         for (i, (a, s)) in steps.iter().enumerate() {
             let action = any_action(*a);
             doc.events.push(Event {

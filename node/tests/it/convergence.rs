@@ -2,11 +2,9 @@
 //! order, end up identical — the same Automerge heads and changes, the same events, the same folded
 //! state, deadline and light — and no event is ever lost.
 
-mod common;
-
+use crate::common::{CITY, TOWN, VILLAGE};
 use automerge::{ActorId, Automerge, ChangeHash};
 use chrono::NaiveDate;
-use common::{CITY, TOWN, VILLAGE};
 use proptest::prelude::*;
 use proptest::test_runner::RngSeed;
 use std::collections::BTreeSet;
@@ -25,7 +23,7 @@ fn actor(n: u8) -> ActorId {
 }
 
 fn t0() -> i64 {
-    common::ms("2026-03-02T09:00:00+08:00")
+    crate::common::ms("2026-03-02T09:00:00+08:00")
 }
 
 /// One simulated node's copy of the case.
@@ -71,7 +69,7 @@ impl Replica {
 }
 
 fn origin_replica(item: ItemSnapshot, origin: &str) -> Replica {
-    let case = common::case_doc(CASE_ID, item, origin, t0());
+    let case = crate::common::case_doc(CASE_ID, item, origin, t0());
     let mut am = Automerge::new().with_actor(actor(0));
     doc::write_case(&mut am, &case).expect("write");
     Replica {
@@ -317,7 +315,7 @@ fn scenario() -> impl Strategy<Value = Scenario> {
 }
 
 fn run(sc: &Scenario) {
-    let item = common::default_item(if sc.parallel { "CT-002" } else { "CT-001" });
+    let item = crate::common::default_item(if sc.parallel { "CT-002" } else { "CT-001" });
     let cands = candidates(&item);
     let mut original = origin_replica(item, STATIONS[sc.origin]);
     // The original is driven towards acceptance first, so that copies often start from a state
@@ -447,7 +445,7 @@ fn run(sc: &Scenario) {
 
     // The light on fixed days is the same everywhere (it is a function of the deadline).
     for day in ["2026-03-02", "2026-03-05", "2026-03-20", "2026-06-01"] {
-        let today = common::date(day);
+        let today = crate::common::date(day);
         let light = dl.light(today);
         for r in &replicas[1..] {
             let d = r.doc();
@@ -515,7 +513,7 @@ fn merge_all(replicas: &mut [Replica]) {
 
 #[test]
 fn parallel_approvals_on_partitioned_copies_all_count() {
-    let item = common::default_item("CT-002");
+    let item = crate::common::default_item("CT-002");
     let [d1, d2, d3] = [
         &item.departments[0],
         &item.departments[1],
@@ -567,7 +565,7 @@ fn parallel_approvals_on_partitioned_copies_all_count() {
 
 #[test]
 fn the_same_department_deciding_differently_on_two_copies_is_a_conflict() {
-    let item = common::default_item("CT-002");
+    let item = crate::common::default_item("CT-002");
     let dept = item.departments[0].clone();
     let mut original = origin_replica(item, CITY);
     original.now += 60_000;
@@ -605,7 +603,7 @@ fn the_same_department_deciding_differently_on_two_copies_is_a_conflict() {
 
 /// One copy completes while another forwards, `complete_first` deciding which is earlier.
 fn complete_versus_forward(complete_first: bool) -> (Vec<Replica>, String, String) {
-    let item = common::default_item("CT-001");
+    let item = crate::common::default_item("CT-001");
     let mut original = origin_replica(item, CITY);
     original.now += 60_000;
     original.act(CITY, &Action::Accept, "e-accept");
@@ -703,13 +701,13 @@ fn complete_versus_forward_is_flagged_and_settled() {
 #[test]
 fn merged_lights_agree_on_a_fixed_day() {
     // Two copies pause the clock differently; the merged deadline is one deadline.
-    let item = common::default_item("CT-009");
+    let item = crate::common::default_item("CT-009");
     let mut original = origin_replica(item, CITY);
-    original.now = common::ms("2026-03-02T10:00:00+08:00");
+    original.now = crate::common::ms("2026-03-02T10:00:00+08:00");
     original.act(CITY, &Action::Accept, "e-accept");
     let mut a = original.fork(1);
     let mut b = original.fork(2);
-    a.now = common::ms("2026-03-04T10:00:00+08:00");
+    a.now = crate::common::ms("2026-03-04T10:00:00+08:00");
     a.act(
         CITY,
         &Action::Suspend {
@@ -717,9 +715,9 @@ fn merged_lights_agree_on_a_fixed_day() {
         },
         "e-suspend",
     );
-    a.now = common::ms("2026-03-06T10:00:00+08:00");
+    a.now = crate::common::ms("2026-03-06T10:00:00+08:00");
     a.act(CITY, &Action::Resume, "e-resume");
-    b.now = common::ms("2026-03-05T10:00:00+08:00");
+    b.now = crate::common::ms("2026-03-05T10:00:00+08:00");
     b.act(
         CITY,
         &Action::Note {
@@ -729,7 +727,7 @@ fn merged_lights_agree_on_a_fixed_day() {
     );
     let mut copies = [a, b];
     merge_all(&mut copies);
-    let today: NaiveDate = common::date("2026-03-10");
+    let today: NaiveDate = crate::common::date("2026-03-10");
     let views: Vec<(Deadline, Option<_>)> = copies
         .iter()
         .map(|r| {

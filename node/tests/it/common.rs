@@ -1,7 +1,5 @@
-//! Helpers shared by the integration tests of `yizhan-node`.
-//!
-//! Each test file includes this module and uses part of it, hence `dead_code` is allowed here.
-#![allow(dead_code)]
+//! Helpers shared by the integration tests of `yizhan-node`: networks, stations, intake forms,
+//! hand-built case documents and the agreement of the SQL light filter with the fold.
 
 use chrono::NaiveDate;
 use std::path::Path;
@@ -53,14 +51,14 @@ pub fn init_city(dir: &Path, clock: Clock) -> Node {
     node.add_station(Station {
         code: TOWN.into(),
         name: "北格镇便民服务中心".into(),
-        tier: "township".into(),
+        tier: yizhan_node::station::Tier::Township,
         parent: CITY.into(),
     })
     .expect("add township");
     node.add_station(Station {
         code: VILLAGE.into(),
         name: "张村便民服务站".into(),
-        tier: "village".into(),
+        tier: yizhan_node::station::Tier::Village,
         parent: TOWN.into(),
     })
     .expect("add village");
@@ -138,16 +136,7 @@ pub fn intake(item: &str, name: &str) -> NewCase {
 
 /// The item as a case would record it at intake.
 pub fn snapshot(item: &ServiceItem) -> ItemSnapshot {
-    ItemSnapshot {
-        code: item.code.clone(),
-        name: item.name.clone(),
-        kind: item.kind.as_str().to_string(),
-        legal_days: item.legal_days,
-        promised_days: item.promised_days,
-        tier: item.tier.as_str().to_string(),
-        materials: item.materials.clone(),
-        departments: item.departments.clone(),
-    }
+    item.snapshot()
 }
 
 /// The snapshot of an item of the default catalog.

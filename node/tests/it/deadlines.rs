@@ -2,9 +2,7 @@
 //! day: the 2026 Spring Festival example, pauses, lights, 即办件, completion and follow-ups, and
 //! the agreement of the SQL light filter with the fold's light.
 
-mod common;
-
-use common::{date, morning};
+use crate::common::{date, morning};
 use yizhan_node::case::deadline::ClockState;
 use yizhan_node::case::{Action, Light};
 use yizhan_node::catalog::Catalog;
@@ -28,7 +26,7 @@ const CATALOG: &str = r#"[
 ]"#;
 
 fn node_at(dir: &std::path::Path, day: &str) -> Node {
-    let mut node = common::init_city(dir, morning(day));
+    let mut node = crate::common::init_city(dir, morning(day));
     let catalog = Catalog::from_json(CATALOG.as_bytes()).expect("the test catalog parses");
     node.import_catalog(&catalog).expect("import");
     assert_eq!(
@@ -48,7 +46,7 @@ fn view(node: &mut Node, id: &str) -> CaseView {
 
 fn take_in_and_accept(node: &mut Node, item: &str, name: &str) -> String {
     let id = node
-        .new_case(&common::intake(item, name))
+        .new_case(&crate::common::intake(item, name))
         .expect("intake")
         .doc
         .id;
@@ -105,7 +103,7 @@ fn spring_festival_example_is_due_on_the_25th() {
         let v = view(&mut node, &id);
         assert_eq!(v.light, Some(light), "{day}");
         assert_eq!(v.remaining, Some(remaining), "{day}");
-        common::assert_lights_agree(&mut node);
+        crate::common::assert_lights_agree(&mut node);
     }
 }
 
@@ -129,7 +127,7 @@ fn lights_turn_yellow_red_and_severe_as_days_pass() {
     let mut day = date("2026-03-02");
     let mut seen = Vec::new();
     while day <= date("2026-03-25") {
-        node.set_clock(common::clock(&format!("{day}T16:30:00+08:00")));
+        node.set_clock(crate::common::clock(&format!("{day}T16:30:00+08:00")));
         let v = view(&mut node, &id);
         // The rule written out independently: yellow when the remaining working days are at
         // most the threshold, red past the promised limit, severe past the legal one.
@@ -187,7 +185,7 @@ fn a_request_for_materials_extends_the_due_date_by_the_paused_working_days() {
         assert_eq!(v.light, Some(Light::Green), "{day}");
         // Remaining is as of the pause: (4, 12] holds 6 working days.
         assert_eq!(v.remaining, Some(6), "{day}");
-        common::assert_lights_agree(&mut node);
+        crate::common::assert_lights_agree(&mut node);
     }
 
     // The materials arrive on Monday 9 March: (4 March, 9 March] holds 5, 6 and 9 March.
@@ -200,7 +198,7 @@ fn a_request_for_materials_extends_the_due_date_by_the_paused_working_days() {
     assert_eq!(v.deadline.yellow_on, Some(date("2026-03-13")));
     assert_eq!(v.light, Some(Light::Green));
     assert_eq!(v.remaining, Some(6));
-    common::assert_lights_agree(&mut node);
+    crate::common::assert_lights_agree(&mut node);
 }
 
 #[test]
@@ -219,7 +217,7 @@ fn a_pause_in_the_yellow_zone_freezes_yellow() {
     let v = view(&mut node, &id);
     assert_eq!(v.deadline.frozen_light, Some(Light::Yellow));
     assert_eq!(v.light, Some(Light::Yellow));
-    common::assert_lights_agree(&mut node);
+    crate::common::assert_lights_agree(&mut node);
 
     // Resumed on Friday 20 March: (11, 20] holds 7 working days, so due moves from 12 to 23 March.
     let v = act(&mut node, &id, Action::Resume);
@@ -229,7 +227,7 @@ fn a_pause_in_the_yellow_zone_freezes_yellow() {
     assert_eq!(v.light, Some(Light::Yellow));
     on(&mut node, "2026-03-24");
     assert_eq!(view(&mut node, &id).light, Some(Light::Red));
-    common::assert_lights_agree(&mut node);
+    crate::common::assert_lights_agree(&mut node);
 }
 
 #[test]
@@ -267,7 +265,7 @@ fn a_special_procedure_pauses_like_a_request_for_materials() {
     assert_eq!(v.deadline.paused_days, 8);
     assert_eq!(v.deadline.due_on, Some(date("2026-03-24")));
     assert_eq!(v.state.pauses.len(), 3);
-    common::assert_lights_agree(&mut node);
+    crate::common::assert_lights_agree(&mut node);
 }
 
 #[test]
@@ -275,7 +273,7 @@ fn materials_asked_for_before_acceptance_do_not_move_the_due_date() {
     let dir = tempfile::tempdir().unwrap();
     let mut node = node_at(dir.path(), "2026-03-02");
     let id = node
-        .new_case(&common::intake("CT-902", "何建军"))
+        .new_case(&crate::common::intake("CT-902", "何建军"))
         .unwrap()
         .doc
         .id;
@@ -303,7 +301,7 @@ fn an_instant_case_is_due_the_same_working_day() {
     // Due today: the light is yellow from the start, with nothing left.
     assert_eq!(v.light, Some(Light::Yellow));
     assert_eq!(v.remaining, Some(0));
-    node.set_clock(common::clock("2026-03-02T17:20:00+08:00"));
+    node.set_clock(crate::common::clock("2026-03-02T17:20:00+08:00"));
     let v = act(&mut node, &done, Action::Complete);
     assert_eq!(v.deadline.clock, ClockState::Stopped);
     assert_eq!(v.deadline.on_time, Some(true));
@@ -313,7 +311,7 @@ fn an_instant_case_is_due_the_same_working_day() {
     assert_eq!(view(&mut node, &left).light, Some(Light::Severe));
     let v = act(&mut node, &left, Action::Complete);
     assert_eq!(v.deadline.on_time, Some(false));
-    common::assert_lights_agree(&mut node);
+    crate::common::assert_lights_agree(&mut node);
 }
 
 #[test]
@@ -368,7 +366,7 @@ fn completion_is_on_time_or_late() {
     assert_eq!(stats.totals.on_time, 2);
     assert_eq!(stats.totals.late, 2);
     assert_eq!(stats.totals.completed, 4);
-    common::assert_lights_agree(&mut node);
+    crate::common::assert_lights_agree(&mut node);
 }
 
 #[test]
@@ -444,11 +442,11 @@ fn the_sql_light_agrees_with_the_fold_for_a_mix_of_cases() {
     // Three weeks of work around the Spring Festival: every morning some cases come in and some
     // are handled with a random action; lights are compared on every day.
     for _ in 0..28 {
-        node.set_clock(common::clock(&format!("{day}T09:00:00+08:00")));
+        node.set_clock(crate::common::clock(&format!("{day}T09:00:00+08:00")));
         for _ in 0..rng.random_range(0..4) {
             let item = items[rng.random_range(0..items.len())];
             ids.push(
-                node.new_case(&common::intake(item, "测试申请人"))
+                node.new_case(&crate::common::intake(item, "测试申请人"))
                     .unwrap()
                     .doc
                     .id,
@@ -479,7 +477,7 @@ fn the_sql_light_agrees_with_the_fold_for_a_mix_of_cases() {
             // Refused actions are part of the mix; they write nothing.
             let _ = node.act(id, &action, "窗口");
         }
-        common::assert_lights_agree(&mut node);
+        crate::common::assert_lights_agree(&mut node);
         day = day.succ_opt().unwrap();
     }
     // Every light and every clock state occurred.
@@ -520,7 +518,7 @@ fn a_new_yellow_threshold_reaches_the_index() {
         .len(),
         1
     );
-    common::assert_lights_agree(&mut node);
+    crate::common::assert_lights_agree(&mut node);
 }
 
 /// Issue #10: the calendar ends with 2026, so a due date counted into 2027 skipped only weekends

@@ -3,9 +3,7 @@
 //! segments; results never carry the ID number or phone; the keys survive a rebuild, an upgrade
 //! and a VACUUM; paging and sorting are those of every other list.
 
-mod common;
-
-use common::CITY;
+use crate::common::CITY;
 use std::path::Path;
 use yizhan_node::case::Action;
 use yizhan_node::query::{CaseFilter, CaseRow, Sort};
@@ -18,8 +16,8 @@ const ID17: &str = "11010519491231002";
 const PHONE: &str = "13812345678";
 
 fn applicant(name: &str, id17: Option<&str>, phone: &str) -> NewCase {
-    let mut n = common::intake("CT-001", name);
-    n.id_number = id17.map(common::id_number).unwrap_or_default();
+    let mut n = crate::common::intake("CT-001", name);
+    n.id_number = id17.map(crate::common::id_number).unwrap_or_default();
     n.phone = phone.into();
     n
 }
@@ -28,7 +26,7 @@ fn applicant(name: &str, id17: Option<&str>, phone: &str) -> NewCase {
 /// nothing a test searches for with her, except where a test says so. Returns the node and her
 /// case's id and number.
 fn station(dir: &Path) -> (Node, String, String) {
-    let mut node = common::init_city(dir, common::morning("2026-03-02"));
+    let mut node = crate::common::init_city(dir, crate::common::morning("2026-03-02"));
     let ours = node
         .new_case(&applicant(NAME, Some(ID17), "138 1234 5678"))
         .expect("intake");
@@ -65,7 +63,7 @@ fn names(rows: &[CaseRow]) -> Vec<&str> {
 fn finds_the_case_by_id_phone_name_and_number_parts() {
     let dir = tempfile::tempdir().unwrap();
     let (mut node, id, number) = station(dir.path());
-    let full_id = common::id_number(ID17);
+    let full_id = crate::common::id_number(ID17);
     assert!(full_id.ends_with('X'), "the test ID ends in X: {full_id}");
     let segments: Vec<&str> = number.split('-').collect();
     assert_eq!(segments.len(), 4, "{number}");
@@ -157,7 +155,7 @@ fn what_matches_nothing_finds_nothing() {
 fn results_never_carry_the_id_number_or_phone() {
     let dir = tempfile::tempdir().unwrap();
     let (mut node, _, _) = station(dir.path());
-    let full_id = common::id_number(ID17);
+    let full_id = crate::common::id_number(ID17);
     let f = CaseFilter {
         search: Some(full_id.clone()),
         ..CaseFilter::default()
@@ -188,10 +186,10 @@ fn results_never_carry_the_id_number_or_phone() {
 #[test]
 fn search_pages_and_sorts_like_the_list() {
     let dir = tempfile::tempdir().unwrap();
-    let mut node = common::init_city(dir.path(), common::morning("2026-03-02"));
+    let mut node = crate::common::init_city(dir.path(), crate::common::morning("2026-03-02"));
     // Batches share their creation time, so the id breaks ties, as in every list.
     for day in ["2026-03-02", "2026-03-03", "2026-03-04"] {
-        node.set_clock(common::morning(day));
+        node.set_clock(crate::common::morning(day));
         let batch: Vec<NewCase> = (0..17)
             .map(|i| {
                 let name = match i % 3 {
@@ -255,8 +253,8 @@ fn search_pages_and_sorts_like_the_list() {
     let one_day = node
         .list(&CaseFilter {
             search: Some("王秀英".into()),
-            created_from: Some(common::date("2026-03-03")),
-            created_to: Some(common::date("2026-03-03")),
+            created_from: Some(crate::common::date("2026-03-03")),
+            created_to: Some(crate::common::date("2026-03-03")),
             limit: 100,
             ..CaseFilter::default()
         })

@@ -3,9 +3,7 @@
 //! a real city node, through a reopen, against a township (which may not edit them), and after
 //! the township has received the city's changes (what sync does).
 
-mod common;
-
-use common::{TOWN, date, morning};
+use crate::common::{TOWN, date, morning};
 use yizhan_node::calendar::YearRule;
 use yizhan_node::case::Action;
 use yizhan_node::catalog::{CatalogError, RowProblem};
@@ -49,7 +47,7 @@ fn city_to(city: &mut Node, to: &mut Node) {
 #[test]
 fn catalog_items_are_added_changed_retired_and_deleted_one_at_a_time() {
     let dir = tempfile::tempdir().expect("tempdir");
-    let mut city = common::init_city(&dir.path().join("city"), morning("2026-03-02"));
+    let mut city = crate::common::init_city(&dir.path().join("city"), morning("2026-03-02"));
     let before = city.catalog().len();
 
     // A new item: its code must be new, and it is validated as an import row is.
@@ -78,7 +76,7 @@ fn catalog_items_are_added_changed_retired_and_deleted_one_at_a_time() {
 
     // A case taken in for it keeps the item as it was at intake when the item changes.
     let case = city
-        .new_case(&common::intake("CT-900", "曹文静"))
+        .new_case(&crate::common::intake("CT-900", "曹文静"))
         .expect("intake")
         .doc
         .id;
@@ -117,7 +115,7 @@ fn catalog_items_are_added_changed_retired_and_deleted_one_at_a_time() {
     assert_eq!(city.seq().expect("seq"), seq, "a refusal writes nothing");
     city.set_item_retired("CT-900", true).expect("retire");
     assert!(city.catalog().get("CT-900").expect("still listed").retired);
-    match city.new_case(&common::intake("CT-900", "曹文华")) {
+    match city.new_case(&crate::common::intake("CT-900", "曹文华")) {
         Err(NodeError::NotAllowed { action, reason }) => {
             assert_eq!(action, "intake");
             assert!(matches!(reason, Refusal::ItemRetired { ref code, .. } if code == "CT-900"));
@@ -134,7 +132,7 @@ fn catalog_items_are_added_changed_retired_and_deleted_one_at_a_time() {
         .expect("list");
     assert_eq!(rows.len(), 1);
     city.set_item_retired("CT-900", false).expect("bring back");
-    city.new_case(&common::intake("CT-900", "曹文华"))
+    city.new_case(&crate::common::intake("CT-900", "曹文华"))
         .expect("intake again");
 
     // An unused item is deleted.
@@ -159,8 +157,8 @@ fn catalog_items_are_added_changed_retired_and_deleted_one_at_a_time() {
 #[test]
 fn only_the_city_edits_and_the_township_receives_the_edits() {
     let dir = tempfile::tempdir().expect("tempdir");
-    let mut city = common::init_city(&dir.path().join("city"), morning("2026-03-02"));
-    let mut town = common::enrol(&mut city, TOWN, &dir.path().join("town"));
+    let mut city = crate::common::init_city(&dir.path().join("city"), morning("2026-03-02"));
+    let mut town = crate::common::enrol(&mut city, TOWN, &dir.path().join("town"));
 
     let item = town.catalog().get("TS-001").expect("TS-001").clone();
     assert_eq!(refusal(town.update_item(item)), Refusal::CityOnly);
@@ -191,10 +189,10 @@ fn only_the_city_edits_and_the_township_receives_the_edits() {
 #[test]
 fn a_calendar_year_is_set_validated_and_moves_due_dates() {
     let dir = tempfile::tempdir().expect("tempdir");
-    let mut city = common::init_city(dir.path(), morning("2026-03-02"));
+    let mut city = crate::common::init_city(dir.path(), morning("2026-03-02"));
     // CT-001 promises one working day: accepted on Monday 2026-03-02, due Tuesday.
     let id = city
-        .new_case(&common::intake("CT-001", "曹文静"))
+        .new_case(&crate::common::intake("CT-001", "曹文静"))
         .expect("intake")
         .doc
         .id;
@@ -272,4 +270,45 @@ fn a_calendar_year_is_set_validated_and_moves_due_dates() {
     ));
     assert_eq!(city.seq().expect("seq"), seq);
     assert!(city.calendar().is_working_day(date("2027-02-20")));
+}
+
+/// How long opening a node takes with a large catalog (issue #11: the catalog used to be rebuilt
+/// on every open). Run with `cargo test --release -p yizhan-node -- --ignored --nocapture
+/// catalog_open_time`; prints the figures, asserts nothing about them.
+#[test]
+#[ignore = "a measurement, not a check"]
+fn catalog_open_time() {
+    for n in [500usize, 5_000, 77_673] {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let mut city = crate::common::init_city(&dir.path().join("city"), morning("2026-03-02"));
+        let template = city.catalog().get("CT-001").expect("CT-001").clone();
+        let items = (0..n)
+            .map(|i| {
+                let mut item = template.clone();
+                item.code = format!("X{i:06}");
+                item.name = format!("事项 {i}");
+                item
+            })
+            .collect();
+        let catalog = yizhan_node::catalog::Catalog::from_items(items).expect("valid");
+        match city.import_catalog(&catalog) {
+            Ok(()) => {}
+            Err(e) => {
+                println!("catalog of {n} items: refused ({e})");
+                continue;
+            }
+        }
+        drop(city);
+        let started = std::time::Instant::now();
+        let node = Node::open(&dir.path().join("city"), morning("2026-03-02")).expect("open");
+        let open = started.elapsed();
+        let started = std::time::Instant::now();
+        let len = node.catalog().len();
+        let first_use = started.elapsed();
+        println!(
+            "catalog of {n} items: open {:.1} ms, first catalog use {:.1} ms ({len} items)",
+            open.as_secs_f64() * 1e3,
+            first_use.as_secs_f64() * 1e3
+        );
+    }
 }

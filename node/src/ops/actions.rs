@@ -1,0 +1,197 @@
+//! Actions on cases. An action is checked first against what only this node knows (its station
+//! and tier, the roster, field lengths: [`check_local`]), then against the one transition table
+//! (`fold::check`); then the event is appended with `append_event`, the document persisted and
+//! the index row updated, all in one transaction per batch.
+
+use crate::case::action::Action;
+use crate::case::doc::{CaseDoc, append_event, read_case};
+use crate::case::fold::{self, CaseState};
+use crate::error::{NodeError, Result};
+use crate::invalid::Invalid;
+use crate::node::{CaseView, Identity, NetCache, Node};
+use crate::ops::derived::{derive, index_row};
+use crate::ops::{check_text, new_uuid};
+use crate::refusal::Refusal;
+use crate::station::Tier;
+use crate::store::DocType;
+use crate::store::index::{self};
+
+/// Implements [`Node::act`].
+pub(crate) fn act(
+    node: &mut Node,
+    id_or_number: &str,
+    action: &Action,
+    operator: &str,
+) -> Result<CaseView> {
+    let mut views = node.act_many(&[(id_or_number.to_string(), action.clone())], operator)?;
+    views
+        .pop()
+        .ok_or_else(|| NodeError::CaseNotFound(id_or_number.to_string()))
+}
+
+/// Implements [`Node::check_action`].
+pub(crate) fn check_action(node: &mut Node, id_or_number: &str, action: &Action) -> Result<()> {
+    let view = node.case(id_or_number)?;
+    check_local(&node.net, &node.identity, &view.doc, &view.state, action)?;
+    let event = view.doc.next_event(
+        &view.state,
+        action,
+        "(check)".to_string(),
+        node.clock.now_ms(),
+        &node.identity.station,
+        &node.identity.node_id,
+        "",
+    );
+    fold::check(&view.state, &view.doc.item, &event, action)
+        .map_err(|why| NodeError::not_allowed(action.kind(), why))
+}
+
+/// Implements [`Node::act_many`].
+pub(crate) fn act_many(
+    node: &mut Node,
+    actions: &[(String, Action)],
+    operator: &str,
+) -> Result<Vec<CaseView>> {
+    node.refresh()?;
+    check_text("operator", operator, 64)?;
+    let ids = actions
+        .iter()
+        .map(|(key, _)| node.resolve(key))
+        .collect::<Result<Vec<_>>>()?;
+    let now = node.clock.now_ms();
+    let ident = node.identity.clone();
+    let today = node.today();
+    let net = &node.net;
+    node.store.write(|wtx| {
+        let mut views = Vec::with_capacity(actions.len());
+        for (id, (_, action)) in ids.iter().zip(actions) {
+            let mut am = wtx
+                .take_doc(id)?
+                .ok_or_else(|| NodeError::CaseNotFound(id.clone()))?;
+            let mut doc = read_case(&am, id)?;
+            let state = fold::fold(&doc);
+            check_local(net, &ident, &doc, &state, action)?;
+            let event = doc.next_event(
+                &state,
+                action,
+                new_uuid()?,
+                now,
+                &ident.station,
+                &ident.node_id,
+                operator,
+            );
+            fold::check(&state, &doc.item, &event, action)
+                .map_err(|why| NodeError::not_allowed(action.kind(), why))?;
+            let before = am.get_heads();
+            append_event(&mut am, id, &event)?;
+            wtx.put_doc(id, DocType::Case, am, Some(&before))?;
+            doc.events.push(event);
+            let view = derive(doc, &net.calendar, &net.settings, today);
+            index::upsert(wtx.sql(), &index_row(&view, &net.roster))?;
+            views.push(view);
+        }
+        Ok(views)
+    })
+}
+
+/// Checks what only this node knows (the roster, its tier) before the transition table runs.
+pub(crate) fn check_local(
+    net: &NetCache,
+    ident: &Identity,
+    doc: &CaseDoc,
+    state: &CaseState,
+    action: &Action,
+) -> Result<()> {
+    {
+        let me = net
+            .roster
+            .station(&ident.station)
+            .ok_or_else(|| NodeError::UnknownStation(ident.station.clone()))?;
+        match action {
+            // The tier that handles the item accepts and decides it, also after a forward.
+            Action::Accept
+            | Action::AcceptWithGaps { .. }
+            | Action::Refuse { .. }
+            | Action::Approve { .. }
+            | Action::Reject { .. }
+            | Action::Complete
+            | Action::Decline { .. } => {
+                // The case's copy of the item is parsed here, where a decision depends on it;
+                // an unknown tier (a document from a newer version) is refused, never guessed.
+                let item_tier: Tier =
+                    doc.item
+                        .tier
+                        .parse()
+                        .map_err(|e: Invalid| NodeError::CorruptDocument {
+                            doc: doc.id.clone(),
+                            reason: format!("item tier: {e}"),
+                        })?;
+                if state.holder == me.code && me.tier() != item_tier {
+                    return Err(NodeError::not_allowed(
+                        action.kind(),
+                        Refusal::WrongTier {
+                            item_code: doc.item.code.clone(),
+                            item_name: doc.item.name.clone(),
+                            item_tier,
+                            here: me.tier(),
+                        },
+                    ));
+                }
+            }
+            Action::Forward { to } if net.roster.station(to).is_none() => {
+                return Err(NodeError::UnknownStation(to.clone()));
+            }
+            Action::Consult { with, minutes, .. } => {
+                if net.roster.station(with).is_none() {
+                    return Err(NodeError::UnknownStation(with.clone()));
+                }
+                if *minutes == 0 || *minutes > 600 {
+                    return Err(NodeError::invalid(
+                        "minutes",
+                        Invalid::Between { min: 1, max: 600 },
+                    ));
+                }
+            }
+            Action::Rate { level, .. } if !(1..=5).contains(level) => {
+                return Err(NodeError::invalid("level", Invalid::RatingLevel));
+            }
+            _ => {}
+        }
+        let texts: Vec<(&'static str, &str)> = match action {
+            Action::Refuse { reason }
+            | Action::Suspend { reason }
+            | Action::Decline { reason }
+            | Action::Reject { reason, .. } => {
+                vec![("reason", reason.as_str())]
+            }
+            Action::Note { text } => vec![("text", text.as_str())],
+            Action::Settle { note } => vec![("note", note.as_str())],
+            Action::FollowUp { summary } | Action::Consult { summary, .. } => {
+                vec![("summary", summary.as_str())]
+            }
+            Action::Rate { comment, .. } => vec![("comment", comment.as_str())],
+            Action::AcceptWithGaps { promise, .. } => vec![("promise", promise.as_str())],
+            _ => vec![],
+        };
+        for (field, text) in texts {
+            check_text(field, text, 2000)?;
+        }
+        if matches!(
+            action,
+            Action::Refuse { .. } | Action::Reject { .. } | Action::Decline { .. }
+        ) && texts_empty(action)
+        {
+            return Err(NodeError::invalid("reason", Invalid::ReasonNeeded));
+        }
+        Ok(())
+    }
+}
+
+pub(crate) fn texts_empty(action: &Action) -> bool {
+    match action {
+        Action::Refuse { reason } | Action::Reject { reason, .. } | Action::Decline { reason } => {
+            reason.trim().is_empty()
+        }
+        _ => false,
+    }
+}

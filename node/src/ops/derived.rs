@@ -1,0 +1,173 @@
+//! What is derived from the documents: a case's view as of a day ([`derive`]: fold, deadlines,
+//! light), its index row ([`index_row`]), and the whole-index rebuild ([`rebuild_index`]), which
+//! records in the same transaction the fingerprint of the calendar and settings it used
+//! ([`index_basis`]) so that `Node::open` can tell a stale index and rebuild it.
+
+use crate::calendar::Calendar;
+use crate::case::deadline::{Deadline, Light};
+use crate::case::doc::{CaseDoc, read_case};
+use crate::case::fold::{self};
+use crate::catalog::CaseKind;
+use crate::error::Result;
+use crate::failpoint;
+use crate::network::{Roster, Settings};
+use crate::node::CaseView;
+use crate::store::index::{self, IndexRow};
+use crate::store::{DocType, WriteTx};
+use chrono::NaiveDate;
+
+/// Rebuilds the whole index inside the caller's transaction, with the given network documents
+/// (which may be the ones this transaction is writing, so that a calendar or settings change and
+/// the due dates and thresholds that follow from it commit together). Returns the number of
+/// cases indexed.
+pub(crate) fn rebuild_index(
+    wtx: &mut WriteTx<'_>,
+    calendar: &Calendar,
+    settings: &Settings,
+    roster: &Roster,
+    today: NaiveDate,
+) -> Result<usize> {
+    if failpoint::hit(failpoint::SKIP_REINDEX) {
+        return Ok(0);
+    }
+    let ids = {
+        let mut stmt = wtx
+            .sql()
+            .prepare("SELECT doc_id FROM docs WHERE doc_type = ?1 ORDER BY doc_id")?;
+        stmt.query_map([DocType::Case.as_str()], |r| r.get::<_, String>(0))?
+            .collect::<rusqlite::Result<Vec<_>>>()?
+    };
+    index::clear(wtx.sql())?;
+    for id in &ids {
+        let doc = wtx.with_doc_uncached(id, |am| read_case(am, id))?;
+        let view = derive(doc, calendar, settings, today);
+        index::upsert(wtx.sql(), &index_row(&view, roster))?;
+    }
+    wtx.sql()
+        .execute("DELETE FROM meta WHERE key = 'reindex'", [])?;
+    wtx.set_meta(INDEX_BASIS, &index_basis(calendar, settings))?;
+    Ok(ids.len())
+}
+
+/// The meta key recording what the index was computed from ([`index_basis`]).
+pub(crate) const INDEX_BASIS: &str = "index_basis";
+
+/// A fingerprint of the calendar and settings that due dates, provisional flags and yellow
+/// thresholds are computed from. [`rebuild_index`] records it in the transaction that rebuilds the
+/// index; [`Node::open`] compares it with the documents as they read now and rebuilds when they
+/// differ, so that an index left behind by an interrupted rebuild (a crash, a sync that committed
+/// the calendar but not the rebuild after it) never outlives a restart.
+pub(crate) fn index_basis(calendar: &Calendar, settings: &Settings) -> String {
+    use sha2::Digest as _;
+    let mut h = sha2::Sha256::new();
+    for (year, rule) in calendar.years() {
+        h.update(format!("y{year}:"));
+        for d in &rule.holidays {
+            h.update(format!("h{d}"));
+        }
+        for d in &rule.workdays {
+            h.update(format!("w{d}"));
+        }
+        h.update(";");
+    }
+    h.update(format!(
+        "s{}/{}",
+        settings.yellow_percent, settings.follow_up_days
+    ));
+    hex::encode(h.finalize())
+}
+
+/// Folds a document and computes its deadlines and light for `today`.
+pub fn derive(
+    doc: CaseDoc,
+    calendar: &Calendar,
+    settings: &Settings,
+    today: NaiveDate,
+) -> CaseView {
+    let state = fold::fold(&doc);
+    let kind = CaseKind::parse(&doc.item.kind).unwrap_or(CaseKind::Promised);
+    let deadline = Deadline::compute(
+        &state,
+        kind,
+        doc.item.promised_days,
+        doc.item.legal_days,
+        calendar,
+        settings,
+    );
+    let light = deadline.light(today);
+    let remaining = deadline.remaining(calendar, today);
+    CaseView {
+        doc,
+        state,
+        deadline,
+        light,
+        remaining,
+        today,
+    }
+}
+
+pub(crate) fn date(d: Option<NaiveDate>) -> Option<String> {
+    d.map(|d| d.format("%Y-%m-%d").to_string())
+}
+
+/// The index row of a case.
+pub fn index_row(view: &CaseView, roster: &Roster) -> IndexRow {
+    let doc = &view.doc;
+    let state = &view.state;
+    let d = &view.deadline;
+    let mut route = state.route.clone();
+    route.sort();
+    route.dedup();
+    IndexRow {
+        doc_id: doc.id.clone(),
+        number: doc.number.clone(),
+        item_code: doc.item.code.clone(),
+        item_name: doc.item.name.clone(),
+        kind: doc.item.kind.clone(),
+        status: state.status.as_str().to_string(),
+        outcome: state.outcome.map(|o| o.as_str().to_string()),
+        conflict: state.conflict(),
+        origin: doc.origin.clone(),
+        holder: state.holder.clone(),
+        township: roster
+            .township_of(&doc.origin)
+            .map(|s| s.code.clone())
+            .unwrap_or_default(),
+        village: roster
+            .village_of(&doc.origin)
+            .map(|s| s.code.clone())
+            .unwrap_or_default(),
+        applicant_name: doc.applicant.name.clone(),
+        delegated: doc.delegation.is_some(),
+        created_at: doc.created_at,
+        updated_at: doc.last_order(),
+        accepted_on: date(d.accepted_on),
+        clock: d.clock.code(),
+        due_on: date(d.due_on),
+        yellow_on: date(d.yellow_on),
+        legal_due_on: date(d.legal_due_on),
+        due_provisional: d.due_provisional,
+        legal_provisional: d.legal_provisional,
+        frozen_light: d.frozen_light.map(Light::code),
+        stopped_on: date(d.stopped_on),
+        on_time: d.on_time,
+        rating: state.rating.as_ref().map(|r| i64::from(r.level)),
+        follow_up_due: date(d.follow_up_due),
+        consults: i64::try_from(state.consults.len()).unwrap_or(i64::MAX),
+        route,
+        search_keys: crate::search::case_keys(&doc.number, &doc.applicant),
+        depts: doc
+            .item
+            .departments
+            .iter()
+            .map(|dept| {
+                let decision = match state.approvals.get(dept) {
+                    Some(a) if a.approved => "approved",
+                    Some(_) => "rejected",
+                    None => "pending",
+                };
+                (dept.clone(), decision.to_string())
+            })
+            .collect(),
+    }
+}

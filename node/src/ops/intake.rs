@@ -1,0 +1,129 @@
+//! Intake (收件): the typed-in form is validated against the catalog and the field rules, then
+//! every case of the batch is written with `write_case`, numbered from the day's counter and
+//! indexed, in one transaction: all of the batch or none of it.
+
+use crate::case::doc::{Applicant, CASE_SCHEMA, CaseDoc, Delegation, ItemSnapshot};
+use crate::clock::china_date;
+use crate::error::{NodeError, Result};
+use crate::idcard::validate_id_number;
+use crate::invalid::Invalid;
+use crate::node::{CaseView, NewCase, Node};
+use crate::ops::derived::{derive, index_row};
+use crate::ops::{check_text, new_uuid, write_new};
+use crate::refusal::Refusal;
+use crate::store::DocType;
+use crate::store::index::{self};
+
+pub(crate) fn validate_new(node: &Node, new: &NewCase) -> Result<ItemSnapshot> {
+    let item = node
+        .catalog()
+        .get(new.item_code.trim())
+        .ok_or_else(|| NodeError::UnknownItem(new.item_code.clone()))?;
+    if item.retired {
+        return Err(NodeError::not_allowed(
+            "intake",
+            Refusal::ItemRetired {
+                code: item.code.clone(),
+                name: item.name.clone(),
+            },
+        ));
+    }
+    let name = new.applicant_name.trim();
+    if name.is_empty() {
+        return Err(NodeError::invalid("applicant name", Invalid::Empty));
+    }
+    check_text("applicant name", name, 64)?;
+    if !new.id_number.trim().is_empty() {
+        validate_id_number(new.id_number.trim())
+            .map_err(|e| NodeError::invalid("ID number", Invalid::IdNumber(e)))?;
+    }
+    if !new.phone.trim().is_empty() {
+        validate_phone(new.phone.trim())?;
+    }
+    check_text("address", &new.address, 200)?;
+    check_text("operator", &new.operator, 64)?;
+    for m in &new.handed_over {
+        check_text("materials handed over", m, 100)?;
+    }
+    if !new.delegated && (new.entrustment || !new.handed_over.is_empty()) {
+        return Err(NodeError::invalid("delegation", Invalid::NotDelegated));
+    }
+    Ok(item.snapshot())
+}
+
+/// Implements [`Node::new_case`].
+pub(crate) fn new_case(node: &mut Node, new: &NewCase) -> Result<CaseView> {
+    let mut views = node.new_cases(std::slice::from_ref(new))?;
+    views
+        .pop()
+        .ok_or_else(|| NodeError::invalid("case", Invalid::NothingCreated))
+}
+
+/// Implements [`Node::new_cases`].
+pub(crate) fn new_cases(node: &mut Node, batch: &[NewCase]) -> Result<Vec<CaseView>> {
+    node.refresh()?;
+    let items = batch
+        .iter()
+        .map(|n| validate_new(node, n))
+        .collect::<Result<Vec<_>>>()?;
+    let now = node.clock.now_ms();
+    let today = china_date(now);
+    let ident = node.identity.clone();
+    let net = &node.net;
+    node.store.write(|wtx| {
+        let day = today.format("%y%m%d").to_string();
+        let mut counter: u64 = match wtx.meta("number_day")? {
+            Some(d) if d == day => wtx
+                .meta("number_counter")?
+                .and_then(|c| c.parse().ok())
+                .unwrap_or(0),
+            _ => 0,
+        };
+        let mut views = Vec::with_capacity(batch.len());
+        for (new, item) in batch.iter().zip(items) {
+            counter += 1;
+            let doc = CaseDoc {
+                schema: CASE_SCHEMA.into(),
+                id: new_uuid()?,
+                number: format!("{}-{}-{}-{:03}", ident.station, day, ident.ordinal, counter),
+                created_at: now,
+                origin: ident.station.clone(),
+                origin_node: ident.node_id.clone(),
+                item,
+                applicant: Applicant {
+                    name: new.applicant_name.trim().to_string(),
+                    id_number: new.id_number.trim().to_uppercase(),
+                    phone: new.phone.trim().to_string(),
+                    address: new.address.trim().to_string(),
+                },
+                delegation: new.delegated.then(|| Delegation {
+                    agent: new.operator.trim().to_string(),
+                    entrustment: new.entrustment,
+                    handed_over: new.handed_over.clone(),
+                }),
+                events: Vec::new(),
+            };
+            write_new(wtx, &doc.id, DocType::Case, &doc)?;
+            let view = derive(doc, &net.calendar, &net.settings, today);
+            index::upsert(wtx.sql(), &index_row(&view, &net.roster))?;
+            views.push(view);
+        }
+        wtx.set_meta("number_day", &day)?;
+        wtx.set_meta("number_counter", &counter.to_string())?;
+        Ok(views)
+    })
+}
+
+pub(crate) fn validate_phone(phone: &str) -> Result<()> {
+    let digits = phone.chars().filter(char::is_ascii_digit).count();
+    let ok_chars = phone
+        .chars()
+        .all(|c| c.is_ascii_digit() || matches!(c, '+' | '-' | ' '));
+    if !ok_chars || !(5..=20).contains(&digits) {
+        return Err(NodeError::invalid(
+            "phone",
+            Invalid::PhoneDigits { min: 5, max: 20 },
+        ));
+    }
+    Ok(())
+}

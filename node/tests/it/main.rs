@@ -1,0 +1,17 @@
+//! The integration tests of `yizhan-node`, one test binary with a module per area (one link step
+//! for all of them instead of one per file). Shared helpers are in [`common`].
+//!
+//! - [`store`]: the store, the index rebuilt from the documents, compaction, the cache, bad files.
+//! - [`transitions`]: the transition table cell by cell, and through a real node.
+//! - [`deadlines`]: deadlines and lights day by day.
+//! - [`convergence`]: copies of a case changed apart and merged in any order.
+//! - [`network_edits`]: the city's edits of the catalog and the calendar.
+//! - [`search`]: search keys.
+
+mod common;
+mod convergence;
+mod deadlines;
+mod network_edits;
+mod search;
+mod store;
+mod transitions;
