@@ -6,7 +6,7 @@
 //! window's translation table words each variant in Chinese. Adding a variant is a compile error
 //! in the window until it is translated there too.
 
-use crate::case::fold::Status;
+use crate::case::status::Status;
 use crate::station::Tier;
 use std::fmt;
 

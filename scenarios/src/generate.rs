@@ -313,7 +313,7 @@ impl Builder<'_> {
         for step in &plan.steps {
             let station = &county.stations[step.station];
             let event = doc.next_event(
-                &state,
+                &state.last_transition,
                 &step.action,
                 rng.uuid(),
                 act_ms(step.day, step.station),

@@ -127,7 +127,7 @@ impl CaseDoc {
     #[allow(clippy::too_many_arguments)]
     pub fn next_event(
         &self,
-        state: &super::fold::CaseState,
+        prev: &str,
         action: &super::action::Action,
         id: String,
         now_ms: i64,
@@ -143,7 +143,7 @@ impl CaseDoc {
             station: station.to_string(),
             node: node.to_string(),
             operator: operator.trim().to_string(),
-            prev: state.last_transition.clone(),
+            prev: prev.to_string(),
             fields: action.fields(),
         }
     }
@@ -269,7 +269,15 @@ mod tests {
 
     fn push(doc: &mut CaseDoc, action: &Action, id: &str, now: i64, station: &str) -> i64 {
         let state = fold(doc);
-        let ev = doc.next_event(&state, action, id.into(), now, station, station, "x");
+        let ev = doc.next_event(
+            &state.last_transition,
+            action,
+            id.into(),
+            now,
+            station,
+            station,
+            "x",
+        );
         let at = ev.at;
         doc.events.push(ev);
         at

@@ -10,12 +10,14 @@
 //! - [`action`]: what a user can do to a case, and how an action becomes an event.
 //! - [`fold`]: the transition table and the fold over the log (status, holder, approvals,
 //!   conflicts, clock pauses).
+//! - [`status`]: the status of a case (a leaf module: the refusals name statuses).
 //! - [`deadline`]: working-day deadlines and supervision lights (红黄绿灯) from the folded clock.
 
 pub mod action;
 pub mod deadline;
 pub mod doc;
 pub mod fold;
+pub mod status;
 
 pub use action::Action;
 pub use deadline::{Deadline, Light};

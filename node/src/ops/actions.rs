@@ -34,7 +34,7 @@ pub(crate) fn check_action(node: &mut Node, id_or_number: &str, action: &Action)
     let view = node.case(id_or_number)?;
     check_local(&node.net, &node.identity, &view.doc, &view.state, action)?;
     let event = view.doc.next_event(
-        &view.state,
+        &view.state.last_transition,
         action,
         "(check)".to_string(),
         node.clock.now_ms(),
@@ -72,7 +72,7 @@ pub(crate) fn act_many(
             let state = fold::fold(&doc);
             check_local(net, &ident, &doc, &state, action)?;
             let event = doc.next_event(
-                &state,
+                &state.last_transition,
                 action,
                 new_uuid()?,
                 now,

@@ -43,7 +43,15 @@ impl Replica {
     fn try_act(&mut self, station: &str, action: &Action, id: String) -> Result<String, String> {
         let d = self.doc();
         let state = fold::fold(&d);
-        let ev = d.next_event(&state, action, id, self.now, station, &self.node, "测试员");
+        let ev = d.next_event(
+            &state.last_transition,
+            action,
+            id,
+            self.now,
+            station,
+            &self.node,
+            "测试员",
+        );
         fold::check(&state, &d.item, &ev, action).map_err(|r| r.to_string())?;
         doc::append_event(&mut self.am, CASE_ID, &ev).expect("append");
         self.now = ev.at;
@@ -257,7 +265,7 @@ fn take(r: &mut Replica, cands: &[(usize, Action)], s: &Step, tag: &str) -> Opti
     for k in 0..cands.len() {
         let (st, action) = &cands[(s.pick.wrapping_add(k)) % cands.len()];
         let ev = d.next_event(
-            &state,
+            &state.last_transition,
             action,
             format!("{:016x}-{tag}-{}", s.salt, r.added.len()),
             r.now,
@@ -536,7 +544,15 @@ fn parallel_approvals_on_partitioned_copies_all_count() {
         let d = r.doc();
         let state = fold::fold(&d);
         assert_eq!(state.decision(&d.item), Decision::Pending);
-        let ev = d.next_event(&state, &Action::Complete, "x".into(), r.now, CITY, "n", "o");
+        let ev = d.next_event(
+            &state.last_transition,
+            &Action::Complete,
+            "x".into(),
+            r.now,
+            CITY,
+            "n",
+            "o",
+        );
         let why = fold::check(&state, &d.item, &ev, &Action::Complete)
             .unwrap_err()
             .to_string();

@@ -50,7 +50,7 @@ impl Sim {
     /// The event `action` at `station` would be, one minute after the last.
     fn event(&self, station: &str, action: &Action) -> Event {
         self.doc.next_event(
-            &self.state(),
+            &self.state().last_transition,
             action,
             format!("ev-{:04}", self.n),
             self.now + 60_000,
