@@ -12,6 +12,7 @@ use std::sync::mpsc::{
 };
 use std::thread::JoinHandle;
 use std::time::Duration;
+use tokio::sync::watch;
 
 type Job = Box<dyn FnOnce(&mut Node) + Send>;
 
@@ -25,6 +26,7 @@ const QUEUE: usize = 256;
 #[derive(Debug, Clone)]
 pub struct NodeHandle {
     tx: SyncSender<Job>,
+    seq: watch::Receiver<i64>,
 }
 
 /// The store thread; joining waits for queued requests to finish.
@@ -75,6 +77,7 @@ impl NodeHandle {
     /// Moves `node` onto a new thread named `yizhan-store`.
     pub fn spawn(node: Node) -> Result<(NodeHandle, NodeThread)> {
         let (tx, rx) = sync_channel::<Job>(QUEUE);
+        let seq = node.store_ref().subscribe_seq()?;
         let join = std::thread::Builder::new()
             .name("yizhan-store".into())
             .spawn(move || {
@@ -95,7 +98,17 @@ impl NodeHandle {
                 path: "(store thread)".into(),
                 source,
             })?;
-        Ok((NodeHandle { tx }, NodeThread { join: Some(join) }))
+        Ok((NodeHandle { tx, seq }, NodeThread { join: Some(join) }))
+    }
+
+    /// Follows the node's `seq`: the receiver sees a new value as soon as a document write is
+    /// committed on the store thread (local work or received changes), so a sync session or the
+    /// window can react at once and do nothing while the node is idle. Writes by another process
+    /// on the same data directory are not seen; whoever cares polls `Node::seq` slowly for those.
+    pub fn subscribe_seq(&self) -> watch::Receiver<i64> {
+        let mut rx = self.seq.clone();
+        rx.mark_unchanged();
+        rx
     }
 
     /// Queues `f` on the store thread and returns at once, never waiting (the window calls this

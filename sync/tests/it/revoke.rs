@@ -1,9 +1,6 @@
 //! Revocation by the city or by the parent township, spreading with the roster.
-#![allow(clippy::unwrap_used, clippy::expect_used)]
 
-mod common;
-
-use common::{city, enrol, station, try_sync};
+use crate::common::{city, enrol, station, try_sync};
 use yizhan_node::{NewCase, Node};
 
 fn sync(a: &mut Node, b: &mut Node) -> Result<(), String> {

@@ -1,23 +1,13 @@
 //! The sans-I/O session driven in memory between real nodes (real SQLite stores, real Automerge
-//! documents), without sockets.
-#![allow(clippy::unwrap_used, clippy::expect_used)]
+//! documents), without sockets, through the shared driver (`yizhan_sync::testing::Pair`).
 
-mod common;
-
-use common::{city, enrol, ids, station, sync};
+use crate::common::{self, city, enrol, ids, station, sync};
 use yizhan_node::case::Action;
 use yizhan_node::{NewCase, Node};
 use yizhan_sync::session::Session;
 
 fn new_case(node: &mut Node, item: &str, name: &str) -> String {
-    node.new_case(&NewCase {
-        item_code: item.into(),
-        applicant_name: name.into(),
-        ..NewCase::default()
-    })
-    .unwrap()
-    .doc
-    .id
+    common::new_case(node, item, name, false)
 }
 
 #[test]

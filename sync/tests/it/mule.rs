@@ -1,22 +1,11 @@
 //! Data mules and bundles: cases travel without a direct link, carried by a laptop or a USB stick.
-#![allow(clippy::unwrap_used, clippy::expect_used)]
 
-mod common;
-
-use common::{city, enrol, ids, station, sync};
+use crate::common::{self, city, enrol, ids, station, sync};
+use yizhan_node::Node;
 use yizhan_node::case::Action;
-use yizhan_node::{NewCase, Node};
 
 fn new_case(node: &mut Node, name: &str) -> String {
-    node.new_case(&NewCase {
-        item_code: "TS-004".into(),
-        applicant_name: name.into(),
-        delegated: true,
-        ..NewCase::default()
-    })
-    .unwrap()
-    .doc
-    .id
+    common::new_case(node, "TS-004", name, true)
 }
 
 #[test]
