@@ -1971,6 +1971,9 @@ mod tests {
             catchup_runs: 3,
             first_contact_timeout: 300,
             batch: 5_000,
+            push: false,
+            push_samples: 200,
+            idle_seconds: 10,
         };
         assert_eq!(a.sizes(), (100_000, 5_000));
         a.quick = true;

@@ -543,8 +543,7 @@ impl Session {
         }
         let cert = node
             .member(&self.peer)
-            .map_err(|e| SyncError::Unauthorized(Denial::NotMember, e.to_string()))?
-            .clone();
+            .map_err(|e| SyncError::Unauthorized(Denial::NotMember, e.to_string()))?;
         self.peer_scope = Some(node.scope_of(&cert.body.station.code));
         self.peer_cert = Some(cert);
         self.hello_received = true;

@@ -142,7 +142,7 @@ impl MemNetwork {
                 ));
             }
         };
-        chain.push(cert.clone());
+        chain.push(cert);
         let mut members = Members::new(&self.network_id, &node_id(&self.root));
         if let Some((c, e)) = members.add_all(chain).into_iter().next() {
             return Err(NodeError::BadCertificate(format!(

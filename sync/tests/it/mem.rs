@@ -132,7 +132,7 @@ fn strangers_and_revoked_nodes_are_refused_at_hello() {
         .run(&mut stranger, &mut c)
         .unwrap_err();
     assert!(matches!(e, SyncError::Unauthorized(..)), "a stranger: {e}");
-    c.revoke(&t1.node_id().to_string());
+    c.revoke(t1.node_id());
     let e = Pair::one_shot(&mut t1, &mut c)
         .unwrap()
         .run(&mut t1, &mut c)
