@@ -253,6 +253,29 @@ struct Drive {
     live: LiveSessions,
 }
 
+impl Drive {
+    /// How a session with `peer` runs, sharing the node's shutdown, "sync now" and live status.
+    fn new(
+        handle: &NodeHandle,
+        peer: &str,
+        dialer: bool,
+        continuous: bool,
+        shutdown: &watch::Receiver<bool>,
+        kick: &Kick,
+        live: &LiveSessions,
+    ) -> Drive {
+        Drive {
+            handle: handle.clone(),
+            peer: peer.to_string(),
+            dialer,
+            continuous,
+            shutdown: shutdown.clone(),
+            kick: kick.clone(),
+            live: live.clone(),
+        }
+    }
+}
+
 /// Runs one session over an open stream pair until it is done (one-shot), the peer leaves, or
 /// `shutdown` fires. While it runs, its progress is kept in `live` under the peer's id.
 async fn drive<R, W>(d: Drive, send: W, mut recv: R) -> SessionReport
@@ -564,15 +587,15 @@ impl ProtocolHandler for SyncProtocol {
         let (send, recv) = connection.accept_bi().await?;
         let active = ActiveGuard::new(&self.active, &peer, false);
         let report = drive(
-            Drive {
-                handle: self.handle.clone(),
-                peer: peer.clone(),
-                dialer: false,
-                continuous: true,
-                shutdown: self.shutdown.clone(),
-                kick: self.kick.clone(),
-                live: self.active.clone(),
-            },
+            Drive::new(
+                &self.handle,
+                &peer,
+                false,
+                true,
+                &self.shutdown,
+                &self.kick,
+                &self.active,
+            ),
             send,
             recv,
         )
@@ -789,15 +812,15 @@ impl SyncNode {
             .map_err(|e| SyncError::Io(e.to_string()))?;
         let _active = ActiveGuard::new(&self.active, peer, true);
         let report = drive(
-            Drive {
-                handle: self.handle.clone(),
-                peer: peer.to_string(),
-                dialer: true,
-                continuous: false,
-                shutdown: self.shutdown.clone(),
-                kick: self.kick.clone(),
-                live: self.active.clone(),
-            },
+            Drive::new(
+                &self.handle,
+                peer,
+                true,
+                false,
+                &self.shutdown,
+                &self.kick,
+                &self.active,
+            ),
             send,
             recv,
         )
@@ -826,15 +849,15 @@ impl SyncNode {
                         Ok((send, recv)) => {
                             let active = ActiveGuard::new(&self.active, &peer, true);
                             let report = drive(
-                                Drive {
-                                    handle: self.handle.clone(),
-                                    peer: peer.clone(),
-                                    dialer: true,
-                                    continuous: true,
-                                    shutdown: self.shutdown.clone(),
-                                    kick: self.kick.clone(),
-                                    live: self.active.clone(),
-                                },
+                                Drive::new(
+                                    &self.handle,
+                                    &peer,
+                                    true,
+                                    true,
+                                    &self.shutdown,
+                                    &self.kick,
+                                    &self.active,
+                                ),
                                 send,
                                 recv,
                             )

@@ -234,6 +234,19 @@ fn batch<T>(items: Vec<T>, size: impl Fn(&T) -> usize, wrap: impl Fn(Vec<T>) -> 
     out
 }
 
+/// `Changes` messages of about [`TARGET_BATCH_BYTES`] for `changes`.
+fn changes_frames(changes: Vec<DocChanges>) -> Vec<Msg> {
+    batch(
+        changes,
+        |c| {
+            size_of(&Msg::Changes {
+                docs: vec![c.clone()],
+            })
+        },
+        |docs| Msg::Changes { docs },
+    )
+}
+
 impl Session {
     /// A session with `peer` (its node id, as authenticated by the transport).
     pub fn new<R: Replica + ?Sized>(node: &R, peer: &str) -> Session {
@@ -816,15 +829,7 @@ impl Session {
         }
         self.chunks.push_back(Chunk { upto, pending });
         self.settle(node, &[])?;
-        let mut out = batch(
-            changes,
-            |c| {
-                size_of(&Msg::Changes {
-                    docs: vec![c.clone()],
-                })
-            },
-            |docs| Msg::Changes { docs },
-        );
+        let mut out = changes_frames(changes);
         out.extend(batch(
             wants,
             |w| w.id.len() + 32 * w.heads.len() + 4,
@@ -870,15 +875,7 @@ impl Session {
                 }
             }
         }
-        let mut out = batch(
-            changes,
-            |c| {
-                size_of(&Msg::Changes {
-                    docs: vec![c.clone()],
-                })
-            },
-            |docs| Msg::Changes { docs },
-        );
+        let mut out = changes_frames(changes);
         out.extend(batch(
             syncs,
             |s| s.message.len() + s.id.len(),

@@ -34,9 +34,20 @@ pub fn city(dir: &Path) -> Node {
     .unwrap()
 }
 
-/// Enrols a node for `st` at `parent` without a network: invite, redeem, join.
-pub fn enrol(parent: &mut Node, st: Station, dir: &Path) -> Node {
-    let invite = parent.invite(st, 7).unwrap();
+/// Enrols a node of station `code` at `parent` without a network: invite, redeem, join. The
+/// station is `parent`'s own (a second node of it) or a new one directly below it.
+pub fn enrol(parent: &mut Node, code: &str, tier: &str, dir: &Path) -> Node {
+    let here = parent.identity().station.clone();
+    let above = if code == here {
+        parent
+            .roster()
+            .station(&here)
+            .map(|s| s.parent.clone())
+            .unwrap_or_default()
+    } else {
+        here
+    };
+    let invite = parent.invite(station(code, tier, &above), 7).unwrap();
     let secret = yizhan_node::enrol::generate_secret().unwrap();
     let joiner = yizhan_node::enrol::node_id_of(&secret);
     let enrolment = parent.redeem_invite(&invite.secret, &joiner).unwrap();
@@ -49,6 +60,18 @@ pub fn enrol(parent: &mut Node, st: Station, dir: &Path) -> Node {
         &enrolment,
     )
     .unwrap()
+}
+
+/// Takes in `n` cases of item TS-004 at `node`, for applicants named `{prefix}{i}`.
+pub fn take_in(node: &mut Node, n: usize, prefix: &str) {
+    let batch: Vec<NewCase> = (0..n)
+        .map(|i| NewCase {
+            item_code: "TS-004".into(),
+            applicant_name: format!("{prefix}{i}"),
+            ..NewCase::default()
+        })
+        .collect();
+    node.new_cases(&batch).unwrap();
 }
 
 /// A new case of `item` for `name` at `node`; returns its id.

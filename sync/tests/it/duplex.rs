@@ -7,7 +7,7 @@
 //! adapter (`yizhan_sync::net::sync_stream`, the same loop the iroh connections run) must finish
 //! with every case on both sides.
 
-use crate::common::{Text, city, enrol, ids, station};
+use crate::common::{Text, city, enrol, ids};
 use std::time::Duration;
 use yizhan_node::{NewCase, Node, NodeHandle};
 use yizhan_sync::net::sync_stream;
@@ -35,16 +35,8 @@ fn fill(node: &mut Node, seed: u64) {
 async fn both_sides_sending_large_batches_at_once_do_not_deadlock() {
     let tmp = tempfile::tempdir().unwrap();
     let mut c = city(&tmp.path().join("c"));
-    let mut hall = enrol(
-        &mut c,
-        station("T", "township", "C"),
-        &tmp.path().join("hall"),
-    );
-    let mut laptop = enrol(
-        &mut hall,
-        station("T", "township", "C"),
-        &tmp.path().join("laptop"),
-    );
+    let mut hall = enrol(&mut c, "T", "township", &tmp.path().join("hall"));
+    let mut laptop = enrol(&mut hall, "T", "township", &tmp.path().join("laptop"));
     fill(&mut hall, 1);
     fill(&mut laptop, 2);
     let mut want = ids(&mut hall);

@@ -257,6 +257,13 @@ impl Ledger {
     }
 }
 
+/// A city node and a node of township T1 enrolled at it over the network.
+async fn city_and_township(root: &Path) -> (Peer, Peer) {
+    let c = Peer::start("C", city(&root.join("c"))).await;
+    let t1 = c.enrol(&root.join("t1"), "T1", "township", "C").await;
+    (c, t1)
+}
+
 /// City C; townships T1 and T2 invited at the city; villages V1, V2 invited at T1 and V3 at T2,
 /// every one of them joined over the network with a ticket.
 struct County {
@@ -641,8 +648,7 @@ async fn within(limit: Duration, mut probe: impl AsyncFnMut() -> bool) -> Option
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_continuous_session_pushes_within_seconds() {
     let tmp = tempfile::tempdir().unwrap();
-    let c = Peer::start("C", city(&tmp.path().join("c"))).await;
-    let t1 = c.enrol(&tmp.path().join("t1"), "T1", "township", "C").await;
+    let (c, t1) = city_and_township(tmp.path()).await;
     let net = t1.net.clone();
     let (cid, caddrs) = (c.id.clone(), c.addrs.clone());
     let task = tokio::spawn(async move { net.keep_synced(cid, caddrs).await });
@@ -678,8 +684,7 @@ async fn idle_reconnect_is_cheap_and_catch_up_is_proportional() {
     const N: usize = 2_000;
     const NEW: usize = 500;
     let tmp = tempfile::tempdir().unwrap();
-    let c = Peer::start("C", city(&tmp.path().join("c"))).await;
-    let t = c.enrol(&tmp.path().join("t"), "T1", "township", "C").await;
+    let (c, t) = city_and_township(tmp.path()).await;
     let batch = |from: usize, n: usize| -> Vec<NewCase> {
         (from..from + n)
             .map(|i| NewCase {
@@ -760,8 +765,7 @@ async fn idle_reconnect_is_cheap_and_catch_up_is_proportional() {
 async fn a_new_device_is_sent_each_document_once() {
     const N: usize = 1_500;
     let tmp = tempfile::tempdir().unwrap();
-    let c = Peer::start("C", city(&tmp.path().join("c"))).await;
-    let t = c.enrol(&tmp.path().join("t"), "T1", "township", "C").await;
+    let (c, t) = city_and_township(tmp.path()).await;
     let forms: Vec<NewCase> = (0..N)
         .map(|i| NewCase {
             item_code: "TS-004".into(),
@@ -810,8 +814,7 @@ async fn peer_state(at: &Peer, other: &Peer) -> (usize, Option<i64>, Option<Stri
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn after_an_exchange_nothing_is_pending_and_the_contact_is_now() {
     let tmp = tempfile::tempdir().unwrap();
-    let c = Peer::start("C", city(&tmp.path().join("c"))).await;
-    let t1 = c.enrol(&tmp.path().join("t1"), "T1", "township", "C").await;
+    let (c, t1) = city_and_township(tmp.path()).await;
     assert_eq!(
         peer_state(&t1, &c).await.0,
         0,
@@ -865,8 +868,7 @@ async fn after_an_exchange_nothing_is_pending_and_the_contact_is_now() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_live_session_keeps_the_contact_fresh_and_a_cut_one_ages() {
     let tmp = tempfile::tempdir().unwrap();
-    let c = Peer::start("C", city(&tmp.path().join("c"))).await;
-    let t1 = c.enrol(&tmp.path().join("t1"), "T1", "township", "C").await;
+    let (c, t1) = city_and_township(tmp.path()).await;
     let net = t1.net.clone();
     let (cid, caddrs) = (c.id.clone(), c.addrs.clone());
     let task = tokio::spawn(async move { net.keep_synced(cid, caddrs).await });
@@ -910,8 +912,7 @@ async fn a_live_session_keeps_the_contact_fresh_and_a_cut_one_ages() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_refused_node_is_told_why() {
     let tmp = tempfile::tempdir().unwrap();
-    let c = Peer::start("C", city(&tmp.path().join("c"))).await;
-    let t1 = c.enrol(&tmp.path().join("t1"), "T1", "township", "C").await;
+    let (c, t1) = city_and_township(tmp.path()).await;
     let x = Peer::start("X", city(&tmp.path().join("x"))).await;
     let err = x.net.sync_once(&c.id, &c.addrs).await.unwrap_err();
     assert_eq!(
