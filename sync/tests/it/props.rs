@@ -299,7 +299,7 @@ fn check(rs: &mut [MemReplica], ops: &[Op]) -> Result<(), TestCaseError> {
 
 fn config() -> Config {
     Config {
-        cases: 96,
+        cases: 256,
         rng_algorithm: RngAlgorithm::ChaCha,
         rng_seed: RngSeed::Fixed(0x5eed_0011),
         failure_persistence: None,
