@@ -152,6 +152,44 @@ mod tests {
     use crate::{Clock, InitParams};
     use std::time::Instant;
 
+    /// Issue #11: a subscriber sees the `seq` of a write as soon as the write has returned, and
+    /// nothing while the node does only reads.
+    #[test]
+    fn subscribers_see_each_committed_write() {
+        let dir = tempfile::tempdir().unwrap();
+        let node = Node::init(
+            dir.path(),
+            Clock::Fixed(1_772_413_200_000),
+            &InitParams {
+                network_name: "测试市".into(),
+                code: "C".into(),
+                name: "测试市政务服务中心".into(),
+            },
+        )
+        .unwrap();
+        let (handle, thread) = NodeHandle::spawn(node).unwrap();
+        let mut seq = handle.subscribe_seq();
+        let before = *seq.borrow();
+        assert_eq!(before, handle.call(|n| n.seq()).unwrap());
+        handle.call(|n| n.list(&Default::default())).unwrap();
+        assert!(!seq.has_changed().unwrap(), "a read moved seq");
+        let written = handle
+            .call(|n| {
+                n.new_case(&crate::NewCase {
+                    item_code: "CT-001".into(),
+                    applicant_name: "甲".into(),
+                    ..crate::NewCase::default()
+                })?;
+                n.seq()
+            })
+            .unwrap();
+        assert!(seq.has_changed().unwrap());
+        assert_eq!(*seq.borrow_and_update(), written);
+        assert!(written > before);
+        drop(handle);
+        thread.join();
+    }
+
     /// Issue #11: with the store thread stuck on a long request and the queue full, `submit`
     /// answers "busy" at once instead of blocking the window's thread.
     #[test]
