@@ -152,10 +152,8 @@ mod tests {
     use crate::{Clock, InitParams};
     use std::time::Instant;
 
-    /// Issue #11: a subscriber sees the `seq` of a write as soon as the write has returned, and
-    /// nothing while the node does only reads.
-    #[test]
-    fn subscribers_see_each_committed_write() {
+    /// A new city node running on its store thread, in a temporary directory.
+    fn city_on_its_thread() -> (tempfile::TempDir, NodeHandle, NodeThread) {
         let dir = tempfile::tempdir().unwrap();
         let node = Node::init(
             dir.path(),
@@ -168,6 +166,14 @@ mod tests {
         )
         .unwrap();
         let (handle, thread) = NodeHandle::spawn(node).unwrap();
+        (dir, handle, thread)
+    }
+
+    /// Issue #11: a subscriber sees the `seq` of a write as soon as the write has returned, and
+    /// nothing while the node does only reads.
+    #[test]
+    fn subscribers_see_each_committed_write() {
+        let (_dir, handle, thread) = city_on_its_thread();
         let mut seq = handle.subscribe_seq();
         let before = *seq.borrow();
         assert_eq!(before, handle.call(|n| n.seq()).unwrap());
@@ -194,18 +200,7 @@ mod tests {
     /// answers "busy" at once instead of blocking the window's thread.
     #[test]
     fn submit_never_waits_for_a_full_queue() {
-        let dir = tempfile::tempdir().unwrap();
-        let node = Node::init(
-            dir.path(),
-            Clock::Fixed(1_772_413_200_000),
-            &InitParams {
-                network_name: "测试市".into(),
-                code: "C".into(),
-                name: "测试市政务服务中心".into(),
-            },
-        )
-        .unwrap();
-        let (handle, thread) = NodeHandle::spawn(node).unwrap();
+        let (_dir, handle, thread) = city_on_its_thread();
         let (release, hold) = sync_channel::<()>(0);
         let (started_tx, started_rx) = sync_channel::<()>(1);
         let stuck = handle.submit(move |_| {

@@ -1001,9 +1001,14 @@ fn bench_push(args: &SyncArgs) -> Result<()> {
         "  bytes moved while idle: {} (heartbeats)",
         m.idle_bytes
     );
+    print_report(args, &table, &out)
+}
+
+/// Prints the table, and with `--json` the JSON report on stdout (the table then on stderr).
+fn print_report(args: &SyncArgs, table: &str, out: &Value) -> Result<()> {
     if args.json {
         eprint!("{table}");
-        println!("{}", serde_json::to_string_pretty(&out)?);
+        println!("{}", serde_json::to_string_pretty(out)?);
     } else {
         print!("{table}");
     }
@@ -1431,13 +1436,7 @@ pub fn bench_sync(args: &SyncArgs) -> Result<()> {
         "seconds": started.elapsed().as_secs_f64(),
     });
     let table = render_table(&report, &out);
-    if args.json {
-        eprint!("{table}");
-        println!("{}", serde_json::to_string_pretty(&out)?);
-    } else {
-        print!("{table}");
-    }
-    Ok(())
+    print_report(args, &table, &out)
 }
 
 #[allow(clippy::too_many_lines)]
