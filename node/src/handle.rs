@@ -12,6 +12,7 @@ use std::sync::mpsc::{
 };
 use std::thread::JoinHandle;
 use std::time::Duration;
+use tokio::sync::watch;
 
 type Job = Box<dyn FnOnce(&mut Node) + Send>;
 
@@ -25,6 +26,7 @@ const QUEUE: usize = 256;
 #[derive(Debug, Clone)]
 pub struct NodeHandle {
     tx: SyncSender<Job>,
+    seq: watch::Receiver<i64>,
 }
 
 /// The store thread; joining waits for queued requests to finish.
@@ -75,6 +77,7 @@ impl NodeHandle {
     /// Moves `node` onto a new thread named `yizhan-store`.
     pub fn spawn(node: Node) -> Result<(NodeHandle, NodeThread)> {
         let (tx, rx) = sync_channel::<Job>(QUEUE);
+        let seq = node.store_ref().subscribe_seq()?;
         let join = std::thread::Builder::new()
             .name("yizhan-store".into())
             .spawn(move || {
@@ -95,7 +98,17 @@ impl NodeHandle {
                 path: "(store thread)".into(),
                 source,
             })?;
-        Ok((NodeHandle { tx }, NodeThread { join: Some(join) }))
+        Ok((NodeHandle { tx, seq }, NodeThread { join: Some(join) }))
+    }
+
+    /// Follows the node's `seq`: the receiver sees a new value as soon as a document write is
+    /// committed on the store thread (local work or received changes), so a sync session or the
+    /// window can react at once and do nothing while the node is idle. Writes by another process
+    /// on the same data directory are not seen; whoever cares polls `Node::seq` slowly for those.
+    pub fn subscribe_seq(&self) -> watch::Receiver<i64> {
+        let mut rx = self.seq.clone();
+        rx.mark_unchanged();
+        rx
     }
 
     /// Queues `f` on the store thread and returns at once, never waiting (the window calls this
@@ -139,10 +152,8 @@ mod tests {
     use crate::{Clock, InitParams};
     use std::time::Instant;
 
-    /// Issue #11: with the store thread stuck on a long request and the queue full, `submit`
-    /// answers "busy" at once instead of blocking the window's thread.
-    #[test]
-    fn submit_never_waits_for_a_full_queue() {
+    /// A new city node running on its store thread, in a temporary directory.
+    fn city_on_its_thread() -> (tempfile::TempDir, NodeHandle, NodeThread) {
         let dir = tempfile::tempdir().unwrap();
         let node = Node::init(
             dir.path(),
@@ -155,6 +166,41 @@ mod tests {
         )
         .unwrap();
         let (handle, thread) = NodeHandle::spawn(node).unwrap();
+        (dir, handle, thread)
+    }
+
+    /// Issue #11: a subscriber sees the `seq` of a write as soon as the write has returned, and
+    /// nothing while the node does only reads.
+    #[test]
+    fn subscribers_see_each_committed_write() {
+        let (_dir, handle, thread) = city_on_its_thread();
+        let mut seq = handle.subscribe_seq();
+        let before = *seq.borrow();
+        assert_eq!(before, handle.call(|n| n.seq()).unwrap());
+        handle.call(|n| n.list(&Default::default())).unwrap();
+        assert!(!seq.has_changed().unwrap(), "a read moved seq");
+        let written = handle
+            .call(|n| {
+                n.new_case(&crate::NewCase {
+                    item_code: "CT-001".into(),
+                    applicant_name: "甲".into(),
+                    ..crate::NewCase::default()
+                })?;
+                n.seq()
+            })
+            .unwrap();
+        assert!(seq.has_changed().unwrap());
+        assert_eq!(*seq.borrow_and_update(), written);
+        assert!(written > before);
+        drop(handle);
+        thread.join();
+    }
+
+    /// Issue #11: with the store thread stuck on a long request and the queue full, `submit`
+    /// answers "busy" at once instead of blocking the window's thread.
+    #[test]
+    fn submit_never_waits_for_a_full_queue() {
+        let (_dir, handle, thread) = city_on_its_thread();
         let (release, hold) = sync_channel::<()>(0);
         let (started_tx, started_rx) = sync_channel::<()>(1);
         let stuck = handle.submit(move |_| {

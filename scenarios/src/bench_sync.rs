@@ -35,7 +35,6 @@ use crate::rng::Rng;
 use anyhow::{Context, Result, anyhow, bail, ensure};
 use automerge::ChangeHash;
 use serde_json::{Value, json};
-use std::collections::BTreeMap;
 use std::future::Future;
 use std::net::{Ipv4Addr, SocketAddr};
 use std::path::{Path, PathBuf};
@@ -51,10 +50,10 @@ use yizhan_node::replica::RemoteDoc;
 use yizhan_node::station::Tier;
 use yizhan_node::store::STORE_FILE;
 use yizhan_node::{Clock, InitParams, NewCase, Node, NodeHandle};
-use yizhan_sync::SyncError;
 use yizhan_sync::net::{SessionReport, SyncNode};
-use yizhan_sync::proto::{self, Msg};
+use yizhan_sync::proto;
 use yizhan_sync::session::Session;
+use yizhan_sync::testing::{Link, Pair as SessionPair, Side};
 
 /// 2026-03-02T09:00:00+08:00, a Monday: the fixed clock of both nodes.
 pub(crate) const NOW: i64 = 1_772_413_200_000;
@@ -107,6 +106,17 @@ pub struct SyncArgs {
     /// Cases per `new_cases` transaction.
     #[arg(long, default_value_t = 5_000)]
     pub batch: usize,
+    /// Measure push instead: two fresh nodes in a continuous session over iroh; the time from a
+    /// case committed at the township to its arrival at the city, and the CPU an idle connected
+    /// pair uses (see [`bench_push`]).
+    #[arg(long)]
+    pub push: bool,
+    /// Writes timed by --push.
+    #[arg(long, default_value_t = 200)]
+    pub push_samples: usize,
+    /// Seconds of idle measured by --push.
+    #[arg(long, default_value_t = 10)]
+    pub idle_seconds: u64,
 }
 
 impl SyncArgs {
@@ -843,150 +853,239 @@ fn store_floor(town: &NodeHandle, city: &NodeHandle, ids: &[String]) -> Result<(
 
 /// The message's kind (its variant's name), for the per-kind tallies. The protocol grows new
 /// kinds; those are named from their `Debug` form (they are rare and small).
-fn kind(m: &Msg) -> String {
-    match m {
-        Msg::Hello { .. } => "Hello".into(),
-        Msg::Have { .. } => "Have".into(),
-        Msg::Want { .. } => "Want".into(),
-        Msg::Changes { .. } => "Changes".into(),
-        Msg::Sync { .. } => "Sync".into(),
-        Msg::Idle { .. } => "Idle".into(),
-        other => format!("{other:?}")
-            .chars()
-            .take_while(char::is_ascii_alphanumeric)
-            .collect(),
-    }
-}
-
-/// Frames, bytes and the receiver's handling time of one message kind in one direction.
-#[derive(Debug, Default, Clone, serde::Serialize)]
-struct KindTally {
-    frames: usize,
-    bytes: usize,
-    handle_ms: f64,
-    /// CPU time of the store thread while handling them (10 ms resolution): far below
-    /// `handle_ms` means the thread waited (other processes on the CPUs, I/O).
-    cpu_ms: f64,
-}
-
-/// One session driven in memory.
-#[derive(Debug, Default, serde::Serialize)]
-struct MemLink {
-    /// Round trips: each delivers everything the dialer has queued to the acceptor, then
-    /// everything the acceptor has queued (its answers included) to the dialer.
-    rounds: usize,
-    frames: usize,
-    bytes: usize,
-    wall_ms: f64,
-    /// By "Kind dialer→acceptor" / "Kind acceptor→dialer".
-    by_kind: BTreeMap<String, KindTally>,
-}
-
-/// A message kind, its handling time and the store thread's CPU time for it (ms).
-type Timing = (String, f64, f64);
-
-/// Delivers `msgs` (as encoded frames) to the session on `h`; returns the session and its answers.
-/// With `poll`, the session looks for local writes to offer after each message, as a continuous
-/// session does on its 150 ms timer between frames ([`Session::poll_local`]; handling a frame of
-/// changes takes longer than that).
-fn deliver(
-    h: &NodeHandle,
-    session: Session,
-    msgs: Vec<Msg>,
-    dir: &str,
-    poll: bool,
-    link: &mut MemLink,
-) -> Result<(Session, Vec<Msg>)> {
-    let mut frames = Vec::with_capacity(msgs.len());
-    for m in &msgs {
-        let f = proto::encode(m);
-        let t = link
-            .by_kind
-            .entry(format!("{} {dir}", kind(m)))
-            .or_default();
-        t.frames += 1;
-        t.bytes += f.len();
-        link.frames += 1;
-        link.bytes += f.len();
-        frames.push((kind(m), f));
-    }
-    let (session, r) = call(h, move |node| {
-        let mut s = session;
-        let r = (|| -> Result<(Vec<Msg>, Vec<Timing>), SyncError> {
-            let mut out = Vec::new();
-            let mut times = Vec::new();
-            for (k, f) in frames {
-                let t = Instant::now();
-                let cpu = thread_cpu_ms();
-                let m = proto::decode_frame(&f)?;
-                out.extend(s.handle(node, m)?);
-                if poll {
-                    out.extend(s.poll_local(node)?);
-                }
-                times.push((k, t.elapsed().as_secs_f64() * 1e3, thread_cpu_ms() - cpu));
-            }
-            Ok((out, times))
-        })();
-        Ok((s, r))
-    })?;
-    let (out, times) = r.map_err(|e| anyhow!("in-memory session: {e}"))?;
-    for (k, ms, cpu) in times {
-        let t = link.by_kind.entry(format!("{k} {dir}")).or_default();
-        t.handle_ms += ms;
-        t.cpu_ms += cpu;
-    }
-    Ok((session, out))
-}
-
-/// A session between `a` (dialer, one-shot) and `b`, in memory, until both are idle. `b` is
-/// continuous, as every accepting side is over iroh (`SyncProtocol`): after each message it polls
-/// its local writes, which is what lets it tell `a` that the writes it just made are only echoes
-/// of `a`'s. No message is added when there is nothing local to offer.
-fn sync_in_memory(a: &NodeHandle, b: &NodeHandle) -> Result<MemLink> {
-    let started = Instant::now();
+/// A session between `a` (dialer, one-shot) and `b` (accepting, continuous as over iroh), in
+/// memory through the shared driver (`yizhan_sync::testing::Pair`), until both are idle. Each
+/// turn moves the pair onto `b`'s store thread to deliver everything queued for it, then onto
+/// `a`'s; the pair times each message kind's handling and the store thread's CPU time for it.
+fn sync_in_memory(a: &NodeHandle, b: &NodeHandle) -> Result<Link> {
     let a_id = call(a, |n| Ok(n.identity().node_id.clone()))?;
     let b_id = call(b, |n| Ok(n.identity().node_id.clone()))?;
-    let (mut sa, first) = call(a, move |n| {
-        let mut s = Session::new(n, &b_id);
-        let out = s.start(n);
-        Ok((s, out))
+    let sb = call(b, move |n| Ok(Session::new(n, &a_id)))?;
+    let (mut pair, started) = call(a, move |n| {
+        let sa = Session::new(n, &b_id);
+        let mut pair = SessionPair::open(sa, sb, false).with_cpu_meter(thread_cpu_ms);
+        let started = pair.start(n);
+        Ok((pair, started))
     })?;
-    let mut to_b = first.map_err(|e| anyhow!("start: {e}"))?;
-    let mut sb = call(b, move |n| Ok(Session::new(n, &a_id)))?;
-    let mut to_a: Vec<Msg> = Vec::new();
-    let mut link = MemLink::default();
-    for _ in 0..1_000 {
-        if to_b.is_empty() && to_a.is_empty() {
-            break;
+    started.map_err(|e| anyhow!("start: {e}"))?;
+    let mut rounds = 0;
+    while !pair.is_quiet() && rounds < 1_000 {
+        rounds += 1;
+        for (h, side) in [(b, Side::Acceptor), (a, Side::Dialer)] {
+            let (p, r) = call(h, move |n| {
+                let r = pair.deliver(side, n, usize::MAX);
+                Ok((pair, r))
+            })?;
+            pair = p;
+            r.map_err(|e| anyhow!("in-memory session: {e}"))?;
         }
-        link.rounds += 1;
-        let (s, out) = deliver(
-            b,
-            sb,
-            std::mem::take(&mut to_b),
-            "dialer→acceptor",
-            true,
-            &mut link,
-        )?;
-        sb = s;
-        to_a.extend(out);
-        let (s, out) = deliver(
-            a,
-            sa,
-            std::mem::take(&mut to_a),
-            "acceptor→dialer",
-            false,
-            &mut link,
-        )?;
-        sa = s;
-        to_b.extend(out);
     }
-    ensure!(
-        sa.is_done() && sb.is_done(),
-        "the in-memory sessions did not finish: {sa:?} {sb:?}"
-    );
-    link.wall_ms = started.elapsed().as_secs_f64() * 1e3;
+    let mut link = pair
+        .finish()
+        .map_err(|e| anyhow!("the in-memory sessions did not finish: {e}"))?;
+    link.rounds = rounds;
     Ok(link)
+}
+
+// ---------------------------------------------------------------------------------------------
+// Push: a continuous session over iroh.
+
+const P50: &[&str] = &["p50"];
+
+/// What `--push` measured.
+struct PushFigures {
+    /// Per write: from its commit at the township to its arrival at the city, ms.
+    latencies: Vec<f64>,
+    /// CPU time of this process (both nodes and iroh) while the connected pair was idle, ms.
+    idle_cpu_ms: f64,
+    /// Bytes both sessions moved meanwhile (heartbeats).
+    idle_bytes: u64,
+}
+
+/// `bench-sync --push`: a fresh city and township (enrolled in-process), each with its store
+/// thread and a real iroh endpoint on loopback, the township keeping a continuous session with
+/// the city (`SyncNode::keep_synced`, as `serve` does). Each sample takes in one case at the
+/// township and waits, on the city's `seq` notification, until the city holds it: the time from
+/// the township's commit to the city's. Then both stay connected and idle for
+/// `--idle-seconds`, and the process's CPU time meanwhile is the cost of an idle link.
+fn bench_push(args: &SyncArgs) -> Result<()> {
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()?;
+    let tmp = tempfile::Builder::new()
+        .prefix("yizhan-bench-push-")
+        .tempdir_in(std::env::temp_dir())?;
+    let (city, town) = create_pair(
+        &tmp.path().join("city"),
+        &tmp.path().join("town"),
+        &County::new(),
+    )?;
+    let intake = Intake::new(&town)?;
+    let city = Peer::start(&rt, "city", city)?;
+    let town = Peer::start(&rt, "township", town)?;
+    let load_before = loadavg();
+    let mut rng = Rng::derive(args.seed, 3, 0);
+    let measured = rt.block_on(async {
+        tokio::select! {
+            () = town.net.keep_synced(city.id.clone(), city.addrs.clone()) => {
+                Err(anyhow!("the continuous session stopped"))
+            }
+            r = measure_push(&town, &city, &intake, &mut rng, args) => r,
+        }
+    });
+    city.stop(&rt);
+    town.stop(&rt);
+    let m = measured?;
+    let mut report = Report::default();
+    report.add(
+        "push_latency",
+        format!(
+            "push over iroh, continuous session: township commit → city commit ({} writes)",
+            m.latencies.len()
+        ),
+        "ms",
+        &m.latencies,
+        Some(Target::Below(50.0)),
+        P50,
+        json!({}),
+    );
+    report.add(
+        "idle_cpu",
+        format!(
+            "idle connected pair: CPU time of this process over {} s",
+            args.idle_seconds
+        ),
+        "ms",
+        &[m.idle_cpu_ms],
+        None,
+        MAX,
+        json!({"idle_bytes": m.idle_bytes}),
+    );
+    let out = json!({
+        "benchmark": "bench-sync --push",
+        "seed": args.seed,
+        "machine": {
+            "cpus": std::thread::available_parallelism().map(|n| n.get()).unwrap_or(0),
+            "loadavg_before": load_before,
+            "loadavg_after": loadavg(),
+        },
+        "workspace_git_at_run": workspace_git(),
+        "figures": report.figures.iter().map(Figure::to_json).collect::<Vec<_>>(),
+    });
+    use std::fmt::Write as _;
+    let mut table = format!(
+        "\nbench-sync --push: workspace {}; load average before / after: {} / {}\n",
+        out["workspace_git_at_run"].as_str().unwrap_or("?"),
+        out["machine"]["loadavg_before"].as_str().unwrap_or("?"),
+        out["machine"]["loadavg_after"].as_str().unwrap_or("?"),
+    );
+    for f in &report.figures {
+        let s = &f.summary;
+        let _ = writeln!(
+            table,
+            "{}: p50 {} p90 {} max {} {} (n {}){}  {}",
+            f.label,
+            fmt_val(s.p50, f.unit),
+            fmt_val(s.p90, f.unit),
+            fmt_val(s.max, f.unit),
+            f.unit,
+            s.n,
+            f.target
+                .map(|t| format!(", target p50 {}", t.text(f.unit)))
+                .unwrap_or_default(),
+            f.result()
+        );
+    }
+    let _ = writeln!(
+        table,
+        "  bytes moved while idle: {} (heartbeats)",
+        m.idle_bytes
+    );
+    print_report(args, &table, &out)
+}
+
+/// Prints the table, and with `--json` the JSON report on stdout (the table then on stderr).
+fn print_report(args: &SyncArgs, table: &str, out: &Value) -> Result<()> {
+    if args.json {
+        eprint!("{table}");
+        println!("{}", serde_json::to_string_pretty(out)?);
+    } else {
+        print!("{table}");
+    }
+    Ok(())
+}
+
+/// Whether the city holds a document.
+async fn holds(h: &NodeHandle, id: &str) -> Result<bool> {
+    let (h, id) = (h.clone(), id.to_string());
+    tokio::task::spawn_blocking(move || call(&h, move |n| Ok(n.heads_of(&id)?.is_some()))).await?
+}
+
+/// Bytes both live sessions of a node have moved so far.
+fn live_bytes(p: &Peer) -> u64 {
+    p.net
+        .live()
+        .values()
+        .map(|l| l.bytes_in + l.bytes_out)
+        .sum()
+}
+
+async fn measure_push(
+    town: &Peer,
+    city: &Peer,
+    intake: &Intake,
+    rng: &mut Rng,
+    args: &SyncArgs,
+) -> Result<PushFigures> {
+    let limit = Duration::from_secs(30);
+    let connected = Instant::now();
+    while !(city.net.is_active(&town.id) && town.net.is_active(&city.id)) {
+        ensure!(
+            connected.elapsed() < limit,
+            "the township did not connect within {limit:?}"
+        );
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    // Let the first exchange (network documents, certificates) settle before timing.
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    let mut arrivals = city.handle.subscribe_seq();
+    let mut latencies = Vec::with_capacity(args.push_samples);
+    for _ in 0..args.push_samples {
+        let form = intake.forms(rng, 1);
+        let h = town.handle.clone();
+        // The commit instant is taken on the store thread, right after the write returned.
+        let (id, committed) = tokio::task::spawn_blocking(move || {
+            call(&h, move |n| {
+                let v = n.new_case(&form[0])?;
+                Ok((v.doc.id, Instant::now()))
+            })
+        })
+        .await??;
+        let mut arrived = Instant::now();
+        while !holds(&city.handle, &id).await? {
+            let left = limit.saturating_sub(committed.elapsed());
+            tokio::time::timeout(left, arrivals.changed())
+                .await
+                .map_err(|_| anyhow!("case {id} did not reach the city within {limit:?}"))??;
+            arrived = Instant::now();
+        }
+        latencies.push(arrived.duration_since(committed).as_secs_f64() * 1e3);
+        // A little air between writes, varying so that samples do not lock onto a phase.
+        let gap = 5 + u64::from(rng.range(0, 20));
+        tokio::time::sleep(Duration::from_millis(gap)).await;
+    }
+    // Idle: the acknowledgements of the last write settle, then nothing is written.
+    tokio::time::sleep(Duration::from_secs(1)).await;
+    let bytes_before = live_bytes(town) + live_bytes(city);
+    let cpu_before = process_cpu_ms();
+    tokio::time::sleep(Duration::from_secs(args.idle_seconds)).await;
+    let idle_cpu_ms = process_cpu_ms() - cpu_before;
+    let idle_bytes = (live_bytes(town) + live_bytes(city)).saturating_sub(bytes_before);
+    Ok(PushFigures {
+        latencies,
+        idle_cpu_ms,
+        idle_bytes,
+    })
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -1223,6 +1322,9 @@ fn sample_json(r: &SessionReport, wall: f64) -> Value {
 
 /// Runs the benchmark.
 pub fn bench_sync(args: &SyncArgs) -> Result<()> {
+    if args.push {
+        return bench_push(args);
+    }
     let started = Instant::now();
     let load_before = loadavg();
     let (cases, changed) = args.sizes();
@@ -1334,13 +1436,7 @@ pub fn bench_sync(args: &SyncArgs) -> Result<()> {
         "seconds": started.elapsed().as_secs_f64(),
     });
     let table = render_table(&report, &out);
-    if args.json {
-        eprint!("{table}");
-        println!("{}", serde_json::to_string_pretty(&out)?);
-    } else {
-        print!("{table}");
-    }
-    Ok(())
+    print_report(args, &table, &out)
 }
 
 #[allow(clippy::too_many_lines)]
@@ -1874,6 +1970,9 @@ mod tests {
             catchup_runs: 3,
             first_contact_timeout: 300,
             batch: 5_000,
+            push: false,
+            push_samples: 200,
+            idle_seconds: 10,
         };
         assert_eq!(a.sizes(), (100_000, 5_000));
         a.quick = true;

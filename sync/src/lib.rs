@@ -2,6 +2,10 @@
 //!
 //! - [`proto`]: the wire messages and their framing.
 //! - [`session`]: the sans-I/O protocol core, a state machine over messages.
+//! - [`replica`]: what the session needs from the node it syncs ([`replica::Replica`]),
+//!   implemented for the store-backed `yizhan_node::Node`.
+//! - [`testing`]: an in-memory replica and a driver that pumps frames between two sessions, for
+//!   protocol tests and benchmarks without SQLite or sockets.
 //! - [`net`]: the thin iroh adapter (endpoint, router, dialing, enrolment).
 //! - [`ticket`]: enrolment tickets.
 //! - [`bundle`]: sync through files (USB sticks).
@@ -15,7 +19,9 @@ pub mod bundle;
 pub mod engine;
 pub mod net;
 pub mod proto;
+pub mod replica;
 pub mod session;
+pub mod testing;
 pub mod ticket;
 
 /// The ALPN of the sync protocol; the number changes with any incompatible wire change.

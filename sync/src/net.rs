@@ -31,8 +31,10 @@ use yizhan_node::enrol::{Enrolment, generate_secret, node_id_of};
 use yizhan_node::replica::Contact;
 use yizhan_node::{Clock, Node, NodeHandle};
 
-/// How often a continuous session looks for local writes to offer.
-const PUSH_POLL: Duration = Duration::from_millis(150);
+/// How often a continuous session looks for local writes it was not told about: those of another
+/// process on the same data directory (the command line beside a running node). Writes committed
+/// through this process's store thread are offered as soon as its `seq` notification fires.
+const SLOW_POLL: Duration = Duration::from_secs(3);
 /// Longest wait between dial attempts to an unreachable peer: a failed dial costs a few hundred
 /// bytes, and a station whose link comes back should not wait long to be noticed.
 const MAX_BACKOFF: Duration = Duration::from_secs(15);
@@ -251,6 +253,29 @@ struct Drive {
     live: LiveSessions,
 }
 
+impl Drive {
+    /// How a session with `peer` runs, sharing the node's shutdown, "sync now" and live status.
+    fn new(
+        handle: &NodeHandle,
+        peer: &str,
+        dialer: bool,
+        continuous: bool,
+        shutdown: &watch::Receiver<bool>,
+        kick: &Kick,
+        live: &LiveSessions,
+    ) -> Drive {
+        Drive {
+            handle: handle.clone(),
+            peer: peer.to_string(),
+            dialer,
+            continuous,
+            shutdown: shutdown.clone(),
+            kick: kick.clone(),
+            live: live.clone(),
+        }
+    }
+}
+
 /// Runs one session over an open stream pair until it is done (one-shot), the peer leaves, or
 /// `shutdown` fires. While it runs, its progress is kept in `live` under the peer's id.
 async fn drive<R, W>(d: Drive, send: W, mut recv: R) -> SessionReport
@@ -332,7 +357,11 @@ where
         })
         .await?;
         let mut out = out?;
-        let mut tick = tokio::time::interval(PUSH_POLL);
+        // Every committed write moves the store's `seq`, local work and received changes alike:
+        // the session offers what is new right away, and an idle node wakes for nothing.
+        let mut seq = handle.subscribe_seq();
+        let mut tick = tokio::time::interval(SLOW_POLL);
+        tick.reset();
         let mut heartbeat = tokio::time::interval(HEARTBEAT);
         heartbeat.reset();
         kick.borrow_and_update();
@@ -357,6 +386,12 @@ where
                     let (msg, n) = item?;
                     report.bytes_in += n as u64;
                     let (s, r) = on_store(&handle, move |node| { let r = session.handle(node, msg); Ok((session, r)) }).await?;
+                    session = s;
+                    out = r?;
+                }
+                Ok(()) = seq.changed(), if continuous => {
+                    seq.borrow_and_update();
+                    let (s, r) = on_store(&handle, move |node| { let r = session.poll_local(node); Ok((session, r)) }).await?;
                     session = s;
                     out = r?;
                 }
@@ -552,15 +587,15 @@ impl ProtocolHandler for SyncProtocol {
         let (send, recv) = connection.accept_bi().await?;
         let active = ActiveGuard::new(&self.active, &peer, false);
         let report = drive(
-            Drive {
-                handle: self.handle.clone(),
-                peer: peer.clone(),
-                dialer: false,
-                continuous: true,
-                shutdown: self.shutdown.clone(),
-                kick: self.kick.clone(),
-                live: self.active.clone(),
-            },
+            Drive::new(
+                &self.handle,
+                &peer,
+                false,
+                true,
+                &self.shutdown,
+                &self.kick,
+                &self.active,
+            ),
             send,
             recv,
         )
@@ -777,15 +812,15 @@ impl SyncNode {
             .map_err(|e| SyncError::Io(e.to_string()))?;
         let _active = ActiveGuard::new(&self.active, peer, true);
         let report = drive(
-            Drive {
-                handle: self.handle.clone(),
-                peer: peer.to_string(),
-                dialer: true,
-                continuous: false,
-                shutdown: self.shutdown.clone(),
-                kick: self.kick.clone(),
-                live: self.active.clone(),
-            },
+            Drive::new(
+                &self.handle,
+                peer,
+                true,
+                false,
+                &self.shutdown,
+                &self.kick,
+                &self.active,
+            ),
             send,
             recv,
         )
@@ -814,15 +849,15 @@ impl SyncNode {
                         Ok((send, recv)) => {
                             let active = ActiveGuard::new(&self.active, &peer, true);
                             let report = drive(
-                                Drive {
-                                    handle: self.handle.clone(),
-                                    peer: peer.clone(),
-                                    dialer: true,
-                                    continuous: true,
-                                    shutdown: self.shutdown.clone(),
-                                    kick: self.kick.clone(),
-                                    live: self.active.clone(),
-                                },
+                                Drive::new(
+                                    &self.handle,
+                                    &peer,
+                                    true,
+                                    true,
+                                    &self.shutdown,
+                                    &self.kick,
+                                    &self.active,
+                                ),
                                 send,
                                 recv,
                             )

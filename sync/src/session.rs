@@ -1,8 +1,10 @@
 //! The sans-I/O sync session: a state machine over [`Msg`]s.
 //!
-//! A [`Session`] knows nothing of sockets. The adapter (`net`) feeds it every message the peer
-//! sent and writes out whatever it returns; tests drive two sessions against each other in
-//! memory. Each side runs the same machine:
+//! A [`Session`] knows nothing of sockets or of storage. The adapter (`net`) feeds it every
+//! message the peer sent and writes out whatever it returns; everything it needs from the node
+//! goes through a [`Replica`] passed to each call (the store-backed `Node` in production, the
+//! in-memory [`crate::testing::MemReplica`] in protocol tests), and [`crate::testing::Pair`]
+//! drives two sessions against each other in memory. Each side runs the same machine:
 //!
 //! 1. **Hello.** Each side sends its certificate chain, its `seq` and its watermark of the other
 //!    (`since`: it has everything the other wrote up to there). A side whose chain does not verify,
@@ -28,11 +30,11 @@
 use crate::proto::{
     BUCKETS, DocChanges, DocHeads, DocSync, Hash, MAX_HAVE, Msg, TARGET_BATCH_BYTES, size_of,
 };
+use crate::replica::Replica;
 use crate::{Denial, SyncError};
 use automerge::sync::{Message as AmSyncMessage, State as AmSyncState, SyncDoc as _};
 use automerge::{Automerge, ChangeHash};
 use std::collections::{BTreeMap, BTreeSet, HashMap, VecDeque};
-use yizhan_node::Node;
 use yizhan_node::cert::{Cert, short};
 use yizhan_node::replica::{Contact, RemoteDoc, Scope};
 
@@ -203,7 +205,7 @@ fn bucket_hashes(docs: &[yizhan_node::replica::DocHeads]) -> Vec<[u8; 16]> {
 }
 
 /// A digest of a set of certificates, so that two nodes knowing the same ones skip the exchange.
-pub fn certs_digest(node: &Node) -> Hash {
+pub fn certs_digest<R: Replica + ?Sized>(node: &R) -> Hash {
     let mut all = String::new();
     for c in node.members().certs().values() {
         all.push_str(&c.sig);
@@ -232,15 +234,29 @@ fn batch<T>(items: Vec<T>, size: impl Fn(&T) -> usize, wrap: impl Fn(Vec<T>) -> 
     out
 }
 
+/// `Changes` messages of about [`TARGET_BATCH_BYTES`] for `changes`.
+fn changes_frames(changes: Vec<DocChanges>) -> Vec<Msg> {
+    batch(
+        changes,
+        |c| {
+            size_of(&Msg::Changes {
+                docs: vec![c.clone()],
+            })
+        },
+        |docs| Msg::Changes { docs },
+    )
+}
+
 impl Session {
     /// A session with `peer` (its node id, as authenticated by the transport).
-    pub fn new(node: &Node, peer: &str) -> Session {
-        let received_upto = node.peer(peer).ok().flatten().map_or(0, |p| p.received_seq);
+    pub fn new<R: Replica + ?Sized>(node: &R, peer: &str) -> Session {
+        // A watermark that cannot be read only costs a fuller exchange.
+        let received_upto = node.received_seq(peer).unwrap_or(0);
         Session {
             peer: peer.to_string(),
             peer_cert: None,
             peer_scope: None,
-            network_id: node.identity().network_id.clone(),
+            network_id: node.network_id().to_string(),
             offered_upto: 0,
             peer_since: 0,
             received_upto,
@@ -288,14 +304,14 @@ impl Session {
 
     /// The first message of the dialing side: this node's hello. The accepting side sends its
     /// hello only after the dialer's has been verified.
-    pub fn start(&mut self, node: &mut Node) -> Result<Vec<Msg>, SyncError> {
+    pub fn start<R: Replica + ?Sized>(&mut self, node: &mut R) -> Result<Vec<Msg>, SyncError> {
         let hello = self.hello(node)?;
         Ok(self.sent(vec![hello]))
     }
 
-    fn hello(&mut self, node: &mut Node) -> Result<Msg, SyncError> {
+    fn hello<R: Replica + ?Sized>(&mut self, node: &mut R) -> Result<Msg, SyncError> {
         self.hello_sent = true;
-        let me = node.identity().node_id.clone();
+        let me = node.node_id().to_string();
         let mut chain = Vec::new();
         let mut cur = node.members().get(&me).cloned();
         while let Some(c) = cur {
@@ -339,7 +355,11 @@ impl Session {
     }
 
     /// Handles one message from the peer and returns what to send back.
-    pub fn handle(&mut self, node: &mut Node, msg: Msg) -> Result<Vec<Msg>, SyncError> {
+    pub fn handle<R: Replica + ?Sized>(
+        &mut self,
+        node: &mut R,
+        msg: Msg,
+    ) -> Result<Vec<Msg>, SyncError> {
         self.stats.msgs_in += 1;
         if self.waiting_for & kind_of(&msg) != 0 {
             // The peer answered: the round trip this side waited through is over, and so are the
@@ -464,7 +484,7 @@ impl Session {
     /// A continuous session's heartbeat: while nothing is in flight, say `Idle` again, so that the
     /// peer records a completed exchange (its "last contact" stays true while the link is up)
     /// and a link that died is noticed by the write failing. Nothing while an exchange runs.
-    pub fn heartbeat(&mut self, node: &mut Node) -> Result<Vec<Msg>, SyncError> {
+    pub fn heartbeat<R: Replica + ?Sized>(&mut self, node: &mut R) -> Result<Vec<Msg>, SyncError> {
         if !self.hello_received
             || !self.idle_sent
             || !self.awaiting.is_empty()
@@ -483,9 +503,9 @@ impl Session {
     }
 
     #[allow(clippy::too_many_arguments)]
-    fn on_hello(
+    fn on_hello<R: Replica + ?Sized>(
         &mut self,
-        node: &mut Node,
+        node: &mut R,
         version: u32,
         network_id: &str,
         chain: &[String],
@@ -508,7 +528,7 @@ impl Session {
                 "the peer belongs to another network".into(),
             ));
         }
-        if node.roster().is_revoked(&self.peer) {
+        if node.is_revoked(&self.peer) {
             return Err(SyncError::Unauthorized(
                 Denial::Revoked,
                 format!("node {} has been revoked", short(&self.peer)),
@@ -536,8 +556,7 @@ impl Session {
         }
         let cert = node
             .member(&self.peer)
-            .map_err(|e| SyncError::Unauthorized(Denial::NotMember, e.to_string()))?
-            .clone();
+            .map_err(|e| SyncError::Unauthorized(Denial::NotMember, e.to_string()))?;
         self.peer_scope = Some(node.scope_of(&cert.body.station.code));
         self.peer_cert = Some(cert);
         self.hello_received = true;
@@ -580,7 +599,11 @@ impl Session {
         Ok(out)
     }
 
-    fn on_buckets(&mut self, node: &mut Node, hashes: &[[u8; 16]]) -> Result<Vec<Msg>, SyncError> {
+    fn on_buckets<R: Replica + ?Sized>(
+        &mut self,
+        node: &mut R,
+        hashes: &[[u8; 16]],
+    ) -> Result<Vec<Msg>, SyncError> {
         if hashes.len() != BUCKETS {
             return Err(SyncError::Protocol(format!(
                 "a summary of {} buckets",
@@ -595,7 +618,11 @@ impl Session {
         Ok(vec![Msg::BucketWant { buckets }])
     }
 
-    fn on_bucket_want(&mut self, node: &mut Node, buckets: &[u16]) -> Result<Vec<Msg>, SyncError> {
+    fn on_bucket_want<R: Replica + ?Sized>(
+        &mut self,
+        node: &mut R,
+        buckets: &[u16],
+    ) -> Result<Vec<Msg>, SyncError> {
         let upto = self.bucket_upto.take().ok_or_else(|| {
             SyncError::Protocol("asked for buckets that were never offered".into())
         })?;
@@ -650,7 +677,7 @@ impl Session {
 
     /// How far the peer may move its watermark of this node: past writes that only echo what the
     /// peer itself sent (documents whose heads the peer is known to hold).
-    fn idle_upto(&mut self, node: &mut Node) -> Result<i64, SyncError> {
+    fn idle_upto<R: Replica + ?Sized>(&mut self, node: &mut R) -> Result<i64, SyncError> {
         let scope = self.scope()?.clone();
         let seq = node.seq()?;
         if seq <= self.offered_upto {
@@ -677,7 +704,7 @@ impl Session {
     }
 
     /// `Have` messages for everything written since the last offer, in scope for the peer.
-    fn offers(&mut self, node: &mut Node) -> Result<Vec<Msg>, SyncError> {
+    fn offers<R: Replica + ?Sized>(&mut self, node: &mut R) -> Result<Vec<Msg>, SyncError> {
         let scope = self.scope()?.clone();
         let mut out = Vec::new();
         let my_seq = node.seq()?;
@@ -712,9 +739,12 @@ impl Session {
         Ok(out)
     }
 
-    /// Offers what was written locally since the last offer (continuous sessions).
-    pub fn poll_local(&mut self, node: &mut Node) -> Result<Vec<Msg>, SyncError> {
-        if !self.hello_received || node.seq()? <= self.offered_upto {
+    /// Offers what was written locally since the last offer (continuous sessions). Nothing while
+    /// a bucket summary awaits its answer: that answer's offers cover everything up to the
+    /// summary and then what was written meanwhile, where an offer now would list every document
+    /// the summary was sent to avoid listing.
+    pub fn poll_local<R: Replica + ?Sized>(&mut self, node: &mut R) -> Result<Vec<Msg>, SyncError> {
+        if !self.hello_received || self.bucket_upto.is_some() || node.seq()? <= self.offered_upto {
             return Ok(Vec::new());
         }
         // Certificates first: the offers may carry changes by members enrolled since the hello.
@@ -734,9 +764,9 @@ impl Session {
         Ok(self.sent(msgs))
     }
 
-    fn on_have(
+    fn on_have<R: Replica + ?Sized>(
         &mut self,
-        node: &mut Node,
+        node: &mut R,
         docs: Vec<DocHeads>,
         upto: i64,
     ) -> Result<Vec<Msg>, SyncError> {
@@ -799,15 +829,7 @@ impl Session {
         }
         self.chunks.push_back(Chunk { upto, pending });
         self.settle(node, &[])?;
-        let mut out = batch(
-            changes,
-            |c| {
-                size_of(&Msg::Changes {
-                    docs: vec![c.clone()],
-                })
-            },
-            |docs| Msg::Changes { docs },
-        );
+        let mut out = changes_frames(changes);
         out.extend(batch(
             wants,
             |w| w.id.len() + 32 * w.heads.len() + 4,
@@ -816,7 +838,11 @@ impl Session {
         Ok(out)
     }
 
-    fn on_want(&mut self, node: &mut Node, docs: Vec<DocHeads>) -> Result<Vec<Msg>, SyncError> {
+    fn on_want<R: Replica + ?Sized>(
+        &mut self,
+        node: &mut R,
+        docs: Vec<DocHeads>,
+    ) -> Result<Vec<Msg>, SyncError> {
         let scope = self.scope()?.clone();
         let mut changes = Vec::new();
         let mut syncs = Vec::new();
@@ -839,9 +865,7 @@ impl Session {
             } else {
                 // Diverged: Automerge's sync protocol finds out what each side lacks.
                 let state = self.sync_state(node, &d.id)?;
-                let doc = node
-                    .with_doc(&d.id, |am| Ok(am.clone()))?
-                    .unwrap_or_default();
+                let doc = node.doc(&d.id)?.unwrap_or_default();
                 if let Some(m) = doc.generate_sync_message(state) {
                     self.stats.docs_out += 1;
                     syncs.push(DocSync {
@@ -851,15 +875,7 @@ impl Session {
                 }
             }
         }
-        let mut out = batch(
-            changes,
-            |c| {
-                size_of(&Msg::Changes {
-                    docs: vec![c.clone()],
-                })
-            },
-            |docs| Msg::Changes { docs },
-        );
+        let mut out = changes_frames(changes);
         out.extend(batch(
             syncs,
             |s| s.message.len() + s.id.len(),
@@ -868,7 +884,11 @@ impl Session {
         Ok(out)
     }
 
-    fn on_sync(&mut self, node: &mut Node, docs: Vec<DocSync>) -> Result<Vec<Msg>, SyncError> {
+    fn on_sync<R: Replica + ?Sized>(
+        &mut self,
+        node: &mut R,
+        docs: Vec<DocSync>,
+    ) -> Result<Vec<Msg>, SyncError> {
         let scope = self.scope()?.clone();
         let mut forks: BTreeMap<String, Automerge> = BTreeMap::new();
         let mut remote = Vec::new();
@@ -883,7 +903,7 @@ impl Session {
             let msg = AmSyncMessage::decode(&d.message).map_err(|e| {
                 SyncError::Protocol(format!("sync message for {} does not decode: {e}", d.id))
             })?;
-            let stored = node.with_doc(&d.id, |am| Ok(am.clone()))?;
+            let stored = node.doc(&d.id)?;
             let before = stored
                 .as_ref()
                 .map(Automerge::get_heads)
@@ -955,7 +975,11 @@ impl Session {
 
     /// The Automerge sync state with the peer for a document: from memory, else as persisted,
     /// else fresh.
-    fn sync_state(&mut self, node: &Node, id: &str) -> Result<&mut AmSyncState, SyncError> {
+    fn sync_state<R: Replica + ?Sized>(
+        &mut self,
+        node: &R,
+        id: &str,
+    ) -> Result<&mut AmSyncState, SyncError> {
         if !self.syncs.contains_key(id) {
             let persisted = node
                 .sync_state(&self.peer, id)?
@@ -971,7 +995,7 @@ impl Session {
 
     /// Persists the sync states touched in this session (they carry the heads both sides are
     /// known to share, so the next session's first message is small).
-    fn persist_states(&mut self, node: &mut Node) -> Result<(), SyncError> {
+    fn persist_states<R: Replica + ?Sized>(&mut self, node: &mut R) -> Result<(), SyncError> {
         for (id, state) in &self.syncs {
             node.set_sync_state(&self.peer, id, &state.encode())?;
         }
@@ -981,7 +1005,11 @@ impl Session {
     /// Resolves the awaited documents among `touched` (those that just received changes) and
     /// advances the watermark over complete chunks, persisting it. Only touched documents can have
     /// arrived, so a frame costs what it carries, not what is still outstanding.
-    fn settle(&mut self, node: &mut Node, touched: &[String]) -> Result<(), SyncError> {
+    fn settle<R: Replica + ?Sized>(
+        &mut self,
+        node: &mut R,
+        touched: &[String],
+    ) -> Result<(), SyncError> {
         for id in touched {
             let Some(want) = self.awaiting.get(id) else {
                 continue;

@@ -89,6 +89,10 @@ pub struct Store {
     actor: ActorId,
     /// A write committed since the last checkpoint.
     unckpt: bool,
+    /// The `seq` of the last document write committed by this process, published so that sync
+    /// sessions offer a write as soon as it is committed instead of polling (writes by another
+    /// process on the same directory are not seen here).
+    seq_tx: tokio::sync::watch::Sender<i64>,
 }
 
 /// One document write: the stored `seq` and heads after it.
@@ -162,6 +166,7 @@ impl Store {
             cache: DocCache::new(DEFAULT_CACHE_DOCS),
             actor,
             unckpt: false,
+            seq_tx: tokio::sync::watch::Sender::new(0),
         })
     }
 
@@ -239,6 +244,7 @@ impl Store {
             cache: DocCache::new(DEFAULT_CACHE_DOCS),
             actor: ActorId::from(actor_bytes),
             unckpt: false,
+            seq_tx: tokio::sync::watch::Sender::new(0),
         })
     }
 
@@ -282,6 +288,16 @@ impl Store {
         } = wtx;
         tx.commit()?;
         self.unckpt = true;
+        // Documents given back untouched carry older `seq`s, so the highest is this commit's.
+        if let Some(top) = done.iter().map(|(_, _, seq)| *seq).max() {
+            self.seq_tx.send_if_modified(|cur| {
+                let newer = top > *cur;
+                if newer {
+                    *cur = top;
+                }
+                newer
+            });
+        }
         for (id, doc, seq) in done {
             cache.docs.put(id, (doc, seq));
         }
@@ -349,6 +365,19 @@ impl Store {
             .query_row("SELECT value FROM counters WHERE name = 'seq'", [], |r| {
                 r.get(0)
             })?)
+    }
+
+    /// Follows the `seq` of every document write this store commits, starting from the stored one.
+    pub fn subscribe_seq(&self) -> Result<tokio::sync::watch::Receiver<i64>> {
+        let stored = self.seq()?;
+        self.seq_tx.send_if_modified(|cur| {
+            let newer = stored > *cur;
+            if newer {
+                *cur = stored;
+            }
+            newer
+        });
+        Ok(self.seq_tx.subscribe())
     }
 
     /// A named counter (`seq`, `certs`).

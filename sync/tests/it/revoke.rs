@@ -1,9 +1,6 @@
 //! Revocation by the city or by the parent township, spreading with the roster.
-#![allow(clippy::unwrap_used, clippy::expect_used)]
 
-mod common;
-
-use common::{city, enrol, station, try_sync};
+use crate::common::{city, enrol, try_sync};
 use yizhan_node::{NewCase, Node};
 
 fn sync(a: &mut Node, b: &mut Node) -> Result<(), String> {
@@ -14,26 +11,10 @@ fn sync(a: &mut Node, b: &mut Node) -> Result<(), String> {
 fn a_township_revokes_its_village_and_the_revocation_spreads() {
     let tmp = tempfile::tempdir().unwrap();
     let mut c = city(&tmp.path().join("c"));
-    let mut t1 = enrol(
-        &mut c,
-        station("T1", "township", "C"),
-        &tmp.path().join("t1"),
-    );
-    let mut t2 = enrol(
-        &mut c,
-        station("T2", "township", "C"),
-        &tmp.path().join("t2"),
-    );
-    let mut v1 = enrol(
-        &mut t1,
-        station("V1", "village", "T1"),
-        &tmp.path().join("v1"),
-    );
-    let mut v2 = enrol(
-        &mut t2,
-        station("V2", "village", "T2"),
-        &tmp.path().join("v2"),
-    );
+    let mut t1 = enrol(&mut c, "T1", "township", &tmp.path().join("t1"));
+    let mut t2 = enrol(&mut c, "T2", "township", &tmp.path().join("t2"));
+    let mut v1 = enrol(&mut t1, "V1", "village", &tmp.path().join("v1"));
+    let mut v2 = enrol(&mut t2, "V2", "village", &tmp.path().join("v2"));
     sync(&mut v1, &mut t1).unwrap();
     sync(&mut v2, &mut t2).unwrap();
     sync(&mut t1, &mut c).unwrap();

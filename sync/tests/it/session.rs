@@ -1,34 +1,20 @@
 //! The sans-I/O session driven in memory between real nodes (real SQLite stores, real Automerge
-//! documents), without sockets.
-#![allow(clippy::unwrap_used, clippy::expect_used)]
+//! documents), without sockets, through the shared driver (`yizhan_sync::testing::Pair`).
 
-mod common;
-
-use common::{city, enrol, ids, station, sync};
+use crate::common::{self, city, enrol, ids, station, sync, take_in};
+use yizhan_node::Node;
 use yizhan_node::case::Action;
-use yizhan_node::{NewCase, Node};
 use yizhan_sync::session::Session;
 
 fn new_case(node: &mut Node, item: &str, name: &str) -> String {
-    node.new_case(&NewCase {
-        item_code: item.into(),
-        applicant_name: name.into(),
-        ..NewCase::default()
-    })
-    .unwrap()
-    .doc
-    .id
+    common::new_case(node, item, name, false)
 }
 
 #[test]
 fn city_and_township_converge_within_scope() {
     let tmp = tempfile::tempdir().unwrap();
     let mut c = city(&tmp.path().join("c"));
-    let mut t1 = enrol(
-        &mut c,
-        station("T1", "township", "C"),
-        &tmp.path().join("t1"),
-    );
+    let mut t1 = enrol(&mut c, "T1", "township", &tmp.path().join("t1"));
     c.add_station(station("T2", "township", "C")).unwrap();
     // Cases at the city: one forwarded to T1, one forwarded to T2, one kept.
     let to_t1 = new_case(&mut c, "TS-004", "甲");
@@ -72,17 +58,9 @@ fn city_and_township_converge_within_scope() {
 fn village_never_receives_another_villages_case() {
     let tmp = tempfile::tempdir().unwrap();
     let mut c = city(&tmp.path().join("c"));
-    let mut t = enrol(&mut c, station("T", "township", "C"), &tmp.path().join("t"));
-    let mut v1 = enrol(
-        &mut t,
-        station("V1", "village", "T"),
-        &tmp.path().join("v1"),
-    );
-    let mut v2 = enrol(
-        &mut t,
-        station("V2", "village", "T"),
-        &tmp.path().join("v2"),
-    );
+    let mut t = enrol(&mut c, "T", "township", &tmp.path().join("t"));
+    let mut v1 = enrol(&mut t, "V1", "village", &tmp.path().join("v1"));
+    let mut v2 = enrol(&mut t, "V2", "village", &tmp.path().join("v2"));
     let a = new_case(&mut v1, "TS-004", "张三");
     v1.act(&a, &Action::Forward { to: "T".into() }, "代办员")
         .unwrap();
@@ -105,7 +83,7 @@ fn village_never_receives_another_villages_case() {
 fn parallel_approvals_on_partitioned_nodes_both_count() {
     let tmp = tempfile::tempdir().unwrap();
     let mut c1 = city(&tmp.path().join("c1"));
-    let mut c2 = enrol(&mut c1, station("C", "city", ""), &tmp.path().join("c2"));
+    let mut c2 = enrol(&mut c1, "C", "city", &tmp.path().join("c2"));
     let id = new_case(&mut c1, "CT-002", "某公司");
     c1.act(&id, &Action::Accept, "窗口").unwrap();
     sync(&mut c2, &mut c1);
@@ -171,7 +149,7 @@ fn an_unenrolled_node_is_refused_before_any_document_moves() {
 fn catch_up_sends_about_what_is_missing_and_resumes_from_the_watermark() {
     let tmp = tempfile::tempdir().unwrap();
     let mut c = city(&tmp.path().join("c"));
-    let mut t = enrol(&mut c, station("T", "township", "C"), &tmp.path().join("t"));
+    let mut t = enrol(&mut c, "T", "township", &tmp.path().join("t"));
     sync(&mut t, &mut c);
     let mut lower_bound = 0usize;
     for i in 0..300 {
@@ -201,15 +179,8 @@ fn catch_up_sends_about_what_is_missing_and_resumes_from_the_watermark() {
 fn a_lost_watermark_is_repaired_with_a_bucket_summary_not_a_full_listing() {
     let tmp = tempfile::tempdir().unwrap();
     let mut c = city(&tmp.path().join("c"));
-    let mut t = enrol(&mut c, station("T", "township", "C"), &tmp.path().join("t"));
-    let batch: Vec<NewCase> = (0..1_500)
-        .map(|i| NewCase {
-            item_code: "TS-004".into(),
-            applicant_name: format!("申请人{i}"),
-            ..NewCase::default()
-        })
-        .collect();
-    t.new_cases(&batch).unwrap();
+    let mut t = enrol(&mut c, "T", "township", &tmp.path().join("t"));
+    take_in(&mut t, 1_500, "申请人");
     // First contact with 1,500 documents: the summary differs everywhere, the documents follow.
     let first = sync(&mut t, &mut c);
     assert_eq!(ids(&mut c).len(), 1_500);
@@ -233,15 +204,8 @@ fn echoes_of_a_large_catch_up_are_not_offered_back() {
     // echoes, and the township's watermark of the city must move past all of them.
     let tmp = tempfile::tempdir().unwrap();
     let mut c = city(&tmp.path().join("c"));
-    let mut t = enrol(&mut c, station("T", "township", "C"), &tmp.path().join("t"));
-    let batch: Vec<NewCase> = (0..10_500)
-        .map(|i| NewCase {
-            item_code: "TS-004".into(),
-            applicant_name: format!("申请人{i}"),
-            ..NewCase::default()
-        })
-        .collect();
-    t.new_cases(&batch).unwrap();
+    let mut t = enrol(&mut c, "T", "township", &tmp.path().join("t"));
+    take_in(&mut t, 10_500, "申请人");
     sync(&mut t, &mut c);
     assert_eq!(c.count(&Default::default()).unwrap(), 10_500);
     for (a, b) in [("t", "c"), ("c", "t")] {
@@ -268,7 +232,7 @@ fn many_split_approvals_converge_in_one_pass() {
 fn split_approvals_round() {
     let tmp = tempfile::tempdir().unwrap();
     let mut c1 = city(&tmp.path().join("c1"));
-    let mut c2 = enrol(&mut c1, station("C", "city", ""), &tmp.path().join("c2"));
+    let mut c2 = enrol(&mut c1, "C", "city", &tmp.path().join("c2"));
     sync(&mut c2, &mut c1);
     let mut ids = Vec::new();
     for i in 0..20 {
@@ -305,7 +269,7 @@ fn split_approvals_round() {
 fn sessions_count_their_round_trips_like_the_turns_of_an_exchange() {
     let tmp = tempfile::tempdir().unwrap();
     let mut c = city(&tmp.path().join("c"));
-    let mut t = enrol(&mut c, station("T", "township", "C"), &tmp.path().join("t"));
+    let mut t = enrol(&mut c, "T", "township", &tmp.path().join("t"));
     let mut seen = Vec::new();
     // First contact with nothing to move, a catch-up both ways, an idle reconnect, a first
     // contact large enough for a bucket summary.
@@ -318,19 +282,8 @@ fn sessions_count_their_round_trips_like_the_turns_of_an_exchange() {
         .unwrap();
     seen.push(("catch-up", sync(&mut t, &mut c)));
     seen.push(("idle", sync(&mut t, &mut c)));
-    let mut t2 = enrol(
-        &mut c,
-        station("T2", "township", "C"),
-        &tmp.path().join("t2"),
-    );
-    let batch: Vec<NewCase> = (0..1_200)
-        .map(|i| NewCase {
-            item_code: "TS-004".into(),
-            applicant_name: format!("乙{i}"),
-            ..NewCase::default()
-        })
-        .collect();
-    t2.new_cases(&batch).unwrap();
+    let mut t2 = enrol(&mut c, "T2", "township", &tmp.path().join("t2"));
+    take_in(&mut t2, 1_200, "乙");
     seen.push(("summary", sync(&mut t2, &mut c)));
     for (what, link) in &seen {
         eprintln!(
@@ -358,7 +311,7 @@ fn sessions_count_their_round_trips_like_the_turns_of_an_exchange() {
 fn a_calendar_year_added_at_the_city_moves_the_townships_due_dates() {
     let tmp = tempfile::tempdir().unwrap();
     let mut c = city(&tmp.path().join("c"));
-    let mut t = enrol(&mut c, station("T", "township", "C"), &tmp.path().join("t"));
+    let mut t = enrol(&mut c, "T", "township", &tmp.path().join("t"));
     // Monday 2026-12-28, 09:00 China time.
     let monday = yizhan_node::Clock::Fixed(common::NOW + 301 * 86_400_000);
     c.set_clock(monday);

@@ -1,75 +1,17 @@
 //! An interrupted catch-up resumes where it stopped: the sans-I/O session over real stores, with
 //! the link cut in the middle of a large catch-up (messages simply stop being delivered), both
 //! sessions dropped, then a fresh session run to the end.
-#![allow(clippy::unwrap_used, clippy::expect_used)]
 
-use std::collections::{BTreeSet, VecDeque};
-use std::path::Path;
+use crate::common::{Text, city, enrol};
+use std::collections::BTreeSet;
 use std::time::Instant;
 use yizhan_node::case::Action;
-use yizhan_node::network::Station;
 use yizhan_node::query::CaseFilter;
-use yizhan_node::{Clock, InitParams, NewCase, Node};
-use yizhan_sync::proto::{self, Msg};
-use yizhan_sync::session::Session;
+use yizhan_node::{NewCase, Node};
+use yizhan_sync::proto::Msg;
+use yizhan_sync::testing::{Pair, Side};
 
-const NOW: i64 = 1_772_413_200_000; // 2026-03-02T09:00:00+08:00
 const N: usize = 3_000;
-
-/// Seeded text that does not compress: random CJK characters (3 bytes each in UTF-8), so that a
-/// catch-up of `N` cases spans many `Changes` frames and a cut can fall inside an offered chunk.
-struct Text(u64);
-
-impl Text {
-    fn take(&mut self, chars: usize) -> String {
-        (0..chars)
-            .map(|_| {
-                // xorshift64*
-                self.0 ^= self.0 >> 12;
-                self.0 ^= self.0 << 25;
-                self.0 ^= self.0 >> 27;
-                let r = self.0.wrapping_mul(0x2545_f491_4f6c_dd1d) >> 32;
-                char::from_u32(0x4e00 + (r % 0x51a5) as u32).unwrap()
-            })
-            .collect()
-    }
-}
-
-fn city(dir: &Path) -> Node {
-    Node::init(
-        dir,
-        Clock::Fixed(NOW),
-        &InitParams {
-            network_name: "测试市".into(),
-            code: "C".into(),
-            name: "测试市政务服务中心".into(),
-        },
-    )
-    .unwrap()
-}
-
-/// Enrols a node of station `code` at `parent` without a network: invite, redeem, join.
-fn enrol(parent: &mut Node, code: &str, tier: &str, dir: &Path) -> Node {
-    let st = Station {
-        code: code.into(),
-        name: format!("{code}站"),
-        tier: tier.parse().expect("a tier"),
-        parent: parent.identity().station.clone(),
-    };
-    let invite = parent.invite(st, 7).unwrap();
-    let secret = yizhan_node::enrol::generate_secret().unwrap();
-    let joiner = yizhan_node::enrol::node_id_of(&secret);
-    let enrolment = parent.redeem_invite(&invite.secret, &joiner).unwrap();
-    Node::join(
-        dir,
-        Clock::Fixed(NOW),
-        &secret,
-        &invite.network_id,
-        &invite.root_key,
-        &enrolment,
-    )
-    .unwrap()
-}
 
 fn cases(node: &mut Node) -> BTreeSet<String> {
     node.list(&CaseFilter {
@@ -98,48 +40,35 @@ struct Run {
 /// every frame the city handles).
 fn run(t: &mut Node, c: &mut Node, cut: impl Fn(&mut Node) -> bool) -> Run {
     let started = Instant::now();
-    let t_id = t.identity().node_id.clone();
-    let c_id = c.identity().node_id.clone();
-    let mut st = Session::new(t, &c_id);
-    let mut sc = Session::new(c, &t_id);
-    let mut to_c: VecDeque<Msg> = st.start(t).unwrap().into();
-    let mut to_t: VecDeque<Msg> = VecDeque::new();
+    let mut pair = Pair::one_shot(t, c).unwrap();
     let mut r = Run::default();
-    while !(to_c.is_empty() && to_t.is_empty()) {
-        if let Some(m) = to_c.pop_front() {
-            match &m {
-                Msg::Changes { docs } => r.docs_sent.extend(docs.iter().map(|d| d.id.clone())),
-                Msg::Sync { docs } => r.docs_sent.extend(docs.iter().map(|d| d.id.clone())),
+    while !pair.is_quiet() {
+        if let Some(m) = pair.peek(Side::Acceptor) {
+            match m.unwrap() {
+                Msg::Changes { docs } => r.docs_sent.extend(docs.into_iter().map(|d| d.id)),
+                Msg::Sync { docs } => r.docs_sent.extend(docs.into_iter().map(|d| d.id)),
                 _ => {}
             }
-            let frame = proto::encode(&m);
-            r.bytes += frame.len();
-            r.frames += 1;
-            to_t.extend(sc.handle(c, proto::decode_frame(&frame).unwrap()).unwrap());
+            pair.deliver(Side::Acceptor, c, 1).unwrap();
             if cut(c) {
                 // The link is gone: whatever is in flight is lost, both sessions are dropped.
+                let link = pair.cut();
+                (r.bytes, r.frames) = (link.bytes, link.frames);
                 r.ms = started.elapsed().as_millis();
                 return r;
             }
         }
-        if let Some(m) = to_t.pop_front() {
-            let frame = proto::encode(&m);
-            r.bytes += frame.len();
-            r.frames += 1;
-            to_c.extend(st.handle(t, proto::decode_frame(&frame).unwrap()).unwrap());
-            if st.is_done() {
-                // As the iroh adapter does: the dialer stops; the city reads what was sent.
-                r.done = true;
-                break;
-            }
+        pair.deliver(Side::Dialer, t, 1).unwrap();
+        if pair.session(Side::Dialer).is_done() {
+            // As the iroh adapter does: the dialer stops; the city reads what was sent.
+            r.done = true;
+            break;
         }
-        assert!(r.frames < 10_000, "the sessions do not finish");
+        assert!(pair.link().frames < 10_000, "the sessions do not finish");
     }
-    for m in to_c {
-        r.bytes += proto::encode(&m).len();
-        sc.handle(c, m).unwrap();
-    }
-    r.done = r.done && st.is_done();
+    pair.deliver(Side::Acceptor, c, usize::MAX).unwrap();
+    let link = pair.link();
+    (r.bytes, r.frames) = (link.bytes, link.frames);
     r.ms = started.elapsed().as_millis();
     r
 }
@@ -296,32 +225,9 @@ fn a_one_shot_session_ends_only_after_the_dialers_offers_moved() {
             .unwrap();
         ids.insert(id);
     }
-    let v_id = v1.identity().node_id.clone();
-    let t_id = t.identity().node_id.clone();
-    let mut sv = Session::new(&v1, &t_id);
-    let mut st = Session::new(&t, &v_id);
     // Each side handles everything queued for it, then the other side does (the order frames
     // take when each side's reader drains a whole flight); the village stops once it is done.
-    let mut to_t: Vec<Msg> = sv.start(&mut v1).unwrap();
-    let mut to_v: Vec<Msg> = Vec::new();
-    for _ in 0..50 {
-        for m in std::mem::take(&mut to_t) {
-            to_v.extend(st.handle(&mut t, m).unwrap());
-        }
-        for m in std::mem::take(&mut to_v) {
-            to_t.extend(sv.handle(&mut v1, m).unwrap());
-            if sv.is_done() {
-                break;
-            }
-        }
-        if sv.is_done() {
-            break;
-        }
-    }
-    assert!(sv.is_done(), "the village's session did not finish");
-    // Whatever the village sent before stopping is read by the township.
-    for m in to_t {
-        st.handle(&mut t, m).unwrap();
-    }
+    let mut pair = Pair::one_shot(&mut v1, &mut t).unwrap();
+    pair.run(&mut v1, &mut t).unwrap();
     assert_eq!(cases(&mut t), ids, "the township has the village's cases");
 }

@@ -2,7 +2,6 @@
 //! (`NodeHandle`): enrolment through tickets, scope, a partition healed, parallel approval on two
 //! city nodes, refusal of strangers and revoked nodes, push on a continuous session, and what an
 //! idle reconnect and a catch-up cost on the wire.
-#![allow(clippy::unwrap_used, clippy::expect_used)]
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::net::{Ipv4Addr, SocketAddr};
@@ -15,12 +14,12 @@ use yizhan_node::case::deadline::{Deadline, Light};
 use yizhan_node::handle::NodeThread;
 use yizhan_node::network::Station;
 use yizhan_node::query::CaseFilter;
-use yizhan_node::{Clock, InitParams, NewCase, Node, NodeHandle};
+use yizhan_node::{Clock, NewCase, Node, NodeHandle};
 use yizhan_sync::net::{SessionReport, SyncNode};
 use yizhan_sync::ticket::Ticket;
 
-/// 2026-03-02T09:00:00+08:00, a Monday.
-const NOW: i64 = 1_772_413_200_000;
+use crate::common::{NOW, city};
+
 const CLOCK: Clock = Clock::Fixed(NOW);
 /// The longest one sync pass may take before the test fails rather than hangs.
 const PASS: Duration = Duration::from_secs(30);
@@ -258,17 +257,11 @@ impl Ledger {
     }
 }
 
-fn city_node(dir: &Path) -> Node {
-    Node::init(
-        dir,
-        CLOCK,
-        &InitParams {
-            network_name: "测试市".into(),
-            code: "C".into(),
-            name: "测试市政务服务中心".into(),
-        },
-    )
-    .unwrap()
+/// A city node and a node of township T1 enrolled at it over the network.
+async fn city_and_township(root: &Path) -> (Peer, Peer) {
+    let c = Peer::start("C", city(&root.join("c"))).await;
+    let t1 = c.enrol(&root.join("t1"), "T1", "township", "C").await;
+    (c, t1)
 }
 
 /// City C; townships T1 and T2 invited at the city; villages V1, V2 invited at T1 and V3 at T2,
@@ -284,7 +277,7 @@ struct County {
 
 impl County {
     async fn enrol(root: &Path) -> County {
-        let c = Peer::start("C", city_node(&root.join("c"))).await;
+        let c = Peer::start("C", city(&root.join("c"))).await;
         let t1 = c.enrol(&root.join("t1"), "T1", "township", "C").await;
         let t2 = c.enrol(&root.join("t2"), "T2", "township", "C").await;
         let v1 = t1.enrol(&root.join("v1"), "V1", "village", "T1").await;
@@ -539,7 +532,7 @@ async fn townships_cut_off_then_healed_lose_nothing() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn two_city_nodes_approve_in_parallel_while_partitioned() {
     let tmp = tempfile::tempdir().unwrap();
-    let c1 = Peer::start("C-1", city_node(&tmp.path().join("c1"))).await;
+    let c1 = Peer::start("C-1", city(&tmp.path().join("c1"))).await;
     let c2 = c1.enrol(&tmp.path().join("c2"), "C", "city", "").await;
     let id = c1.new_case("CT-002", "某有限公司", false).await;
     c1.act(&id, Action::Accept).await;
@@ -588,7 +581,7 @@ async fn strangers_and_revoked_nodes_are_refused() {
     let tmp = tempfile::tempdir().unwrap();
     let (k, mut l, _) = busy_county(tmp.path()).await;
     // A node of another network.
-    let x = Peer::start("X", city_node(&tmp.path().join("x"))).await;
+    let x = Peer::start("X", city(&tmp.path().join("x"))).await;
     let own = x.new_case("CT-001", "外人", false).await;
     let city_cases = k.c.ids().await;
     let err = x.try_sync(&k.c).await.unwrap_err();
@@ -655,8 +648,7 @@ async fn within(limit: Duration, mut probe: impl AsyncFnMut() -> bool) -> Option
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_continuous_session_pushes_within_seconds() {
     let tmp = tempfile::tempdir().unwrap();
-    let c = Peer::start("C", city_node(&tmp.path().join("c"))).await;
-    let t1 = c.enrol(&tmp.path().join("t1"), "T1", "township", "C").await;
+    let (c, t1) = city_and_township(tmp.path()).await;
     let net = t1.net.clone();
     let (cid, caddrs) = (c.id.clone(), c.addrs.clone());
     let task = tokio::spawn(async move { net.keep_synced(cid, caddrs).await });
@@ -692,8 +684,7 @@ async fn idle_reconnect_is_cheap_and_catch_up_is_proportional() {
     const N: usize = 2_000;
     const NEW: usize = 500;
     let tmp = tempfile::tempdir().unwrap();
-    let c = Peer::start("C", city_node(&tmp.path().join("c"))).await;
-    let t = c.enrol(&tmp.path().join("t"), "T1", "township", "C").await;
+    let (c, t) = city_and_township(tmp.path()).await;
     let batch = |from: usize, n: usize| -> Vec<NewCase> {
         (from..from + n)
             .map(|i| NewCase {
@@ -774,8 +765,7 @@ async fn idle_reconnect_is_cheap_and_catch_up_is_proportional() {
 async fn a_new_device_is_sent_each_document_once() {
     const N: usize = 1_500;
     let tmp = tempfile::tempdir().unwrap();
-    let c = Peer::start("C", city_node(&tmp.path().join("c"))).await;
-    let t = c.enrol(&tmp.path().join("t"), "T1", "township", "C").await;
+    let (c, t) = city_and_township(tmp.path()).await;
     let forms: Vec<NewCase> = (0..N)
         .map(|i| NewCase {
             item_code: "TS-004".into(),
@@ -824,8 +814,7 @@ async fn peer_state(at: &Peer, other: &Peer) -> (usize, Option<i64>, Option<Stri
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn after_an_exchange_nothing_is_pending_and_the_contact_is_now() {
     let tmp = tempfile::tempdir().unwrap();
-    let c = Peer::start("C", city_node(&tmp.path().join("c"))).await;
-    let t1 = c.enrol(&tmp.path().join("t1"), "T1", "township", "C").await;
+    let (c, t1) = city_and_township(tmp.path()).await;
     assert_eq!(
         peer_state(&t1, &c).await.0,
         0,
@@ -879,8 +868,7 @@ async fn after_an_exchange_nothing_is_pending_and_the_contact_is_now() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_live_session_keeps_the_contact_fresh_and_a_cut_one_ages() {
     let tmp = tempfile::tempdir().unwrap();
-    let c = Peer::start("C", city_node(&tmp.path().join("c"))).await;
-    let t1 = c.enrol(&tmp.path().join("t1"), "T1", "township", "C").await;
+    let (c, t1) = city_and_township(tmp.path()).await;
     let net = t1.net.clone();
     let (cid, caddrs) = (c.id.clone(), c.addrs.clone());
     let task = tokio::spawn(async move { net.keep_synced(cid, caddrs).await });
@@ -924,9 +912,8 @@ async fn a_live_session_keeps_the_contact_fresh_and_a_cut_one_ages() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_refused_node_is_told_why() {
     let tmp = tempfile::tempdir().unwrap();
-    let c = Peer::start("C", city_node(&tmp.path().join("c"))).await;
-    let t1 = c.enrol(&tmp.path().join("t1"), "T1", "township", "C").await;
-    let x = Peer::start("X", city_node(&tmp.path().join("x"))).await;
+    let (c, t1) = city_and_township(tmp.path()).await;
+    let x = Peer::start("X", city(&tmp.path().join("x"))).await;
     let err = x.net.sync_once(&c.id, &c.addrs).await.unwrap_err();
     assert_eq!(
         err.kind(),

@@ -1,44 +1,21 @@
 //! Data mules and bundles: cases travel without a direct link, carried by a laptop or a USB stick.
-#![allow(clippy::unwrap_used, clippy::expect_used)]
 
-mod common;
-
-use common::{city, enrol, ids, station, sync};
+use crate::common::{self, city, enrol, ids, sync};
+use yizhan_node::Node;
 use yizhan_node::case::Action;
-use yizhan_node::{NewCase, Node};
 
 fn new_case(node: &mut Node, name: &str) -> String {
-    node.new_case(&NewCase {
-        item_code: "TS-004".into(),
-        applicant_name: name.into(),
-        delegated: true,
-        ..NewCase::default()
-    })
-    .unwrap()
-    .doc
-    .id
+    common::new_case(node, "TS-004", name, true)
 }
 
 #[test]
 fn a_township_laptop_carries_a_villages_cases_up_to_the_hall_and_the_city() {
     let tmp = tempfile::tempdir().unwrap();
     let mut c = city(&tmp.path().join("c"));
-    let mut hall = enrol(
-        &mut c,
-        station("T", "township", "C"),
-        &tmp.path().join("hall"),
-    );
+    let mut hall = enrol(&mut c, "T", "township", &tmp.path().join("hall"));
     // The laptop is a second node of the township station.
-    let mut laptop = enrol(
-        &mut hall,
-        station("T", "township", "C"),
-        &tmp.path().join("laptop"),
-    );
-    let mut v = enrol(
-        &mut hall,
-        station("V", "village", "T"),
-        &tmp.path().join("v"),
-    );
+    let mut laptop = enrol(&mut hall, "T", "township", &tmp.path().join("laptop"));
+    let mut v = enrol(&mut hall, "V", "village", &tmp.path().join("v"));
     // The village has no link: the agent takes cases in and forwards them up, offline.
     let a = new_case(&mut v, "张三");
     v.act(&a, &Action::Forward { to: "T".into() }, "代办员")
@@ -65,17 +42,9 @@ fn a_township_laptop_carries_a_villages_cases_up_to_the_hall_and_the_city() {
 fn bundles_merge_in_any_order_any_number_of_times_and_refuse_strangers() {
     let tmp = tempfile::tempdir().unwrap();
     let mut c = city(&tmp.path().join("c"));
-    let mut t = enrol(&mut c, station("T", "township", "C"), &tmp.path().join("t"));
-    let mut v1 = enrol(
-        &mut t,
-        station("V1", "village", "T"),
-        &tmp.path().join("v1"),
-    );
-    let mut v2 = enrol(
-        &mut t,
-        station("V2", "village", "T"),
-        &tmp.path().join("v2"),
-    );
+    let mut t = enrol(&mut c, "T", "township", &tmp.path().join("t"));
+    let mut v1 = enrol(&mut t, "V1", "village", &tmp.path().join("v1"));
+    let mut v2 = enrol(&mut t, "V2", "village", &tmp.path().join("v2"));
     let a = new_case(&mut v1, "张三");
     let b = new_case(&mut v2, "李四");
     let first = tmp.path().join("v1-a.bundle");

@@ -6,35 +6,14 @@
 //! that blocked on its own writes while the peer blocked on its writes would hang; the real
 //! adapter (`yizhan_sync::net::sync_stream`, the same loop the iroh connections run) must finish
 //! with every case on both sides.
-#![allow(clippy::unwrap_used, clippy::expect_used)]
 
-mod common;
-
-use common::{city, enrol, ids, station};
+use crate::common::{Text, city, enrol, ids};
 use std::time::Duration;
 use yizhan_node::{NewCase, Node, NodeHandle};
 use yizhan_sync::net::sync_stream;
 
 /// Cases per side.
 const N: usize = 2_500;
-
-/// Seeded text that does not compress (random CJK characters, 3 bytes each in UTF-8).
-struct Text(u64);
-
-impl Text {
-    fn take(&mut self, chars: usize) -> String {
-        (0..chars)
-            .map(|_| {
-                // xorshift64*
-                self.0 ^= self.0 >> 12;
-                self.0 ^= self.0 << 25;
-                self.0 ^= self.0 >> 27;
-                let r = self.0.wrapping_mul(0x2545_f491_4f6c_dd1d) >> 32;
-                char::from_u32(0x4e00 + (r % 0x51a5) as u32).unwrap()
-            })
-            .collect()
-    }
-}
 
 /// `N` delegated cases of about 12 KB each, some 30 MB per side (40 handed-over materials of 100 characters).
 fn fill(node: &mut Node, seed: u64) {
@@ -56,16 +35,8 @@ fn fill(node: &mut Node, seed: u64) {
 async fn both_sides_sending_large_batches_at_once_do_not_deadlock() {
     let tmp = tempfile::tempdir().unwrap();
     let mut c = city(&tmp.path().join("c"));
-    let mut hall = enrol(
-        &mut c,
-        station("T", "township", "C"),
-        &tmp.path().join("hall"),
-    );
-    let mut laptop = enrol(
-        &mut hall,
-        station("T", "township", "C"),
-        &tmp.path().join("laptop"),
-    );
+    let mut hall = enrol(&mut c, "T", "township", &tmp.path().join("hall"));
+    let mut laptop = enrol(&mut hall, "T", "township", &tmp.path().join("laptop"));
     fill(&mut hall, 1);
     fill(&mut laptop, 2);
     let mut want = ids(&mut hall);
