@@ -52,6 +52,8 @@ pub fn status(node: &Node, data: &Path, json: bool) -> Result<()> {
             "stations": roster.stations.len(),
             "catalog_items": node.catalog().len(),
             "seq": node.seq()?,
+            "clock_offset_ms": node.clock_offset().map(|o| o.offset_ms),
+            "clock_warning": node.clock_offset().is_some_and(|o| o.warns()),
             "peers": node.peers()?.iter().map(|p| json!({
                 "node_id": p.node_id,
                 "station": p.station,
@@ -73,6 +75,17 @@ pub fn status(node: &Node, data: &Path, json: bool) -> Result<()> {
     );
     outln!("节点 node:    {}", id.node_id);
     outln!("数据 data:    {}", data.display());
+    if let Some(o) = node.clock_offset().filter(|o| o.warns()) {
+        let (d, h, m) = o.days_hours_minutes();
+        let (zh, en) = if o.fast() {
+            ("快", "fast")
+        } else {
+            ("慢", "slow")
+        };
+        outln!(
+            "时钟 clock:   本机时钟比市中心{zh} {d}天{h}小时{m}分，办件时间已按市中心时间记录，请校正电脑时间 / this computer's clock is {d} d {h} h {m} min {en} against the city's; dates are recorded by the city's time: set the clock"
+        );
+    }
     Ok(())
 }
 

@@ -28,6 +28,7 @@ pub mod query;
 pub mod refusal;
 pub mod replica;
 pub mod search;
+pub mod skew;
 pub mod station;
 pub mod store;
 

@@ -323,9 +323,9 @@ impl Node {
         self.clock = clock;
     }
 
-    /// Today's date in China.
+    /// Today's date in China, by the city's clock as estimated here ([`Node::now_ms`]).
     pub fn today(&self) -> NaiveDate {
-        self.clock.today()
+        crate::clock::china_date(self.now_ms())
     }
 
     /// The roster.

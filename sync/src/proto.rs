@@ -68,6 +68,11 @@ pub enum Msg {
         since: i64,
         /// A digest of every certificate the sender knows, to skip the exchange when equal.
         certs_digest: Hash,
+        /// The sender's wall clock now (ms since the Unix epoch), uncorrected.
+        now_ms: i64,
+        /// The sender's estimated offset from the city's clock (0 at the city; none before it
+        /// has one): with `now_ms`, the receiver estimates its own offset (`yizhan_node::skew`).
+        clock_offset_ms: Option<i64>,
     },
     /// Certificates the receiver may not know (JSON).
     Certs {
@@ -267,6 +272,8 @@ mod tests {
                         seq,
                         since,
                         certs_digest,
+                        now_ms: seq.wrapping_mul(31),
+                        clock_offset_ms: (since % 3 != 0).then_some(since),
                     }
                 }),
             proptest::collection::vec(s(), 0..4).prop_map(|certs| Msg::Certs { certs }),

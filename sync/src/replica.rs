@@ -67,6 +67,13 @@ pub trait Replica {
     fn set_acked_seq(&mut self, peer: &str, seq: i64) -> Result<()>;
     /// Records the outcome of a contact with a peer.
     fn record_contact(&mut self, peer: &str, contact: Contact<'_>) -> Result<()>;
+    /// This machine's wall clock now (ms), uncorrected, for `Hello`.
+    fn wall_clock_ms(&self) -> i64;
+    /// This node's estimated offset from the city's clock, for `Hello` (`yizhan_node::skew`).
+    fn clock_offset_for_peers(&self) -> Option<i64>;
+    /// A verified peer's wall clock and offset from its `Hello`; a reference peer (the parent
+    /// station's, or the city's) updates this node's estimate.
+    fn observe_clock(&mut self, peer: &str, now_ms: i64, offset_ms: Option<i64>) -> Result<()>;
     /// The kept Automerge sync state with a peer for a document.
     fn sync_state(&self, peer: &str, doc_id: &str) -> Result<Option<Vec<u8>>>;
     /// Keeps the Automerge sync state with a peer for a document.
@@ -135,6 +142,15 @@ impl Replica for Node {
     }
     fn set_acked_seq(&mut self, peer: &str, seq: i64) -> Result<()> {
         Node::set_acked_seq(self, peer, seq)
+    }
+    fn wall_clock_ms(&self) -> i64 {
+        self.clock().now_ms()
+    }
+    fn clock_offset_for_peers(&self) -> Option<i64> {
+        Node::clock_offset_for_peers(self)
+    }
+    fn observe_clock(&mut self, peer: &str, now_ms: i64, offset_ms: Option<i64>) -> Result<()> {
+        self.observe_peer_clock(peer, now_ms, offset_ms).map(|_| ())
     }
     fn record_contact(&mut self, peer: &str, contact: Contact<'_>) -> Result<()> {
         Node::record_contact(self, peer, contact)

@@ -332,6 +332,8 @@ impl Session {
             seq: node.seq()?,
             since: self.received_upto,
             certs_digest: certs_digest(node),
+            now_ms: node.wall_clock_ms(),
+            clock_offset_ms: node.clock_offset_for_peers(),
         })
     }
 
@@ -375,7 +377,14 @@ impl Session {
                 seq,
                 since,
                 certs_digest: digest,
-            } => self.on_hello(node, version, &network_id, &chain, seq, since, digest)?,
+                now_ms,
+                clock_offset_ms,
+            } => {
+                let out = self.on_hello(node, version, &network_id, &chain, seq, since, digest)?;
+                // The peer is a verified member now: its clock may be this node's reference.
+                node.observe_clock(&self.peer, now_ms, clock_offset_ms)?;
+                out
+            }
             Msg::Certs { certs } => {
                 let parsed: Vec<Cert> = certs
                     .iter()

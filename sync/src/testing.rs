@@ -625,6 +625,16 @@ impl Replica for MemReplica {
         p.acked_seq = p.acked_seq.max(seq);
         Ok(())
     }
+    /// In-memory replicas share one logical clock and need no offset.
+    fn wall_clock_ms(&self) -> i64 {
+        0
+    }
+    fn clock_offset_for_peers(&self) -> Option<i64> {
+        None
+    }
+    fn observe_clock(&mut self, _peer: &str, _now_ms: i64, _offset_ms: Option<i64>) -> Result<()> {
+        Ok(())
+    }
     fn record_contact(&mut self, peer: &str, contact: Contact<'_>) -> Result<()> {
         let p = self.peer_mut(peer);
         match contact {

@@ -132,6 +132,19 @@ impl App {
                 );
                 ui.separator();
             }
+            if let Some(offset) = self
+                .stations
+                .get(self.current)
+                .and_then(|s| s.info.as_ref())
+                .and_then(|i| i.clock_offset)
+                .filter(|o| o.warns())
+            {
+                ui.colored_label(
+                    egui::Color32::from_rgb(200, 80, 0),
+                    t.clock_warning(&offset),
+                );
+                ui.separator();
+            }
             if let Some(err) = self
                 .stations
                 .get(self.current)

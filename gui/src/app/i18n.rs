@@ -745,6 +745,22 @@ impl Tr {
         }
     }
 
+    /// The warning that this computer's clock is off the city's (issue #11).
+    pub fn clock_warning(&self, o: &yizhan_node::skew::ClockOffset) -> String {
+        let (d, h, m) = o.days_hours_minutes();
+        if std::ptr::eq(self, &EN) {
+            let dir = if o.fast() { "fast" } else { "slow" };
+            format!(
+                "This computer's clock is {d} d {h} h {m} min {dir} against the city's. Dates                  are recorded by the city's time; please set the computer's clock."
+            )
+        } else {
+            let dir = if o.fast() { "快" } else { "慢" };
+            format!(
+                "本机时钟比市中心{dir}{d}天{h}小时{m}分。办件时间已按市中心时间记录，请校正电脑时间。"
+            )
+        }
+    }
+
     /// The city's reminder, from 1 November, that next year's calendar is missing.
     pub fn calendar_reminder(&self, year: i32) -> String {
         if std::ptr::eq(self, &EN) {

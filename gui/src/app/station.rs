@@ -30,6 +30,8 @@ pub struct StationInfo {
     pub data_dir: std::path::PathBuf,
     /// The node's clock (the system's, or the one `YIZHAN_NOW` pins), for "how long ago".
     pub clock: yizhan_node::Clock,
+    /// This node's clock against the city's, once estimated (issue #11).
+    pub clock_offset: Option<yizhan_node::skew::ClockOffset>,
 }
 
 impl StationInfo {
@@ -48,6 +50,7 @@ impl StationInfo {
             today: node.today(),
             seq: node.seq()?,
             clock: node.clock(),
+            clock_offset: node.clock_offset(),
             data_dir: node
                 .store()
                 .path()

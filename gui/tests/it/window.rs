@@ -409,3 +409,33 @@ fn a_case_taken_in_at_the_window_reaches_the_city_by_the_windows_own_sync() {
     drop(h);
     city_engine.stop();
 }
+
+/// Issue #11: a village whose clock its township found two days fast (in the hello of a sync)
+/// warns in the window, in Chinese, and says dates are recorded by the city's time.
+#[test]
+fn a_clock_two_days_fast_is_shown_as_a_warning() {
+    let c = county();
+    // The township's certificate, as its hello carries it (the village joined before it).
+    let cert = c
+        .township
+        .call(|n| n.member(&n.identity().node_id.clone()).cloned())
+        .unwrap();
+    let town = cert.body.node_id.clone();
+    let mut h = county_window(&c);
+    assert!(!shows(&h, "本机时钟"), "no warning before a measurement");
+    const DAY: i64 = 86_400_000;
+    let measured = c
+        .village
+        .call(move |n| {
+            n.add_certs(vec![cert])?;
+            n.observe_peer_clock(&town, NOW - 2 * DAY, Some(0))
+        })
+        .unwrap();
+    assert!(measured);
+    h.state_mut().push_command(Command::Refresh);
+    settle(&mut h);
+    assert!(
+        shows(&h, "本机时钟比市中心快2天0小时0分"),
+        "the village's window warns of its clock"
+    );
+}

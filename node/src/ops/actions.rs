@@ -37,7 +37,7 @@ pub(crate) fn check_action(node: &mut Node, id_or_number: &str, action: &Action)
         &view.state.last_transition,
         action,
         "(check)".to_string(),
-        node.clock.now_ms(),
+        node.now_ms(),
         &node.identity.station,
         &node.identity.node_id,
         "",
@@ -58,7 +58,7 @@ pub(crate) fn act_many(
         .iter()
         .map(|(key, _)| node.resolve(key))
         .collect::<Result<Vec<_>>>()?;
-    let now = node.clock.now_ms();
+    let now = node.now_ms();
     let ident = node.identity.clone();
     let today = node.today();
     let net = &node.net;

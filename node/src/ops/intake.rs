@@ -66,7 +66,7 @@ pub(crate) fn new_cases(node: &mut Node, batch: &[NewCase]) -> Result<Vec<CaseVi
         .iter()
         .map(|n| validate_new(node, n))
         .collect::<Result<Vec<_>>>()?;
-    let now = node.clock.now_ms();
+    let now = node.now_ms();
     let today = china_date(now);
     let ident = node.identity.clone();
     let net = &node.net;

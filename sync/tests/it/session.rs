@@ -356,3 +356,53 @@ fn a_calendar_year_added_at_the_city_moves_the_townships_due_dates() {
     t.reindex().unwrap();
     assert_eq!(t.index_dump().unwrap(), live);
 }
+
+/// Issue #11: a village laptop's clock jumps two days ahead and the village adds a note; the
+/// township then completes the case with its right clock. The completion is dated by the
+/// township's clock (it used to be stamped after the note, two days late), and the village,
+/// told the township's time in the next hello, dates what it records next by the city's time.
+#[test]
+fn a_fast_village_clock_does_not_move_the_townships_dates() {
+    use crate::common::NOW;
+    use yizhan_node::Clock;
+    const DAY: i64 = 86_400_000;
+    const HOUR: i64 = 3_600_000;
+    let tmp = tempfile::tempdir().unwrap();
+    let mut c = city(&tmp.path().join("c"));
+    let mut t = enrol(&mut c, "T1", "township", &tmp.path().join("t"));
+    let mut v = enrol(&mut t, "V1", "village", &tmp.path().join("v"));
+    sync(&mut t, &mut c);
+    let id = common::new_case(&mut v, "TS-004", "王秀英", true);
+    v.act(&id, &Action::Forward { to: "T1".into() }, "代办员")
+        .unwrap();
+    sync(&mut v, &mut t);
+    t.act(&id, &Action::Accept, "窗口").unwrap();
+    sync(&mut v, &mut t);
+    assert_eq!(v.clock_offset().map(|o| o.offset_ms), Some(0));
+
+    // The laptop's clock jumps two days ahead (a flat CMOS battery); its estimate is stale.
+    v.set_clock(Clock::Fixed(NOW + 2 * DAY + HOUR));
+    let note = Action::Note {
+        text: "村民补充说明".into(),
+    };
+    v.act(&id, &note, "代办员").unwrap();
+    sync(&mut v, &mut t);
+
+    t.set_clock(Clock::Fixed(NOW + 2 * HOUR));
+    let done = t.act(&id, &Action::Complete, "窗口").unwrap();
+    let completed = done
+        .doc
+        .ordered_events()
+        .last()
+        .map(|e| (e.kind.clone(), e.at));
+    assert_eq!(completed, Some(("complete".to_string(), NOW + 2 * HOUR)));
+    assert_eq!(done.state.stopped_at, Some(NOW + 2 * HOUR));
+
+    // The last hello told the village it runs two days fast: it warns, and dates by the city.
+    let offset = v.clock_offset().expect("measured");
+    assert_eq!(offset.offset_ms, 2 * DAY + HOUR);
+    assert!(offset.warns());
+    let view = v.act(&id, &note, "代办员").unwrap();
+    let last = view.doc.events.last().map(|e| e.at);
+    assert_eq!(last, Some(NOW));
+}
