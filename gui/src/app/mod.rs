@@ -13,9 +13,11 @@
 //! 3. Apply the commands, once, at the end of the frame: writes (actions, intake, settings) are
 //!    submitted to the store thread and become operations to poll in the next frames.
 //!
-//! Changes made elsewhere (sync, another process on the same data directory, the demo county's
-//! stream) are noticed by polling the node's change counter (`seq`) about once a second; a new
-//! value bumps a data version that makes the panels fetch again.
+//! Changes made on the store thread (this window's writes, sync, the demo county's stream) are
+//! announced at once (`NodeHandle::subscribe_seq`; a small thread repaints the window on each);
+//! writes by another process on the same data directory are noticed by reading the node's change
+//! counter (`seq`) every few seconds. A new value bumps a data version that makes the panels
+//! fetch again.
 //!
 //! The window can hold several stations ([`AppInit::stations`], for the demo county); one is shown
 //! at a time, chosen in the top bar. Every visible string comes from [`i18n`].
@@ -451,7 +453,7 @@ impl App {
         let now = ctx.input(|i| i.time);
         let t = self.lang.tr();
         for (i, s) in self.stations.iter_mut().enumerate() {
-            if s.poll(now, t) && i == self.current {
+            if s.poll(ctx, now, t) && i == self.current {
                 self.version += 1;
             }
         }

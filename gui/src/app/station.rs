@@ -69,8 +69,10 @@ impl StationInfo {
     }
 }
 
-/// How often the change counter is polled.
-pub(super) const POLL: Duration = Duration::from_millis(1000);
+/// How often the change counter is read from the store: only for writes by another process on
+/// the same data directory (the command line beside the window). The store thread's own writes
+/// (this window's, sync's) are announced at once through [`NodeHandle::subscribe_seq`].
+pub(super) const POLL: Duration = Duration::from_secs(5);
 
 /// One station's connection and what the window knows about it.
 #[derive(Debug)]
@@ -86,6 +88,10 @@ pub(super) struct StationState {
     pub(super) info: Option<StationInfo>,
     pub(super) info_task: Task<StationInfo>,
     pub(super) seq_task: Task<i64>,
+    /// The store thread's announcements of each committed write.
+    pub(super) seq_rx: tokio::sync::watch::Receiver<i64>,
+    /// Whether the thread that wakes the window on each announcement runs.
+    pub(super) waking: bool,
     pub(super) last_poll: Option<f64>,
     pub(super) error: Option<String>,
 }
@@ -94,13 +100,15 @@ impl StationState {
     pub(super) fn new(slot: StationSlot) -> StationState {
         let mut s = StationState {
             label: slot.label,
-            handle: slot.handle,
+            handle: slot.handle.clone(),
             sync_dir: slot.sync,
             engine: None,
             engine_error: None,
             info: None,
             info_task: Task::default(),
             seq_task: Task::default(),
+            seq_rx: slot.handle.subscribe_seq(),
+            waking: false,
             last_poll: None,
             error: None,
         };
@@ -116,8 +124,16 @@ impl StationState {
     }
 
     /// Polls the store's answers; returns whether the data changed.
-    pub(super) fn poll(&mut self, now: f64, t: &Tr) -> bool {
+    pub(super) fn poll(&mut self, ctx: &egui::Context, now: f64, t: &Tr) -> bool {
         let mut changed = false;
+        if !self.waking {
+            self.waking = true;
+            wake_on_writes(self.seq_rx.clone(), ctx.clone());
+        }
+        if self.seq_rx.has_changed().unwrap_or(false) {
+            self.seq_rx.mark_unchanged();
+            self.fetch_info();
+        }
         if let Some((_, r)) = self.info_task.poll() {
             match r {
                 Ok(info) => {
@@ -186,5 +202,27 @@ impl StationState {
         if let Some(e) = self.engine.take() {
             e.stop();
         }
+    }
+}
+
+/// Repaints the window whenever the store thread announces a committed write, so that a change
+/// made by sync shows within a frame while an idle window does no work. The thread ends when
+/// the store thread does (the announcing side is dropped).
+fn wake_on_writes(mut rx: tokio::sync::watch::Receiver<i64>, ctx: egui::Context) {
+    let spawned = std::thread::Builder::new()
+        .name("yizhan-wake".into())
+        .spawn(move || {
+            let Ok(rt) = tokio::runtime::Builder::new_current_thread().build() else {
+                return;
+            };
+            rt.block_on(async move {
+                while rx.changed().await.is_ok() {
+                    ctx.request_repaint();
+                }
+            });
+        });
+    if let Err(e) = spawned {
+        // Without it the slow poll still notices every change, only later.
+        tracing::warn!("cannot start the window's wake-up thread: {e}");
     }
 }
