@@ -104,22 +104,8 @@ impl Member {
     /// An invitation for `station` at this node, as `yizhan invite` prints it.
     pub async fn invite(&self, station: Station) -> Result<Ticket> {
         let addrs: Vec<String> = self.addrs.iter().map(ToString::to_string).collect();
-        self.call(move |n| {
-            let inv = n.invite(station, 7)?;
-            Ok(Ticket {
-                network_id: inv.network_id,
-                network_name: n.roster().network_name.clone(),
-                root_key: inv.root_key,
-                inviter: inv.inviter,
-                addrs,
-                station: inv.station.code.clone(),
-                station_name: inv.station.name.clone(),
-                tier: inv.station.tier,
-                secret: inv.secret,
-                expires_at: inv.expires_at,
-            })
-        })
-        .await
+        self.call(move |n| Ticket::invite(n, station, 7, addrs))
+            .await
     }
 
     /// A new node of `station` in `dir`, on `clock`, enrolled through a ticket (encoded and

@@ -220,6 +220,24 @@ impl Node {
         })
     }
 
+    /// Enrols a new node of `station` in `dir` on this machine, without a network: the invite
+    /// here, the new node's own key, the redemption and the join, the same steps a ticket takes
+    /// over the network. For tests, local tools and in-process counties; the invitation is
+    /// valid for a day and used at once.
+    pub fn enrol_here(&mut self, station: Station, dir: &Path, clock: Clock) -> Result<Node> {
+        let invite = self.invite(station, 1)?;
+        let secret = generate_secret()?;
+        let enrolment = self.redeem_invite(&invite.secret, &node_id_of(&secret))?;
+        Node::join(
+            dir,
+            clock,
+            &secret,
+            &invite.network_id,
+            &invite.root_key,
+            &enrolment,
+        )
+    }
+
     /// Creates the store of a node that joins with `enrolment`, under `secret`. `root_key` and
     /// `network_id` come from the ticket and must match what the parent sent.
     pub fn join(

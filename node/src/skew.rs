@@ -161,19 +161,7 @@ mod tests {
     }
 
     fn join(city: &mut Node, st: Station, dir: &Path, now: i64) -> Node {
-        let invite = city.invite(st, 7).unwrap();
-        let secret = crate::enrol::generate_secret().unwrap();
-        let joiner = crate::enrol::node_id_of(&secret);
-        let enrolment = city.redeem_invite(&invite.secret, &joiner).unwrap();
-        Node::join(
-            dir,
-            Clock::Fixed(now),
-            &secret,
-            &invite.network_id,
-            &invite.root_key,
-            &enrolment,
-        )
-        .unwrap()
+        city.enrol_here(st, dir, Clock::Fixed(now)).unwrap()
     }
 
     /// A city, a township with a right clock and two villages under it, one of them with a

@@ -496,18 +496,7 @@ pub(crate) fn create_pair(
         },
     )?;
     let (_, station) = township_station(county)?;
-    let invite = city.invite(station, 7)?;
-    let secret = yizhan_node::enrol::generate_secret()?;
-    let joiner = yizhan_node::enrol::node_id_of(&secret);
-    let enrolment = city.redeem_invite(&invite.secret, &joiner)?;
-    let town = Node::join(
-        town_dir,
-        Clock::Fixed(NOW),
-        &secret,
-        &invite.network_id,
-        &invite.root_key,
-        &enrolment,
-    )?;
+    let town = city.enrol_here(station, town_dir, Clock::Fixed(NOW))?;
     Ok((city, town))
 }
 

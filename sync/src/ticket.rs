@@ -37,6 +37,43 @@ pub struct Ticket {
 }
 
 impl Ticket {
+    /// Invites a new node of `station` at `node` (valid `valid_days` days) and makes the ticket
+    /// to hand over, naming where `node` can be reached (`addrs`): what `yizhan invite`, the
+    /// sync panel's invite tool and the county kit all do.
+    pub fn invite(
+        node: &mut yizhan_node::Node,
+        station: yizhan_node::network::Station,
+        valid_days: u32,
+        addrs: Vec<String>,
+    ) -> yizhan_node::Result<Ticket> {
+        let inv = node.invite(station, valid_days)?;
+        Ok(Ticket::from_invite(
+            &inv,
+            &node.roster().network_name,
+            addrs,
+        ))
+    }
+
+    /// The ticket of an invitation made at a node of the network `network_name`.
+    pub fn from_invite(
+        inv: &yizhan_node::enrol::Invite,
+        network_name: &str,
+        addrs: Vec<String>,
+    ) -> Ticket {
+        Ticket {
+            network_id: inv.network_id.clone(),
+            network_name: network_name.to_string(),
+            root_key: inv.root_key.clone(),
+            inviter: inv.inviter.clone(),
+            addrs,
+            station: inv.station.code.clone(),
+            station_name: inv.station.name.clone(),
+            tier: inv.station.tier,
+            secret: inv.secret.clone(),
+            expires_at: inv.expires_at,
+        }
+    }
+
     /// The text form.
     pub fn encode(&self) -> String {
         format!(

@@ -83,18 +83,22 @@ pub struct AppInit {
     pub county: Option<Box<dyn County>>,
 }
 
-/// Opens the window and runs it until it is closed.
-pub fn run_window(init: AppInit) -> anyhow::Result<()> {
-    if init.stations.is_empty() {
-        anyhow::bail!("the window needs at least one station");
-    }
-    let options = eframe::NativeOptions {
+/// The window's title and sizes (1280×800, at least 960×600), the same for the start screen.
+fn native_options() -> eframe::NativeOptions {
+    eframe::NativeOptions {
         viewport: egui::ViewportBuilder::default()
             .with_title("驿站 Yizhan")
             .with_inner_size([1280.0, 800.0])
             .with_min_inner_size([960.0, 600.0]),
         ..eframe::NativeOptions::default()
-    };
+    }
+}
+
+/// Opens the window and runs it until it is closed.
+pub fn run_window(init: AppInit) -> anyhow::Result<()> {
+    if init.stations.is_empty() {
+        anyhow::bail!("the window needs at least one station");
+    }
     // Hidden switches for the screenshot script (scripts/screenshots.sh): which station and
     // which screen to open on.
     let station = std::env::var("YIZHAN_STATION")
@@ -105,7 +109,7 @@ pub fn run_window(init: AppInit) -> anyhow::Result<()> {
         .and_then(|s| StartView::parse(&s));
     eframe::run_native(
         "yizhan",
-        options,
+        native_options(),
         Box::new(move |_cc| Ok(Box::new(App::new(init).with_start(station, view)))),
     )
     .map_err(|e| anyhow::anyhow!("cannot open the window: {e}"))
@@ -118,16 +122,9 @@ pub fn run_start(
     clock: yizhan_node::Clock,
     open_demo: start::OpenDemo,
 ) -> anyhow::Result<()> {
-    let options = eframe::NativeOptions {
-        viewport: egui::ViewportBuilder::default()
-            .with_title("驿站 Yizhan")
-            .with_inner_size([1280.0, 800.0])
-            .with_min_inner_size([960.0, 600.0]),
-        ..eframe::NativeOptions::default()
-    };
     eframe::run_native(
         "yizhan",
-        options,
+        native_options(),
         Box::new(move |_cc| Ok(Box::new(Shell::new(data, clock).with_demo(open_demo)))),
     )
     .map_err(|e| anyhow::anyhow!("cannot open the window: {e}"))

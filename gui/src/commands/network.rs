@@ -167,27 +167,14 @@ pub fn invite(
     } else {
         parent
     };
-    let inv = node.invite(
-        Station {
-            code,
-            name,
-            tier: tier.parse()?,
-            parent,
-        },
-        valid_days,
-    )?;
-    let ticket = Ticket {
-        network_id: inv.network_id,
-        network_name: node.roster().network_name.clone(),
-        root_key: inv.root_key,
-        inviter: inv.inviter,
-        addrs,
-        station: inv.station.code.clone(),
-        station_name: inv.station.name.clone(),
-        tier: inv.station.tier,
-        secret: inv.secret,
-        expires_at: inv.expires_at,
+    let station = Station {
+        code,
+        name,
+        tier: tier.parse()?,
+        parent,
     };
+    let inv = node.invite(station, valid_days)?;
+    let ticket = Ticket::from_invite(&inv, &node.roster().network_name, addrs);
     let text = ticket.encode();
     if json {
         outln!(

@@ -11,8 +11,7 @@ use egui_kittest::kittest::Queryable as _;
 use yizhan::app::{App, Command, Screen};
 use yizhan_node::calendar::YearRule;
 use yizhan_node::case::Action;
-use yizhan_node::network::Station;
-use yizhan_node::{Clock, NewCase, Node, NodeHandle};
+use yizhan_node::{Clock, NewCase, NodeHandle};
 
 /// 2026-10-30T09:00:00+08:00, a Friday.
 const OCTOBER: i64 = 1_793_322_000_000;
@@ -113,26 +112,11 @@ fn the_city_is_reminded_of_next_years_calendar_from_november() {
 fn a_township_is_not_reminded() {
     let dir = tempfile::tempdir().unwrap();
     let mut city = city(dir.path(), NOVEMBER);
-    let st = Station {
-        code: "T".into(),
-        name: "北格镇便民服务中心".into(),
-        tier: yizhan_node::station::Tier::Township,
-        parent: "C".into(),
-    };
+    let st = station("T", "北格镇便民服务中心", "township", "C");
     city.add_station(st.clone()).unwrap();
-    let invite = city.invite(st, 7).unwrap();
-    let secret = yizhan_node::enrol::generate_secret().unwrap();
-    let joiner = yizhan_node::enrol::node_id_of(&secret);
-    let enrolment = city.redeem_invite(&invite.secret, &joiner).unwrap();
-    let township = Node::join(
-        &dir.path().join("township"),
-        Clock::Fixed(NOVEMBER),
-        &secret,
-        &invite.network_id,
-        &invite.root_key,
-        &enrolment,
-    )
-    .unwrap();
+    let township = city
+        .enrol_here(st, &dir.path().join("township"), Clock::Fixed(NOVEMBER))
+        .unwrap();
     assert!(!township.calendar().covers(2027));
     let (handle, _) = NodeHandle::spawn(township).unwrap();
     let h = window(&[("站点", &handle)]);

@@ -16,8 +16,7 @@ use egui::accesskit::Role;
 use egui_kittest::Harness;
 use egui_kittest::kittest::{NodeT as _, Queryable as _};
 use yizhan::app::{App, Command, NetworkEdit};
-use yizhan_node::network::Station;
-use yizhan_node::{Clock, Node, NodeHandle};
+use yizhan_node::NodeHandle;
 
 fn date(s: &str) -> NaiveDate {
     NaiveDate::parse_from_str(s, "%Y-%m-%d").unwrap()
@@ -228,26 +227,9 @@ fn a_clerk_adds_holidays_and_make_up_days_and_sees_due_dates_move() {
 fn a_township_sees_the_catalog_read_only_and_the_node_refuses_its_edits_in_chinese() {
     let dir = tempfile::tempdir().unwrap();
     let mut city = city(dir.path(), NOW);
-    let st = Station {
-        code: "T".into(),
-        name: "北格镇便民服务中心".into(),
-        tier: yizhan_node::station::Tier::Township,
-        parent: "C".into(),
-    };
+    let st = station("T", "北格镇便民服务中心", "township", "C");
     city.add_station(st.clone()).unwrap();
-    let invite = city.invite(st, 7).unwrap();
-    let secret = yizhan_node::enrol::generate_secret().unwrap();
-    let joiner = yizhan_node::enrol::node_id_of(&secret);
-    let enrolment = city.redeem_invite(&invite.secret, &joiner).unwrap();
-    let town = Node::join(
-        &dir.path().join("town"),
-        Clock::Fixed(NOW),
-        &secret,
-        &invite.network_id,
-        &invite.root_key,
-        &enrolment,
-    )
-    .unwrap();
+    let town = join(&mut city, st, &dir.path().join("town"));
     let (handle, _) = NodeHandle::spawn(town).unwrap();
     let mut h = window(&[("北格镇便民服务中心", &handle)]);
     open_settings_tab(&mut h, "事项清单");

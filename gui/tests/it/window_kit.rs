@@ -39,19 +39,7 @@ pub fn station(code: &str, name: &str, tier: &str, parent: &str) -> Station {
 
 /// Enrols a node for `st` at `city` (invited there now), in `dir`, on the fixed clock [`NOW`].
 pub fn join(city: &mut Node, st: Station, dir: &Path) -> Node {
-    let invite = city.invite(st, 7).unwrap();
-    let secret = yizhan_node::enrol::generate_secret().unwrap();
-    let joiner = yizhan_node::enrol::node_id_of(&secret);
-    let enrolment = city.redeem_invite(&invite.secret, &joiner).unwrap();
-    Node::join(
-        dir,
-        Clock::Fixed(NOW),
-        &secret,
-        &invite.network_id,
-        &invite.root_key,
-        &enrolment,
-    )
-    .unwrap()
+    city.enrol_here(st, dir, Clock::Fixed(NOW)).unwrap()
 }
 
 /// A window over these stations (label, store thread), settled.

@@ -47,19 +47,9 @@ pub fn enrol(parent: &mut Node, code: &str, tier: &str, dir: &Path) -> Node {
     } else {
         here
     };
-    let invite = parent.invite(station(code, tier, &above), 7).unwrap();
-    let secret = yizhan_node::enrol::generate_secret().unwrap();
-    let joiner = yizhan_node::enrol::node_id_of(&secret);
-    let enrolment = parent.redeem_invite(&invite.secret, &joiner).unwrap();
-    Node::join(
-        dir,
-        Clock::Fixed(NOW),
-        &secret,
-        &invite.network_id,
-        &invite.root_key,
-        &enrolment,
-    )
-    .unwrap()
+    parent
+        .enrol_here(station(code, tier, &above), dir, Clock::Fixed(NOW))
+        .unwrap()
 }
 
 /// Takes in `n` cases of item TS-004 at `node`, for applicants named `{prefix}{i}`.

@@ -99,22 +99,7 @@ impl Peer {
             parent: parent.into(),
         };
         let addrs: Vec<String> = self.addrs.iter().map(ToString::to_string).collect();
-        self.call(move |n| {
-            let inv = n.invite(st, 7)?;
-            Ok(Ticket {
-                network_id: inv.network_id,
-                network_name: n.roster().network_name.clone(),
-                root_key: inv.root_key,
-                inviter: inv.inviter,
-                addrs,
-                station: inv.station.code.clone(),
-                station_name: inv.station.name.clone(),
-                tier: inv.station.tier,
-                secret: inv.secret,
-                expires_at: inv.expires_at,
-            })
-        })
-        .await
+        self.call(move |n| Ticket::invite(n, st, 7, addrs)).await
     }
 
     /// Enrols a new node of `code` through a ticket redeemed over the network at this node.

@@ -337,18 +337,6 @@ fn invite(
                 .unwrap_or_default()
         };
     }
-    let inv = n.invite(station, days)?;
-    let ticket = yizhan_sync::ticket::Ticket {
-        network_id: inv.network_id,
-        network_name: n.roster().network_name.clone(),
-        root_key: inv.root_key,
-        inviter: inv.inviter,
-        addrs,
-        station: inv.station.code.clone(),
-        station_name: inv.station.name.clone(),
-        tier: inv.station.tier,
-        secret: inv.secret,
-        expires_at: inv.expires_at,
-    };
+    let ticket = yizhan_sync::ticket::Ticket::invite(n, station, days, addrs)?;
     Ok(Ok(ticket.encode()))
 }
