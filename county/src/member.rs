@@ -1,7 +1,7 @@
 //! One running node of a county: its store thread and its iroh endpoint.
 
 use anyhow::{Context, Result, anyhow, ensure};
-use std::net::{Ipv4Addr, SocketAddr};
+use std::net::SocketAddr;
 use std::path::Path;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
@@ -39,17 +39,6 @@ pub struct Member {
     pub reports: Arc<Mutex<Vec<SessionReport>>>,
 }
 
-/// The IPv4 loopback addresses of the bound sockets.
-fn loopback(bound: &[SocketAddr]) -> Vec<SocketAddr> {
-    let mut out: Vec<SocketAddr> = bound
-        .iter()
-        .filter(|a| a.is_ipv4())
-        .map(|a| SocketAddr::from((Ipv4Addr::LOCALHOST, a.port())))
-        .collect();
-    out.dedup();
-    out
-}
-
 impl Member {
     /// Starts `node`'s store thread and its endpoint on 127.0.0.1 (inside a tokio runtime).
     pub async fn start(name: &str, node: Node) -> Result<Member> {
@@ -61,7 +50,7 @@ impl Member {
         let (handle, thread) = NodeHandle::spawn(node)?;
         let (tx, mut rx) = mpsc::channel::<SessionReport>(64);
         let net = SyncNode::bind(handle.clone(), SocketAddr::from(([127, 0, 0, 1], 0)), tx).await?;
-        let addrs = loopback(&net.local_addrs());
+        let addrs = net.loopback_addrs();
         ensure!(
             !addrs.is_empty(),
             "{name}: the endpoint bound no IPv4 socket"

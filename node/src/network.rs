@@ -85,6 +85,16 @@ pub struct Station {
 }
 
 impl Station {
+    /// A station.
+    pub fn new(code: &str, name: &str, tier: Tier, parent: &str) -> Station {
+        Station {
+            code: code.into(),
+            name: name.into(),
+            tier,
+            parent: parent.into(),
+        }
+    }
+
     /// The station's tier.
     pub fn tier(&self) -> Tier {
         self.tier

@@ -152,12 +152,7 @@ mod tests {
     const DAY: i64 = 86_400_000;
 
     fn station(code: &str, tier: Tier, parent: &str) -> Station {
-        Station {
-            code: code.into(),
-            name: format!("{code}站"),
-            tier,
-            parent: parent.into(),
-        }
+        Station::new(code, &format!("{code}站"), tier, parent)
     }
 
     fn join(city: &mut Node, st: Station, dir: &Path, now: i64) -> Node {

@@ -36,7 +36,7 @@ use anyhow::{Context, Result, anyhow, bail, ensure};
 use automerge::ChangeHash;
 use serde_json::{Value, json};
 use std::future::Future;
-use std::net::{Ipv4Addr, SocketAddr};
+use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
@@ -370,17 +370,6 @@ pub(crate) struct Peer {
     accepted: Arc<Mutex<Vec<SessionReport>>>,
 }
 
-/// The endpoint's bound sockets as addresses a peer on this machine can dial.
-fn loopback(bound: &[SocketAddr]) -> Vec<SocketAddr> {
-    let mut out: Vec<SocketAddr> = bound
-        .iter()
-        .filter(|a| a.is_ipv4())
-        .map(|a| SocketAddr::from((Ipv4Addr::LOCALHOST, a.port())))
-        .collect();
-    out.dedup();
-    out
-}
-
 impl Peer {
     fn start(rt: &Runtime, name: &'static str, node: Node) -> Result<Peer> {
         let (handle, thread) = NodeHandle::spawn(node)?;
@@ -392,7 +381,7 @@ impl Peer {
                 tx,
             ))
             .map_err(|e| anyhow!("{name}: cannot bind: {e}"))?;
-        let addrs = loopback(&net.local_addrs());
+        let addrs = net.loopback_addrs();
         ensure!(
             !addrs.is_empty(),
             "{name}: no IPv4 socket bound: {:?}",

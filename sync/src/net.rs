@@ -740,6 +740,19 @@ impl SyncNode {
         self.router.endpoint().bound_sockets()
     }
 
+    /// The bound IPv4 sockets as addresses a peer on this machine dials (127.0.0.1 and the
+    /// port): what tests, benchmarks and the in-process county hand to each other.
+    pub fn loopback_addrs(&self) -> Vec<SocketAddr> {
+        let mut out: Vec<SocketAddr> = self
+            .local_addrs()
+            .iter()
+            .filter(|a| a.is_ipv4())
+            .map(|a| SocketAddr::from((std::net::Ipv4Addr::LOCALHOST, a.port())))
+            .collect();
+        out.dedup();
+        out
+    }
+
     /// Where other machines may reach this node: the interfaces' addresses iroh found (IPv4
     /// before IPv6; loopback and link-local ones left out). A person chooses among them for an
     /// invitation; nothing dials them by itself.

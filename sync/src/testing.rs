@@ -169,12 +169,7 @@ impl MemNetwork {
 }
 
 fn station(code: &str, tier: Tier, parent: &str) -> Station {
-    Station {
-        code: code.into(),
-        name: format!("{code}站"),
-        tier,
-        parent: parent.into(),
-    }
+    Station::new(code, &format!("{code}站"), tier, parent)
 }
 
 /// One held document.

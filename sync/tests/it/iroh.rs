@@ -4,7 +4,7 @@
 //! idle reconnect and a catch-up cost on the wire.
 
 use std::collections::{BTreeMap, BTreeSet};
-use std::net::{Ipv4Addr, SocketAddr};
+use std::net::SocketAddr;
 use std::path::Path;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
@@ -37,18 +37,6 @@ struct Peer {
     accepted: Arc<Mutex<Vec<SessionReport>>>,
 }
 
-/// The endpoint's bound sockets as addresses a peer on this machine can dial.
-fn loopback(bound: &[SocketAddr]) -> Vec<SocketAddr> {
-    let mut out: Vec<SocketAddr> = bound
-        .iter()
-        .filter(|a| a.is_ipv4())
-        .map(|a| SocketAddr::from((Ipv4Addr::LOCALHOST, a.port())))
-        .collect();
-    out.dedup();
-    assert!(!out.is_empty(), "no IPv4 socket bound: {bound:?}");
-    out
-}
-
 impl Peer {
     async fn start(name: &str, node: Node) -> Peer {
         let station = node.identity().station.clone();
@@ -57,7 +45,8 @@ impl Peer {
         let net = SyncNode::bind(handle.clone(), SocketAddr::from(([127, 0, 0, 1], 0)), tx)
             .await
             .unwrap();
-        let addrs = loopback(&net.local_addrs());
+        let addrs = net.loopback_addrs();
+        assert!(!addrs.is_empty(), "no IPv4 socket bound");
         let accepted = Arc::new(Mutex::new(Vec::new()));
         let sink = accepted.clone();
         tokio::spawn(async move {
