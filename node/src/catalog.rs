@@ -22,6 +22,27 @@ pub enum CaseKind {
     Consult,
 }
 
+// Stored in a case's copy of its item as the plain string older versions wrote, so existing
+// documents read unchanged; an unknown kind is an error naming it, never a guess.
+impl autosurgeon::Reconcile for CaseKind {
+    type Key<'a> = autosurgeon::reconcile::NoKey;
+
+    fn reconcile<R: autosurgeon::Reconciler>(&self, mut reconciler: R) -> Result<(), R::Error> {
+        reconciler.str(self.as_str())
+    }
+}
+
+impl autosurgeon::Hydrate for CaseKind {
+    fn hydrate_string(s: &'_ str) -> Result<CaseKind, autosurgeon::HydrateError> {
+        CaseKind::parse(s).ok_or_else(|| {
+            autosurgeon::HydrateError::unexpected(
+                "a case kind (instant, promised or consult)",
+                format!("{s:?}"),
+            )
+        })
+    }
+}
+
 impl CaseKind {
     /// The stored / command-line name.
     pub fn as_str(self) -> &'static str {
@@ -930,10 +951,10 @@ impl ServiceItem {
         crate::case::doc::ItemSnapshot {
             code: self.code.clone(),
             name: self.name.clone(),
-            kind: self.kind.as_str().to_string(),
+            kind: self.kind,
             legal_days: self.legal_days,
             promised_days: self.promised_days,
-            tier: self.tier.as_str().to_string(),
+            tier: self.tier,
             materials: self.materials.clone(),
             departments: self.departments.clone(),
         }

@@ -48,12 +48,7 @@ impl StationInfo {
             today: node.today(),
             seq: node.seq()?,
             clock: node.clock(),
-            data_dir: node
-                .store()
-                .path()
-                .parent()
-                .map(std::path::Path::to_path_buf)
-                .unwrap_or_default(),
+            data_dir: node.data_dir().to_path_buf(),
         })
     }
 

@@ -2,14 +2,14 @@
 //! every case of the batch is written with `write_case`, numbered from the day's counter and
 //! indexed, in one transaction: all of the batch or none of it.
 
-use crate::case::doc::{Applicant, CASE_SCHEMA, CaseDoc, Delegation, ItemSnapshot};
+use crate::case::doc::{Applicant, CASE_SCHEMA, CaseDoc, Delegation, ItemSnapshot, write_case};
 use crate::clock::china_date;
 use crate::error::{NodeError, Result};
 use crate::idcard::validate_id_number;
 use crate::invalid::Invalid;
 use crate::node::{CaseView, NewCase, Node};
 use crate::ops::derived::{derive, index_row};
-use crate::ops::{check_text, new_uuid, write_new};
+use crate::ops::{check_text, new_uuid};
 use crate::refusal::Refusal;
 use crate::store::DocType;
 use crate::store::index::{self};
@@ -103,7 +103,9 @@ pub(crate) fn new_cases(node: &mut Node, batch: &[NewCase]) -> Result<Vec<CaseVi
                 }),
                 events: Vec::new(),
             };
-            write_new(wtx, &doc.id, DocType::Case, &doc)?;
+            let mut am = wtx.new_doc();
+            write_case(&mut am, &doc)?;
+            wtx.put_doc(&doc.id, DocType::Case, am, None)?;
             let view = derive(doc, &net.calendar, &net.settings, today);
             index::upsert(wtx.sql(), &index_row(&view, &net.roster))?;
             views.push(view);

@@ -75,20 +75,28 @@ pub fn init_city(dir: &Path, clock: Clock) -> Node {
 pub fn reopen_as(node: Node, dir: &Path, station: &str) -> Node {
     let clock = node.clock();
     drop(node);
-    let mut node = Node::open(dir, clock).expect("open");
-    let changed = node
-        .store()
-        .conn()
+    let changed = store_file(dir)
         .execute(
             "UPDATE meta SET value = ?1 WHERE key = 'station'",
             [station],
         )
         .expect("rewrite the station");
     assert_eq!(changed, 1);
-    drop(node);
     let node = Node::open(dir, clock).expect("reopen");
     assert_eq!(node.identity().station, station);
     node
+}
+
+/// A connection of its own on the store file in `dir`, as another process (or an older version
+/// of the program) would have: how a test damages an index or steps a store back to an older
+/// schema without reaching into the node.
+pub fn store_file(dir: &Path) -> rusqlite::Connection {
+    rusqlite::Connection::open(dir.join(yizhan_node::store::STORE_FILE)).expect("open the file")
+}
+
+/// Runs `sql` on the store file in `dir` through [`store_file`].
+pub fn raw_sql(dir: &Path, sql: &str) {
+    store_file(dir).execute_batch(sql).expect("raw SQL");
 }
 
 /// A node of an existing station (`T01` or `V01`) enrolled at `parent` without a network: invite,

@@ -12,7 +12,6 @@ use yizhan_node::calendar::Calendar;
 use yizhan_node::case::doc::{self, CaseDoc, ItemSnapshot};
 use yizhan_node::case::fold::{self, CaseState, Decision, Status};
 use yizhan_node::case::{Action, Deadline};
-use yizhan_node::catalog::CaseKind;
 use yizhan_node::network::Settings;
 
 const CASE_ID: &str = "0b6f3c1e-8d2a-4f4e-9c55-2a7d1e0f9b13";
@@ -101,7 +100,7 @@ fn change_hashes(am: &Automerge) -> BTreeSet<ChangeHash> {
 fn deadline(doc: &CaseDoc, state: &CaseState) -> Deadline {
     Deadline::compute(
         state,
-        CaseKind::parse(&doc.item.kind).expect("kind"),
+        doc.item.kind,
         doc.item.promised_days,
         doc.item.legal_days,
         &Calendar::builtin(),

@@ -637,19 +637,17 @@ fn an_older_store_gets_the_provisional_flags_when_opened() {
     let id = take_in_and_accept(&mut node, "CT-902", "周建军");
     let live = node.index_dump().expect("dump");
     // Back to schema 5: without the columns, their index and the rebuild mark.
-    node.store()
-        .conn()
-        .execute_batch(
-            "DROP INDEX cases_provisional;
-             ALTER TABLE cases DROP COLUMN due_provisional;
-             ALTER TABLE cases DROP COLUMN legal_provisional;
-             UPDATE meta SET value = '5' WHERE key = 'schema_version';",
-        )
-        .expect("downgrade");
     drop(node);
+    crate::common::raw_sql(
+        dir.path(),
+        "DROP INDEX cases_provisional;
+         ALTER TABLE cases DROP COLUMN due_provisional;
+         ALTER TABLE cases DROP COLUMN legal_provisional;
+         UPDATE meta SET value = '5' WHERE key = 'schema_version';",
+    );
     let mut node = Node::open(dir.path(), morning("2026-12-28")).expect("open");
     let rows = node.list(&CaseFilter::default()).expect("list");
     assert!(rows.iter().any(|r| r.id == id && r.due_provisional));
     assert_eq!(node.index_dump().expect("dump"), live);
-    assert_eq!(node.store().meta("reindex").expect("meta"), None);
+    assert_eq!(node.diagnostics().meta("reindex").expect("meta"), None);
 }
