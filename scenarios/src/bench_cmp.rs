@@ -126,6 +126,17 @@ impl DataSet {
     }
 }
 
+/// bench-sync's city and township sharing `cases` cases, kept in `dir` and reused when there.
+fn prepare_pair(
+    rt: &tokio::runtime::Runtime,
+    dir: &Path,
+    cases: usize,
+    seed: u64,
+) -> Result<bench_sync::Pair> {
+    let mut rng = Rng::new(seed);
+    bench_sync::prepare(rt, &sync_args(dir, cases, seed), dir, cases, &mut rng)
+}
+
 fn sync_args(dir: &Path, cases: usize, seed: u64) -> SyncArgs {
     SyncArgs {
         cases: Some(cases),
@@ -222,14 +233,7 @@ fn data_set(dir: &Path, sizes: Sizes, seed: u64) -> Result<DataSet> {
     // Idle and catch-up: a city and a township sharing `cases` cases (bench-sync's stores, kept
     // in DIR/shared-N and reused by later data sets of the same size).
     let shared = dir.join(format!("shared-{}-s{seed}", sizes.cases));
-    let mut rng = Rng::new(seed);
-    let pair = bench_sync::prepare(
-        &rt,
-        &sync_args(&shared, sizes.cases, seed),
-        &shared,
-        sizes.cases,
-        &mut rng,
-    )?;
+    let pair = prepare_pair(&rt, &shared, sizes.cases, seed)?;
     let base = shared.join("base");
     cp(&base.join("city"), &set.y("city"))?;
     cp(&base.join("township"), &set.y("township"))?;
@@ -261,14 +265,7 @@ fn data_set(dir: &Path, sizes: Sizes, seed: u64) -> Result<DataSet> {
 
     // First contact: a city holding `first` cases of township T01, and a new T01 node.
     let fc = dir.join(format!("shared-{}-s{seed}", sizes.first));
-    let mut rng = Rng::new(seed);
-    let pair = bench_sync::prepare(
-        &rt,
-        &sync_args(&fc, sizes.first, seed),
-        &fc,
-        sizes.first,
-        &mut rng,
-    )?;
+    let pair = prepare_pair(&rt, &fc, sizes.first, seed)?;
     // The lower bound of the first contact: every change of every case the city holds (the
     // city's documents carry its own changes beside the township's, so the township's first
     // contact figure would undercount).

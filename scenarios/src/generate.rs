@@ -29,7 +29,7 @@ use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::sync::mpsc::sync_channel;
 use std::time::Instant;
-use yizhan_node::case::doc::{Applicant, CASE_SCHEMA, CaseDoc, Delegation, write_case};
+use yizhan_node::case::doc::{CASE_SCHEMA, CaseDoc, write_case};
 use yizhan_node::case::{Action, fold};
 use yizhan_node::diagnostics::{BulkCase, Checkpoint, Tuning};
 use yizhan_node::store::STORE_FILE;
@@ -295,17 +295,8 @@ impl Builder<'_> {
             origin: code(plan.station).to_string(),
             origin_node: self.node_id.clone(),
             item: item.snapshot(),
-            applicant: Applicant {
-                name: new.applicant_name.trim().to_string(),
-                id_number: new.id_number.trim().to_uppercase(),
-                phone: new.phone.trim().to_string(),
-                address: new.address.trim().to_string(),
-            },
-            delegation: new.delegated.then(|| Delegation {
-                agent: new.operator.trim().to_string(),
-                entrustment: new.entrustment,
-                handed_over: new.handed_over.clone(),
-            }),
+            applicant: new.applicant(),
+            delegation: new.delegation(),
             events: Vec::new(),
         };
         let mut state = fold(&doc);

@@ -14,6 +14,28 @@ use crate::refusal::Refusal;
 use crate::store::DocType;
 use crate::store::index::{self};
 
+impl NewCase {
+    /// The applicant as the case document keeps it: trimmed, the ID number's check character in
+    /// upper case.
+    pub fn applicant(&self) -> Applicant {
+        Applicant {
+            name: self.applicant_name.trim().to_string(),
+            id_number: self.id_number.trim().to_uppercase(),
+            phone: self.phone.trim().to_string(),
+            address: self.address.trim().to_string(),
+        }
+    }
+
+    /// The delegation (代办) as the case document keeps it, if the case was taken in by an agent.
+    pub fn delegation(&self) -> Option<Delegation> {
+        self.delegated.then(|| Delegation {
+            agent: self.operator.trim().to_string(),
+            entrustment: self.entrustment,
+            handed_over: self.handed_over.clone(),
+        })
+    }
+}
+
 pub(crate) fn validate_new(node: &Node, new: &NewCase) -> Result<ItemSnapshot> {
     let item = node
         .catalog()
@@ -90,17 +112,8 @@ pub(crate) fn new_cases(node: &mut Node, batch: &[NewCase]) -> Result<Vec<CaseVi
                 origin: ident.station.clone(),
                 origin_node: ident.node_id.clone(),
                 item,
-                applicant: Applicant {
-                    name: new.applicant_name.trim().to_string(),
-                    id_number: new.id_number.trim().to_uppercase(),
-                    phone: new.phone.trim().to_string(),
-                    address: new.address.trim().to_string(),
-                },
-                delegation: new.delegated.then(|| Delegation {
-                    agent: new.operator.trim().to_string(),
-                    entrustment: new.entrustment,
-                    handed_over: new.handed_over.clone(),
-                }),
+                applicant: new.applicant(),
+                delegation: new.delegation(),
                 events: Vec::new(),
             };
             let mut am = wtx.new_doc();

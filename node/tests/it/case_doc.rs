@@ -26,7 +26,7 @@ fn the_item_kind_and_tier_read_back_typed_from_their_stored_strings() {
     let doc = read_case(&am, "c1").expect("read");
     assert_eq!(doc.item.kind, CaseKind::Instant);
     assert_eq!(doc.item.tier, Tier::City);
-    let stored = match am.get(&item_obj(&am), "tier").expect("get") {
+    let stored = match am.get(item_obj(&am), "tier").expect("get") {
         Some((automerge::Value::Scalar(s), _)) => s.to_string(),
         other => panic!("no tier: {other:?}"),
     };

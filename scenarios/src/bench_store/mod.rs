@@ -27,7 +27,7 @@ use queries::{
     STATS_CASES, explain, list_cases, measure_list, measure_stats, search_cases, search_index,
     stats_sqls, time_sql, what_ifs,
 };
-use report::{Figure, MAX, P50, P99, Report, render_table};
+use report::{Figure, MAX, Report, render_table};
 use writes::bench_writes;
 
 use crate::county::{CITY, County};
@@ -376,25 +376,14 @@ pub fn bench_store(args: &BenchArgs) -> Result<()> {
     };
     for lc in list_cases(&county).into_iter().chain(searches) {
         let t = measure_list(&dir, today_ms, &lc.filter, args.iterations)?;
-        report.add(
-            &format!("{}_warm", lc.id),
-            format!("list: {} (warm)", lc.label),
-            "ms",
-            &t.warm,
-            Some(20.0),
-            P99,
+        report.add_warm_cold(
+            lc.id,
+            &format!("list: {}", lc.label),
+            "first query",
+            (&t.warm, &t.cold),
+            20.0,
             lc.required,
             t.detail,
-        );
-        report.add(
-            &format!("{}_cold", lc.id),
-            format!("list: {} (first query, fresh Node)", lc.label),
-            "ms",
-            &t.cold,
-            Some(20.0),
-            P50,
-            lc.required,
-            json!({}),
         );
     }
 
@@ -405,23 +394,12 @@ pub fn bench_store(args: &BenchArgs) -> Result<()> {
         if by.is_none() {
             store_stats = totals;
         }
-        report.add(
-            &format!("{id}_warm"),
-            format!("{label} (warm)"),
-            "ms",
-            &warm,
-            Some(300.0),
-            P99,
-            required,
-            json!({}),
-        );
-        report.add(
-            &format!("{id}_cold"),
-            format!("{label} (first call, fresh Node)"),
-            "ms",
-            &cold,
-            Some(300.0),
-            P50,
+        report.add_warm_cold(
+            id,
+            label,
+            "first call",
+            (&warm, &cold),
+            300.0,
             required,
             json!({}),
         );

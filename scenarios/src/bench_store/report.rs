@@ -89,6 +89,41 @@ impl Report {
             extra,
         });
     }
+
+    /// A read measured twice, judged against the same target: warm on its p99 (with `detail`),
+    /// and on fresh nodes ("cold", the first call) on its median.
+    #[allow(clippy::too_many_arguments)]
+    pub(super) fn add_warm_cold(
+        &mut self,
+        id: &str,
+        label: &str,
+        cold_label: &str,
+        (warm, cold): (&[f64], &[f64]),
+        target: f64,
+        required: bool,
+        detail: Value,
+    ) {
+        self.add(
+            &format!("{id}_warm"),
+            format!("{label} (warm)"),
+            "ms",
+            warm,
+            Some(target),
+            P99,
+            required,
+            detail,
+        );
+        self.add(
+            &format!("{id}_cold"),
+            format!("{label} ({cold_label}, fresh Node)"),
+            "ms",
+            cold,
+            Some(target),
+            P50,
+            required,
+            json!({}),
+        );
+    }
 }
 
 pub(super) const P50_P90_P99: &[&str] = &["p50", "p90", "p99"];

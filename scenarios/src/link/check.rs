@@ -361,6 +361,25 @@ pub(crate) fn yz(yizhan: &Path, data: &Path, args: &[&str]) -> Result<Value> {
     parse_output(&out, args)
 }
 
+/// Runs `yizhan --data DATA --json join TICKET` in the lab's namespace `ns`; returns what `join`
+/// printed.
+pub(crate) fn join_in_lab(
+    lab: &Lab,
+    ns: usize,
+    yizhan: &Path,
+    data: &Path,
+    ticket: &str,
+) -> Result<Value> {
+    let joined = lab.output(
+        ns,
+        Command::new(yizhan)
+            .arg("--data")
+            .arg(data)
+            .args(["--json", "join", ticket]),
+    )?;
+    parse_output(&joined, &["join"])
+}
+
 pub(crate) fn parse_output(out: &std::process::Output, args: &[&str]) -> Result<Value> {
     if !out.status.success() {
         bail!(
@@ -426,14 +445,7 @@ fn sync_check(lab: &Lab, args: &CheckArgs, spec: LinkSpec, yizhan: &Path) -> Res
         let _drain = std::thread::Builder::new()
             .name("yz-serve-out".into())
             .spawn(move || out.lines().map_while(Result::ok).count())?;
-        let joined = lab.output(
-            1,
-            Command::new(yizhan)
-                .arg("--data")
-                .arg(&town)
-                .args(["--json", "join", &ticket]),
-        )?;
-        parse_output(&joined, &["join"])?;
+        join_in_lab(lab, 1, yizhan, &town, &ticket)?;
         yz(
             yizhan,
             &town,

@@ -41,7 +41,7 @@ use yizhan_node::{Clock, Node, NodeHandle};
 
 use super::RunArgs;
 use super::county::{self, DAY0, LAYOUT, Probe, Workload};
-use crate::link::check::{city_and_invite, delta, parse_output, stop, wait_event, yz};
+use crate::link::check::{city_and_invite, delta, join_in_lab, parse_output, stop, wait_event, yz};
 use crate::link::{Lab, LabLink, LabUnavailable, LinkCounters, LinkSpec, Shape};
 use crate::rng::Rng;
 
@@ -306,14 +306,7 @@ impl Pair {
         let ticket = city_and_invite(yizhan, &city, "链路场景网", &link.b_dials.to_string())?;
         let city_serve = Serve::start(lab, 0, yizhan, &city, CITY_PORT, None)?;
         let started = Instant::now();
-        let joined = lab.output(
-            1,
-            Command::new(yizhan)
-                .arg("--data")
-                .arg(&town)
-                .args(["--json", "join", &ticket]),
-        )?;
-        let status = parse_output(&joined, &["join"])?;
+        let status = join_in_lab(lab, 1, yizhan, &town, &ticket)?;
         let join_ms = started.elapsed().as_millis();
         let town_id = status["node_id"]
             .as_str()
@@ -545,17 +538,13 @@ fn poor_link(lab: &Lab, yizhan: &Path, args: &RunArgs) -> Result<Value> {
             "sync_passes": passes.len(),
             "time_to_all_at_city_ms": sync_ms,
         });
-        let ok = [&no_loss, &agreement, &convergence]
-            .iter()
-            .all(|v| v["ok"].as_bool() == Some(true));
-        let report = json!({
-            "scenario": "poor-link",
-            "seed": args.seed,
-            "ok": ok,
-            "cases": n,
-            "wall_ms": started.elapsed().as_millis(),
-            "invariants": {"no_loss": no_loss, "agreement": agreement, "convergence": convergence},
-            "details": {
+        let report = pair_report(
+            "poor-link",
+            args.seed,
+            n,
+            started,
+            [no_loss, agreement, convergence],
+            json!({
                 "join_over_poor_link_ms": pair.join_ms,
                 "relay_including_join": pair.link.control.counters(),
                 "sync_wall_ms": sync_ms,
@@ -574,8 +563,8 @@ fn poor_link(lab: &Lab, yizhan: &Path, args: &RunArgs) -> Result<Value> {
                 },
                 "uplink_time_at_cap_ms": up_time(&spec, relay.b_to_a.forwarded_bytes),
                 "passes": passes,
-            },
-        });
+            }),
+        );
         Ok((report, relay, town))
     })();
     // The city's side of the sessions, complete once its serve has stopped.
@@ -658,18 +647,14 @@ fn flapping(lab: &Lab, yizhan: &Path, args: &RunArgs) -> Result<Value> {
             "city_count_non_decreasing_across_drops": non_decreasing,
             "time_to_all_at_city_ms": catch_up_ms,
         });
-        let ok = [&no_loss, &agreement, &convergence]
-            .iter()
-            .all(|v| v["ok"].as_bool() == Some(true));
         let serve_events = serve.events();
-        let report = json!({
-            "scenario": "flapping",
-            "seed": args.seed,
-            "ok": ok,
-            "cases": n,
-            "wall_ms": started.elapsed().as_millis(),
-            "invariants": {"no_loss": no_loss, "agreement": agreement, "convergence": convergence},
-            "details": {
+        let report = pair_report(
+            "flapping",
+            args.seed,
+            n,
+            started,
+            [no_loss, agreement, convergence],
+            json!({
                 "join_ms": pair.join_ms,
                 "drops": drops.len(),
                 "cases_at_city_after_each_drop": after,
@@ -680,8 +665,8 @@ fn flapping(lab: &Lab, yizhan: &Path, args: &RunArgs) -> Result<Value> {
                 "relay_township_to_city_forwarded_bytes": relay.b_to_a.forwarded_bytes,
                 "relay_cut_bytes": relay.a_to_b.cut_bytes + relay.b_to_a.cut_bytes,
                 "uplink_time_at_cap_ms": up_time(&spec, relay.b_to_a.forwarded_bytes),
-            },
-        });
+            }),
+        );
         Ok((report, relay, town))
     })();
     drop(town_serve);
@@ -689,6 +674,30 @@ fn flapping(lab: &Lab, yizhan: &Path, args: &RunArgs) -> Result<Value> {
     let (mut report, relay, town) = result?;
     report["links"] = links_report(&spec, relay, &town, &city?);
     Ok(report)
+}
+
+/// The report of a scenario between a township and the city: it passes when its three invariants
+/// (no loss, agreement, convergence) hold.
+fn pair_report(
+    scenario: &str,
+    seed: u64,
+    cases: usize,
+    started: Instant,
+    [no_loss, agreement, convergence]: [Value; 3],
+    details: Value,
+) -> Value {
+    let ok = [&no_loss, &agreement, &convergence]
+        .iter()
+        .all(|v| v["ok"].as_bool() == Some(true));
+    json!({
+        "scenario": scenario,
+        "seed": seed,
+        "ok": ok,
+        "cases": cases,
+        "wall_ms": started.elapsed().as_millis(),
+        "invariants": {"no_loss": no_loss, "agreement": agreement, "convergence": convergence},
+        "details": details,
+    })
 }
 
 /// Runs `yizhan --data DATA --json ARGS` outside the lab (store-only commands) on day 0.

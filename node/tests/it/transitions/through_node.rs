@@ -5,10 +5,33 @@ use super::probe;
 use crate::common::{CITY, TOWN, VILLAGE};
 use yizhan_node::case::Action;
 use yizhan_node::case::fold::Status;
-use yizhan_node::{Node, NodeError};
+use yizhan_node::{CaseView, Node, NodeError};
 
 fn city(dir: &std::path::Path) -> Node {
     crate::common::init_city(dir, crate::common::morning("2026-03-02"))
+}
+
+/// Takes in a case of `item` for `name`.
+fn take_in(node: &mut Node, item: &str, name: &str) -> CaseView {
+    node.new_case(&crate::common::intake(item, name))
+        .expect("intake")
+}
+
+/// Acts on a case at `node`: the action must be refused with `NotAllowed` for a reason naming each
+/// of `words`, and write nothing. Returns the refused action's kind.
+fn refuses(
+    node: &mut Node,
+    id: &str,
+    action: &Action,
+    operator: &str,
+    words: &[&str],
+) -> &'static str {
+    let err = refused_without_writing(node, |n| n.act(id, action, operator));
+    let (kind, why) = crate::common::not_allowed::<()>(Err(err));
+    for word in words {
+        assert!(why.contains(word), "{} refused: {why}", action.kind());
+    }
+    kind
 }
 
 /// Runs `f`, which must fail, and checks that it wrote nothing.
@@ -36,15 +59,9 @@ fn refused_without_writing<T: std::fmt::Debug>(
 fn node_refuses_with_not_allowed_and_writes_nothing() {
     let dir = tempfile::tempdir().unwrap();
     let mut node = city(dir.path());
-    let ts = node
-        .new_case(&crate::common::intake("TS-004", "李桂兰"))
-        .unwrap();
-    let ct = node
-        .new_case(&crate::common::intake("CT-001", "赵志强"))
-        .unwrap();
-    let ct2 = node
-        .new_case(&crate::common::intake("CT-002", "钱卫东"))
-        .unwrap();
+    let ts = take_in(&mut node, "TS-004", "李桂兰");
+    let ct = take_in(&mut node, "CT-001", "赵志强");
+    let ct2 = take_in(&mut node, "CT-002", "钱卫东");
 
     // The city cannot accept (or refuse) a township item it took in: it forwards it.
     for action in [
@@ -53,15 +70,20 @@ fn node_refuses_with_not_allowed_and_writes_nothing() {
             reason: "不符合条件".into(),
         },
     ] {
-        let err = refused_without_writing(&mut node, |n| n.act(&ts.doc.id, &action, "窗口"));
-        let (kind, why) = crate::common::not_allowed::<()>(Err(err));
-        assert_eq!(kind, action.kind());
-        assert!(
-            why.contains("TS-004")
-                && why.contains("township station")
-                && why.contains("this is a city station")
-                && why.contains("forward the case"),
-            "{why}"
+        assert_eq!(
+            refuses(
+                &mut node,
+                &ts.doc.id,
+                &action,
+                "窗口",
+                &[
+                    "TS-004",
+                    "township station",
+                    "this is a city station",
+                    "forward the case"
+                ]
+            ),
+            action.kind()
         );
     }
     // It accepts a city item.
@@ -69,10 +91,16 @@ fn node_refuses_with_not_allowed_and_writes_nothing() {
     assert_eq!(v.state.status, Status::Accepted);
 
     // Transition-table refusals come back as NotAllowed with the table's reason.
-    let err = refused_without_writing(&mut node, |n| n.act(&ct.doc.id, &Action::Accept, "窗口"));
-    let (kind, why) = crate::common::not_allowed::<()>(Err(err));
-    assert_eq!(kind, "accept");
-    assert!(why.contains("accepted (办理中)"), "{why}");
+    assert_eq!(
+        refuses(
+            &mut node,
+            &ct.doc.id,
+            &Action::Accept,
+            "窗口",
+            &["accepted (办理中)"]
+        ),
+        "accept"
+    );
 
     node.act(&ct2.doc.number, &Action::Accept, "窗口").unwrap();
     let err = refused_without_writing(&mut node, |n| n.act(&ct2.doc.id, &Action::Complete, "窗口"));
@@ -113,18 +141,24 @@ fn node_refuses_with_not_allowed_and_writes_nothing() {
     });
     let (_, why) = crate::common::not_allowed::<()>(Err(err));
     assert!(why.contains("already decided"), "{why}");
-    let err = refused_without_writing(&mut node, |n| {
-        n.act(&ct2.doc.id, &Action::Settle { note: "x".into() }, "窗口")
-    });
-    let (_, why) = crate::common::not_allowed::<()>(Err(err));
-    assert!(why.contains("no conflict"), "{why}");
+    refuses(
+        &mut node,
+        &ct2.doc.id,
+        &Action::Settle { note: "x".into() },
+        "窗口",
+        &["no conflict"],
+    );
 
     // Once forwarded, the city no longer holds the township case.
     node.act(&ts.doc.id, &Action::Forward { to: TOWN.into() }, "窗口")
         .unwrap();
-    let err = refused_without_writing(&mut node, |n| n.act(&ts.doc.id, &Action::Accept, "窗口"));
-    let (_, why) = crate::common::not_allowed::<()>(Err(err));
-    assert!(why.contains("held by station T01, not C01"), "{why}");
+    refuses(
+        &mut node,
+        &ts.doc.id,
+        &Action::Accept,
+        "窗口",
+        &["held by station T01, not C01"],
+    );
     let err = refused_without_writing(&mut node, |n| {
         n.act(&ts.doc.id, &Action::Forward { to: VILLAGE.into() }, "窗口")
     });
@@ -217,22 +251,17 @@ fn tiers_decide_who_accepts_what() {
 
     // A village agent takes in a township item and a village item.
     let mut node = crate::common::reopen_as(node, dir.path(), VILLAGE);
-    let ts = node
-        .new_case(&crate::common::intake("TS-004", "孙玉梅"))
-        .unwrap();
-    let vl = node
-        .new_case(&crate::common::intake("VL-005", "周德福"))
-        .unwrap();
-    let ct = node
-        .new_case(&crate::common::intake("CT-001", "吴建国"))
-        .unwrap();
+    let ts = take_in(&mut node, "TS-004", "孙玉梅");
+    let vl = take_in(&mut node, "VL-005", "周德福");
+    let ct = take_in(&mut node, "CT-001", "吴建国");
     assert_eq!(ts.state.holder, VILLAGE);
     for action in [Action::Accept, probe("accept_with_gaps"), probe("refuse")] {
-        let err = refused_without_writing(&mut node, |n| n.act(&ts.doc.id, &action, "代办员"));
-        let (_, why) = crate::common::not_allowed::<()>(Err(err));
-        assert!(
-            why.contains("accepted at a township station") && why.contains("village station"),
-            "{why}"
+        refuses(
+            &mut node,
+            &ts.doc.id,
+            &action,
+            "代办员",
+            &["accepted at a township station", "village station"],
         );
     }
     node.act(&vl.doc.id, &Action::Accept, "代办员").unwrap();
@@ -258,19 +287,24 @@ fn tiers_decide_who_accepts_what() {
 
     // The township accepts the township item and forwards the city item up.
     let mut node = crate::common::reopen_as(node, dir.path(), TOWN);
-    let err = refused_without_writing(&mut node, |n| n.act(&ct.doc.id, &Action::Accept, "窗口"));
-    let (_, why) = crate::common::not_allowed::<()>(Err(err));
-    assert!(
-        why.contains("accepted at a city station") && why.contains("this is a township station"),
-        "{why}"
+    refuses(
+        &mut node,
+        &ct.doc.id,
+        &Action::Accept,
+        "窗口",
+        &["accepted at a city station", "this is a township station"],
     );
     let v = node.act(&ts.doc.id, &Action::Accept, "窗口").unwrap();
     assert_eq!(v.state.status, Status::Accepted);
     node.act(&ct.doc.id, &Action::Forward { to: CITY.into() }, "窗口")
         .unwrap();
-    let err = refused_without_writing(&mut node, |n| n.act(&vl.doc.id, &Action::Complete, "窗口"));
-    let (_, why) = crate::common::not_allowed::<()>(Err(err));
-    assert!(why.contains("held by station V01, not T01"), "{why}");
+    refuses(
+        &mut node,
+        &vl.doc.id,
+        &Action::Complete,
+        "窗口",
+        &["held by station V01, not T01"],
+    );
 
     // The city accepts it.
     let mut node = crate::common::reopen_as(node, dir.path(), CITY);
@@ -287,21 +321,22 @@ fn tiers_hold_on_enrolled_village_and_township_nodes() {
     let mut town = crate::common::enrol(&mut city, TOWN, &root.path().join("town"));
 
     // The village agent's own node: it takes in anything, accepts only village items.
-    let ts = village
-        .new_case(&crate::common::intake("TS-004", "孙玉梅"))
-        .unwrap();
-    let vl = village
-        .new_case(&crate::common::intake("VL-005", "周德福"))
-        .unwrap();
+    let ts = take_in(&mut village, "TS-004", "孙玉梅");
+    let vl = take_in(&mut village, "VL-005", "周德福");
     for action in [Action::Accept, probe("accept_with_gaps"), probe("refuse")] {
-        let err = refused_without_writing(&mut village, |n| n.act(&ts.doc.id, &action, "代办员"));
-        let (kind, why) = crate::common::not_allowed::<()>(Err(err));
-        assert_eq!(kind, action.kind());
-        assert!(
-            why.contains("TS-004")
-                && why.contains("accepted at a township station")
-                && why.contains("this is a village station"),
-            "{why}"
+        assert_eq!(
+            refuses(
+                &mut village,
+                &ts.doc.id,
+                &action,
+                "代办员",
+                &[
+                    "TS-004",
+                    "accepted at a township station",
+                    "this is a village station"
+                ]
+            ),
+            action.kind()
         );
     }
     let v = village.act(&vl.doc.id, &Action::Accept, "代办员").unwrap();
@@ -312,12 +347,8 @@ fn tiers_hold_on_enrolled_village_and_township_nodes() {
     assert_eq!(v.state.holder, TOWN);
 
     // The township hall's node: township items yes, city items no.
-    let ts2 = town
-        .new_case(&crate::common::intake("TS-004", "郭秀兰"))
-        .unwrap();
-    let ct = town
-        .new_case(&crate::common::intake("CT-002", "邓建平"))
-        .unwrap();
+    let ts2 = take_in(&mut town, "TS-004", "郭秀兰");
+    let ct = take_in(&mut town, "CT-002", "邓建平");
     assert_eq!(
         town.act(&ts2.doc.id, &Action::Accept, "窗口")
             .unwrap()
@@ -325,11 +356,12 @@ fn tiers_hold_on_enrolled_village_and_township_nodes() {
             .status,
         Status::Accepted
     );
-    let err = refused_without_writing(&mut town, |n| n.act(&ct.doc.id, &Action::Accept, "窗口"));
-    let (_, why) = crate::common::not_allowed::<()>(Err(err));
-    assert!(
-        why.contains("accepted at a city station") && why.contains("this is a township station"),
-        "{why}"
+    refuses(
+        &mut town,
+        &ct.doc.id,
+        &Action::Accept,
+        "窗口",
+        &["accepted at a city station", "this is a township station"],
     );
     town.act(&ct.doc.id, &Action::Forward { to: CITY.into() }, "窗口")
         .unwrap();
@@ -345,9 +377,7 @@ fn a_batch_of_actions_on_one_case_sees_each_step() {
     let dir = tempfile::tempdir().unwrap();
     let mut node = city(dir.path());
     // A 即办件 is accepted and completed on the spot, in one transaction.
-    let ct = node
-        .new_case(&crate::common::intake("CT-001", "蒋丽萍"))
-        .unwrap();
+    let ct = take_in(&mut node, "CT-001", "蒋丽萍");
     let seq = node.seq().unwrap();
     let views = node
         .act_many(
