@@ -87,6 +87,11 @@ pub fn reopen_as(node: Node, dir: &Path, station: &str) -> Node {
     node
 }
 
+/// Takes in a case of `item` for `name`; returns its id.
+pub fn new_case_id(node: &mut Node, item: &str, name: &str) -> String {
+    node.new_case(&intake(item, name)).expect("intake").doc.id
+}
+
 /// A connection of its own on the store file in `dir`, as another process (or an older version
 /// of the program) would have: how a test damages an index or steps a store back to an older
 /// schema without reaching into the node.

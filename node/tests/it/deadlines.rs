@@ -326,11 +326,7 @@ fn a_special_procedure_pauses_like_a_request_for_materials() {
 #[test]
 fn materials_asked_for_before_acceptance_do_not_move_the_due_date() {
     let (_dir, mut node) = station_on("2026-03-02");
-    let id = node
-        .new_case(&crate::common::intake("CT-902", "何建军"))
-        .unwrap()
-        .doc
-        .id;
+    let id = crate::common::new_case_id(&mut node, "CT-902", "何建军");
     ask(&mut node, &id);
     let v = view(&mut node, &id);
     assert_eq!(v.deadline.clock, ClockState::NotStarted);

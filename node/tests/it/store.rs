@@ -126,6 +126,19 @@ fn plausible_action(
 
 /// A few hundred cases taken in at the village, the township and the city over two weeks and
 /// handled at each with plausible actions. Returns the node and the number of cases.
+/// Every case the filter lists, in case-number order: lists order cases of the same instant by
+/// their random ids, and a seeded run must act on them in the same order every time.
+fn by_number(node: &mut Node, filter: CaseFilter) -> Vec<yizhan_node::query::CaseRow> {
+    let mut rows = node
+        .list(&CaseFilter {
+            limit: 10_000,
+            ..filter
+        })
+        .expect("list");
+    rows.sort_by(|a, b| a.number.cmp(&b.number));
+    rows
+}
+
 fn busy_network(dir: &Path) -> (Node, usize) {
     let mut rng = ChaCha8Rng::seed_from_u64(7);
     let mut node = crate::common::init_city(dir, crate::common::morning("2026-03-02"));
@@ -169,16 +182,13 @@ fn busy_network(dir: &Path) -> (Node, usize) {
                 })
                 .collect();
             cases += node.new_cases(&batch).expect("intake").len();
-            // Lists order cases of the same instant by their random ids; sort by number so that
-            // the run is the same every time.
-            let mut queue = node
-                .list(&CaseFilter {
+            let queue = by_number(
+                &mut node,
+                CaseFilter {
                     holder: Some(station.into()),
-                    limit: 10_000,
                     ..CaseFilter::default()
-                })
-                .expect("the station's queue");
-            queue.sort_by(|a, b| a.number.cmp(&b.number));
+                },
+            );
             for row in queue {
                 for _ in 0..2 {
                     let action =
@@ -189,14 +199,13 @@ fn busy_network(dir: &Path) -> (Node, usize) {
                 }
             }
             // Closed cases anywhere on the route get delivered, rated and called back.
-            let mut closed = node
-                .list(&CaseFilter {
+            let closed = by_number(
+                &mut node,
+                CaseFilter {
                     area: Some(station.into()),
-                    limit: 10_000,
                     ..CaseFilter::default()
-                })
-                .expect("the station's area");
-            closed.sort_by(|a, b| a.number.cmp(&b.number));
+                },
+            );
             for row in &closed {
                 if rng.random_range(0..4) != 0 {
                     continue;
@@ -393,11 +402,7 @@ fn ranged_stats_count_the_cases_created_in_the_range() {
 fn increments_are_compacted_into_the_snapshot_and_the_document_still_loads() {
     let dir = tempfile::tempdir().unwrap();
     let mut node = crate::common::init_city(dir.path(), crate::common::morning("2026-03-02"));
-    let id = node
-        .new_case(&crate::common::intake("CT-002", "冯建设"))
-        .unwrap()
-        .doc
-        .id;
+    let id = crate::common::new_case_id(&mut node, "CT-002", "冯建设");
     let DocSizes {
         snapshot: snap0,
         increments: incr0,
@@ -510,16 +515,8 @@ fn the_inbox_lists_what_needs_the_station_now() {
     let node = crate::common::init_city(dir.path(), day);
     // Taken in at the village and sent up (上报) to the township.
     let mut v = crate::common::reopen_as(node, dir.path(), VILLAGE);
-    let first = v
-        .new_case(&crate::common::intake("TS-004", "王秀英"))
-        .expect("intake")
-        .doc
-        .id;
-    let second = v
-        .new_case(&crate::common::intake("TS-004", "李四"))
-        .expect("intake")
-        .doc
-        .id;
+    let first = crate::common::new_case_id(&mut v, "TS-004", "王秀英");
+    let second = crate::common::new_case_id(&mut v, "TS-004", "李四");
     let inbox = v.inbox().expect("inbox");
     assert_eq!(
         inbox.count(Section::Arrived),

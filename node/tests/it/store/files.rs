@@ -133,11 +133,7 @@ fn files(dir: &Path) -> BTreeMap<String, Vec<u8>> {
 fn init_twice_is_refused_and_leaves_the_first_store_alone() {
     let dir = tempfile::tempdir().unwrap();
     let mut first = crate::common::init_city(dir.path(), crate::common::morning("2026-03-02"));
-    let id = first
-        .new_case(&crate::common::intake("CT-001", "韩立新"))
-        .unwrap()
-        .doc
-        .id;
+    let id = crate::common::new_case_id(&mut first, "CT-001", "韩立新");
     let identity = first.identity().clone();
     let seq = first.seq().unwrap();
     let dump = first.index_dump().unwrap();

@@ -2,7 +2,7 @@
 //! namespaces, the township enrolled over the link.
 
 use super::{CITY_PORT, Serve, Sessions, check_stores, count, links_report, size};
-use crate::link::check::{city_and_invite, delta, join_in_lab, parse_output, yz};
+use crate::link::check::{city_and_invite, delta, join_in_lab, parse_output, township_intake, yz};
 use crate::link::{Lab, LabLink, LinkCounters, LinkSpec, Shape};
 use crate::rng::Rng;
 use crate::run::RunArgs;
@@ -64,18 +64,8 @@ impl Pair {
 
     /// Takes in `n` cases at the township; their ids, as acknowledged by the CLI.
     fn intake(&self, yizhan: &Path, n: usize) -> Result<Vec<String>> {
-        let args = [
-            "case",
-            "new",
-            "--item",
-            "TS-004",
-            "--applicant",
-            "王某",
-            "--address",
-            "山西省太原市某某区某某镇某某村委会东街",
-            "--count",
-            &n.to_string(),
-        ];
+        let count = n.to_string();
+        let args = township_intake("山西省太原市某某区某某镇某某村委会东街", &count);
         let out = Command::new(yizhan)
             .arg("--data")
             .arg(&self.town)
@@ -162,12 +152,13 @@ pub(super) fn poor_link(lab: &Lab, yizhan: &Path, args: &RunArgs) -> Result<Valu
             "sync_passes": passes.len(),
             "time_to_all_at_city_ms": sync_ms,
         });
+        let invariants = [no_loss, agreement, convergence];
         let report = pair_report(
             "poor-link",
             args.seed,
             n,
             started,
-            [no_loss, agreement, convergence],
+            invariants,
             json!({
                 "join_over_poor_link_ms": pair.join_ms,
                 "relay_including_join": pair.link.control.counters(),
@@ -272,12 +263,13 @@ pub(super) fn flapping(lab: &Lab, yizhan: &Path, args: &RunArgs) -> Result<Value
             "time_to_all_at_city_ms": catch_up_ms,
         });
         let serve_events = serve.events();
+        let invariants = [no_loss, agreement, convergence];
         let report = pair_report(
             "flapping",
             args.seed,
             n,
             started,
-            [no_loss, agreement, convergence],
+            invariants,
             json!({
                 "join_ms": pair.join_ms,
                 "drops": drops.len(),
