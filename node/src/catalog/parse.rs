@@ -420,38 +420,40 @@ pub(super) fn json_list(
 
 /// Parses a kind, recording an error when it is unknown.
 pub(super) fn parse_kind(s: &str, row: usize, errors: &mut Vec<RowError>) -> Option<CaseKind> {
-    if s.trim().is_empty() {
-        row_error(errors, row, "kind", RowProblem::Empty);
-        return None;
-    }
-    let kind = CaseKind::parse(s);
-    if kind.is_none() {
-        row_error(
-            errors,
-            row,
-            "kind",
-            RowProblem::UnknownKind(s.trim().to_string()),
-        );
-    }
-    kind
+    parse_named(
+        s,
+        row,
+        errors,
+        "kind",
+        CaseKind::parse,
+        RowProblem::UnknownKind,
+    )
 }
 
 /// Parses a tier, recording an error when it is unknown.
 pub(super) fn parse_tier(s: &str, row: usize, errors: &mut Vec<RowError>) -> Option<Tier> {
+    parse_named(s, row, errors, "tier", Tier::parse, RowProblem::UnknownTier)
+}
+
+/// Parses a required cell naming one of a fixed set of values, recording an empty cell or an
+/// unknown value (as `unknown` of the trimmed text) against `field`.
+fn parse_named<T>(
+    s: &str,
+    row: usize,
+    errors: &mut Vec<RowError>,
+    field: &str,
+    parse: impl FnOnce(&str) -> Option<T>,
+    unknown: impl FnOnce(String) -> RowProblem,
+) -> Option<T> {
     if s.trim().is_empty() {
-        row_error(errors, row, "tier", RowProblem::Empty);
+        row_error(errors, row, field, RowProblem::Empty);
         return None;
     }
-    let tier = Tier::parse(s);
-    if tier.is_none() {
-        row_error(
-            errors,
-            row,
-            "tier",
-            RowProblem::UnknownTier(s.trim().to_string()),
-        );
+    let value = parse(s);
+    if value.is_none() {
+        row_error(errors, row, field, unknown(s.trim().to_string()));
     }
-    tier
+    value
 }
 
 /// Parses the `retired` CSV cell: empty means no.
