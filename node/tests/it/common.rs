@@ -87,6 +87,22 @@ pub fn reopen_as(node: Node, dir: &Path, station: &str) -> Node {
     node
 }
 
+/// Asserts that event `id` is kept on the timeline without being applied, for a reason naming
+/// `word`.
+pub fn assert_not_applied(state: &yizhan_node::case::fold::CaseState, id: &str, word: &str) {
+    let entry = state
+        .timeline
+        .iter()
+        .find(|e| e.id == id)
+        .unwrap_or_else(|| panic!("event {id} is not on the timeline"));
+    assert!(!entry.applied, "event {id} was applied");
+    let problem = entry.problem.as_ref().map(ToString::to_string);
+    assert!(
+        problem.as_deref().is_some_and(|p| p.contains(word)),
+        "event {id}: {problem:?} does not name {word}"
+    );
+}
+
 /// Takes in a case of `item` for `name`; returns its id.
 pub fn new_case_id(node: &mut Node, item: &str, name: &str) -> String {
     node.new_case(&intake(item, name)).expect("intake").doc.id

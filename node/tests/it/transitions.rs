@@ -252,6 +252,15 @@ fn matrix() -> Vec<Row> {
         .collect()
 }
 
+/// The timeline entry of event `id`, which the fold must have kept.
+fn kept<'a>(state: &'a CaseState, id: &str) -> &'a fold::TimelineEntry {
+    state
+        .timeline
+        .iter()
+        .find(|e| e.id == id)
+        .unwrap_or_else(|| panic!("event {id} is not on the timeline"))
+}
+
 /// Builds a case in the state named by a row of [`MATRIX`]: taken in at the village, forwarded
 /// to the township (which then holds it, with the village on its route), then driven there.
 fn case_in(row: &str) -> Sim {
@@ -688,18 +697,7 @@ fn settle_needs_a_conflict() {
     assert!(state.conflict());
     assert_eq!(state.conflicts, vec![forward.clone()]);
     assert_eq!(state.status, Status::Completed);
-    let entry = state
-        .timeline
-        .iter()
-        .find(|e| e.id == forward)
-        .expect("kept");
-    assert!(!entry.applied);
-    assert!(
-        entry
-            .problem
-            .as_ref()
-            .is_some_and(|p| p.to_string().contains("completed"))
-    );
+    crate::common::assert_not_applied(&state, &forward, "completed");
     assert!(state.timeline.iter().any(|e| e.id == complete && e.applied));
 
     // Only the holder settles.
@@ -736,11 +734,7 @@ fn a_concurrent_transition_that_applies_is_still_flagged() {
     let accept = sim.push_raw(TOWN, &Action::Accept, &prev);
     let state = sim.state();
     assert_eq!(state.status, Status::Accepted);
-    let entry = state
-        .timeline
-        .iter()
-        .find(|e| e.id == accept)
-        .expect("kept");
+    let entry = kept(&state, &accept);
     assert!(entry.applied);
     assert!(
         entry
@@ -759,14 +753,7 @@ fn unknown_and_malformed_events_are_kept_and_flagged() {
     let id = ev.id.clone();
     sim.doc.events.push(ev);
     let state = sim.state();
-    let entry = state.timeline.iter().find(|e| e.id == id).expect("kept");
-    assert!(!entry.applied);
-    assert!(
-        entry
-            .problem
-            .as_ref()
-            .is_some_and(|p| p.to_string().contains("teleport"))
-    );
+    crate::common::assert_not_applied(&state, &id, "teleport");
     assert_eq!(state.status, Status::Submitted);
 }
 

@@ -70,6 +70,17 @@ fn refused(y: &Yizhan, args: &[&str], names: &[&str]) -> String {
     line
 }
 
+/// The entry of a JSON array whose `key` is `value`.
+fn entry(array: &Value, key: &str, value: &str) -> Value {
+    array
+        .as_array()
+        .unwrap_or_else(|| panic!("not an array: {array}"))
+        .iter()
+        .find(|e| e[key] == value)
+        .cloned()
+        .unwrap_or_else(|| panic!("no entry with {key} {value} in {array}"))
+}
+
 fn assert_no_personal_data(text: &str, what: &str) {
     assert!(
         !text.contains(ID_NUMBER) && !text.contains(PHONE),
@@ -102,15 +113,7 @@ fn a_case_from_intake_to_follow_up() {
     assert_eq!(status["stations"], 3);
 
     let stations = y.json(&["station", "list"]);
-    let by_code = |code: &str| -> Value {
-        stations
-            .as_array()
-            .expect("station list is an array")
-            .iter()
-            .find(|st| st["code"] == code)
-            .cloned()
-            .unwrap_or_else(|| panic!("station {code} missing from {stations}"))
-    };
+    let by_code = |code: &str| entry(&stations, "code", code);
     assert_eq!(by_code("T01")["tier"], "township");
     assert_eq!(by_code("T01")["parent"], "C01");
     assert_eq!(by_code("V01")["tier"], "village");

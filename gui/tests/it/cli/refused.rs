@@ -677,15 +677,7 @@ fn a_due_date_in_a_year_without_a_calendar_is_provisional_in_json() {
     assert_eq!(shown["due_on"], "2026-12-29", "{shown}");
 
     let list = y.json(&["case", "list"]);
-    let row = |id: &str| -> Value {
-        list["cases"]
-            .as_array()
-            .expect("cases")
-            .iter()
-            .find(|r| r["id"] == id)
-            .cloned()
-            .unwrap_or_else(|| panic!("{id} not listed: {list}"))
-    };
+    let row = |id: &str| entry(&list["cases"], "id", id);
     assert_eq!(row(&late)["provisional"], true, "{list}");
     assert_eq!(row(&late)["due_provisional"], true, "{list}");
     assert_eq!(row(&early)["provisional"], false, "{list}");
