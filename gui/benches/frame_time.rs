@@ -100,7 +100,7 @@ fn prepare(dir: &Path) -> Node {
         let accept: Vec<(String, Action)> = views
             .iter()
             .enumerate()
-            .filter(|(i, v)| i.is_multiple_of(20) && v.doc.item.tier == Tier::City.as_str())
+            .filter(|(i, v)| i.is_multiple_of(20) && v.doc.item.tier == Tier::City)
             .map(|(_, v)| (v.doc.id.clone(), Action::Accept))
             .collect();
         if !accept.is_empty() {

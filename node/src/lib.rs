@@ -3,7 +3,10 @@
 //!
 //! - [`case`]: the case document, actions, the transition table and fold, deadlines and lights.
 //! - [`calendar`], [`catalog`], [`network`], [`station`]: the network documents and their views.
-//! - [`store`]: SQLite (documents, `seq`, the derived index).
+//! - [`store`]: SQLite (documents, `seq`, the derived index); only its file name, schema version
+//!   and index row are public, every access goes through [`Node`].
+//! - `diagnostics` (hidden): what benchmarks and tests measure, and the bulk load of generated
+//!   cases, without the store itself.
 //! - [`Node`]: one installation, tying them together; [`NodeHandle`] runs it on its own thread.
 //! - [`query`]: lists, filters and statistics over the index; [`search`]: the search keys.
 //! - [`refusal`]: why an action is not allowed, as data (each front end words it).
@@ -14,6 +17,8 @@ pub mod case;
 pub mod catalog;
 pub mod cert;
 pub mod clock;
+#[doc(hidden)]
+pub mod diagnostics;
 pub mod enrol;
 pub mod error;
 mod failpoint;

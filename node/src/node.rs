@@ -387,9 +387,13 @@ impl Node {
         &self.net.settings
     }
 
-    /// The store (for sync and diagnostics).
-    pub fn store(&mut self) -> &mut Store {
+    pub(crate) fn store(&mut self) -> &mut Store {
         &mut self.store
+    }
+
+    /// The data directory this node's store lives in.
+    pub fn data_dir(&self) -> &Path {
+        self.store.path().parent().unwrap_or_else(|| Path::new("."))
     }
 
     pub(crate) fn store_ref(&self) -> &Store {

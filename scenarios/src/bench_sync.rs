@@ -636,15 +636,15 @@ pub(crate) fn make_changes(
     let t = Instant::now();
     // Candidates: cases still waiting for acceptance at the township.
     let candidates: Vec<(String, String)> = call(h, |node| {
-        let conn = node.store().conn();
-        let mut stmt = conn.prepare(
+        let rows = node.diagnostics().rows(
             "SELECT doc_id, item_code FROM cases WHERE status = ?1 AND holder = ?2 ORDER BY doc_id",
+            &[Status::Submitted.as_str(), TOWNSHIP],
         )?;
-        let rows = stmt
-            .query_map([Status::Submitted.as_str(), TOWNSHIP], |r| {
-                Ok((r.get(0)?, r.get(1)?))
-            })?
-            .collect::<rusqlite::Result<Vec<_>>>()?;
+        let text = |v: &rusqlite::types::Value| match v {
+            rusqlite::types::Value::Text(t) => t.clone(),
+            _ => String::new(),
+        };
+        let rows: Vec<(String, String)> = rows.iter().map(|r| (text(&r[0]), text(&r[1]))).collect();
         Ok(rows)
     })?;
     ensure!(
@@ -1092,9 +1092,8 @@ pub(crate) fn copy_store(from: &Path, to: &Path) -> Result<()> {
 pub(crate) fn snapshot(h: &NodeHandle, from: &Path, to: &Path) -> Result<()> {
     let (from, to) = (from.to_path_buf(), to.to_path_buf());
     call(h, move |node| {
-        node.store()
-            .conn()
-            .query_row("PRAGMA wal_checkpoint(TRUNCATE)", [], |_| Ok(()))?;
+        node.diagnostics()
+            .wal_checkpoint(yizhan_node::diagnostics::Checkpoint::Truncate)?;
         Ok(copy_store(&from, &to).map_err(|e| e.to_string()))
     })?
     .map_err(|e| anyhow!(e))

@@ -10,8 +10,9 @@
 //!   action is a document write (~0.3–0.5 ms), so about 2.5 ms per case.
 //! - **`direct`** (the default) builds each case's finished document — the same intake form and
 //!   the same events, each checked against the node's transition table (`fold::check`) — and
-//!   writes it once through the store's public API (`WriteTx::put_doc`, `index::upsert`), with the
-//!   index row derived by the node's own `derive` and `index_row`. One Automerge change per case
+//!   writes batches of them through `Node::bulk_load` (one transaction per batch, `seq` and the
+//!   index row beside each document), with the index row derived by the node's own `derive` and
+//!   `index_row`. One Automerge change per case
 //!   instead of one per action; everything the index, the lists and the statistics see is the same.
 //!
 //! The store is left with the city's identity; a sidecar file [`SIDECAR`] records what was
@@ -28,10 +29,11 @@ use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::sync::mpsc::sync_channel;
 use std::time::Instant;
-use yizhan_node::case::doc::{Applicant, CASE_SCHEMA, CaseDoc, Delegation, write_case};
+use yizhan_node::case::doc::{CASE_SCHEMA, CaseDoc, write_case};
 use yizhan_node::case::{Action, fold};
-use yizhan_node::store::index::{self, IndexRow};
-use yizhan_node::store::{DocType, STORE_FILE};
+use yizhan_node::diagnostics::{BulkCase, Checkpoint, Tuning};
+use yizhan_node::store::STORE_FILE;
+use yizhan_node::store::index::IndexRow;
 use yizhan_node::{Clock, InitParams, Node, derive, index_row};
 
 /// The sidecar file describing a generated store.
@@ -52,7 +54,7 @@ const STREAM_IDS: u64 = 2;
 /// Which writer fills the store.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
 pub enum GenMode {
-    /// Finished documents written through the store API (fast).
+    /// Finished documents written through `Node::bulk_load` (fast).
     Direct,
     /// `Node::new_cases` and `Node::act_many` per station (realistic, slow).
     Api,
@@ -110,10 +112,10 @@ fn init_county(dir: &Path, county: &County) -> Result<Node> {
 /// Generation-only SQLite settings: reads through mmap and fewer, larger checkpoints. They are
 /// per connection and never reach the measurements, which open fresh nodes.
 fn tune_for_generation(node: &mut Node, cache_kib: i64) -> Result<()> {
-    let conn = node.store().conn();
-    conn.pragma_update(None, "mmap_size", 1_i64 << 34)?;
-    conn.pragma_update(None, "cache_size", -cache_kib)?;
-    conn.pragma_update(None, "wal_autocheckpoint", 20_000)?;
+    let d = node.diagnostics();
+    d.tune(Tuning::MmapSize, 1_i64 << 34)?;
+    d.tune(Tuning::CacheSize, -cache_kib)?;
+    d.tune(Tuning::WalAutocheckpoint, 20_000)?;
     Ok(())
 }
 
@@ -198,13 +200,11 @@ pub fn store_bytes(dir: &Path) -> u64 {
 
 /// Moves everything from the WAL into the main database file and truncates the WAL.
 pub fn checkpoint(node: &mut Node) -> Result<()> {
-    let (busy, _, _): (i64, i64, i64) =
-        node.store()
-            .conn()
-            .query_row("PRAGMA wal_checkpoint(TRUNCATE)", [], |r| {
-                Ok((r.get(0)?, r.get(1)?, r.get(2)?))
-            })?;
-    if busy != 0 {
+    if node
+        .diagnostics()
+        .wal_checkpoint(Checkpoint::Truncate)?
+        .busy
+    {
         bail!("the WAL checkpoint was blocked by another connection");
     }
     Ok(())
@@ -295,17 +295,8 @@ impl Builder<'_> {
             origin: code(plan.station).to_string(),
             origin_node: self.node_id.clone(),
             item: item.snapshot(),
-            applicant: Applicant {
-                name: new.applicant_name.trim().to_string(),
-                id_number: new.id_number.trim().to_uppercase(),
-                phone: new.phone.trim().to_string(),
-                address: new.address.trim().to_string(),
-            },
-            delegation: new.delegated.then(|| Delegation {
-                agent: new.operator.trim().to_string(),
-                entrustment: new.entrustment,
-                handed_over: new.handed_over.clone(),
-            }),
+            applicant: new.applicant(),
+            delegation: new.delegation(),
             events: Vec::new(),
         };
         let mut state = fold(&doc);
@@ -405,13 +396,16 @@ fn write_direct(
             let chunk = chunk?;
             let n = chunk.len() as u64;
             let events: u64 = chunk.iter().map(|b| b.events).sum();
-            node.store().write(|w| {
-                for b in chunk {
-                    w.put_doc(&b.id, DocType::Case, b.doc, None)?;
-                    index::upsert(w.sql(), &b.row)?;
-                }
-                Ok(())
-            })?;
+            node.bulk_load(
+                chunk
+                    .into_iter()
+                    .map(|b| BulkCase {
+                        id: b.id,
+                        doc: b.doc,
+                        row: b.row,
+                    })
+                    .collect(),
+            )?;
             // Written documents go to the store's cache; keep it from growing with them.
             done += n;
             tally.doc_writes += n;
@@ -424,42 +418,24 @@ fn write_direct(
     Ok(tally)
 }
 
-/// Opens one `Node` per station of the county on the same store, each with that station's
-/// identity, so that `new_cases` writes the real `origin` (hence the index's township and village
-/// columns) and `act_many` acts as the station that holds the case (the tier rule: a village
-/// accepts village items, a township township items, the city city items).
-///
-/// TODO(issue #2): the node has no way yet to act as another station of the roster (enrolment of
-/// township and village nodes is being written, and would give separate stores, not one county
-/// store). Until it has, this sets the store's `station` meta value (public `WriteTx::set_meta`)
-/// before each `Node::open` and restores the city's right after; all these nodes share the city's
-/// key, and the store keeps the city's identity. With the proposed
-/// `#[doc(hidden)] pub fn simulate_station(&mut self, code: &str) -> Result<()>` on `Node` (see
-/// the benchmark report), this function goes away: one `Node` calls `simulate_station` before
-/// each `new_cases` / `act_many`, with one connection and one document cache, and the store's
-/// meta table is never touched.
+/// Opens one `Node` per station of the county on the same store, each acting as that station
+/// (`Diagnostics::act_as_station`, in memory only), so that `new_cases` writes the real `origin`
+/// (hence the index's township and village columns) and `act_many` acts as the station that holds
+/// the case (the tier rule: a village accepts village items, a township township items, the city
+/// city items). They all share the city's key, and the store keeps the city's identity.
 fn open_station_nodes(city: Node, dir: &Path, county: &County) -> Result<Vec<Node>> {
-    let mut city = city;
     let clock = city.clock();
     let mut nodes = Vec::with_capacity(county.stations.len());
-    let mut others = Vec::new();
-    let result = (|| -> Result<()> {
-        for s in county.stations.iter().skip(1) {
-            city.store().write(|w| w.set_meta("station", &s.code))?;
-            let mut n = Node::open(dir, clock)?;
-            if n.identity().station != s.code {
-                bail!("could not open a node for station {}", s.code);
-            }
-            tune_for_generation(&mut n, 4_000)?;
-            others.push(n);
-        }
-        Ok(())
-    })();
-    city.store().write(|w| w.set_meta("station", CITY))?;
-    result?;
-    tune_for_generation(&mut city, 32_000)?;
     nodes.push(city);
-    nodes.extend(others);
+    for s in county.stations.iter().skip(1) {
+        let mut n = Node::open(dir, clock)?;
+        n.diagnostics()
+            .act_as_station(&s.code)
+            .with_context(|| format!("could not open a node for station {}", s.code))?;
+        tune_for_generation(&mut n, 4_000)?;
+        nodes.push(n);
+    }
+    tune_for_generation(&mut nodes[0], 32_000)?;
     Ok(nodes)
 }
 

@@ -31,7 +31,7 @@
 
 use anyhow::{Context, Result, anyhow, bail};
 use automerge::Automerge;
-use iroh::endpoint::{Connection, RecvStream, SendStream};
+use iroh::endpoint::Connection;
 use iroh::protocol::{AcceptError, ProtocolHandler, Router};
 use iroh::{EndpointAddr, PublicKey};
 use samod::storage::{Storage, StorageKey};
@@ -44,12 +44,14 @@ use std::path::{Path, PathBuf};
 use std::pin::Pin;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
-use std::task::{Context as TaskContext, Poll};
 use std::time::{Duration, Instant};
-use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
 use tokio::task::JoinSet;
 
 /// The ALPN of the benchmark's samod connections.
+mod counted;
+
+use counted::{Counters, counted};
+
 const ALPN: &[u8] = b"yizhan-bench/samod/1";
 
 /// Arguments of `samod-peer`.
@@ -76,160 +78,6 @@ pub struct PeerArgs {
     /// Give up after this many seconds of syncing, reporting the progress.
     #[arg(long, default_value_t = 3600)]
     pub timeout: u64,
-}
-
-/// Traffic on one side's connections.
-#[derive(Debug, Default)]
-struct Counters {
-    bytes_in: AtomicU64,
-    bytes_out: AtomicU64,
-    frames_in: AtomicU64,
-    frames_out: AtomicU64,
-}
-
-impl Counters {
-    fn json(&self) -> Value {
-        json!({
-            "bytes_in": self.bytes_in.load(Ordering::Relaxed),
-            "bytes_out": self.bytes_out.load(Ordering::Relaxed),
-            "frames_in": self.frames_in.load(Ordering::Relaxed),
-            "frames_out": self.frames_out.load(Ordering::Relaxed),
-        })
-    }
-}
-
-/// Follows a stream of length-prefixed frames (4-byte big-endian lengths) to count them.
-#[derive(Debug, Default)]
-struct FrameCounter {
-    header: [u8; 4],
-    have: usize,
-    left: u64,
-}
-
-impl FrameCounter {
-    /// Feeds bytes; returns how many frames began in them.
-    fn feed(&mut self, mut bytes: &[u8]) -> u64 {
-        let mut frames = 0;
-        while !bytes.is_empty() {
-            if self.left > 0 {
-                let take = (self.left.min(bytes.len() as u64)) as usize;
-                self.left -= take as u64;
-                bytes = &bytes[take..];
-                continue;
-            }
-            self.header[self.have] = bytes[0];
-            self.have += 1;
-            bytes = &bytes[1..];
-            if self.have == 4 {
-                self.have = 0;
-                self.left = u64::from(u32::from_be_bytes(self.header));
-                frames += 1;
-            }
-        }
-        frames
-    }
-}
-
-/// An iroh bi-directional stream, counted, as one tokio I/O object for samod's framing. It holds
-/// the connection so that the connection lives as long as samod uses the stream.
-///
-/// Writes never block: they go to a writer task through an unbounded queue. samod's connection
-/// loop awaits each send before it reads again, so when both sides write more than the QUIC
-/// windows hold, each waits for the other to read and the connection deadlocks (seen here in a
-/// catch-up of 10,000 documents: both processes idle, the sync stalled for good). Yizhan's own
-/// adapter has a writer task for the same reason; samod gets the same help. The queue is
-/// unbounded as samod's own outbound channel already is.
-struct CountedStream {
-    recv: RecvStream,
-    queue: tokio::sync::mpsc::UnboundedSender<Vec<u8>>,
-    counters: Arc<Counters>,
-    reading: FrameCounter,
-    writing: FrameCounter,
-    _conn: Connection,
-}
-
-impl AsyncRead for CountedStream {
-    fn poll_read(
-        mut self: Pin<&mut Self>,
-        cx: &mut TaskContext<'_>,
-        buf: &mut ReadBuf<'_>,
-    ) -> Poll<std::io::Result<()>> {
-        let before = buf.filled().len();
-        let this = &mut *self;
-        let r = Pin::new(&mut this.recv).poll_read(cx, buf);
-        if let Poll::Ready(Ok(())) = &r {
-            let got = &buf.filled()[before..];
-            this.counters
-                .bytes_in
-                .fetch_add(got.len() as u64, Ordering::Relaxed);
-            let frames = this.reading.feed(got);
-            this.counters.frames_in.fetch_add(frames, Ordering::Relaxed);
-        }
-        r
-    }
-}
-
-impl AsyncWrite for CountedStream {
-    fn poll_write(
-        mut self: Pin<&mut Self>,
-        _cx: &mut TaskContext<'_>,
-        buf: &[u8],
-    ) -> Poll<std::io::Result<usize>> {
-        let this = &mut *self;
-        if this.queue.send(buf.to_vec()).is_err() {
-            return Poll::Ready(Err(std::io::Error::new(
-                std::io::ErrorKind::BrokenPipe,
-                "the stream's writer ended",
-            )));
-        }
-        this.counters
-            .bytes_out
-            .fetch_add(buf.len() as u64, Ordering::Relaxed);
-        let frames = this.writing.feed(buf);
-        this.counters
-            .frames_out
-            .fetch_add(frames, Ordering::Relaxed);
-        Poll::Ready(Ok(buf.len()))
-    }
-
-    fn poll_flush(self: Pin<&mut Self>, _cx: &mut TaskContext<'_>) -> Poll<std::io::Result<()>> {
-        // Queued bytes are the writer task's to send.
-        Poll::Ready(Ok(()))
-    }
-
-    fn poll_shutdown(self: Pin<&mut Self>, _cx: &mut TaskContext<'_>) -> Poll<std::io::Result<()>> {
-        // The writer finishes the stream once this side's sender is dropped.
-        Poll::Ready(Ok(()))
-    }
-}
-
-/// Wraps a stream; must be called inside the runtime (it spawns the writer task).
-fn counted(
-    conn: Connection,
-    mut send: SendStream,
-    recv: RecvStream,
-    counters: &Arc<Counters>,
-) -> CountedStream {
-    let (queue, mut rx) = tokio::sync::mpsc::unbounded_channel::<Vec<u8>>();
-    tokio::spawn(async move {
-        while let Some(buf) = rx.recv().await {
-            if tokio::io::AsyncWriteExt::write_all(&mut send, &buf)
-                .await
-                .is_err()
-            {
-                return;
-            }
-        }
-        let _ = send.finish();
-    });
-    CountedStream {
-        recv,
-        queue,
-        counters: counters.clone(),
-        reading: FrameCounter::default(),
-        writing: FrameCounter::default(),
-        _conn: conn,
-    }
 }
 
 /// Hands each accepted iroh connection to the samod repo.
@@ -752,157 +600,4 @@ async fn dial(args: &PeerArgs, peer: &str) -> Result<Value> {
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-    use crate::bench_sync::{Intake, create_pair, take_in};
-    use crate::county::County;
-    use crate::rng::Rng;
-    use yizhan_node::NodeHandle;
-
-    fn args(pack: Option<PathBuf>) -> PeerArgs {
-        PeerArgs {
-            pack,
-            listen: None,
-            dial: None,
-            addr: None,
-            docs: None,
-            fetch: false,
-            timeout: 60,
-        }
-    }
-
-    /// A township store with `n` cases, exported to a pack; the pack and the samod ids file.
-    fn township_pack(dir: &Path, n: usize) -> Result<(PathBuf, PathBuf)> {
-        let (city, town) = create_pair(&dir.join("city"), &dir.join("town"), &County::new())?;
-        drop(city);
-        let intake = Intake::new(&town)?;
-        let (h, thread) = NodeHandle::spawn(town)?;
-        let ids = take_in(&h, &intake, &mut Rng::new(3), n, n, false)?;
-        drop(h);
-        thread.join();
-        let pack = dir.join("town.pack");
-        assert_eq!(export(&dir.join("town"), &pack)?, n);
-        let list = dir.join("town.ids");
-        let text: Vec<String> = ids
-            .iter()
-            .map(|id| samod_id(id).map(|d| d.to_string()))
-            .collect::<Result<_>>()?;
-        std::fs::write(&list, text.join("\n"))?;
-        Ok((pack, list))
-    }
-
-    /// A samod server on 127.0.0.1 with an empty storage; a township dials it with its pack
-    /// (every document new to the server), then a fresh node fetches them all from the server:
-    /// so the documents really crossed, both ways, over iroh.
-    #[test]
-    fn samod_syncs_exported_documents_over_iroh() -> Result<()> {
-        let dir = tempfile::tempdir()?;
-        let (pack, list) = township_pack(dir.path(), 12)?;
-        let rt = tokio::runtime::Builder::new_multi_thread()
-            .worker_threads(2)
-            .enable_all()
-            .build()?;
-        rt.block_on(async {
-            let (stop_tx, stop_rx) = tokio::sync::oneshot::channel::<()>();
-            let (ready_tx, ready_rx) = tokio::sync::oneshot::channel::<Value>();
-            let server = tokio::spawn(async move {
-                serve(
-                    &args(None),
-                    SocketAddr::from(([127, 0, 0, 1], 0)),
-                    async move {
-                        let _ = stop_rx.await;
-                    },
-                    move |v| {
-                        let _ = ready_tx.send(v);
-                    },
-                )
-                .await
-            });
-            let listening = ready_rx.await?;
-            let node_id = listening["node_id"]
-                .as_str()
-                .context("no node id")?
-                .to_string();
-            let port = listening["port"].as_u64().context("no port")? as u16;
-            let addr = SocketAddr::from(([127, 0, 0, 1], port));
-
-            let mut push = args(Some(pack.clone()));
-            push.docs = Some(list.clone());
-            push.addr = Some(addr);
-            let pushed = dial(&push, &node_id).await?;
-            assert_eq!(pushed["event"], "synced", "{pushed}");
-            assert_eq!(pushed["docs_done"], 12);
-            assert!(
-                pushed["bytes_out"].as_u64().unwrap_or(0) > 12 * 100,
-                "{pushed}"
-            );
-
-            let mut fetch = args(None);
-            fetch.docs = Some(list.clone());
-            fetch.addr = Some(addr);
-            fetch.fetch = true;
-            let fetched = dial(&fetch, &node_id).await?;
-            assert_eq!(fetched["event"], "synced", "{fetched}");
-            assert_eq!(fetched["docs_done"], 12);
-            assert!(
-                fetched["bytes_in"].as_u64().unwrap_or(0) > 12 * 100,
-                "{fetched}"
-            );
-            assert!(
-                fetched["frames_in"].as_u64().unwrap_or(0) >= 12,
-                "{fetched}"
-            );
-
-            let _ = stop_tx.send(());
-            let stopped = server.await??;
-            assert_eq!(stopped["event"], "stopped");
-            anyhow::Ok(())
-        })
-    }
-
-    #[test]
-    fn a_cut_off_pack_is_refused_by_name() -> Result<()> {
-        let dir = tempfile::tempdir()?;
-        let (pack, _) = township_pack(dir.path(), 2)?;
-        let bytes = std::fs::read(&pack)?;
-        assert!(PackStorage::load(&pack).is_ok());
-        let cut = dir.path().join("cut.pack");
-        std::fs::write(&cut, &bytes[..bytes.len() - 3])?;
-        let err = PackStorage::load(&cut)
-            .err()
-            .context("a cut-off pack loaded")?;
-        assert!(
-            err.to_string().contains("cut off inside a snapshot"),
-            "{err}"
-        );
-        Ok(())
-    }
-
-    #[test]
-    fn frames_are_counted_across_reads_of_any_size() {
-        let mut stream = Vec::new();
-        for len in [0u32, 1, 5, 300, 70_000] {
-            stream.extend_from_slice(&len.to_be_bytes());
-            stream.extend(std::iter::repeat_n(7u8, len as usize));
-        }
-        for chunk in [1, 3, 4, 7, 1000, stream.len()] {
-            let mut c = FrameCounter::default();
-            let frames: u64 = stream.chunks(chunk).map(|b| c.feed(b)).sum();
-            assert_eq!(frames, 5, "chunks of {chunk}");
-            assert_eq!((c.have, c.left), (0, 0));
-        }
-    }
-
-    #[test]
-    fn samod_ids_are_stable_and_distinct() {
-        let a = samod_id("2026-T01-000001").unwrap_or_else(|e| panic!("{e}"));
-        let b = samod_id("2026-T01-000002").unwrap_or_else(|e| panic!("{e}"));
-        assert_ne!(a, b);
-        assert_eq!(
-            a,
-            samod_id("2026-T01-000001").unwrap_or_else(|e| panic!("{e}"))
-        );
-        // The text form round-trips, as the dialer reads ids from a file.
-        assert_eq!(a.to_string().parse::<DocumentId>().ok(), Some(a));
-    }
-}
+mod tests;

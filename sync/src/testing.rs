@@ -265,10 +265,10 @@ impl MemReplica {
             item: ItemSnapshot {
                 code: "TS-004".into(),
                 name: "测试事项".into(),
-                kind: "promised".into(),
+                kind: yizhan_node::catalog::CaseKind::Promised,
                 legal_days: 20,
                 promised_days: 10,
-                tier: "township".into(),
+                tier: Tier::Township,
                 materials: vec!["身份证".into()],
                 departments: vec!["甲".into(), "乙".into()],
             },

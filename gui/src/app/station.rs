@@ -51,12 +51,7 @@ impl StationInfo {
             seq: node.seq()?,
             clock: node.clock(),
             clock_offset: node.clock_offset(),
-            data_dir: node
-                .store()
-                .path()
-                .parent()
-                .map(std::path::Path::to_path_buf)
-                .unwrap_or_default(),
+            data_dir: node.data_dir().to_path_buf(),
         })
     }
 

@@ -9,7 +9,7 @@
 //!
 //! `YIZHAN_TEST_SEED=N` replays a run.
 
-use crate::support::Yizhan;
+use crate::support::{Yizhan, args};
 use serde_json::Value;
 use std::collections::{BTreeMap, BTreeSet};
 use std::io::{BufRead, BufReader, Read};
@@ -65,17 +65,9 @@ impl Drop for Killer {
 /// and returns every acknowledgement it printed (the `n` waited for and any already in the pipe).
 fn intake_then_kill(y: &Yizhan, n: usize) -> Vec<Ack> {
     let child = y
-        .command([
-            "--json",
-            "case",
-            "new",
-            "--item",
-            "TS-004",
-            "--applicant",
-            "张三",
-            "--count",
-            "100000",
-        ])
+        .command(args(
+            "--json case new --item TS-004 --applicant 张三 --count 100000",
+        ))
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
         .spawn()

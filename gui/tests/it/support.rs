@@ -202,42 +202,24 @@ impl Yizhan {
         self.run(args).refused()
     }
 
+    /// `init` a network `测试市` whose city station is `C01`, and nothing else.
+    pub fn init_network(&self) -> &Yizhan {
+        let status = self.json(&args(
+            "init --network 测试市 --code C01 --name 测试市政务服务中心",
+        ));
+        assert_eq!(status["station"], "C01", "{status}");
+        self
+    }
+
     /// `init` a network whose city station is `C01`, with township `T01` and its village `V01`.
     pub fn init_city(&self) -> &Yizhan {
-        let status = self.json(&[
-            "init",
-            "--network",
-            "测试市",
-            "--code",
-            "C01",
-            "--name",
-            "测试市政务服务中心",
-        ]);
-        assert_eq!(status["station"], "C01", "{status}");
-        self.json(&[
-            "station",
-            "add",
-            "--code",
-            "T01",
-            "--name",
-            "测试镇便民服务中心",
-            "--tier",
-            "township",
-            "--parent",
-            "C01",
-        ]);
-        self.json(&[
-            "station",
-            "add",
-            "--code",
-            "V01",
-            "--name",
-            "测试村便民服务站",
-            "--tier",
-            "village",
-            "--parent",
-            "T01",
-        ]);
+        self.init_network();
+        self.json(&args(
+            "station add --code T01 --name 测试镇便民服务中心 --tier township --parent C01",
+        ));
+        self.json(&args(
+            "station add --code V01 --name 测试村便民服务站 --tier village --parent T01",
+        ));
         self
     }
 
@@ -292,6 +274,12 @@ pub struct Mark {
     pub seq: i64,
     /// The number of cases.
     pub cases: u64,
+}
+
+/// A command line's arguments written as one line, split at whitespace: for arguments that hold
+/// none, so that a test reads like the shell.
+pub fn args(line: &str) -> Vec<&str> {
+    line.split_whitespace().collect()
 }
 
 /// Runs a prepared command to the end.

@@ -2,7 +2,7 @@
 //! village enrolled with `invite` / `join`, each with its own `serve`, and a case taken in at the
 //! village reaching the city through the township.
 
-use crate::support::Yizhan;
+use crate::support::{Yizhan, args};
 use serde_json::Value;
 use std::io::{BufRead as _, BufReader, Read as _};
 use std::process::{Child, ExitStatus, Stdio};
@@ -216,28 +216,10 @@ fn stop(serve: Serve) -> Vec<String> {
 #[test]
 fn a_village_case_reaches_the_city_through_serving_processes() {
     let tmp = tempfile::tempdir().unwrap();
-    let c = Yizhan::new(tmp.path().join("c"));
-    let t = Yizhan::new(tmp.path().join("t"));
-    let v = Yizhan::new(tmp.path().join("v"));
-    c.json(&[
-        "init",
-        "--network",
-        "测试市",
-        "--code",
-        "C01",
-        "--name",
-        "测试市政务服务中心",
-    ]);
+    let [c, t, v] = ["c", "t", "v"].map(|name| Yizhan::new(tmp.path().join(name)));
+    c.init_network();
     // Before `serve` has run there is no address to put in a ticket.
-    let err = c.refused(&[
-        "invite",
-        "--code",
-        "T01",
-        "--name",
-        "测试镇",
-        "--tier",
-        "township",
-    ]);
+    let err = c.refused(&args("invite --code T01 --name 测试镇 --tier township"));
     assert!(err.contains("serve"), "{err}");
 
     let c_serve = Serve::start(&c, "city serve");
@@ -255,15 +237,7 @@ fn a_village_case_reaches_the_city_through_serving_processes() {
     assert_eq!(v_status["tier"], "village");
 
     // 代办登记 at the village, forwarded (上报) to the township, while the village is offline.
-    let created = v.json(&[
-        "case",
-        "new",
-        "--item",
-        "TS-004",
-        "--applicant",
-        "张三",
-        "--delegated",
-    ]);
+    let created = v.json(&args("case new --item TS-004 --applicant 张三 --delegated"));
     let number = created["number"].as_str().expect("number").to_string();
     assert!(number.starts_with("V01-"), "{number}");
     v.json(&["case", "forward", "--to", "T01", &number]);
@@ -332,15 +306,7 @@ struct Xvfb {
 impl Xvfb {
     fn start() -> Option<Xvfb> {
         let mut child = std::process::Command::new("Xvfb")
-            .args([
-                "-displayfd",
-                "1",
-                "-screen",
-                "0",
-                "1280x800x24",
-                "-nolisten",
-                "tcp",
-            ])
+            .args(args("-displayfd 1 -screen 0 1280x800x24 -nolisten tcp"))
             .stdout(Stdio::piped())
             .stderr(Stdio::null())
             .spawn()
@@ -420,18 +386,8 @@ fn stations_that_only_run_the_window_sync_with_the_city() {
     };
     eprintln!("Xvfb up after {:?}", started.elapsed());
     let tmp = tempfile::tempdir().unwrap();
-    let c = Yizhan::new(tmp.path().join("c"));
-    let t = Yizhan::new(tmp.path().join("t"));
-    let v = Yizhan::new(tmp.path().join("v"));
-    c.json(&[
-        "init",
-        "--network",
-        "测试市",
-        "--code",
-        "C01",
-        "--name",
-        "测试市政务服务中心",
-    ]);
+    let [c, t, v] = ["c", "t", "v"].map(|name| Yizhan::new(tmp.path().join(name)));
+    c.init_network();
     let c_serve = Serve::start(&c, "city serve");
     join(
         &t,
@@ -442,16 +398,9 @@ fn stations_that_only_run_the_window_sync_with_the_city() {
     // The township runs only its window. Its engine listens, so it can invite its village.
     let t_window = Window::open(&t, &x);
     let (ticket, took) = within("the township's window listens", || {
-        let run = t.run(&[
-            "--json",
-            "invite",
-            "--code",
-            "V01",
-            "--name",
-            "测试村",
-            "--tier",
-            "village",
-        ]);
+        let run = t.run(&args(
+            "--json invite --code V01 --name 测试村 --tier village",
+        ));
         run.status.success().then(|| {
             let v: Value = serde_json::from_str(run.stdout.trim()).unwrap();
             v["ticket"].as_str().unwrap().to_string()
@@ -472,15 +421,7 @@ fn stations_that_only_run_the_window_sync_with_the_city() {
     within("the village's window in contact with the township", || {
         peer_status(&v, "T01")?.1.map(|_| ())
     });
-    let created = v.json(&[
-        "case",
-        "new",
-        "--item",
-        "TS-004",
-        "--applicant",
-        "张三",
-        "--delegated",
-    ]);
+    let created = v.json(&args("case new --item TS-004 --applicant 张三 --delegated"));
     let number = created["number"].as_str().expect("number").to_string();
     let (_, took) = within("the village's case at the city", || show(&c, &number));
     eprintln!("village window → township window → city serve: {took:?}");
@@ -536,17 +477,8 @@ fn stations_that_only_run_the_window_sync_with_the_city() {
 #[test]
 fn a_revoked_node_is_told_so_in_one_line() {
     let tmp = tempfile::tempdir().unwrap();
-    let c = Yizhan::new(tmp.path().join("c"));
-    let t = Yizhan::new(tmp.path().join("t"));
-    c.json(&[
-        "init",
-        "--network",
-        "测试市",
-        "--code",
-        "C01",
-        "--name",
-        "测试市政务服务中心",
-    ]);
+    let [c, t] = ["c", "t"].map(|name| Yizhan::new(tmp.path().join(name)));
+    c.init_network();
     let c_serve = Serve::start(&c, "city serve");
     let status = join(
         &t,

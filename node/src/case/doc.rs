@@ -5,7 +5,9 @@
 //! versions), so they only ever get added, never renamed; every field added later must hydrate as
 //! missing on old documents.
 
+use crate::catalog::CaseKind;
 use crate::error::{NodeError, Result};
+use crate::station::Tier;
 use automerge::{Automerge, ObjType, ROOT, ReadDoc};
 use autosurgeon::{Hydrate, Reconcile};
 use std::collections::BTreeMap;
@@ -45,14 +47,14 @@ pub struct ItemSnapshot {
     pub code: String,
     /// Item name.
     pub name: String,
-    /// `instant`, `promised` or `consult`.
-    pub kind: String,
+    /// 即办件, 承诺件 or 咨询件, stored as `instant`, `promised` or `consult`.
+    pub kind: CaseKind,
     /// 法定时限, working days.
     pub legal_days: u32,
     /// 承诺时限, working days.
     pub promised_days: u32,
-    /// The tier that accepts and decides the item.
-    pub tier: String,
+    /// The tier that accepts and decides the item, stored as `village`, `township` or `city`.
+    pub tier: Tier,
     /// Required materials.
     pub materials: Vec<String>,
     /// Departments that must each approve (并联审批).
@@ -249,10 +251,10 @@ mod tests {
             item: ItemSnapshot {
                 code: "I1".into(),
                 name: "事项".into(),
-                kind: "promised".into(),
+                kind: CaseKind::Promised,
                 legal_days: 20,
                 promised_days: 5,
-                tier: "township".into(),
+                tier: Tier::Township,
                 materials: vec![],
                 departments: vec![],
             },

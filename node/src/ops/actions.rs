@@ -12,7 +12,6 @@ use crate::node::{CaseView, Identity, NetCache, Node};
 use crate::ops::derived::{derive, index_row};
 use crate::ops::{check_text, new_uuid};
 use crate::refusal::Refusal;
-use crate::station::Tier;
 use crate::store::DocType;
 use crate::store::index::{self};
 
@@ -116,16 +115,9 @@ pub(crate) fn check_local(
             | Action::Reject { .. }
             | Action::Complete
             | Action::Decline { .. } => {
-                // The case's copy of the item is parsed here, where a decision depends on it;
-                // an unknown tier (a document from a newer version) is refused, never guessed.
-                let item_tier: Tier =
-                    doc.item
-                        .tier
-                        .parse()
-                        .map_err(|e: Invalid| NodeError::CorruptDocument {
-                            doc: doc.id.clone(),
-                            reason: format!("item tier: {e}"),
-                        })?;
+                // The case's copy of the item was parsed by `read_case`: an unknown tier (a
+                // document from a newer version) is refused there, never guessed.
+                let item_tier = doc.item.tier;
                 if state.holder == me.code && me.tier() != item_tier {
                     return Err(NodeError::not_allowed(
                         action.kind(),

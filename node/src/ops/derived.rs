@@ -7,7 +7,6 @@ use crate::calendar::Calendar;
 use crate::case::deadline::{Deadline, Light};
 use crate::case::doc::{CaseDoc, read_case};
 use crate::case::fold::{self};
-use crate::catalog::CaseKind;
 use crate::error::Result;
 use crate::failpoint;
 use crate::network::{Roster, Settings};
@@ -85,10 +84,9 @@ pub fn derive(
     today: NaiveDate,
 ) -> CaseView {
     let state = fold::fold(&doc);
-    let kind = CaseKind::parse(&doc.item.kind).unwrap_or(CaseKind::Promised);
     let deadline = Deadline::compute(
         &state,
-        kind,
+        doc.item.kind,
         doc.item.promised_days,
         doc.item.legal_days,
         calendar,
@@ -123,7 +121,7 @@ pub fn index_row(view: &CaseView, roster: &Roster) -> IndexRow {
         number: doc.number.clone(),
         item_code: doc.item.code.clone(),
         item_name: doc.item.name.clone(),
-        kind: doc.item.kind.clone(),
+        kind: doc.item.kind.as_str().to_string(),
         status: state.status.as_str().to_string(),
         outcome: state.outcome.map(|o| o.as_str().to_string()),
         conflict: state.conflict(),

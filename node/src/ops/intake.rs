@@ -2,17 +2,39 @@
 //! every case of the batch is written with `write_case`, numbered from the day's counter and
 //! indexed, in one transaction: all of the batch or none of it.
 
-use crate::case::doc::{Applicant, CASE_SCHEMA, CaseDoc, Delegation, ItemSnapshot};
+use crate::case::doc::{Applicant, CASE_SCHEMA, CaseDoc, Delegation, ItemSnapshot, write_case};
 use crate::clock::china_date;
 use crate::error::{NodeError, Result};
 use crate::idcard::validate_id_number;
 use crate::invalid::Invalid;
 use crate::node::{CaseView, NewCase, Node};
 use crate::ops::derived::{derive, index_row};
-use crate::ops::{check_text, new_uuid, write_new};
+use crate::ops::{check_text, new_uuid};
 use crate::refusal::Refusal;
 use crate::store::DocType;
 use crate::store::index::{self};
+
+impl NewCase {
+    /// The applicant as the case document keeps it: trimmed, the ID number's check character in
+    /// upper case.
+    pub fn applicant(&self) -> Applicant {
+        Applicant {
+            name: self.applicant_name.trim().to_string(),
+            id_number: self.id_number.trim().to_uppercase(),
+            phone: self.phone.trim().to_string(),
+            address: self.address.trim().to_string(),
+        }
+    }
+
+    /// The delegation (代办) as the case document keeps it, if the case was taken in by an agent.
+    pub fn delegation(&self) -> Option<Delegation> {
+        self.delegated.then(|| Delegation {
+            agent: self.operator.trim().to_string(),
+            entrustment: self.entrustment,
+            handed_over: self.handed_over.clone(),
+        })
+    }
+}
 
 pub(crate) fn validate_new(node: &Node, new: &NewCase) -> Result<ItemSnapshot> {
     let item = node
@@ -90,20 +112,13 @@ pub(crate) fn new_cases(node: &mut Node, batch: &[NewCase]) -> Result<Vec<CaseVi
                 origin: ident.station.clone(),
                 origin_node: ident.node_id.clone(),
                 item,
-                applicant: Applicant {
-                    name: new.applicant_name.trim().to_string(),
-                    id_number: new.id_number.trim().to_uppercase(),
-                    phone: new.phone.trim().to_string(),
-                    address: new.address.trim().to_string(),
-                },
-                delegation: new.delegated.then(|| Delegation {
-                    agent: new.operator.trim().to_string(),
-                    entrustment: new.entrustment,
-                    handed_over: new.handed_over.clone(),
-                }),
+                applicant: new.applicant(),
+                delegation: new.delegation(),
                 events: Vec::new(),
             };
-            write_new(wtx, &doc.id, DocType::Case, &doc)?;
+            let mut am = wtx.new_doc();
+            write_case(&mut am, &doc)?;
+            wtx.put_doc(&doc.id, DocType::Case, am, None)?;
             let view = derive(doc, &net.calendar, &net.settings, today);
             index::upsert(wtx.sql(), &index_row(&view, &net.roster))?;
             views.push(view);

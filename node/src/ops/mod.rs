@@ -22,7 +22,7 @@ pub(crate) mod network_edit;
 
 use crate::error::{NodeError, Result};
 use crate::invalid::Invalid;
-use crate::store::{DocType, WriteTx, Written};
+use crate::store::{DocType, WriteTx};
 use automerge::Automerge;
 use autosurgeon::{Hydrate, Reconcile, hydrate, reconcile};
 
@@ -45,7 +45,7 @@ pub(crate) fn write_new<T: Reconcile>(
     doc_id: &str,
     doc_type: DocType,
     value: &T,
-) -> Result<Written> {
+) -> Result<()> {
     let mut doc = wtx.new_doc();
     let mut tx = doc.transaction();
     reconcile(&mut tx, value).map_err(reconcile_err)?;

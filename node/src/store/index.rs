@@ -187,7 +187,7 @@ fn uncount(conn: &Connection, doc_id: &str) -> Result<()> {
 }
 
 /// Writes (or replaces) a case's index rows and keeps the counters in step.
-pub fn upsert(conn: &Connection, row: &IndexRow) -> Result<()> {
+pub(crate) fn upsert(conn: &Connection, row: &IndexRow) -> Result<()> {
     uncount(conn, &row.doc_id)?;
     let sig = search::signature(row.created_at, &row.search_keys);
     // `search_keys` refers to the case's `row_id`, so a replaced row keeps its number.
@@ -346,7 +346,7 @@ fn route_and_counts(conn: &Connection, row: &IndexRow) -> Result<()> {
 }
 
 /// Empties every index table (before a rebuild).
-pub fn clear(conn: &Connection) -> Result<()> {
+pub(crate) fn clear(conn: &Connection) -> Result<()> {
     conn.execute_batch(
         "DELETE FROM cases; DELETE FROM case_route; DELETE FROM case_depts; DELETE FROM case_counts; DELETE FROM dept_counts;
          DELETE FROM search_keys;",
@@ -369,7 +369,7 @@ pub fn light_predicate(light: Light) -> &'static str {
 }
 
 /// Every index row, ordered, as text: used to prove a rebuilt index equals the live one.
-pub fn dump(conn: &Connection) -> Result<Vec<String>> {
+pub(crate) fn dump(conn: &Connection) -> Result<Vec<String>> {
     let mut out = Vec::new();
     for (table, order) in [
         ("cases", "doc_id"),

@@ -40,7 +40,7 @@ pub const DEFAULT_CACHE_DOCS: usize = 512;
 
 /// What kind of document a row holds.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum DocType {
+pub(crate) enum DocType {
     /// A service case.
     Case,
     /// A network document (roster, catalog, calendar, settings).
@@ -58,7 +58,7 @@ impl DocType {
 
 /// A bounded in-memory cache of documents, each tagged with the `seq` it was stored at.
 #[derive(Debug)]
-pub struct DocCache {
+pub(crate) struct DocCache {
     docs: LruCache<String, (Automerge, i64)>,
 }
 
@@ -73,16 +73,11 @@ impl DocCache {
     pub fn len(&self) -> usize {
         self.docs.len()
     }
-
-    /// Whether the cache is empty.
-    pub fn is_empty(&self) -> bool {
-        self.docs.is_empty()
-    }
 }
 
 /// The node's SQLite store.
 #[derive(Debug)]
-pub struct Store {
+pub(crate) struct Store {
     conn: Connection,
     path: PathBuf,
     cache: DocCache,
@@ -93,15 +88,6 @@ pub struct Store {
     /// sessions offer a write as soon as it is committed instead of polling (writes by another
     /// process on the same directory are not seen here).
     seq_tx: tokio::sync::watch::Sender<i64>,
-}
-
-/// One document write: the stored `seq` and heads after it.
-#[derive(Debug, Clone)]
-pub struct Written {
-    /// The node-wide sequence number of this write.
-    pub seq: i64,
-    /// The document's heads after the write.
-    pub heads: Vec<ChangeHash>,
 }
 
 fn configure(conn: &Connection) -> Result<()> {
@@ -416,17 +402,6 @@ impl Store {
         ids.iter().map(|id| doc_seq(&self.conn, id)).collect()
     }
 
-    /// Every document id of a type, in id order.
-    pub fn doc_ids(&self, doc_type: DocType) -> Result<Vec<String>> {
-        let mut stmt = self
-            .conn
-            .prepare("SELECT doc_id FROM docs WHERE doc_type = ?1 ORDER BY doc_id")?;
-        let ids = stmt
-            .query_map([doc_type.as_str()], |r| r.get(0))?
-            .collect::<rusqlite::Result<Vec<String>>>()?;
-        Ok(ids)
-    }
-
     /// Bytes stored for a document: (snapshot, increments, number of increments).
     pub fn doc_sizes(&self, doc_id: &str) -> Result<Option<(i64, i64, i64)>> {
         Ok(self
@@ -443,7 +418,7 @@ impl Store {
 
 /// An open write transaction with access to the document cache.
 #[allow(missing_debug_implementations)]
-pub struct WriteTx<'a> {
+pub(crate) struct WriteTx<'a> {
     tx: Transaction<'a>,
     cache: &'a mut DocCache,
     actor: &'a ActorId,
@@ -504,7 +479,7 @@ impl WriteTx<'_> {
         doc_type: DocType,
         doc: Automerge,
         before: Option<&[ChangeHash]>,
-    ) -> Result<Written> {
+    ) -> Result<()> {
         let seq: i64 = self.tx.query_row(
             "UPDATE counters SET value = value + 1 WHERE name = 'seq' RETURNING value",
             [],
@@ -551,7 +526,7 @@ impl WriteTx<'_> {
             }
         }
         self.done.push((doc_id.to_string(), doc, seq));
-        Ok(Written { seq, heads })
+        Ok(())
     }
 
     /// Sets a meta value.

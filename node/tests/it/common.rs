@@ -75,20 +75,49 @@ pub fn init_city(dir: &Path, clock: Clock) -> Node {
 pub fn reopen_as(node: Node, dir: &Path, station: &str) -> Node {
     let clock = node.clock();
     drop(node);
-    let mut node = Node::open(dir, clock).expect("open");
-    let changed = node
-        .store()
-        .conn()
+    let changed = store_file(dir)
         .execute(
             "UPDATE meta SET value = ?1 WHERE key = 'station'",
             [station],
         )
         .expect("rewrite the station");
     assert_eq!(changed, 1);
-    drop(node);
     let node = Node::open(dir, clock).expect("reopen");
     assert_eq!(node.identity().station, station);
     node
+}
+
+/// Asserts that event `id` is kept on the timeline without being applied, for a reason naming
+/// `word`.
+pub fn assert_not_applied(state: &yizhan_node::case::fold::CaseState, id: &str, word: &str) {
+    let entry = state
+        .timeline
+        .iter()
+        .find(|e| e.id == id)
+        .unwrap_or_else(|| panic!("event {id} is not on the timeline"));
+    assert!(!entry.applied, "event {id} was applied");
+    let problem = entry.problem.as_ref().map(ToString::to_string);
+    assert!(
+        problem.as_deref().is_some_and(|p| p.contains(word)),
+        "event {id}: {problem:?} does not name {word}"
+    );
+}
+
+/// Takes in a case of `item` for `name`; returns its id.
+pub fn new_case_id(node: &mut Node, item: &str, name: &str) -> String {
+    node.new_case(&intake(item, name)).expect("intake").doc.id
+}
+
+/// A connection of its own on the store file in `dir`, as another process (or an older version
+/// of the program) would have: how a test damages an index or steps a store back to an older
+/// schema without reaching into the node.
+pub fn store_file(dir: &Path) -> rusqlite::Connection {
+    rusqlite::Connection::open(dir.join(yizhan_node::store::STORE_FILE)).expect("open the file")
+}
+
+/// Runs `sql` on the store file in `dir` through [`store_file`].
+pub fn raw_sql(dir: &Path, sql: &str) {
+    store_file(dir).execute_batch(sql).expect("raw SQL");
 }
 
 /// A node of an existing station (`T01` or `V01`) enrolled at `parent` without a network: invite,

@@ -12,7 +12,6 @@ use yizhan_node::calendar::Calendar;
 use yizhan_node::case::doc::{self, CaseDoc, ItemSnapshot};
 use yizhan_node::case::fold::{self, CaseState, Decision, Status};
 use yizhan_node::case::{Action, Deadline};
-use yizhan_node::catalog::CaseKind;
 use yizhan_node::network::Settings;
 
 const CASE_ID: &str = "0b6f3c1e-8d2a-4f4e-9c55-2a7d1e0f9b13";
@@ -59,6 +58,16 @@ impl Replica {
         Ok(ev.id)
     }
 
+    /// Settles the case's conflict at `holder` with event `id`; returns the document and its
+    /// folded state, which is no longer in conflict.
+    fn settle(&mut self, holder: &str, note: &str, id: &str) -> (CaseDoc, CaseState) {
+        self.act(holder, &Action::Settle { note: note.into() }, id);
+        let d = self.doc();
+        let state = fold::fold(&d);
+        assert!(!state.conflict(), "the settle event left a conflict");
+        (d, state)
+    }
+
     fn act(&mut self, station: &str, action: &Action, id: &str) -> String {
         self.try_act(station, action, id.to_string())
             .unwrap_or_else(|why| panic!("{} at {station}: {why}", action.kind()))
@@ -101,7 +110,7 @@ fn change_hashes(am: &Automerge) -> BTreeSet<ChangeHash> {
 fn deadline(doc: &CaseDoc, state: &CaseState) -> Deadline {
     Deadline::compute(
         state,
-        CaseKind::parse(&doc.item.kind).expect("kind"),
+        doc.item.kind,
         doc.item.promised_days,
         doc.item.legal_days,
         &Calendar::builtin(),
@@ -470,16 +479,7 @@ fn run(sc: &Scenario) {
             added: Vec::new(),
         };
         r.am.set_actor(actor(9));
-        r.act(
-            &state.holder,
-            &Action::Settle {
-                note: "已核实".into(),
-            },
-            "settle",
-        );
-        let d = r.doc();
-        let settled = fold::fold(&d);
-        assert!(!settled.conflict());
+        let (d, settled) = r.settle(&state.holder, "已核实", "settle");
         assert_consistent(&d, &settled);
     }
 }
@@ -607,14 +607,7 @@ fn the_same_department_deciding_differently_on_two_copies_is_a_conflict() {
         "the earlier decision stands"
     );
     assert_eq!(state.conflicts, vec![no.clone()]);
-    let entry = state.timeline.iter().find(|e| e.id == no).expect("kept");
-    assert!(!entry.applied);
-    assert!(
-        entry
-            .problem
-            .as_ref()
-            .is_some_and(|p| p.to_string().contains("already decided"))
-    );
+    crate::common::assert_not_applied(&state, &no, "already decided");
 }
 
 /// One copy completes while another forwards, `complete_first` deciding which is earlier.
@@ -693,16 +686,7 @@ fn complete_versus_forward_is_flagged_and_settled() {
             )
             .unwrap_err();
         assert!(why.contains("held by station"), "{why}");
-        r.act(
-            holder,
-            &Action::Settle {
-                note: "经核实，以先发生的为准".into(),
-            },
-            "e-settle",
-        );
-        let d = r.doc();
-        let state = fold::fold(&d);
-        assert!(!state.conflict());
+        let (d, state) = r.settle(holder, "经核实，以先发生的为准", "e-settle");
         assert_eq!(state.status, status);
         assert!(
             state

@@ -3,7 +3,7 @@
 //! the agreement of the SQL light filter with the fold's light.
 
 use crate::common::{date, morning};
-use yizhan_node::case::deadline::ClockState;
+use yizhan_node::case::deadline::{ClockState, Deadline};
 use yizhan_node::case::{Action, Light};
 use yizhan_node::catalog::Catalog;
 use yizhan_node::network::Settings;
@@ -24,6 +24,38 @@ const CATALOG: &str = r#"[
   {"code": "CT-905", "name": "测试咨询件", "kind": "consult", "legal_days": 0,
    "promised_days": 0, "materials": [], "tier": "city"}
 ]"#;
+
+/// Asserts several fields of a deadline at once, each `(field, expected)` as text: a date as
+/// `YYYY-MM-DD`, an absent one as `None`, anything else as it prints with `{:?}` (the clock as
+/// `Running`, a frozen light as `Some(Yellow)`).
+fn assert_deadline(d: &Deadline, expected: &[(&str, &str)]) {
+    let date =
+        |d: Option<chrono::NaiveDate>| d.map_or_else(|| "None".to_string(), |d| d.to_string());
+    for &(field, want) in expected {
+        let got = match field {
+            "clock" => format!("{:?}", d.clock),
+            "accepted_on" => date(d.accepted_on),
+            "stopped_on" => date(d.stopped_on),
+            "due_on" => date(d.due_on),
+            "legal_due_on" => date(d.legal_due_on),
+            "yellow_on" => date(d.yellow_on),
+            "follow_up_due" => date(d.follow_up_due),
+            "paused_days" => d.paused_days.to_string(),
+            "on_time" => format!("{:?}", d.on_time),
+            "frozen_light" => format!("{:?}", d.frozen_light),
+            "uncovered_year" => format!("{:?}", d.uncovered_year),
+            other => panic!("assert_deadline knows no field {other}"),
+        };
+        assert_eq!(got, want, "{field}");
+    }
+}
+
+/// A city node in a fresh directory (kept as long as the returned guard), its clock on `day`.
+fn station_on(day: &str) -> (tempfile::TempDir, Node) {
+    let dir = tempfile::tempdir().expect("temporary directory");
+    let node = node_at(dir.path(), day);
+    (dir, node)
+}
 
 fn node_at(dir: &std::path::Path, day: &str) -> Node {
     let mut node = crate::common::init_city(dir, morning(day));
@@ -54,6 +86,18 @@ fn take_in_and_accept(node: &mut Node, item: &str, name: &str) -> String {
     id
 }
 
+/// Moves the clock to `day`, then acts.
+fn act_on(node: &mut Node, day: &str, id: &str, action: Action) -> CaseView {
+    on(node, day);
+    act(node, id, action)
+}
+
+/// Moves the clock to `day`, then reads the case.
+fn view_on(node: &mut Node, day: &str, id: &str) -> CaseView {
+    on(node, day);
+    view(node, id)
+}
+
 fn ask(node: &mut Node, id: &str) {
     node.act(
         id,
@@ -72,13 +116,11 @@ fn act(node: &mut Node, id: &str, action: Action) -> CaseView {
 
 #[test]
 fn spring_festival_example_is_due_on_the_25th() {
-    let dir = tempfile::tempdir().unwrap();
-    let mut node = node_at(dir.path(), "2026-02-13");
+    let (_dir, mut node) = station_on("2026-02-13");
     let id = take_in_and_accept(&mut node, "CT-901", "刘淑芬");
     let v = view(&mut node, &id);
     let d = &v.deadline;
-    assert_eq!(d.clock, ClockState::Running);
-    assert_eq!(d.accepted_on, Some(date("2026-02-13")));
+    assert_deadline(d, &[("clock", "Running"), ("accepted_on", "2026-02-13")]);
     // Saturday the 14th is a make-up working day; the 15th to the 23rd are the holiday.
     assert_eq!(d.due_on, Some(date("2026-02-25")));
     // max(1, ⌈25 % × 3⌉) = 1 working day before the due day.
@@ -109,8 +151,7 @@ fn spring_festival_example_is_due_on_the_25th() {
 
 #[test]
 fn lights_turn_yellow_red_and_severe_as_days_pass() {
-    let dir = tempfile::tempdir().unwrap();
-    let mut node = node_at(dir.path(), "2026-03-02");
+    let (_dir, mut node) = station_on("2026-03-02");
     let id = take_in_and_accept(&mut node, "CT-902", "陈国华");
     let v = view(&mut node, &id);
     // Eight working days from Monday 2 March: 3, 4, 5, 6, 9, 10, 11, 12.
@@ -168,8 +209,7 @@ fn lights_turn_yellow_red_and_severe_as_days_pass() {
 
 #[test]
 fn a_request_for_materials_extends_the_due_date_by_the_paused_working_days() {
-    let dir = tempfile::tempdir().unwrap();
-    let mut node = node_at(dir.path(), "2026-03-02");
+    let (_dir, mut node) = station_on("2026-03-02");
     let id = take_in_and_accept(&mut node, "CT-902", "黄丽娟");
 
     on(&mut node, "2026-03-04");
@@ -180,8 +220,10 @@ fn a_request_for_materials_extends_the_due_date_by_the_paused_working_days() {
         on(&mut node, day);
         let v = view(&mut node, &id);
         assert_eq!(v.deadline.clock, ClockState::Paused, "{day}");
-        assert_eq!(v.deadline.stopped_on, Some(date("2026-03-04")));
-        assert_eq!(v.deadline.due_on, Some(date("2026-03-12")));
+        assert_deadline(
+            &v.deadline,
+            &[("stopped_on", "2026-03-04"), ("due_on", "2026-03-12")],
+        );
         assert_eq!(v.light, Some(Light::Green), "{day}");
         // Remaining is as of the pause: (4, 12] holds 6 working days.
         assert_eq!(v.remaining, Some(6), "{day}");
@@ -189,13 +231,17 @@ fn a_request_for_materials_extends_the_due_date_by_the_paused_working_days() {
     }
 
     // The materials arrive on Monday 9 March: (4 March, 9 March] holds 5, 6 and 9 March.
-    on(&mut node, "2026-03-09");
-    let v = act(&mut node, &id, Action::Resume);
-    assert_eq!(v.deadline.clock, ClockState::Running);
-    assert_eq!(v.deadline.paused_days, 3);
-    assert_eq!(v.deadline.due_on, Some(date("2026-03-17")));
-    assert_eq!(v.deadline.legal_due_on, Some(date("2026-03-23")));
-    assert_eq!(v.deadline.yellow_on, Some(date("2026-03-13")));
+    let v = act_on(&mut node, "2026-03-09", &id, Action::Resume);
+    assert_deadline(
+        &v.deadline,
+        &[
+            ("clock", "Running"),
+            ("paused_days", "3"),
+            ("due_on", "2026-03-17"),
+            ("legal_due_on", "2026-03-23"),
+            ("yellow_on", "2026-03-13"),
+        ],
+    );
     assert_eq!(v.light, Some(Light::Green));
     assert_eq!(v.remaining, Some(6));
     crate::common::assert_lights_agree(&mut node);
@@ -203,17 +249,20 @@ fn a_request_for_materials_extends_the_due_date_by_the_paused_working_days() {
 
 #[test]
 fn a_pause_in_the_yellow_zone_freezes_yellow() {
-    let dir = tempfile::tempdir().unwrap();
-    let mut node = node_at(dir.path(), "2026-03-02");
+    let (_dir, mut node) = station_on("2026-03-02");
     let id = take_in_and_accept(&mut node, "CT-902", "杨志明");
     // Another case, accepted the same day and never paused, for comparison.
     let running = take_in_and_accept(&mut node, "CT-902", "杨志刚");
 
-    on(&mut node, "2026-03-11");
-    assert_eq!(view(&mut node, &id).light, Some(Light::Yellow));
+    assert_eq!(
+        view_on(&mut node, "2026-03-11", &id).light,
+        Some(Light::Yellow)
+    );
     ask(&mut node, &id);
-    on(&mut node, "2026-03-20");
-    assert_eq!(view(&mut node, &running).light, Some(Light::Severe));
+    assert_eq!(
+        view_on(&mut node, "2026-03-20", &running).light,
+        Some(Light::Severe)
+    );
     let v = view(&mut node, &id);
     assert_eq!(v.deadline.frozen_light, Some(Light::Yellow));
     assert_eq!(v.light, Some(Light::Yellow));
@@ -221,19 +270,22 @@ fn a_pause_in_the_yellow_zone_freezes_yellow() {
 
     // Resumed on Friday 20 March: (11, 20] holds 7 working days, so due moves from 12 to 23 March.
     let v = act(&mut node, &id, Action::Resume);
-    assert_eq!(v.deadline.paused_days, 7);
-    assert_eq!(v.deadline.due_on, Some(date("2026-03-23")));
+    assert_deadline(
+        &v.deadline,
+        &[("paused_days", "7"), ("due_on", "2026-03-23")],
+    );
     assert_eq!(v.remaining, Some(1));
     assert_eq!(v.light, Some(Light::Yellow));
-    on(&mut node, "2026-03-24");
-    assert_eq!(view(&mut node, &id).light, Some(Light::Red));
+    assert_eq!(
+        view_on(&mut node, "2026-03-24", &id).light,
+        Some(Light::Red)
+    );
     crate::common::assert_lights_agree(&mut node);
 }
 
 #[test]
 fn a_special_procedure_pauses_like_a_request_for_materials() {
-    let dir = tempfile::tempdir().unwrap();
-    let mut node = node_at(dir.path(), "2026-03-02");
+    let (_dir, mut node) = station_on("2026-03-02");
     let id = take_in_and_accept(&mut node, "CT-902", "徐海燕");
     on(&mut node, "2026-03-04");
     act(
@@ -243,72 +295,79 @@ fn a_special_procedure_pauses_like_a_request_for_materials() {
             reason: "组织专家评审".into(),
         },
     );
-    on(&mut node, "2026-03-06");
-    let v = view(&mut node, &id);
+    let v = view_on(&mut node, "2026-03-06", &id);
     assert_eq!(v.deadline.clock, ClockState::Paused);
     assert_eq!(v.light, Some(Light::Green));
-    on(&mut node, "2026-03-09");
-    let v = act(&mut node, &id, Action::Resume);
-    assert_eq!(v.deadline.paused_days, 3);
-    assert_eq!(v.deadline.due_on, Some(date("2026-03-17")));
+    let v = act_on(&mut node, "2026-03-09", &id, Action::Resume);
+    assert_deadline(
+        &v.deadline,
+        &[("paused_days", "3"), ("due_on", "2026-03-17")],
+    );
 
     // A second pause adds up: materials asked for and brought the same day cost nothing; a
     // week-long one costs five working days.
     on(&mut node, "2026-03-10");
     ask(&mut node, &id);
     let v = act(&mut node, &id, Action::Resume);
-    assert_eq!(v.deadline.paused_days, 3);
-    assert_eq!(v.deadline.due_on, Some(date("2026-03-17")));
+    assert_deadline(
+        &v.deadline,
+        &[("paused_days", "3"), ("due_on", "2026-03-17")],
+    );
     ask(&mut node, &id);
-    on(&mut node, "2026-03-17");
-    let v = act(&mut node, &id, Action::Resume);
-    assert_eq!(v.deadline.paused_days, 8);
-    assert_eq!(v.deadline.due_on, Some(date("2026-03-24")));
+    let v = act_on(&mut node, "2026-03-17", &id, Action::Resume);
+    assert_deadline(
+        &v.deadline,
+        &[("paused_days", "8"), ("due_on", "2026-03-24")],
+    );
     assert_eq!(v.state.pauses.len(), 3);
     crate::common::assert_lights_agree(&mut node);
 }
 
 #[test]
 fn materials_asked_for_before_acceptance_do_not_move_the_due_date() {
-    let dir = tempfile::tempdir().unwrap();
-    let mut node = node_at(dir.path(), "2026-03-02");
-    let id = node
-        .new_case(&crate::common::intake("CT-902", "何建军"))
-        .unwrap()
-        .doc
-        .id;
+    let (_dir, mut node) = station_on("2026-03-02");
+    let id = crate::common::new_case_id(&mut node, "CT-902", "何建军");
     ask(&mut node, &id);
     let v = view(&mut node, &id);
     assert_eq!(v.deadline.clock, ClockState::NotStarted);
     assert_eq!(v.light, None);
     // The materials arrive on Thursday and the case is accepted then: the clock starts Friday.
-    on(&mut node, "2026-03-05");
-    let v = act(&mut node, &id, Action::Accept);
-    assert_eq!(v.deadline.paused_days, 0);
-    assert_eq!(v.deadline.accepted_on, Some(date("2026-03-05")));
-    assert_eq!(v.deadline.due_on, Some(date("2026-03-17")));
+    let v = act_on(&mut node, "2026-03-05", &id, Action::Accept);
+    assert_deadline(
+        &v.deadline,
+        &[
+            ("paused_days", "0"),
+            ("accepted_on", "2026-03-05"),
+            ("due_on", "2026-03-17"),
+        ],
+    );
 }
 
 #[test]
 fn an_instant_case_is_due_the_same_working_day() {
-    let dir = tempfile::tempdir().unwrap();
-    let mut node = node_at(dir.path(), "2026-03-02");
+    let (_dir, mut node) = station_on("2026-03-02");
     let done = take_in_and_accept(&mut node, "CT-903", "林秀珍");
     let left = take_in_and_accept(&mut node, "CT-903", "林秀云");
     let v = view(&mut node, &done);
-    assert_eq!(v.deadline.due_on, Some(date("2026-03-02")));
-    assert_eq!(v.deadline.legal_due_on, Some(date("2026-03-02")));
+    assert_deadline(
+        &v.deadline,
+        &[("due_on", "2026-03-02"), ("legal_due_on", "2026-03-02")],
+    );
     // Due today: the light is yellow from the start, with nothing left.
     assert_eq!(v.light, Some(Light::Yellow));
     assert_eq!(v.remaining, Some(0));
     node.set_clock(crate::common::clock("2026-03-02T17:20:00+08:00"));
     let v = act(&mut node, &done, Action::Complete);
-    assert_eq!(v.deadline.clock, ClockState::Stopped);
-    assert_eq!(v.deadline.on_time, Some(true));
+    assert_deadline(
+        &v.deadline,
+        &[("clock", "Stopped"), ("on_time", "Some(true)")],
+    );
     assert_eq!(v.light, None);
     // The one left over is past both limits (legal_days is 0) the next morning.
-    on(&mut node, "2026-03-03");
-    assert_eq!(view(&mut node, &left).light, Some(Light::Severe));
+    assert_eq!(
+        view_on(&mut node, "2026-03-03", &left).light,
+        Some(Light::Severe)
+    );
     let v = act(&mut node, &left, Action::Complete);
     assert_eq!(v.deadline.on_time, Some(false));
     crate::common::assert_lights_agree(&mut node);
@@ -316,31 +375,31 @@ fn an_instant_case_is_due_the_same_working_day() {
 
 #[test]
 fn completion_is_on_time_or_late() {
-    let dir = tempfile::tempdir().unwrap();
-    let mut node = node_at(dir.path(), "2026-02-13");
+    let (_dir, mut node) = station_on("2026-02-13");
     let early = take_in_and_accept(&mut node, "CT-901", "郑小红");
     let last_day = take_in_and_accept(&mut node, "CT-901", "郑小兰");
     let late = take_in_and_accept(&mut node, "CT-901", "郑小军");
     let par = take_in_and_accept(&mut node, "CT-904", "郑小平");
 
-    on(&mut node, "2026-02-14");
-    let v = act(&mut node, &early, Action::Complete);
-    assert_eq!(v.deadline.on_time, Some(true));
-    assert_eq!(v.deadline.stopped_on, Some(date("2026-02-14")));
+    let v = act_on(&mut node, "2026-02-14", &early, Action::Complete);
+    assert_deadline(
+        &v.deadline,
+        &[("on_time", "Some(true)"), ("stopped_on", "2026-02-14")],
+    );
     on(&mut node, "2026-02-25");
     assert_eq!(
         act(&mut node, &last_day, Action::Complete).deadline.on_time,
         Some(true)
     );
-    on(&mut node, "2026-02-26");
-    let v = act(&mut node, &late, Action::Complete);
+    let v = act_on(&mut node, "2026-02-26", &late, Action::Complete);
     assert_eq!(v.deadline.on_time, Some(false));
     assert_eq!(v.remaining, Some(-1));
     // Delivering later does not change whether the decision was on time.
-    on(&mut node, "2026-03-10");
-    let v = act(&mut node, &early, Action::Deliver);
-    assert_eq!(v.deadline.on_time, Some(true));
-    assert_eq!(v.deadline.clock, ClockState::Stopped);
+    let v = act_on(&mut node, "2026-03-10", &early, Action::Deliver);
+    assert_deadline(
+        &v.deadline,
+        &[("on_time", "Some(true)"), ("clock", "Stopped")],
+    );
     assert_eq!(v.light, None);
 
     // Parallel approval: the clock runs until the last department and the completion.
@@ -371,8 +430,7 @@ fn completion_is_on_time_or_late() {
 
 #[test]
 fn a_bad_rating_opens_a_follow_up_due_in_fifteen_working_days() {
-    let dir = tempfile::tempdir().unwrap();
-    let mut node = node_at(dir.path(), "2026-03-02");
+    let (_dir, mut node) = station_on("2026-03-02");
     let bad = take_in_and_accept(&mut node, "CT-903", "马桂芳");
     let good = take_in_and_accept(&mut node, "CT-903", "马桂英");
     for id in [&bad, &good] {
@@ -402,15 +460,13 @@ fn a_bad_rating_opens_a_follow_up_due_in_fifteen_working_days() {
     );
     assert_eq!(v.deadline.follow_up_due, None);
 
-    on(&mut node, "2026-03-23");
-    let v = view(&mut node, &bad);
+    let v = view_on(&mut node, "2026-03-23", &bad);
     assert!(!v.deadline.follow_up_overdue(node.today()));
     let stats = node.stats(None, None).unwrap();
     assert_eq!(stats.totals.follow_ups_open, 1);
     assert_eq!(stats.totals.follow_ups_overdue, 0);
 
-    on(&mut node, "2026-03-24");
-    let v = view(&mut node, &bad);
+    let v = view_on(&mut node, "2026-03-24", &bad);
     assert!(v.deadline.follow_up_overdue(node.today()));
     let stats = node.stats(None, None).unwrap();
     assert_eq!(stats.totals.follow_ups_overdue, 1);
@@ -434,8 +490,7 @@ fn a_bad_rating_opens_a_follow_up_due_in_fifteen_working_days() {
 fn the_sql_light_agrees_with_the_fold_for_a_mix_of_cases() {
     use rand::{RngExt as _, SeedableRng as _};
     let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(2026);
-    let dir = tempfile::tempdir().unwrap();
-    let mut node = node_at(dir.path(), "2026-02-09");
+    let (_dir, mut node) = station_on("2026-02-09");
     let items = ["CT-901", "CT-902", "CT-903", "CT-904", "CT-905"];
     let mut ids = Vec::new();
     let mut day = date("2026-02-09");
@@ -497,8 +552,7 @@ fn the_sql_light_agrees_with_the_fold_for_a_mix_of_cases() {
 
 #[test]
 fn a_new_yellow_threshold_reaches_the_index() {
-    let dir = tempfile::tempdir().unwrap();
-    let mut node = node_at(dir.path(), "2026-03-02");
+    let (_dir, mut node) = station_on("2026-03-02");
     let id = take_in_and_accept(&mut node, "CT-902", "罗振华");
     on(&mut node, "2026-03-06");
     // Remaining: 9, 10, 11, 12 → 4 working days; green at 25 %, yellow at 50 %.
@@ -539,8 +593,10 @@ fn a_due_date_in_a_year_without_a_calendar_is_provisional_until_the_city_adds_it
     let instant = take_in_and_accept(&mut node, "CT-903", "赵志强");
 
     let d = view(&mut node, &late).deadline;
-    assert_eq!(d.due_on, Some(date("2027-01-07")));
-    assert_eq!(d.legal_due_on, Some(date("2027-01-13")));
+    assert_deadline(
+        &d,
+        &[("due_on", "2027-01-07"), ("legal_due_on", "2027-01-13")],
+    );
     assert!(d.due_provisional && d.legal_provisional && d.provisional());
     assert_eq!(d.uncovered_year, Some(2027));
     let d = view(&mut node, &early).deadline;
@@ -573,8 +629,10 @@ fn a_due_date_in_a_year_without_a_calendar_is_provisional_until_the_city_adds_it
     )
     .expect("add 2027");
     let d = view(&mut node, &late).deadline;
-    assert_eq!(d.due_on, Some(date("2027-01-08")));
-    assert_eq!(d.legal_due_on, Some(date("2027-01-14")));
+    assert_deadline(
+        &d,
+        &[("due_on", "2027-01-08"), ("legal_due_on", "2027-01-14")],
+    );
     assert!(!d.provisional());
     let d = view(&mut node, &early).deadline;
     assert_eq!(d.legal_due_on, Some(date("2027-01-05")));
@@ -608,9 +666,14 @@ fn a_pause_counted_in_a_year_without_a_calendar_makes_the_due_date_provisional()
     ask(&mut node, &id);
     on(&mut node, "2027-01-05");
     let d = act(&mut node, &id, Action::Resume).deadline;
-    assert_eq!(d.paused_days, 11);
-    assert_eq!(d.due_on, Some(date("2026-12-21")));
-    assert_eq!(d.legal_due_on, Some(date("2026-12-23")));
+    assert_deadline(
+        &d,
+        &[
+            ("paused_days", "11"),
+            ("due_on", "2026-12-21"),
+            ("legal_due_on", "2026-12-23"),
+        ],
+    );
     assert!(d.due_provisional && d.legal_provisional);
     assert_eq!(d.uncovered_year, Some(2027));
 
@@ -623,8 +686,7 @@ fn a_pause_counted_in_a_year_without_a_calendar_makes_the_due_date_provisional()
     )
     .expect("add 2027");
     let d = view(&mut node, &id).deadline;
-    assert_eq!(d.paused_days, 10);
-    assert_eq!(d.due_on, Some(date("2026-12-18")));
+    assert_deadline(&d, &[("paused_days", "10"), ("due_on", "2026-12-18")]);
     assert!(!d.provisional());
 }
 
@@ -632,24 +694,21 @@ fn a_pause_counted_in_a_year_without_a_calendar_makes_the_due_date_provisional()
 /// the migration marks the index stale and opening rebuilds it.
 #[test]
 fn an_older_store_gets_the_provisional_flags_when_opened() {
-    let dir = tempfile::tempdir().unwrap();
-    let mut node = node_at(dir.path(), "2026-12-28");
+    let (dir, mut node) = station_on("2026-12-28");
     let id = take_in_and_accept(&mut node, "CT-902", "周建军");
     let live = node.index_dump().expect("dump");
     // Back to schema 5: without the columns, their index and the rebuild mark.
-    node.store()
-        .conn()
-        .execute_batch(
-            "DROP INDEX cases_provisional;
-             ALTER TABLE cases DROP COLUMN due_provisional;
-             ALTER TABLE cases DROP COLUMN legal_provisional;
-             UPDATE meta SET value = '5' WHERE key = 'schema_version';",
-        )
-        .expect("downgrade");
     drop(node);
+    crate::common::raw_sql(
+        dir.path(),
+        "DROP INDEX cases_provisional;
+         ALTER TABLE cases DROP COLUMN due_provisional;
+         ALTER TABLE cases DROP COLUMN legal_provisional;
+         UPDATE meta SET value = '5' WHERE key = 'schema_version';",
+    );
     let mut node = Node::open(dir.path(), morning("2026-12-28")).expect("open");
     let rows = node.list(&CaseFilter::default()).expect("list");
     assert!(rows.iter().any(|r| r.id == id && r.due_provisional));
     assert_eq!(node.index_dump().expect("dump"), live);
-    assert_eq!(node.store().meta("reindex").expect("meta"), None);
+    assert_eq!(node.diagnostics().meta("reindex").expect("meta"), None);
 }

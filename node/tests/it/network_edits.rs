@@ -75,11 +75,7 @@ fn catalog_items_are_added_changed_retired_and_deleted_one_at_a_time() {
     );
 
     // A case taken in for it keeps the item as it was at intake when the item changes.
-    let case = city
-        .new_case(&crate::common::intake("CT-900", "曹文静"))
-        .expect("intake")
-        .doc
-        .id;
+    let case = crate::common::new_case_id(&mut city, "CT-900", "曹文静");
     let mut changed = item.clone();
     changed.name = "测试新事项（改）".into();
     changed.materials.push("新增材料".into());
@@ -191,11 +187,7 @@ fn a_calendar_year_is_set_validated_and_moves_due_dates() {
     let dir = tempfile::tempdir().expect("tempdir");
     let mut city = crate::common::init_city(dir.path(), morning("2026-03-02"));
     // CT-001 promises one working day: accepted on Monday 2026-03-02, due Tuesday.
-    let id = city
-        .new_case(&crate::common::intake("CT-001", "曹文静"))
-        .expect("intake")
-        .doc
-        .id;
+    let id = crate::common::new_case_id(&mut city, "CT-001", "曹文静");
     city.act(&id, &Action::Accept, "窗口").expect("accept");
     assert_eq!(
         city.case(&id).expect("case").deadline.due_on,

@@ -6,8 +6,8 @@
 use crate::common::CITY;
 use std::path::Path;
 use yizhan_node::case::Action;
+use yizhan_node::diagnostics::NO_PARAMS;
 use yizhan_node::query::{CaseFilter, CaseRow, Sort};
-use yizhan_node::store::STORE_FILE;
 use yizhan_node::{NewCase, Node};
 
 /// The villager the tests look for.
@@ -170,12 +170,11 @@ fn results_never_carry_the_id_number_or_phone() {
     let logged = format!("{f:?}");
     assert!(!logged.contains(&full_id[..14]), "{logged}");
     // And the index stores only hashes: no column of `search_keys` holds the ID or the phone.
-    let conn = node.store().conn();
-    let text: i64 = conn
-        .query_row(
+    let text = node
+        .diagnostics()
+        .integer(
             "SELECT count(*) FROM search_keys WHERE typeof(term) != 'integer' OR typeof(created) != 'integer' OR typeof(case_row) != 'integer'",
-            [],
-            |r| r.get(0),
+            NO_PARAMS,
         )
         .unwrap();
     assert_eq!(text, 0);
@@ -275,25 +274,24 @@ fn keys_are_rebuilt_on_upgrade_and_survive_vacuum() {
     {
         // What migration 5 leaves behind on a store that had cases: no keys yet, and the rebuild
         // asked for.
-        let conn = rusqlite::Connection::open(dir.path().join(STORE_FILE)).unwrap();
-        conn.execute_batch(
+        crate::common::raw_sql(
+            dir.path(),
             "DELETE FROM search_keys; UPDATE cases SET search_sig = 0;
              INSERT INTO meta (key, value) VALUES ('reindex', 'test');",
-        )
-        .unwrap();
+        );
     }
     let mut node = Node::open(dir.path(), clock).unwrap();
     assert_eq!(node.index_dump().unwrap(), dump);
-    assert_eq!(node.store().meta("reindex").unwrap(), None);
+    assert_eq!(node.diagnostics().meta("reindex").unwrap(), None);
     assert_eq!(search(&mut node, "5678")[0].id, id);
 
     // VACUUM renumbers rows of tables without an INTEGER PRIMARY KEY; `cases` has one.
-    node.store()
-        .conn()
-        .execute_batch("DELETE FROM cases WHERE applicant_name = '李秀兰'; VACUUM;")
-        .unwrap();
+    crate::common::raw_sql(
+        dir.path(),
+        "DELETE FROM cases WHERE applicant_name = '李秀兰'; VACUUM;",
+    );
     node.reindex().unwrap();
-    node.store().conn().execute_batch("VACUUM").unwrap();
+    crate::common::raw_sql(dir.path(), "VACUUM");
     assert_eq!(node.index_dump().unwrap(), dump);
     assert_eq!(search(&mut node, "002X")[0].id, id);
 }
@@ -306,16 +304,14 @@ fn a_case_with_wrong_keys_gets_its_own_back_on_the_next_write() {
     let (mut node, id, _) = station(dir.path());
     let dump = node.index_dump().unwrap();
     let bogus = yizhan_node::search::key("8888");
-    node.store()
-        .conn()
+    crate::common::store_file(dir.path())
         .execute(
             "INSERT INTO search_keys (term, created, case_row)
              SELECT ?1, created_at, row_id FROM cases WHERE doc_id = ?2",
             rusqlite::params![bogus, id],
         )
         .unwrap();
-    node.store()
-        .conn()
+    crate::common::store_file(dir.path())
         .execute("UPDATE cases SET search_sig = 42 WHERE doc_id = ?1", [&id])
         .unwrap();
     assert_eq!(search(&mut node, "8888").len(), 1);

@@ -1,13 +1,18 @@
 //! The transition table, cell by cell: every action in every status, at the holder, at another
-//! station on the route and at a station the case has never been at; then the same rules through
-//! a real [`Node`], which must refuse with `NotAllowed` and write nothing.
+//! station on the route and at a station the case has never been at, with the pure API (`Sim`).
+//! [`through_node`] checks the same rules through a real node, and [`property`] that a refused
+//! event changes nothing.
 
 use crate::common::{CITY, TOWN, VILLAGE};
 use yizhan_node::case::Action;
 use yizhan_node::case::action::ACTION_KINDS;
 use yizhan_node::case::doc::{CaseDoc, Event, ItemSnapshot};
 use yizhan_node::case::fold::{self, ALL_STATUSES, CaseState, Decision, PauseKind, Status};
-use yizhan_node::{Node, NodeError};
+use yizhan_node::catalog::CaseKind;
+use yizhan_node::station::Tier;
+
+mod property;
+mod through_node;
 
 /// The one department of the test item, so that approve and reject have something to decide.
 const DEPT: &str = "市场监管局";
@@ -17,10 +22,10 @@ fn item() -> ItemSnapshot {
     ItemSnapshot {
         code: "CT-900".into(),
         name: "测试许可".into(),
-        kind: "promised".into(),
+        kind: CaseKind::Promised,
         legal_days: 20,
         promised_days: 10,
-        tier: "city".into(),
+        tier: Tier::City,
         materials: vec!["申请书".into(), "身份证".into()],
         departments: vec![DEPT.into()],
     }
@@ -69,6 +74,16 @@ impl Sim {
             action,
         )
         .map_err(|r| r.to_string())
+    }
+
+    /// Asserts that `action` at `station` is refused, for a reason naming each of `words`.
+    fn refuses(&self, station: &str, action: &Action, words: &[&str]) {
+        let why = self
+            .check(station, action)
+            .expect_err(&format!("{} at {station} must be refused", action.kind()));
+        for word in words {
+            assert!(why.contains(word), "{} at {station}: {why}", action.kind());
+        }
     }
 
     /// Checks and records `action` at `station`.
@@ -157,24 +172,9 @@ fn probe(kind: &str) -> Action {
     }
 }
 
-/// Actions only the station holding the case may take.
-const HOLDER_ONLY: &[&str] = &[
-    "accept",
-    "accept_with_gaps",
-    "refuse",
-    "request_materials",
-    "suspend",
-    "resume",
-    "forward",
-    "approve",
-    "reject",
-    "complete",
-    "decline",
-    "settle",
-];
-
 /// Actions any station on the route may take (the village that took the case in delivers the
-/// result, rates and calls back).
+/// result, rates and calls back); a note may be added anywhere, and every other action only by
+/// the station holding the case.
 const ON_ROUTE: &[&str] = &["deliver", "rate", "follow_up", "consult"];
 
 /// The columns of [`MATRIX`]: an abbreviation for each action kind, in `ACTION_KINDS` order.
@@ -252,6 +252,15 @@ fn matrix() -> Vec<Row> {
         .collect()
 }
 
+/// The timeline entry of event `id`, which the fold must have kept.
+fn kept<'a>(state: &'a CaseState, id: &str) -> &'a fold::TimelineEntry {
+    state
+        .timeline
+        .iter()
+        .find(|e| e.id == id)
+        .unwrap_or_else(|| panic!("event {id} is not on the timeline"))
+}
+
 /// Builds a case in the state named by a row of [`MATRIX`]: taken in at the village, forwarded
 /// to the township (which then holds it, with the village on its route), then driven there.
 fn case_in(row: &str) -> Sim {
@@ -325,34 +334,29 @@ fn every_action_in_every_status_at_the_holder() {
 fn refusals_name_the_status() {
     // A refusal for the wrong status says which status the case is in, in both languages.
     let sim = case_in("completed");
-    let why = sim
-        .check(TOWN, &Action::Forward { to: CITY.into() })
-        .unwrap_err();
-    assert!(why.contains("completed") && why.contains("已办结"), "{why}");
-    let sim = case_in("suspended");
-    let why = sim.check(TOWN, &Action::Complete).unwrap_err();
-    assert!(
-        why.contains("suspended") && why.contains("特别程序"),
-        "{why}"
+    sim.refuses(
+        TOWN,
+        &Action::Forward { to: CITY.into() },
+        &["completed", "已办结"],
     );
+    let sim = case_in("suspended");
+    sim.refuses(TOWN, &Action::Complete, &["suspended", "特别程序"]);
     let sim = case_in("accepted/department_pending");
-    let why = sim
-        .check(TOWN, &Action::Refuse { reason: "x".into() })
-        .unwrap_err();
-    assert!(why.contains("decided, not refused"), "{why}");
-    let why = sim.check(TOWN, &Action::Resume).unwrap_err();
-    assert!(why.contains("only a paused case resumes"), "{why}");
+    sim.refuses(
+        TOWN,
+        &Action::Refuse { reason: "x".into() },
+        &["decided, not refused"],
+    );
+    sim.refuses(TOWN, &Action::Resume, &["only a paused case resumes"]);
     let sim = case_in("submitted");
-    let why = sim
-        .check(
-            TOWN,
-            &Action::Rate {
-                level: 1,
-                comment: String::new(),
-            },
-        )
-        .unwrap_err();
-    assert!(why.contains("rated after it is decided"), "{why}");
+    sim.refuses(
+        TOWN,
+        &Action::Rate {
+            level: 1,
+            comment: String::new(),
+        },
+        &["rated after it is decided"],
+    );
 }
 
 #[test]
@@ -366,7 +370,16 @@ fn holder_only_actions_are_refused_elsewhere_and_route_actions_are_not() {
             let at_village = sim.check(VILLAGE, &action);
             // The city has never held the case.
             let at_city = sim.check(CITY, &action);
-            if HOLDER_ONLY.contains(kind) {
+            if ON_ROUTE.contains(kind) {
+                assert_eq!(at_village.is_ok(), allowed, "{row} × {kind} at the village");
+                let why = at_city.expect_err(&format!("{row} × {kind} at the city"));
+                assert!(
+                    why.contains(&format!("station {CITY} has never held this case")),
+                    "{row} × {kind}: {why}"
+                );
+            } else if *kind == "note" {
+                assert!(at_village.is_ok() && at_city.is_ok(), "{row} × note");
+            } else {
                 let why = at_village.expect_err(&format!("{row} × {kind} at the village"));
                 assert!(
                     why.contains(&format!("held by station {TOWN}, not {VILLAGE}")),
@@ -374,17 +387,6 @@ fn holder_only_actions_are_refused_elsewhere_and_route_actions_are_not() {
                 );
                 let why = at_city.expect_err(&format!("{row} × {kind} at the city"));
                 assert!(why.contains("held by station"), "{row} × {kind}: {why}");
-            } else if ON_ROUTE.contains(kind) {
-                assert_eq!(at_village.is_ok(), allowed, "{row} × {kind} at the village");
-                let why = at_city.expect_err(&format!("{row} × {kind} at the city"));
-                assert!(
-                    why.contains(&format!("station {CITY} has never held this case")),
-                    "{row} × {kind}: {why}"
-                );
-            } else {
-                // A note can be added anywhere, any time.
-                assert_eq!(*kind, "note");
-                assert!(at_village.is_ok() && at_city.is_ok(), "{row} × note");
             }
         }
     }
@@ -393,34 +395,28 @@ fn holder_only_actions_are_refused_elsewhere_and_route_actions_are_not() {
 #[test]
 fn approvals_need_a_department_of_the_item_and_are_not_repeated() {
     let mut sim = case_in("accepted/department_pending");
-    let why = sim
-        .check(
-            TOWN,
-            &Action::Approve {
-                dept: "税务局".into(),
-            },
-        )
-        .unwrap_err();
-    assert!(
-        why.contains("税务局") && why.contains("does not take part") && why.contains(DEPT),
-        "{why}"
+    sim.refuses(
+        TOWN,
+        &Action::Approve {
+            dept: "税务局".into(),
+        },
+        &["税务局", "does not take part", DEPT],
     );
-    let why = sim
-        .check(
-            TOWN,
-            &Action::Reject {
-                dept: "税务局".into(),
-                reason: "x".into(),
-            },
-        )
-        .unwrap_err();
-    assert!(why.contains("does not take part"), "{why}");
+    sim.refuses(
+        TOWN,
+        &Action::Reject {
+            dept: "税务局".into(),
+            reason: "x".into(),
+        },
+        &["does not take part"],
+    );
 
     sim.act(TOWN, &Action::Approve { dept: DEPT.into() });
-    let why = sim
-        .check(TOWN, &Action::Approve { dept: DEPT.into() })
-        .unwrap_err();
-    assert!(why.contains("already decided the same way"), "{why}");
+    sim.refuses(
+        TOWN,
+        &Action::Approve { dept: DEPT.into() },
+        &["already decided the same way"],
+    );
     let why = sim
         .check(
             TOWN,
@@ -440,10 +436,11 @@ fn approvals_need_a_department_of_the_item_and_are_not_repeated() {
     plain.departments.clear();
     let mut sim = Sim::new(plain, TOWN);
     sim.act(TOWN, &Action::Accept);
-    let why = sim
-        .check(TOWN, &Action::Approve { dept: DEPT.into() })
-        .unwrap_err();
-    assert!(why.contains("departments: none"), "{why}");
+    sim.refuses(
+        TOWN,
+        &Action::Approve { dept: DEPT.into() },
+        &["departments: none"],
+    );
     sim.act(TOWN, &Action::Complete);
     assert_eq!(sim.state().outcome, Some(Decision::Approved));
 }
@@ -511,15 +508,13 @@ fn one_rejection_decides_the_case() {
         },
     );
     // The other departments no longer need to (or may) decide.
-    let why = sim
-        .check(
-            CITY,
-            &Action::Approve {
-                dept: ct002.departments[0].clone(),
-            },
-        )
-        .unwrap_err();
-    assert!(why.contains("already decided: rejected"), "{why}");
+    sim.refuses(
+        CITY,
+        &Action::Approve {
+            dept: ct002.departments[0].clone(),
+        },
+        &["already decided: rejected"],
+    );
     sim.act(CITY, &Action::Complete);
     let state = sim.state();
     assert_eq!(state.outcome, Some(Decision::Rejected));
@@ -547,16 +542,14 @@ fn a_bad_rating_opens_a_follow_up_and_a_call_back_closes_it() {
         if let Some(f) = opened {
             assert_eq!(f.closed_at, None);
         }
-        let why = sim
-            .check(
-                TOWN,
-                &Action::Rate {
-                    level: 1,
-                    comment: String::new(),
-                },
-            )
-            .unwrap_err();
-        assert!(why.contains("already been rated"), "{why}");
+        sim.refuses(
+            TOWN,
+            &Action::Rate {
+                level: 1,
+                comment: String::new(),
+            },
+            &["already been rated"],
+        );
 
         sim.act(
             VILLAGE,
@@ -586,16 +579,14 @@ fn a_bad_rating_opens_a_follow_up_and_a_call_back_closes_it() {
 #[test]
 fn accept_with_gaps_records_the_gaps() {
     let mut sim = case_in("submitted");
-    let why = sim
-        .check(
-            TOWN,
-            &Action::AcceptWithGaps {
-                missing: vec![],
-                promise: "尽快".into(),
-            },
-        )
-        .unwrap_err();
-    assert!(why.contains("missing materials listed"), "{why}");
+    sim.refuses(
+        TOWN,
+        &Action::AcceptWithGaps {
+            missing: vec![],
+            promise: "尽快".into(),
+        },
+        &["missing materials listed"],
+    );
     sim.act(
         TOWN,
         &Action::AcceptWithGaps {
@@ -619,10 +610,11 @@ fn accept_with_gaps_records_the_gaps() {
 fn request_materials_pauses_the_clock_only_after_acceptance() {
     // Before acceptance there is no clock to pause.
     let mut sim = case_in("submitted");
-    let why = sim
-        .check(TOWN, &Action::RequestMaterials { missing: vec![] })
-        .unwrap_err();
-    assert!(why.contains("every missing material"), "{why}");
+    sim.refuses(
+        TOWN,
+        &Action::RequestMaterials { missing: vec![] },
+        &["every missing material"],
+    );
     sim.act(TOWN, &probe("request_materials"));
     let state = sim.state();
     assert_eq!(state.status, Status::AwaitingMaterials);
@@ -673,10 +665,11 @@ fn request_materials_pauses_the_clock_only_after_acceptance() {
 #[test]
 fn forward_moves_the_holder_and_extends_the_route() {
     let mut sim = case_in("submitted");
-    let why = sim
-        .check(TOWN, &Action::Forward { to: TOWN.into() })
-        .unwrap_err();
-    assert!(why.contains("already at T01"), "{why}");
+    sim.refuses(
+        TOWN,
+        &Action::Forward { to: TOWN.into() },
+        &["already at T01"],
+    );
     sim.act(TOWN, &Action::Forward { to: CITY.into() });
     // Sent back down (下派) and up again: the route records every visit.
     sim.act(CITY, &Action::Forward { to: TOWN.into() });
@@ -690,10 +683,11 @@ fn forward_moves_the_holder_and_extends_the_route() {
 #[test]
 fn settle_needs_a_conflict() {
     let mut sim = case_in("accepted/department_decided");
-    let why = sim
-        .check(TOWN, &Action::Settle { note: "无".into() })
-        .unwrap_err();
-    assert!(why.contains("no conflict to settle"), "{why}");
+    sim.refuses(
+        TOWN,
+        &Action::Settle { note: "无".into() },
+        &["no conflict to settle"],
+    );
 
     // Two offline nodes of the township: one completes, the other forwards, from the same state.
     let prev = sim.state().last_transition;
@@ -703,25 +697,15 @@ fn settle_needs_a_conflict() {
     assert!(state.conflict());
     assert_eq!(state.conflicts, vec![forward.clone()]);
     assert_eq!(state.status, Status::Completed);
-    let entry = state
-        .timeline
-        .iter()
-        .find(|e| e.id == forward)
-        .expect("kept");
-    assert!(!entry.applied);
-    assert!(
-        entry
-            .problem
-            .as_ref()
-            .is_some_and(|p| p.to_string().contains("completed"))
-    );
+    crate::common::assert_not_applied(&state, &forward, "completed");
     assert!(state.timeline.iter().any(|e| e.id == complete && e.applied));
 
     // Only the holder settles.
-    let why = sim
-        .check(VILLAGE, &Action::Settle { note: "x".into() })
-        .unwrap_err();
-    assert!(why.contains("held by station"), "{why}");
+    sim.refuses(
+        VILLAGE,
+        &Action::Settle { note: "x".into() },
+        &["held by station"],
+    );
     sim.act(
         TOWN,
         &Action::Settle {
@@ -732,15 +716,13 @@ fn settle_needs_a_conflict() {
     assert!(!state.conflict());
     assert_eq!(state.status, Status::Completed);
     assert_eq!(state.timeline.len(), sim.doc.events.len());
-    let why = sim
-        .check(
-            TOWN,
-            &Action::Settle {
-                note: "再次".into(),
-            },
-        )
-        .unwrap_err();
-    assert!(why.contains("no conflict"), "{why}");
+    sim.refuses(
+        TOWN,
+        &Action::Settle {
+            note: "再次".into(),
+        },
+        &["no conflict"],
+    );
 }
 
 #[test]
@@ -752,11 +734,7 @@ fn a_concurrent_transition_that_applies_is_still_flagged() {
     let accept = sim.push_raw(TOWN, &Action::Accept, &prev);
     let state = sim.state();
     assert_eq!(state.status, Status::Accepted);
-    let entry = state
-        .timeline
-        .iter()
-        .find(|e| e.id == accept)
-        .expect("kept");
+    let entry = kept(&state, &accept);
     assert!(entry.applied);
     assert!(
         entry
@@ -775,483 +753,9 @@ fn unknown_and_malformed_events_are_kept_and_flagged() {
     let id = ev.id.clone();
     sim.doc.events.push(ev);
     let state = sim.state();
-    let entry = state.timeline.iter().find(|e| e.id == id).expect("kept");
-    assert!(!entry.applied);
-    assert!(
-        entry
-            .problem
-            .as_ref()
-            .is_some_and(|p| p.to_string().contains("teleport"))
-    );
+    crate::common::assert_not_applied(&state, &id, "teleport");
     assert_eq!(state.status, Status::Submitted);
 }
 
 // ---------------------------------------------------------------------------------------------
 // Through a real node.
-
-fn city(dir: &std::path::Path) -> Node {
-    crate::common::init_city(dir, crate::common::morning("2026-03-02"))
-}
-
-/// Runs `f`, which must fail, and checks that it wrote nothing.
-fn refused_without_writing<T: std::fmt::Debug>(
-    node: &mut Node,
-    f: impl FnOnce(&mut Node) -> Result<T, NodeError>,
-) -> NodeError {
-    let seq = node.seq().expect("seq");
-    let dump = node.index_dump().expect("index dump");
-    let err = f(node).expect_err("the action must be refused");
-    assert_eq!(
-        node.seq().expect("seq"),
-        seq,
-        "a refused action bumped seq: {err}"
-    );
-    assert_eq!(
-        node.index_dump().expect("index dump"),
-        dump,
-        "a refused action changed the index"
-    );
-    err
-}
-
-#[test]
-fn node_refuses_with_not_allowed_and_writes_nothing() {
-    let dir = tempfile::tempdir().unwrap();
-    let mut node = city(dir.path());
-    let ts = node
-        .new_case(&crate::common::intake("TS-004", "李桂兰"))
-        .unwrap();
-    let ct = node
-        .new_case(&crate::common::intake("CT-001", "赵志强"))
-        .unwrap();
-    let ct2 = node
-        .new_case(&crate::common::intake("CT-002", "钱卫东"))
-        .unwrap();
-
-    // The city cannot accept (or refuse) a township item it took in: it forwards it.
-    for action in [
-        Action::Accept,
-        Action::Refuse {
-            reason: "不符合条件".into(),
-        },
-    ] {
-        let err = refused_without_writing(&mut node, |n| n.act(&ts.doc.id, &action, "窗口"));
-        let (kind, why) = crate::common::not_allowed::<()>(Err(err));
-        assert_eq!(kind, action.kind());
-        assert!(
-            why.contains("TS-004")
-                && why.contains("township station")
-                && why.contains("this is a city station")
-                && why.contains("forward the case"),
-            "{why}"
-        );
-    }
-    // It accepts a city item.
-    let v = node.act(&ct.doc.id, &Action::Accept, "窗口").unwrap();
-    assert_eq!(v.state.status, Status::Accepted);
-
-    // Transition-table refusals come back as NotAllowed with the table's reason.
-    let err = refused_without_writing(&mut node, |n| n.act(&ct.doc.id, &Action::Accept, "窗口"));
-    let (kind, why) = crate::common::not_allowed::<()>(Err(err));
-    assert_eq!(kind, "accept");
-    assert!(why.contains("accepted (办理中)"), "{why}");
-
-    node.act(&ct2.doc.number, &Action::Accept, "窗口").unwrap();
-    let err = refused_without_writing(&mut node, |n| n.act(&ct2.doc.id, &Action::Complete, "窗口"));
-    let (_, why) = crate::common::not_allowed::<()>(Err(err));
-    for d in &ct2.doc.item.departments {
-        assert!(why.contains(d.as_str()), "{why}");
-    }
-    let err = refused_without_writing(&mut node, |n| {
-        n.act(
-            &ct2.doc.id,
-            &Action::Approve {
-                dept: "教育局".into(),
-            },
-            "窗口",
-        )
-    });
-    let (_, why) = crate::common::not_allowed::<()>(Err(err));
-    assert!(
-        why.contains("教育局") && why.contains("does not take part"),
-        "{why}"
-    );
-    node.act(
-        &ct2.doc.id,
-        &Action::Approve {
-            dept: "税务局".into(),
-        },
-        "税务窗口",
-    )
-    .unwrap();
-    let err = refused_without_writing(&mut node, |n| {
-        n.act(
-            &ct2.doc.id,
-            &Action::Approve {
-                dept: "税务局".into(),
-            },
-            "税务窗口",
-        )
-    });
-    let (_, why) = crate::common::not_allowed::<()>(Err(err));
-    assert!(why.contains("already decided"), "{why}");
-    let err = refused_without_writing(&mut node, |n| {
-        n.act(&ct2.doc.id, &Action::Settle { note: "x".into() }, "窗口")
-    });
-    let (_, why) = crate::common::not_allowed::<()>(Err(err));
-    assert!(why.contains("no conflict"), "{why}");
-
-    // Once forwarded, the city no longer holds the township case.
-    node.act(&ts.doc.id, &Action::Forward { to: TOWN.into() }, "窗口")
-        .unwrap();
-    let err = refused_without_writing(&mut node, |n| n.act(&ts.doc.id, &Action::Accept, "窗口"));
-    let (_, why) = crate::common::not_allowed::<()>(Err(err));
-    assert!(why.contains("held by station T01, not C01"), "{why}");
-    let err = refused_without_writing(&mut node, |n| {
-        n.act(&ts.doc.id, &Action::Forward { to: VILLAGE.into() }, "窗口")
-    });
-    assert!(
-        matches!(
-            err,
-            NodeError::NotAllowed {
-                action: "forward",
-                ..
-            }
-        ),
-        "{err}"
-    );
-
-    // What only the node checks: unknown stations, missing reasons, bad levels. Nothing written.
-    let err = refused_without_writing(&mut node, |n| {
-        n.act(&ct.doc.id, &Action::Forward { to: "X99".into() }, "窗口")
-    });
-    assert!(
-        matches!(err, NodeError::UnknownStation(ref s) if s == "X99"),
-        "{err}"
-    );
-    let err = refused_without_writing(&mut node, |n| {
-        n.act(
-            &ts.doc.id,
-            &Action::Refuse {
-                reason: "  ".into(),
-            },
-            "窗口",
-        )
-    });
-    assert!(
-        matches!(
-            err,
-            NodeError::InvalidInput {
-                field: "reason",
-                ..
-            }
-        ),
-        "{err}"
-    );
-    let err = refused_without_writing(&mut node, |n| {
-        n.act(
-            &ct.doc.id,
-            &Action::Consult {
-                with: TOWN.into(),
-                minutes: 0,
-                summary: "x".into(),
-            },
-            "窗口",
-        )
-    });
-    assert!(
-        matches!(
-            err,
-            NodeError::InvalidInput {
-                field: "minutes",
-                ..
-            }
-        ),
-        "{err}"
-    );
-    let err = refused_without_writing(&mut node, |n| {
-        n.act("no-such-case", &Action::Accept, "窗口")
-    });
-    assert!(matches!(err, NodeError::CaseNotFound(_)), "{err}");
-
-    // A batch with one refused action writes none of them.
-    let err = refused_without_writing(&mut node, |n| {
-        n.act_many(
-            &[
-                (ct.doc.id.clone(), Action::Complete),
-                (ct.doc.id.clone(), Action::Complete),
-            ],
-            "窗口",
-        )
-    });
-    let (_, why) = crate::common::not_allowed::<()>(Err(err));
-    assert!(why.contains("completed"), "{why}");
-    assert_eq!(
-        node.case(&ct.doc.id).unwrap().state.status,
-        Status::Accepted
-    );
-}
-
-#[test]
-fn tiers_decide_who_accepts_what() {
-    let dir = tempfile::tempdir().unwrap();
-    let node = city(dir.path());
-
-    // A village agent takes in a township item and a village item.
-    let mut node = crate::common::reopen_as(node, dir.path(), VILLAGE);
-    let ts = node
-        .new_case(&crate::common::intake("TS-004", "孙玉梅"))
-        .unwrap();
-    let vl = node
-        .new_case(&crate::common::intake("VL-005", "周德福"))
-        .unwrap();
-    let ct = node
-        .new_case(&crate::common::intake("CT-001", "吴建国"))
-        .unwrap();
-    assert_eq!(ts.state.holder, VILLAGE);
-    for action in [Action::Accept, probe("accept_with_gaps"), probe("refuse")] {
-        let err = refused_without_writing(&mut node, |n| n.act(&ts.doc.id, &action, "代办员"));
-        let (_, why) = crate::common::not_allowed::<()>(Err(err));
-        assert!(
-            why.contains("accepted at a township station") && why.contains("village station"),
-            "{why}"
-        );
-    }
-    node.act(&vl.doc.id, &Action::Accept, "代办员").unwrap();
-    node.act(&ts.doc.id, &Action::Forward { to: TOWN.into() }, "代办员")
-        .unwrap();
-    node.act(&ct.doc.id, &Action::Forward { to: TOWN.into() }, "代办员")
-        .unwrap();
-    // The village may still record a consult and notes on a case it forwarded, but not handle it.
-    node.act(
-        &ts.doc.id,
-        &Action::Consult {
-            with: TOWN.into(),
-            minutes: 5,
-            summary: "询问材料".into(),
-        },
-        "代办员",
-    )
-    .unwrap();
-    let err = refused_without_writing(&mut node, |n| {
-        n.act(&ts.doc.id, &probe("request_materials"), "代办员")
-    });
-    assert!(matches!(err, NodeError::NotAllowed { .. }), "{err}");
-
-    // The township accepts the township item and forwards the city item up.
-    let mut node = crate::common::reopen_as(node, dir.path(), TOWN);
-    let err = refused_without_writing(&mut node, |n| n.act(&ct.doc.id, &Action::Accept, "窗口"));
-    let (_, why) = crate::common::not_allowed::<()>(Err(err));
-    assert!(
-        why.contains("accepted at a city station") && why.contains("this is a township station"),
-        "{why}"
-    );
-    let v = node.act(&ts.doc.id, &Action::Accept, "窗口").unwrap();
-    assert_eq!(v.state.status, Status::Accepted);
-    node.act(&ct.doc.id, &Action::Forward { to: CITY.into() }, "窗口")
-        .unwrap();
-    let err = refused_without_writing(&mut node, |n| n.act(&vl.doc.id, &Action::Complete, "窗口"));
-    let (_, why) = crate::common::not_allowed::<()>(Err(err));
-    assert!(why.contains("held by station V01, not T01"), "{why}");
-
-    // The city accepts it.
-    let mut node = crate::common::reopen_as(node, dir.path(), CITY);
-    let v = node.act(&ct.doc.id, &Action::Accept, "窗口").unwrap();
-    assert_eq!(v.state.route, vec![VILLAGE, TOWN, CITY]);
-    assert_eq!(v.state.status, Status::Accepted);
-}
-
-#[test]
-fn tiers_hold_on_enrolled_village_and_township_nodes() {
-    let root = tempfile::tempdir().unwrap();
-    let mut city = city(&root.path().join("city"));
-    let mut village = crate::common::enrol(&mut city, VILLAGE, &root.path().join("village"));
-    let mut town = crate::common::enrol(&mut city, TOWN, &root.path().join("town"));
-
-    // The village agent's own node: it takes in anything, accepts only village items.
-    let ts = village
-        .new_case(&crate::common::intake("TS-004", "孙玉梅"))
-        .unwrap();
-    let vl = village
-        .new_case(&crate::common::intake("VL-005", "周德福"))
-        .unwrap();
-    for action in [Action::Accept, probe("accept_with_gaps"), probe("refuse")] {
-        let err = refused_without_writing(&mut village, |n| n.act(&ts.doc.id, &action, "代办员"));
-        let (kind, why) = crate::common::not_allowed::<()>(Err(err));
-        assert_eq!(kind, action.kind());
-        assert!(
-            why.contains("TS-004")
-                && why.contains("accepted at a township station")
-                && why.contains("this is a village station"),
-            "{why}"
-        );
-    }
-    let v = village.act(&vl.doc.id, &Action::Accept, "代办员").unwrap();
-    assert_eq!(v.doc.events[0].node, village.identity().node_id);
-    let v = village
-        .act(&ts.doc.id, &Action::Forward { to: TOWN.into() }, "代办员")
-        .unwrap();
-    assert_eq!(v.state.holder, TOWN);
-
-    // The township hall's node: township items yes, city items no.
-    let ts2 = town
-        .new_case(&crate::common::intake("TS-004", "郭秀兰"))
-        .unwrap();
-    let ct = town
-        .new_case(&crate::common::intake("CT-002", "邓建平"))
-        .unwrap();
-    assert_eq!(
-        town.act(&ts2.doc.id, &Action::Accept, "窗口")
-            .unwrap()
-            .state
-            .status,
-        Status::Accepted
-    );
-    let err = refused_without_writing(&mut town, |n| n.act(&ct.doc.id, &Action::Accept, "窗口"));
-    let (_, why) = crate::common::not_allowed::<()>(Err(err));
-    assert!(
-        why.contains("accepted at a city station") && why.contains("this is a township station"),
-        "{why}"
-    );
-    town.act(&ct.doc.id, &Action::Forward { to: CITY.into() }, "窗口")
-        .unwrap();
-    // Only a city node changes network documents.
-    let err = town
-        .set_settings(yizhan_node::network::Settings::default())
-        .unwrap_err();
-    assert!(matches!(err, NodeError::NotAllowed { .. }), "{err}");
-}
-
-#[test]
-fn a_batch_of_actions_on_one_case_sees_each_step() {
-    let dir = tempfile::tempdir().unwrap();
-    let mut node = city(dir.path());
-    // A 即办件 is accepted and completed on the spot, in one transaction.
-    let ct = node
-        .new_case(&crate::common::intake("CT-001", "蒋丽萍"))
-        .unwrap();
-    let seq = node.seq().unwrap();
-    let views = node
-        .act_many(
-            &[
-                (ct.doc.id.clone(), Action::Accept),
-                (ct.doc.number.clone(), Action::Complete),
-                (ct.doc.id.clone(), Action::Deliver),
-            ],
-            "窗口",
-        )
-        .unwrap();
-    assert_eq!(views.len(), 3);
-    assert_eq!(views[2].state.status, Status::Delivered);
-    assert_eq!(node.seq().unwrap(), seq + 3);
-    let v = node.case(&ct.doc.id).unwrap();
-    assert_eq!(v.doc.events.len(), 3);
-    assert!(
-        v.state
-            .timeline
-            .iter()
-            .all(|e| e.applied && e.problem.is_none())
-    );
-    // Each event points at the one before it.
-    assert_eq!(v.doc.events[1].prev, v.doc.events[0].id);
-    assert_eq!(v.doc.events[2].prev, v.doc.events[1].id);
-    node.reindex().unwrap();
-    assert_eq!(
-        node.case(&ct.doc.id).unwrap().state.status,
-        Status::Delivered
-    );
-}
-
-/// Every action the property test below draws from, with empty and non-empty lists where an
-/// action takes one (an empty gap list or notice is refused).
-fn any_action(i: usize) -> Action {
-    let actions = [
-        Action::Accept,
-        Action::AcceptWithGaps {
-            missing: vec![],
-            promise: "三日内补齐".into(),
-        },
-        Action::AcceptWithGaps {
-            missing: vec!["户口簿".into()],
-            promise: "三日内补齐".into(),
-        },
-        Action::Refuse {
-            reason: "不符合条件".into(),
-        },
-        Action::RequestMaterials { missing: vec![] },
-        Action::RequestMaterials {
-            missing: vec!["身份证".into()],
-        },
-        Action::Suspend {
-            reason: "听证".into(),
-        },
-        Action::Resume,
-        Action::Forward { to: TOWN.into() },
-        Action::Forward { to: CITY.into() },
-        Action::Approve {
-            dept: "乡镇农业农村办公室".into(),
-        },
-        Action::Reject {
-            dept: "乡镇自然资源所".into(),
-            reason: "不符".into(),
-        },
-        Action::Complete,
-        Action::Deliver,
-        Action::Rate {
-            level: 5,
-            comment: String::new(),
-        },
-        Action::FollowUp {
-            summary: "已回访".into(),
-        },
-    ];
-    actions[i % actions.len()].clone()
-}
-
-/// The folded state without what records the log itself (the timeline, the conflict flags).
-fn outcome(mut s: CaseState) -> CaseState {
-    s.timeline.clear();
-    s.conflicts.clear();
-    s
-}
-
-proptest::proptest! {
-    /// Issue #11: an event the transition table refuses changes nothing — folding the log with
-    /// it gives the state of the log without it (only the timeline and the conflict flags say
-    /// it was there). `accept_with_gaps` with no gaps used to set the status, the acceptance date
-    /// and clear the missing list before refusing.
-    #[test]
-    fn a_refused_event_leaves_the_folded_state_unchanged(
-        steps in proptest::collection::vec((0usize..16, 0usize..3), 1..24)
-    ) {
-        let stations = [VILLAGE, TOWN, CITY];
-        let t0 = crate::common::ms("2026-03-02T09:00:00+08:00");
-        let mut doc = crate::common::case_doc("case-1", crate::common::default_item("TS-006"), TOWN, t0);
-        for (i, (a, s)) in steps.iter().enumerate() {
-            let action = any_action(*a);
-            doc.events.push(Event {
-                id: format!("e{i:03}"),
-                kind: action.kind().to_string(),
-                at: t0 + 60_000 * (i as i64 + 1),
-                order: None,
-                station: stations[*s].to_string(),
-                node: "node-0".into(),
-                operator: "窗口".into(),
-                prev: String::new(),
-                fields: action.fields(),
-            });
-        }
-        let full = fold::fold(&doc);
-        for entry in &full.timeline {
-            if matches!(entry.problem, Some(fold::Problem::Refused(_))) {
-                let mut without = doc.clone();
-                without.events.retain(|e| e.id != entry.id);
-                proptest::prop_assert_eq!(
-                    outcome(full.clone()),
-                    outcome(fold::fold(&without)),
-                    "refused {} changed the state", entry.kind
-                );
-            }
-        }
-    }
-}

@@ -361,6 +361,42 @@ pub(crate) fn yz(yizhan: &Path, data: &Path, args: &[&str]) -> Result<Value> {
     parse_output(&out, args)
 }
 
+/// The command line that takes in `count` cases of the township item TS-004 for one applicant at
+/// `address` (the scenarios' workload; a long address makes larger documents).
+pub(crate) fn township_intake<'a>(address: &'a str, count: &'a str) -> [&'a str; 10] {
+    [
+        "case",
+        "new",
+        "--item",
+        "TS-004",
+        "--applicant",
+        "王某",
+        "--address",
+        address,
+        "--count",
+        count,
+    ]
+}
+
+/// Runs `yizhan --data DATA --json join TICKET` in the lab's namespace `ns`; returns what `join`
+/// printed.
+pub(crate) fn join_in_lab(
+    lab: &Lab,
+    ns: usize,
+    yizhan: &Path,
+    data: &Path,
+    ticket: &str,
+) -> Result<Value> {
+    let joined = lab.output(
+        ns,
+        Command::new(yizhan)
+            .arg("--data")
+            .arg(data)
+            .args(["--json", "join", ticket]),
+    )?;
+    parse_output(&joined, &["join"])
+}
+
 pub(crate) fn parse_output(out: &std::process::Output, args: &[&str]) -> Result<Value> {
     if !out.status.success() {
         bail!(
@@ -426,14 +462,7 @@ fn sync_check(lab: &Lab, args: &CheckArgs, spec: LinkSpec, yizhan: &Path) -> Res
         let _drain = std::thread::Builder::new()
             .name("yz-serve-out".into())
             .spawn(move || out.lines().map_while(Result::ok).count())?;
-        let joined = lab.output(
-            1,
-            Command::new(yizhan)
-                .arg("--data")
-                .arg(&town)
-                .args(["--json", "join", &ticket]),
-        )?;
-        parse_output(&joined, &["join"])?;
+        join_in_lab(lab, 1, yizhan, &town, &ticket)?;
         yz(
             yizhan,
             &town,
@@ -446,22 +475,7 @@ fn sync_check(lab: &Lab, args: &CheckArgs, spec: LinkSpec, yizhan: &Path) -> Res
         let target = args.bytes as u64 * 3 / 2;
         let mut cases = 0u32;
         while case_bytes(&town)? < target {
-            yz(
-                yizhan,
-                &town,
-                &[
-                    "case",
-                    "new",
-                    "--item",
-                    "TS-004",
-                    "--applicant",
-                    "王某",
-                    "--address",
-                    &address,
-                    "--count",
-                    "5",
-                ],
-            )?;
+            yz(yizhan, &town, &township_intake(&address, "5"))?;
             cases += 5;
         }
         let doc_bytes = case_bytes(&town)?;

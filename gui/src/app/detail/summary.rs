@@ -29,7 +29,7 @@ pub(super) fn summary(ui: &mut egui::Ui, cx: &Cx<'_>, view: &CaseView) {
                     "{} {} · {} · {} {} / {} {}",
                     doc.item.code,
                     doc.item.name,
-                    t.kind(&doc.item.kind),
+                    t.kind(doc.item.kind.as_str()),
                     t.promised,
                     doc.item.promised_days,
                     t.legal,

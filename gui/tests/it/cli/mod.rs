@@ -2,7 +2,7 @@
 //! through the real binary, and every kind of bad input refused with one clear line and nothing
 //! written.
 
-use crate::support::{Mark, NOW, STORE_FILE, Yizhan, parse_json, run_command};
+use crate::support::{Mark, NOW, STORE_FILE, Yizhan, args, parse_json, run_command};
 use serde_json::Value;
 use std::collections::BTreeSet;
 use std::path::Path;
@@ -70,6 +70,17 @@ fn refused(y: &Yizhan, args: &[&str], names: &[&str]) -> String {
     line
 }
 
+/// The entry of a JSON array whose `key` is `value`.
+fn entry(array: &Value, key: &str, value: &str) -> Value {
+    array
+        .as_array()
+        .unwrap_or_else(|| panic!("not an array: {array}"))
+        .iter()
+        .find(|e| e[key] == value)
+        .cloned()
+        .unwrap_or_else(|| panic!("no entry with {key} {value} in {array}"))
+}
+
 fn assert_no_personal_data(text: &str, what: &str) {
     assert!(
         !text.contains(ID_NUMBER) && !text.contains(PHONE),
@@ -102,15 +113,7 @@ fn a_case_from_intake_to_follow_up() {
     assert_eq!(status["stations"], 3);
 
     let stations = y.json(&["station", "list"]);
-    let by_code = |code: &str| -> Value {
-        stations
-            .as_array()
-            .expect("station list is an array")
-            .iter()
-            .find(|st| st["code"] == code)
-            .cloned()
-            .unwrap_or_else(|| panic!("station {code} missing from {stations}"))
-    };
+    let by_code = |code: &str| entry(&stations, "code", code);
     assert_eq!(by_code("T01")["tier"], "township");
     assert_eq!(by_code("T01")["parent"], "C01");
     assert_eq!(by_code("V01")["tier"], "village");
@@ -138,18 +141,9 @@ fn a_case_from_intake_to_follow_up() {
     assert_eq!(depts, ["市场监管局", "税务局", "公安局"]);
 
     // Intake.
-    let created = y.json(&[
-        "case",
-        "new",
-        "--item",
-        "CT-002",
-        "--applicant",
-        "王小明",
-        "--id-number",
-        ID_NUMBER,
-        "--phone",
-        PHONE,
-    ]);
+    let created = y.json(&args(&format!(
+        "case new --item CT-002 --applicant 王小明 --id-number {ID_NUMBER} --phone {PHONE}"
+    )));
     assert_eq!(created["event"], "created", "{created}");
     let id = s(&created["id"], "id").to_string();
     let number = s(&created["number"], "number").to_string();
@@ -220,15 +214,9 @@ fn a_case_from_intake_to_follow_up() {
     );
 
     // 5 非常不满意 opens a follow-up; the call back closes it.
-    let rated = y.json(&[
-        "case",
-        "rate",
-        &number,
-        "--level",
-        "5",
-        "--comment",
-        "等太久",
-    ]);
+    let rated = y.json(&args(&format!(
+        "case rate {number} --level 5 --comment 等太久"
+    )));
     assert_eq!(rated["rating"], 5);
     assert_eq!(rated["follow_up_open"], true);
     assert!(rated["follow_up_due"].is_string(), "{rated}");
@@ -361,33 +349,13 @@ fn a_case_from_intake_to_follow_up() {
 #[test]
 fn search_finds_a_case_by_id_and_phone_endings_and_by_given_name() {
     let (_tmp, y) = network();
-    let ours = y.json(&[
-        "case",
-        "new",
-        "--item",
-        "CT-001",
-        "--applicant",
-        "王秀英",
-        "--id-number",
-        ID_NUMBER,
-        "--phone",
-        PHONE,
-    ]);
+    let ours = y.json(&args(&format!(
+        "case new --item CT-001 --applicant 王秀英 --id-number {ID_NUMBER} --phone {PHONE}"
+    )));
     let id = s(&ours["id"], "case id").to_string();
     let number = s(&ours["number"], "case number").to_string();
     // Someone else, sharing none of what is searched for below.
-    y.json(&[
-        "case",
-        "new",
-        "--item",
-        "CT-001",
-        "--applicant",
-        "李建国",
-        "--id-number",
-        "110105198001018763",
-        "--phone",
-        "13911112222",
-    ]);
+    y.json(&args("case new --item CT-001 --applicant 李建国 --id-number 110105198001018763 --phone 13911112222"));
     let tail = number
         .split_once('-')
         .map(|(_, t)| t.to_string())
@@ -430,13 +398,9 @@ fn every_action_command_prints_json() {
     let (_, a) = y.new_case("CT-001", "王一");
     for args in [
         &["case", "note", &a, "申请人来电询问进度"][..],
-        &[
-            "case",
-            "request-materials",
-            &a,
-            "--missing",
-            "经营场所使用证明；委托书",
-        ],
+        &args(&format!(
+            "case request-materials {a} --missing 经营场所使用证明；委托书"
+        )),
         &["case", "resume", &a],
         &["case", "accept", &a],
         &[
@@ -459,42 +423,19 @@ fn every_action_command_prints_json() {
     }
     let (_, b) = y.new_case("CT-002", "王二");
     y.json(&["case", "accept", &b]);
-    let rejected = y.json(&[
-        "case",
-        "reject",
-        &b,
-        "--dept",
-        "税务局",
-        "--reason",
-        "欠税未清",
-    ]);
+    let rejected = y.json(&args(&format!(
+        "case reject {b} --dept 税务局 --reason 欠税未清"
+    )));
     assert_eq!(rejected["approvals"]["税务局"], "rejected");
     let (_, c) = y.new_case("CT-001", "王三");
     let refused_case = y.json(&["case", "refuse", &c, "--reason", "不属于本机关职权范围"]);
     assert_eq!(refused_case["status"], "refused");
     let (_, d) = y.new_case("CT-001", "王四");
-    let gaps = y.json(&[
-        "case",
-        "accept-with-gaps",
-        &d,
-        "--missing",
-        "委托书",
-        "--promise",
-        "三日内补交",
-    ]);
+    let gaps = y.json(&args(&format!(
+        "case accept-with-gaps {d} --missing 委托书 --promise 三日内补交"
+    )));
     assert_eq!(gaps["status"], "accepted");
-    let delegated = y.json(&[
-        "case",
-        "new",
-        "--item",
-        "TS-004",
-        "--applicant",
-        "赵五",
-        "--delegated",
-        "--entrustment",
-        "--handed-over",
-        "身份证复印件；照片",
-    ]);
+    let delegated = y.json(&args("case new --item TS-004 --applicant 赵五 --delegated --entrustment --handed-over 身份证复印件；照片"));
     assert_eq!(delegated["event"], "created");
     assert_eq!(y.json(&["stats"])["totals"]["delegated"], 1);
 }
@@ -510,27 +451,12 @@ fn yizhan_data_environment_variable_replaces_data_flag() {
         cmd.env("YIZHAN_DATA", &dir);
         parse_json(&run_command(cmd, args))
     };
-    let status = with_env(&[
-        "--json",
-        "init",
-        "--network",
-        "环境市",
-        "--code",
-        "C09",
-        "--name",
-        "环境市政务服务中心",
-    ]);
+    let status = with_env(&args(
+        "--json init --network 环境市 --code C09 --name 环境市政务服务中心",
+    ));
     assert_eq!(status["data"], dir_str);
     assert!(dir.join(STORE_FILE).is_file());
-    let created = with_env(&[
-        "case",
-        "new",
-        "--json",
-        "--item",
-        "CT-001",
-        "--applicant",
-        "王小明",
-    ]);
+    let created = with_env(&args("case new --json --item CT-001 --applicant 王小明"));
     assert_eq!(created["event"], "created");
     // The flag and the variable reach the same store.
     assert_eq!(y.case_total(), 1);
@@ -559,16 +485,9 @@ fn without_data_dir_the_platform_data_directory_is_used() {
     };
     let line = run(&["status"]).refused();
     assert!(line.contains("no Yizhan store"), "{line}");
-    let status = parse_json(&run(&[
-        "--json",
-        "init",
-        "--network",
-        "默认市",
-        "--code",
-        "C01",
-        "--name",
-        "默认中心",
-    ]));
+    let status = parse_json(&run(&args(
+        "--json init --network 默认市 --code C01 --name 默认中心",
+    )));
     assert_eq!(
         status["data"],
         xdg.join("yizhan").to_str().expect("a UTF-8 path")

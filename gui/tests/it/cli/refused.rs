@@ -32,16 +32,9 @@ fn invalid_id_number_is_refused_without_echoing_it() {
     let bad = "110105194912310021";
     let line = refused(
         &y,
-        &[
-            "case",
-            "new",
-            "--item",
-            "CT-001",
-            "--applicant",
-            "王小明",
-            "--id-number",
-            bad,
-        ],
+        &args(&format!(
+            "case new --item CT-001 --applicant 王小明 --id-number {bad}"
+        )),
         &["ID number", "check digit"],
     );
     assert!(
@@ -51,31 +44,18 @@ fn invalid_id_number_is_refused_without_echoing_it() {
     for bad in ["1101051949", "11010519491331002X", "1101051949123100ZX"] {
         refused(
             &y,
-            &[
-                "case",
-                "new",
-                "--item",
-                "CT-001",
-                "--applicant",
-                "王小明",
-                "--id-number",
-                bad,
-            ],
+            &args(&format!(
+                "case new --item CT-001 --applicant 王小明 --id-number {bad}"
+            )),
             &["ID number"],
         );
     }
     // A lower-case check character is the same number.
     let (_, number) = {
-        let created = y.json(&[
-            "case",
-            "new",
-            "--item",
-            "CT-001",
-            "--applicant",
-            "王小明",
-            "--id-number",
-            &ID_NUMBER.to_lowercase(),
-        ]);
+        let created = y.json(&args(&format!(
+            "case new --item CT-001 --applicant 王小明 --id-number {}",
+            ID_NUMBER.to_lowercase()
+        )));
         ((), s(&created["number"], "number").to_string())
     };
     assert_eq!(
@@ -90,16 +70,9 @@ fn invalid_phone_is_refused() {
     for bad in ["abc", "12", "138-0013-8000x", "1234567890123456789012"] {
         let line = refused(
             &y,
-            &[
-                "case",
-                "new",
-                "--item",
-                "CT-001",
-                "--applicant",
-                "王小明",
-                "--phone",
-                bad,
-            ],
+            &args(&format!(
+                "case new --item CT-001 --applicant 王小明 --phone {bad}"
+            )),
             &["phone"],
         );
         assert!(!line.contains(bad), "the error repeats the phone: {line}");
@@ -211,17 +184,9 @@ fn forward_to_unknown_station_is_refused() {
     );
     refused(
         &y,
-        &[
-            "case",
-            "consult",
-            &number,
-            "--with",
-            "ZZ99",
-            "--minutes",
-            "10",
-            "--summary",
-            "x",
-        ],
+        &args(&format!(
+            "case consult {number} --with ZZ99 --minutes 10 --summary x"
+        )),
         &["ZZ99"],
     );
 }
@@ -262,15 +227,9 @@ fn township_item_taken_in_at_the_city_must_be_forwarded() {
     assert!(line.contains("TS-004"), "{line}");
     refused(
         &y,
-        &[
-            "case",
-            "accept-with-gaps",
-            &number,
-            "--missing",
-            "照片",
-            "--promise",
-            "补交",
-        ],
+        &args(&format!(
+            "case accept-with-gaps {number} --missing 照片 --promise 补交"
+        )),
         &["forward"],
     );
     refused(
@@ -329,15 +288,7 @@ fn refused_store(dir: &Path, expect: &str) {
         &["reindex"],
         &["stats", "--by", "dept"],
         &["catalog", "list"],
-        &[
-            "init",
-            "--network",
-            "测试市",
-            "--code",
-            "C01",
-            "--name",
-            "中心",
-        ],
+        &args("init --network 测试市 --code C01 --name 中心")[..],
     ] {
         let line = y.refused(args);
         // `init` refuses to overwrite the file, whatever it holds.
@@ -441,16 +392,7 @@ fn a_corrupt_case_document_gives_one_clear_error() {
 fn a_damaged_store_never_panics() {
     let (_tmp, y) = network();
     let base = y.data().to_path_buf();
-    let out = y.ok(&[
-        "case",
-        "new",
-        "--item",
-        "TS-004",
-        "--applicant",
-        "张三",
-        "--count",
-        "200",
-    ]);
+    let out = y.ok(&args("case new --item TS-004 --applicant 张三 --count 200"));
     assert_eq!(out.lines().count(), 200);
     let pristine = std::fs::read(base.join(STORE_FILE)).expect("the store");
     let mut x: u64 = 0x2545_F491_4F6C_DD1D;
@@ -511,15 +453,7 @@ fn init_on_an_existing_store_is_refused() {
     y.new_case("CT-001", "王小明");
     let status = y.json(&["status"]);
     let bytes_before = y.mark();
-    let line = y.refused(&[
-        "init",
-        "--network",
-        "别的市",
-        "--code",
-        "C02",
-        "--name",
-        "别的中心",
-    ]);
+    let line = y.refused(&args("init --network 别的市 --code C02 --name 别的中心"));
     assert!(line.contains("already holds a store file"), "{line}");
     assert_eq!(
         y.json(&["status"]),
@@ -703,14 +637,10 @@ fn bad_clock_is_refused_naming_yizhan_now() {
     let (_tmp, y) = network();
     let before: Mark = y.mark();
     for bad in ["garbage", "2026-13-01T09:00:00+08:00", "2026-03-02"] {
-        let line = y.clone().env("YIZHAN_NOW", bad).refused(&[
-            "case",
-            "new",
-            "--item",
-            "CT-001",
-            "--applicant",
-            "王小明",
-        ]);
+        let line = y
+            .clone()
+            .env("YIZHAN_NOW", bad)
+            .refused(&args("case new --item CT-001 --applicant 王小明"));
         assert!(
             line.contains("YIZHAN_NOW") && line.contains(bad),
             "the error should name YIZHAN_NOW and {bad:?}: {line}"
@@ -747,15 +677,7 @@ fn a_due_date_in_a_year_without_a_calendar_is_provisional_in_json() {
     assert_eq!(shown["due_on"], "2026-12-29", "{shown}");
 
     let list = y.json(&["case", "list"]);
-    let row = |id: &str| -> Value {
-        list["cases"]
-            .as_array()
-            .expect("cases")
-            .iter()
-            .find(|r| r["id"] == id)
-            .cloned()
-            .unwrap_or_else(|| panic!("{id} not listed: {list}"))
-    };
+    let row = |id: &str| entry(&list["cases"], "id", id);
     assert_eq!(row(&late)["provisional"], true, "{list}");
     assert_eq!(row(&late)["due_provisional"], true, "{list}");
     assert_eq!(row(&early)["provisional"], false, "{list}");
@@ -778,16 +700,9 @@ fn a_due_date_in_a_year_without_a_calendar_is_provisional_in_json() {
 #[test]
 fn a_short_phone_number_is_masked_in_case_show() {
     let (_tmp, y) = network();
-    let created = y.json(&[
-        "case",
-        "new",
-        "--item",
-        "CT-002",
-        "--applicant",
-        "王小明",
-        "--phone",
-        "8123456",
-    ]);
+    let created = y.json(&args(
+        "case new --item CT-002 --applicant 王小明 --phone 8123456",
+    ));
     let number = created["number"].as_str().expect("number").to_string();
     let shown = y.json(&["case", "show", &number]);
     assert_eq!(shown["applicant"]["phone"], "*******", "{shown}");

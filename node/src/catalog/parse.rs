@@ -1,0 +1,569 @@
+//! Reading rows: the CSV columns and JSON fields, one draft item per row with every problem
+//! recorded against its row and field, and the checks that turn a draft into an item.
+
+use super::{
+    CaseKind, Catalog, CatalogError, MAX_CODE_CHARS, MAX_LEGAL_DAYS, MAX_NAME_CHARS, RowError,
+    RowProblem, ServiceItem, SyntaxProblem,
+};
+use crate::station::Tier;
+use std::collections::BTreeMap;
+
+/// The CSV columns, in their usual order.
+pub(super) const CSV_COLUMNS: [&str; 10] = [
+    "code",
+    "name",
+    "kind",
+    "legal_days",
+    "promised_days",
+    "materials",
+    "tier",
+    "departments",
+    "conditions",
+    "retired",
+];
+/// CSV columns that may be left out of the header (they default to empty, and `retired` to no).
+pub(super) const CSV_OPTIONAL_COLUMNS: [&str; 3] = ["departments", "conditions", "retired"];
+/// JSON fields of an item; `departments`, `conditions` and `retired` may be left out.
+pub(super) const JSON_FIELDS: [&str; 10] = CSV_COLUMNS;
+
+/// One row as extracted from a file, before the rules are checked.
+///
+/// A field is `None` when it was missing or malformed; that problem has already been recorded,
+/// and the rules that need the field are skipped so each mistake is reported once.
+#[derive(Debug, Default)]
+pub(super) struct Draft {
+    pub(super) code: Option<String>,
+    pub(super) name: Option<String>,
+    pub(super) kind: Option<CaseKind>,
+    pub(super) legal_days: Option<u32>,
+    pub(super) promised_days: Option<u32>,
+    pub(super) materials: Option<Vec<String>>,
+    pub(super) tier: Option<Tier>,
+    pub(super) departments: Option<Vec<String>>,
+    pub(super) conditions: String,
+    pub(super) retired: bool,
+}
+
+impl Draft {
+    /// A draft holding every field of an already-typed item.
+    pub(super) fn from_item(item: ServiceItem) -> Draft {
+        Draft {
+            code: Some(item.code),
+            name: Some(item.name),
+            kind: Some(item.kind),
+            legal_days: Some(item.legal_days),
+            promised_days: Some(item.promised_days),
+            materials: Some(item.materials),
+            tier: Some(item.tier),
+            departments: Some(item.departments),
+            conditions: item.conditions,
+            retired: item.retired,
+        }
+    }
+}
+
+/// Records one problem with one row.
+pub(super) fn row_error(errors: &mut Vec<RowError>, row: usize, field: &str, problem: RowProblem) {
+    errors.push(RowError {
+        row,
+        field: field.to_string(),
+        problem,
+    });
+}
+
+/// Trims every entry of a list and drops the empty ones.
+pub(super) fn clean_list(list: Vec<String>) -> Vec<String> {
+    list.into_iter()
+        .map(|s| s.trim().to_string())
+        .filter(|s| !s.is_empty())
+        .collect()
+}
+
+/// Splits a list cell on `;` or `；` and drops empty entries. `、` is not a separator: it occurs
+/// inside material names such as 营业执照正、副本.
+pub(super) fn split_list(cell: &str) -> Vec<String> {
+    clean_list(cell.split([';', '；']).map(str::to_string).collect())
+}
+
+/// Checks the rules on a draft and builds the item when the row is good.
+///
+/// `seen` maps codes to the row that first used them, to report duplicates.
+pub(super) fn finish_row(
+    row: usize,
+    draft: Draft,
+    seen: &mut BTreeMap<String, usize>,
+    errors: &mut Vec<RowError>,
+) -> Option<ServiceItem> {
+    let before = errors.len();
+
+    if let Some(code) = &draft.code {
+        if code.is_empty() {
+            row_error(errors, row, "code", RowProblem::Empty);
+        } else if code.chars().any(char::is_whitespace) {
+            row_error(errors, row, "code", RowProblem::Whitespace(code.clone()));
+        } else if code.chars().count() > MAX_CODE_CHARS {
+            row_error(
+                errors,
+                row,
+                "code",
+                RowProblem::TooLong {
+                    shown: Some(code.clone()),
+                    max: MAX_CODE_CHARS,
+                },
+            );
+        } else if let Some(first) = seen.get(code) {
+            row_error(
+                errors,
+                row,
+                "code",
+                RowProblem::Duplicate {
+                    code: code.clone(),
+                    first_row: *first,
+                },
+            );
+        } else {
+            seen.insert(code.clone(), row);
+        }
+    }
+
+    let name = draft.name.map(|n| n.trim().to_string());
+    if let Some(name) = &name {
+        if name.is_empty() {
+            row_error(errors, row, "name", RowProblem::Empty);
+        } else if name.chars().count() > MAX_NAME_CHARS {
+            row_error(
+                errors,
+                row,
+                "name",
+                RowProblem::TooLong {
+                    shown: None,
+                    max: MAX_NAME_CHARS,
+                },
+            );
+        }
+    }
+
+    if let Some(legal) = draft.legal_days
+        && legal > MAX_LEGAL_DAYS
+    {
+        row_error(
+            errors,
+            row,
+            "legal_days",
+            RowProblem::MoreThan {
+                value: u64::from(legal),
+                max: MAX_LEGAL_DAYS,
+            },
+        );
+    }
+
+    if let (Some(promised), Some(legal)) = (draft.promised_days, draft.legal_days)
+        && promised > legal
+    {
+        row_error(
+            errors,
+            row,
+            "promised_days",
+            RowProblem::PromisedOverLegal { promised, legal },
+        );
+    }
+
+    let materials = draft.materials.map(clean_list);
+    match (draft.kind, draft.promised_days) {
+        (Some(CaseKind::Instant), Some(promised)) if promised != 0 => row_error(
+            errors,
+            row,
+            "promised_days",
+            RowProblem::InstantNotZero(promised),
+        ),
+        (Some(CaseKind::Promised), Some(0)) => {
+            row_error(errors, row, "promised_days", RowProblem::PromisedZero)
+        }
+        _ => {}
+    }
+    if draft.kind == Some(CaseKind::Promised) && materials.as_ref().is_some_and(Vec::is_empty) {
+        row_error(errors, row, "materials", RowProblem::NoMaterials);
+    }
+
+    let departments = draft.departments.map(clean_list);
+    if let Some(departments) = &departments {
+        let mut listed = std::collections::BTreeSet::new();
+        for department in departments {
+            if !listed.insert(department.as_str()) {
+                row_error(
+                    errors,
+                    row,
+                    "departments",
+                    RowProblem::ListedTwice(department.clone()),
+                );
+            }
+        }
+    }
+
+    if errors.len() != before {
+        return None;
+    }
+    Some(ServiceItem {
+        code: draft.code?,
+        name: name?,
+        kind: draft.kind?,
+        legal_days: draft.legal_days?,
+        promised_days: draft.promised_days?,
+        materials: materials?,
+        tier: draft.tier?,
+        departments: departments?,
+        conditions: draft.conditions.trim().to_string(),
+        retired: draft.retired,
+    })
+}
+
+/// Checks every draft and builds the catalog, or reports every bad row.
+pub(super) fn build(
+    drafts: Vec<(usize, Draft)>,
+    mut errors: Vec<RowError>,
+) -> Result<Catalog, CatalogError> {
+    if drafts.is_empty() && errors.is_empty() {
+        return Err(CatalogError::Empty);
+    }
+    let mut seen = BTreeMap::new();
+    let mut items = BTreeMap::new();
+    for (row, draft) in drafts {
+        if let Some(item) = finish_row(row, draft, &mut seen, &mut errors) {
+            items.insert(item.code.clone(), item);
+        }
+    }
+    if errors.is_empty() {
+        Ok(Catalog { items })
+    } else {
+        errors.sort_by_key(|e| e.row);
+        Err(CatalogError::Rows(errors))
+    }
+}
+
+/// Parses a day count from a CSV cell.
+pub(super) fn parse_days_cell(
+    cell: &str,
+    row: usize,
+    field: &str,
+    errors: &mut Vec<RowError>,
+) -> Option<u32> {
+    let cell = cell.trim();
+    if cell.is_empty() {
+        row_error(errors, row, field, RowProblem::Empty);
+        return None;
+    }
+    match cell.parse::<i64>() {
+        Ok(n) if n < 0 => {
+            row_error(errors, row, field, RowProblem::Negative(n.to_string()));
+            None
+        }
+        Ok(n) => match u32::try_from(n) {
+            Ok(n) => Some(n),
+            Err(_) => {
+                row_error(
+                    errors,
+                    row,
+                    field,
+                    RowProblem::MoreThan {
+                        value: n.unsigned_abs(),
+                        max: MAX_LEGAL_DAYS,
+                    },
+                );
+                None
+            }
+        },
+        Err(_)
+            if cell
+                .trim_start_matches(['-', '+'])
+                .chars()
+                .all(|c| c.is_ascii_digit()) =>
+        {
+            row_error(errors, row, field, RowProblem::TooLarge(cell.to_string()));
+            None
+        }
+        Err(_) => {
+            row_error(
+                errors,
+                row,
+                field,
+                RowProblem::NotWholeDays(format!("{cell:?}")),
+            );
+            None
+        }
+    }
+}
+
+/// Parses a day count from a JSON value.
+pub(super) fn parse_days_value(
+    value: &serde_json::Value,
+    row: usize,
+    field: &str,
+    errors: &mut Vec<RowError>,
+) -> Option<u32> {
+    let Some(number) = value.as_number() else {
+        row_error(
+            errors,
+            row,
+            field,
+            RowProblem::WrongType {
+                expected: "a number",
+                found: json_type(value),
+            },
+        );
+        return None;
+    };
+    if let Some(n) = number.as_u64() {
+        match u32::try_from(n) {
+            Ok(n) => Some(n),
+            Err(_) => {
+                row_error(
+                    errors,
+                    row,
+                    field,
+                    RowProblem::MoreThan {
+                        value: n,
+                        max: MAX_LEGAL_DAYS,
+                    },
+                );
+                None
+            }
+        }
+    } else if number.as_i64().is_some() || number.as_f64().is_some_and(|f| f < 0.0) {
+        row_error(errors, row, field, RowProblem::Negative(number.to_string()));
+        None
+    } else {
+        row_error(
+            errors,
+            row,
+            field,
+            RowProblem::NotWholeDays(number.to_string()),
+        );
+        None
+    }
+}
+
+/// A short name for the type of a JSON value, for messages.
+pub(super) fn json_type(value: &serde_json::Value) -> &'static str {
+    match value {
+        serde_json::Value::Null => "null",
+        serde_json::Value::Bool(_) => "a boolean",
+        serde_json::Value::Number(_) => "a number",
+        serde_json::Value::String(_) => "a string",
+        serde_json::Value::Array(_) => "an array",
+        serde_json::Value::Object(_) => "an object",
+    }
+}
+
+/// Extracts a string field from a JSON value.
+pub(super) fn json_string(
+    value: &serde_json::Value,
+    row: usize,
+    field: &str,
+    errors: &mut Vec<RowError>,
+) -> Option<String> {
+    match value.as_str() {
+        Some(s) => Some(s.to_string()),
+        None => {
+            row_error(
+                errors,
+                row,
+                field,
+                RowProblem::WrongType {
+                    expected: "a string",
+                    found: json_type(value),
+                },
+            );
+            None
+        }
+    }
+}
+
+/// Extracts a list of strings from a JSON value.
+pub(super) fn json_list(
+    value: &serde_json::Value,
+    row: usize,
+    field: &str,
+    errors: &mut Vec<RowError>,
+) -> Option<Vec<String>> {
+    let Some(array) = value.as_array() else {
+        row_error(
+            errors,
+            row,
+            field,
+            RowProblem::WrongType {
+                expected: "an array of strings",
+                found: json_type(value),
+            },
+        );
+        return None;
+    };
+    let mut list = Vec::with_capacity(array.len());
+    for (i, entry) in array.iter().enumerate() {
+        match entry.as_str() {
+            Some(s) => list.push(s.to_string()),
+            None => {
+                row_error(
+                    errors,
+                    row,
+                    field,
+                    RowProblem::WrongEntry {
+                        entry: i + 1,
+                        found: json_type(entry),
+                    },
+                );
+                return None;
+            }
+        }
+    }
+    Some(list)
+}
+
+/// Parses a kind, recording an error when it is unknown.
+pub(super) fn parse_kind(s: &str, row: usize, errors: &mut Vec<RowError>) -> Option<CaseKind> {
+    parse_named(
+        s,
+        row,
+        errors,
+        "kind",
+        CaseKind::parse,
+        RowProblem::UnknownKind,
+    )
+}
+
+/// Parses a tier, recording an error when it is unknown.
+pub(super) fn parse_tier(s: &str, row: usize, errors: &mut Vec<RowError>) -> Option<Tier> {
+    parse_named(s, row, errors, "tier", Tier::parse, RowProblem::UnknownTier)
+}
+
+/// Parses a required cell naming one of a fixed set of values, recording an empty cell or an
+/// unknown value (as `unknown` of the trimmed text) against `field`.
+fn parse_named<T>(
+    s: &str,
+    row: usize,
+    errors: &mut Vec<RowError>,
+    field: &str,
+    parse: impl FnOnce(&str) -> Option<T>,
+    unknown: impl FnOnce(String) -> RowProblem,
+) -> Option<T> {
+    if s.trim().is_empty() {
+        row_error(errors, row, field, RowProblem::Empty);
+        return None;
+    }
+    let value = parse(s);
+    if value.is_none() {
+        row_error(errors, row, field, unknown(s.trim().to_string()));
+    }
+    value
+}
+
+/// Parses the `retired` CSV cell: empty means no.
+pub(super) fn parse_flag(s: &str, row: usize, errors: &mut Vec<RowError>) -> bool {
+    match s.trim().to_ascii_lowercase().as_str() {
+        "" | "no" | "false" | "0" | "否" => false,
+        "yes" | "true" | "1" | "是" | "停用" => true,
+        _ => {
+            row_error(
+                errors,
+                row,
+                "retired",
+                RowProblem::NotAFlag(s.trim().to_string()),
+            );
+            false
+        }
+    }
+}
+
+/// Extracts one JSON array element into a draft, recording type errors.
+pub(super) fn json_draft(
+    row: usize,
+    value: &serde_json::Value,
+    errors: &mut Vec<RowError>,
+) -> Draft {
+    let mut draft = Draft::default();
+    let Some(object) = value.as_object() else {
+        row_error(
+            errors,
+            row,
+            "row",
+            RowProblem::WrongType {
+                expected: "an object",
+                found: json_type(value),
+            },
+        );
+        return draft;
+    };
+    for key in object.keys() {
+        if !JSON_FIELDS.contains(&key.as_str()) {
+            row_error(errors, row, key, RowProblem::UnknownField);
+        }
+    }
+    let required = |field: &str, errors: &mut Vec<RowError>| {
+        let found = object.get(field);
+        if found.is_none() {
+            row_error(errors, row, field, RowProblem::Missing);
+        }
+        found
+    };
+    if let Some(v) = required("code", errors) {
+        draft.code = json_string(v, row, "code", errors);
+    }
+    if let Some(v) = required("name", errors) {
+        draft.name = json_string(v, row, "name", errors);
+    }
+    if let Some(v) = required("kind", errors) {
+        draft.kind = json_string(v, row, "kind", errors).and_then(|s| parse_kind(&s, row, errors));
+    }
+    if let Some(v) = required("legal_days", errors) {
+        draft.legal_days = parse_days_value(v, row, "legal_days", errors);
+    }
+    if let Some(v) = required("promised_days", errors) {
+        draft.promised_days = parse_days_value(v, row, "promised_days", errors);
+    }
+    if let Some(v) = required("materials", errors) {
+        draft.materials = json_list(v, row, "materials", errors);
+    }
+    if let Some(v) = required("tier", errors) {
+        draft.tier = json_string(v, row, "tier", errors).and_then(|s| parse_tier(&s, row, errors));
+    }
+    draft.departments = match object.get("departments") {
+        None | Some(serde_json::Value::Null) => Some(Vec::new()),
+        Some(v) => json_list(v, row, "departments", errors),
+    };
+    match object.get("conditions") {
+        None | Some(serde_json::Value::Null) => {}
+        Some(v) => {
+            if let Some(s) = json_string(v, row, "conditions", errors) {
+                draft.conditions = s;
+            }
+        }
+    }
+    match object.get("retired") {
+        None | Some(serde_json::Value::Null) => {}
+        Some(serde_json::Value::Bool(b)) => draft.retired = *b,
+        Some(v) => row_error(
+            errors,
+            row,
+            "retired",
+            RowProblem::WrongType {
+                expected: "a boolean",
+                found: json_type(v),
+            },
+        ),
+    }
+    draft
+}
+
+/// Removes a UTF-8 byte order mark, which spreadsheet programs often write.
+pub(super) fn strip_bom(bytes: &[u8]) -> &[u8] {
+    bytes.strip_prefix(b"\xEF\xBB\xBF").unwrap_or(bytes)
+}
+
+/// The CSV error message, with a hint for files that are not UTF-8.
+pub(super) fn csv_problem(e: &csv::Error) -> SyntaxProblem {
+    match e.kind() {
+        csv::ErrorKind::Utf8 { pos, .. } => SyntaxProblem::NotUtf8 {
+            line: pos.as_ref().map_or(0, csv::Position::line),
+        },
+        _ => SyntaxProblem::Parser(e.to_string()),
+    }
+}
