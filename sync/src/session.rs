@@ -1,5 +1,9 @@
 //! The sans-I/O sync session: a state machine over [`Msg`]s.
 //!
+//! Why one file over 800 lines: it is one state machine, and its handlers share the session's
+//! fields and invariants (watermarks, chunks, what is awaited); read in one place, a change to
+//! one message's handling can be checked against the others.
+//!
 //! A [`Session`] knows nothing of sockets or of storage. The adapter (`net`) feeds it every
 //! message the peer sent and writes out whatever it returns; everything it needs from the node
 //! goes through a [`Replica`] passed to each call (the store-backed `Node` in production, the

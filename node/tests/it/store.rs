@@ -564,3 +564,29 @@ fn the_inbox_lists_what_needs_the_station_now() {
     v.mark_inbox_seen().expect("seen");
     assert_eq!(v.inbox().expect("inbox").count(Section::News), 0);
 }
+
+/// The benchmarks' reads cannot write: SQLite's own read-only test refuses any statement that
+/// could, so `Node::diagnostics` is no back door around the write path.
+#[test]
+fn diagnostic_reads_refuse_statements_that_write() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut node = crate::common::init_city(dir.path(), crate::common::morning("2026-03-02"));
+    crate::common::new_case_id(&mut node, "CT-001", "赵志强");
+    let d = node.diagnostics();
+    let none = yizhan_node::diagnostics::NO_PARAMS;
+    assert_eq!(d.integer("SELECT count(*) FROM cases", none).unwrap(), 1);
+    assert!(
+        !d.explain("SELECT doc_id FROM cases", none)
+            .unwrap()
+            .is_empty()
+    );
+    for sql in [
+        "DELETE FROM cases",
+        "UPDATE meta SET value = 'x' WHERE key = 'station'",
+        "CREATE TABLE t (x)",
+    ] {
+        assert!(d.rows(sql, none).is_err(), "{sql}");
+        assert!(d.time_query(sql, none, 1).is_err(), "{sql}");
+    }
+    assert_eq!(node.count(&CaseFilter::default()).unwrap(), 1);
+}
