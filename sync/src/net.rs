@@ -2,7 +2,7 @@
 //!
 //! Why one file over 800 lines: the endpoint, the accept and dial paths and the session loop
 //! share one set of types (`SyncNode`, `Drive`, the live-session records) and together are the
-//! whole of what touches the network; splitting them is issue #14's work on the wire.
+//! whole of what touches the network.
 //!
 //! This module is thin on purpose: it moves frames between a QUIC stream and the sans-I/O
 //! session, runs every session step on the store thread (through [`NodeHandle`]), and keeps
