@@ -1,18 +1,14 @@
 //! `yizhan demo`: a whole county on this machine.
 //!
-//! Seven real nodes (city 市政务服务中心, townships 东岭镇 and 西湾乡, two villages under each),
-//! each with its own SQLite store under one directory, its own `NodeHandle` store thread and its
-//! own iroh endpoint on 127.0.0.1. They are enrolled exactly as stations are in the field (an
-//! invitation at the parent, redeemed by the new node, which joins with its own key), only
-//! in-process instead of over a ticket. Every village keeps a continuous session with its
-//! township and every township with the city (`SyncNode::keep_synced`), so a case taken in at a
-//! village flows up by itself.
-//!
-//! A link is "cut" by stopping the child's session task: the connection drops, the parent's side
-//! ends, and nothing moves between the two until the link is restored, when the child dials
-//! again and catches up from its watermarks. Cutting the session rather than the packets is
-//! honest on one loopback interface: iroh would route around a packet filter on the same host
-//! (see issue #5 for emulated links in network namespaces).
+//! Seven real nodes (city 清河市政务服务中心, townships 东岭镇 and 西湾乡, two villages under
+//! each), built by the county kit ([`yizhan_county::County`]): each with its own SQLite store
+//! under one directory, its own `NodeHandle` store thread and its own iroh endpoint on
+//! 127.0.0.1, enrolled exactly as stations are in the field, through a ticket redeemed over the
+//! network. Every village keeps a continuous session with its township and every township with
+//! the city, so a case taken in at a village flows up by itself; a link is cut by stopping the
+//! child's session task and restored by starting it again (see the kit for why sessions, not
+//! packets). The demo adds its layout's names, a few weeks of seeded work at each station, and a
+//! stream of applications.
 //!
 //! The county answers the window from memory ([`County`]): a background task refreshes each
 //! station's sync status and case count twice a second. `--headless` prints what flows where
