@@ -79,6 +79,22 @@ pub enum NodeError {
     /// A membership certificate (or its chain) does not verify.
     #[error("certificate refused: {0}")]
     BadCertificate(String),
+    /// This station has accounts: the command needs a signed-in operator.
+    #[error(
+        "this station has operator accounts: sign in (--operator LOGIN, with the password in \
+         YIZHAN_PASSWORD or typed at the prompt)"
+    )]
+    SignInRequired,
+    /// The login and password do not match an enabled account of this station. The same answer
+    /// for an unknown login and a wrong password.
+    #[error("wrong login or password")]
+    SignInFailed,
+    /// Too many wrong attempts for this login: the next is accepted after a delay.
+    #[error("too many wrong attempts for {login:?}; try again in {seconds} s")]
+    SignInDelayed { login: String, seconds: u64 },
+    /// Hashing a password failed (never with the built-in parameters).
+    #[error("password hashing failed: {0}")]
+    Hash(String),
     /// The store thread is gone (the node is shutting down).
     #[error("the store thread has stopped")]
     StoreGone,

@@ -106,6 +106,28 @@ pub enum Invalid {
     NotAMember(String),
     /// The node id is this node's own.
     ThisNode,
+    /// The station already has an enabled account with this login.
+    LoginTaken(String),
+    /// A login has characters other than ASCII letters, digits, `.`, `-` and `_`.
+    LoginCharacters(String),
+    /// The role is not one of agent, clerk, reviewer, supervisor or admin.
+    UnknownRole(String),
+    /// A reviewer needs the department it signs for.
+    DeptNeeded,
+    /// A password or PIN shorter or longer than accepted.
+    SecretLength {
+        /// The fewest characters accepted.
+        min: usize,
+        /// The most characters accepted.
+        max: usize,
+    },
+    /// The station has no account with this login.
+    UnknownAccount(String),
+    /// An operator may not disable their own account (the station would lose its administrator
+    /// by mistake).
+    DisableSelf,
+    /// Passwords are set at the account's own station (they never leave it).
+    PasswordElsewhere(String),
 }
 
 impl std::error::Error for Invalid {}
@@ -164,6 +186,25 @@ impl fmt::Display for Invalid {
             Invalid::RevokeSelf => f.write_str("a node cannot revoke itself"),
             Invalid::NotAMember(node) => write!(f, "{node} is not a member of this network"),
             Invalid::ThisNode => f.write_str("is this node itself"),
+            Invalid::LoginTaken(l) => write!(f, "the station already has an account {l:?}"),
+            Invalid::LoginCharacters(l) => write!(
+                f,
+                "{l:?} may only contain letters, digits, '.', '-' and '_'"
+            ),
+            Invalid::UnknownRole(r) => write!(
+                f,
+                "{r:?} is not agent, clerk, reviewer, supervisor or admin"
+            ),
+            Invalid::DeptNeeded => f.write_str("a reviewer needs the department it signs for"),
+            Invalid::SecretLength { min, max } => {
+                write!(f, "must have {min} to {max} characters")
+            }
+            Invalid::UnknownAccount(l) => write!(f, "no account {l:?} at this station"),
+            Invalid::DisableSelf => f.write_str("an operator cannot disable their own account"),
+            Invalid::PasswordElsewhere(s) => write!(
+                f,
+                "passwords of station {s} are set at that station; they never leave it"
+            ),
         }
     }
 }

@@ -1,6 +1,7 @@
 //! Yizhan station core (`yizhan-node`): the domain, Automerge documents, the SQLite store and
 //! queries. It does no network I/O and knows nothing of egui.
 //!
+//! - [`account`], [`role`]: operator accounts, roles, who may do what, password hashes.
 //! - [`case`]: the case document, actions, the transition table and fold, deadlines and lights.
 //! - [`calendar`], [`catalog`], [`network`], [`station`]: the network documents and their views.
 //! - [`store`]: SQLite (documents, `seq`, the derived index); only its file name, schema version
@@ -12,6 +13,7 @@
 //! - [`refusal`]: why an action is not allowed, as data (each front end words it).
 //! - [`invalid`]: what is wrong with a typed-in value, as data (each front end words it).
 
+pub mod account;
 pub mod calendar;
 pub mod case;
 pub mod catalog;
@@ -32,6 +34,7 @@ mod ops;
 pub mod query;
 pub mod refusal;
 pub mod replica;
+pub mod role;
 pub mod search;
 pub mod skew;
 pub mod station;

@@ -11,6 +11,7 @@
 //! update the index, commit. An operation that returns `Ok` has been committed; one that returns
 //! `Err` has written nothing.
 
+use crate::account::{Account, Directory, Secret};
 use crate::calendar::{Calendar, YearRule};
 use crate::case::action::Action;
 use crate::case::deadline::{Deadline, Light};
@@ -31,6 +32,7 @@ use crate::store::index;
 use crate::store::{DocType, Store};
 use chrono::NaiveDate;
 use std::cell::OnceCell;
+use std::collections::BTreeMap;
 use std::path::Path;
 
 pub(crate) use crate::ops::derived::rebuild_index;
@@ -65,6 +67,13 @@ pub(crate) struct NetCache {
     pub(crate) catalog: OnceCell<Catalog>,
     pub(crate) calendar: Calendar,
     pub(crate) settings: Settings,
+    /// Every accounts document held here, read into one directory.
+    pub(crate) accounts: Directory,
+    /// This station's password hashes by account id (never another station's).
+    pub(crate) credentials: BTreeMap<String, Secret>,
+    /// The highest `seq` of the accounts documents and the `seq` of this station's credentials
+    /// document, as read: `refresh` re-reads them when either moves.
+    pub(crate) accounts_seqs: (Option<i64>, Option<i64>),
 }
 
 /// A new case as typed in at intake.
@@ -86,7 +95,8 @@ pub struct NewCase {
     pub entrustment: bool,
     /// Materials handed over to the agent (代办).
     pub handed_over: Vec<String>,
-    /// Who is doing the intake.
+    /// Who is doing the intake: a name typed in at a station without accounts. Once the
+    /// station has accounts, the signed-in operator's name is recorded instead.
     pub operator: String,
 }
 
@@ -105,6 +115,8 @@ pub struct CaseView {
     pub remaining: Option<i64>,
     /// The date the view was computed for.
     pub today: NaiveDate,
+    /// Working days from acceptance to the decision (办理用时), for a decided case.
+    pub handling_days: Option<i64>,
 }
 
 /// Parameters of `init`.
@@ -223,12 +235,13 @@ impl Node {
             ordinal: meta(&store, "ordinal")?.parse().unwrap_or(1),
             network_id: meta(&store, "network_id")?,
         };
-        let net = Node::load_net(&mut store)?;
+        let net = Node::load_net(&mut store, &identity.station)?;
         let mut node = Node {
             store,
             clock,
             identity,
             net,
+            session: None,
         };
         // A migration that added derived data only the documents can give (schema 5: the search
         // keys; schema 6: the provisional flags) asks for one rebuild of the index.
@@ -254,7 +267,7 @@ impl Node {
         Ok(node)
     }
 
-    pub(crate) fn load_net(store: &mut Store) -> Result<NetCache> {
+    pub(crate) fn load_net(store: &mut Store, station: &str) -> Result<NetCache> {
         let seqs = store.doc_seqs(&NETWORK_DOC_IDS)?;
         let certs_version = store.counter("certs")?;
         let missing = |id: &str| NodeError::CorruptDocument {
@@ -287,6 +300,8 @@ impl Node {
             .read_doc(SETTINGS_ID, |d| hydrate_doc::<SettingsDoc>(SETTINGS_ID, d))?
             .ok_or_else(|| missing(SETTINGS_ID))?
             .settings;
+        let accounts_seqs = Node::accounts_seqs(store, station)?;
+        let (accounts, credentials) = ops::accounts::load(store, station)?;
         Ok(NetCache {
             seqs,
             certs_version,
@@ -295,17 +310,105 @@ impl Node {
             catalog: OnceCell::new(),
             calendar,
             settings,
+            accounts,
+            credentials,
+            accounts_seqs,
         })
     }
 
-    /// Re-reads the network documents if another process (or sync) changed them.
+    fn accounts_seqs(store: &Store, station: &str) -> Result<(Option<i64>, Option<i64>)> {
+        Ok((
+            store.max_seq_of_type(DocType::Accounts)?,
+            store.doc_seqs(&[&crate::account::credentials_doc_id(station)])?[0],
+        ))
+    }
+
+    /// Re-reads the network documents and the accounts if another process (or sync) changed
+    /// them.
     pub fn refresh(&mut self) -> Result<()> {
         if self.store.doc_seqs(&NETWORK_DOC_IDS)? != self.net.seqs
             || self.store.counter("certs")? != self.net.certs_version
         {
-            self.net = Node::load_net(&mut self.store)?;
+            self.net = Node::load_net(&mut self.store, &self.identity.station)?;
+        } else if Node::accounts_seqs(&self.store, &self.identity.station)?
+            != self.net.accounts_seqs
+        {
+            self.net.accounts_seqs = Node::accounts_seqs(&self.store, &self.identity.station)?;
+            let (accounts, credentials) =
+                ops::accounts::load(&mut self.store, &self.identity.station)?;
+            self.net.accounts = accounts;
+            self.net.credentials = credentials;
         }
         Ok(())
+    }
+
+    /// Every account held here: this station's, its descendants' and its ancestors'.
+    pub fn accounts(&self) -> &Directory {
+        &self.net.accounts
+    }
+
+    /// Whether an account has a password at this station.
+    pub fn has_password(&self, account_id: &str) -> bool {
+        self.net.credentials.contains_key(account_id)
+    }
+
+    /// Whether this station needs a signed-in operator: some enabled account of the station has
+    /// a password here. Until then (a fresh `init` or `join`) the station is in its first run.
+    pub fn needs_sign_in(&self) -> bool {
+        self.net
+            .accounts
+            .of_station(&self.identity.station)
+            .iter()
+            .any(|a| a.enabled() && self.has_password(&a.id))
+    }
+
+    /// The signed-in operator, while the account exists and is enabled.
+    pub fn signed_in(&self) -> Option<&Account> {
+        let id = self.session.as_ref()?;
+        self.net.accounts.get(id).filter(|a| a.enabled())
+    }
+
+    /// Who acts now: the signed-in operator; `None` in the station's first run (no accounts
+    /// yet); an error when the station has accounts and nobody is signed in.
+    pub(crate) fn acting(&self) -> Result<Option<Account>> {
+        match self.signed_in() {
+            Some(a) => Ok(Some(a.clone())),
+            None if self.needs_sign_in() => Err(NodeError::SignInRequired),
+            None => Ok(None),
+        }
+    }
+
+    /// Signs an operator of this station in (password or PIN, checked against the stored
+    /// argon2id hash). Wrong attempts are counted and, after three, delayed.
+    pub fn sign_in(&mut self, login: &str, secret: &str) -> Result<Account> {
+        ops::accounts::sign_in(self, login, secret)
+    }
+
+    /// Signs the operator out (the window's lock and "switch person").
+    pub fn sign_out(&mut self) {
+        self.session = None;
+    }
+
+    /// Creates an operator account (an administrator of the station or of a parent station; in
+    /// a station's first run, its first administrator). The password, if given, is for an
+    /// account of this station only.
+    pub fn add_account(
+        &mut self,
+        new: &crate::account::NewAccount,
+        secret: Option<&str>,
+    ) -> Result<Account> {
+        ops::accounts::add_account(self, new, secret)
+    }
+
+    /// Disables an account (an administrator of its station or of a parent station). Events it
+    /// makes after this time, offline elsewhere, are flagged when they arrive.
+    pub fn disable_account(&mut self, station: &str, login: &str, reason: &str) -> Result<Account> {
+        ops::accounts::disable_account(self, station, login, reason)
+    }
+
+    /// Sets the password of an account of this station (its administrator, or the person).
+    pub fn set_password(&mut self, login: &str, secret: &str) -> Result<()> {
+        ops::accounts::set_password(self, login, secret)
     }
 
     /// This node's identity.
@@ -408,11 +511,22 @@ impl Node {
             .ok_or_else(|| NodeError::UnknownStation(self.identity.station.clone()))
     }
 
+    /// Network documents are edited at the city, by its administrator once the city has
+    /// accounts.
     pub(crate) fn require_city(&self, action: &'static str) -> Result<()> {
-        if self.station()?.tier() == Tier::City {
-            Ok(())
-        } else {
-            Err(NodeError::not_allowed(action, Refusal::CityOnly))
+        if self.station()?.tier() != Tier::City {
+            return Err(NodeError::not_allowed(action, Refusal::CityOnly));
+        }
+        match self.acting()? {
+            Some(a) if a.role != Some(crate::role::Role::Admin) => Err(NodeError::not_allowed(
+                action,
+                Refusal::RoleNeeded {
+                    needed: vec![crate::role::Role::Admin],
+                    role: a.role.unwrap_or(crate::role::Role::Agent),
+                    dept: None,
+                },
+            )),
+            _ => Ok(()),
         }
     }
 
@@ -515,13 +629,16 @@ impl Node {
             doc,
             &self.net.calendar,
             &self.net.settings,
+            &self.net.accounts,
             self.today(),
         ))
     }
 }
 
 impl Node {
-    /// Applies an action to a case at this node's station, as `operator`.
+    /// Applies an action to a case at this node's station. At a station with accounts the
+    /// signed-in operator acts (and `operator` is ignored); in a station's first run, `operator`
+    /// is the name recorded.
     pub fn act(&mut self, id_or_number: &str, action: &Action, operator: &str) -> Result<CaseView> {
         ops::actions::act(self, id_or_number, action, operator)
     }
@@ -549,8 +666,16 @@ impl Node {
         self.refresh()?;
         let today = self.today();
         let net = &self.net;
-        self.store
-            .write(|wtx| rebuild_index(wtx, &net.calendar, &net.settings, &net.roster, today))
+        self.store.write(|wtx| {
+            rebuild_index(
+                wtx,
+                &net.calendar,
+                &net.settings,
+                &net.accounts,
+                &net.roster,
+                today,
+            )
+        })
     }
 
     /// Addresses where this node's `serve` listens, as last recorded (for tickets).
@@ -587,4 +712,6 @@ pub struct Node {
     pub(crate) clock: Clock,
     pub(crate) identity: Identity,
     pub(crate) net: NetCache,
+    /// The signed-in operator's account id.
+    pub(crate) session: Option<String>,
 }

@@ -7,6 +7,7 @@
 //! in the window until it is translated there too.
 
 use crate::case::status::Status;
+use crate::role::Role;
 use crate::station::Tier;
 use std::fmt;
 
@@ -108,6 +109,39 @@ pub enum Refusal {
     TownshipRevokeScope,
     /// A village station revokes no one.
     VillageMayNotRevoke,
+    /// The action needs another role than the operator's.
+    RoleNeeded {
+        /// The roles that may take it.
+        needed: Vec<Role>,
+        /// The operator's role.
+        role: Role,
+        /// For a department's sign-off, the department.
+        dept: Option<String>,
+    },
+    /// A reviewer signs for its own department only.
+    OtherDepartment {
+        /// The department the sign-off was for.
+        dept: String,
+        /// The reviewer's own department.
+        own: String,
+    },
+    /// The event's account was disabled before the event's time.
+    AccountDisabled {
+        /// The account's name.
+        name: String,
+        /// When it was disabled (ms).
+        at: i64,
+    },
+    /// The event's role is not one this version knows.
+    UnknownRole(String),
+    /// A station's first account must be its administrator.
+    FirstAccountAdmin,
+    /// Accounts are managed at their own station or a parent station.
+    AccountsOfOtherStation(String),
+    /// A supervisor works at the city, or at a township for its villages.
+    SupervisorTier,
+    /// The 督办 answered does not exist on this case, or has been answered.
+    NoOpenSupervision,
 }
 
 impl fmt::Display for Refusal {
@@ -200,6 +234,51 @@ impl fmt::Display for Refusal {
                 f.write_str("a township may only revoke nodes of its own station and its villages")
             }
             Refusal::VillageMayNotRevoke => f.write_str("a village station may not revoke nodes"),
+            Refusal::RoleNeeded { needed, role, dept } => {
+                let names: Vec<String> = needed
+                    .iter()
+                    .map(|r| format!("{} ({})", r.as_str(), r.label_zh()))
+                    .collect();
+                let names = names.join(" or ");
+                match dept {
+                    Some(d) => write!(
+                        f,
+                        "this needs the role {names} of department {d}; the operator is a {} ({})",
+                        role.as_str(),
+                        role.label_zh()
+                    ),
+                    None => write!(
+                        f,
+                        "this needs the role {names}; the operator is a {} ({})",
+                        role.as_str(),
+                        role.label_zh()
+                    ),
+                }
+            }
+            Refusal::OtherDepartment { dept, own } => write!(
+                f,
+                "this needs the role reviewer (部门审核员) of department {dept}; the operator \
+                 reviews for {own}"
+            ),
+            Refusal::AccountDisabled { name, at } => write!(
+                f,
+                "the account of {name} was disabled at {}",
+                crate::clock::format_ms(*at)
+            ),
+            Refusal::UnknownRole(r) => write!(f, "the role {r:?} is unknown to this Yizhan"),
+            Refusal::FirstAccountAdmin => {
+                f.write_str("a station's first account must be its administrator (admin)")
+            }
+            Refusal::AccountsOfOtherStation(s) => write!(
+                f,
+                "the accounts of station {s} are managed there or at a parent station"
+            ),
+            Refusal::SupervisorTier => {
+                f.write_str("supervisors work at the city, or at a township for its villages")
+            }
+            Refusal::NoOpenSupervision => {
+                f.write_str("there is no open 督办 (supervision notice) with that id on this case")
+            }
         }
     }
 }

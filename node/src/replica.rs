@@ -5,15 +5,20 @@
 //!
 //! **Scope.** A case is in a station's scope when that station or one of its descendants is on
 //! the case's route; a city station's scope is everything; network documents are in every scope.
-//! A document moves between two nodes only when it is in scope for both.
+//! A station's accounts document (`acct/S`) is in the scope of S, its descendants and its
+//! ancestors (the city sees every account; a village never another village's); its credentials
+//! document (`cred/S`, the password hashes) only in the scope of nodes of S itself. A document
+//! moves between two nodes only when it is in scope for both.
 //!
 //! **Authors.** Every change carries its author's actor id, which is the author's node id. A
 //! received change is accepted only if its author is a member (verified certificate, not revoked)
 //! allowed to write that document: a city node for network documents; for a case, a city node or
-//! a node of a station on the case's route (as merged).
+//! a node of a station on the case's route, or of an ancestor of one (a township's 督办 on its
+//! village's case); for `acct/S`, a node of S or of an ancestor of S; for `cred/S`, a node of S.
 //!
 //! A batch of received documents is applied in one transaction: all of it or none of it.
 
+use crate::account::{AccountsDoc, CredentialsDoc, accounts_station, credentials_station};
 use crate::case::doc::read_case;
 use crate::cert::Members;
 use crate::error::{NodeError, Result};
@@ -22,6 +27,7 @@ use crate::network::{
     CALENDAR_ID, CalendarDoc, NETWORK_DOC_IDS, ROSTER_ID, Roster, SETTINGS_ID, SettingsDoc,
 };
 use crate::node::{Node, derive, index_row, rebuild_index};
+use crate::ops::accounts::rederive_changed;
 use crate::station::Tier;
 use crate::store::DocType;
 use crate::store::index;
@@ -45,6 +51,50 @@ impl Scope {
             Scope::Stations(s) => route.iter().any(|r| s.contains(r)),
         }
     }
+
+    /// The scope's own station: the first of [`Scope::Stations`] (as [`Roster::subtree`] lists
+    /// it); `None` for [`Scope::All`] (the city's, found in the roster).
+    pub fn home(&self) -> Option<&str> {
+        match self {
+            Scope::All => None,
+            Scope::Stations(s) => s.first().map(String::as_str),
+        }
+    }
+}
+
+/// The stations whose accounts a scope holds (`None`: every station's), and the one station
+/// whose credentials it holds.
+fn people_scope(roster: &Roster, scope: &Scope) -> (Option<Vec<String>>, String) {
+    match scope {
+        Scope::All => {
+            let city = roster
+                .stations
+                .values()
+                .find(|s| s.tier() == Tier::City)
+                .map(|s| s.code.clone())
+                .unwrap_or_default();
+            (None, city)
+        }
+        Scope::Stations(stations) => {
+            let home = scope.home().unwrap_or_default().to_string();
+            let mut visible = stations.clone();
+            for s in roster.lineage(&home) {
+                if !visible.contains(&s.code) {
+                    visible.push(s.code.clone());
+                }
+            }
+            (Some(visible), home)
+        }
+    }
+}
+
+/// Whether an accounts or credentials document is in a scope; `None` for other documents.
+fn people_doc_in_scope(roster: &Roster, doc_id: &str, scope: &Scope) -> Option<bool> {
+    let (accounts, cred) = people_scope(roster, scope);
+    if let Some(station) = accounts_station(doc_id) {
+        return Some(accounts.is_none_or(|v| v.iter().any(|s| s == station)));
+    }
+    credentials_station(doc_id).map(|station| station == cred)
 }
 
 /// A document's heads and the `seq` of its last write here.
@@ -201,12 +251,16 @@ impl Node {
         let conn = self.store_ref().conn();
         let limit = i64::try_from(limit).unwrap_or(i64::MAX);
         let mut out = Vec::new();
+        let (accounts, cred) = people_scope(self.roster(), peer);
+        let cred_doc = crate::account::credentials_doc_id(&cred);
         match peer {
             Scope::All => {
                 let mut stmt = conn.prepare_cached(
-                    "SELECT doc_id, heads, seq FROM docs WHERE seq > ?1 ORDER BY seq LIMIT ?2",
+                    "SELECT doc_id, heads, seq FROM docs WHERE seq > ?1
+                       AND (doc_type <> 'credentials' OR doc_id = ?3)
+                     ORDER BY seq LIMIT ?2",
                 )?;
-                let rows = stmt.query_map(params![since, limit], |r| {
+                let rows = stmt.query_map(params![since, limit, cred_doc], |r| {
                     Ok(DocHeads {
                         doc_id: r.get(0)?,
                         heads: decode_heads(&r.get::<_, Vec<u8>>(1)?),
@@ -219,13 +273,22 @@ impl Node {
             }
             Scope::Stations(stations) => {
                 let list = serde_json::to_string(stations).unwrap_or_else(|_| "[]".into());
+                let people: Vec<String> = accounts
+                    .unwrap_or_default()
+                    .iter()
+                    .map(|s| crate::account::accounts_doc_id(s))
+                    .chain(std::iter::once(cred_doc))
+                    .collect();
+                let people = serde_json::to_string(&people).unwrap_or_else(|_| "[]".into());
                 let mut stmt = conn.prepare_cached(
                     "SELECT d.doc_id, d.heads, d.seq FROM docs d WHERE d.seq > ?1 AND (d.doc_type = 'network'
                        OR EXISTS (SELECT 1 FROM case_route r WHERE r.doc_id = d.doc_id
-                                  AND r.station IN (SELECT value FROM json_each(?3))))
+                                  AND r.station IN (SELECT value FROM json_each(?3)))
+                       OR (d.doc_type IN ('accounts', 'credentials')
+                           AND d.doc_id IN (SELECT value FROM json_each(?4))))
                      ORDER BY d.seq LIMIT ?2",
                 )?;
-                let rows = stmt.query_map(params![since, limit, list], |r| {
+                let rows = stmt.query_map(params![since, limit, list, people], |r| {
                     Ok(DocHeads {
                         doc_id: r.get(0)?,
                         heads: decode_heads(&r.get::<_, Vec<u8>>(1)?),
@@ -244,6 +307,9 @@ impl Node {
     pub fn doc_in_scope(&self, doc_id: &str, scope: &Scope) -> Result<bool> {
         if NETWORK_DOC_IDS.contains(&doc_id) {
             return Ok(true);
+        }
+        if let Some(in_scope) = people_doc_in_scope(self.roster(), doc_id, scope) {
+            return Ok(in_scope && self.heads_of(doc_id)?.is_some());
         }
         let conn = self.store_ref().conn();
         let exists: Option<String> = conn
@@ -425,9 +491,100 @@ impl Node {
         let old_settings = *self.settings();
         let mut calendar = old_calendar.clone();
         let mut settings = old_settings;
+        let old_accounts = self.accounts().clone();
+        let mut accounts = old_accounts.clone();
+        // Accounts documents first, so that the cases of the same batch are folded with the
+        // accounts as they are after it.
+        decoded.sort_by_key(|(id, _)| accounts_station(id).is_none());
         let applied = self.store().write(|wtx| {
             let mut applied = Applied::default();
             for (doc_id, changes) in decoded {
+                let people = accounts_station(&doc_id)
+                    .or_else(|| credentials_station(&doc_id))
+                    .map(str::to_string);
+                if let Some(station) = people {
+                    let in_mine = people_doc_in_scope(&roster, &doc_id, &my_scope) == Some(true);
+                    if !in_mine {
+                        if skip_out_of_scope {
+                            applied.out_of_scope += 1;
+                            continue;
+                        }
+                        return Err(rejected(
+                            &doc_id,
+                            "the document is not in this station's scope",
+                        ));
+                    }
+                    if people_doc_in_scope(&roster, &doc_id, &sender_scope) != Some(true) {
+                        return Err(rejected(
+                            &doc_id,
+                            "the document is not in the sender's scope",
+                        ));
+                    }
+                    let credentials = credentials_station(&doc_id).is_some();
+                    for c in &changes {
+                        let author = hex::encode(c.actor_id().to_bytes());
+                        let author_station = authors.get(&author).map(|a| a.0.clone());
+                        let allowed = author_station.as_ref().is_some_and(|a| {
+                            if credentials {
+                                *a == station
+                            } else {
+                                roster.is_within(&station, a)
+                            }
+                        });
+                        if !allowed {
+                            return Err(rejected(
+                                &doc_id,
+                                format!(
+                                    "station {} may not change the accounts of station {station}",
+                                    author_station.unwrap_or_default()
+                                ),
+                            ));
+                        }
+                    }
+                    let existing = wtx.take_doc(&doc_id)?;
+                    let is_new = existing.is_none();
+                    let mut am = existing.unwrap_or_default();
+                    let before = am.get_heads();
+                    am.apply_changes(changes)
+                        .map_err(|e| rejected(&doc_id, e.to_string()))?;
+                    if !am.get_missing_deps(&[]).is_empty() {
+                        return Err(rejected(
+                            &doc_id,
+                            "changes arrived without the history they build on",
+                        ));
+                    }
+                    if am.get_heads() == before {
+                        applied.unchanged += 1;
+                        if !is_new {
+                            wtx.put_back(&doc_id, am)?;
+                        }
+                        continue;
+                    }
+                    let doc_type = if credentials {
+                        let doc: CredentialsDoc = autosurgeon::hydrate(&am)
+                            .map_err(|e| rejected(&doc_id, e.to_string()))?;
+                        if doc.station != station {
+                            return Err(rejected(&doc_id, "the document names another station"));
+                        }
+                        DocType::Credentials
+                    } else {
+                        let doc: AccountsDoc = autosurgeon::hydrate(&am)
+                            .map_err(|e| rejected(&doc_id, e.to_string()))?;
+                        if doc.station != station {
+                            return Err(rejected(&doc_id, "the document names another station"));
+                        }
+                        accounts.put_doc(&doc);
+                        DocType::Accounts
+                    };
+                    wtx.put_doc(
+                        &doc_id,
+                        doc_type,
+                        am,
+                        if is_new { None } else { Some(&before) },
+                    )?;
+                    applied.changed += 1;
+                    continue;
+                }
                 let network = NETWORK_DOC_IDS.contains(&doc_id.as_str());
                 let mut township_authors = false;
                 if network {
@@ -515,7 +672,7 @@ impl Node {
                 if case.id != doc_id {
                     return Err(rejected(&doc_id, "the document's id does not match"));
                 }
-                let view = derive(case, &calendar, &settings, today);
+                let view = derive(case, &calendar, &settings, &accounts, today);
                 let route = &view.state.route;
                 if !my_scope.covers_route(route) {
                     if skip_out_of_scope {
@@ -533,7 +690,9 @@ impl Node {
                         .get(&author)
                         .cloned()
                         .unwrap_or((String::new(), Tier::Village));
-                    if tier != Tier::City && !route.contains(&station) {
+                    // A station on the route, or an ancestor of one (a township's 督办 on its
+                    // village's case).
+                    if tier != Tier::City && !route.iter().any(|r| roster.is_within(r, &station)) {
                         return Err(rejected(
                             &doc_id,
                             format!("station {station} never held this case"),
@@ -553,11 +712,21 @@ impl Node {
             // deadlines, committed with the documents: there is no moment at which the store
             // holds the new calendar beside due dates counted with the old one.
             if calendar != old_calendar || settings != old_settings {
-                rebuild_index(wtx, &calendar, &settings, &roster, today)?;
+                rebuild_index(wtx, &calendar, &settings, &accounts, &roster, today)?;
+            } else {
+                // An account disabled (or enabled) elsewhere: the cases it acted on are folded
+                // again, so that its events after the disabling are flagged here too.
+                rederive_changed(
+                    wtx,
+                    &old_accounts,
+                    &accounts,
+                    (&calendar, &settings, &roster),
+                    today,
+                )?;
             }
             Ok(applied)
         })?;
-        if applied.network_changed {
+        if applied.network_changed || accounts != old_accounts {
             self.refresh()?;
             // Only if the documents read differently after the commit than inside it (one that
             // did not read there) does the index need another pass.

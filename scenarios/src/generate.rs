@@ -29,6 +29,7 @@ use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::sync::mpsc::sync_channel;
 use std::time::Instant;
+use yizhan_node::account::Directory;
 use yizhan_node::case::doc::{CASE_SCHEMA, CaseDoc, write_case};
 use yizhan_node::case::{Action, fold};
 use yizhan_node::diagnostics::{BulkCase, Checkpoint, Tuning};
@@ -296,7 +297,9 @@ impl Builder<'_> {
             origin_node: self.node_id.clone(),
             item: item.snapshot(),
             applicant: new.applicant(),
-            delegation: new.delegation(),
+            delegation: new.delegation(None),
+            intake_by: None,
+            intake_operator: Some(new.operator.clone()),
             events: Vec::new(),
         };
         let mut state = fold(&doc);
@@ -311,8 +314,16 @@ impl Builder<'_> {
                 &station.code,
                 &self.node_id,
                 &station.operator,
+                None,
             );
-            fold::check(&state, &doc.item, &event, &step.action).map_err(|why| {
+            fold::check(
+                &state,
+                &doc.item,
+                &Directory::default(),
+                &event,
+                &step.action,
+            )
+            .map_err(|why| {
                 anyhow::anyhow!(
                     "plan of case {} ({}): {} at {} on {} is not allowed: {why}",
                     plan.seq,
@@ -328,7 +339,13 @@ impl Builder<'_> {
         let mut am = Automerge::new().with_actor(self.actor.clone());
         write_case(&mut am, &doc)?;
         let id = doc.id.clone();
-        let view = derive(doc, &self.calendar, &self.settings, self.today);
+        let view = derive(
+            doc,
+            &self.calendar,
+            &self.settings,
+            &Directory::default(),
+            self.today,
+        );
         let row = index_row(&view, &self.roster);
         Ok(Built {
             id,

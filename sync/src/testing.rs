@@ -44,6 +44,7 @@ use automerge::{ActorId, Automerge, Change, ChangeHash, ReadDoc as _};
 use ed25519_dalek::SigningKey;
 use std::collections::{BTreeMap, HashMap, VecDeque};
 use std::time::Instant;
+use yizhan_node::account::Directory;
 use yizhan_node::case::doc::{append_event, read_case, write_case};
 use yizhan_node::case::{Action, Applicant, CaseDoc, ItemSnapshot, fold};
 use yizhan_node::cert::{Cert, CertBody, Members};
@@ -279,6 +280,8 @@ impl MemReplica {
                 address: String::new(),
             },
             delegation: None,
+            intake_by: None,
+            intake_operator: None,
             events: Vec::new(),
         };
         let mut am = Automerge::new();
@@ -309,15 +312,21 @@ impl MemReplica {
             &self.station,
             &self.node_id,
             "窗口",
+            None,
         );
-        fold::check(&state, &case.item, &event, action)
+        fold::check(&state, &case.item, &Directory::default(), &event, action)
             .map_err(|reason| NodeError::not_allowed(action.kind(), reason))?;
-        // Every receiver refuses a change by a station that is not on the case's route (unless
-        // it is the city's), and refuses the whole batch that carries it, so such a change would
-        // never leave this replica. TODO(#11): `Node::act` lets a township add a note to a
-        // village's case that was never forwarded to it; it should refuse it the same way.
+        // Every receiver refuses a change by a station that is neither on the case's route nor an
+        // ancestor of a station on it (unless it is the city's), and refuses the whole batch that
+        // carries it, so such a change would never leave this replica. A node holds only cases
+        // in its scope, so `Node::act` never writes one.
         let tier = self.roster.station(&self.station).map(Station::tier);
-        if tier != Some(Tier::City) && !state.route.contains(&self.station) {
+        if tier != Some(Tier::City)
+            && !state
+                .route
+                .iter()
+                .any(|r| self.roster.is_within(r, &self.station))
+        {
             return Err(NodeError::Rejected {
                 doc: id.to_string(),
                 reason: format!("station {} never held this case", self.station),

@@ -831,6 +831,12 @@ impl Tr {
             }
             E::Rejected { doc, reason } => format!("拒收文档 {doc}：{reason}"),
             E::BadCertificate(r) => format!("证书未通过验证：{r}"),
+            E::SignInRequired => "本站已有操作员账号，请先登录".to_string(),
+            E::SignInFailed => "账号或密码不正确".to_string(),
+            E::SignInDelayed { login, seconds } => {
+                format!("账号 {login} 密码错误次数过多，请 {seconds} 秒后再试")
+            }
+            E::Hash(why) => format!("密码处理失败：{why}"),
             E::StoreGone => "数据线程已停止".to_string(),
             E::Busy => "正忙，请稍后再试".to_string(),
         }
@@ -931,6 +937,37 @@ impl Tr {
             Refusal::TicketExpired => "此邀请码已过期，请重新索取".into(),
             Refusal::TownshipRevokeScope => "乡镇只能吊销本站及下辖村站的节点".into(),
             Refusal::VillageMayNotRevoke => "村站不能吊销节点".into(),
+            Refusal::RoleNeeded { needed, role, dept } => {
+                let names: Vec<&str> = needed.iter().map(|r| r.label_zh()).collect();
+                match dept {
+                    Some(d) => format!(
+                        "须由“{d}”的{}办理，当前操作员是{}",
+                        names.join("或"),
+                        role.label_zh()
+                    ),
+                    None => format!(
+                        "须由{}办理，当前操作员是{}",
+                        names.join("或"),
+                        role.label_zh()
+                    ),
+                }
+            }
+            Refusal::OtherDepartment { dept, own } => {
+                format!("须由“{dept}”的部门审核员签署，当前操作员审核的是“{own}”")
+            }
+            Refusal::AccountDisabled { name, at } => {
+                format!(
+                    "{name} 的账号已于 {} 停用",
+                    yizhan_node::clock::format_ms(*at)
+                )
+            }
+            Refusal::UnknownRole(r) => format!("角色“{r}”是新版驿站的，本机不认识"),
+            Refusal::FirstAccountAdmin => "本站的第一个账号须为管理员，并设置密码".into(),
+            Refusal::AccountsOfOtherStation(s) => {
+                format!("站点 {s} 的账号须在该站或其上级站点管理")
+            }
+            Refusal::SupervisorTier => "督办由市中心或乡镇（对下辖村站）发起".into(),
+            Refusal::NoOpenSupervision => "此办件没有待回复的该项督办".into(),
         }
     }
 
@@ -1174,6 +1211,18 @@ impl Tr {
             Invalid::RevokeSelf => "节点不能吊销自己".into(),
             Invalid::NotAMember(node) => format!("{node} 不是本网络的节点"),
             Invalid::ThisNode => "是本节点自己".into(),
+            Invalid::LoginTaken(l) => format!("本站已有账号 {l}"),
+            Invalid::LoginCharacters(l) => format!("“{l}”只能由字母、数字、点、横线和下划线组成"),
+            Invalid::UnknownRole(r) => {
+                format!("“{r}”不是代办员、窗口人员、部门审核员、督办人员或管理员")
+            }
+            Invalid::DeptNeeded => "部门审核员须填写所属部门".into(),
+            Invalid::SecretLength { min, max } => format!("应为 {min} 到 {max} 个字符"),
+            Invalid::UnknownAccount(l) => format!("本站没有账号 {l}"),
+            Invalid::DisableSelf => "不能停用自己的账号".into(),
+            Invalid::PasswordElsewhere(s) => {
+                format!("站点 {s} 的密码须在该站设置，密码不离开本站")
+            }
         }
     }
 
@@ -1198,6 +1247,12 @@ impl Tr {
             "phone" => "联系电话",
             "address" => "地址",
             "operator" => "操作员",
+            "login" => "登录名",
+            "person name" => "姓名",
+            "password" => "密码",
+            "role" => "角色",
+            "department" => "部门",
+            "reply days" => "回复期限",
             // Every `code` the node validates this way is a station's (items have their own
             // checks, in the catalog's row problems).
             "code" => "站点代码",
@@ -1300,7 +1355,13 @@ mod tests {
 
     /// Every field name the node passes to `NodeError::invalid` (the literals at its call sites,
     /// `check_text` and `validate_code` included, and the action text fields of `Node::act`).
-    const NODE_FIELDS: [&str; 27] = [
+    const NODE_FIELDS: [&str; 33] = [
+        "login",
+        "person name",
+        "password",
+        "role",
+        "department",
+        "reply days",
         "listen address",
         "relay",
         "applicant name",
@@ -1376,6 +1437,14 @@ mod tests {
             Invalid::RevokeSelf,
             Invalid::NotAMember("01234567".into()),
             Invalid::ThisNode,
+            Invalid::LoginTaken("01".into()),
+            Invalid::LoginCharacters("李四".into()),
+            Invalid::UnknownRole("司机".into()),
+            Invalid::DeptNeeded,
+            Invalid::SecretLength { min: 4, max: 128 },
+            Invalid::UnknownAccount("007".into()),
+            Invalid::DisableSelf,
+            Invalid::PasswordElsewhere("0101".into()),
         ]
     }
 

@@ -88,6 +88,26 @@ pub enum Action {
         /// What was decided.
         note: String,
     },
+    /// 督办: a supervisor (city, or township for its villages) asks the holder to act, with a
+    /// reason and a reply-by date in working days.
+    Supervise {
+        /// Why.
+        reason: String,
+        /// Working days the holder has to reply.
+        reply_days: u32,
+    },
+    /// 督办回复: the holder answers a 督办.
+    ReplySupervision {
+        /// The id of the 督办 event answered.
+        to: String,
+        /// The answer.
+        text: String,
+    },
+    /// 原件退还: originals the agent or the window took in are handed back to the applicant.
+    ReturnOriginals {
+        /// What was handed back.
+        items: Vec<String>,
+    },
 }
 
 /// Every action kind, in the order of the transition table's documentation.
@@ -109,6 +129,9 @@ pub const ACTION_KINDS: &[&str] = &[
     "consult",
     "note",
     "settle",
+    "supervise",
+    "reply_supervision",
+    "return_originals",
 ];
 
 fn list(items: &[String]) -> String {
@@ -144,6 +167,9 @@ impl Action {
             Action::Consult { .. } => "consult",
             Action::Note { .. } => "note",
             Action::Settle { .. } => "settle",
+            Action::Supervise { .. } => "supervise",
+            Action::ReplySupervision { .. } => "reply_supervision",
+            Action::ReturnOriginals { .. } => "return_originals",
         }
     }
 
@@ -168,6 +194,9 @@ impl Action {
             "consult" => "视频咨询",
             "note" => "备注",
             "settle" => "冲突处理",
+            "supervise" => "督办",
+            "reply_supervision" => "督办回复",
+            "return_originals" => "原件退还",
             _ => "未知事件",
         }
     }
@@ -228,6 +257,15 @@ impl Action {
             }
             Action::Note { text } => put("text", text.clone()),
             Action::Settle { note } => put("note", note.clone()),
+            Action::Supervise { reason, reply_days } => {
+                put("reason", reason.clone());
+                put("reply_days", reply_days.to_string());
+            }
+            Action::ReplySupervision { to, text } => {
+                put("to", to.clone());
+                put("text", text.clone());
+            }
+            Action::ReturnOriginals { items } => put("items", list(items)),
         }
         f
     }
@@ -287,6 +325,17 @@ impl Action {
             },
             "note" => Action::Note { text: get("text") },
             "settle" => Action::Settle { note: get("note") },
+            "supervise" => Action::Supervise {
+                reason: get("reason"),
+                reply_days: fields.get("reply_days")?.parse().ok()?,
+            },
+            "reply_supervision" => Action::ReplySupervision {
+                to: fields.get("to")?.clone(),
+                text: get("text"),
+            },
+            "return_originals" => Action::ReturnOriginals {
+                items: split_list(&get("items")),
+            },
             _ => return None,
         })
     }
@@ -349,6 +398,17 @@ mod tests {
             },
             Action::Settle {
                 note: "以办结为准".into(),
+            },
+            Action::Supervise {
+                reason: "逾期未办结".into(),
+                reply_days: 2,
+            },
+            Action::ReplySupervision {
+                to: "e9".into(),
+                text: "已联系申请人补齐材料".into(),
+            },
+            Action::ReturnOriginals {
+                items: vec!["身份证原件".into()],
             },
         ]
     }

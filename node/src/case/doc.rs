@@ -5,6 +5,7 @@
 //! versions), so they only ever get added, never renamed; every field added later must hydrate as
 //! missing on old documents.
 
+use crate::account::Actor;
 use crate::catalog::CaseKind;
 use crate::error::{NodeError, Result};
 use crate::station::Tier;
@@ -36,6 +37,11 @@ pub struct CaseDoc {
     pub applicant: Applicant,
     /// The proxy agent's handling (代办), when the case was taken in on a villager's behalf.
     pub delegation: Option<Delegation>,
+    /// The account that took the case in, with its role as it was (issue #12); missing on
+    /// cases taken in before accounts or at a station without accounts.
+    pub intake_by: Option<Actor>,
+    /// The name of whoever took the case in; missing on cases taken in before issue #12.
+    pub intake_operator: Option<String>,
     /// The append-only event log.
     pub events: Vec<Event>,
 }
@@ -83,6 +89,10 @@ pub struct Delegation {
     pub entrustment: bool,
     /// Materials the villager handed over to the agent (材料交接).
     pub handed_over: Vec<String>,
+    /// The agent's account (issue #12); missing on cases taken in before accounts existed.
+    pub agent_account: Option<String>,
+    /// The agent's work phone, printed on the receipt; missing before accounts existed.
+    pub agent_phone: Option<String>,
 }
 
 /// One entry of the event log.
@@ -105,8 +115,11 @@ pub struct Event {
     pub station: String,
     /// The node that recorded it.
     pub node: String,
-    /// Who did it (an operator name or role), free text.
+    /// Who did it: the account's name as it was (before accounts, free text).
     pub operator: String,
+    /// The account that did it, with its role and department as they were (issue #12). Missing
+    /// on events written before accounts, or at a station that has no accounts yet.
+    pub by: Option<Actor>,
     /// The id of the last applied status-changing event the author had seen; a mismatch in the
     /// fold reveals concurrent, conflicting transitions.
     pub prev: String,
@@ -136,6 +149,7 @@ impl CaseDoc {
         station: &str,
         node: &str,
         operator: &str,
+        by: Option<&Actor>,
     ) -> Event {
         Event {
             id,
@@ -145,6 +159,7 @@ impl CaseDoc {
             station: station.to_string(),
             node: node.to_string(),
             operator: operator.trim().to_string(),
+            by: by.cloned(),
             prev: prev.to_string(),
             fields: action.fields(),
         }
@@ -265,6 +280,8 @@ mod tests {
                 address: String::new(),
             },
             delegation: None,
+            intake_by: None,
+            intake_operator: None,
             events: vec![],
         }
     }
@@ -279,6 +296,7 @@ mod tests {
             station,
             station,
             "x",
+            None,
         );
         let at = ev.at;
         doc.events.push(ev);

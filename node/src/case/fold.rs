@@ -9,10 +9,17 @@
 //! log, are shown on the timeline as not applied, and flag the case `conflict` until a person
 //! settles it. A status-changing event whose `prev` is not the last status-changing event the fold
 //! has applied was written concurrently with it, and flags the conflict too even when it applies.
+//!
+//! **Who.** An event made by an account carries its actor (account, role and department as they
+//! were). Before the table runs, [`crate::account::permits`] checks that the recorded role may take
+//! the action (a department's sign-off only by that department's reviewer), and the directory of
+//! accounts held here that the account was not disabled at the event's time. An event that fails
+//! is kept, shown as not applied and flagged like any other conflict (issue #12).
 
 use super::action::Action;
 use super::doc::{CaseDoc, Event, ItemSnapshot};
 pub use super::status::{ALL_STATUSES, Status};
+use crate::account::{Directory, permits};
 use crate::refusal::Refusal;
 use std::collections::BTreeMap;
 
@@ -106,6 +113,51 @@ pub struct FollowUpCase {
     pub closed_at: Option<i64>,
 }
 
+/// A 督办 (supervision notice) and its reply.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Supervision {
+    /// The 督办 event's id (a reply names it).
+    pub id: String,
+    /// When it was sent.
+    pub at: i64,
+    /// The supervising station.
+    pub station: String,
+    /// The supervisor's name.
+    pub operator: String,
+    /// Why.
+    pub reason: String,
+    /// Working days the holder has to reply, counted from the day after it was sent.
+    pub reply_days: u32,
+    /// The holder's reply, once made.
+    pub reply: Option<SupervisionReply>,
+}
+
+/// The holder's reply to a 督办.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SupervisionReply {
+    /// When.
+    pub at: i64,
+    /// The replying station.
+    pub station: String,
+    /// Who replied.
+    pub operator: String,
+    /// The reply.
+    pub text: String,
+}
+
+/// Originals handed back to the applicant (原件退还).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct OriginalsReturned {
+    /// When.
+    pub at: i64,
+    /// Where.
+    pub station: String,
+    /// Who handed them back.
+    pub operator: String,
+    /// What was handed back.
+    pub items: Vec<String>,
+}
+
 /// One line of the timeline.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct TimelineEntry {
@@ -184,6 +236,13 @@ pub struct CaseState {
     pub follow_up_calls: usize,
     /// Video consults.
     pub consults: Vec<ConsultRecord>,
+    /// 督办 notices, in the order sent.
+    pub supervisions: Vec<Supervision>,
+    /// Originals handed back to the applicant.
+    pub originals_returned: Vec<OriginalsReturned>,
+    /// The account (id) and name of whoever decided the case (办结, 不予许可 or 不予受理), for
+    /// the statistics by operator; `None` before a decision or for an event without an account.
+    pub decided_by: Option<(String, String)>,
     /// Ids of unsettled conflicting events.
     pub conflicts: Vec<String>,
     /// The id of the last applied status-changing event (`""` before any).
@@ -211,6 +270,9 @@ impl CaseState {
             follow_up: None,
             follow_up_calls: 0,
             consults: Vec::new(),
+            supervisions: Vec::new(),
+            originals_returned: Vec::new(),
+            decided_by: None,
             conflicts: Vec::new(),
             last_transition: String::new(),
             timeline: Vec::new(),
@@ -236,6 +298,11 @@ impl CaseState {
         } else {
             Decision::Pending
         }
+    }
+
+    /// 督办 notices not yet replied to.
+    pub fn open_supervisions(&self) -> impl Iterator<Item = &Supervision> {
+        self.supervisions.iter().filter(|s| s.reply.is_none())
     }
 
     /// Whether the clock is paused now.
@@ -507,6 +574,43 @@ fn apply(
             });
         }
         Action::Note { .. } => {}
+        Action::Supervise { reason, reply_days } => {
+            if state.status.is_closed() {
+                return Err(wrong_status(state));
+            }
+            state.supervisions.push(Supervision {
+                id: ev.id.clone(),
+                at,
+                station: ev.station.clone(),
+                operator: ev.operator.clone(),
+                reason: reason.clone(),
+                reply_days: *reply_days,
+                reply: None,
+            });
+        }
+        Action::ReplySupervision { to, text } => {
+            require_holder(state, ev)?;
+            let open = state
+                .supervisions
+                .iter_mut()
+                .find(|s| s.id == *to && s.reply.is_none())
+                .ok_or(Refusal::NoOpenSupervision)?;
+            open.reply = Some(SupervisionReply {
+                at,
+                station: ev.station.clone(),
+                operator: ev.operator.clone(),
+                text: text.clone(),
+            });
+        }
+        Action::ReturnOriginals { items } => {
+            require_on_route(state, ev)?;
+            state.originals_returned.push(OriginalsReturned {
+                at,
+                station: ev.station.clone(),
+                operator: ev.operator.clone(),
+                items: items.clone(),
+            });
+        }
         Action::Settle { .. } => {
             require_holder(state, ev)?;
             if state.conflicts.is_empty() {
@@ -518,15 +622,37 @@ fn apply(
     Ok(Applied::Yes)
 }
 
-/// Checks whether `action`, taken now at `station`, is allowed by the transition table.
+/// Checks an event's actor, when it has one: the recorded role may take the action
+/// ([`permits`]) and the account was not disabled at the event's time.
+fn check_actor(dir: &Directory, ev: &Event, action: &Action) -> Result<(), Refusal> {
+    match &ev.by {
+        Some(actor) => {
+            permits(actor, action)?;
+            dir.check_actor(actor, ev.at)
+        }
+        None => Ok(()),
+    }
+}
+
+/// Who decided a case, for the statistics by operator.
+fn decider(ev: &Event) -> Option<(String, String)> {
+    ev.by
+        .as_ref()
+        .map(|a| (a.account.clone(), ev.operator.clone()))
+}
+
+/// Checks whether `action`, taken now at `station`, is allowed by the transition table and by
+/// the actor's role.
 ///
 /// `prospective` is the event that would be written; the state is not changed.
 pub fn check(
     state: &CaseState,
     item: &ItemSnapshot,
+    dir: &Directory,
     prospective: &Event,
     action: &Action,
 ) -> Result<(), Refusal> {
+    check_actor(dir, prospective, action)?;
     let mut scratch = state.clone();
     match apply(&mut scratch, item, prospective, action)? {
         Applied::Yes => Ok(()),
@@ -534,8 +660,16 @@ pub fn check(
     }
 }
 
-/// Folds a case document's event log into its state.
+/// Folds a case document's event log into its state, checking each actor's recorded role but
+/// not whether its account was disabled (no directory of accounts): for tools and tests that
+/// hold only case documents. The node folds with [`fold_with`].
 pub fn fold(doc: &CaseDoc) -> CaseState {
+    fold_with(doc, &Directory::default())
+}
+
+/// Folds a case document's event log into its state, checking every actor against the
+/// accounts held here.
+pub fn fold_with(doc: &CaseDoc, dir: &Directory) -> CaseState {
     let mut state = CaseState::new(&doc.origin);
     for ev in doc.ordered_events() {
         let mut entry = TimelineEntry {
@@ -552,9 +686,17 @@ pub fn fold(doc: &CaseDoc) -> CaseState {
         let concurrent = transition && ev.prev != state.last_transition && ev.kind != "settle";
         match Action::from_event(&ev.kind, &ev.fields) {
             None => entry.problem = Some(Problem::Malformed(ev.kind.clone())),
-            Some(action) => match apply(&mut state, &doc.item, ev, &action) {
+            Some(action) => match check_actor(dir, ev, &action)
+                .and_then(|()| apply(&mut state, &doc.item, ev, &action))
+            {
                 Ok(Applied::Yes) => {
                     entry.applied = true;
+                    if matches!(
+                        action,
+                        Action::Complete | Action::Decline { .. } | Action::Refuse { .. }
+                    ) {
+                        state.decided_by = decider(ev);
+                    }
                     if transition {
                         state.last_transition = ev.id.clone();
                     }

@@ -22,4 +22,4 @@ pub mod status;
 pub use action::Action;
 pub use deadline::{Deadline, Light};
 pub use doc::{Applicant, CaseDoc, Delegation, Event, ItemSnapshot};
-pub use fold::{CaseState, Status, fold};
+pub use fold::{CaseState, Status, fold, fold_with};

@@ -31,6 +31,7 @@ pub(crate) fn act(
 /// Implements [`Node::check_action`].
 pub(crate) fn check_action(node: &mut Node, id_or_number: &str, action: &Action) -> Result<()> {
     let view = node.case(id_or_number)?;
+    let actor = node.acting()?;
     check_local(&node.net, &node.identity, &view.doc, &view.state, action)?;
     let event = view.doc.next_event(
         &view.state.last_transition,
@@ -40,9 +41,16 @@ pub(crate) fn check_action(node: &mut Node, id_or_number: &str, action: &Action)
         &node.identity.station,
         &node.identity.node_id,
         "",
+        actor.map(|a| a.actor()).as_ref(),
     );
-    fold::check(&view.state, &view.doc.item, &event, action)
-        .map_err(|why| NodeError::not_allowed(action.kind(), why))
+    fold::check(
+        &view.state,
+        &view.doc.item,
+        &node.net.accounts,
+        &event,
+        action,
+    )
+    .map_err(|why| NodeError::not_allowed(action.kind(), why))
 }
 
 /// Implements [`Node::act_many`].
@@ -53,6 +61,12 @@ pub(crate) fn act_many(
 ) -> Result<Vec<CaseView>> {
     node.refresh()?;
     check_text("operator", operator, 64)?;
+    // At a station with accounts the signed-in operator acts, under their own name.
+    let actor = node.acting()?;
+    let (operator, by) = match &actor {
+        Some(a) => (a.name.as_str(), Some(a.actor())),
+        None => (operator, None),
+    };
     let ids = actions
         .iter()
         .map(|(key, _)| node.resolve(key))
@@ -68,7 +82,7 @@ pub(crate) fn act_many(
                 .take_doc(id)?
                 .ok_or_else(|| NodeError::CaseNotFound(id.clone()))?;
             let mut doc = read_case(&am, id)?;
-            let state = fold::fold(&doc);
+            let state = fold::fold_with(&doc, &net.accounts);
             check_local(net, &ident, &doc, &state, action)?;
             let event = doc.next_event(
                 &state.last_transition,
@@ -78,14 +92,15 @@ pub(crate) fn act_many(
                 &ident.station,
                 &ident.node_id,
                 operator,
+                by.as_ref(),
             );
-            fold::check(&state, &doc.item, &event, action)
+            fold::check(&state, &doc.item, &net.accounts, &event, action)
                 .map_err(|why| NodeError::not_allowed(action.kind(), why))?;
             let before = am.get_heads();
             append_event(&mut am, id, &event)?;
             wtx.put_doc(id, DocType::Case, am, Some(&before))?;
             doc.events.push(event);
-            let view = derive(doc, &net.calendar, &net.settings, today);
+            let view = derive(doc, &net.calendar, &net.settings, &net.accounts, today);
             index::upsert(wtx.sql(), &index_row(&view, &net.roster))?;
             views.push(view);
         }
@@ -147,6 +162,27 @@ pub(crate) fn check_local(
             Action::Rate { level, .. } if !(1..=5).contains(level) => {
                 return Err(NodeError::invalid("level", Invalid::RatingLevel));
             }
+            // A supervisor works at the city, or at a township for its villages' cases.
+            Action::Supervise { reason, reply_days } => {
+                if me.tier() == crate::station::Tier::Village {
+                    return Err(NodeError::not_allowed(
+                        action.kind(),
+                        Refusal::SupervisorTier,
+                    ));
+                }
+                if reason.trim().is_empty() {
+                    return Err(NodeError::invalid("reason", Invalid::ReasonNeeded));
+                }
+                if !(1..=30).contains(reply_days) {
+                    return Err(NodeError::invalid(
+                        "reply days",
+                        Invalid::WorkingDaysBetween { min: 1, max: 30 },
+                    ));
+                }
+            }
+            Action::ReplySupervision { text, .. } if text.trim().is_empty() => {
+                return Err(NodeError::invalid("text", Invalid::Empty));
+            }
             _ => {}
         }
         let texts: Vec<(&'static str, &str)> = match action {
@@ -158,6 +194,8 @@ pub(crate) fn check_local(
             }
             Action::Note { text } => vec![("text", text.as_str())],
             Action::Settle { note } => vec![("note", note.as_str())],
+            Action::Supervise { reason, .. } => vec![("reason", reason.as_str())],
+            Action::ReplySupervision { text, .. } => vec![("text", text.as_str())],
             Action::FollowUp { summary } | Action::Consult { summary, .. } => {
                 vec![("summary", summary.as_str())]
             }

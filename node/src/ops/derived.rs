@@ -3,6 +3,7 @@
 //! records in the same transaction the fingerprint of the calendar and settings it used
 //! ([`index_basis`]) so that `Node::open` can tell a stale index and rebuild it.
 
+use crate::account::Directory;
 use crate::calendar::Calendar;
 use crate::case::deadline::{Deadline, Light};
 use crate::case::doc::{CaseDoc, read_case};
@@ -23,6 +24,7 @@ pub(crate) fn rebuild_index(
     wtx: &mut WriteTx<'_>,
     calendar: &Calendar,
     settings: &Settings,
+    accounts: &Directory,
     roster: &Roster,
     today: NaiveDate,
 ) -> Result<usize> {
@@ -39,13 +41,31 @@ pub(crate) fn rebuild_index(
     index::clear(wtx.sql())?;
     for id in &ids {
         let doc = wtx.with_doc_uncached(id, |am| read_case(am, id))?;
-        let view = derive(doc, calendar, settings, today);
+        let view = derive(doc, calendar, settings, accounts, today);
         index::upsert(wtx.sql(), &index_row(&view, roster))?;
     }
     wtx.sql()
         .execute("DELETE FROM meta WHERE key = 'reindex'", [])?;
     wtx.set_meta(INDEX_BASIS, &index_basis(calendar, settings))?;
     Ok(ids.len())
+}
+
+/// Re-derives the index rows of some cases inside the caller's transaction: those an account
+/// acted on, after its disabling changed (events it made afterwards are flagged now, or no
+/// longer).
+pub(crate) fn rederive(
+    wtx: &mut WriteTx<'_>,
+    ids: &[String],
+    net: (&Calendar, &Settings, &Directory, &Roster),
+    today: NaiveDate,
+) -> Result<()> {
+    let (calendar, settings, accounts, roster) = net;
+    for id in ids {
+        let doc = wtx.with_doc_uncached(id, |am| read_case(am, id))?;
+        let view = derive(doc, calendar, settings, accounts, today);
+        index::upsert(wtx.sql(), &index_row(&view, roster))?;
+    }
+    Ok(())
 }
 
 /// The meta key recording what the index was computed from ([`index_basis`]).
@@ -76,14 +96,16 @@ pub(crate) fn index_basis(calendar: &Calendar, settings: &Settings) -> String {
     hex::encode(h.finalize())
 }
 
-/// Folds a document and computes its deadlines and light for `today`.
+/// Folds a document (checking every actor against the accounts held here) and computes its
+/// deadlines and light for `today`.
 pub fn derive(
     doc: CaseDoc,
     calendar: &Calendar,
     settings: &Settings,
+    accounts: &Directory,
     today: NaiveDate,
 ) -> CaseView {
-    let state = fold::fold(&doc);
+    let state = fold::fold_with(&doc, accounts);
     let deadline = Deadline::compute(
         &state,
         doc.item.kind,
@@ -94,6 +116,12 @@ pub fn derive(
     );
     let light = deadline.light(today);
     let remaining = deadline.remaining(calendar, today);
+    // Handling time (办理用时) in working days, for a decided case: the days the clock ran, as
+    // the statistics by operator and department report it.
+    let handling_days = match (deadline.accepted_on, deadline.stopped_on, state.stopped_at) {
+        (Some(from), Some(to), Some(_)) => Some(calendar.working_days_between(from, to).max(0)),
+        _ => None,
+    };
     CaseView {
         doc,
         state,
@@ -101,6 +129,7 @@ pub fn derive(
         light,
         remaining,
         today,
+        handling_days,
     }
 }
 
@@ -154,6 +183,28 @@ pub fn index_row(view: &CaseView, roster: &Roster) -> IndexRow {
         consults: i64::try_from(state.consults.len()).unwrap_or(i64::MAX),
         route,
         search_keys: crate::search::case_keys(&doc.number, &doc.applicant),
+        decided_by: state
+            .decided_by
+            .as_ref()
+            .map(|d| d.0.clone())
+            .unwrap_or_default(),
+        decided_by_name: state
+            .decided_by
+            .as_ref()
+            .map(|d| d.1.clone())
+            .unwrap_or_default(),
+        handling_days: view.handling_days,
+        supervisions_open: i64::try_from(state.open_supervisions().count()).unwrap_or(i64::MAX),
+        actors: {
+            let mut a: Vec<String> = doc
+                .events
+                .iter()
+                .filter_map(|e| e.by.as_ref().map(|b| b.account.clone()))
+                .collect();
+            a.sort();
+            a.dedup();
+            a
+        },
         depts: doc
             .item
             .departments

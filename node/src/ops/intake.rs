@@ -2,6 +2,7 @@
 //! every case of the batch is written with `write_case`, numbered from the day's counter and
 //! indexed, in one transaction: all of the batch or none of it.
 
+use crate::account::Account;
 use crate::case::doc::{Applicant, CASE_SCHEMA, CaseDoc, Delegation, ItemSnapshot, write_case};
 use crate::clock::china_date;
 use crate::error::{NodeError, Result};
@@ -26,12 +27,16 @@ impl NewCase {
         }
     }
 
-    /// The delegation (代办) as the case document keeps it, if the case was taken in by an agent.
-    pub fn delegation(&self) -> Option<Delegation> {
+    /// The delegation (代办) as the case document keeps it, if the case was taken in by an agent:
+    /// the signed-in agent's account, name and phone, or at a station without accounts the name
+    /// typed in.
+    pub fn delegation(&self, agent: Option<&Account>) -> Option<Delegation> {
         self.delegated.then(|| Delegation {
-            agent: self.operator.trim().to_string(),
+            agent: agent.map_or_else(|| self.operator.trim().to_string(), |a| a.name.clone()),
             entrustment: self.entrustment,
             handed_over: self.handed_over.clone(),
+            agent_account: agent.map(|a| a.id.clone()),
+            agent_phone: agent.map(|a| a.phone.clone()),
         })
     }
 }
@@ -84,6 +89,23 @@ pub(crate) fn new_case(node: &mut Node, new: &NewCase) -> Result<CaseView> {
 /// Implements [`Node::new_cases`].
 pub(crate) fn new_cases(node: &mut Node, batch: &[NewCase]) -> Result<Vec<CaseView>> {
     node.refresh()?;
+    let actor = node.acting()?;
+    if let Some(a) = &actor
+        && !a.role.is_some_and(crate::role::Role::handles_cases)
+    {
+        return Err(NodeError::not_allowed(
+            "intake",
+            Refusal::RoleNeeded {
+                needed: vec![
+                    crate::role::Role::Agent,
+                    crate::role::Role::Clerk,
+                    crate::role::Role::Admin,
+                ],
+                role: a.role.unwrap_or(crate::role::Role::Agent),
+                dept: None,
+            },
+        ));
+    }
     let items = batch
         .iter()
         .map(|n| validate_new(node, n))
@@ -113,13 +135,19 @@ pub(crate) fn new_cases(node: &mut Node, batch: &[NewCase]) -> Result<Vec<CaseVi
                 origin_node: ident.node_id.clone(),
                 item,
                 applicant: new.applicant(),
-                delegation: new.delegation(),
+                delegation: new.delegation(actor.as_ref()),
+                intake_by: actor.as_ref().map(Account::actor),
+                intake_operator: Some(
+                    actor
+                        .as_ref()
+                        .map_or_else(|| new.operator.trim().to_string(), |a| a.name.clone()),
+                ),
                 events: Vec::new(),
             };
             let mut am = wtx.new_doc();
             write_case(&mut am, &doc)?;
             wtx.put_doc(&doc.id, DocType::Case, am, None)?;
-            let view = derive(doc, &net.calendar, &net.settings, today);
+            let view = derive(doc, &net.calendar, &net.settings, &net.accounts, today);
             index::upsert(wtx.sql(), &index_row(&view, &net.roster))?;
             views.push(view);
         }

@@ -9,11 +9,13 @@
 //! - [`network_edit`]: the city's edits of the network documents (roster, catalog, calendar,
 //!   settings), each applied inside the write transaction to the document as stored there.
 //! - [`membership`]: certificates, revocation, this node's key and listen addresses.
+//! - [`accounts`]: operator accounts (create, disable, passwords) and signing in.
 //! - [`derived`]: what is derived from the documents: a case's view (`derive`), its index row,
 //!   and the whole-index rebuild with the record of what it was computed from.
 //!
 //! This module holds the small helpers they share.
 
+pub(crate) mod accounts;
 pub(crate) mod actions;
 pub(crate) mod derived;
 pub(crate) mod intake;

@@ -151,6 +151,7 @@ pub(crate) fn set_settings(node: &mut Node, settings: Settings) -> Result<()> {
     settings.validate()?;
     let today = node.today();
     let members = &node.net.members;
+    let accounts = &node.net.accounts;
     failpoint::hit(failpoint::NETWORK_EDIT_BEFORE_WRITE);
     // Yellow thresholds are stored in the index; it is rebuilt in the same transaction so
     // that lists agree with the fold even if the process stops right after.
@@ -159,7 +160,7 @@ pub(crate) fn set_settings(node: &mut Node, settings: Settings) -> Result<()> {
             doc.settings = settings;
             Ok(())
         })?;
-        reindex_in(wtx, members, today)
+        reindex_in(wtx, members, accounts, today)
     })?;
     node.refresh()
 }
@@ -199,10 +200,11 @@ pub(crate) fn edit_calendar(
     node.require_city("calendar")?;
     let today = node.today();
     let members = &node.net.members;
+    let accounts = &node.net.accounts;
     failpoint::hit(failpoint::NETWORK_EDIT_BEFORE_WRITE);
     node.store.write(|wtx| {
         edit_network(wtx, CALENDAR_ID, edit)?;
-        reindex_in(wtx, members, today)
+        reindex_in(wtx, members, accounts, today)
     })?;
     node.refresh()
 }
@@ -278,12 +280,17 @@ pub(crate) fn item_case_count(conn: &rusqlite::Connection, code: &str) -> Result
 
 /// Rebuilds the index inside the transaction from the calendar, settings and roster as stored
 /// in it (after this transaction's own writes).
-pub(crate) fn reindex_in(wtx: &mut WriteTx<'_>, members: &Members, today: NaiveDate) -> Result<()> {
+pub(crate) fn reindex_in(
+    wtx: &mut WriteTx<'_>,
+    members: &Members,
+    accounts: &crate::account::Directory,
+    today: NaiveDate,
+) -> Result<()> {
     let (calendar, _) = read_network::<CalendarDoc>(wtx, CALENDAR_ID)?.to_calendar();
     let settings = read_network::<SettingsDoc>(wtx, SETTINGS_ID)?.settings;
     let mut roster: Roster = read_network(wtx, ROSTER_ID)?;
     adopt_stations(&mut roster, members);
-    rebuild_index(wtx, &calendar, &settings, &roster, today).map(|_| ())
+    rebuild_index(wtx, &calendar, &settings, accounts, &roster, today).map(|_| ())
 }
 
 #[cfg(test)]

@@ -83,6 +83,16 @@ pub struct IndexRow {
     pub depts: Vec<(String, String)>,
     /// The case's search keys, sorted ([`crate::search::case_keys`]): hashes, never the terms.
     pub search_keys: Vec<i64>,
+    /// The account that decided the case (办结, 不予许可, 不予受理), or empty.
+    pub decided_by: String,
+    /// That account's name as it was.
+    pub decided_by_name: String,
+    /// Working days from acceptance to the decision, for a decided case.
+    pub handling_days: Option<i64>,
+    /// 督办 notices not yet replied to.
+    pub supervisions_open: i64,
+    /// Every account that made an event on the case, sorted (re-derived when one is disabled).
+    pub actors: Vec<String>,
 }
 
 /// SQL for a case's light on the date bound as `?1` (`NULL` when it has none).
@@ -205,7 +215,8 @@ pub(crate) fn upsert(conn: &Connection, row: &IndexRow) -> Result<()> {
             "UPDATE cases SET status = ?2, outcome = ?3, conflict = ?4, holder = ?5, updated_at = ?6,
                 accepted_on = ?7, clock = ?8, due_on = ?9, yellow_on = ?10, legal_due_on = ?11,
                 frozen_light = ?12, stopped_on = ?13, on_time = ?14, rating = ?15,
-                follow_up_due = ?16, consults = ?17, due_provisional = ?29, legal_provisional = ?30
+                follow_up_due = ?16, consults = ?17, due_provisional = ?29, legal_provisional = ?30,
+                decided_by = ?31, decided_by_name = ?32, handling_days = ?33, supervisions_open = ?34
              WHERE doc_id = ?1 AND number = ?18 AND item_code = ?19 AND item_name = ?20
                 AND kind = ?21 AND origin = ?22 AND township = ?23 AND village = ?24
                 AND applicant_name = ?25 AND delegated = ?26 AND created_at = ?27
@@ -242,6 +253,10 @@ pub(crate) fn upsert(conn: &Connection, row: &IndexRow) -> Result<()> {
             sig,
             row.due_provisional,
             row.legal_provisional,
+            row.decided_by,
+            row.decided_by_name,
+            row.handling_days,
+            row.supervisions_open,
         ])?;
     if updated == 0 {
         let rowid = insert_row(conn, row, old.map(|(row_id, _)| row_id), sig)?;
@@ -283,9 +298,9 @@ fn insert_row(conn: &Connection, row: &IndexRow, rowid: Option<i64>, sig: i64) -
         "INSERT OR REPLACE INTO cases (doc_id, number, item_code, item_name, kind, status, outcome, conflict, origin, holder,
             township, village, applicant_name, delegated, created_at, updated_at, accepted_on, clock, due_on, yellow_on,
             legal_due_on, frozen_light, stopped_on, on_time, rating, follow_up_due, consults, search_sig, row_id,
-            due_provisional, legal_provisional)
+            due_provisional, legal_provisional, decided_by, decided_by_name, handling_days, supervisions_open)
          VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18, ?19, ?20, ?21, ?22, ?23,
-            ?24, ?25, ?26, ?27, ?28, ?29, ?30, ?31)",
+            ?24, ?25, ?26, ?27, ?28, ?29, ?30, ?31, ?32, ?33, ?34, ?35)",
     )?
     .execute(params![
         row.doc_id,
@@ -318,7 +333,11 @@ fn insert_row(conn: &Connection, row: &IndexRow, rowid: Option<i64>, sig: i64) -
         sig,
         rowid,
         row.due_provisional,
-        row.legal_provisional
+        row.legal_provisional,
+        row.decided_by,
+        row.decided_by_name,
+        row.handling_days,
+        row.supervisions_open
     ])?;
     Ok(rowid.unwrap_or_else(|| conn.last_insert_rowid()))
 }
@@ -342,14 +361,36 @@ fn route_and_counts(conn: &Connection, row: &IndexRow) -> Result<()> {
         bump_dept(conn, dept, &row.township, decision, 1)?;
     }
     CountKey::of(row).bump(conn, 1)?;
+    // Events are only ever appended, so a case's actors only grow: no delete is needed, and a
+    // case made without accounts costs nothing here.
+    if !row.actors.is_empty() {
+        let mut ins = conn.prepare_cached(
+            "INSERT OR IGNORE INTO case_actors (account, doc_id) VALUES (?1, ?2)",
+        )?;
+        for a in &row.actors {
+            ins.execute(params![a, row.doc_id])?;
+        }
+    }
     Ok(())
+}
+
+/// The cases some accounts acted on (to re-derive when one of them is disabled or enabled).
+pub(crate) fn cases_of_actors(conn: &Connection, accounts: &[String]) -> Result<Vec<String>> {
+    let mut stmt = conn.prepare_cached(
+        "SELECT DISTINCT doc_id FROM case_actors WHERE account IN (SELECT value FROM json_each(?1))
+         ORDER BY doc_id",
+    )?;
+    let list = serde_json::to_string(accounts).unwrap_or_else(|_| "[]".into());
+    Ok(stmt
+        .query_map([list], |r| r.get::<_, String>(0))?
+        .collect::<rusqlite::Result<Vec<_>>>()?)
 }
 
 /// Empties every index table (before a rebuild).
 pub(crate) fn clear(conn: &Connection) -> Result<()> {
     conn.execute_batch(
         "DELETE FROM cases; DELETE FROM case_route; DELETE FROM case_depts; DELETE FROM case_counts; DELETE FROM dept_counts;
-         DELETE FROM search_keys;",
+         DELETE FROM search_keys; DELETE FROM case_actors;",
     )?;
     Ok(())
 }
@@ -380,6 +421,7 @@ pub(crate) fn dump(conn: &Connection) -> Result<Vec<String>> {
             "township, village, item_code, kind, status, on_time, rating, delegated, conflict",
         ),
         ("dept_counts", "dept, township, decision"),
+        ("case_actors", "account, doc_id"),
     ] {
         let filter = if table.ends_with("_counts") {
             " WHERE n != 0"

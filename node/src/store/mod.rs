@@ -45,6 +45,10 @@ pub(crate) enum DocType {
     Case,
     /// A network document (roster, catalog, calendar, settings).
     Network,
+    /// A station's operator accounts (`acct/<STATION>`).
+    Accounts,
+    /// A station's password hashes (`cred/<STATION>`), which never leave the station.
+    Credentials,
 }
 
 impl DocType {
@@ -52,6 +56,8 @@ impl DocType {
         match self {
             DocType::Case => "case",
             DocType::Network => "network",
+            DocType::Accounts => "accounts",
+            DocType::Credentials => "credentials",
         }
     }
 }
@@ -400,6 +406,30 @@ impl Store {
     /// `seq` of each network document, to notice changes made beside this process.
     pub fn doc_seqs(&self, ids: &[&str]) -> Result<Vec<Option<i64>>> {
         ids.iter().map(|id| doc_seq(&self.conn, id)).collect()
+    }
+
+    /// The ids of every stored document of a type, and the highest `seq` among them (`None`
+    /// when there is none): the node re-reads the accounts when that `seq` moves.
+    pub(crate) fn docs_of_type(&self, doc_type: DocType) -> Result<(Vec<String>, Option<i64>)> {
+        let mut stmt = self
+            .conn
+            .prepare_cached("SELECT doc_id, seq FROM docs WHERE doc_type = ?1 ORDER BY doc_id")?;
+        let rows = stmt
+            .query_map([doc_type.as_str()], |r| {
+                Ok((r.get::<_, String>(0)?, r.get::<_, i64>(1)?))
+            })?
+            .collect::<rusqlite::Result<Vec<_>>>()?;
+        let max = rows.iter().map(|r| r.1).max();
+        Ok((rows.into_iter().map(|r| r.0).collect(), max))
+    }
+
+    /// The highest `seq` among the documents of a type.
+    pub(crate) fn max_seq_of_type(&self, doc_type: DocType) -> Result<Option<i64>> {
+        Ok(self.conn.query_row(
+            "SELECT max(seq) FROM docs WHERE doc_type = ?1",
+            [doc_type.as_str()],
+            |r| r.get(0),
+        )?)
     }
 
     /// Bytes stored for a document: (snapshot, increments, number of increments).

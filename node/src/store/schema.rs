@@ -253,6 +253,35 @@ const MIGRATIONS: &[&str] = &[
     INSERT INTO meta (key, value) VALUES ('reindex', 'provisional due dates (schema 6)')
         ON CONFLICT (key) DO UPDATE SET value = value || '; ' || excluded.value;
     "#,
+    // 7: operator accounts (issue #12). The accounts and credentials documents are found by
+    // type; the cases an account acted on are listed so that disabling it re-derives only those;
+    // the index gains who decided a case, the working days it took and its open 督办 notices;
+    // failed sign-ins are counted per login to delay the next attempt. The new columns are
+    // derived from the documents, so existing rows are marked for a rebuild.
+    r#"
+    CREATE INDEX docs_type_seq ON docs (doc_type, seq);
+    CREATE TABLE case_actors (
+        account TEXT NOT NULL,
+        doc_id  TEXT NOT NULL,
+        PRIMARY KEY (account, doc_id)
+    ) WITHOUT ROWID;
+    CREATE INDEX case_actors_doc ON case_actors (doc_id);
+    ALTER TABLE cases ADD COLUMN decided_by TEXT NOT NULL DEFAULT '';
+    ALTER TABLE cases ADD COLUMN decided_by_name TEXT NOT NULL DEFAULT '';
+    ALTER TABLE cases ADD COLUMN handling_days INTEGER;
+    ALTER TABLE cases ADD COLUMN supervisions_open INTEGER NOT NULL DEFAULT 0;
+    CREATE INDEX cases_decided_by ON cases (decided_by) WHERE decided_by <> '';
+    CREATE INDEX cases_supervised ON cases (holder) WHERE supervisions_open > 0;
+    CREATE TABLE sign_in_failures (
+        station  TEXT NOT NULL,
+        login    TEXT NOT NULL,
+        failures INTEGER NOT NULL,
+        last_at  INTEGER NOT NULL,
+        PRIMARY KEY (station, login)
+    ) WITHOUT ROWID;
+    INSERT INTO meta (key, value) VALUES ('reindex', 'operators and 督办 (schema 7)')
+        ON CONFLICT (key) DO UPDATE SET value = value || '; ' || excluded.value;
+    "#,
 ];
 
 /// Creates the schema in an empty database.

@@ -194,6 +194,8 @@ pub fn case_doc(id: &str, item: ItemSnapshot, origin: &str, created_at: i64) -> 
             address: String::new(),
         },
         delegation: None,
+        intake_by: None,
+        intake_operator: None,
         events: Vec::new(),
     }
 }

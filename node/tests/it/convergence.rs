@@ -8,6 +8,7 @@ use chrono::NaiveDate;
 use proptest::prelude::*;
 use proptest::test_runner::RngSeed;
 use std::collections::BTreeSet;
+use yizhan_node::account::Directory;
 use yizhan_node::calendar::Calendar;
 use yizhan_node::case::doc::{self, CaseDoc, ItemSnapshot};
 use yizhan_node::case::fold::{self, CaseState, Decision, Status};
@@ -50,8 +51,10 @@ impl Replica {
             station,
             &self.node,
             "测试员",
+            None,
         );
-        fold::check(&state, &d.item, &ev, action).map_err(|r| r.to_string())?;
+        fold::check(&state, &d.item, &Directory::default(), &ev, action)
+            .map_err(|r| r.to_string())?;
         doc::append_event(&mut self.am, CASE_ID, &ev).expect("append");
         self.now = ev.at;
         self.added.push(ev.id.clone());
@@ -281,8 +284,9 @@ fn take(r: &mut Replica, cands: &[(usize, Action)], s: &Step, tag: &str) -> Opti
             STATIONS[*st],
             &r.node,
             "测试员",
+            None,
         );
-        if fold::check(&state, &d.item, &ev, action).is_ok() {
+        if fold::check(&state, &d.item, &Directory::default(), &ev, action).is_ok() {
             doc::append_event(&mut r.am, CASE_ID, &ev).expect("append");
             r.now = ev.at;
             r.added.push(ev.id.clone());
@@ -552,10 +556,17 @@ fn parallel_approvals_on_partitioned_copies_all_count() {
             CITY,
             "n",
             "o",
+            None,
         );
-        let why = fold::check(&state, &d.item, &ev, &Action::Complete)
-            .unwrap_err()
-            .to_string();
+        let why = fold::check(
+            &state,
+            &d.item,
+            &Directory::default(),
+            &ev,
+            &Action::Complete,
+        )
+        .unwrap_err()
+        .to_string();
         assert!(why.contains(missing.as_str()), "{why}");
     }
 

@@ -4,6 +4,7 @@
 //! event changes nothing.
 
 use crate::common::{CITY, TOWN, VILLAGE};
+use yizhan_node::account::Directory;
 use yizhan_node::case::Action;
 use yizhan_node::case::action::ACTION_KINDS;
 use yizhan_node::case::doc::{CaseDoc, Event, ItemSnapshot};
@@ -62,6 +63,7 @@ impl Sim {
             station,
             "node-1",
             "测试员",
+            None,
         )
     }
 
@@ -70,6 +72,7 @@ impl Sim {
         fold::check(
             &self.state(),
             &self.doc.item,
+            &Directory::default(),
             &self.event(station, action),
             action,
         )
@@ -89,7 +92,14 @@ impl Sim {
     /// Checks and records `action` at `station`.
     fn try_act(&mut self, station: &str, action: &Action) -> Result<(), String> {
         let event = self.event(station, action);
-        fold::check(&self.state(), &self.doc.item, &event, action).map_err(|r| r.to_string())?;
+        fold::check(
+            &self.state(),
+            &self.doc.item,
+            &Directory::default(),
+            &event,
+            action,
+        )
+        .map_err(|r| r.to_string())?;
         self.now = event.at;
         self.n += 1;
         self.doc.events.push(event);

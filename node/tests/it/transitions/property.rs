@@ -81,6 +81,7 @@ proptest::proptest! {
                 station: stations[*s].to_string(),
                 node: "node-0".into(),
                 operator: "窗口".into(),
+                by: None,
                 prev: String::new(),
                 fields: action.fields(),
             });
