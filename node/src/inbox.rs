@@ -9,6 +9,7 @@
 //!   back, the case is here to continue;
 //! - due (临期/超期): the clock runs and the light is yellow, red or severe;
 //! - follow-ups (整改): a bad rating opened a follow-up that is still open;
+//! - supervision (督办待回复): a supervisor sent a 督办 that this station has not answered yet;
 //! - news (办理进展, villages only): cases this village took in that changed at another station
 //!   since the agent last looked (accepted, materials asked for, completed, ready to pick up).
 //!
@@ -35,6 +36,8 @@ pub enum Section {
     Due,
     /// 整改 after a bad rating.
     FollowUps,
+    /// 督办 waiting for this station's reply.
+    Supervised,
     /// Changes elsewhere to this village's cases.
     News,
 }
@@ -116,6 +119,13 @@ impl Node {
                 Section::FollowUps,
                 CaseFilter {
                     open_follow_up: true,
+                    ..queue(Sort::Oldest)
+                },
+            ),
+            (
+                Section::Supervised,
+                CaseFilter {
+                    supervised: true,
                     ..queue(Sort::Oldest)
                 },
             ),

@@ -61,6 +61,8 @@ pub struct CaseFilter {
     pub open_follow_up: bool,
     /// Only cases whose clock runs and whose light is at least yellow today.
     pub due_soon: bool,
+    /// Only cases with a 督办 not yet replied to.
+    pub supervised: bool,
     /// Only cases changed after this time (ms), and held by another station than this one
     /// (what happened elsewhere to cases a village agent took in).
     pub changed_elsewhere_after: Option<(i64, String)>,
@@ -96,6 +98,7 @@ impl std::fmt::Debug for CaseFilter {
             .field("conflict_only", &self.conflict_only)
             .field("open_follow_up", &self.open_follow_up)
             .field("due_soon", &self.due_soon)
+            .field("supervised", &self.supervised)
             .field("changed_elsewhere_after", &self.changed_elsewhere_after)
             .field("created_from", &self.created_from)
             .field("created_to", &self.created_to)
@@ -165,6 +168,8 @@ pub struct CaseRow {
     pub provisional: bool,
     /// Light today.
     pub light: Option<String>,
+    /// 督办 notices not yet replied to.
+    pub supervisions_open: i64,
 }
 
 /// A count from SQLite (never negative) as the unsigned number the views carry.
@@ -345,6 +350,9 @@ impl Node {
         if f.due_soon {
             clauses.push("clock = 1 AND ?1 >= yellow_on".into());
         }
+        if f.supervised {
+            clauses.push("supervisions_open > 0".into());
+        }
         if let Some((after, station)) = &f.changed_elsewhere_after {
             params.push(Box::new(*after));
             params.push(Box::new(station.clone()));
@@ -390,7 +398,7 @@ impl Node {
         };
         let sql = format!(
             "SELECT doc_id, number, item_code, item_name, kind, status, conflict, origin, holder, applicant_name, delegated,
-                    created_at, due_on, {LIGHT_SQL}, due_provisional, legal_provisional FROM {}{} ORDER BY {order} LIMIT {limit} OFFSET {}",
+                    created_at, due_on, {LIGHT_SQL}, due_provisional, legal_provisional, supervisions_open FROM {}{} ORDER BY {order} LIMIT {limit} OFFSET {}",
             fs.from, fs.where_sql, f.offset
         );
         Ok((sql, fs.params))
@@ -424,6 +432,7 @@ impl Node {
                         .get::<_, Option<i64>>(13)?
                         .and_then(Light::from_code)
                         .map(|l| l.as_str().to_string()),
+                    supervisions_open: r.get(16)?,
                 })
             })?
             .collect::<rusqlite::Result<Vec<_>>>()?;

@@ -71,6 +71,8 @@ strings! {
     inbox_due_hint: "正在计时、已亮黄灯或红灯的办件，最早到期的在前。", "Cases whose clock runs and whose light is yellow or red, earliest due first.";
     inbox_follow_ups: "差评整改", "Follow-ups of bad ratings";
     inbox_follow_ups_hint: "申请人给了差评、整改尚未完成的办件。", "Cases whose applicant gave a bad rating and whose follow-up is still open.";
+    inbox_supervised: "督办待回复", "Supervision to answer";
+    inbox_supervised_hint: "上级发来督办、本站尚未回复的办件。请在办件详情中回复。", "Cases a supervisor sent a 督办 about that this station has not answered yet. Answer it on the case.";
     inbox_news: "办理进展", "News of your cases";
     inbox_news_hint: "本站代办的办件在其他站点有了进展（受理、要求补正、办结、可以领取），请告知群众。", "Cases this station took in that moved on elsewhere (accepted, materials asked for, completed, ready to pick up): tell the applicants.";
     inbox_mark_seen: "全部标为已查看", "Mark all as seen";

@@ -27,6 +27,7 @@ fn title(t: &Tr, s: Section) -> (&'static str, &'static str) {
         Section::Materials => (t.inbox_materials, t.inbox_materials_hint),
         Section::Due => (t.inbox_due, t.inbox_due_hint),
         Section::FollowUps => (t.inbox_follow_ups, t.inbox_follow_ups_hint),
+        Section::Supervised => (t.inbox_supervised, t.inbox_supervised_hint),
         Section::News => (t.inbox_news, t.inbox_news_hint),
     }
 }

@@ -3,6 +3,7 @@
 //! iroh endpoints, and the protocol's properties on in-memory replicas.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
+mod accounts;
 mod common;
 mod duplex;
 mod interrupted;
