@@ -18,8 +18,10 @@ use chrono::{NaiveDate, TimeZone as _};
 use rusqlite::ToSql;
 use serde::Serialize;
 
+mod ranking;
 mod stats;
 
+pub use ranking::{RankBy, RankRow};
 pub use stats::{DeptRow, Group, GroupBy, Stats, Totals};
 
 /// Key rows counted at most when choosing the rarest pair of a long name query.

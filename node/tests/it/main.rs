@@ -8,12 +8,14 @@
 //! - [`convergence`]: copies of a case changed apart and merged in any order.
 //! - [`network_edits`]: the city's edits of the catalog and the calendar.
 //! - [`search`]: search keys.
+//! - [`ranking`]: the ranking by operator and department.
 
 mod case_doc;
 mod common;
 mod convergence;
 mod deadlines;
 mod network_edits;
+mod ranking;
 mod search;
 mod store;
 mod transitions;
