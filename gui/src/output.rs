@@ -14,7 +14,7 @@ use yizhan_node::catalog::Catalog;
 use yizhan_node::clock::format_ms;
 use yizhan_node::idcard::mask_id_number;
 use yizhan_node::network::Roster;
-use yizhan_node::query::{CaseRow, Stats};
+use yizhan_node::query::{CaseRow, RankRow, Stats};
 use yizhan_node::{CaseView, Node};
 
 /// Printed after a due date that is provisional (counted into a year without a calendar rule).
@@ -250,7 +250,14 @@ pub fn case(view: &CaseView, calendar: &Calendar, json: bool) -> Result<()> {
                   "departments": doc.item.departments },
         "applicant": { "name": doc.applicant.name, "id_number": mask_id_number(&doc.applicant.id_number),
                        "phone": yizhan_node::idcard::mask_phone(&doc.applicant.phone), "address": doc.applicant.address },
-        "delegation": doc.delegation.as_ref().map(|dl| json!({ "agent": dl.agent, "entrustment": dl.entrustment, "handed_over": dl.handed_over })),
+        "delegation": doc.delegation.as_ref().map(|dl| json!({ "agent": dl.agent, "agent_phone": dl.agent_phone, "entrustment": dl.entrustment, "handed_over": dl.handed_over })),
+        "intake_operator": doc.intake_operator,
+        "supervisions": st.supervisions.iter().map(|s| json!({
+            "id": s.id, "at": format_ms(s.at), "station": s.station, "operator": s.operator, "reason": s.reason,
+            "reply_days": s.reply_days,
+            "reply": s.reply.as_ref().map(|r| json!({ "at": format_ms(r.at), "station": r.station, "operator": r.operator, "text": r.text })),
+        })).collect::<Vec<_>>(),
+        "originals_returned": st.originals_returned.iter().map(|o| json!({ "at": format_ms(o.at), "station": o.station, "operator": o.operator, "items": o.items })).collect::<Vec<_>>(),
         "status": st.status.as_str(),
         "outcome": st.outcome.map(|o| o.as_str()),
         "conflict": st.conflict(),
@@ -321,6 +328,25 @@ pub fn case(view: &CaseView, calendar: &Calendar, json: bool) -> Result<()> {
     if !doc.item.departments.is_empty() {
         outln!("  并联审批:      {}", approvals);
     }
+    for sup in &st.supervisions {
+        match &sup.reply {
+            None => outln!(
+                "  督办:          {} {} {}（{} 个工作日内回复，待回复）",
+                format_ms(sup.at),
+                sup.station,
+                sup.reason,
+                sup.reply_days
+            ),
+            Some(r) => outln!(
+                "  督办:          {} {} {}；{} 已回复：{}",
+                format_ms(sup.at),
+                sup.station,
+                sup.reason,
+                r.operator,
+                r.text
+            ),
+        }
+    }
     outln!("  时间线 timeline:");
     outln!(
         "    {}  {}  收件登记",
@@ -351,9 +377,13 @@ pub fn case(view: &CaseView, calendar: &Calendar, json: bool) -> Result<()> {
 }
 
 /// `stats`.
-pub fn stats(stats: &Stats, json: bool) -> Result<()> {
+pub fn stats(stats: &Stats, ranking: Option<&[RankRow]>, json: bool) -> Result<()> {
     if json {
-        return print_json(&serde_json::to_value(stats)?);
+        let mut v = serde_json::to_value(stats)?;
+        if let (Some(rows), Some(map)) = (ranking, v.as_object_mut()) {
+            map.insert("ranking".into(), serde_json::to_value(rows)?);
+        }
+        return print_json(&v);
     }
     let t = &stats.totals;
     let pct = |x: Option<f64>| x.map_or("-".to_string(), |v| format!("{:.1}%", v * 100.0));
@@ -411,5 +441,38 @@ pub fn stats(stats: &Stats, json: bool) -> Result<()> {
             d.pending
         );
     }
+    if let Some(rows) = ranking {
+        ranking_lines(rows);
+    }
     Ok(())
+}
+
+/// The ranking by operator or department (排名): on-time rate, handling days, satisfaction.
+pub fn ranking(rows: &[RankRow], json: bool) -> Result<()> {
+    if json {
+        return print_json(&json!({ "ranking": rows }));
+    }
+    ranking_lines(rows);
+    Ok(())
+}
+
+fn ranking_lines(rows: &[RankRow]) {
+    let pct = |x: Option<f64>| x.map_or("-".to_string(), |v| format!("{:.1}%", v * 100.0));
+    let days = |x: Option<f64>| x.map_or("-".to_string(), |v| format!("{v:.1}"));
+    if rows.is_empty() {
+        outln!("  排名: 尚无由操作员账号办结的办件");
+    }
+    for (i, r) in rows.iter().enumerate() {
+        outln!(
+            "  {:>2}. {:<12} {:<6} 办结 {:>5} 按时率 {:>6} 平均用时 {:>5} 个工作日 评价 {:>4} 满意率 {:>6}",
+            i + 1,
+            r.name,
+            r.station,
+            r.decided,
+            pct(r.on_time_rate),
+            days(r.avg_handling_days),
+            r.rated,
+            pct(r.satisfaction_rate)
+        );
+    }
 }

@@ -212,11 +212,42 @@ pub enum CaseCmd {
         #[arg(long)]
         note: String,
     },
+    /// 督办: ask the station holding the case to act and reply (a supervisor at the city, or at
+    /// a township for its villages).
+    Supervise {
+        #[command(flatten)]
+        target: Target,
+        /// Why.
+        #[arg(long)]
+        reason: String,
+        /// Working days the holder has to reply.
+        #[arg(long, default_value_t = 3)]
+        reply_days: u32,
+    },
+    /// 督办回复: answer the oldest open 督办 on the case (or the one given with --to).
+    ReplySupervision {
+        #[command(flatten)]
+        target: Target,
+        /// The answer.
+        #[arg(long)]
+        text: String,
+        /// The 督办's id (default: the oldest not yet answered).
+        #[arg(long, value_name = "ID")]
+        to: Option<String>,
+    },
+    /// 原件退还: record originals handed back to the applicant.
+    ReturnOriginals {
+        #[command(flatten)]
+        target: Target,
+        /// What was handed back, separated by ；or ,
+        #[arg(long)]
+        items: String,
+    },
 }
 
 /// Runs one `case` subcommand.
 pub fn run(ctx: &Ctx, cmd: CaseCmd) -> Result<()> {
-    let mut node = ctx.open()?;
+    let mut node = ctx.open_signed_in()?;
     let (target, action) = match cmd {
         CaseCmd::New {
             item,
@@ -340,6 +371,30 @@ pub fn run(ctx: &Ctx, cmd: CaseCmd) -> Result<()> {
         ),
         CaseCmd::Note { case, text } => (Target { case }, Action::Note { text }),
         CaseCmd::Settle { target, note } => (target, Action::Settle { note }),
+        CaseCmd::Supervise {
+            target,
+            reason,
+            reply_days,
+        } => (target, Action::Supervise { reason, reply_days }),
+        CaseCmd::ReplySupervision { target, text, to } => {
+            let to = match to {
+                Some(to) => to,
+                None => node
+                    .case(&target.case)?
+                    .state
+                    .open_supervisions()
+                    .next()
+                    .map(|s| s.id.clone())
+                    .ok_or_else(|| anyhow!("case {} has no open 督办 to answer", target.case))?,
+            };
+            (target, Action::ReplySupervision { to, text })
+        }
+        CaseCmd::ReturnOriginals { target, items } => (
+            target,
+            Action::ReturnOriginals {
+                items: Action::parse_list(&items),
+            },
+        ),
     };
     let view = node.act(&target.case, &action, &ctx.operator)?;
     output::case(&view, node.calendar(), ctx.json)

@@ -6,6 +6,7 @@
 mod case;
 mod catalog;
 mod network;
+mod operator;
 mod station;
 mod window;
 
@@ -13,7 +14,7 @@ use crate::output;
 use anyhow::{Context as _, Result, anyhow};
 use clap::{Parser, Subcommand};
 use std::path::PathBuf;
-use yizhan_node::query::GroupBy;
+use yizhan_node::query::{GroupBy, RankBy};
 use yizhan_node::{Clock, InitParams, Node};
 
 /// 驿站 Yizhan: offline-first government service stations.
@@ -26,8 +27,10 @@ pub struct Cli {
     /// Print machine-readable JSON.
     #[arg(long, global = true)]
     json: bool,
-    /// Who is operating (recorded on every event).
-    #[arg(long, global = true, env = "YIZHAN_OPERATOR", value_name = "NAME")]
+    /// Who is operating: the login of an operator account of this station (the password from
+    /// YIZHAN_PASSWORD, or typed at a prompt). At a station without accounts yet (its first
+    /// run), the name recorded on every event.
+    #[arg(long, global = true, env = "YIZHAN_OPERATOR", value_name = "LOGIN")]
     operator: Option<String>,
     #[command(subcommand)]
     command: Option<Command>,
@@ -74,10 +77,14 @@ enum Command {
     /// Working-day calendar (工作日).
     #[command(subcommand)]
     Calendar(catalog::CalendarCmd),
+    /// Operator accounts of this station (and, for an administrator, of its child stations).
+    #[command(subcommand)]
+    Operator(operator::OperatorCmd),
     /// Consolidated statistics.
     Stats {
-        /// Group by township, village, dept or item.
-        #[arg(long, value_parser = ["township", "village", "dept", "item"])]
+        /// Group by township, village, dept or item; `operator` gives the ranking by person
+        /// (on-time rate, handling days, satisfaction), and `dept` adds it by department.
+        #[arg(long, value_parser = ["township", "village", "dept", "item", "operator"])]
         by: Option<String>,
         /// Only cases from this station's area.
         #[arg(long, value_name = "CODE")]
@@ -166,13 +173,31 @@ pub struct Ctx {
     pub data: PathBuf,
     pub json: bool,
     pub operator: String,
+    /// Whether `--operator` (or `YIZHAN_OPERATOR`) was given.
+    pub operator_given: bool,
     pub clock: Clock,
 }
 
 impl Ctx {
-    /// Opens this data directory's store.
+    /// Opens this data directory's store, signing the operator in when the station has
+    /// accounts and `--operator` was given.
     pub fn open(&self) -> Result<Node> {
-        Ok(Node::open(&self.data, self.clock)?)
+        let mut node = Node::open(&self.data, self.clock)?;
+        if self.operator_given && node.needs_sign_in() {
+            let secret = operator::secret("YIZHAN_PASSWORD", "密码 / password: ")?;
+            node.sign_in(&self.operator, &secret)?;
+        }
+        Ok(node)
+    }
+
+    /// [`Ctx::open`] for a command that reads or writes cases: at a station with accounts, it
+    /// needs a signed-in operator.
+    pub fn open_signed_in(&self) -> Result<Node> {
+        let node = self.open()?;
+        if node.needs_sign_in() && node.signed_in().is_none() {
+            return Err(yizhan_node::NodeError::SignInRequired.into());
+        }
+        Ok(node)
     }
 }
 
@@ -185,6 +210,7 @@ pub fn run() -> Result<()> {
             None => default_data_dir()?,
         },
         json: cli.json,
+        operator_given: cli.operator.is_some(),
         operator: cli.operator.unwrap_or_else(|| "操作员".to_string()),
         clock: clock()?,
     };
@@ -222,10 +248,24 @@ pub fn run() -> Result<()> {
         Command::Case(cmd) => case::run(&ctx, cmd),
         Command::Catalog(cmd) => catalog::catalog(&ctx, cmd),
         Command::Calendar(cmd) => catalog::calendar(&ctx, cmd),
+        Command::Operator(cmd) => operator::run(&ctx, cmd),
         Command::Stats { by, station } => {
-            let mut node = ctx.open()?;
+            let mut node = ctx.open_signed_in()?;
+            let ranking = match by.as_deref() {
+                Some("operator") => Some(RankBy::Operator),
+                Some("dept") => Some(RankBy::Dept),
+                _ => None,
+            };
+            if ranking == Some(RankBy::Operator) {
+                let rows = node.ranking(RankBy::Operator, station.as_deref(), None, None)?;
+                return output::ranking(&rows, ctx.json);
+            }
             let stats = node.stats(by.as_deref().and_then(GroupBy::parse), station.as_deref())?;
-            output::stats(&stats, ctx.json)
+            let rows = match ranking {
+                Some(by) => Some(node.ranking(by, station.as_deref(), None, None)?),
+                None => None,
+            };
+            output::stats(&stats, rows.as_deref(), ctx.json)
         }
         Command::Invite {
             code,

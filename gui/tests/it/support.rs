@@ -21,7 +21,14 @@ pub const STORE_FILE: &str = "yizhan.sqlite3";
 
 /// Environment variables the binary reads; removed from every command so that the caller's
 /// environment cannot leak into a test.
-const YIZHAN_ENV: [&str; 4] = ["YIZHAN_DATA", "YIZHAN_NOW", "YIZHAN_OPERATOR", "YIZHAN_LOG"];
+const YIZHAN_ENV: [&str; 6] = [
+    "YIZHAN_DATA",
+    "YIZHAN_NOW",
+    "YIZHAN_OPERATOR",
+    "YIZHAN_LOG",
+    "YIZHAN_PASSWORD",
+    "YIZHAN_NEW_PASSWORD",
+];
 
 /// The path of the `yizhan` binary: `YIZHAN_BIN` if set, else the one cargo built beside these
 /// tests.

@@ -434,7 +434,7 @@ pub(crate) fn sign_in(node: &mut Node, login: &str, secret: &str) -> Result<Acco
                 )?;
                 Ok(())
             })?;
-            tracing::warn!(login = %login, "a sign-in failed");
+            tracing::info!(login = %login, "a sign-in failed");
             Err(NodeError::SignInFailed)
         }
     }

@@ -8,6 +8,7 @@ use std::collections::BTreeSet;
 use std::path::Path;
 use tempfile::TempDir;
 
+mod operators;
 mod refused;
 
 /// A full, valid resident ID number (check digit X) and a phone; the outputs must mask both.

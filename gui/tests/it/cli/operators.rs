@@ -1,0 +1,116 @@
+//! Operator accounts through the real binary (issue #12): the first account is the station's
+//! administrator, from then on case commands need a sign-in, roles are enforced with a message
+//! naming the role, wrong passwords are refused and delayed, and `stats --by operator` ranks the
+//! people.
+
+use super::{entry, network, s, u};
+
+#[test]
+fn accounts_sign_ins_roles_and_the_ranking_through_the_command_line() {
+    let (_tmp, y) = network();
+    // The first account must be an administrator.
+    let first = y.clone().env("YIZHAN_PASSWORD", "admin-pin").refused(&[
+        "operator", "add", "--login", "zhang", "--name", "张三", "--role", "clerk",
+    ]);
+    assert!(first.contains("administrator"), "{first}");
+    let admin = y.clone().env("YIZHAN_PASSWORD", "admin-pin");
+    admin.ok(&[
+        "operator",
+        "add",
+        "--login",
+        "admin",
+        "--name",
+        "管理员",
+        "--role",
+        "admin",
+    ]);
+
+    // From now on a case command needs a sign-in, and a wrong password is refused.
+    let line = y.refused(&["case", "list"]);
+    assert!(line.contains("sign in"), "{line}");
+    let wrong = y
+        .clone()
+        .env("YIZHAN_OPERATOR", "admin")
+        .env("YIZHAN_PASSWORD", "nope");
+    assert!(
+        wrong
+            .refused(&["case", "list"])
+            .contains("wrong login or password")
+    );
+
+    let admin = admin.env("YIZHAN_OPERATOR", "admin");
+    let clerk_add = admin.clone().env("YIZHAN_NEW_PASSWORD", "clerk-pin");
+    clerk_add.ok(&[
+        "operator",
+        "add",
+        "--login",
+        "zhang",
+        "--name",
+        "张窗口",
+        "--role",
+        "clerk",
+        "--phone",
+        "0351-7654321",
+    ]);
+    let reviewer_add = admin.clone().env("YIZHAN_NEW_PASSWORD", "review-pin");
+    reviewer_add.ok(&[
+        "operator",
+        "add",
+        "--login",
+        "scjg",
+        "--name",
+        "市场审核",
+        "--role",
+        "reviewer",
+        "--dept",
+        "市场监管局",
+    ]);
+    let list = admin.json(&["operator", "list"]);
+    let zhang = entry(&list["accounts"], "login", "zhang");
+    assert_eq!(s(&zhang["role"], "role"), "clerk");
+    assert_eq!(zhang["password_here"], true);
+    // The hash is never printed.
+    assert!(!list.to_string().contains("argon2"), "{list}");
+
+    let clerk = y
+        .clone()
+        .env("YIZHAN_OPERATOR", "zhang")
+        .env("YIZHAN_PASSWORD", "clerk-pin");
+    let reviewer = y
+        .clone()
+        .env("YIZHAN_OPERATOR", "scjg")
+        .env("YIZHAN_PASSWORD", "review-pin");
+    let created = clerk.json(&["case", "new", "--item", "CT-001", "--applicant", "王五"]);
+    let id = s(&created["id"], "id").to_string();
+    // A reviewer does not accept cases: the message names the roles that do.
+    let line = reviewer.refused(&["case", "accept", &id]);
+    assert!(
+        line.contains("clerk") && line.contains("reviewer"),
+        "{line}"
+    );
+    clerk.ok(&["case", "accept", &id]);
+    let done = clerk.json(&["case", "complete", &id]);
+    let timeline = done["timeline"].as_array().expect("a timeline");
+    let last = timeline.last().expect("an event");
+    assert_eq!(s(&last["operator"], "operator"), "张窗口");
+    clerk.ok(&["case", "rate", &id, "--level", "1"]);
+
+    let ranking = admin.json(&["stats", "--by", "operator"]);
+    let row = entry(&ranking["ranking"], "name", "张窗口");
+    assert_eq!(u(&row["decided"], "decided"), 1);
+    assert_eq!(u(&row["on_time"], "on time"), 1);
+    assert_eq!(row["satisfaction_rate"], 1.0);
+
+    // Disabling: the administrator may not disable themself; a disabled clerk cannot sign in.
+    assert!(
+        admin
+            .refused(&["operator", "disable", "admin"])
+            .contains("own account")
+    );
+    admin.ok(&["operator", "disable", "zhang", "--reason", "调岗"]);
+    assert!(
+        clerk
+            .refused(&["case", "list"])
+            .contains("wrong login or password")
+    );
+}
