@@ -18,6 +18,7 @@
 
 mod member;
 pub mod rng;
+pub mod staff;
 pub mod workload;
 
 pub use member::Member;

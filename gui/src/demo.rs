@@ -7,8 +7,10 @@
 //! network. Every village keeps a continuous session with its township and every township with
 //! the city, so a case taken in at a village flows up by itself; a link is cut by stopping the
 //! child's session task and restored by starting it again (see the kit for why sessions, not
-//! packets). The demo adds its layout's names, a few weeks of seeded work at each station, and a
-//! stream of applications.
+//! packets). The demo adds its layout's names, its people (each station's accounts, all with the
+//! password [`yizhan_county::staff::DEMO_PASSWORD`]; the window opens signed in as the person at
+//! each station's window), a few weeks of seeded work at each station, and a stream of
+//! applications.
 //!
 //! The county answers the window from memory ([`County`]): a background task refreshes each
 //! station's sync status and case count twice a second. `--headless` prints what flows where
@@ -21,6 +23,7 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 use tokio::sync::mpsc;
 use tokio::task::JoinHandle;
+use yizhan_county::staff::{self, Staff};
 use yizhan_county::workload::{VILLAGE_ITEMS, person_name};
 use yizhan_county::{Layout, Rng};
 use yizhan_node::case::Action;
@@ -68,6 +71,8 @@ pub struct DemoCounty {
     stream: Option<JoinHandle<()>>,
     snapshot: Arc<Mutex<Snapshot>>,
     rng: Arc<Mutex<Rng>>,
+    /// Each member's people, in member order.
+    staff: Vec<Staff>,
     _tmp: Option<tempfile::TempDir>,
 }
 
@@ -87,8 +92,9 @@ fn village_intake(node: &mut Node, rng: &mut Rng) -> yizhan_node::Result<String>
     Ok(view.doc.id)
 }
 
-/// A few weeks' worth of work at each station, so that every screen has something to show.
-fn seed(node: &mut Node, tier: &str, rng: &mut Rng) -> yizhan_node::Result<()> {
+/// A few weeks' worth of work at each station, so that every screen has something to show. The
+/// node's operator (the person at the window) acts, and each department's reviewer signs off.
+fn seed(node: &mut Node, tier: &str, staff: &Staff, rng: &mut Rng) -> yizhan_node::Result<()> {
     match tier {
         "village" => {
             for _ in 0..6 {
@@ -126,8 +132,11 @@ fn seed(node: &mut Node, tier: &str, rng: &mut Rng) -> yizhan_node::Result<()> {
                     1 => {
                         node.act(&id, &Action::Accept, "窗口")?;
                         if item == "TS-006" {
-                            let dept = "乡镇农业农村办公室".to_string();
-                            node.act(&id, &Action::Approve { dept }, "农业农村办")?;
+                            let approve = Action::Approve {
+                                dept: "乡镇农业农村办公室".to_string(),
+                            };
+                            let reviewer = staff.for_action(&approve);
+                            node.with_session(reviewer, |n| n.act(&id, &approve, ""))??;
                         }
                     }
                     2 => {
@@ -208,16 +217,22 @@ impl DemoCounty {
             "清河市",
             Clock::System,
         ))?;
-        // A few weeks' worth of work at each station; it flows up over the links.
+        // Each station's people, then a few weeks' worth of work at each station; it flows up
+        // over the links.
         let rng = Arc::new(Mutex::new(Rng::new(opts.seed)));
-        for m in &county.members {
+        let mut people = Vec::with_capacity(county.members.len());
+        for (i, m) in county.members.iter().enumerate() {
             let (tier, rng) = (m.tier.clone(), rng.clone());
-            m.handle.call(move |n| {
+            let salt = opts.seed.wrapping_add(i as u64);
+            let staff = m.handle.call(move |n| {
+                let staff = staff::create(n, salt)?;
                 let mut rng = rng
                     .lock()
                     .unwrap_or_else(std::sync::PoisonError::into_inner);
-                seed(n, &tier, &mut rng)
+                seed(n, &tier, &staff, &mut rng)?;
+                Ok(staff)
             })?;
+            people.push(staff);
         }
         let county = DemoCounty {
             rt: Some(rt),
@@ -225,6 +240,7 @@ impl DemoCounty {
             stream: None,
             snapshot: Arc::new(Mutex::new(Snapshot::default())),
             rng,
+            staff: people,
             _tmp: tmp,
         };
         county.spawn_status();
@@ -267,18 +283,33 @@ impl DemoCounty {
         )
     }
 
-    /// Takes in `n` delegated cases at village `code` and forwards them to its township.
+    /// Takes in `n` delegated cases at village `code` and forwards them to its township, as
+    /// the village's agent.
     pub fn intake(&self, code: &str, n: usize) -> Result<Vec<String>> {
-        let handle = self
-            .handle(code)
+        let i = self
+            .station_index(code)
             .ok_or_else(|| anyhow!("no station {code} in the demo county"))?;
+        let handle = self.county.members[i].handle.clone();
+        let agent = self.staff[i].window.clone();
         let rng = self.rng.clone();
         Ok(handle.call(move |node| {
             let mut rng = rng
                 .lock()
                 .unwrap_or_else(std::sync::PoisonError::into_inner);
-            (0..n).map(|_| village_intake(node, &mut rng)).collect()
+            node.with_session(&agent, |node| {
+                (0..n).map(|_| village_intake(node, &mut rng)).collect()
+            })?
         })?)
+    }
+
+    /// The login of the person at station `code`'s window, as the demo signs them in.
+    pub fn window_login(&self, code: &str) -> Option<&str> {
+        Some(
+            self.staff
+                .get(self.station_index(code)?)?
+                .window_login
+                .as_str(),
+        )
     }
 
     /// Each station's case count, as last observed.
@@ -406,12 +437,15 @@ impl County for DemoCounty {
         match (on, self.stream.take()) {
             (true, None) => {
                 let Some(rt) = self.rt() else { return };
-                let villages: Vec<NodeHandle> = self
+                // Each village with its agent's session: locking the window (which signs its
+                // person out) does not stop the stream.
+                let villages: Vec<(NodeHandle, yizhan_node::Session)> = self
                     .county
                     .members
                     .iter()
-                    .filter(|m| m.tier == "village")
-                    .map(|m| m.handle.clone())
+                    .zip(&self.staff)
+                    .filter(|(m, _)| m.tier == "village")
+                    .map(|(m, s)| (m.handle.clone(), s.window.clone()))
                     .collect();
                 let rng = self.rng.clone();
                 self.stream = Some(rt.spawn(async move {
@@ -425,7 +459,7 @@ impl County for DemoCounty {
                                 .unwrap_or_else(std::sync::PoisonError::into_inner);
                             r.below(villages.len().max(1))
                         };
-                        let Some(h) = villages.get(i).cloned() else {
+                        let Some((h, agent)) = villages.get(i).cloned() else {
                             return;
                         };
                         let rng = rng.clone();
@@ -434,7 +468,7 @@ impl County for DemoCounty {
                                 let mut r = rng
                                     .lock()
                                     .unwrap_or_else(std::sync::PoisonError::into_inner);
-                                village_intake(n, &mut r)
+                                n.with_session(&agent, |n| village_intake(n, &mut r))?
                             })
                         })
                         .await;

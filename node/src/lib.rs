@@ -44,5 +44,5 @@ pub use clock::Clock;
 pub use error::{NodeError, Result};
 pub use handle::NodeHandle;
 pub use invalid::Invalid;
-pub use node::{CaseView, Identity, InitParams, NewCase, Node, derive, index_row};
+pub use node::{CaseView, Identity, InitParams, NewCase, Node, Session, derive, index_row};
 pub use refusal::Refusal;

@@ -242,6 +242,7 @@ impl Node {
             identity,
             net,
             session: None,
+            sessions: std::collections::HashSet::new(),
         };
         // A migration that added derived data only the documents can give (schema 5: the search
         // keys; schema 6: the provisional flags) asks for one rebuild of the index.
@@ -364,8 +365,8 @@ impl Node {
 
     /// The signed-in operator, while the account exists and is enabled.
     pub fn signed_in(&self) -> Option<&Account> {
-        let id = self.session.as_ref()?;
-        self.net.accounts.get(id).filter(|a| a.enabled())
+        let s = self.session.as_ref()?;
+        self.net.accounts.get(&s.account).filter(|a| a.enabled())
     }
 
     /// Who acts now: the signed-in operator; `None` in the station's first run (no accounts
@@ -381,12 +382,50 @@ impl Node {
     /// Signs an operator of this station in (password or PIN, checked against the stored
     /// argon2id hash). Wrong attempts are counted and, after three, delayed.
     pub fn sign_in(&mut self, login: &str, secret: &str) -> Result<Account> {
-        ops::accounts::sign_in(self, login, secret)
+        let session = self.open_session(login, secret)?;
+        let account = self
+            .net
+            .accounts
+            .get(&session.account)
+            .cloned()
+            .ok_or(NodeError::SignInFailed)?;
+        self.sign_out();
+        self.session = Some(session);
+        Ok(account)
     }
 
     /// Signs the operator out (the window's lock and "switch person").
     pub fn sign_out(&mut self) {
-        self.session = None;
+        if let Some(s) = self.session.take() {
+            self.sessions.remove(&s.token);
+        }
+    }
+
+    /// Checks a login and password like [`Node::sign_in`], and returns a session without
+    /// changing the node's signed-in operator.
+    pub fn open_session(&mut self, login: &str, secret: &str) -> Result<Session> {
+        let account = ops::accounts::verify(self, login, secret)?;
+        let token = u64::from_le_bytes(random_bytes::<8>()?);
+        self.sessions.insert(token);
+        Ok(Session {
+            account: account.id,
+            token,
+        })
+    }
+
+    /// Runs `f` with `session`'s operator signed in, then restores the node's own.
+    pub fn with_session<T>(
+        &mut self,
+        session: &Session,
+        f: impl FnOnce(&mut Node) -> T,
+    ) -> Result<T> {
+        if !self.sessions.contains(&session.token) {
+            return Err(NodeError::SignInRequired);
+        }
+        let own = self.session.replace(session.clone());
+        let out = f(self);
+        self.session = own;
+        Ok(out)
     }
 
     /// Creates an operator account (an administrator of the station or of a parent station; in
@@ -404,6 +443,28 @@ impl Node {
     /// makes after this time, offline elsewhere, are flagged when they arrive.
     pub fn disable_account(&mut self, station: &str, login: &str, reason: &str) -> Result<Account> {
         ops::accounts::disable_account(self, station, login, reason)
+    }
+
+    /// Minutes without input after which the window locks (signs its operator out); a local
+    /// setting of this computer, never synced. 10 unless set; 0 never locks.
+    pub fn lock_minutes(&self) -> Result<u32> {
+        Ok(self
+            .store
+            .meta("window.lock_minutes")?
+            .and_then(|s| s.parse().ok())
+            .unwrap_or(10))
+    }
+
+    /// Sets [`Node::lock_minutes`] (0 to 240).
+    pub fn set_lock_minutes(&mut self, minutes: u32) -> Result<()> {
+        if minutes > 240 {
+            return Err(NodeError::invalid(
+                "lock minutes",
+                Invalid::Between { min: 0, max: 240 },
+            ));
+        }
+        self.store
+            .write(|wtx| wtx.set_meta("window.lock_minutes", &minutes.to_string()))
     }
 
     /// Sets the password of an account of this station (its administrator, or the person).
@@ -712,6 +773,25 @@ pub struct Node {
     pub(crate) clock: Clock,
     pub(crate) identity: Identity,
     pub(crate) net: NetCache,
-    /// The signed-in operator's account id.
-    pub(crate) session: Option<String>,
+    /// The signed-in operator, for every call that does not name a session.
+    pub(crate) session: Option<Session>,
+    /// The tokens of every session opened on this node and not closed.
+    pub(crate) sessions: std::collections::HashSet<u64>,
+}
+
+/// A signed-in operator on one node: what [`Node::sign_in`] keeps as the node's operator, and
+/// what [`Node::open_session`] hands out for [`Node::with_session`] (a demo county's stream of
+/// work acts as its reviewers while the window shows its clerk). Only the node makes one, after
+/// checking the password; it is valid on that node until it is closed.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Session {
+    account: String,
+    token: u64,
+}
+
+impl Session {
+    /// The account's id.
+    pub fn account(&self) -> &str {
+        &self.account
+    }
 }

@@ -71,6 +71,7 @@ impl App {
                 ui.separator();
                 self.sync_badge(ui, t, &status);
             }
+            self.person(ui, t);
             ui.separator();
             let other = match self.lang {
                 Lang::Zh => Lang::En,
@@ -80,6 +81,30 @@ impl App {
                 self.commands.push(Command::SetLang(other));
             }
         });
+    }
+
+    /// Who is working, with the lock and switch-person buttons (issue #12).
+    fn person(&mut self, ui: &mut egui::Ui, t: &'static Tr) {
+        let Some(info) = self
+            .stations
+            .get(self.current)
+            .and_then(|s| s.info.as_ref())
+        else {
+            return;
+        };
+        let Some(a) = info.operator.as_ref() else {
+            return;
+        };
+        ui.separator();
+        ui.label(egui::RichText::new(people::person_label(t, a)).strong())
+            .on_hover_text(&a.login);
+        if ui.small_button(t.lock).clicked() {
+            self.commands.push(Command::Lock);
+        }
+        if ui.small_button(t.switch_person).clicked() {
+            self.commands
+                .push(Command::Account(people::AccountEdit::SignOut));
+        }
     }
 
     /// The sync engine in a word, in the top bar; a click opens the sync screen.
@@ -163,9 +188,21 @@ impl App {
                     ui.label(&n.text);
                 }
             }
-            ui.with_layout(egui::Layout::right_to_left(egui::Align::Center), |ui| {
-                ui.label(egui::RichText::new(format!("{}: {}", t.operator, self.operator)).weak());
-            });
+            let info = self
+                .stations
+                .get(self.current)
+                .and_then(|s| s.info.as_ref());
+            let who = match info {
+                Some(i) if i.operator.is_some() => None,
+                Some(i) if i.needs_sign_in => Some(t.nobody_signed_in.to_string()),
+                // A station without accounts records the typed-in name.
+                _ => Some(format!("{} · {}", self.operator, t.first_run_person)),
+            };
+            if let Some(who) = who {
+                ui.with_layout(egui::Layout::right_to_left(egui::Align::Center), |ui| {
+                    ui.label(egui::RichText::new(format!("{}: {who}", t.operator)).weak());
+                });
+            }
         });
     }
 

@@ -54,6 +54,7 @@ impl StartView {
             "settings" => StartView::Screen(Screen::Settings),
             "settings-catalog" => StartView::Settings(SettingsTab::Catalog),
             "settings-calendar" => StartView::Settings(SettingsTab::Calendar),
+            "settings-people" => StartView::Settings(SettingsTab::People),
             _ => return None,
         })
     }
@@ -69,6 +70,8 @@ pub enum SettingsTab {
     Catalog,
     /// The working-day calendar's years.
     Calendar,
+    /// The operator accounts (人员).
+    People,
 }
 
 /// A change to a network document (city only) made from the settings screen, one item or one
@@ -152,8 +155,12 @@ pub enum Command {
     SaveSettings(Settings),
     /// Change the catalog or the calendar (city only).
     EditNetwork(NetworkEdit),
-    /// Change the operator name recorded on events.
+    /// Change the operator name recorded on events (a station without accounts).
     SetOperator(String),
+    /// Sign in or out, or change the accounts.
+    Account(super::people::AccountEdit),
+    /// Lock the window: the person is signed out, their login kept for the sign-in form.
+    Lock,
     /// Cut or restore a demo county link.
     SetLink {
         /// The link id.

@@ -471,6 +471,54 @@ strings! {
     paren_l: "（", " (";
     paren_r: "）", ")";
     tab_general: "常规", "General";
+    tab_people: "人员", "People";
+    role_agent: "代办员", "Proxy agent";
+    role_clerk: "窗口人员", "Window clerk";
+    role_reviewer: "部门审核员", "Department reviewer";
+    role_supervisor: "督办人员", "Supervisor";
+    role_admin: "管理员", "Administrator";
+    role_unknown: "未知角色", "Unknown role";
+    signed_in: "已登录", "Signed in";
+    signed_out: "已退出登录", "Signed out";
+    sign_in: "登录", "Sign in";
+    sign_in_title: "请登录：本站的每一步办理都记在经办人名下。", "Sign in: every step at this station is recorded under the person who takes it.";
+    sign_in_hint: "同步在后台照常进行。忘记密码请找本站管理员重设。", "Sync goes on in the background. Forgot the password? Ask the station's administrator to set a new one.";
+    first_run_title: "本站还没有操作员账号。请先建立本站管理员账号。", "This station has no operator accounts yet. Create the station administrator's account first.";
+    first_run_hint: "管理员再为代办员、窗口人员等建立各自的账号；建立后，每次使用都需登录。", "The administrator then creates an account for each agent and clerk; from then on everyone signs in.";
+    first_run_create: "建立管理员账号并登录", "Create the administrator and sign in";
+    first_run_later: "暂不设置，继续使用", "Not now, continue";
+    account_login: "登录名", "Login";
+    account_name: "姓名", "Name";
+    account_phone: "工作电话", "Work phone";
+    account_role: "角色", "Role";
+    account_dept: "所属部门", "Department";
+    account_station: "站点", "Station";
+    account_state: "状态", "State";
+    account_state_active: "在用", "Active";
+    account_state_disabled: "已停用", "Disabled";
+    account_state_no_password: "未设密码", "No password here";
+    account_password: "密码（至少 4 位）", "Password (4 characters or more)";
+    account_password_again: "再输一次密码", "Password again";
+    account_password_elsewhere: "下级站点的账号由该站管理员在本站设置密码（密码不离开所在站点）。", "A child station's account gets its password at that station (passwords never leave their station).";
+    account_new: "新建账号", "New account";
+    account_add: "建立账号", "Create account";
+    account_added: "已建立账号", "Account created:";
+    account_disable: "停用", "Disable";
+    account_disabled: "已停用账号", "Account disabled:";
+    account_disable_reason: "停用原因", "Reason for disabling";
+    account_set_password: "设置密码", "Set password";
+    password_set: "已设置密码", "Password set for";
+    password_mismatch: "两次输入的密码不一致", "The two passwords differ";
+    people_hint: "本站及下级站点的操作员账号。停用后，该账号在停用时间之后的办理记录在各站同步后都会标为冲突。", "Operator accounts of this station and its child stations. After an account is disabled, its records made after that time are flagged as conflicts at every station once synced.";
+    people_admin_only: "只有管理员可以建立或停用账号。", "Only an administrator creates or disables accounts.";
+    lock_minutes: "无操作自动锁定（分钟）", "Lock after idle (minutes)";
+    lock_minutes_hint: "0 表示不自动锁定。本设置只对这台电脑有效。", "0 never locks. This setting is for this computer only.";
+    lock_minutes_invalid: "请输入 0 到 240 之间的整数", "Enter a whole number from 0 to 240";
+    lock: "锁定", "Lock";
+    save: "保存", "Save";
+    switch_person: "换人", "Switch person";
+    nobody_signed_in: "未登录", "Nobody signed in";
+    first_run_person: "未设账号", "No accounts yet";
     tab_catalog: "事项清单", "Catalog";
     tab_calendar: "工作日历", "Calendar";
     city_only_edit: "只有市级站点可以修改事项清单和工作日历；此处只能查看。", "Only the city station may change the catalog and the calendar; here they can only be viewed.";
@@ -1255,6 +1303,7 @@ impl Tr {
             "role" => "角色",
             "department" => "部门",
             "reply days" => "回复期限",
+            "lock minutes" => "自动锁定时间",
             // Every `code` the node validates this way is a station's (items have their own
             // checks, in the catalog's row problems).
             "code" => "站点代码",
@@ -1357,13 +1406,14 @@ mod tests {
 
     /// Every field name the node passes to `NodeError::invalid` (the literals at its call sites,
     /// `check_text` and `validate_code` included, and the action text fields of `Node::act`).
-    const NODE_FIELDS: [&str; 33] = [
+    const NODE_FIELDS: [&str; 34] = [
         "login",
         "person name",
         "password",
         "role",
         "department",
         "reply days",
+        "lock minutes",
         "listen address",
         "relay",
         "applicant name",

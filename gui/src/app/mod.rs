@@ -35,6 +35,7 @@ pub mod i18n;
 mod inbox;
 mod intake;
 mod list;
+mod people;
 mod receipt;
 mod settings;
 mod start;
@@ -154,6 +155,14 @@ enum Op {
         station: usize,
         pending: Pending<()>,
     },
+    Account {
+        station: usize,
+        /// What the edit did, for the status bar (the edit itself carries a password).
+        text: String,
+        /// Whether the people tab asked for it (else the sign-in screen or the top bar).
+        from_people: bool,
+        pending: Pending<()>,
+    },
 }
 
 /// The answer to a write.
@@ -225,6 +234,10 @@ pub struct App {
     start: Option<StartView>,
     /// Frames drawn so far (the sync engines start after the first).
     frames: u64,
+    /// The sign-in screen (and the first administrator's form).
+    signin: people::SignInPanel,
+    /// When the user last touched the window (seconds, egui's clock), for the idle lock.
+    last_activity: f64,
 }
 
 impl App {
@@ -254,6 +267,8 @@ impl App {
             settings: settings::SettingsPanel::default(),
             start: None,
             frames: 0,
+            signin: people::SignInPanel::default(),
+            last_activity: 0.0,
         }
     }
 
@@ -418,6 +433,7 @@ impl App {
         }
         self.poll(&ctx);
         self.apply_start();
+        self.idle_lock(&ctx);
         let t = self.lang.tr();
 
         egui::Panel::top("top").show(ui, |ui| self.top_bar(ui, t));
@@ -446,6 +462,31 @@ impl App {
         }
     }
 
+    /// Locks the window after the station's idle time without input (a clerk who walks away
+    /// from the counter leaves nobody signed in).
+    fn idle_lock(&mut self, ctx: &egui::Context) {
+        let (now, active) = ctx.input(|i| (i.time, !i.events.is_empty() || i.pointer.is_moving()));
+        if active || self.last_activity == 0.0 {
+            self.last_activity = now;
+        }
+        let Some(info) = self
+            .stations
+            .get(self.current)
+            .and_then(|s| s.info.as_ref())
+        else {
+            return;
+        };
+        let limit = f64::from(info.lock_minutes) * 60.0;
+        if info.operator.is_some()
+            && limit > 0.0
+            && now - self.last_activity > limit
+            && !self.commands.iter().any(|c| matches!(c, Command::Lock))
+        {
+            self.last_activity = now;
+            self.commands.push(Command::Lock);
+        }
+    }
+
     fn poll(&mut self, ctx: &egui::Context) {
         let now = ctx.input(|i| i.time);
         let t = self.lang.tr();
@@ -462,7 +503,8 @@ impl App {
                 }
                 Op::Settings { pending, .. }
                 | Op::Network { pending, .. }
-                | Op::SyncConfig { pending, .. } => pending.poll().map(Done::Unit),
+                | Op::SyncConfig { pending, .. }
+                | Op::Account { pending, .. } => pending.poll().map(Done::Unit),
             };
             if let Some(r) = finished {
                 done.push((i, r));
@@ -553,6 +595,33 @@ impl App {
                     },
                 });
             }
+            (
+                Op::Account {
+                    station,
+                    text,
+                    from_people,
+                    ..
+                },
+                Done::Unit(r),
+            ) => {
+                if let Some(s) = self.stations.get_mut(station) {
+                    s.fetch_info();
+                }
+                let r = r.map(|()| text).map_err(|e| t.node_error(&e));
+                self.notice = Some(Notice {
+                    text: match &r {
+                        Ok(text) | Err(text) => text.clone(),
+                    },
+                    error: r.is_err(),
+                });
+                if station == self.current {
+                    if from_people {
+                        self.settings.people.done(r);
+                    } else {
+                        self.signin.done(r.map(|_| ()));
+                    }
+                }
+            }
             // A write for a station no longer shown: its effect shows when that station is
             // shown again (the data version has moved).
             _ => {}
@@ -565,7 +634,8 @@ impl App {
             | Op::Intake { station, .. }
             | Op::Settings { station, .. }
             | Op::Network { station, .. }
-            | Op::SyncConfig { station, .. } => *station == self.current,
+            | Op::SyncConfig { station, .. }
+            | Op::Account { station, .. } => *station == self.current,
         })
     }
 
@@ -632,6 +702,41 @@ impl App {
                 });
             }
             Command::SetOperator(name) => self.operator = name,
+            Command::Account(edit) => {
+                let text = edit.done_text(self.lang.tr());
+                let from_people = self.screen == Screen::Settings && !edit.has_secret()
+                    || matches!(
+                        edit,
+                        people::AccountEdit::Password { .. }
+                            | people::AccountEdit::Add { sign_in: false, .. }
+                    );
+                self.ops.push(Op::Account {
+                    station: self.current,
+                    text,
+                    from_people,
+                    pending: handle.submit(move |n| edit.run(n)),
+                });
+            }
+            Command::Lock => {
+                if let Some(login) = station
+                    .info
+                    .as_ref()
+                    .and_then(|i| i.operator.as_ref())
+                    .map(|a| a.login.clone())
+                {
+                    self.signin.locked(&login);
+                }
+                self.detail = detail::DetailPanel::default();
+                self.ops.push(Op::Account {
+                    station: self.current,
+                    text: self.lang.tr().signed_out.to_string(),
+                    from_people: false,
+                    pending: handle.submit(|n| {
+                        n.sign_out();
+                        Ok(())
+                    }),
+                });
+            }
             Command::SetLink { id, up } => {
                 if let Some(c) = self.county.as_mut() {
                     c.set_link(id, up);
@@ -701,6 +806,13 @@ impl App {
             operator: &self.operator,
             engine: engine.as_ref(),
         };
+        // Nobody signed in at a station with accounts (or its first run): the sign-in screen
+        // takes the main area; sync goes on behind it.
+        if self.signin.wanted(info) {
+            self.signin.ui(ui, &mut cx);
+            return;
+        }
+        self.signin.banner(ui, &cx);
         // The inbox is read even while another screen is shown: its count is in the top bar.
         if self.screen != Screen::Inbox || self.detail.is_open() {
             self.inbox.poll(&cx);

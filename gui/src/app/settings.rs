@@ -36,6 +36,8 @@ pub struct SettingsPanel {
     sync_task: Task<SyncConfig>,
     sync_loaded: Option<SyncConfig>,
     sync_form: SyncForm,
+    /// The accounts tab (人员).
+    pub(super) people: super::people::PeoplePanel,
 }
 
 /// The form of this computer's sync settings.
@@ -98,6 +100,7 @@ impl SettingsPanel {
                 (SettingsTab::General, t.tab_general),
                 (SettingsTab::Catalog, t.tab_catalog),
                 (SettingsTab::Calendar, t.tab_calendar),
+                (SettingsTab::People, t.tab_people),
             ] {
                 if ui.selectable_label(self.tab == tab, name).clicked() {
                     self.tab = tab;
@@ -114,6 +117,7 @@ impl SettingsPanel {
             }
             SettingsTab::Catalog => self.catalog.ui(ui, cx, city),
             SettingsTab::Calendar => self.calendar.ui(ui, cx, city),
+            SettingsTab::People => self.people.ui(ui, cx),
         }
     }
 
@@ -127,20 +131,24 @@ impl SettingsPanel {
                 }
             }
         });
-        ui.horizontal(|ui| {
-            let op = self.operator.get_or_insert_with(|| cx.operator.to_string());
-            field(ui, t.operator, op, 200.0);
-            let name = op.trim().to_string();
-            if ui
-                .add_enabled(
-                    !name.is_empty() && name != cx.operator,
-                    egui::Button::new(t.apply),
-                )
-                .clicked()
-            {
-                cx.commands.push(Command::SetOperator(name));
-            }
-        });
+        // A typed-in operator name only where the station has no accounts yet; once it has,
+        // the signed-in person is recorded.
+        if !cx.info.needs_sign_in {
+            ui.horizontal(|ui| {
+                let op = self.operator.get_or_insert_with(|| cx.operator.to_string());
+                field(ui, t.operator, op, 200.0);
+                let name = op.trim().to_string();
+                if ui
+                    .add_enabled(
+                        !name.is_empty() && name != cx.operator,
+                        egui::Button::new(t.apply),
+                    )
+                    .clicked()
+                {
+                    cx.commands.push(Command::SetOperator(name));
+                }
+            });
+        }
         ui.horizontal(|ui| {
             ui.strong(t.font);
             match fonts {

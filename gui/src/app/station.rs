@@ -32,13 +32,45 @@ pub struct StationInfo {
     pub clock: yizhan_node::Clock,
     /// This node's clock against the city's, once estimated (issue #11).
     pub clock_offset: Option<yizhan_node::skew::ClockOffset>,
+    /// The signed-in operator (issue #12).
+    pub operator: Option<yizhan_node::account::Account>,
+    /// Whether the station has accounts, so that someone must be signed in.
+    pub needs_sign_in: bool,
+    /// The accounts of this station and of its child stations, by station and login.
+    pub people: Vec<yizhan_node::account::Account>,
+    /// The ids of the accounts with a password at this station.
+    pub with_password: std::collections::BTreeSet<String>,
+    /// Idle minutes after which the window locks (0: never).
+    pub lock_minutes: u32,
 }
 
 impl StationInfo {
     fn read(node: &mut yizhan_node::Node) -> yizhan_node::Result<StationInfo> {
         node.refresh()?;
         let station = node.station()?.clone();
+        let mut people: Vec<yizhan_node::account::Account> = Vec::new();
+        let mut codes = vec![station.code.clone()];
+        codes.extend(
+            node.roster()
+                .stations
+                .values()
+                .filter(|s| s.parent == station.code)
+                .map(|s| s.code.clone()),
+        );
+        for code in &codes {
+            people.extend(node.accounts().of_station(code).into_iter().cloned());
+        }
+        let with_password = people
+            .iter()
+            .filter(|a| node.has_password(&a.id))
+            .map(|a| a.id.clone())
+            .collect();
         Ok(StationInfo {
+            operator: node.signed_in().cloned(),
+            needs_sign_in: node.needs_sign_in(),
+            people,
+            with_password,
+            lock_minutes: node.lock_minutes()?,
             identity: node.identity().clone(),
             tier: station.tier(),
             station,

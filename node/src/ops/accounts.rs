@@ -377,8 +377,9 @@ pub(crate) fn set_password(node: &mut Node, login: &str, secret: &str) -> Result
     node.refresh()
 }
 
-/// Implements [`Node::sign_in`].
-pub(crate) fn sign_in(node: &mut Node, login: &str, secret: &str) -> Result<Account> {
+/// Checks a login and password (for [`Node::sign_in`] and [`Node::open_session`]): the
+/// account, or the failure counted.
+pub(crate) fn verify(node: &mut Node, login: &str, secret: &str) -> Result<Account> {
     node.refresh()?;
     let station = node.identity.station.clone();
     let login = login.trim().to_string();
@@ -420,7 +421,6 @@ pub(crate) fn sign_in(node: &mut Node, login: &str, secret: &str) -> Result<Acco
                 )?;
                 Ok(())
             })?;
-            node.session = Some(a.id.clone());
             tracing::info!(login = %a.login, "operator signed in");
             Ok(a)
         }
