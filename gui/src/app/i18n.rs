@@ -515,6 +515,18 @@ strings! {
     lock_minutes_hint: "0 表示不自动锁定。本设置只对这台电脑有效。", "0 never locks. This setting is for this computer only.";
     lock_minutes_invalid: "请输入 0 到 240 之间的整数", "Enter a whole number from 0 to 240";
     lock: "锁定", "Lock";
+    act_supervise: "督办", "Send a supervision notice (督办)";
+    supervise_reason: "督办事由", "Reason";
+    supervise_days: "回复期限（工作日）", "Reply within (working days)";
+    act_supervise_submit: "发出督办", "Send";
+    supervisions: "督办", "Supervision";
+    supervision_open: "待回复，期限", "to answer by";
+    supervision_replied: "已回复", "answered";
+    act_reply_supervision: "回复督办", "Answer";
+    reply_text: "回复内容", "Answer";
+    act_return_originals: "原件退还", "Return originals";
+    return_items: "退还的原件", "Originals returned";
+    act_return_submit: "记录退还", "Record";
     save: "保存", "Save";
     switch_person: "换人", "Switch person";
     nobody_signed_in: "未登录", "Nobody signed in";
@@ -753,6 +765,9 @@ impl Tr {
             "consult" => "Video consult",
             "note" => "Note",
             "settle" => "Conflict settled",
+            "supervise" => "Supervision notice",
+            "reply_supervision" => "Supervision answered",
+            "return_originals" => "Originals returned",
             _ => "Unknown event",
         }
     }
@@ -1370,6 +1385,10 @@ impl Tr {
             ("text", true) => "text",
             ("note", false) => "说明",
             ("note", true) => "note",
+            ("reply_days", false) => "回复期限（工作日）",
+            ("reply_days", true) => "reply within (working days)",
+            ("items", false) => "物品",
+            ("items", true) => "items",
             (_, false) => "字段",
             (_, true) => "field",
         }

@@ -450,20 +450,23 @@ impl PeoplePanel {
                     ui.label(state);
                     ui.horizontal(|ui| {
                         let mine = own.as_deref() == Some(a.id.as_str());
-                        if a.enabled() && a.station == me && (admin || mine) {
-                            if ui.small_button(t.account_set_password).clicked() {
-                                self.password =
-                                    Some((a.login.clone(), String::new(), String::new()));
-                            }
+                        if a.enabled()
+                            && a.station == me
+                            && (admin || mine)
+                            && ui.small_button(t.account_set_password).clicked()
+                        {
+                            self.password = Some((a.login.clone(), String::new(), String::new()));
                         }
-                        if a.enabled() && admin && !mine {
-                            if ui.small_button(t.account_disable).clicked() {
-                                cx.commands.push(Command::Account(AccountEdit::Disable {
-                                    station: a.station.clone(),
-                                    login: a.login.clone(),
-                                    reason: self.reason.trim().to_string(),
-                                }));
-                            }
+                        if a.enabled()
+                            && admin
+                            && !mine
+                            && ui.small_button(t.account_disable).clicked()
+                        {
+                            cx.commands.push(Command::Account(AccountEdit::Disable {
+                                station: a.station.clone(),
+                                login: a.login.clone(),
+                                reason: self.reason.trim().to_string(),
+                            }));
                         }
                     });
                     ui.end_row();

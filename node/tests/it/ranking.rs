@@ -19,23 +19,27 @@ fn add(node: &mut Node, login: &str, name: &str, role: Role, dept: &str) {
         },
         Some("pin-1234"),
     )
-    .unwrap();
+    .expect("a step of the known workload");
 }
 
 /// Takes in and accepts a case of `item` on `day` as `clerk`; returns its id.
 fn accepted(node: &mut Node, day: &str, clerk: &str, item: &str) -> String {
     node.set_clock(morning(day));
-    node.sign_in(clerk, "pin-1234").unwrap();
+    node.sign_in(clerk, "pin-1234")
+        .expect("a step of the known workload");
     let id = new_case_id(node, item, "申请人");
-    node.act(&id, &Action::Accept, "").unwrap();
+    node.act(&id, &Action::Accept, "")
+        .expect("a step of the known workload");
     id
 }
 
 /// Completes a case on `day` as `clerk`, and records the applicant's rating.
 fn decide(node: &mut Node, day: &str, clerk: &str, id: &str, rating: u8) {
     node.set_clock(morning(day));
-    node.sign_in(clerk, "pin-1234").unwrap();
-    node.act(id, &Action::Complete, "").unwrap();
+    node.sign_in(clerk, "pin-1234")
+        .expect("a step of the known workload");
+    node.act(id, &Action::Complete, "")
+        .expect("a step of the known workload");
     node.act(
         id,
         &Action::Rate {
@@ -44,16 +48,17 @@ fn decide(node: &mut Node, day: &str, clerk: &str, id: &str, rating: u8) {
         },
         "",
     )
-    .unwrap();
+    .expect("a step of the known workload");
 }
 
 #[test]
 fn the_ranking_gives_each_operator_their_on_time_rate_handling_days_and_satisfaction() {
-    let tmp = tempfile::tempdir().unwrap();
+    let tmp = tempfile::tempdir().expect("a step of the known workload");
     // 2026-03-02 is a Monday; CT-001 is promised in 1 working day, CT-005 in 10.
     let mut c = init_city(tmp.path(), morning("2026-03-02"));
     add(&mut c, "admin", "管理员", Role::Admin, "");
-    c.sign_in("admin", "pin-1234").unwrap();
+    c.sign_in("admin", "pin-1234")
+        .expect("a step of the known workload");
     add(&mut c, "zhang", "张窗口", Role::Clerk, "");
     add(&mut c, "wang", "王窗口", Role::Clerk, "");
     add(
@@ -76,15 +81,18 @@ fn the_ranking_gives_each_operator_their_on_time_rate_handling_days_and_satisfac
     let d = accepted(&mut c, "2026-03-02", "wang", "CT-002");
     c.set_clock(morning("2026-03-03"));
     for (login, dept) in [("scjg", "市场监管局"), ("sw", "税务局"), ("ga", "公安局")] {
-        c.sign_in(login, "pin-1234").unwrap();
+        c.sign_in(login, "pin-1234")
+            .expect("a step of the known workload");
         c.act(&d, &Action::Approve { dept: dept.into() }, "")
-            .unwrap();
+            .expect("a step of the known workload");
     }
     decide(&mut c, "2026-03-04", "wang", &d, 2);
     // A case accepted but not decided counts for nobody.
     accepted(&mut c, "2026-03-02", "wang", "CT-005");
 
-    let rows = c.ranking(RankBy::Operator, None, None, None).unwrap();
+    let rows = c
+        .ranking(RankBy::Operator, None, None, None)
+        .expect("a step of the known workload");
     let names: Vec<&str> = rows.iter().map(|r| r.name.as_str()).collect();
     assert_eq!(names, ["王窗口", "张窗口"], "best on-time rate first");
     let wang = &rows[0];
@@ -101,7 +109,9 @@ fn the_ranking_gives_each_operator_their_on_time_rate_handling_days_and_satisfac
     assert_eq!(zhang.satisfaction_rate, Some(0.5));
     assert_eq!(zhang.station, "C01");
 
-    let depts = c.ranking(RankBy::Dept, None, None, None).unwrap();
+    let depts = c
+        .ranking(RankBy::Dept, None, None, None)
+        .expect("a step of the known workload");
     assert_eq!(depts.len(), 3);
     assert!(depts.iter().all(|r| r.decided == 1 && r.on_time == 1));
     assert!(depts.iter().any(|r| r.key == "市场监管局"));

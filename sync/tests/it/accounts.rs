@@ -158,7 +158,7 @@ fn an_offline_event_of_an_account_disabled_meanwhile_is_flagged_on_every_node() 
             .iter()
             .map(|e| (e.id.clone(), e.problem.clone()))
             .collect();
-        (view.state.conflict(), view.state.holder.clone(), flagged)
+        (view.state.conflict(), view.state.holder, flagged)
     };
     let at_v = problems(&mut v);
     let at_t = problems(&mut t);
@@ -279,7 +279,7 @@ fn a_supervision_sent_at_the_city_reaches_the_village_and_its_reply_comes_back()
     v.act(
         &id,
         &Action::ReplySupervision {
-            to: sup.clone(),
+            to: sup,
             text: "已于当日办结并电话告知".into(),
         },
         "",

@@ -319,6 +319,100 @@ impl DetailPanel {
             });
         }
 
+        // 督办: the open ones, the holder's answer, and a supervisor's new one.
+        if !view.state.supervisions.is_empty() {
+            ui.group(|ui| {
+                ui.strong(t.supervisions);
+                for s in &view.state.supervisions {
+                    let due = cx
+                        .info
+                        .calendar
+                        .add_working_days(yizhan_node::clock::china_date(s.at), s.reply_days);
+                    match &s.reply {
+                        None => ui.label(format!(
+                            "{} · {} · {}：{}（{} {due}）",
+                            time(s.at),
+                            cx.info.station_name(&s.station),
+                            s.operator,
+                            s.reason,
+                            t.supervision_open
+                        )),
+                        Some(r) => ui.label(format!(
+                            "{} · {}：{} — {} {}：{}",
+                            time(s.at),
+                            cx.info.station_name(&s.station),
+                            s.reason,
+                            t.supervision_replied,
+                            r.operator,
+                            r.text
+                        )),
+                    };
+                }
+                if ok("reply_supervision")
+                    && let Some(open) = view.state.open_supervisions().next()
+                {
+                    field_multiline(ui, t.reply_text, &mut self.forms.reply_text);
+                    if ui
+                        .add_enabled(
+                            !writing && !self.forms.reply_text.trim().is_empty(),
+                            egui::Button::new(t.act_reply_supervision),
+                        )
+                        .clicked()
+                    {
+                        act = Some(Action::ReplySupervision {
+                            to: open.id.clone(),
+                            text: self.forms.reply_text.trim().to_string(),
+                        });
+                    }
+                }
+            });
+        }
+        if ok("supervise") {
+            ui.collapsing(t.act_supervise, |ui| {
+                field_multiline(ui, t.supervise_reason, &mut self.forms.supervise_reason);
+                if self.forms.supervise_days.is_empty() {
+                    self.forms.supervise_days = "3".into();
+                }
+                field(ui, t.supervise_days, &mut self.forms.supervise_days, 60.0);
+                let days: Option<u32> = self.forms.supervise_days.trim().parse().ok();
+                if ui
+                    .add_enabled(
+                        !writing
+                            && days.is_some()
+                            && !self.forms.supervise_reason.trim().is_empty(),
+                        egui::Button::new(t.act_supervise_submit),
+                    )
+                    .clicked()
+                    && let Some(reply_days) = days
+                {
+                    act = Some(Action::Supervise {
+                        reason: self.forms.supervise_reason.trim().to_string(),
+                        reply_days,
+                    });
+                }
+            });
+        }
+        if ok("return_originals") && view.doc.delegation.is_some() {
+            ui.collapsing(t.act_return_originals, |ui| {
+                if self.forms.return_items.is_empty()
+                    && let Some(d) = &view.doc.delegation
+                {
+                    self.forms.return_items = d.handed_over.join("；");
+                }
+                field_multiline(ui, t.return_items, &mut self.forms.return_items);
+                let items = Action::parse_list(&self.forms.return_items);
+                if ui
+                    .add_enabled(
+                        !writing && !items.is_empty(),
+                        egui::Button::new(t.act_return_submit),
+                    )
+                    .clicked()
+                {
+                    act = Some(Action::ReturnOriginals { items });
+                }
+            });
+        }
+
         if ok("note") {
             ui.collapsing(t.act_note, |ui| {
                 field_multiline(ui, t.note_text, &mut self.forms.note);

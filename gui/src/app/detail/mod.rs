@@ -43,6 +43,10 @@ struct Forms {
     consult_summary: String,
     note: String,
     settle_note: String,
+    supervise_reason: String,
+    supervise_days: String,
+    reply_text: String,
+    return_items: String,
 }
 
 /// The case detail panel.
@@ -228,7 +232,29 @@ impl DetailPanel {
             ("follow_up".into(), Action::FollowUp { summary: text() }),
             ("note".into(), Action::Note { text: text() }),
             ("settle".into(), Action::Settle { note: text() }),
+            (
+                "supervise".into(),
+                Action::Supervise {
+                    reason: text(),
+                    reply_days: 3,
+                },
+            ),
+            (
+                "return_originals".into(),
+                Action::ReturnOriginals {
+                    items: vec![text()],
+                },
+            ),
         ];
+        if let Some(open) = view.state.open_supervisions().next() {
+            c.push((
+                "reply_supervision".into(),
+                Action::ReplySupervision {
+                    to: open.id.clone(),
+                    text: text(),
+                },
+            ));
+        }
         if let Some(to) = self.default_forward(info, &view.state.holder) {
             c.push(("forward".into(), Action::Forward { to: to.clone() }));
             c.push((

@@ -77,7 +77,6 @@ fn accounts_sign_ins_roles_and_the_ranking_through_the_command_line() {
         .env("YIZHAN_OPERATOR", "zhang")
         .env("YIZHAN_PASSWORD", "clerk-pin");
     let reviewer = y
-        .clone()
         .env("YIZHAN_OPERATOR", "scjg")
         .env("YIZHAN_PASSWORD", "review-pin");
     let created = clerk.json(&["case", "new", "--item", "CT-001", "--applicant", "王五"]);
