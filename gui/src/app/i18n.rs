@@ -369,6 +369,11 @@ strings! {
     doc_agent: "代办员", "Proxy agent";
     doc_entrustment: "委托书", "Letter of entrustment";
     doc_handed_over: "交接材料", "Materials handed over";
+    doc_agent_phone: "代办员电话", "Agent's phone";
+    doc_originals_returned: "原件已退还", "Originals returned";
+    doc_sign_applicant: "委托人（申请人）签字：______________    日期：__________", "Applicant (principal), signature: ______________    Date: __________";
+    doc_sign_agent: "代办人签字：______________    日期：__________", "Proxy agent, signature: ______________    Date: __________";
+    doc_sign_handover: "材料交接　交件人签字：____________    接收人签字：____________", "Materials handed over — given by: ____________    received by: ____________";
     doc_receipt_note: "请妥善保管本回执，凭办件编号可查询办理进度。", "Please keep this receipt: the case number lets you ask how the case stands.";
     doc_notice_intro: "您申请办理的事项需提交以下全部材料：", "The item you applied for needs all of the following materials:";
     doc_still_needed: "尚需补正的材料", "Materials still needed";

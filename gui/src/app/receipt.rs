@@ -139,6 +139,10 @@ pub fn document(paper: Paper, view: &CaseView, station_name: &str, t: &Tr) -> Do
             materials(&mut lines);
             if let Some(d) = &doc.delegation {
                 lines.push(format!("{}{sep}{}", t.doc_agent, d.agent));
+                // The agent's work phone, so that the villager can ask about the case.
+                if let Some(phone) = d.agent_phone.as_ref().filter(|p| !p.is_empty()) {
+                    lines.push(format!("{}{sep}{phone}", t.doc_agent_phone));
+                }
                 lines.push(format!(
                     "{}{sep}{}",
                     t.doc_entrustment,
@@ -152,8 +156,23 @@ pub fn document(paper: Paper, view: &CaseView, station_name: &str, t: &Tr) -> Do
                     ));
                 }
             }
+            for r in &view.state.originals_returned {
+                lines.push(format!(
+                    "{}{sep}{}（{}）",
+                    t.doc_originals_returned,
+                    r.items.join("、"),
+                    date_of(r.at)
+                ));
+            }
             lines.push(String::new());
             lines.push(t.doc_receipt_note.to_string());
+            // A delegated case is signed by both sides, and the hand-over of materials too.
+            if doc.delegation.is_some() {
+                lines.push(String::new());
+                lines.push(t.doc_sign_applicant.to_string());
+                lines.push(t.doc_sign_agent.to_string());
+                lines.push(t.doc_sign_handover.to_string());
+            }
             t.doc_receipt_title
         }
         Paper::Notice => {
@@ -491,7 +510,9 @@ mod tests {
     #![allow(clippy::unwrap_used, clippy::expect_used)]
     use super::*;
     use crate::app::i18n::Lang;
+    use yizhan_node::account::NewAccount;
     use yizhan_node::case::Action;
+    use yizhan_node::role::Role;
     use yizhan_node::{Clock, InitParams, NewCase, Node};
 
     /// 2026-03-02T09:00:00+08:00, a Monday.
@@ -568,6 +589,173 @@ mod tests {
                 .any(|l| l.contains("1101**********002X"))
         );
         assert!(!receipt.lines.iter().any(|l| l.contains("13800138000")));
+    }
+
+    /// The text a PDF written by [`render`] shows: each literal string of its content streams,
+    /// its two-byte glyph ids mapped back to characters through the ToUnicode CMap. (Only this
+    /// writer's output: uncompressed streams, `Tj` with literal strings.)
+    fn pdf_text(pdf: &[u8]) -> String {
+        let text = String::from_utf8_lossy(pdf);
+        let mut cmap: BTreeMap<u16, char> = BTreeMap::new();
+        // The CMap lists its pairs in blocks of at most 100.
+        for block in text.split("beginbfchar").skip(1) {
+            let block = block.split("endbfchar").next().unwrap_or_default();
+            for line in block.lines() {
+                let hex: Vec<&str> = line
+                    .split(['<', '>', ' '])
+                    .filter(|s| !s.is_empty())
+                    .collect();
+                if let [g, u] = hex[..]
+                    && let (Ok(g), Ok(u)) = (u16::from_str_radix(g, 16), u32::from_str_radix(u, 16))
+                    && let Some(c) = char::from_u32(u)
+                {
+                    cmap.insert(g, c);
+                }
+            }
+        }
+        // Each string shown with `Tj`: literal `(…)` (balanced parentheses, backslash escapes)
+        // for ASCII bytes, hex `<…>` otherwise, as pdf-writer writes them.
+        let shown = |at: usize| pdf[at..].trim_ascii_start().starts_with(b"Tj");
+        let mut out = String::new();
+        let mut i = 0;
+        while i < pdf.len() {
+            let mut bytes = Vec::new();
+            let end;
+            if pdf[i] == b'(' {
+                let mut depth = 1;
+                let mut j = i + 1;
+                while j < pdf.len() && depth > 0 {
+                    match pdf[j] {
+                        b'\\' if j + 1 < pdf.len() => {
+                            j += 1;
+                            bytes.push(match pdf[j] {
+                                b'n' => b'\n',
+                                b'r' => b'\r',
+                                b't' => b'\t',
+                                b'b' => 8,
+                                b'f' => 12,
+                                d @ b'0'..=b'7' => {
+                                    let mut v = u32::from(d - b'0');
+                                    while j + 1 < pdf.len() && (b'0'..=b'7').contains(&pdf[j + 1]) {
+                                        j += 1;
+                                        v = v * 8 + u32::from(pdf[j] - b'0');
+                                    }
+                                    u8::try_from(v & 0xff).unwrap_or(0)
+                                }
+                                other => other,
+                            });
+                        }
+                        b'(' => {
+                            depth += 1;
+                            bytes.push(b'(');
+                        }
+                        b')' => {
+                            depth -= 1;
+                            if depth > 0 {
+                                bytes.push(b')');
+                            }
+                        }
+                        b => bytes.push(b),
+                    }
+                    j += 1;
+                }
+                end = j;
+            } else if pdf[i] == b'<' && pdf.get(i + 1).is_some_and(u8::is_ascii_hexdigit) {
+                let mut j = i + 1;
+                let mut hex = Vec::new();
+                while j < pdf.len() && pdf[j] != b'>' {
+                    hex.push(pdf[j]);
+                    j += 1;
+                }
+                for pair in hex.chunks_exact(2) {
+                    if let Ok(b) = u8::from_str_radix(&String::from_utf8_lossy(pair), 16) {
+                        bytes.push(b);
+                    }
+                }
+                end = j + 1;
+            } else {
+                i += 1;
+                continue;
+            }
+            if shown(end) {
+                for pair in bytes.chunks_exact(2) {
+                    if let Some(c) = cmap.get(&u16::from_be_bytes([pair[0], pair[1]])) {
+                        out.push(*c);
+                    }
+                }
+                out.push('\n');
+            }
+            i = end;
+        }
+        out
+    }
+
+    /// Issue #12: a delegated case's receipt names the agent and their phone, and has the
+    /// signature lines of the applicant, the agent and the hand-over — read from the PDF.
+    #[test]
+    fn a_delegated_receipt_shows_the_agent_and_the_signature_lines() {
+        let Some(font) = find_cjk_font() else {
+            eprintln!(
+                "no CJK font on this machine: {}",
+                super::super::fonts::INSTALL_HINT
+            );
+            return;
+        };
+        let dir = tempfile::tempdir().unwrap();
+        let mut city = Node::init(
+            &dir.path().join("city"),
+            Clock::Fixed(NOW),
+            &InitParams {
+                network_name: "测试市".into(),
+                code: "C".into(),
+                name: "测试市政务服务中心".into(),
+            },
+        )
+        .unwrap();
+        let account = |city: &mut Node, login: &str, name: &str, role: Role| {
+            city.add_account(
+                &NewAccount {
+                    login: login.into(),
+                    name: name.into(),
+                    phone: "0351-7654321".into(),
+                    role: Some(role),
+                    ..NewAccount::default()
+                },
+                Some("1234"),
+            )
+            .unwrap();
+        };
+        account(&mut city, "admin", "管理员", Role::Admin);
+        city.sign_in("admin", "1234").unwrap();
+        account(&mut city, "li", "李代办", Role::Agent);
+        city.sign_in("li", "1234").unwrap();
+        let case = city
+            .new_case(&NewCase {
+                item_code: "CT-001".into(),
+                applicant_name: "王秀英".into(),
+                delegated: true,
+                entrustment: true,
+                handed_over: vec!["身份证原件".into()],
+                ..NewCase::default()
+            })
+            .unwrap();
+        let doc = document(Paper::Receipt, &case, "测试市政务服务中心", Lang::Zh.tr());
+        let pdf = render(&doc, &font).unwrap();
+        let text = pdf_text(&pdf);
+        for needle in [
+            "李代办",
+            "0351-7654321",
+            "委托人（申请人）签字",
+            "代办人签字",
+            "交件人签字",
+            "接收人签字",
+            "王秀英",
+        ] {
+            assert!(
+                text.contains(needle),
+                "the receipt lacks {needle:?}:\n{text}"
+            );
+        }
     }
 
     /// Issue #11: a short phone number is not printed in full (the receipt, the detail and the
