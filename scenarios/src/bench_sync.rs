@@ -30,7 +30,11 @@
 //! the exit status (this is a report, not a test).
 
 use crate::county::{CITY, CITY_NAME, County, NETWORK_NAME, People};
-use crate::measure::{Summary, memory_mib, summarize};
+use crate::measure::{memory_mib, summarize};
+use crate::report::{
+    Figure, MAX, P50, P50_P90, Report, Target, fmt_val, loadavg, machine, print_report,
+    workspace_git, write_figure_table, write_load,
+};
 use crate::rng::Rng;
 use anyhow::{Context, Result, anyhow, bail, ensure};
 use automerge::ChangeHash;
@@ -129,190 +133,6 @@ impl SyncArgs {
         };
         (self.cases.unwrap_or(c), self.changed.unwrap_or(ch))
     }
-}
-
-// ---------------------------------------------------------------------------------------------
-// Figures and the report.
-
-/// How a figure compares with its target.
-#[derive(Debug, Clone, Copy, PartialEq)]
-enum Target {
-    /// Strictly below.
-    Below(f64),
-    /// At most.
-    AtMost(f64),
-    /// At least.
-    AtLeast(f64),
-}
-
-impl Target {
-    fn ok(self, v: f64) -> bool {
-        match self {
-            Target::Below(t) => v < t,
-            Target::AtMost(t) => v <= t,
-            Target::AtLeast(t) => v >= t,
-        }
-    }
-
-    fn text(self, unit: &str) -> String {
-        match self {
-            Target::Below(t) => format!("<{}{unit}", fmt_val(t, unit)),
-            Target::AtMost(t) => format!("≤{}{unit}", fmt_val(t, unit)),
-            Target::AtLeast(t) => format!("≥{}{unit}", fmt_val(t, unit)),
-        }
-    }
-
-    fn limit(self) -> f64 {
-        match self {
-            Target::Below(t) | Target::AtMost(t) | Target::AtLeast(t) => t,
-        }
-    }
-}
-
-/// One reported figure.
-#[derive(Debug, Clone)]
-struct Figure {
-    id: String,
-    label: String,
-    unit: &'static str,
-    summary: Summary,
-    target: Option<Target>,
-    /// Which statistics must meet the target.
-    judged: &'static [&'static str],
-    extra: Value,
-}
-
-const P50_P90: &[&str] = &["p50", "p90"];
-const MAX: &[&str] = &["max"];
-
-impl Figure {
-    fn stat(&self, name: &str) -> f64 {
-        match name {
-            "p50" => self.summary.p50,
-            "p90" => self.summary.p90,
-            "p99" => self.summary.p99,
-            "mean" => self.summary.mean,
-            _ => self.summary.max,
-        }
-    }
-
-    /// `None` without a target; otherwise the judged statistics that miss it.
-    fn misses(&self) -> Option<Vec<&'static str>> {
-        let t = self.target?;
-        Some(
-            self.judged
-                .iter()
-                .copied()
-                .filter(|s| self.stat(s).is_nan() || !t.ok(self.stat(s)))
-                .collect(),
-        )
-    }
-
-    fn result(&self) -> String {
-        match self.misses() {
-            None => "info".into(),
-            Some(m) if m.is_empty() => "PASS".into(),
-            Some(m) => format!("MISS ({})", m.join(",")),
-        }
-    }
-
-    fn to_json(&self) -> Value {
-        let s = &self.summary;
-        json!({
-            "id": self.id, "label": self.label, "unit": self.unit, "n": s.n,
-            "min": s.min, "p50": s.p50, "p90": s.p90, "max": s.max, "mean": s.mean,
-            "target": self.target.map(Target::limit),
-            "target_text": self.target.map(|t| t.text(self.unit)),
-            "judged_on": self.judged, "result": self.result(), "detail": self.extra,
-        })
-    }
-}
-
-#[derive(Debug, Default)]
-struct Report {
-    figures: Vec<Figure>,
-}
-
-impl Report {
-    #[allow(clippy::too_many_arguments)]
-    fn add(
-        &mut self,
-        id: &str,
-        label: impl Into<String>,
-        unit: &'static str,
-        samples: &[f64],
-        target: Option<Target>,
-        judged: &'static [&'static str],
-        extra: Value,
-    ) {
-        self.figures.push(Figure {
-            id: id.into(),
-            label: label.into(),
-            unit,
-            summary: summarize(samples),
-            target,
-            judged,
-            extra,
-        });
-    }
-}
-
-fn fmt_val(v: f64, unit: &str) -> String {
-    if v.is_nan() {
-        return "-".into();
-    }
-    match unit {
-        "ms" if v < 10.0 => format!("{v:.2}"),
-        "ms" | "MiB" => format!("{v:.1}"),
-        "x" => format!("{v:.3}"),
-        "B" if v >= 10_000.0 => format!("{:.0}k", v / 1000.0),
-        _ => format!("{v:.0}"),
-    }
-}
-
-/// `/proc/loadavg`: other work on the machine skews the timings; the report says how much.
-fn loadavg() -> String {
-    std::fs::read_to_string("/proc/loadavg")
-        .unwrap_or_default()
-        .trim()
-        .to_string()
-}
-
-/// The workspace's commit and which of `node/` and `sync/` have uncommitted changes: the figures
-/// are of the working tree.
-fn workspace_git() -> String {
-    let repo = concat!(env!("CARGO_MANIFEST_DIR"), "/..");
-    let run = |args: &[&str]| {
-        std::process::Command::new("git")
-            .arg("-C")
-            .arg(repo)
-            .args(args)
-            .output()
-            .ok()
-            .filter(|o| o.status.success())
-            .map(|o| String::from_utf8_lossy(&o.stdout).trim().to_string())
-    };
-    match run(&["rev-parse", "--short", "HEAD"]) {
-        Some(head) => {
-            let dirty: Vec<&str> = ["node", "sync"]
-                .into_iter()
-                .filter(|d| run(&["status", "--porcelain", "--", d]).is_some_and(|s| !s.is_empty()))
-                .collect();
-            if dirty.is_empty() {
-                head
-            } else {
-                format!("{head} + uncommitted changes in {}", dirty.join(", "))
-            }
-        }
-        None => "unknown".into(),
-    }
-}
-
-/// Terminal width of a string: CJK characters take two columns.
-fn display_width(s: &str) -> usize {
-    s.chars()
-        .map(|c| if (c as u32) >= 0x2E80 { 2 } else { 1 })
-        .sum()
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -868,8 +688,6 @@ fn sync_in_memory(a: &NodeHandle, b: &NodeHandle) -> Result<Link> {
 // ---------------------------------------------------------------------------------------------
 // Push: a continuous session over iroh.
 
-const P50: &[&str] = &["p50"];
-
 /// What `--push` measured.
 struct PushFigures {
     /// Per write: from its commit at the township to its arrival at the city, ms.
@@ -927,7 +745,7 @@ fn bench_push(args: &SyncArgs) -> Result<()> {
         P50,
         json!({}),
     );
-    report.add(
+    report.info(
         "idle_cpu",
         format!(
             "idle connected pair: CPU time of this process over {} s",
@@ -935,20 +753,14 @@ fn bench_push(args: &SyncArgs) -> Result<()> {
         ),
         "ms",
         &[m.idle_cpu_ms],
-        None,
-        MAX,
         json!({"idle_bytes": m.idle_bytes}),
     );
     let out = json!({
         "benchmark": "bench-sync --push",
         "seed": args.seed,
-        "machine": {
-            "cpus": std::thread::available_parallelism().map(|n| n.get()).unwrap_or(0),
-            "loadavg_before": load_before,
-            "loadavg_after": loadavg(),
-        },
-        "workspace_git_at_run": workspace_git(),
-        "figures": report.figures.iter().map(Figure::to_json).collect::<Vec<_>>(),
+        "machine": machine(&load_before),
+        "workspace_git_at_run": workspace_git(&["node", "sync"]),
+        "figures": report.figures_json(),
     });
     use std::fmt::Write as _;
     let mut table = format!(
@@ -979,18 +791,7 @@ fn bench_push(args: &SyncArgs) -> Result<()> {
         "  bytes moved while idle: {} (heartbeats)",
         m.idle_bytes
     );
-    print_report(args, &table, &out)
-}
-
-/// Prints the table, and with `--json` the JSON report on stdout (the table then on stderr).
-fn print_report(args: &SyncArgs, table: &str, out: &Value) -> Result<()> {
-    if args.json {
-        eprint!("{table}");
-        println!("{}", serde_json::to_string_pretty(out)?);
-    } else {
-        print!("{table}");
-    }
-    Ok(())
+    print_report(args.json, &table, &out)
 }
 
 /// Whether the city holds a document.
@@ -1338,7 +1139,7 @@ pub fn bench_sync(args: &SyncArgs) -> Result<()> {
     } = pair;
     city.stop(&rt);
     town.stop(&rt);
-    let (mut report, sections) = result?;
+    let mut report = result?;
 
     let fc = &setup["first_contact"];
     let over_iroh = fc["ok"].as_bool() == Some(true);
@@ -1355,6 +1156,7 @@ pub fn bench_sync(args: &SyncArgs) -> Result<()> {
             summary: summarize(&[if over_iroh { 1.0 } else { 0.0 }]),
             target: Some(Target::AtLeast(1.0)),
             judged: MAX,
+            required: true,
             extra: json!({"error": fc["iroh_error"], "timeout_s": fc["iroh_timeout_s"]}),
         },
         Figure {
@@ -1364,6 +1166,7 @@ pub fn bench_sync(args: &SyncArgs) -> Result<()> {
             summary: summarize(&[fc["wall_ms"].as_f64().unwrap_or(f64::NAN)]),
             target: None,
             judged: MAX,
+            required: true,
             extra: json!({"reused_from_generation_run": reused}),
         },
         Figure {
@@ -1373,60 +1176,42 @@ pub fn bench_sync(args: &SyncArgs) -> Result<()> {
             summary: summarize(&[fc["bytes"].as_f64().unwrap_or(f64::NAN)]),
             target: None,
             judged: MAX,
+            required: true,
             extra: json!({"lower_bound_bytes": fc["lower_bound_bytes"], "ratio": fc["ratio"]}),
         },
     ];
     report.figures.splice(0..0, first);
     let (rss, hwm) = memory_mib();
-    report.add(
+    report.info(
         "memory_hwm",
         "peak resident memory (VmHWM) of this process: both nodes + iroh",
         "MiB",
         &[hwm],
-        None,
-        MAX,
         json!({"vm_rss_mib_at_end": rss}),
     );
-    let missed: Vec<&str> = report
-        .figures
-        .iter()
-        .filter(|f| f.misses().is_some_and(|m| !m.is_empty()))
-        .map(|f| f.id.as_str())
-        .collect();
     let out = json!({
         "benchmark": "bench-sync",
         "cases": cases,
         "changed": changed,
         "quick": args.quick,
         "seed": args.seed,
-        "machine": {
-            "cpus": std::thread::available_parallelism().map(|n| n.get()).unwrap_or(0),
-            "loadavg_before": load_before,
-            "loadavg_after": loadavg(),
-        },
+        "machine": machine(&load_before),
         "stores": {"dir": root.display().to_string(), "reused": reused},
-        "workspace_git_at_run": workspace_git(),
+        "workspace_git_at_run": workspace_git(&["node", "sync"]),
         "setup": setup,
-        "figures": report.figures.iter().map(Figure::to_json).collect::<Vec<_>>(),
-        "missed": missed,
-        "sections": sections,
+        "figures": report.figures_json(),
+        "missed": report.missed(),
+        "sections": report.sections,
         "seconds": started.elapsed().as_secs_f64(),
     });
     let table = render_table(&report, &out);
-    print_report(args, &table, &out)
+    print_report(args.json, &table, &out)
 }
 
 #[allow(clippy::too_many_lines)]
-fn run(
-    rt: &Runtime,
-    args: &SyncArgs,
-    pair: &Pair,
-    cases: usize,
-    changed: usize,
-) -> Result<(Report, serde_json::Map<String, Value>)> {
+fn run(rt: &Runtime, args: &SyncArgs, pair: &Pair, cases: usize, changed: usize) -> Result<Report> {
     let (city, town) = (&pair.city, &pair.town);
     let mut report = Report::default();
-    let mut sections = serde_json::Map::new();
     let pass = Duration::from_secs(600);
 
     // ---- Idle reconnects, township dialing.
@@ -1477,7 +1262,9 @@ fn run(
         MAX,
         json!({}),
     );
-    sections.insert("idle_samples".into(), json!(samples));
+    report
+        .sections
+        .insert("idle_samples".into(), json!(samples));
     // The other way round: the city dialing.
     let mut back = Vec::new();
     let mut back_walls = Vec::new();
@@ -1497,7 +1284,9 @@ fn run(
     );
     // The same idle session in memory: what its bytes are made of.
     let idle_mem = sync_in_memory(&town.handle, &city.handle)?;
-    sections.insert("idle_in_memory".into(), serde_json::to_value(&idle_mem)?);
+    report
+        .sections
+        .insert("idle_in_memory".into(), serde_json::to_value(&idle_mem)?);
 
     // ---- Catch-up over iroh.
     let intake = call(&town.handle, |n| Ok(Intake::new(n)))?.map_err(|e| anyhow!("{e}"))?;
@@ -1566,34 +1355,28 @@ fn run(
         "ms",
         &walls,
         Some(Target::Below(3000.0)),
-        &["p50"],
+        P50,
         json!({"process_cpu_ms": cpus}),
     );
-    report.add(
+    report.info(
         "catchup_cpu",
         "  catch-up: CPU time of this process (both nodes) during the sync",
         "ms",
         &cpus,
-        None,
-        MAX,
         json!({}),
     );
-    report.add(
+    report.info(
         "catchup_bytes",
         "catch-up: bytes on the wire (in + out)",
         "B",
         &byte_samples,
-        None,
-        MAX,
         json!({}),
     );
-    report.add(
+    report.info(
         "catchup_lower_bound",
         "catch-up: lower bound, encoded changes the city lacked",
         "B",
         &lbs,
-        None,
-        MAX,
         json!({}),
     );
     report.add(
@@ -1605,17 +1388,15 @@ fn run(
         MAX,
         json!({}),
     );
-    report.add(
+    report.info(
         "catchup_msgs",
         "catch-up: messages (frames) in + out, dialer's SessionReport",
         "msgs",
         &msgs,
-        None,
-        MAX,
         json!({}),
     );
-    sections.insert("catch_up".into(), json!(runs));
-    sections.insert(
+    report.sections.insert("catch_up".into(), json!(runs));
+    report.sections.insert(
         "probe_city".into(),
         probe_costs(&city.handle, &ids).context("probing the city's store")?,
     );
@@ -1625,7 +1406,9 @@ fn run(
         let (r, wall) = town.sync_to(rt, city, pass)?;
         after.push(sample_json(&r, wall));
     }
-    sections.insert("idle_after_catch_up".into(), json!(after));
+    report
+        .sections
+        .insert("idle_after_catch_up".into(), json!(after));
 
     // ---- Round trips in memory, at two sizes.
     let mut sizes = vec![(changed / 10).max(2), changed];
@@ -1684,7 +1467,7 @@ fn run(
             json!({}),
         );
     }
-    sections.insert("in_memory".into(), json!(mem));
+    report.sections.insert("in_memory".into(), json!(mem));
     // The same amount of change applied without the session: what the stores alone cost.
     {
         let (new, acted) = (changed / 2, changed - changed / 2);
@@ -1701,21 +1484,19 @@ fn run(
             differing(&town.handle, &city.handle, &ids)? == 0,
             "the floor did not converge"
         );
-        report.add(
+        report.info(
             "store_floor",
             format!("store floor, {changed} docs, no session: changes_for at township + apply_remote at city"),
             "ms",
             &[read_ms + apply_ms],
-            None,
-            MAX,
             json!({"changes_for_ms": read_ms, "apply_remote_ms": apply_ms}),
         );
-        sections.insert(
+        report.sections.insert(
             "store_floor".into(),
             json!({"docs": changed, "changes_for_ms": read_ms, "apply_remote_ms": apply_ms}),
         );
     }
-    Ok((report, sections))
+    Ok(report)
 }
 
 fn render_table(report: &Report, out: &Value) -> String {
@@ -1740,12 +1521,7 @@ fn render_table(report: &Report, out: &Value) -> String {
         "workspace: {}",
         out["workspace_git_at_run"].as_str().unwrap_or("?")
     );
-    let _ = writeln!(
-        t,
-        "load average before / after: {} / {}",
-        out["machine"]["loadavg_before"].as_str().unwrap_or("?"),
-        out["machine"]["loadavg_after"].as_str().unwrap_or("?")
-    );
+    write_load(&mut t, &out["machine"]);
     let _ = writeln!(
         t,
         "intake at the township: {:.1} s ({:.0} cases/s); stores {:.1} MiB (city) / {:.1} MiB (township)",
@@ -1763,38 +1539,7 @@ fn render_table(report: &Report, out: &Value) -> String {
         fc["lower_bound_changes"],
         fc["ratio"].as_f64().unwrap_or(f64::NAN)
     );
-    let _ = writeln!(
-        t,
-        "\n{:<72} {:>4} {:>9} {:>9} {:>9} {:>9}  result",
-        "figure", "n", "p50", "p90", "max", "target"
-    );
-    for f in &report.figures {
-        let s = &f.summary;
-        let target = f
-            .target
-            .map(|x| x.text(f.unit))
-            .unwrap_or_else(|| "-".into());
-        let mut label = if f.unit.is_empty() {
-            f.label.clone()
-        } else {
-            format!("{} [{}]", f.label, f.unit)
-        };
-        if label.chars().count() > 72 {
-            label = label.chars().take(71).collect::<String>() + "…";
-        }
-        let pad = 72usize.saturating_sub(display_width(&label));
-        let _ = writeln!(
-            t,
-            "{label}{} {:>4} {:>9} {:>9} {:>9} {:>9}  {}",
-            " ".repeat(pad),
-            s.n,
-            fmt_val(s.p50, f.unit),
-            fmt_val(s.p90, f.unit),
-            fmt_val(s.max, f.unit),
-            target,
-            f.result()
-        );
-    }
+    write_figure_table(&mut t, &report.figures, 72, &["p50", "p90", "max"]);
     let print_kinds = |t: &mut String, title: &str, link: &Value| {
         let _ = writeln!(
             t,
@@ -1888,42 +1633,6 @@ fn render_table(report: &Report, out: &Value) -> String {
 mod tests {
     #![allow(clippy::unwrap_used, clippy::expect_used)]
     use super::*;
-
-    #[test]
-    fn targets_and_judged_statistics() {
-        let f = Figure {
-            id: "x".into(),
-            label: "x".into(),
-            unit: "ms",
-            summary: summarize(&[1.0, 1.0, 1.0, 3.0]),
-            target: Some(Target::Below(2.0)),
-            judged: P50_P90,
-            extra: Value::Null,
-        };
-        assert_eq!(f.result(), "MISS (p90)");
-        let g = Figure {
-            judged: &["p50"],
-            ..f.clone()
-        };
-        assert_eq!(g.result(), "PASS");
-        let ratio = Figure {
-            unit: "x",
-            summary: summarize(&[1.5]),
-            target: Some(Target::AtMost(1.5)),
-            judged: MAX,
-            ..f.clone()
-        };
-        assert_eq!(ratio.result(), "PASS");
-        let below = Figure {
-            target: Some(Target::Below(1.5)),
-            ..ratio
-        };
-        assert_eq!(below.result(), "MISS (max)");
-        let info = Figure { target: None, ..f };
-        assert_eq!(info.result(), "info");
-        assert_eq!(Target::AtMost(1.5).text("x"), "≤1.500x");
-        assert_eq!(Target::Below(8192.0).text("B"), "<8192B");
-    }
 
     #[test]
     fn cpu_time_from_proc_stat() {
