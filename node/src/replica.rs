@@ -200,43 +200,33 @@ impl Node {
     pub fn changed_since(&self, since: i64, peer: &Scope, limit: usize) -> Result<Vec<DocHeads>> {
         let conn = self.store_ref().conn();
         let limit = i64::try_from(limit).unwrap_or(i64::MAX);
-        let mut out = Vec::new();
-        match peer {
-            Scope::All => {
-                let mut stmt = conn.prepare_cached(
+        // Both queries select `doc_id, heads, seq`.
+        let doc_heads = |r: &rusqlite::Row<'_>| {
+            Ok(DocHeads {
+                doc_id: r.get(0)?,
+                heads: decode_heads(&r.get::<_, Vec<u8>>(1)?),
+                seq: r.get(2)?,
+            })
+        };
+        let out = match peer {
+            Scope::All => conn
+                .prepare_cached(
                     "SELECT doc_id, heads, seq FROM docs WHERE seq > ?1 ORDER BY seq LIMIT ?2",
-                )?;
-                let rows = stmt.query_map(params![since, limit], |r| {
-                    Ok(DocHeads {
-                        doc_id: r.get(0)?,
-                        heads: decode_heads(&r.get::<_, Vec<u8>>(1)?),
-                        seq: r.get(2)?,
-                    })
-                })?;
-                for r in rows {
-                    out.push(r?);
-                }
-            }
+                )?
+                .query_map(params![since, limit], doc_heads)?
+                .collect::<rusqlite::Result<Vec<_>>>()?,
             Scope::Stations(stations) => {
                 let list = serde_json::to_string(stations).unwrap_or_else(|_| "[]".into());
-                let mut stmt = conn.prepare_cached(
+                conn.prepare_cached(
                     "SELECT d.doc_id, d.heads, d.seq FROM docs d WHERE d.seq > ?1 AND (d.doc_type = 'network'
                        OR EXISTS (SELECT 1 FROM case_route r WHERE r.doc_id = d.doc_id
                                   AND r.station IN (SELECT value FROM json_each(?3))))
                      ORDER BY d.seq LIMIT ?2",
-                )?;
-                let rows = stmt.query_map(params![since, limit, list], |r| {
-                    Ok(DocHeads {
-                        doc_id: r.get(0)?,
-                        heads: decode_heads(&r.get::<_, Vec<u8>>(1)?),
-                        seq: r.get(2)?,
-                    })
-                })?;
-                for r in rows {
-                    out.push(r?);
-                }
+                )?
+                .query_map(params![since, limit, list], doc_heads)?
+                .collect::<rusqlite::Result<Vec<_>>>()?
             }
-        }
+        };
         Ok(out)
     }
 
