@@ -603,11 +603,7 @@ impl Node {
             }
         }
         let now = self.clock().now_ms();
-        let station = self
-            .members()
-            .get(node_id)
-            .map(|c| c.body.station.code.clone())
-            .unwrap_or_default();
+        let station = self.member_station(node_id);
         self.store().conn().execute(
             "INSERT INTO peers (node_id, addrs, station, added_at) VALUES (?1, ?2, ?3, ?4)
              ON CONFLICT(node_id) DO UPDATE SET addrs = excluded.addrs,
@@ -617,17 +613,22 @@ impl Node {
         Ok(())
     }
 
+    /// The station of a member node, or "" for a node whose certificate is not known here (the
+    /// peers table then keeps the station it had).
+    fn member_station(&self, node_id: &str) -> String {
+        self.members()
+            .get(node_id)
+            .map(|c| c.body.station.code.clone())
+            .unwrap_or_default()
+    }
+
     /// Records the outcome of a contact with a peer: a verified connection clears the last
     /// error; a completed exchange ([`Contact::Synced`]) is what "last contact" means (this node
     /// was confirmed up to date with the peer then), so a station cut off for an hour shows an
     /// hour-old contact even if a connection was attempted meanwhile.
     pub fn record_contact(&mut self, node_id: &str, contact: Contact<'_>) -> Result<()> {
         let now = self.clock().now_ms();
-        let station = self
-            .members()
-            .get(node_id)
-            .map(|c| c.body.station.code.clone())
-            .unwrap_or_default();
+        let station = self.member_station(node_id);
         let conn = self.store().conn();
         conn.execute(
             "INSERT INTO peers (node_id, station, added_at) VALUES (?1, ?2, ?3) ON CONFLICT(node_id) DO NOTHING",

@@ -269,18 +269,14 @@ struct Sessions {
 impl Sessions {
     /// Runs one session with `peer` over an open stream pair, listed among the live sessions
     /// while it runs.
-    async fn run<R, W>(
+    async fn run(
         &self,
         peer: &str,
         dialer: bool,
         continuous: bool,
-        send: W,
-        recv: R,
-    ) -> SessionReport
-    where
-        R: AsyncRead + Unpin + Send + 'static,
-        W: AsyncWrite + Unpin + Send + 'static,
-    {
+        send: impl AsyncWrite + Unpin + Send + 'static,
+        recv: impl AsyncRead + Unpin + Send + 'static,
+    ) -> SessionReport {
         let _active = ActiveGuard::new(&self.live, peer, dialer);
         let d = Drive {
             handle: self.handle.clone(),

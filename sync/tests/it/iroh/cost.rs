@@ -7,8 +7,7 @@ use super::*;
 async fn idle_reconnect_is_cheap_and_catch_up_is_proportional() {
     const N: usize = 2_000;
     const NEW: usize = 500;
-    let tmp = tempfile::tempdir().unwrap();
-    let (c, t) = city_and_township(tmp.path()).await;
+    let (_tmp, c, t) = city_and_township().await;
     let batch = |from: usize, n: usize| -> Vec<NewCase> {
         (from..from + n)
             .map(|i| NewCase {
@@ -88,8 +87,7 @@ async fn idle_reconnect_is_cheap_and_catch_up_is_proportional() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_new_device_is_sent_each_document_once() {
     const N: usize = 1_500;
-    let tmp = tempfile::tempdir().unwrap();
-    let (c, t) = city_and_township(tmp.path()).await;
+    let (tmp, c, t) = city_and_township().await;
     let forms: Vec<NewCase> = (0..N)
         .map(|i| NewCase {
             item_code: "TS-004".into(),

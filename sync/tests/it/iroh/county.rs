@@ -5,25 +5,25 @@ use super::*;
 
 /// The test's own record of every case acknowledged anywhere, and its route.
 #[derive(Debug, Default)]
-pub(super) struct Ledger {
+struct Ledger {
     routes: BTreeMap<String, Vec<String>>,
 }
 
 impl Ledger {
-    pub(super) async fn create(&mut self, at: &Peer, item: &str, applicant: &str) -> String {
+    async fn create(&mut self, at: &Peer, item: &str, applicant: &str) -> String {
         let delegated = at.station.starts_with('V');
         let id = at.new_case(item, applicant, delegated).await;
         self.routes.insert(id.clone(), vec![at.station.clone()]);
         id
     }
 
-    pub(super) async fn forward(&mut self, at: &Peer, id: &str, to: &str) {
+    async fn forward(&mut self, at: &Peer, id: &str, to: &str) {
         at.act(id, Action::Forward { to: to.into() }).await;
         self.routes.get_mut(id).unwrap().push(to.into());
     }
 
     /// The cases a node of a station with this subtree must hold: those whose route touches it.
-    pub(super) fn scope(&self, subtree: &[&str]) -> BTreeSet<String> {
+    fn scope(&self, subtree: &[&str]) -> BTreeSet<String> {
         self.routes
             .iter()
             .filter(|(_, route)| route.iter().any(|s| subtree.contains(&s.as_str())))
@@ -34,13 +34,13 @@ impl Ledger {
 
 /// City C; townships T1 and T2 invited at the city; villages V1, V2 invited at T1 and V3 at T2,
 /// every one of them joined over the network with a ticket.
-pub(super) struct County {
-    pub(super) c: Peer,
-    pub(super) t1: Peer,
-    pub(super) t2: Peer,
-    pub(super) v1: Peer,
-    pub(super) v2: Peer,
-    pub(super) v3: Peer,
+struct County {
+    c: Peer,
+    t1: Peer,
+    t2: Peer,
+    v1: Peer,
+    v2: Peer,
+    v3: Peer,
 }
 
 impl County {
@@ -132,7 +132,7 @@ impl County {
         assert_eq!(seen.len(), ledger.routes.len());
     }
 
-    pub(super) async fn shutdown(&self) {
+    async fn shutdown(&self) {
         for p in [&self.c, &self.t1, &self.t2, &self.v1, &self.v2, &self.v3] {
             p.shutdown().await;
         }
@@ -140,7 +140,7 @@ impl County {
 }
 
 /// Cases taken in everywhere, worked on at every tier, and synced into place.
-pub(super) async fn busy_county(root: &Path) -> (County, Ledger, BTreeMap<&'static str, String>) {
+async fn busy_county(root: &Path) -> (County, Ledger, BTreeMap<&'static str, String>) {
     let k = County::enrol(root).await;
     let mut l = Ledger::default();
     let mut named = BTreeMap::new();
@@ -342,4 +342,61 @@ async fn two_city_nodes_approve_in_parallel_while_partitioned() {
     assert_eq!(c1.summary(&id).await, c2.summary(&id).await);
     c1.shutdown().await;
     c2.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn strangers_and_revoked_nodes_are_refused() {
+    let tmp = tempfile::tempdir().unwrap();
+    let (k, mut l, _) = busy_county(tmp.path()).await;
+    // A node of another network.
+    let x = Peer::start("X", city(&tmp.path().join("x"))).await;
+    let own = x.new_case("CT-001", "外人", false).await;
+    let city_cases = k.c.ids().await;
+    let err = x.try_sync(&k.c).await.unwrap_err();
+    assert!(err.contains("another network"), "{err}");
+    // The city reports the refused session.
+    let x_id = x.id.clone();
+    within(Duration::from_secs(10), async || {
+        k.c.accepted
+            .lock()
+            .unwrap()
+            .iter()
+            .any(|r| r.peer == x_id && r.error.is_some() && r.stats.docs_out == 0)
+    })
+    .await
+    .expect("the city reported no refused session");
+    assert_eq!(k.c.ids().await, city_cases, "the stranger moved nothing in");
+    assert_eq!(x.ids().await, BTreeSet::from([own]), "nothing moved out");
+    // The other way round: the city dialing the stranger is refused too.
+    assert!(k.c.try_sync(&x).await.is_err());
+    assert_eq!(k.c.ids().await, city_cases);
+
+    // The city revokes V3; the roster reaches T2 through sync.
+    let v3_id = k.v3.id.clone();
+    k.c.call(move |n| n.revoke(&v3_id, "笔记本电脑丢失")).await;
+    k.t2.sync(&k.c).await;
+    let v3_id = k.v3.id.clone();
+    assert!(
+        k.t2.call(move |n| Ok(n.roster().is_revoked(&v3_id))).await,
+        "T2 knows of the revocation"
+    );
+    // Something new for V3 at T2, and something new at V3.
+    let down = l.create(&k.t2, "TS-004", "撤销后下派").await;
+    l.forward(&k.t2, &down, "V3").await;
+    let from_v3 = l.create(&k.v3, "TS-004", "撤销后村民").await;
+    let v3_before = k.v3.ids().await;
+    let t2_before = k.t2.ids().await;
+    let err = k.v3.try_sync(&k.t2).await.unwrap_err();
+    assert!(err.contains("revoked"), "{err}");
+    assert_eq!(k.v3.ids().await, v3_before, "V3 received nothing");
+    assert!(
+        !k.t2.ids().await.contains(&from_v3),
+        "T2 took nothing from V3"
+    );
+    assert_eq!(k.t2.ids().await, t2_before);
+    // T2 dialing the revoked node fails as well.
+    assert!(k.t2.try_sync(&k.v3).await.is_err());
+    assert!(!k.v3.ids().await.contains(&down));
+    k.shutdown().await;
+    x.shutdown().await;
 }

@@ -1,12 +1,12 @@
-//! Continuous sessions: local writes pushed within seconds, and the contact kept fresh while a
-//! session lives and ageing once it is cut.
+//! Sessions between a city and a township: local writes pushed within seconds on a continuous
+//! session, the contact kept fresh while a session lives and ageing once it is cut, and a refused
+//! node told why.
 
 use super::*;
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_continuous_session_pushes_within_seconds() {
-    let tmp = tempfile::tempdir().unwrap();
-    let (c, t1) = city_and_township(tmp.path()).await;
+    let (_tmp, c, t1) = city_and_township().await;
     let task = t1.keep_synced_with(&c);
     let limit = Duration::from_secs(5);
     // Up: forwarded at T1 to the city.
@@ -37,8 +37,7 @@ async fn a_continuous_session_pushes_within_seconds() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn after_an_exchange_nothing_is_pending_and_the_contact_is_now() {
-    let tmp = tempfile::tempdir().unwrap();
-    let (c, t1) = city_and_township(tmp.path()).await;
+    let (_tmp, c, t1) = city_and_township().await;
     assert_eq!(
         peer_state(&t1, &c).await.0,
         0,
@@ -89,8 +88,7 @@ async fn after_an_exchange_nothing_is_pending_and_the_contact_is_now() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_live_session_keeps_the_contact_fresh_and_a_cut_one_ages() {
-    let tmp = tempfile::tempdir().unwrap();
-    let (c, t1) = city_and_township(tmp.path()).await;
+    let (_tmp, c, t1) = city_and_township().await;
     let task = t1.keep_synced_with(&c);
     within(Duration::from_secs(10), async || {
         peer_state(&c, &t1).await.1 == Some(NOW)
@@ -126,5 +124,36 @@ async fn a_live_session_keeps_the_contact_fresh_and_a_cut_one_ages() {
         Some(later),
         "the contact stays where the link was cut"
     );
+    c.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_refused_node_is_told_why() {
+    let (tmp, c, t1) = city_and_township().await;
+    let x = Peer::start("X", city(&tmp.path().join("x"))).await;
+    let err = x.net.sync_once(&c.id, &c.addrs).await.unwrap_err();
+    assert_eq!(
+        err.kind(),
+        yizhan_sync::ErrorKind::RefusedBy(yizhan_sync::Denial::OtherNetwork),
+        "{err}"
+    );
+    let t1_id = t1.id.clone();
+    c.call(move |n| n.revoke(&t1_id, "丢失")).await;
+    let err = t1.net.sync_once(&c.id, &c.addrs).await.unwrap_err();
+    assert_eq!(
+        err.kind(),
+        yizhan_sync::ErrorKind::RefusedBy(yizhan_sync::Denial::Revoked),
+        "{err}"
+    );
+    // The refused side keeps the reason with the peer, in a form the window words in Chinese.
+    let (_, _, error) = peer_state(&t1, &c).await;
+    let error = error.expect("T1 recorded the refusal");
+    assert_eq!(
+        yizhan_sync::ErrorKind::of_stored(&error),
+        yizhan_sync::ErrorKind::RefusedBy(yizhan_sync::Denial::Revoked),
+        "{error}"
+    );
+    x.shutdown().await;
+    t1.shutdown().await;
     c.shutdown().await;
 }

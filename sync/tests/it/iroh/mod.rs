@@ -4,15 +4,14 @@
 //! idle reconnect and a catch-up cost on the wire.
 //!
 //! `mod.rs` holds the harness (a node on its store thread with its endpoint, enrolment over a
-//! ticket, polling); `county.rs` a county of six nodes with partitions and parallel approval;
-//! `refused.rs` strangers, revoked nodes and what they are told; `live.rs` continuous sessions
-//! (push and contact); `cost.rs` what idle reconnects, catch-ups and a new device cost on the
-//! wire.
+//! ticket, polling); `county.rs` a county of six nodes with partitions, parallel approval and
+//! strangers and revoked nodes refused; `live.rs` sessions between a city and a township (push,
+//! contact, a refusal's reason); `cost.rs` what idle reconnects, catch-ups and a new device cost
+//! on the wire.
 
 mod cost;
 mod county;
 mod live;
-mod refused;
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::net::SocketAddr;
@@ -220,11 +219,13 @@ struct Summary {
     events: usize,
 }
 
-/// A city node and a node of township T1 enrolled at it over the network.
-async fn city_and_township(root: &Path) -> (Peer, Peer) {
-    let c = Peer::start("C", city(&root.join("c"))).await;
-    let t1 = c.enrol(&root.join("t1"), "T1", "township", "C").await;
-    (c, t1)
+/// A city node and a node of township T1 enrolled at it over the network, in a new temporary
+/// directory (deleted when the returned guard is dropped).
+async fn city_and_township() -> (tempfile::TempDir, Peer, Peer) {
+    let tmp = tempfile::tempdir().unwrap();
+    let c = Peer::start("C", city(&tmp.path().join("c"))).await;
+    let t1 = c.enrol(&tmp.path().join("t1"), "T1", "township", "C").await;
+    (tmp, c, t1)
 }
 
 /// Polls `probe` every 50 ms until it holds or `limit` passes; returns how long it took.
