@@ -250,27 +250,25 @@ impl Node {
     pub fn changed_since(&self, since: i64, peer: &Scope, limit: usize) -> Result<Vec<DocHeads>> {
         let conn = self.store_ref().conn();
         let limit = i64::try_from(limit).unwrap_or(i64::MAX);
-        let mut out = Vec::new();
+        // Both queries select `doc_id, heads, seq`.
+        let doc_heads = |r: &rusqlite::Row<'_>| {
+            Ok(DocHeads {
+                doc_id: r.get(0)?,
+                heads: decode_heads(&r.get::<_, Vec<u8>>(1)?),
+                seq: r.get(2)?,
+            })
+        };
         let (accounts, cred) = people_scope(self.roster(), peer);
         let cred_doc = crate::account::credentials_doc_id(&cred);
-        match peer {
-            Scope::All => {
-                let mut stmt = conn.prepare_cached(
+        let out = match peer {
+            Scope::All => conn
+                .prepare_cached(
                     "SELECT doc_id, heads, seq FROM docs WHERE seq > ?1
                        AND (doc_type <> 'credentials' OR doc_id = ?3)
                      ORDER BY seq LIMIT ?2",
-                )?;
-                let rows = stmt.query_map(params![since, limit, cred_doc], |r| {
-                    Ok(DocHeads {
-                        doc_id: r.get(0)?,
-                        heads: decode_heads(&r.get::<_, Vec<u8>>(1)?),
-                        seq: r.get(2)?,
-                    })
-                })?;
-                for r in rows {
-                    out.push(r?);
-                }
-            }
+                )?
+                .query_map(params![since, limit, cred_doc], doc_heads)?
+                .collect::<rusqlite::Result<Vec<_>>>()?,
             Scope::Stations(stations) => {
                 let list = serde_json::to_string(stations).unwrap_or_else(|_| "[]".into());
                 let people: Vec<String> = accounts
@@ -280,26 +278,18 @@ impl Node {
                     .chain(std::iter::once(cred_doc))
                     .collect();
                 let people = serde_json::to_string(&people).unwrap_or_else(|_| "[]".into());
-                let mut stmt = conn.prepare_cached(
+                conn.prepare_cached(
                     "SELECT d.doc_id, d.heads, d.seq FROM docs d WHERE d.seq > ?1 AND (d.doc_type = 'network'
                        OR EXISTS (SELECT 1 FROM case_route r WHERE r.doc_id = d.doc_id
                                   AND r.station IN (SELECT value FROM json_each(?3)))
                        OR (d.doc_type IN ('accounts', 'credentials')
                            AND d.doc_id IN (SELECT value FROM json_each(?4))))
                      ORDER BY d.seq LIMIT ?2",
-                )?;
-                let rows = stmt.query_map(params![since, limit, list, people], |r| {
-                    Ok(DocHeads {
-                        doc_id: r.get(0)?,
-                        heads: decode_heads(&r.get::<_, Vec<u8>>(1)?),
-                        seq: r.get(2)?,
-                    })
-                })?;
-                for r in rows {
-                    out.push(r?);
-                }
+                )?
+                .query_map(params![since, limit, list, people], doc_heads)?
+                .collect::<rusqlite::Result<Vec<_>>>()?
             }
-        }
+        };
         Ok(out)
     }
 
@@ -782,11 +772,7 @@ impl Node {
             }
         }
         let now = self.clock().now_ms();
-        let station = self
-            .members()
-            .get(node_id)
-            .map(|c| c.body.station.code.clone())
-            .unwrap_or_default();
+        let station = self.member_station(node_id);
         self.store().conn().execute(
             "INSERT INTO peers (node_id, addrs, station, added_at) VALUES (?1, ?2, ?3, ?4)
              ON CONFLICT(node_id) DO UPDATE SET addrs = excluded.addrs,
@@ -796,17 +782,22 @@ impl Node {
         Ok(())
     }
 
+    /// The station of a member node, or "" for a node whose certificate is not known here (the
+    /// peers table then keeps the station it had).
+    fn member_station(&self, node_id: &str) -> String {
+        self.members()
+            .get(node_id)
+            .map(|c| c.body.station.code.clone())
+            .unwrap_or_default()
+    }
+
     /// Records the outcome of a contact with a peer: a verified connection clears the last
     /// error; a completed exchange ([`Contact::Synced`]) is what "last contact" means (this node
     /// was confirmed up to date with the peer then), so a station cut off for an hour shows an
     /// hour-old contact even if a connection was attempted meanwhile.
     pub fn record_contact(&mut self, node_id: &str, contact: Contact<'_>) -> Result<()> {
         let now = self.clock().now_ms();
-        let station = self
-            .members()
-            .get(node_id)
-            .map(|c| c.body.station.code.clone())
-            .unwrap_or_default();
+        let station = self.member_station(node_id);
         let conn = self.store().conn();
         conn.execute(
             "INSERT INTO peers (node_id, station, added_at) VALUES (?1, ?2, ?3) ON CONFLICT(node_id) DO NOTHING",

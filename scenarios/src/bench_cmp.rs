@@ -472,11 +472,5 @@ pub fn bench(args: &CmpArgs) -> Result<()> {
         "seconds": started.elapsed().as_secs_f64(),
         "rows": rows,
     });
-    if args.json {
-        eprintln!("{table}");
-        println!("{}", serde_json::to_string_pretty(&report)?);
-    } else {
-        println!("{table}");
-    }
-    Ok(())
+    crate::report::print_report(args.json, &format!("{table}\n"), &report)
 }

@@ -25,6 +25,7 @@ mod generate;
 mod link;
 mod measure;
 mod plan;
+mod report;
 use yizhan_county::rng;
 mod run;
 mod samod_peer;

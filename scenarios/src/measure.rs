@@ -1,4 +1,4 @@
-//! Small measuring helpers: timers, percentiles, the process's memory.
+//! Small measuring helpers: timers, percentiles, the process's memory and CPU time.
 
 use std::time::Instant;
 
@@ -70,6 +70,39 @@ pub fn memory_mib() -> (f64, f64) {
     (field("VmRSS:"), field("VmHWM:"))
 }
 
+/// The peak resident memory of this process (VmHWM), MiB.
+pub(crate) fn hwm_mib() -> f64 {
+    memory_mib().1
+}
+
+/// CPU time (user + system) in ms from a `/proc/.../stat` file, at the usual 100 ticks/s.
+fn stat_cpu_ms(path: &str) -> f64 {
+    parse_stat_cpu_ms(&std::fs::read_to_string(path).unwrap_or_default())
+}
+
+fn parse_stat_cpu_ms(text: &str) -> f64 {
+    // Fields after the command name (which may hold spaces): state is the first, utime the 12th.
+    let rest: Vec<&str> = text
+        .rsplit_once(')')
+        .map(|(_, r)| r.split_whitespace().collect())
+        .unwrap_or_default();
+    let tick = |i: usize| rest.get(i).and_then(|v| v.parse::<f64>().ok());
+    match (tick(11), tick(12)) {
+        (Some(u), Some(s)) => (u + s) * 10.0,
+        _ => f64::NAN,
+    }
+}
+
+/// CPU time of the calling thread, ms (10 ms resolution).
+pub(crate) fn thread_cpu_ms() -> f64 {
+    stat_cpu_ms("/proc/thread-self/stat")
+}
+
+/// CPU time of the whole process, ms (10 ms resolution).
+pub(crate) fn process_cpu_ms() -> f64 {
+    stat_cpu_ms("/proc/self/stat")
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -89,5 +122,13 @@ mod tests {
     fn reads_own_memory() {
         let (rss, hwm) = memory_mib();
         assert!(rss > 0.0 && hwm >= rss);
+    }
+
+    #[test]
+    fn cpu_time_from_proc_stat() {
+        let line = "123 (a (b) c) S 1 2 3 4 5 6 7 8 9 10 250 30 0 0 20 0";
+        assert_eq!(parse_stat_cpu_ms(line), 2800.0);
+        assert!(parse_stat_cpu_ms("").is_nan());
+        assert!(thread_cpu_ms() >= 0.0 && process_cpu_ms() >= thread_cpu_ms());
     }
 }

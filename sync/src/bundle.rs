@@ -63,20 +63,12 @@ enum Frame {
     End { docs: u64 },
 }
 
-/// A version 1 bundle: one postcard value holding everything.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-struct BundleV1 {
-    magic: String,
-    version: u32,
-    network_id: String,
-    from: String,
-    for_station: Option<String>,
-    created_at: i64,
-    certs: Vec<String>,
-    docs: Vec<DocChanges>,
-}
-
 /// A bundle as read: its header and its documents.
+///
+/// A version 1 bundle is this whole struct as one postcard value: postcard writes a struct as its
+/// fields one after another, so the header's fields followed by the documents are exactly the
+/// flat layout version 1 wrote.
+#[derive(Debug, Deserialize)]
 struct Bundle {
     header: Header,
     docs: Vec<DocChanges>,
@@ -276,20 +268,9 @@ fn read_v1(mut r: impl Read, path: &Path) -> Result<Bundle, SyncError> {
     let mut bytes = Vec::new();
     r.read_to_end(&mut bytes)
         .map_err(|e| SyncError::Io(format!("cannot read {}: {e}", path.display())))?;
-    let b: BundleV1 = postcard::from_bytes(&bytes).map_err(|_| damaged(path))?;
-    check_version(&b.magic, b.version, path)?;
-    Ok(Bundle {
-        header: Header {
-            magic: b.magic,
-            version: b.version,
-            network_id: b.network_id,
-            from: b.from,
-            for_station: b.for_station,
-            created_at: b.created_at,
-            certs: b.certs,
-        },
-        docs: b.docs,
-    })
+    let b: Bundle = postcard::from_bytes(&bytes).map_err(|_| damaged(path))?;
+    check_version(&b.header.magic, b.header.version, path)?;
+    Ok(b)
 }
 
 /// Imports a bundle file: all of it that is in scope, or nothing.
@@ -308,13 +289,7 @@ pub fn import(node: &mut Node, path: &Path) -> Result<ImportReport, SyncError> {
     node.add_certs(certs)?;
     node.member(&header.from)
         .map_err(|e| SyncError::BadBundle(format!("the bundle's author: {e}")))?;
-    let docs: Vec<RemoteDoc> = docs
-        .into_iter()
-        .map(|d| RemoteDoc {
-            doc_id: d.id,
-            changes: d.changes,
-        })
-        .collect();
+    let docs: Vec<RemoteDoc> = docs.into_iter().map(RemoteDoc::from).collect();
     let n = docs.len();
     let cases = docs
         .iter()
@@ -370,22 +345,25 @@ mod tests {
     fn a_version_1_bundle_is_still_read() {
         let dir = tempfile::tempdir().expect("tempdir");
         let path = dir.path().join("old.bundle");
-        let old = BundleV1 {
-            magic: MAGIC.into(),
-            version: VERSION_1,
-            network_id: "n".into(),
-            from: "f".into(),
-            for_station: None,
-            created_at: 1,
-            certs: vec![],
-            docs: vec![DocChanges {
-                id: "d".into(),
-                changes: vec![vec![1, 2, 3]],
-            }],
-        };
+        let docs = vec![DocChanges {
+            id: "d".into(),
+            changes: vec![vec![1, 2, 3]],
+        }];
+        // Version 1's fields one after another: magic, version, network, author, station, time,
+        // certificates, documents.
+        let old = (
+            MAGIC,
+            VERSION_1,
+            "n",
+            "f",
+            None::<String>,
+            1i64,
+            Vec::<String>::new(),
+            &docs,
+        );
         std::fs::write(&path, postcard::to_stdvec(&old).expect("encode")).expect("write");
         let read = read(&path).map_err(|e| e.to_string()).expect("reads");
         assert_eq!(read.header.network_id, "n");
-        assert_eq!(read.docs, old.docs);
+        assert_eq!(read.docs, docs);
     }
 }

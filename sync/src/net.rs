@@ -257,26 +257,37 @@ struct Drive {
     live: LiveSessions,
 }
 
-impl Drive {
-    /// How a session with `peer` runs, sharing the node's shutdown, "sync now" and live status.
-    fn new(
-        handle: &NodeHandle,
+/// What every session of a node shares: its store, its shutdown, "sync now" and the live status.
+#[derive(Debug, Clone)]
+struct Sessions {
+    handle: NodeHandle,
+    live: LiveSessions,
+    shutdown: watch::Receiver<bool>,
+    kick: Kick,
+}
+
+impl Sessions {
+    /// Runs one session with `peer` over an open stream pair, listed among the live sessions
+    /// while it runs.
+    async fn run(
+        &self,
         peer: &str,
         dialer: bool,
         continuous: bool,
-        shutdown: &watch::Receiver<bool>,
-        kick: &Kick,
-        live: &LiveSessions,
-    ) -> Drive {
-        Drive {
-            handle: handle.clone(),
+        send: impl AsyncWrite + Unpin + Send + 'static,
+        recv: impl AsyncRead + Unpin + Send + 'static,
+    ) -> SessionReport {
+        let _active = ActiveGuard::new(&self.live, peer, dialer);
+        let d = Drive {
+            handle: self.handle.clone(),
             peer: peer.to_string(),
             dialer,
             continuous,
-            shutdown: shutdown.clone(),
-            kick: kick.clone(),
-            live: live.clone(),
-        }
+            shutdown: self.shutdown.clone(),
+            kick: self.kick.clone(),
+            live: self.live.clone(),
+        };
+        drive(d, send, recv).await
     }
 }
 
@@ -511,22 +522,13 @@ where
 {
     let (_keep, shutdown) = watch::channel(false);
     let (_kick, kick) = watch::channel((0, None));
-    let live = LiveSessions::default();
-    let _guard = ActiveGuard::new(&live, &peer, dialer);
-    drive(
-        Drive {
-            handle,
-            peer: peer.clone(),
-            dialer,
-            continuous: false,
-            shutdown,
-            kick,
-            live: live.clone(),
-        },
-        send,
-        recv,
-    )
-    .await
+    let sessions = Sessions {
+        handle,
+        live: LiveSessions::default(),
+        shutdown,
+        kick,
+    };
+    sessions.run(&peer, dialer, false, send, recv).await
 }
 
 /// Runs `f` on the store thread without stalling the async runtime: the wait for the store
@@ -578,33 +580,15 @@ impl Drop for ActiveGuard {
 
 #[derive(Debug, Clone)]
 struct SyncProtocol {
-    handle: NodeHandle,
+    sessions: Sessions,
     reports: mpsc::Sender<SessionReport>,
-    active: LiveSessions,
-    shutdown: watch::Receiver<bool>,
-    kick: Kick,
 }
 
 impl ProtocolHandler for SyncProtocol {
     async fn accept(&self, connection: Connection) -> Result<(), AcceptError> {
         let peer = node_id_hex(&connection.remote_id());
         let (send, recv) = connection.accept_bi().await?;
-        let active = ActiveGuard::new(&self.active, &peer, false);
-        let report = drive(
-            Drive::new(
-                &self.handle,
-                &peer,
-                false,
-                true,
-                &self.shutdown,
-                &self.kick,
-                &self.active,
-            ),
-            send,
-            recv,
-        )
-        .await;
-        drop(active);
+        let report = self.sessions.run(&peer, false, true, send, recv).await;
         if report.error.is_some() {
             // Let the refusal reach the peer before the connection goes: it closes after reading.
             let _ = tokio::time::timeout(LINGER, connection.closed()).await;
@@ -663,13 +647,10 @@ impl ProtocolHandler for EnrolProtocol {
 #[derive(Debug)]
 pub struct SyncNode {
     router: Router,
-    handle: NodeHandle,
     node_id: String,
-    active: LiveSessions,
+    sessions: Sessions,
     shutdown_tx: watch::Sender<bool>,
-    shutdown: watch::Receiver<bool>,
     kick_tx: watch::Sender<(u64, Option<String>)>,
-    kick: Kick,
     reports: mpsc::Sender<SessionReport>,
 }
 
@@ -700,18 +681,20 @@ impl SyncNode {
         )
         .await?;
         let node_id = node_id_hex(&endpoint.id());
-        let active = LiveSessions::default();
         let (shutdown_tx, shutdown) = watch::channel(false);
         let (kick_tx, kick) = watch::channel((0, None));
+        let sessions = Sessions {
+            handle: handle.clone(),
+            live: LiveSessions::default(),
+            shutdown,
+            kick,
+        };
         let router = Router::builder(endpoint)
             .accept(
                 SYNC_ALPN,
                 SyncProtocol {
-                    handle: handle.clone(),
+                    sessions: sessions.clone(),
                     reports: reports.clone(),
-                    active: active.clone(),
-                    shutdown: shutdown.clone(),
-                    kick: kick.clone(),
                 },
             )
             .accept(
@@ -723,13 +706,10 @@ impl SyncNode {
             .spawn();
         Ok(SyncNode {
             router,
-            handle,
             node_id,
-            active,
+            sessions,
             shutdown_tx,
-            shutdown,
             kick_tx,
-            kick,
             reports,
         })
     }
@@ -779,7 +759,8 @@ impl SyncNode {
 
     /// Whether a session with `peer` is running.
     pub fn is_active(&self, peer: &str) -> bool {
-        self.active
+        self.sessions
+            .live
             .lock()
             .map(|a| a.contains_key(peer))
             .unwrap_or(false)
@@ -787,7 +768,11 @@ impl SyncNode {
 
     /// The sessions running now, with their progress.
     pub fn live(&self) -> HashMap<String, LiveSession> {
-        self.active.lock().map(|a| a.clone()).unwrap_or_default()
+        self.sessions
+            .live
+            .lock()
+            .map(|a| a.clone())
+            .unwrap_or_default()
     }
 
     /// "Sync now" with one peer, or with every peer (`None`): a dialer waiting out its backoff
@@ -827,21 +812,7 @@ impl SyncNode {
             .open_bi()
             .await
             .map_err(|e| SyncError::Io(e.to_string()))?;
-        let _active = ActiveGuard::new(&self.active, peer, true);
-        let report = drive(
-            Drive::new(
-                &self.handle,
-                peer,
-                true,
-                false,
-                &self.shutdown,
-                &self.kick,
-                &self.active,
-            ),
-            send,
-            recv,
-        )
-        .await;
+        let report = self.sessions.run(peer, true, false, send, recv).await;
         conn.close(0u32.into(), b"done");
         match (&report.error, report.refused) {
             (Some(e), Some(d)) => Err(SyncError::Refused(d, e.clone())),
@@ -853,8 +824,8 @@ impl SyncNode {
     /// Keeps a continuous session with a peer, reconnecting with backoff, until shutdown.
     pub async fn keep_synced(&self, peer: String, addrs: Vec<SocketAddr>) {
         let mut backoff = Duration::from_millis(500);
-        let mut shutdown = self.shutdown.clone();
-        let mut kick = self.kick.clone();
+        let mut shutdown = self.sessions.shutdown.clone();
+        let mut kick = self.sessions.kick.clone();
         kick.borrow_and_update();
         loop {
             if *shutdown.borrow() {
@@ -864,22 +835,7 @@ impl SyncNode {
                 match self.connect(&peer, &addrs, SYNC_ALPN).await {
                     Ok(conn) => match conn.open_bi().await {
                         Ok((send, recv)) => {
-                            let active = ActiveGuard::new(&self.active, &peer, true);
-                            let report = drive(
-                                Drive::new(
-                                    &self.handle,
-                                    &peer,
-                                    true,
-                                    true,
-                                    &self.shutdown,
-                                    &self.kick,
-                                    &self.active,
-                                ),
-                                send,
-                                recv,
-                            )
-                            .await;
-                            drop(active);
+                            let report = self.sessions.run(&peer, true, true, send, recv).await;
                             conn.close(0u32.into(), b"bye");
                             if report.error.is_none() {
                                 backoff = Duration::from_millis(500);
@@ -891,7 +847,7 @@ impl SyncNode {
                     Err(e) => {
                         let p = peer.clone();
                         let msg = e.stored();
-                        let _ = on_store(&self.handle, move |node| {
+                        let _ = on_store(&self.sessions.handle, move |node| {
                             node.record_contact(&p, Contact::Failed(&msg))
                         })
                         .await;

@@ -6,6 +6,7 @@
 //! target and a property test check that).
 
 use serde::{Deserialize, Serialize};
+use yizhan_node::replica::RemoteDoc;
 
 /// The longest frame accepted, in bytes.
 pub const MAX_FRAME: usize = 16 * 1024 * 1024;
@@ -39,6 +40,16 @@ pub struct DocChanges {
     pub id: String,
     /// Encoded Automerge changes.
     pub changes: Vec<Vec<u8>>,
+}
+
+/// Changes received are applied as the store's [`RemoteDoc`]s.
+impl From<DocChanges> for RemoteDoc {
+    fn from(d: DocChanges) -> RemoteDoc {
+        RemoteDoc {
+            doc_id: d.id,
+            changes: d.changes,
+        }
+    }
 }
 
 /// One Automerge sync-protocol message for one document.

@@ -406,13 +406,7 @@ impl Session {
             }
             Msg::Changes { docs } => {
                 self.scope()?;
-                let remote: Vec<RemoteDoc> = docs
-                    .into_iter()
-                    .map(|d| RemoteDoc {
-                        doc_id: d.id,
-                        changes: d.changes,
-                    })
-                    .collect();
+                let remote: Vec<RemoteDoc> = docs.into_iter().map(RemoteDoc::from).collect();
                 let applied = node.apply_remote(&self.peer, &remote)?;
                 self.stats.docs_in += applied.changed;
                 let mut touched = Vec::with_capacity(remote.len());

@@ -9,7 +9,7 @@
 //! holiday and a working day) and travels it to every node with the calendar document.
 
 use super::i18n::Tr;
-use super::widgets::{error_line, field};
+use super::widgets::{error_line, field, outcome_line};
 use super::{Command, Cx, NetworkEdit};
 use chrono::{Datelike, NaiveDate, Weekday};
 use eframe::egui;
@@ -276,18 +276,7 @@ impl CalendarEditor {
                 }
             });
         });
-        match &self.result {
-            Some(Ok(text)) => {
-                ui.label(text);
-            }
-            Some(Err(e)) => {
-                ui.add(
-                    egui::Label::new(egui::RichText::new(e).color(ui.visuals().error_fg_color))
-                        .wrap(),
-                );
-            }
-            None => {}
-        }
+        outcome_line(ui, self.result.as_ref(), String::clone);
     }
 
     /// The working-day check: the n-th working day after a date, with the unsaved changes and

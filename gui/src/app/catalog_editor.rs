@@ -18,7 +18,7 @@
 
 use super::i18n::Tr;
 use super::task::Task;
-use super::widgets::{error_line, field};
+use super::widgets::{error_line, field, outcome_line};
 use super::{Command, Cx, NetworkEdit, StationInfo};
 use eframe::egui;
 use yizhan_node::catalog::{CaseKind, Catalog, MAX_LEGAL_DAYS, RowError, RowProblem, ServiceItem};
@@ -315,18 +315,9 @@ impl CatalogEditor {
                 }
             });
         });
-        match &self.import_result {
-            Some(Ok(n)) => {
-                ui.label(format!("{} {n} {}", t.catalog_imported, t.items));
-            }
-            Some(Err(e)) => {
-                ui.add(
-                    egui::Label::new(egui::RichText::new(e).color(ui.visuals().error_fg_color))
-                        .wrap(),
-                );
-            }
-            None => {}
-        }
+        outcome_line(ui, self.import_result.as_ref(), |n| {
+            format!("{} {n} {}", t.catalog_imported, t.items)
+        });
     }
 
     fn item_list(&mut self, ui: &mut egui::Ui, cx: &mut Cx<'_>, city: bool) {
@@ -378,7 +369,7 @@ impl CatalogEditor {
         let t = cx.t;
         let Some(target) = self.target.clone() else {
             ui.label(t.item_choose);
-            self.result_line(ui);
+            outcome_line(ui, self.result.as_ref(), String::clone);
             return;
         };
         let current = match &target {
@@ -444,7 +435,7 @@ impl CatalogEditor {
                 self.retire_and_delete(ui, cx, item);
             }
         });
-        self.result_line(ui);
+        outcome_line(ui, self.result.as_ref(), String::clone);
     }
 
     fn fields(&mut self, ui: &mut egui::Ui, t: &Tr, new: bool) {
@@ -557,21 +548,6 @@ impl CatalogEditor {
             None => {
                 ui.spinner();
             }
-        }
-    }
-
-    fn result_line(&self, ui: &mut egui::Ui) {
-        match &self.result {
-            Some(Ok(text)) => {
-                ui.label(text);
-            }
-            Some(Err(e)) => {
-                ui.add(
-                    egui::Label::new(egui::RichText::new(e).color(ui.visuals().error_fg_color))
-                        .wrap(),
-                );
-            }
-            None => {}
         }
     }
 }

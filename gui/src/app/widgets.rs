@@ -81,6 +81,26 @@ pub fn error_line(ui: &mut egui::Ui, text: &str) {
     ui.colored_label(ui.visuals().error_fg_color, text);
 }
 
+/// The outcome of an editor's last action: what it did, or why it failed in the error color,
+/// wrapped (a refused catalog or calendar lists its problems); nothing before the first action.
+pub fn outcome_line<T>(
+    ui: &mut egui::Ui,
+    outcome: Option<&Result<T, String>>,
+    done: impl FnOnce(&T) -> String,
+) {
+    match outcome {
+        Some(Ok(v)) => {
+            ui.label(done(v));
+        }
+        Some(Err(e)) => {
+            ui.add(
+                egui::Label::new(egui::RichText::new(e).color(ui.visuals().error_fg_color)).wrap(),
+            );
+        }
+        None => {}
+    }
+}
+
 /// How long ago `ms` was, from `now_ms`, in a clerk's words ("刚刚", "3 分钟前"); older than a
 /// day, the date and time.
 pub fn ago(now_ms: i64, ms: i64, t: &Tr) -> String {

@@ -210,56 +210,23 @@ pub(crate) fn upsert(conn: &Connection, row: &IndexRow) -> Result<()> {
     // applicant, creation date by township, village, item) alone, which is most of the cost of a
     // synced batch. A row whose intake columns differ (never, unless the index is stale) is
     // replaced whole below.
+    let old_rowid = old.map(|(row_id, _)| row_id);
     let updated = conn
         .prepare_cached(
-            "UPDATE cases SET status = ?2, outcome = ?3, conflict = ?4, holder = ?5, updated_at = ?6,
-                accepted_on = ?7, clock = ?8, due_on = ?9, yellow_on = ?10, legal_due_on = ?11,
-                frozen_light = ?12, stopped_on = ?13, on_time = ?14, rating = ?15,
-                follow_up_due = ?16, consults = ?17, due_provisional = ?29, legal_provisional = ?30,
-                decided_by = ?31, decided_by_name = ?32, handling_days = ?33, supervisions_open = ?34
-             WHERE doc_id = ?1 AND number = ?18 AND item_code = ?19 AND item_name = ?20
-                AND kind = ?21 AND origin = ?22 AND township = ?23 AND village = ?24
-                AND applicant_name = ?25 AND delegated = ?26 AND created_at = ?27
+            "UPDATE cases SET status = ?6, outcome = ?7, conflict = ?8, holder = ?10,
+                updated_at = ?16, accepted_on = ?17, clock = ?18, due_on = ?19, yellow_on = ?20,
+                legal_due_on = ?21, frozen_light = ?22, stopped_on = ?23, on_time = ?24,
+                rating = ?25, follow_up_due = ?26, consults = ?27, due_provisional = ?30,
+                legal_provisional = ?31, decided_by = ?32, decided_by_name = ?33,
+                handling_days = ?34, supervisions_open = ?35
+             WHERE doc_id = ?1 AND number = ?2 AND item_code = ?3 AND item_name = ?4
+                AND kind = ?5 AND origin = ?9 AND township = ?11 AND village = ?12
+                AND applicant_name = ?13 AND delegated = ?14 AND created_at = ?15
                 AND search_sig = ?28",
         )?
-        .execute(params![
-            row.doc_id,
-            row.status,
-            row.outcome,
-            row.conflict,
-            row.holder,
-            row.updated_at,
-            row.accepted_on,
-            row.clock,
-            row.due_on,
-            row.yellow_on,
-            row.legal_due_on,
-            row.frozen_light,
-            row.stopped_on,
-            row.on_time,
-            row.rating,
-            row.follow_up_due,
-            row.consults,
-            row.number,
-            row.item_code,
-            row.item_name,
-            row.kind,
-            row.origin,
-            row.township,
-            row.village,
-            row.applicant_name,
-            row.delegated,
-            row.created_at,
-            sig,
-            row.due_provisional,
-            row.legal_provisional,
-            row.decided_by,
-            row.decided_by_name,
-            row.handling_days,
-            row.supervisions_open,
-        ])?;
+        .execute(&row_params(row, &sig, &old_rowid)[..])?;
     if updated == 0 {
-        let rowid = insert_row(conn, row, old.map(|(row_id, _)| row_id), sig)?;
+        let rowid = insert_row(conn, row, old_rowid, sig)?;
         match old {
             // The keys written for this row are still the case's keys.
             Some((_, old_sig)) if old_sig == sig => {}
@@ -302,44 +269,56 @@ fn insert_row(conn: &Connection, row: &IndexRow, rowid: Option<i64>, sig: i64) -
          VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18, ?19, ?20, ?21, ?22, ?23,
             ?24, ?25, ?26, ?27, ?28, ?29, ?30, ?31, ?32, ?33, ?34, ?35)",
     )?
-    .execute(params![
-        row.doc_id,
-        row.number,
-        row.item_code,
-        row.item_name,
-        row.kind,
-        row.status,
-        row.outcome,
-        row.conflict,
-        row.origin,
-        row.holder,
-        row.township,
-        row.village,
-        row.applicant_name,
-        row.delegated,
-        row.created_at,
-        row.updated_at,
-        row.accepted_on,
-        row.clock,
-        row.due_on,
-        row.yellow_on,
-        row.legal_due_on,
-        row.frozen_light,
-        row.stopped_on,
-        row.on_time,
-        row.rating,
-        row.follow_up_due,
-        row.consults,
+    .execute(&row_params(row, &sig, &rowid)[..])?;
+    Ok(rowid.unwrap_or_else(|| conn.last_insert_rowid()))
+}
+
+/// The parameters of `upsert`'s update and of `insert_row`, numbered as `insert_row` lists the
+/// columns: ?1 `doc_id` to ?27 `consults`, ?28 `search_sig`, ?29 `row_id`, ?30 and ?31 the
+/// provisional flags, ?32 to ?35 who decided, the handling days and the open 督办. The update
+/// leaves ?29 out (a row keeps its number).
+fn row_params<'a>(
+    row: &'a IndexRow,
+    sig: &'a i64,
+    rowid: &'a Option<i64>,
+) -> [&'a dyn rusqlite::ToSql; 35] {
+    [
+        &row.doc_id,
+        &row.number,
+        &row.item_code,
+        &row.item_name,
+        &row.kind,
+        &row.status,
+        &row.outcome,
+        &row.conflict,
+        &row.origin,
+        &row.holder,
+        &row.township,
+        &row.village,
+        &row.applicant_name,
+        &row.delegated,
+        &row.created_at,
+        &row.updated_at,
+        &row.accepted_on,
+        &row.clock,
+        &row.due_on,
+        &row.yellow_on,
+        &row.legal_due_on,
+        &row.frozen_light,
+        &row.stopped_on,
+        &row.on_time,
+        &row.rating,
+        &row.follow_up_due,
+        &row.consults,
         sig,
         rowid,
-        row.due_provisional,
-        row.legal_provisional,
-        row.decided_by,
-        row.decided_by_name,
-        row.handling_days,
-        row.supervisions_open
-    ])?;
-    Ok(rowid.unwrap_or_else(|| conn.last_insert_rowid()))
+        &row.due_provisional,
+        &row.legal_provisional,
+        &row.decided_by,
+        &row.decided_by_name,
+        &row.handling_days,
+        &row.supervisions_open,
+    ]
 }
 
 /// Rewrites a case's route and department rows and counts it in the counter tables.

@@ -27,12 +27,13 @@ use queries::{
     STATS_CASES, explain, list_cases, measure_list, measure_stats, search_cases, search_index,
     stats_sqls, time_sql, what_ifs,
 };
-use report::{Figure, MAX, Report, render_table};
+use report::{add_warm_cold, render_table};
 use writes::bench_writes;
 
 use crate::county::{CITY, County};
 use crate::generate::{self, GenArgs, GenMode, SIDECAR};
 use crate::measure::{memory_mib, summarize, time_ms};
+use crate::report::{MAX, Report, Target, loadavg, machine, print_report, workspace_git};
 use anyhow::{Context, Result, bail};
 use serde_json::{Value, json};
 use std::path::{Path, PathBuf};
@@ -229,44 +230,6 @@ pub fn gen_store(args: &GenArgs) -> Result<()> {
     Ok(())
 }
 
-/// `/proc/loadavg`: other work on the machine skews the timings; the report says how much.
-fn loadavg() -> String {
-    std::fs::read_to_string("/proc/loadavg")
-        .unwrap_or_default()
-        .trim()
-        .to_string()
-}
-
-/// The workspace's commit and whether `node/` has uncommitted changes, when git is at hand.
-fn workspace_git() -> String {
-    let repo = concat!(env!("CARGO_MANIFEST_DIR"), "/..");
-    let run = |args: &[&str]| {
-        Command::new("git")
-            .arg("-C")
-            .arg(repo)
-            .args(args)
-            .output()
-            .ok()
-            .filter(|o| o.status.success())
-            .map(|o| String::from_utf8_lossy(&o.stdout).trim().to_string())
-    };
-    match run(&["rev-parse", "--short", "HEAD"]) {
-        Some(head) => {
-            let dirty =
-                run(&["status", "--porcelain", "--", "node"]).is_some_and(|s| !s.is_empty());
-            format!(
-                "{head}{}",
-                if dirty {
-                    " + uncommitted changes in node/"
-                } else {
-                    ""
-                }
-            )
-        }
-        None => "unknown".into(),
-    }
-}
-
 fn open_node(dir: &Path, today_ms: i64) -> Result<Node> {
     Ok(Node::open(dir, Clock::Fixed(today_ms))?)
 }
@@ -332,9 +295,8 @@ pub fn bench_store(args: &BenchArgs) -> Result<()> {
         "open-to-ready, fresh process: open + count(all) + first page",
         "ms",
         &cold,
-        Some(1000.0),
+        Some(Target::Below(1000.0)),
         MAX,
-        true,
         json!({"runs": cold_detail}),
     );
 
@@ -360,9 +322,8 @@ pub fn bench_store(args: &BenchArgs) -> Result<()> {
         "open-to-ready, fresh Node in a warm process",
         "ms",
         &warm,
-        Some(1000.0),
+        Some(Target::Below(1000.0)),
         MAX,
-        true,
         json!({"open_ms": summarize(&parts.0), "count_ms": summarize(&parts.1), "first_page_ms": summarize(&parts.2)}),
     );
 
@@ -376,7 +337,8 @@ pub fn bench_store(args: &BenchArgs) -> Result<()> {
     };
     for lc in list_cases(&county).into_iter().chain(searches) {
         let t = measure_list(&dir, today_ms, &lc.filter, args.iterations)?;
-        report.add_warm_cold(
+        add_warm_cold(
+            &mut report,
             lc.id,
             &format!("list: {}", lc.label),
             "first query",
@@ -394,7 +356,8 @@ pub fn bench_store(args: &BenchArgs) -> Result<()> {
         if by.is_none() {
             store_stats = totals;
         }
-        report.add_warm_cold(
+        add_warm_cold(
+            &mut report,
             id,
             label,
             "first call",
@@ -428,9 +391,8 @@ pub fn bench_store(args: &BenchArgs) -> Result<()> {
         "resident memory peak (VmHWM), open + lists + stats, this process",
         "MiB",
         &[hwm_read],
-        Some(500.0),
+        Some(Target::Below(500.0)),
         MAX,
-        true,
         json!({"vm_rss_mib": rss_read}),
     );
     report.add(
@@ -438,9 +400,8 @@ pub fn bench_store(args: &BenchArgs) -> Result<()> {
         "resident memory peak (VmHWM), fresh-process open-to-ready",
         "MiB",
         &[probe_hwm],
-        Some(500.0),
+        Some(Target::Below(500.0)),
         MAX,
-        true,
         json!({}),
     );
 
@@ -491,41 +452,24 @@ pub fn bench_store(args: &BenchArgs) -> Result<()> {
         "totals": store_stats,
         "scratch_copy_ms": copy_ms,
     });
-    let figures: Vec<Value> = report.figures.iter().map(Figure::to_json).collect();
-    let missed: Vec<&str> = report
-        .figures
-        .iter()
-        .filter(|f| f.required && f.misses().is_some_and(|m| !m.is_empty()))
-        .map(|f| f.id.as_str())
-        .collect();
+    let mut machine = machine(&load_before);
+    machine["sqlite"] = json!(rusqlite::version());
     let out = json!({
         "benchmark": "bench-store",
         "cases": args.cases,
         "seed": args.seed,
-        "machine": {
-            "cpus": std::thread::available_parallelism().map(|n| n.get()).unwrap_or(0),
-            "sqlite": rusqlite::version(),
-            "loadavg_before": load_before,
-            "loadavg_after": loadavg(),
-        },
+        "machine": machine,
         "node": {
             "schema_version": yizhan_node::store::SCHEMA_VERSION,
-            "workspace_git_at_run": workspace_git(),
+            "workspace_git_at_run": workspace_git(&["node"]),
         },
         "generation": side["generation"],
         "generation_writer": side["gen"],
         "store": store,
-        "figures": figures,
-        "required_missed": missed,
+        "figures": report.figures_json(),
+        "required_missed": report.missed(),
         "sections": report.sections,
         "seconds": started.elapsed().as_secs_f64(),
     });
-    let table = render_table(&report, &out);
-    if args.json {
-        eprint!("{table}");
-        println!("{}", serde_json::to_string_pretty(&out)?);
-    } else {
-        print!("{table}");
-    }
-    Ok(())
+    print_report(args.json, &render_table(&report, &out), &out)
 }

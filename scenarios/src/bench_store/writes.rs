@@ -1,9 +1,9 @@
 //! The write side: taking in one case at a time and in batches, on a copy of the store.
 
-use super::report::{MAX, P50, P50_P90_P99, Report};
 use super::{BenchArgs, open_node};
 use crate::county::{County, People};
 use crate::measure::{memory_mib, summarize, time_ms};
+use crate::report::{MAX, P50, P50_P90_P99, Report, Target};
 use crate::rng::Rng;
 use anyhow::{Result, bail};
 use serde_json::json;
@@ -73,9 +73,8 @@ pub(super) fn bench_writes(
         "create-and-commit one case (new_case, one transaction)",
         "ms",
         &samples,
-        Some(2.0),
+        Some(Target::Below(2.0)),
         P50_P90_P99,
-        true,
         json!({"calls_at_or_over_2ms": slow}),
     );
     // Diagnostic: the same with SQLite's automatic WAL checkpoints off on this connection. If
@@ -88,18 +87,19 @@ pub(super) fn bench_writes(
     let wal_pages = ck?.wal_pages;
     node.diagnostics()
         .tune(Tuning::WalAutocheckpoint, autockpt)?;
-    report.add(
-        "create_one_no_autocheckpoint",
-        "(diagnostic) create one case, automatic WAL checkpoints off",
-        "ms",
-        &samples,
-        Some(2.0),
-        P50_P90_P99,
-        false,
-        json!({"calls_at_or_over_2ms": samples.iter().filter(|ms| **ms >= 2.0).count(),
-               "then_one_checkpoint_ms": ck_ms, "wal_pages_checkpointed": wal_pages,
-               "node_wal_autocheckpoint": autockpt}),
-    );
+    report
+        .add(
+            "create_one_no_autocheckpoint",
+            "(diagnostic) create one case, automatic WAL checkpoints off",
+            "ms",
+            &samples,
+            Some(Target::Below(2.0)),
+            P50_P90_P99,
+            json!({"calls_at_or_over_2ms": samples.iter().filter(|ms| **ms >= 2.0).count(),
+                   "then_one_checkpoint_ms": ck_ms, "wal_pages_checkpointed": wal_pages,
+                   "node_wal_autocheckpoint": autockpt}),
+        )
+        .required(false);
     // Acting on one case at a time (accept), for reference.
     let mut acts = Vec::new();
     for id in ids.iter().take(200) {
@@ -109,16 +109,17 @@ pub(super) fn bench_writes(
         r?;
         acts.push(ms);
     }
-    report.add(
-        "act_one",
-        "act on one case (accept, one transaction)",
-        "ms",
-        &acts,
-        None,
-        P50,
-        false,
-        json!({}),
-    );
+    report
+        .add(
+            "act_one",
+            "act on one case (accept, one transaction)",
+            "ms",
+            &acts,
+            None,
+            P50,
+            json!({}),
+        )
+        .required(false);
     // Batches.
     let mut runs = Vec::new();
     let mut hwm_runs = Vec::new();
@@ -142,23 +143,23 @@ pub(super) fn bench_writes(
         ),
         "s",
         &runs,
-        Some(5.0),
+        Some(Target::Below(5.0)),
         P50,
-        true,
         json!({"runs_s": runs, "cases_per_s": args.batch as f64 / summarize(&runs).p50,
                "hwm_mib_after_each_run": hwm_runs}),
     );
     let (rss, hwm) = memory_mib();
-    report.add(
-        "memory_write_hwm",
-        "resident memory peak (VmHWM), after the writes too",
-        "MiB",
-        &[hwm],
-        Some(500.0),
-        MAX,
-        false,
-        json!({"vm_rss_mib": rss}),
-    );
+    report
+        .add(
+            "memory_write_hwm",
+            "resident memory peak (VmHWM), after the writes too",
+            "MiB",
+            &[hwm],
+            Some(Target::Below(500.0)),
+            MAX,
+            json!({"vm_rss_mib": rss}),
+        )
+        .required(false);
     if args.check_index {
         let (r, ms) = time_ms(|| -> Result<bool> {
             let before = node.index_dump()?;

@@ -2,7 +2,7 @@
 
 use super::counted::FrameCounter;
 use super::*;
-use crate::bench_sync::{Intake, create_pair, take_in};
+use crate::bench_sync::workload::{Intake, create_pair, take_in};
 use crate::county::County;
 use crate::rng::Rng;
 use yizhan_node::NodeHandle;

@@ -52,6 +52,26 @@ pub fn enrol(parent: &mut Node, code: &str, tier: &str, dir: &Path) -> Node {
         .unwrap()
 }
 
+/// A network in directories below `dir`: the city `C`, then each `(code, tier, at)` enrolled in
+/// order by the first node of station `at` (a second node of that station when `code == at`).
+pub fn network<const N: usize>(dir: &Path, enrolled: [(&str, &str, &str); N]) -> (Node, [Node; N]) {
+    let mut nodes = vec![city(&dir.join("c"))];
+    for (i, (code, tier, at)) in enrolled.into_iter().enumerate() {
+        let parent = nodes
+            .iter()
+            .position(|n| n.identity().station == at)
+            .unwrap_or_else(|| panic!("no node of station {at} enrols {code}"));
+        let node_dir = dir.join(format!("{}-{i}", code.to_lowercase()));
+        let node = enrol(&mut nodes[parent], code, tier, &node_dir);
+        nodes.push(node);
+    }
+    let city = nodes.remove(0);
+    let Ok(enrolled) = nodes.try_into() else {
+        unreachable!("one node for each enrolled station")
+    };
+    (city, enrolled)
+}
+
 /// Takes in `n` cases of item TS-004 at `node`, for applicants named `{prefix}{i}`.
 pub fn take_in(node: &mut Node, n: usize, prefix: &str) {
     let batch: Vec<NewCase> = (0..n)

@@ -7,7 +7,7 @@
 //! adapter (`yizhan_sync::net::sync_stream`, the same loop the iroh connections run) must finish
 //! with every case on both sides.
 
-use crate::common::{Text, city, enrol, ids};
+use crate::common::{Text, ids, network};
 use std::time::Duration;
 use yizhan_node::{NewCase, Node, NodeHandle};
 use yizhan_sync::net::sync_stream;
@@ -34,9 +34,8 @@ fn fill(node: &mut Node, seed: u64) {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn both_sides_sending_large_batches_at_once_do_not_deadlock() {
     let tmp = tempfile::tempdir().unwrap();
-    let mut c = city(&tmp.path().join("c"));
-    let mut hall = enrol(&mut c, "T", "township", &tmp.path().join("hall"));
-    let mut laptop = enrol(&mut hall, "T", "township", &tmp.path().join("laptop"));
+    let (_c, [mut hall, mut laptop]) =
+        network(tmp.path(), [("T", "township", "C"), ("T", "township", "T")]);
     fill(&mut hall, 1);
     fill(&mut laptop, 2);
     let mut want = ids(&mut hall);

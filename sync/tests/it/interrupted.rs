@@ -2,7 +2,7 @@
 //! the link cut in the middle of a large catch-up (messages simply stop being delivered), both
 //! sessions dropped, then a fresh session run to the end.
 
-use crate::common::{Text, city, enrol};
+use crate::common::{Text, network};
 use std::collections::BTreeSet;
 use std::time::Instant;
 use yizhan_node::case::Action;
@@ -78,8 +78,7 @@ fn run(t: &mut Node, c: &mut Node, cut: impl Fn(&mut Node) -> bool) -> Run {
 /// committed.
 fn interrupted_at(cut_at: usize) -> (Run, Run, i64) {
     let tmp = tempfile::tempdir().unwrap();
-    let mut c = city(&tmp.path().join("c"));
-    let mut t = enrol(&mut c, "T1", "township", &tmp.path().join("t"));
+    let (mut c, [mut t]) = network(tmp.path(), [("T1", "township", "C")]);
     let mut text = Text(0x5eed_1234_abcd_0001);
     let batch: Vec<NewCase> = (0..N)
         .map(|i| NewCase {
@@ -205,10 +204,14 @@ fn a_catch_up_cut_late_resumes_with_a_fraction_of_the_bytes() {
 #[test]
 fn a_one_shot_session_ends_only_after_the_dialers_offers_moved() {
     let tmp = tempfile::tempdir().unwrap();
-    let mut c = city(&tmp.path().join("c"));
-    let mut t = enrol(&mut c, "T1", "township", &tmp.path().join("t"));
-    let mut v1 = enrol(&mut t, "V1", "village", &tmp.path().join("v1"));
-    let _v2 = enrol(&mut t, "V2", "village", &tmp.path().join("v2"));
+    let (_c, [mut t, mut v1, _v2]) = network(
+        tmp.path(),
+        [
+            ("T1", "township", "C"),
+            ("V1", "village", "T1"),
+            ("V2", "village", "T1"),
+        ],
+    );
     let mut ids = BTreeSet::new();
     for i in 0..3 {
         let id = v1

@@ -1,6 +1,6 @@
 //! Data mules and bundles: cases travel without a direct link, carried by a laptop or a USB stick.
 
-use crate::common::{self, city, enrol, ids, sync};
+use crate::common::{self, city, ids, network, sync};
 use yizhan_node::Node;
 use yizhan_node::case::Action;
 
@@ -11,11 +11,15 @@ fn new_case(node: &mut Node, name: &str) -> String {
 #[test]
 fn a_township_laptop_carries_a_villages_cases_up_to_the_hall_and_the_city() {
     let tmp = tempfile::tempdir().unwrap();
-    let mut c = city(&tmp.path().join("c"));
-    let mut hall = enrol(&mut c, "T", "township", &tmp.path().join("hall"));
     // The laptop is a second node of the township station.
-    let mut laptop = enrol(&mut hall, "T", "township", &tmp.path().join("laptop"));
-    let mut v = enrol(&mut hall, "V", "village", &tmp.path().join("v"));
+    let (mut c, [mut hall, mut laptop, mut v]) = network(
+        tmp.path(),
+        [
+            ("T", "township", "C"),
+            ("T", "township", "T"),
+            ("V", "village", "T"),
+        ],
+    );
     // The village has no link: the agent takes cases in and forwards them up, offline.
     let a = new_case(&mut v, "张三");
     v.act(&a, &Action::Forward { to: "T".into() }, "代办员")
@@ -41,10 +45,14 @@ fn a_township_laptop_carries_a_villages_cases_up_to_the_hall_and_the_city() {
 #[test]
 fn bundles_merge_in_any_order_any_number_of_times_and_refuse_strangers() {
     let tmp = tempfile::tempdir().unwrap();
-    let mut c = city(&tmp.path().join("c"));
-    let mut t = enrol(&mut c, "T", "township", &tmp.path().join("t"));
-    let mut v1 = enrol(&mut t, "V1", "village", &tmp.path().join("v1"));
-    let mut v2 = enrol(&mut t, "V2", "village", &tmp.path().join("v2"));
+    let (_c, [mut t, mut v1, mut v2]) = network(
+        tmp.path(),
+        [
+            ("T", "township", "C"),
+            ("V1", "village", "T"),
+            ("V2", "village", "T"),
+        ],
+    );
     let a = new_case(&mut v1, "张三");
     let b = new_case(&mut v2, "李四");
     let first = tmp.path().join("v1-a.bundle");

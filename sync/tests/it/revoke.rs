@@ -1,6 +1,6 @@
 //! Revocation by the city or by the parent township, spreading with the roster.
 
-use crate::common::{city, enrol, try_sync};
+use crate::common::{network, try_sync};
 use yizhan_node::{NewCase, Node};
 
 fn sync(a: &mut Node, b: &mut Node) -> Result<(), String> {
@@ -10,11 +10,15 @@ fn sync(a: &mut Node, b: &mut Node) -> Result<(), String> {
 #[test]
 fn a_township_revokes_its_village_and_the_revocation_spreads() {
     let tmp = tempfile::tempdir().unwrap();
-    let mut c = city(&tmp.path().join("c"));
-    let mut t1 = enrol(&mut c, "T1", "township", &tmp.path().join("t1"));
-    let mut t2 = enrol(&mut c, "T2", "township", &tmp.path().join("t2"));
-    let mut v1 = enrol(&mut t1, "V1", "village", &tmp.path().join("v1"));
-    let mut v2 = enrol(&mut t2, "V2", "village", &tmp.path().join("v2"));
+    let (mut c, [mut t1, mut t2, mut v1, mut v2]) = network(
+        tmp.path(),
+        [
+            ("T1", "township", "C"),
+            ("T2", "township", "C"),
+            ("V1", "village", "T1"),
+            ("V2", "village", "T2"),
+        ],
+    );
     sync(&mut v1, &mut t1).unwrap();
     sync(&mut v2, &mut t2).unwrap();
     sync(&mut t1, &mut c).unwrap();

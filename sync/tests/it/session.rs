@@ -1,7 +1,7 @@
 //! The sans-I/O session driven in memory between real nodes (real SQLite stores, real Automerge
 //! documents), without sockets, through the shared driver (`yizhan_sync::testing::Pair`).
 
-use crate::common::{self, city, enrol, ids, station, sync, take_in};
+use crate::common::{self, city, enrol, ids, network, station, sync, take_in};
 use yizhan_node::Node;
 use yizhan_node::case::Action;
 use yizhan_sync::session::Session;
@@ -13,8 +13,7 @@ fn new_case(node: &mut Node, item: &str, name: &str) -> String {
 #[test]
 fn city_and_township_converge_within_scope() {
     let tmp = tempfile::tempdir().unwrap();
-    let mut c = city(&tmp.path().join("c"));
-    let mut t1 = enrol(&mut c, "T1", "township", &tmp.path().join("t1"));
+    let (mut c, [mut t1]) = network(tmp.path(), [("T1", "township", "C")]);
     c.add_station(station("T2", "township", "C")).unwrap();
     // Cases at the city: one forwarded to T1, one forwarded to T2, one kept.
     let to_t1 = new_case(&mut c, "TS-004", "甲");
@@ -57,10 +56,14 @@ fn city_and_township_converge_within_scope() {
 #[test]
 fn village_never_receives_another_villages_case() {
     let tmp = tempfile::tempdir().unwrap();
-    let mut c = city(&tmp.path().join("c"));
-    let mut t = enrol(&mut c, "T", "township", &tmp.path().join("t"));
-    let mut v1 = enrol(&mut t, "V1", "village", &tmp.path().join("v1"));
-    let mut v2 = enrol(&mut t, "V2", "village", &tmp.path().join("v2"));
+    let (mut c, [mut t, mut v1, mut v2]) = network(
+        tmp.path(),
+        [
+            ("T", "township", "C"),
+            ("V1", "village", "T"),
+            ("V2", "village", "T"),
+        ],
+    );
     let a = new_case(&mut v1, "TS-004", "张三");
     v1.act(&a, &Action::Forward { to: "T".into() }, "代办员")
         .unwrap();
@@ -82,8 +85,7 @@ fn village_never_receives_another_villages_case() {
 #[test]
 fn parallel_approvals_on_partitioned_nodes_both_count() {
     let tmp = tempfile::tempdir().unwrap();
-    let mut c1 = city(&tmp.path().join("c1"));
-    let mut c2 = enrol(&mut c1, "C", "city", &tmp.path().join("c2"));
+    let (mut c1, [mut c2]) = network(tmp.path(), [("C", "city", "C")]);
     let id = new_case(&mut c1, "CT-002", "某公司");
     c1.act(&id, &Action::Accept, "窗口").unwrap();
     sync(&mut c2, &mut c1);
@@ -148,8 +150,7 @@ fn an_unenrolled_node_is_refused_before_any_document_moves() {
 #[test]
 fn catch_up_sends_about_what_is_missing_and_resumes_from_the_watermark() {
     let tmp = tempfile::tempdir().unwrap();
-    let mut c = city(&tmp.path().join("c"));
-    let mut t = enrol(&mut c, "T", "township", &tmp.path().join("t"));
+    let (mut c, [mut t]) = network(tmp.path(), [("T", "township", "C")]);
     sync(&mut t, &mut c);
     let mut lower_bound = 0usize;
     for i in 0..300 {
@@ -178,8 +179,7 @@ fn catch_up_sends_about_what_is_missing_and_resumes_from_the_watermark() {
 #[test]
 fn a_lost_watermark_is_repaired_with_a_bucket_summary_not_a_full_listing() {
     let tmp = tempfile::tempdir().unwrap();
-    let mut c = city(&tmp.path().join("c"));
-    let mut t = enrol(&mut c, "T", "township", &tmp.path().join("t"));
+    let (mut c, [mut t]) = network(tmp.path(), [("T", "township", "C")]);
     take_in(&mut t, 1_500, "申请人");
     // First contact with 1,500 documents: the summary differs everywhere, the documents follow.
     let first = sync(&mut t, &mut c);
@@ -203,8 +203,7 @@ fn echoes_of_a_large_catch_up_are_not_offered_back() {
     // More documents than several `Have` pages (and than the old fixed limit of 10,000): the city's writes of the township's cases are
     // echoes, and the township's watermark of the city must move past all of them.
     let tmp = tempfile::tempdir().unwrap();
-    let mut c = city(&tmp.path().join("c"));
-    let mut t = enrol(&mut c, "T", "township", &tmp.path().join("t"));
+    let (mut c, [mut t]) = network(tmp.path(), [("T", "township", "C")]);
     take_in(&mut t, 10_500, "申请人");
     sync(&mut t, &mut c);
     assert_eq!(c.count(&Default::default()).unwrap(), 10_500);
@@ -231,8 +230,7 @@ fn many_split_approvals_converge_in_one_pass() {
 
 fn split_approvals_round() {
     let tmp = tempfile::tempdir().unwrap();
-    let mut c1 = city(&tmp.path().join("c1"));
-    let mut c2 = enrol(&mut c1, "C", "city", &tmp.path().join("c2"));
+    let (mut c1, [mut c2]) = network(tmp.path(), [("C", "city", "C")]);
     sync(&mut c2, &mut c1);
     let mut ids = Vec::new();
     for i in 0..20 {
@@ -268,8 +266,7 @@ fn split_approvals_round() {
 #[test]
 fn sessions_count_their_round_trips_like_the_turns_of_an_exchange() {
     let tmp = tempfile::tempdir().unwrap();
-    let mut c = city(&tmp.path().join("c"));
-    let mut t = enrol(&mut c, "T", "township", &tmp.path().join("t"));
+    let (mut c, [mut t]) = network(tmp.path(), [("T", "township", "C")]);
     let mut seen = Vec::new();
     // First contact with nothing to move, a catch-up both ways, an idle reconnect, a first
     // contact large enough for a bucket summary.
@@ -310,8 +307,7 @@ fn sessions_count_their_round_trips_like_the_turns_of_an_exchange() {
 #[test]
 fn a_calendar_year_added_at_the_city_moves_the_townships_due_dates() {
     let tmp = tempfile::tempdir().unwrap();
-    let mut c = city(&tmp.path().join("c"));
-    let mut t = enrol(&mut c, "T", "township", &tmp.path().join("t"));
+    let (mut c, [mut t]) = network(tmp.path(), [("T", "township", "C")]);
     // Monday 2026-12-28, 09:00 China time.
     let monday = yizhan_node::Clock::Fixed(common::NOW + 301 * 86_400_000);
     c.set_clock(monday);
@@ -368,9 +364,10 @@ fn a_fast_village_clock_does_not_move_the_townships_dates() {
     const DAY: i64 = 86_400_000;
     const HOUR: i64 = 3_600_000;
     let tmp = tempfile::tempdir().unwrap();
-    let mut c = city(&tmp.path().join("c"));
-    let mut t = enrol(&mut c, "T1", "township", &tmp.path().join("t"));
-    let mut v = enrol(&mut t, "V1", "village", &tmp.path().join("v"));
+    let (mut c, [mut t, mut v]) = network(
+        tmp.path(),
+        [("T1", "township", "C"), ("V1", "village", "T1")],
+    );
     sync(&mut t, &mut c);
     let id = common::new_case(&mut v, "TS-004", "王秀英", true);
     v.act(&id, &Action::Forward { to: "T1".into() }, "代办员")
