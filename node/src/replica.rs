@@ -366,8 +366,10 @@ impl Node {
             .unwrap_or_default())
     }
 
-    /// The encoded changes of a document that a peer holding `their_heads` lacks. Heads unknown
-    /// here are ignored (the peer has changes this node lacks; they do not help it).
+    /// The encoded changes of a document that a peer holding `their_heads` lacks, in their
+    /// uncompressed form (`Change::raw_bytes`: sync and bundles compress whole frames instead,
+    /// issue #14; `Change::try_from` reads either form). Heads unknown here are ignored (the peer
+    /// has changes this node lacks; they do not help it).
     pub fn changes_for(
         &mut self,
         doc_id: &str,
@@ -383,13 +385,14 @@ impl Node {
                     .collect();
                 Ok(d.get_changes(&known)
                     .into_iter()
-                    .map(|mut c| c.bytes().into_owned())
+                    .map(|c| c.raw_bytes().to_vec())
                     .collect())
             })?
             .unwrap_or_default())
     }
 
-    /// The encoded changes a peer holding `their_heads` lacks, if this node knows every one of
+    /// The encoded changes (uncompressed, as [`Node::changes_for`]) a peer holding `their_heads`
+    /// lacks, if this node knows every one of
     /// those heads (the peer's history is a prefix of this one); `None` if it does not, or lacks
     /// the document. One document load, where `known_heads` then `changes_for` would take two.
     pub fn missing_changes(
@@ -407,7 +410,7 @@ impl Node {
                 Ok(Some(
                     d.get_changes(&heads)
                         .into_iter()
-                        .map(|mut c| c.bytes().into_owned())
+                        .map(|c| c.raw_bytes().to_vec())
                         .collect(),
                 ))
             })?

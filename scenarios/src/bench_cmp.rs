@@ -7,7 +7,10 @@
 //!   [`crate::samod_peer`]): the documents exported from the Yizhan stores into samod's own
 //!   filesystem storage, the township opening every document it holds and syncing each one the
 //!   way automerge-repo does;
-//! - **the lower bound**: the encoded size of the changes the receiver lacks.
+//! - **the bounds** ([`crate::bounds`]): the changes the receiver lacks in Automerge's own
+//!   encoding (each change compressed on its own: what a per-document peer sends, and Yizhan
+//!   before issue #14), and the lower bound, the same changes uncompressed and compressed
+//!   together by `xz -9`.
 //!
 //! Workloads (sizes are arguments):
 //! 1. *idle reconnect*: city and township share `--cases` cases, nothing new;
@@ -43,7 +46,7 @@ use runs::{Net, workloads};
 
 const CITY_PORT: u16 = 7100;
 /// Bump when the prepared data sets change shape.
-const FORMAT: u64 = 2;
+const FORMAT: u64 = 3;
 
 /// Which links to run on.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
@@ -89,6 +92,10 @@ pub struct CmpArgs {
     /// Print the JSON report on stdout (the table goes to stderr).
     #[arg(long)]
     pub json: bool,
+    /// Run Yizhan only (samod's columns stay empty): a Yizhan change measured against samod
+    /// figures of an earlier run on the same seeded data set.
+    #[arg(long)]
+    pub no_samod: bool,
 }
 
 /// Sizes of one data set.
@@ -110,9 +117,12 @@ impl Sizes {
 struct DataSet {
     root: PathBuf,
     sizes: Sizes,
-    /// Lower bounds in bytes: catch-up and first contact.
+    /// Automerge encodings in bytes: catch-up and first contact.
     lb_catchup: u64,
     lb_first: u64,
+    /// Lower bounds (xz -9) in bytes, if `xz` ran: catch-up and first contact.
+    xz_catchup: Option<u64>,
+    xz_first: Option<u64>,
 }
 
 impl DataSet {
@@ -215,6 +225,8 @@ fn data_set(dir: &Path, sizes: Sizes, seed: u64) -> Result<DataSet> {
             sizes,
             lb_catchup: v["lb_catchup"].as_u64().unwrap_or(0),
             lb_first: v["lb_first"].as_u64().unwrap_or(0),
+            xz_catchup: v["xz_catchup"].as_u64(),
+            xz_first: v["xz_first"].as_u64(),
         });
     }
     if root.exists() {
@@ -232,6 +244,8 @@ fn data_set(dir: &Path, sizes: Sizes, seed: u64) -> Result<DataSet> {
         sizes,
         lb_catchup: 0,
         lb_first: 0,
+        xz_catchup: None,
+        xz_first: None,
     };
 
     // Idle and catch-up: a city and a township sharing `cases` cases (bench-sync's stores, kept
@@ -258,7 +272,8 @@ fn data_set(dir: &Path, sizes: Sizes, seed: u64) -> Result<DataSet> {
     )?;
     let ids = work.all_ids();
     let city_heads = bench_sync::heads(&pair.city.handle, &ids)?;
-    let (lb_catchup, _) = bench_sync::lower_bound(&pair.town.handle, &ids, &city_heads)?;
+    let catchup = crate::bounds::bounds(&pair.town.handle, &ids, &city_heads, true)?;
+    let (lb_catchup, xz_catchup) = (catchup.encoded, catchup.xz);
     bench_sync::snapshot(
         &pair.town.handle,
         &shared.join("work").join("township"),
@@ -275,8 +290,8 @@ fn data_set(dir: &Path, sizes: Sizes, seed: u64) -> Result<DataSet> {
     // contact figure would undercount).
     let fc_cases = case_ids(&fc.join("work").join("city"))?;
     let none = vec![None; fc_cases.len()];
-    let (lb_first, _) = bench_sync::lower_bound(&pair.city.handle, &fc_cases, &none)?;
-    let lb_first = lb_first as u64;
+    let first = crate::bounds::bounds(&pair.city.handle, &fc_cases, &none, true)?;
+    let (lb_first, xz_first) = (first.encoded as u64, first.xz);
     let county = crate::county::County::new();
     let (_, station) = bench_sync::township_station(&county)?;
     let invite = bench_sync::call(&pair.city.handle, move |n| n.invite(station, 7))?;
@@ -334,11 +349,14 @@ fn data_set(dir: &Path, sizes: Sizes, seed: u64) -> Result<DataSet> {
         serde_json::to_string_pretty(&json!({
             "format": FORMAT, "cases": sizes.cases, "changed": sizes.changed,
             "first": sizes.first, "seed": seed, "lb_catchup": lb_catchup, "lb_first": lb_first,
+            "xz_catchup": xz_catchup, "xz_first": xz_first,
         }))?,
     )?;
     Ok(DataSet {
         lb_catchup: lb_catchup as u64,
         lb_first,
+        xz_catchup: xz_catchup.map(|x| x as u64),
+        xz_first: xz_first.map(|x| x as u64),
         ..set
     })
 }
@@ -382,13 +400,15 @@ fn fmt_ratio(v: &Value, bound: bool) -> String {
 
 fn render(rows: &[Value]) -> String {
     let mut s = String::from(
-        "| link | workload | Yizhan time | samod time | Yizhan / samod (time) | Yizhan bytes | samod bytes | lower bound | Yizhan / samod (bytes) | Yizhan / lower bound | messages Yizhan / samod | round trips Yizhan (dialer) | peak MiB Yizhan (dialer, server) | peak MiB samod (dialer, server) |\n|---|---|---|---|---|---|---|---|---|---|---|---|---|---|\n",
+        "| link | workload | Yizhan time | samod time | Yizhan / samod (time) | Yizhan bytes | samod bytes | Automerge encoding | lower bound (xz -9) | Yizhan / samod (bytes) | Yizhan ÷ Automerge encoding | Yizhan ÷ lower bound | messages Yizhan / samod | round trips Yizhan (dialer) | peak MiB Yizhan (dialer, server) | peak MiB samod (dialer, server) |\n|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|\n",
     );
     for r in rows {
         let (y, sm) = (&r["yizhan"], &r["samod"]);
         let gave_up = sm["gave_up"] == true;
         let mark = |v: &Value| {
-            if v["gave_up"] == true {
+            if v["skipped"] == true {
+                " (not run: --no-samod)"
+            } else if v["gave_up"] == true {
                 " (gave up)"
             } else if v["ok"] != true {
                 " (FAILED)"
@@ -397,7 +417,7 @@ fn render(rows: &[Value]) -> String {
             }
         };
         s.push_str(&format!(
-            "| {} | {} | {}{} | {}{} | {} | {} | {} | {} | {} | {} | {} / {} | {} | {:.0}, {:.0} | {:.0}, {:.0} |\n",
+            "| {} | {} | {}{} | {}{} | {} | {} | {} | {} | {} | {} | {} | {} | {} / {} | {} | {:.0}, {:.0} | {:.0}, {:.0} |\n",
             r["link"].as_str().unwrap_or(""),
             r["label"].as_str().unwrap_or(""),
             fmt_ms(&y["ms"]), mark(y),
@@ -413,9 +433,11 @@ fn render(rows: &[Value]) -> String {
             fmt_ratio(&r["time_yizhan_over_samod"], gave_up),
             fmt_bytes(&y["bytes"]),
             fmt_bytes(&sm["bytes"]),
+            fmt_bytes(&r["encoded_bytes"]),
             fmt_bytes(&r["lower_bound_bytes"]),
             fmt_ratio(&r["bytes_yizhan_over_samod"], gave_up),
-            r["bytes_yizhan_over_lower_bound"].as_f64().map_or("—".into(), |v| format!("{v:.3}")),
+            r["bytes_yizhan_over_encoded"].as_f64().map_or("—".into(), |v| format!("{v:.3}")),
+            r["bytes_yizhan_over_lower_bound"].as_f64().map_or("—".into(), |v| format!("{v:.2}")),
             y["msgs"], sm["msgs"],
             y["round_trips"],
             y["hwm_mib_dialer"].as_f64().unwrap_or(0.0), y["hwm_mib_server"].as_f64().unwrap_or(0.0),
@@ -447,7 +469,13 @@ pub fn bench(args: &CmpArgs) -> Result<()> {
     let mut rows = Vec::new();
     if matches!(args.link, Links::Loopback | Links::Both) {
         let set = data_set(&args.dir, full, args.seed)?;
-        rows.extend(workloads(&Net::Loopback, &set, &scratch, args.cap)?);
+        rows.extend(workloads(
+            &Net::Loopback,
+            &set,
+            &scratch,
+            args.cap,
+            !args.no_samod,
+        )?);
     }
     if matches!(args.link, Links::Poor | Links::Both) {
         let sizes = if args.poor_tenth {
@@ -461,7 +489,7 @@ pub fn bench(args: &CmpArgs) -> Result<()> {
         };
         let set = data_set(&args.dir, sizes, args.seed)?;
         let net = Net::poor(args.seed)?;
-        rows.extend(workloads(&net, &set, &scratch, args.cap)?);
+        rows.extend(workloads(&net, &set, &scratch, args.cap, !args.no_samod)?);
     }
     let _ = std::fs::remove_dir_all(&scratch);
     let table = render(&rows);

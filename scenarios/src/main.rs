@@ -20,6 +20,7 @@
 mod bench_cmp;
 mod bench_store;
 mod bench_sync;
+mod bounds;
 mod county;
 mod generate;
 mod link;

@@ -23,6 +23,7 @@ pub mod replica;
 pub mod session;
 pub mod testing;
 pub mod ticket;
+pub mod wire;
 
 /// The ALPN of the sync protocol; the number changes with any incompatible wire change.
 pub const SYNC_ALPN: &[u8] = b"yizhan/sync/2";

@@ -16,7 +16,7 @@
 //! at most what the session has already built in memory for the messages it answered.
 
 use crate::proto::{self, JoinReply, JoinRequest, MAX_FRAME, Msg};
-use crate::session::{Session, SessionStats};
+use crate::session::{MIN_VERSION, Session, SessionStats, VERSION};
 use crate::ticket::Ticket;
 use crate::{Denial, ENROL_ALPN, SYNC_ALPN, SyncError};
 use iroh::endpoint::{Connection, QuicTransportConfig, presets};
@@ -25,7 +25,7 @@ use iroh::{Endpoint, EndpointAddr, PublicKey, RelayMode, SecretKey};
 use std::collections::HashMap;
 use std::net::SocketAddr;
 use std::path::Path;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicU32, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 use tokio::io::{AsyncRead, AsyncReadExt as _, AsyncWrite, AsyncWriteExt as _};
@@ -245,11 +245,54 @@ async fn write_frames(
         .map_err(|e| SyncError::Io(format!("finish: {e}")))
 }
 
+/// The protocol versions this node speaks with each peer: the highest it offers (lowered only
+/// by tests that play a version 2 node) and, per peer, a lower version after that peer refused
+/// the higher one. Kept in memory: a restarted node tries the newest version again once.
+#[derive(Debug)]
+pub(crate) struct Versions {
+    max: AtomicU32,
+    peers: Mutex<HashMap<String, u32>>,
+}
+
+impl Versions {
+    fn new() -> Versions {
+        Versions {
+            max: AtomicU32::new(VERSION),
+            peers: Mutex::new(HashMap::new()),
+        }
+    }
+
+    fn max(&self) -> u32 {
+        self.max.load(Ordering::Relaxed)
+    }
+
+    /// The version to offer `peer` when dialing it.
+    fn for_peer(&self, peer: &str) -> u32 {
+        let known = self.peers.lock().ok().and_then(|p| p.get(peer).copied());
+        known.map_or(self.max(), |v| v.min(self.max()))
+    }
+
+    /// After a session with `peer` offered `offered`: if the peer refused the version, the next
+    /// dial offers one less and `true` says to dial again at once.
+    fn refused(&self, peer: &str, offered: u32, report: &SessionReport) -> bool {
+        if report.refused != Some(Denial::Version) || offered <= MIN_VERSION {
+            return false;
+        }
+        tracing::info!(peer = %short(peer), "the peer does not speak protocol version {offered}: dialing again with {}", offered - 1);
+        if let Ok(mut p) = self.peers.lock() {
+            p.insert(peer.to_string(), offered - 1);
+        }
+        true
+    }
+}
+
 /// How a session runs: one-shot or continuous, and what it reports to and listens for.
 #[derive(Debug, Clone)]
 struct Drive {
     handle: NodeHandle,
     peer: String,
+    /// The highest protocol version to offer or accept.
+    version: u32,
     dialer: bool,
     continuous: bool,
     shutdown: watch::Receiver<bool>,
@@ -267,13 +310,15 @@ struct Sessions {
 }
 
 impl Sessions {
-    /// Runs one session with `peer` over an open stream pair, listed among the live sessions
-    /// while it runs.
+    /// Runs one session with `peer` over an open stream pair, speaking protocol `version` at
+    /// most, listed among the live sessions while it runs.
+    #[allow(clippy::too_many_arguments)]
     async fn run(
         &self,
         peer: &str,
         dialer: bool,
         continuous: bool,
+        version: u32,
         send: impl AsyncWrite + Unpin + Send + 'static,
         recv: impl AsyncRead + Unpin + Send + 'static,
     ) -> SessionReport {
@@ -281,6 +326,7 @@ impl Sessions {
         let d = Drive {
             handle: self.handle.clone(),
             peer: peer.to_string(),
+            version,
             dialer,
             continuous,
             shutdown: self.shutdown.clone(),
@@ -301,6 +347,7 @@ where
     let Drive {
         handle,
         peer,
+        version,
         dialer,
         continuous,
         mut shutdown,
@@ -366,7 +413,7 @@ where
     let result: Result<(), SyncError> = async {
         let p = peer.clone();
         let (mut session, out) = on_store(&handle, move |node| {
-            let mut s = Session::new(node, &p);
+            let mut s = Session::new(node, &p).speaking(version);
             let out = if dialer { s.start(node) } else { Ok(Vec::new()) };
             Ok((s, out))
         })
@@ -528,7 +575,9 @@ where
         shutdown,
         kick,
     };
-    sessions.run(&peer, dialer, false, send, recv).await
+    sessions
+        .run(&peer, dialer, false, VERSION, send, recv)
+        .await
 }
 
 /// Runs `f` on the store thread without stalling the async runtime: the wait for the store
@@ -581,6 +630,7 @@ impl Drop for ActiveGuard {
 #[derive(Debug, Clone)]
 struct SyncProtocol {
     sessions: Sessions,
+    versions: Arc<Versions>,
     reports: mpsc::Sender<SessionReport>,
 }
 
@@ -588,7 +638,10 @@ impl ProtocolHandler for SyncProtocol {
     async fn accept(&self, connection: Connection) -> Result<(), AcceptError> {
         let peer = node_id_hex(&connection.remote_id());
         let (send, recv) = connection.accept_bi().await?;
-        let report = self.sessions.run(&peer, false, true, send, recv).await;
+        let report = self
+            .sessions
+            .run(&peer, false, true, self.versions.max(), send, recv)
+            .await;
         if report.error.is_some() {
             // Let the refusal reach the peer before the connection goes: it closes after reading.
             let _ = tokio::time::timeout(LINGER, connection.closed()).await;
@@ -652,6 +705,7 @@ pub struct SyncNode {
     shutdown_tx: watch::Sender<bool>,
     kick_tx: watch::Sender<(u64, Option<String>)>,
     reports: mpsc::Sender<SessionReport>,
+    versions: Arc<Versions>,
 }
 
 impl SyncNode {
@@ -689,11 +743,13 @@ impl SyncNode {
             shutdown,
             kick,
         };
+        let versions = Arc::new(Versions::new());
         let router = Router::builder(endpoint)
             .accept(
                 SYNC_ALPN,
                 SyncProtocol {
                     sessions: sessions.clone(),
+                    versions: versions.clone(),
                     reports: reports.clone(),
                 },
             )
@@ -711,7 +767,18 @@ impl SyncNode {
             shutdown_tx,
             kick_tx,
             reports,
+            versions,
         })
+    }
+
+    /// Speak at most protocol version `version` from now on, dialing and accepting (clamped to
+    /// the versions this build speaks): how tests and benchmarks play a node of an earlier
+    /// version, which refuses any other.
+    #[doc(hidden)]
+    pub fn speak_at_most(&self, version: u32) {
+        self.versions
+            .max
+            .store(version.clamp(MIN_VERSION, VERSION), Ordering::Relaxed);
     }
 
     /// This node's id.
@@ -801,24 +868,45 @@ impl SyncNode {
             .map_err(|e| SyncError::Unreachable(format!("{}: {e}", short(peer))))
     }
 
-    /// One sync pass with a peer: exchange until both sides are idle, then close.
+    /// One sync pass with a peer: exchange until both sides are idle, then close. A peer that
+    /// refuses this node's protocol version (a node of an earlier version) is dialed again at
+    /// once with the version before.
     pub async fn sync_once(
         &self,
         peer: &str,
         addrs: &[SocketAddr],
+    ) -> Result<SessionReport, SyncError> {
+        loop {
+            let version = self.versions.for_peer(peer);
+            let report = self.sync_once_speaking(peer, addrs, version).await?;
+            if self.versions.refused(peer, version, &report) {
+                continue;
+            }
+            return match (&report.error, report.refused) {
+                (Some(e), Some(d)) => Err(SyncError::Refused(d, e.clone())),
+                (Some(e), None) => Err(SyncError::Io(e.clone())),
+                (None, _) => Ok(report),
+            };
+        }
+    }
+
+    async fn sync_once_speaking(
+        &self,
+        peer: &str,
+        addrs: &[SocketAddr],
+        version: u32,
     ) -> Result<SessionReport, SyncError> {
         let conn = self.connect(peer, addrs, SYNC_ALPN).await?;
         let (send, recv) = conn
             .open_bi()
             .await
             .map_err(|e| SyncError::Io(e.to_string()))?;
-        let report = self.sessions.run(peer, true, false, send, recv).await;
+        let report = self
+            .sessions
+            .run(peer, true, false, version, send, recv)
+            .await;
         conn.close(0u32.into(), b"done");
-        match (&report.error, report.refused) {
-            (Some(e), Some(d)) => Err(SyncError::Refused(d, e.clone())),
-            (Some(e), None) => Err(SyncError::Io(e.clone())),
-            (None, _) => Ok(report),
-        }
+        Ok(report)
     }
 
     /// Keeps a continuous session with a peer, reconnecting with backoff, until shutdown.
@@ -832,15 +920,23 @@ impl SyncNode {
                 return;
             }
             if !self.is_active(&peer) {
+                let version = self.versions.for_peer(&peer);
                 match self.connect(&peer, &addrs, SYNC_ALPN).await {
                     Ok(conn) => match conn.open_bi().await {
                         Ok((send, recv)) => {
-                            let report = self.sessions.run(&peer, true, true, send, recv).await;
+                            let report = self
+                                .sessions
+                                .run(&peer, true, true, version, send, recv)
+                                .await;
                             conn.close(0u32.into(), b"bye");
                             if report.error.is_none() {
                                 backoff = Duration::from_millis(500);
                             }
+                            let again = self.versions.refused(&peer, version, &report);
                             let _ = self.reports.send(report).await;
+                            if again {
+                                continue;
+                            }
                         }
                         Err(e) => tracing::debug!(peer = %short(&peer), "open stream failed: {e}"),
                     },

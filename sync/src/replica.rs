@@ -47,7 +47,8 @@ pub trait Replica {
     /// Which of `heads` this node has in the document.
     fn known_heads(&mut self, doc_id: &str, heads: &[ChangeHash]) -> Result<Vec<ChangeHash>>;
     /// The encoded changes a peer holding `their_heads` lacks, if this node knows all of those
-    /// heads; `None` if it does not, or lacks the document.
+    /// heads; `None` if it does not, or lacks the document. Uncompressed (`Change::raw_bytes`):
+    /// the session compresses whole frames, or each change for a version 2 peer.
     fn missing_changes(
         &mut self,
         doc_id: &str,

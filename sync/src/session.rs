@@ -30,9 +30,20 @@
 //! 5. **Idle.** A side with nothing to send and nothing outstanding says `Idle`. A one-shot sync
 //!    ends when both sides are idle; a continuous session stays open and offers local writes as
 //!    they happen ([`Session::poll_local`]).
+//!
+//! **Versions.** The dialer's hello states the highest version it speaks ([`VERSION`]); the
+//! acceptor answers with the version both will speak (the dialer's, if it is at least
+//! [`MIN_VERSION`] and at most its own), or refuses with [`Denial::Version`]. A version 2 node
+//! refuses any other version, so a dialer refused that way dials again speaking version 2 (the
+//! adapter does, [`Session::speaking`]). From version 3 on, changes travel in their uncompressed
+//! form and every message but the hello may be packed ([`crate::wire`]); with a version 2 peer
+//! each change is sent in Automerge's own compressed form and nothing is packed, exactly as
+//! version 2 sends them. A packed frame unpacks inside [`Session::handle`], bounded before
+//! anything is allocated; one that does not unpack ends the session before anything is applied.
 
 use crate::proto::{
-    BUCKETS, DocChanges, DocHeads, DocSync, Hash, MAX_HAVE, Msg, TARGET_BATCH_BYTES, size_of,
+    BUCKETS, DocChanges, DocHeads, DocSync, Hash, MAX_HAVE, Msg, TARGET_BATCH_BYTES,
+    TARGET_RAW_BATCH_BYTES, size_of,
 };
 use crate::replica::Replica;
 use crate::{Denial, SyncError};
@@ -42,8 +53,12 @@ use std::collections::{BTreeMap, BTreeSet, HashMap, VecDeque};
 use yizhan_node::cert::{Cert, short};
 use yizhan_node::replica::{Contact, RemoteDoc, Scope};
 
-/// The protocol version this build speaks.
-pub const VERSION: u32 = 2;
+/// The highest protocol version this build speaks: 3 packs frames ([`crate::wire`]).
+pub const VERSION: u32 = 3;
+/// The lowest protocol version this build still speaks: 2, whose frames are never packed.
+pub const MIN_VERSION: u32 = 2;
+/// The first version whose frames may be packed.
+const PACKED_VERSION: u32 = 3;
 
 /// Counters for one session.
 #[derive(Debug, Clone, Default, PartialEq, Eq, serde::Serialize)]
@@ -84,7 +99,11 @@ fn kind_of(msg: &Msg) -> u8 {
         Msg::Sync { .. } => kind::SYNC,
         Msg::BucketWant { .. } => kind::BUCKET_WANT,
         Msg::Idle { .. } => kind::IDLE,
-        Msg::Certs { .. } | Msg::Buckets { .. } | Msg::Refused { .. } | Msg::Ack { .. } => 0,
+        Msg::Certs { .. }
+        | Msg::Buckets { .. }
+        | Msg::Refused { .. }
+        | Msg::Ack { .. }
+        | Msg::Packed(_) => 0,
     }
 }
 
@@ -114,6 +133,9 @@ struct Chunk {
 /// One sync session with one peer.
 pub struct Session {
     peer: String,
+    /// The highest version this side offers, until the hellos settle it; then the version both
+    /// speak.
+    version: u32,
     peer_cert: Option<Cert>,
     peer_scope: Option<Scope>,
     network_id: String,
@@ -218,14 +240,19 @@ pub fn certs_digest<R: Replica + ?Sized>(node: &R) -> Hash {
     sha2::Sha256::digest(all.as_bytes()).into()
 }
 
-/// Splits `items` into messages of about [`TARGET_BATCH_BYTES`].
-fn batch<T>(items: Vec<T>, size: impl Fn(&T) -> usize, wrap: impl Fn(Vec<T>) -> Msg) -> Vec<Msg> {
+/// Splits `items` into messages of about `target` bytes.
+fn batch<T>(
+    items: Vec<T>,
+    target: usize,
+    size: impl Fn(&T) -> usize,
+    wrap: impl Fn(Vec<T>) -> Msg,
+) -> Vec<Msg> {
     let mut out = Vec::new();
     let mut cur = Vec::new();
     let mut bytes = 0;
     for it in items {
         let s = size(&it);
-        if !cur.is_empty() && bytes + s > TARGET_BATCH_BYTES {
+        if !cur.is_empty() && bytes + s > target {
             out.push(wrap(std::mem::take(&mut cur)));
             bytes = 0;
         }
@@ -238,10 +265,11 @@ fn batch<T>(items: Vec<T>, size: impl Fn(&T) -> usize, wrap: impl Fn(Vec<T>) -> 
     out
 }
 
-/// `Changes` messages of about [`TARGET_BATCH_BYTES`] for `changes`.
-fn changes_frames(changes: Vec<DocChanges>) -> Vec<Msg> {
+/// `Changes` messages of about `target` bytes for `changes`.
+fn changes_frames(changes: Vec<DocChanges>, target: usize) -> Vec<Msg> {
     batch(
         changes,
+        target,
         |c| {
             size_of(&Msg::Changes {
                 docs: vec![c.clone()],
@@ -258,6 +286,7 @@ impl Session {
         let received_upto = node.received_seq(peer).unwrap_or(0);
         Session {
             peer: peer.to_string(),
+            version: VERSION,
             peer_cert: None,
             peer_scope: None,
             network_id: node.network_id().to_string(),
@@ -284,9 +313,55 @@ impl Session {
         }
     }
 
+    /// This session speaking at most `version` (clamped to the versions this build speaks):
+    /// a dialer refused by a version 2 peer dials again with `speaking(2)`, and tests play a
+    /// version 2 node with it.
+    pub fn speaking(mut self, version: u32) -> Session {
+        self.version = version.clamp(MIN_VERSION, VERSION);
+        self
+    }
+
+    /// The version this session speaks: the highest it offers until the hellos are exchanged,
+    /// then the one both sides agreed on.
+    pub fn version(&self) -> u32 {
+        self.version
+    }
+
     /// The peer's node id.
     pub fn peer(&self) -> &str {
         &self.peer
+    }
+
+    /// Whether frames to and from the peer may be packed.
+    fn packs(&self) -> bool {
+        self.hello_received && self.version >= PACKED_VERSION
+    }
+
+    /// How large a batch of changes or sync messages is made: counted in uncompressed changes
+    /// when frames are packed (they shrink about fivefold on the wire, so a packed frame is
+    /// still about what a version 2 frame is), else in the compressed changes version 2 sends.
+    fn batch_target(&self) -> usize {
+        if self.packs() {
+            TARGET_RAW_BATCH_BYTES
+        } else {
+            TARGET_BATCH_BYTES
+        }
+    }
+
+    /// Changes as they go to this peer: the node hands them over uncompressed; a version 2 peer
+    /// gets Automerge's compressed form of each, as version 2 sends them (a change that does not
+    /// parse is sent as it is: the peer refuses it the same way either form).
+    fn for_peer(&self, changes: Vec<Vec<u8>>) -> Vec<Vec<u8>> {
+        if self.packs() {
+            return changes;
+        }
+        changes
+            .into_iter()
+            .map(|raw| match automerge::Change::try_from(&raw[..]) {
+                Ok(mut c) => c.bytes().into_owned(),
+                Err(_) => raw,
+            })
+            .collect()
     }
 
     /// The peer's station, once its hello has been verified.
@@ -330,7 +405,7 @@ impl Session {
             return Err(SyncError::Protocol("this node has no certificate".into()));
         }
         Ok(Msg::Hello {
-            version: VERSION,
+            version: self.version,
             network_id: self.network_id.clone(),
             chain,
             seq: node.seq()?,
@@ -351,7 +426,11 @@ impl Session {
         }
         self.stats.msgs_out += msgs.len();
         self.waiting_for |= msgs.iter().fold(0, |w, m| w | answered_by(m));
-        msgs
+        if self.packs() {
+            msgs.into_iter().map(crate::wire::pack).collect()
+        } else {
+            msgs
+        }
     }
 
     fn scope(&self) -> Result<&Scope, SyncError> {
@@ -364,9 +443,22 @@ impl Session {
     pub fn handle<R: Replica + ?Sized>(
         &mut self,
         node: &mut R,
-        msg: Msg,
+        mut msg: Msg,
     ) -> Result<Vec<Msg>, SyncError> {
         self.stats.msgs_in += 1;
+        if matches!(msg, Msg::Packed(_)) {
+            if !self.packs() {
+                return Err(SyncError::Protocol(format!(
+                    "a packed frame in protocol version {} or before the hello",
+                    self.version
+                )));
+            }
+            // Untrusted input: bounded before anything is allocated (see `wire`). A frame that
+            // does not unpack ends the session here, before anything of it is applied.
+            msg = crate::wire::unpack(msg).inspect_err(|e| {
+                tracing::warn!(peer = %short(&self.peer), "a packed frame does not unpack: {e}");
+            })?;
+        }
         if self.waiting_for & kind_of(&msg) != 0 {
             // The peer answered: the round trip this side waited through is over, and so are the
             // requests it sent meanwhile.
@@ -451,6 +543,11 @@ impl Session {
                 Vec::new()
             }
             Msg::Refused { kind, reason } => return Err(SyncError::Refused(kind, reason)),
+            Msg::Packed(_) => {
+                return Err(SyncError::Protocol(
+                    "a packed frame inside a packed frame".into(),
+                ));
+            }
         };
         if self.syncs_dirty {
             self.syncs_dirty = false;
@@ -523,12 +620,18 @@ impl Session {
         if self.hello_received {
             return Err(SyncError::Protocol("a second hello".into()));
         }
-        if version != VERSION {
+        // The acceptor takes the dialer's version when it speaks it; the dialer takes the
+        // acceptor's answer, which is never above what it offered.
+        if !(MIN_VERSION..=self.version).contains(&version) {
             return Err(SyncError::Unauthorized(
                 Denial::Version,
-                format!("peer speaks protocol version {version}, this node {VERSION}"),
+                format!(
+                    "peer speaks protocol version {version}, this node {MIN_VERSION} to {}",
+                    self.version
+                ),
             ));
         }
+        self.version = version;
         if network_id != self.network_id {
             return Err(SyncError::Unauthorized(
                 Denial::OtherNetwork,
@@ -813,7 +916,7 @@ impl Session {
                     self.stats.docs_out += 1;
                     changes.push(DocChanges {
                         id: d.id,
-                        changes: ch,
+                        changes: self.for_peer(ch),
                     });
                 }
                 continue;
@@ -836,9 +939,10 @@ impl Session {
         }
         self.chunks.push_back(Chunk { upto, pending });
         self.settle(node, &[])?;
-        let mut out = changes_frames(changes);
+        let mut out = changes_frames(changes, self.batch_target());
         out.extend(batch(
             wants,
+            TARGET_BATCH_BYTES,
             |w| w.id.len() + 32 * w.heads.len() + 4,
             |docs| Msg::Want { docs },
         ));
@@ -867,7 +971,7 @@ impl Session {
                 self.stats.docs_out += 1;
                 changes.push(DocChanges {
                     id: d.id,
-                    changes: ch,
+                    changes: self.for_peer(ch),
                 });
             } else {
                 // Diverged: Automerge's sync protocol finds out what each side lacks.
@@ -882,9 +986,10 @@ impl Session {
                 }
             }
         }
-        let mut out = changes_frames(changes);
+        let mut out = changes_frames(changes, self.batch_target());
         out.extend(batch(
             syncs,
+            self.batch_target(),
             |s| s.message.len() + s.id.len(),
             |docs| Msg::Sync { docs },
         ));
@@ -935,7 +1040,7 @@ impl Session {
             let new: Vec<Vec<u8>> = fork
                 .get_changes(&before)
                 .into_iter()
-                .map(|mut c| c.bytes().into_owned())
+                .map(|c| c.raw_bytes().to_vec())
                 .collect();
             if !new.is_empty() {
                 remote.push(RemoteDoc {
@@ -975,6 +1080,7 @@ impl Session {
         self.settle(node, &touched)?;
         Ok(batch(
             out,
+            self.batch_target(),
             |s| s.message.len() + s.id.len(),
             |docs| Msg::Sync { docs },
         ))

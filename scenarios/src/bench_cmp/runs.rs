@@ -374,10 +374,29 @@ pub(super) fn ratio(a: &Value, b: &Value, key: &str) -> Value {
     }
 }
 
-pub(super) fn workloads(net: &Net, set: &DataSet, scratch: &Path, cap: u64) -> Result<Vec<Value>> {
+/// One planned workload: id, label, city store, township store, ids file, whether the township
+/// fetches (first contact), its Automerge encoding and its xz -9 bound in bytes.
+type Planned<'a> = (
+    &'a str,
+    String,
+    &'a str,
+    &'a str,
+    &'a str,
+    bool,
+    u64,
+    Option<u64>,
+);
+
+pub(super) fn workloads(
+    net: &Net,
+    set: &DataSet,
+    scratch: &Path,
+    cap: u64,
+    samod: bool,
+) -> Result<Vec<Value>> {
     let mut rows = Vec::new();
     let sz = set.sizes;
-    let plan: [(&str, String, &str, &str, &str, bool, u64); 3] = [
+    let plan: [Planned<'_>; 3] = [
         (
             "idle",
             format!("idle reconnect, {} shared cases", sz.cases),
@@ -386,6 +405,7 @@ pub(super) fn workloads(net: &Net, set: &DataSet, scratch: &Path, cap: u64) -> R
             "shared",
             false,
             0,
+            None,
         ),
         (
             "catchup",
@@ -395,6 +415,7 @@ pub(super) fn workloads(net: &Net, set: &DataSet, scratch: &Path, cap: u64) -> R
             "changed",
             false,
             set.lb_catchup,
+            set.xz_catchup,
         ),
         (
             "first",
@@ -404,9 +425,10 @@ pub(super) fn workloads(net: &Net, set: &DataSet, scratch: &Path, cap: u64) -> R
             "first",
             true,
             set.lb_first,
+            set.xz_first,
         ),
     ];
-    for (id, label, city, town, ids, fetch, lb) in plan {
+    for (id, label, city, town, ids, fetch, lb, xz) in plan {
         eprintln!("bench: {} — {label}: Yizhan", net.name());
         let y = run_yizhan(net, scratch, &set.y(city), &set.y(town), cap)?;
         eprintln!(
@@ -414,6 +436,15 @@ pub(super) fn workloads(net: &Net, set: &DataSet, scratch: &Path, cap: u64) -> R
             y["ms"].as_f64().unwrap_or(0.0),
             y["bytes"]
         );
+        if !samod {
+            rows.push(json!({
+                "link": net.name(), "workload": id, "label": label,
+                "yizhan": y, "samod": {"skipped": true}, "encoded_bytes": lb, "lower_bound_bytes": xz,
+                "bytes_yizhan_over_encoded": if lb > 0 { json!(y["bytes"].as_f64().unwrap_or(0.0) / lb as f64) } else { Value::Null },
+                "bytes_yizhan_over_lower_bound": match xz { Some(x) if x > 0 => json!(y["bytes"].as_f64().unwrap_or(0.0) / x as f64), _ => Value::Null },
+            }));
+            continue;
+        }
         eprintln!("bench: {} — {label}: samod", net.name());
         let s = run_samod(net, &set.s(city), &set.s(town), &set.ids(ids), fetch, cap)?;
         eprintln!(
@@ -428,10 +459,11 @@ pub(super) fn workloads(net: &Net, set: &DataSet, scratch: &Path, cap: u64) -> R
         );
         let row = json!({
             "link": net.name(), "workload": id, "label": label,
-            "yizhan": y, "samod": s, "lower_bound_bytes": lb,
+            "yizhan": y, "samod": s, "encoded_bytes": lb, "lower_bound_bytes": xz,
             "time_yizhan_over_samod": ratio(&y, &s, "ms"),
             "bytes_yizhan_over_samod": ratio(&y, &s, "bytes"),
-            "bytes_yizhan_over_lower_bound": if lb > 0 { json!(y["bytes"].as_f64().unwrap_or(0.0) / lb as f64) } else { Value::Null },
+            "bytes_yizhan_over_encoded": if lb > 0 { json!(y["bytes"].as_f64().unwrap_or(0.0) / lb as f64) } else { Value::Null },
+            "bytes_yizhan_over_lower_bound": match xz { Some(x) if x > 0 => json!(y["bytes"].as_f64().unwrap_or(0.0) / x as f64), _ => Value::Null },
         });
         // Each row is also appended to DIR/rows.jsonl as soon as it is measured, so that a long
         // run that is stopped keeps what it measured.

@@ -39,7 +39,7 @@ pub(super) fn render_table(report: &Report, out: &Value) -> String {
     let fc = &setup["first_contact"];
     let _ = writeln!(
         t,
-        "first contact: {} msgs, lower bound {} bytes ({} changes), ratio {:.3}",
+        "first contact: {} msgs, Automerge encoding {} bytes ({} changes), ratio {:.3}",
         fc["msgs_in"].as_u64().unwrap_or(0) + fc["msgs_out"].as_u64().unwrap_or(0),
         fc["lower_bound_bytes"],
         fc["lower_bound_changes"],

@@ -261,27 +261,16 @@ pub(crate) fn heads(h: &NodeHandle, ids: &[String]) -> Result<Vec<Option<Vec<Cha
     })
 }
 
-/// The lower bound of a catch-up: (bytes, changes) of the encoded changes a peer holding
-/// `theirs` lacks, summed over the documents.
+/// The Automerge encoding of a catch-up: (bytes, changes) of the changes a peer holding
+/// `theirs` lacks, each in Automerge's own encoding, summed over the documents (the lower bound
+/// before issue #14; `crate::bounds` has the xz -9 bound too).
 pub(crate) fn lower_bound(
     h: &NodeHandle,
     ids: &[String],
     theirs: &[Option<Vec<ChangeHash>>],
 ) -> Result<(usize, usize)> {
-    let pairs: Vec<(String, Vec<ChangeHash>)> = ids
-        .iter()
-        .cloned()
-        .zip(theirs.iter().map(|t| t.clone().unwrap_or_default()))
-        .collect();
-    call(h, move |node| {
-        let (mut bytes, mut changes) = (0, 0);
-        for (id, th) in &pairs {
-            let ch = node.changes_for(id, th)?;
-            changes += ch.len();
-            bytes += ch.iter().map(Vec::len).sum::<usize>();
-        }
-        Ok((bytes, changes))
-    })
+    let b = crate::bounds::bounds(h, ids, theirs, false)?;
+    Ok((b.encoded, b.changes))
 }
 
 /// Whether two nodes hold the same heads for every one of `ids`; the number that differ.

@@ -442,11 +442,12 @@ async fn hostile(lab: &mut Lab, dir: &std::path::Path) -> Result<Value> {
                 };
                 let r = s.handle(node, want);
                 let leaked = match &r {
+                    // Packed frames (protocol version 3) are looked into.
                     Ok(msgs) => msgs.iter().any(|m| {
                         matches!(
-                            m,
-                            yizhan_sync::proto::Msg::Changes { .. }
-                                | yizhan_sync::proto::Msg::Sync { .. }
+                            yizhan_sync::wire::unpack(m.clone()),
+                            Ok(yizhan_sync::proto::Msg::Changes { .. }
+                                | yizhan_sync::proto::Msg::Sync { .. })
                         )
                     }),
                     Err(_) => false,

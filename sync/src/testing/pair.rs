@@ -56,6 +56,7 @@ pub fn kind_name(m: &Msg) -> &'static str {
         Msg::Idle { .. } => "Idle",
         Msg::Ack { .. } => "Ack",
         Msg::Refused { .. } => "Refused",
+        Msg::Packed(_) => "Packed",
     }
 }
 
@@ -232,7 +233,15 @@ impl Pair {
                 self.seen[to.index()] = Some(node.seq()?);
             }
             let msg = proto::decode_frame(&frame)?;
-            let key = format!("{} {}", kind_name(&msg), to.direction());
+            // A packed frame is tallied under the kind it holds.
+            let key = match &msg {
+                Msg::Packed(_) => format!(
+                    "{} (packed) {}",
+                    crate::wire::unpack(msg.clone()).map_or("Packed", |m| kind_name(&m)),
+                    to.direction()
+                ),
+                _ => format!("{} {}", kind_name(&msg), to.direction()),
+            };
             let started = Instant::now();
             let cpu = self.cpu.map(|f| f());
             let continuous = self.is_continuous(to);

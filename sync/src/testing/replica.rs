@@ -377,7 +377,7 @@ impl Replica for MemReplica {
         Ok(Some(
             d.am.get_changes(their_heads)
                 .into_iter()
-                .map(|mut c| c.bytes().into_owned())
+                .map(|c| c.raw_bytes().to_vec())
                 .collect(),
         ))
     }

@@ -13,3 +13,4 @@ mod mule;
 mod props;
 mod revoke;
 mod session;
+mod wire;
