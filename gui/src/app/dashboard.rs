@@ -21,7 +21,7 @@ use yizhan_node::case::deadline::ALL_LIGHTS;
 
 /// How often the peers' last contacts are read again while the dashboard is shown.
 const PEERS_EVERY_MS: i64 = 5_000;
-use yizhan_node::query::{CaseFilter, CaseRow, GroupBy, Sort, Stats};
+use yizhan_node::query::{CaseFilter, CaseRow, GroupBy, RankBy, RankRow, Sort, Stats};
 use yizhan_node::station::Tier;
 
 /// The dashboard panel.
@@ -38,6 +38,9 @@ pub struct DashboardPanel {
     stats_task: Task<Stats>,
     overdue: Vec<CaseRow>,
     overdue_task: Task<Vec<CaseRow>>,
+    /// The ranking (排名) by operator and by department, for the same area and range.
+    ranking: (Vec<RankRow>, Vec<RankRow>),
+    ranking_task: Task<(Vec<RankRow>, Vec<RankRow>)>,
     /// Known peers (station code, last contact), for the freshness of each station's figures.
     peers: Vec<(String, Option<i64>)>,
     peers_task: Task<Vec<(String, Option<i64>)>>,
@@ -88,7 +91,8 @@ fn rate(r: Option<f64>) -> String {
 impl DashboardPanel {
     /// Whether a request is in flight.
     pub fn busy(&self) -> bool {
-        self.stats_task.busy()
+        self.ranking_task.busy()
+            || self.stats_task.busy()
             || self.overdue_task.busy()
             || self.peers_task.busy()
             || self.csv_result.is_some()
@@ -129,6 +133,12 @@ impl DashboardPanel {
                 Err(e) => self.error = Some(cx.t.node_error(&e)),
             }
         }
+        if let Some((_, r)) = self.ranking_task.poll() {
+            match r {
+                Ok(rows) => self.ranking = rows,
+                Err(e) => self.error = Some(cx.t.node_error(&e)),
+            }
+        }
         if let Some(rx) = &self.csv_result
             && let Ok(r) = rx.try_recv()
         {
@@ -163,6 +173,16 @@ impl DashboardPanel {
         );
         self.peers_read_at = Some(now);
         self.peers_task.start(0, cx.handle.submit(read_peers));
+        let a = area.clone();
+        self.ranking_task.start(
+            0,
+            cx.handle.submit(move |n| {
+                Ok((
+                    n.ranking(RankBy::Operator, a.as_deref(), from, to)?,
+                    n.ranking(RankBy::Dept, a.as_deref(), from, to)?,
+                ))
+            }),
+        );
         self.overdue_task.start(
             0,
             cx.handle.submit(move |n| {
@@ -221,6 +241,8 @@ impl DashboardPanel {
                 self.totals(ui, cx, &stats);
                 ui.separator();
                 self.groups(ui, cx, &stats);
+                ui.separator();
+                self.ranking(ui, cx);
                 ui.separator();
                 self.overdue_list(ui, cx);
             });
@@ -529,6 +551,61 @@ impl DashboardPanel {
         t.never.to_string()
     }
 
+    /// The monthly ranking the centers publish (排名): per person who decided cases, and per
+    /// department, the on-time rate, the average handling days and the satisfaction.
+    fn ranking(&mut self, ui: &mut egui::Ui, cx: &Cx<'_>) {
+        let t = cx.t;
+        let days = |x: Option<f64>| x.map_or_else(|| "—".to_string(), |v| format!("{v:.1}"));
+        for (title, rows, people) in [
+            (t.ranking_people, &self.ranking.0, true),
+            (t.ranking_depts, &self.ranking.1, false),
+        ] {
+            ui.heading(title);
+            if rows.is_empty() {
+                ui.weak(if people {
+                    t.ranking_none_people
+                } else {
+                    t.ranking_none_depts
+                });
+                continue;
+            }
+            egui::Grid::new(("ranking", people))
+                .striped(true)
+                .num_columns(8)
+                .spacing([12.0, 4.0])
+                .show(ui, |ui| {
+                    for h in [
+                        t.ranking_place,
+                        if people { t.account_name } else { t.dept },
+                        if people { t.account_station } else { "" },
+                        t.ranking_decided,
+                        t.on_time_rate,
+                        t.ranking_days,
+                        t.ranking_rated,
+                        t.satisfaction,
+                    ] {
+                        ui.strong(h);
+                    }
+                    ui.end_row();
+                    for (i, r) in rows.iter().enumerate() {
+                        ui.label((i + 1).to_string());
+                        ui.label(&r.name);
+                        ui.label(if r.station.is_empty() {
+                            String::new()
+                        } else {
+                            cx.info.station_name(&r.station)
+                        });
+                        ui.label(r.decided.to_string());
+                        ui.label(rate(r.on_time_rate));
+                        ui.label(days(r.avg_handling_days));
+                        ui.label(r.rated.to_string());
+                        ui.label(rate(r.satisfaction_rate));
+                        ui.end_row();
+                    }
+                });
+        }
+    }
+
     fn overdue_list(&mut self, ui: &mut egui::Ui, cx: &mut Cx<'_>) {
         let t = cx.t;
         ui.heading(t.overdue_list);
@@ -539,7 +616,7 @@ impl DashboardPanel {
         let mut open = None;
         egui::Grid::new("overdue")
             .striped(true)
-            .num_columns(6)
+            .num_columns(8)
             .spacing([12.0, 4.0])
             .show(ui, |ui| {
                 for h in [
@@ -549,6 +626,8 @@ impl DashboardPanel {
                     t.col_item,
                     t.col_holder,
                     t.col_due,
+                    t.col_days_overdue,
+                    t.col_supervision,
                 ] {
                     ui.strong(h);
                 }
@@ -567,6 +646,19 @@ impl DashboardPanel {
                         ""
                     };
                     ui.label(format!("{}{mark}", r.due_on.as_deref().unwrap_or("—")));
+                    // Working days past the promised date (逾期天数).
+                    let late = r
+                        .due_on
+                        .as_deref()
+                        .and_then(|d| NaiveDate::parse_from_str(d, "%Y-%m-%d").ok())
+                        .map(|due| cx.info.calendar.working_days_between(due, cx.info.today))
+                        .filter(|n| *n > 0);
+                    ui.label(late.map_or_else(String::new, |n| n.to_string()));
+                    ui.label(if r.supervisions_open > 0 {
+                        format!("{} {}", t.col_supervision, r.supervisions_open)
+                    } else {
+                        String::new()
+                    });
                     ui.end_row();
                 }
             });

@@ -520,6 +520,16 @@ strings! {
     lock_minutes_hint: "0 表示不自动锁定。本设置只对这台电脑有效。", "0 never locks. This setting is for this computer only.";
     lock_minutes_invalid: "请输入 0 到 240 之间的整数", "Enter a whole number from 0 to 240";
     lock: "锁定", "Lock";
+    ranking_people: "按人员排名", "Ranking by person";
+    ranking_depts: "按部门排名", "Ranking by department";
+    ranking_none_people: "尚无由操作员账号办结的办件。", "No case decided under an operator account yet.";
+    ranking_none_depts: "尚无经部门并联审批并办结的办件。", "No decided case with department approvals yet.";
+    ranking_place: "名次", "Rank";
+    ranking_decided: "办结", "Decided";
+    ranking_days: "平均用时（工作日）", "Average working days";
+    ranking_rated: "评价数", "Ratings";
+    col_days_overdue: "逾期（工作日）", "Overdue (working days)";
+    col_supervision: "督办", "Supervision";
     act_supervise: "督办", "Send a supervision notice (督办)";
     supervise_reason: "督办事由", "Reason";
     supervise_days: "回复期限（工作日）", "Reply within (working days)";

@@ -132,7 +132,12 @@ fn headless_demo_cut_a_village_take_in_cases_restore_and_see_them_at_the_city() 
     demo.send("fly");
     demo.expect("error: unknown command");
 
-    let city = Yizhan::new(dir.join("C")).without_env("YIZHAN_NOW");
+    // The demo's stations have accounts (issue #12): the command line signs in as the city's
+    // window clerk, with the demo password.
+    let city = Yizhan::new(dir.join("C"))
+        .without_env("YIZHAN_NOW")
+        .env("YIZHAN_OPERATOR", "chuangkou")
+        .env("YIZHAN_PASSWORD", yizhan_county::staff::DEMO_PASSWORD);
     for id in &ids {
         city.refused(&["case", "show", id]);
     }

@@ -697,11 +697,21 @@ fn an_older_store_gets_the_provisional_flags_when_opened() {
     let (dir, mut node) = station_on("2026-12-28");
     let id = take_in_and_accept(&mut node, "CT-902", "周建军");
     let live = node.index_dump().expect("dump");
-    // Back to schema 5: without the columns, their index and the rebuild mark.
+    // Back to schema 5: without the columns, their index and the rebuild mark (and without what
+    // schema 7 added, which the migrations add again).
     drop(node);
     crate::common::raw_sql(
         dir.path(),
-        "DROP INDEX cases_provisional;
+        "DROP INDEX docs_type_seq;
+         DROP TABLE case_actors;
+         DROP INDEX cases_decided_by;
+         DROP INDEX cases_supervised;
+         ALTER TABLE cases DROP COLUMN decided_by;
+         ALTER TABLE cases DROP COLUMN decided_by_name;
+         ALTER TABLE cases DROP COLUMN handling_days;
+         ALTER TABLE cases DROP COLUMN supervisions_open;
+         DROP TABLE sign_in_failures;
+         DROP INDEX cases_provisional;
          ALTER TABLE cases DROP COLUMN due_provisional;
          ALTER TABLE cases DROP COLUMN legal_provisional;
          UPDATE meta SET value = '5' WHERE key = 'schema_version';",

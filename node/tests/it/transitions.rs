@@ -178,6 +178,18 @@ fn probe(kind: &str) -> Action {
         "settle" => Action::Settle {
             note: "以办结为准".into(),
         },
+        "supervise" => Action::Supervise {
+            reason: "群众反映等候过久".into(),
+            reply_days: 2,
+        },
+        // No 督办 is open in any row of the matrix, so an answer is refused at the holder.
+        "reply_supervision" => Action::ReplySupervision {
+            to: "no-such-supervision".into(),
+            text: "已办理".into(),
+        },
+        "return_originals" => Action::ReturnOriginals {
+            items: vec!["身份证原件".into()],
+        },
         other => panic!("no probe for {other}"),
     }
 }
@@ -185,10 +197,16 @@ fn probe(kind: &str) -> Action {
 /// Actions any station on the route may take (the village that took the case in delivers the
 /// result, rates and calls back); a note may be added anywhere, and every other action only by
 /// the station holding the case.
-const ON_ROUTE: &[&str] = &["deliver", "rate", "follow_up", "consult"];
+const ON_ROUTE: &[&str] = &[
+    "deliver",
+    "rate",
+    "follow_up",
+    "consult",
+    "return_originals",
+];
 
 /// The columns of [`MATRIX`]: an abbreviation for each action kind, in `ACTION_KINDS` order.
-const COLUMNS: [(&str, &str); 17] = [
+const COLUMNS: [(&str, &str); 20] = [
     ("acc", "accept"),
     ("gap", "accept_with_gaps"),
     ("ref", "refuse"),
@@ -206,6 +224,9 @@ const COLUMNS: [(&str, &str); 17] = [
     ("con", "consult"),
     ("not", "note"),
     ("set", "settle"),
+    ("sup", "supervise"),
+    ("rsp", "reply_supervision"),
+    ("ret", "return_originals"),
 ];
 
 /// The expected transition table at the holder: `Y` allowed, `.` refused.
@@ -215,16 +236,16 @@ const COLUMNS: [(&str, &str); 17] = [
 /// on whether the item's department has decided. `settle` is refused everywhere here because none
 /// of these states has a conflict (see `settle_needs_a_conflict`).
 const MATRIX: &str = "
-                                        acc gap ref req sus res fwd apr rej cmp dec dlv rat fu  con not set
-submitted                                Y   Y   Y   Y   .   .   Y   .   .   .   .   .   .   .   Y   Y   .
-awaiting_materials/before_acceptance     Y   Y   Y   .   .   Y   Y   .   .   .   .   .   .   .   Y   Y   .
-awaiting_materials/after_acceptance      .   .   .   .   .   Y   Y   .   .   .   .   .   .   .   Y   Y   .
-accepted/department_pending              .   .   .   Y   Y   .   Y   Y   Y   .   Y   .   .   .   Y   Y   .
-accepted/department_decided              .   .   .   Y   Y   .   Y   .   .   Y   Y   .   .   .   Y   Y   .
-suspended                                .   .   .   .   .   Y   .   .   .   .   .   .   .   .   Y   Y   .
-refused                                  .   .   .   .   .   .   .   .   .   .   .   .   Y   Y   .   Y   .
-completed                                .   .   .   .   .   .   .   .   .   .   .   Y   Y   Y   .   Y   .
-delivered                                .   .   .   .   .   .   .   .   .   .   .   .   Y   Y   .   Y   .
+                                        acc gap ref req sus res fwd apr rej cmp dec dlv rat fu  con not set sup rsp ret
+submitted                                Y   Y   Y   Y   .   .   Y   .   .   .   .   .   .   .   Y   Y   .   Y   .   Y
+awaiting_materials/before_acceptance     Y   Y   Y   .   .   Y   Y   .   .   .   .   .   .   .   Y   Y   .   Y   .   Y
+awaiting_materials/after_acceptance      .   .   .   .   .   Y   Y   .   .   .   .   .   .   .   Y   Y   .   Y   .   Y
+accepted/department_pending              .   .   .   Y   Y   .   Y   Y   Y   .   Y   .   .   .   Y   Y   .   Y   .   Y
+accepted/department_decided              .   .   .   Y   Y   .   Y   .   .   Y   Y   .   .   .   Y   Y   .   Y   .   Y
+suspended                                .   .   .   .   .   Y   .   .   .   .   .   .   .   .   Y   Y   .   Y   .   Y
+refused                                  .   .   .   .   .   .   .   .   .   .   .   .   Y   Y   .   Y   .   .   .   Y
+completed                                .   .   .   .   .   .   .   .   .   .   .   Y   Y   Y   .   Y   .   .   .   Y
+delivered                                .   .   .   .   .   .   .   .   .   .   .   .   Y   Y   .   Y   .   .   .   Y
 ";
 
 /// One row of [`MATRIX`].
@@ -389,6 +410,15 @@ fn holder_only_actions_are_refused_elsewhere_and_route_actions_are_not() {
                 );
             } else if *kind == "note" {
                 assert!(at_village.is_ok() && at_city.is_ok(), "{row} × note");
+            } else if *kind == "supervise" {
+                // A 督办 comes from a supervising station, never the holder's own business: the
+                // table asks only that the case is open (the node checks the tier and role).
+                assert_eq!(
+                    at_village.is_ok(),
+                    allowed,
+                    "{row} × supervise at the village"
+                );
+                assert_eq!(at_city.is_ok(), allowed, "{row} × supervise at the city");
             } else {
                 let why = at_village.expect_err(&format!("{row} × {kind} at the village"));
                 assert!(

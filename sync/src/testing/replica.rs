@@ -450,10 +450,11 @@ impl Replica for MemReplica {
                 if !sender_scope.covers_route(&route) {
                     return Err(rejected(&d.doc_id, "the case is not in the sender's scope"));
                 }
-                if let Some((station, _)) = authors
-                    .iter()
-                    .find(|(station, tier)| *tier != Tier::City && !route.contains(station))
-                {
+                // As the store: a station on the route, or an ancestor of one (a township's 督办 on
+                // its village's case).
+                if let Some((station, _)) = authors.iter().find(|(station, tier)| {
+                    *tier != Tier::City && !route.iter().any(|r| self.roster.is_within(r, station))
+                }) {
                     return Err(rejected(
                         &d.doc_id,
                         format!("station {station} never held this case"),
