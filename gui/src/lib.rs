@@ -1,5 +1,7 @@
-//! The `yizhan` package as a library: the station window ([`app`]) and the demo county ([`demo`]), so that the binary, the demo
-//! county and the window's tests build on the same code.
+//! The `yizhan` package as a library: the station window ([`app`]), the demo county ([`demo`])
+//! and the progress page (办件查询, [`web`]), so that the binary, the demo county and the
+//! window's tests build on the same code.
 
 pub mod app;
 pub mod demo;
+pub mod web;

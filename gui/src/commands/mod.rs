@@ -130,6 +130,10 @@ enum Command {
         /// A relay server URL (a city's `iroh-relay`), for links where direct paths fail.
         #[arg(long, value_name = "URL")]
         relay: Option<String>,
+        /// Also serve the progress page (办件查询) for applicants on this address, e.g.
+        /// 127.0.0.1:8080 for the hall's terminal or 0.0.0.0:8080 behind a reverse proxy.
+        #[arg(long, value_name = "ADDR:PORT")]
+        http: Option<String>,
     },
     /// One sync pass with every known peer, then a summary.
     Sync {
@@ -285,7 +289,8 @@ pub fn run() -> Result<()> {
             listen,
             mdns,
             relay,
-        } => network::serve_command(&ctx, listen, mdns, relay),
+            http,
+        } => network::serve_command(&ctx, listen, mdns, relay, http),
         Command::Sync { timeout } => network::sync_once(
             ctx.open()?,
             &ctx.data,

@@ -57,7 +57,14 @@ pub fn serve_command(
     listen: Option<String>,
     mdns: bool,
     relay: Option<String>,
+    http: Option<String>,
 ) -> Result<()> {
+    let http = http
+        .map(|h| {
+            h.parse::<SocketAddr>()
+                .map_err(|_| anyhow!("invalid --http {h:?}: expected IP:PORT"))
+        })
+        .transpose()?;
     let addr = listen
         .map(|l| {
             l.parse()
@@ -68,7 +75,7 @@ pub fn serve_command(
         mdns,
         relay_url: relay,
     });
-    serve(ctx.open()?, &ctx.data, addr, discovery)
+    serve(ctx.open()?, &ctx.data, addr, discovery, http)
 }
 
 /// Runs one `peer` subcommand.
@@ -259,13 +266,20 @@ fn print_report(r: &SessionReport) {
 
 /// `serve`: the station's sync engine without the window, until SIGINT or SIGTERM. It refuses to
 /// start beside a window (or another `serve`) on the same data directory: one engine per
-/// directory.
+/// directory. With `http` it also serves the progress page (办件查询) on the engine's runtime;
+/// the `listening` line then names the page's address as `http`.
 pub fn serve(
     node: Node,
     data: &Path,
     listen: Option<SocketAddr>,
     discovery: Option<yizhan_sync::net::Discovery>,
+    http: Option<SocketAddr>,
 ) -> Result<()> {
+    let title = format!(
+        "{} · {}",
+        node.roster().network_name,
+        node.station().map(|s| s.name.clone()).unwrap_or_default()
+    );
     let (handle, thread) = NodeHandle::spawn(node)?;
     let (tx, mut rx) = mpsc::channel::<EngineEvent>(64);
     let engine = Engine::start(
@@ -283,13 +297,42 @@ pub fn serve(
         .runtime()
         .cloned()
         .ok_or_else(|| anyhow!("the sync engine has no runtime"))?;
+    let page = match http {
+        Some(addr) => {
+            let listener = match rt.block_on(yizhan::web::bind(addr)) {
+                Ok(l) => l,
+                Err(e) => {
+                    engine.stop();
+                    drop(handle);
+                    thread.join();
+                    bail!("cannot serve the progress page on {addr}: {e}");
+                }
+            };
+            let bound = listener.local_addr()?;
+            let router = yizhan::web::router(
+                handle.clone(),
+                &title,
+                std::sync::Arc::new(yizhan::web::Limiter::default()),
+            );
+            Some((
+                bound,
+                rt.spawn(async move {
+                    if let Err(e) = yizhan::web::serve(listener, router).await {
+                        tracing::error!("the progress page stopped: {e}");
+                    }
+                }),
+            ))
+        }
+        None => None,
+    };
+    let http_addr = page.as_ref().map(|(a, _)| a.to_string());
     let result = rt.block_on(async {
         let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())?;
         loop {
             tokio::select! {
                 e = rx.recv() => match e {
                     Some(EngineEvent::Listening { node_id, addrs }) => {
-                        outln!("{}", json!({ "event": "listening", "node_id": node_id, "addr": addrs.first(), "addrs": addrs }));
+                        outln!("{}", json!({ "event": "listening", "node_id": node_id, "addr": addrs.first(), "addrs": addrs, "http": http_addr }));
                     }
                     Some(EngineEvent::Session(r)) => print_report(&r),
                     Some(EngineEvent::Failed(e)) => bail!("{e}"),
@@ -301,6 +344,12 @@ pub fn serve(
         }
         anyhow::Ok(())
     });
+    // The page's router holds a handle on the store thread: it must be gone before the thread
+    // is joined below.
+    if let Some((_, task)) = page {
+        task.abort();
+        let _ = rt.block_on(task);
+    }
     engine.stop();
     while let Ok(e) = rx.try_recv() {
         if let EngineEvent::Session(r) = e {

@@ -10,6 +10,7 @@ mod calendar;
 mod cli;
 mod demo_e2e;
 mod durability;
+mod progress_page;
 mod settings;
 mod start;
 mod sync_e2e;

@@ -17,15 +17,17 @@ const DEADLINE: Duration = Duration::from_secs(30);
 const POLL: Duration = Duration::from_millis(100);
 
 /// A running `yizhan serve`, killed when dropped (a test that panics leaves no process behind).
-struct Serve {
+pub(crate) struct Serve {
     what: String,
     child: Option<Child>,
     lines: Receiver<String>,
     stdout: Vec<String>,
-    stderr: Arc<Mutex<String>>,
+    pub(crate) stderr: Arc<Mutex<String>>,
     readers: Vec<JoinHandle<()>>,
     node_id: String,
     addr: String,
+    /// The progress page's address (`serve --http`), from the `listening` line.
+    pub(crate) http: Option<String>,
 }
 
 impl Serve {
@@ -35,7 +37,7 @@ impl Serve {
     }
 
     /// Starts `yizhan --data DIR ARGS` (a `serve`) and reads its `listening` line.
-    fn start_with(y: &Yizhan, what: &str, args: &[&str]) -> Serve {
+    pub(crate) fn start_with(y: &Yizhan, what: &str, args: &[&str]) -> Serve {
         let mut child = y
             .command(args)
             .stdout(Stdio::piped())
@@ -75,6 +77,7 @@ impl Serve {
             readers,
             node_id: String::new(),
             addr: String::new(),
+            http: None,
         };
         let first = s
             .next_line(DEADLINE)
@@ -84,6 +87,7 @@ impl Serve {
         assert_eq!(ev["event"], "listening", "{what}: {first}");
         s.node_id = ev["node_id"].as_str().expect("node_id").to_string();
         s.addr = ev["addr"].as_str().expect("addr").to_string();
+        s.http = ev["http"].as_str().map(str::to_string);
         assert_eq!(s.node_id.len(), 64, "{what}: {first}");
         assert!(
             s.addr.starts_with("127.0.0.1:") && !s.addr.ends_with(":0"),
@@ -103,7 +107,7 @@ impl Serve {
     }
 
     /// Everything printed so far, for failure messages.
-    fn describe(&mut self) -> String {
+    pub(crate) fn describe(&mut self) -> String {
         while let Ok(l) = self.lines.try_recv() {
             self.stdout.push(l);
         }
@@ -196,7 +200,7 @@ fn join(y: &Yizhan, ticket: &str, code: &str) -> Value {
 }
 
 /// Stops a serve with SIGTERM: exit 0 and a final `stopped` line.
-fn stop(serve: Serve) -> Vec<String> {
+pub(crate) fn stop(serve: Serve) -> Vec<String> {
     let what = serve.what.clone();
     let (status, lines) = serve.terminate();
     assert!(
