@@ -243,9 +243,12 @@ fn check(rs: &mut [MemReplica], ops: &[Op]) -> Result<(), TestCaseError> {
         for (d, a) in LINKS {
             let link = clean(rs, d, a)?;
             // Divergent copies take Automerge's sync protocol, a few round trips whatever the
-            // number of documents: every document's messages of one round share a frame.
+            // number of documents: every document's messages of one round share a frame. The
+            // bound counts both sides' waits. A case forwarded while the copies were apart enters
+            // the peer's scope during the exchange: its Have and Want come first and Automerge's
+            // rounds for the divergent copy after, 13 in all in the worst input found (seed 3).
             prop_assert!(
-                link.round_trips <= 12,
+                link.round_trips <= 14,
                 "a clean exchange took {} round trips: {link:?}",
                 link.round_trips
             );
