@@ -18,6 +18,7 @@ use crate::clock::format_ms;
 use crate::error::{NodeError, Result};
 use crate::node::{CaseView, Node};
 use chrono::NaiveDate;
+use rusqlite::OptionalExtension;
 use serde::Serialize;
 
 /// The characters a check has: the last four of a phone (digits) or of an ID number (digits and
@@ -220,7 +221,7 @@ impl Node {
                 [number],
                 |r| r.get(0),
             )
-            .ok();
+            .optional()?;
         let Some(id) = found else {
             return Ok(None);
         };

@@ -96,8 +96,17 @@ impl App {
             return;
         };
         ui.separator();
-        ui.label(egui::RichText::new(people::person_label(t, a)).strong())
-            .on_hover_text(&a.login);
+        // At 1024 pixels the role and department do not fit beside the screens' names and
+        // would wrap the label over two lines: the name alone then, the rest on hover.
+        let full = people::person_label(t, a);
+        let hover = format!("{full} · {}", a.login);
+        let room = ui.available_width();
+        let text = if room >= 360.0 { full } else { a.name.clone() };
+        ui.add(
+            egui::Label::new(egui::RichText::new(text).strong())
+                .wrap_mode(egui::TextWrapMode::Extend),
+        )
+        .on_hover_text(hover);
         if ui.small_button(t.lock).clicked() {
             self.commands.push(Command::Lock);
         }

@@ -38,11 +38,13 @@ pub enum StartView {
     /// A part of the settings screen (with an item chosen in the catalog editor, so that its
     /// form is shown).
     Settings(SettingsTab),
+    /// The sign-in screen: the window locked, as after 锁定 or the idle time.
+    SignIn,
 }
 
 impl StartView {
-    /// `cases`, `detail`, `intake`, `dashboard`, `sync`, `settings`, `settings-catalog` or
-    /// `settings-calendar`.
+    /// `inbox`, `cases`, `detail`, `intake`, `dashboard`, `sync`, `settings`,
+    /// `settings-catalog`, `settings-calendar`, `settings-people` or `signin`.
     pub fn parse(s: &str) -> Option<StartView> {
         Some(match s.trim() {
             "inbox" => StartView::Screen(Screen::Inbox),
@@ -55,6 +57,7 @@ impl StartView {
             "settings-catalog" => StartView::Settings(SettingsTab::Catalog),
             "settings-calendar" => StartView::Settings(SettingsTab::Calendar),
             "settings-people" => StartView::Settings(SettingsTab::People),
+            "signin" => StartView::SignIn,
             _ => return None,
         })
     }

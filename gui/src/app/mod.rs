@@ -328,6 +328,10 @@ impl App {
                 self.screen = Screen::Settings;
                 self.start = None;
             }
+            StartView::SignIn => {
+                self.commands.push(Command::Lock);
+                self.start = None;
+            }
             StartView::FirstCase => {
                 // The list fetches its rows only while it is shown.
                 self.screen = Screen::Cases;
