@@ -1288,6 +1288,10 @@ impl Tr {
             Invalid::NotANodeId => "不是节点标识（应为 64 位十六进制数）".into(),
             Invalid::NotAnAddress => "不是有效的地址（应为 地址:端口，例如 0.0.0.0:7227）".into(),
             Invalid::NotAUrl => "不是有效的网址（应以 http:// 或 https:// 开头）".into(),
+            Invalid::UnknownPlaceholder(p) => format!(
+                "含有未知的占位符 {p}（可用：{}）",
+                yizhan_node::notice::PLACEHOLDERS.join(" ")
+            ),
             Invalid::RevokeSelf => "节点不能吊销自己".into(),
             Invalid::NotAMember(node) => format!("{node} 不是本网络的节点"),
             Invalid::ThisNode => "是本节点自己".into(),
