@@ -25,7 +25,8 @@ pub mod clock;
 pub mod diagnostics;
 pub mod enrol;
 pub mod error;
-mod failpoint;
+#[doc(hidden)]
+pub mod failpoint;
 pub mod handle;
 pub mod idcard;
 pub mod inbox;
