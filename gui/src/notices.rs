@@ -165,8 +165,12 @@ fn pass(
         let outcome = deliver(rt, client, &config, &notice);
         pause_if_armed(NOTICE_AFTER_SEND);
         match &outcome {
-            Outcome::Sent => tracing::info!(notice = %notice.id, case = %notice.case_number, attempt = notice.attempts, "notice sent"),
-            Outcome::Retry(why) | Outcome::Refused(why) => tracing::warn!(notice = %notice.id, case = %notice.case_number, attempt = notice.attempts, "notice not sent: {why}"),
+            Outcome::Sent => {
+                tracing::info!(notice = %notice.id, case = %notice.case_number, attempt = notice.attempts, "notice sent")
+            }
+            Outcome::Retry(why) | Outcome::Refused(why) => {
+                tracing::warn!(notice = %notice.id, case = %notice.case_number, attempt = notice.attempts, "notice not sent: {why}")
+            }
         }
         let id = notice.id.clone();
         handle.call(move |n| n.record_notice(&id, &outcome))?;
@@ -176,7 +180,7 @@ fn pass(
     }
     // Sleep until the next notice is due (a retry's backoff), or the poll, whichever is first.
     let counts = handle.call(|n| n.outbox_counts())?;
-    let now = handle.call(|n| Ok(n.now_ms()))?;
+    let now = yizhan_node::notice::wall_ms();
     Ok(Some(counts.next_due.map_or(options.poll, |due| {
         Duration::from_millis(u64::try_from(due - now).unwrap_or(0)).min(options.poll)
     })))

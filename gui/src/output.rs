@@ -384,7 +384,8 @@ pub fn case(
         outln!("  通知 notices:");
     }
     for n in notices {
-        let kind = yizhan_node::notice::NoticeKind::from_key(&n.kind).map_or(n.kind.as_str(), |k| k.label_zh());
+        let kind = yizhan_node::notice::NoticeKind::from_key(&n.kind)
+            .map_or(n.kind.as_str(), |k| k.label_zh());
         let why = if n.last_error.is_empty() {
             String::new()
         } else {

@@ -403,6 +403,16 @@ pub enum Outcome {
     Refused(String),
 }
 
+/// This machine's wall clock (ms since the Unix epoch), which times deliveries: `next_at`,
+/// claims and retries follow real time even when the node's dating clock is fixed or
+/// corrected (`YIZHAN_NOW`, the offset from the city), which dates the notice (`created_at`)
+/// like its event.
+pub fn wall_ms() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| i64::try_from(d.as_millis()).unwrap_or(i64::MAX))
+}
+
 /// The backoff between attempts: `base × 2^(attempts − 1)`, at most an hour.
 pub fn backoff_ms(base_ms: u64, attempts: u32) -> i64 {
     const MAX_MS: u64 = 3_600_000;
@@ -419,10 +429,17 @@ pub fn notice_id(source_id: &str, kind: NoticeKind) -> String {
 }
 
 /// The node that sends the notices of an event written here: this node when it has a sender;
-/// else, at a village, its township's first node (the lowest ordinal not revoked), which holds
+/// else, at a village, its township's first node among `nodes` (node id, station, ordinal: the
+/// certificates held here; the lowest ordinal not revoked), which holds
 /// the notices of villages without a modem or gateway; else this node (the notices wait here
 /// for a sender to be configured).
-pub fn responsible_node(roster: &Roster, station: &str, node_id: &str, has_sender: bool) -> String {
+pub fn responsible_node<'a>(
+    roster: &Roster,
+    nodes: impl IntoIterator<Item = (&'a str, &'a str, u32)>,
+    station: &str,
+    node_id: &str,
+    has_sender: bool,
+) -> String {
     if has_sender {
         return node_id.to_string();
     }
@@ -432,12 +449,11 @@ pub fn responsible_node(roster: &Roster, station: &str, node_id: &str, has_sende
         .map(|s| s.parent.clone());
     parent
         .and_then(|p| {
-            roster
-                .members
-                .values()
-                .filter(|m| m.station == p && !roster.is_revoked(&m.node_id))
-                .min_by_key(|m| (m.ordinal, m.node_id.clone()))
-                .map(|m| m.node_id.clone())
+            nodes
+                .into_iter()
+                .filter(|(id, st, _)| *st == p && !roster.is_revoked(id))
+                .min_by_key(|(id, _, ordinal)| (*ordinal, *id))
+                .map(|(id, _, _)| id.to_string())
         })
         .unwrap_or_else(|| node_id.to_string())
 }
@@ -547,7 +563,7 @@ pub(crate) fn queue(
 ) -> Result<usize> {
     let mut stmt = conn.prepare_cached(
         "INSERT OR IGNORE INTO outbox (id, case_id, case_number, kind, phone, text, created_at, state, next_at)
-         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, 'queued', ?7)",
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, 'queued', ?8)",
     )?;
     let mut added = 0;
     for n in notices {
@@ -558,7 +574,8 @@ pub(crate) fn queue(
             n.kind.key(),
             doc.applicant.phone.trim(),
             n.text,
-            now_ms
+            now_ms,
+            wall_ms()
         ])?;
     }
     Ok(added)

@@ -295,14 +295,20 @@ impl SettingsPanel {
                 field(ui, t.web_listen, &mut self.sync_form.local.web, 200.0);
                 ui.weak(t.web_listen_hint);
                 ui.end_row();
-                field(ui, t.public_url, &mut self.sync_form.local.public_url, 280.0);
+                field(
+                    ui,
+                    t.public_url,
+                    &mut self.sync_form.local.public_url,
+                    280.0,
+                );
                 ui.end_row();
             });
         ui.checkbox(&mut self.sync_form.mdns, t.sync_mdns);
         notice_sender(ui, t, &mut self.sync_form.local.sender);
         let config = self.sync_form.config();
         let local = self.sync_form.local.clone();
-        let addr_ok = |a: &str| a.trim().is_empty() || a.trim().parse::<std::net::SocketAddr>().is_ok();
+        let addr_ok =
+            |a: &str| a.trim().is_empty() || a.trim().parse::<std::net::SocketAddr>().is_ok();
         let listen_ok = config.listen.as_deref().is_none_or(addr_ok) && addr_ok(&local.web);
         if !listen_ok {
             error_line(ui, &t.invalid(&yizhan_node::Invalid::NotAnAddress));
@@ -345,19 +351,27 @@ fn notice_sender(ui: &mut egui::Ui, t: &Tr, sender: &mut yizhan_node::notice::Se
     match sender {
         SenderConfig::None => {}
         SenderConfig::Gateway { url, key } => {
-            egui::Grid::new("notice-gateway").num_columns(2).show(ui, |ui| {
-                field(ui, "URL", url, 320.0);
-                ui.end_row();
-                ui.label(t.notice_gateway_key);
-                ui.add(egui::TextEdit::singleline(key).password(true).desired_width(240.0));
-                ui.end_row();
-            });
+            egui::Grid::new("notice-gateway")
+                .num_columns(2)
+                .show(ui, |ui| {
+                    field(ui, "URL", url, 320.0);
+                    ui.end_row();
+                    ui.label(t.notice_gateway_key);
+                    ui.add(
+                        egui::TextEdit::singleline(key)
+                            .password(true)
+                            .desired_width(240.0),
+                    );
+                    ui.end_row();
+                });
         }
         SenderConfig::Spool { dir } => {
-            egui::Grid::new("notice-spool").num_columns(2).show(ui, |ui| {
-                field(ui, t.notice_via_spool, dir, 320.0);
-                ui.end_row();
-            });
+            egui::Grid::new("notice-spool")
+                .num_columns(2)
+                .show(ui, |ui| {
+                    field(ui, t.notice_via_spool, dir, 320.0);
+                    ui.end_row();
+                });
         }
     }
 }

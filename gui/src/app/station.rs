@@ -224,7 +224,9 @@ impl StationState {
             None,
         ) {
             Ok(e) => {
-                self.web = e.runtime().map(|rt| rt.spawn(serve_web(self.handle.clone())));
+                self.web = e
+                    .runtime()
+                    .map(|rt| rt.spawn(serve_web(self.handle.clone())));
                 self.engine = Some(e);
                 self.engine_error = None;
                 match crate::notices::Sender::start(

@@ -299,11 +299,9 @@ pub fn serve(
         .ok_or_else(|| anyhow!("the sync engine has no runtime"))?;
     // The notice sender runs beside the engine: the one process that syncs this directory
     // (it holds `sync.lock`) is also the one that sends its notices.
-    let sender = yizhan::notices::Sender::start(
-        handle.clone(),
-        yizhan::notices::SenderOptions::from_env(),
-    )
-    .context("cannot start the notice sender")?;
+    let sender =
+        yizhan::notices::Sender::start(handle.clone(), yizhan::notices::SenderOptions::from_env())
+            .context("cannot start the notice sender")?;
     let page = match http {
         Some(addr) => {
             let listener = match rt.block_on(yizhan::web::bind(addr)) {

@@ -3,10 +3,10 @@
 
 use super::Ctx;
 use crate::output;
-use yizhan_node::clock::format_ms;
 use anyhow::{Result, bail};
 use clap::Subcommand;
 use serde_json::json;
+use yizhan_node::clock::format_ms;
 use yizhan_node::notice::{NoticeKind, NoticeState, SenderConfig};
 
 #[derive(Debug, Subcommand)]

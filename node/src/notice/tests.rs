@@ -103,10 +103,26 @@ fn roster() -> Roster {
 #[test]
 fn a_village_without_a_sender_names_its_townships_first_node_and_everyone_else_itself() {
     let mut r = roster();
-    assert_eq!(responsible_node(&r, "V", "v1", true), "v1");
-    assert_eq!(responsible_node(&r, "V", "v1", false), "t1");
-    assert_eq!(responsible_node(&r, "T", "t2", false), "t2");
-    assert_eq!(responsible_node(&r, "C", "c1", false), "c1");
+    let nodes = |r: &Roster| -> Vec<(String, String, u32)> {
+        r.members
+            .values()
+            .map(|m| (m.node_id.clone(), m.station.clone(), m.ordinal))
+            .collect()
+    };
+    let pick = |r: &Roster, station: &str, me: &str, has: bool| {
+        let n = nodes(r);
+        responsible_node(
+            r,
+            n.iter().map(|(a, b, c)| (a.as_str(), b.as_str(), *c)),
+            station,
+            me,
+            has,
+        )
+    };
+    assert_eq!(pick(&r, "V", "v1", true), "v1");
+    assert_eq!(pick(&r, "V", "v1", false), "t1");
+    assert_eq!(pick(&r, "T", "t2", false), "t2");
+    assert_eq!(pick(&r, "C", "c1", false), "c1");
     r.revoked.insert(
         "t1".into(),
         crate::network::Revocation {
@@ -116,7 +132,7 @@ fn a_village_without_a_sender_names_its_townships_first_node_and_everyone_else_i
         },
     );
     assert_eq!(
-        responsible_node(&r, "V", "v1", false),
+        pick(&r, "V", "v1", false),
         "t2",
         "a revoked node sends nothing"
     );
@@ -242,37 +258,53 @@ fn a_claim_counts_the_attempt_before_sending_and_outcomes_end_sent_or_failed() {
     let d = doc();
     let conn = outbox();
     queue(&conn, &d, &notices_for(&d, "t1", cx), 1_000).unwrap();
-    let claimed = claim_due(&conn, 1_000, 10, 500).unwrap();
+    // Deliveries follow the wall clock; `at` is a moment after the queueing.
+    let at = wall_ms() + 1_000;
+    let claimed = claim_due(&conn, at, 10, 500).unwrap();
     assert_eq!(claimed.len(), 1);
-    assert_eq!((claimed[0].attempts, claimed[0].next_at), (1, 1_500));
+    assert_eq!((claimed[0].attempts, claimed[0].next_at), (1, at + 500));
     assert!(
-        claim_due(&conn, 1_499, 10, 500).unwrap().is_empty(),
+        claim_due(&conn, at + 499, 10, 500).unwrap().is_empty(),
         "claimed: not due again yet"
     );
     record_outcome(
         &conn,
         &claimed[0].id,
         &Outcome::Retry("HTTP 500".into()),
-        1_100,
+        at + 100,
     )
     .unwrap();
-    let again = claim_due(&conn, 1_500, 10, 500).unwrap();
+    let again = claim_due(&conn, at + 500, 10, 500).unwrap();
     assert_eq!(
         (again[0].attempts, again[0].next_at),
-        (2, 2_500),
+        (2, at + 1_500),
         "backoff doubled"
     );
     assert_eq!(again[0].last_error, "HTTP 500");
-    record_outcome(&conn, &again[0].id, &Outcome::Sent, 1_600).unwrap();
-    record_outcome(&conn, &again[0].id, &Outcome::Refused("late".into()), 1_700).unwrap();
+    record_outcome(&conn, &again[0].id, &Outcome::Sent, at + 600).unwrap();
+    record_outcome(
+        &conn,
+        &again[0].id,
+        &Outcome::Refused("late".into()),
+        at + 700,
+    )
+    .unwrap();
     let rows = for_case(&conn, "case-1").unwrap();
     assert_eq!(
         rows[0].state,
         NoticeState::Sent,
         "a late answer does not undo sent"
     );
-    assert_eq!(rows[0].sent_at, Some(1_600));
-    assert!(claim_due(&conn, 1_000_000, 10, 500).unwrap().is_empty());
+    assert_eq!(rows[0].sent_at, Some(at + 600));
+    assert_eq!(
+        rows[0].created_at, 1_000,
+        "dated by the node's clock, like its event"
+    );
+    assert!(
+        claim_due(&conn, at + 1_000_000, 10, 500)
+            .unwrap()
+            .is_empty()
+    );
     let c = counts(&conn).unwrap();
     assert_eq!((c.queued, c.sent, c.failed), (0, 1, 0));
     assert!(
@@ -298,16 +330,21 @@ fn a_refused_notice_fails_with_its_reason_and_can_be_queued_again() {
     let d = doc();
     let conn = outbox();
     queue(&conn, &d, &notices_for(&d, "t1", cx), 0).unwrap();
-    let n = claim_due(&conn, 0, 10, 500).unwrap().remove(0);
+    let at = wall_ms() + 1_000;
+    let n = claim_due(&conn, at, 10, 500).unwrap().remove(0);
     record_outcome(
         &conn,
         &n.id,
         &Outcome::Refused("HTTP 401: bad key".into()),
-        1,
+        at,
     )
     .unwrap();
     let row = &list(&conn, Some(NoticeState::Failed), 10).unwrap()[0];
     assert_eq!(row.last_error, "HTTP 401: bad key");
-    assert!(retry(&conn, &n.id, 5).unwrap());
-    assert_eq!(claim_due(&conn, 5, 10, 500).unwrap()[0].attempts, 1);
+    assert!(
+        claim_due(&conn, at + 10_000, 10, 500).unwrap().is_empty(),
+        "failed stays failed"
+    );
+    assert!(retry(&conn, &n.id, at + 5).unwrap());
+    assert_eq!(claim_due(&conn, at + 5, 10, 500).unwrap()[0].attempts, 1);
 }

@@ -78,7 +78,7 @@ pub(crate) fn act_many(
     let net = &node.net;
     node.store.write(|wtx| {
         // Who sends the notices of these events, chosen in the transaction (issue #15).
-        let notices_by = notices::notices_by(wtx, &net.roster, &ident.station, &ident.node_id)?;
+        let notices_by = notices::notices_by(wtx, net, &ident.station, &ident.node_id)?;
         let mut views = Vec::with_capacity(actions.len());
         for (id, (_, action)) in ids.iter().zip(actions) {
             let mut am = wtx

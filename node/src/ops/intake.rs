@@ -124,7 +124,7 @@ pub(crate) fn new_cases(node: &mut Node, batch: &[NewCase]) -> Result<Vec<CaseVi
             _ => 0,
         };
         // Who sends this batch's intake notices, chosen in the transaction (issue #15).
-        let notices_by = notices::notices_by(wtx, &net.roster, &ident.station, &ident.node_id)?;
+        let notices_by = notices::notices_by(wtx, net, &ident.station, &ident.node_id)?;
         let mut views = Vec::with_capacity(batch.len());
         for (new, item) in batch.iter().zip(items) {
             counter += 1;

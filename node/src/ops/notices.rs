@@ -5,7 +5,7 @@
 
 use crate::case::doc::CaseDoc;
 use crate::error::Result;
-use crate::network::{Roster, SETTINGS_ID, SettingsDoc};
+use crate::network::{SETTINGS_ID, SettingsDoc};
 use crate::node::{CaseView, NetCache, Node};
 use crate::notice::{
     self, Context, Notice, NoticeKind, NoticeState, OutboxCounts, Outcome, SenderConfig, Templates,
@@ -39,13 +39,31 @@ fn sender_in(conn: &Connection) -> Result<SenderConfig> {
 /// write transaction so that it follows the sender configuration as committed.
 pub(crate) fn notices_by(
     wtx: &WriteTx<'_>,
-    roster: &Roster,
+    net: &NetCache,
     station: &str,
     node_id: &str,
 ) -> Result<String> {
     let has_sender = sender_in(wtx.sql())?.is_configured();
+    // The nodes this node knows: the roster's and every certificate held here (a township
+    // enrolled by the city appears in certificates, not necessarily in the roster).
+    let nodes = net
+        .roster
+        .members
+        .values()
+        .map(|m| (m.node_id.as_str(), m.station.as_str(), m.ordinal))
+        .chain(net.members.certs().values().map(|c| {
+            (
+                c.body.node_id.as_str(),
+                c.body.station.code.as_str(),
+                c.body.ordinal,
+            )
+        }));
     Ok(notice::responsible_node(
-        roster, station, node_id, has_sender,
+        &net.roster,
+        nodes,
+        station,
+        node_id,
+        has_sender,
     ))
 }
 
@@ -82,7 +100,7 @@ pub(crate) fn queue_doc(
 
 /// Implements [`Node::claim_notices`].
 pub(crate) fn claim(node: &mut Node, limit: usize, backoff_base_ms: u64) -> Result<Vec<Notice>> {
-    let now = node.now_ms();
+    let now = notice::wall_ms();
     node.store()
         .write(|wtx| notice::claim_due(wtx.sql(), now, limit, backoff_base_ms))
 }
@@ -96,7 +114,7 @@ pub(crate) fn record(node: &mut Node, id: &str, outcome: &Outcome) -> Result<()>
 
 /// Implements [`Node::retry_notice`].
 pub(crate) fn retry(node: &mut Node, id: &str) -> Result<bool> {
-    let now = node.now_ms();
+    let now = notice::wall_ms();
     node.store().write(|wtx| notice::retry(wtx.sql(), id, now))
 }
 

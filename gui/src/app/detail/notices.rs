@@ -56,7 +56,8 @@ impl NoticesSection {
             .striped(true)
             .show(ui, |ui| {
                 for n in &self.rows {
-                    let kind = NoticeKind::from_key(&n.kind).map_or(n.kind.as_str(), |k| k.label_zh());
+                    let kind =
+                        NoticeKind::from_key(&n.kind).map_or(n.kind.as_str(), |k| k.label_zh());
                     ui.label(kind);
                     ui.label(n.phone_masked());
                     let state = ui.label(n.state.label_zh());
