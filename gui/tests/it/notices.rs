@@ -322,7 +322,7 @@ fn a_notice_of_a_case_made_while_the_village_was_offline_is_sent_once_by_its_tow
         "--key",
         "t-key",
     ]);
-    let mut t_serve = Serve::start(&serving(&t.data().to_path_buf(), None), "township serve");
+    let mut t_serve = Serve::start(&serving(t.data(), None), "township serve");
     join(&v, &invite(&t, "V01", "测试村便民服务站", "village"), "V01");
 
     // The village, offline and without a sender, takes a case in and forwards it.
