@@ -212,7 +212,12 @@ pub fn list(rows: &[CaseRow], total: u64, json: bool) -> Result<()> {
 }
 
 /// `case show` and every case action.
-pub fn case(view: &CaseView, calendar: &Calendar, json: bool) -> Result<()> {
+pub fn case(
+    view: &CaseView,
+    calendar: &Calendar,
+    notices: &[yizhan_node::notice::Notice],
+    json: bool,
+) -> Result<()> {
     let doc = &view.doc;
     let st = &view.state;
     let d = &view.deadline;
@@ -283,6 +288,8 @@ pub fn case(view: &CaseView, calendar: &Calendar, json: bool) -> Result<()> {
         "remaining_days": view.remaining,
         "today": view.today.to_string(),
         "timeline": timeline,
+        // The notices this node sends for the case (issue #15); the phone masked.
+        "notices": notices_json(notices),
     });
     if json {
         return print_json(&v);
@@ -373,7 +380,41 @@ pub fn case(view: &CaseView, calendar: &Calendar, json: bool) -> Result<()> {
             flag
         );
     }
+    if !notices.is_empty() {
+        outln!("  通知 notices:");
+    }
+    for n in notices {
+        let kind = yizhan_node::notice::NoticeKind::from_key(&n.kind)
+            .map_or(n.kind.as_str(), |k| k.label_zh());
+        let why = if n.last_error.is_empty() {
+            String::new()
+        } else {
+            format!("（{}）", n.last_error)
+        };
+        outln!(
+            "    {}  {}  {}  {}  尝试 {} 次{}",
+            format_ms(n.created_at),
+            kind,
+            n.phone_masked(),
+            n.state.label_zh(),
+            n.attempts,
+            why
+        );
+    }
     Ok(())
+}
+
+fn notices_json(notices: &[yizhan_node::notice::Notice]) -> Value {
+    notices
+        .iter()
+        .map(|n| {
+            json!({
+                "id": n.id, "kind": n.kind, "phone": n.phone_masked(), "text": n.text,
+                "state": n.state, "attempts": n.attempts, "last_error": n.last_error,
+                "created_at": format_ms(n.created_at), "sent_at": n.sent_at.map(format_ms),
+            })
+        })
+        .collect()
 }
 
 /// `stats`.

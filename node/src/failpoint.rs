@@ -14,6 +14,27 @@
 //!   transaction; when armed, the rebuild is skipped, as if the process had died between the
 //!   document write and the rebuild (the state an interrupted sync or an old version can leave).
 
+/// The notice sender has claimed a notice and is about to deliver it (issue #15).
+pub const NOTICE_BEFORE_SEND: &str = "notice-before-send";
+/// The notice sender has delivered a notice and is about to record it as sent.
+pub const NOTICE_AFTER_SEND: &str = "notice-after-send";
+
+/// A failpoint of the real binary, for end-to-end tests that kill the process at a precise
+/// moment: in a debug build, `YIZHAN_FAILPOINT=<name>` makes the thread that reaches `name`
+/// print `failpoint <name> reached` on stderr and stop there for good, so that the test can
+/// kill the process with SIGKILL exactly there. Release builds compile it to nothing.
+pub fn pause_if_armed(name: &'static str) {
+    #[cfg(debug_assertions)]
+    if std::env::var("YIZHAN_FAILPOINT").is_ok_and(|v| v == name) {
+        eprintln!("failpoint {name} reached");
+        loop {
+            std::thread::park();
+        }
+    }
+    #[cfg(not(debug_assertions))]
+    let _ = name;
+}
+
 /// A network-document edit is about to open its write transaction.
 pub(crate) const NETWORK_EDIT_BEFORE_WRITE: &str = "network-edit-before-write";
 /// The index rebuild that follows a calendar or settings change is skipped.

@@ -100,6 +100,8 @@ pub enum Invalid {
     NotAnAddress,
     /// Not an `http://` or `https://` URL.
     NotAUrl,
+    /// A notice template names a placeholder that does not exist (issue #15).
+    UnknownPlaceholder(String),
     /// A node tried to revoke itself.
     RevokeSelf,
     /// The node (its short id) is not a member of this network.
@@ -183,6 +185,11 @@ impl fmt::Display for Invalid {
                 f.write_str("is not an address (expected IP:PORT, e.g. 0.0.0.0:7227)")
             }
             Invalid::NotAUrl => f.write_str("is not a URL (expected http:// or https://)"),
+            Invalid::UnknownPlaceholder(p) => write!(
+                f,
+                "names the unknown placeholder {p} (known: {})",
+                crate::notice::PLACEHOLDERS.join(" ")
+            ),
             Invalid::RevokeSelf => f.write_str("a node cannot revoke itself"),
             Invalid::NotAMember(node) => write!(f, "{node} is not a member of this network"),
             Invalid::ThisNode => f.write_str("is this node itself"),

@@ -10,6 +10,7 @@
 //!   cases, without the store itself.
 //! - [`Node`]: one installation, tying them together; [`NodeHandle`] runs it on its own thread.
 //! - [`query`]: lists, filters and statistics over the index; [`search`]: the search keys.
+//! - [`notice`]: notices to applicants (短信通知): templates, the outbox, who sends what.
 //! - [`progress`]: the applicant's look-up of a case (办件查询), without personal data.
 //! - [`refusal`]: why an action is not allowed, as data (each front end words it).
 //! - [`invalid`]: what is wrong with a typed-in value, as data (each front end words it).
@@ -24,13 +25,15 @@ pub mod clock;
 pub mod diagnostics;
 pub mod enrol;
 pub mod error;
-mod failpoint;
+#[doc(hidden)]
+pub mod failpoint;
 pub mod handle;
 pub mod idcard;
 pub mod inbox;
 pub mod invalid;
 pub mod network;
 mod node;
+pub mod notice;
 mod ops;
 pub mod progress;
 pub mod query;

@@ -476,6 +476,9 @@ pub struct SettingsDoc {
     pub schema: String,
     /// The settings.
     pub settings: Settings,
+    /// The notice templates the city changed, by kind (issue #15; see
+    /// [`crate::notice::Templates`]); missing until the city changes one.
+    pub notice_templates: Option<BTreeMap<String, String>>,
 }
 
 #[cfg(test)]

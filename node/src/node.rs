@@ -67,6 +67,8 @@ pub(crate) struct NetCache {
     pub(crate) catalog: OnceCell<Catalog>,
     pub(crate) calendar: Calendar,
     pub(crate) settings: Settings,
+    /// The notice templates (issue #15), from the settings document.
+    pub(crate) templates: crate::notice::Templates,
     /// Every accounts document held here, read into one directory.
     pub(crate) accounts: Directory,
     /// This station's password hashes by account id (never another station's).
@@ -213,6 +215,7 @@ impl Node {
                 &SettingsDoc {
                     schema: "yizhan/settings/1".into(),
                     settings: Settings::default(),
+                    notice_templates: None,
                 },
             )?;
             Ok(())
@@ -297,10 +300,12 @@ impl Node {
         for p in problems {
             tracing::warn!("{p}");
         }
-        let settings = store
+        let settings_doc = store
             .read_doc(SETTINGS_ID, |d| hydrate_doc::<SettingsDoc>(SETTINGS_ID, d))?
-            .ok_or_else(|| missing(SETTINGS_ID))?
-            .settings;
+            .ok_or_else(|| missing(SETTINGS_ID))?;
+        let settings = settings_doc.settings;
+        let templates =
+            crate::notice::Templates::from_stored(settings_doc.notice_templates.as_ref());
         let accounts_seqs = Node::accounts_seqs(store, station)?;
         let (accounts, credentials) = ops::accounts::load(store, station)?;
         Ok(NetCache {
@@ -311,6 +316,7 @@ impl Node {
             catalog: OnceCell::new(),
             calendar,
             settings,
+            templates,
             accounts,
             credentials,
             accounts_seqs,
@@ -637,6 +643,93 @@ impl Node {
     /// Replaces the network settings (city only).
     pub fn set_settings(&mut self, settings: Settings) -> Result<()> {
         ops::network_edit::set_settings(self, settings)
+    }
+
+    /// The notice templates (issue #15), as this node last read the settings document.
+    pub fn notice_templates(&self) -> &crate::notice::Templates {
+        &self.net.templates
+    }
+
+    /// Changes one kind's notice template (city only; `None` restores the default). A template
+    /// naming an unknown placeholder is refused.
+    pub fn set_notice_template(
+        &mut self,
+        kind: crate::notice::NoticeKind,
+        text: Option<&str>,
+    ) -> Result<()> {
+        ops::notices::set_template(self, kind, text)
+    }
+
+    /// How this node delivers notices (local to this machine, never synced).
+    pub fn sender_config(&self) -> Result<crate::notice::SenderConfig> {
+        ops::notices::sender_config(self)
+    }
+
+    /// Sets how this node delivers notices. Notices of events written before keep the sender
+    /// chosen when they were written.
+    pub fn set_sender_config(&mut self, config: &crate::notice::SenderConfig) -> Result<()> {
+        ops::notices::set_sender_config(self, config)
+    }
+
+    /// This station's public address for the progress page (receipts print a QR code of it),
+    /// local to this machine.
+    pub fn public_url(&self) -> Result<Option<String>> {
+        ops::notices::public_url(self)
+    }
+
+    /// Sets (or with `None` clears) the public address; it must be an `http(s)://` URL.
+    pub fn set_public_url(&mut self, url: Option<&str>) -> Result<()> {
+        ops::notices::set_public_url(self, url)
+    }
+
+    /// The address the window serves the progress page on, if it does (local setting).
+    pub fn web_listen(&self) -> Result<Option<String>> {
+        ops::notices::web_listen(self)
+    }
+
+    /// Sets (or with `None` clears) the address the window serves the progress page on.
+    pub fn set_web_listen(&mut self, addr: Option<&str>) -> Result<()> {
+        ops::notices::set_web_listen(self, addr)
+    }
+
+    /// Claims the notices due now for one delivery attempt each, at most `limit`: the attempt
+    /// is counted and the next try moved by the backoff (`backoff_base_ms` doubled per attempt)
+    /// before the caller sends anything.
+    pub fn claim_notices(
+        &mut self,
+        limit: usize,
+        backoff_base_ms: u64,
+    ) -> Result<Vec<crate::notice::Notice>> {
+        ops::notices::claim(self, limit, backoff_base_ms)
+    }
+
+    /// Records how a delivery attempt ended.
+    pub fn record_notice(&mut self, id: &str, outcome: &crate::notice::Outcome) -> Result<()> {
+        ops::notices::record(self, id, outcome)
+    }
+
+    /// Puts a failed notice back in the queue; `false` if it was not failed.
+    pub fn retry_notice(&mut self, id: &str) -> Result<bool> {
+        ops::notices::retry(self, id)
+    }
+
+    /// The notices this node holds for a case (only the node that sends them holds them).
+    pub fn case_notices(&self, id_or_number: &str) -> Result<Vec<crate::notice::Notice>> {
+        ops::notices::for_case(self, id_or_number)
+    }
+
+    /// The newest notices held here, optionally of one state.
+    pub fn notices(
+        &self,
+        state: Option<crate::notice::NoticeState>,
+        limit: usize,
+    ) -> Result<Vec<crate::notice::Notice>> {
+        ops::notices::list(self, state, limit)
+    }
+
+    /// How many notices are queued, sent and failed here.
+    pub fn outbox_counts(&self) -> Result<crate::notice::OutboxCounts> {
+        ops::notices::counts(self)
     }
 
     /// Replaces the calendar (city only) and rebuilds the index, whose due dates (and whether

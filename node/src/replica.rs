@@ -480,6 +480,10 @@ impl Node {
         }
         let roster = self.roster().clone();
         let members = self.members().clone();
+        // The notices this node must send for events that arrive here (issue #15).
+        let templates = self.net.templates.clone();
+        let me = self.identity().node_id.clone();
+        let now_ms = self.now_ms();
         let old_calendar = self.calendar().clone();
         let old_settings = *self.settings();
         let mut calendar = old_calendar.clone();
@@ -699,6 +703,19 @@ impl Node {
                     if is_new { None } else { Some(&before) },
                 )?;
                 index::upsert(wtx.sql(), &index_row(&view, &roster))?;
+                // A notice whose event names this node as its sender is queued in the batch's
+                // transaction; one already queued (or sent) is left alone.
+                crate::ops::notices::queue_doc(
+                    wtx.sql(),
+                    &view.doc,
+                    crate::notice::Context {
+                        roster: &roster,
+                        templates: &templates,
+                        due: view.deadline.due_on,
+                    },
+                    &me,
+                    now_ms,
+                )?;
                 applied.changed += 1;
             }
             // A new calendar year (or any calendar or settings change) recomputes every case's

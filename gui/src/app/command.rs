@@ -177,7 +177,10 @@ pub enum Command {
     SyncNow(Option<String>),
     /// Save this node's own sync settings (where it listens, discovery); the engine restarts
     /// with them.
-    SaveSyncConfig(yizhan_node::replica::SyncConfig),
+    SaveSyncConfig(
+        yizhan_node::replica::SyncConfig,
+        super::settings::LocalConfig,
+    ),
     /// Open a part of the settings screen.
     OpenSettings(SettingsTab),
     /// Fetch everything again.

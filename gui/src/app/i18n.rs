@@ -432,6 +432,18 @@ strings! {
     sync_mdns: "在局域网中自动发现其他站点（mDNS）", "Find other stations on the local network (mDNS)";
     sync_relay: "中继服务器（市级提供时填写）", "Relay server (if the city runs one)";
     sync_config_saved: "同步设置已保存，同步已重新启动", "Sync settings saved; sync restarted";
+    web_listen: "办件查询页面地址", "Progress page (办件查询) address";
+    web_listen_hint: "留空则不开启；例如 0.0.0.0:8080（大厅查询机访问本机）", "Empty: off; e.g. 0.0.0.0:8080 (the hall's query terminal)";
+    public_url: "对外公开网址（回执打印二维码）", "Public address (QR code on receipts)";
+    notice_sender: "短信通知发送方式", "How notices (SMS) are sent";
+    notice_via_none: "不发送（村站交由乡镇发送）", "Not here (a village's go to its township)";
+    notice_via_gateway: "短信网关（HTTP）", "SMS gateway (HTTP)";
+    notice_via_spool: "短信猫目录（gammu-smsd）", "Modem spool folder (gammu-smsd)";
+    notice_gateway_key: "网关密钥", "Gateway key";
+    notices_title: "短信通知", "Notices";
+    notices_none: "本机没有这件办件的通知", "No notices for this case here";
+    notice_attempts: "尝试", "attempts";
+    notice_retry: "重新发送", "Send again";
     sync_badge_ok: "已同步", "Synced";
     sync_badge_busy: "同步中", "Syncing";
     sync_badge_offline: "未连接", "Offline";
@@ -1288,6 +1300,10 @@ impl Tr {
             Invalid::NotANodeId => "不是节点标识（应为 64 位十六进制数）".into(),
             Invalid::NotAnAddress => "不是有效的地址（应为 地址:端口，例如 0.0.0.0:7227）".into(),
             Invalid::NotAUrl => "不是有效的网址（应以 http:// 或 https:// 开头）".into(),
+            Invalid::UnknownPlaceholder(p) => format!(
+                "含有未知的占位符 {p}（可用：{}）",
+                yizhan_node::notice::PLACEHOLDERS.join(" ")
+            ),
             Invalid::RevokeSelf => "节点不能吊销自己".into(),
             Invalid::NotAMember(node) => format!("{node} 不是本网络的节点"),
             Invalid::ThisNode => "是本节点自己".into(),

@@ -760,9 +760,12 @@ impl App {
                     e.sync_now(peer);
                 }
             }
-            Command::SaveSyncConfig(config) => self.ops.push(Op::SyncConfig {
+            Command::SaveSyncConfig(config, local) => self.ops.push(Op::SyncConfig {
                 station: self.current,
-                pending: handle.submit(move |n| n.set_sync_config(&config)),
+                pending: handle.submit(move |n| {
+                    n.set_sync_config(&config)?;
+                    local.save(n)
+                }),
             }),
             Command::OpenSettings(tab) => {
                 if let Some(info) = station.info.as_ref() {

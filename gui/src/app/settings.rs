@@ -14,6 +14,7 @@
 use super::calendar_editor::CalendarEditor;
 use super::catalog_editor::CatalogEditor;
 use super::fonts::{FontState, INSTALL_HINT};
+use super::i18n::Tr;
 use super::task::Task;
 use super::widgets::{error_line, field};
 use super::{Command, Cx, Lang, NetworkEdit, SettingsTab, StationInfo};
@@ -33,8 +34,8 @@ pub struct SettingsPanel {
     catalog: CatalogEditor,
     calendar: CalendarEditor,
     /// This computer's sync settings: as read from the node, and the form.
-    sync_task: Task<SyncConfig>,
-    sync_loaded: Option<SyncConfig>,
+    sync_task: Task<(SyncConfig, LocalConfig)>,
+    sync_loaded: Option<(SyncConfig, LocalConfig)>,
     sync_form: SyncForm,
     /// The accounts tab (人员).
     pub(super) people: super::people::PeoplePanel,
@@ -46,6 +47,34 @@ struct SyncForm {
     listen: String,
     mdns: bool,
     relay: String,
+    local: LocalConfig,
+}
+
+/// This computer's other local settings (issue #15), saved with the sync settings and applied
+/// by the same restart: the progress page's address, the public address printed on receipts,
+/// and how notices are sent.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct LocalConfig {
+    web: String,
+    public_url: String,
+    sender: yizhan_node::notice::SenderConfig,
+}
+
+impl LocalConfig {
+    fn read(n: &mut yizhan_node::Node) -> yizhan_node::Result<LocalConfig> {
+        Ok(LocalConfig {
+            web: n.web_listen()?.unwrap_or_default(),
+            public_url: n.public_url()?.unwrap_or_default(),
+            sender: n.sender_config()?,
+        })
+    }
+
+    /// Saves the settings on the store thread.
+    pub fn save(&self, n: &mut yizhan_node::Node) -> yizhan_node::Result<()> {
+        n.set_web_listen(Some(&self.web))?;
+        n.set_public_url(Some(&self.public_url))?;
+        n.set_sender_config(&self.sender)
+    }
 }
 
 impl SyncForm {
@@ -54,6 +83,7 @@ impl SyncForm {
             listen: c.listen.clone().unwrap_or_default(),
             mdns: c.mdns,
             relay: c.relay.clone().unwrap_or_default(),
+            local: LocalConfig::default(),
         }
     }
 
@@ -236,14 +266,18 @@ impl SettingsPanel {
     fn sync_settings(&mut self, ui: &mut egui::Ui, cx: &mut Cx<'_>) {
         let t = cx.t;
         if let Some((_, r)) = self.sync_task.poll()
-            && let Ok(c) = r
+            && let Ok((c, local)) = r
         {
             self.sync_form = SyncForm::of(&c);
-            self.sync_loaded = Some(c);
+            self.sync_form.local = local.clone();
+            self.sync_loaded = Some((c, local));
         }
         if self.sync_loaded.is_none() && !self.sync_task.busy() {
-            self.sync_task
-                .start(0, cx.handle.submit(|n| n.sync_config()));
+            self.sync_task.start(
+                0,
+                cx.handle
+                    .submit(|n| Ok((n.sync_config()?, LocalConfig::read(n)?))),
+            );
         }
         ui.strong(t.sync_config);
         let Some(loaded) = self.sync_loaded.clone() else {
@@ -258,25 +292,86 @@ impl SettingsPanel {
                 ui.end_row();
                 field(ui, t.sync_relay, &mut self.sync_form.relay, 280.0);
                 ui.end_row();
+                field(ui, t.web_listen, &mut self.sync_form.local.web, 200.0);
+                ui.weak(t.web_listen_hint);
+                ui.end_row();
+                field(
+                    ui,
+                    t.public_url,
+                    &mut self.sync_form.local.public_url,
+                    280.0,
+                );
+                ui.end_row();
             });
         ui.checkbox(&mut self.sync_form.mdns, t.sync_mdns);
+        notice_sender(ui, t, &mut self.sync_form.local.sender);
         let config = self.sync_form.config();
-        let listen_ok = config
-            .listen
-            .as_deref()
-            .is_none_or(|l| l.parse::<std::net::SocketAddr>().is_ok());
+        let local = self.sync_form.local.clone();
+        let addr_ok =
+            |a: &str| a.trim().is_empty() || a.trim().parse::<std::net::SocketAddr>().is_ok();
+        let listen_ok = config.listen.as_deref().is_none_or(addr_ok) && addr_ok(&local.web);
         if !listen_ok {
             error_line(ui, &t.invalid(&yizhan_node::Invalid::NotAnAddress));
         }
         if ui
             .add_enabled(
-                listen_ok && !cx.writing && config != loaded,
+                listen_ok && !cx.writing && (config.clone(), local.clone()) != loaded,
                 egui::Button::new(t.save_settings),
             )
             .clicked()
         {
-            self.sync_loaded = Some(config.clone());
-            cx.commands.push(Command::SaveSyncConfig(config));
+            self.sync_loaded = Some((config.clone(), local.clone()));
+            cx.commands.push(Command::SaveSyncConfig(config, local));
+        }
+    }
+}
+
+/// The choice of how this computer sends notices: none, an HTTP gateway (URL and key) or a
+/// modem daemon's spool folder.
+fn notice_sender(ui: &mut egui::Ui, t: &Tr, sender: &mut yizhan_node::notice::SenderConfig) {
+    use yizhan_node::notice::SenderConfig;
+    ui.strong(t.notice_sender);
+    ui.horizontal(|ui| {
+        let is_none = matches!(sender, SenderConfig::None);
+        let is_gateway = matches!(sender, SenderConfig::Gateway { .. });
+        let is_spool = matches!(sender, SenderConfig::Spool { .. });
+        if ui.radio(is_none, t.notice_via_none).clicked() {
+            *sender = SenderConfig::None;
+        }
+        if ui.radio(is_gateway, t.notice_via_gateway).clicked() && !is_gateway {
+            *sender = SenderConfig::Gateway {
+                url: String::new(),
+                key: String::new(),
+            };
+        }
+        if ui.radio(is_spool, t.notice_via_spool).clicked() && !is_spool {
+            *sender = SenderConfig::Spool { dir: String::new() };
+        }
+    });
+    match sender {
+        SenderConfig::None => {}
+        SenderConfig::Gateway { url, key } => {
+            egui::Grid::new("notice-gateway")
+                .num_columns(2)
+                .show(ui, |ui| {
+                    field(ui, "URL", url, 320.0);
+                    ui.end_row();
+                    ui.label(t.notice_gateway_key);
+                    ui.add(
+                        egui::TextEdit::singleline(key)
+                            .password(true)
+                            .desired_width(240.0),
+                    );
+                    ui.end_row();
+                });
+        }
+        SenderConfig::Spool { dir } => {
+            egui::Grid::new("notice-spool")
+                .num_columns(2)
+                .show(ui, |ui| {
+                    field(ui, t.notice_via_spool, dir, 320.0);
+                    ui.end_row();
+                });
         }
     }
 }

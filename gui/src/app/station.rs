@@ -112,6 +112,11 @@ pub(super) struct StationState {
     pub(super) engine: Option<yizhan_sync::engine::Engine>,
     /// Why the engine could not be started.
     pub(super) engine_error: Option<String>,
+    /// The notice sender, started and stopped with the engine (issue #15).
+    pub(super) sender: Option<crate::notices::Sender>,
+    /// The progress page (办件查询) the window serves when its settings give an address, on
+    /// the engine's runtime.
+    pub(super) web: Option<tokio::task::JoinHandle<()>>,
     pub(super) info: Option<StationInfo>,
     pub(super) info_task: Task<StationInfo>,
     pub(super) seq_task: Task<i64>,
@@ -131,6 +136,8 @@ impl StationState {
             sync_dir: slot.sync,
             engine: None,
             engine_error: None,
+            sender: None,
+            web: None,
             info: None,
             info_task: Task::default(),
             seq_task: Task::default(),
@@ -217,8 +224,18 @@ impl StationState {
             None,
         ) {
             Ok(e) => {
+                self.web = e
+                    .runtime()
+                    .map(|rt| rt.spawn(serve_web(self.handle.clone())));
                 self.engine = Some(e);
                 self.engine_error = None;
+                match crate::notices::Sender::start(
+                    self.handle.clone(),
+                    crate::notices::SenderOptions::from_env(),
+                ) {
+                    Ok(s) => self.sender = Some(s),
+                    Err(e) => tracing::warn!("cannot start the notice sender: {e}"),
+                }
             }
             Err(e) => self.engine_error = Some(e.to_string()),
         }
@@ -226,9 +243,50 @@ impl StationState {
 
     /// Stops the sync engine (the window closes, or its settings changed).
     pub(super) fn stop_engine(&mut self) {
+        if let Some(w) = self.web.take() {
+            w.abort();
+        }
+        if let Some(s) = self.sender.take() {
+            s.stop();
+        }
         if let Some(e) = self.engine.take() {
             e.stop();
         }
+    }
+}
+
+/// Serves the progress page on the address the window's settings give (`Node::web_listen`),
+/// if any: the window is the station for most users, so it serves the hall's query terminal as
+/// `yizhan serve --http` does. Runs on the engine's runtime; the address is read on the store
+/// thread without the UI thread waiting.
+async fn serve_web(handle: NodeHandle) {
+    let h = handle.clone();
+    let read = tokio::task::spawn_blocking(move || {
+        h.call(|n| {
+            let title = n.roster().network_name.clone();
+            Ok((n.web_listen()?, title))
+        })
+    })
+    .await;
+    let Ok(Ok((Some(addr), title))) = read else {
+        return;
+    };
+    let Ok(addr) = addr.parse::<std::net::SocketAddr>() else {
+        return;
+    };
+    match crate::web::bind(addr).await {
+        Ok(listener) => {
+            tracing::info!(%addr, "the window serves the progress page");
+            let router = crate::web::router(
+                handle,
+                &title,
+                std::sync::Arc::new(crate::web::Limiter::default()),
+            );
+            if let Err(e) = crate::web::serve(listener, router).await {
+                tracing::error!("the progress page stopped: {e}");
+            }
+        }
+        Err(e) => tracing::error!(%addr, "cannot serve the progress page: {e}"),
     }
 }
 

@@ -317,7 +317,8 @@ pub fn run(ctx: &Ctx, cmd: CaseCmd) -> Result<()> {
         }
         CaseCmd::Show(t) => {
             let view = node.case(&t.case)?;
-            return output::case(&view, node.calendar(), ctx.json);
+            let notices = node.case_notices(&view.doc.id)?;
+            return output::case(&view, node.calendar(), &notices, ctx.json);
         }
         CaseCmd::Accept(t) => (t, Action::Accept),
         CaseCmd::AcceptWithGaps {
@@ -397,5 +398,6 @@ pub fn run(ctx: &Ctx, cmd: CaseCmd) -> Result<()> {
         ),
     };
     let view = node.act(&target.case, &action, &ctx.operator)?;
-    output::case(&view, node.calendar(), ctx.json)
+    let notices = node.case_notices(&view.doc.id)?;
+    output::case(&view, node.calendar(), &notices, ctx.json)
 }

@@ -6,6 +6,7 @@
 mod case;
 mod catalog;
 mod network;
+mod notice;
 mod operator;
 mod station;
 mod window;
@@ -80,6 +81,9 @@ enum Command {
     /// Operator accounts of this station (and, for an administrator, of its child stations).
     #[command(subcommand)]
     Operator(operator::OperatorCmd),
+    /// Notices to applicants (短信通知): the sender, the outbox, templates, the public address.
+    #[command(subcommand)]
+    Notice(notice::NoticeCmd),
     /// Consolidated statistics.
     Stats {
         /// Group by township, village, dept or item; `operator` gives the ranking by person
@@ -253,6 +257,7 @@ pub fn run() -> Result<()> {
         Command::Catalog(cmd) => catalog::catalog(&ctx, cmd),
         Command::Calendar(cmd) => catalog::calendar(&ctx, cmd),
         Command::Operator(cmd) => operator::run(&ctx, cmd),
+        Command::Notice(cmd) => notice::run(&ctx, cmd),
         Command::Stats { by, station } => {
             let mut node = ctx.open_signed_in()?;
             let ranking = match by.as_deref() {

@@ -297,11 +297,17 @@ pub fn serve(
         .runtime()
         .cloned()
         .ok_or_else(|| anyhow!("the sync engine has no runtime"))?;
+    // The notice sender runs beside the engine: the one process that syncs this directory
+    // (it holds `sync.lock`) is also the one that sends its notices.
+    let sender =
+        yizhan::notices::Sender::start(handle.clone(), yizhan::notices::SenderOptions::from_env())
+            .context("cannot start the notice sender")?;
     let page = match http {
         Some(addr) => {
             let listener = match rt.block_on(yizhan::web::bind(addr)) {
                 Ok(l) => l,
                 Err(e) => {
+                    sender.stop();
                     engine.stop();
                     drop(handle);
                     thread.join();
@@ -350,6 +356,7 @@ pub fn serve(
         task.abort();
         let _ = rt.block_on(task);
     }
+    sender.stop();
     engine.stop();
     while let Ok(e) = rx.try_recv() {
         if let EngineEvent::Session(r) = e {

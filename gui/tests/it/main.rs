@@ -10,6 +10,7 @@ mod calendar;
 mod cli;
 mod demo_e2e;
 mod durability;
+mod notices;
 mod progress_page;
 mod settings;
 mod start;

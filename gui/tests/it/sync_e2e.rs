@@ -32,7 +32,7 @@ pub(crate) struct Serve {
 
 impl Serve {
     /// Starts `yizhan --data DIR serve --listen 127.0.0.1:0` and reads its `listening` line.
-    fn start(y: &Yizhan, what: &str) -> Serve {
+    pub(crate) fn start(y: &Yizhan, what: &str) -> Serve {
         Serve::start_with(y, what, &["serve", "--listen", "127.0.0.1:0"])
     }
 
@@ -163,7 +163,7 @@ impl Drop for Serve {
 }
 
 /// Polls `probe` every [`POLL`] until it gives a value or [`DEADLINE`] passes.
-fn within<T>(what: &str, mut probe: impl FnMut() -> Option<T>) -> (T, Duration) {
+pub(crate) fn within<T>(what: &str, mut probe: impl FnMut() -> Option<T>) -> (T, Duration) {
     let started = Instant::now();
     loop {
         if let Some(v) = probe() {
@@ -178,14 +178,14 @@ fn within<T>(what: &str, mut probe: impl FnMut() -> Option<T>) -> (T, Duration) 
 }
 
 /// `case show NUMBER --json` at `y`, if the case is there.
-fn show(y: &Yizhan, number: &str) -> Option<Value> {
+pub(crate) fn show(y: &Yizhan, number: &str) -> Option<Value> {
     let run = y.run(&["--json", "case", "show", number]);
     run.status
         .success()
         .then(|| serde_json::from_str(run.stdout.trim()).expect("case show prints JSON"))
 }
 
-fn invite(y: &Yizhan, code: &str, name: &str, tier: &str) -> String {
+pub(crate) fn invite(y: &Yizhan, code: &str, name: &str, tier: &str) -> String {
     let inv = y.json(&["invite", "--code", code, "--name", name, "--tier", tier]);
     assert_eq!(inv["station"], code, "{inv}");
     let ticket = inv["ticket"].as_str().expect("ticket").to_string();
@@ -193,7 +193,7 @@ fn invite(y: &Yizhan, code: &str, name: &str, tier: &str) -> String {
     ticket
 }
 
-fn join(y: &Yizhan, ticket: &str, code: &str) -> Value {
+pub(crate) fn join(y: &Yizhan, ticket: &str, code: &str) -> Value {
     let status = y.json(&["join", ticket]);
     assert_eq!(status["station"], code, "{status}");
     status

@@ -42,6 +42,10 @@ pub struct CaseDoc {
     pub intake_by: Option<Actor>,
     /// The name of whoever took the case in; missing on cases taken in before issue #12.
     pub intake_operator: Option<String>,
+    /// The node that sends the intake notice (收件通知) to the applicant (issue #15): the node
+    /// that took the case in when it has a sender, otherwise its township's first node. Missing
+    /// on cases taken in before notices; no node sends anything for those.
+    pub notices_by: Option<String>,
     /// The append-only event log.
     pub events: Vec<Event>,
 }
@@ -125,6 +129,10 @@ pub struct Event {
     pub prev: String,
     /// The action's fields (`to`, `dept`, `reason`, `level` …), all as text.
     pub fields: BTreeMap<String, String>,
+    /// The node that sends the notices this event produces (issue #15), chosen by its author
+    /// when it was written (see `crate::notice::responsible_node`). Missing on events written
+    /// before notices; no node sends anything for those.
+    pub notices_by: Option<String>,
 }
 
 impl CaseDoc {
@@ -162,6 +170,7 @@ impl CaseDoc {
             by: by.cloned(),
             prev: prev.to_string(),
             fields: action.fields(),
+            notices_by: None,
         }
     }
 
@@ -282,6 +291,7 @@ mod tests {
             delegation: None,
             intake_by: None,
             intake_operator: None,
+            notices_by: None,
             events: vec![],
         }
     }

@@ -9,8 +9,9 @@ use crate::case::fold::{self, CaseState};
 use crate::error::{NodeError, Result};
 use crate::invalid::Invalid;
 use crate::node::{CaseView, Identity, NetCache, Node};
+use crate::notice::NoticeKind;
 use crate::ops::derived::{derive, index_row};
-use crate::ops::{check_text, new_uuid};
+use crate::ops::{check_text, new_uuid, notices};
 use crate::refusal::Refusal;
 use crate::store::DocType;
 use crate::store::index::{self};
@@ -76,6 +77,8 @@ pub(crate) fn act_many(
     let today = node.today();
     let net = &node.net;
     node.store.write(|wtx| {
+        // Who sends the notices of these events, chosen in the transaction (issue #15).
+        let notices_by = notices::notices_by(wtx, net, &ident.station, &ident.node_id)?;
         let mut views = Vec::with_capacity(actions.len());
         for (id, (_, action)) in ids.iter().zip(actions) {
             let mut am = wtx
@@ -84,7 +87,7 @@ pub(crate) fn act_many(
             let mut doc = read_case(&am, id)?;
             let state = fold::fold_with(&doc, &net.accounts);
             check_local(net, &ident, &doc, &state, action)?;
-            let event = doc.next_event(
+            let mut event = doc.next_event(
                 &state.last_transition,
                 action,
                 new_uuid()?,
@@ -94,6 +97,9 @@ pub(crate) fn act_many(
                 operator,
                 by.as_ref(),
             );
+            if !doc.applicant.phone.trim().is_empty() && NoticeKind::may_follow(&event.kind) {
+                event.notices_by = Some(notices_by.clone());
+            }
             fold::check(&state, &doc.item, &net.accounts, &event, action)
                 .map_err(|why| NodeError::not_allowed(action.kind(), why))?;
             let before = am.get_heads();
@@ -102,6 +108,7 @@ pub(crate) fn act_many(
             doc.events.push(event);
             let view = derive(doc, &net.calendar, &net.settings, &net.accounts, today);
             index::upsert(wtx.sql(), &index_row(&view, &net.roster))?;
+            notices::queue_case(wtx.sql(), &view, net, &ident.node_id, now)?;
             views.push(view);
         }
         Ok(views)

@@ -10,7 +10,7 @@ use crate::idcard::validate_id_number;
 use crate::invalid::Invalid;
 use crate::node::{CaseView, NewCase, Node};
 use crate::ops::derived::{derive, index_row};
-use crate::ops::{check_text, new_uuid};
+use crate::ops::{check_text, new_uuid, notices};
 use crate::refusal::Refusal;
 use crate::store::DocType;
 use crate::store::index::{self};
@@ -123,6 +123,8 @@ pub(crate) fn new_cases(node: &mut Node, batch: &[NewCase]) -> Result<Vec<CaseVi
                 .unwrap_or(0),
             _ => 0,
         };
+        // Who sends this batch's intake notices, chosen in the transaction (issue #15).
+        let notices_by = notices::notices_by(wtx, net, &ident.station, &ident.node_id)?;
         let mut views = Vec::with_capacity(batch.len());
         for (new, item) in batch.iter().zip(items) {
             counter += 1;
@@ -142,6 +144,7 @@ pub(crate) fn new_cases(node: &mut Node, batch: &[NewCase]) -> Result<Vec<CaseVi
                         .as_ref()
                         .map_or_else(|| new.operator.trim().to_string(), |a| a.name.clone()),
                 ),
+                notices_by: (!new.phone.trim().is_empty()).then(|| notices_by.clone()),
                 events: Vec::new(),
             };
             let mut am = wtx.new_doc();
@@ -149,6 +152,7 @@ pub(crate) fn new_cases(node: &mut Node, batch: &[NewCase]) -> Result<Vec<CaseVi
             wtx.put_doc(&doc.id, DocType::Case, am, None)?;
             let view = derive(doc, &net.calendar, &net.settings, &net.accounts, today);
             index::upsert(wtx.sql(), &index_row(&view, &net.roster))?;
+            notices::queue_case(wtx.sql(), &view, net, &ident.node_id, now)?;
             views.push(view);
         }
         wtx.set_meta("number_day", &day)?;

@@ -10,6 +10,8 @@
 //!   settings), each applied inside the write transaction to the document as stored there.
 //! - [`membership`]: certificates, revocation, this node's key and listen addresses.
 //! - [`accounts`]: operator accounts (create, disable, passwords) and signing in.
+//! - [`notices`]: notices (issue #15): who sends an event's notices, queueing them in the
+//!   event's transaction, the outbox for the sender, local notice settings, templates.
 //! - [`derived`]: what is derived from the documents: a case's view (`derive`), its index row,
 //!   and the whole-index rebuild with the record of what it was computed from.
 //!
@@ -21,6 +23,7 @@ pub(crate) mod derived;
 pub(crate) mod intake;
 pub(crate) mod membership;
 pub(crate) mod network_edit;
+pub(crate) mod notices;
 
 use crate::error::{NodeError, Result};
 use crate::invalid::Invalid;

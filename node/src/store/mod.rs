@@ -619,3 +619,11 @@ fn encode_heads(heads: &[ChangeHash]) -> Vec<u8> {
     }
     out
 }
+
+/// Creates the store's schema on a bare connection, for unit tests of modules that keep their
+/// own tables (the outbox).
+#[cfg(test)]
+#[allow(clippy::expect_used)]
+pub(crate) fn schema_for_tests(conn: &Connection) {
+    schema::create(conn).expect("the schema is created");
+}

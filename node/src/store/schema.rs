@@ -282,6 +282,29 @@ const MIGRATIONS: &[&str] = &[
     INSERT INTO meta (key, value) VALUES ('reindex', 'operators and 督办 (schema 7)')
         ON CONFLICT (key) DO UPDATE SET value = value || '; ' || excluded.value;
     "#,
+    // 8: the notice outbox (issue #15). A row is written in the transaction of the event it
+    // tells about (or of the sync batch that brought an event this node must send), so a notice
+    // is never lost between the event and its delivery. It is local to this node and never
+    // synced: only the node named by the event's `notices_by` holds it. `id` is the idempotency
+    // key sent with every attempt. Rows are kept once sent: they are what the case shows.
+    r#"
+    CREATE TABLE outbox (
+        id          TEXT PRIMARY KEY,
+        case_id     TEXT NOT NULL,
+        case_number TEXT NOT NULL,
+        kind        TEXT NOT NULL,
+        phone       TEXT NOT NULL,
+        text        TEXT NOT NULL,
+        created_at  INTEGER NOT NULL,
+        state       TEXT NOT NULL,
+        attempts    INTEGER NOT NULL DEFAULT 0,
+        next_at     INTEGER NOT NULL,
+        last_error  TEXT NOT NULL DEFAULT '',
+        sent_at     INTEGER
+    );
+    CREATE INDEX outbox_due ON outbox (next_at) WHERE state = 'queued';
+    CREATE INDEX outbox_case ON outbox (case_id);
+    "#,
 ];
 
 /// Creates the schema in an empty database.

@@ -698,11 +698,12 @@ fn an_older_store_gets_the_provisional_flags_when_opened() {
     let id = take_in_and_accept(&mut node, "CT-902", "周建军");
     let live = node.index_dump().expect("dump");
     // Back to schema 5: without the columns, their index and the rebuild mark (and without what
-    // schema 7 added, which the migrations add again).
+    // schemas 7 and 8 added, which the migrations add again).
     drop(node);
     crate::common::raw_sql(
         dir.path(),
-        "DROP INDEX docs_type_seq;
+        "DROP TABLE outbox;
+         DROP INDEX docs_type_seq;
          DROP TABLE case_actors;
          DROP INDEX cases_decided_by;
          DROP INDEX cases_supervised;

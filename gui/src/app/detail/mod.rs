@@ -8,6 +8,7 @@
 //! node's answer (the new view, or its refusal) comes back through the app.
 
 mod actions;
+mod notices;
 mod summary;
 
 use super::receipt::{self, Paper};
@@ -64,6 +65,8 @@ pub struct DetailPanel {
     print: Printing,
     /// When the case number was last copied (the "已复制" feedback shows for a moment).
     copied_at: Option<f64>,
+    /// The case's notices (issue #15).
+    notices: notices::NoticesSection,
 }
 
 /// The printable documents of the open case: where to write them, and the write in flight.
@@ -357,6 +360,8 @@ impl DetailPanel {
                     self.print_section(ui, cx, &view);
                     ui.separator();
                     timeline(ui, cx, &view);
+                    ui.separator();
+                    self.notices.ui(ui, cx, &view.doc.id);
                 });
         });
     }

@@ -84,6 +84,7 @@ proptest::proptest! {
                 by: None,
                 prev: String::new(),
                 fields: action.fields(),
+                notices_by: None,
             });
         }
         let full = fold::fold(&doc);
