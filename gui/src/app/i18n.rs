@@ -345,6 +345,7 @@ strings! {
     // Printable documents: their text.
     doc_sep: "：", ": ";
     doc_receipt_title: "受理回执", "Acceptance receipt";
+    doc_qr_caption: "扫码查询办理进度", "Scan for the progress";
     doc_notice_title: "一次性告知书", "One-time notice";
     doc_number: "办件编号", "Case number";
     doc_item: "申请事项", "Service item";

@@ -45,6 +45,39 @@ pub struct Document {
     pub title: String,
     /// The body, one paragraph per entry (wrapped at layout).
     pub lines: Vec<String>,
+    /// The progress page's address for this case, printed as a QR code at the top right of the
+    /// first page with its caption (issue #15); `None` where the station has no public address.
+    pub qr: Option<Qr>,
+}
+
+/// A QR code printed on a document.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Qr {
+    /// What the code holds: the progress page's address with the case number filled in.
+    pub url: String,
+    /// The words under the code.
+    pub caption: String,
+}
+
+/// The progress page's address for case `number` at a station whose public address is
+/// `public_url` (`https://zwfw.example.cn` or with a trailing slash). The check (the last four of
+/// the phone or ID number) is never part of it: the applicant types it.
+pub fn progress_url(public_url: &str, number: &str) -> Option<String> {
+    let base = public_url.trim().trim_end_matches('/');
+    if base.is_empty() || number.is_empty() {
+        return None;
+    }
+    let number: String = number
+        .bytes()
+        .map(|b| {
+            if b.is_ascii_alphanumeric() || b == b'-' {
+                char::from(b).to_string()
+            } else {
+                format!("%{b:02X}")
+            }
+        })
+        .collect();
+    Some(format!("{base}/query?number={number}"))
 }
 
 /// A date from milliseconds since the Unix epoch, in China time.
@@ -221,6 +254,7 @@ pub fn document(paper: Paper, view: &CaseView, station_name: &str, t: &Tr) -> Do
         issuer: station_name.to_string(),
         title: title.to_string(),
         lines,
+        qr: None,
     }
 }
 
@@ -232,6 +266,53 @@ const BODY: f32 = 11.5;
 const LEADING: f32 = 20.0;
 const TITLE: f32 = 20.0;
 const ISSUER: f32 = 13.0;
+/// The QR code's side and its caption's size, in points (about 3 cm: a phone reads it from the
+/// paper at arm's length).
+const QR_SIDE: f32 = 84.0;
+const CAPTION: f32 = 8.0;
+
+/// The QR code's bottom-left corner (PDF points), in the top right corner of the page, beside
+/// the title and above the body.
+fn qr_origin() -> (f32, f32) {
+    (
+        PAGE_W - MARGIN / 2.0 - QR_SIDE,
+        PAGE_H - MARGIN / 2.0 - QR_SIDE,
+    )
+}
+
+/// The dark modules of a QR code of `text`, as (column, row) with the code's width in
+/// modules; `None` when the text does not fit a QR code.
+fn qr_modules(text: &str) -> Option<(usize, Vec<(usize, usize)>)> {
+    let code =
+        qrcode::QrCode::with_error_correction_level(text.as_bytes(), qrcode::EcLevel::M).ok()?;
+    let n = code.width();
+    let dark = code
+        .to_colors()
+        .iter()
+        .enumerate()
+        .filter(|(_, c)| **c == qrcode::Color::Dark)
+        .map(|(i, _)| (i % n, i / n))
+        .collect();
+    Some((n, dark))
+}
+
+/// Draws the QR code of `text` as filled squares (vector: sharp at any printer's resolution),
+/// with a quiet zone of four modules inside `QR_SIDE`.
+fn draw_qr(content: &mut Content, text: &str) {
+    let Some((n, dark)) = qr_modules(text) else {
+        return;
+    };
+    let (x0, y0) = qr_origin();
+    let module = QR_SIDE / (n + 8) as f32;
+    content.set_fill_rgb(0.0, 0.0, 0.0);
+    for (col, row) in dark {
+        let x = x0 + (col + 4) as f32 * module;
+        // PDF's y grows upwards; the code's rows go down from its top.
+        let y = y0 + QR_SIDE - (row + 5) as f32 * module;
+        content.rect(x, y, module, module);
+    }
+    content.fill_nonzero();
+}
 
 /// One run of text placed on a page.
 struct Placed {
@@ -302,6 +383,15 @@ fn layout(doc: &Document, m: &Metrics<'_>) -> Vec<Vec<Placed>> {
     y -= ISSUER;
     if let Some(page) = pages.last_mut() {
         page.push(centered(&doc.issuer, ISSUER, y));
+        if let Some(qr) = &doc.qr {
+            let (x, qy) = qr_origin();
+            page.push(Placed {
+                x: (x + (QR_SIDE - m.width(&qr.caption, CAPTION)) / 2.0).max(MARGIN),
+                y: qy - CAPTION - 2.0,
+                size: CAPTION,
+                text: qr.caption.clone(),
+            });
+        }
     }
     y -= TITLE * 1.8;
     if let Some(page) = pages.last_mut() {
@@ -385,6 +475,9 @@ pub fn render(doc: &Document, font: &FoundFont) -> Result<Vec<u8>, String> {
         page.resources().fonts().pair(Name(b"F1"), type0_id);
         page.finish();
         let mut content = Content::new();
+        if let (Some(qr), true) = (&doc.qr, page_id.get() == first_page) {
+            draw_qr(&mut content, &qr.url);
+        }
         for p in placed {
             let glyphs: Vec<u8> = p
                 .text
@@ -851,5 +944,111 @@ mod tests {
                 receipt.lines
             );
         }
+    }
+
+    /// The filled squares a PDF written by [`render`] draws (`x y w h re`), in points.
+    fn pdf_squares(pdf: &[u8]) -> Vec<[f32; 4]> {
+        let text = String::from_utf8_lossy(pdf);
+        let mut out = Vec::new();
+        for line in text.lines() {
+            let words: Vec<&str> = line.split_whitespace().collect();
+            if let [x, y, w, h, "re"] = words[..]
+                && let (Ok(x), Ok(y), Ok(w), Ok(h)) = (x.parse(), y.parse(), w.parse(), h.parse())
+            {
+                out.push([x, y, w, h]);
+            }
+        }
+        out
+    }
+
+    /// Issue #15: where the station has a public address, the receipt prints a QR code of the
+    /// progress page with the case number filled in (and no check); read back from the PDF's
+    /// drawing, rasterised and decoded. Without an address there is no code.
+    #[test]
+    fn the_receipt_prints_a_qr_code_of_the_progress_page() {
+        let Some(font) = find_cjk_font() else {
+            eprintln!(
+                "no CJK font on this machine: {}",
+                super::super::fonts::INSTALL_HINT
+            );
+            return;
+        };
+        assert_eq!(
+            progress_url("https://zwfw.example.cn/ ", "C-261206-1-001").as_deref(),
+            Some("https://zwfw.example.cn/query?number=C-261206-1-001")
+        );
+        assert_eq!(progress_url("  ", "C-1"), None);
+        assert_eq!(
+            progress_url("http://h", "a b&c").as_deref(),
+            Some("http://h/query?number=a%20b%26c")
+        );
+
+        let dir = tempfile::tempdir().unwrap();
+        let mut node = Node::init(
+            &dir.path().join("city"),
+            Clock::Fixed(NOW),
+            &InitParams {
+                network_name: "测试市".into(),
+                code: "C".into(),
+                name: "测试市政务服务中心".into(),
+            },
+        )
+        .unwrap();
+        let case = node
+            .new_case(&NewCase {
+                item_code: "CT-001".into(),
+                applicant_name: "王秀英".into(),
+                phone: "13800138000".into(),
+                ..NewCase::default()
+            })
+            .unwrap();
+        let t = Lang::Zh.tr();
+        let mut doc = document(Paper::Receipt, &case, "测试市政务服务中心", t);
+        assert!(pdf_squares(&render(&doc, &font).unwrap()).is_empty());
+
+        let url = progress_url("https://zwfw.example.cn", &case.doc.number).unwrap();
+        doc.qr = Some(Qr {
+            url: url.clone(),
+            caption: t.doc_qr_caption.to_string(),
+        });
+        let pdf = render(&doc, &font).unwrap();
+        assert!(pdf_text(&pdf).contains("扫码查询办理进度"));
+        let squares = pdf_squares(&pdf);
+        assert!(squares.len() > 100, "{} squares", squares.len());
+        // Rasterise the page's squares at 8 pixels per point, white elsewhere, and decode.
+        let scale = 8.0_f32;
+        let (x0, y0) = squares
+            .iter()
+            .fold((f32::MAX, f32::MAX), |(a, b), s| (a.min(s[0]), b.min(s[1])));
+        let (x1, y1) = squares.iter().fold((f32::MIN, f32::MIN), |(a, b), s| {
+            (a.max(s[0] + s[2]), b.max(s[1] + s[3]))
+        });
+        let margin = 8.0;
+        let w = ((x1 - x0 + 2.0 * margin) * scale).ceil() as usize;
+        let h = ((y1 - y0 + 2.0 * margin) * scale).ceil() as usize;
+        let mut pixels = vec![255u8; w * h];
+        for [x, y, sw, sh] in &squares {
+            let px0 = ((x - x0 + margin) * scale).round() as usize;
+            let px1 = ((x + sw - x0 + margin) * scale).round() as usize;
+            // PDF's y grows upwards, the image's downwards.
+            let py0 = ((y1 - (y + sh) + margin) * scale).round() as usize;
+            let py1 = ((y1 - y + margin) * scale).round() as usize;
+            for py in py0..py1.min(h) {
+                for px in px0..px1.min(w) {
+                    pixels[py * w + px] = 0;
+                }
+            }
+        }
+        let mut image = rqrr::PreparedImage::prepare_from_greyscale(w, h, |x, y| pixels[y * w + x]);
+        let grids = image.detect_grids();
+        assert_eq!(grids.len(), 1, "one QR code on the receipt");
+        let (_, content) = grids[0].decode().unwrap();
+        assert_eq!(content, url);
+        assert!(
+            !content.contains("8000"),
+            "the check is never in the address"
+        );
+        // The code sits on the first page, clear of the body text's left column.
+        assert!(x0 > PAGE_W / 2.0 && y0 > PAGE_H / 2.0);
     }
 }

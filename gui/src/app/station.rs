@@ -42,6 +42,9 @@ pub struct StationInfo {
     pub with_password: std::collections::BTreeSet<String>,
     /// Idle minutes after which the window locks (0: never).
     pub lock_minutes: u32,
+    /// The station's public address for the progress page, if set: receipts print a QR code of
+    /// it (issue #15).
+    pub public_url: Option<String>,
 }
 
 impl StationInfo {
@@ -71,6 +74,7 @@ impl StationInfo {
             people,
             with_password,
             lock_minutes: node.lock_minutes()?,
+            public_url: node.public_url()?,
             identity: node.identity().clone(),
             tier: station.tier(),
             station,

@@ -405,7 +405,18 @@ impl DetailPanel {
                     if is_default {
                         p.path = default_pdf_path(cx.info, number, paper);
                     }
-                    let doc = receipt::document(paper, view, &cx.info.station.name, t);
+                    let mut doc = receipt::document(paper, view, &cx.info.station.name, t);
+                    if paper == Paper::Receipt {
+                        doc.qr = cx
+                            .info
+                            .public_url
+                            .as_deref()
+                            .and_then(|u| receipt::progress_url(u, number))
+                            .map(|url| receipt::Qr {
+                                url,
+                                caption: t.doc_qr_caption.to_string(),
+                            });
+                    }
                     p.result = Some(receipt::write_in_background(doc, p.path.clone(), t));
                     p.message = None;
                 }
