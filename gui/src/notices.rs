@@ -153,6 +153,9 @@ fn pass(
     if !config.is_configured() {
         return Ok(Some(options.poll));
     }
+    // Lights turn with the date as well as with events: each pass looks for new yellow and
+    // red ones first, so their warnings go out in this pass.
+    handle.call(|n| n.queue_light_warnings())?;
     let base = options.backoff_base_ms;
     let claimed = handle.call(move |n| n.claim_notices(BATCH, base))?;
     let full = claimed.len() == BATCH;

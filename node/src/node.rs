@@ -692,6 +692,13 @@ impl Node {
         ops::notices::set_web_listen(self, addr)
     }
 
+    /// Queues the staff warnings (临期预警, 超期警告) of the cases whose lights are yellow or
+    /// red at the stations this node warns for, each once per case, light and person; returns
+    /// how many were new. The notice sender calls it on each pass.
+    pub fn queue_light_warnings(&mut self) -> Result<usize> {
+        ops::notices::queue_light_warnings(self)
+    }
+
     /// Claims the notices due now for one delivery attempt each, at most `limit`: the attempt
     /// is counted and the next try moved by the backoff (`backoff_base_ms` doubled per attempt)
     /// before the caller sends anything.

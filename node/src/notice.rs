@@ -49,16 +49,22 @@ pub enum NoticeKind {
     Completed,
     /// 整改回复: the call back that answers a bad rating.
     Rectified,
+    /// 临期预警: to the staff of the station holding a case whose light turned yellow.
+    DueSoon,
+    /// 超期警告: to the staff of the station holding a case whose light turned red.
+    Overdue,
 }
 
 impl NoticeKind {
-    /// Every kind, in the order of a case's life.
-    pub const ALL: [NoticeKind; 5] = [
+    /// Every kind, in the order of a case's life: the applicant's, then the staff's.
+    pub const ALL: [NoticeKind; 7] = [
         NoticeKind::Received,
         NoticeKind::Accepted,
         NoticeKind::Materials,
         NoticeKind::Completed,
         NoticeKind::Rectified,
+        NoticeKind::DueSoon,
+        NoticeKind::Overdue,
     ];
 
     /// The stored name (outbox rows, template keys, the command line).
@@ -69,6 +75,8 @@ impl NoticeKind {
             NoticeKind::Materials => "materials",
             NoticeKind::Completed => "completed",
             NoticeKind::Rectified => "rectified",
+            NoticeKind::DueSoon => "due_soon",
+            NoticeKind::Overdue => "overdue",
         }
     }
 
@@ -85,6 +93,8 @@ impl NoticeKind {
             NoticeKind::Materials => "一次性告知",
             NoticeKind::Completed => "办结",
             NoticeKind::Rectified => "整改回复",
+            NoticeKind::DueSoon => "临期预警",
+            NoticeKind::Overdue => "超期警告",
         }
     }
 
@@ -105,6 +115,12 @@ impl NoticeKind {
             }
             NoticeKind::Rectified => {
                 "【{station}】关于您对办件{number}（{item}）的评价，整改情况：{reply}。感谢您的监督。"
+            }
+            NoticeKind::DueSoon => {
+                "【电子监察】{station}办件{number}（{item}）将于{due}到期（黄灯），请抓紧办理。"
+            }
+            NoticeKind::Overdue => {
+                "【电子监察】{station}办件{number}（{item}）已超过承诺办结日期{due}（红灯），请立即办理并说明原因。"
             }
         }
     }
@@ -561,24 +577,95 @@ pub(crate) fn queue(
     notices: &[NewNotice],
     now_ms: i64,
 ) -> Result<usize> {
-    let mut stmt = conn.prepare_cached(
-        "INSERT OR IGNORE INTO outbox (id, case_id, case_number, kind, phone, text, created_at, state, next_at)
-         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, 'queued', ?8)",
-    )?;
     let mut added = 0;
     for n in notices {
-        added += stmt.execute(params![
-            n.id,
-            doc.id,
-            doc.number,
-            n.kind.key(),
+        added += insert(
+            conn,
+            n,
+            &doc.id,
+            &doc.number,
             doc.applicant.phone.trim(),
+            now_ms,
+        )?;
+    }
+    Ok(added)
+}
+
+/// Queues one notice to `phone` unless its id is in the outbox already; 1 when it was new.
+fn insert(
+    conn: &Connection,
+    n: &NewNotice,
+    case_id: &str,
+    case_number: &str,
+    phone: &str,
+    now_ms: i64,
+) -> Result<usize> {
+    Ok(conn
+        .prepare_cached(
+            "INSERT OR IGNORE INTO outbox (id, case_id, case_number, kind, phone, text, created_at, state, next_at)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, 'queued', ?8)",
+        )?
+        .execute(params![
+            n.id,
+            case_id,
+            case_number,
+            n.kind.key(),
+            phone,
             n.text,
             now_ms,
             wall_ms()
-        ])?;
-    }
-    Ok(added)
+        ])?)
+}
+
+/// The node that warns the staff of the cases held at `holder` when their lights turn yellow
+/// and red (电子监察): for a village, its township's first node (lowest ordinal, not revoked:
+/// the township sees its villages' lights and is online more often than a village laptop);
+/// for any other station its own first node. One node per station, chosen from the roster
+/// and certificates every node holds, so that two nodes never both warn.
+pub fn warning_node<'a>(
+    roster: &Roster,
+    nodes: impl IntoIterator<Item = (&'a str, &'a str, u32)>,
+    holder: &str,
+) -> Option<String> {
+    let station = roster.station(holder)?;
+    let sender = if station.tier() == crate::station::Tier::Village {
+        station.parent.as_str()
+    } else {
+        holder
+    };
+    nodes
+        .into_iter()
+        .filter(|(id, st, _)| *st == sender && !roster.is_revoked(id))
+        .min_by_key(|(id, _, ordinal)| (*ordinal, *id))
+        .map(|(id, _, _)| id.to_string())
+}
+
+/// One staff warning to be queued: a case whose light is yellow or red, and a person of the
+/// station holding it with a phone.
+#[derive(Clone, PartialEq, Eq)]
+pub(crate) struct StaffWarning<'a> {
+    pub(crate) case_id: &'a str,
+    pub(crate) case_number: &'a str,
+    pub(crate) kind: NoticeKind,
+    pub(crate) account_id: &'a str,
+    pub(crate) phone: &'a str,
+    pub(crate) vars: Vars,
+}
+
+/// Queues a staff warning once per case, light and person: the id is made of the three, so
+/// that the sweep may run as often as it likes.
+pub(crate) fn queue_warning(
+    conn: &Connection,
+    templates: &Templates,
+    w: &StaffWarning<'_>,
+    now_ms: i64,
+) -> Result<usize> {
+    let n = NewNotice {
+        id: notice_id(&format!("{}/{}", w.case_id, w.account_id), w.kind),
+        kind: w.kind,
+        text: templates.render(w.kind, &w.vars),
+    };
+    insert(conn, &n, w.case_id, w.case_number, w.phone, now_ms)
 }
 
 const COLUMNS: &str = "id, case_id, case_number, kind, phone, text, created_at, state, attempts, next_at, last_error, sent_at";

@@ -348,3 +348,33 @@ fn a_refused_notice_fails_with_its_reason_and_can_be_queued_again() {
     assert!(retry(&conn, &n.id, at + 5).unwrap());
     assert_eq!(claim_due(&conn, at + 5, 10, 500).unwrap()[0].attempts, 1);
 }
+
+#[test]
+fn a_villages_warnings_are_sent_by_its_townships_first_node_and_everyone_elses_by_its_own() {
+    let mut r = roster();
+    let nodes: Vec<(String, String, u32)> = r
+        .members
+        .values()
+        .map(|m| (m.node_id.clone(), m.station.clone(), m.ordinal))
+        .collect();
+    let pick = |r: &Roster, holder: &str| {
+        warning_node(
+            r,
+            nodes.iter().map(|(a, b, c)| (a.as_str(), b.as_str(), *c)),
+            holder,
+        )
+    };
+    assert_eq!(pick(&r, "V").as_deref(), Some("t1"));
+    assert_eq!(pick(&r, "T").as_deref(), Some("t1"));
+    assert_eq!(pick(&r, "C").as_deref(), Some("c1"));
+    assert_eq!(pick(&r, "X"), None, "an unknown station has no warner");
+    r.revoked.insert(
+        "t1".into(),
+        crate::network::Revocation {
+            by: "c1".into(),
+            at: 0,
+            reason: "lost".into(),
+        },
+    );
+    assert_eq!(pick(&r, "V").as_deref(), Some("t2"));
+}

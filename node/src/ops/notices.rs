@@ -212,3 +212,121 @@ pub(crate) fn set_template(node: &mut Node, kind: NoticeKind, text: Option<&str>
     })?;
     node.refresh()
 }
+
+/// The cases at most one sweep warns about; the rest wait for the next sweep.
+const WARN_SWEEP: usize = 2_000;
+
+/// Implements [`Node::queue_light_warnings`]: for every station this node warns for (its own,
+/// and a township's villages, see [`notice::warning_node`]), every open case held there whose
+/// light is yellow or red queues one warning per person of the station who handles cases
+/// (window clerks and proxy agents, not disabled, with a phone). Run by the sender on each
+/// pass: lights change with the date, not only with events, so a sweep is what notices them.
+pub(crate) fn queue_light_warnings(node: &mut Node) -> Result<usize> {
+    use crate::case::deadline::Light;
+    use crate::query::{CaseFilter, Sort};
+    use crate::role::Role;
+    let me = node.identity().clone();
+    let warned: Vec<String> = {
+        let net = &node.net;
+        let nodes: Vec<(String, String, u32)> = net
+            .roster
+            .members
+            .values()
+            .map(|m| (m.node_id.clone(), m.station.clone(), m.ordinal))
+            .chain(net.members.certs().values().map(|c| {
+                (
+                    c.body.node_id.clone(),
+                    c.body.station.code.clone(),
+                    c.body.ordinal,
+                )
+            }))
+            .collect();
+        let mut stations = vec![me.station.clone()];
+        stations.extend(
+            net.roster
+                .stations
+                .values()
+                .filter(|s| s.parent == me.station)
+                .map(|s| s.code.clone()),
+        );
+        stations
+            .into_iter()
+            .filter(|holder| {
+                notice::warning_node(
+                    &net.roster,
+                    nodes.iter().map(|(a, b, c)| (a.as_str(), b.as_str(), *c)),
+                    holder,
+                )
+                .as_deref()
+                    == Some(me.node_id.as_str())
+            })
+            .collect()
+    };
+    let now = node.now_ms();
+    let mut added = 0;
+    for holder in warned {
+        let staff: Vec<(String, String)> = node
+            .accounts()
+            .of_station(&holder)
+            .into_iter()
+            .filter(|a| {
+                a.disabled.is_none()
+                    && matches!(a.role, Some(Role::Clerk | Role::Agent))
+                    && !a.phone.trim().is_empty()
+            })
+            .map(|a| (a.id.clone(), a.phone.trim().to_string()))
+            .collect();
+        if staff.is_empty() {
+            continue;
+        }
+        let rows = node.list(&CaseFilter {
+            holder: Some(holder.clone()),
+            due_soon: true,
+            sort: Sort::Due,
+            limit: WARN_SWEEP,
+            ..CaseFilter::default()
+        })?;
+        let station = node
+            .net
+            .roster
+            .station(&holder)
+            .map_or_else(|| holder.clone(), |s| s.name.clone());
+        let templates = node.net.templates.clone();
+        added += node.store().write(|wtx| {
+            let mut added = 0;
+            for row in &rows {
+                let kind = match row.light.as_deref() {
+                    Some(l) if l == Light::Yellow.as_str() => NoticeKind::DueSoon,
+                    Some(l) if l == Light::Red.as_str() || l == Light::Severe.as_str() => {
+                        NoticeKind::Overdue
+                    }
+                    _ => continue,
+                };
+                let vars = notice::Vars {
+                    number: row.number.clone(),
+                    item: row.item_name.clone(),
+                    station: station.clone(),
+                    due: row.due_on.clone().unwrap_or_default(),
+                    ..notice::Vars::default()
+                };
+                for (account_id, phone) in &staff {
+                    added += notice::queue_warning(
+                        wtx.sql(),
+                        &templates,
+                        &notice::StaffWarning {
+                            case_id: &row.id,
+                            case_number: &row.number,
+                            kind,
+                            account_id,
+                            phone,
+                            vars: vars.clone(),
+                        },
+                        now,
+                    )?;
+                }
+            }
+            Ok(added)
+        })?;
+    }
+    Ok(added)
+}

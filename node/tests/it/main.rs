@@ -19,3 +19,4 @@ mod ranking;
 mod search;
 mod store;
 mod transitions;
+mod warnings;
