@@ -57,6 +57,7 @@ impl StartView {
             "settings-catalog" => StartView::Settings(SettingsTab::Catalog),
             "settings-calendar" => StartView::Settings(SettingsTab::Calendar),
             "settings-people" => StartView::Settings(SettingsTab::People),
+            "settings-templates" => StartView::Settings(SettingsTab::Templates),
             "signin" => StartView::SignIn,
             _ => return None,
         })
@@ -75,6 +76,8 @@ pub enum SettingsTab {
     Calendar,
     /// The operator accounts (人员).
     People,
+    /// The notice templates (短信模板).
+    Templates,
 }
 
 /// A change to a network document (city only) made from the settings screen, one item or one
@@ -102,6 +105,13 @@ pub enum NetworkEdit {
         /// Its rule.
         rule: YearRule,
     },
+    /// Change a notice template (`None`: back to the default).
+    SetTemplate {
+        /// Which notice.
+        kind: yizhan_node::notice::NoticeKind,
+        /// The new text.
+        text: Option<String>,
+    },
 }
 
 impl NetworkEdit {
@@ -113,6 +123,7 @@ impl NetworkEdit {
             NetworkEdit::RetireItem { code, retired } => n.set_item_retired(&code, retired),
             NetworkEdit::RemoveItem(code) => n.remove_item(&code),
             NetworkEdit::SetYear { year, rule } => n.set_calendar_year(year, rule),
+            NetworkEdit::SetTemplate { kind, text } => n.set_notice_template(kind, text.as_deref()),
         }
     }
 
@@ -128,6 +139,15 @@ impl NetworkEdit {
             NetworkEdit::RetireItem { code, .. } => format!("{} {code}", t.edit_restored),
             NetworkEdit::RemoveItem(code) => format!("{} {code}", t.edit_removed),
             NetworkEdit::SetYear { year, .. } => format!("{} {year}", t.edit_year),
+            NetworkEdit::SetTemplate {
+                kind,
+                text: Some(_),
+            } => {
+                format!("{}{}", t.templates_saved, kind.label_zh())
+            }
+            NetworkEdit::SetTemplate { kind, text: None } => {
+                format!("{}{}", t.templates_restored, kind.label_zh())
+            }
         }
     }
 }

@@ -346,6 +346,15 @@ strings! {
     doc_sep: "：", ": ";
     doc_receipt_title: "受理回执", "Acceptance receipt";
     doc_qr_caption: "扫码查询办理进度", "Scan for the progress";
+    tab_templates: "短信模板", "Notice texts";
+    templates_intro_city: "发给申请人的办理进度短信和发给工作人员的临期、超期预警。修改后随同步送达各站点。", "Texts sent to applicants at each step and to staff when a case turns yellow or red. Changes reach every station by sync.";
+    templates_intro_other: "短信内容由市政务服务中心统一设置，本站只能查看。", "The city sets the notice texts; this station can only read them.";
+    templates_placeholders: "可用占位符：", "Placeholders: ";
+    templates_changed: "（已修改）", "(changed)";
+    templates_save: "保存", "Save";
+    templates_reset: "恢复默认", "Restore default";
+    templates_saved: "已保存短信模板：", "Notice text saved: ";
+    templates_restored: "已恢复默认短信模板：", "Notice text restored: ";
     doc_notice_title: "一次性告知书", "One-time notice";
     doc_number: "办件编号", "Case number";
     doc_item: "申请事项", "Service item";

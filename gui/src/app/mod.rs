@@ -43,6 +43,7 @@ mod station;
 mod sync_panel;
 mod system;
 mod task;
+mod templates;
 mod widgets;
 
 pub use command::{Command, NetworkEdit, Screen, SettingsTab, StartView};

@@ -39,6 +39,8 @@ pub struct SettingsPanel {
     sync_form: SyncForm,
     /// The accounts tab (人员).
     pub(super) people: super::people::PeoplePanel,
+    /// The notice templates tab (短信模板).
+    templates: super::templates::TemplatesPanel,
 }
 
 /// The form of this computer's sync settings.
@@ -115,6 +117,7 @@ impl SettingsPanel {
     pub fn edit_done(&mut self, edit: &NetworkEdit, result: Result<String, String>) {
         match edit {
             NetworkEdit::SetYear { year, .. } => self.calendar.done(*year, result),
+            NetworkEdit::SetTemplate { .. } => self.templates.done(result),
             _ => self.catalog.done(edit, result),
         }
     }
@@ -131,6 +134,7 @@ impl SettingsPanel {
                 (SettingsTab::Catalog, t.tab_catalog),
                 (SettingsTab::Calendar, t.tab_calendar),
                 (SettingsTab::People, t.tab_people),
+                (SettingsTab::Templates, t.tab_templates),
             ] {
                 if ui.selectable_label(self.tab == tab, name).clicked() {
                     self.tab = tab;
@@ -148,6 +152,7 @@ impl SettingsPanel {
             SettingsTab::Catalog => self.catalog.ui(ui, cx, city),
             SettingsTab::Calendar => self.calendar.ui(ui, cx, city),
             SettingsTab::People => self.people.ui(ui, cx),
+            SettingsTab::Templates => self.templates.ui(ui, cx, city),
         }
     }
 

@@ -45,6 +45,8 @@ pub struct StationInfo {
     /// The station's public address for the progress page, if set: receipts print a QR code of
     /// it (issue #15).
     pub public_url: Option<String>,
+    /// The notice templates (issue #15), from the settings document.
+    pub templates: yizhan_node::notice::Templates,
 }
 
 impl StationInfo {
@@ -75,6 +77,7 @@ impl StationInfo {
             with_password,
             lock_minutes: node.lock_minutes()?,
             public_url: node.public_url()?,
+            templates: node.notice_templates().clone(),
             identity: node.identity().clone(),
             tier: station.tier(),
             station,

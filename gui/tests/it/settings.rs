@@ -252,3 +252,54 @@ fn a_township_sees_the_catalog_read_only_and_the_node_refuses_its_edits_in_chine
     );
     assert!(!notice.contains("city"), "{notice}");
 }
+
+/// Issue #15: the city edits a notice template in the window (settings → 短信模板); a text
+/// naming an unknown placeholder is refused with the node's reason, a good one is saved to the
+/// settings document, and 恢复默认 brings the default back. A township reads them only.
+#[test]
+fn the_city_edits_the_notice_templates_and_a_township_only_reads_them() {
+    use yizhan_node::notice::NoticeKind;
+    let dir = tempfile::tempdir().unwrap();
+    let mut city = city(dir.path(), NOW);
+    let st = station("T", "北格镇便民服务中心", "township", "C");
+    city.add_station(st.clone()).unwrap();
+    let town = join(&mut city, st, &dir.path().join("town"));
+    let (handle, _) = NodeHandle::spawn(city).unwrap();
+    let mut h = window(&[("测试市政务服务中心", &handle)]);
+    open_settings_tab(&mut h, "短信模板");
+    assert!(shows(&h, "临期预警"));
+    assert!(!enabled(&h, "保存 办结"), "nothing to save before a change");
+
+    set(
+        &mut h,
+        "办结",
+        "【{station}】办件{number}已办结，请于{when}领取。",
+    );
+    press(&mut h, "保存 办结");
+    assert!(
+        shows(&h, "{when}"),
+        "the refusal names the unknown placeholder"
+    );
+    let text = |handle: &NodeHandle| {
+        handle
+            .call(|n| Ok(n.notice_templates().get(NoticeKind::Completed).to_string()))
+            .unwrap()
+    };
+    assert_eq!(text(&handle), NoticeKind::Completed.default_template());
+
+    let good = "【{station}】办件{number}已办结，请到{pickup}领取。";
+    set(&mut h, "办结", good);
+    press(&mut h, "保存 办结");
+    assert_eq!(text(&handle), good);
+    assert!(shows(&h, "已保存短信模板：办结"));
+    assert!(shows(&h, "（已修改）"));
+
+    press(&mut h, "恢复默认 办结");
+    assert_eq!(text(&handle), NoticeKind::Completed.default_template());
+
+    let (town, _) = NodeHandle::spawn(town).unwrap();
+    let mut h = window(&[("北格镇便民服务中心", &town)]);
+    open_settings_tab(&mut h, "短信模板");
+    assert!(shows(&h, "短信内容由市政务服务中心统一设置"));
+    assert!(button(&h, "保存 办结").is_none());
+}
