@@ -300,6 +300,7 @@ impl Builder<'_> {
             delegation: new.delegation(None),
             intake_by: None,
             intake_operator: Some(new.operator.clone()),
+            received: None,
             events: Vec::new(),
         };
         let mut state = fold(&doc);

@@ -723,6 +723,11 @@ mod tests {
             Ok((d("2026-03-01"), d("2026-03-01")))
         );
         assert_eq!(parse_range("2026-3-1x", ""), Err(RangeError::Format));
+        // Issue #13: the ways a clerk writes a date.
+        assert_eq!(
+            parse_range("2026/12/06", "2026-12-6"),
+            Ok((d("2026-12-06"), d("2026-12-06")))
+        );
         assert_eq!(parse_range("", "2026-02-30"), Err(RangeError::Format));
         assert_eq!(
             parse_range("2026-03-02", "2026-03-01"),

@@ -688,6 +688,22 @@ impl App {
                     pending: handle.submit(move |n| n.new_case(&new)),
                 });
             }
+            Command::IntakeAndForward(mut new, to) => {
+                new.operator = self.operator.clone();
+                let operator = self.operator.clone();
+                self.ops.push(Op::Intake {
+                    station: self.current,
+                    pending: handle.submit(move |n| {
+                        let view = n.new_case(&new)?;
+                        // The case is taken in whatever happens next: a refused forward leaves
+                        // it here, where its detail offers 转办 with the node's reason.
+                        let id = view.doc.id.clone();
+                        Ok(n
+                            .act(&id, &yizhan_node::case::Action::Forward { to }, &operator)
+                            .unwrap_or(view))
+                    }),
+                });
+            }
             Command::SetLang(lang) => self.lang = lang,
             Command::SaveSettings(settings) => self.ops.push(Op::Settings {
                 station: self.current,

@@ -42,6 +42,10 @@ pub struct CaseDoc {
     pub intake_by: Option<Actor>,
     /// The name of whoever took the case in; missing on cases taken in before issue #12.
     pub intake_operator: Option<String>,
+    /// The materials received at the window at intake, for a case taken in without an agent
+    /// (an agent's are in `delegation.handed_over`); missing on cases taken in before issue #13,
+    /// whose received materials were not recorded.
+    pub received: Option<Vec<String>>,
     /// The append-only event log.
     pub events: Vec<Event>,
 }
@@ -282,6 +286,7 @@ mod tests {
             delegation: None,
             intake_by: None,
             intake_operator: None,
+            received: None,
             events: vec![],
         }
     }

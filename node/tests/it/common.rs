@@ -196,6 +196,7 @@ pub fn case_doc(id: &str, item: ItemSnapshot, origin: &str, created_at: i64) -> 
         delegation: None,
         intake_by: None,
         intake_operator: None,
+        received: None,
         events: Vec::new(),
     }
 }

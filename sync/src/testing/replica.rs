@@ -148,6 +148,7 @@ impl MemReplica {
             delegation: None,
             intake_by: None,
             intake_operator: None,
+            received: None,
             events: Vec::new(),
         };
         let mut am = Automerge::new();
