@@ -148,7 +148,10 @@ pub fn mask_phone(s: &str) -> String {
 pub fn is_valid_phone(s: &str) -> bool {
     let s = s.trim();
     let s = s.strip_prefix("+86").unwrap_or(s);
-    if !s.chars().all(|c| c.is_ascii_digit() || c == '-' || c == ' ') {
+    if !s
+        .chars()
+        .all(|c| c.is_ascii_digit() || c == '-' || c == ' ')
+    {
         return false;
     }
     let digits: Vec<u8> = s

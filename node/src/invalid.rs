@@ -145,7 +145,7 @@ impl fmt::Display for Invalid {
             Invalid::TooLong { max } => write!(f, "is longer than {max} characters"),
             Invalid::ControlCharacters => f.write_str("contains control characters"),
             Invalid::Phone => f.write_str(
-                "must be an 11-digit mobile number or a landline with its area code (e.g. 0351-1234567)",
+                "must be an 11-digit mobile number or a landline with its area code (e.g. 0351-7654321)",
             ),
             Invalid::IdNumber(e) => write!(f, "{e}"),
             Invalid::NotDelegated => {
@@ -242,7 +242,7 @@ mod tests {
             (
                 "phone",
                 Invalid::Phone,
-                "invalid phone: must be an 11-digit mobile number or a landline with its area code (e.g. 0351-1234567)",
+                "invalid phone: must be an 11-digit mobile number or a landline with its area code (e.g. 0351-7654321)",
             ),
             (
                 "ID number",

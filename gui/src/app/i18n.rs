@@ -165,7 +165,7 @@ strings! {
     county_status: "各站同步状态", "Sync status per station";
     peers_connected: "已连接", "connected";
     pending_docs: "待发送", "pending";
-    last_contact: "最近联系", "Last contact";
+    last_contact: "最后联系", "Last contact";
     // List.
     search: "搜索", "Search";
     search_hint: "办件编号、姓名、身份证号或手机号（可输后4位）", "Case number, name, ID or phone number (or its last 4)";
@@ -280,6 +280,7 @@ strings! {
     pending: "待审批", "pending";
     follow_up: "整改", "Follow-up";
     follow_up_open: "整改待回访", "Follow-up open";
+    follow_up_due: "整改期限", "Follow-up due by";
     follow_up_closed: "已回访", "Called back";
     consults: "视频咨询", "Video consults";
     minutes: "分钟", "min";
@@ -312,7 +313,7 @@ strings! {
     id_birth: "身份证号中的出生日期无效", "The birth date in the ID number is not a date";
     id_check: "身份证号无效，请核对号码", "The ID number is not valid; please check it";
     phone: "联系电话", "Phone";
-    phone_invalid: "电话应为 11 位手机号，或带区号的固定电话（如 0351-1234567）", "A phone number is an 11-digit mobile or a landline with its area code (e.g. 0351-1234567)";
+    phone_invalid: "电话应为 11 位手机号，或带区号的固定电话（如 0351-7654321）", "A phone number is an 11-digit mobile or a landline with its area code (e.g. 0351-7654321)";
     address: "住址", "Address";
     delegated: "代办（代办员代为申请）", "Delegated (taken in by a proxy agent)";
     entrustment_recorded: "已收委托书", "Letter of entrustment received";
@@ -370,6 +371,13 @@ strings! {
     // Printable documents: their text.
     doc_sep: "：", ": ";
     doc_receipt_title: "受理回执", "Acceptance receipt";
+    doc_intake_receipt_title: "收件回执", "Receipt of the application";
+    doc_received: "（已收）", " (received)";
+    doc_not_received: "（尚缺）", " (missing)";
+    doc_supplied: "（已补齐）", " (supplied)";
+    doc_sign_applicant_self: "申请人签字：______________    日期：__________", "Applicant, signature: ______________    Date: __________";
+    doc_sign_clerk: "收件人签字：______________    日期：__________", "Received by, signature: ______________    Date: __________";
+    print_intake_receipt: "生成收件回执", "Make the receipt of the application";
     doc_notice_title: "一次性告知书", "One-time notice";
     doc_number: "办件编号", "Case number";
     doc_item: "申请事项", "Service item";
@@ -492,7 +500,7 @@ strings! {
     font: "中文字体", "Chinese font";
     network_settings: "全网设置（仅市级可改）", "Network settings (city only)";
     yellow_percent: "黄灯阈值（%）", "Yellow threshold (%)";
-    yellow_hint: "剩余工作日 ≤ max(1, ⌈承诺时限 × 阈值⌉) 时亮黄灯", "Yellow when working days left ≤ max(1, ⌈promised × threshold⌉)";
+    yellow_hint: "剩下的工作日不超过承诺时限的这个百分比（不足 1 天按 1 天，有小数向上取整）时亮黄灯。", "The light turns yellow when the working days left are at most this share of the promised limit (rounded up, at least 1 day).";
     follow_up_days: "整改时限（工作日）", "Follow-up limit (working days)";
     follow_up_hint: "差评（4、5 分）后须在此期限内回访", "A rating of 4 or 5 must be followed up within this limit";
     settings_invalid: "阈值应为 1–100，整改时限应为正整数", "Threshold 1–100; follow-up limit a positive number";
@@ -646,6 +654,17 @@ strings! {
 }
 
 impl Tr {
+    /// The yellow-light rule worked out for a promised limit of 10 working days.
+    pub fn yellow_example(&self, percent: u32, days: u32) -> String {
+        if std::ptr::eq(self, &EN) {
+            format!(
+                "Example: promised 10 working days, threshold {percent}% → yellow from {days} working day(s) left."
+            )
+        } else {
+            format!("例：承诺 10 个工作日、阈值 {percent}% → 剩 {days} 个工作日时亮黄灯。")
+        }
+    }
+
     /// A number of documents (cases): "3 件" / "3".
     pub fn docs(&self, n: usize) -> String {
         if self.docs_unit.is_empty() {

@@ -20,8 +20,8 @@ use pinyin::ToPinyin as _;
 use yizhan_node::NewCase;
 use yizhan_node::case::CaseState;
 use yizhan_node::case::deadline::Deadline;
-use yizhan_node::catalog::{CaseKind, ServiceItem};
 use yizhan_node::case::materials::is_entrustment;
+use yizhan_node::catalog::{CaseKind, ServiceItem};
 use yizhan_node::idcard::validate_id_number;
 use yizhan_node::station::Tier;
 

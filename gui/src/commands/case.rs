@@ -313,11 +313,11 @@ pub fn run(ctx: &Ctx, cmd: CaseCmd) -> Result<()> {
             };
             let rows = node.list(&filter)?;
             let total = node.count(&filter)?;
-            return output::list(&rows, total, ctx.json);
+            return output::list(&rows, total, node.roster(), ctx.json);
         }
         CaseCmd::Show(t) => {
             let view = node.case(&t.case)?;
-            return output::case(&view, node.calendar(), ctx.json);
+            return output::case(&view, node.calendar(), node.roster(), ctx.json);
         }
         CaseCmd::Accept(t) => (t, Action::Accept),
         CaseCmd::AcceptWithGaps {
@@ -397,5 +397,5 @@ pub fn run(ctx: &Ctx, cmd: CaseCmd) -> Result<()> {
         ),
     };
     let view = node.act(&target.case, &action, &ctx.operator)?;
-    output::case(&view, node.calendar(), ctx.json)
+    output::case(&view, node.calendar(), node.roster(), ctx.json)
 }

@@ -75,7 +75,12 @@ fn intake(h: &mut Harness<'_, App>, name: &str, received: usize) -> String {
         click(h, m);
     }
     press(h, "登记办件");
-    h.state().open_case().expect("the new case").doc.number.clone()
+    h.state()
+        .open_case()
+        .expect("the new case")
+        .doc
+        .number
+        .clone()
 }
 
 fn status(h: &Harness<'_, App>) -> Status {
@@ -206,8 +211,15 @@ fn accepting_with_materials_missing_offers_gaps_which_are_supplied_before_granti
     let view = h.state().open_case().unwrap();
     assert_eq!(view.state.status, Status::Accepted);
     assert_eq!(view.state.gaps, m[4..]);
-    assert!(view.state.gap_promise.starts_with("2026-03-09"), "{}", view.state.gap_promise);
-    assert!(shows(&h, &format!("△ {}：容缺，承诺 2026-03-09 前补齐", m[4])));
+    assert!(
+        view.state.gap_promise.starts_with("2026-03-09"),
+        "{}",
+        view.state.gap_promise
+    );
+    assert!(shows(
+        &h,
+        &format!("△ {}：容缺，承诺 2026-03-09 前补齐", m[4])
+    ));
 
     for dept in DEPTS {
         press(&mut h, &format!("同意 {dept}"));
@@ -283,4 +295,18 @@ fn the_id_error_does_not_reveal_the_check_digit() {
     assert!(!shows(&h, "应为"));
     type_into(&mut h, "联系电话", "1234567");
     assert!(shows(&h, "带区号的固定电话"));
+}
+
+/// Issue #13: the yellow-light rule is said in words, with an example for the value shown.
+#[test]
+fn the_yellow_light_rule_is_said_in_words_with_an_example() {
+    let c = county();
+    let mut h = township_window(&c);
+    h.state_mut().push_command(Command::Show(Screen::Settings));
+    settle(&mut h);
+    assert!(shows(
+        &h,
+        "例：承诺 10 个工作日、阈值 25% → 剩 3 个工作日时亮黄灯"
+    ));
+    assert!(!shows(&h, "⌈"), "no formula");
 }

@@ -57,10 +57,7 @@ impl DetailPanel {
                 } else {
                     t.act_resume
                 };
-                if ui
-                    .add_enabled(!writing, egui::Button::new(label))
-                    .clicked()
-                {
+                if ui.add_enabled(!writing, egui::Button::new(label)).clicked() {
                     act = Some(Action::Resume);
                 }
             }
@@ -225,9 +222,12 @@ impl DetailPanel {
 
         // Every department keeps its row whatever has been decided, so that nothing moves under
         // the pointer after a sign-off; each sign-off confirms (issue #13).
-        let signs = view.doc.item.departments.iter().any(|d| {
-            ok(&format!("approve:{d}")) || ok(&format!("reject:{d}"))
-        });
+        let signs = view
+            .doc
+            .item
+            .departments
+            .iter()
+            .any(|d| ok(&format!("approve:{d}")) || ok(&format!("reject:{d}")));
         if signs {
             ui.group(|ui| {
                 ui.strong(t.approvals);
@@ -375,55 +375,58 @@ impl DetailPanel {
             egui::CollapsingHeader::new(t.act_consult)
                 .id_salt(("consult", self.generation))
                 .show(ui, |ui| {
-                let me = cx.info.station.code.clone();
-                let current = self
-                    .forms
-                    .consult_with
-                    .clone()
-                    .or_else(|| self.default_forward(cx.info, &me));
-                ui.horizontal_wrapped(|ui| {
-                    let l = ui.label(t.consult_with);
-                    egui::ComboBox::from_id_salt("consult-with")
-                        .selected_text(
-                            current
-                                .as_deref()
-                                .map_or_else(String::new, |c| cx.info.station_name(c)),
-                        )
-                        .width(200.0)
-                        .show_ui(ui, |ui| {
-                            for s in cx.info.stations.iter().filter(|s| s.code != me) {
-                                if ui
-                                    .selectable_label(current.as_deref() == Some(&s.code), &s.name)
-                                    .clicked()
-                                {
-                                    self.forms.consult_with = Some(s.code.clone());
+                    let me = cx.info.station.code.clone();
+                    let current = self
+                        .forms
+                        .consult_with
+                        .clone()
+                        .or_else(|| self.default_forward(cx.info, &me));
+                    ui.horizontal_wrapped(|ui| {
+                        let l = ui.label(t.consult_with);
+                        egui::ComboBox::from_id_salt("consult-with")
+                            .selected_text(
+                                current
+                                    .as_deref()
+                                    .map_or_else(String::new, |c| cx.info.station_name(c)),
+                            )
+                            .width(200.0)
+                            .show_ui(ui, |ui| {
+                                for s in cx.info.stations.iter().filter(|s| s.code != me) {
+                                    if ui
+                                        .selectable_label(
+                                            current.as_deref() == Some(&s.code),
+                                            &s.name,
+                                        )
+                                        .clicked()
+                                    {
+                                        self.forms.consult_with = Some(s.code.clone());
+                                    }
                                 }
-                            }
-                        })
-                        .response
-                        .labelled_by(l.id);
-                });
-                field(ui, t.consult_minutes, &mut self.forms.consult_minutes, 60.0);
-                field_multiline(ui, t.consult_summary, &mut self.forms.consult_summary);
-                let minutes: Option<u32> = self.forms.consult_minutes.trim().parse().ok();
-                if minutes.is_none() && !self.forms.consult_minutes.trim().is_empty() {
-                    error_line(ui, t.minutes_hint);
-                }
-                if ui
-                    .add_enabled(
-                        !writing && minutes.is_some() && current.is_some(),
-                        egui::Button::new(t.act_consult_submit),
-                    )
-                    .clicked()
-                    && let (Some(minutes), Some(with)) = (minutes, current)
-                {
-                    act = Some(Action::Consult {
-                        with,
-                        minutes,
-                        summary: self.forms.consult_summary.trim().to_string(),
+                            })
+                            .response
+                            .labelled_by(l.id);
                     });
-                }
-            });
+                    field(ui, t.consult_minutes, &mut self.forms.consult_minutes, 60.0);
+                    field_multiline(ui, t.consult_summary, &mut self.forms.consult_summary);
+                    let minutes: Option<u32> = self.forms.consult_minutes.trim().parse().ok();
+                    if minutes.is_none() && !self.forms.consult_minutes.trim().is_empty() {
+                        error_line(ui, t.minutes_hint);
+                    }
+                    if ui
+                        .add_enabled(
+                            !writing && minutes.is_some() && current.is_some(),
+                            egui::Button::new(t.act_consult_submit),
+                        )
+                        .clicked()
+                        && let (Some(minutes), Some(with)) = (minutes, current)
+                    {
+                        act = Some(Action::Consult {
+                            with,
+                            minutes,
+                            summary: self.forms.consult_summary.trim().to_string(),
+                        });
+                    }
+                });
         }
 
         // 督办: the open ones, the holder's answer, and a supervisor's new one.
@@ -478,69 +481,69 @@ impl DetailPanel {
             egui::CollapsingHeader::new(t.act_supervise)
                 .id_salt(("supervise", self.generation))
                 .show(ui, |ui| {
-                field_multiline(ui, t.supervise_reason, &mut self.forms.supervise_reason);
-                if self.forms.supervise_days.is_empty() {
-                    self.forms.supervise_days = "3".into();
-                }
-                field(ui, t.supervise_days, &mut self.forms.supervise_days, 60.0);
-                let days: Option<u32> = self.forms.supervise_days.trim().parse().ok();
-                if ui
-                    .add_enabled(
-                        !writing
-                            && days.is_some()
-                            && !self.forms.supervise_reason.trim().is_empty(),
-                        egui::Button::new(t.act_supervise_submit),
-                    )
-                    .clicked()
-                    && let Some(reply_days) = days
-                {
-                    act = Some(Action::Supervise {
-                        reason: self.forms.supervise_reason.trim().to_string(),
-                        reply_days,
-                    });
-                }
-            });
+                    field_multiline(ui, t.supervise_reason, &mut self.forms.supervise_reason);
+                    if self.forms.supervise_days.is_empty() {
+                        self.forms.supervise_days = "3".into();
+                    }
+                    field(ui, t.supervise_days, &mut self.forms.supervise_days, 60.0);
+                    let days: Option<u32> = self.forms.supervise_days.trim().parse().ok();
+                    if ui
+                        .add_enabled(
+                            !writing
+                                && days.is_some()
+                                && !self.forms.supervise_reason.trim().is_empty(),
+                            egui::Button::new(t.act_supervise_submit),
+                        )
+                        .clicked()
+                        && let Some(reply_days) = days
+                    {
+                        act = Some(Action::Supervise {
+                            reason: self.forms.supervise_reason.trim().to_string(),
+                            reply_days,
+                        });
+                    }
+                });
         }
         if ok("return_originals") && view.doc.delegation.is_some() {
             egui::CollapsingHeader::new(t.act_return_originals)
                 .id_salt(("return", self.generation))
                 .show(ui, |ui| {
-                if self.forms.return_items.is_empty()
-                    && let Some(d) = &view.doc.delegation
-                {
-                    self.forms.return_items = d.handed_over.join("；");
-                }
-                field_multiline(ui, t.return_items, &mut self.forms.return_items);
-                let items = Action::parse_list(&self.forms.return_items);
-                if ui
-                    .add_enabled(
-                        !writing && !items.is_empty(),
-                        egui::Button::new(t.act_return_submit),
-                    )
-                    .clicked()
-                {
-                    act = Some(Action::ReturnOriginals { items });
-                }
-            });
+                    if self.forms.return_items.is_empty()
+                        && let Some(d) = &view.doc.delegation
+                    {
+                        self.forms.return_items = d.handed_over.join("；");
+                    }
+                    field_multiline(ui, t.return_items, &mut self.forms.return_items);
+                    let items = Action::parse_list(&self.forms.return_items);
+                    if ui
+                        .add_enabled(
+                            !writing && !items.is_empty(),
+                            egui::Button::new(t.act_return_submit),
+                        )
+                        .clicked()
+                    {
+                        act = Some(Action::ReturnOriginals { items });
+                    }
+                });
         }
 
         if ok("note") {
             egui::CollapsingHeader::new(t.act_note)
                 .id_salt(("note", self.generation))
                 .show(ui, |ui| {
-                field_multiline(ui, t.note_text, &mut self.forms.note);
-                if ui
-                    .add_enabled(
-                        !writing && !self.forms.note.trim().is_empty(),
-                        egui::Button::new(t.act_note_submit),
-                    )
-                    .clicked()
-                {
-                    act = Some(Action::Note {
-                        text: self.forms.note.trim().to_string(),
-                    });
-                }
-            });
+                    field_multiline(ui, t.note_text, &mut self.forms.note);
+                    if ui
+                        .add_enabled(
+                            !writing && !self.forms.note.trim().is_empty(),
+                            egui::Button::new(t.act_note_submit),
+                        )
+                        .clicked()
+                    {
+                        act = Some(Action::Note {
+                            text: self.forms.note.trim().to_string(),
+                        });
+                    }
+                });
         }
 
         // What the station may not do now, and why (the node's own words, with station names),
@@ -558,9 +561,7 @@ impl DetailPanel {
                 .default_open(true)
                 .show(ui, |ui| {
                     for (key, why) in refused {
-                        ui.add(
-                            egui::Label::new(format!("{}：{why}", t.action_key(key))).wrap(),
-                        );
+                        ui.add(egui::Label::new(format!("{}：{why}", t.action_key(key))).wrap());
                     }
                 });
         }

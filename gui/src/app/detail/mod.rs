@@ -14,13 +14,13 @@ use super::receipt::{self, Paper};
 use super::task::Task;
 use super::widgets::{error_line, field, field_multiline, light_dot, parse_date, time};
 use super::{Command, Cx, StationInfo};
+use actions::Confirm;
 use eframe::egui;
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::PathBuf;
 use std::sync::mpsc::Receiver;
 use summary::{summary, timeline};
 use yizhan_node::CaseView;
-use actions::Confirm;
 use yizhan_node::case::fold::Status;
 use yizhan_node::case::{Action, materials};
 use yizhan_node::idcard::mask_id_number;
@@ -490,8 +490,14 @@ impl DetailPanel {
             field(ui, t.pdf_file, &mut p.path, 420.0);
         });
         ui.horizontal_wrapped(|ui| {
+            // Before acceptance the receipt is a 收件回执 (see `receipt::document`).
+            let receipt_label = if view.state.accepted_at.is_some() {
+                t.print_receipt
+            } else {
+                t.print_intake_receipt
+            };
             for (paper, label) in [
-                (Paper::Receipt, t.print_receipt),
+                (Paper::Receipt, receipt_label),
                 (Paper::Notice, t.print_notice),
             ] {
                 if ui

@@ -58,7 +58,12 @@ pub(super) fn summary(ui: &mut egui::Ui, cx: &Cx<'_>, view: &CaseView) {
                 // The letter of entrustment is said once: as a material when the item lists
                 // it (the materials row below), else here (issue #13).
                 let mut text = format!("{} {}", t.agent, d.agent);
-                if !doc.item.materials.iter().any(|m| materials::is_entrustment(m)) {
+                if !doc
+                    .item
+                    .materials
+                    .iter()
+                    .any(|m| materials::is_entrustment(m))
+                {
                     text.push_str(&format!(
                         " · {} {}",
                         t.entrustment,
@@ -131,8 +136,7 @@ pub(super) fn summary(ui: &mut egui::Ui, cx: &Cx<'_>, view: &CaseView) {
                 ui.vertical(|ui| {
                     for line in lines {
                         let (mark, word) = material_word(t, &line.state);
-                        let mut text =
-                            egui::RichText::new(format!("{mark} {}：{word}", line.name));
+                        let mut text = egui::RichText::new(format!("{mark} {}：{word}", line.name));
                         if line.state.outstanding() {
                             text = text.color(ui.visuals().warn_fg_color);
                         }
@@ -169,7 +173,8 @@ pub(super) fn summary(ui: &mut egui::Ui, cx: &Cx<'_>, view: &CaseView) {
                     (Some(at), _) => ui.label(format!("{} {}", t.follow_up_closed, time(at))),
                     (None, due) => {
                         let overdue = d.follow_up_overdue(view.today);
-                        let text = format!("{} {} {}", t.follow_up_open, t.col_due, fmt(due));
+                        let text =
+                            format!("{} · {} {}", t.follow_up_open, t.follow_up_due, fmt(due));
                         if overdue {
                             ui.colored_label(ui.visuals().error_fg_color, text)
                         } else {

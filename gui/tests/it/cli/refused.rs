@@ -714,8 +714,14 @@ fn a_seven_digit_phone_number_is_refused_and_mobiles_and_landlines_are_taken() {
         )));
         let number = created["number"].as_str().expect("number").to_string();
         let shown = y.json(&["case", "show", &number]);
-        let got = shown["applicant"]["phone"].as_str().unwrap_or_default().to_string();
-        assert!(got.ends_with(&masked[masked.len() - 4..]) && got.contains('*'), "{phone}: {got}");
+        let got = shown["applicant"]["phone"]
+            .as_str()
+            .unwrap_or_default()
+            .to_string();
+        assert!(
+            got.ends_with(&masked[masked.len() - 4..]) && got.contains('*'),
+            "{phone}: {got}"
+        );
         let human = y.ok(&["case", "show", &number]);
         assert!(!human.contains(phone), "{human}");
     }
