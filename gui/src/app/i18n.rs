@@ -281,6 +281,7 @@ strings! {
     follow_up: "整改", "Follow-up";
     follow_up_open: "整改待回访", "Follow-up open";
     follow_up_due: "整改期限", "Follow-up due by";
+    supervise_open_case: "打开办件 / 督办", "Open / supervise";
     follow_up_closed: "已回访", "Called back";
     consults: "视频咨询", "Video consults";
     minutes: "分钟", "min";
