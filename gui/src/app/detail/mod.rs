@@ -70,7 +70,7 @@ pub struct DetailPanel {
     loaded_version: u64,
     load: Task<CaseView>,
     probes: BTreeMap<String, Result<(), String>>,
-    probe_task: Task<Vec<(String, Result<(), (String, bool)>)>>,
+    probe_task: Task<Vec<(String, Probe)>>,
     probe_tag: u64,
     forms: Forms,
     /// The decision waiting for confirmation.
@@ -88,6 +88,10 @@ pub struct DetailPanel {
     /// When the case number was last copied (the "已复制" feedback shows for a moment).
     copied_at: Option<f64>,
 }
+
+/// One action checked on the store thread: allowed, or the node's reason in the window's words
+/// and whether it is worth listing (see `helps`).
+type Probe = Result<(), (String, bool)>;
 
 /// The printable documents of the open case: where to write them, and the write in flight.
 #[derive(Debug, Default)]
