@@ -76,7 +76,8 @@ pub struct DemoCounty {
     _tmp: Option<tempfile::TempDir>,
 }
 
-/// Takes in a delegated case at a village and forwards it to the village's township.
+/// Takes in a delegated case at a village and forwards it to the village's township; its case
+/// number (what the headless demo prints: a clerk reads numbers, not ids).
 fn village_intake(node: &mut Node, rng: &mut Rng) -> yizhan_node::Result<String> {
     let township = node.station()?.parent.clone();
     let view = node.new_case(&NewCase {
@@ -89,7 +90,7 @@ fn village_intake(node: &mut Node, rng: &mut Rng) -> yizhan_node::Result<String>
         ..NewCase::default()
     })?;
     node.act(&view.doc.id, &Action::Forward { to: township }, "代办员")?;
-    Ok(view.doc.id)
+    Ok(view.doc.number)
 }
 
 /// A few weeks' worth of work at each station, so that every screen has something to show. The

@@ -237,8 +237,9 @@ impl IntakePanel {
 
         ui.strong(t.applicant);
         let mut problems: Vec<String> = Vec::new();
-        // One row per field: the field, then what is wrong with it (or whether it is optional).
-        ui.horizontal(|ui| {
+        // One row per field: the field, then what is wrong with it (or whether it is optional),
+        // wrapped below the field when the window is too narrow for both (1024 pixels).
+        ui.horizontal_wrapped(|ui| {
             field(ui, t.applicant_name, &mut self.name, 220.0);
             if self.name.trim().is_empty() {
                 ui.weak(t.required);
@@ -248,7 +249,7 @@ impl IntakePanel {
                 problems.push(t.applicant_name.to_string());
             }
         });
-        ui.horizontal(|ui| {
+        ui.horizontal_wrapped(|ui| {
             field(ui, t.id_number, &mut self.id_number, 220.0);
             let id = self.id_number.trim();
             if id.is_empty() {
@@ -267,7 +268,7 @@ impl IntakePanel {
                 }
             }
         });
-        ui.horizontal(|ui| {
+        ui.horizontal_wrapped(|ui| {
             field(ui, t.phone, &mut self.phone, 220.0);
             if self.phone.trim().is_empty() {
                 ui.weak(t.optional);
@@ -276,7 +277,7 @@ impl IntakePanel {
                 problems.push(t.phone.to_string());
             }
         });
-        ui.horizontal(|ui| {
+        ui.horizontal_wrapped(|ui| {
             field(ui, t.address, &mut self.address, 360.0);
             ui.weak(t.optional);
         });
