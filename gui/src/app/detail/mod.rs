@@ -491,7 +491,9 @@ impl DetailPanel {
         }
         ui.strong(t.print_heading);
         ui.horizontal_wrapped(|ui| {
-            field(ui, t.pdf_file, &mut p.path, 420.0);
+            // The whole path on hover: the field shows only its start in a narrow window.
+            let whole = p.path.clone();
+            field(ui, t.pdf_file, &mut p.path, 420.0).on_hover_text(whole);
         });
         ui.horizontal_wrapped(|ui| {
             // Before acceptance the receipt is a 收件回执 (see `receipt::document`).
