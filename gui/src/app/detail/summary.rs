@@ -122,10 +122,18 @@ pub(super) fn summary(ui: &mut egui::Ui, cx: &Cx<'_>, view: &CaseView) {
             ui.end_row();
             if d.provisional() {
                 ui.label("");
-                ui.colored_label(
-                    crate::app::widgets::light_color(yizhan_node::case::Light::Yellow),
-                    t.provisional_note(d.uncovered_year),
-                );
+                // Wrapped in the value column: at 1024 pixels the note is longer than it.
+                ui.scope(|ui| {
+                    ui.set_max_width(width);
+                    ui.add(
+                        egui::Label::new(
+                            egui::RichText::new(t.provisional_note(d.uncovered_year)).color(
+                                crate::app::widgets::light_color(yizhan_node::case::Light::Yellow),
+                            ),
+                        )
+                        .wrap(),
+                    );
+                });
                 ui.end_row();
             }
             // Every material and where it stands: received, missing, asked for, promised
