@@ -76,20 +76,37 @@ pub struct DemoCounty {
     _tmp: Option<tempfile::TempDir>,
 }
 
-/// Takes in a delegated case at a village and forwards it to the village's township.
+/// The materials of an item, as a clerk ticks them when the applicant brought everything
+/// (issue #13: what was received is recorded at intake); `but_last` leaves the last one out.
+fn materials_of(node: &Node, item: &str, but_last: bool) -> Vec<String> {
+    let mut m = node
+        .catalog()
+        .get(item)
+        .map(|i| i.materials.clone())
+        .unwrap_or_default();
+    if but_last {
+        m.pop();
+    }
+    m
+}
+
+/// Takes in a delegated case at a village and forwards it to the village's township; its case
+/// number (what the headless demo prints: a clerk reads numbers, not ids).
 fn village_intake(node: &mut Node, rng: &mut Rng) -> yizhan_node::Result<String> {
     let township = node.station()?.parent.clone();
+    let item = *rng.pick(VILLAGE_ITEMS);
     let view = node.new_case(&NewCase {
-        item_code: (*rng.pick(VILLAGE_ITEMS)).into(),
+        item_code: item.into(),
         applicant_name: person_name(rng),
         delegated: true,
         entrustment: true,
-        handed_over: vec!["身份证复印件".into(), "户口簿复印件".into()],
+        // One material still to come: the township's one-time notice has something to ask.
+        handed_over: materials_of(node, item, true),
         operator: "代办员".into(),
         ..NewCase::default()
     })?;
     node.act(&view.doc.id, &Action::Forward { to: township }, "代办员")?;
-    Ok(view.doc.id)
+    Ok(view.doc.number)
 }
 
 /// A few weeks' worth of work at each station, so that every screen has something to show. The
@@ -105,6 +122,7 @@ fn seed(node: &mut Node, tier: &str, staff: &Staff, rng: &mut Rng) -> yizhan_nod
                     item_code: item.into(),
                     applicant_name: person_name(rng),
                     operator: "代办员".into(),
+                    handed_over: materials_of(node, item, false),
                     ..NewCase::default()
                 })?;
                 node.act(&v.doc.id, &Action::Accept, "代办员")?;
@@ -124,6 +142,7 @@ fn seed(node: &mut Node, tier: &str, staff: &Staff, rng: &mut Rng) -> yizhan_nod
                     item_code: item.into(),
                     applicant_name: person_name(rng),
                     operator: "窗口".into(),
+                    handed_over: materials_of(node, item, i % 4 == 2),
                     ..NewCase::default()
                 })?;
                 let id = v.doc.id;
@@ -167,10 +186,12 @@ fn seed(node: &mut Node, tier: &str, staff: &Staff, rng: &mut Rng) -> yizhan_nod
         }
         _ => {
             for i in 0..8 {
+                let item = *rng.pick(&["CT-001", "CT-002", "CT-009", "CT-013"]);
                 let v = node.new_case(&NewCase {
-                    item_code: (*rng.pick(&["CT-001", "CT-002", "CT-009", "CT-013"])).into(),
+                    item_code: item.into(),
                     applicant_name: person_name(rng),
                     operator: "综合窗口".into(),
+                    handed_over: materials_of(node, item, false),
                     ..NewCase::default()
                 })?;
                 if i % 2 == 0 {

@@ -17,6 +17,51 @@ use yizhan_node::network::Roster;
 use yizhan_node::query::{CaseRow, RankRow, Stats};
 use yizhan_node::{CaseView, Node};
 
+/// `s` padded with spaces to `width` columns of a terminal, counting a Chinese character as two
+/// (unicode-width), so that columns of Chinese text line up.
+fn pad(s: &str, width: usize) -> String {
+    let w = unicode_width::UnicodeWidthStr::width(s);
+    format!("{s}{}", " ".repeat(width.saturating_sub(w)))
+}
+
+/// Lines of cells, each column padded to its widest cell (the last one not padded).
+fn table(rows: &[Vec<String>]) -> Vec<String> {
+    let columns = rows.iter().map(Vec::len).max().unwrap_or(0);
+    let widths: Vec<usize> = (0..columns)
+        .map(|c| {
+            rows.iter()
+                .filter_map(|r| r.get(c))
+                .map(|s| unicode_width::UnicodeWidthStr::width(s.as_str()))
+                .max()
+                .unwrap_or(0)
+        })
+        .collect();
+    rows.iter()
+        .map(|r| {
+            let cells: Vec<String> = r
+                .iter()
+                .enumerate()
+                .map(|(i, s)| {
+                    if i + 1 == r.len() {
+                        s.clone()
+                    } else {
+                        pad(s, widths[i])
+                    }
+                })
+                .collect();
+            cells.join("  ").trim_end().to_string()
+        })
+        .collect()
+}
+
+/// A station's name from the roster held here, or its code when it is not in it.
+pub fn station_name(roster: &Roster, code: &str) -> String {
+    roster
+        .stations
+        .get(code)
+        .map_or_else(|| code.to_string(), |s| s.name.clone())
+}
+
 /// Printed after a due date that is provisional (counted into a year without a calendar rule).
 const PROVISIONAL_MARK: &str = "（暂定）";
 
@@ -75,6 +120,43 @@ pub fn status(node: &Node, data: &Path, json: bool) -> Result<()> {
     );
     outln!("节点 node:    {}", id.node_id);
     outln!("数据 data:    {}", data.display());
+    // The peers by station name, as the README says: when each was last in contact, and what
+    // it has not been sent yet.
+    let peers = node.peers()?;
+    if peers.is_empty() {
+        outln!("同步 peers:   无（尚未与其他站点联系）");
+    } else {
+        outln!("同步 peers:");
+        let rows: Vec<Vec<String>> = peers
+            .iter()
+            .map(|p| {
+                let name = if p.station.is_empty() {
+                    yizhan_node::cert::short(&p.node_id).to_string()
+                } else {
+                    station_name(roster, &p.station)
+                };
+                vec![
+                    format!("  {name}"),
+                    format!(
+                        "最后联系 {}",
+                        p.last_contact.map_or("从未".to_string(), format_ms)
+                    ),
+                    format!(
+                        "待发送 {} 件",
+                        node.pending_for(p)
+                            .map_or("-".to_string(), |n| n.to_string())
+                    ),
+                    p.last_error
+                        .as_ref()
+                        .map(|e| format!("⚠ {e}"))
+                        .unwrap_or_default(),
+                ]
+            })
+            .collect();
+        for line in table(&rows) {
+            outln!("{line}");
+        }
+    }
     if let Some(o) = node.clock_offset().filter(|o| o.warns()) {
         let (d, h, m) = o.days_hours_minutes();
         let (zh, en) = if o.fast() {
@@ -167,10 +249,10 @@ pub fn created(view: &CaseView, json: bool) -> Result<()> {
             "status": view.state.status.as_str(),
         }));
     }
+    // The case number is what a clerk reads out; the id stays in `--json`.
     outln!(
-        "{} {} {} {}",
+        "{}  {}  {}",
         view.doc.number,
-        view.doc.id,
         view.doc.item.name,
         view.state.status.label_zh()
     );
@@ -181,19 +263,37 @@ fn status_label(s: &str) -> String {
     Status::parse(s).map_or_else(|| s.to_string(), |st| st.label_zh().to_string())
 }
 
-/// `case list`.
-pub fn list(rows: &[CaseRow], total: u64, json: bool) -> Result<()> {
+/// `case list`: one line per case, columns aligned by display width, the light and status in
+/// words, the holder by name.
+pub fn list(rows: &[CaseRow], total: u64, roster: &Roster, json: bool) -> Result<()> {
     if json {
         return print_json(&json!({ "total": total, "cases": rows }));
     }
+    let mut lines = vec![vec![
+        "办件编号".to_string(),
+        "灯".to_string(),
+        "状态".to_string(),
+        "事项".to_string(),
+        "申请人".to_string(),
+        "承诺办结日".to_string(),
+        "当前承办".to_string(),
+    ]];
     for r in rows {
-        outln!(
-            "{:<26} {:<6} {:<10} {:<18} {:<8} 到期 {:<10} {}{}",
-            r.number,
-            r.light.as_deref().unwrap_or("-"),
+        let light = r
+            .light
+            .as_deref()
+            .and_then(yizhan_node::case::Light::parse)
+            .map_or("-", |l| l.label_zh());
+        let mut holder = station_name(roster, &r.holder);
+        if r.conflict {
+            holder.push_str(" ⚠冲突");
+        }
+        lines.push(vec![
+            r.number.clone(),
+            light.to_string(),
             status_label(&r.status),
-            r.item_name,
-            r.applicant,
+            r.item_name.clone(),
+            r.applicant.clone(),
             format!(
                 "{}{}",
                 r.due_on.as_deref().unwrap_or("-"),
@@ -203,11 +303,17 @@ pub fn list(rows: &[CaseRow], total: u64, json: bool) -> Result<()> {
                     ""
                 }
             ),
-            r.holder,
-            if r.conflict { " ⚠冲突" } else { "" }
-        );
+            holder,
+        ]);
     }
-    outln!("({} of {total})", rows.len());
+    for line in table(&lines) {
+        outln!("{line}");
+    }
+    outln!(
+        "共 {total} 件，显示 {} 件 ({} of {total})",
+        rows.len(),
+        rows.len()
+    );
     Ok(())
 }
 
@@ -215,9 +321,11 @@ pub fn list(rows: &[CaseRow], total: u64, json: bool) -> Result<()> {
 pub fn case(
     view: &CaseView,
     calendar: &Calendar,
+    roster: &Roster,
     notices: &[yizhan_node::notice::Notice],
     json: bool,
 ) -> Result<()> {
+    let name = |code: &str| station_name(roster, code);
     let doc = &view.doc;
     let st = &view.state;
     let d = &view.deadline;
@@ -311,8 +419,12 @@ pub fn case(
     );
     outln!(
         "  当前承办:      {}  (路径 {})",
-        st.holder,
-        st.route.join(" → ")
+        name(&st.holder),
+        st.route
+            .iter()
+            .map(|c| name(c))
+            .collect::<Vec<_>>()
+            .join(" → ")
     );
     if let Some(due) = d.due_on {
         let light = view.light.map_or("-", |l| l.label_zh());
@@ -333,21 +445,52 @@ pub fn case(
         let _ = calendar;
     }
     if !doc.item.departments.is_empty() {
-        outln!("  并联审批:      {}", approvals);
+        let words: Vec<String> = doc
+            .item
+            .departments
+            .iter()
+            .map(|dept| match st.approvals.get(dept) {
+                Some(a) if a.approved => format!("{dept} 同意"),
+                Some(a) => format!("{dept} 不同意（{}）", a.reason),
+                None => format!("{dept} 待审批"),
+            })
+            .collect();
+        outln!("  并联审批:      {}", words.join("；"));
+    }
+    // Each material and where it stands, as the window and the receipt say it.
+    {
+        use yizhan_node::case::materials::{MaterialState as M, materials};
+        let lines: Vec<String> = materials(doc, st)
+            .into_iter()
+            .map(|l| {
+                let word = match l.state {
+                    M::Received => "已收".to_string(),
+                    M::Supplied(at) => format!("已补齐 {}", format_ms(at)),
+                    M::Promised(p) => format!("容缺，承诺 {p}"),
+                    M::Requested => "已告知补正".to_string(),
+                    M::Missing => "尚缺".to_string(),
+                    M::NotRecorded => "收件时未记录".to_string(),
+                };
+                format!("{}（{word}）", l.name)
+            })
+            .collect();
+        if !lines.is_empty() {
+            outln!("  申请材料:      {}", lines.join("；"));
+        }
     }
     for sup in &st.supervisions {
         match &sup.reply {
             None => outln!(
                 "  督办:          {} {} {}（{} 个工作日内回复，待回复）",
                 format_ms(sup.at),
-                sup.station,
+                name(&sup.station),
                 sup.reason,
                 sup.reply_days
             ),
             Some(r) => outln!(
                 "  督办:          {} {} {}；{} 已回复：{}",
                 format_ms(sup.at),
-                sup.station,
+                name(&sup.station),
                 sup.reason,
                 r.operator,
                 r.text
@@ -358,7 +501,7 @@ pub fn case(
     outln!(
         "    {}  {}  收件登记",
         format_ms(doc.created_at),
-        doc.origin
+        name(&doc.origin)
     );
     for e in &st.timeline {
         let flag = match (&e.problem, e.applied) {
@@ -374,7 +517,7 @@ pub fn case(
         outln!(
             "    {}  {}  {} {}{}",
             format_ms(e.at),
-            e.station,
+            name(&e.station),
             Action::label_zh(&e.kind),
             fields.join(" "),
             flag

@@ -31,7 +31,7 @@ pub enum IdNumberError {
     #[error("ID number has an invalid birth date")]
     BirthDate,
     /// The check digit does not match.
-    #[error("ID number check digit is wrong (expected {expected})")]
+    #[error("ID number is invalid: its check digit does not match the rest of the number")]
     CheckDigit { expected: char },
 }
 
@@ -140,10 +140,64 @@ pub fn mask_phone(s: &str) -> String {
         .collect()
 }
 
+/// Whether a phone number is one a clerk can call back: an 11-digit mobile number (1, then 3–9,
+/// then nine digits) or a landline with its area code (0, then 9 to 11 more digits: a 3- or
+/// 4-digit area code and a 7- or 8-digit local number), optionally written with spaces, hyphens
+/// and a leading +86. A bare local number (7 or 8 digits) is refused: without its area code it
+/// cannot be dialled from another county.
+pub fn is_valid_phone(s: &str) -> bool {
+    let s = s.trim();
+    let s = s.strip_prefix("+86").unwrap_or(s);
+    if !s
+        .chars()
+        .all(|c| c.is_ascii_digit() || c == '-' || c == ' ')
+    {
+        return false;
+    }
+    let digits: Vec<u8> = s
+        .bytes()
+        .filter(u8::is_ascii_digit)
+        .map(|b| b - b'0')
+        .collect();
+    match digits.as_slice() {
+        [1, second, rest @ ..] => (3..=9).contains(second) && rest.len() == 9,
+        [0, rest @ ..] => (9..=11).contains(&rest.len()) && rest.first() != Some(&0),
+        _ => false,
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
     use proptest::prelude::*;
+
+    #[test]
+    fn mobiles_and_landlines_with_area_code_are_phones_and_bare_local_numbers_are_not() {
+        for ok in [
+            "13812345678",
+            "+86 138 1234 5678",
+            "0351-1234567",
+            "0351-12345678",
+            "010-12345678",
+            "03511234567",
+        ] {
+            assert!(is_valid_phone(ok), "{ok}");
+        }
+        for bad in [
+            "1234567",
+            "12345678",
+            "5551234",
+            "1381234567",
+            "12812345678",
+            "138123456789",
+            "00351-1234567",
+            "0351-12345",
+            "138-abcd-5678",
+            "",
+        ] {
+            assert!(!is_valid_phone(bad), "{bad}");
+        }
+    }
 
     #[test]
     fn phones_are_masked_by_one_rule_that_always_hides_four() {

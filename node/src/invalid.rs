@@ -51,16 +51,12 @@ pub enum Invalid {
     },
     /// A text contains control characters (other than a line break).
     ControlCharacters,
-    /// A phone number has the wrong number of digits, or other characters.
-    PhoneDigits {
-        /// The fewest digits accepted.
-        min: usize,
-        /// The most digits accepted.
-        max: usize,
-    },
+    /// A phone number is neither an 11-digit mobile number nor a landline with its area code
+    /// ([`crate::idcard::is_valid_phone`]).
+    Phone,
     /// The resident ID number does not validate.
     IdNumber(IdNumberError),
-    /// Entrustment and handed-over materials were given for a case that is not delegated.
+    /// A letter of entrustment was given for a case that is not delegated.
     NotDelegated,
     /// A batch of one created no case (a bug rather than a person's mistake, but reported as one).
     NothingCreated,
@@ -150,13 +146,12 @@ impl fmt::Display for Invalid {
             }
             Invalid::TooLong { max } => write!(f, "is longer than {max} characters"),
             Invalid::ControlCharacters => f.write_str("contains control characters"),
-            Invalid::PhoneDigits { min, max } => write!(
-                f,
-                "must be {min} to {max} digits (with optional +, - or spaces)"
+            Invalid::Phone => f.write_str(
+                "must be an 11-digit mobile number or a landline with its area code (e.g. 0351-7654321)",
             ),
             Invalid::IdNumber(e) => write!(f, "{e}"),
             Invalid::NotDelegated => {
-                f.write_str("entrustment and handed-over materials need a delegated case")
+                f.write_str("a letter of entrustment needs a delegated case")
             }
             Invalid::NothingCreated => f.write_str("nothing was created"),
             Invalid::RatingLevel => f.write_str("must be 1 (非常满意) to 5 (非常不满意)"),
@@ -253,8 +248,8 @@ mod tests {
             ),
             (
                 "phone",
-                Invalid::PhoneDigits { min: 5, max: 20 },
-                "invalid phone: must be 5 to 20 digits (with optional +, - or spaces)",
+                Invalid::Phone,
+                "invalid phone: must be an 11-digit mobile number or a landline with its area code (e.g. 0351-7654321)",
             ),
             (
                 "ID number",

@@ -95,7 +95,8 @@ pub struct NewCase {
     pub delegated: bool,
     /// The letter of entrustment was recorded (代办).
     pub entrustment: bool,
-    /// Materials handed over to the agent (代办).
+    /// Materials handed over at intake: to the agent (代办), or at the window when the case is
+    /// not delegated (kept as the document's `received`).
     pub handed_over: Vec<String>,
     /// Who is doing the intake: a name typed in at a station without accounts. Once the
     /// station has accounts, the signed-in operator's name is recorded instead.

@@ -144,6 +144,7 @@ const PUBLIC_KINDS: &[&str] = &[
     "rate",
     "follow_up",
     "return_originals",
+    "supply_gaps",
 ];
 
 /// The public view of a case as held here.
@@ -172,7 +173,7 @@ pub fn progress(view: &CaseView, station_name: &dyn Fn(&str) -> String) -> Progr
             "reject" => format!("{}：{}", field("dept"), field("reason")),
             "forward" => format!("转至{}", station_name(&field("to"))),
             "approve" => field("dept"),
-            "return_originals" => field("items"),
+            "return_originals" | "supply_gaps" => field("items"),
             _ => String::new(),
         };
         timeline.push(Step {

@@ -53,6 +53,11 @@ pub enum Refusal {
     GapsNeedMaterials,
     /// The one-time notice (一次性告知) must list every missing material.
     NoticeNeedsMaterials,
+    /// 办结 (granting) while materials accepted as missing (容缺受理) are still outstanding: they
+    /// are recorded as supplied (补齐) first, or the application is declined (不予许可).
+    GapsOutstanding(Vec<String>),
+    /// 补齐 names a material that is not an outstanding 容缺 material of the case (or none).
+    NotAGap(Vec<String>),
     /// The case is already at the station it would be forwarded to.
     AlreadyAt(String),
     /// The department does not take part in the item's approval.
@@ -184,6 +189,19 @@ impl fmt::Display for Refusal {
             Refusal::NoticeNeedsMaterials => {
                 f.write_str("the one-time notice must list every missing material")
             }
+            Refusal::GapsOutstanding(items) => write!(
+                f,
+                "materials accepted as missing are still outstanding ({}); record them as supplied or decline",
+                items.join(", ")
+            ),
+            Refusal::NotAGap(items) if items.is_empty() => {
+                f.write_str("name the outstanding materials that arrived")
+            }
+            Refusal::NotAGap(items) => write!(
+                f,
+                "not an outstanding material accepted as missing: {}",
+                items.join(", ")
+            ),
             Refusal::AlreadyAt(to) => write!(f, "the case is already at {to}"),
             Refusal::DeptNotInItem { dept, departments } => write!(
                 f,

@@ -301,6 +301,7 @@ impl Builder<'_> {
             intake_by: None,
             intake_operator: Some(new.operator.clone()),
             notices_by: None,
+            received: None,
             events: Vec::new(),
         };
         let mut state = fold(&doc);

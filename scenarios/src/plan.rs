@@ -405,6 +405,12 @@ impl Planner {
         } else {
             Action::Accept
         };
+        // A 容缺 material is supplied before the case is granted (issue #13: the transition
+        // table refuses 办结 while one is outstanding).
+        let gaps = match &accept {
+            Action::AcceptWithGaps { missing, .. } => Some(missing.clone()),
+            _ => None,
+        };
         push(steps, d, h, accept);
         let a = d;
 
@@ -514,6 +520,9 @@ impl Planner {
                         push(steps, cut.max(self.wd(a, 1)), h, action);
                     }
                     return;
+                }
+                if let Some(items) = gaps {
+                    middle.push((complete_day, 1, Action::SupplyGaps { items }));
                 }
                 middle.push((complete_day, 2, Action::Complete));
                 middle.sort_by_key(|(on, prio, _)| (*on, *prio));

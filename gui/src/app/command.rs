@@ -172,6 +172,9 @@ pub enum Command {
     },
     /// Take in a new case at the current station.
     Intake(NewCase),
+    /// Take in a new case and forward it to this station (登记并上报, a village's intake of an
+    /// item decided higher up).
+    IntakeAndForward(NewCase, String),
     /// Switch the language.
     SetLang(Lang),
     /// Replace the network settings (city only).

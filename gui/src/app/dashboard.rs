@@ -379,18 +379,35 @@ impl DashboardPanel {
         // One table for every grouping: name, cases, open, completed, on-time rate, red and
         // severe, satisfaction (departments: cases, approved, rejected, pending).
         let (header, rows): (Vec<&str>, Vec<Vec<String>>) = if self.by == Some(GroupBy::Dept) {
+            // A department's on-time rate, average handling days and satisfaction, from the
+            // ranking of the same area and range, beside its sign-offs (issue #13).
+            let ranked = |dept: &str| self.ranking.1.iter().find(|r| r.name == dept);
+            let days = |x: Option<f64>| x.map_or_else(|| "—".to_string(), |v| format!("{v:.1}"));
             (
-                vec![t.dept, t.total_cases, t.approved, t.rejected, t.pending],
+                vec![
+                    t.dept,
+                    t.total_cases,
+                    t.approved,
+                    t.rejected,
+                    t.pending,
+                    t.on_time_rate,
+                    t.ranking_days,
+                    t.satisfaction,
+                ],
                 stats
                     .depts
                     .iter()
                     .map(|d| {
+                        let r = ranked(&d.dept);
                         vec![
                             d.dept.clone(),
                             d.cases.to_string(),
                             d.approved.to_string(),
                             d.rejected.to_string(),
                             d.pending.to_string(),
+                            rate(r.and_then(|r| r.on_time_rate)),
+                            days(r.and_then(|r| r.avg_handling_days)),
+                            rate(r.and_then(|r| r.satisfaction_rate)),
                         ]
                     })
                     .collect(),
@@ -455,6 +472,9 @@ impl DashboardPanel {
                 .include_x(-0.5)
                 .include_x(chart.len().max(4) as f64 - 0.5)
                 .include_y(0.0)
+                // Stations without cases are bars of zero: the axis still starts at 0 and
+                // goes up, instead of egui_plot's -2..2 around nothing.
+                .include_y(1.0)
                 .allow_zoom(false)
                 .allow_drag(false)
                 .allow_scroll(false)
@@ -654,10 +674,19 @@ impl DashboardPanel {
                         .map(|due| cx.info.calendar.working_days_between(due, cx.info.today))
                         .filter(|n| *n > 0);
                     ui.label(late.map_or_else(String::new, |n| n.to_string()));
-                    ui.label(if r.supervisions_open > 0 {
-                        format!("{} {}", t.col_supervision, r.supervisions_open)
-                    } else {
-                        String::new()
+                    // The open 督办 count, and the way to send one: the case's detail, where a
+                    // supervisor finds the 督办 form.
+                    ui.horizontal(|ui| {
+                        if r.supervisions_open > 0 {
+                            ui.label(format!("{} {}", t.col_supervision, r.supervisions_open));
+                        }
+                        if ui
+                            .small_button(t.supervise_open_case)
+                            .on_hover_text(&r.number)
+                            .clicked()
+                        {
+                            open = Some(r.id.clone());
+                        }
                     });
                     ui.end_row();
                 }
@@ -723,6 +752,11 @@ mod tests {
             Ok((d("2026-03-01"), d("2026-03-01")))
         );
         assert_eq!(parse_range("2026-3-1x", ""), Err(RangeError::Format));
+        // Issue #13: the ways a clerk writes a date.
+        assert_eq!(
+            parse_range("2026/12/06", "2026-12-6"),
+            Ok((d("2026-12-06"), d("2026-12-06")))
+        );
         assert_eq!(parse_range("", "2026-02-30"), Err(RangeError::Format));
         assert_eq!(
             parse_range("2026-03-02", "2026-03-01"),

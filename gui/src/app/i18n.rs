@@ -165,7 +165,7 @@ strings! {
     county_status: "各站同步状态", "Sync status per station";
     peers_connected: "已连接", "connected";
     pending_docs: "待发送", "pending";
-    last_contact: "最近联系", "Last contact";
+    last_contact: "最后联系", "Last contact";
     // List.
     search: "搜索", "Search";
     search_hint: "办件编号、姓名、身份证号或手机号（可输后4位）", "Case number, name, ID or phone number (or its last 4)";
@@ -181,7 +181,7 @@ strings! {
     area: "区域", "Area";
     created_from: "登记自", "Created from";
     created_to: "至", "to";
-    date_hint: "日期格式 YYYY-MM-DD", "Dates as YYYY-MM-DD";
+    date_hint: "日期写作 2026-03-09、2026-3-9 或 2026/3/9", "Write dates as 2026-03-09, 2026-3-9 or 2026/3/9";
     only_mine: "仅本站在办", "Held here only";
     only_conflicts: "仅冲突", "Conflicts only";
     sort: "排序", "Sort";
@@ -203,6 +203,28 @@ strings! {
     checking_actions: "正在核对本站可办理的操作…", "Checking what this station may do…";
     act_accept: "受理", "Accept";
     act_resume: "恢复计时", "Resume the clock";
+    act_materials_supplied: "材料已补齐（恢复计时）", "Materials supplied (resume the clock)";
+    confirm_prefix: "确认", "Confirm: ";
+    cannot_undo: "确认后记入办件记录，不能撤回。", "Once confirmed it is recorded on the case and cannot be undone.";
+    outcome: "办理结果", "Outcome";
+    outcome_grant: "准予许可", "Granted";
+    outcome_decline: "不予许可", "Declined";
+    accept_missing_title: "以下申请材料尚未收到：", "These materials have not been received:";
+    accept_missing_hint: "可容缺受理（申请人书面承诺补齐），或一次性告知补正后再受理。", "Accept with gaps (the applicant promises them in writing), or send the one-time notice and accept later.";
+    to_gaps: "改为容缺受理…", "Accept with gaps instead…";
+    to_notice: "改为一次性告知补正", "Send the one-time notice instead";
+    accept_anyway: "仍然受理", "Accept anyway";
+    other_materials: "其他材料", "Other materials";
+    gaps_date: "承诺补齐日期", "Promised by";
+    promised_by: "前补齐", "at the latest";
+    act_supply_gaps: "容缺材料补齐…", "Missing materials supplied…";
+    act_supply_submit: "登记补齐", "Record as supplied";
+    mat_received: "已收", "received";
+    mat_supplied: "已补齐", "supplied";
+    mat_promised: "容缺，承诺", "accepted as missing, promised";
+    mat_requested: "已告知补正", "asked for";
+    mat_missing: "尚缺", "missing";
+    mat_not_recorded: "收件时未记录", "not recorded at intake";
     act_complete: "办结", "Complete";
     act_deliver: "送达", "Deliver";
     forward_to: "转办至", "Forward to";
@@ -258,6 +280,8 @@ strings! {
     pending: "待审批", "pending";
     follow_up: "整改", "Follow-up";
     follow_up_open: "整改待回访", "Follow-up open";
+    follow_up_due: "整改期限", "Follow-up due by";
+    supervise_open_case: "打开办件 / 督办", "Open / supervise";
     follow_up_closed: "已回访", "Called back";
     consults: "视频咨询", "Video consults";
     minutes: "分钟", "min";
@@ -288,15 +312,18 @@ strings! {
     id_len: "身份证号应为 18 位，现为", "An ID number has 18 characters; this has";
     id_char: "身份证号含无效字符，位置", "Invalid character in the ID number at position";
     id_birth: "身份证号中的出生日期无效", "The birth date in the ID number is not a date";
-    id_check: "身份证号校验位不符，应为", "Wrong check digit; expected";
+    id_check: "身份证号无效，请核对号码", "The ID number is not valid; please check it";
     phone: "联系电话", "Phone";
-    phone_invalid: "电话应为 5–20 位数字", "A phone number has 5 to 20 digits";
+    phone_invalid: "电话应为 11 位手机号，或带区号的固定电话（如 0351-7654321）", "A phone number is an 11-digit mobile or a landline with its area code (e.g. 0351-7654321)";
     address: "住址", "Address";
     delegated: "代办（代办员代为申请）", "Delegated (taken in by a proxy agent)";
     entrustment_recorded: "已收委托书", "Letter of entrustment received";
     handed_over_hint: "上面打勾的材料记为已交接给代办员。", "The ticked materials are recorded as handed over to the agent.";
     fix_fields: "请检查：", "Please check:";
     save_intake: "登记办件", "Take in the case";
+    save_and_forward: "登记并上报", "Take in and send up";
+    save_only: "仅登记（暂不上报）", "Take in only (send up later)";
+    entrustment_listed: "委托书在上面的申请材料中勾选。", "Tick the letter of entrustment among the materials above.";
     preview_consult: "咨询件：不计时限", "Consultation: no deadline";
     preview_instant: "即办件：当日办结", "Instant: done the same day,";
     preview_due: "若今日受理，承诺办结日", "If accepted today, due";
@@ -355,6 +382,13 @@ strings! {
     templates_reset: "恢复默认", "Restore default";
     templates_saved: "已保存短信模板：", "Notice text saved: ";
     templates_restored: "已恢复默认短信模板：", "Notice text restored: ";
+    doc_intake_receipt_title: "收件回执", "Receipt of the application";
+    doc_received: "（已收）", " (received)";
+    doc_not_received: "（尚缺）", " (missing)";
+    doc_supplied: "（已补齐）", " (supplied)";
+    doc_sign_applicant_self: "申请人签字：______________    日期：__________", "Applicant, signature: ______________    Date: __________";
+    doc_sign_clerk: "收件人签字：______________    日期：__________", "Received by, signature: ______________    Date: __________";
+    print_intake_receipt: "生成收件回执", "Make the receipt of the application";
     doc_notice_title: "一次性告知书", "One-time notice";
     doc_number: "办件编号", "Case number";
     doc_item: "申请事项", "Service item";
@@ -489,7 +523,7 @@ strings! {
     font: "中文字体", "Chinese font";
     network_settings: "全网设置（仅市级可改）", "Network settings (city only)";
     yellow_percent: "黄灯阈值（%）", "Yellow threshold (%)";
-    yellow_hint: "剩余工作日 ≤ max(1, ⌈承诺时限 × 阈值⌉) 时亮黄灯", "Yellow when working days left ≤ max(1, ⌈promised × threshold⌉)";
+    yellow_hint: "剩下的工作日不超过承诺时限的这个百分比（不足 1 天按 1 天，有小数向上取整）时亮黄灯。", "The light turns yellow when the working days left are at most this share of the promised limit (rounded up, at least 1 day).";
     follow_up_days: "整改时限（工作日）", "Follow-up limit (working days)";
     follow_up_hint: "差评（4、5 分）后须在此期限内回访", "A rating of 4 or 5 must be followed up within this limit";
     settings_invalid: "阈值应为 1–100，整改时限应为正整数", "Threshold 1–100; follow-up limit a positive number";
@@ -643,6 +677,17 @@ strings! {
 }
 
 impl Tr {
+    /// The yellow-light rule worked out for a promised limit of 10 working days.
+    pub fn yellow_example(&self, percent: u32, days: u32) -> String {
+        if std::ptr::eq(self, &EN) {
+            format!(
+                "Example: promised 10 working days, threshold {percent}% → yellow from {days} working day(s) left."
+            )
+        } else {
+            format!("例：承诺 10 个工作日、阈值 {percent}% → 剩 {days} 个工作日时亮黄灯。")
+        }
+    }
+
     /// A number of documents (cases): "3 件" / "3".
     pub fn docs(&self, n: usize) -> String {
         if self.docs_unit.is_empty() {
@@ -805,6 +850,7 @@ impl Tr {
             "supervise" => "Supervision notice",
             "reply_supervision" => "Supervision answered",
             "return_originals" => "Originals returned",
+            "supply_gaps" => "Missing materials supplied",
             _ => "Unknown event",
         }
     }
@@ -986,9 +1032,9 @@ impl Tr {
                 here.label_zh()
             ),
             Refusal::NotHolder { holder, station } => {
-                format!("办件现在由站点 {holder} 办理，不在本站（{station}）")
+                format!("办件现在由{holder}办理，不在本站（{station}）")
             }
-            Refusal::NotOnRoute { station } => format!("站点 {station} 从未经手此办件"),
+            Refusal::NotOnRoute { station } => format!("{station}从未经手此办件"),
             Refusal::WrongStatus(s) => status(s),
             Refusal::AcceptedIsDecided(s) => format!(
                 "{}；已受理的办件应作出办结或不予许可的决定，不能不予受理",
@@ -1001,7 +1047,13 @@ impl Tr {
             Refusal::FollowUpAfterDecision(s) => format!("{}；办结后才能回访", status(s)),
             Refusal::GapsNeedMaterials => "容缺受理须列明所缺的材料".into(),
             Refusal::NoticeNeedsMaterials => "一次性告知须列明全部所缺的材料".into(),
-            Refusal::AlreadyAt(to) => format!("办件已在站点 {to}"),
+            Refusal::GapsOutstanding(items) => format!(
+                "容缺材料尚未补齐（{}）：请先登记补齐，或选择不予许可",
+                items.join("；")
+            ),
+            Refusal::NotAGap(items) if items.is_empty() => "请选择已补齐的容缺材料".into(),
+            Refusal::NotAGap(items) => format!("不是本件待补齐的容缺材料：{}", items.join("；")),
+            Refusal::AlreadyAt(to) => format!("办件已在{to}"),
             Refusal::DeptNotInItem { dept, departments } => format!(
                 "部门“{dept}”不参与本事项的审批（审批部门：{}）",
                 if departments.is_empty() {
@@ -1272,11 +1324,9 @@ impl Tr {
             }
             Invalid::TooLong { max } => format!("超过 {max} 个字符"),
             Invalid::ControlCharacters => "含有控制字符".into(),
-            Invalid::PhoneDigits { min, max } => {
-                format!("应为 {min} 到 {max} 位数字（可含 +、- 或空格）")
-            }
+            Invalid::Phone => self.phone_invalid.into(),
             Invalid::IdNumber(e) => self.id_number_error(e),
-            Invalid::NotDelegated => "只有代办件才能记录委托书和交接材料".into(),
+            Invalid::NotDelegated => "只有代办件才有委托书".into(),
             Invalid::NothingCreated => "没有登记任何办件".into(),
             Invalid::RatingLevel => "应为 1（非常满意）到 5（非常不满意）".into(),
             Invalid::ReasonNeeded => "不予受理、不同意或不予许可都须写明理由".into(),
@@ -1339,7 +1389,9 @@ impl Tr {
             IdNumberError::Length(n) => format!("{} {n}", self.id_len),
             IdNumberError::Character(i) => format!("{} {i}", self.id_char),
             IdNumberError::BirthDate => self.id_birth.to_string(),
-            IdNumberError::CheckDigit { expected } => format!("{} {expected}", self.id_check),
+            // The right check digit is not said: a clerk who is told it would type it in
+            // instead of finding the mistyped digit.
+            IdNumberError::CheckDigit { .. } => self.id_check.to_string(),
         }
     }
 
@@ -1516,7 +1568,7 @@ mod tests {
             Invalid::CodeCharacters("北格 01".into()),
             Invalid::TooLong { max: 200 },
             Invalid::ControlCharacters,
-            Invalid::PhoneDigits { min: 5, max: 20 },
+            Invalid::Phone,
             Invalid::IdNumber(IdNumberError::Length(17)),
             Invalid::IdNumber(IdNumberError::Character(3)),
             Invalid::IdNumber(IdNumberError::BirthDate),

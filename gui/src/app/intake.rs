@@ -20,8 +20,10 @@ use pinyin::ToPinyin as _;
 use yizhan_node::NewCase;
 use yizhan_node::case::CaseState;
 use yizhan_node::case::deadline::Deadline;
+use yizhan_node::case::materials::is_entrustment;
 use yizhan_node::catalog::{CaseKind, ServiceItem};
 use yizhan_node::idcard::validate_id_number;
+use yizhan_node::station::Tier;
 
 /// The pinyin initials of a name, lower case; characters without a reading are kept as they are
 /// (lower-cased), so that `CT-002` or Latin letters still match.
@@ -59,17 +61,16 @@ pub struct IntakePanel {
     id_number: String,
     phone: String,
     address: String,
-    delegated: bool,
+    /// 代办, once the clerk has ticked or unticked it; until then ticked at a village station,
+    /// where nearly every case is taken in by the agent (issue #13).
+    delegated: Option<bool>,
     entrustment: bool,
     error: Option<String>,
 }
 
+/// The node's own rule, so that the form never accepts what the node would refuse.
 fn phone_problem(phone: &str) -> bool {
-    let digits = phone.chars().filter(char::is_ascii_digit).count();
-    let ok_chars = phone
-        .chars()
-        .all(|c| c.is_ascii_digit() || matches!(c, '+' | '-' | ' '));
-    !(ok_chars && (5..=20).contains(&digits))
+    !yizhan_node::idcard::is_valid_phone(phone)
 }
 
 impl IntakePanel {
@@ -236,8 +237,9 @@ impl IntakePanel {
 
         ui.strong(t.applicant);
         let mut problems: Vec<String> = Vec::new();
-        // One row per field: the field, then what is wrong with it (or whether it is optional).
-        ui.horizontal(|ui| {
+        // One row per field: the field, then what is wrong with it (or whether it is optional),
+        // wrapped below the field when the window is too narrow for both (1024 pixels).
+        ui.horizontal_wrapped(|ui| {
             field(ui, t.applicant_name, &mut self.name, 220.0);
             if self.name.trim().is_empty() {
                 ui.weak(t.required);
@@ -247,7 +249,7 @@ impl IntakePanel {
                 problems.push(t.applicant_name.to_string());
             }
         });
-        ui.horizontal(|ui| {
+        ui.horizontal_wrapped(|ui| {
             field(ui, t.id_number, &mut self.id_number, 220.0);
             let id = self.id_number.trim();
             if id.is_empty() {
@@ -266,7 +268,7 @@ impl IntakePanel {
                 }
             }
         });
-        ui.horizontal(|ui| {
+        ui.horizontal_wrapped(|ui| {
             field(ui, t.phone, &mut self.phone, 220.0);
             if self.phone.trim().is_empty() {
                 ui.weak(t.optional);
@@ -275,16 +277,26 @@ impl IntakePanel {
                 problems.push(t.phone.to_string());
             }
         });
-        ui.horizontal(|ui| {
+        ui.horizontal_wrapped(|ui| {
             field(ui, t.address, &mut self.address, 360.0);
             ui.weak(t.optional);
         });
         ui.separator();
 
-        ui.checkbox(&mut self.delegated, t.delegated);
-        if self.delegated {
+        let mut delegated = self.delegated.unwrap_or(info.tier == Tier::Village);
+        if ui.checkbox(&mut delegated, t.delegated).changed() {
+            self.delegated = Some(delegated);
+        }
+        // One source of truth for the letter of entrustment: when the item lists 委托书 as a
+        // material, its tick above is the letter received.
+        let listed = item.materials.iter().position(|m| is_entrustment(m));
+        if delegated {
             ui.indent("delegation", |ui| {
-                ui.checkbox(&mut self.entrustment, t.entrustment_recorded);
+                if listed.is_none() {
+                    ui.checkbox(&mut self.entrustment, t.entrustment_recorded);
+                } else {
+                    ui.weak(t.entrustment_listed);
+                }
                 ui.weak(t.handed_over_hint);
             });
         }
@@ -297,32 +309,64 @@ impl IntakePanel {
             ui.weak(format!("{} {}", t.fix_fields, problems.join("、")));
         }
         let can_save = problems.is_empty() && !cx.writing;
-        if ui
-            .add_enabled(can_save, egui::Button::new(t.save_intake))
-            .clicked()
-        {
-            let handed_over: Vec<String> = if self.delegated {
-                item.materials
-                    .iter()
-                    .zip(&self.checked)
-                    .filter(|(_, c)| **c)
-                    .map(|(m, _)| m.clone())
-                    .collect()
-            } else {
-                Vec::new()
-            };
+        // At a village, an item decided higher up goes up in the same step (登记并上报), so
+        // that no case waits at the village because the separate 转办 was forgotten.
+        let up = (info.tier == Tier::Village && item.tier != Tier::Village)
+            .then(|| info.station.parent.clone())
+            .filter(|p| !p.is_empty());
+        let mut save = None;
+        ui.horizontal_wrapped(|ui| {
+            if let Some(parent) = &up {
+                if ui
+                    .add_enabled(can_save, egui::Button::new(t.save_and_forward))
+                    .on_hover_text(format!("{} {}", t.forward_to, info.station_name(parent)))
+                    .clicked()
+                {
+                    save = Some(Some(parent.clone()));
+                }
+                if ui
+                    .add_enabled(can_save, egui::Button::new(t.save_only))
+                    .clicked()
+                {
+                    save = Some(None);
+                }
+            } else if ui
+                .add_enabled(can_save, egui::Button::new(t.save_intake))
+                .clicked()
+            {
+                save = Some(None);
+            }
+        });
+        if let Some(forward) = save {
+            // What was ticked is what was received: handed over to the agent, or at the window.
+            let handed_over: Vec<String> = item
+                .materials
+                .iter()
+                .zip(&self.checked)
+                .filter(|(_, c)| **c)
+                .map(|(m, _)| m.clone())
+                .collect();
+            let entrustment = delegated
+                && match listed {
+                    Some(i) => self.checked.get(i).copied().unwrap_or(false),
+                    None => self.entrustment,
+                };
             self.error = None;
-            cx.commands.push(Command::Intake(NewCase {
+            let new = NewCase {
                 item_code: item.code.clone(),
                 applicant_name: self.name.trim().to_string(),
                 id_number: self.id_number.trim().to_string(),
                 phone: self.phone.trim().to_string(),
                 address: self.address.trim().to_string(),
-                delegated: self.delegated,
-                entrustment: self.delegated && self.entrustment,
+                delegated,
+                entrustment,
                 handed_over,
                 operator: String::new(),
-            }));
+            };
+            cx.commands.push(match forward {
+                Some(to) => Command::IntakeAndForward(new, to),
+                None => Command::Intake(new),
+            });
         }
     }
 }

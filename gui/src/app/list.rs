@@ -59,15 +59,14 @@ pub enum SortKey {
     Due,
 }
 
-/// A date typed as `YYYY-MM-DD`; empty means no bound, anything else unparsable is an error.
+/// A date as a clerk types it (`2026-12-06`, `2026-12-6`, `2026/12/06`, see
+/// [`super::widgets::parse_date`]); empty means no bound, anything else unparsable is an error.
 pub(super) fn parse_date(s: &str) -> Result<Option<chrono::NaiveDate>, ()> {
     let s = s.trim();
     if s.is_empty() {
         return Ok(None);
     }
-    chrono::NaiveDate::parse_from_str(s, "%Y-%m-%d")
-        .map(Some)
-        .map_err(|_| ())
+    super::widgets::parse_date(s).map(Some).ok_or(())
 }
 
 impl FilterForm {

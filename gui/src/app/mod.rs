@@ -96,6 +96,30 @@ fn native_options() -> eframe::NativeOptions {
     }
 }
 
+/// The one line said when the window cannot open: no display reachable, or eframe's message
+/// without the source paths and details winit puts in it.
+pub fn window_error(e: &str) -> String {
+    let display = [
+        "display",
+        "Display",
+        "DISPLAY",
+        "X11",
+        "Wayland",
+        "wayland",
+        "XOpenDisplay",
+    ];
+    if display.iter().any(|w| e.contains(w)) {
+        NO_DISPLAY.to_string()
+    } else {
+        let first = e.lines().next().unwrap_or_default();
+        let plain = first.split(" at /").next().unwrap_or(first);
+        format!("cannot open the window: {plain}")
+    }
+}
+
+/// Without a display: what happened and what still works.
+pub const NO_DISPLAY: &str = "cannot open the window: no display found (DISPLAY or WAYLAND_DISPLAY); the command line works without one, see yizhan --help";
+
 /// Opens the window and runs it until it is closed.
 pub fn run_window(init: AppInit) -> anyhow::Result<()> {
     if init.stations.is_empty() {
@@ -114,7 +138,8 @@ pub fn run_window(init: AppInit) -> anyhow::Result<()> {
         native_options(),
         Box::new(move |_cc| Ok(Box::new(App::new(init).with_start(station, view)))),
     )
-    .map_err(|e| anyhow::anyhow!("cannot open the window: {e}"))
+    // winit's own message names its source file; the clerk gets one plain line (issue #13).
+    .map_err(|e| anyhow::anyhow!("{}", window_error(&e.to_string())))
 }
 
 /// Opens the start screen (first run: no store in `data` yet) and, once the user has created a
@@ -691,6 +716,23 @@ impl App {
                 self.ops.push(Op::Intake {
                     station: self.current,
                     pending: handle.submit(move |n| n.new_case(&new)),
+                });
+            }
+            Command::IntakeAndForward(mut new, to) => {
+                new.operator = self.operator.clone();
+                let operator = self.operator.clone();
+                self.ops.push(Op::Intake {
+                    station: self.current,
+                    pending: handle.submit(move |n| {
+                        let view = n.new_case(&new)?;
+                        // The case is taken in whatever happens next: a refused forward leaves
+                        // it here, where its detail offers 转办 with the node's reason.
+                        let id = view.doc.id.clone();
+                        Ok(
+                            n.act(&id, &yizhan_node::case::Action::Forward { to }, &operator)
+                                .unwrap_or(view),
+                        )
+                    }),
                 });
             }
             Command::SetLang(lang) => self.lang = lang,

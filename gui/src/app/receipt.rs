@@ -104,16 +104,20 @@ pub fn document(paper: Paper, view: &CaseView, station_name: &str, t: &Tr) -> Do
         item.legal_days,
         t.working_days
     );
+    // Each material with where it stands (received, still missing, asked for, promised under
+    // 容缺受理, supplied): the node's one answer, as the detail view shows it (issue #13).
     let materials = |lines: &mut Vec<String>| {
-        for (i, m) in item.materials.iter().enumerate() {
-            let mark = if view.state.missing.contains(m) {
-                t.doc_missing
-            } else if view.state.gaps.contains(m) {
-                t.doc_gap
-            } else {
-                ""
+        use yizhan_node::case::materials::{MaterialState as M, materials};
+        for (i, line) in materials(doc, &view.state).into_iter().enumerate() {
+            let mark = match line.state {
+                M::Received => t.doc_received,
+                M::Supplied(_) => t.doc_supplied,
+                M::Promised(_) => t.doc_gap,
+                M::Requested => t.doc_missing,
+                M::Missing => t.doc_not_received,
+                M::NotRecorded => "",
             };
-            lines.push(format!("  {}. {m}{mark}", i + 1));
+            lines.push(format!("  {}. {}{mark}", i + 1, line.name));
         }
     };
     let title = match paper {
@@ -176,11 +180,19 @@ pub fn document(paper: Paper, view: &CaseView, station_name: &str, t: &Tr) -> Do
                 if let Some(phone) = d.agent_phone.as_ref().filter(|p| !p.is_empty()) {
                     lines.push(format!("{}{sep}{phone}", t.doc_agent_phone));
                 }
-                lines.push(format!(
-                    "{}{sep}{}",
-                    t.doc_entrustment,
-                    if d.entrustment { t.yes } else { t.no }
-                ));
+                // The letter of entrustment is said once: among the materials when the item
+                // lists it.
+                if !item
+                    .materials
+                    .iter()
+                    .any(|m| yizhan_node::case::materials::is_entrustment(m))
+                {
+                    lines.push(format!(
+                        "{}{sep}{}",
+                        t.doc_entrustment,
+                        if d.entrustment { t.yes } else { t.no }
+                    ));
+                }
                 if !d.handed_over.is_empty() {
                     lines.push(format!(
                         "{}{sep}{}",
@@ -199,14 +211,23 @@ pub fn document(paper: Paper, view: &CaseView, station_name: &str, t: &Tr) -> Do
             }
             lines.push(String::new());
             lines.push(t.doc_receipt_note.to_string());
-            // A delegated case is signed by both sides, and the hand-over of materials too.
+            // A delegated case is signed by both sides, and the hand-over of materials too; a
+            // case taken in at the window by the applicant and the clerk.
+            lines.push(String::new());
             if doc.delegation.is_some() {
-                lines.push(String::new());
                 lines.push(t.doc_sign_applicant.to_string());
                 lines.push(t.doc_sign_agent.to_string());
                 lines.push(t.doc_sign_handover.to_string());
+            } else {
+                lines.push(t.doc_sign_applicant_self.to_string());
+                lines.push(t.doc_sign_clerk.to_string());
             }
-            t.doc_receipt_title
+            // Before acceptance this is an acknowledgement of receipt (收件回执), not a 受理回执.
+            if view.state.accepted_at.is_some() {
+                t.doc_receipt_title
+            } else {
+                t.doc_intake_receipt_title
+            }
         }
         Paper::Notice => {
             lines.push(format!("{}{sep}{}", t.doc_applicant, doc.applicant.name));
@@ -870,13 +891,60 @@ mod tests {
             .new_case(&NewCase {
                 item_code: "CT-001".into(),
                 applicant_name: "张三".into(),
-                phone: "8123456".into(),
+                phone: "0351-8123456".into(),
                 ..NewCase::default()
             })
             .unwrap();
         let receipt = document(Paper::Receipt, &case, "站", Lang::Zh.tr());
-        assert!(receipt.lines.iter().any(|l| l.contains("*******")));
-        assert!(!receipt.lines.iter().any(|l| l.contains("123456")));
+        assert!(receipt.lines.iter().any(|l| l.contains("*****3456")));
+        assert!(!receipt.lines.iter().any(|l| l.contains("8123456")));
+    }
+
+    /// Issue #13: before acceptance the receipt is a 收件回执, after it a 受理回执; either lists
+    /// each material as received or missing and has the applicant's and the clerk's signature
+    /// lines.
+    #[test]
+    fn the_receipt_is_titled_by_acceptance_and_lists_received_and_missing_materials() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut node = Node::init(
+            &dir.path().join("city"),
+            Clock::Fixed(NOW),
+            &InitParams {
+                network_name: "测试市".into(),
+                code: "C".into(),
+                name: "测试市政务服务中心".into(),
+            },
+        )
+        .unwrap();
+        let materials = node.catalog().get("CT-001").unwrap().materials.clone();
+        let case = node
+            .new_case(&NewCase {
+                item_code: "CT-001".into(),
+                applicant_name: "张三".into(),
+                handed_over: materials[..2].to_vec(),
+                ..NewCase::default()
+            })
+            .unwrap();
+        let t = Lang::Zh.tr();
+        let receipt = document(Paper::Receipt, &case, "站", t);
+        assert_eq!(receipt.title, "收件回执");
+        let has = |d: &Document, s: &str| d.lines.iter().any(|l| l.contains(s));
+        assert!(
+            has(&receipt, &format!("{}（已收）", materials[0])),
+            "{:?}",
+            receipt.lines
+        );
+        assert!(
+            has(&receipt, &format!("{}（尚缺）", materials[2])),
+            "{:?}",
+            receipt.lines
+        );
+        assert!(has(&receipt, "申请人签字") && has(&receipt, "收件人签字"));
+        let accepted = node.act(&case.doc.id, &Action::Accept, "窗口一号").unwrap();
+        assert_eq!(
+            document(Paper::Receipt, &accepted, "站", t).title,
+            "受理回执"
+        );
     }
 
     /// Issue #10: a case accepted on 2026-12-28 with ten promised working days is due in 2027,

@@ -209,7 +209,28 @@ impl SettingsPanel {
                 .num_columns(3)
                 .show(ui, |ui| {
                     field(ui, t.yellow_percent, &mut self.yellow, 60.0);
-                    ui.weak(t.yellow_hint);
+                    // The rule in words, with the example worked out for the value typed.
+                    let example = self
+                        .yellow
+                        .trim()
+                        .parse::<u32>()
+                        .ok()
+                        .filter(|p| (1..=100).contains(p))
+                        .map(|p| {
+                            let s = Settings {
+                                yellow_percent: p,
+                                ..cx.info.settings
+                            };
+                            t.yellow_example(p, s.yellow_threshold(10))
+                        })
+                        .unwrap_or_default();
+                    ui.vertical(|ui| {
+                        ui.set_max_width(460.0);
+                        ui.add(egui::Label::new(t.yellow_hint).wrap());
+                        if !example.is_empty() {
+                            ui.add(egui::Label::new(egui::RichText::new(example).weak()).wrap());
+                        }
+                    });
                     ui.end_row();
                     field(ui, t.follow_up_days, &mut self.follow_up, 60.0);
                     ui.weak(t.follow_up_hint);

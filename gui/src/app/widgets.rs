@@ -153,3 +153,51 @@ pub fn qr(ui: &mut egui::Ui, text: &str, size: f32) -> Option<egui::Response> {
     }
     Some(response)
 }
+
+/// A date as a clerk types it: `2026-12-06`, `2026-12-6`, `2026/12/06`, `2026.12.6` or
+/// `2026年12月6日`; `None` for anything else.
+pub fn parse_date(s: &str) -> Option<chrono::NaiveDate> {
+    let s = s.trim().trim_end_matches('日');
+    let parts: Vec<&str> = s.split(['-', '/', '.', '年', '月']).collect();
+    let [y, m, d] = parts.as_slice() else {
+        return None;
+    };
+    let num = |p: &str| {
+        (!p.is_empty() && p.len() <= 4 && p.bytes().all(|b| b.is_ascii_digit()))
+            .then(|| p.parse::<u32>().ok())
+            .flatten()
+    };
+    let year = i32::try_from(num(y)?).ok().filter(|y| *y >= 1900)?;
+    chrono::NaiveDate::from_ymd_opt(year, num(m)?, num(d)?)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn dates_are_read_as_clerks_type_them() {
+        let day = chrono::NaiveDate::from_ymd_opt(2026, 12, 6);
+        for s in [
+            "2026-12-06",
+            "2026-12-6",
+            "2026/12/06",
+            "2026/12/6",
+            " 2026.12.06 ",
+            "2026年12月6日",
+        ] {
+            assert_eq!(parse_date(s), day, "{s}");
+        }
+        for s in [
+            "",
+            "2026-13-01",
+            "2026-02-30",
+            "06/12/2026",
+            "2026-12",
+            "abc",
+            "26-12-06",
+        ] {
+            assert_eq!(parse_date(s), None, "{s}");
+        }
+    }
+}

@@ -313,12 +313,12 @@ pub fn run(ctx: &Ctx, cmd: CaseCmd) -> Result<()> {
             };
             let rows = node.list(&filter)?;
             let total = node.count(&filter)?;
-            return output::list(&rows, total, ctx.json);
+            return output::list(&rows, total, node.roster(), ctx.json);
         }
         CaseCmd::Show(t) => {
             let view = node.case(&t.case)?;
             let notices = node.case_notices(&view.doc.id)?;
-            return output::case(&view, node.calendar(), &notices, ctx.json);
+            return output::case(&view, node.calendar(), node.roster(), &notices, ctx.json);
         }
         CaseCmd::Accept(t) => (t, Action::Accept),
         CaseCmd::AcceptWithGaps {
@@ -399,5 +399,5 @@ pub fn run(ctx: &Ctx, cmd: CaseCmd) -> Result<()> {
     };
     let view = node.act(&target.case, &action, &ctx.operator)?;
     let notices = node.case_notices(&view.doc.id)?;
-    output::case(&view, node.calendar(), &notices, ctx.json)
+    output::case(&view, node.calendar(), node.roster(), &notices, ctx.json)
 }

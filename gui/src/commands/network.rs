@@ -242,11 +242,12 @@ fn peer_list(node: &Node, json: bool) -> Result<()> {
         outln!("{}", serde_json::Value::Array(v));
         return Ok(());
     }
+    let roster = node.roster();
     for p in peers {
         outln!(
-            "{} {:<10} {:<24} 最近联系 {}{}",
+            "{} {} {:<24} 最后联系 {}{}",
             &p.node_id[..16.min(p.node_id.len())],
-            p.station,
+            crate::output::station_name(roster, &p.station),
             p.addrs.join(","),
             p.last_contact
                 .map_or("-".to_string(), yizhan_node::clock::format_ms),
@@ -390,6 +391,18 @@ pub fn sync_once(node: Node, data: &Path, timeout: Duration, json: bool) -> Resu
     if peers.is_empty() {
         bail!("no peers known: add one with `yizhan peer add NODE_ID ADDR:PORT`");
     }
+    // Each peer by its station's name in the human summary (issue #13).
+    let names: std::collections::HashMap<String, String> = peers
+        .iter()
+        .map(|p| {
+            let name = if p.station.is_empty() {
+                yizhan_node::cert::short(&p.node_id).to_string()
+            } else {
+                crate::output::station_name(node.roster(), &p.station)
+            };
+            (p.node_id.clone(), name)
+        })
+        .collect();
     let (handle, thread) = NodeHandle::spawn(node)?;
     let rt = runtime()?;
     let started = Instant::now();
@@ -450,15 +463,15 @@ pub fn sync_once(node: Node, data: &Path, timeout: Duration, json: bool) -> Resu
         );
     } else {
         for (id, r) in &results {
+            let name = names.get(id).cloned().unwrap_or_else(|| id.clone());
             match r {
                 Ok(r) => outln!(
-                    "{} ✓ 收 {} 发 {}，{} ms",
-                    &id[..16.min(id.len())],
+                    "{name} ✓ 收到 {} 件，发出 {} 件，{} ms",
                     r.stats.docs_in,
                     r.stats.docs_out,
                     r.ms
                 ),
-                Err(e) => outln!("{} ✗ {e}", &id[..16.min(id.len())]),
+                Err(e) => outln!("{name} ✗ {e}"),
             }
         }
     }

@@ -12,6 +12,9 @@ pub fn open_window(ctx: &Ctx) -> Result<()> {
     if !ctx.data.join(yizhan_node::store::STORE_FILE).exists() && has_display() {
         return yizhan::app::run_start(ctx.data.clone(), ctx.clock, yizhan::demo::open_for_window);
     }
+    if !has_display() {
+        anyhow::bail!("{}", yizhan::app::NO_DISPLAY);
+    }
     let node = ctx.open()?;
     let label = node
         .station()

@@ -124,6 +124,11 @@ fn headless_demo_cut_a_village_take_in_cases_restore_and_see_them_at_the_city() 
         .map(str::to_string)
         .collect();
     assert_eq!(ids.len(), 2, "{took}");
+    // Case numbers, not UUIDs (issue #13).
+    assert!(
+        ids.iter().all(|n| n.starts_with("V11-") && n.len() < 30),
+        "{took}"
+    );
     // Bad commands are answered with a clear error and change nothing.
     demo.send("new V99 1");
     demo.expect("error: no station V99");

@@ -16,3 +16,4 @@ mod settings;
 mod start;
 mod sync_e2e;
 mod window;
+mod window_clerk;

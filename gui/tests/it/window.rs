@@ -102,13 +102,15 @@ fn intake_at_village(h: &mut Harness<'_, App>) -> String {
     settle(h);
     type_into(h, "申请人姓名", "张三");
     type_into(h, "身份证号", "11010519491231002X");
-    click(h, "代办（代办员代为申请）");
+    // At a village 代办 is ticked already (issue #13).
     click(h, "已收委托书");
     // The guide's first material is ticked: handed over to the agent.
     let catalog = yizhan_node::catalog::Catalog::default_catalog();
     let first = catalog.get(ITEM).unwrap().materials[0].clone();
     click(h, &first);
-    press(h, "登记办件");
+    // 仅登记: these tests forward by hand; `intake_at_a_village_sends_the_case_up_in_one_step`
+    // covers 登记并上报.
+    press(h, "仅登记（暂不上报）");
     let view = h.state().open_case().expect("the new case is shown");
     assert_eq!(view.doc.item.code, ITEM);
     assert_eq!(view.doc.origin, "V");
@@ -127,7 +129,9 @@ fn a_delegated_case_from_village_intake_to_the_follow_up_of_a_bad_rating() {
 
     // The acceptance receipt is written beside the village's store (off the UI thread), when
     // there is a Chinese font to embed; without one the window says which package to install.
-    press(&mut h, "生成受理回执");
+    // Not accepted yet: a 收件回执 (issue #13).
+    assert!(button(&h, "生成受理回执").is_none());
+    press(&mut h, "生成收件回执");
     if yizhan::app::fonts::find_cjk_font().is_some() {
         assert!(h.query_by_label_contains("已生成").is_some());
         let pdf = c
@@ -150,8 +154,10 @@ fn a_delegated_case_from_village_intake_to_the_follow_up_of_a_bad_rating() {
         "{why}"
     );
 
-    // Forward up to the township (its parent is preselected).
+    // Forward up to the township (its parent is preselected), confirmed.
     press(&mut h, "转办");
+    assert_eq!(h.state().open_case().unwrap().state.holder, "V");
+    press(&mut h, "确认转办");
     let view = h.state().open_case().unwrap();
     assert_eq!(view.state.holder, "T");
     assert_eq!(view.state.route, ["V", "T"]);
@@ -168,24 +174,28 @@ fn a_delegated_case_from_village_intake_to_the_follow_up_of_a_bad_rating() {
     click(&mut h, &number);
     assert_eq!(status(&h), Status::Submitted);
 
+    // Materials are missing: 受理 asks first; this clerk accepts anyway.
     press(&mut h, "受理");
+    assert_eq!(status(&h), Status::Submitted);
+    press(&mut h, "仍然受理");
     assert_eq!(status(&h), Status::Accepted);
 
-    // The one-time notice is prefilled with the guide's materials.
+    // The one-time notice starts from what was not handed over.
     press(&mut h, "一次性告知补正");
     assert_eq!(status(&h), Status::AwaitingMaterials);
     assert!(!h.state().open_case().unwrap().state.missing.is_empty());
-    press(&mut h, "恢复计时");
+    press(&mut h, "材料已补齐（恢复计时）");
     assert_eq!(status(&h), Status::Accepted);
 
-    // Completion waits for both departments.
-    assert!(button(&h, "办结").is_none());
+    // Completion waits for both departments: 办结 offers only 不予许可 until then.
     for dept in DEPTS {
         press(&mut h, &format!("同意 {dept}"));
+        press(&mut h, "确认同意");
     }
     let approvals = &h.state().open_case().unwrap().state.approvals;
     assert!(DEPTS.iter().all(|d| approvals[*d].approved));
     press(&mut h, "办结");
+    press(&mut h, "确认办结");
     assert_eq!(status(&h), Status::Completed);
 
     // A rating of 5 (非常不满意, 差评) opens a follow-up, shown on the case.
@@ -196,6 +206,9 @@ fn a_delegated_case_from_village_intake_to_the_follow_up_of_a_bad_rating() {
     assert_eq!(view.state.rating.as_ref().unwrap().level, 5);
     assert!(view.deadline.follow_up_due.is_some());
     assert!(h.query_by_label_contains("整改待回访").is_some());
+    // Issue #13: the follow-up's deadline is called 整改期限, not 承诺办结日.
+    assert!(shows(&h, "整改期限"));
+    assert!(!shows(&h, "整改待回访 承诺办结日"));
 
     // The timeline shows who did what where.
     assert_eq!(h.query_all_by_label("部门同意").count(), 2);
@@ -211,6 +224,10 @@ fn the_steps_the_tier_does_not_allow_are_refused_with_the_nodes_reason() {
     // Nothing that decides a township item is offered at the village (asking for missing
     // materials is: the agent tells the villager what to bring).
     assert!(button(&h, "一次性告知补正").is_some());
+    assert!(
+        shows(&h, "由乡镇便民服务中心受理"),
+        "the reason is listed in words"
+    );
     for label in ["受理", "办结", "提交评价", "记录回访"] {
         assert!(button(&h, label).is_none(), "{label} is offered");
     }
@@ -244,6 +261,7 @@ fn the_steps_the_tier_does_not_allow_are_refused_with_the_nodes_reason() {
 
     // After the forward, the village no longer holds the case and may not forward it again.
     press(&mut h, "转办");
+    press(&mut h, "确认转办");
     assert!(button(&h, "转办").is_none());
     assert!(h.state().action_checks()["forward"].is_err());
 
@@ -276,6 +294,7 @@ fn the_window_opens_on_the_inbox_and_a_case_number_can_be_copied() {
     assert_eq!(h.state().screen(), yizhan::app::Screen::Inbox);
     let number = intake_at_village(&mut h);
     press(&mut h, "转办");
+    press(&mut h, "确认转办");
     village_to_township(&c);
     h.state_mut().push_command(Command::SwitchStation(1));
     settle(&mut h);
@@ -298,6 +317,7 @@ fn the_window_opens_on_the_inbox_and_a_case_number_can_be_copied() {
     assert!(h.query_by_label_contains("已复制").is_some());
     // Accepted: it leaves 新到待受理.
     press(&mut h, "受理");
+    press(&mut h, "仍然受理");
     assert_eq!(status(&h), Status::Accepted);
     click(&mut h, "← 返回");
     assert!(h.query_by_label("新到待受理（0）").is_some());

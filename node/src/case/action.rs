@@ -108,6 +108,11 @@ pub enum Action {
         /// What was handed back.
         items: Vec<String>,
     },
+    /// 容缺材料补齐: materials accepted as missing (容缺受理) arrived (issue #13).
+    SupplyGaps {
+        /// The materials that arrived, each one of the case's outstanding 容缺 materials.
+        items: Vec<String>,
+    },
 }
 
 /// Every action kind, in the order of the transition table's documentation.
@@ -132,6 +137,7 @@ pub const ACTION_KINDS: &[&str] = &[
     "supervise",
     "reply_supervision",
     "return_originals",
+    "supply_gaps",
 ];
 
 fn list(items: &[String]) -> String {
@@ -170,6 +176,7 @@ impl Action {
             Action::Supervise { .. } => "supervise",
             Action::ReplySupervision { .. } => "reply_supervision",
             Action::ReturnOriginals { .. } => "return_originals",
+            Action::SupplyGaps { .. } => "supply_gaps",
         }
     }
 
@@ -197,6 +204,7 @@ impl Action {
             "supervise" => "督办",
             "reply_supervision" => "督办回复",
             "return_originals" => "原件退还",
+            "supply_gaps" => "容缺材料补齐",
             _ => "未知事件",
         }
     }
@@ -265,7 +273,9 @@ impl Action {
                 put("to", to.clone());
                 put("text", text.clone());
             }
-            Action::ReturnOriginals { items } => put("items", list(items)),
+            Action::ReturnOriginals { items } | Action::SupplyGaps { items } => {
+                put("items", list(items))
+            }
         }
         f
     }
@@ -334,6 +344,9 @@ impl Action {
                 text: get("text"),
             },
             "return_originals" => Action::ReturnOriginals {
+                items: split_list(&get("items")),
+            },
+            "supply_gaps" => Action::SupplyGaps {
                 items: split_list(&get("items")),
             },
             _ => return None,
@@ -409,6 +422,9 @@ mod tests {
             },
             Action::ReturnOriginals {
                 items: vec!["身份证原件".into()],
+            },
+            Action::SupplyGaps {
+                items: vec!["户口簿".into()],
             },
         ]
     }

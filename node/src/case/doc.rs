@@ -46,6 +46,10 @@ pub struct CaseDoc {
     /// that took the case in when it has a sender, otherwise its township's first node. Missing
     /// on cases taken in before notices; no node sends anything for those.
     pub notices_by: Option<String>,
+    /// The materials received at the window at intake, for a case taken in without an agent
+    /// (an agent's are in `delegation.handed_over`); missing on cases taken in before issue #13,
+    /// whose received materials were not recorded.
+    pub received: Option<Vec<String>>,
     /// The append-only event log.
     pub events: Vec<Event>,
 }
@@ -292,6 +296,7 @@ mod tests {
             intake_by: None,
             intake_operator: None,
             notices_by: None,
+            received: None,
             events: vec![],
         }
     }

@@ -158,6 +158,16 @@ pub struct OriginalsReturned {
     pub items: Vec<String>,
 }
 
+/// A material that arrived after intake: one the one-time notice asked for (材料已补齐), or one
+/// accepted as missing under 容缺受理 and supplied (补齐).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Supplied {
+    /// The material.
+    pub name: String,
+    /// When it was recorded as arrived.
+    pub at: i64,
+}
+
 /// One line of the timeline.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct TimelineEntry {
@@ -214,8 +224,12 @@ pub struct CaseState {
     pub route: Vec<String>,
     /// When it was accepted (the clock starts the working day after).
     pub accepted_at: Option<i64>,
-    /// Materials accepted as missing (容缺受理).
+    /// Materials accepted as missing (容缺受理) and not yet supplied.
     pub gaps: Vec<String>,
+    /// The applicant's written promise for the 容缺 materials (e.g. "2026-03-09 前补齐").
+    pub gap_promise: String,
+    /// Materials that arrived after intake, in the order recorded.
+    pub supplied: Vec<Supplied>,
     /// Materials asked for and not yet supplied.
     pub missing: Vec<String>,
     /// Pauses of the clock.
@@ -260,6 +274,8 @@ impl CaseState {
             route: vec![origin.to_string()],
             accepted_at: None,
             gaps: Vec::new(),
+            gap_promise: String::new(),
+            supplied: Vec::new(),
             missing: Vec::new(),
             pauses: Vec::new(),
             stopped_at: None,
@@ -390,8 +406,9 @@ fn apply(
             state.status = Accepted;
             state.accepted_at = Some(at);
             state.missing.clear();
-            if let Action::AcceptWithGaps { missing, .. } = action {
+            if let Action::AcceptWithGaps { missing, promise } = action {
                 state.gaps = missing.clone();
+                state.gap_promise = promise.clone();
             }
         }
         Action::Refuse { .. } => {
@@ -427,7 +444,11 @@ fn apply(
             require_holder(state, ev)?;
             match state.status {
                 AwaitingMaterials => {
-                    state.missing.clear();
+                    // Resuming after the one-time notice is "材料已补齐": what was asked for
+                    // has arrived.
+                    for name in std::mem::take(&mut state.missing) {
+                        state.supplied.push(Supplied { name, at });
+                    }
                     state.status = if state.accepted_at.is_some() {
                         Accepted
                     } else {
@@ -494,6 +515,11 @@ fn apply(
                 return Err(wrong_status(state));
             }
             let decision = state.decision(item);
+            // Granting while a 容缺 material is outstanding would decide on a promise: the
+            // material is recorded as supplied first, or the holder declines (不予许可).
+            if decision == Decision::Approved && !state.gaps.is_empty() {
+                return Err(Refusal::GapsOutstanding(state.gaps.clone()));
+            }
             if decision == Decision::Pending {
                 let waiting: Vec<String> = item
                     .departments
@@ -610,6 +636,27 @@ fn apply(
                 operator: ev.operator.clone(),
                 items: items.clone(),
             });
+        }
+        Action::SupplyGaps { items } => {
+            require_holder(state, ev)?;
+            if state.accepted_at.is_none() || state.status.is_closed() {
+                return Err(wrong_status(state));
+            }
+            let unknown: Vec<String> = items
+                .iter()
+                .filter(|i| !state.gaps.contains(i))
+                .cloned()
+                .collect();
+            if items.is_empty() || !unknown.is_empty() {
+                return Err(Refusal::NotAGap(unknown));
+            }
+            state.gaps.retain(|g| !items.contains(g));
+            for name in items {
+                state.supplied.push(Supplied {
+                    name: name.clone(),
+                    at,
+                });
+            }
         }
         Action::Settle { .. } => {
             require_holder(state, ev)?;

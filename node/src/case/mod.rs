@@ -17,6 +17,7 @@ pub mod action;
 pub mod deadline;
 pub mod doc;
 pub mod fold;
+pub mod materials;
 pub mod status;
 
 pub use action::Action;

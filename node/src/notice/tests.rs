@@ -173,6 +173,7 @@ fn doc() -> CaseDoc {
         intake_by: None,
         intake_operator: None,
         notices_by: Some("t1".into()),
+        received: None,
         events: vec![],
     }
 }

@@ -72,7 +72,9 @@ pub(crate) fn validate_new(node: &Node, new: &NewCase) -> Result<ItemSnapshot> {
     for m in &new.handed_over {
         check_text("materials handed over", m, 100)?;
     }
-    if !new.delegated && (new.entrustment || !new.handed_over.is_empty()) {
+    // Without an agent, `handed_over` is what the window received (kept as `received`); a
+    // letter of entrustment only exists for an agent.
+    if !new.delegated && new.entrustment {
         return Err(NodeError::invalid("delegation", Invalid::NotDelegated));
     }
     Ok(item.snapshot())
@@ -145,6 +147,7 @@ pub(crate) fn new_cases(node: &mut Node, batch: &[NewCase]) -> Result<Vec<CaseVi
                         .map_or_else(|| new.operator.trim().to_string(), |a| a.name.clone()),
                 ),
                 notices_by: (!new.phone.trim().is_empty()).then(|| notices_by.clone()),
+                received: (!new.delegated).then(|| new.handed_over.clone()),
                 events: Vec::new(),
             };
             let mut am = wtx.new_doc();
@@ -162,15 +165,9 @@ pub(crate) fn new_cases(node: &mut Node, batch: &[NewCase]) -> Result<Vec<CaseVi
 }
 
 pub(crate) fn validate_phone(phone: &str) -> Result<()> {
-    let digits = phone.chars().filter(char::is_ascii_digit).count();
-    let ok_chars = phone
-        .chars()
-        .all(|c| c.is_ascii_digit() || matches!(c, '+' | '-' | ' '));
-    if !ok_chars || !(5..=20).contains(&digits) {
-        return Err(NodeError::invalid(
-            "phone",
-            Invalid::PhoneDigits { min: 5, max: 20 },
-        ));
+    if crate::idcard::is_valid_phone(phone) {
+        Ok(())
+    } else {
+        Err(NodeError::invalid("phone", Invalid::Phone))
     }
-    Ok(())
 }

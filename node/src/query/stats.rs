@@ -183,9 +183,27 @@ impl Node {
             .as_ref()
             .map(|c| format!(" WHERE {c}"))
             .unwrap_or_default();
+        // A case with no village is the township's own (or, with no township either, the
+        // city's): it is counted under that station, one row per station, never lumped together
+        // (issue #13).
+        let city = self
+            .roster()
+            .stations
+            .values()
+            .find(|s| s.tier() == Tier::City)
+            .map(|s| s.code.clone())
+            .unwrap_or_default();
+        let own = |code: &str| {
+            if code.is_empty() {
+                city.clone()
+            } else {
+                code.to_string()
+            }
+        };
         let key_of = |township: &str, village: &str, item: &str| -> Option<String> {
             match by {
-                Some(GroupBy::Township) => Some(township.to_string()),
+                Some(GroupBy::Township) => Some(own(township)),
+                Some(GroupBy::Village) if village.is_empty() => Some(own(township)),
                 Some(GroupBy::Village) => Some(village.to_string()),
                 Some(GroupBy::Item) => Some(item.to_string()),
                 Some(GroupBy::Dept) | None => None,
@@ -389,6 +407,28 @@ impl Node {
         drop(rows);
         drop(stmt);
 
+        // Every station of the grouping's tier in the area has its row, with zeros when it has
+        // no cases: a supervisor needs to see the silent ones (issue #13).
+        let tier = match by {
+            Some(GroupBy::Township) => Some(Tier::Township),
+            Some(GroupBy::Village) => Some(Tier::Village),
+            _ => None,
+        };
+        if let Some(tier) = tier {
+            let codes: Vec<String> = match area {
+                Some(a) => self.roster().subtree(a),
+                None => self.roster().stations.keys().cloned().collect(),
+            };
+            for code in codes {
+                if self
+                    .roster()
+                    .station(&code)
+                    .is_some_and(|s| s.tier() == tier)
+                {
+                    groups.entry(code).or_default();
+                }
+            }
+        }
         totals.finish();
         let groups = groups
             .into_iter()

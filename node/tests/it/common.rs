@@ -197,6 +197,7 @@ pub fn case_doc(id: &str, item: ItemSnapshot, origin: &str, created_at: i64) -> 
         intake_by: None,
         intake_operator: None,
         notices_by: None,
+        received: None,
         events: Vec::new(),
     }
 }

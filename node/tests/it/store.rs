@@ -590,3 +590,51 @@ fn diagnostic_reads_refuse_statements_that_write() {
     }
     assert_eq!(node.count(&CaseFilter::default()).unwrap(), 1);
 }
+
+/// Issue #13: grouped by village, the township's and the city's own cases count under their own
+/// stations (one row per station, nothing lumped as "(本级)"), and a station with no cases has
+/// its row with zeros; grouped by township, a silent township is listed too.
+#[test]
+fn every_station_has_its_own_row_and_silent_ones_show_zeros() {
+    use yizhan_node::network::Station;
+    use yizhan_node::station::Tier;
+    let dir = tempfile::tempdir().unwrap();
+    let mut node = crate::common::init_city(dir.path(), crate::common::morning("2026-03-02"));
+    node.add_station(Station::new("V02", "李村便民服务站", Tier::Village, TOWN))
+        .unwrap();
+    node.add_station(Station::new(
+        "T02",
+        "南镇便民服务中心",
+        Tier::Township,
+        CITY,
+    ))
+    .unwrap();
+    for station in [VILLAGE, TOWN, CITY] {
+        node = crate::common::reopen_as(node, dir.path(), station);
+        node.new_case(&crate::common::intake("CT-001", "张三"))
+            .unwrap();
+    }
+    let s = node.stats(Some(GroupBy::Village), None).unwrap();
+    let count = |s: &Stats, key: &str| {
+        s.groups
+            .iter()
+            .find(|g| g.key == key)
+            .map(|g| g.totals.cases)
+            .unwrap_or_else(|| panic!("no row for {key}: {:?}", s.groups))
+    };
+    assert_eq!(count(&s, VILLAGE), 1);
+    assert_eq!(count(&s, TOWN), 1);
+    assert_eq!(count(&s, CITY), 1);
+    assert_eq!(count(&s, "V02"), 0);
+    assert!(
+        s.groups.iter().all(|g| !g.name.contains("本级")),
+        "{:?}",
+        s.groups
+    );
+    let s = node.stats(Some(GroupBy::Township), None).unwrap();
+    assert_eq!(count(&s, TOWN), 2);
+    assert_eq!(count(&s, "T02"), 0);
+    let s = node.stats(Some(GroupBy::Village), Some(TOWN)).unwrap();
+    assert_eq!(count(&s, "V02"), 0);
+    assert!(s.groups.iter().all(|g| g.key != "T02"));
+}

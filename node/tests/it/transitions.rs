@@ -190,6 +190,10 @@ fn probe(kind: &str) -> Action {
         "return_originals" => Action::ReturnOriginals {
             items: vec!["身份证原件".into()],
         },
+        // The material `accept_with_gaps` above accepts as missing.
+        "supply_gaps" => Action::SupplyGaps {
+            items: vec!["身份证复印件".into()],
+        },
         other => panic!("no probe for {other}"),
     }
 }
@@ -206,7 +210,7 @@ const ON_ROUTE: &[&str] = &[
 ];
 
 /// The columns of [`MATRIX`]: an abbreviation for each action kind, in `ACTION_KINDS` order.
-const COLUMNS: [(&str, &str); 20] = [
+const COLUMNS: [(&str, &str); 21] = [
     ("acc", "accept"),
     ("gap", "accept_with_gaps"),
     ("ref", "refuse"),
@@ -227,25 +231,29 @@ const COLUMNS: [(&str, &str); 20] = [
     ("sup", "supervise"),
     ("rsp", "reply_supervision"),
     ("ret", "return_originals"),
+    ("sgp", "supply_gaps"),
 ];
 
 /// The expected transition table at the holder: `Y` allowed, `.` refused.
 ///
 /// A row is named `status` or `status/variant`: `awaiting_materials` and `accepted` appear twice
 /// because what is allowed there depends on whether the case was accepted before the notice and
-/// on whether the item's department has decided. `settle` is refused everywhere here because none
+/// on whether the item's department has decided; `accepted/gaps_outstanding` is a case accepted
+/// under 容缺受理 whose department approved: it is not granted (办结) until the material is
+/// supplied (issue #13). `settle` is refused everywhere here because none
 /// of these states has a conflict (see `settle_needs_a_conflict`).
 const MATRIX: &str = "
-                                        acc gap ref req sus res fwd apr rej cmp dec dlv rat fu  con not set sup rsp ret
-submitted                                Y   Y   Y   Y   .   .   Y   .   .   .   .   .   .   .   Y   Y   .   Y   .   Y
-awaiting_materials/before_acceptance     Y   Y   Y   .   .   Y   Y   .   .   .   .   .   .   .   Y   Y   .   Y   .   Y
-awaiting_materials/after_acceptance      .   .   .   .   .   Y   Y   .   .   .   .   .   .   .   Y   Y   .   Y   .   Y
-accepted/department_pending              .   .   .   Y   Y   .   Y   Y   Y   .   Y   .   .   .   Y   Y   .   Y   .   Y
-accepted/department_decided              .   .   .   Y   Y   .   Y   .   .   Y   Y   .   .   .   Y   Y   .   Y   .   Y
-suspended                                .   .   .   .   .   Y   .   .   .   .   .   .   .   .   Y   Y   .   Y   .   Y
-refused                                  .   .   .   .   .   .   .   .   .   .   .   .   Y   Y   .   Y   .   .   .   Y
-completed                                .   .   .   .   .   .   .   .   .   .   .   Y   Y   Y   .   Y   .   .   .   Y
-delivered                                .   .   .   .   .   .   .   .   .   .   .   .   Y   Y   .   Y   .   .   .   Y
+                                        acc gap ref req sus res fwd apr rej cmp dec dlv rat fu  con not set sup rsp ret sgp
+submitted                                Y   Y   Y   Y   .   .   Y   .   .   .   .   .   .   .   Y   Y   .   Y   .   Y   .
+awaiting_materials/before_acceptance     Y   Y   Y   .   .   Y   Y   .   .   .   .   .   .   .   Y   Y   .   Y   .   Y   .
+awaiting_materials/after_acceptance      .   .   .   .   .   Y   Y   .   .   .   .   .   .   .   Y   Y   .   Y   .   Y   .
+accepted/department_pending              .   .   .   Y   Y   .   Y   Y   Y   .   Y   .   .   .   Y   Y   .   Y   .   Y   .
+accepted/department_decided              .   .   .   Y   Y   .   Y   .   .   Y   Y   .   .   .   Y   Y   .   Y   .   Y   .
+accepted/gaps_outstanding                .   .   .   Y   Y   .   Y   .   .   .   Y   .   .   .   Y   Y   .   Y   .   Y   Y
+suspended                                .   .   .   .   .   Y   .   .   .   .   .   .   .   .   Y   Y   .   Y   .   Y   .
+refused                                  .   .   .   .   .   .   .   .   .   .   .   .   Y   Y   .   Y   .   .   .   Y   .
+completed                                .   .   .   .   .   .   .   .   .   .   .   Y   Y   Y   .   Y   .   .   .   Y   .
+delivered                                .   .   .   .   .   .   .   .   .   .   .   .   Y   Y   .   Y   .   .   .   Y   .
 ";
 
 /// One row of [`MATRIX`].
@@ -303,6 +311,7 @@ fn case_in(row: &str) -> Sim {
         "awaiting_materials/after_acceptance" => &["accept", "request_materials"],
         "accepted/department_pending" => &["accept"],
         "accepted/department_decided" => &["accept", "approve"],
+        "accepted/gaps_outstanding" => &["accept_with_gaps", "approve"],
         "suspended" => &["accept", "suspend"],
         "refused" => &["refuse"],
         "completed" => &["accept", "approve", "complete"],
@@ -644,6 +653,39 @@ fn accept_with_gaps_records_the_gaps() {
     assert!(state.missing.is_empty());
     let ev = sim.doc.events.last().expect("event");
     assert_eq!(ev.fields["promise"], "五个工作日内补齐");
+}
+
+/// Issue #13: a case accepted under 容缺受理 is granted only once its promised materials are
+/// recorded as supplied (补齐); declining stays possible; a supply names outstanding materials
+/// only, and a resume after the one-time notice records the asked-for materials as arrived.
+#[test]
+fn completion_waits_for_gap_materials_and_supplies_are_recorded() {
+    let mut sim = case_in("accepted/gaps_outstanding");
+    sim.refuses(TOWN, &Action::Complete, &["outstanding", "身份证复印件"]);
+    assert!(sim.check(TOWN, &probe("decline")).is_ok());
+    sim.refuses(
+        TOWN,
+        &Action::SupplyGaps {
+            items: vec!["照片".into()],
+        },
+        &["照片"],
+    );
+    sim.refuses(TOWN, &Action::SupplyGaps { items: vec![] }, &["name"]);
+    sim.refuses(VILLAGE, &probe("supply_gaps"), &["held by"]);
+    sim.act(TOWN, &probe("supply_gaps"));
+    let state = sim.state();
+    assert!(state.gaps.is_empty());
+    assert_eq!(state.gap_promise, "五个工作日内补齐");
+    assert_eq!(state.supplied.len(), 1);
+    assert_eq!(state.supplied[0].name, "身份证复印件");
+    assert_eq!(state.supplied[0].at, sim.now);
+    sim.act(TOWN, &Action::Complete);
+    assert_eq!(sim.state().outcome, Some(Decision::Approved));
+
+    let mut sim = case_in("awaiting_materials/after_acceptance");
+    sim.act(TOWN, &Action::Resume);
+    let names: Vec<String> = sim.state().supplied.into_iter().map(|s| s.name).collect();
+    assert_eq!(names, ["申请书", "身份证"]);
 }
 
 #[test]

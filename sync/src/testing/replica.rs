@@ -149,6 +149,7 @@ impl MemReplica {
             intake_by: None,
             intake_operator: None,
             notices_by: None,
+            received: None,
             events: Vec::new(),
         };
         let mut am = Automerge::new();

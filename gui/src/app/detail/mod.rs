@@ -13,15 +13,17 @@ mod summary;
 
 use super::receipt::{self, Paper};
 use super::task::Task;
-use super::widgets::{error_line, field, field_multiline, light_dot, time};
+use super::widgets::{error_line, field, field_multiline, light_dot, parse_date, time};
 use super::{Command, Cx, StationInfo};
+use actions::Confirm;
 use eframe::egui;
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 use std::path::PathBuf;
 use std::sync::mpsc::Receiver;
 use summary::{summary, timeline};
 use yizhan_node::CaseView;
-use yizhan_node::case::Action;
+use yizhan_node::case::fold::Status;
+use yizhan_node::case::{Action, materials};
 use yizhan_node::idcard::mask_id_number;
 use yizhan_node::station::Tier;
 
@@ -29,10 +31,21 @@ use yizhan_node::station::Tier;
 #[derive(Debug, Default)]
 struct Forms {
     forward_to: Option<String>,
+    /// Other 容缺 materials typed in, beside the ticked ones.
     gaps_missing: String,
-    gaps_promise: String,
+    /// The ticks of 容缺受理's materials, from what is missing when the section is first drawn.
+    gaps: Option<Vec<(String, bool)>>,
+    /// The date the applicant promises the 容缺 materials by.
+    gaps_date: String,
+    /// The ticks of the one-time notice, from what is missing when it is first drawn.
+    notice: Option<Vec<(String, bool)>>,
+    /// Other materials for the notice, typed in.
+    notice_other: String,
+    /// The ticks of 补齐: the 容缺 materials that arrived.
+    supply: Option<Vec<(String, bool)>>,
+    /// 办结's outcome: 准予 (`true`) or 不予许可.
+    grant: bool,
     refuse_reason: String,
-    missing: String,
     suspend_reason: String,
     reject_reason: String,
     decline_reason: String,
@@ -58,9 +71,19 @@ pub struct DetailPanel {
     loaded_version: u64,
     load: Task<CaseView>,
     probes: BTreeMap<String, Result<(), String>>,
-    probe_task: Task<Vec<(String, Result<(), String>)>>,
+    probe_task: Task<Vec<(String, Probe)>>,
     probe_tag: u64,
     forms: Forms,
+    /// The decision waiting for confirmation.
+    confirm: Option<Confirm>,
+    /// Bumped for every case shown and every view a write returns: the sections' ids include it,
+    /// so that a section opened on one case, or before a save, starts closed.
+    generation: u64,
+    /// 受理's question chose 容缺受理: its section opens once.
+    open_gaps: bool,
+    /// The refused actions worth telling the clerk about (not those whose only reason is the
+    /// case's status).
+    helpful: BTreeSet<String>,
     error: Option<String>,
     print: Printing,
     /// When the case number was last copied (the "已复制" feedback shows for a moment).
@@ -68,6 +91,10 @@ pub struct DetailPanel {
     /// The case's notices (issue #15).
     notices: notices::NoticesSection,
 }
+
+/// One action checked on the store thread: allowed, or the node's reason in the window's words
+/// and whether it is worth listing (see `helps`).
+type Probe = Result<(), (String, bool)>;
 
 /// The printable documents of the open case: where to write them, and the write in flight.
 #[derive(Debug, Default)]
@@ -98,6 +125,57 @@ fn default_pdf_path(info: &StationInfo, number: &str, paper: Paper) -> String {
         .to_string()
 }
 
+/// The node's refusal with station names where it names stations by code, so that a clerk reads
+/// "北格镇便民服务中心" rather than "T1".
+fn with_station_names(
+    e: yizhan_node::NodeError,
+    names: &BTreeMap<String, String>,
+) -> yizhan_node::NodeError {
+    use yizhan_node::{NodeError, Refusal};
+    let name = |c: &String| names.get(c).cloned().unwrap_or_else(|| c.clone());
+    match e {
+        NodeError::NotAllowed { action, reason } => NodeError::NotAllowed {
+            action,
+            reason: match reason {
+                Refusal::NotHolder { holder, station } => Refusal::NotHolder {
+                    holder: name(&holder),
+                    station: name(&station),
+                },
+                Refusal::NotOnRoute { station } => Refusal::NotOnRoute {
+                    station: name(&station),
+                },
+                Refusal::AlreadyAt(to) => Refusal::AlreadyAt(name(&to)),
+                other => other,
+            },
+        },
+        other => other,
+    }
+}
+
+/// Whether a refusal tells the clerk something worth knowing: who may do it, where, or what is
+/// still needed. A refusal that only says the status does not fit (送达 before 办结) is not listed.
+fn helps(e: &yizhan_node::NodeError) -> bool {
+    use yizhan_node::{NodeError, Refusal};
+    match e {
+        NodeError::NotAllowed { reason, .. } => !matches!(
+            reason,
+            Refusal::WrongStatus(_)
+                | Refusal::AcceptedIsDecided(_)
+                | Refusal::OnlyPausedResumes(_)
+                | Refusal::RateAfterDecision(_)
+                | Refusal::FollowUpAfterDecision(_)
+                | Refusal::NoConflict
+                | Refusal::NoOpenSupervision
+                | Refusal::NotAGap(_)
+                | Refusal::DuplicateDecision
+                | Refusal::DeptAlreadyDecided(_)
+                | Refusal::AlreadyRejected
+                | Refusal::AlreadyRated
+        ),
+        _ => true,
+    }
+}
+
 /// Placeholder text for checking actions whose text the user has not typed yet: the check is
 /// about whether the action is allowed now, and the node checks the real text when it writes.
 const PROBE_TEXT: &str = "(check)";
@@ -117,20 +195,25 @@ impl DetailPanel {
     pub fn open(&mut self, id: String) {
         *self = DetailPanel {
             case_id: Some(id),
+            generation: self.generation + 1,
             ..DetailPanel::default()
         };
     }
 
     /// Back to the list.
     pub fn close(&mut self) {
-        *self = DetailPanel::default();
+        *self = DetailPanel {
+            generation: self.generation + 1,
+            ..DetailPanel::default()
+        };
     }
 
     /// Shows a view the node has just returned (after an action or intake).
     pub fn show_view(&mut self, view: CaseView) {
-        if self.case_id.as_deref() != Some(view.doc.id.as_str()) {
-            self.forms = Forms::default();
-        }
+        // A write went through: its form and its open section are done with (issue #13).
+        self.forms = Forms::default();
+        self.confirm = None;
+        self.generation += 1;
         self.case_id = Some(view.doc.id.clone());
         self.view = Some(view);
         self.probes.clear();
@@ -164,7 +247,17 @@ impl DetailPanel {
             && tag == self.probe_tag
         {
             match r {
-                Ok(results) => self.probes = results.into_iter().collect(),
+                Ok(results) => {
+                    self.helpful = results
+                        .iter()
+                        .filter(|(_, r)| matches!(r, Err((_, true))))
+                        .map(|(k, _)| k.clone())
+                        .collect();
+                    self.probes = results
+                        .into_iter()
+                        .map(|(k, r)| (k, r.map_err(|(why, _)| why)))
+                        .collect();
+                }
                 Err(e) => self.error = Some(cx.t.node_error(&e)),
             }
         }
@@ -249,6 +342,14 @@ impl DetailPanel {
                 },
             ),
         ];
+        if !view.state.gaps.is_empty() {
+            c.push((
+                "supply_gaps".into(),
+                Action::SupplyGaps {
+                    items: view.state.gaps.clone(),
+                },
+            ));
+        }
         if let Some(open) = view.state.open_supervisions().next() {
             c.push((
                 "reply_supervision".into(),
@@ -291,13 +392,22 @@ impl DetailPanel {
         let candidates = self.candidates(cx.info, view);
         self.probe_tag += 1;
         let t = cx.t;
+        let names: BTreeMap<String, String> = cx
+            .info
+            .stations
+            .iter()
+            .map(|s| (s.code.clone(), s.name.clone()))
+            .collect();
         self.probe_task.start(
             self.probe_tag,
             cx.handle.submit(move |n| {
                 Ok(candidates
                     .into_iter()
                     .map(|(key, action)| {
-                        let r = n.check_action(&id, &action).map_err(|e| t.node_error(&e));
+                        let r = n.check_action(&id, &action).map_err(|e| {
+                            let e = with_station_names(e, &names);
+                            (t.node_error(&e), helps(&e))
+                        });
                         (key, r)
                     })
                     .collect())
@@ -386,11 +496,19 @@ impl DetailPanel {
         }
         ui.strong(t.print_heading);
         ui.horizontal_wrapped(|ui| {
-            field(ui, t.pdf_file, &mut p.path, 420.0);
+            // The whole path on hover: the field shows only its start in a narrow window.
+            let whole = p.path.clone();
+            field(ui, t.pdf_file, &mut p.path, 420.0).on_hover_text(whole);
         });
         ui.horizontal_wrapped(|ui| {
+            // Before acceptance the receipt is a 收件回执 (see `receipt::document`).
+            let receipt_label = if view.state.accepted_at.is_some() {
+                t.print_receipt
+            } else {
+                t.print_intake_receipt
+            };
             for (paper, label) in [
-                (Paper::Receipt, t.print_receipt),
+                (Paper::Receipt, receipt_label),
                 (Paper::Notice, t.print_notice),
             ] {
                 if ui

@@ -55,22 +55,22 @@ pub(super) fn summary(ui: &mut egui::Ui, cx: &Cx<'_>, view: &CaseView) {
             ui.end_row();
             if let Some(d) = &doc.delegation {
                 ui.strong(t.delegation);
-                value(
-                    ui,
-                    format!(
-                        "{} {} · {} {} · {} {}",
-                        t.agent,
-                        d.agent,
+                // The letter of entrustment is said once: as a material when the item lists
+                // it (the materials row below), else here (issue #13).
+                let mut text = format!("{} {}", t.agent, d.agent);
+                if !doc
+                    .item
+                    .materials
+                    .iter()
+                    .any(|m| materials::is_entrustment(m))
+                {
+                    text.push_str(&format!(
+                        " · {} {}",
                         t.entrustment,
-                        if d.entrustment { t.yes } else { t.no },
-                        t.handed_over,
-                        if d.handed_over.is_empty() {
-                            "—".to_string()
-                        } else {
-                            d.handed_over.join("；")
-                        }
-                    ),
-                );
+                        if d.entrustment { t.yes } else { t.no }
+                    ));
+                }
+                value(ui, text);
                 ui.end_row();
             }
             ui.strong(t.col_status);
@@ -122,20 +122,38 @@ pub(super) fn summary(ui: &mut egui::Ui, cx: &Cx<'_>, view: &CaseView) {
             ui.end_row();
             if d.provisional() {
                 ui.label("");
-                ui.colored_label(
-                    crate::app::widgets::light_color(yizhan_node::case::Light::Yellow),
-                    t.provisional_note(d.uncovered_year),
-                );
+                // Wrapped in the value column: at 1024 pixels the note is longer than it.
+                ui.scope(|ui| {
+                    ui.set_max_width(width);
+                    ui.add(
+                        egui::Label::new(
+                            egui::RichText::new(t.provisional_note(d.uncovered_year)).color(
+                                crate::app::widgets::light_color(yizhan_node::case::Light::Yellow),
+                            ),
+                        )
+                        .wrap(),
+                    );
+                });
                 ui.end_row();
             }
-            if !st.missing.is_empty() {
-                ui.strong(t.missing_list);
-                value(ui, st.missing.join("；"));
-                ui.end_row();
-            }
-            if !st.gaps.is_empty() {
-                ui.strong(t.gaps_missing);
-                value(ui, st.gaps.join("；"));
+            // Every material and where it stands: received, missing, asked for, promised
+            // under 容缺受理 with its date, or supplied with its date (issue #13).
+            let lines = materials::materials(doc, st);
+            if !lines.is_empty() {
+                ui.strong(t.doc_materials);
+                ui.vertical(|ui| {
+                    for line in lines {
+                        let (mark, word) = material_word(t, &line.state);
+                        let mut text = egui::RichText::new(format!("{mark} {}：{word}", line.name));
+                        if line.state.outstanding() {
+                            text = text.color(ui.visuals().warn_fg_color);
+                        }
+                        ui.scope(|ui| {
+                            ui.set_max_width(width);
+                            ui.add(egui::Label::new(text).wrap());
+                        });
+                    }
+                });
                 ui.end_row();
             }
             if !doc.item.departments.is_empty() {
@@ -163,7 +181,8 @@ pub(super) fn summary(ui: &mut egui::Ui, cx: &Cx<'_>, view: &CaseView) {
                     (Some(at), _) => ui.label(format!("{} {}", t.follow_up_closed, time(at))),
                     (None, due) => {
                         let overdue = d.follow_up_overdue(view.today);
-                        let text = format!("{} {} {}", t.follow_up_open, t.col_due, fmt(due));
+                        let text =
+                            format!("{} · {} {}", t.follow_up_open, t.follow_up_due, fmt(due));
                         if overdue {
                             ui.colored_label(ui.visuals().error_fg_color, text)
                         } else {
@@ -196,6 +215,19 @@ pub(super) fn summary(ui: &mut egui::Ui, cx: &Cx<'_>, view: &CaseView) {
     }
 }
 
+/// A material's state in words, with a mark that does not rely on colour.
+fn material_word(t: &crate::app::Tr, state: &materials::MaterialState) -> (&'static str, String) {
+    use materials::MaterialState as M;
+    match state {
+        M::Received => ("✔", t.mat_received.to_string()),
+        M::Supplied(at) => ("✔", format!("{} {}", t.mat_supplied, time(*at))),
+        M::Promised(promise) => ("△", format!("{} {promise}", t.mat_promised)),
+        M::Requested => ("✖", t.mat_requested.to_string()),
+        M::Missing => ("✖", t.mat_missing.to_string()),
+        M::NotRecorded => ("？", t.mat_not_recorded.to_string()),
+    }
+}
+
 pub(super) fn timeline(ui: &mut egui::Ui, cx: &Cx<'_>, view: &CaseView) {
     let t = cx.t;
     ui.heading(t.timeline);
@@ -221,11 +253,20 @@ pub(super) fn timeline(ui: &mut egui::Ui, cx: &Cx<'_>, view: &CaseView) {
             ui.label(t.event_kind("intake"));
             ui.label("");
             ui.end_row();
+            // A resume after the one-time notice is what a clerk calls 材料已补齐.
+            let mut last_transition = "";
             for e in &view.state.timeline {
                 ui.label(time(e.at));
                 ui.label(cx.info.station_name(&e.station));
                 ui.label(&e.operator);
-                ui.label(t.event_kind(&e.kind));
+                if e.kind == "resume" && last_transition == "request_materials" {
+                    ui.label(t.act_materials_supplied);
+                } else {
+                    ui.label(t.event_kind(&e.kind));
+                }
+                if e.applied && Action::is_transition(&e.kind) {
+                    last_transition = e.kind.as_str();
+                }
                 let mut details: Vec<String> = e
                     .fields
                     .iter()

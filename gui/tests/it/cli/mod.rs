@@ -8,6 +8,7 @@ use std::collections::BTreeSet;
 use std::path::Path;
 use tempfile::TempDir;
 
+mod human;
 mod operators;
 mod refused;
 
