@@ -7,9 +7,8 @@
 # fonts-noto-cjk). Each screenshot runs a fresh `yizhan demo` on its own X display and opens the
 # screen it wants through the window's hidden switches YIZHAN_STATION (an index into the station
 # switcher) and YIZHAN_SCREEN (inbox, cases, detail, intake, dashboard, sync, settings, the
-# settings' settings-catalog, settings-calendar and settings-people tabs, and signin: the window
-# locked), so nothing depends on where a button
-# happens to be drawn. The station-* shots are a real township that runs only its window beside a
+# settings' settings-catalog, settings-calendar, settings-people and settings-templates tabs, and
+# signin: the window locked), so nothing depends on where a button happens to be drawn. The station-* shots are a real township that runs only its window beside a
 # city running `yizhan serve` (its inbox with three cases sent down, its sync panel).
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -48,6 +47,7 @@ shots=(
     "settings-catalog 0 settings-catalog"
     "settings-calendar 0 settings-calendar"
     "settings-people 1 settings-people"
+    "settings-templates 0 settings-templates"
     "signin 3 signin"
 )
 

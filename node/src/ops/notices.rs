@@ -44,10 +44,20 @@ pub(crate) fn notices_by(
     node_id: &str,
 ) -> Result<String> {
     let has_sender = sender_in(wtx.sql())?.is_configured();
-    // The nodes this node knows: the roster's and every certificate held here (a township
-    // enrolled by the city appears in certificates, not necessarily in the roster).
-    let nodes = net
-        .roster
+    Ok(notice::responsible_node(
+        &net.roster,
+        known_nodes(net),
+        station,
+        node_id,
+        has_sender,
+    ))
+}
+
+/// The nodes this node knows, as (node id, station, ordinal): the roster's and every
+/// certificate held here (a township enrolled by the city appears in certificates, not
+/// necessarily in the roster).
+fn known_nodes(net: &NetCache) -> impl Iterator<Item = (&str, &str, u32)> {
+    net.roster
         .members
         .values()
         .map(|m| (m.node_id.as_str(), m.station.as_str(), m.ordinal))
@@ -57,14 +67,7 @@ pub(crate) fn notices_by(
                 c.body.station.code.as_str(),
                 c.body.ordinal,
             )
-        }));
-    Ok(notice::responsible_node(
-        &net.roster,
-        nodes,
-        station,
-        node_id,
-        has_sender,
-    ))
+        }))
 }
 
 /// Queues, in the caller's transaction, the notices of a case that this node must send.
@@ -228,19 +231,6 @@ pub(crate) fn queue_light_warnings(node: &mut Node) -> Result<usize> {
     let me = node.identity().clone();
     let warned: Vec<String> = {
         let net = &node.net;
-        let nodes: Vec<(String, String, u32)> = net
-            .roster
-            .members
-            .values()
-            .map(|m| (m.node_id.clone(), m.station.clone(), m.ordinal))
-            .chain(net.members.certs().values().map(|c| {
-                (
-                    c.body.node_id.clone(),
-                    c.body.station.code.clone(),
-                    c.body.ordinal,
-                )
-            }))
-            .collect();
         let mut stations = vec![me.station.clone()];
         stations.extend(
             net.roster
@@ -252,12 +242,7 @@ pub(crate) fn queue_light_warnings(node: &mut Node) -> Result<usize> {
         stations
             .into_iter()
             .filter(|holder| {
-                notice::warning_node(
-                    &net.roster,
-                    nodes.iter().map(|(a, b, c)| (a.as_str(), b.as_str(), *c)),
-                    holder,
-                )
-                .as_deref()
+                notice::warning_node(&net.roster, known_nodes(net), holder).as_deref()
                     == Some(me.node_id.as_str())
             })
             .collect()
