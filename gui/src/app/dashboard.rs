@@ -10,7 +10,7 @@
 
 use super::list::parse_date;
 use super::task::Task;
-use super::widgets::{error_line, field, light_color, light_dot};
+use super::widgets::{error_line, field, light_color, light_dot, light_tag};
 use super::{Command, Cx};
 use chrono::NaiveDate;
 use eframe::egui;
@@ -333,7 +333,7 @@ impl DashboardPanel {
                     tot.lights.get(l.as_str()).copied().unwrap_or(0) as f64,
                 )
                 .name(t.light(*l))
-                .fill(light_color(*l))
+                .fill(light_color(*l, ui.visuals()))
             })
             .collect();
         let names: Vec<&str> = ALL_LIGHTS.iter().map(|l| t.light(*l)).collect();
@@ -653,7 +653,7 @@ impl DashboardPanel {
                 }
                 ui.end_row();
                 for r in &self.overdue {
-                    light_dot(ui, r.light.as_deref().and_then(Light::parse), t);
+                    light_tag(ui, r.light.as_deref().and_then(Light::parse), t);
                     if ui.link(&r.number).clicked() {
                         open = Some(r.id.clone());
                     }
