@@ -259,7 +259,12 @@ impl Directory {
     /// Adds or replaces the accounts of one station's document.
     pub fn put_doc(&mut self, doc: &AccountsDoc) {
         self.by_id.retain(|_, a| a.station != doc.station);
-        match doc.phone.as_deref().map(str::trim).filter(|p| !p.is_empty()) {
+        match doc
+            .phone
+            .as_deref()
+            .map(str::trim)
+            .filter(|p| !p.is_empty())
+        {
             Some(p) => self.phones.insert(doc.station.clone(), p.to_string()),
             None => self.phones.remove(&doc.station),
         };

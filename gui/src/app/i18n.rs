@@ -89,6 +89,7 @@ strings! {
     saved: "已保存", "Saved";
     intake_done: "已登记办件", "Case taken in:";
     settings_saved: "设置已保存", "Settings saved";
+    pick_date: "从日历中选择日期", "Pick a date from the calendar";
     station_phone: "本站咨询电话", "Station's enquiry phone";
     station_phone_hint: "打印在回执上，供群众报办件编号查询进度；手机号或带区号的座机，只有本站或上级管理员可以保存。", "Printed on receipts so that applicants can ask about progress with their case number; a mobile or a landline with its area code. Saved by an administrator of this station or a parent station.";
     operator: "操作员", "Operator";

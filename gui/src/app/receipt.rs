@@ -867,7 +867,13 @@ mod tests {
                 ..NewCase::default()
             })
             .unwrap();
-        let doc = document(Paper::Receipt, &case, "测试市政务服务中心", None, Lang::Zh.tr());
+        let doc = document(
+            Paper::Receipt,
+            &case,
+            "测试市政务服务中心",
+            None,
+            Lang::Zh.tr(),
+        );
         let pdf = render(&doc, &font).unwrap();
         let text = pdf_text(&pdf);
         for needle in [

@@ -256,7 +256,9 @@ mod tests {
                     let c = light_color(l, &v);
                     let ratio = contrast(c, bg);
                     if ratio < 4.5 {
-                        bad.push(format!("{l:?} {c:?} on {theme} {bg_name} {bg:?}: {ratio:.2}"));
+                        bad.push(format!(
+                            "{l:?} {c:?} on {theme} {bg_name} {bg:?}: {ratio:.2}"
+                        ));
                     }
                 }
             }

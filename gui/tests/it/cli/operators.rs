@@ -126,15 +126,26 @@ fn the_station_phone_is_set_by_an_administrator_and_listed_with_the_stations() {
     assert!(phone_of(&y, "C01").is_null());
     let admin = y.clone().env("YIZHAN_PASSWORD", "admin-pin");
     admin.ok(&[
-        "operator", "add", "--login", "admin", "--name", "管理员", "--role", "admin",
+        "operator",
+        "add",
+        "--login",
+        "admin",
+        "--name",
+        "管理员",
+        "--role",
+        "admin",
     ]);
     let admin = admin.env("YIZHAN_OPERATOR", "admin");
-    admin
-        .clone()
-        .env("YIZHAN_NEW_PASSWORD", "clerk-pin")
-        .ok(&[
-            "operator", "add", "--login", "zhang", "--name", "张窗口", "--role", "clerk",
-        ]);
+    admin.clone().env("YIZHAN_NEW_PASSWORD", "clerk-pin").ok(&[
+        "operator",
+        "add",
+        "--login",
+        "zhang",
+        "--name",
+        "张窗口",
+        "--role",
+        "clerk",
+    ]);
     let clerk = y
         .clone()
         .env("YIZHAN_OPERATOR", "zhang")
