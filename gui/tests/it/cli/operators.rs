@@ -147,7 +147,6 @@ fn the_station_phone_is_set_by_an_administrator_and_listed_with_the_stations() {
         "clerk",
     ]);
     let clerk = y
-        .clone()
         .env("YIZHAN_OPERATOR", "zhang")
         .env("YIZHAN_PASSWORD", "clerk-pin");
     let line = clerk.refused(&["station", "set-phone", "0351-1234567"]);
