@@ -172,19 +172,36 @@ pub fn status(node: &Node, data: &Path, json: bool) -> Result<()> {
 }
 
 /// `station list`.
-pub fn stations(roster: &Roster, json: bool) -> Result<()> {
+pub fn stations(
+    roster: &Roster,
+    accounts: &yizhan_node::account::Directory,
+    json: bool,
+) -> Result<()> {
     if json {
         let list: Vec<Value> = roster
             .stations
             .values()
-            .map(|s| json!({ "code": s.code, "name": s.name, "tier": s.tier, "parent": s.parent }))
+            .map(|s| {
+                json!({
+                    "code": s.code,
+                    "name": s.name,
+                    "tier": s.tier,
+                    "parent": s.parent,
+                    "phone": accounts.station_phone(&s.code),
+                })
+            })
             .collect();
         return print_json(&Value::Array(list));
     }
     for s in roster.stations.values() {
         let tier = s.tier.label_zh();
+        // The consultation phone is known here only for stations whose accounts this node
+        // holds (its own, its descendants and its ancestors).
+        let phone = accounts
+            .station_phone(&s.code)
+            .map_or_else(String::new, |p| format!(" 咨询电话 {p}"));
         outln!(
-            "{:<12} {:<8} {} (上级 {})",
+            "{:<12} {:<8} {} (上级 {}){phone}",
             s.code,
             tier,
             s.name,

@@ -96,6 +96,13 @@ pub struct AccountsDoc {
     pub station: String,
     /// Accounts by id.
     pub accounts: BTreeMap<String, AccountRecord>,
+    /// The station's phone for questions about progress (本站咨询电话), printed on its
+    /// receipts (issue #13). It lives here rather than in the roster because this is the one
+    /// document the station's own administrator may write that reaches every node of the
+    /// station (the roster only takes the city's changes). Missing in documents written before
+    /// it existed, which therefore still read (as `None`), and until an administrator sets it.
+    #[autosurgeon(missing = "Default::default")]
+    pub phone: Option<String>,
 }
 
 impl AccountsDoc {
@@ -105,6 +112,7 @@ impl AccountsDoc {
             schema: ACCOUNTS_SCHEMA.into(),
             station: station.into(),
             accounts: BTreeMap::new(),
+            phone: None,
         }
     }
 }
@@ -234,6 +242,8 @@ pub struct Actor {
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Directory {
     by_id: HashMap<String, Account>,
+    /// Each station's consultation phone, from its accounts document, where set.
+    phones: HashMap<String, String>,
 }
 
 impl Directory {
@@ -249,12 +259,26 @@ impl Directory {
     /// Adds or replaces the accounts of one station's document.
     pub fn put_doc(&mut self, doc: &AccountsDoc) {
         self.by_id.retain(|_, a| a.station != doc.station);
+        match doc
+            .phone
+            .as_deref()
+            .map(str::trim)
+            .filter(|p| !p.is_empty())
+        {
+            Some(p) => self.phones.insert(doc.station.clone(), p.to_string()),
+            None => self.phones.remove(&doc.station),
+        };
         for r in doc.accounts.values() {
             // A record filed under another station's document is not that station's account.
             if r.station == doc.station {
                 self.by_id.insert(r.id.clone(), Account::from_record(r));
             }
         }
+    }
+
+    /// A station's consultation phone (本站咨询电话), if its administrator set one.
+    pub fn station_phone(&self, station: &str) -> Option<&str> {
+        self.phones.get(station).map(String::as_str)
     }
 
     /// An account by id.
@@ -388,6 +412,38 @@ mod tests {
             role: role.into(),
             dept: dept.into(),
         }
+    }
+
+    /// Issue #13: an accounts document written before the station's phone existed still reads
+    /// (no phone), and a phone set in a newer one reaches the directory.
+    #[test]
+    fn an_accounts_document_without_a_phone_still_reads() {
+        #[derive(Reconcile)]
+        struct Before {
+            schema: String,
+            station: String,
+            accounts: BTreeMap<String, AccountRecord>,
+        }
+        let mut am = automerge::AutoCommit::new();
+        autosurgeon::reconcile(
+            &mut am,
+            &Before {
+                schema: ACCOUNTS_SCHEMA.into(),
+                station: "V01".into(),
+                accounts: BTreeMap::new(),
+            },
+        )
+        .unwrap();
+        let mut doc: AccountsDoc = autosurgeon::hydrate(&am).unwrap();
+        assert_eq!(doc.phone, None);
+        assert_eq!(Directory::from_docs([&doc]).station_phone("V01"), None);
+        doc.phone = Some("0351-1234567".into());
+        autosurgeon::reconcile(&mut am, &doc).unwrap();
+        let again: AccountsDoc = autosurgeon::hydrate(&am).unwrap();
+        assert_eq!(
+            Directory::from_docs([&again]).station_phone("V01"),
+            Some("0351-1234567")
+        );
     }
 
     #[test]

@@ -452,6 +452,18 @@ impl Node {
         ops::accounts::disable_account(self, station, login, reason)
     }
 
+    /// A station's consultation phone (本站咨询电话), printed on its receipts, if set.
+    pub fn station_phone(&self, station: &str) -> Option<&str> {
+        self.net.accounts.station_phone(station)
+    }
+
+    /// Sets (or with `None` or an empty text clears) a station's consultation phone (an
+    /// administrator of the station or of a parent station; `station` empty: this node's). It
+    /// must be a number an applicant can dial: a mobile or a landline with its area code.
+    pub fn set_station_phone(&mut self, station: &str, phone: Option<&str>) -> Result<()> {
+        ops::accounts::set_station_phone(self, station, phone)
+    }
+
     /// Minutes without input after which the window locks (signs its operator out); a local
     /// setting of this computer, never synced. 10 unless set; 0 never locks.
     pub fn lock_minutes(&self) -> Result<u32> {

@@ -10,7 +10,7 @@
 
 use super::list::parse_date;
 use super::task::Task;
-use super::widgets::{error_line, field, light_color, light_dot};
+use super::widgets::{error_line, field, light_color, light_dot, light_tag};
 use super::{Command, Cx};
 use chrono::NaiveDate;
 use eframe::egui;
@@ -50,6 +50,41 @@ pub struct DashboardPanel {
     csv_path: String,
     csv_result: Option<Receiver<Result<String, String>>>,
     csv_message: Option<Result<String, String>>,
+}
+
+/// A calendar button beside a date field (issue #13): it opens on the field's date, or on today
+/// while the field is empty or unreadable, and a date picked there is written into the field as
+/// YYYY-MM-DD, so that the field stays the one source of the range.
+fn date_picker(
+    ui: &mut egui::Ui,
+    id: &str,
+    text: &mut String,
+    today: NaiveDate,
+    t: &super::i18n::Tr,
+) {
+    let shown = parse_date(text).ok().flatten().unwrap_or(today);
+    let Some(mut date) = to_civil(shown) else {
+        return;
+    };
+    ui.add(
+        egui_extras::DatePickerButton::new(&mut date)
+            .id_salt(id)
+            .format("")
+            .calendar_week(false),
+    )
+    .on_hover_text(t.pick_date);
+    // The picker writes the date only when its 保存 (Save) is pressed.
+    if to_civil(shown) != Some(date) {
+        *text = date.strftime("%Y-%m-%d").to_string();
+    }
+}
+
+/// A chrono date as the picker's civil date (`None` only outside the years both can hold).
+fn to_civil(d: NaiveDate) -> Option<jiff::civil::Date> {
+    use chrono::Datelike;
+    let month = i8::try_from(d.month()).ok()?;
+    let day = i8::try_from(d.day()).ok()?;
+    jiff::civil::Date::new(i16::try_from(d.year()).ok()?, month, day).ok()
 }
 
 /// Created from, created to (both inclusive; `None` is open).
@@ -254,7 +289,9 @@ impl DashboardPanel {
         let t = cx.t;
         ui.horizontal_wrapped(|ui| {
             field(ui, t.created_from, &mut self.from, 90.0).on_hover_text(t.date_hint);
+            date_picker(ui, "range-from", &mut self.from, cx.info.today, t);
             field(ui, t.created_to, &mut self.to, 90.0).on_hover_text(t.date_hint);
+            date_picker(ui, "range-to", &mut self.to, cx.info.today, t);
             match parse_range(&self.from, &self.to) {
                 Ok(range) => {
                     if range != self.range {
@@ -333,7 +370,7 @@ impl DashboardPanel {
                     tot.lights.get(l.as_str()).copied().unwrap_or(0) as f64,
                 )
                 .name(t.light(*l))
-                .fill(light_color(*l))
+                .fill(light_color(*l, ui.visuals()))
             })
             .collect();
         let names: Vec<&str> = ALL_LIGHTS.iter().map(|l| t.light(*l)).collect();
@@ -653,7 +690,7 @@ impl DashboardPanel {
                 }
                 ui.end_row();
                 for r in &self.overdue {
-                    light_dot(ui, r.light.as_deref().and_then(Light::parse), t);
+                    light_tag(ui, r.light.as_deref().and_then(Light::parse), t);
                     if ui.link(&r.number).clicked() {
                         open = Some(r.id.clone());
                     }
@@ -741,6 +778,36 @@ fn write_in_background(path: String, text: String) -> Receiver<Result<String, St
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// Issue #13: the date picker opens on the field's date (or today) and what it picks is
+    /// written back as YYYY-MM-DD; a date the picker cannot hold leaves the field alone.
+    #[test]
+    fn the_date_picker_reads_and_writes_the_fields_dates() {
+        let day = NaiveDate::from_ymd_opt(2026, 12, 6).unwrap();
+        let civil = to_civil(day).unwrap();
+        assert_eq!(civil.strftime("%Y-%m-%d").to_string(), "2026-12-06");
+        assert_eq!(
+            to_civil(NaiveDate::from_ymd_opt(99_999, 1, 1).unwrap()),
+            None
+        );
+        let ctx = egui::Context::default();
+        let today = NaiveDate::from_ymd_opt(2027, 1, 4).unwrap();
+        for typed in ["2026/12/6", "", "not a date"] {
+            let mut text = typed.to_string();
+            let mut out = ctx.run_ui(egui::RawInput::default(), |ui| {
+                date_picker(
+                    ui,
+                    "from",
+                    &mut text,
+                    today,
+                    crate::app::i18n::Lang::Zh.tr(),
+                );
+            });
+            out.textures_delta.clear();
+            // Drawing the closed picker changes nothing the clerk typed.
+            assert_eq!(text, typed);
+        }
+    }
 
     #[test]
     fn date_fields_give_a_range_or_say_why_not() {

@@ -89,6 +89,9 @@ strings! {
     saved: "已保存", "Saved";
     intake_done: "已登记办件", "Case taken in:";
     settings_saved: "设置已保存", "Settings saved";
+    pick_date: "从日历中选择日期", "Pick a date from the calendar";
+    station_phone: "本站咨询电话", "Station's enquiry phone";
+    station_phone_hint: "打印在回执上，供群众报办件编号查询进度；手机号或带区号的座机，只有本站或上级管理员可以保存。", "Printed on receipts so that applicants can ask about progress with their case number; a mobile or a landline with its area code. Saved by an administrator of this station or a parent station.";
     operator: "操作员", "Operator";
     refresh: "刷新", "Refresh";
     refused: "未执行", "Refused";
@@ -414,6 +417,8 @@ strings! {
     doc_entrustment: "委托书", "Letter of entrustment";
     doc_handed_over: "交接材料", "Materials handed over";
     doc_agent_phone: "代办员电话", "Agent's phone";
+    doc_station_phone: "咨询电话", "Enquiries";
+    doc_quote_number: "请报办件编号", "quote case number";
     doc_originals_returned: "原件已退还", "Originals returned";
     doc_sign_applicant: "委托人（申请人）签字：______________    日期：__________", "Applicant (principal), signature: ______________    Date: __________";
     doc_sign_agent: "代办人签字：______________    日期：__________", "Proxy agent, signature: ______________    Date: __________";

@@ -4,7 +4,7 @@
 //! or sync bringing work in), so the counts in the top bar follow what arrives.
 
 use super::task::Task;
-use super::widgets::light_dot;
+use super::widgets::light_tag;
 use super::{Command, Cx, Tr};
 use eframe::egui;
 use yizhan_node::case::Light;
@@ -121,7 +121,7 @@ impl InboxPanel {
                                 .spacing([14.0, 4.0])
                                 .show(ui, |ui| {
                                     for r in &s.rows {
-                                        light_dot(ui, r.light.as_deref().and_then(Light::parse), t);
+                                        light_tag(ui, r.light.as_deref().and_then(Light::parse), t);
                                         if ui.link(&r.number).clicked() {
                                             cx.commands.push(Command::OpenCase(r.id.clone()));
                                         }

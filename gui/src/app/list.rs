@@ -6,7 +6,7 @@
 //! generation, so an answer for an old filter is ignored.
 
 use super::task::Task;
-use super::widgets::{field, light_dot};
+use super::widgets::{field, light_tag};
 use super::{Command, Cx};
 use eframe::egui;
 use egui_extras::{Column, TableBuilder};
@@ -334,7 +334,7 @@ impl ListPanel {
             // The item and the holder share what is left after the fixed columns, so that every
             // column stays on screen down to the window's minimum width (the long names are
             // clipped, with the full text a hover away).
-            .column(Column::exact(28.0))
+            .column(Column::exact(84.0))
             .column(Column::exact(150.0).clip(true))
             .column(Column::exact(84.0).clip(true))
             .column(Column::remainder().at_least(90.0).clip(true))
@@ -372,7 +372,7 @@ impl ListPanel {
                     };
                     let light = r.light.as_deref().and_then(Light::parse);
                     row.col(|ui| {
-                        light_dot(ui, light, t);
+                        light_tag(ui, light, t);
                     });
                     row.col(|ui| {
                         let text = if r.conflict {
@@ -423,7 +423,7 @@ impl ListPanel {
                         match remaining {
                             Some(n) if n < 0 => {
                                 ui.colored_label(
-                                    super::widgets::light_color(Light::Red),
+                                    super::widgets::light_color(Light::Red, ui.visuals()),
                                     format!("{} {}", t.overdue_by, -n),
                                 );
                             }

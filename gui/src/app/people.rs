@@ -58,6 +58,8 @@ pub enum AccountEdit {
     },
     /// Set the idle minutes after which the window locks.
     LockMinutes(u32),
+    /// Set (or, empty, clear) this station's phone for questions about progress.
+    StationPhone(String),
 }
 
 impl AccountEdit {
@@ -87,6 +89,7 @@ impl AccountEdit {
             } => n.disable_account(&station, &login, &reason).map(|_| ()),
             AccountEdit::Password { login, secret } => n.set_password(&login, &secret),
             AccountEdit::LockMinutes(m) => n.set_lock_minutes(m),
+            AccountEdit::StationPhone(p) => n.set_station_phone("", Some(&p)),
         }
     }
 
@@ -98,7 +101,9 @@ impl AccountEdit {
             AccountEdit::Add { new, .. } => format!("{} {}", t.account_added, new.login),
             AccountEdit::Disable { login, .. } => format!("{} {login}", t.account_disabled),
             AccountEdit::Password { login, .. } => format!("{} {login}", t.password_set),
-            AccountEdit::LockMinutes(_) => t.settings_saved.to_string(),
+            AccountEdit::LockMinutes(_) | AccountEdit::StationPhone(_) => {
+                t.settings_saved.to_string()
+            }
         }
     }
 

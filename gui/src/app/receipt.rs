@@ -89,8 +89,15 @@ fn date_of(ms: i64) -> String {
         .map_or_else(String::new, |t| t.format("%Y-%m-%d").to_string())
 }
 
-/// The text of a document for a case, issued by `station_name`.
-pub fn document(paper: Paper, view: &CaseView, station_name: &str, t: &Tr) -> Document {
+/// The text of a document for a case, issued by `station_name`, whose phone for questions
+/// about progress (本站咨询电话) is `station_phone` when its administrator set one.
+pub fn document(
+    paper: Paper,
+    view: &CaseView,
+    station_name: &str,
+    station_phone: Option<&str>,
+    t: &Tr,
+) -> Document {
     let doc = &view.doc;
     let item = &doc.item;
     let sep = t.doc_sep;
@@ -207,6 +214,13 @@ pub fn document(paper: Paper, view: &CaseView, station_name: &str, t: &Tr) -> Do
                     t.doc_originals_returned,
                     r.items.join("、"),
                     date_of(r.at)
+                ));
+            }
+            // How to ask about progress: the station's phone and the number to quote (#13).
+            if let Some(phone) = station_phone.map(str::trim).filter(|p| !p.is_empty()) {
+                lines.push(format!(
+                    "{}{sep}{phone}（{} {}）",
+                    t.doc_station_phone, t.doc_quote_number, doc.number
                 ));
             }
             lines.push(String::new());
@@ -675,7 +689,7 @@ mod tests {
 
         let t = Lang::Zh.tr();
         for paper in [Paper::Receipt, Paper::Notice] {
-            let doc = document(paper, &view, "测试市政务服务中心", t);
+            let doc = document(paper, &view, "测试市政务服务中心", None, t);
             assert!(doc.lines.iter().any(|l| l.contains(&view.doc.number)));
             assert!(doc.lines.iter().any(|l| l.contains("张三")));
             // In a folder that does not exist yet, as the default path may be.
@@ -695,7 +709,7 @@ mod tests {
             assert!(bytes.ends_with(b"%%EOF") || bytes.ends_with(b"%%EOF\n"));
         }
         // The ID number and phone are masked on the receipt.
-        let receipt = document(Paper::Receipt, &view, "站", t);
+        let receipt = document(Paper::Receipt, &view, "站", None, t);
         assert!(
             receipt
                 .lines
@@ -853,7 +867,13 @@ mod tests {
                 ..NewCase::default()
             })
             .unwrap();
-        let doc = document(Paper::Receipt, &case, "测试市政务服务中心", Lang::Zh.tr());
+        let doc = document(
+            Paper::Receipt,
+            &case,
+            "测试市政务服务中心",
+            None,
+            Lang::Zh.tr(),
+        );
         let pdf = render(&doc, &font).unwrap();
         let text = pdf_text(&pdf);
         for needle in [
@@ -870,6 +890,56 @@ mod tests {
                 "the receipt lacks {needle:?}:\n{text}"
             );
         }
+    }
+
+    /// Issue #13: the receipt tells the applicant how to ask about progress: the station's
+    /// phone, set by its administrator, and the case number to quote. Without a phone set the
+    /// line is left out rather than printed empty.
+    #[test]
+    fn the_receipt_prints_the_stations_phone_and_the_number_to_quote() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut node = Node::init(
+            &dir.path().join("city"),
+            Clock::Fixed(NOW),
+            &InitParams {
+                network_name: "测试市".into(),
+                code: "C".into(),
+                name: "测试市政务服务中心".into(),
+            },
+        )
+        .unwrap();
+        let case = node
+            .new_case(&NewCase {
+                item_code: "CT-001".into(),
+                applicant_name: "张三".into(),
+                ..NewCase::default()
+            })
+            .unwrap();
+        let t = Lang::Zh.tr();
+        let before = document(Paper::Receipt, &case, "站", node.station_phone("C"), t);
+        assert!(!before.lines.iter().any(|l| l.contains("咨询电话")));
+        node.set_station_phone("", Some("0351-1234567")).unwrap();
+        let expected = format!("咨询电话：0351-1234567（请报办件编号 {}）", case.doc.number);
+        let receipt = document(Paper::Receipt, &case, "站", node.station_phone("C"), t);
+        assert!(
+            receipt.lines.contains(&expected),
+            "{expected:?} not in {:?}",
+            receipt.lines
+        );
+        // A bare local number cannot be dialled from another county: refused.
+        assert!(node.set_station_phone("", Some("1234567")).is_err());
+        let Some(font) = find_cjk_font() else {
+            eprintln!(
+                "no CJK font on this machine: {}",
+                super::super::fonts::INSTALL_HINT
+            );
+            return;
+        };
+        let text = pdf_text(&render(&receipt, &font).unwrap());
+        assert!(
+            text.contains("0351-1234567") && text.contains(&case.doc.number),
+            "{text}"
+        );
     }
 
     /// Issue #11: a short phone number is not printed in full (the receipt, the detail and the
@@ -895,7 +965,7 @@ mod tests {
                 ..NewCase::default()
             })
             .unwrap();
-        let receipt = document(Paper::Receipt, &case, "站", Lang::Zh.tr());
+        let receipt = document(Paper::Receipt, &case, "站", None, Lang::Zh.tr());
         assert!(receipt.lines.iter().any(|l| l.contains("*****3456")));
         assert!(!receipt.lines.iter().any(|l| l.contains("8123456")));
     }
@@ -926,7 +996,7 @@ mod tests {
             })
             .unwrap();
         let t = Lang::Zh.tr();
-        let receipt = document(Paper::Receipt, &case, "站", t);
+        let receipt = document(Paper::Receipt, &case, "站", None, t);
         assert_eq!(receipt.title, "收件回执");
         let has = |d: &Document, s: &str| d.lines.iter().any(|l| l.contains(s));
         assert!(
@@ -942,7 +1012,7 @@ mod tests {
         assert!(has(&receipt, "申请人签字") && has(&receipt, "收件人签字"));
         let accepted = node.act(&case.doc.id, &Action::Accept, "窗口一号").unwrap();
         assert_eq!(
-            document(Paper::Receipt, &accepted, "站", t).title,
+            document(Paper::Receipt, &accepted, "站", None, t).title,
             "受理回执"
         );
     }
@@ -991,7 +1061,7 @@ mod tests {
             ),
         ] {
             let t = lang.tr();
-            let receipt = document(Paper::Receipt, &late, "测试市政务服务中心", t);
+            let receipt = document(Paper::Receipt, &late, "测试市政务服务中心", None, t);
             assert!(
                 receipt.lines.iter().any(|l| l.contains(due)),
                 "{:?}",
@@ -1002,7 +1072,7 @@ mod tests {
                 "{:?}",
                 receipt.lines
             );
-            let receipt = document(Paper::Receipt, &early, "测试市政务服务中心", t);
+            let receipt = document(Paper::Receipt, &early, "测试市政务服务中心", None, t);
             assert!(
                 !receipt
                     .lines
@@ -1071,7 +1141,7 @@ mod tests {
             })
             .unwrap();
         let t = Lang::Zh.tr();
-        let mut doc = document(Paper::Receipt, &case, "测试市政务服务中心", t);
+        let mut doc = document(Paper::Receipt, &case, "测试市政务服务中心", None, t);
         assert!(pdf_squares(&render(&doc, &font).unwrap()).is_empty());
 
         let url = progress_url("https://zwfw.example.cn", &case.doc.number).unwrap();

@@ -31,6 +31,10 @@ pub struct SettingsPanel {
     yellow: String,
     follow_up: String,
     loaded_for: Option<Settings>,
+    /// The station's consultation phone as typed, and the stored value it was loaded from (a
+    /// change arriving from another node of the station reloads it).
+    phone: String,
+    phone_loaded_for: Option<Option<String>>,
     catalog: CatalogEditor,
     calendar: CalendarEditor,
     /// This computer's sync settings: as read from the node, and the form.
@@ -156,6 +160,30 @@ impl SettingsPanel {
         }
     }
 
+    /// The station's phone for questions about progress (本站咨询电话, issue #13), printed on
+    /// its receipts; the node lets its administrator (or a parent station's) save it.
+    fn station_phone(&mut self, ui: &mut egui::Ui, cx: &mut Cx<'_>) {
+        let t = cx.t;
+        if self.phone_loaded_for.as_ref() != Some(&cx.info.station_phone) {
+            self.phone_loaded_for = Some(cx.info.station_phone.clone());
+            self.phone = cx.info.station_phone.clone().unwrap_or_default();
+        }
+        ui.horizontal_wrapped(|ui| {
+            field(ui, t.station_phone, &mut self.phone, 160.0);
+            let changed = self.phone.trim() != cx.info.station_phone.as_deref().unwrap_or("");
+            if ui
+                .add_enabled(changed && !cx.writing, egui::Button::new(t.save))
+                .clicked()
+            {
+                cx.commands
+                    .push(Command::Account(super::people::AccountEdit::StationPhone(
+                        self.phone.trim().to_string(),
+                    )));
+            }
+            ui.add(egui::Label::new(egui::RichText::new(t.station_phone_hint).weak()).wrap());
+        });
+    }
+
     fn general(&mut self, ui: &mut egui::Ui, cx: &mut Cx<'_>, fonts: &FontState) {
         let t = cx.t;
         ui.horizontal(|ui| {
@@ -196,6 +224,7 @@ impl SettingsPanel {
                 }
             }
         });
+        self.station_phone(ui, cx);
         ui.separator();
         ui.strong(t.network_settings);
         if self.loaded_for != Some(cx.info.settings) {

@@ -47,6 +47,9 @@ pub struct StationInfo {
     pub public_url: Option<String>,
     /// The notice templates (issue #15), from the settings document.
     pub templates: yizhan_node::notice::Templates,
+    /// The station's phone for questions about progress (本站咨询电话), printed on receipts
+    /// (issue #13), from the station's accounts document.
+    pub station_phone: Option<String>,
 }
 
 impl StationInfo {
@@ -78,6 +81,7 @@ impl StationInfo {
             lock_minutes: node.lock_minutes()?,
             public_url: node.public_url()?,
             templates: node.notice_templates().clone(),
+            station_phone: node.station_phone(&station.code).map(str::to_string),
             identity: node.identity().clone(),
             tier: station.tier(),
             station,

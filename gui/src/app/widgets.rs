@@ -4,13 +4,28 @@ use super::i18n::Tr;
 use eframe::egui;
 use yizhan_node::case::Light;
 
-/// The color of a supervision light.
-pub fn light_color(light: Light) -> egui::Color32 {
-    match light {
-        Light::Green => egui::Color32::from_rgb(46, 160, 67),
-        Light::Yellow => egui::Color32::from_rgb(230, 180, 0),
-        Light::Red => egui::Color32::from_rgb(220, 50, 47),
-        Light::Severe => egui::Color32::from_rgb(128, 0, 64),
+/// The color of a supervision light on a theme. Each palette keeps every light at WCAG AA
+/// contrast against the panels of its theme (at least 4.5:1, so that red and yellow also serve
+/// as text colors; test `every_light_color_has_aa_contrast_on_both_themes`): one color cannot do
+/// that on both a near-black and a near-white panel, and the dark maroon of 严重超期 vanished on
+/// the dark theme (issue #13). 严重超期 is maroon on the light theme and purple on the dark one,
+/// as air-quality scales show their worst levels, and is told from red by its ring and its word.
+pub fn light_color(light: Light, visuals: &egui::Visuals) -> egui::Color32 {
+    use egui::Color32 as C;
+    if visuals.dark_mode {
+        match light {
+            Light::Green => C::from_rgb(63, 185, 80),
+            Light::Yellow => C::from_rgb(210, 153, 34),
+            Light::Red => C::from_rgb(248, 81, 73),
+            Light::Severe => C::from_rgb(188, 140, 255),
+        }
+    } else {
+        match light {
+            Light::Green => C::from_rgb(26, 127, 55),
+            Light::Yellow => C::from_rgb(154, 103, 0),
+            Light::Red => C::from_rgb(209, 36, 47),
+            Light::Severe => C::from_rgb(128, 0, 64),
+        }
     }
 }
 
@@ -22,13 +37,15 @@ pub fn light_dot(ui: &mut egui::Ui, light: Option<Light>, t: &Tr) -> egui::Respo
     let radius = size * 0.45;
     match light {
         Some(l) => {
-            ui.painter().circle_filled(center, radius, light_color(l));
+            ui.painter()
+                .circle_filled(center, radius, light_color(l, ui.visuals()));
             if l == Light::Severe {
-                // Severe is red with a dark ring, so that it is told from red without color.
+                // Severe has a ring in the text color, so that it is told from red without
+                // color, on either theme.
                 ui.painter().circle_stroke(
                     center,
                     radius,
-                    egui::Stroke::new(2.0, egui::Color32::BLACK),
+                    egui::Stroke::new(1.5, ui.visuals().strong_text_color()),
                 );
             }
         }
@@ -43,6 +60,19 @@ pub fn light_dot(ui: &mut egui::Ui, light: Option<Light>, t: &Tr) -> egui::Respo
     let name = light.map_or(t.no_light, |l| t.light(l)).to_string();
     response.widget_info(|| egui::WidgetInfo::labeled(egui::Role::Label, true, &name));
     response.on_hover_text(light.map_or(t.no_light, |l| t.light(l)))
+}
+
+/// A light's dot with its word beside it (绿灯, 黄灯, 红灯, 严重超期), for rows where the dot
+/// would otherwise stand alone: the word is read without telling colors apart (issue #13). No
+/// light draws the hollow ring alone.
+pub fn light_tag(ui: &mut egui::Ui, light: Option<Light>, t: &Tr) {
+    ui.horizontal(|ui| {
+        ui.spacing_mut().item_spacing.x = 3.0;
+        light_dot(ui, light, t);
+        if let Some(l) = light {
+            ui.label(t.light(l));
+        }
+    });
 }
 
 /// A label and a one-line text field, the field named by the label (for screen readers and
@@ -174,6 +204,67 @@ pub fn parse_date(s: &str) -> Option<chrono::NaiveDate> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// WCAG 2 relative luminance of an sRGB color.
+    fn luminance(c: egui::Color32) -> f64 {
+        let lin = |v: u8| {
+            let v = f64::from(v) / 255.0;
+            if v <= 0.04045 {
+                v / 12.92
+            } else {
+                ((v + 0.055) / 1.055).powf(2.4)
+            }
+        };
+        0.2126 * lin(c.r()) + 0.7152 * lin(c.g()) + 0.0722 * lin(c.b())
+    }
+
+    /// WCAG 2 contrast ratio of two colors (1 to 21).
+    fn contrast(a: egui::Color32, b: egui::Color32) -> f64 {
+        let (la, lb) = (luminance(a), luminance(b));
+        (la.max(lb) + 0.05) / (la.min(lb) + 0.05)
+    }
+
+    /// A premultiplied color drawn over an opaque one.
+    fn over(top: egui::Color32, bottom: egui::Color32) -> egui::Color32 {
+        let keep = 1.0 - f32::from(top.a()) / 255.0;
+        let mix = |t: u8, b: u8| (f32::from(t) + f32::from(b) * keep).round().min(255.0) as u8;
+        egui::Color32::from_rgb(
+            mix(top.r(), bottom.r()),
+            mix(top.g(), bottom.g()),
+            mix(top.b(), bottom.b()),
+        )
+    }
+
+    /// Issue #13: every light's color reaches WCAG AA against the backgrounds it is drawn on
+    /// (the panel, windows, and striped rows) on both themes: 3:1 is the minimum for a
+    /// graphical object; 4.5:1 is asked because red and yellow also color text.
+    #[test]
+    fn every_light_color_has_aa_contrast_on_both_themes() {
+        assert!((contrast(egui::Color32::BLACK, egui::Color32::WHITE) - 21.0).abs() < 1e-9);
+        let mut bad = Vec::new();
+        for (theme, v) in [
+            ("dark", egui::Visuals::dark()),
+            ("light", egui::Visuals::light()),
+        ] {
+            for (bg_name, bg) in [
+                ("panel_fill", v.panel_fill),
+                ("window_fill", v.window_fill),
+                // Striped rows: the faint color is a premultiplied overlay on the panel.
+                ("striped row", over(v.faint_bg_color, v.panel_fill)),
+            ] {
+                for l in [Light::Green, Light::Yellow, Light::Red, Light::Severe] {
+                    let c = light_color(l, &v);
+                    let ratio = contrast(c, bg);
+                    if ratio < 4.5 {
+                        bad.push(format!(
+                            "{l:?} {c:?} on {theme} {bg_name} {bg:?}: {ratio:.2}"
+                        ));
+                    }
+                }
+            }
+        }
+        assert!(bad.is_empty(), "below 4.5:1:\n{}", bad.join("\n"));
+    }
 
     #[test]
     fn dates_are_read_as_clerks_type_them() {

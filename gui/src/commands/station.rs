@@ -25,6 +25,16 @@ pub enum StationCmd {
     },
     /// List stations.
     List,
+    /// Set the station's phone for questions about progress (本站咨询电话), printed on its
+    /// receipts; an administrator of the station or of a parent station. An empty number clears
+    /// it.
+    SetPhone {
+        /// A mobile (11 digits) or a landline with its area code, e.g. 0351-1234567.
+        phone: String,
+        /// The station (default: this node's station).
+        #[arg(long)]
+        station: Option<String>,
+    },
 }
 
 /// Runs one `station` subcommand.
@@ -46,6 +56,17 @@ pub fn run(ctx: &Ctx, cmd: StationCmd) -> Result<()> {
             })?;
             output::done(&format!("added station {code}"), ctx.json)
         }
-        StationCmd::List => output::stations(node.roster(), ctx.json),
+        StationCmd::List => output::stations(node.roster(), node.accounts(), ctx.json),
+        StationCmd::SetPhone { phone, station } => {
+            let station = station.unwrap_or_else(|| node.identity().station.clone());
+            let phone = phone.trim();
+            node.set_station_phone(&station, Some(phone))?;
+            let message = if phone.is_empty() {
+                format!("已清除 {station} 的咨询电话")
+            } else {
+                format!("{station} 的咨询电话已设为 {phone}")
+            };
+            output::done(&message, ctx.json)
+        }
     }
 }

@@ -329,6 +329,37 @@ pub(crate) fn disable_account(
     find(&node.net.accounts, &station, &target.id)
 }
 
+/// Implements [`Node::set_station_phone`].
+pub(crate) fn set_station_phone(node: &mut Node, station: &str, phone: Option<&str>) -> Result<()> {
+    node.refresh()?;
+    let station = if station.is_empty() {
+        node.identity.station.clone()
+    } else {
+        station.to_string()
+    };
+    require_admin_for(node, &station)?;
+    let phone = phone.map(str::trim).filter(|p| !p.is_empty());
+    if let Some(p) = phone {
+        // The number is printed for applicants to call: the same rule as an applicant's phone.
+        crate::ops::intake::validate_phone(p)?;
+    }
+    let phone = phone.map(str::to_string);
+    node.store.write(|wtx| {
+        edit_station_doc(
+            wtx,
+            &accounts_doc_id(&station),
+            DocType::Accounts,
+            || AccountsDoc::new(&station),
+            |doc: &mut AccountsDoc| {
+                doc.phone = phone;
+                Ok(())
+            },
+        )
+        .map(|_| ())
+    })?;
+    node.refresh()
+}
+
 /// Re-derives, inside the transaction, the cases of the accounts whose disabling differs
 /// between two directories.
 pub(crate) fn rederive_changed(

@@ -523,7 +523,13 @@ impl DetailPanel {
                     if is_default {
                         p.path = default_pdf_path(cx.info, number, paper);
                     }
-                    let mut doc = receipt::document(paper, view, &cx.info.station.name, t);
+                    let mut doc = receipt::document(
+                        paper,
+                        view,
+                        &cx.info.station.name,
+                        cx.info.station_phone.as_deref(),
+                        t,
+                    );
                     if paper == Paper::Receipt {
                         doc.qr = cx
                             .info

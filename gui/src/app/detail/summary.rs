@@ -128,7 +128,10 @@ pub(super) fn summary(ui: &mut egui::Ui, cx: &Cx<'_>, view: &CaseView) {
                     ui.add(
                         egui::Label::new(
                             egui::RichText::new(t.provisional_note(d.uncovered_year)).color(
-                                crate::app::widgets::light_color(yizhan_node::case::Light::Yellow),
+                                crate::app::widgets::light_color(
+                                    yizhan_node::case::Light::Yellow,
+                                    ui.visuals(),
+                                ),
                             ),
                         )
                         .wrap(),

@@ -113,3 +113,56 @@ fn accounts_sign_ins_roles_and_the_ranking_through_the_command_line() {
             .contains("wrong login or password")
     );
 }
+
+/// Issue #13: the station's phone for questions about progress (本站咨询电话, printed on its
+/// receipts) is set by an administrator of the station or of a parent station, checked as a
+/// number an applicant can dial, listed with the stations, and cleared with an empty number.
+#[test]
+fn the_station_phone_is_set_by_an_administrator_and_listed_with_the_stations() {
+    let (_tmp, y) = network();
+    let phone_of = |y: &crate::support::Yizhan, code: &str| {
+        entry(&y.json(&["station", "list"]), "code", code)["phone"].clone()
+    };
+    assert!(phone_of(&y, "C01").is_null());
+    let admin = y.clone().env("YIZHAN_PASSWORD", "admin-pin");
+    admin.ok(&[
+        "operator",
+        "add",
+        "--login",
+        "admin",
+        "--name",
+        "管理员",
+        "--role",
+        "admin",
+    ]);
+    let admin = admin.env("YIZHAN_OPERATOR", "admin");
+    admin.clone().env("YIZHAN_NEW_PASSWORD", "clerk-pin").ok(&[
+        "operator",
+        "add",
+        "--login",
+        "zhang",
+        "--name",
+        "张窗口",
+        "--role",
+        "clerk",
+    ]);
+    let clerk = y
+        .env("YIZHAN_OPERATOR", "zhang")
+        .env("YIZHAN_PASSWORD", "clerk-pin");
+    let line = clerk.refused(&["station", "set-phone", "0351-1234567"]);
+    assert!(line.contains("admin"), "{line}");
+    // A bare local number cannot be dialled from another county.
+    let line = admin.refused(&["station", "set-phone", "1234567"]);
+    assert!(line.contains("phone"), "{line}");
+
+    let said = admin.ok(&["station", "set-phone", "0351-1234567"]);
+    assert!(said.contains("0351-1234567"), "{said}");
+    assert_eq!(phone_of(&admin, "C01"), "0351-1234567");
+    // The city's administrator sets a village's phone too.
+    admin.ok(&["station", "set-phone", "--station", "V01", "13900001111"]);
+    assert_eq!(phone_of(&admin, "V01"), "13900001111");
+    let human = admin.ok(&["station", "list"]);
+    assert!(human.contains("咨询电话 0351-1234567"), "{human}");
+    admin.ok(&["station", "set-phone", ""]);
+    assert!(phone_of(&admin, "C01").is_null());
+}
