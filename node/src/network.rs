@@ -478,12 +478,36 @@ pub struct SettingsDoc {
     pub settings: Settings,
     /// The notice templates the city changed, by kind (issue #15; see
     /// [`crate::notice::Templates`]); missing until the city changes one.
+    #[autosurgeon(missing = "Default::default")]
     pub notice_templates: Option<BTreeMap<String, String>>,
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// A settings document saved before notice templates existed has no `notice_templates`
+    /// key; it reads as no changed template instead of failing (which would stop every node
+    /// of an upgraded network from reading its settings).
+    #[test]
+    fn a_settings_document_from_before_notice_templates_still_reads() {
+        use automerge::transaction::Transactable as _;
+        let mut am = automerge::AutoCommit::new();
+        autosurgeon::reconcile(
+            &mut am,
+            &SettingsDoc {
+                schema: "yizhan/settings/1".into(),
+                settings: Settings::default(),
+                notice_templates: None,
+            },
+        )
+        .expect("write");
+        am.delete(automerge::ROOT, "notice_templates")
+            .expect("delete the key");
+        let read: SettingsDoc = autosurgeon::hydrate(&am).expect("an older document reads");
+        assert_eq!(read.notice_templates, None);
+        assert_eq!(read.settings, Settings::default());
+    }
 
     fn st(code: &str, tier: &str, parent: &str) -> Station {
         Station {

@@ -36,19 +36,24 @@ pub struct CaseDoc {
     /// The applicant (personal data).
     pub applicant: Applicant,
     /// The proxy agent's handling (代办), when the case was taken in on a villager's behalf.
+    #[autosurgeon(missing = "Default::default")]
     pub delegation: Option<Delegation>,
     /// The account that took the case in, with its role as it was (issue #12); missing on
     /// cases taken in before accounts or at a station without accounts.
+    #[autosurgeon(missing = "Default::default")]
     pub intake_by: Option<Actor>,
     /// The name of whoever took the case in; missing on cases taken in before issue #12.
+    #[autosurgeon(missing = "Default::default")]
     pub intake_operator: Option<String>,
     /// The node that sends the intake notice (收件通知) to the applicant (issue #15): the node
     /// that took the case in when it has a sender, otherwise its township's first node. Missing
     /// on cases taken in before notices; no node sends anything for those.
+    #[autosurgeon(missing = "Default::default")]
     pub notices_by: Option<String>,
     /// The materials received at the window at intake, for a case taken in without an agent
     /// (an agent's are in `delegation.handed_over`); missing on cases taken in before issue #13,
     /// whose received materials were not recorded.
+    #[autosurgeon(missing = "Default::default")]
     pub received: Option<Vec<String>>,
     /// The append-only event log.
     pub events: Vec<Event>,
@@ -98,8 +103,10 @@ pub struct Delegation {
     /// Materials the villager handed over to the agent (材料交接).
     pub handed_over: Vec<String>,
     /// The agent's account (issue #12); missing on cases taken in before accounts existed.
+    #[autosurgeon(missing = "Default::default")]
     pub agent_account: Option<String>,
     /// The agent's work phone, printed on the receipt; missing before accounts existed.
+    #[autosurgeon(missing = "Default::default")]
     pub agent_phone: Option<String>,
 }
 
@@ -118,6 +125,7 @@ pub struct Event {
     /// The hybrid logical clock stamp that orders the log: `max(at, every stamp the author had
     /// seen + 1)`, so that the order `(order, id)` respects causality on every node whatever
     /// the clocks say. Missing on events written before issue #11, whose `at` was such a stamp.
+    #[autosurgeon(missing = "Default::default")]
     pub order: Option<i64>,
     /// The station where it happened.
     pub station: String,
@@ -127,6 +135,7 @@ pub struct Event {
     pub operator: String,
     /// The account that did it, with its role and department as they were (issue #12). Missing
     /// on events written before accounts, or at a station that has no accounts yet.
+    #[autosurgeon(missing = "Default::default")]
     pub by: Option<Actor>,
     /// The id of the last applied status-changing event the author had seen; a mismatch in the
     /// fold reveals concurrent, conflicting transitions.
@@ -136,6 +145,7 @@ pub struct Event {
     /// The node that sends the notices this event produces (issue #15), chosen by its author
     /// when it was written (see `crate::notice::responsible_node`). Missing on events written
     /// before notices; no node sends anything for those.
+    #[autosurgeon(missing = "Default::default")]
     pub notices_by: Option<String>,
 }
 
@@ -316,6 +326,39 @@ mod tests {
         let at = ev.at;
         doc.events.push(ev);
         at
+    }
+
+    /// A case document written before the optional fields existed (the intake's and each
+    /// event's account, the event's order stamp, the notices' sender, the materials received)
+    /// has none of their keys; it must still read, as `None`, or every case of an upgraded
+    /// station would be unreadable.
+    #[test]
+    fn a_case_document_from_before_the_optional_fields_still_reads() {
+        use automerge::transaction::Transactable as _;
+        let mut doc = case_at("T01");
+        push(&mut doc, &Action::Accept, "e1", T0 + HOUR, "T01");
+        let mut am = Automerge::new();
+        write_case(&mut am, &doc).expect("write");
+        let mut tx = am.transaction();
+        for key in ["intake_by", "intake_operator", "notices_by", "received"] {
+            tx.delete(automerge::ROOT, key).expect("delete a root key");
+        }
+        let (_, events) = tx
+            .get(automerge::ROOT, "events")
+            .expect("events")
+            .expect("an event list");
+        let (_, event) = tx.get(&events, 0).expect("event").expect("one event");
+        for key in ["order", "by", "notices_by"] {
+            tx.delete(&event, key).expect("delete an event key");
+        }
+        tx.commit();
+        let read = read_case(&am, "c1").expect("an older document reads");
+        assert_eq!(read.intake_by, None);
+        assert_eq!(read.received, None);
+        assert_eq!(read.notices_by, None);
+        assert_eq!(read.events.len(), 1);
+        assert_eq!(read.events[0].order, None);
+        assert_eq!(read.events[0].by, None);
     }
 
     /// A village laptop two days fast adds a note; the township then completes the case with
