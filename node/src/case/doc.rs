@@ -341,10 +341,10 @@ mod tests {
         write_case(&mut am, &doc).expect("write");
         let mut tx = am.transaction();
         for key in ["intake_by", "intake_operator", "notices_by", "received"] {
-            tx.delete(automerge::ROOT, key).expect("delete a root key");
+            tx.delete(ROOT, key).expect("delete a root key");
         }
         let (_, events) = tx
-            .get(automerge::ROOT, "events")
+            .get(ROOT, "events")
             .expect("events")
             .expect("an event list");
         let (_, event) = tx.get(&events, 0).expect("event").expect("one event");
