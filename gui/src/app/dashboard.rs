@@ -69,7 +69,10 @@ fn date_picker(
     ui.add(
         egui_extras::DatePickerButton::new(&mut date)
             .id_salt(id)
-            .format("")
+            // The button's own 📆 is not in the CJK fonts a station has (it drew as a box): a
+            // word instead.
+            .show_icon(false)
+            .format("日历")
             .calendar_week(false),
     )
     .on_hover_text(t.pick_date);

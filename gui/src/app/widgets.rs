@@ -79,8 +79,15 @@ pub fn light_tag(ui: &mut egui::Ui, light: Option<Light>, t: &Tr) {
 /// tests).
 pub fn field(ui: &mut egui::Ui, label: &str, value: &mut String, width: f32) -> egui::Response {
     let l = ui.label(label);
-    ui.add(egui::TextEdit::singleline(value).desired_width(width))
-        .labelled_by(l.id)
+    // In a grid a cell offers the width its column had in the last frame, and a text field
+    // takes no more than it is offered: an empty field then stayed as narrow as on the first
+    // frame (the sync settings' addresses, about 40 px). The minimum size breaks that loop.
+    ui.add(
+        egui::TextEdit::singleline(value)
+            .desired_width(width)
+            .min_size(egui::vec2(width, 0.0)),
+    )
+    .labelled_by(l.id)
 }
 
 /// A label and a multi-line text field.

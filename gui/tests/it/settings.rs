@@ -303,3 +303,25 @@ fn the_city_edits_the_notice_templates_and_a_township_only_reads_them() {
     assert!(shows(&h, "短信内容由市政务服务中心统一设置"));
     assert!(button(&h, "保存 办结").is_none());
 }
+
+/// Issue #13: the sync settings' address fields are wide enough to read what is typed. In a
+/// grid an empty field kept the width of its first frame, about 40 px, and an address typed
+/// into it showed as its first characters only.
+#[test]
+fn the_sync_settings_address_fields_are_wide_enough_to_read() {
+    let dir = tempfile::tempdir().unwrap();
+    let (handle, _) = NodeHandle::spawn(city(dir.path(), NOW)).unwrap();
+    let mut h = window(&[("测试市政务服务中心", &handle)]);
+    open_settings_tab(&mut h, "常规");
+    for label in [
+        "监听地址",
+        "办件查询页面地址",
+        "对外公开网址（回执打印二维码）",
+    ] {
+        let field = h
+            .query_by_role_and_label(Role::TextInput, label)
+            .unwrap_or_else(|| panic!("no field {label}"));
+        let width = field.rect().width();
+        assert!(width >= 190.0, "{label}: {width} px");
+    }
+}
