@@ -646,6 +646,20 @@ mod tests {
     /// 2026-03-02T09:00:00+08:00, a Monday.
     const NOW: i64 = 1_772_413_200_000;
 
+    /// A city station 测试市政务服务中心 (code C) in `dir`, its clock fixed at [`NOW`].
+    fn test_city(dir: &std::path::Path) -> Node {
+        Node::init(
+            &dir.join("city"),
+            Clock::Fixed(NOW),
+            &InitParams {
+                network_name: "测试市".into(),
+                code: "C".into(),
+                name: "测试市政务服务中心".into(),
+            },
+        )
+        .unwrap()
+    }
+
     #[test]
     fn receipt_and_notice_of_a_real_case_are_pdfs_with_the_font_embedded() {
         let Some(font) = find_cjk_font() else {
@@ -657,16 +671,7 @@ mod tests {
             return;
         };
         let dir = tempfile::tempdir().unwrap();
-        let mut node = Node::init(
-            &dir.path().join("city"),
-            Clock::Fixed(NOW),
-            &InitParams {
-                network_name: "测试市".into(),
-                code: "C".into(),
-                name: "测试市政务服务中心".into(),
-            },
-        )
-        .unwrap();
+        let mut node = test_city(dir.path());
         let item = node
             .catalog()
             .items()
@@ -830,16 +835,7 @@ mod tests {
             return;
         };
         let dir = tempfile::tempdir().unwrap();
-        let mut city = Node::init(
-            &dir.path().join("city"),
-            Clock::Fixed(NOW),
-            &InitParams {
-                network_name: "测试市".into(),
-                code: "C".into(),
-                name: "测试市政务服务中心".into(),
-            },
-        )
-        .unwrap();
+        let mut city = test_city(dir.path());
         let account = |city: &mut Node, login: &str, name: &str, role: Role| {
             city.add_account(
                 &NewAccount {
@@ -898,16 +894,7 @@ mod tests {
     #[test]
     fn the_receipt_prints_the_stations_phone_and_the_number_to_quote() {
         let dir = tempfile::tempdir().unwrap();
-        let mut node = Node::init(
-            &dir.path().join("city"),
-            Clock::Fixed(NOW),
-            &InitParams {
-                network_name: "测试市".into(),
-                code: "C".into(),
-                name: "测试市政务服务中心".into(),
-            },
-        )
-        .unwrap();
+        let mut node = test_city(dir.path());
         let case = node
             .new_case(&NewCase {
                 item_code: "CT-001".into(),
@@ -947,16 +934,7 @@ mod tests {
     #[test]
     fn a_short_phone_number_is_masked_on_the_receipt() {
         let dir = tempfile::tempdir().unwrap();
-        let mut node = Node::init(
-            &dir.path().join("city"),
-            Clock::Fixed(NOW),
-            &InitParams {
-                network_name: "测试市".into(),
-                code: "C".into(),
-                name: "测试市政务服务中心".into(),
-            },
-        )
-        .unwrap();
+        let mut node = test_city(dir.path());
         let case = node
             .new_case(&NewCase {
                 item_code: "CT-001".into(),
@@ -976,16 +954,7 @@ mod tests {
     #[test]
     fn the_receipt_is_titled_by_acceptance_and_lists_received_and_missing_materials() {
         let dir = tempfile::tempdir().unwrap();
-        let mut node = Node::init(
-            &dir.path().join("city"),
-            Clock::Fixed(NOW),
-            &InitParams {
-                network_name: "测试市".into(),
-                code: "C".into(),
-                name: "测试市政务服务中心".into(),
-            },
-        )
-        .unwrap();
+        let mut node = test_city(dir.path());
         let materials = node.catalog().get("CT-001").unwrap().materials.clone();
         let case = node
             .new_case(&NewCase {
@@ -1122,16 +1091,7 @@ mod tests {
         );
 
         let dir = tempfile::tempdir().unwrap();
-        let mut node = Node::init(
-            &dir.path().join("city"),
-            Clock::Fixed(NOW),
-            &InitParams {
-                network_name: "测试市".into(),
-                code: "C".into(),
-                name: "测试市政务服务中心".into(),
-            },
-        )
-        .unwrap();
+        let mut node = test_city(dir.path());
         let case = node
             .new_case(&NewCase {
                 item_code: "CT-001".into(),
