@@ -343,12 +343,13 @@ impl SettingsPanel {
             .num_columns(3)
             .show(ui, |ui| {
                 field(ui, t.sync_listen, &mut self.sync_form.listen, 200.0);
-                ui.weak(t.sync_listen_hint);
+                // The hint wraps: at 1024 pixels it ran past the window's edge.
+                ui.add(egui::Label::new(egui::RichText::new(t.sync_listen_hint).weak()).wrap());
                 ui.end_row();
                 field(ui, t.sync_relay, &mut self.sync_form.relay, 280.0);
                 ui.end_row();
                 field(ui, t.web_listen, &mut self.sync_form.local.web, 200.0);
-                ui.weak(t.web_listen_hint);
+                ui.add(egui::Label::new(egui::RichText::new(t.web_listen_hint).weak()).wrap());
                 ui.end_row();
                 field(
                     ui,
