@@ -8,6 +8,7 @@ mod window_kit;
 
 mod calendar;
 mod cli;
+mod dashboard;
 mod demo_e2e;
 mod durability;
 mod notices;
