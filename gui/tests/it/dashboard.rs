@@ -3,7 +3,7 @@
 //! supervisor finds the 督办 form.
 
 use crate::window_kit::*;
-use egui_kittest::kittest::{NodeT as _, Queryable as _};
+use egui_kittest::kittest::Queryable as _;
 use yizhan_node::case::Action;
 use yizhan_node::{Clock, NewCase, NodeHandle};
 
