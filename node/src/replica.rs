@@ -223,6 +223,30 @@ pub fn decode_heads(blob: &[u8]) -> Vec<ChangeHash> {
         .collect()
 }
 
+/// After received changes were merged into `am`: refuses changes whose history is missing,
+/// and gives a document they did not change back to the cache untouched (`None`: nothing new).
+fn changed_or_put_back(
+    wtx: &mut crate::store::WriteTx<'_>,
+    doc_id: &str,
+    am: Automerge,
+    before: &[ChangeHash],
+    is_new: bool,
+) -> Result<Option<Automerge>> {
+    if !am.get_missing_deps(&[]).is_empty() {
+        return Err(rejected(
+            doc_id,
+            "changes arrived without the history they build on",
+        ));
+    }
+    if am.get_heads() != before {
+        return Ok(Some(am));
+    }
+    if !is_new {
+        wtx.put_back(doc_id, am)?;
+    }
+    Ok(None)
+}
+
 fn rejected(doc: &str, why: impl Into<String>) -> NodeError {
     NodeError::Rejected {
         doc: doc.to_string(),
@@ -544,19 +568,10 @@ impl Node {
                     let before = am.get_heads();
                     am.apply_changes(changes)
                         .map_err(|e| rejected(&doc_id, e.to_string()))?;
-                    if !am.get_missing_deps(&[]).is_empty() {
-                        return Err(rejected(
-                            &doc_id,
-                            "changes arrived without the history they build on",
-                        ));
-                    }
-                    if am.get_heads() == before {
+                    let Some(am) = changed_or_put_back(wtx, &doc_id, am, &before, is_new)? else {
                         applied.unchanged += 1;
-                        if !is_new {
-                            wtx.put_back(&doc_id, am)?;
-                        }
                         continue;
-                    }
+                    };
                     let doc_type = if credentials {
                         let doc: CredentialsDoc = autosurgeon::hydrate(&am)
                             .map_err(|e| rejected(&doc_id, e.to_string()))?;
@@ -627,20 +642,10 @@ impl Node {
                     am.apply_changes(changes.clone())
                         .map_err(|e| rejected(&doc_id, e.to_string()))?;
                 }
-                if !am.get_missing_deps(&[]).is_empty() {
-                    return Err(rejected(
-                        &doc_id,
-                        "changes arrived without the history they build on",
-                    ));
-                }
-                if am.get_heads() == before {
+                let Some(am) = changed_or_put_back(wtx, &doc_id, am, &before, is_new)? else {
                     applied.unchanged += 1;
-                    if !is_new {
-                        // Unchanged: give the document back to the cache untouched.
-                        wtx.put_back(&doc_id, am)?;
-                    }
                     continue;
-                }
+                };
                 if network {
                     applied.network_changed = true;
                     // Due dates, whether they are provisional, and yellow thresholds follow the
