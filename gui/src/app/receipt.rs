@@ -915,6 +915,11 @@ mod tests {
         );
         // A bare local number cannot be dialled from another county: refused.
         assert!(node.set_station_phone("", Some("1234567")).is_err());
+        assert_eq!(
+            node.station_phone("C"),
+            Some("0351-1234567"),
+            "a refused number changes nothing"
+        );
         let Some(font) = find_cjk_font() else {
             eprintln!(
                 "no CJK font on this machine: {}",
@@ -1104,7 +1109,15 @@ mod tests {
         let mut doc = document(Paper::Receipt, &case, "测试市政务服务中心", None, t);
         assert!(pdf_squares(&render(&doc, &font).unwrap()).is_empty());
 
-        let url = progress_url("https://zwfw.example.cn", &case.doc.number).unwrap();
+        // The station's public address: anything but an http(s) URL is refused and leaves
+        // what was set.
+        node.set_public_url(Some("https://zwfw.example.cn/"))
+            .unwrap();
+        let refused = node.set_public_url(Some("zwfw.example.cn")).unwrap_err();
+        assert!(refused.to_string().contains("public address"), "{refused}");
+        let public = node.public_url().unwrap().expect("the address set before");
+        assert_eq!(public, "https://zwfw.example.cn");
+        let url = progress_url(&public, &case.doc.number).unwrap();
         doc.qr = Some(Qr {
             url: url.clone(),
             caption: t.doc_qr_caption.to_string(),
