@@ -2,6 +2,7 @@
 # Screenshots of the station window on the demo county, under Xvfb, at 1280×800 and 1024×640.
 #
 #   ./scripts/screenshots.sh            # writes docs/screenshots/<screen>-<width>.png
+#   ONLY=inbox ./scripts/screenshots.sh # one screen, at both sizes
 #
 # Needs (Debian/Ubuntu): xvfb, xdotool, imagemagick, and a CJK font (fonts-wqy-microhei or
 # fonts-noto-cjk). Each screenshot runs a fresh `yizhan demo` on its own X display and opens the
@@ -119,6 +120,8 @@ shots+=("station-inbox real inbox" "station-sync real sync")
 
 for size in "1280 800" "1024 640"; do
     for shot in "${shots[@]}"; do
+        # ONLY=name takes one screen's pictures (both sizes), for checking a single change.
+        if [ -n "${ONLY:-}" ] && [ "${shot%% *}" != "$ONLY" ]; then continue; fi
         # shellcheck disable=SC2086
         shoot $size $shot
     done

@@ -172,6 +172,8 @@ pub struct CaseRow {
     pub light: Option<String>,
     /// 督办 notices not yet replied to.
     pub supervisions_open: i64,
+    /// The 整改期限 of an open follow-up after a bad rating.
+    pub follow_up_due: Option<String>,
 }
 
 /// A count from SQLite (never negative) as the unsigned number the views carry.
@@ -400,7 +402,7 @@ impl Node {
         };
         let sql = format!(
             "SELECT doc_id, number, item_code, item_name, kind, status, conflict, origin, holder, applicant_name, delegated,
-                    created_at, due_on, {LIGHT_SQL}, due_provisional, legal_provisional, supervisions_open FROM {}{} ORDER BY {order} LIMIT {limit} OFFSET {}",
+                    created_at, due_on, {LIGHT_SQL}, due_provisional, legal_provisional, supervisions_open, follow_up_due FROM {}{} ORDER BY {order} LIMIT {limit} OFFSET {}",
             fs.from, fs.where_sql, f.offset
         );
         Ok((sql, fs.params))
@@ -435,6 +437,7 @@ impl Node {
                         .and_then(Light::from_code)
                         .map(|l| l.as_str().to_string()),
                     supervisions_open: r.get(16)?,
+                    follow_up_due: r.get(17)?,
                 })
             })?
             .collect::<rusqlite::Result<Vec<_>>>()?;

@@ -5,6 +5,10 @@ use super::*;
 
 impl App {
     pub(super) fn top_bar(&mut self, ui: &mut egui::Ui, t: &'static Tr) {
+        // Below about 1150 pixels (a 1024×640 laptop) the bar would wrap onto a second row: it
+        // then leaves out what is said elsewhere or on hover (the network's name, the switcher's
+        // caption, the person's role).
+        let compact = ui.available_width() < 1150.0;
         ui.horizontal_wrapped(|ui| {
             ui.heading(t.app_title);
             if let Some(info) = self
@@ -12,17 +16,28 @@ impl App {
                 .get(self.current)
                 .and_then(|s| s.info.as_ref())
             {
-                // The station's own name: a clerk knows which hall this is.
-                ui.label(
-                    egui::RichText::new(format!(
+                // The station's own name: a clerk knows which hall this is. With the demo's
+                // station switcher beside it the switcher says it, and the bar keeps to one row
+                // at 1024 pixels.
+                let text = if compact && self.stations.len() > 1 {
+                    info.today.format("%Y-%m-%d").to_string()
+                } else if self.stations.len() > 1 {
+                    format!("{} · {}", info.network_name, info.today.format("%Y-%m-%d"))
+                } else {
+                    format!(
                         "{} · {} · {}",
                         info.network_name,
                         info.station.name,
                         info.today.format("%Y-%m-%d")
-                    ))
-                    .weak(),
-                )
-                .on_hover_text(t.tier(info.tier));
+                    )
+                };
+                ui.label(egui::RichText::new(text).weak())
+                    .on_hover_text(format!(
+                        "{} · {} · {}",
+                        info.network_name,
+                        info.station.name,
+                        t.tier(info.tier)
+                    ));
             }
             ui.separator();
             if self.stations.len() > 1 {
@@ -31,10 +46,10 @@ impl App {
                     .get(self.current)
                     .map(|s| s.label.clone())
                     .unwrap_or_default();
-                let label = ui.label(t.station);
-                egui::ComboBox::from_id_salt("station-switcher")
+                let label = (!compact).then(|| ui.label(t.station));
+                let switcher = egui::ComboBox::from_id_salt("station-switcher")
                     .selected_text(current)
-                    .width(220.0)
+                    .width(190.0)
                     .show_ui(ui, |ui| {
                         for (i, s) in self.stations.iter().enumerate() {
                             if ui.selectable_label(i == self.current, &s.label).clicked() {
@@ -43,7 +58,10 @@ impl App {
                         }
                     })
                     .response
-                    .labelled_by(label.id);
+                    .on_hover_text(t.station);
+                if let Some(label) = label {
+                    switcher.labelled_by(label.id);
+                }
                 ui.separator();
             }
             let in_detail = self.detail.is_open();
@@ -71,7 +89,7 @@ impl App {
                 ui.separator();
                 self.sync_badge(ui, t, &status);
             }
-            self.person(ui, t);
+            self.person(ui, t, compact);
             ui.separator();
             let other = match self.lang {
                 Lang::Zh => Lang::En,
@@ -84,7 +102,7 @@ impl App {
     }
 
     /// Who is working, with the lock and switch-person buttons (issue #12).
-    fn person(&mut self, ui: &mut egui::Ui, t: &'static Tr) {
+    fn person(&mut self, ui: &mut egui::Ui, t: &'static Tr, compact: bool) {
         let Some(info) = self
             .stations
             .get(self.current)
@@ -101,7 +119,11 @@ impl App {
         let full = people::person_label(t, a);
         let hover = format!("{full} · {}", a.login);
         let room = ui.available_width();
-        let text = if room >= 360.0 { full } else { a.name.clone() };
+        let text = if room >= 360.0 && !compact {
+            full
+        } else {
+            a.name.clone()
+        };
         ui.add(
             egui::Label::new(egui::RichText::new(text).strong())
                 .wrap_mode(egui::TextWrapMode::Extend),

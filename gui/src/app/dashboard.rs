@@ -8,6 +8,7 @@
 //! counters carry no dates); the figures are fetched again when a valid pair changes. The CSV file is written on a short-lived thread
 //! so that the UI thread never touches the disk.
 
+use super::date_picker::date_picker;
 use super::list::parse_date;
 use super::task::Task;
 use super::widgets::{error_line, field, light_color, light_dot, light_tag};
@@ -52,44 +53,6 @@ pub struct DashboardPanel {
     csv_message: Option<Result<String, String>>,
 }
 
-/// A calendar button beside a date field (issue #13): it opens on the field's date, or on today
-/// while the field is empty or unreadable, and a date picked there is written into the field as
-/// YYYY-MM-DD, so that the field stays the one source of the range.
-fn date_picker(
-    ui: &mut egui::Ui,
-    id: &str,
-    text: &mut String,
-    today: NaiveDate,
-    t: &super::i18n::Tr,
-) {
-    let shown = parse_date(text).ok().flatten().unwrap_or(today);
-    let Some(mut date) = to_civil(shown) else {
-        return;
-    };
-    ui.add(
-        egui_extras::DatePickerButton::new(&mut date)
-            .id_salt(id)
-            // The button's own 📆 is not in the CJK fonts a station has (it drew as a box): a
-            // word instead.
-            .show_icon(false)
-            .format("日历")
-            .calendar_week(false),
-    )
-    .on_hover_text(t.pick_date);
-    // The picker writes the date only when its 保存 (Save) is pressed.
-    if to_civil(shown) != Some(date) {
-        *text = date.strftime("%Y-%m-%d").to_string();
-    }
-}
-
-/// A chrono date as the picker's civil date (`None` only outside the years both can hold).
-fn to_civil(d: NaiveDate) -> Option<jiff::civil::Date> {
-    use chrono::Datelike;
-    let month = i8::try_from(d.month()).ok()?;
-    let day = i8::try_from(d.day()).ok()?;
-    jiff::civil::Date::new(i16::try_from(d.year()).ok()?, month, day).ok()
-}
-
 /// Created from, created to (both inclusive; `None` is open).
 type DateRange = (Option<NaiveDate>, Option<NaiveDate>);
 
@@ -112,6 +75,22 @@ enum RangeError {
     Format,
     /// The start is after the end.
     Reversed,
+}
+
+/// A fixed bar chart of `bars` slots. Its value axis always runs from 0 up to at least 1: a chart
+/// of only zeros (an empty range, silent stations) would otherwise get egui_plot's -2..2 around
+/// nothing, with negative counts on the axis (issue #13).
+fn bar_plot(id: &str, height: f32, bars: usize) -> Plot<'_> {
+    Plot::new(id)
+        .height(height)
+        .include_x(-0.5)
+        .include_x(bars as f64 - 0.5)
+        .include_y(0.0)
+        .include_y(1.0)
+        .allow_zoom(false)
+        .allow_drag(false)
+        .allow_scroll(false)
+        .show_grid([false, true])
 }
 
 fn csv_field(s: &str) -> String {
@@ -377,15 +356,7 @@ impl DashboardPanel {
             })
             .collect();
         let names: Vec<&str> = ALL_LIGHTS.iter().map(|l| t.light(*l)).collect();
-        Plot::new("lights-plot")
-            .height(140.0)
-            .include_x(-0.5)
-            .include_x(ALL_LIGHTS.len() as f64 - 0.5)
-            .include_y(0.0)
-            .allow_zoom(false)
-            .allow_drag(false)
-            .allow_scroll(false)
-            .show_grid([false, true])
+        bar_plot("lights-plot", 140.0, ALL_LIGHTS.len())
             .x_axis_formatter(move |m, _| label_at(&names, m.value))
             .show(ui, |p| {
                 p.bar_chart(BarChart::new(t.lights_open, bars).width(0.6))
@@ -507,18 +478,7 @@ impl DashboardPanel {
                         .fill(egui::Color32::from_rgb(60, 120, 200))
                 })
                 .collect();
-            Plot::new("groups-plot")
-                .height(200.0)
-                .include_x(-0.5)
-                .include_x(chart.len().max(4) as f64 - 0.5)
-                .include_y(0.0)
-                // Stations without cases are bars of zero: the axis still starts at 0 and
-                // goes up, instead of egui_plot's -2..2 around nothing.
-                .include_y(1.0)
-                .allow_zoom(false)
-                .allow_drag(false)
-                .allow_scroll(false)
-                .show_grid([false, true])
+            bar_plot("groups-plot", 200.0, chart.len().max(4))
                 .x_axis_formatter(move |m, _| {
                     let refs: Vec<&str> = names.iter().map(String::as_str).collect();
                     label_at(&refs, m.value)
@@ -782,34 +742,30 @@ fn write_in_background(path: String, text: String) -> Receiver<Result<String, St
 mod tests {
     use super::*;
 
-    /// Issue #13: the date picker opens on the field's date (or today) and what it picks is
-    /// written back as YYYY-MM-DD; a date the picker cannot hold leaves the field alone.
+    /// Issue #13: a chart of zeros keeps its value axis at 0..1 (with egui_plot's margin), not
+    /// -2..2.
     #[test]
-    fn the_date_picker_reads_and_writes_the_fields_dates() {
-        let day = NaiveDate::from_ymd_opt(2026, 12, 6).unwrap();
-        let civil = to_civil(day).unwrap();
-        assert_eq!(civil.strftime("%Y-%m-%d").to_string(), "2026-12-06");
-        assert_eq!(
-            to_civil(NaiveDate::from_ymd_opt(99_999, 1, 1).unwrap()),
-            None
-        );
+    fn a_chart_of_zeros_starts_its_axis_at_zero() {
         let ctx = egui::Context::default();
-        let today = NaiveDate::from_ymd_opt(2027, 1, 4).unwrap();
-        for typed in ["2026/12/6", "", "not a date"] {
-            let mut text = typed.to_string();
+        let mut bounds = None;
+        for _ in 0..2 {
             let mut out = ctx.run_ui(egui::RawInput::default(), |ui| {
-                date_picker(
-                    ui,
-                    "from",
-                    &mut text,
-                    today,
-                    crate::app::i18n::Lang::Zh.tr(),
-                );
+                let bars = vec![Bar::new(0.0, 0.0), Bar::new(1.0, 0.0)];
+                let shown = bar_plot("zeros", 140.0, 2)
+                    .show(ui, |p| p.bar_chart(BarChart::new("zeros", bars)));
+                bounds = Some(*shown.transform.bounds());
             });
             out.textures_delta.clear();
-            // Drawing the closed picker changes nothing the clerk typed.
-            assert_eq!(text, typed);
         }
+        let b = bounds.expect("the plot was drawn");
+        assert!(
+            b.min()[1] > -0.2 && b.min()[1] <= 0.0,
+            "the axis starts at 0: {b:?}"
+        );
+        assert!(
+            b.max()[1] >= 1.0 && b.max()[1] < 1.5,
+            "and ends near 1: {b:?}"
+        );
     }
 
     #[test]

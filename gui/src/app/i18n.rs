@@ -90,6 +90,10 @@ strings! {
     intake_done: "已登记办件", "Case taken in:";
     settings_saved: "设置已保存", "Settings saved";
     pick_date: "从日历中选择日期", "Pick a date from the calendar";
+    calendar_button: "日历", "Calendar";
+    prev_month: "上月", "Previous";
+    next_month: "下月", "Next";
+    today_button: "今天", "Today";
     station_phone: "本站咨询电话", "Station's enquiry phone";
     station_phone_hint: "打印在回执上，供群众报办件编号查询进度；手机号或带区号的座机，只有本站或上级管理员可以保存。", "Printed on receipts so that applicants can ask about progress with their case number; a mobile or a landline with its area code. Saved by an administrator of this station or a parent station.";
     operator: "操作员", "Operator";
@@ -806,6 +810,43 @@ impl Tr {
             (W::Fri, true) => "Friday",
             (W::Sat, true) => "Saturday",
             (W::Sun, true) => "Sunday",
+        }
+    }
+
+    /// A weekday's short name for a calendar's header: 一 … 日, Mo … Su.
+    pub fn weekday_short(&self, d: chrono::Weekday) -> &'static str {
+        let long = self.weekday(d);
+        if std::ptr::eq(self, &EN) {
+            &long[..2]
+        } else {
+            long.strip_prefix("星期").unwrap_or(long)
+        }
+    }
+
+    /// A calendar month's title: 2026年12月, December 2026.
+    pub fn month_title(&self, year: i32, month: u32) -> String {
+        const EN_MONTHS: [&str; 12] = [
+            "January",
+            "February",
+            "March",
+            "April",
+            "May",
+            "June",
+            "July",
+            "August",
+            "September",
+            "October",
+            "November",
+            "December",
+        ];
+        if std::ptr::eq(self, &EN) {
+            let name = EN_MONTHS
+                .get(month.saturating_sub(1) as usize)
+                .copied()
+                .unwrap_or("");
+            format!("{name} {year}")
+        } else {
+            format!("{year}年{month}月")
         }
     }
 

@@ -131,25 +131,32 @@ impl InboxPanel {
                                             Status::parse(&r.status)
                                                 .map_or(r.status.as_str(), |st| t.status(st)),
                                         );
-                                        // A running clock's due date; otherwise where the
-                                        // case came from.
-                                        ui.label(r.due_on.as_deref().map_or_else(
-                                            || {
-                                                format!(
-                                                    "{} {}",
-                                                    t.inbox_from,
-                                                    cx.info.station_name(&r.origin)
-                                                )
-                                            },
-                                            |d| {
-                                                let mark = if r.due_provisional {
-                                                    t.provisional_mark
-                                                } else {
-                                                    ""
-                                                };
-                                                format!("{} {d}{mark}", t.col_due)
-                                            },
-                                        ));
+                                        // A follow-up's 整改期限; a running clock's due
+                                        // date; otherwise where the case came from.
+                                        let follow_up = (s.section == Section::FollowUps)
+                                            .then_some(r.follow_up_due.as_deref())
+                                            .flatten();
+                                        if let Some(d) = follow_up {
+                                            ui.label(format!("{} {d}", t.follow_up_due));
+                                        } else {
+                                            ui.label(r.due_on.as_deref().map_or_else(
+                                                || {
+                                                    format!(
+                                                        "{} {}",
+                                                        t.inbox_from,
+                                                        cx.info.station_name(&r.origin)
+                                                    )
+                                                },
+                                                |d| {
+                                                    let mark = if r.due_provisional {
+                                                        t.provisional_mark
+                                                    } else {
+                                                        ""
+                                                    };
+                                                    format!("{} {d}{mark}", t.col_due)
+                                                },
+                                            ));
+                                        }
                                         ui.end_row();
                                     }
                                 });

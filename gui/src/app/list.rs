@@ -288,8 +288,11 @@ impl ListPanel {
         ui.horizontal_wrapped(|ui| {
             let from_bad = parse_date(&self.form.from).is_err();
             let to_bad = parse_date(&self.form.to).is_err();
+            let today = cx.info.today;
             field(ui, t.created_from, &mut self.form.from, 90.0).on_hover_text(t.date_hint);
+            super::date_picker::date_picker(ui, "list-from", &mut self.form.from, today, t);
             field(ui, t.created_to, &mut self.form.to, 90.0).on_hover_text(t.date_hint);
+            super::date_picker::date_picker(ui, "list-to", &mut self.form.to, today, t);
             if from_bad || to_bad {
                 super::widgets::error_line(ui, t.date_hint);
             }

@@ -29,6 +29,7 @@ mod chrome;
 mod command;
 mod county;
 mod dashboard;
+mod date_picker;
 mod detail;
 pub mod fonts;
 pub mod i18n;

@@ -3,6 +3,7 @@
 //! supervisor finds the 督办 form.
 
 use crate::window_kit::*;
+use eframe::egui;
 use egui_kittest::kittest::Queryable as _;
 use yizhan_node::case::Action;
 use yizhan_node::{Clock, NewCase, NodeHandle};
@@ -49,4 +50,112 @@ fn the_overdue_list_counts_working_days_late_and_opens_the_case() {
     settle(&mut h);
     assert!(shows(&h, "可办理的操作"), "the case's detail is open");
     assert!(shows(&h, &format!("办件 {}", case.doc.number)));
+}
+
+/// One day in milliseconds.
+const DAY: i64 = 24 * 3_600_000;
+
+/// Issue #13: grouped by department (按部门), the table a supervisor reads and exports gives each
+/// department its on-time rate, average working days and satisfaction beside its sign-offs. The
+/// CSV export writes exactly the rows the table shows.
+#[test]
+fn the_department_table_gives_on_time_rate_days_and_satisfaction() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut node = city(dir.path(), NOW);
+    // 个体工商户设立登记: three departments sign off in parallel, promised in 2 working days.
+    let case = node
+        .new_case(&NewCase {
+            item_code: "CT-002".into(),
+            applicant_name: "李建国".into(),
+            ..NewCase::default()
+        })
+        .unwrap();
+    let id = case.doc.id;
+    node.act(&id, &Action::Accept, "窗口").unwrap();
+    node.set_clock(Clock::Fixed(NOW + DAY));
+    for dept in ["市场监管局", "税务局", "公安局"] {
+        node.act(&id, &Action::Approve { dept: dept.into() }, "审核")
+            .unwrap();
+    }
+    node.act(&id, &Action::Complete, "窗口").unwrap();
+    node.act(
+        &id,
+        &Action::Rate {
+            level: 1,
+            comment: String::new(),
+        },
+        "",
+    )
+    .unwrap();
+    let (handle, _) = NodeHandle::spawn(node).unwrap();
+    let mut h = window(&[("测试市政务服务中心", &handle)]);
+    click(&mut h, "统计监察");
+    click(&mut h, "按部门");
+    let csv = dir.path().join("depts.csv");
+    h.get_by_label("导出文件")
+        .set_text_value_accesskit(csv.to_str().expect("a UTF-8 temp path"));
+    settle(&mut h);
+    press(&mut h, "导出 CSV");
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
+    while !shows(&h, "已导出") {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the CSV was not written"
+        );
+        h.step();
+        std::thread::yield_now();
+    }
+    // The file starts with a byte-order mark for spreadsheet programs.
+    let text = std::fs::read_to_string(&csv).unwrap();
+    let text = text.trim_start_matches('\u{feff}');
+    let mut lines = text.lines();
+    assert_eq!(
+        lines.next(),
+        Some("部门,办件量,同意,不同意,待审批,按时办结率,平均用时（工作日）,满意率"),
+        "{text}"
+    );
+    let rows: Vec<&str> = lines.collect();
+    assert_eq!(rows.len(), 3, "{text}");
+    for dept in ["市场监管局", "税务局", "公安局"] {
+        assert!(
+            rows.contains(&format!("{dept},1,1,0,0,100.0%,1.0,100.0%").as_str()),
+            "{dept} signed off on time in one working day, rated 非常满意: {text}"
+        );
+    }
+}
+
+/// Issue #13: the calendar beside a date field speaks the window's language, opens on the
+/// field's month, pages by month and writes the day it is given into the field as YYYY-MM-DD.
+#[test]
+fn the_calendar_writes_the_picked_day_into_the_date_field() {
+    let dir = tempfile::tempdir().unwrap();
+    let node = city(dir.path(), NOW);
+    let (handle, _) = NodeHandle::spawn(node).unwrap();
+    let mut h = window(&[("测试市政务服务中心", &handle)]);
+    click(&mut h, "统计监察");
+    let calendars: Vec<_> = h
+        .query_all_by_role_and_label(egui::accesskit::Role::Button, "日历")
+        .collect();
+    assert_eq!(calendars.len(), 2, "one calendar per date field");
+    calendars[0].click();
+    settle(&mut h);
+    assert!(shows(&h, "2026年3月"), "opens on today's month");
+    assert!(shows(&h, "一") && shows(&h, "日"), "Chinese weekdays");
+    press(&mut h, "下月");
+    assert!(shows(&h, "2026年4月"));
+    h.get_by_label("16").click();
+    settle(&mut h);
+    assert_eq!(
+        h.get_by_label("登记自").value().as_deref(),
+        Some("2026-04-16")
+    );
+    assert!(!shows(&h, "2026年4月"), "the calendar closed");
+    assert!(shows(&h, "按登记日期统计"), "the range applies");
+    // Reopened, it starts on the field's month.
+    h.query_all_by_role_and_label(egui::accesskit::Role::Button, "日历")
+        .next()
+        .expect("the calendar button")
+        .click();
+    settle(&mut h);
+    assert!(shows(&h, "2026年4月"), "opens on the field's month");
 }

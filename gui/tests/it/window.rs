@@ -209,10 +209,24 @@ fn a_delegated_case_from_village_intake_to_the_follow_up_of_a_bad_rating() {
     // Issue #13: the follow-up's deadline is called 整改期限, not 承诺办结日.
     assert!(shows(&h, "整改期限"));
     assert!(!shows(&h, "整改待回访 承诺办结日"));
+    let follow_up = view.deadline.follow_up_due.unwrap().format("%Y-%m-%d");
 
     // The timeline shows who did what where.
     assert_eq!(h.query_all_by_label("部门同意").count(), 2);
     assert!(h.query_all_by_label("北格村便民服务站").count() >= 2);
+
+    // The inbox's 差评整改 section dates the case by that deadline too, not by the promised
+    // date of a case already delivered.
+    h.state_mut().push_command(Command::CloseCase);
+    h.state_mut()
+        .push_command(Command::Show(yizhan::app::Screen::Inbox));
+    settle(&mut h);
+    assert!(shows(&h, "差评整改（1）"));
+    assert!(
+        shows(&h, &format!("整改期限 {follow_up}")),
+        "the inbox row gives the 整改期限 {follow_up}"
+    );
+    assert!(!shows(&h, "承诺办结日"), "no promised date in the inbox");
 }
 
 #[test]

@@ -173,6 +173,13 @@ impl DetailPanel {
                     }
                     ui.horizontal_wrapped(|ui| {
                         field(ui, t.gaps_date, &mut self.forms.gaps_date, 110.0);
+                        super::super::date_picker::date_picker(
+                            ui,
+                            "gaps-date",
+                            &mut self.forms.gaps_date,
+                            cx.info.today,
+                            t,
+                        );
                     });
                     let date = parse_date(&self.forms.gaps_date);
                     if date.is_none() {
