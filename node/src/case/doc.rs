@@ -254,9 +254,12 @@ pub fn append_event(am: &mut Automerge, doc_id: &str, event: &Event) -> Result<(
 
 /// Reads a case document.
 pub fn read_case(am: &Automerge, doc_id: &str) -> Result<CaseDoc> {
-    let doc: CaseDoc = autosurgeon::hydrate(am).map_err(|e| NodeError::CorruptDocument {
-        doc: doc_id.to_string(),
-        reason: e.to_string(),
+    // Each object listed once rather than a seek per field (issue #14: a quarter of applying).
+    let doc: CaseDoc = autosurgeon::hydrate(&super::one_pass::OnePass::new(am)).map_err(|e| {
+        NodeError::CorruptDocument {
+            doc: doc_id.to_string(),
+            reason: e.to_string(),
+        }
     })?;
     if doc.schema != CASE_SCHEMA {
         return Err(NodeError::CorruptDocument {

@@ -12,12 +12,14 @@
 //!   conflicts, clock pauses).
 //! - [`status`]: the status of a case (a leaf module: the refusals name statuses).
 //! - [`deadline`]: working-day deadlines and supervision lights (红黄绿灯) from the folded clock.
+//! - [`one_pass`]: reading a document for `hydrate` with one pass over each object.
 
 pub mod action;
 pub mod deadline;
 pub mod doc;
 pub mod fold;
 pub mod materials;
+pub mod one_pass;
 pub mod status;
 
 pub use action::Action;
