@@ -158,11 +158,7 @@ mod tests {
         let node = Node::init(
             dir.path(),
             Clock::Fixed(1_772_413_200_000),
-            &InitParams {
-                network_name: "测试市".into(),
-                code: "C".into(),
-                name: "测试市政务服务中心".into(),
-            },
+            &InitParams::new("测试市", "C", "测试市政务服务中心"),
         )
         .unwrap();
         let (handle, thread) = NodeHandle::spawn(node).unwrap();

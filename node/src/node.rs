@@ -133,6 +133,17 @@ pub struct InitParams {
     pub name: String,
 }
 
+impl InitParams {
+    /// A network named `network_name` whose city station is `code`, called `name`.
+    pub fn new(network_name: &str, code: &str, name: &str) -> InitParams {
+        InitParams {
+            network_name: network_name.to_string(),
+            code: code.to_string(),
+            name: name.to_string(),
+        }
+    }
+}
+
 impl Node {
     /// Creates a new network in `dir`, with this node as its city station.
     pub fn init(dir: &Path, clock: Clock, params: &InitParams) -> Result<Node> {
