@@ -226,10 +226,7 @@ fn a_clerk_adds_holidays_and_make_up_days_and_sees_due_dates_move() {
 #[test]
 fn a_township_sees_the_catalog_read_only_and_the_node_refuses_its_edits_in_chinese() {
     let dir = tempfile::tempdir().unwrap();
-    let mut city = city(dir.path(), NOW);
-    let st = station("T", "北格镇便民服务中心", "township", "C");
-    city.add_station(st.clone()).unwrap();
-    let town = join(&mut city, st, &dir.path().join("town"));
+    let (_city, town) = city_and_township(dir.path(), NOW);
     let (handle, _) = NodeHandle::spawn(town).unwrap();
     let mut h = window(&[("北格镇便民服务中心", &handle)]);
     open_settings_tab(&mut h, "事项清单");
@@ -260,10 +257,7 @@ fn a_township_sees_the_catalog_read_only_and_the_node_refuses_its_edits_in_chine
 fn the_city_edits_the_notice_templates_and_a_township_only_reads_them() {
     use yizhan_node::notice::NoticeKind;
     let dir = tempfile::tempdir().unwrap();
-    let mut city = city(dir.path(), NOW);
-    let st = station("T", "北格镇便民服务中心", "township", "C");
-    city.add_station(st.clone()).unwrap();
-    let town = join(&mut city, st, &dir.path().join("town"));
+    let (city, town) = city_and_township(dir.path(), NOW);
     let (handle, _) = NodeHandle::spawn(city).unwrap();
     let mut h = window(&[("测试市政务服务中心", &handle)]);
     open_settings_tab(&mut h, "短信模板");

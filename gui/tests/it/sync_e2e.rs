@@ -219,7 +219,7 @@ pub(crate) fn stop(serve: Serve) -> Vec<String> {
 
 /// Three data directories in `tmp` (city `c`, township `t`, village `v`): a new network at the
 /// city, served, with the township joined to it; the village has not joined yet.
-pub fn city_and_township(tmp: &std::path::Path) -> ([Yizhan; 3], Serve) {
+pub fn served_city_and_township(tmp: &std::path::Path) -> ([Yizhan; 3], Serve) {
     let [c, t, v] = ["c", "t", "v"].map(|name| Yizhan::new(tmp.join(name)));
     c.init_network();
     let c_serve = Serve::start(&c, "city serve");
@@ -404,7 +404,7 @@ fn stations_that_only_run_the_window_sync_with_the_city() {
     };
     eprintln!("Xvfb up after {:?}", started.elapsed());
     let tmp = tempfile::tempdir().unwrap();
-    let ([c, t, v], c_serve) = city_and_township(tmp.path());
+    let ([c, t, v], c_serve) = served_city_and_township(tmp.path());
 
     // The township runs only its window. Its engine listens, so it can invite its village.
     let t_window = Window::open(&t, &x);

@@ -39,6 +39,18 @@ pub fn join(city: &mut Node, st: Station, dir: &Path) -> Node {
     city.enrol_here(st, dir, Clock::Fixed(NOW)).unwrap()
 }
 
+/// A city (as [`city`]) with its township `T` (北格镇便民服务中心) enrolled in `dir/township`,
+/// both on the fixed clock `now`.
+pub fn city_and_township(dir: &Path, now: i64) -> (Node, Node) {
+    let mut city = city(dir, now);
+    let st = station("T", "北格镇便民服务中心", "township", "C");
+    city.add_station(st.clone()).unwrap();
+    let township = city
+        .enrol_here(st, &dir.join("township"), Clock::Fixed(now))
+        .unwrap();
+    (city, township)
+}
+
 /// A window over these stations (label, store thread), settled.
 pub fn window(stations: &[(&str, &NodeHandle)]) -> Harness<'static, App> {
     let app = App::new(AppInit {
