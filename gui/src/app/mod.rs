@@ -50,6 +50,7 @@ mod sync_panel;
 mod system;
 mod task;
 mod templates;
+mod ui_ext;
 mod widgets;
 
 pub use command::{Command, NetworkEdit, Screen, SettingsTab, StartView};

@@ -14,6 +14,7 @@
 
 use super::widgets::field;
 use super::*;
+use crate::app::ui_ext::UiExt as _;
 use yizhan_node::account::{Account, NewAccount};
 use yizhan_node::role::Role;
 
@@ -303,10 +304,7 @@ impl SignInPanel {
                 self.first.ui(ui, t, true, true);
                 ui.add_space(8.0);
                 ui.horizontal(|ui| {
-                    if ui
-                        .add_enabled(!cx.writing, egui::Button::new(t.first_run_create))
-                        .clicked()
-                    {
+                    if ui.enabled_button(!cx.writing, t.first_run_create) {
                         match self.first.edit(t, true, true) {
                             Ok(edit) => {
                                 self.first.clear_secrets();
@@ -551,10 +549,7 @@ impl PeoplePanel {
         if !here {
             ui.label(egui::RichText::new(t.account_password_elsewhere).weak());
         }
-        if ui
-            .add_enabled(!cx.writing, egui::Button::new(t.account_add))
-            .clicked()
-        {
+        if ui.enabled_button(!cx.writing, t.account_add) {
             match self.form.edit(t, false, here) {
                 Ok(edit) => {
                     self.form.clear_secrets();

@@ -10,6 +10,7 @@
 use super::fonts::{self, FontState};
 use super::widgets::{error_line, field, field_multiline};
 use super::{App, AppInit, Lang, StationSlot, Tr};
+use crate::app::ui_ext::UiExt as _;
 use eframe::egui;
 use std::path::PathBuf;
 use std::sync::mpsc::{Receiver, channel};
@@ -270,10 +271,7 @@ impl StartPanel {
                 let ready = [&self.network, &self.code, &self.name]
                     .iter()
                     .all(|s| !s.trim().is_empty());
-                if ui
-                    .add_enabled(ready, egui::Button::new(t.start_create_button))
-                    .clicked()
-                {
+                if ui.enabled_button(ready, t.start_create_button) {
                     self.create();
                 }
                 ui.separator();
@@ -294,23 +292,11 @@ impl StartPanel {
                 });
                 ui.horizontal(|ui| {
                     field(ui, t.ticket_file, &mut self.ticket_file, 320.0);
-                    if ui
-                        .add_enabled(
-                            !self.ticket_file.trim().is_empty(),
-                            egui::Button::new(t.read_file),
-                        )
-                        .clicked()
-                    {
+                    if ui.enabled_button(!self.ticket_file.trim().is_empty(), t.read_file) {
                         self.read_ticket_file();
                     }
                 });
-                if ui
-                    .add_enabled(
-                        !self.ticket.trim().is_empty(),
-                        egui::Button::new(t.start_join_button),
-                    )
-                    .clicked()
-                {
+                if ui.enabled_button(!self.ticket.trim().is_empty(), t.start_join_button) {
                     self.join();
                 }
                 if let Some(open) = self.open_demo {

@@ -40,10 +40,11 @@ fn cjk_font() -> Option<FoundFont> {
     font
 }
 
-/// A case of CT-001 taken in at `node`, with `new`'s other fields.
-fn ct001(node: &mut Node, new: NewCase) -> CaseView {
+/// A case of CT-001 for `applicant` taken in at `node`, with `new`'s other fields.
+fn ct001(node: &mut Node, applicant: &str, new: NewCase) -> CaseView {
     node.new_case(&NewCase {
         item_code: "CT-001".into(),
+        applicant_name: applicant.into(),
         ..new
     })
     .unwrap()
@@ -235,8 +236,8 @@ fn a_delegated_receipt_shows_the_agent_and_the_signature_lines() {
     city.sign_in("li", "1234").unwrap();
     let case = ct001(
         &mut city,
+        "王秀英",
         NewCase {
-            applicant_name: "王秀英".into(),
             delegated: true,
             entrustment: true,
             handed_over: vec!["身份证原件".into()],
@@ -275,13 +276,7 @@ fn a_delegated_receipt_shows_the_agent_and_the_signature_lines() {
 fn the_receipt_prints_the_stations_phone_and_the_number_to_quote() {
     let dir = tempfile::tempdir().unwrap();
     let mut node = test_city(dir.path());
-    let case = ct001(
-        &mut node,
-        NewCase {
-            applicant_name: "张三".into(),
-            ..NewCase::default()
-        },
-    );
+    let case = ct001(&mut node, "张三", NewCase::default());
     let t = Lang::Zh.tr();
     let before = document(Paper::Receipt, &case, "站", node.station_phone("C"), t);
     assert!(!before.lines.iter().any(|l| l.contains("咨询电话")));
@@ -318,8 +313,8 @@ fn a_short_phone_number_is_masked_on_the_receipt() {
     let mut node = test_city(dir.path());
     let case = ct001(
         &mut node,
+        "张三",
         NewCase {
-            applicant_name: "张三".into(),
             phone: "0351-8123456".into(),
             ..NewCase::default()
         },
@@ -339,8 +334,8 @@ fn the_receipt_is_titled_by_acceptance_and_lists_received_and_missing_materials(
     let materials = node.catalog().get("CT-001").unwrap().materials.clone();
     let case = ct001(
         &mut node,
+        "张三",
         NewCase {
-            applicant_name: "张三".into(),
             handed_over: materials[..2].to_vec(),
             ..NewCase::default()
         },
@@ -462,8 +457,8 @@ fn the_receipt_prints_a_qr_code_of_the_progress_page() {
     let mut node = test_city(dir.path());
     let case = ct001(
         &mut node,
+        "王秀英",
         NewCase {
-            applicant_name: "王秀英".into(),
             phone: "13800138000".into(),
             ..NewCase::default()
         },

@@ -21,6 +21,7 @@ use super::county::County;
 use super::task::Task;
 use super::widgets::{ago, bytes, error_line, field, time};
 use super::{Command, Cx};
+use crate::app::ui_ext::UiExt as _;
 use eframe::egui;
 use std::collections::HashMap;
 use std::path::PathBuf;
@@ -253,11 +254,7 @@ impl SyncPanel {
         ui.horizontal(|ui| {
             ui.heading(t.screen_sync);
             // Only where this window runs the engine (not in the demo county).
-            if cx.engine.is_some()
-                && ui
-                    .add_enabled(running, egui::Button::new(t.sync_now_all))
-                    .clicked()
-            {
+            if cx.engine.is_some() && ui.enabled_button(running, t.sync_now_all) {
                 cx.commands.push(Command::SyncNow(None));
             }
             if ui.button(t.refresh).clicked() {
@@ -351,11 +348,7 @@ impl SyncPanel {
                                     ui.label("");
                                 }
                             }
-                            if cx.engine.is_some()
-                                && ui
-                                    .add_enabled(running, egui::Button::new(t.sync_now))
-                                    .clicked()
-                            {
+                            if cx.engine.is_some() && ui.enabled_button(running, t.sync_now) {
                                 kick = Some(p.row.node_id.clone());
                             }
                             ui.end_row();

@@ -1,0 +1,18 @@
+//! What the screens add to [`egui::Ui`], for the calls they would otherwise spell out each time.
+
+use eframe::egui;
+
+/// An extension of [`egui::Ui`] (imported as `UiExt as _`).
+pub(crate) trait UiExt {
+    /// A button that can be clicked only while `enabled` (greyed out otherwise); whether it was
+    /// clicked in this frame. The screens disable an action's button while its form is incomplete
+    /// or a write is in flight, so that a click never sends what the node would refuse.
+    fn enabled_button<'a>(&mut self, enabled: bool, label: impl egui::IntoAtoms<'a>) -> bool;
+}
+
+impl UiExt for egui::Ui {
+    fn enabled_button<'a>(&mut self, enabled: bool, label: impl egui::IntoAtoms<'a>) -> bool {
+        self.add_enabled(enabled, egui::Button::new(label))
+            .clicked()
+    }
+}
