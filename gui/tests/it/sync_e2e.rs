@@ -2,11 +2,11 @@
 //! village enrolled with `invite` / `join`, each with its own `serve`, and a case taken in at the
 //! village reaching the city through the township.
 
-use crate::support::{Yizhan, args};
+use crate::support::{Yizhan, args, stdout_lines};
 use serde_json::Value;
 use std::io::{BufRead as _, BufReader, Read as _};
 use std::process::{Child, ExitStatus, Stdio};
-use std::sync::mpsc::{Receiver, RecvTimeoutError, channel};
+use std::sync::mpsc::{Receiver, RecvTimeoutError};
 use std::sync::{Arc, Mutex};
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
@@ -44,16 +44,8 @@ impl Serve {
             .stderr(Stdio::piped())
             .spawn()
             .expect("yizhan serve starts");
-        let (tx, lines) = channel();
-        let out = child.stdout.take().unwrap();
-        let mut readers = vec![std::thread::spawn(move || {
-            for line in BufReader::new(out).lines() {
-                let Ok(line) = line else { break };
-                if tx.send(line).is_err() {
-                    break;
-                }
-            }
-        })];
+        let (lines, reader) = stdout_lines(child.stdout.take().unwrap());
+        let mut readers = vec![reader];
         let stderr = Arc::new(Mutex::new(String::new()));
         let sink = stderr.clone();
         let mut err = child.stderr.take().unwrap();

@@ -261,17 +261,7 @@ fn the_window_opens_on_the_inbox_and_a_case_number_can_be_copied() {
     click(&mut h, &number);
     assert_eq!(status(&h), Status::Submitted);
     // The case number is copied with one click, and the window says so.
-    button(&h, "复制").unwrap().click();
-    h.step();
-    assert!(
-        h.output()
-            .platform_output
-            .commands
-            .contains(&egui::OutputCommand::CopyText(number.clone())),
-        "the case number was not copied"
-    );
-    settle(&mut h);
-    assert!(h.query_by_label_contains("已复制").is_some());
+    copies(&mut h, &number);
     // Accepted: it leaves 新到待受理.
     press(&mut h, "受理");
     press(&mut h, "仍然受理");

@@ -170,6 +170,21 @@ pub fn button<'h, S>(h: &'h Harness<'_, S>, label: &'h str) -> Option<egui_kitte
     h.query_by_role_and_label(egui::accesskit::Role::Button, label)
 }
 
+/// Clicks 复制 and checks that `text` went to the clipboard and that the window says so.
+pub fn copies<S: Busy>(h: &mut Harness<'_, S>, text: &str) {
+    button(h, "复制").expect("a copy button").click();
+    h.step();
+    assert!(
+        h.output()
+            .platform_output
+            .commands
+            .contains(&egui::OutputCommand::CopyText(text.to_string())),
+        "{text:?} was not copied"
+    );
+    settle(h);
+    assert!(h.query_by_label_contains("已复制").is_some());
+}
+
 pub fn press<S: Busy>(h: &mut Harness<'_, S>, label: &str) {
     button(h, label)
         .unwrap_or_else(|| panic!("no button {label}"))
