@@ -422,17 +422,14 @@ impl PeoplePanel {
             .striped(true)
             .spacing([14.0, 6.0])
             .show(ui, |ui| {
-                for h in [
+                ui.header_row(&[
                     t.account_station,
                     t.account_login,
                     t.account_name,
                     t.account_role,
                     t.account_state,
                     "",
-                ] {
-                    ui.strong(h);
-                }
-                ui.end_row();
+                ]);
                 for a in &cx.info.people {
                     ui.label(cx.info.station_name(&a.station));
                     ui.label(&a.login);

@@ -8,11 +8,21 @@ pub(crate) trait UiExt {
     /// clicked in this frame. The screens disable an action's button while its form is incomplete
     /// or a write is in flight, so that a click never sends what the node would refuse.
     fn enabled_button<'a>(&mut self, enabled: bool, label: impl egui::IntoAtoms<'a>) -> bool;
+
+    /// A grid's header row: each column's title in bold, then the end of the row.
+    fn header_row(&mut self, titles: &[&str]);
 }
 
 impl UiExt for egui::Ui {
     fn enabled_button<'a>(&mut self, enabled: bool, label: impl egui::IntoAtoms<'a>) -> bool {
         self.add_enabled(enabled, egui::Button::new(label))
             .clicked()
+    }
+
+    fn header_row(&mut self, titles: &[&str]) {
+        for title in titles {
+            self.strong(*title);
+        }
+        self.end_row();
     }
 }

@@ -284,17 +284,14 @@ impl SyncPanel {
                     .num_columns(6)
                     .spacing([16.0, 6.0])
                     .show(ui, |ui| {
-                        for h in [
+                        ui.header_row(&[
                             t.station,
                             t.peer_state,
                             t.last_contact,
                             t.pending_docs,
                             t.last_error,
                             "",
-                        ] {
-                            ui.strong(h);
-                        }
-                        ui.end_row();
+                        ]);
                         for p in &v.peers {
                             let live = cx.engine.and_then(|e| e.live.get(&p.row.node_id));
                             let name = if p.row.station.is_empty() {
@@ -366,10 +363,7 @@ impl SyncPanel {
                 .striped(true)
                 .num_columns(4)
                 .show(ui, |ui| {
-                    for h in [t.station, t.peers_connected, t.pending_docs, t.last_contact] {
-                        ui.strong(h);
-                    }
-                    ui.end_row();
+                    ui.header_row(&[t.station, t.peers_connected, t.pending_docs, t.last_contact]);
                     for s in c.sync_status() {
                         ui.label(&s.label);
                         ui.label(s.connected_peers.to_string());
@@ -433,10 +427,7 @@ impl SyncPanel {
                         .striped(true)
                         .num_columns(4)
                         .show(ui, |ui| {
-                            for h in [t.station, t.node_id, t.watermarks, t.addresses] {
-                                ui.strong(h);
-                            }
-                            ui.end_row();
+                            ui.header_row(&[t.station, t.node_id, t.watermarks, t.addresses]);
                             for p in &v.peers {
                                 ui.label(cx.info.station_name(&p.row.station));
                                 ui.monospace(p.row.node_id.chars().take(16).collect::<String>());
