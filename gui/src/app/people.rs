@@ -14,7 +14,7 @@
 
 use super::widgets::field;
 use super::*;
-use crate::app::ui_ext::UiExt as _;
+use crate::app::ui_ext::{UiExt as _, secret_edit};
 use yizhan_node::account::{Account, NewAccount};
 use yizhan_node::role::Role;
 
@@ -188,18 +188,10 @@ impl AccountForm {
                 }
                 if password {
                     ui.label(t.account_password);
-                    ui.add(
-                        egui::TextEdit::singleline(&mut self.secret)
-                            .password(true)
-                            .desired_width(200.0),
-                    );
+                    ui.add(secret_edit(&mut self.secret, 200.0));
                     ui.end_row();
                     ui.label(t.account_password_again);
-                    ui.add(
-                        egui::TextEdit::singleline(&mut self.again)
-                            .password(true)
-                            .desired_width(200.0),
-                    );
+                    ui.add(secret_edit(&mut self.again, 200.0));
                     ui.end_row();
                 }
             });
@@ -328,11 +320,7 @@ impl SignInPanel {
                             .add(egui::TextEdit::singleline(&mut self.login).desired_width(200.0));
                         ui.end_row();
                         ui.label(t.account_password);
-                        let pw = ui.add(
-                            egui::TextEdit::singleline(&mut self.secret)
-                                .password(true)
-                                .desired_width(200.0),
-                        );
+                        let pw = ui.add(secret_edit(&mut self.secret, 200.0));
                         ui.end_row();
                         if self.login.is_empty() && !pw.has_focus() {
                             login.request_focus();
@@ -483,18 +471,8 @@ impl PeoplePanel {
             ui.add_space(6.0);
             ui.horizontal_wrapped(|ui| {
                 ui.strong(format!("{} {login}", t.account_set_password));
-                ui.add(
-                    egui::TextEdit::singleline(secret)
-                        .password(true)
-                        .hint_text(t.account_password)
-                        .desired_width(160.0),
-                );
-                ui.add(
-                    egui::TextEdit::singleline(again)
-                        .password(true)
-                        .hint_text(t.account_password_again)
-                        .desired_width(160.0),
-                );
+                ui.add(secret_edit(secret, 160.0).hint_text(t.account_password));
+                ui.add(secret_edit(again, 160.0).hint_text(t.account_password_again));
                 if ui.button(t.save).clicked() {
                     if secret == again {
                         cx.commands.push(Command::Account(AccountEdit::Password {

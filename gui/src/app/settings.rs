@@ -18,7 +18,7 @@ use super::i18n::Tr;
 use super::task::Task;
 use super::widgets::{error_line, field};
 use super::{Command, Cx, Lang, NetworkEdit, SettingsTab, StationInfo};
-use crate::app::ui_ext::UiExt as _;
+use crate::app::ui_ext::{UiExt as _, secret_edit};
 use eframe::egui;
 use yizhan_node::network::Settings;
 use yizhan_node::replica::SyncConfig;
@@ -399,11 +399,7 @@ fn notice_sender(ui: &mut egui::Ui, t: &Tr, sender: &mut yizhan_node::notice::Se
                     field(ui, "URL", url, 320.0);
                     ui.end_row();
                     ui.label(t.notice_gateway_key);
-                    ui.add(
-                        egui::TextEdit::singleline(key)
-                            .password(true)
-                            .desired_width(240.0),
-                    );
+                    ui.add(secret_edit(key, 240.0));
                     ui.end_row();
                 });
         }

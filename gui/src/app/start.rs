@@ -121,28 +121,15 @@ impl StartPanel {
 
     /// The answer of the way in, once it has arrived.
     fn poll(&mut self) -> Option<Opened> {
-        if let Some(rx) = &self.file_task
-            && let Ok(r) = rx.try_recv()
-        {
-            self.file_task = None;
+        // A ticket read from a file or pasted fills the field, or says why it could not.
+        let tickets = [answer(&mut self.file_task), answer(&mut self.paste_task)];
+        for r in tickets.into_iter().flatten() {
             match r {
                 Ok(text) => self.ticket = text.trim().to_string(),
                 Err(e) => self.error = Some(e),
             }
         }
-        if let Some(rx) = &self.paste_task
-            && let Ok(r) = rx.try_recv()
-        {
-            self.paste_task = None;
-            match r {
-                Ok(text) => self.ticket = text.trim().to_string(),
-                Err(e) => self.error = Some(e),
-            }
-        }
-        let rx = self.task.as_ref()?;
-        let r = rx.try_recv().ok()?;
-        self.task = None;
-        match r {
+        match answer(&mut self.task)? {
             Ok(opened) => Some(opened),
             Err(e) => {
                 self.error = Some(e);
@@ -412,4 +399,12 @@ impl eframe::App for Shell {
             app.shutdown();
         }
     }
+}
+
+/// A background task's answer once it has arrived; the task is then done and dropped. Nothing
+/// while it is still working.
+fn answer<T>(task: &mut Option<Receiver<T>>) -> Option<T> {
+    let r = task.as_ref()?.try_recv().ok()?;
+    *task = None;
+    Some(r)
 }

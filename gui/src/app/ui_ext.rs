@@ -26,3 +26,10 @@ impl UiExt for egui::Ui {
         self.end_row();
     }
 }
+
+/// A one-line field of `width` points whose text is shown as dots: passwords and keys.
+pub(crate) fn secret_edit(value: &mut String, width: f32) -> egui::TextEdit<'_> {
+    egui::TextEdit::singleline(value)
+        .password(true)
+        .desired_width(width)
+}
