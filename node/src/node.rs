@@ -33,7 +33,7 @@ use std::collections::BTreeMap;
 use std::path::Path;
 
 pub(crate) use crate::ops::derived::rebuild_index;
-pub use crate::ops::derived::{derive, index_row};
+pub use crate::ops::derived::{department_decisions, derive, index_row};
 pub(crate) use crate::ops::membership::store_cert;
 
 mod open;

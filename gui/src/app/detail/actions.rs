@@ -310,14 +310,14 @@ impl DetailPanel {
 
         if ok("follow_up") {
             ui.group(|ui| {
-                field_multiline(ui, t.follow_up_summary, &mut self.forms.follow_up);
-                if ui.enabled_button(
-                    !writing && !self.forms.follow_up.trim().is_empty(),
+                if let Some(summary) = text_form(
+                    ui,
+                    writing,
+                    t.follow_up_summary,
+                    &mut self.forms.follow_up,
                     t.act_follow_up,
                 ) {
-                    act = Some(Action::FollowUp {
-                        summary: self.forms.follow_up.trim().to_string(),
-                    });
+                    act = Some(Action::FollowUp { summary });
                 }
             });
         }
@@ -408,17 +408,18 @@ impl DetailPanel {
                 }
                 if ok("reply_supervision")
                     && let Some(open) = view.state.open_supervisions().next()
-                {
-                    field_multiline(ui, t.reply_text, &mut self.forms.reply_text);
-                    if ui.enabled_button(
-                        !writing && !self.forms.reply_text.trim().is_empty(),
+                    && let Some(text) = text_form(
+                        ui,
+                        writing,
+                        t.reply_text,
+                        &mut self.forms.reply_text,
                         t.act_reply_supervision,
-                    ) {
-                        act = Some(Action::ReplySupervision {
-                            to: open.id.clone(),
-                            text: self.forms.reply_text.trim().to_string(),
-                        });
-                    }
+                    )
+                {
+                    act = Some(Action::ReplySupervision {
+                        to: open.id.clone(),
+                        text,
+                    });
                 }
             });
         }
@@ -467,14 +468,14 @@ impl DetailPanel {
             egui::CollapsingHeader::new(t.act_note)
                 .id_salt(("note", self.generation))
                 .show(ui, |ui| {
-                    field_multiline(ui, t.note_text, &mut self.forms.note);
-                    if ui.enabled_button(
-                        !writing && !self.forms.note.trim().is_empty(),
+                    if let Some(text) = text_form(
+                        ui,
+                        writing,
+                        t.note_text,
+                        &mut self.forms.note,
                         t.act_note_submit,
                     ) {
-                        act = Some(Action::Note {
-                            text: self.forms.note.trim().to_string(),
-                        });
+                        act = Some(Action::Note { text });
                     }
                 });
         }
@@ -692,4 +693,18 @@ impl DetailPanel {
             self.confirm = None;
         }
     }
+}
+
+/// A text typed in `field` and sent with `button`, which is offered once the text is not blank
+/// and nothing is being written: the trimmed text, when the button was clicked.
+fn text_form(
+    ui: &mut egui::Ui,
+    writing: bool,
+    field: &str,
+    text: &mut String,
+    button: &str,
+) -> Option<String> {
+    field_multiline(ui, field, text);
+    ui.enabled_button(!writing && !text.trim().is_empty(), button)
+        .then(|| text.trim().to_string())
 }
