@@ -110,11 +110,7 @@ impl County {
         let city = Node::init(
             &dir.join(first.0),
             clock,
-            &InitParams {
-                network_name: network_name.into(),
-                code: first.0.into(),
-                name: first.1.into(),
-            },
+            &InitParams::new(network_name, first.0, first.1),
         )?;
         let mut county = County {
             dir: dir.to_path_buf(),

@@ -59,11 +59,7 @@ fn prepare(dir: &Path) -> Node {
     let node = Node::init(
         dir,
         Clock::Fixed(first_day),
-        &InitParams {
-            network_name: "太原市政务服务网".into(),
-            code: "140100".into(),
-            name: "太原市政务服务中心".into(),
-        },
+        &InitParams::new("太原市政务服务网", "140100", "太原市政务服务中心"),
     )
     .expect("init");
     drop(node);

@@ -356,18 +356,9 @@ pub fn case(
             })
         })
         .collect();
-    let approvals: Value = doc
-        .item
-        .departments
-        .iter()
-        .map(|dept| {
-            let v = match st.approvals.get(dept) {
-                Some(a) if a.approved => "approved",
-                Some(_) => "rejected",
-                None => "pending",
-            };
-            (dept.clone(), Value::from(v))
-        })
+    let approvals: Value = yizhan_node::department_decisions(doc, st)
+        .into_iter()
+        .map(|(dept, decision)| (dept, Value::from(decision)))
         .collect::<serde_json::Map<String, Value>>()
         .into();
     let v = json!({

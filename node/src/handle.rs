@@ -117,10 +117,7 @@ impl NodeHandle {
         &self,
         f: impl FnOnce(&mut Node) -> Result<T> + Send + 'static,
     ) -> Pending<T> {
-        let (rtx, rx) = sync_channel(1);
-        let job: Job = Box::new(move |node| {
-            let _ = rtx.send(f(node));
-        });
+        let (job, rx) = job(f);
         match self.tx.try_send(job) {
             Ok(()) => Pending { rx },
             Err(TrySendError::Full(_)) => Pending::ready(Err(NodeError::Busy)),
@@ -134,15 +131,23 @@ impl NodeHandle {
         &self,
         f: impl FnOnce(&mut Node) -> Result<T> + Send + 'static,
     ) -> Result<T> {
-        let (rtx, rx) = sync_channel(1);
-        let job: Job = Box::new(move |node| {
-            let _ = rtx.send(f(node));
-        });
+        let (job, rx) = job(f);
         if self.tx.send(job).is_err() {
             return Err(NodeError::StoreGone);
         }
         Pending { rx }.wait()
     }
+}
+
+/// `f` as a job for the store thread, with the receiver of its answer.
+fn job<T: Send + 'static>(
+    f: impl FnOnce(&mut Node) -> Result<T> + Send + 'static,
+) -> (Job, Receiver<Result<T>>) {
+    let (rtx, rx) = sync_channel(1);
+    let job: Job = Box::new(move |node| {
+        let _ = rtx.send(f(node));
+    });
+    (job, rx)
 }
 
 #[cfg(test)]
@@ -158,11 +163,7 @@ mod tests {
         let node = Node::init(
             dir.path(),
             Clock::Fixed(1_772_413_200_000),
-            &InitParams {
-                network_name: "测试市".into(),
-                code: "C".into(),
-                name: "测试市政务服务中心".into(),
-            },
+            &InitParams::new("测试市", "C", "测试市政务服务中心"),
         )
         .unwrap();
         let (handle, thread) = NodeHandle::spawn(node).unwrap();

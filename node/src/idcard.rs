@@ -268,64 +268,31 @@ mod tests {
         ));
     }
 
+    /// One table of malformed numbers and the error each gets: a wrong length (counted in
+    /// characters, not bytes) or the first bad character's position (from 1). Multi-byte input
+    /// must not panic.
     #[test]
-    fn bad_length_is_refused() {
-        assert_eq!(validate_id_number(""), Err(IdNumberError::Length(0)));
-        assert_eq!(
-            validate_id_number("11010519491231002"),
-            Err(IdNumberError::Length(17))
-        );
-        assert_eq!(
-            validate_id_number("11010519491231002X1"),
-            Err(IdNumberError::Length(19))
-        );
-        // The old 15-digit numbers are not accepted.
-        assert_eq!(
-            validate_id_number("110105491231002"),
-            Err(IdNumberError::Length(15))
-        );
-    }
-
-    #[test]
-    fn bad_characters_are_refused_with_their_position() {
-        assert_eq!(
-            validate_id_number("A1010519491231002X"),
-            Err(IdNumberError::Character(1))
-        );
-        assert_eq!(
-            validate_id_number("1101051949123100X2"),
-            Err(IdNumberError::Character(17))
-        );
-        assert_eq!(
-            validate_id_number("11010519491231002Y"),
-            Err(IdNumberError::Character(18))
-        );
-        assert_eq!(
-            validate_id_number("110105 9491231002X"),
-            Err(IdNumberError::Character(7))
-        );
-    }
-
-    #[test]
-    fn multi_byte_input_does_not_panic() {
-        // 18 characters, of which some are multi-byte.
-        assert_eq!(
-            validate_id_number("11010519491231002乂"),
-            Err(IdNumberError::Character(18))
-        );
-        assert_eq!(
-            validate_id_number("一一010519491231002X"),
-            Err(IdNumberError::Character(1))
-        );
-        // 18 bytes but fewer characters.
-        assert_eq!(
-            validate_id_number("一二三四五六"),
-            Err(IdNumberError::Length(6))
-        );
-        assert_eq!(
-            validate_id_number("１１０１０５１９４９１２３１００２Ｘ"),
-            Err(IdNumberError::Character(1))
-        );
+    fn bad_lengths_and_characters_are_refused_with_the_length_or_position() {
+        use IdNumberError::{Character, Length};
+        for (id, error) in [
+            ("", Length(0)),
+            ("11010519491231002", Length(17)),
+            ("11010519491231002X1", Length(19)),
+            // The old 15-digit numbers are not accepted.
+            ("110105491231002", Length(15)),
+            ("A1010519491231002X", Character(1)),
+            ("1101051949123100X2", Character(17)),
+            ("11010519491231002Y", Character(18)),
+            ("110105 9491231002X", Character(7)),
+            // 18 characters, of which some are multi-byte.
+            ("11010519491231002乂", Character(18)),
+            ("一一010519491231002X", Character(1)),
+            // 18 bytes but fewer characters.
+            ("一二三四五六", Length(6)),
+            ("１１０１０５１９４９１２３１００２Ｘ", Character(1)),
+        ] {
+            assert_eq!(validate_id_number(id), Err(error), "{id}");
+        }
         assert_eq!(birth_date("一二三四五六七八九十一二三四五六七八"), None);
         assert_eq!(mask_id_number("一二三四五六七八九十"), "一二三四**七八九十");
     }

@@ -49,5 +49,7 @@ pub use clock::Clock;
 pub use error::{NodeError, Result};
 pub use handle::NodeHandle;
 pub use invalid::Invalid;
-pub use node::{CaseView, Identity, InitParams, NewCase, Node, Session, derive, index_row};
+pub use node::{
+    CaseView, Identity, InitParams, NewCase, Node, Session, department_decisions, derive, index_row,
+};
 pub use refusal::Refusal;

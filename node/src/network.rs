@@ -537,30 +537,15 @@ mod tests {
         );
         r.add_station(st("T1", "township", "C")).unwrap();
         r.add_station(st("V1", "village", "T1")).unwrap();
-        assert!(
-            r.add_station(st("V2", "village", "C"))
-                .unwrap_err()
-                .to_string()
-                .contains("parent")
-        );
-        assert!(
-            r.add_station(st("T1", "township", "C"))
-                .unwrap_err()
-                .to_string()
-                .contains("already exists")
-        );
-        assert!(
-            r.add_station(st("X", "township", "NOPE"))
-                .unwrap_err()
-                .to_string()
-                .contains("NOPE")
-        );
-        assert!(
-            r.add_station(st("bad code", "township", "C"))
-                .unwrap_err()
-                .to_string()
-                .contains("code")
-        );
+        for (code, tier, parent, said) in [
+            ("V2", "village", "C", "parent"),
+            ("T1", "township", "C", "already exists"),
+            ("X", "township", "NOPE", "NOPE"),
+            ("bad code", "township", "C", "code"),
+        ] {
+            let refused = r.add_station(st(code, tier, parent)).unwrap_err();
+            assert!(refused.to_string().contains(said), "{code}: {refused}");
+        }
         assert_eq!(r.township_of("V1").map(|s| s.code.as_str()), Some("T1"));
         assert_eq!(r.township_of("C"), None);
         assert!(r.is_within("V1", "C"));

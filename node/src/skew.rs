@@ -165,11 +165,7 @@ mod tests {
         let mut city = Node::init(
             &dir.join("city"),
             Clock::Fixed(T0),
-            &InitParams {
-                network_name: "测试市".into(),
-                code: "C".into(),
-                name: "测试市政务服务中心".into(),
-            },
+            &InitParams::new("测试市", "C", "测试市政务服务中心"),
         )
         .unwrap();
         let town = join(

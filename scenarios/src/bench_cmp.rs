@@ -199,10 +199,7 @@ fn write_ids(path: &Path, yizhan_ids: &[String]) -> Result<()> {
 }
 
 fn case_ids(store: &Path) -> Result<Vec<String>> {
-    let conn = rusqlite::Connection::open_with_flags(
-        store.join(yizhan_node::store::STORE_FILE),
-        rusqlite::OpenFlags::SQLITE_OPEN_READ_ONLY,
-    )?;
+    let conn = crate::measure::read_store(store)?;
     let mut stmt =
         conn.prepare("SELECT doc_id FROM docs WHERE doc_type = 'case' ORDER BY doc_id")?;
     let ids = stmt

@@ -97,11 +97,7 @@ fn init_county(dir: &Path, county: &County) -> Result<Node> {
     let mut node = Node::init(
         dir,
         Clock::Fixed(morning_ms(start) - 86_400_000),
-        &InitParams {
-            network_name: NETWORK_NAME.into(),
-            code: CITY.into(),
-            name: CITY_NAME.into(),
-        },
+        &InitParams::new(NETWORK_NAME, CITY, CITY_NAME),
     )
     .with_context(|| format!("creating the city store in {}", dir.display()))?;
     for s in county.roster_stations() {

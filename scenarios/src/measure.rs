@@ -1,4 +1,5 @@
-//! Small measuring helpers: timers, percentiles, the process's memory and CPU time.
+//! Small measuring helpers: timers, percentiles, the process's memory and CPU time, and a
+//! read-only look at a node's store file.
 
 use std::time::Instant;
 
@@ -101,6 +102,15 @@ pub(crate) fn thread_cpu_ms() -> f64 {
 /// CPU time of the whole process, ms (10 ms resolution).
 pub(crate) fn process_cpu_ms() -> f64 {
     stat_cpu_ms("/proc/self/stat")
+}
+
+/// A read-only connection on the store of the node whose data directory is `data`, for
+/// measuring what it holds without opening the node (and without changing anything).
+pub(crate) fn read_store(data: &std::path::Path) -> rusqlite::Result<rusqlite::Connection> {
+    rusqlite::Connection::open_with_flags(
+        data.join(yizhan_node::store::STORE_FILE),
+        rusqlite::OpenFlags::SQLITE_OPEN_READ_ONLY,
+    )
 }
 
 #[cfg(test)]

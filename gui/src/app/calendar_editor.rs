@@ -11,6 +11,7 @@
 use super::i18n::Tr;
 use super::widgets::{error_line, field, outcome_line};
 use super::{Command, Cx, NetworkEdit};
+use crate::app::ui_ext::UiExt as _;
 use chrono::{Datelike, NaiveDate, Weekday};
 use eframe::egui;
 use std::collections::BTreeMap;
@@ -156,9 +157,7 @@ impl CalendarEditor {
             };
             ui.horizontal(|ui| {
                 field(ui, t.cal_year, &mut self.new_year, 60.0);
-                if ui
-                    .add_enabled(checked.is_ok(), egui::Button::new(t.cal_add_year))
-                    .clicked()
+                if ui.enabled_button(checked.is_ok(), t.cal_add_year)
                     && let Ok(y) = checked
                 {
                     self.drafts.insert(y, YearRule::default());
@@ -224,9 +223,7 @@ impl CalendarEditor {
                 ui.radio_value(&mut self.add_as, DayKind::Holiday, t.cal_as_holiday);
                 ui.radio_value(&mut self.add_as, DayKind::Workday, t.cal_as_workday);
                 let checked = check_date(t, &self.date, year, self.add_as, &rule);
-                if ui
-                    .add_enabled(checked.is_ok(), egui::Button::new(t.cal_add_date))
-                    .clicked()
+                if ui.enabled_button(checked.is_ok(), t.cal_add_date)
                     && let Ok(day) = checked
                 {
                     let list = match self.add_as {
@@ -251,9 +248,7 @@ impl CalendarEditor {
         ui.add_space(4.0);
         ui.add_enabled_ui(city && !cx.writing, |ui| {
             ui.horizontal(|ui| {
-                if ui
-                    .add_enabled(unsaved, egui::Button::new(t.cal_save))
-                    .clicked()
+                if ui.enabled_button(unsaved, t.cal_save)
                     && let Some(rule) = self.drafts.get(&year)
                 {
                     self.result = None;
@@ -262,10 +257,7 @@ impl CalendarEditor {
                         rule: rule.clone(),
                     }));
                 }
-                if ui
-                    .add_enabled(unsaved, egui::Button::new(t.discard))
-                    .clicked()
-                {
+                if ui.enabled_button(unsaved, t.discard) {
                     self.drafts.remove(&year);
                     if !saved.covers(year) {
                         self.year = None;

@@ -20,6 +20,7 @@ use super::i18n::Tr;
 use super::task::Task;
 use super::widgets::{error_line, field, outcome_line};
 use super::{Command, Cx, NetworkEdit, StationInfo};
+use crate::app::ui_ext::UiExt as _;
 use eframe::egui;
 use yizhan_node::catalog::{CaseKind, Catalog, MAX_LEGAL_DAYS, RowError, RowProblem, ServiceItem};
 use yizhan_node::station::Tier;
@@ -329,10 +330,7 @@ impl CatalogEditor {
                 cx.info.catalog.len(),
                 t.items
             ));
-            if ui
-                .add_enabled(city, egui::Button::new(t.item_new))
-                .clicked()
-            {
+            if ui.enabled_button(city, t.item_new) {
                 self.choose(Target::New, None);
             }
         });
@@ -406,13 +404,7 @@ impl CatalogEditor {
         let changed = current.as_ref() != Some(&draft);
         ui.add_enabled_ui(city && !cx.writing, |ui| {
             ui.horizontal_wrapped(|ui| {
-                if ui
-                    .add_enabled(
-                        problems.is_empty() && changed,
-                        egui::Button::new(t.save_item),
-                    )
-                    .clicked()
-                {
+                if ui.enabled_button(problems.is_empty() && changed, t.save_item) {
                     self.result = None;
                     cx.commands.push(Command::EditNetwork(if current.is_some() {
                         NetworkEdit::UpdateItem(draft.clone())
@@ -420,10 +412,7 @@ impl CatalogEditor {
                         NetworkEdit::AddItem(draft.clone())
                     }));
                 }
-                if ui
-                    .add_enabled(changed, egui::Button::new(t.discard))
-                    .clicked()
-                {
+                if ui.enabled_button(changed, t.discard) {
                     self.form = current
                         .as_ref()
                         .map(ItemForm::from_item)
@@ -525,10 +514,7 @@ impl CatalogEditor {
                 if ui.button(t.cancel).clicked() {
                     self.confirm_delete = false;
                 }
-            } else if ui
-                .add_enabled(uses == Some(0), egui::Button::new(t.delete_item))
-                .clicked()
-            {
+            } else if ui.enabled_button(uses == Some(0), t.delete_item) {
                 self.confirm_delete = true;
             }
         });

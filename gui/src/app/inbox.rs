@@ -6,6 +6,7 @@
 use super::task::Task;
 use super::widgets::light_tag;
 use super::{Command, Cx, Tr};
+use crate::app::ui_ext::UiExt as _;
 use eframe::egui;
 use yizhan_node::case::Light;
 use yizhan_node::case::fold::Status;
@@ -101,12 +102,7 @@ impl InboxPanel {
                             ui.weak(hint);
                             if s.section == Section::News
                                 && s.count > 0
-                                && ui
-                                    .add_enabled(
-                                        !self.seen_task.busy(),
-                                        egui::Button::new(t.inbox_mark_seen),
-                                    )
-                                    .clicked()
+                                && ui.enabled_button(!self.seen_task.busy(), t.inbox_mark_seen)
                             {
                                 self.seen_task
                                     .start(0, cx.handle.submit(|n| n.mark_inbox_seen()));

@@ -15,6 +15,7 @@
 
 use super::widgets::{error_line, field};
 use super::{Command, Cx, StationInfo};
+use crate::app::ui_ext::UiExt as _;
 use eframe::egui;
 use pinyin::ToPinyin as _;
 use yizhan_node::NewCase;
@@ -324,16 +325,10 @@ impl IntakePanel {
                 {
                     save = Some(Some(parent.clone()));
                 }
-                if ui
-                    .add_enabled(can_save, egui::Button::new(t.save_only))
-                    .clicked()
-                {
+                if ui.enabled_button(can_save, t.save_only) {
                     save = Some(None);
                 }
-            } else if ui
-                .add_enabled(can_save, egui::Button::new(t.save_intake))
-                .clicked()
-            {
+            } else if ui.enabled_button(can_save, t.save_intake) {
                 save = Some(None);
             }
         });

@@ -21,6 +21,12 @@
 //!
 //! The window can hold several stations ([`AppInit::stations`], for the demo county); one is shown
 //! at a time, chosen in the top bar. Every visible string comes from [`i18n`].
+//!
+//! Why one file over 800 lines: it is the one frame flow above. `App`'s fields are the state
+//! every step shares: `apply` turns each [`Command`] into a write submitted as an `Op`, `poll`
+//! collects the answers and `finish` shows each `Op`'s answer on the screen it belongs to. Kept
+//! together, a write added to `apply` without its answer in `finish` shows at once. The screens,
+//! the top bar and the start screen already live in their own modules.
 
 mod calendar_editor;
 mod calendar_reminder;
@@ -45,6 +51,7 @@ mod sync_panel;
 mod system;
 mod task;
 mod templates;
+mod ui_ext;
 mod widgets;
 
 pub use command::{Command, NetworkEdit, Screen, SettingsTab, StartView};

@@ -14,6 +14,7 @@
 
 use super::widgets::field;
 use super::*;
+use crate::app::ui_ext::{UiExt as _, secret_edit};
 use yizhan_node::account::{Account, NewAccount};
 use yizhan_node::role::Role;
 
@@ -187,18 +188,10 @@ impl AccountForm {
                 }
                 if password {
                     ui.label(t.account_password);
-                    ui.add(
-                        egui::TextEdit::singleline(&mut self.secret)
-                            .password(true)
-                            .desired_width(200.0),
-                    );
+                    ui.add(secret_edit(&mut self.secret, 200.0));
                     ui.end_row();
                     ui.label(t.account_password_again);
-                    ui.add(
-                        egui::TextEdit::singleline(&mut self.again)
-                            .password(true)
-                            .desired_width(200.0),
-                    );
+                    ui.add(secret_edit(&mut self.again, 200.0));
                     ui.end_row();
                 }
             });
@@ -303,10 +296,7 @@ impl SignInPanel {
                 self.first.ui(ui, t, true, true);
                 ui.add_space(8.0);
                 ui.horizontal(|ui| {
-                    if ui
-                        .add_enabled(!cx.writing, egui::Button::new(t.first_run_create))
-                        .clicked()
-                    {
+                    if ui.enabled_button(!cx.writing, t.first_run_create) {
                         match self.first.edit(t, true, true) {
                             Ok(edit) => {
                                 self.first.clear_secrets();
@@ -330,11 +320,7 @@ impl SignInPanel {
                             .add(egui::TextEdit::singleline(&mut self.login).desired_width(200.0));
                         ui.end_row();
                         ui.label(t.account_password);
-                        let pw = ui.add(
-                            egui::TextEdit::singleline(&mut self.secret)
-                                .password(true)
-                                .desired_width(200.0),
-                        );
+                        let pw = ui.add(secret_edit(&mut self.secret, 200.0));
                         ui.end_row();
                         if self.login.is_empty() && !pw.has_focus() {
                             login.request_focus();
@@ -424,17 +410,14 @@ impl PeoplePanel {
             .striped(true)
             .spacing([14.0, 6.0])
             .show(ui, |ui| {
-                for h in [
+                ui.header_row(&[
                     t.account_station,
                     t.account_login,
                     t.account_name,
                     t.account_role,
                     t.account_state,
                     "",
-                ] {
-                    ui.strong(h);
-                }
-                ui.end_row();
+                ]);
                 for a in &cx.info.people {
                     ui.label(cx.info.station_name(&a.station));
                     ui.label(&a.login);
@@ -488,18 +471,8 @@ impl PeoplePanel {
             ui.add_space(6.0);
             ui.horizontal_wrapped(|ui| {
                 ui.strong(format!("{} {login}", t.account_set_password));
-                ui.add(
-                    egui::TextEdit::singleline(secret)
-                        .password(true)
-                        .hint_text(t.account_password)
-                        .desired_width(160.0),
-                );
-                ui.add(
-                    egui::TextEdit::singleline(again)
-                        .password(true)
-                        .hint_text(t.account_password_again)
-                        .desired_width(160.0),
-                );
+                ui.add(secret_edit(secret, 160.0).hint_text(t.account_password));
+                ui.add(secret_edit(again, 160.0).hint_text(t.account_password_again));
                 if ui.button(t.save).clicked() {
                     if secret == again {
                         cx.commands.push(Command::Account(AccountEdit::Password {
@@ -551,10 +524,7 @@ impl PeoplePanel {
         if !here {
             ui.label(egui::RichText::new(t.account_password_elsewhere).weak());
         }
-        if ui
-            .add_enabled(!cx.writing, egui::Button::new(t.account_add))
-            .clicked()
-        {
+        if ui.enabled_button(!cx.writing, t.account_add) {
             match self.form.edit(t, false, here) {
                 Ok(edit) => {
                     self.form.clear_secrets();

@@ -18,6 +18,7 @@ use super::i18n::Tr;
 use super::task::Task;
 use super::widgets::{error_line, field};
 use super::{Command, Cx, Lang, NetworkEdit, SettingsTab, StationInfo};
+use crate::app::ui_ext::{UiExt as _, secret_edit};
 use eframe::egui;
 use yizhan_node::network::Settings;
 use yizhan_node::replica::SyncConfig;
@@ -171,10 +172,7 @@ impl SettingsPanel {
         ui.horizontal_wrapped(|ui| {
             field(ui, t.station_phone, &mut self.phone, 160.0);
             let changed = self.phone.trim() != cx.info.station_phone.as_deref().unwrap_or("");
-            if ui
-                .add_enabled(changed && !cx.writing, egui::Button::new(t.save))
-                .clicked()
-            {
+            if ui.enabled_button(changed && !cx.writing, t.save) {
                 cx.commands
                     .push(Command::Account(super::people::AccountEdit::StationPhone(
                         self.phone.trim().to_string(),
@@ -201,13 +199,7 @@ impl SettingsPanel {
                 let op = self.operator.get_or_insert_with(|| cx.operator.to_string());
                 field(ui, t.operator, op, 200.0);
                 let name = op.trim().to_string();
-                if ui
-                    .add_enabled(
-                        !name.is_empty() && name != cx.operator,
-                        egui::Button::new(t.apply),
-                    )
-                    .clicked()
-                {
+                if ui.enabled_button(!name.is_empty() && name != cx.operator, t.apply) {
                     cx.commands.push(Command::SetOperator(name));
                 }
             });
@@ -280,13 +272,10 @@ impl SettingsPanel {
             if !valid {
                 error_line(ui, t.settings_invalid);
             }
-            if ui
-                .add_enabled(
-                    valid && !cx.writing && settings != Some(cx.info.settings),
-                    egui::Button::new(t.save_settings),
-                )
-                .clicked()
-                && let Some(s) = settings
+            if ui.enabled_button(
+                valid && !cx.writing && settings != Some(cx.info.settings),
+                t.save_settings,
+            ) && let Some(s) = settings
             {
                 cx.commands.push(Command::SaveSettings(s));
             }
@@ -369,13 +358,10 @@ impl SettingsPanel {
         if !listen_ok {
             error_line(ui, &t.invalid(&yizhan_node::Invalid::NotAnAddress));
         }
-        if ui
-            .add_enabled(
-                listen_ok && !cx.writing && (config.clone(), local.clone()) != loaded,
-                egui::Button::new(t.save_settings),
-            )
-            .clicked()
-        {
+        if ui.enabled_button(
+            listen_ok && !cx.writing && (config.clone(), local.clone()) != loaded,
+            t.save_settings,
+        ) {
             self.sync_loaded = Some((config.clone(), local.clone()));
             cx.commands.push(Command::SaveSyncConfig(config, local));
         }
@@ -413,11 +399,7 @@ fn notice_sender(ui: &mut egui::Ui, t: &Tr, sender: &mut yizhan_node::notice::Se
                     field(ui, "URL", url, 320.0);
                     ui.end_row();
                     ui.label(t.notice_gateway_key);
-                    ui.add(
-                        egui::TextEdit::singleline(key)
-                            .password(true)
-                            .desired_width(240.0),
-                    );
+                    ui.add(secret_edit(key, 240.0));
                     ui.end_row();
                 });
         }

@@ -10,6 +10,7 @@
 use super::fonts::{self, FontState};
 use super::widgets::{error_line, field, field_multiline};
 use super::{App, AppInit, Lang, StationSlot, Tr};
+use crate::app::ui_ext::UiExt as _;
 use eframe::egui;
 use std::path::PathBuf;
 use std::sync::mpsc::{Receiver, channel};
@@ -120,28 +121,15 @@ impl StartPanel {
 
     /// The answer of the way in, once it has arrived.
     fn poll(&mut self) -> Option<Opened> {
-        if let Some(rx) = &self.file_task
-            && let Ok(r) = rx.try_recv()
-        {
-            self.file_task = None;
+        // A ticket read from a file or pasted fills the field, or says why it could not.
+        let tickets = [answer(&mut self.file_task), answer(&mut self.paste_task)];
+        for r in tickets.into_iter().flatten() {
             match r {
                 Ok(text) => self.ticket = text.trim().to_string(),
                 Err(e) => self.error = Some(e),
             }
         }
-        if let Some(rx) = &self.paste_task
-            && let Ok(r) = rx.try_recv()
-        {
-            self.paste_task = None;
-            match r {
-                Ok(text) => self.ticket = text.trim().to_string(),
-                Err(e) => self.error = Some(e),
-            }
-        }
-        let rx = self.task.as_ref()?;
-        let r = rx.try_recv().ok()?;
-        self.task = None;
-        match r {
+        match answer(&mut self.task)? {
             Ok(opened) => Some(opened),
             Err(e) => {
                 self.error = Some(e);
@@ -270,10 +258,7 @@ impl StartPanel {
                 let ready = [&self.network, &self.code, &self.name]
                     .iter()
                     .all(|s| !s.trim().is_empty());
-                if ui
-                    .add_enabled(ready, egui::Button::new(t.start_create_button))
-                    .clicked()
-                {
+                if ui.enabled_button(ready, t.start_create_button) {
                     self.create();
                 }
                 ui.separator();
@@ -294,23 +279,11 @@ impl StartPanel {
                 });
                 ui.horizontal(|ui| {
                     field(ui, t.ticket_file, &mut self.ticket_file, 320.0);
-                    if ui
-                        .add_enabled(
-                            !self.ticket_file.trim().is_empty(),
-                            egui::Button::new(t.read_file),
-                        )
-                        .clicked()
-                    {
+                    if ui.enabled_button(!self.ticket_file.trim().is_empty(), t.read_file) {
                         self.read_ticket_file();
                     }
                 });
-                if ui
-                    .add_enabled(
-                        !self.ticket.trim().is_empty(),
-                        egui::Button::new(t.start_join_button),
-                    )
-                    .clicked()
-                {
+                if ui.enabled_button(!self.ticket.trim().is_empty(), t.start_join_button) {
                     self.join();
                 }
                 if let Some(open) = self.open_demo {
@@ -426,4 +399,12 @@ impl eframe::App for Shell {
             app.shutdown();
         }
     }
+}
+
+/// A background task's answer once it has arrived; the task is then done and dropped. Nothing
+/// while it is still working.
+fn answer<T>(task: &mut Option<Receiver<T>>) -> Option<T> {
+    let r = task.as_ref()?.try_recv().ok()?;
+    *task = None;
+    Some(r)
 }

@@ -91,6 +91,15 @@ fn new_secret(node: &Node) -> Result<String> {
     secret("YIZHAN_NEW_PASSWORD", "新密码 / new password: ")
 }
 
+/// Says what became of account `a`: its JSON with `--json`, else `account <what>:` and its line.
+fn said(ctx: &Ctx, what: &str, a: &Account, node: &Node) -> Result<()> {
+    if ctx.json {
+        outln!("{}", account_json(a, node));
+        return Ok(());
+    }
+    output::done(&format!("account {what}: {}", account_line(a, node)), false)
+}
+
 fn account_json(a: &Account, node: &Node) -> serde_json::Value {
     json!({
         "id": a.id,
@@ -154,14 +163,7 @@ pub fn run(ctx: &Ctx, cmd: OperatorCmd) -> Result<()> {
                 },
                 secret.as_deref(),
             )?;
-            if ctx.json {
-                outln!("{}", account_json(&a, &node));
-                return Ok(());
-            }
-            output::done(
-                &format!("account added: {}", account_line(&a, &node)),
-                false,
-            )
+            said(ctx, "added", &a, &node)
         }
         OperatorCmd::List { station } => {
             let station = station.unwrap_or_else(|| node.identity().station.clone());
@@ -190,14 +192,7 @@ pub fn run(ctx: &Ctx, cmd: OperatorCmd) -> Result<()> {
             reason,
         } => {
             let a = node.disable_account(&station.unwrap_or_default(), &login, &reason)?;
-            if ctx.json {
-                outln!("{}", account_json(&a, &node));
-                return Ok(());
-            }
-            output::done(
-                &format!("account disabled: {}", account_line(&a, &node)),
-                false,
-            )
+            said(ctx, "disabled", &a, &node)
         }
         OperatorCmd::Password { login } => {
             let secret = new_secret(&node)?;

@@ -111,12 +111,7 @@ fn the_city_is_reminded_of_next_years_calendar_from_november() {
 #[test]
 fn a_township_is_not_reminded() {
     let dir = tempfile::tempdir().unwrap();
-    let mut city = city(dir.path(), NOVEMBER);
-    let st = station("T", "北格镇便民服务中心", "township", "C");
-    city.add_station(st.clone()).unwrap();
-    let township = city
-        .enrol_here(st, &dir.path().join("township"), Clock::Fixed(NOVEMBER))
-        .unwrap();
+    let (_city, township) = city_and_township(dir.path(), NOVEMBER);
     assert!(!township.calendar().covers(2027));
     let (handle, _) = NodeHandle::spawn(township).unwrap();
     let h = window(&[("站点", &handle)]);

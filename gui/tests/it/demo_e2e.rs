@@ -2,10 +2,10 @@
 //! its stdin commands; a village's link is cut, cases are taken in there, the link is restored,
 //! and the cases are read back from the city's store with the real command line.
 
-use crate::support::Yizhan;
-use std::io::{BufRead as _, BufReader, Write as _};
+use crate::support::{Yizhan, stdout_lines};
+use std::io::Write as _;
 use std::process::{Child, ChildStdin, Stdio};
-use std::sync::mpsc::{Receiver, channel};
+use std::sync::mpsc::Receiver;
 use std::time::{Duration, Instant};
 
 /// The longest anything here is waited for.
@@ -31,16 +31,7 @@ impl Demo {
             .stderr(Stdio::piped())
             .spawn()
             .expect("yizhan demo starts");
-        let (tx, lines) = channel();
-        let out = child.stdout.take().unwrap();
-        std::thread::spawn(move || {
-            for line in BufReader::new(out).lines() {
-                let Ok(line) = line else { break };
-                if tx.send(line).is_err() {
-                    break;
-                }
-            }
-        });
+        let (lines, _reader) = stdout_lines(child.stdout.take().unwrap());
         let stdin = child.stdin.take().unwrap();
         Demo {
             child,

@@ -9,12 +9,12 @@
 //!
 //! `YIZHAN_TEST_SEED=N` replays a run.
 
-use crate::support::{Yizhan, args};
+use crate::support::{Yizhan, args, stdout_lines};
 use serde_json::Value;
 use std::collections::{BTreeMap, BTreeSet};
-use std::io::{BufRead, BufReader, Read};
+use std::io::Read;
 use std::process::{Child, Stdio};
-use std::sync::mpsc::{self, RecvTimeoutError};
+use std::sync::mpsc::RecvTimeoutError;
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
@@ -75,15 +75,7 @@ fn intake_then_kill(y: &Yizhan, n: usize) -> Vec<Ack> {
     let mut child = Killer(child);
     let stdout = child.0.stdout.take().expect("piped stdout");
     let mut stderr = child.0.stderr.take().expect("piped stderr");
-    let (tx, rx) = mpsc::channel::<String>();
-    let reader: JoinHandle<()> = std::thread::spawn(move || {
-        for line in BufReader::new(stdout).lines() {
-            let Ok(line) = line else { break };
-            if tx.send(line).is_err() {
-                break;
-            }
-        }
-    });
+    let (rx, reader) = stdout_lines(stdout);
     let errors: JoinHandle<String> = std::thread::spawn(move || {
         let mut text = String::new();
         let _ = stderr.read_to_string(&mut text);

@@ -14,7 +14,7 @@
 //! output is searched for the phone.
 
 use crate::support::Yizhan;
-use crate::sync_e2e::{Serve, invite, join, show, within};
+use crate::sync_e2e::{Serve, invite, join, served_city_and_township, show, within};
 use serde_json::Value;
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::{TcpListener, TcpStream};
@@ -305,14 +305,7 @@ fn each_notice_is_sent_once_through_kills_and_failing_gateways() {
 #[test]
 fn a_notice_of_a_case_made_while_the_village_was_offline_is_sent_once_by_its_township() {
     let tmp = tempfile::tempdir().unwrap();
-    let [c, t, v] = ["c", "t", "v"].map(|name| Yizhan::new(tmp.path().join(name)));
-    c.init_network();
-    let c_serve = Serve::start(&c, "city serve");
-    join(
-        &t,
-        &invite(&c, "T01", "测试镇便民服务中心", "township"),
-        "T01",
-    );
+    let ([c, t, v], c_serve) = served_city_and_township(tmp.path());
     let gateway = Gateway::start();
     t.json(&[
         "notice",

@@ -47,6 +47,19 @@ fn set(h: &mut Harness<'_, App>, label: &str, text: &str) {
     settle(h);
 }
 
+/// Types each value into the field `field` in turn: the window says why it is refused as typed
+/// (`said`) and does not offer `button` while it is.
+fn refused_as_typed(h: &mut Harness<'_, App>, field: &str, button: &str, cases: &[(&str, &str)]) {
+    for (value, said) in cases {
+        set(h, field, value);
+        assert!(shows(h, said), "{field} {value:?}: {said:?} is not shown");
+        assert!(
+            !enabled(h, button),
+            "{field} {value:?}: {button} is offered"
+        );
+    }
+}
+
 fn open_settings_tab(h: &mut Harness<'_, App>, tab: &str) {
     h.get_by_label("设置").click();
     settle(h);
@@ -65,11 +78,15 @@ fn a_clerk_changes_adds_retires_and_cannot_delete_catalog_items() {
     // field, and saving is not offered until it is right.
     h.get_by_label("CT-001 个体工商户设立登记").click();
     settle(&mut h);
-    set(&mut h, "承诺时限（工作日）", "9");
-    assert!(shows(&h, "承诺时限：9 天超过法定时限 3 天"));
-    assert!(!enabled(&h, "保存事项"));
-    set(&mut h, "承诺时限（工作日）", "两天");
-    assert!(shows(&h, "承诺时限：应为 0–365 的整数"));
+    refused_as_typed(
+        &mut h,
+        "承诺时限（工作日）",
+        "保存事项",
+        &[
+            ("9", "承诺时限：9 天超过法定时限 3 天"),
+            ("两天", "承诺时限：应为 0–365 的整数"),
+        ],
+    );
     set(&mut h, "承诺时限（工作日）", "2");
     set(&mut h, "事项名称", "个体工商户设立登记（一件事）");
     assert!(!shows(&h, "承诺时限："));
@@ -171,15 +188,17 @@ fn a_clerk_adds_holidays_and_make_up_days_and_sees_due_dates_move() {
 
     // A weekday is not a make-up working day; a Saturday is, and brings the date back to 03-07.
     press_role(&mut h, Role::RadioButton, "调休上班");
-    set(&mut h, "日期", "2026-03-04");
-    assert!(shows(&h, "调休上班日应为周六或周日"));
-    assert!(!enabled(&h, "添加日期"));
-    set(&mut h, "日期", "2026-3-7x");
-    assert!(shows(&h, "日期格式应为 YYYY-MM-DD"));
-    set(&mut h, "日期", "2025-03-08");
-    assert!(shows(&h, "该日期不在所选的年份内"));
-    set(&mut h, "日期", "2026-03-03");
-    assert!(shows(&h, "该日已列为节假日"));
+    refused_as_typed(
+        &mut h,
+        "日期",
+        "添加日期",
+        &[
+            ("2026-03-04", "调休上班日应为周六或周日"),
+            ("2026-3-7x", "日期格式应为 YYYY-MM-DD"),
+            ("2025-03-08", "该日期不在所选的年份内"),
+            ("2026-03-03", "该日已列为节假日"),
+        ],
+    );
     set(&mut h, "日期", "2026-03-07");
     press(&mut h, "添加日期");
     assert!(shows(&h, "按未保存的修改，到期日：2026-03-07（星期六）"));
@@ -207,10 +226,15 @@ fn a_clerk_adds_holidays_and_make_up_days_and_sees_due_dates_move() {
     assert!(!shows(&h, "按未保存的修改"));
 
     // A new year, with its first holiday.
-    set(&mut h, "年份", "1999");
-    assert!(shows(&h, "年份应为 2000–2100 的整数"));
-    set(&mut h, "年份", "2026");
-    assert!(shows(&h, "该年份已在日历中"));
+    refused_as_typed(
+        &mut h,
+        "年份",
+        "添加年份",
+        &[
+            ("1999", "年份应为 2000–2100 的整数"),
+            ("2026", "该年份已在日历中"),
+        ],
+    );
     set(&mut h, "年份", "2027");
     press(&mut h, "添加年份");
     press_role(&mut h, Role::RadioButton, "节假日");
@@ -226,10 +250,7 @@ fn a_clerk_adds_holidays_and_make_up_days_and_sees_due_dates_move() {
 #[test]
 fn a_township_sees_the_catalog_read_only_and_the_node_refuses_its_edits_in_chinese() {
     let dir = tempfile::tempdir().unwrap();
-    let mut city = city(dir.path(), NOW);
-    let st = station("T", "北格镇便民服务中心", "township", "C");
-    city.add_station(st.clone()).unwrap();
-    let town = join(&mut city, st, &dir.path().join("town"));
+    let (_city, town) = city_and_township(dir.path(), NOW);
     let (handle, _) = NodeHandle::spawn(town).unwrap();
     let mut h = window(&[("北格镇便民服务中心", &handle)]);
     open_settings_tab(&mut h, "事项清单");
@@ -260,10 +281,7 @@ fn a_township_sees_the_catalog_read_only_and_the_node_refuses_its_edits_in_chine
 fn the_city_edits_the_notice_templates_and_a_township_only_reads_them() {
     use yizhan_node::notice::NoticeKind;
     let dir = tempfile::tempdir().unwrap();
-    let mut city = city(dir.path(), NOW);
-    let st = station("T", "北格镇便民服务中心", "township", "C");
-    city.add_station(st.clone()).unwrap();
-    let town = join(&mut city, st, &dir.path().join("town"));
+    let (city, town) = city_and_township(dir.path(), NOW);
     let (handle, _) = NodeHandle::spawn(city).unwrap();
     let mut h = window(&[("测试市政务服务中心", &handle)]);
     open_settings_tab(&mut h, "短信模板");

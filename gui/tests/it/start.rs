@@ -60,19 +60,7 @@ fn the_first_run_creates_a_network_and_opens_the_city_window() {
     assert_eq!(decoded.tier, yizhan_node::station::Tier::Township);
     assert_eq!(decoded.addrs, ["127.0.0.1:7000"]);
     // 复制 puts the ticket on the clipboard, and says so.
-    h.query_by_role_and_label(egui::accesskit::Role::Button, "复制")
-        .expect("a copy button")
-        .click();
-    h.step();
-    assert!(
-        h.output()
-            .platform_output
-            .commands
-            .contains(&egui::OutputCommand::CopyText(ticket.clone())),
-        "the ticket was not copied"
-    );
-    settle(&mut h);
-    assert!(h.query_by_label_contains("已复制").is_some());
+    copies(&mut h, &ticket);
     // Saved to a file (for a USB stick): by default beside the store, the path editable.
     let file = data.join("邀请码-T01.txt");
     assert!(

@@ -12,6 +12,8 @@ use std::ffi::OsStr;
 use std::path::{Path, PathBuf};
 use std::process::{Command, ExitStatus, Stdio};
 use std::sync::OnceLock;
+use std::sync::mpsc::Receiver;
+use std::thread::JoinHandle;
 
 /// The clock the tests pin with `YIZHAN_NOW` (a Monday, a working day).
 pub const NOW: &str = "2026-03-02T09:00:00+08:00";
@@ -314,4 +316,22 @@ pub fn parse_json(run: &Run) -> Value {
     );
     serde_json::from_str(lines[0])
         .unwrap_or_else(|e| panic!("stdout is not JSON ({e}): {}", run.describe()))
+}
+
+/// The lines a child prints on `stdout` (piped), as they come: a thread reads them until the
+/// stream ends or the receiver is dropped.
+pub fn stdout_lines(
+    stdout: impl std::io::Read + Send + 'static,
+) -> (Receiver<String>, JoinHandle<()>) {
+    use std::io::BufRead as _;
+    let (tx, lines) = std::sync::mpsc::channel();
+    let reader = std::thread::spawn(move || {
+        for line in std::io::BufReader::new(stdout).lines() {
+            let Ok(line) = line else { break };
+            if tx.send(line).is_err() {
+                break;
+            }
+        }
+    });
+    (lines, reader)
 }

@@ -2,11 +2,11 @@
 //! village enrolled with `invite` / `join`, each with its own `serve`, and a case taken in at the
 //! village reaching the city through the township.
 
-use crate::support::{Yizhan, args};
+use crate::support::{Yizhan, args, stdout_lines};
 use serde_json::Value;
 use std::io::{BufRead as _, BufReader, Read as _};
 use std::process::{Child, ExitStatus, Stdio};
-use std::sync::mpsc::{Receiver, RecvTimeoutError, channel};
+use std::sync::mpsc::{Receiver, RecvTimeoutError};
 use std::sync::{Arc, Mutex};
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
@@ -44,16 +44,8 @@ impl Serve {
             .stderr(Stdio::piped())
             .spawn()
             .expect("yizhan serve starts");
-        let (tx, lines) = channel();
-        let out = child.stdout.take().unwrap();
-        let mut readers = vec![std::thread::spawn(move || {
-            for line in BufReader::new(out).lines() {
-                let Ok(line) = line else { break };
-                if tx.send(line).is_err() {
-                    break;
-                }
-            }
-        })];
+        let (lines, reader) = stdout_lines(child.stdout.take().unwrap());
+        let mut readers = vec![reader];
         let stderr = Arc::new(Mutex::new(String::new()));
         let sink = stderr.clone();
         let mut err = child.stderr.take().unwrap();
@@ -215,6 +207,20 @@ pub(crate) fn stop(serve: Serve) -> Vec<String> {
             .unwrap_or_else(|e| panic!("{what} printed a line that is not JSON ({e}): {l}"));
     }
     lines
+}
+
+/// Three data directories in `tmp` (city `c`, township `t`, village `v`): a new network at the
+/// city, served, with the township joined to it; the village has not joined yet.
+pub fn served_city_and_township(tmp: &std::path::Path) -> ([Yizhan; 3], Serve) {
+    let [c, t, v] = ["c", "t", "v"].map(|name| Yizhan::new(tmp.join(name)));
+    c.init_network();
+    let c_serve = Serve::start(&c, "city serve");
+    join(
+        &t,
+        &invite(&c, "T01", "测试镇便民服务中心", "township"),
+        "T01",
+    );
+    ([c, t, v], c_serve)
 }
 
 #[test]
@@ -390,14 +396,7 @@ fn stations_that_only_run_the_window_sync_with_the_city() {
     };
     eprintln!("Xvfb up after {:?}", started.elapsed());
     let tmp = tempfile::tempdir().unwrap();
-    let [c, t, v] = ["c", "t", "v"].map(|name| Yizhan::new(tmp.path().join(name)));
-    c.init_network();
-    let c_serve = Serve::start(&c, "city serve");
-    join(
-        &t,
-        &invite(&c, "T01", "测试镇便民服务中心", "township"),
-        "T01",
-    );
+    let ([c, t, v], c_serve) = served_city_and_township(tmp.path());
 
     // The township runs only its window. Its engine listens, so it can invite its village.
     let t_window = Window::open(&t, &x);

@@ -18,45 +18,6 @@ use yizhan_node::NodeHandle;
 use yizhan_node::case::Status;
 use yizhan_node::replica::RemoteDoc;
 
-/// The township item with two departments (并联审批).
-const ITEM: &str = "TS-006";
-const DEPTS: [&str; 2] = ["乡镇农业农村办公室", "乡镇自然资源所"];
-
-struct County {
-    _dir: tempfile::TempDir,
-    village: NodeHandle,
-    township: NodeHandle,
-    village_id: String,
-}
-
-/// A city (C), a township (T) and a village under it (V); the village joins first so that the
-/// township's enrolment carries the village's certificate.
-fn county() -> County {
-    let dir = tempfile::tempdir().unwrap();
-    let mut city = city(dir.path(), NOW);
-    city.add_station(station("T", "北格镇便民服务中心", "township", "C"))
-        .unwrap();
-    let village = join(
-        &mut city,
-        station("V", "北格村便民服务站", "village", "T"),
-        &dir.path().join("village"),
-    );
-    let township = join(
-        &mut city,
-        station("T", "北格镇便民服务中心", "township", "C"),
-        &dir.path().join("township"),
-    );
-    let village_id = village.identity().node_id.clone();
-    let (village, _) = NodeHandle::spawn(village).unwrap();
-    let (township, _) = NodeHandle::spawn(township).unwrap();
-    County {
-        _dir: dir,
-        village,
-        township,
-        village_id,
-    }
-}
-
 /// Hands everything the village has in the township's scope to the township (what a sync does).
 fn village_to_township(c: &County) {
     let docs: Vec<RemoteDoc> = c
@@ -87,10 +48,6 @@ fn county_window(c: &County) -> Harness<'static, App> {
         ("北格村便民服务站", &c.village),
         ("北格镇便民服务中心", &c.township),
     ])
-}
-
-fn status(h: &Harness<'_, App>) -> Status {
-    h.state().open_case().expect("a case is open").state.status
 }
 
 /// Takes in a delegated TS-006 case at the village through the intake screen; returns its number.
@@ -135,7 +92,7 @@ fn a_delegated_case_from_village_intake_to_the_follow_up_of_a_bad_rating() {
     if yizhan::app::fonts::find_cjk_font().is_some() {
         assert!(h.query_by_label_contains("已生成").is_some());
         let pdf = c
-            ._dir
+            .dir
             .path()
             .join("village/documents")
             .join(format!("{number}-receipt.pdf"));
@@ -318,17 +275,7 @@ fn the_window_opens_on_the_inbox_and_a_case_number_can_be_copied() {
     click(&mut h, &number);
     assert_eq!(status(&h), Status::Submitted);
     // The case number is copied with one click, and the window says so.
-    button(&h, "复制").unwrap().click();
-    h.step();
-    assert!(
-        h.output()
-            .platform_output
-            .commands
-            .contains(&egui::OutputCommand::CopyText(number.clone())),
-        "the case number was not copied"
-    );
-    settle(&mut h);
-    assert!(h.query_by_label_contains("已复制").is_some());
+    copies(&mut h, &number);
     // Accepted: it leaves 新到待受理.
     press(&mut h, "受理");
     press(&mut h, "仍然受理");
@@ -387,12 +334,7 @@ fn a_case_taken_in_at_the_window_reaches_the_city_by_the_windows_own_sync() {
         }],
         county: None,
     });
-    let mut builder = Harness::builder().with_size(egui::vec2(1024.0, 640.0));
-    if yizhan::app::fonts::find_cjk_font().is_none() {
-        builder = builder.allow_missing_glyphs();
-    }
-    let mut h = builder.build_ui_state(|ui, app: &mut App| app.ui(ui), app);
-    settle(&mut h);
+    let mut h = harness(app, egui::vec2(1024.0, 640.0));
     let deadline = Instant::now() + Duration::from_secs(20);
     while !h
         .state()

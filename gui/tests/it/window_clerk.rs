@@ -7,43 +7,8 @@ use crate::window_kit::*;
 use egui_kittest::Harness;
 use egui_kittest::kittest::Queryable as _;
 use yizhan::app::{App, Command, Screen};
-use yizhan_node::NodeHandle;
 use yizhan_node::case::Status;
 use yizhan_node::case::fold::Decision;
-
-/// The township item with two departments (并联审批) and six materials.
-const ITEM: &str = "TS-006";
-const DEPTS: [&str; 2] = ["乡镇农业农村办公室", "乡镇自然资源所"];
-
-struct County {
-    _dir: tempfile::TempDir,
-    village: NodeHandle,
-    township: NodeHandle,
-}
-
-fn county() -> County {
-    let dir = tempfile::tempdir().unwrap();
-    let mut city = city(dir.path(), NOW);
-    city.add_station(station("T", "北格镇便民服务中心", "township", "C"))
-        .unwrap();
-    let village = join(
-        &mut city,
-        station("V", "北格村便民服务站", "village", "T"),
-        &dir.path().join("village"),
-    );
-    let township = join(
-        &mut city,
-        station("T", "北格镇便民服务中心", "township", "C"),
-        &dir.path().join("township"),
-    );
-    let (village, _) = NodeHandle::spawn(village).unwrap();
-    let (township, _) = NodeHandle::spawn(township).unwrap();
-    County {
-        _dir: dir,
-        village,
-        township,
-    }
-}
 
 /// The window on the township (the village is there too, second).
 fn township_window(c: &County) -> Harness<'static, App> {
@@ -81,10 +46,6 @@ fn intake(h: &mut Harness<'_, App>, name: &str, received: usize) -> String {
         .doc
         .number
         .clone()
-}
-
-fn status(h: &Harness<'_, App>) -> Status {
-    h.state().open_case().expect("a case is open").state.status
 }
 
 #[test]

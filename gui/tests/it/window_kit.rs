@@ -8,6 +8,7 @@ use egui_kittest::kittest::Queryable as _;
 use std::path::Path;
 use std::time::{Duration, Instant};
 use yizhan::app::{App, AppInit, Shell, StationSlot};
+use yizhan_node::case::Status;
 use yizhan_node::network::Station;
 use yizhan_node::{Clock, InitParams, Node, NodeHandle};
 
@@ -19,11 +20,7 @@ pub fn city(dir: &Path, now: i64) -> Node {
     Node::init(
         &dir.join("city"),
         Clock::Fixed(now),
-        &InitParams {
-            network_name: "测试市".into(),
-            code: "C".into(),
-            name: "测试市政务服务中心".into(),
-        },
+        &InitParams::new("测试市", "C", "测试市政务服务中心"),
     )
     .unwrap()
 }
@@ -42,6 +39,18 @@ pub fn join(city: &mut Node, st: Station, dir: &Path) -> Node {
     city.enrol_here(st, dir, Clock::Fixed(NOW)).unwrap()
 }
 
+/// A city (as [`city`]) with its township `T` (北格镇便民服务中心) enrolled in `dir/township`,
+/// both on the fixed clock `now`.
+pub fn city_and_township(dir: &Path, now: i64) -> (Node, Node) {
+    let mut city = city(dir, now);
+    let st = station("T", "北格镇便民服务中心", "township", "C");
+    city.add_station(st.clone()).unwrap();
+    let township = city
+        .enrol_here(st, &dir.join("township"), Clock::Fixed(now))
+        .unwrap();
+    (city, township)
+}
+
 /// A window over these stations (label, store thread), settled.
 pub fn window(stations: &[(&str, &NodeHandle)]) -> Harness<'static, App> {
     let app = App::new(AppInit {
@@ -55,7 +64,12 @@ pub fn window(stations: &[(&str, &NodeHandle)]) -> Harness<'static, App> {
             .collect(),
         county: None,
     });
-    let mut builder = Harness::builder().with_size(egui::vec2(1280.0, 800.0));
+    harness(app, egui::vec2(1280.0, 800.0))
+}
+
+/// A window of `size` showing `app`, settled.
+pub fn harness(app: App, size: egui::Vec2) -> Harness<'static, App> {
+    let mut builder = Harness::builder().with_size(size);
     if yizhan::app::fonts::find_cjk_font().is_none() {
         // Without a CJK font the labels are still there for the accessibility tree; only the
         // pixels would be boxes.
@@ -64,6 +78,52 @@ pub fn window(stations: &[(&str, &NodeHandle)]) -> Harness<'static, App> {
     let mut h = builder.build_ui_state(|ui, app: &mut App| app.ui(ui), app);
     settle(&mut h);
     h
+}
+
+/// The status of the case open in the window.
+pub fn status(h: &Harness<'_, App>) -> Status {
+    h.state().open_case().expect("a case is open").state.status
+}
+
+/// The township item with two departments (并联审批) and six materials.
+pub const ITEM: &str = "TS-006";
+pub const DEPTS: [&str; 2] = ["乡镇农业农村办公室", "乡镇自然资源所"];
+
+/// A county of three real nodes, each station on its own store thread.
+pub struct County {
+    /// Where the three stores live; removed when the county is dropped.
+    pub dir: tempfile::TempDir,
+    pub village: NodeHandle,
+    pub township: NodeHandle,
+    pub village_id: String,
+}
+
+/// A city (C), a township (T) and a village under it (V); the village joins first so that the
+/// township's enrolment carries the village's certificate.
+pub fn county() -> County {
+    let dir = tempfile::tempdir().unwrap();
+    let mut city = city(dir.path(), NOW);
+    city.add_station(station("T", "北格镇便民服务中心", "township", "C"))
+        .unwrap();
+    let village = join(
+        &mut city,
+        station("V", "北格村便民服务站", "village", "T"),
+        &dir.path().join("village"),
+    );
+    let township = join(
+        &mut city,
+        station("T", "北格镇便民服务中心", "township", "C"),
+        &dir.path().join("township"),
+    );
+    let village_id = village.identity().node_id.clone();
+    let (village, _) = NodeHandle::spawn(village).unwrap();
+    let (township, _) = NodeHandle::spawn(township).unwrap();
+    County {
+        dir,
+        village,
+        township,
+        village_id,
+    }
 }
 
 /// A window state that can say whether a request is still in flight.
@@ -108,6 +168,21 @@ pub fn click<S: Busy>(h: &mut Harness<'_, S>, label: &str) {
 /// The button with this label, if the window offers it (timeline labels share some names).
 pub fn button<'h, S>(h: &'h Harness<'_, S>, label: &'h str) -> Option<egui_kittest::Node<'h>> {
     h.query_by_role_and_label(egui::accesskit::Role::Button, label)
+}
+
+/// Clicks 复制 and checks that `text` went to the clipboard and that the window says so.
+pub fn copies<S: Busy>(h: &mut Harness<'_, S>, text: &str) {
+    button(h, "复制").expect("a copy button").click();
+    h.step();
+    assert!(
+        h.output()
+            .platform_output
+            .commands
+            .contains(&egui::OutputCommand::CopyText(text.to_string())),
+        "{text:?} was not copied"
+    );
+    settle(h);
+    assert!(h.query_by_label_contains("已复制").is_some());
 }
 
 pub fn press<S: Busy>(h: &mut Harness<'_, S>, label: &str) {

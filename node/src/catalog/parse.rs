@@ -71,6 +71,25 @@ pub(super) fn row_error(errors: &mut Vec<RowError>, row: usize, field: &str, pro
     });
 }
 
+/// Records that `field` of `row` holds a JSON value of another type than `expected`.
+pub(super) fn wrong_type(
+    errors: &mut Vec<RowError>,
+    row: usize,
+    field: &str,
+    expected: &'static str,
+    value: &serde_json::Value,
+) {
+    row_error(
+        errors,
+        row,
+        field,
+        RowProblem::WrongType {
+            expected,
+            found: json_type(value),
+        },
+    );
+}
+
 /// Trims every entry of a list and drops the empty ones.
 pub(super) fn clean_list(list: Vec<String>) -> Vec<String> {
     list.into_iter()
@@ -301,15 +320,7 @@ pub(super) fn parse_days_value(
     errors: &mut Vec<RowError>,
 ) -> Option<u32> {
     let Some(number) = value.as_number() else {
-        row_error(
-            errors,
-            row,
-            field,
-            RowProblem::WrongType {
-                expected: "a number",
-                found: json_type(value),
-            },
-        );
+        wrong_type(errors, row, field, "a number", value);
         return None;
     };
     if let Some(n) = number.as_u64() {
@@ -364,15 +375,7 @@ pub(super) fn json_string(
     match value.as_str() {
         Some(s) => Some(s.to_string()),
         None => {
-            row_error(
-                errors,
-                row,
-                field,
-                RowProblem::WrongType {
-                    expected: "a string",
-                    found: json_type(value),
-                },
-            );
+            wrong_type(errors, row, field, "a string", value);
             None
         }
     }
@@ -386,15 +389,7 @@ pub(super) fn json_list(
     errors: &mut Vec<RowError>,
 ) -> Option<Vec<String>> {
     let Some(array) = value.as_array() else {
-        row_error(
-            errors,
-            row,
-            field,
-            RowProblem::WrongType {
-                expected: "an array of strings",
-                found: json_type(value),
-            },
-        );
+        wrong_type(errors, row, field, "an array of strings", value);
         return None;
     };
     let mut list = Vec::with_capacity(array.len());
@@ -481,15 +476,7 @@ pub(super) fn json_draft(
 ) -> Draft {
     let mut draft = Draft::default();
     let Some(object) = value.as_object() else {
-        row_error(
-            errors,
-            row,
-            "row",
-            RowProblem::WrongType {
-                expected: "an object",
-                found: json_type(value),
-            },
-        );
+        wrong_type(errors, row, "row", "an object", value);
         return draft;
     };
     for key in object.keys() {
@@ -540,15 +527,7 @@ pub(super) fn json_draft(
     match object.get("retired") {
         None | Some(serde_json::Value::Null) => {}
         Some(serde_json::Value::Bool(b)) => draft.retired = *b,
-        Some(v) => row_error(
-            errors,
-            row,
-            "retired",
-            RowProblem::WrongType {
-                expected: "a boolean",
-                found: json_type(v),
-            },
-        ),
+        Some(v) => wrong_type(errors, row, "retired", "a boolean", v),
     }
     draft
 }

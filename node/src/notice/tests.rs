@@ -3,6 +3,7 @@
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 use super::*;
+use rusqlite::Connection;
 
 #[test]
 fn a_template_renders_every_placeholder_and_defaults_stand_until_changed() {
@@ -144,6 +145,32 @@ fn outbox() -> Connection {
     conn
 }
 
+/// The context of [`doc`]'s notices: the roster, the templates, no due date.
+fn context<'a>(roster: &'a Roster, templates: &'a Templates) -> Context<'a> {
+    Context {
+        roster,
+        templates,
+        due: None,
+    }
+}
+
+/// An outbox holding the notices node `t1` derives for [`doc`], queued at `created_at` on the
+/// node's clock.
+fn queued_outbox(created_at: i64) -> Connection {
+    let r = roster();
+    let t = Templates::default();
+    let d = doc();
+    let conn = outbox();
+    queue(
+        &conn,
+        &d,
+        &notices_for(&d, "t1", context(&r, &t)),
+        created_at,
+    )
+    .unwrap();
+    conn
+}
+
 fn doc() -> CaseDoc {
     use crate::case::doc::{Applicant, ItemSnapshot};
     CaseDoc {
@@ -201,11 +228,7 @@ fn event(id: &str, kind: &str, fields: &[(&str, &str)], by: Option<&str>) -> Eve
 fn only_the_node_an_event_names_derives_its_notices_and_queueing_again_adds_nothing() {
     let r = roster();
     let t = Templates::default();
-    let cx = Context {
-        roster: &r,
-        templates: &t,
-        due: None,
-    };
+    let cx = context(&r, &t);
     let mut d = doc();
     d.events = vec![
         event("e1", "accept", &[], Some("t1")),
@@ -249,16 +272,7 @@ fn only_the_node_an_event_names_derives_its_notices_and_queueing_again_adds_noth
 
 #[test]
 fn a_claim_counts_the_attempt_before_sending_and_outcomes_end_sent_or_failed() {
-    let r = roster();
-    let t = Templates::default();
-    let cx = Context {
-        roster: &r,
-        templates: &t,
-        due: None,
-    };
-    let d = doc();
-    let conn = outbox();
-    queue(&conn, &d, &notices_for(&d, "t1", cx), 1_000).unwrap();
+    let conn = queued_outbox(1_000);
     // Deliveries follow the wall clock; `at` is a moment after the queueing.
     let at = wall_ms() + 1_000;
     let claimed = claim_due(&conn, at, 10, 500).unwrap();
@@ -321,16 +335,7 @@ fn a_claim_counts_the_attempt_before_sending_and_outcomes_end_sent_or_failed() {
 
 #[test]
 fn a_refused_notice_fails_with_its_reason_and_can_be_queued_again() {
-    let r = roster();
-    let t = Templates::default();
-    let cx = Context {
-        roster: &r,
-        templates: &t,
-        due: None,
-    };
-    let d = doc();
-    let conn = outbox();
-    queue(&conn, &d, &notices_for(&d, "t1", cx), 0).unwrap();
+    let conn = queued_outbox(0);
     let at = wall_ms() + 1_000;
     let n = claim_due(&conn, at, 10, 500).unwrap().remove(0);
     record_outcome(

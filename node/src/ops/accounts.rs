@@ -96,6 +96,21 @@ fn edit_station_doc<T: Hydrate + Reconcile>(
     Ok(value)
 }
 
+/// [`edit_station_doc`] on the accounts document of `station`.
+fn edit_accounts(
+    wtx: &mut WriteTx<'_>,
+    station: &str,
+    edit: impl FnOnce(&mut AccountsDoc) -> Result<()>,
+) -> Result<AccountsDoc> {
+    edit_station_doc(
+        wtx,
+        &accounts_doc_id(station),
+        DocType::Accounts,
+        || AccountsDoc::new(station),
+        edit,
+    )
+}
+
 /// Who is asking for an account edit: a signed-in administrator of `station` or of a parent
 /// station. `Ok(None)` in a station's first run (no usable account yet).
 fn require_admin_for(node: &Node, station: &str) -> Result<Option<Account>> {
@@ -200,28 +215,22 @@ pub(crate) fn add_account(
     };
     let id = record.id.clone();
     node.store.write(|wtx| {
-        edit_station_doc(
-            wtx,
-            &accounts_doc_id(&station),
-            DocType::Accounts,
-            || AccountsDoc::new(&station),
-            |doc: &mut AccountsDoc| {
-                // Checked again against the document as stored: another node of the station
-                // may have taken the login since this node last read the accounts.
-                if doc
-                    .accounts
-                    .values()
-                    .any(|a| a.login == login && a.disabled.is_none())
-                {
-                    return Err(NodeError::invalid(
-                        "login",
-                        Invalid::LoginTaken(login.clone()),
-                    ));
-                }
-                doc.accounts.insert(record.id.clone(), record);
-                Ok(())
-            },
-        )?;
+        edit_accounts(wtx, &station, |doc| {
+            // Checked again against the document as stored: another node of the station
+            // may have taken the login since this node last read the accounts.
+            if doc
+                .accounts
+                .values()
+                .any(|a| a.login == login && a.disabled.is_none())
+            {
+                return Err(NodeError::invalid(
+                    "login",
+                    Invalid::LoginTaken(login.clone()),
+                ));
+            }
+            doc.accounts.insert(record.id.clone(), record);
+            Ok(())
+        })?;
         if let Some(phc) = hash {
             put_secret(wtx, &station, &id, phc, now, &by_name)?;
         }
@@ -302,25 +311,19 @@ pub(crate) fn disable_account(
     );
     let today = node.today();
     node.store.write(|wtx| {
-        let doc = edit_station_doc(
-            wtx,
-            &accounts_doc_id(&station),
-            DocType::Accounts,
-            || AccountsDoc::new(&station),
-            |doc: &mut AccountsDoc| {
-                let rec = doc.accounts.get_mut(&target.id).ok_or_else(|| {
-                    NodeError::invalid("login", Invalid::UnknownAccount(login.to_string()))
-                })?;
-                if rec.disabled.is_none() {
-                    rec.disabled = Some(Disabled {
-                        at: now,
-                        by: by_name.clone(),
-                        reason: reason.trim().to_string(),
-                    });
-                }
-                Ok(())
-            },
-        )?;
+        let doc = edit_accounts(wtx, &station, |doc| {
+            let rec = doc.accounts.get_mut(&target.id).ok_or_else(|| {
+                NodeError::invalid("login", Invalid::UnknownAccount(login.to_string()))
+            })?;
+            if rec.disabled.is_none() {
+                rec.disabled = Some(Disabled {
+                    at: now,
+                    by: by_name.clone(),
+                    reason: reason.trim().to_string(),
+                });
+            }
+            Ok(())
+        })?;
         let mut new = old.clone();
         new.put_doc(&doc);
         rederive_changed(wtx, &old, &new, (&calendar, &settings, &roster), today)
@@ -345,16 +348,10 @@ pub(crate) fn set_station_phone(node: &mut Node, station: &str, phone: Option<&s
     }
     let phone = phone.map(str::to_string);
     node.store.write(|wtx| {
-        edit_station_doc(
-            wtx,
-            &accounts_doc_id(&station),
-            DocType::Accounts,
-            || AccountsDoc::new(&station),
-            |doc: &mut AccountsDoc| {
-                doc.phone = phone;
-                Ok(())
-            },
-        )
+        edit_accounts(wtx, &station, |doc| {
+            doc.phone = phone;
+            Ok(())
+        })
         .map(|_| ())
     })?;
     node.refresh()

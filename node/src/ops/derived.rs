@@ -137,6 +137,23 @@ pub(crate) fn date(d: Option<NaiveDate>) -> Option<String> {
     d.map(|d| d.format("%Y-%m-%d").to_string())
 }
 
+/// Each of the item's departments with its decision so far, in the item's order: `approved`,
+/// `rejected` or `pending`. The index stores these words and `case show --json` prints them.
+pub fn department_decisions(doc: &CaseDoc, state: &fold::CaseState) -> Vec<(String, &'static str)> {
+    doc.item
+        .departments
+        .iter()
+        .map(|dept| {
+            let decision = match state.approvals.get(dept) {
+                Some(a) if a.approved => "approved",
+                Some(_) => "rejected",
+                None => "pending",
+            };
+            (dept.clone(), decision)
+        })
+        .collect()
+}
+
 /// The index row of a case.
 pub fn index_row(view: &CaseView, roster: &Roster) -> IndexRow {
     let doc = &view.doc;
@@ -205,18 +222,9 @@ pub fn index_row(view: &CaseView, roster: &Roster) -> IndexRow {
             a.dedup();
             a
         },
-        depts: doc
-            .item
-            .departments
-            .iter()
-            .map(|dept| {
-                let decision = match state.approvals.get(dept) {
-                    Some(a) if a.approved => "approved",
-                    Some(_) => "rejected",
-                    None => "pending",
-                };
-                (dept.clone(), decision.to_string())
-            })
+        depts: department_decisions(doc, state)
+            .into_iter()
+            .map(|(dept, decision)| (dept, decision.to_string()))
             .collect(),
     }
 }

@@ -307,11 +307,7 @@ mod tests {
         Node::init(
             dir,
             Clock::fixed_from_rfc3339(clock).expect("clock"),
-            &InitParams {
-                network_name: "测试市政务服务网".into(),
-                code: "C01".into(),
-                name: "测试市政务服务中心".into(),
-            },
+            &InitParams::new("测试市政务服务网", "C01", "测试市政务服务中心"),
         )
         .expect("init")
     }

@@ -233,8 +233,7 @@ impl Node {
         let mut stmt = conn.prepare_cached(&sql)?;
         let mut rows = stmt.query(refs.as_slice())?;
         while let Some(r) = rows.next()? {
-            let (township, village, item): (String, String, String) =
-                (r.get(0)?, r.get(1)?, r.get(2)?);
+            let (township, village, item) = place(r)?;
             let kind: String = r.get(3)?;
             let status: String = r.get(4)?;
             let (on_time, rating, delegated, conflict, consults, n): (
@@ -295,8 +294,7 @@ impl Node {
         let mut stmt = conn.prepare_cached(&sql)?;
         let mut rows = stmt.query(refs.as_slice())?;
         while let Some(r) = rows.next()? {
-            let (township, village, item): (String, String, String) =
-                (r.get(0)?, r.get(1)?, r.get(2)?);
+            let (township, village, item) = place(r)?;
             let Some(light) = r.get::<_, Option<i64>>(3)?.and_then(Light::from_code) else {
                 continue;
             };
@@ -322,8 +320,7 @@ impl Node {
         let mut stmt = conn.prepare_cached(&sql)?;
         let mut rows = stmt.query(refs.as_slice())?;
         while let Some(r) = rows.next()? {
-            let (township, village, item): (String, String, String) =
-                (r.get(0)?, r.get(1)?, r.get(2)?);
+            let (township, village, item) = place(r)?;
             let n = u(r.get(3)?);
             totals.provisional += n;
             if let Some(k) = key_of(&township, &village, &item) {
@@ -339,8 +336,7 @@ impl Node {
         let mut stmt = conn.prepare_cached(&sql)?;
         let mut rows = stmt.query(refs.as_slice())?;
         while let Some(r) = rows.next()? {
-            let (township, village, item): (String, String, String) =
-                (r.get(0)?, r.get(1)?, r.get(2)?);
+            let (township, village, item) = place(r)?;
             let overdue: bool = r.get(3)?;
             let n = u(r.get(4)?);
             let add = |t: &mut Totals| {
@@ -460,4 +456,10 @@ impl Node {
             depts: depts.into_values().filter(|d| d.cases > 0).collect(),
         })
     }
+}
+
+/// The first three columns of a statistics row: the case's township, village and item, which
+/// every grouped query of [`Node::stats`] selects first for the grouping key.
+fn place(r: &rusqlite::Row<'_>) -> rusqlite::Result<(String, String, String)> {
+    Ok((r.get(0)?, r.get(1)?, r.get(2)?))
 }

@@ -41,11 +41,7 @@ pub fn init_city(dir: &Path, clock: Clock) -> Node {
     let mut node = Node::init(
         dir,
         clock,
-        &InitParams {
-            network_name: "测试市政务服务网".into(),
-            code: CITY.into(),
-            name: "测试市政务服务中心".into(),
-        },
+        &InitParams::new("测试市政务服务网", CITY, "测试市政务服务中心"),
     )
     .expect("init");
     node.add_station(Station {

@@ -2,6 +2,13 @@
 //! station on the route and at a station the case has never been at, with the pure API (`Sim`).
 //! [`through_node`] checks the same rules through a real node, and [`property`] that a refused
 //! event changes nothing.
+//!
+//! Why one file over 800 lines: it is one matrix test. [`MATRIX`] writes the whole transition
+//! table out as a grid of cells (a row per status, a column per action), and every test here
+//! reads that grid or checks one of its rules in detail (who may act where, approvals, gaps,
+//! pauses, follow-ups) against the same `Sim`, the same item and the same probes. Split by
+//! action, a rule and the cells it explains would sit in different files; the two checks that
+//! are not about single cells already live apart, in `through_node` and `property`.
 
 use crate::common::{CITY, TOWN, VILLAGE};
 use yizhan_node::account::Directory;

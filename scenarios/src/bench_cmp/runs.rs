@@ -275,10 +275,7 @@ pub(super) fn run_yizhan(
 /// Whether two stores now hold the same case documents with the same heads.
 pub(super) fn verify(a: &Path, b: &Path) -> Result<bool> {
     let heads = |p: &Path| -> Result<Vec<(String, Vec<u8>)>> {
-        let conn = rusqlite::Connection::open_with_flags(
-            p.join(yizhan_node::store::STORE_FILE),
-            rusqlite::OpenFlags::SQLITE_OPEN_READ_ONLY,
-        )?;
+        let conn = crate::measure::read_store(p)?;
         let mut stmt =
             conn.prepare("SELECT doc_id, heads FROM docs WHERE doc_type = 'case' ORDER BY doc_id")?;
         let rows = stmt

@@ -19,7 +19,7 @@
 //!    captured before, in Automerge's encoding; `crate::bounds` for the xz -9 bound beside it) and
 //!    their ratio (target ≤ 0.35 since issue #14), messages.
 //! 4. **Round trips**: the same kind of catch-up through the sans-I/O `Session` driven in memory
-//!    (as `sync/tests/session.rs` does), at `--changed`/10 and `--changed` documents, counting
+//!    (as `sync/tests/it/session.rs` does), at `--changed`/10 and `--changed` documents, counting
 //!    round trips, frames, bytes and handling time per message kind: the round trips must not
 //!    grow with the number of documents.
 //! 5. **Diagnosis**: the store's floor for the same amount of change without the session

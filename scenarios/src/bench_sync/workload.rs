@@ -41,11 +41,7 @@ pub(crate) fn create_pair(
     let mut city = Node::init(
         city_dir,
         Clock::Fixed(NOW),
-        &InitParams {
-            network_name: NETWORK_NAME.into(),
-            code: CITY.into(),
-            name: CITY_NAME.into(),
-        },
+        &InitParams::new(NETWORK_NAME, CITY, CITY_NAME),
     )?;
     let (_, station) = township_station(county)?;
     let town = city.enrol_here(station, town_dir, Clock::Fixed(NOW))?;

@@ -416,10 +416,7 @@ pub(crate) fn parse_output(out: &std::process::Output, args: &[&str]) -> Result<
 
 /// Bytes the township's case documents take in its store (snapshots and pending increments).
 fn case_bytes(data: &Path) -> Result<u64> {
-    let conn = rusqlite::Connection::open_with_flags(
-        data.join(yizhan_node::store::STORE_FILE),
-        rusqlite::OpenFlags::SQLITE_OPEN_READ_ONLY,
-    )?;
+    let conn = crate::measure::read_store(data)?;
     let n: i64 = conn.query_row(
         "SELECT COALESCE(SUM(length(snapshot) + incr_bytes), 0) FROM docs WHERE doc_type = 'case'",
         [],

@@ -391,11 +391,7 @@ async fn hostile(lab: &mut Lab, dir: &std::path::Path) -> Result<Value> {
     let stranger = Node::init(
         &dir.join("stranger"),
         Clock::Fixed(DAY0),
-        &InitParams {
-            network_name: "别的网".into(),
-            code: "X".into(),
-            name: "陌生节点".into(),
-        },
+        &InitParams::new("别的网", "X", "陌生节点"),
     )?;
     let stranger = county::Member::start("stranger", stranger).await?;
     let unenrolled = stranger.sync_once(&lab.members[0]).await;

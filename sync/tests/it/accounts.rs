@@ -3,7 +3,7 @@
 //! node, accounts and password hashes kept within their scopes, and a 督办 from the city answered
 //! by the village — real stores, real documents, the real session driven in memory.
 
-use crate::common::{NOW, city, enrol, new_case, sync};
+use crate::common::{NOW, city, network, new_case, sync};
 use yizhan_node::account::NewAccount;
 use yizhan_node::case::Action;
 use yizhan_node::case::fold::Problem;
@@ -129,9 +129,8 @@ fn a_department_signs_off_only_by_its_own_reviewer() {
 #[test]
 fn an_offline_event_of_an_account_disabled_meanwhile_is_flagged_on_every_node() {
     let tmp = tempfile::tempdir().unwrap();
-    let mut c = city(&tmp.path().join("c"));
-    let mut t = enrol(&mut c, "T", "township", &tmp.path().join("t"));
-    let mut v = enrol(&mut t, "V", "village", &tmp.path().join("v"));
+    let (mut c, [mut t, mut v]) =
+        network(tmp.path(), [("T", "township", "C"), ("V", "village", "T")]);
     first_admin(&mut t, "tadmin");
     first_admin(&mut v, "vadmin");
     add(&mut v, "li", "李代办", Role::Agent, "");
@@ -192,12 +191,16 @@ fn an_offline_event_of_an_account_disabled_meanwhile_is_flagged_on_every_node() 
 #[test]
 fn accounts_stay_in_scope_and_password_hashes_never_leave_their_station() {
     let tmp = tempfile::tempdir().unwrap();
-    let mut c = city(&tmp.path().join("c"));
-    let mut t = enrol(&mut c, "T", "township", &tmp.path().join("t"));
-    let mut v1 = enrol(&mut t, "V1", "village", &tmp.path().join("v1"));
-    let mut v2 = enrol(&mut t, "V2", "village", &tmp.path().join("v2"));
-    // A second node of village V1: the station's passwords work there too.
-    let mut v1b = enrol(&mut t, "V1", "village", &tmp.path().join("v1b"));
+    // The last is a second node of village V1: the station's passwords work there too.
+    let (mut c, [mut t, mut v1, mut v2, mut v1b]) = network(
+        tmp.path(),
+        [
+            ("T", "township", "C"),
+            ("V1", "village", "T"),
+            ("V2", "village", "T"),
+            ("V1", "village", "T"),
+        ],
+    );
     first_admin(&mut c, "cadmin");
     first_admin(&mut t, "tadmin");
     first_admin(&mut v1, "admin1");
@@ -234,9 +237,8 @@ fn accounts_stay_in_scope_and_password_hashes_never_leave_their_station() {
 #[test]
 fn a_supervision_sent_at_the_city_reaches_the_village_and_its_reply_comes_back() {
     let tmp = tempfile::tempdir().unwrap();
-    let mut c = city(&tmp.path().join("c"));
-    let mut t = enrol(&mut c, "T", "township", &tmp.path().join("t"));
-    let mut v = enrol(&mut t, "V", "village", &tmp.path().join("v"));
+    let (mut c, [mut t, mut v]) =
+        network(tmp.path(), [("T", "township", "C"), ("V", "village", "T")]);
     first_admin(&mut c, "cadmin");
     add(&mut c, "dc", "督办员", Role::Supervisor, "");
     first_admin(&mut v, "vadmin");

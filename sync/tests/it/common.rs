@@ -25,11 +25,7 @@ pub fn city(dir: &Path) -> Node {
     Node::init(
         dir,
         Clock::Fixed(NOW),
-        &InitParams {
-            network_name: "测试市".into(),
-            code: "C".into(),
-            name: "测试市政务服务中心".into(),
-        },
+        &InitParams::new("测试市", "C", "测试市政务服务中心"),
     )
     .unwrap()
 }

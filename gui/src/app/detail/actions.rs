@@ -2,6 +2,7 @@
 //! others with the node's reason.
 
 use super::*;
+use crate::app::ui_ext::UiExt as _;
 
 impl DetailPanel {
     pub(super) fn actions(&mut self, ui: &mut egui::Ui, cx: &mut Cx<'_>, view: &CaseView) {
@@ -24,10 +25,7 @@ impl DetailPanel {
             ui.group(|ui| {
                 ui.colored_label(ui.visuals().warn_fg_color, t.conflict_explain);
                 field_multiline(ui, t.settle_note, &mut self.forms.settle_note);
-                if ui
-                    .add_enabled(!writing, egui::Button::new(t.act_settle))
-                    .clicked()
-                {
+                if ui.enabled_button(!writing, t.act_settle) {
                     act = Some(Action::Settle {
                         note: self.forms.settle_note.trim().to_string(),
                     });
@@ -39,11 +37,7 @@ impl DetailPanel {
         // one-time notice instead; 办结 asks for the outcome and a confirmation (issue #13).
         let missing_now = materials::notice_list(&view.doc, &view.state);
         ui.horizontal_wrapped(|ui| {
-            if ok("accept")
-                && ui
-                    .add_enabled(!writing, egui::Button::new(t.act_accept))
-                    .clicked()
-            {
+            if ok("accept") && ui.enabled_button(!writing, t.act_accept) {
                 if missing_now.is_empty() {
                     act = Some(Action::Accept);
                 } else {
@@ -57,23 +51,15 @@ impl DetailPanel {
                 } else {
                     t.act_resume
                 };
-                if ui.add_enabled(!writing, egui::Button::new(label)).clicked() {
+                if ui.enabled_button(!writing, label) {
                     act = Some(Action::Resume);
                 }
             }
-            if (ok("complete") || ok("decline"))
-                && ui
-                    .add_enabled(!writing, egui::Button::new(t.act_complete))
-                    .clicked()
-            {
+            if (ok("complete") || ok("decline")) && ui.enabled_button(!writing, t.act_complete) {
                 self.forms.grant = ok("complete");
                 self.confirm = Some(Confirm::Complete);
             }
-            if ok("deliver")
-                && ui
-                    .add_enabled(!writing, egui::Button::new(t.act_deliver))
-                    .clicked()
-            {
+            if ok("deliver") && ui.enabled_button(!writing, t.act_deliver) {
                 act = Some(Action::Deliver);
             }
         });
@@ -103,12 +89,7 @@ impl DetailPanel {
                         .response
                         .labelled_by(l.id);
                 });
-                if ui
-                    .add_enabled(
-                        !writing && current.is_some(),
-                        egui::Button::new(t.act_forward),
-                    )
-                    .clicked()
+                if ui.enabled_button(!writing && current.is_some(), t.act_forward)
                     && let Some(to) = current
                 {
                     let name = cx.info.station_name(&to);
@@ -135,13 +116,7 @@ impl DetailPanel {
                 field(ui, t.other_materials, &mut self.forms.notice_other, 240.0)
                     .on_hover_text(t.list_hint);
                 let missing = ticked(list, &self.forms.notice_other);
-                if ui
-                    .add_enabled(
-                        !writing && !missing.is_empty(),
-                        egui::Button::new(t.act_request_materials),
-                    )
-                    .clicked()
-                {
+                if ui.enabled_button(!writing && !missing.is_empty(), t.act_request_materials) {
                     act = Some(Action::RequestMaterials { missing });
                 }
             });
@@ -186,13 +161,10 @@ impl DetailPanel {
                         error_line(ui, t.date_hint);
                     }
                     let missing = ticked(list, &self.forms.gaps_missing);
-                    if ui
-                        .add_enabled(
-                            !writing && !missing.is_empty() && date.is_some(),
-                            egui::Button::new(t.act_accept_with_gaps_submit),
-                        )
-                        .clicked()
-                        && let Some(date) = date
+                    if ui.enabled_button(
+                        !writing && !missing.is_empty() && date.is_some(),
+                        t.act_accept_with_gaps_submit,
+                    ) && let Some(date) = date
                     {
                         act = Some(Action::AcceptWithGaps {
                             missing,
@@ -215,13 +187,7 @@ impl DetailPanel {
                         ui.checkbox(on, name.as_str());
                     }
                     let items = ticked(list, "");
-                    if ui
-                        .add_enabled(
-                            !writing && !items.is_empty(),
-                            egui::Button::new(t.act_supply_submit),
-                        )
-                        .clicked()
-                    {
+                    if ui.enabled_button(!writing && !items.is_empty(), t.act_supply_submit) {
                         act = Some(Action::SupplyGaps { items });
                     }
                 });
@@ -251,16 +217,10 @@ impl DetailPanel {
                                 }
                                 None => {
                                     if ok(&format!("approve:{dept}")) {
-                                        if ui
-                                            .add_enabled(
-                                                !writing,
-                                                egui::Button::new(format!(
-                                                    "{} {dept}",
-                                                    t.act_approve
-                                                )),
-                                            )
-                                            .clicked()
-                                        {
+                                        if ui.enabled_button(
+                                            !writing,
+                                            format!("{} {dept}", t.act_approve),
+                                        ) {
                                             self.confirm = Some(Confirm::action(
                                                 Action::Approve { dept: dept.clone() },
                                                 t.act_approve,
@@ -346,13 +306,7 @@ impl DetailPanel {
                     }
                 });
                 field(ui, t.rating_comment, &mut self.forms.rating_comment, 260.0);
-                if ui
-                    .add_enabled(
-                        !writing && (1..=5).contains(&self.forms.rating),
-                        egui::Button::new(t.act_rate),
-                    )
-                    .clicked()
-                {
+                if ui.enabled_button(!writing && (1..=5).contains(&self.forms.rating), t.act_rate) {
                     act = Some(Action::Rate {
                         level: self.forms.rating,
                         comment: self.forms.rating_comment.trim().to_string(),
@@ -363,17 +317,14 @@ impl DetailPanel {
 
         if ok("follow_up") {
             ui.group(|ui| {
-                field_multiline(ui, t.follow_up_summary, &mut self.forms.follow_up);
-                if ui
-                    .add_enabled(
-                        !writing && !self.forms.follow_up.trim().is_empty(),
-                        egui::Button::new(t.act_follow_up),
-                    )
-                    .clicked()
-                {
-                    act = Some(Action::FollowUp {
-                        summary: self.forms.follow_up.trim().to_string(),
-                    });
+                if let Some(summary) = text_form(
+                    ui,
+                    writing,
+                    t.follow_up_summary,
+                    &mut self.forms.follow_up,
+                    t.act_follow_up,
+                ) {
+                    act = Some(Action::FollowUp { summary });
                 }
             });
         }
@@ -419,13 +370,10 @@ impl DetailPanel {
                     if minutes.is_none() && !self.forms.consult_minutes.trim().is_empty() {
                         error_line(ui, t.minutes_hint);
                     }
-                    if ui
-                        .add_enabled(
-                            !writing && minutes.is_some() && current.is_some(),
-                            egui::Button::new(t.act_consult_submit),
-                        )
-                        .clicked()
-                        && let (Some(minutes), Some(with)) = (minutes, current)
+                    if ui.enabled_button(
+                        !writing && minutes.is_some() && current.is_some(),
+                        t.act_consult_submit,
+                    ) && let (Some(minutes), Some(with)) = (minutes, current)
                     {
                         act = Some(Action::Consult {
                             with,
@@ -467,20 +415,18 @@ impl DetailPanel {
                 }
                 if ok("reply_supervision")
                     && let Some(open) = view.state.open_supervisions().next()
+                    && let Some(text) = text_form(
+                        ui,
+                        writing,
+                        t.reply_text,
+                        &mut self.forms.reply_text,
+                        t.act_reply_supervision,
+                    )
                 {
-                    field_multiline(ui, t.reply_text, &mut self.forms.reply_text);
-                    if ui
-                        .add_enabled(
-                            !writing && !self.forms.reply_text.trim().is_empty(),
-                            egui::Button::new(t.act_reply_supervision),
-                        )
-                        .clicked()
-                    {
-                        act = Some(Action::ReplySupervision {
-                            to: open.id.clone(),
-                            text: self.forms.reply_text.trim().to_string(),
-                        });
-                    }
+                    act = Some(Action::ReplySupervision {
+                        to: open.id.clone(),
+                        text,
+                    });
                 }
             });
         }
@@ -494,15 +440,12 @@ impl DetailPanel {
                     }
                     field(ui, t.supervise_days, &mut self.forms.supervise_days, 60.0);
                     let days: Option<u32> = self.forms.supervise_days.trim().parse().ok();
-                    if ui
-                        .add_enabled(
-                            !writing
-                                && days.is_some()
-                                && !self.forms.supervise_reason.trim().is_empty(),
-                            egui::Button::new(t.act_supervise_submit),
-                        )
-                        .clicked()
-                        && let Some(reply_days) = days
+                    if ui.enabled_button(
+                        !writing
+                            && days.is_some()
+                            && !self.forms.supervise_reason.trim().is_empty(),
+                        t.act_supervise_submit,
+                    ) && let Some(reply_days) = days
                     {
                         act = Some(Action::Supervise {
                             reason: self.forms.supervise_reason.trim().to_string(),
@@ -522,13 +465,7 @@ impl DetailPanel {
                     }
                     field_multiline(ui, t.return_items, &mut self.forms.return_items);
                     let items = Action::parse_list(&self.forms.return_items);
-                    if ui
-                        .add_enabled(
-                            !writing && !items.is_empty(),
-                            egui::Button::new(t.act_return_submit),
-                        )
-                        .clicked()
-                    {
+                    if ui.enabled_button(!writing && !items.is_empty(), t.act_return_submit) {
                         act = Some(Action::ReturnOriginals { items });
                     }
                 });
@@ -538,17 +475,14 @@ impl DetailPanel {
             egui::CollapsingHeader::new(t.act_note)
                 .id_salt(("note", self.generation))
                 .show(ui, |ui| {
-                    field_multiline(ui, t.note_text, &mut self.forms.note);
-                    if ui
-                        .add_enabled(
-                            !writing && !self.forms.note.trim().is_empty(),
-                            egui::Button::new(t.act_note_submit),
-                        )
-                        .clicked()
-                    {
-                        act = Some(Action::Note {
-                            text: self.forms.note.trim().to_string(),
-                        });
+                    if let Some(text) = text_form(
+                        ui,
+                        writing,
+                        t.note_text,
+                        &mut self.forms.note,
+                        t.act_note_submit,
+                    ) {
+                        act = Some(Action::Note { text });
                     }
                 });
         }
@@ -674,13 +608,7 @@ impl DetailPanel {
                         ui.add(egui::Label::new(detail.as_str()).wrap());
                         ui.weak(t.cannot_undo);
                         ui.horizontal(|ui| {
-                            if ui
-                                .add_enabled(
-                                    !writing,
-                                    egui::Button::new(format!("{}{label}", t.confirm_prefix)),
-                                )
-                                .clicked()
-                            {
+                            if ui.enabled_button(!writing, format!("{}{label}", t.confirm_prefix)) {
                                 *act = Some(action.clone());
                                 close = true;
                             }
@@ -750,10 +678,7 @@ impl DetailPanel {
                                 });
                                 close = true;
                             }
-                            if ui
-                                .add_enabled(!writing, egui::Button::new(t.accept_anyway))
-                                .clicked()
-                            {
+                            if ui.enabled_button(!writing, t.accept_anyway) {
                                 *act = Some(Action::Accept);
                                 close = true;
                             }
@@ -775,4 +700,18 @@ impl DetailPanel {
             self.confirm = None;
         }
     }
+}
+
+/// A text typed in `field` and sent with `button`, which is offered once the text is not blank
+/// and nothing is being written: the trimmed text, when the button was clicked.
+fn text_form(
+    ui: &mut egui::Ui,
+    writing: bool,
+    field: &str,
+    text: &mut String,
+    button: &str,
+) -> Option<String> {
+    field_multiline(ui, field, text);
+    ui.enabled_button(!writing && !text.trim().is_empty(), button)
+        .then(|| text.trim().to_string())
 }

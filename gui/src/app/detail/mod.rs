@@ -15,6 +15,7 @@ use super::receipt::{self, Paper};
 use super::task::Task;
 use super::widgets::{error_line, field, field_multiline, light_dot, parse_date, time};
 use super::{Command, Cx, StationInfo};
+use crate::app::ui_ext::UiExt as _;
 use actions::Confirm;
 use eframe::egui;
 use std::collections::{BTreeMap, BTreeSet};
@@ -511,10 +512,7 @@ impl DetailPanel {
                 (Paper::Receipt, receipt_label),
                 (Paper::Notice, t.print_notice),
             ] {
-                if ui
-                    .add_enabled(p.result.is_none(), egui::Button::new(label))
-                    .clicked()
-                {
+                if ui.enabled_button(p.result.is_none(), label) {
                     // Each document has its own default file name, so that printing both does
                     // not overwrite the first; a path the user typed is kept as it is.
                     let is_default = [Paper::Receipt, Paper::Notice]
@@ -563,17 +561,11 @@ impl DetailPanel {
                 let written = PathBuf::from(path);
                 ui.horizontal(|ui| {
                     let idle = p.system.is_none();
-                    if ui
-                        .add_enabled(idle, egui::Button::new(t.print_button))
-                        .clicked()
-                    {
+                    if ui.enabled_button(idle, t.print_button) {
                         p.system = Some(super::system::print(written.clone(), t));
                         p.system_message = None;
                     }
-                    if ui
-                        .add_enabled(idle, egui::Button::new(t.open_button))
-                        .clicked()
-                    {
+                    if ui.enabled_button(idle, t.open_button) {
                         p.system = Some(super::system::open(written.clone(), t));
                         p.system_message = None;
                     }

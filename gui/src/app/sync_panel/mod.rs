@@ -21,6 +21,7 @@ use super::county::County;
 use super::task::Task;
 use super::widgets::{ago, bytes, error_line, field, time};
 use super::{Command, Cx};
+use crate::app::ui_ext::UiExt as _;
 use eframe::egui;
 use std::collections::HashMap;
 use std::path::PathBuf;
@@ -253,11 +254,7 @@ impl SyncPanel {
         ui.horizontal(|ui| {
             ui.heading(t.screen_sync);
             // Only where this window runs the engine (not in the demo county).
-            if cx.engine.is_some()
-                && ui
-                    .add_enabled(running, egui::Button::new(t.sync_now_all))
-                    .clicked()
-            {
+            if cx.engine.is_some() && ui.enabled_button(running, t.sync_now_all) {
                 cx.commands.push(Command::SyncNow(None));
             }
             if ui.button(t.refresh).clicked() {
@@ -287,17 +284,14 @@ impl SyncPanel {
                     .num_columns(6)
                     .spacing([16.0, 6.0])
                     .show(ui, |ui| {
-                        for h in [
+                        ui.header_row(&[
                             t.station,
                             t.peer_state,
                             t.last_contact,
                             t.pending_docs,
                             t.last_error,
                             "",
-                        ] {
-                            ui.strong(h);
-                        }
-                        ui.end_row();
+                        ]);
                         for p in &v.peers {
                             let live = cx.engine.and_then(|e| e.live.get(&p.row.node_id));
                             let name = if p.row.station.is_empty() {
@@ -351,11 +345,7 @@ impl SyncPanel {
                                     ui.label("");
                                 }
                             }
-                            if cx.engine.is_some()
-                                && ui
-                                    .add_enabled(running, egui::Button::new(t.sync_now))
-                                    .clicked()
-                            {
+                            if cx.engine.is_some() && ui.enabled_button(running, t.sync_now) {
                                 kick = Some(p.row.node_id.clone());
                             }
                             ui.end_row();
@@ -373,10 +363,7 @@ impl SyncPanel {
                 .striped(true)
                 .num_columns(4)
                 .show(ui, |ui| {
-                    for h in [t.station, t.peers_connected, t.pending_docs, t.last_contact] {
-                        ui.strong(h);
-                    }
-                    ui.end_row();
+                    ui.header_row(&[t.station, t.peers_connected, t.pending_docs, t.last_contact]);
                     for s in c.sync_status() {
                         ui.label(&s.label);
                         ui.label(s.connected_peers.to_string());
@@ -440,10 +427,7 @@ impl SyncPanel {
                         .striped(true)
                         .num_columns(4)
                         .show(ui, |ui| {
-                            for h in [t.station, t.node_id, t.watermarks, t.addresses] {
-                                ui.strong(h);
-                            }
-                            ui.end_row();
+                            ui.header_row(&[t.station, t.node_id, t.watermarks, t.addresses]);
                             for p in &v.peers {
                                 ui.label(cx.info.station_name(&p.row.station));
                                 ui.monospace(p.row.node_id.chars().take(16).collect::<String>());

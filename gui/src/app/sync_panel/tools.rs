@@ -2,6 +2,7 @@
 //! results (a ticket to copy, show as a QR code or save; what a bundle did).
 
 use super::*;
+use crate::app::ui_ext::UiExt as _;
 
 impl SyncPanel {
     pub(super) fn tools_ui(&mut self, ui: &mut egui::Ui, cx: &mut Cx<'_>) {
@@ -35,10 +36,7 @@ impl SyncPanel {
                     if days.is_none() {
                         error_line(ui, t.valid_days_invalid);
                     }
-                    if ui
-                        .add_enabled(ready && days.is_some(), egui::Button::new(t.make_ticket))
-                        .clicked()
-                    {
+                    if ui.enabled_button(ready && days.is_some(), t.make_ticket) {
                         start = Some(Tool::Invite);
                     }
                 });
@@ -49,13 +47,7 @@ impl SyncPanel {
                         field(ui, t.node_id, &mut f.revoke_id, 420.0);
                         field(ui, t.reason, &mut f.revoke_reason, 200.0);
                     });
-                    if ui
-                        .add_enabled(
-                            !f.revoke_id.trim().is_empty(),
-                            egui::Button::new(t.revoke_button),
-                        )
-                        .clicked()
-                    {
+                    if ui.enabled_button(!f.revoke_id.trim().is_empty(), t.revoke_button) {
                         start = Some(Tool::Revoke);
                     }
                 });
@@ -67,25 +59,13 @@ impl SyncPanel {
                         field(ui, t.bundle_out, &mut f.export_path, 320.0);
                         field(ui, t.bundle_for, &mut f.export_for, 100.0)
                             .on_hover_text(t.bundle_for_hint);
-                        if ui
-                            .add_enabled(
-                                !f.export_path.trim().is_empty(),
-                                egui::Button::new(t.bundle_export),
-                            )
-                            .clicked()
-                        {
+                        if ui.enabled_button(!f.export_path.trim().is_empty(), t.bundle_export) {
                             start = Some(Tool::Export);
                         }
                     });
                     ui.horizontal_wrapped(|ui| {
                         field(ui, t.bundle_in, &mut f.import_path, 320.0);
-                        if ui
-                            .add_enabled(
-                                !f.import_path.trim().is_empty(),
-                                egui::Button::new(t.bundle_import),
-                            )
-                            .clicked()
-                        {
+                        if ui.enabled_button(!f.import_path.trim().is_empty(), t.bundle_import) {
                             start = Some(Tool::Import);
                         }
                     });
@@ -163,10 +143,7 @@ impl SyncPanel {
                     egui::TextEdit::singleline(&mut self.tools.save_path)
                         .desired_width(ui.available_width().min(460.0)),
                 );
-                if ui
-                    .add_enabled(self.tools.save.is_none(), egui::Button::new(t.save_to_file))
-                    .clicked()
-                {
+                if ui.enabled_button(self.tools.save.is_none(), t.save_to_file) {
                     let path = PathBuf::from(self.tools.save_path.trim());
                     let body = format!("{text}\n");
                     let (tx, rx) = std::sync::mpsc::channel();

@@ -4,15 +4,11 @@
 //! people.
 
 use super::{entry, network, s, u};
+use crate::support::Yizhan;
 
-#[test]
-fn accounts_sign_ins_roles_and_the_ranking_through_the_command_line() {
-    let (_tmp, y) = network();
-    // The first account must be an administrator.
-    let first = y.clone().env("YIZHAN_PASSWORD", "admin-pin").refused(&[
-        "operator", "add", "--login", "zhang", "--name", "张三", "--role", "clerk",
-    ]);
-    assert!(first.contains("administrator"), "{first}");
+/// Adds the station's first account, its administrator `admin` (password `admin-pin`), and
+/// returns the command line signed in as them.
+fn add_admin(y: &Yizhan) -> Yizhan {
     let admin = y.clone().env("YIZHAN_PASSWORD", "admin-pin");
     admin.ok(&[
         "operator",
@@ -24,6 +20,30 @@ fn accounts_sign_ins_roles_and_the_ranking_through_the_command_line() {
         "--role",
         "admin",
     ]);
+    admin.env("YIZHAN_OPERATOR", "admin")
+}
+
+/// Adds an account as `admin` with the password `pin`: `[login, name, role, more options…]`.
+fn add_account(admin: &Yizhan, pin: &str, account: &[&str]) {
+    let [login, name, role, more @ ..] = account else {
+        panic!("an account needs a login, a name and a role");
+    };
+    let mut args = vec![
+        "operator", "add", "--login", login, "--name", name, "--role", role,
+    ];
+    args.extend_from_slice(more);
+    admin.clone().env("YIZHAN_NEW_PASSWORD", pin).ok(&args);
+}
+
+#[test]
+fn accounts_sign_ins_roles_and_the_ranking_through_the_command_line() {
+    let (_tmp, y) = network();
+    // The first account must be an administrator.
+    let first = y.clone().env("YIZHAN_PASSWORD", "admin-pin").refused(&[
+        "operator", "add", "--login", "zhang", "--name", "张三", "--role", "clerk",
+    ]);
+    assert!(first.contains("administrator"), "{first}");
+    let admin = add_admin(&y);
 
     // From now on a case command needs a sign-in, and a wrong password is refused.
     let line = y.refused(&["case", "list"]);
@@ -38,33 +58,16 @@ fn accounts_sign_ins_roles_and_the_ranking_through_the_command_line() {
             .contains("wrong login or password")
     );
 
-    let admin = admin.env("YIZHAN_OPERATOR", "admin");
-    let clerk_add = admin.clone().env("YIZHAN_NEW_PASSWORD", "clerk-pin");
-    clerk_add.ok(&[
-        "operator",
-        "add",
-        "--login",
-        "zhang",
-        "--name",
-        "张窗口",
-        "--role",
-        "clerk",
-        "--phone",
-        "0351-7654321",
-    ]);
-    let reviewer_add = admin.clone().env("YIZHAN_NEW_PASSWORD", "review-pin");
-    reviewer_add.ok(&[
-        "operator",
-        "add",
-        "--login",
-        "scjg",
-        "--name",
-        "市场审核",
-        "--role",
-        "reviewer",
-        "--dept",
-        "市场监管局",
-    ]);
+    add_account(
+        &admin,
+        "clerk-pin",
+        &["zhang", "张窗口", "clerk", "--phone", "0351-7654321"],
+    );
+    add_account(
+        &admin,
+        "review-pin",
+        &["scjg", "市场审核", "reviewer", "--dept", "市场监管局"],
+    );
     let list = admin.json(&["operator", "list"]);
     let zhang = entry(&list["accounts"], "login", "zhang");
     assert_eq!(s(&zhang["role"], "role"), "clerk");
@@ -120,32 +123,12 @@ fn accounts_sign_ins_roles_and_the_ranking_through_the_command_line() {
 #[test]
 fn the_station_phone_is_set_by_an_administrator_and_listed_with_the_stations() {
     let (_tmp, y) = network();
-    let phone_of = |y: &crate::support::Yizhan, code: &str| {
+    let phone_of = |y: &Yizhan, code: &str| {
         entry(&y.json(&["station", "list"]), "code", code)["phone"].clone()
     };
     assert!(phone_of(&y, "C01").is_null());
-    let admin = y.clone().env("YIZHAN_PASSWORD", "admin-pin");
-    admin.ok(&[
-        "operator",
-        "add",
-        "--login",
-        "admin",
-        "--name",
-        "管理员",
-        "--role",
-        "admin",
-    ]);
-    let admin = admin.env("YIZHAN_OPERATOR", "admin");
-    admin.clone().env("YIZHAN_NEW_PASSWORD", "clerk-pin").ok(&[
-        "operator",
-        "add",
-        "--login",
-        "zhang",
-        "--name",
-        "张窗口",
-        "--role",
-        "clerk",
-    ]);
+    let admin = add_admin(&y);
+    add_account(&admin, "clerk-pin", &["zhang", "张窗口", "clerk"]);
     let clerk = y
         .env("YIZHAN_OPERATOR", "zhang")
         .env("YIZHAN_PASSWORD", "clerk-pin");

@@ -13,11 +13,7 @@ use yizhan_node::store::STORE_FILE;
 use yizhan_node::{InitParams, Node, NodeError};
 
 fn params() -> InitParams {
-    InitParams {
-        network_name: "测试市政务服务网".into(),
-        code: CITY.into(),
-        name: "测试市政务服务中心".into(),
-    }
+    InitParams::new("测试市政务服务网", CITY, "测试市政务服务中心")
 }
 
 fn open(dir: &Path) -> Result<Node, NodeError> {
