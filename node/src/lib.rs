@@ -35,6 +35,7 @@ pub mod network;
 mod node;
 pub mod notice;
 mod ops;
+mod parallel;
 pub mod progress;
 pub mod query;
 pub mod refusal;

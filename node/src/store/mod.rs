@@ -510,6 +510,25 @@ impl WriteTx<'_> {
         doc: Automerge,
         before: Option<&[ChangeHash]>,
     ) -> Result<()> {
+        let saved = match before {
+            None => doc.save_nocompress(),
+            Some(before) => doc.save_after(before),
+        };
+        self.put_doc_saved(doc_id, doc_type, doc, before, saved)
+    }
+
+    /// [`WriteTx::put_doc`] with the document already saved: `saved` is its snapshot
+    /// (`save_nocompress`) for a new document, else the increment since `before`
+    /// (`save_after`). Saving is the CPU part of writing, so a batch applied on worker threads
+    /// saves there and leaves only the SQL to the store's thread.
+    pub fn put_doc_saved(
+        &mut self,
+        doc_id: &str,
+        doc_type: DocType,
+        doc: Automerge,
+        before: Option<&[ChangeHash]>,
+        saved: Vec<u8>,
+    ) -> Result<()> {
         // Cached statements: a received batch writes thousands of documents in one transaction,
         // and preparing each statement anew was a tenth of applying it (issue #14's profile).
         let seq: i64 = self
@@ -522,13 +541,13 @@ impl WriteTx<'_> {
         let heads_blob = encode_heads(&heads);
         match before {
             None => {
-                let snapshot = doc.save_nocompress();
+                let snapshot = saved;
                 self.tx.prepare_cached(
                     "INSERT INTO docs (doc_id, doc_type, snapshot, incr_bytes, heads, seq) VALUES (?1, ?2, ?3, 0, ?4, ?5)",
                 )?.execute(params![doc_id, doc_type.as_str(), snapshot, heads_blob, seq])?;
             }
-            Some(before) => {
-                let incr = doc.save_after(before);
+            Some(_) => {
+                let incr = saved;
                 let (snap_len, incr_bytes): (i64, i64) = self
                     .tx
                     .prepare_cached(

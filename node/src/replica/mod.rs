@@ -18,19 +18,19 @@
 //!
 //! A batch of received documents is applied in one transaction: all of it or none of it.
 
+mod cases;
+
 use crate::account::{AccountsDoc, CredentialsDoc, accounts_station, credentials_station};
-use crate::case::doc::read_case;
 use crate::cert::Members;
 use crate::error::{NodeError, Result};
 use crate::invalid::Invalid;
 use crate::network::{
     CALENDAR_ID, CalendarDoc, NETWORK_DOC_IDS, ROSTER_ID, Roster, SETTINGS_ID, SettingsDoc,
 };
-use crate::node::{Node, derive, index_row, rebuild_index};
+use crate::node::{Node, rebuild_index};
 use crate::ops::accounts::rederive_changed;
 use crate::station::Tier;
 use crate::store::DocType;
-use crate::store::index;
 use automerge::{Automerge, Change, ChangeHash, ReadDoc as _};
 use rusqlite::{OptionalExtension, params};
 
@@ -519,6 +519,7 @@ impl Node {
         decoded.sort_by_key(|(id, _)| accounts_station(id).is_none());
         let applied = self.store().write(|wtx| {
             let mut applied = Applied::default();
+            let mut cases: Vec<(String, Vec<Change>)> = Vec::new();
             for (doc_id, changes) in decoded {
                 let people = accounts_station(&doc_id)
                     .or_else(|| credentials_station(&doc_id))
@@ -598,20 +599,24 @@ impl Node {
                     continue;
                 }
                 let network = NETWORK_DOC_IDS.contains(&doc_id.as_str());
+                if !network {
+                    // Cases are merged and checked on worker threads below, once the network
+                    // and accounts documents of the batch are in.
+                    cases.push((doc_id, changes));
+                    continue;
+                }
                 let mut township_authors = false;
-                if network {
-                    for c in &changes {
-                        let author = hex::encode(c.actor_id().to_bytes());
-                        match authors.get(&author).map(|a| a.1) {
-                            Some(Tier::City) => {}
-                            // A township may revoke its villages' nodes; checked change by change.
-                            Some(Tier::Township) if doc_id == ROSTER_ID => township_authors = true,
-                            _ => {
-                                return Err(rejected(
-                                    &doc_id,
-                                    "only city nodes may change network documents",
-                                ));
-                            }
+                for c in &changes {
+                    let author = hex::encode(c.actor_id().to_bytes());
+                    match authors.get(&author).map(|a| a.1) {
+                        Some(Tier::City) => {}
+                        // A township may revoke its villages' nodes; checked change by change.
+                        Some(Tier::Township) if doc_id == ROSTER_ID => township_authors = true,
+                        _ => {
+                            return Err(rejected(
+                                &doc_id,
+                                "only city nodes may change network documents",
+                            ));
                         }
                     }
                 }
@@ -639,90 +644,69 @@ impl Node {
                         }
                     }
                 } else {
-                    am.apply_changes(changes.clone())
+                    am.apply_changes(changes)
                         .map_err(|e| rejected(&doc_id, e.to_string()))?;
                 }
                 let Some(am) = changed_or_put_back(wtx, &doc_id, am, &before, is_new)? else {
                     applied.unchanged += 1;
                     continue;
                 };
-                if network {
-                    applied.network_changed = true;
-                    // Due dates, whether they are provisional, and yellow thresholds follow the
-                    // calendar and the settings: read the merged documents here, so that the
-                    // index is recomputed below in this same transaction. A document that does
-                    // not read is left to `refresh` after the commit, which reports it.
-                    if doc_id == CALENDAR_ID {
-                        if let Ok(doc) = autosurgeon::hydrate::<_, CalendarDoc>(&am) {
-                            calendar = doc.to_calendar().0;
-                        }
-                    } else if doc_id == SETTINGS_ID
-                        && let Ok(doc) = autosurgeon::hydrate::<_, SettingsDoc>(&am)
-                    {
-                        settings = doc.settings;
+                applied.network_changed = true;
+                // Due dates, whether they are provisional, and yellow thresholds follow the
+                // calendar and the settings: read the merged documents here, so that the
+                // index is recomputed below in this same transaction. A document that does
+                // not read is left to `refresh` after the commit, which reports it.
+                if doc_id == CALENDAR_ID {
+                    if let Ok(doc) = autosurgeon::hydrate::<_, CalendarDoc>(&am) {
+                        calendar = doc.to_calendar().0;
                     }
-                    wtx.put_doc(
-                        &doc_id,
-                        DocType::Network,
-                        am,
-                        if is_new { None } else { Some(&before) },
-                    )?;
-                    applied.changed += 1;
-                    continue;
-                }
-                let case = read_case(&am, &doc_id).map_err(|e| rejected(&doc_id, e.to_string()))?;
-                if case.id != doc_id {
-                    return Err(rejected(&doc_id, "the document's id does not match"));
-                }
-                let view = derive(case, &calendar, &settings, &accounts, today);
-                let route = &view.state.route;
-                if !my_scope.covers_route(route) {
-                    if skip_out_of_scope {
-                        applied.out_of_scope += 1;
-                        continue;
-                    }
-                    return Err(rejected(&doc_id, "the case is not in this station's scope"));
-                }
-                if !sender_scope.covers_route(route) {
-                    return Err(rejected(&doc_id, "the case is not in the sender's scope"));
-                }
-                for c in &changes {
-                    let author = hex::encode(c.actor_id().to_bytes());
-                    let (station, tier) = authors
-                        .get(&author)
-                        .cloned()
-                        .unwrap_or((String::new(), Tier::Village));
-                    // A station on the route, or an ancestor of one (a township's 督办 on its
-                    // village's case).
-                    if tier != Tier::City && !route.iter().any(|r| roster.is_within(r, &station)) {
-                        return Err(rejected(
-                            &doc_id,
-                            format!("station {station} never held this case"),
-                        ));
-                    }
+                } else if doc_id == SETTINGS_ID
+                    && let Ok(doc) = autosurgeon::hydrate::<_, SettingsDoc>(&am)
+                {
+                    settings = doc.settings;
                 }
                 wtx.put_doc(
                     &doc_id,
-                    DocType::Case,
+                    DocType::Network,
                     am,
                     if is_new { None } else { Some(&before) },
                 )?;
-                index::upsert(wtx.sql(), &index_row(&view, &roster))?;
-                // A notice whose event names this node as its sender is queued in the batch's
-                // transaction; one already queued (or sent) is left alone.
-                crate::ops::notices::queue_doc(
-                    wtx.sql(),
-                    &view.doc,
-                    crate::notice::Context {
-                        roster: &roster,
-                        templates: &templates,
-                        due: view.deadline.due_on,
-                    },
-                    &me,
-                    now_ms,
-                )?;
                 applied.changed += 1;
             }
+            // The cases, merged, read, folded and checked on worker threads and written here in
+            // the batch's order, with the calendar and settings as they are after the batch.
+            let check = cases::CaseCheck {
+                calendar: &calendar,
+                settings: &settings,
+                accounts: &accounts,
+                roster: &roster,
+                my_scope: &my_scope,
+                sender_scope: &sender_scope,
+                authors: &authors,
+                today,
+                skip_out_of_scope,
+            };
+            let notices = cases::NoticeContext {
+                roster: &roster,
+                templates: &templates,
+                me: &me,
+                now_ms,
+            };
+            let mut inputs = Vec::with_capacity(cases.len());
+            for (doc_id, changes) in cases {
+                let existing = wtx.take_doc(&doc_id)?;
+                inputs.push(cases::CaseInput {
+                    doc_id,
+                    existing,
+                    changes,
+                });
+            }
+            crate::parallel::map_in_order(
+                "yizhan-apply",
+                inputs,
+                |input| check.prepare(input),
+                |prepared| cases::write(wtx, prepared?, &notices, &mut applied),
+            )?;
             // A new calendar year (or any calendar or settings change) recomputes every case's
             // deadlines, committed with the documents: there is no moment at which the store
             // holds the new calendar beside due dates counted with the old one.

@@ -1,0 +1,207 @@
+//! Applying the case documents of a received batch: the checks and the CPU work per document on
+//! worker threads, the SQL on the store's thread (issue #14).
+//!
+//! [`CaseCheck::prepare`] merges the received changes into the stored document, reads the case
+//! back, folds it, checks the scopes and authors, computes its index row and saves the document's
+//! bytes — everything but SQL, so it runs on [`crate::parallel::map_in_order`]'s workers. The
+//! store's thread then writes each [`Prepared`] in the batch's order, in the batch's one
+//! transaction: the same checks as before, the same all-or-nothing batch, the first problem in
+//! the batch's order reported.
+
+use super::{Applied, Scope, rejected};
+use crate::account::Directory;
+use crate::calendar::Calendar;
+use crate::case::doc::read_case;
+use crate::error::Result;
+use crate::network::{Roster, Settings};
+use crate::node::{CaseView, derive, index_row};
+use crate::station::Tier;
+use crate::store::index::{self, IndexRow};
+use crate::store::{DocType, WriteTx};
+use automerge::{Automerge, Change, ChangeHash, ReadDoc as _};
+use chrono::NaiveDate;
+use std::collections::BTreeMap;
+
+/// A received case document: its id, the stored document (if any) and the changes.
+pub(super) struct CaseInput {
+    pub doc_id: String,
+    pub existing: Option<Automerge>,
+    pub changes: Vec<Change>,
+}
+
+/// What the checks make of a received case document.
+pub(super) enum Prepared {
+    /// Every change was known here already: the stored document, to go back to the cache.
+    Unchanged {
+        doc_id: String,
+        stored: Option<Automerge>,
+    },
+    /// Outside this node's scope, in a bundle made for a wider one: skipped.
+    OutOfScope,
+    /// Merged, checked and saved, ready to be written.
+    Changed(Box<ChangedCase>),
+}
+
+/// A merged case document, checked, with what the store writes for it.
+pub(super) struct ChangedCase {
+    doc_id: String,
+    am: Automerge,
+    /// The heads before the merge (`None` for a new document).
+    before: Option<Vec<ChangeHash>>,
+    /// The snapshot (new document) or the increment since `before`.
+    saved: Vec<u8>,
+    view: CaseView,
+    row: IndexRow,
+}
+
+/// Everything the checks of one batch read, shared by the workers.
+pub(super) struct CaseCheck<'a> {
+    pub calendar: &'a Calendar,
+    pub settings: &'a Settings,
+    pub accounts: &'a Directory,
+    pub roster: &'a Roster,
+    pub my_scope: &'a Scope,
+    pub sender_scope: &'a Scope,
+    /// Each author's (node id) station and tier.
+    pub authors: &'a BTreeMap<String, (String, Tier)>,
+    pub today: NaiveDate,
+    /// Skip documents outside this node's scope instead of refusing the batch (bundles).
+    pub skip_out_of_scope: bool,
+}
+
+impl CaseCheck<'_> {
+    /// Merges, reads, folds, checks and saves one received case document (no SQL).
+    pub(super) fn prepare(&self, input: CaseInput) -> Result<Prepared> {
+        let CaseInput {
+            doc_id,
+            existing,
+            changes,
+        } = input;
+        let is_new = existing.is_none();
+        let mut am = existing.unwrap_or_default();
+        let before = am.get_heads();
+        let authors: Vec<String> = changes
+            .iter()
+            .map(|c| hex::encode(c.actor_id().to_bytes()))
+            .collect();
+        am.apply_changes(changes)
+            .map_err(|e| rejected(&doc_id, e.to_string()))?;
+        if !am.get_missing_deps(&[]).is_empty() {
+            return Err(rejected(
+                &doc_id,
+                "changes arrived without the history they build on",
+            ));
+        }
+        if am.get_heads() == before {
+            return Ok(Prepared::Unchanged {
+                doc_id,
+                stored: (!is_new).then_some(am),
+            });
+        }
+        let case = read_case(&am, &doc_id).map_err(|e| rejected(&doc_id, e.to_string()))?;
+        if case.id != doc_id {
+            return Err(rejected(&doc_id, "the document's id does not match"));
+        }
+        let view = derive(
+            case,
+            self.calendar,
+            self.settings,
+            self.accounts,
+            self.today,
+        );
+        let route = &view.state.route;
+        if !self.my_scope.covers_route(route) {
+            if self.skip_out_of_scope {
+                return Ok(Prepared::OutOfScope);
+            }
+            return Err(rejected(&doc_id, "the case is not in this station's scope"));
+        }
+        if !self.sender_scope.covers_route(route) {
+            return Err(rejected(&doc_id, "the case is not in the sender's scope"));
+        }
+        for author in &authors {
+            let (station, tier) = self
+                .authors
+                .get(author)
+                .cloned()
+                .unwrap_or((String::new(), Tier::Village));
+            // A station on the route, or an ancestor of one (a township's 督办 on its village's
+            // case).
+            if tier != Tier::City && !route.iter().any(|r| self.roster.is_within(r, &station)) {
+                return Err(rejected(
+                    &doc_id,
+                    format!("station {station} never held this case"),
+                ));
+            }
+        }
+        let saved = if is_new {
+            am.save_nocompress()
+        } else {
+            am.save_after(&before)
+        };
+        let row = index_row(&view, self.roster);
+        Ok(Prepared::Changed(Box::new(ChangedCase {
+            doc_id,
+            am,
+            before: (!is_new).then_some(before),
+            saved,
+            view,
+            row,
+        })))
+    }
+}
+
+/// What the store's thread needs beside a prepared case to queue its notices (issue #15).
+pub(super) struct NoticeContext<'a> {
+    pub roster: &'a Roster,
+    pub templates: &'a crate::notice::Templates,
+    /// This node's id.
+    pub me: &'a str,
+    pub now_ms: i64,
+}
+
+/// Writes one prepared case in the batch's transaction: the document, its index rows and the
+/// notices this node sends for it.
+pub(super) fn write(
+    wtx: &mut WriteTx<'_>,
+    prepared: Prepared,
+    notices: &NoticeContext<'_>,
+    applied: &mut Applied,
+) -> Result<()> {
+    match prepared {
+        Prepared::Unchanged { doc_id, stored } => {
+            if let Some(am) = stored {
+                wtx.put_back(&doc_id, am)?;
+            }
+            applied.unchanged += 1;
+        }
+        Prepared::OutOfScope => applied.out_of_scope += 1,
+        Prepared::Changed(c) => {
+            let ChangedCase {
+                doc_id,
+                am,
+                before,
+                saved,
+                view,
+                row,
+            } = *c;
+            wtx.put_doc_saved(&doc_id, DocType::Case, am, before.as_deref(), saved)?;
+            index::upsert(wtx.sql(), &row)?;
+            // A notice whose event names this node as its sender is queued in the batch's
+            // transaction; one already queued (or sent) is left alone.
+            crate::ops::notices::queue_doc(
+                wtx.sql(),
+                &view.doc,
+                crate::notice::Context {
+                    roster: notices.roster,
+                    templates: notices.templates,
+                    due: view.deadline.due_on,
+                },
+                notices.me,
+                notices.now_ms,
+            )?;
+            applied.changed += 1;
+        }
+    }
+    Ok(())
+}
