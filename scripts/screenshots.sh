@@ -58,8 +58,8 @@ shoot() {
     display=$((display + 1))
     Xvfb ":$display" -screen 0 "${w}x${h}x24" -nolisten tcp &
     local xvfb=$!
-    # Wait for the server to accept clients.
-    for _ in $(seq 50); do
+    # Wait for the server to accept clients (up to 15 s: a loaded machine is slow to start it).
+    for _ in $(seq 150); do
         DISPLAY=":$display" xdotool getdisplaygeometry >/dev/null 2>&1 && break
         sleep 0.1
     done
