@@ -50,6 +50,14 @@ fn ct001(node: &mut Node, applicant: &str, new: NewCase) -> CaseView {
     .unwrap()
 }
 
+/// The intake of a case whose applicant gave `phone`.
+fn with_phone(phone: &str) -> NewCase {
+    NewCase {
+        phone: phone.into(),
+        ..NewCase::default()
+    }
+}
+
 #[test]
 fn receipt_and_notice_of_a_real_case_are_pdfs_with_the_font_embedded() {
     let Some(font) = cjk_font() else {
@@ -311,14 +319,7 @@ fn the_receipt_prints_the_stations_phone_and_the_number_to_quote() {
 fn a_short_phone_number_is_masked_on_the_receipt() {
     let dir = tempfile::tempdir().unwrap();
     let mut node = test_city(dir.path());
-    let case = ct001(
-        &mut node,
-        "张三",
-        NewCase {
-            phone: "0351-8123456".into(),
-            ..NewCase::default()
-        },
-    );
+    let case = ct001(&mut node, "张三", with_phone("0351-8123456"));
     let receipt = document(Paper::Receipt, &case, "站", None, Lang::Zh.tr());
     assert!(receipt.lines.iter().any(|l| l.contains("*****3456")));
     assert!(!receipt.lines.iter().any(|l| l.contains("8123456")));
@@ -455,14 +456,7 @@ fn the_receipt_prints_a_qr_code_of_the_progress_page() {
 
     let dir = tempfile::tempdir().unwrap();
     let mut node = test_city(dir.path());
-    let case = ct001(
-        &mut node,
-        "王秀英",
-        NewCase {
-            phone: "13800138000".into(),
-            ..NewCase::default()
-        },
-    );
+    let case = ct001(&mut node, "王秀英", with_phone("13800138000"));
     let t = Lang::Zh.tr();
     let mut doc = document(Paper::Receipt, &case, "测试市政务服务中心", None, t);
     assert!(pdf_squares(&render(&doc, &font).unwrap()).is_empty());
