@@ -10,7 +10,7 @@ use std::time::{Duration, Instant};
 use yizhan::app::{App, AppInit, Shell, StationSlot};
 use yizhan_node::case::Status;
 use yizhan_node::network::Station;
-use yizhan_node::{Clock, InitParams, Node, NodeHandle};
+use yizhan_node::{CaseView, Clock, InitParams, NewCase, Node, NodeHandle};
 
 /// 2026-03-02T09:00:00+08:00, a Monday.
 pub const NOW: i64 = 1_772_413_200_000;
@@ -22,6 +22,16 @@ pub fn city(dir: &Path, now: i64) -> Node {
         Clock::Fixed(now),
         &InitParams::new("测试市", "C", "测试市政务服务中心"),
     )
+    .unwrap()
+}
+
+/// A case of `item` taken in at `node` for `applicant`, with nothing else filled in.
+pub fn take_in(node: &mut Node, item: &str, applicant: &str) -> CaseView {
+    node.new_case(&NewCase {
+        item_code: item.into(),
+        applicant_name: applicant.into(),
+        ..NewCase::default()
+    })
     .unwrap()
 }
 
@@ -68,6 +78,14 @@ pub fn window(stations: &[(&str, &NodeHandle)]) -> Harness<'static, App> {
 }
 
 /// A window of `size` showing `app`, settled.
+/// `node` on its store thread, shown alone in a window whose station switcher calls it `name`.
+/// The handle is for the test to read the node behind the window's back.
+pub fn node_window(node: Node, name: &str) -> (NodeHandle, Harness<'static, App>) {
+    let (handle, _) = NodeHandle::spawn(node).unwrap();
+    let h = window(&[(name, &handle)]);
+    (handle, h)
+}
+
 pub fn harness(app: App, size: egui::Vec2) -> Harness<'static, App> {
     let mut builder = Harness::builder().with_size(size);
     if yizhan::app::fonts::find_cjk_font().is_none() {
