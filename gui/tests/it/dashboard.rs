@@ -5,8 +5,8 @@
 use crate::window_kit::*;
 use eframe::egui;
 use egui_kittest::kittest::Queryable as _;
-use yizhan_node::case::Action;
 use yizhan_node::Clock;
+use yizhan_node::case::Action;
 
 /// Thirty days after [`NOW`]: a case of ten promised working days accepted at `NOW` is late.
 const LATER: i64 = NOW + 30 * 24 * 3_600_000;

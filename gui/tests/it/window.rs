@@ -42,14 +42,6 @@ fn village_to_township(c: &County) {
         .unwrap();
 }
 
-/// The window over the village and the township.
-fn county_window(c: &County) -> Harness<'static, App> {
-    window(&[
-        ("北格村便民服务站", &c.village),
-        ("北格镇便民服务中心", &c.township),
-    ])
-}
-
 /// Takes in a delegated TS-006 case at the village through the intake screen; returns its number.
 fn intake_at_village(h: &mut Harness<'_, App>) -> String {
     click(h, "收件登记");
@@ -79,8 +71,7 @@ fn intake_at_village(h: &mut Harness<'_, App>) -> String {
 
 #[test]
 fn a_delegated_case_from_village_intake_to_the_follow_up_of_a_bad_rating() {
-    let c = county();
-    let mut h = county_window(&c);
+    let (c, mut h) = county_with_window(false);
     let number = intake_at_village(&mut h);
     assert_eq!(status(&h), Status::Submitted);
 
@@ -188,8 +179,7 @@ fn a_delegated_case_from_village_intake_to_the_follow_up_of_a_bad_rating() {
 
 #[test]
 fn the_steps_the_tier_does_not_allow_are_refused_with_the_nodes_reason() {
-    let c = county();
-    let mut h = county_window(&c);
+    let (_county, mut h) = county_with_window(false);
     let number = intake_at_village(&mut h);
 
     // Nothing that decides a township item is offered at the village (asking for missing
@@ -246,8 +236,7 @@ fn the_steps_the_tier_does_not_allow_are_refused_with_the_nodes_reason() {
 
 #[test]
 fn chinese_by_default_and_english_on_request() {
-    let c = county();
-    let mut h = county_window(&c);
+    let (_county, mut h) = county_with_window(false);
     assert_eq!(h.state().lang(), yizhan::app::Lang::Zh);
     assert!(h.query_by_label("收件登记").is_some());
     click(&mut h, "English");
@@ -260,8 +249,7 @@ fn chinese_by_default_and_english_on_request() {
 
 #[test]
 fn the_window_opens_on_the_inbox_and_a_case_number_can_be_copied() {
-    let c = county();
-    let mut h = county_window(&c);
+    let (c, mut h) = county_with_window(false);
     assert_eq!(h.state().screen(), yizhan::app::Screen::Inbox);
     let number = intake_at_village(&mut h);
     press(&mut h, "转办");
@@ -397,7 +385,7 @@ fn a_clock_two_days_fast_is_shown_as_a_warning() {
         .call(|n| n.member(&n.identity().node_id.clone()).cloned())
         .unwrap();
     let town = cert.body.node_id.clone();
-    let mut h = county_window(&c);
+    let mut h = county_window(&c, false);
     assert!(!shows(&h, "本机时钟"), "no warning before a measurement");
     const DAY: i64 = 86_400_000;
     let measured = c

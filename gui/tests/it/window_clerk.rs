@@ -10,14 +10,6 @@ use yizhan::app::{App, Command, Screen};
 use yizhan_node::case::Status;
 use yizhan_node::case::fold::Decision;
 
-/// The window on the township (the village is there too, second).
-fn township_window(c: &County) -> Harness<'static, App> {
-    window(&[
-        ("北格镇便民服务中心", &c.township),
-        ("北格村便民服务站", &c.village),
-    ])
-}
-
 fn materials() -> Vec<String> {
     yizhan_node::catalog::Catalog::default_catalog()
         .get(ITEM)
@@ -50,8 +42,7 @@ fn intake(h: &mut Harness<'_, App>, name: &str, received: usize) -> String {
 
 #[test]
 fn decisions_confirm_and_approval_rows_stay_under_the_pointer() {
-    let c = county();
-    let mut h = township_window(&c);
+    let (_county, mut h) = county_with_window(true);
     let all = materials().len();
     intake(&mut h, "王秀英", all);
     // Everything was received: 受理 asks nothing.
@@ -99,8 +90,7 @@ fn decisions_confirm_and_approval_rows_stay_under_the_pointer() {
 
 #[test]
 fn sections_start_closed_on_each_case_and_after_a_save() {
-    let c = county();
-    let mut h = township_window(&c);
+    let (_county, mut h) = county_with_window(true);
     let first = intake(&mut h, "王秀英", 1);
     h.get_by_label("视频咨询…").click();
     settle(&mut h);
@@ -131,8 +121,7 @@ fn sections_start_closed_on_each_case_and_after_a_save() {
 
 #[test]
 fn the_notice_starts_from_what_is_missing_and_the_detail_says_where_each_material_stands() {
-    let c = county();
-    let mut h = township_window(&c);
+    let (_county, mut h) = county_with_window(true);
     let m = materials();
     intake(&mut h, "王秀英", 2);
     let view = h.state().open_case().unwrap();
@@ -158,8 +147,7 @@ fn the_notice_starts_from_what_is_missing_and_the_detail_says_where_each_materia
 
 #[test]
 fn accepting_with_materials_missing_offers_gaps_which_are_supplied_before_granting() {
-    let c = county();
-    let mut h = township_window(&c);
+    let (_county, mut h) = county_with_window(true);
     let m = materials();
     intake(&mut h, "王秀英", 4);
     press(&mut h, "受理");
@@ -245,8 +233,7 @@ fn the_letter_of_entrustment_is_one_material_not_a_second_checkbox() {
 /// Issue #13: the ID error says the number is invalid, not what its last character should be.
 #[test]
 fn the_id_error_does_not_reveal_the_check_digit() {
-    let c = county();
-    let mut h = township_window(&c);
+    let (_county, mut h) = county_with_window(true);
     click(&mut h, "收件登记");
     type_into(&mut h, "查找事项", "ncz");
     h.get_by_label_contains(ITEM).click();
@@ -261,8 +248,7 @@ fn the_id_error_does_not_reveal_the_check_digit() {
 /// Issue #13: the yellow-light rule is said in words, with an example for the value shown.
 #[test]
 fn the_yellow_light_rule_is_said_in_words_with_an_example() {
-    let c = county();
-    let mut h = township_window(&c);
+    let (_county, mut h) = county_with_window(true);
     h.state_mut().push_command(Command::Show(Screen::Settings));
     settle(&mut h);
     assert!(shows(

@@ -116,6 +116,25 @@ pub struct County {
     pub village_id: String,
 }
 
+/// The window over the county's village and township, the township shown first when
+/// `township_first` (the village otherwise).
+pub fn county_window(c: &County, township_first: bool) -> Harness<'static, App> {
+    let village = ("北格村便民服务站", &c.village);
+    let township = ("北格镇便民服务中心", &c.township);
+    window(&if township_first {
+        [township, village]
+    } else {
+        [village, township]
+    })
+}
+
+/// A new [`county`] with [`county_window`] over it.
+pub fn county_with_window(township_first: bool) -> (County, Harness<'static, App>) {
+    let c = county();
+    let h = county_window(&c, township_first);
+    (c, h)
+}
+
 /// A city (C), a township (T) and a village under it (V); the village joins first so that the
 /// township's enrolment carries the village's certificate.
 pub fn county() -> County {

@@ -30,9 +30,7 @@ async fn a_continuous_session_pushes_within_seconds() {
         .expect("the acceptance at T1 did not reach the city");
     eprintln!("push of an action T1 → C: {took:?}");
     assert!(!c.ids().await.is_empty());
-    task.abort();
-    t1.shutdown().await;
-    c.shutdown().await;
+    stop_live(task, &t1, &c).await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -81,9 +79,7 @@ async fn after_an_exchange_nothing_is_pending_and_the_contact_is_now() {
     })
     .await
     .expect("the counts did not return to 0 on a continuous session");
-    task.abort();
-    t1.shutdown().await;
-    c.shutdown().await;
+    stop_live(task, &t1, &c).await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
