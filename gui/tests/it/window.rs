@@ -44,11 +44,8 @@ fn village_to_township(c: &County) {
 
 /// Takes in a delegated TS-006 case at the village through the intake screen; returns its number.
 fn intake_at_village(h: &mut Harness<'_, App>) -> String {
-    click(h, "收件登记");
     // Pinyin initials of 农村宅基地… find the item.
-    type_into(h, "查找事项", "ncz");
-    h.get_by_label_contains("TS-006").click();
-    settle(h);
+    pick_item(h, "ncz", "TS-006");
     type_into(h, "申请人姓名", "张三");
     type_into(h, "身份证号", "11010519491231002X");
     // At a village 代办 is ticked already (issue #13).
@@ -343,10 +340,7 @@ fn a_case_taken_in_at_the_window_reaches_the_city_by_the_windows_own_sync() {
     );
 
     // Intake at the township's window.
-    click(&mut h, "收件登记");
-    type_into(&mut h, "查找事项", "ncz");
-    h.get_by_label_contains(ITEM).click();
-    settle(&mut h);
+    pick_item(&mut h, "ncz", ITEM);
     type_into(&mut h, "申请人姓名", "王秀英");
     press(&mut h, "登记办件");
     let number = h

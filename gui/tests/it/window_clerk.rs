@@ -196,10 +196,7 @@ fn accepting_with_materials_missing_offers_gaps_which_are_supplied_before_granti
 fn intake_at_a_village_sends_the_case_up_in_one_step() {
     let c = county();
     let mut h = window(&[("北格村便民服务站", &c.village)]);
-    click(&mut h, "收件登记");
-    type_into(&mut h, "查找事项", "ncz");
-    h.get_by_label_contains(ITEM).click();
-    settle(&mut h);
+    pick_item(&mut h, "ncz", ITEM);
     type_into(&mut h, "申请人姓名", "张三");
     // 代办 is ticked by default at a village; the main action is 登记并上报.
     assert!(h.query_by_label("已收委托书").is_some());
@@ -215,10 +212,7 @@ fn intake_at_a_village_sends_the_case_up_in_one_step() {
 fn the_letter_of_entrustment_is_one_material_not_a_second_checkbox() {
     let c = county();
     let mut h = window(&[("北格村便民服务站", &c.village)]);
-    click(&mut h, "收件登记");
-    type_into(&mut h, "查找事项", "CT-001");
-    h.get_by_label_contains("CT-001").click();
-    settle(&mut h);
+    pick_item(&mut h, "CT-001", "CT-001");
     type_into(&mut h, "申请人姓名", "张三");
     // CT-001 lists 委托书 among its materials: no separate checkbox.
     assert!(h.query_by_label("已收委托书").is_none());
@@ -234,10 +228,7 @@ fn the_letter_of_entrustment_is_one_material_not_a_second_checkbox() {
 #[test]
 fn the_id_error_does_not_reveal_the_check_digit() {
     let (_county, mut h) = county_with_window(true);
-    click(&mut h, "收件登记");
-    type_into(&mut h, "查找事项", "ncz");
-    h.get_by_label_contains(ITEM).click();
-    settle(&mut h);
+    pick_item(&mut h, "ncz", ITEM);
     type_into(&mut h, "身份证号", "110105194912310021");
     assert!(shows(&h, "身份证号无效"));
     assert!(!shows(&h, "应为"));

@@ -229,6 +229,15 @@ pub fn press<S: Busy>(h: &mut Harness<'_, S>, label: &str) {
     settle(h);
 }
 
+/// Opens the intake screen (收件登记) and picks the item that typing `search` finds, the one whose
+/// row names `item`.
+pub fn pick_item(h: &mut Harness<'_, App>, search: &str, item: &str) {
+    click(h, "收件登记");
+    type_into(h, "查找事项", search);
+    h.get_by_label_contains(item).click();
+    settle(h);
+}
+
 pub fn type_into<S: Busy>(h: &mut Harness<'_, S>, label: &str, text: &str) {
     h.get_by_label(label).click();
     h.step();
