@@ -102,8 +102,7 @@ fn the_city_is_reminded_of_next_years_calendar_from_november() {
 
 #[test]
 fn a_township_is_not_reminded() {
-    let dir = tempfile::tempdir().unwrap();
-    let (_city, township) = city_and_township(dir.path(), NOVEMBER);
+    let (_dir, _city, township) = city_and_township(NOVEMBER);
     assert!(!township.calendar().covers(2027));
     let (_handle, h) = node_window(township, "站点");
     assert!(!shows(&h, REMINDER), "only the city edits the calendar");

@@ -247,8 +247,7 @@ fn a_clerk_adds_holidays_and_make_up_days_and_sees_due_dates_move() {
 
 #[test]
 fn a_township_sees_the_catalog_read_only_and_the_node_refuses_its_edits_in_chinese() {
-    let dir = tempfile::tempdir().unwrap();
-    let (_city, town) = city_and_township(dir.path(), NOW);
+    let (_dir, _city, town) = city_and_township(NOW);
     let (_handle, mut h) = node_window(town, "北格镇便民服务中心");
     open_settings_tab(&mut h, "事项清单");
     h.get_by_label("TS-001 城乡居民基本医疗保险参保登记")
@@ -277,8 +276,7 @@ fn a_township_sees_the_catalog_read_only_and_the_node_refuses_its_edits_in_chine
 #[test]
 fn the_city_edits_the_notice_templates_and_a_township_only_reads_them() {
     use yizhan_node::notice::NoticeKind;
-    let dir = tempfile::tempdir().unwrap();
-    let (city, town) = city_and_township(dir.path(), NOW);
+    let (_dir, city, town) = city_and_township(NOW);
     let (handle, mut h) = node_window(city, "测试市政务服务中心");
     open_settings_tab(&mut h, "短信模板");
     assert!(shows(&h, "临期预警"));

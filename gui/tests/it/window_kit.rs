@@ -49,16 +49,18 @@ pub fn join(city: &mut Node, st: Station, dir: &Path) -> Node {
     city.enrol_here(st, dir, Clock::Fixed(NOW)).unwrap()
 }
 
-/// A city (as [`city`]) with its township `T` (北格镇便民服务中心) enrolled in `dir/township`,
-/// both on the fixed clock `now`.
-pub fn city_and_township(dir: &Path, now: i64) -> (Node, Node) {
+/// A city (as [`city`]) with its township `T` (北格镇便民服务中心) enrolled, both on the fixed
+/// clock `now`, in a new temporary directory that lives as long as the first value.
+pub fn city_and_township(now: i64) -> (tempfile::TempDir, Node, Node) {
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path();
     let mut city = city(dir, now);
     let st = station("T", "北格镇便民服务中心", "township", "C");
     city.add_station(st.clone()).unwrap();
     let township = city
         .enrol_here(st, &dir.join("township"), Clock::Fixed(now))
         .unwrap();
-    (city, township)
+    (tmp, city, township)
 }
 
 /// A window over these stations (label, store thread), settled.
