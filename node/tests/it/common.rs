@@ -56,12 +56,14 @@ pub fn add_account(node: &mut Node, login: &str, name: &str, role: Role, dept: &
     .expect("an account");
 }
 
-/// [`init_city`] with its first administrator (`admin`, with `phone`) added and signed in.
-pub fn city_with_admin(dir: &Path, clock: Clock, phone: &str) -> Node {
-    let mut city = init_city(dir, clock);
+/// [`init_city`] with its first administrator (`admin`, with `phone`) added and signed in, in a
+/// new temporary directory that lives as long as the first value.
+pub fn city_with_admin(clock: Clock, phone: &str) -> (tempfile::TempDir, Node) {
+    let dir = tempfile::tempdir().expect("a temporary directory");
+    let mut city = init_city(dir.path(), clock);
     add_account(&mut city, "admin", "管理员", Role::Admin, "", phone);
     city.sign_in("admin", "pin-1234").expect("sign in");
-    city
+    (dir, city)
 }
 
 pub fn init_city(dir: &Path, clock: Clock) -> Node {

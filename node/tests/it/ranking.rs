@@ -38,9 +38,8 @@ fn decide(node: &mut Node, day: &str, clerk: &str, id: &str, rating: u8) {
 
 #[test]
 fn the_ranking_gives_each_operator_their_on_time_rate_handling_days_and_satisfaction() {
-    let tmp = tempfile::tempdir().expect("a step of the known workload");
     // 2026-03-02 is a Monday; CT-001 is promised in 1 working day, CT-005 in 10.
-    let mut c = city_with_admin(tmp.path(), morning("2026-03-02"), "");
+    let (_dir, mut c) = city_with_admin(morning("2026-03-02"), "");
     add_account(&mut c, "zhang", "张窗口", Role::Clerk, "", "");
     add_account(&mut c, "wang", "王窗口", Role::Clerk, "", "");
     add_account(

@@ -10,8 +10,7 @@ use yizhan_node::role::Role;
 
 #[test]
 fn a_case_turning_yellow_then_red_warns_each_clerk_with_a_phone_once_per_light() {
-    let dir = tempfile::tempdir().expect("a temporary directory");
-    let mut city = city_with_admin(dir.path(), morning("2026-03-02"), "13900000000");
+    let (dir, mut city) = city_with_admin(morning("2026-03-02"), "13900000000");
     add_account(&mut city, "wang", "王娜", Role::Clerk, "", "13911112222");
     add_account(&mut city, "li", "李强", Role::Clerk, "", "");
     add_account(&mut city, "zhao", "赵敏", Role::Clerk, "", "13933334444");
