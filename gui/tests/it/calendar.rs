@@ -30,8 +30,7 @@ fn set_clock(h: &mut Harness<'_, App>, handle: &NodeHandle, now: i64) {
             Ok(())
         })
         .unwrap();
-    h.state_mut().push_command(Command::Refresh);
-    settle(h);
+    push_settled(h, Command::Refresh);
 }
 
 #[test]
@@ -45,8 +44,7 @@ fn the_detail_marks_a_due_date_in_2027_as_provisional() {
     let (handle, mut h) = node_window(node, "站点");
 
     // The list marks the due date.
-    h.state_mut().push_command(Command::Show(Screen::Cases));
-    settle(&mut h);
+    push_settled(&mut h, Command::Show(Screen::Cases));
     assert!(shows(&h, "2027-01-11（暂定）"));
     h.state_mut()
         .push_command(Command::OpenCase(case.doc.id.clone()));
@@ -95,8 +93,7 @@ fn the_city_is_reminded_of_next_years_calendar_from_november() {
     handle
         .call(|n| n.set_calendar_year(2027, YearRule::default()))
         .unwrap();
-    h.state_mut().push_command(Command::Refresh);
-    settle(&mut h);
+    push_settled(&mut h, Command::Refresh);
     assert!(!shows(&h, REMINDER), "2027 is covered");
 }
 

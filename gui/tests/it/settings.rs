@@ -138,8 +138,7 @@ fn a_clerk_changes_adds_retires_and_cannot_delete_catalog_items() {
             })
         })
         .unwrap();
-    h.state_mut().push_command(Command::Refresh);
-    settle(&mut h);
+    push_settled(&mut h, Command::Refresh);
     assert!(!enabled(&h, "删除事项"));
     assert!(shows(&h, "已有办件使用，不能删除"));
     // Sent anyway (a stale window), the node refuses, in Chinese.

@@ -109,8 +109,7 @@ fn a_delegated_case_from_village_intake_to_the_follow_up_of_a_bad_rating() {
 
     // The township receives the case and finds it in its list.
     village_to_township(&c);
-    h.state_mut().push_command(Command::SwitchStation(1));
-    settle(&mut h);
+    push_settled(&mut h, Command::SwitchStation(1));
     click(&mut h, "办件");
     assert!(
         h.state().listed_rows().iter().any(|r| r.number == number),
@@ -224,10 +223,8 @@ fn the_steps_the_tier_does_not_allow_are_refused_with_the_nodes_reason() {
     assert!(h.state().action_checks()["forward"].is_err());
 
     // The township has not received it yet (no sync): opening it there fails plainly.
-    h.state_mut().push_command(Command::SwitchStation(1));
-    settle(&mut h);
-    h.state_mut().push_command(Command::OpenCase(number));
-    settle(&mut h);
+    push_settled(&mut h, Command::SwitchStation(1));
+    push_settled(&mut h, Command::OpenCase(number));
     assert!(h.query_by_label_contains("未执行").is_some());
 }
 
@@ -252,8 +249,7 @@ fn the_window_opens_on_the_inbox_and_a_case_number_can_be_copied() {
     press(&mut h, "转办");
     press(&mut h, "确认转办");
     village_to_township(&c);
-    h.state_mut().push_command(Command::SwitchStation(1));
-    settle(&mut h);
+    push_settled(&mut h, Command::SwitchStation(1));
     // The township's inbox: the case arrived and waits for acceptance; the top bar counts it.
     click(&mut h, "待办 1");
     assert!(h.query_by_label("新到待受理（1）").is_some());
@@ -390,8 +386,7 @@ fn a_clock_two_days_fast_is_shown_as_a_warning() {
         })
         .unwrap();
     assert!(measured);
-    h.state_mut().push_command(Command::Refresh);
-    settle(&mut h);
+    push_settled(&mut h, Command::Refresh);
     assert!(
         shows(&h, "本机时钟比市中心快2天0小时0分"),
         "the village's window warns of its clock"

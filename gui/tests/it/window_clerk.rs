@@ -22,8 +22,7 @@ fn materials() -> Vec<String> {
 /// materials ticked; returns its number.
 fn intake(h: &mut Harness<'_, App>, name: &str, received: usize) -> String {
     // (The open case's timeline says 收件登记 too.)
-    h.state_mut().push_command(Command::Show(Screen::Intake));
-    settle(h);
+    push_settled(h, Command::Show(Screen::Intake));
     type_into(h, "查找事项", "ncz");
     h.get_by_label_contains(ITEM).click();
     settle(h);
@@ -114,8 +113,7 @@ fn sections_start_closed_on_each_case_and_after_a_save() {
     intake(&mut h, "李四", 1);
     assert!(h.query_by_label("承诺补齐日期").is_none());
     assert!(h.query_by_label("咨询纪要").is_none());
-    h.state_mut().push_command(Command::OpenCase(first));
-    settle(&mut h);
+    push_settled(&mut h, Command::OpenCase(first));
     assert!(h.query_by_label("咨询纪要").is_none());
 }
 
@@ -240,8 +238,7 @@ fn the_id_error_does_not_reveal_the_check_digit() {
 #[test]
 fn the_yellow_light_rule_is_said_in_words_with_an_example() {
     let (_county, mut h) = county_with_window(true);
-    h.state_mut().push_command(Command::Show(Screen::Settings));
-    settle(&mut h);
+    push_settled(&mut h, Command::Show(Screen::Settings));
     assert!(shows(
         &h,
         "例：承诺 10 个工作日、阈值 25% → 剩 3 个工作日时亮黄灯"

@@ -7,7 +7,7 @@ use egui_kittest::Harness;
 use egui_kittest::kittest::Queryable as _;
 use std::path::Path;
 use std::time::{Duration, Instant};
-use yizhan::app::{App, AppInit, Shell, StationSlot};
+use yizhan::app::{App, AppInit, Command, Shell, StationSlot};
 use yizhan_node::case::Status;
 use yizhan_node::network::Station;
 use yizhan_node::{CaseView, Clock, InitParams, NewCase, Node, NodeHandle};
@@ -237,6 +237,12 @@ pub fn pick_item(h: &mut Harness<'_, App>, search: &str, item: &str) {
     click(h, "收件登记");
     type_into(h, "查找事项", search);
     h.get_by_label_contains(item).click();
+    settle(h);
+}
+
+/// Pushes `command` as the screens would and lets the window settle.
+pub fn push_settled(h: &mut Harness<'_, App>, command: Command) {
+    h.state_mut().push_command(command);
     settle(h);
 }
 

@@ -15,7 +15,7 @@ use yizhan_node::station::Tier;
 /// A fixed bar chart of `bars` slots. Its value axis always runs from 0 up to at least 1: a chart
 /// of only zeros (an empty range, silent stations) would otherwise get egui_plot's -2..2 around
 /// nothing, with negative counts on the axis (issue #13).
-pub(super) fn bar_plot(id: &str, height: f32, bars: usize) -> Plot<'_> {
+fn bar_plot(id: &str, height: f32, bars: usize) -> Plot<'_> {
     Plot::new(id)
         .height(height)
         .include_x(-0.5)
