@@ -109,6 +109,25 @@ fn village_intake(node: &mut Node, rng: &mut Rng) -> yizhan_node::Result<String>
     Ok(view.doc.number)
 }
 
+/// Takes in a case of `item` for a made-up applicant at `operator`'s window, with the guide's
+/// materials handed over (all, or all but the last); its id.
+fn window_intake(
+    node: &mut Node,
+    rng: &mut Rng,
+    item: &str,
+    operator: &str,
+    but_last: bool,
+) -> yizhan_node::Result<String> {
+    let view = node.new_case(&NewCase {
+        item_code: item.into(),
+        applicant_name: person_name(rng),
+        operator: operator.into(),
+        handed_over: materials_of(node, item, but_last),
+        ..NewCase::default()
+    })?;
+    Ok(view.doc.id)
+}
+
 /// A few weeks' worth of work at each station, so that every screen has something to show. The
 /// node's operator (the person at the window) acts, and each department's reviewer signs off.
 fn seed(node: &mut Node, tier: &str, staff: &Staff, rng: &mut Rng) -> yizhan_node::Result<()> {
@@ -118,15 +137,9 @@ fn seed(node: &mut Node, tier: &str, staff: &Staff, rng: &mut Rng) -> yizhan_nod
                 village_intake(node, rng)?;
             }
             for item in ["VL-001", "VL-005", "VL-006"] {
-                let v = node.new_case(&NewCase {
-                    item_code: item.into(),
-                    applicant_name: person_name(rng),
-                    operator: "代办员".into(),
-                    handed_over: materials_of(node, item, false),
-                    ..NewCase::default()
-                })?;
-                node.act(&v.doc.id, &Action::Accept, "代办员")?;
-                node.act(&v.doc.id, &Action::Complete, "代办员")?;
+                let id = window_intake(node, rng, item, "代办员", false)?;
+                node.act(&id, &Action::Accept, "代办员")?;
+                node.act(&id, &Action::Complete, "代办员")?;
             }
         }
         "township" => {
@@ -138,14 +151,7 @@ fn seed(node: &mut Node, tier: &str, staff: &Staff, rng: &mut Rng) -> yizhan_nod
                 } else {
                     *rng.pick(&["TS-003", "TS-004", "TS-006", "TS-007"])
                 };
-                let v = node.new_case(&NewCase {
-                    item_code: item.into(),
-                    applicant_name: person_name(rng),
-                    operator: "窗口".into(),
-                    handed_over: materials_of(node, item, i % 4 == 2),
-                    ..NewCase::default()
-                })?;
-                let id = v.doc.id;
+                let id = window_intake(node, rng, item, "窗口", i % 4 == 2)?;
                 match i % 4 {
                     0 => {}
                     1 => {
@@ -187,15 +193,9 @@ fn seed(node: &mut Node, tier: &str, staff: &Staff, rng: &mut Rng) -> yizhan_nod
         _ => {
             for i in 0..8 {
                 let item = *rng.pick(&["CT-001", "CT-002", "CT-009", "CT-013"]);
-                let v = node.new_case(&NewCase {
-                    item_code: item.into(),
-                    applicant_name: person_name(rng),
-                    operator: "综合窗口".into(),
-                    handed_over: materials_of(node, item, false),
-                    ..NewCase::default()
-                })?;
+                let id = window_intake(node, rng, item, "综合窗口", false)?;
                 if i % 2 == 0 {
-                    node.act(&v.doc.id, &Action::Accept, "综合窗口")?;
+                    node.act(&id, &Action::Accept, "综合窗口")?;
                 }
             }
         }

@@ -80,23 +80,16 @@ impl CalendarEditor {
             self.preview_from = cx.info.today.format("%Y-%m-%d").to_string();
             self.preview_days = "5".into();
         }
-        egui::Panel::left("settings-calendar-years")
-            .resizable(true)
-            .default_size(250.0)
-            .min_size(180.0)
+        super::widgets::side_list("settings-calendar-years", 250.0, 180.0)
             .show(ui, |ui| self.years_list(ui, cx, city));
-        egui::CentralPanel::default().show(ui, |ui| {
-            egui::ScrollArea::vertical()
-                .id_salt("calendar-year")
-                .show(ui, |ui| {
-                    if let Some(year) = self.year {
-                        self.year_ui(ui, cx, city, year);
-                    }
-                    ui.separator();
-                    self.preview_ui(ui, cx);
-                    ui.add_space(6.0);
-                    ui.add(egui::Label::new(egui::RichText::new(t.cal_builtin_note).weak()).wrap());
-                });
+        super::widgets::scrolling_form(ui, "calendar-year", |ui| {
+            if let Some(year) = self.year {
+                self.year_ui(ui, cx, city, year);
+            }
+            ui.separator();
+            self.preview_ui(ui, cx);
+            ui.add_space(6.0);
+            ui.add(egui::Label::new(egui::RichText::new(t.cal_builtin_note).weak()).wrap());
         });
     }
 

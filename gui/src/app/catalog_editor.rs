@@ -240,16 +240,9 @@ impl CatalogEditor {
         self.follow_catalog(cx.info);
         self.import_row(ui, cx, city);
         ui.separator();
-        egui::Panel::left("settings-catalog-items")
-            .resizable(true)
-            .default_size(290.0)
-            .min_size(220.0)
+        super::widgets::side_list("settings-catalog-items", 290.0, 220.0)
             .show(ui, |ui| self.item_list(ui, cx, city));
-        egui::CentralPanel::default().show(ui, |ui| {
-            egui::ScrollArea::vertical()
-                .id_salt("catalog-form")
-                .show(ui, |ui| self.form_ui(ui, cx, city));
-        });
+        super::widgets::scrolling_form(ui, "catalog-form", |ui| self.form_ui(ui, cx, city));
     }
 
     /// Reloads an untouched form when its item changed underneath (after a save, or a sync),

@@ -11,11 +11,7 @@ impl App {
         let compact = ui.available_width() < 1150.0;
         ui.horizontal_wrapped(|ui| {
             ui.heading(t.app_title);
-            if let Some(info) = self
-                .stations
-                .get(self.current)
-                .and_then(|s| s.info.as_ref())
-            {
+            if let Some(info) = current_info(&self.stations, self.current) {
                 // The station's own name: a clerk knows which hall this is. With the demo's
                 // station switcher beside it the switcher says it, and the bar keeps to one row
                 // at 1024 pixels.
@@ -103,11 +99,7 @@ impl App {
 
     /// Who is working, with the lock and switch-person buttons (issue #12).
     fn person(&mut self, ui: &mut egui::Ui, t: &'static Tr, compact: bool) {
-        let Some(info) = self
-            .stations
-            .get(self.current)
-            .and_then(|s| s.info.as_ref())
-        else {
+        let Some(info) = current_info(&self.stations, self.current) else {
             return;
         };
         let Some(a) = info.operator.as_ref() else {
@@ -188,10 +180,7 @@ impl App {
                 );
                 ui.separator();
             }
-            if let Some(offset) = self
-                .stations
-                .get(self.current)
-                .and_then(|s| s.info.as_ref())
+            if let Some(offset) = current_info(&self.stations, self.current)
                 .and_then(|i| i.clock_offset)
                 .filter(|o| o.warns())
             {
@@ -219,10 +208,7 @@ impl App {
                     ui.label(&n.text);
                 }
             }
-            let info = self
-                .stations
-                .get(self.current)
-                .and_then(|s| s.info.as_ref());
+            let info = current_info(&self.stations, self.current);
             let who = match info {
                 Some(i) if i.operator.is_some() => None,
                 Some(i) if i.needs_sign_in => Some(t.nobody_signed_in.to_string()),

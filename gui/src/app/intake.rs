@@ -125,26 +125,19 @@ impl IntakePanel {
     pub fn ui(&mut self, ui: &mut egui::Ui, cx: &mut Cx<'_>) {
         self.rebuild_index(cx.info, cx.version);
         let t = cx.t;
-        egui::Panel::left("intake-items")
-            .resizable(true)
-            .default_size(330.0)
-            .min_size(240.0)
+        super::widgets::side_list("intake-items", 330.0, 240.0)
             .show(ui, |ui| self.item_picker(ui, cx));
-        egui::CentralPanel::default().show(ui, |ui| {
-            egui::ScrollArea::vertical()
-                .id_salt("intake-form")
-                .show(ui, |ui| {
-                    let Some(item) = self
-                        .item
-                        .as_deref()
-                        .and_then(|c| cx.info.catalog.get(c))
-                        .cloned()
-                    else {
-                        ui.label(t.choose_item);
-                        return;
-                    };
-                    self.form(ui, cx, &item);
-                });
+        super::widgets::scrolling_form(ui, "intake-form", |ui| {
+            let Some(item) = self
+                .item
+                .as_deref()
+                .and_then(|c| cx.info.catalog.get(c))
+                .cloned()
+            else {
+                ui.label(t.choose_item);
+                return;
+            };
+            self.form(ui, cx, &item);
         });
     }
 

@@ -220,70 +220,59 @@ impl ListPanel {
             .labelled_by(l.id)
             .on_hover_text(t.search_hint);
 
-            let l = ui.label(t.col_light);
-            egui::ComboBox::from_id_salt("f-light")
-                .selected_text(self.form.light.map_or(t.all, |l| t.light(l)))
-                .show_ui(ui, |ui| {
-                    ui.selectable_value(&mut self.form.light, None, t.all);
-                    for l in ALL_LIGHTS {
-                        ui.selectable_value(&mut self.form.light, Some(l), t.light(l));
-                    }
-                })
-                .response
-                .labelled_by(l.id);
-
-            let l = ui.label(t.col_status);
-            egui::ComboBox::from_id_salt("f-status")
-                .selected_text(self.form.status.map_or(t.all, |s| t.status(s)))
-                .show_ui(ui, |ui| {
-                    ui.selectable_value(&mut self.form.status, None, t.all);
-                    for s in ALL_STATUSES {
-                        ui.selectable_value(&mut self.form.status, Some(s), t.status(s));
-                    }
-                })
-                .response
-                .labelled_by(l.id);
-
-            let l = ui.label(t.area);
+            choice(
+                ui,
+                t.col_light,
+                egui::ComboBox::from_id_salt("f-light")
+                    .selected_text(self.form.light.map_or(t.all, |l| t.light(l))),
+                &mut self.form.light,
+                t.all,
+                ALL_LIGHTS.map(|l| (l, t.light(l))),
+            );
+            choice(
+                ui,
+                t.col_status,
+                egui::ComboBox::from_id_salt("f-status")
+                    .selected_text(self.form.status.map_or(t.all, |s| t.status(s))),
+                &mut self.form.status,
+                t.all,
+                ALL_STATUSES.map(|s| (s, t.status(s))),
+            );
             let area_name = self
                 .form
                 .area
                 .as_deref()
                 .map_or_else(|| t.all.to_string(), |c| info.station_name(c));
-            egui::ComboBox::from_id_salt("f-area")
-                .selected_text(area_name)
-                .width(180.0)
-                .show_ui(ui, |ui| {
-                    ui.selectable_value(&mut self.form.area, None, t.all);
-                    for s in &info.stations {
-                        ui.selectable_value(&mut self.form.area, Some(s.code.clone()), &s.name);
-                    }
-                })
-                .response
-                .labelled_by(l.id);
-
-            let l = ui.label(t.col_item);
+            choice(
+                ui,
+                t.area,
+                egui::ComboBox::from_id_salt("f-area")
+                    .selected_text(area_name)
+                    .width(180.0),
+                &mut self.form.area,
+                t.all,
+                info.stations
+                    .iter()
+                    .map(|s| (s.code.clone(), s.name.clone())),
+            );
             let item_name = self
                 .form
                 .item
                 .as_deref()
                 .and_then(|c| info.catalog.get(c))
                 .map_or_else(|| t.all.to_string(), |i| i.name.clone());
-            egui::ComboBox::from_id_salt("f-item")
-                .selected_text(item_name)
-                .width(200.0)
-                .show_ui(ui, |ui| {
-                    ui.selectable_value(&mut self.form.item, None, t.all);
-                    for i in info.catalog.items() {
-                        ui.selectable_value(
-                            &mut self.form.item,
-                            Some(i.code.clone()),
-                            format!("{} {}", i.code, i.name),
-                        );
-                    }
-                })
-                .response
-                .labelled_by(l.id);
+            choice(
+                ui,
+                t.col_item,
+                egui::ComboBox::from_id_salt("f-item")
+                    .selected_text(item_name)
+                    .width(200.0),
+                &mut self.form.item,
+                t.all,
+                info.catalog
+                    .items()
+                    .map(|i| (i.code.clone(), format!("{} {}", i.code, i.name))),
+            );
         });
         ui.horizontal_wrapped(|ui| {
             let from_bad = parse_date(&self.form.from).is_err();
@@ -474,4 +463,26 @@ impl ListPanel {
             }
         }
     }
+}
+
+/// A filter of the list: a labelled drop-down of `all` (no filter, `None`) and each option's
+/// value with its text. `combo` comes with its id, width and the current choice's text.
+fn choice<T: PartialEq, L: Into<egui::WidgetText>>(
+    ui: &mut egui::Ui,
+    label: &str,
+    combo: egui::ComboBox<'_>,
+    value: &mut Option<T>,
+    all: &str,
+    options: impl IntoIterator<Item = (T, L)>,
+) {
+    let l = ui.label(label);
+    combo
+        .show_ui(ui, |ui| {
+            ui.selectable_value(value, None, all);
+            for (v, text) in options {
+                ui.selectable_value(value, Some(v), text);
+            }
+        })
+        .response
+        .labelled_by(l.id);
 }

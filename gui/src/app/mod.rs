@@ -59,7 +59,7 @@ pub use county::{County, LinkInfo, StationSyncStatus};
 pub use i18n::{Lang, Tr};
 pub use start::Shell;
 pub use station::StationInfo;
-use station::{POLL, StationState};
+use station::{POLL, StationState, current_info};
 
 use eframe::egui;
 use fonts::FontState;
@@ -340,11 +340,7 @@ impl App {
         if !self.commands.is_empty() {
             return;
         }
-        let Some(info) = self
-            .stations
-            .get(self.current)
-            .and_then(|s| s.info.as_ref())
-        else {
+        let Some(info) = current_info(&self.stations, self.current) else {
             return;
         };
         match start {
@@ -507,11 +503,7 @@ impl App {
         if active || self.last_activity == 0.0 {
             self.last_activity = now;
         }
-        let Some(info) = self
-            .stations
-            .get(self.current)
-            .and_then(|s| s.info.as_ref())
-        else {
+        let Some(info) = current_info(&self.stations, self.current) else {
             return;
         };
         let limit = f64::from(info.lock_minutes) * 60.0;

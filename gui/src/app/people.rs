@@ -14,7 +14,7 @@
 
 use super::widgets::field;
 use super::*;
-use crate::app::ui_ext::{UiExt as _, secret_edit};
+use crate::app::ui_ext::{UiExt as _, secret_edit, table};
 use yizhan_node::account::{Account, NewAccount};
 use yizhan_node::role::Role;
 
@@ -405,19 +405,19 @@ impl PeoplePanel {
         let t = cx.t;
         let me = cx.info.station.code.clone();
         let own = cx.info.operator.as_ref().map(|a| a.id.clone());
-        egui::Grid::new("people-list")
-            .num_columns(6)
-            .striped(true)
-            .spacing([14.0, 6.0])
-            .show(ui, |ui| {
-                ui.header_row(&[
-                    t.account_station,
-                    t.account_login,
-                    t.account_name,
-                    t.account_role,
-                    t.account_state,
-                    "",
-                ]);
+        table(
+            ui,
+            "people-list",
+            [14.0, 6.0],
+            &[
+                t.account_station,
+                t.account_login,
+                t.account_name,
+                t.account_role,
+                t.account_state,
+                "",
+            ],
+            |ui| {
                 for a in &cx.info.people {
                     ui.label(cx.info.station_name(&a.station));
                     ui.label(&a.login);
@@ -459,7 +459,8 @@ impl PeoplePanel {
                     });
                     ui.end_row();
                 }
-            });
+            },
+        );
         if admin {
             ui.horizontal(|ui| {
                 field(ui, t.account_disable_reason, &mut self.reason, 260.0);

@@ -41,17 +41,7 @@ fn in_background(
     name: &str,
     work: impl FnOnce() -> anyhow::Result<Opened> + Send + 'static,
 ) -> Receiver<Result<Opened, String>> {
-    let (tx, rx) = channel();
-    let tx2 = tx.clone();
-    let spawned = std::thread::Builder::new()
-        .name(name.into())
-        .spawn(move || {
-            let _ = tx.send(work().map_err(|e| format!("{e:#}")));
-        });
-    if let Err(e) = spawned {
-        let _ = tx2.send(Err(e.to_string()));
-    }
-    rx
+    super::task::in_background(name, move || work().map_err(|e| format!("{e:#}")))
 }
 
 /// One node in the window, on its store thread.

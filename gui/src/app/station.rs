@@ -112,6 +112,12 @@ impl StationInfo {
 /// (this window's, sync's) are announced at once through [`NodeHandle::subscribe_seq`].
 pub(super) const POLL: Duration = Duration::from_secs(5);
 
+/// The shown station's info, once loaded. A function of the two fields rather than a method of
+/// `App`, so that a caller holding the info can still change `App`'s other fields.
+pub(super) fn current_info(stations: &[StationState], current: usize) -> Option<&StationInfo> {
+    stations.get(current).and_then(|s| s.info.as_ref())
+}
+
 /// One station's connection and what the window knows about it.
 #[derive(Debug)]
 pub(super) struct StationState {

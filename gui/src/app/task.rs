@@ -1,8 +1,30 @@
-//! [`Task`]: one request to the store thread in flight, tagged so that a stale answer (for a
-//! filter or a case the user has since left) can be recognised and dropped.
+//! Work in flight off the UI thread: [`Task`], one request to the store thread, tagged so that a
+//! stale answer (for a filter or a case the user has since left) can be recognised and dropped;
+//! and [`in_background`], one job on a thread of its own (writing a file, opening a store).
 
+use std::sync::mpsc::{Receiver, channel};
 use yizhan_node::Result;
 use yizhan_node::handle::Pending;
+
+/// Runs `work` on a thread named `name`; its answer arrives on the receiver. When the thread
+/// cannot be started the receiver answers that at once, so a caller polls one receiver for
+/// either outcome.
+pub fn in_background<T: Send + 'static>(
+    name: &str,
+    work: impl FnOnce() -> std::result::Result<T, String> + Send + 'static,
+) -> Receiver<std::result::Result<T, String>> {
+    let (tx, rx) = channel();
+    let refused = tx.clone();
+    let spawned = std::thread::Builder::new()
+        .name(name.into())
+        .spawn(move || {
+            let _ = tx.send(work());
+        });
+    if let Err(e) = spawned {
+        let _ = refused.send(Err(e.to_string()));
+    }
+    rx
+}
 
 /// At most one request in flight, with the tag it was started with.
 #[derive(Debug)]

@@ -33,3 +33,22 @@ pub(crate) fn secret_edit(value: &mut String, width: f32) -> egui::TextEdit<'_> 
         .password(true)
         .desired_width(width)
 }
+
+/// A striped table of one column per title: the header row, then what `rows` draws (each row
+/// ended with `end_row`). `spacing` is the gap between columns and between rows.
+pub(crate) fn table(
+    ui: &mut egui::Ui,
+    id: impl egui::AsIdSalt,
+    spacing: [f32; 2],
+    titles: &[&str],
+    rows: impl FnOnce(&mut egui::Ui),
+) {
+    egui::Grid::new(id)
+        .striped(true)
+        .num_columns(titles.len())
+        .spacing(spacing)
+        .show(ui, |ui| {
+            ui.header_row(titles);
+            rows(ui);
+        });
+}

@@ -208,6 +208,22 @@ pub fn parse_date(s: &str) -> Option<chrono::NaiveDate> {
     chrono::NaiveDate::from_ymd_opt(year, num(m)?, num(d)?)
 }
 
+/// The list on the left of the screens that pick there and edit on the right (intake, the
+/// catalog and calendar editors): resizable, `width` wide at first and never under `min`.
+pub fn side_list(id: &str, width: f32, min: f32) -> egui::Panel {
+    egui::Panel::left(id)
+        .resizable(true)
+        .default_size(width)
+        .min_size(min)
+}
+
+/// The right-hand side of those screens: the rest of the space, scrolling vertically.
+pub fn scrolling_form(ui: &mut egui::Ui, id: &str, add: impl FnOnce(&mut egui::Ui)) {
+    egui::CentralPanel::default().show(ui, |ui| {
+        egui::ScrollArea::vertical().id_salt(id).show(ui, add);
+    });
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

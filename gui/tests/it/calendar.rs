@@ -11,7 +11,7 @@ use egui_kittest::kittest::Queryable as _;
 use yizhan::app::{App, Command, Screen};
 use yizhan_node::calendar::YearRule;
 use yizhan_node::case::Action;
-use yizhan_node::{Clock, NewCase, NodeHandle};
+use yizhan_node::{Clock, NodeHandle};
 
 /// 2026-10-30T09:00:00+08:00, a Friday.
 const OCTOBER: i64 = 1_793_322_000_000;
@@ -30,8 +30,7 @@ fn set_clock(h: &mut Harness<'_, App>, handle: &NodeHandle, now: i64) {
             Ok(())
         })
         .unwrap();
-    h.state_mut().push_command(Command::Refresh);
-    settle(h);
+    push_settled(h, Command::Refresh);
 }
 
 #[test]
@@ -39,21 +38,13 @@ fn the_detail_marks_a_due_date_in_2027_as_provisional() {
     let dir = tempfile::tempdir().unwrap();
     let mut node = city(dir.path(), DECEMBER);
     // CT-005 promises ten working days: from Monday 2026-12-28 into 2027.
-    let case = node
-        .new_case(&NewCase {
-            item_code: "CT-005".into(),
-            applicant_name: "王秀兰".into(),
-            ..NewCase::default()
-        })
-        .unwrap();
+    let case = take_in(&mut node, "CT-005", "王秀兰");
     let view = node.act(&case.doc.id, &Action::Accept, "窗口").unwrap();
     assert!(view.deadline.due_provisional);
-    let (handle, _) = NodeHandle::spawn(node).unwrap();
-    let mut h = window(&[("站点", &handle)]);
+    let (handle, mut h) = node_window(node, "站点");
 
     // The list marks the due date.
-    h.state_mut().push_command(Command::Show(Screen::Cases));
-    settle(&mut h);
+    push_settled(&mut h, Command::Show(Screen::Cases));
     assert!(shows(&h, "2027-01-11（暂定）"));
     h.state_mut()
         .push_command(Command::OpenCase(case.doc.id.clone()));
@@ -87,8 +78,7 @@ fn the_detail_marks_a_due_date_in_2027_as_provisional() {
 fn the_city_is_reminded_of_next_years_calendar_from_november() {
     let dir = tempfile::tempdir().unwrap();
     let node = city(dir.path(), OCTOBER);
-    let (handle, _) = NodeHandle::spawn(node).unwrap();
-    let mut h = window(&[("站点", &handle)]);
+    let (handle, mut h) = node_window(node, "站点");
     assert!(!shows(&h, REMINDER), "not in October");
 
     set_clock(&mut h, &handle, NOVEMBER);
@@ -103,17 +93,14 @@ fn the_city_is_reminded_of_next_years_calendar_from_november() {
     handle
         .call(|n| n.set_calendar_year(2027, YearRule::default()))
         .unwrap();
-    h.state_mut().push_command(Command::Refresh);
-    settle(&mut h);
+    push_settled(&mut h, Command::Refresh);
     assert!(!shows(&h, REMINDER), "2027 is covered");
 }
 
 #[test]
 fn a_township_is_not_reminded() {
-    let dir = tempfile::tempdir().unwrap();
-    let (_city, township) = city_and_township(dir.path(), NOVEMBER);
+    let (_dir, _city, township) = city_and_township(NOVEMBER);
     assert!(!township.calendar().covers(2027));
-    let (handle, _) = NodeHandle::spawn(township).unwrap();
-    let h = window(&[("站点", &handle)]);
+    let (_handle, h) = node_window(township, "站点");
     assert!(!shows(&h, REMINDER), "only the city edits the calendar");
 }

@@ -5,8 +5,8 @@
 use crate::window_kit::*;
 use eframe::egui;
 use egui_kittest::kittest::Queryable as _;
+use yizhan_node::Clock;
 use yizhan_node::case::Action;
-use yizhan_node::{Clock, NewCase, NodeHandle};
 
 /// Thirty days after [`NOW`]: a case of ten promised working days accepted at `NOW` is late.
 const LATER: i64 = NOW + 30 * 24 * 3_600_000;
@@ -16,13 +16,7 @@ fn the_overdue_list_counts_working_days_late_and_opens_the_case() {
     let dir = tempfile::tempdir().unwrap();
     let mut node = city(dir.path(), NOW);
     // 企业注销登记: ten promised working days.
-    let case = node
-        .new_case(&NewCase {
-            item_code: "CT-003".into(),
-            applicant_name: "王秀英".into(),
-            ..NewCase::default()
-        })
-        .unwrap();
+    let case = take_in(&mut node, "CT-003", "王秀英");
     node.act(&case.doc.id, &Action::Accept, "窗口").unwrap();
     let due = node
         .case(&case.doc.id)
@@ -33,8 +27,7 @@ fn the_overdue_list_counts_working_days_late_and_opens_the_case() {
     node.set_clock(Clock::Fixed(LATER));
     let late = node.calendar().working_days_between(due, node.today());
     assert!(late > 0, "the case is late on {}", node.today());
-    let (handle, _) = NodeHandle::spawn(node).unwrap();
-    let mut h = window(&[("测试市政务服务中心", &handle)]);
+    let (_handle, mut h) = node_window(node, "测试市政务服务中心");
     click(&mut h, "统计监察");
     assert!(shows(&h, "逾期（工作日）"), "the days-overdue column");
     assert!(late > 1, "more than the count tiles' 1: {late}");
@@ -63,13 +56,7 @@ fn the_department_table_gives_on_time_rate_days_and_satisfaction() {
     let dir = tempfile::tempdir().unwrap();
     let mut node = city(dir.path(), NOW);
     // 个体工商户设立登记: three departments sign off in parallel, promised in 2 working days.
-    let case = node
-        .new_case(&NewCase {
-            item_code: "CT-002".into(),
-            applicant_name: "李建国".into(),
-            ..NewCase::default()
-        })
-        .unwrap();
+    let case = take_in(&mut node, "CT-002", "李建国");
     let id = case.doc.id;
     node.act(&id, &Action::Accept, "窗口").unwrap();
     node.set_clock(Clock::Fixed(NOW + DAY));
@@ -87,8 +74,7 @@ fn the_department_table_gives_on_time_rate_days_and_satisfaction() {
         "",
     )
     .unwrap();
-    let (handle, _) = NodeHandle::spawn(node).unwrap();
-    let mut h = window(&[("测试市政务服务中心", &handle)]);
+    let (_handle, mut h) = node_window(node, "测试市政务服务中心");
     click(&mut h, "统计监察");
     click(&mut h, "按部门");
     let csv = dir.path().join("depts.csv");
@@ -130,8 +116,7 @@ fn the_department_table_gives_on_time_rate_days_and_satisfaction() {
 fn the_calendar_writes_the_picked_day_into_the_date_field() {
     let dir = tempfile::tempdir().unwrap();
     let node = city(dir.path(), NOW);
-    let (handle, _) = NodeHandle::spawn(node).unwrap();
-    let mut h = window(&[("测试市政务服务中心", &handle)]);
+    let (_handle, mut h) = node_window(node, "测试市政务服务中心");
     click(&mut h, "统计监察");
     let calendars: Vec<_> = h
         .query_all_by_role_and_label(egui::accesskit::Role::Button, "日历")

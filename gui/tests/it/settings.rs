@@ -70,8 +70,7 @@ fn open_settings_tab(h: &mut Harness<'_, App>, tab: &str) {
 #[test]
 fn a_clerk_changes_adds_retires_and_cannot_delete_catalog_items() {
     let dir = tempfile::tempdir().unwrap();
-    let (handle, _) = NodeHandle::spawn(city(dir.path(), NOW)).unwrap();
-    let mut h = window(&[("测试市政务服务中心", &handle)]);
+    let (handle, mut h) = node_window(city(dir.path(), NOW), "测试市政务服务中心");
     open_settings_tab(&mut h, "事项清单");
 
     // Change an item: a promised limit above the legal one is refused as typed, naming the
@@ -139,8 +138,7 @@ fn a_clerk_changes_adds_retires_and_cannot_delete_catalog_items() {
             })
         })
         .unwrap();
-    h.state_mut().push_command(Command::Refresh);
-    settle(&mut h);
+    push_settled(&mut h, Command::Refresh);
     assert!(!enabled(&h, "删除事项"));
     assert!(shows(&h, "已有办件使用，不能删除"));
     // Sent anyway (a stale window), the node refuses, in Chinese.
@@ -171,8 +169,7 @@ fn a_clerk_changes_adds_retires_and_cannot_delete_catalog_items() {
 #[test]
 fn a_clerk_adds_holidays_and_make_up_days_and_sees_due_dates_move() {
     let dir = tempfile::tempdir().unwrap();
-    let (handle, _) = NodeHandle::spawn(city(dir.path(), NOW)).unwrap();
-    let mut h = window(&[("测试市政务服务中心", &handle)]);
+    let (handle, mut h) = node_window(city(dir.path(), NOW), "测试市政务服务中心");
     open_settings_tab(&mut h, "工作日历");
 
     // Four working days from Monday 2026-03-02 end on Friday 03-06.
@@ -249,10 +246,8 @@ fn a_clerk_adds_holidays_and_make_up_days_and_sees_due_dates_move() {
 
 #[test]
 fn a_township_sees_the_catalog_read_only_and_the_node_refuses_its_edits_in_chinese() {
-    let dir = tempfile::tempdir().unwrap();
-    let (_city, town) = city_and_township(dir.path(), NOW);
-    let (handle, _) = NodeHandle::spawn(town).unwrap();
-    let mut h = window(&[("北格镇便民服务中心", &handle)]);
+    let (_dir, _city, town) = city_and_township(NOW);
+    let (_handle, mut h) = node_window(town, "北格镇便民服务中心");
     open_settings_tab(&mut h, "事项清单");
     h.get_by_label("TS-001 城乡居民基本医疗保险参保登记")
         .click();
@@ -280,10 +275,8 @@ fn a_township_sees_the_catalog_read_only_and_the_node_refuses_its_edits_in_chine
 #[test]
 fn the_city_edits_the_notice_templates_and_a_township_only_reads_them() {
     use yizhan_node::notice::NoticeKind;
-    let dir = tempfile::tempdir().unwrap();
-    let (city, town) = city_and_township(dir.path(), NOW);
-    let (handle, _) = NodeHandle::spawn(city).unwrap();
-    let mut h = window(&[("测试市政务服务中心", &handle)]);
+    let (_dir, city, town) = city_and_township(NOW);
+    let (handle, mut h) = node_window(city, "测试市政务服务中心");
     open_settings_tab(&mut h, "短信模板");
     assert!(shows(&h, "临期预警"));
     assert!(!enabled(&h, "保存 办结"), "nothing to save before a change");
@@ -315,8 +308,7 @@ fn the_city_edits_the_notice_templates_and_a_township_only_reads_them() {
     press(&mut h, "恢复默认 办结");
     assert_eq!(text(&handle), NoticeKind::Completed.default_template());
 
-    let (town, _) = NodeHandle::spawn(town).unwrap();
-    let mut h = window(&[("北格镇便民服务中心", &town)]);
+    let (_town, mut h) = node_window(town, "北格镇便民服务中心");
     open_settings_tab(&mut h, "短信模板");
     assert!(shows(&h, "短信内容由市政务服务中心统一设置"));
     assert!(button(&h, "保存 办结").is_none());
@@ -328,8 +320,7 @@ fn the_city_edits_the_notice_templates_and_a_township_only_reads_them() {
 #[test]
 fn the_sync_settings_address_fields_are_wide_enough_to_read() {
     let dir = tempfile::tempdir().unwrap();
-    let (handle, _) = NodeHandle::spawn(city(dir.path(), NOW)).unwrap();
-    let mut h = window(&[("测试市政务服务中心", &handle)]);
+    let (_handle, mut h) = node_window(city(dir.path(), NOW), "测试市政务服务中心");
     open_settings_tab(&mut h, "常规");
     for label in [
         "监听地址",

@@ -42,21 +42,10 @@ fn village_to_township(c: &County) {
         .unwrap();
 }
 
-/// The window over the village and the township.
-fn county_window(c: &County) -> Harness<'static, App> {
-    window(&[
-        ("北格村便民服务站", &c.village),
-        ("北格镇便民服务中心", &c.township),
-    ])
-}
-
 /// Takes in a delegated TS-006 case at the village through the intake screen; returns its number.
 fn intake_at_village(h: &mut Harness<'_, App>) -> String {
-    click(h, "收件登记");
     // Pinyin initials of 农村宅基地… find the item.
-    type_into(h, "查找事项", "ncz");
-    h.get_by_label_contains("TS-006").click();
-    settle(h);
+    pick_item(h, "ncz", "TS-006");
     type_into(h, "申请人姓名", "张三");
     type_into(h, "身份证号", "11010519491231002X");
     // At a village 代办 is ticked already (issue #13).
@@ -79,8 +68,7 @@ fn intake_at_village(h: &mut Harness<'_, App>) -> String {
 
 #[test]
 fn a_delegated_case_from_village_intake_to_the_follow_up_of_a_bad_rating() {
-    let c = county();
-    let mut h = county_window(&c);
+    let (c, mut h) = county_with_window(false);
     let number = intake_at_village(&mut h);
     assert_eq!(status(&h), Status::Submitted);
 
@@ -121,8 +109,7 @@ fn a_delegated_case_from_village_intake_to_the_follow_up_of_a_bad_rating() {
 
     // The township receives the case and finds it in its list.
     village_to_township(&c);
-    h.state_mut().push_command(Command::SwitchStation(1));
-    settle(&mut h);
+    push_settled(&mut h, Command::SwitchStation(1));
     click(&mut h, "办件");
     assert!(
         h.state().listed_rows().iter().any(|r| r.number == number),
@@ -188,8 +175,7 @@ fn a_delegated_case_from_village_intake_to_the_follow_up_of_a_bad_rating() {
 
 #[test]
 fn the_steps_the_tier_does_not_allow_are_refused_with_the_nodes_reason() {
-    let c = county();
-    let mut h = county_window(&c);
+    let (_county, mut h) = county_with_window(false);
     let number = intake_at_village(&mut h);
 
     // Nothing that decides a township item is offered at the village (asking for missing
@@ -237,17 +223,14 @@ fn the_steps_the_tier_does_not_allow_are_refused_with_the_nodes_reason() {
     assert!(h.state().action_checks()["forward"].is_err());
 
     // The township has not received it yet (no sync): opening it there fails plainly.
-    h.state_mut().push_command(Command::SwitchStation(1));
-    settle(&mut h);
-    h.state_mut().push_command(Command::OpenCase(number));
-    settle(&mut h);
+    push_settled(&mut h, Command::SwitchStation(1));
+    push_settled(&mut h, Command::OpenCase(number));
     assert!(h.query_by_label_contains("未执行").is_some());
 }
 
 #[test]
 fn chinese_by_default_and_english_on_request() {
-    let c = county();
-    let mut h = county_window(&c);
+    let (_county, mut h) = county_with_window(false);
     assert_eq!(h.state().lang(), yizhan::app::Lang::Zh);
     assert!(h.query_by_label("收件登记").is_some());
     click(&mut h, "English");
@@ -260,15 +243,13 @@ fn chinese_by_default_and_english_on_request() {
 
 #[test]
 fn the_window_opens_on_the_inbox_and_a_case_number_can_be_copied() {
-    let c = county();
-    let mut h = county_window(&c);
+    let (c, mut h) = county_with_window(false);
     assert_eq!(h.state().screen(), yizhan::app::Screen::Inbox);
     let number = intake_at_village(&mut h);
     press(&mut h, "转办");
     press(&mut h, "确认转办");
     village_to_township(&c);
-    h.state_mut().push_command(Command::SwitchStation(1));
-    settle(&mut h);
+    push_settled(&mut h, Command::SwitchStation(1));
     // The township's inbox: the case arrived and waits for acceptance; the top bar counts it.
     click(&mut h, "待办 1");
     assert!(h.query_by_label("新到待受理（1）").is_some());
@@ -355,10 +336,7 @@ fn a_case_taken_in_at_the_window_reaches_the_city_by_the_windows_own_sync() {
     );
 
     // Intake at the township's window.
-    click(&mut h, "收件登记");
-    type_into(&mut h, "查找事项", "ncz");
-    h.get_by_label_contains(ITEM).click();
-    settle(&mut h);
+    pick_item(&mut h, "ncz", ITEM);
     type_into(&mut h, "申请人姓名", "王秀英");
     press(&mut h, "登记办件");
     let number = h
@@ -397,7 +375,7 @@ fn a_clock_two_days_fast_is_shown_as_a_warning() {
         .call(|n| n.member(&n.identity().node_id.clone()).cloned())
         .unwrap();
     let town = cert.body.node_id.clone();
-    let mut h = county_window(&c);
+    let mut h = county_window(&c, false);
     assert!(!shows(&h, "本机时钟"), "no warning before a measurement");
     const DAY: i64 = 86_400_000;
     let measured = c
@@ -408,8 +386,7 @@ fn a_clock_two_days_fast_is_shown_as_a_warning() {
         })
         .unwrap();
     assert!(measured);
-    h.state_mut().push_command(Command::Refresh);
-    settle(&mut h);
+    push_settled(&mut h, Command::Refresh);
     assert!(
         shows(&h, "本机时钟比市中心快2天0小时0分"),
         "the village's window warns of its clock"

@@ -10,14 +10,6 @@ use yizhan::app::{App, Command, Screen};
 use yizhan_node::case::Status;
 use yizhan_node::case::fold::Decision;
 
-/// The window on the township (the village is there too, second).
-fn township_window(c: &County) -> Harness<'static, App> {
-    window(&[
-        ("北格镇便民服务中心", &c.township),
-        ("北格村便民服务站", &c.village),
-    ])
-}
-
 fn materials() -> Vec<String> {
     yizhan_node::catalog::Catalog::default_catalog()
         .get(ITEM)
@@ -30,8 +22,7 @@ fn materials() -> Vec<String> {
 /// materials ticked; returns its number.
 fn intake(h: &mut Harness<'_, App>, name: &str, received: usize) -> String {
     // (The open case's timeline says 收件登记 too.)
-    h.state_mut().push_command(Command::Show(Screen::Intake));
-    settle(h);
+    push_settled(h, Command::Show(Screen::Intake));
     type_into(h, "查找事项", "ncz");
     h.get_by_label_contains(ITEM).click();
     settle(h);
@@ -50,8 +41,7 @@ fn intake(h: &mut Harness<'_, App>, name: &str, received: usize) -> String {
 
 #[test]
 fn decisions_confirm_and_approval_rows_stay_under_the_pointer() {
-    let c = county();
-    let mut h = township_window(&c);
+    let (_county, mut h) = county_with_window(true);
     let all = materials().len();
     intake(&mut h, "王秀英", all);
     // Everything was received: 受理 asks nothing.
@@ -99,8 +89,7 @@ fn decisions_confirm_and_approval_rows_stay_under_the_pointer() {
 
 #[test]
 fn sections_start_closed_on_each_case_and_after_a_save() {
-    let c = county();
-    let mut h = township_window(&c);
+    let (_county, mut h) = county_with_window(true);
     let first = intake(&mut h, "王秀英", 1);
     h.get_by_label("视频咨询…").click();
     settle(&mut h);
@@ -124,15 +113,13 @@ fn sections_start_closed_on_each_case_and_after_a_save() {
     intake(&mut h, "李四", 1);
     assert!(h.query_by_label("承诺补齐日期").is_none());
     assert!(h.query_by_label("咨询纪要").is_none());
-    h.state_mut().push_command(Command::OpenCase(first));
-    settle(&mut h);
+    push_settled(&mut h, Command::OpenCase(first));
     assert!(h.query_by_label("咨询纪要").is_none());
 }
 
 #[test]
 fn the_notice_starts_from_what_is_missing_and_the_detail_says_where_each_material_stands() {
-    let c = county();
-    let mut h = township_window(&c);
+    let (_county, mut h) = county_with_window(true);
     let m = materials();
     intake(&mut h, "王秀英", 2);
     let view = h.state().open_case().unwrap();
@@ -158,8 +145,7 @@ fn the_notice_starts_from_what_is_missing_and_the_detail_says_where_each_materia
 
 #[test]
 fn accepting_with_materials_missing_offers_gaps_which_are_supplied_before_granting() {
-    let c = county();
-    let mut h = township_window(&c);
+    let (_county, mut h) = county_with_window(true);
     let m = materials();
     intake(&mut h, "王秀英", 4);
     press(&mut h, "受理");
@@ -208,10 +194,7 @@ fn accepting_with_materials_missing_offers_gaps_which_are_supplied_before_granti
 fn intake_at_a_village_sends_the_case_up_in_one_step() {
     let c = county();
     let mut h = window(&[("北格村便民服务站", &c.village)]);
-    click(&mut h, "收件登记");
-    type_into(&mut h, "查找事项", "ncz");
-    h.get_by_label_contains(ITEM).click();
-    settle(&mut h);
+    pick_item(&mut h, "ncz", ITEM);
     type_into(&mut h, "申请人姓名", "张三");
     // 代办 is ticked by default at a village; the main action is 登记并上报.
     assert!(h.query_by_label("已收委托书").is_some());
@@ -227,10 +210,7 @@ fn intake_at_a_village_sends_the_case_up_in_one_step() {
 fn the_letter_of_entrustment_is_one_material_not_a_second_checkbox() {
     let c = county();
     let mut h = window(&[("北格村便民服务站", &c.village)]);
-    click(&mut h, "收件登记");
-    type_into(&mut h, "查找事项", "CT-001");
-    h.get_by_label_contains("CT-001").click();
-    settle(&mut h);
+    pick_item(&mut h, "CT-001", "CT-001");
     type_into(&mut h, "申请人姓名", "张三");
     // CT-001 lists 委托书 among its materials: no separate checkbox.
     assert!(h.query_by_label("已收委托书").is_none());
@@ -245,12 +225,8 @@ fn the_letter_of_entrustment_is_one_material_not_a_second_checkbox() {
 /// Issue #13: the ID error says the number is invalid, not what its last character should be.
 #[test]
 fn the_id_error_does_not_reveal_the_check_digit() {
-    let c = county();
-    let mut h = township_window(&c);
-    click(&mut h, "收件登记");
-    type_into(&mut h, "查找事项", "ncz");
-    h.get_by_label_contains(ITEM).click();
-    settle(&mut h);
+    let (_county, mut h) = county_with_window(true);
+    pick_item(&mut h, "ncz", ITEM);
     type_into(&mut h, "身份证号", "110105194912310021");
     assert!(shows(&h, "身份证号无效"));
     assert!(!shows(&h, "应为"));
@@ -261,10 +237,8 @@ fn the_id_error_does_not_reveal_the_check_digit() {
 /// Issue #13: the yellow-light rule is said in words, with an example for the value shown.
 #[test]
 fn the_yellow_light_rule_is_said_in_words_with_an_example() {
-    let c = county();
-    let mut h = township_window(&c);
-    h.state_mut().push_command(Command::Show(Screen::Settings));
-    settle(&mut h);
+    let (_county, mut h) = county_with_window(true);
+    push_settled(&mut h, Command::Show(Screen::Settings));
     assert!(shows(
         &h,
         "例：承诺 10 个工作日、阈值 25% → 剩 3 个工作日时亮黄灯"

@@ -7,10 +7,10 @@ use egui_kittest::Harness;
 use egui_kittest::kittest::Queryable as _;
 use std::path::Path;
 use std::time::{Duration, Instant};
-use yizhan::app::{App, AppInit, Shell, StationSlot};
+use yizhan::app::{App, AppInit, Command, Shell, StationSlot};
 use yizhan_node::case::Status;
 use yizhan_node::network::Station;
-use yizhan_node::{Clock, InitParams, Node, NodeHandle};
+use yizhan_node::{CaseView, Clock, InitParams, NewCase, Node, NodeHandle};
 
 /// 2026-03-02T09:00:00+08:00, a Monday.
 pub const NOW: i64 = 1_772_413_200_000;
@@ -22,6 +22,16 @@ pub fn city(dir: &Path, now: i64) -> Node {
         Clock::Fixed(now),
         &InitParams::new("测试市", "C", "测试市政务服务中心"),
     )
+    .unwrap()
+}
+
+/// A case of `item` taken in at `node` for `applicant`, with nothing else filled in.
+pub fn take_in(node: &mut Node, item: &str, applicant: &str) -> CaseView {
+    node.new_case(&NewCase {
+        item_code: item.into(),
+        applicant_name: applicant.into(),
+        ..NewCase::default()
+    })
     .unwrap()
 }
 
@@ -39,16 +49,18 @@ pub fn join(city: &mut Node, st: Station, dir: &Path) -> Node {
     city.enrol_here(st, dir, Clock::Fixed(NOW)).unwrap()
 }
 
-/// A city (as [`city`]) with its township `T` (北格镇便民服务中心) enrolled in `dir/township`,
-/// both on the fixed clock `now`.
-pub fn city_and_township(dir: &Path, now: i64) -> (Node, Node) {
+/// A city (as [`city`]) with its township `T` (北格镇便民服务中心) enrolled, both on the fixed
+/// clock `now`, in a new temporary directory that lives as long as the first value.
+pub fn city_and_township(now: i64) -> (tempfile::TempDir, Node, Node) {
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path();
     let mut city = city(dir, now);
     let st = station("T", "北格镇便民服务中心", "township", "C");
     city.add_station(st.clone()).unwrap();
     let township = city
         .enrol_here(st, &dir.join("township"), Clock::Fixed(now))
         .unwrap();
-    (city, township)
+    (tmp, city, township)
 }
 
 /// A window over these stations (label, store thread), settled.
@@ -68,6 +80,14 @@ pub fn window(stations: &[(&str, &NodeHandle)]) -> Harness<'static, App> {
 }
 
 /// A window of `size` showing `app`, settled.
+/// `node` on its store thread, shown alone in a window whose station switcher calls it `name`.
+/// The handle is for the test to read the node behind the window's back.
+pub fn node_window(node: Node, name: &str) -> (NodeHandle, Harness<'static, App>) {
+    let (handle, _) = NodeHandle::spawn(node).unwrap();
+    let h = window(&[(name, &handle)]);
+    (handle, h)
+}
+
 pub fn harness(app: App, size: egui::Vec2) -> Harness<'static, App> {
     let mut builder = Harness::builder().with_size(size);
     if yizhan::app::fonts::find_cjk_font().is_none() {
@@ -96,6 +116,25 @@ pub struct County {
     pub village: NodeHandle,
     pub township: NodeHandle,
     pub village_id: String,
+}
+
+/// The window over the county's village and township, the township shown first when
+/// `township_first` (the village otherwise).
+pub fn county_window(c: &County, township_first: bool) -> Harness<'static, App> {
+    let village = ("北格村便民服务站", &c.village);
+    let township = ("北格镇便民服务中心", &c.township);
+    window(&if township_first {
+        [township, village]
+    } else {
+        [village, township]
+    })
+}
+
+/// A new [`county`] with [`county_window`] over it.
+pub fn county_with_window(township_first: bool) -> (County, Harness<'static, App>) {
+    let c = county();
+    let h = county_window(&c, township_first);
+    (c, h)
 }
 
 /// A city (C), a township (T) and a village under it (V); the village joins first so that the
@@ -189,6 +228,21 @@ pub fn press<S: Busy>(h: &mut Harness<'_, S>, label: &str) {
     button(h, label)
         .unwrap_or_else(|| panic!("no button {label}"))
         .click();
+    settle(h);
+}
+
+/// Opens the intake screen (收件登记) and picks the item that typing `search` finds, the one whose
+/// row names `item`.
+pub fn pick_item(h: &mut Harness<'_, App>, search: &str, item: &str) {
+    click(h, "收件登记");
+    type_into(h, "查找事项", search);
+    h.get_by_label_contains(item).click();
+    settle(h);
+}
+
+/// Pushes `command` as the screens would and lets the window settle.
+pub fn push_settled(h: &mut Harness<'_, App>, command: Command) {
+    h.state_mut().push_command(command);
     settle(h);
 }
 

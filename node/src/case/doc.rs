@@ -93,6 +93,18 @@ pub struct Applicant {
     pub address: String,
 }
 
+impl Applicant {
+    /// An applicant known by name only: ID number, phone and address left empty.
+    pub fn named(name: impl Into<String>) -> Applicant {
+        Applicant {
+            name: name.into(),
+            id_number: String::new(),
+            phone: String::new(),
+            address: String::new(),
+        }
+    }
+}
+
 /// The proxy agent's handling on a villager's behalf (代办).
 #[derive(Debug, Clone, PartialEq, Eq, Hydrate, Reconcile)]
 pub struct Delegation {
@@ -150,6 +162,37 @@ pub struct Event {
 }
 
 impl CaseDoc {
+    /// A case just taken in: no event yet, and none of the intake's optional records (delegation,
+    /// intake account and operator, notice sender, materials received), which callers that have
+    /// them set with struct update syntax. One constructor keeps the tests, the in-memory replica
+    /// and the generator in step when a field is added.
+    pub fn new(
+        id: String,
+        number: String,
+        created_at: i64,
+        origin: &str,
+        origin_node: &str,
+        item: ItemSnapshot,
+        applicant: Applicant,
+    ) -> CaseDoc {
+        CaseDoc {
+            schema: CASE_SCHEMA.into(),
+            id,
+            number,
+            created_at,
+            origin: origin.into(),
+            origin_node: origin_node.into(),
+            item,
+            applicant,
+            delegation: None,
+            intake_by: None,
+            intake_operator: None,
+            notices_by: None,
+            received: None,
+            events: Vec::new(),
+        }
+    }
+
     /// Events in fold order: by `(order, id)`.
     pub fn ordered_events(&self) -> Vec<&Event> {
         let mut events: Vec<&Event> = self.events.iter().collect();
@@ -282,14 +325,13 @@ mod tests {
     const T0: i64 = 1_772_413_200_000;
 
     fn case_at(origin: &str) -> CaseDoc {
-        CaseDoc {
-            schema: CASE_SCHEMA.to_string(),
-            id: "c1".into(),
-            number: "T01-1-000001".into(),
-            created_at: T0,
-            origin: origin.into(),
-            origin_node: "n-township".into(),
-            item: ItemSnapshot {
+        CaseDoc::new(
+            "c1".into(),
+            "T01-1-000001".into(),
+            T0,
+            origin,
+            "n-township",
+            ItemSnapshot {
                 code: "I1".into(),
                 name: "事项".into(),
                 kind: CaseKind::Promised,
@@ -299,19 +341,8 @@ mod tests {
                 materials: vec![],
                 departments: vec![],
             },
-            applicant: Applicant {
-                name: "张三".into(),
-                id_number: String::new(),
-                phone: String::new(),
-                address: String::new(),
-            },
-            delegation: None,
-            intake_by: None,
-            intake_operator: None,
-            notices_by: None,
-            received: None,
-            events: vec![],
-        }
+            Applicant::named("张三"),
+        )
     }
 
     fn push(doc: &mut CaseDoc, action: &Action, id: &str, now: i64, station: &str) -> i64 {

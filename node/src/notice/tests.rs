@@ -124,14 +124,7 @@ fn a_village_without_a_sender_names_its_townships_first_node_and_everyone_else_i
     assert_eq!(pick(&r, "V", "v1", false), "t1");
     assert_eq!(pick(&r, "T", "t2", false), "t2");
     assert_eq!(pick(&r, "C", "c1", false), "c1");
-    r.revoked.insert(
-        "t1".into(),
-        crate::network::Revocation {
-            by: "c1".into(),
-            at: 0,
-            reason: "lost".into(),
-        },
-    );
+    revoke_t1(&mut r);
     assert_eq!(
         pick(&r, "V", "v1", false),
         "t2",
@@ -174,35 +167,46 @@ fn queued_outbox(created_at: i64) -> Connection {
 fn doc() -> CaseDoc {
     use crate::case::doc::{Applicant, ItemSnapshot};
     CaseDoc {
-        schema: crate::case::doc::CASE_SCHEMA.into(),
-        id: "case-1".into(),
-        number: "V-260302-1-001".into(),
-        created_at: 0,
-        origin: "V".into(),
-        origin_node: "v1".into(),
-        item: ItemSnapshot {
-            code: "X".into(),
-            name: "居住证办理".into(),
-            kind: crate::catalog::CaseKind::Promised,
-            legal_days: 20,
-            promised_days: 10,
-            tier: crate::station::Tier::Township,
-            materials: vec![],
-            departments: vec![],
-        },
-        applicant: Applicant {
-            name: "张三".into(),
-            id_number: String::new(),
-            phone: "13800138000".into(),
-            address: String::new(),
-        },
-        delegation: None,
-        intake_by: None,
-        intake_operator: None,
         notices_by: Some("t1".into()),
-        received: None,
-        events: vec![],
+        ..CaseDoc::new(
+            "case-1".into(),
+            "V-260302-1-001".into(),
+            0,
+            "V",
+            "v1",
+            ItemSnapshot {
+                code: "X".into(),
+                name: "居住证办理".into(),
+                kind: crate::catalog::CaseKind::Promised,
+                legal_days: 20,
+                promised_days: 10,
+                tier: crate::station::Tier::Township,
+                materials: vec![],
+                departments: vec![],
+            },
+            Applicant {
+                phone: "13800138000".into(),
+                ..Applicant::named("张三")
+            },
+        )
     }
+}
+
+/// Revokes the township's first node `t1`, as the city would when its laptop is lost.
+fn revoke_t1(r: &mut Roster) {
+    r.revoked.insert(
+        "t1".into(),
+        crate::network::Revocation {
+            by: "c1".into(),
+            at: 0,
+            reason: "lost".into(),
+        },
+    );
+}
+
+/// Records a delivery's outcome, which the tests expect to be accepted.
+fn outcome(conn: &Connection, id: &str, outcome: Outcome, at: i64) {
+    record_outcome(conn, id, &outcome, at).unwrap();
 }
 
 fn event(id: &str, kind: &str, fields: &[(&str, &str)], by: Option<&str>) -> Event {
@@ -282,13 +286,12 @@ fn a_claim_counts_the_attempt_before_sending_and_outcomes_end_sent_or_failed() {
         claim_due(&conn, at + 499, 10, 500).unwrap().is_empty(),
         "claimed: not due again yet"
     );
-    record_outcome(
+    outcome(
         &conn,
         &claimed[0].id,
-        &Outcome::Retry("HTTP 500".into()),
+        Outcome::Retry("HTTP 500".into()),
         at + 100,
-    )
-    .unwrap();
+    );
     let again = claim_due(&conn, at + 500, 10, 500).unwrap();
     assert_eq!(
         (again[0].attempts, again[0].next_at),
@@ -296,14 +299,13 @@ fn a_claim_counts_the_attempt_before_sending_and_outcomes_end_sent_or_failed() {
         "backoff doubled"
     );
     assert_eq!(again[0].last_error, "HTTP 500");
-    record_outcome(&conn, &again[0].id, &Outcome::Sent, at + 600).unwrap();
-    record_outcome(
+    outcome(&conn, &again[0].id, Outcome::Sent, at + 600);
+    outcome(
         &conn,
         &again[0].id,
-        &Outcome::Refused("late".into()),
+        Outcome::Refused("late".into()),
         at + 700,
-    )
-    .unwrap();
+    );
     let rows = for_case(&conn, "case-1").unwrap();
     assert_eq!(
         rows[0].state,
@@ -338,13 +340,12 @@ fn a_refused_notice_fails_with_its_reason_and_can_be_queued_again() {
     let conn = queued_outbox(0);
     let at = wall_ms() + 1_000;
     let n = claim_due(&conn, at, 10, 500).unwrap().remove(0);
-    record_outcome(
+    outcome(
         &conn,
         &n.id,
-        &Outcome::Refused("HTTP 401: bad key".into()),
+        Outcome::Refused("HTTP 401: bad key".into()),
         at,
-    )
-    .unwrap();
+    );
     let row = &list(&conn, Some(NoticeState::Failed), 10).unwrap()[0];
     assert_eq!(row.last_error, "HTTP 401: bad key");
     assert!(
@@ -374,13 +375,6 @@ fn a_villages_warnings_are_sent_by_its_townships_first_node_and_everyone_elses_b
     assert_eq!(pick(&r, "T").as_deref(), Some("t1"));
     assert_eq!(pick(&r, "C").as_deref(), Some("c1"));
     assert_eq!(pick(&r, "X"), None, "an unknown station has no warner");
-    r.revoked.insert(
-        "t1".into(),
-        crate::network::Revocation {
-            by: "c1".into(),
-            at: 0,
-            reason: "lost".into(),
-        },
-    );
+    revoke_t1(&mut r);
     assert_eq!(pick(&r, "V").as_deref(), Some("t2"));
 }

@@ -12,9 +12,43 @@ pub const MAGIC: &str = "yizhan-store";
 /// The schema version this build writes.
 pub const SCHEMA_VERSION: i64 = MIGRATIONS.len() as i64;
 
+// Statements that two migrations run word for word, written once. Like the migrations themselves
+// they never change: a store upgraded through them must end with the schema a new store is
+// created with. The case table's columns, which migration 5 also repeats, stay spelled out in
+// both: the two `CREATE TABLE` statements differ around them.
+
+/// The case index's list indexes of migration 1, made again by migration 5.
+macro_rules! case_list_indexes {
+    () => {
+        r#"    CREATE INDEX cases_number ON cases (number);
+    CREATE INDEX cases_created ON cases (created_at);
+    CREATE INDEX cases_township_created ON cases (township, created_at);
+    CREATE INDEX cases_village_created ON cases (village, created_at);
+    CREATE INDEX cases_holder_created ON cases (holder, created_at);
+    CREATE INDEX cases_status_created ON cases (status, created_at);
+    CREATE INDEX cases_item_created ON cases (item_code, created_at);
+"#
+    };
+}
+
+/// The statistics indexes of migration 3, made again by migration 5.
+macro_rules! case_stats_indexes {
+    () => {
+        r#"    CREATE INDEX cases_follow_up ON cases (township, village, item_code, follow_up_due)
+        WHERE follow_up_due IS NOT NULL;
+    CREATE INDEX cases_open_created ON cases (created_at, clock, due_on, yellow_on, legal_due_on, frozen_light)
+        WHERE clock IN (1, 2);
+    CREATE INDEX cases_township_status_created ON cases (township, status, created_at);
+    CREATE INDEX cases_village_status_created ON cases (village, status, created_at);
+    CREATE INDEX cases_holder_status_due ON cases (holder, status, due_on IS NULL, due_on, created_at);
+"#
+    };
+}
+
 const MIGRATIONS: &[&str] = &[
     // 1: documents, the change sequence and the case index.
-    r#"
+    concat!(
+        r#"
     CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT NOT NULL) WITHOUT ROWID;
     CREATE TABLE counters (name TEXT PRIMARY KEY, value INTEGER NOT NULL) WITHOUT ROWID;
     INSERT INTO counters (name, value) VALUES ('seq', 0);
@@ -64,14 +98,9 @@ const MIGRATIONS: &[&str] = &[
         follow_up_due  TEXT,
         consults       INTEGER NOT NULL
     );
-    CREATE INDEX cases_number ON cases (number);
-    CREATE INDEX cases_created ON cases (created_at);
-    CREATE INDEX cases_township_created ON cases (township, created_at);
-    CREATE INDEX cases_village_created ON cases (village, created_at);
-    CREATE INDEX cases_holder_created ON cases (holder, created_at);
-    CREATE INDEX cases_status_created ON cases (status, created_at);
-    CREATE INDEX cases_item_created ON cases (item_code, created_at);
-    CREATE INDEX cases_applicant ON cases (applicant_name);
+"#,
+        case_list_indexes!(),
+        r#"    CREATE INDEX cases_applicant ON cases (applicant_name);
     -- Cases under supervision (clock running or paused): few compared to all cases, and the only
     -- ones with a light, so light filters and light statistics read this small index.
     CREATE INDEX cases_open ON cases (township, village, item_code, clock, due_on, yellow_on, legal_due_on, frozen_light, created_at)
@@ -116,6 +145,7 @@ const MIGRATIONS: &[&str] = &[
         PRIMARY KEY (dept, township, decision)
     ) WITHOUT ROWID;
     "#,
+    ),
     // 2: membership certificates, peers and their sync progress, enrolment invitations.
     r#"
     CREATE TABLE certs (
@@ -146,16 +176,12 @@ const MIGRATIONS: &[&str] = &[
     ) WITHOUT ROWID;
     "#,
     // 3: indexes for statistics and lists at a million cases (bench-store).
-    r#"
+    concat!(
+        r#"
     DROP INDEX cases_follow_up;
-    CREATE INDEX cases_follow_up ON cases (township, village, item_code, follow_up_due)
-        WHERE follow_up_due IS NOT NULL;
-    CREATE INDEX cases_open_created ON cases (created_at, clock, due_on, yellow_on, legal_due_on, frozen_light)
-        WHERE clock IN (1, 2);
-    CREATE INDEX cases_township_status_created ON cases (township, status, created_at);
-    CREATE INDEX cases_village_status_created ON cases (village, status, created_at);
-    CREATE INDEX cases_holder_status_due ON cases (holder, status, due_on IS NULL, due_on, created_at);
-    "#,
+"#,
+        case_stats_indexes!(),
+    ),
     // 4: Automerge sync-protocol state per peer and document (only for documents whose histories
     // diverged; the rest sync by heads).
     r#"
@@ -178,7 +204,8 @@ const MIGRATIONS: &[&str] = &[
     // `search_sig` fingerprints the keys written for a row; 0 means none yet. The keys come from
     // the documents, so an upgraded store rebuilds its index once (`meta.reindex`, which
     // `Node::open` acts on); until then every list works and searches find nothing.
-    r#"
+    concat!(
+        r#"
     CREATE TABLE cases_v5 (
         row_id         INTEGER PRIMARY KEY,
         doc_id         TEXT NOT NULL UNIQUE,
@@ -214,24 +241,14 @@ const MIGRATIONS: &[&str] = &[
         SELECT rowid, doc_id, number, item_code, item_name, kind, status, outcome, conflict, origin, holder, township, village, applicant_name, delegated, created_at, updated_at, accepted_on, clock, due_on, yellow_on, legal_due_on, frozen_light, stopped_on, on_time, rating, follow_up_due, consults FROM cases;
     DROP TABLE cases;
     ALTER TABLE cases_v5 RENAME TO cases;
-    CREATE INDEX cases_number ON cases (number);
-    CREATE INDEX cases_created ON cases (created_at);
-    CREATE INDEX cases_township_created ON cases (township, created_at);
-    CREATE INDEX cases_village_created ON cases (village, created_at);
-    CREATE INDEX cases_holder_created ON cases (holder, created_at);
-    CREATE INDEX cases_status_created ON cases (status, created_at);
-    CREATE INDEX cases_item_created ON cases (item_code, created_at);
-    CREATE INDEX cases_open ON cases (township, village, item_code, clock, due_on, yellow_on, legal_due_on, frozen_light, created_at)
+"#,
+        case_list_indexes!(),
+        r#"    CREATE INDEX cases_open ON cases (township, village, item_code, clock, due_on, yellow_on, legal_due_on, frozen_light, created_at)
         WHERE clock IN (1, 2);
     CREATE INDEX cases_conflict ON cases (created_at) WHERE conflict = 1;
-    CREATE INDEX cases_follow_up ON cases (township, village, item_code, follow_up_due)
-        WHERE follow_up_due IS NOT NULL;
-    CREATE INDEX cases_open_created ON cases (created_at, clock, due_on, yellow_on, legal_due_on, frozen_light)
-        WHERE clock IN (1, 2);
-    CREATE INDEX cases_township_status_created ON cases (township, status, created_at);
-    CREATE INDEX cases_village_status_created ON cases (village, status, created_at);
-    CREATE INDEX cases_holder_status_due ON cases (holder, status, due_on IS NULL, due_on, created_at);
-
+"#,
+        case_stats_indexes!(),
+        r#"
     CREATE TABLE search_keys (
         term     INTEGER NOT NULL,
         created  INTEGER NOT NULL,
@@ -240,6 +257,7 @@ const MIGRATIONS: &[&str] = &[
     ) WITHOUT ROWID;
     INSERT OR REPLACE INTO meta (key, value) VALUES ('reindex', 'search keys (schema 5)');
     "#,
+    ),
     // 6: provisional due dates (counted into a year the calendar has no rule for). The columns
     // are derived from the documents, so existing rows are marked for a rebuild: `Node::open`
     // reindexes while `meta.reindex` is set.

@@ -3,10 +3,12 @@
 
 use chrono::NaiveDate;
 use std::path::Path;
-use yizhan_node::case::doc::{Applicant, CASE_SCHEMA, CaseDoc, ItemSnapshot};
+use yizhan_node::account::NewAccount;
+use yizhan_node::case::doc::{Applicant, CaseDoc, ItemSnapshot};
 use yizhan_node::catalog::{Catalog, ServiceItem};
 use yizhan_node::network::Station;
 use yizhan_node::query::CaseFilter;
+use yizhan_node::role::Role;
 use yizhan_node::{Clock, InitParams, NewCase, Node, NodeError};
 
 /// The city station every test network is created with.
@@ -37,6 +39,33 @@ pub fn ms(rfc3339: &str) -> i64 {
 }
 
 /// A new network in `dir` whose node is the city `C01`, with township `T01` and village `V01`.
+/// Adds an account with the tests' password, `pin-1234`; `dept` (a reviewer's department) and
+/// `phone` may be empty.
+pub fn add_account(node: &mut Node, login: &str, name: &str, role: Role, dept: &str, phone: &str) {
+    node.add_account(
+        &NewAccount {
+            login: login.into(),
+            name: name.into(),
+            role: Some(role),
+            dept: dept.into(),
+            phone: phone.into(),
+            ..NewAccount::default()
+        },
+        Some("pin-1234"),
+    )
+    .expect("an account");
+}
+
+/// [`init_city`] with its first administrator (`admin`, with `phone`) added and signed in, in a
+/// new temporary directory that lives as long as the first value.
+pub fn city_with_admin(clock: Clock, phone: &str) -> (tempfile::TempDir, Node) {
+    let dir = tempfile::tempdir().expect("a temporary directory");
+    let mut city = init_city(dir.path(), clock);
+    add_account(&mut city, "admin", "管理员", Role::Admin, "", phone);
+    city.sign_in("admin", "pin-1234").expect("sign in");
+    (dir, city)
+}
+
 pub fn init_city(dir: &Path, clock: Clock) -> Node {
     let mut node = Node::init(
         dir,
@@ -175,27 +204,15 @@ pub fn default_item(code: &str) -> ItemSnapshot {
 
 /// A fresh case document with no events.
 pub fn case_doc(id: &str, item: ItemSnapshot, origin: &str, created_at: i64) -> CaseDoc {
-    CaseDoc {
-        schema: CASE_SCHEMA.into(),
-        id: id.into(),
-        number: format!("{origin}-260302-1001"),
+    CaseDoc::new(
+        id.into(),
+        format!("{origin}-260302-1001"),
         created_at,
-        origin: origin.into(),
-        origin_node: "node-0".into(),
+        origin,
+        "node-0",
         item,
-        applicant: Applicant {
-            name: "王秀英".into(),
-            id_number: String::new(),
-            phone: String::new(),
-            address: String::new(),
-        },
-        delegation: None,
-        intake_by: None,
-        intake_operator: None,
-        notices_by: None,
-        received: None,
-        events: Vec::new(),
-    }
+        Applicant::named("王秀英"),
+    )
 }
 
 /// The reason of a `NotAllowed` error; panics on any other result.

@@ -1,26 +1,11 @@
 //! The ranking by operator and department (issue #12) on a small known workload: who decided
 //! what, on time or late, in how many working days, and how the applicants rated it.
 
-use crate::common::{init_city, morning, new_case_id};
+use crate::common::{add_account, city_with_admin, morning, new_case_id};
 use yizhan_node::Node;
-use yizhan_node::account::NewAccount;
 use yizhan_node::case::Action;
 use yizhan_node::query::RankBy;
 use yizhan_node::role::Role;
-
-fn add(node: &mut Node, login: &str, name: &str, role: Role, dept: &str) {
-    node.add_account(
-        &NewAccount {
-            login: login.into(),
-            name: name.into(),
-            role: Some(role),
-            dept: dept.into(),
-            ..NewAccount::default()
-        },
-        Some("pin-1234"),
-    )
-    .expect("a step of the known workload");
-}
 
 /// Takes in and accepts a case of `item` on `day` as `clerk`; returns its id.
 fn accepted(node: &mut Node, day: &str, clerk: &str, item: &str) -> String {
@@ -53,23 +38,20 @@ fn decide(node: &mut Node, day: &str, clerk: &str, id: &str, rating: u8) {
 
 #[test]
 fn the_ranking_gives_each_operator_their_on_time_rate_handling_days_and_satisfaction() {
-    let tmp = tempfile::tempdir().expect("a step of the known workload");
     // 2026-03-02 is a Monday; CT-001 is promised in 1 working day, CT-005 in 10.
-    let mut c = init_city(tmp.path(), morning("2026-03-02"));
-    add(&mut c, "admin", "管理员", Role::Admin, "");
-    c.sign_in("admin", "pin-1234")
-        .expect("a step of the known workload");
-    add(&mut c, "zhang", "张窗口", Role::Clerk, "");
-    add(&mut c, "wang", "王窗口", Role::Clerk, "");
-    add(
+    let (_dir, mut c) = city_with_admin(morning("2026-03-02"), "");
+    add_account(&mut c, "zhang", "张窗口", Role::Clerk, "", "");
+    add_account(&mut c, "wang", "王窗口", Role::Clerk, "", "");
+    add_account(
         &mut c,
         "scjg",
         "市场监管审核员",
         Role::Reviewer,
         "市场监管局",
+        "",
     );
-    add(&mut c, "sw", "税务审核员", Role::Reviewer, "税务局");
-    add(&mut c, "ga", "公安审核员", Role::Reviewer, "公安局");
+    add_account(&mut c, "sw", "税务审核员", Role::Reviewer, "税务局", "");
+    add_account(&mut c, "ga", "公安审核员", Role::Reviewer, "公安局", "");
 
     // 张: one case on time (decided the next working day, 1 day), one late (4 days for a
     // one-day promise); rated 1 and 4.

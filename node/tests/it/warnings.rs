@@ -3,35 +3,17 @@
 //! however often the sender's sweep runs — and nothing for people without a phone, disabled
 //! accounts, administrators or green cases.
 
-use crate::common::{CITY, init_city, morning, new_case_id};
-use yizhan_node::account::NewAccount;
+use crate::common::{CITY, add_account, city_with_admin, morning, new_case_id};
 use yizhan_node::case::Action;
 use yizhan_node::notice::{NoticeState, SenderConfig};
 use yizhan_node::role::Role;
 
-fn add(node: &mut yizhan_node::Node, login: &str, name: &str, role: Role, phone: &str) {
-    node.add_account(
-        &NewAccount {
-            login: login.into(),
-            name: name.into(),
-            phone: phone.into(),
-            role: Some(role),
-            ..NewAccount::default()
-        },
-        Some("pin-1234"),
-    )
-    .expect("an account");
-}
-
 #[test]
 fn a_case_turning_yellow_then_red_warns_each_clerk_with_a_phone_once_per_light() {
-    let dir = tempfile::tempdir().expect("a temporary directory");
-    let mut city = init_city(dir.path(), morning("2026-03-02"));
-    add(&mut city, "admin", "管理员", Role::Admin, "13900000000");
-    city.sign_in("admin", "pin-1234").expect("sign in");
-    add(&mut city, "wang", "王娜", Role::Clerk, "13911112222");
-    add(&mut city, "li", "李强", Role::Clerk, "");
-    add(&mut city, "zhao", "赵敏", Role::Clerk, "13933334444");
+    let (dir, mut city) = city_with_admin(morning("2026-03-02"), "13900000000");
+    add_account(&mut city, "wang", "王娜", Role::Clerk, "", "13911112222");
+    add_account(&mut city, "li", "李强", Role::Clerk, "", "");
+    add_account(&mut city, "zhao", "赵敏", Role::Clerk, "", "13933334444");
     city.disable_account(CITY, "zhao", "调岗").expect("disable");
     city.set_sender_config(&SenderConfig::Spool {
         dir: dir.path().join("spool").display().to_string(),
@@ -90,7 +72,7 @@ fn a_case_turning_yellow_then_red_warns_each_clerk_with_a_phone_once_per_light()
 
     // A clerk who joins while the case is red is told on the next sweep, of the red light only.
     city.sign_in("admin", "pin-1234").expect("sign in");
-    add(&mut city, "zhou", "周丽", Role::Clerk, "13955556666");
+    add_account(&mut city, "zhou", "周丽", Role::Clerk, "", "13955556666");
     assert_eq!(city.queue_light_warnings().expect("sweep"), 1);
     assert_eq!(city.queue_light_warnings().expect("sweep"), 0);
 }

@@ -159,13 +159,15 @@ pub(super) fn yizhan_bin() -> Result<PathBuf> {
     })
 }
 
+/// `yizhan --data <data> --json <args>`, to run or spawn.
+fn yizhan_json(yizhan: &Path, data: &Path, args: &[&str]) -> Command {
+    let mut cmd = Command::new(yizhan);
+    cmd.arg("--data").arg(data).arg("--json").args(args);
+    cmd
+}
+
 pub(super) fn yz(yizhan: &Path, data: &Path, args: &[&str]) -> Result<()> {
-    let out = Command::new(yizhan)
-        .arg("--data")
-        .arg(data)
-        .arg("--json")
-        .args(args)
-        .output()?;
+    let out = yizhan_json(yizhan, data, args).output()?;
     ensure!(
         out.status.success(),
         "yizhan {args:?}: {}",
@@ -188,12 +190,7 @@ pub(super) fn run_yizhan(
     cp(town, &t)?;
     let mut serve = net.spawn(
         0,
-        Command::new(&yizhan).arg("--data").arg(&c).args([
-            "--json",
-            "serve",
-            "--listen",
-            &net.listen(),
-        ]),
+        &yizhan_json(&yizhan, &c, &["serve", "--listen", &net.listen()]),
     )?;
     let result = (|| -> Result<Value> {
         let mut out = BufReader::new(serve.stdout.take().context("serve without stdout")?);
@@ -217,12 +214,7 @@ pub(super) fn run_yizhan(
         let started = Instant::now();
         let mut sync = net.spawn(
             1,
-            Command::new(&yizhan).arg("--data").arg(&t).args([
-                "--json",
-                "sync",
-                "--timeout",
-                &cap.to_string(),
-            ]),
+            &yizhan_json(&yizhan, &t, &["sync", "--timeout", &cap.to_string()]),
         )?;
         let mut sout = sync.stdout.take().context("sync without stdout")?;
         let reader = std::thread::spawn(move || {

@@ -560,6 +560,14 @@ mod tests {
         SocketAddr::from(([127, 0, 0, 1], 0))
     }
 
+    /// The next datagram `sock` receives into `buf` (its length and sender), within ten seconds.
+    async fn recv(sock: &UdpSocket, buf: &mut [u8]) -> (usize, SocketAddr) {
+        tokio::time::timeout(Duration::from_secs(10), sock.recv_from(buf))
+            .await
+            .unwrap()
+            .unwrap()
+    }
+
     /// A relay between two loopback sockets of this test, both sides learnt from their traffic
     /// except B, which is given.
     async fn relay_between(spec: LinkSpec, seed: u64) -> (Relay, UdpSocket, UdpSocket) {
@@ -671,19 +679,13 @@ mod tests {
         ctl.restore();
         a.send_to(b"after", to).await.unwrap();
         let mut buf = [0u8; 64];
-        let (n, from) = tokio::time::timeout(Duration::from_secs(10), b.recv_from(&mut buf))
-            .await
-            .unwrap()
-            .unwrap();
+        let (n, from) = recv(&b, &mut buf).await;
         // Nothing sent during the cut shows up: the first datagram B sees is the one after it.
         assert_eq!(&buf[..n], b"after");
         assert_eq!(from, relay.b_addr());
         // The reply goes back to wherever A's datagrams came from.
         b.send_to(b"reply", from).await.unwrap();
-        let (n, from) = tokio::time::timeout(Duration::from_secs(10), a.recv_from(&mut buf))
-            .await
-            .unwrap()
-            .unwrap();
+        let (n, from) = recv(&a, &mut buf).await;
         assert_eq!(&buf[..n], b"reply");
         assert_eq!(from, relay.a_addr());
     }
@@ -698,10 +700,7 @@ mod tests {
         for i in 0..5u32 {
             let started = Instant::now();
             a.send_to(&i.to_be_bytes(), relay.a_addr()).await.unwrap();
-            tokio::time::timeout(Duration::from_secs(10), b.recv_from(&mut buf))
-                .await
-                .unwrap()
-                .unwrap();
+            recv(&b, &mut buf).await;
             let took = started.elapsed();
             assert!(took >= Duration::from_millis(150), "took {took:?}");
         }

@@ -62,6 +62,17 @@ impl MemNetwork {
         self.roster.add_station(station(code, tier, parent))
     }
 
+    /// One new node of each station in `codes`, in order (see [`MemNetwork::replica`]).
+    pub fn replicas<const N: usize>(&mut self, codes: [&str; N]) -> Result<[MemReplica; N]> {
+        let mut nodes = Vec::with_capacity(N);
+        for code in codes {
+            nodes.push(self.replica(code)?);
+        }
+        Ok(nodes
+            .try_into()
+            .unwrap_or_else(|_| unreachable!("one node per code")))
+    }
+
     /// A new node of station `code` with a certificate chained to the root, holding no
     /// documents. It knows the stations added so far.
     pub fn replica(&mut self, code: &str) -> Result<MemReplica> {

@@ -122,14 +122,13 @@ impl MemReplica {
     pub fn new_case(&mut self) -> Result<String> {
         let at = self.tick();
         let id = format!("{}-{}", &self.node_id[..12], self.counter);
-        let case = CaseDoc {
-            schema: yizhan_node::case::doc::CASE_SCHEMA.into(),
-            id: id.clone(),
-            number: format!("{}-{}", self.station, self.counter),
-            created_at: at,
-            origin: self.station.clone(),
-            origin_node: self.node_id.clone(),
-            item: ItemSnapshot {
+        let case = CaseDoc::new(
+            id.clone(),
+            format!("{}-{}", self.station, self.counter),
+            at,
+            &self.station,
+            &self.node_id,
+            ItemSnapshot {
                 code: "TS-004".into(),
                 name: "测试事项".into(),
                 kind: yizhan_node::catalog::CaseKind::Promised,
@@ -139,19 +138,9 @@ impl MemReplica {
                 materials: vec!["身份证".into()],
                 departments: vec!["甲".into(), "乙".into()],
             },
-            applicant: Applicant {
-                name: format!("申请人{}", self.counter),
-                id_number: String::new(),
-                phone: String::new(),
-                address: String::new(),
-            },
-            delegation: None,
-            intake_by: None,
-            intake_operator: None,
-            notices_by: None,
-            received: None,
-            events: Vec::new(),
-        };
+            Applicant::named(format!("申请人{}", self.counter)),
+        );
+
         let mut am = Automerge::new();
         am.set_actor(self.actor.clone());
         write_case(&mut am, &case)?;

@@ -35,6 +35,14 @@ fn first_admin(node: &mut Node, login: &str) {
 }
 
 /// Adds an account with password `pin` at the node's station (as its signed-in administrator).
+/// Asserts that `login` cannot sign in at `node` with `password`.
+fn assert_sign_in_fails(node: &mut Node, login: &str, password: &str) {
+    assert!(matches!(
+        node.sign_in(login, password),
+        Err(NodeError::SignInFailed)
+    ));
+}
+
 fn add(node: &mut Node, login: &str, name: &str, role: Role, dept: &str) {
     node.add_account(&account(login, name, role, dept), Some("pin-1234"))
         .unwrap();
@@ -120,10 +128,7 @@ fn a_department_signs_off_only_by_its_own_reviewer() {
         c.act(&id, &Action::Note { text: "x".into() }, "某人"),
         Err(NodeError::SignInRequired)
     ));
-    assert!(matches!(
-        c.sign_in("scjg", "wrong"),
-        Err(NodeError::SignInFailed)
-    ));
+    assert_sign_in_fails(&mut c, "scjg", "wrong");
 }
 
 #[test]
@@ -182,10 +187,7 @@ fn an_offline_event_of_an_account_disabled_meanwhile_is_flagged_on_every_node() 
     }
     // The disabled agent is signed out at the village by the sync, and cannot sign in again.
     assert!(v.signed_in().is_none());
-    assert!(matches!(
-        v.sign_in("li", "pin-1234"),
-        Err(NodeError::SignInFailed)
-    ));
+    assert_sign_in_fails(&mut v, "li", "pin-1234");
 }
 
 #[test]

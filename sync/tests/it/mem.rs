@@ -24,9 +24,7 @@ fn sync(a: &mut MemReplica, b: &mut MemReplica) -> yizhan_sync::testing::Link {
 #[test]
 fn in_memory_replicas_converge_within_scope() {
     let mut net = county(1);
-    let mut c = net.replica("C").unwrap();
-    let mut t1 = net.replica("T1").unwrap();
-    let mut v1 = net.replica("V1").unwrap();
+    let [mut c, mut t1, mut v1] = net.replicas(["C", "T1", "V1"]).unwrap();
     let from_v1 = v1.new_case().unwrap();
     v1.act(&from_v1, &Action::Forward { to: "T1".into() })
         .unwrap();
@@ -76,9 +74,7 @@ fn in_memory_replicas_converge_within_scope() {
 #[test]
 fn received_changes_are_checked_for_scope_and_author_and_refused_whole() {
     let mut net = county(2);
-    let mut c = net.replica("C").unwrap();
-    let mut t1 = net.replica("T1").unwrap();
-    let mut t2 = net.replica("T2").unwrap();
+    let [mut c, mut t1, mut t2] = net.replicas(["C", "T1", "T2"]).unwrap();
     sync(&mut t1, &mut c);
     sync(&mut t2, &mut c);
     let at_t1 = t1.new_case().unwrap();
@@ -125,8 +121,7 @@ fn received_changes_are_checked_for_scope_and_author_and_refused_whole() {
 #[test]
 fn strangers_and_revoked_nodes_are_refused_at_hello() {
     let mut net = county(3);
-    let mut c = net.replica("C").unwrap();
-    let mut t1 = net.replica("T1").unwrap();
+    let [mut c, mut t1] = net.replicas(["C", "T1"]).unwrap();
     let mut stranger = MemNetwork::new(4).replica("C").unwrap();
     let e = Pair::one_shot(&mut stranger, &mut c)
         .unwrap()

@@ -6,6 +6,14 @@ use yizhan_node::Node;
 use yizhan_node::case::Action;
 use yizhan_sync::session::Session;
 
+/// A city and township T enrolled at it, in a temporary directory that lives as long as the
+/// first value.
+fn city_and_township() -> (tempfile::TempDir, Node, Node) {
+    let tmp = tempfile::tempdir().unwrap();
+    let (c, [t]) = network(tmp.path(), [("T", "township", "C")]);
+    (tmp, c, t)
+}
+
 fn new_case(node: &mut Node, item: &str, name: &str) -> String {
     common::new_case(node, item, name, false)
 }
@@ -149,8 +157,7 @@ fn an_unenrolled_node_is_refused_before_any_document_moves() {
 
 #[test]
 fn catch_up_sends_about_what_is_missing_and_resumes_from_the_watermark() {
-    let tmp = tempfile::tempdir().unwrap();
-    let (mut c, [mut t]) = network(tmp.path(), [("T", "township", "C")]);
+    let (_tmp, mut c, mut t) = city_and_township();
     sync(&mut t, &mut c);
     let mut lower_bound = 0usize;
     for i in 0..300 {
@@ -178,8 +185,7 @@ fn catch_up_sends_about_what_is_missing_and_resumes_from_the_watermark() {
 
 #[test]
 fn a_lost_watermark_is_repaired_with_a_bucket_summary_not_a_full_listing() {
-    let tmp = tempfile::tempdir().unwrap();
-    let (mut c, [mut t]) = network(tmp.path(), [("T", "township", "C")]);
+    let (_tmp, mut c, mut t) = city_and_township();
     take_in(&mut t, 1_500, "申请人");
     // First contact with 1,500 documents: the summary differs everywhere, the documents follow.
     let first = sync(&mut t, &mut c);
@@ -202,8 +208,7 @@ fn a_lost_watermark_is_repaired_with_a_bucket_summary_not_a_full_listing() {
 fn echoes_of_a_large_catch_up_are_not_offered_back() {
     // More documents than several `Have` pages (and than the old fixed limit of 10,000): the city's writes of the township's cases are
     // echoes, and the township's watermark of the city must move past all of them.
-    let tmp = tempfile::tempdir().unwrap();
-    let (mut c, [mut t]) = network(tmp.path(), [("T", "township", "C")]);
+    let (_tmp, mut c, mut t) = city_and_township();
     take_in(&mut t, 10_500, "申请人");
     sync(&mut t, &mut c);
     assert_eq!(c.count(&Default::default()).unwrap(), 10_500);
@@ -265,8 +270,7 @@ fn split_approvals_round() {
 /// every kind of exchange.
 #[test]
 fn sessions_count_their_round_trips_like_the_turns_of_an_exchange() {
-    let tmp = tempfile::tempdir().unwrap();
-    let (mut c, [mut t]) = network(tmp.path(), [("T", "township", "C")]);
+    let (tmp, mut c, mut t) = city_and_township();
     let mut seen = Vec::new();
     // First contact with nothing to move, a catch-up both ways, an idle reconnect, a first
     // contact large enough for a bucket summary.
@@ -306,8 +310,7 @@ fn sessions_count_their_round_trips_like_the_turns_of_an_exchange() {
 /// recomputed in the transaction that stored the calendar — shows the moved, final due date.
 #[test]
 fn a_calendar_year_added_at_the_city_moves_the_townships_due_dates() {
-    let tmp = tempfile::tempdir().unwrap();
-    let (mut c, [mut t]) = network(tmp.path(), [("T", "township", "C")]);
+    let (_tmp, mut c, mut t) = city_and_township();
     // Monday 2026-12-28, 09:00 China time.
     let monday = yizhan_node::Clock::Fixed(common::NOW + 301 * 86_400_000);
     c.set_clock(monday);

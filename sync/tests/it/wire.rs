@@ -16,8 +16,11 @@ use yizhan_sync::testing::{Pair, Side};
 use yizhan_sync::wire::{Codec, Packed};
 use yizhan_sync::{Denial, SyncError};
 
-/// A city and a township, each with cases the other lacks (the city's forwarded to the township).
-fn stores(root: &std::path::Path) -> (Node, Node) {
+/// A city and a township, each with cases the other lacks (the city's forwarded to the township),
+/// in a temporary directory that lives as long as the first value.
+fn stores() -> (tempfile::TempDir, Node, Node) {
+    let tmp = tempfile::tempdir().unwrap();
+    let root = tmp.path();
     let mut c = city(&root.join("c"));
     let mut t = enrol(&mut c, "T1", "township", &root.join("t"));
     take_in(&mut t, 30, "乡镇申请人");
@@ -26,7 +29,34 @@ fn stores(root: &std::path::Path) -> (Node, Node) {
         c.act(&id, &Action::Forward { to: "T1".into() }, "窗口")
             .unwrap();
     }
-    (c, t)
+    (tmp, c, t)
+}
+
+/// Asserts that the city and the township hold the same `n` documents.
+fn assert_same_documents(c: &mut Node, t: &mut Node, n: usize) {
+    assert_eq!(ids(c).len(), n);
+    assert_eq!(ids(t), ids(c));
+}
+
+/// A new session of each side: the township dialing, the city accepting.
+fn sessions(t: &Node, c: &Node) -> (Session, Session) {
+    (
+        Session::new(t, &c.identity().node_id),
+        Session::new(c, &t.identity().node_id),
+    )
+}
+
+/// The city's accepting session once it has taken the township's opening messages, the
+/// township speaking `version` when given (its own otherwise).
+fn greeted(t: &mut Node, c: &mut Node, version: Option<u32>) -> Session {
+    let (mut dialer, mut acceptor) = sessions(t, c);
+    if let Some(v) = version {
+        dialer = dialer.speaking(v);
+    }
+    for m in dialer.start(t).unwrap() {
+        acceptor.handle(c, m).unwrap();
+    }
+    acceptor
 }
 
 /// What crossed in one direction of a run: frames, whether any was packed, and the changes in
@@ -75,16 +105,11 @@ fn as_version_2_sends(bytes: &[u8]) -> bool {
 
 #[test]
 fn a_version_2_acceptor_refuses_version_3_and_a_redial_at_2_converges_with_its_frames() {
-    let tmp = tempfile::tempdir().unwrap();
-    let (mut c, mut t) = stores(tmp.path());
-    let (c_id, t_id) = (c.identity().node_id.clone(), t.identity().node_id.clone());
+    let (_tmp, mut c, mut t) = stores();
 
     // A version 2 node refuses any other version (as the code before issue #14 does).
-    let mut pair = Pair::open(
-        Session::new(&t, &c_id),
-        Session::new(&c, &t_id).speaking(2),
-        false,
-    );
+    let (dialer, acceptor) = sessions(&t, &c);
+    let mut pair = Pair::open(dialer, acceptor.speaking(2), false);
     pair.start(&mut t).unwrap();
     let refused = pair.run(&mut t, &mut c).unwrap_err();
     assert!(
@@ -94,11 +119,8 @@ fn a_version_2_acceptor_refuses_version_3_and_a_redial_at_2_converges_with_its_f
 
     // The dialer's second try speaks version 2: nothing packed either way, and every change it
     // sends is in the form version 2 sends.
-    let mut pair = Pair::open(
-        Session::new(&t, &c_id).speaking(2),
-        Session::new(&c, &t_id).speaking(2),
-        false,
-    );
+    let (dialer, acceptor) = sessions(&t, &c);
+    let mut pair = Pair::open(dialer.speaking(2), acceptor.speaking(2), false);
     pair.start(&mut t).unwrap();
     let (to_city, to_town) = run(&mut pair, &mut t, &mut c).unwrap();
     assert_eq!(pair.session(Side::Dialer).version(), 2);
@@ -106,20 +128,14 @@ fn a_version_2_acceptor_refuses_version_3_and_a_redial_at_2_converges_with_its_f
     assert!(to_city.changes.len() >= 30, "{}", to_city.changes.len());
     assert!(to_city.changes.iter().all(|c| as_version_2_sends(c)));
     assert!(to_town.changes.iter().all(|c| as_version_2_sends(c)));
-    assert_eq!(ids(&mut c).len(), 35);
-    assert_eq!(ids(&mut t), ids(&mut c));
+    assert_same_documents(&mut c, &mut t, 35);
 }
 
 #[test]
 fn a_version_2_dialer_is_answered_in_version_2_and_two_version_3_nodes_pack() {
-    let tmp = tempfile::tempdir().unwrap();
-    let (mut c, mut t) = stores(tmp.path());
-    let (c_id, t_id) = (c.identity().node_id.clone(), t.identity().node_id.clone());
-    let mut pair = Pair::open(
-        Session::new(&t, &c_id).speaking(2),
-        Session::new(&c, &t_id),
-        false,
-    );
+    let (_tmp, mut c, mut t) = stores();
+    let (dialer, acceptor) = sessions(&t, &c);
+    let mut pair = Pair::open(dialer.speaking(2), acceptor, false);
     pair.start(&mut t).unwrap();
     let (to_city, to_town) = run(&mut pair, &mut t, &mut c).unwrap();
     assert_eq!(pair.session(Side::Acceptor).version(), 2);
@@ -132,7 +148,8 @@ fn a_version_2_dialer_is_answered_in_version_2_and_two_version_3_nodes_pack() {
     let id = new_case(&mut c, "CT-002", "市民甲", false);
     c.act(&id, &Action::Forward { to: "T1".into() }, "窗口")
         .unwrap();
-    let mut pair = Pair::open(Session::new(&t, &c_id), Session::new(&c, &t_id), false);
+    let (dialer, acceptor) = sessions(&t, &c);
+    let mut pair = Pair::open(dialer, acceptor, false);
     pair.start(&mut t).unwrap();
     let (to_city, to_town) = run(&mut pair, &mut t, &mut c).unwrap();
     assert_eq!(pair.session(Side::Dialer).version(), 3);
@@ -145,21 +162,14 @@ fn a_version_2_dialer_is_answered_in_version_2_and_two_version_3_nodes_pack() {
             .all(|b| Change::try_from(&b[..]).unwrap().raw_bytes() == &b[..]),
         "version 3 sends changes uncompressed"
     );
-    assert_eq!(ids(&mut c).len(), 56);
-    assert_eq!(ids(&mut t), ids(&mut c));
+    assert_same_documents(&mut c, &mut t, 56);
 }
 
 #[test]
 fn a_compression_bomb_ends_the_session_and_applies_nothing() {
-    let tmp = tempfile::tempdir().unwrap();
-    let (mut c, mut t) = stores(tmp.path());
-    let (c_id, t_id) = (c.identity().node_id.clone(), t.identity().node_id.clone());
+    let (_tmp, mut c, mut t) = stores();
     let before = ids(&mut c);
-    let mut dialer = Session::new(&t, &c_id);
-    let mut acceptor = Session::new(&c, &t_id);
-    for m in dialer.start(&mut t).unwrap() {
-        acceptor.handle(&mut c, m).unwrap();
-    }
+    let mut acceptor = greeted(&mut t, &mut c, None);
     // A real change of a township case, inside a `Changes` message padded with a document
     // whose "change" is 64 MiB of zeros: compressed, a few KiB; announced as 1 MiB.
     let id = ids(&mut t)[0].clone();
@@ -186,11 +196,7 @@ fn a_compression_bomb_ends_the_session_and_applies_nothing() {
     assert!(err.to_string().contains("malformed"), "{err}");
     assert_eq!(ids(&mut c), before, "nothing of the frame was applied");
     // Announced honestly it is over the bound before anything is allocated.
-    let mut acceptor = Session::new(&c, &t_id);
-    let mut dialer = Session::new(&t, &c_id);
-    for m in dialer.start(&mut t).unwrap() {
-        acceptor.handle(&mut c, m).unwrap();
-    }
+    let mut acceptor = greeted(&mut t, &mut c, None);
     let honest = Msg::Packed(Packed {
         codec: Codec::Zstd,
         len: u32::MAX,
@@ -203,21 +209,14 @@ fn a_compression_bomb_ends_the_session_and_applies_nothing() {
 
 #[test]
 fn a_packed_frame_before_the_hello_or_in_version_2_is_refused() {
-    let tmp = tempfile::tempdir().unwrap();
-    let (mut c, mut t) = stores(tmp.path());
-    let t_id = t.identity().node_id.clone();
+    let (_tmp, mut c, mut t) = stores();
     let packed = yizhan_sync::wire::pack(Msg::Certs {
         certs: vec!["x".repeat(1000)],
     });
     assert!(matches!(packed, Msg::Packed(_)));
-    let mut acceptor = Session::new(&c, &t_id);
+    let (_, mut acceptor) = sessions(&t, &c);
     assert!(acceptor.handle(&mut c, packed.clone()).is_err());
-    let c_id = c.identity().node_id.clone();
-    let mut dialer = Session::new(&t, &c_id).speaking(2);
-    let mut acceptor = Session::new(&c, &t_id);
-    for m in dialer.start(&mut t).unwrap() {
-        acceptor.handle(&mut c, m).unwrap();
-    }
+    let mut acceptor = greeted(&mut t, &mut c, Some(2));
     assert_eq!(acceptor.version(), 2);
     assert!(acceptor.handle(&mut c, packed).is_err());
 }
@@ -259,8 +258,7 @@ async fn count(r: &Running) -> usize {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn over_iroh_a_version_3_node_syncs_with_a_version_2_node_whichever_dials() {
-    let tmp = tempfile::tempdir().unwrap();
-    let (c, t) = stores(tmp.path());
+    let (_tmp, c, t) = stores();
     let (c, t) = (running(c).await, running(t).await);
     // The city plays a node of the previous version: it refuses version 3, and the township,
     // refused, dials again speaking version 2.

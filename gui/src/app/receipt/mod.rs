@@ -304,32 +304,20 @@ pub fn write_in_background(
     path: String,
     t: &'static Tr,
 ) -> Receiver<Result<String, String>> {
-    let (tx, rx) = std::sync::mpsc::channel();
-    let spawned = std::thread::Builder::new()
-        .name("yizhan-pdf".into())
-        .spawn(move || {
-            let r = match find_cjk_font() {
-                None => Err(format!("{} {}", t.pdf_no_font, super::fonts::INSTALL_HINT)),
-                Some(font) => render(&doc, &font)
-                    .map_err(|e| format!("{}: {e}", t.pdf_font_unusable))
-                    .and_then(|bytes| {
-                        // The default path is in a folder of its own that may not exist yet.
-                        if let Some(dir) = std::path::Path::new(&path).parent()
-                            && !dir.as_os_str().is_empty()
-                        {
-                            std::fs::create_dir_all(dir).map_err(|e| format!("{path}: {e}"))?;
-                        }
-                        std::fs::write(&path, bytes)
-                            .map(|()| path.clone())
-                            .map_err(|e| format!("{path}: {e}"))
-                    }),
-            };
-            let _ = tx.send(r);
-        });
-    if let Err(e) = spawned {
-        let (tx2, rx2) = std::sync::mpsc::channel();
-        let _ = tx2.send(Err(e.to_string()));
-        return rx2;
-    }
-    rx
+    super::task::in_background("yizhan-pdf", move || match find_cjk_font() {
+        None => Err(format!("{} {}", t.pdf_no_font, super::fonts::INSTALL_HINT)),
+        Some(font) => render(&doc, &font)
+            .map_err(|e| format!("{}: {e}", t.pdf_font_unusable))
+            .and_then(|bytes| {
+                // The default path is in a folder of its own that may not exist yet.
+                if let Some(dir) = std::path::Path::new(&path).parent()
+                    && !dir.as_os_str().is_empty()
+                {
+                    std::fs::create_dir_all(dir).map_err(|e| format!("{path}: {e}"))?;
+                }
+                std::fs::write(&path, bytes)
+                    .map(|()| path.clone())
+                    .map_err(|e| format!("{path}: {e}"))
+            }),
+    })
 }

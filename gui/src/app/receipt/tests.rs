@@ -15,9 +15,12 @@ use yizhan_node::{Clock, InitParams, NewCase, Node};
 /// 2026-03-02T09:00:00+08:00, a Monday.
 const NOW: i64 = 1_772_413_200_000;
 
-/// A city station 测试市政务服务中心 (code C) in `dir`, its clock fixed at [`NOW`].
-fn test_city(dir: &std::path::Path) -> Node {
-    city_at(dir, NOW)
+/// A city station 测试市政务服务中心 (code C) in a new temporary directory, which lives as long
+/// as the first value; its clock fixed at [`NOW`].
+fn test_city() -> (tempfile::TempDir, Node) {
+    let dir = tempfile::tempdir().unwrap();
+    let node = city_at(dir.path(), NOW);
+    (dir, node)
 }
 
 /// The same city with its clock fixed at `now`.
@@ -50,13 +53,20 @@ fn ct001(node: &mut Node, applicant: &str, new: NewCase) -> CaseView {
     .unwrap()
 }
 
+/// The intake of a case whose applicant gave `phone`.
+fn with_phone(phone: &str) -> NewCase {
+    NewCase {
+        phone: phone.into(),
+        ..NewCase::default()
+    }
+}
+
 #[test]
 fn receipt_and_notice_of_a_real_case_are_pdfs_with_the_font_embedded() {
     let Some(font) = cjk_font() else {
         return;
     };
-    let dir = tempfile::tempdir().unwrap();
-    let mut node = test_city(dir.path());
+    let (dir, mut node) = test_city();
     let item = node
         .catalog()
         .items()
@@ -215,8 +225,7 @@ fn a_delegated_receipt_shows_the_agent_and_the_signature_lines() {
     let Some(font) = cjk_font() else {
         return;
     };
-    let dir = tempfile::tempdir().unwrap();
-    let mut city = test_city(dir.path());
+    let (_dir, mut city) = test_city();
     let account = |city: &mut Node, login: &str, name: &str, role: Role| {
         city.add_account(
             &NewAccount {
@@ -274,8 +283,7 @@ fn a_delegated_receipt_shows_the_agent_and_the_signature_lines() {
 /// line is left out rather than printed empty.
 #[test]
 fn the_receipt_prints_the_stations_phone_and_the_number_to_quote() {
-    let dir = tempfile::tempdir().unwrap();
-    let mut node = test_city(dir.path());
+    let (_dir, mut node) = test_city();
     let case = ct001(&mut node, "张三", NewCase::default());
     let t = Lang::Zh.tr();
     let before = document(Paper::Receipt, &case, "站", node.station_phone("C"), t);
@@ -309,16 +317,8 @@ fn the_receipt_prints_the_stations_phone_and_the_number_to_quote() {
 /// command line share `yizhan_node::idcard::mask_phone`).
 #[test]
 fn a_short_phone_number_is_masked_on_the_receipt() {
-    let dir = tempfile::tempdir().unwrap();
-    let mut node = test_city(dir.path());
-    let case = ct001(
-        &mut node,
-        "张三",
-        NewCase {
-            phone: "0351-8123456".into(),
-            ..NewCase::default()
-        },
-    );
+    let (_dir, mut node) = test_city();
+    let case = ct001(&mut node, "张三", with_phone("0351-8123456"));
     let receipt = document(Paper::Receipt, &case, "站", None, Lang::Zh.tr());
     assert!(receipt.lines.iter().any(|l| l.contains("*****3456")));
     assert!(!receipt.lines.iter().any(|l| l.contains("8123456")));
@@ -329,8 +329,7 @@ fn a_short_phone_number_is_masked_on_the_receipt() {
 /// lines.
 #[test]
 fn the_receipt_is_titled_by_acceptance_and_lists_received_and_missing_materials() {
-    let dir = tempfile::tempdir().unwrap();
-    let mut node = test_city(dir.path());
+    let (_dir, mut node) = test_city();
     let materials = node.catalog().get("CT-001").unwrap().materials.clone();
     let case = ct001(
         &mut node,
@@ -453,16 +452,8 @@ fn the_receipt_prints_a_qr_code_of_the_progress_page() {
         Some("http://h/query?number=a%20b%26c")
     );
 
-    let dir = tempfile::tempdir().unwrap();
-    let mut node = test_city(dir.path());
-    let case = ct001(
-        &mut node,
-        "王秀英",
-        NewCase {
-            phone: "13800138000".into(),
-            ..NewCase::default()
-        },
-    );
+    let (_dir, mut node) = test_city();
+    let case = ct001(&mut node, "王秀英", with_phone("13800138000"));
     let t = Lang::Zh.tr();
     let mut doc = document(Paper::Receipt, &case, "测试市政务服务中心", None, t);
     assert!(pdf_squares(&render(&doc, &font).unwrap()).is_empty());

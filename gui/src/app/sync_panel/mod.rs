@@ -21,7 +21,7 @@ use super::county::County;
 use super::task::Task;
 use super::widgets::{ago, bytes, error_line, field, time};
 use super::{Command, Cx};
-use crate::app::ui_ext::UiExt as _;
+use crate::app::ui_ext::{UiExt as _, table};
 use eframe::egui;
 use std::collections::HashMap;
 use std::path::PathBuf;
@@ -279,19 +279,19 @@ impl SyncPanel {
             }
             Some(v) => {
                 let mut kick = None;
-                egui::Grid::new("peers")
-                    .striped(true)
-                    .num_columns(6)
-                    .spacing([16.0, 6.0])
-                    .show(ui, |ui| {
-                        ui.header_row(&[
-                            t.station,
-                            t.peer_state,
-                            t.last_contact,
-                            t.pending_docs,
-                            t.last_error,
-                            "",
-                        ]);
+                table(
+                    ui,
+                    "peers",
+                    [16.0, 6.0],
+                    &[
+                        t.station,
+                        t.peer_state,
+                        t.last_contact,
+                        t.pending_docs,
+                        t.last_error,
+                        "",
+                    ],
+                    |ui| {
                         for p in &v.peers {
                             let live = cx.engine.and_then(|e| e.live.get(&p.row.node_id));
                             let name = if p.row.station.is_empty() {
@@ -350,7 +350,8 @@ impl SyncPanel {
                             }
                             ui.end_row();
                         }
-                    });
+                    },
+                );
                 if let Some(peer) = kick {
                     cx.commands.push(Command::SyncNow(Some(peer)));
                 }

@@ -11,65 +11,58 @@ impl SyncPanel {
         let f = &mut self.tools;
         let mut start: Option<Tool> = None;
         ui.add_enabled_ui(!busy, |ui| {
-            egui::CollapsingHeader::new(t.tool_invite)
-                .id_salt("tool-invite")
-                .show(ui, |ui| {
-                    ui.weak(t.tool_invite_hint);
-                    ui.horizontal_wrapped(|ui| {
-                        field(ui, t.station_code, &mut f.code, 100.0);
-                        field(ui, t.station_name_label, &mut f.name, 220.0);
-                    });
-                    ui.horizontal_wrapped(|ui| {
-                        ui.label(t.tier_label);
-                        for tier in [Tier::Village, Tier::Township, Tier::City] {
-                            ui.radio_value(&mut f.tier, tier, t.tier(tier));
-                        }
-                        field(ui, t.parent_code, &mut f.parent, 100.0).on_hover_text(t.parent_hint);
-                    });
-                    ui.horizontal_wrapped(|ui| {
-                        field(ui, t.valid_days, &mut f.days, 40.0);
-                        field(ui, t.invite_addr, &mut f.addr, 200.0)
-                            .on_hover_text(t.invite_addr_hint);
-                    });
-                    let days = f.days.trim().parse::<u32>().ok();
-                    let ready = !f.code.trim().is_empty() && !f.name.trim().is_empty();
-                    if days.is_none() {
-                        error_line(ui, t.valid_days_invalid);
+            tool_section(ui, t.tool_invite, "tool-invite", |ui| {
+                ui.weak(t.tool_invite_hint);
+                ui.horizontal_wrapped(|ui| {
+                    field(ui, t.station_code, &mut f.code, 100.0);
+                    field(ui, t.station_name_label, &mut f.name, 220.0);
+                });
+                ui.horizontal_wrapped(|ui| {
+                    ui.label(t.tier_label);
+                    for tier in [Tier::Village, Tier::Township, Tier::City] {
+                        ui.radio_value(&mut f.tier, tier, t.tier(tier));
                     }
-                    if ui.enabled_button(ready && days.is_some(), t.make_ticket) {
-                        start = Some(Tool::Invite);
+                    field(ui, t.parent_code, &mut f.parent, 100.0).on_hover_text(t.parent_hint);
+                });
+                ui.horizontal_wrapped(|ui| {
+                    field(ui, t.valid_days, &mut f.days, 40.0);
+                    field(ui, t.invite_addr, &mut f.addr, 200.0).on_hover_text(t.invite_addr_hint);
+                });
+                let days = f.days.trim().parse::<u32>().ok();
+                let ready = !f.code.trim().is_empty() && !f.name.trim().is_empty();
+                if days.is_none() {
+                    error_line(ui, t.valid_days_invalid);
+                }
+                if ui.enabled_button(ready && days.is_some(), t.make_ticket) {
+                    start = Some(Tool::Invite);
+                }
+            });
+            tool_section(ui, t.tool_revoke, "tool-revoke", |ui| {
+                ui.horizontal_wrapped(|ui| {
+                    field(ui, t.node_id, &mut f.revoke_id, 420.0);
+                    field(ui, t.reason, &mut f.revoke_reason, 200.0);
+                });
+                if ui.enabled_button(!f.revoke_id.trim().is_empty(), t.revoke_button) {
+                    start = Some(Tool::Revoke);
+                }
+            });
+            tool_section(ui, t.tool_bundle, "tool-bundle", |ui| {
+                ui.weak(t.tool_bundle_hint);
+                ui.horizontal_wrapped(|ui| {
+                    field(ui, t.bundle_out, &mut f.export_path, 320.0);
+                    field(ui, t.bundle_for, &mut f.export_for, 100.0)
+                        .on_hover_text(t.bundle_for_hint);
+                    if ui.enabled_button(!f.export_path.trim().is_empty(), t.bundle_export) {
+                        start = Some(Tool::Export);
                     }
                 });
-            egui::CollapsingHeader::new(t.tool_revoke)
-                .id_salt("tool-revoke")
-                .show(ui, |ui| {
-                    ui.horizontal_wrapped(|ui| {
-                        field(ui, t.node_id, &mut f.revoke_id, 420.0);
-                        field(ui, t.reason, &mut f.revoke_reason, 200.0);
-                    });
-                    if ui.enabled_button(!f.revoke_id.trim().is_empty(), t.revoke_button) {
-                        start = Some(Tool::Revoke);
+                ui.horizontal_wrapped(|ui| {
+                    field(ui, t.bundle_in, &mut f.import_path, 320.0);
+                    if ui.enabled_button(!f.import_path.trim().is_empty(), t.bundle_import) {
+                        start = Some(Tool::Import);
                     }
                 });
-            egui::CollapsingHeader::new(t.tool_bundle)
-                .id_salt("tool-bundle")
-                .show(ui, |ui| {
-                    ui.weak(t.tool_bundle_hint);
-                    ui.horizontal_wrapped(|ui| {
-                        field(ui, t.bundle_out, &mut f.export_path, 320.0);
-                        field(ui, t.bundle_for, &mut f.export_for, 100.0)
-                            .on_hover_text(t.bundle_for_hint);
-                        if ui.enabled_button(!f.export_path.trim().is_empty(), t.bundle_export) {
-                            start = Some(Tool::Export);
-                        }
-                    });
-                    ui.horizontal_wrapped(|ui| {
-                        field(ui, t.bundle_in, &mut f.import_path, 320.0);
-                        if ui.enabled_button(!f.import_path.trim().is_empty(), t.bundle_import) {
-                            start = Some(Tool::Import);
-                        }
-                    });
-                });
+            });
         });
         if busy {
             ui.horizontal(|ui| {
@@ -146,22 +139,13 @@ impl SyncPanel {
                 if ui.enabled_button(self.tools.save.is_none(), t.save_to_file) {
                     let path = PathBuf::from(self.tools.save_path.trim());
                     let body = format!("{text}\n");
-                    let (tx, rx) = std::sync::mpsc::channel();
-                    let spawned = std::thread::Builder::new()
-                        .name("yizhan-save".into())
-                        .spawn(move || {
-                            let r = std::fs::write(&path, body)
+                    self.tools.save =
+                        Some(crate::app::task::in_background("yizhan-save", move || {
+                            std::fs::write(&path, body)
                                 .map(|()| path.clone())
-                                .map_err(|e| format!("{}: {e}", path.display()));
-                            let _ = tx.send(r);
-                        });
-                    match spawned {
-                        Ok(_) => {
-                            self.tools.save = Some(rx);
-                            self.tools.saved = None;
-                        }
-                        Err(e) => self.tools.saved = Some(Err(e.to_string())),
-                    }
+                                .map_err(|e| format!("{}: {e}", path.display()))
+                        }));
+                    self.tools.saved = None;
                 }
                 match &self.tools.saved {
                     Some(Ok(p)) => {
@@ -173,6 +157,13 @@ impl SyncPanel {
             });
         });
     }
+}
+
+/// One tool's section of the panel: a heading that opens its form.
+fn tool_section(ui: &mut egui::Ui, title: &str, id: &str, form: impl FnOnce(&mut egui::Ui)) {
+    egui::CollapsingHeader::new(title)
+        .id_salt(id)
+        .show(ui, form);
 }
 
 /// A tool the user started.

@@ -72,6 +72,14 @@ fn refused(y: &Yizhan, args: &[&str], names: &[&str]) -> String {
     line
 }
 
+/// [`refused`] for each `case` command on case `number`: the command, the arguments after the
+/// number (split at spaces) and the words its error must name, in order.
+fn refused_each(y: &Yizhan, number: &str, commands: &[(&str, &str, &[&str])]) {
+    for (command, rest, names) in commands {
+        refused(y, &args(&format!("case {command} {number} {rest}")), names);
+    }
+}
+
 /// The entry of a JSON array whose `key` is `value`.
 fn entry(array: &Value, key: &str, value: &str) -> Value {
     array

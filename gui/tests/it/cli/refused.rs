@@ -83,69 +83,48 @@ fn invalid_phone_is_refused() {
 fn actions_not_allowed_now_are_refused() {
     let (_tmp, y) = network();
     let (_, number) = y.new_case("CT-002", "王小明");
-    refused(
+    refused_each(
         &y,
-        &["case", "complete", &number],
-        &["complete", "not allowed", "submitted"],
-    );
-    refused(
-        &y,
-        &["case", "deliver", &number],
-        &["deliver", "not allowed"],
-    );
-    refused(
-        &y,
-        &["case", "rate", &number, "--level", "1"],
-        &["rate", "not allowed"],
-    );
-    refused(
-        &y,
-        &["case", "approve", &number, "--dept", "税务局"],
-        &["approve", "not allowed"],
+        &number,
+        &[
+            ("complete", "", &["complete", "not allowed", "submitted"]),
+            ("deliver", "", &["deliver", "not allowed"]),
+            ("rate", "--level 1", &["rate", "not allowed"]),
+            ("approve", "--dept 税务局", &["approve", "not allowed"]),
+        ],
     );
     y.json(&["case", "accept", &number]);
-    refused(
+    refused_each(
         &y,
-        &["case", "accept", &number],
-        &["accept", "not allowed", "accepted"],
-    );
-    refused(
-        &y,
-        &["case", "approve", &number, "--dept", "卫健委"],
-        &["卫健委", "not allowed"],
+        &number,
+        &[
+            ("accept", "", &["accept", "not allowed", "accepted"]),
+            ("approve", "--dept 卫健委", &["卫健委", "not allowed"]),
+        ],
     );
     y.json(&["case", "approve", &number, "--dept", "税务局"]);
-    refused(
+    refused_each(
         &y,
-        &["case", "approve", &number, "--dept", "税务局"],
-        &["already"],
-    );
-    refused(
-        &y,
-        &["case", "complete", &number],
-        &["市场监管局", "公安局"],
-    );
-    refused(&y, &["case", "resume", &number], &["resume", "not allowed"]);
-    refused(
-        &y,
-        &["case", "refuse", &number, "--reason", "材料不全"],
-        &["refuse", "not allowed"],
-    );
-    refused(
-        &y,
-        &["case", "settle", &number, "--note", "无"],
-        &["conflict"],
+        &number,
+        &[
+            ("approve", "--dept 税务局", &["already"]),
+            ("complete", "", &["市场监管局", "公安局"]),
+            ("resume", "", &["resume", "not allowed"]),
+            ("refuse", "--reason 材料不全", &["refuse", "not allowed"]),
+            ("settle", "--note 无", &["conflict"]),
+        ],
     );
     let (_, other) = y.new_case("CT-001", "李四");
+    // A reason of spaces alone cannot be written as a line split at spaces.
     refused(
         &y,
         &["case", "refuse", &other, "--reason", "  "],
         &["reason"],
     );
-    refused(
+    refused_each(
         &y,
-        &["case", "request-materials", &other, "--missing", "；"],
-        &["request_materials"],
+        &other,
+        &[("request-materials", "--missing ；", &["request_materials"])],
     );
 }
 
@@ -172,22 +151,14 @@ fn unknown_case_is_refused() {
 fn forward_to_unknown_station_is_refused() {
     let (_tmp, y) = network();
     let (_, number) = y.new_case("TS-004", "张三");
-    refused(
+    refused_each(
         &y,
-        &["case", "forward", &number, "--to", "ZZ99"],
-        &["ZZ99", "station"],
-    );
-    refused(
-        &y,
-        &["case", "forward", &number, "--to", "C01"],
-        &["already at C01"],
-    );
-    refused(
-        &y,
-        &args(&format!(
-            "case consult {number} --with ZZ99 --minutes 10 --summary x"
-        )),
-        &["ZZ99"],
+        &number,
+        &[
+            ("forward", "--to ZZ99", &["ZZ99", "station"]),
+            ("forward", "--to C01", &["already at C01"]),
+            ("consult", "--with ZZ99 --minutes 10 --summary x", &["ZZ99"]),
+        ],
     );
 }
 

@@ -4,24 +4,44 @@
 
 use super::*;
 
+/// Takes in a case of `item` at `from` and forwards it to `to`'s station; the case and how long
+/// it took to reach `to`, which must be within `limit`.
+async fn forwarded(
+    from: &Peer,
+    to: &Peer,
+    item: &str,
+    applicant: &str,
+    limit: Duration,
+) -> (String, Duration) {
+    let id = from.new_case(item, applicant, false).await;
+    from.act(
+        &id,
+        Action::Forward {
+            to: to.name.clone(),
+        },
+    )
+    .await;
+    let took = within(limit, async || to.ids().await.contains(&id))
+        .await
+        .unwrap_or_else(|| {
+            panic!(
+                "the case forwarded at {} did not reach {}",
+                from.name, to.name
+            )
+        });
+    (id, took)
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_continuous_session_pushes_within_seconds() {
     let (_tmp, c, t1) = city_and_township().await;
     let task = t1.keep_synced_with(&c);
     let limit = Duration::from_secs(5);
     // Up: forwarded at T1 to the city.
-    let up = t1.new_case("CT-001", "镇民", false).await;
-    t1.act(&up, Action::Forward { to: "C".into() }).await;
-    let took = within(limit, async || c.ids().await.contains(&up))
-        .await
-        .expect("the case forwarded at T1 did not reach the city");
+    let (_, took) = forwarded(&t1, &c, "CT-001", "镇民", limit).await;
     eprintln!("push T1 → C: {took:?}");
     // Down: created at the city and forwarded to T1 (the accepting side pushes too).
-    let down = c.new_case("TS-004", "市民", false).await;
-    c.act(&down, Action::Forward { to: "T1".into() }).await;
-    let took = within(limit, async || t1.ids().await.contains(&down))
-        .await
-        .expect("the case forwarded at the city did not reach T1");
+    let (down, took) = forwarded(&c, &t1, "TS-004", "市民", limit).await;
     eprintln!("push C → T1: {took:?}");
     // And an action on an existing case travels too.
     t1.act(&down, Action::Accept).await;
@@ -30,9 +50,7 @@ async fn a_continuous_session_pushes_within_seconds() {
         .expect("the acceptance at T1 did not reach the city");
     eprintln!("push of an action T1 → C: {took:?}");
     assert!(!c.ids().await.is_empty());
-    task.abort();
-    t1.shutdown().await;
-    c.shutdown().await;
+    stop_live(task, &t1, &c).await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -81,9 +99,7 @@ async fn after_an_exchange_nothing_is_pending_and_the_contact_is_now() {
     })
     .await
     .expect("the counts did not return to 0 on a continuous session");
-    task.abort();
-    t1.shutdown().await;
-    c.shutdown().await;
+    stop_live(task, &t1, &c).await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -219,6 +219,13 @@ struct Summary {
     events: usize,
 }
 
+/// Ends the continuous session `task` that `dialer` keeps with `other`, then shuts both down.
+async fn stop_live(task: tokio::task::JoinHandle<()>, dialer: &Peer, other: &Peer) {
+    task.abort();
+    dialer.shutdown().await;
+    other.shutdown().await;
+}
+
 /// A city node and a node of township T1 enrolled at it over the network, in a new temporary
 /// directory (deleted when the returned guard is dropped).
 async fn city_and_township() -> (tempfile::TempDir, Peer, Peer) {
