@@ -329,11 +329,13 @@ fn a_case_taken_in_at_the_window_reaches_the_city_by_the_windows_own_sync() {
         h.step();
         std::thread::yield_now();
     }
-    h.step();
-    assert!(
-        h.query_by_label_contains("已同步").is_some(),
-        "the top bar says so"
-    );
+    // Right after connecting the first exchange may still be under way (同步中): the badge says
+    // 已同步 once it is done.
+    while h.query_by_label_contains("已同步").is_none() {
+        assert!(Instant::now() < deadline, "the top bar says so");
+        h.step();
+        std::thread::yield_now();
+    }
 
     // Intake at the township's window.
     pick_item(&mut h, "ncz", ITEM);
