@@ -133,8 +133,13 @@ impl Gateway {
 /// The same data directory, with the environment a serving process of these tests runs with:
 /// short backoff and polling, debug logs (searched for the phone).
 fn serving(dir: &std::path::Path, failpoint: Option<&str>) -> Yizhan {
+    serving_with_backoff(dir, failpoint, 200)
+}
+
+/// [`serving`] with the backoff after a failed or interrupted attempt, in milliseconds.
+fn serving_with_backoff(dir: &std::path::Path, failpoint: Option<&str>, backoff_ms: u64) -> Yizhan {
     let y = Yizhan::new(dir)
-        .env("YIZHAN_NOTICE_BACKOFF_MS", "200")
+        .env("YIZHAN_NOTICE_BACKOFF_MS", &backoff_ms.to_string())
         .env("YIZHAN_NOTICE_POLL_MS", "100")
         .env("RUST_LOG", "debug");
     match failpoint {
@@ -210,8 +215,12 @@ fn each_notice_is_sent_once_through_kills_and_failing_gateways() {
     assert_eq!(queued[0]["state"], "queued");
     assert_eq!(queued[0]["phone"], "139****5678", "masked on output");
     let key = queued[0]["id"].as_str().unwrap().to_string();
+    // Its attempt moves the notice's next try 5 s on: the process started next (killed before
+    // sending) then finds only the acceptance notice due, however slowly it starts on a loaded
+    // machine (with 200 ms the intake notice was due again first now and then, and counted a
+    // third attempt).
     let mut serve = Serve::start(
-        &serving(&dir, Some("notice-after-send")),
+        &serving_with_backoff(&dir, Some("notice-after-send"), 5_000),
         "serve stopped after sending",
     );
     reached(&mut serve, "notice-after-send");
