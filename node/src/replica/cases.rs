@@ -8,7 +8,7 @@
 //! transaction: the same checks as before, the same all-or-nothing batch, the first problem in
 //! the batch's order reported.
 
-use super::{Applied, Scope, rejected};
+use super::{Applied, Scope, check_history, rejected};
 use crate::account::Directory;
 use crate::calendar::Calendar;
 use crate::case::doc::read_case;
@@ -18,7 +18,7 @@ use crate::node::{CaseView, derive, index_row};
 use crate::station::Tier;
 use crate::store::index::{self, IndexRow};
 use crate::store::{DocType, WriteTx};
-use automerge::{Automerge, Change, ChangeHash, ReadDoc as _};
+use automerge::{Automerge, Change, ChangeHash};
 use chrono::NaiveDate;
 use std::collections::BTreeMap;
 
@@ -86,12 +86,7 @@ impl CaseCheck<'_> {
             .collect();
         am.apply_changes(changes)
             .map_err(|e| rejected(&doc_id, e.to_string()))?;
-        if !am.get_missing_deps(&[]).is_empty() {
-            return Err(rejected(
-                &doc_id,
-                "changes arrived without the history they build on",
-            ));
-        }
+        check_history(&am, &doc_id)?;
         if am.get_heads() == before {
             return Ok(Prepared::Unchanged {
                 doc_id,

@@ -186,6 +186,18 @@ pub fn decode_heads(blob: &[u8]) -> Vec<ChangeHash> {
         .collect()
 }
 
+/// After received changes were merged into `am`: refuses changes whose history is missing.
+fn check_history(am: &Automerge, doc_id: &str) -> Result<()> {
+    if am.get_missing_deps(&[]).is_empty() {
+        Ok(())
+    } else {
+        Err(rejected(
+            doc_id,
+            "changes arrived without the history they build on",
+        ))
+    }
+}
+
 /// After received changes were merged into `am`: refuses changes whose history is missing,
 /// and gives a document they did not change back to the cache untouched (`None`: nothing new).
 fn changed_or_put_back(
@@ -195,12 +207,7 @@ fn changed_or_put_back(
     before: &[ChangeHash],
     is_new: bool,
 ) -> Result<Option<Automerge>> {
-    if !am.get_missing_deps(&[]).is_empty() {
-        return Err(rejected(
-            doc_id,
-            "changes arrived without the history they build on",
-        ));
-    }
+    check_history(&am, doc_id)?;
     if am.get_heads() != before {
         return Ok(Some(am));
     }
