@@ -12,6 +12,7 @@
 //! only ever say "not found" for both (the HTTP page does; it also rate-limits failures).
 
 use crate::case::Action;
+use crate::case::action::ACTION_KINDS;
 use crate::case::doc::Applicant;
 use crate::case::status::Status;
 use crate::clock::format_ms;
@@ -126,26 +127,21 @@ pub fn status_text(status: Status) -> &'static str {
     }
 }
 
-/// The event kinds an applicant sees; everything else (notes, consults between stations,
-/// supervision and its replies, conflict settlements) is internal.
-const PUBLIC_KINDS: &[&str] = &[
-    "accept",
-    "accept_with_gaps",
-    "refuse",
-    "request_materials",
-    "suspend",
-    "resume",
-    "forward",
-    "approve",
-    "reject",
-    "complete",
-    "decline",
-    "deliver",
-    "rate",
-    "follow_up",
-    "return_originals",
-    "supply_gaps",
+/// The action kinds an applicant does not see: notes, consults between stations, supervision
+/// and its replies, conflict settlements. Every other action kind is public; naming the internal
+/// ones rather than the public ones keeps this list from repeating [`ACTION_KINDS`].
+const INTERNAL_KINDS: &[&str] = &[
+    "consult",
+    "note",
+    "settle",
+    "supervise",
+    "reply_supervision",
 ];
+
+/// Whether an applicant sees events of this kind (events that are not actions never show).
+fn is_public(kind: &str) -> bool {
+    ACTION_KINDS.contains(&kind) && !INTERNAL_KINDS.contains(&kind)
+}
 
 /// The public view of a case as held here.
 pub fn progress(view: &CaseView, station_name: &dyn Fn(&str) -> String) -> Progress {
@@ -164,7 +160,7 @@ pub fn progress(view: &CaseView, station_name: &dyn Fn(&str) -> String) -> Progr
     for e in state
         .timeline
         .iter()
-        .filter(|e| e.applied && PUBLIC_KINDS.contains(&e.kind.as_str()))
+        .filter(|e| e.applied && is_public(&e.kind))
     {
         let field = |k: &str| e.fields.get(k).cloned().unwrap_or_default();
         let detail = match e.kind.as_str() {
