@@ -133,9 +133,7 @@ fn a_department_signs_off_only_by_its_own_reviewer() {
 
 #[test]
 fn an_offline_event_of_an_account_disabled_meanwhile_is_flagged_on_every_node() {
-    let tmp = tempfile::tempdir().unwrap();
-    let (mut c, [mut t, mut v]) =
-        network(tmp.path(), [("T", "township", "C"), ("V", "village", "T")]);
+    let (_tmp, mut c, [mut t, mut v]) = network([("T", "township", "C"), ("V", "village", "T")]);
     first_admin(&mut t, "tadmin");
     first_admin(&mut v, "vadmin");
     add(&mut v, "li", "李代办", Role::Agent, "");
@@ -192,17 +190,13 @@ fn an_offline_event_of_an_account_disabled_meanwhile_is_flagged_on_every_node() 
 
 #[test]
 fn accounts_stay_in_scope_and_password_hashes_never_leave_their_station() {
-    let tmp = tempfile::tempdir().unwrap();
     // The last is a second node of village V1: the station's passwords work there too.
-    let (mut c, [mut t, mut v1, mut v2, mut v1b]) = network(
-        tmp.path(),
-        [
-            ("T", "township", "C"),
-            ("V1", "village", "T"),
-            ("V2", "village", "T"),
-            ("V1", "village", "T"),
-        ],
-    );
+    let (_tmp, mut c, [mut t, mut v1, mut v2, mut v1b]) = network([
+        ("T", "township", "C"),
+        ("V1", "village", "T"),
+        ("V2", "village", "T"),
+        ("V1", "village", "T"),
+    ]);
     first_admin(&mut c, "cadmin");
     first_admin(&mut t, "tadmin");
     first_admin(&mut v1, "admin1");
@@ -238,9 +232,7 @@ fn accounts_stay_in_scope_and_password_hashes_never_leave_their_station() {
 
 #[test]
 fn a_supervision_sent_at_the_city_reaches_the_village_and_its_reply_comes_back() {
-    let tmp = tempfile::tempdir().unwrap();
-    let (mut c, [mut t, mut v]) =
-        network(tmp.path(), [("T", "township", "C"), ("V", "village", "T")]);
+    let (_tmp, mut c, [mut t, mut v]) = network([("T", "township", "C"), ("V", "village", "T")]);
     first_admin(&mut c, "cadmin");
     add(&mut c, "dc", "督办员", Role::Supervisor, "");
     first_admin(&mut v, "vadmin");

@@ -2,6 +2,7 @@
 //! text, and one-shot exchanges through the shared in-memory driver (`yizhan_sync::testing`).
 
 use std::path::Path;
+use tempfile::TempDir;
 use yizhan_node::network::Station;
 use yizhan_node::query::CaseFilter;
 use yizhan_node::{Clock, InitParams, NewCase, Node};
@@ -48,9 +49,12 @@ pub fn enrol(parent: &mut Node, code: &str, tier: &str, dir: &Path) -> Node {
         .unwrap()
 }
 
-/// A network in directories below `dir`: the city `C`, then each `(code, tier, at)` enrolled in
-/// order by the first node of station `at` (a second node of that station when `code == at`).
-pub fn network<const N: usize>(dir: &Path, enrolled: [(&str, &str, &str); N]) -> (Node, [Node; N]) {
+/// A network in a new temporary directory, returned first so that it outlives the nodes: the
+/// city `C`, then each `(code, tier, at)` enrolled in order by the first node of station `at` (a
+/// second node of that station when `code == at`).
+pub fn network<const N: usize>(enrolled: [(&str, &str, &str); N]) -> (TempDir, Node, [Node; N]) {
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path();
     let mut nodes = vec![city(&dir.join("c"))];
     for (i, (code, tier, at)) in enrolled.into_iter().enumerate() {
         let parent = nodes
@@ -65,7 +69,7 @@ pub fn network<const N: usize>(dir: &Path, enrolled: [(&str, &str, &str); N]) ->
     let Ok(enrolled) = nodes.try_into() else {
         unreachable!("one node for each enrolled station")
     };
-    (city, enrolled)
+    (tmp, city, enrolled)
 }
 
 /// Takes in `n` cases of item TS-004 at `node`, for applicants named `{prefix}{i}`.

@@ -33,9 +33,8 @@ fn fill(node: &mut Node, seed: u64) {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn both_sides_sending_large_batches_at_once_do_not_deadlock() {
-    let tmp = tempfile::tempdir().unwrap();
-    let (_c, [mut hall, mut laptop]) =
-        network(tmp.path(), [("T", "township", "C"), ("T", "township", "T")]);
+    let (_tmp, _c, [mut hall, mut laptop]) =
+        network([("T", "township", "C"), ("T", "township", "T")]);
     fill(&mut hall, 1);
     fill(&mut laptop, 2);
     let mut want = ids(&mut hall);

@@ -78,8 +78,7 @@ fn run(t: &mut Node, c: &mut Node, cut: impl Fn(&mut Node) -> bool) -> Run {
 /// holds `cut_at` of them; a fresh session finishes the job without resending anything
 /// committed.
 fn interrupted_at(cut_at: usize) -> (Run, Run, i64) {
-    let tmp = tempfile::tempdir().unwrap();
-    let (mut c, [mut t]) = network(tmp.path(), [("T1", "township", "C")]);
+    let (_tmp, mut c, [mut t]) = network([("T1", "township", "C")]);
     let mut text = Text(0x5eed_1234_abcd_0001);
     let batch: Vec<NewCase> = (0..N)
         .map(|i| NewCase {
@@ -204,15 +203,11 @@ fn a_catch_up_cut_late_resumes_with_a_fraction_of_the_bytes() {
 /// and an `Idle` sent after the `Certs` would end the session with the village's cases unsent.
 #[test]
 fn a_one_shot_session_ends_only_after_the_dialers_offers_moved() {
-    let tmp = tempfile::tempdir().unwrap();
-    let (_c, [mut t, mut v1, _v2]) = network(
-        tmp.path(),
-        [
-            ("T1", "township", "C"),
-            ("V1", "village", "T1"),
-            ("V2", "village", "T1"),
-        ],
-    );
+    let (_tmp, _c, [mut t, mut v1, _v2]) = network([
+        ("T1", "township", "C"),
+        ("V1", "village", "T1"),
+        ("V2", "village", "T1"),
+    ]);
     let mut ids = BTreeSet::new();
     for i in 0..3 {
         let id = v1

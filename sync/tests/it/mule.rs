@@ -10,16 +10,12 @@ fn new_case(node: &mut Node, name: &str) -> String {
 
 #[test]
 fn a_township_laptop_carries_a_villages_cases_up_to_the_hall_and_the_city() {
-    let tmp = tempfile::tempdir().unwrap();
     // The laptop is a second node of the township station.
-    let (mut c, [mut hall, mut laptop, mut v]) = network(
-        tmp.path(),
-        [
-            ("T", "township", "C"),
-            ("T", "township", "T"),
-            ("V", "village", "T"),
-        ],
-    );
+    let (_tmp, mut c, [mut hall, mut laptop, mut v]) = network([
+        ("T", "township", "C"),
+        ("T", "township", "T"),
+        ("V", "village", "T"),
+    ]);
     // The village has no link: the agent takes cases in and forwards them up, offline.
     let a = new_case(&mut v, "张三");
     v.act(&a, &Action::Forward { to: "T".into() }, "代办员")
@@ -44,15 +40,11 @@ fn a_township_laptop_carries_a_villages_cases_up_to_the_hall_and_the_city() {
 
 #[test]
 fn bundles_merge_in_any_order_any_number_of_times_and_refuse_strangers() {
-    let tmp = tempfile::tempdir().unwrap();
-    let (_c, [mut t, mut v1, mut v2]) = network(
-        tmp.path(),
-        [
-            ("T", "township", "C"),
-            ("V1", "village", "T"),
-            ("V2", "village", "T"),
-        ],
-    );
+    let (tmp, _c, [mut t, mut v1, mut v2]) = network([
+        ("T", "township", "C"),
+        ("V1", "village", "T"),
+        ("V2", "village", "T"),
+    ]);
     let a = new_case(&mut v1, "张三");
     let b = new_case(&mut v2, "李四");
     let first = tmp.path().join("v1-a.bundle");

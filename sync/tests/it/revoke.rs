@@ -9,16 +9,12 @@ fn sync(a: &mut Node, b: &mut Node) -> Result<(), String> {
 
 #[test]
 fn a_township_revokes_its_village_and_the_revocation_spreads() {
-    let tmp = tempfile::tempdir().unwrap();
-    let (mut c, [mut t1, mut t2, mut v1, mut v2]) = network(
-        tmp.path(),
-        [
-            ("T1", "township", "C"),
-            ("T2", "township", "C"),
-            ("V1", "village", "T1"),
-            ("V2", "village", "T2"),
-        ],
-    );
+    let (_tmp, mut c, [mut t1, mut t2, mut v1, mut v2]) = network([
+        ("T1", "township", "C"),
+        ("T2", "township", "C"),
+        ("V1", "village", "T1"),
+        ("V2", "village", "T2"),
+    ]);
     sync(&mut v1, &mut t1).unwrap();
     sync(&mut v2, &mut t2).unwrap();
     sync(&mut t1, &mut c).unwrap();

@@ -9,8 +9,7 @@ use yizhan_sync::session::Session;
 /// A city and township T enrolled at it, in a temporary directory that lives as long as the
 /// first value.
 fn city_and_township() -> (tempfile::TempDir, Node, Node) {
-    let tmp = tempfile::tempdir().unwrap();
-    let (c, [t]) = network(tmp.path(), [("T", "township", "C")]);
+    let (tmp, c, [t]) = network([("T", "township", "C")]);
     (tmp, c, t)
 }
 
@@ -20,8 +19,7 @@ fn new_case(node: &mut Node, item: &str, name: &str) -> String {
 
 #[test]
 fn city_and_township_converge_within_scope() {
-    let tmp = tempfile::tempdir().unwrap();
-    let (mut c, [mut t1]) = network(tmp.path(), [("T1", "township", "C")]);
+    let (_tmp, mut c, [mut t1]) = network([("T1", "township", "C")]);
     c.add_station(station("T2", "township", "C")).unwrap();
     // Cases at the city: one forwarded to T1, one forwarded to T2, one kept.
     let to_t1 = new_case(&mut c, "TS-004", "甲");
@@ -63,15 +61,11 @@ fn city_and_township_converge_within_scope() {
 
 #[test]
 fn village_never_receives_another_villages_case() {
-    let tmp = tempfile::tempdir().unwrap();
-    let (mut c, [mut t, mut v1, mut v2]) = network(
-        tmp.path(),
-        [
-            ("T", "township", "C"),
-            ("V1", "village", "T"),
-            ("V2", "village", "T"),
-        ],
-    );
+    let (_tmp, mut c, [mut t, mut v1, mut v2]) = network([
+        ("T", "township", "C"),
+        ("V1", "village", "T"),
+        ("V2", "village", "T"),
+    ]);
     let a = new_case(&mut v1, "TS-004", "张三");
     v1.act(&a, &Action::Forward { to: "T".into() }, "代办员")
         .unwrap();
@@ -92,8 +86,7 @@ fn village_never_receives_another_villages_case() {
 
 #[test]
 fn parallel_approvals_on_partitioned_nodes_both_count() {
-    let tmp = tempfile::tempdir().unwrap();
-    let (mut c1, [mut c2]) = network(tmp.path(), [("C", "city", "C")]);
+    let (_tmp, mut c1, [mut c2]) = network([("C", "city", "C")]);
     let id = new_case(&mut c1, "CT-002", "某公司");
     c1.act(&id, &Action::Accept, "窗口").unwrap();
     sync(&mut c2, &mut c1);
@@ -234,8 +227,7 @@ fn many_split_approvals_converge_in_one_pass() {
 }
 
 fn split_approvals_round() {
-    let tmp = tempfile::tempdir().unwrap();
-    let (mut c1, [mut c2]) = network(tmp.path(), [("C", "city", "C")]);
+    let (_tmp, mut c1, [mut c2]) = network([("C", "city", "C")]);
     sync(&mut c2, &mut c1);
     let mut ids = Vec::new();
     for i in 0..20 {
@@ -366,11 +358,7 @@ fn a_fast_village_clock_does_not_move_the_townships_dates() {
     use yizhan_node::Clock;
     const DAY: i64 = 86_400_000;
     const HOUR: i64 = 3_600_000;
-    let tmp = tempfile::tempdir().unwrap();
-    let (mut c, [mut t, mut v]) = network(
-        tmp.path(),
-        [("T1", "township", "C"), ("V1", "village", "T1")],
-    );
+    let (_tmp, mut c, [mut t, mut v]) = network([("T1", "township", "C"), ("V1", "village", "T1")]);
     sync(&mut t, &mut c);
     let id = common::new_case(&mut v, "TS-004", "王秀英", true);
     v.act(&id, &Action::Forward { to: "T1".into() }, "代办员")
