@@ -97,8 +97,8 @@ impl Pair {
 }
 
 pub(super) fn poor_link(lab: &Lab, yizhan: &Path, args: &RunArgs) -> Result<Value> {
-    let started = Instant::now();
     let n = size(args, 200, 40);
+    let run = PairRun::start("poor-link", args.seed, n);
     let spec = LinkSpec::poor();
     // Enrolment goes over the poor link too.
     let pair = Pair::new(lab, yizhan, spec.clone(), args.seed)?;
@@ -152,13 +152,8 @@ pub(super) fn poor_link(lab: &Lab, yizhan: &Path, args: &RunArgs) -> Result<Valu
             "sync_passes": passes.len(),
             "time_to_all_at_city_ms": sync_ms,
         });
-        let invariants = [no_loss, agreement, convergence];
-        let report = pair_report(
-            "poor-link",
-            args.seed,
-            n,
-            started,
-            invariants,
+        let report = run.report(
+            [no_loss, agreement, convergence],
             json!({
                 "join_over_poor_link_ms": pair.join_ms,
                 "relay_including_join": pair.link.control.counters(),
@@ -194,8 +189,8 @@ pub(super) fn up_time(spec: &LinkSpec, bytes: u64) -> u128 {
 }
 
 pub(super) fn flapping(lab: &Lab, yizhan: &Path, args: &RunArgs) -> Result<Value> {
-    let started = Instant::now();
     let n = size(args, 2_000, 300);
+    let run = PairRun::start("flapping", args.seed, n);
     // Since protocol version 3 packs the changes (about a quarter of their Automerge encoding),
     // the quick set's 300 cases crossed 512 kbit/s in about a second, before the first cut: the
     // link is slower now, so that the catch-up lasts several seconds and the cuts land in it.
@@ -271,13 +266,8 @@ pub(super) fn flapping(lab: &Lab, yizhan: &Path, args: &RunArgs) -> Result<Value
             "time_to_all_at_city_ms": catch_up_ms,
         });
         let serve_events = serve.events();
-        let invariants = [no_loss, agreement, convergence];
-        let report = pair_report(
-            "flapping",
-            args.seed,
-            n,
-            started,
-            invariants,
+        let report = run.report(
+            [no_loss, agreement, convergence],
             json!({
                 "join_ms": pair.join_ms,
                 "drops": drops.len(),
@@ -300,26 +290,44 @@ pub(super) fn flapping(lab: &Lab, yizhan: &Path, args: &RunArgs) -> Result<Value
     Ok(report)
 }
 
-/// The report of a scenario between a township and the city: it passes when its three invariants
-/// (no loss, agreement, convergence) hold.
-pub(super) fn pair_report(
-    scenario: &str,
+/// One run of a scenario between a township and the city: what its report names it by, and
+/// when it started.
+pub(super) struct PairRun {
+    scenario: &'static str,
     seed: u64,
     cases: usize,
     started: Instant,
-    [no_loss, agreement, convergence]: [Value; 3],
-    details: Value,
-) -> Value {
-    let ok = [&no_loss, &agreement, &convergence]
-        .iter()
-        .all(|v| v["ok"].as_bool() == Some(true));
-    json!({
-        "scenario": scenario,
-        "seed": seed,
-        "ok": ok,
-        "cases": cases,
-        "wall_ms": started.elapsed().as_millis(),
-        "invariants": {"no_loss": no_loss, "agreement": agreement, "convergence": convergence},
-        "details": details,
-    })
+}
+
+impl PairRun {
+    /// Starts the clock of a run of `scenario` over `cases` cases.
+    pub(super) fn start(scenario: &'static str, seed: u64, cases: usize) -> PairRun {
+        PairRun {
+            scenario,
+            seed,
+            cases,
+            started: Instant::now(),
+        }
+    }
+
+    /// The run's report: it passes when its three invariants (no loss, agreement, convergence)
+    /// hold.
+    pub(super) fn report(
+        &self,
+        [no_loss, agreement, convergence]: [Value; 3],
+        details: Value,
+    ) -> Value {
+        let ok = [&no_loss, &agreement, &convergence]
+            .iter()
+            .all(|v| v["ok"].as_bool() == Some(true));
+        json!({
+            "scenario": self.scenario,
+            "seed": self.seed,
+            "ok": ok,
+            "cases": self.cases,
+            "wall_ms": self.started.elapsed().as_millis(),
+            "invariants": {"no_loss": no_loss, "agreement": agreement, "convergence": convergence},
+            "details": details,
+        })
+    }
 }
