@@ -361,22 +361,35 @@ fn data_set(dir: &Path, sizes: Sizes, seed: u64) -> Result<DataSet> {
 // ---------------------------------------------------------------------------------------------
 // Where the processes run.
 
-fn fmt_ms(v: &Value) -> String {
-    match v.as_f64() {
-        Some(ms) if ms >= 10_000.0 => format!("{:.0} s", ms / 1e3),
-        Some(ms) if ms >= 1_000.0 => format!("{:.1} s", ms / 1e3),
-        Some(ms) => format!("{ms:.1} ms"),
-        None => "—".into(),
-    }
-}
+/// How a number is shown from a threshold on: (threshold, divisor, decimals, unit).
+type Scale = (f64, f64, usize, &'static str);
 
-fn fmt_bytes(v: &Value) -> String {
-    match v.as_f64() {
-        Some(b) if b >= 1_048_576.0 => format!("{:.1} MiB", b / 1_048_576.0),
-        Some(b) if b >= 10_240.0 => format!("{:.0} KiB", b / 1024.0),
-        Some(b) => format!("{b:.0} B"),
-        None => "—".into(),
-    }
+/// Milliseconds: whole seconds from 10 s, tenths of a second from 1 s.
+const MS: &[Scale] = &[
+    (10_000.0, 1e3, 0, "s"),
+    (1_000.0, 1e3, 1, "s"),
+    (f64::NEG_INFINITY, 1.0, 1, "ms"),
+];
+
+/// Bytes: tenths of a MiB from 1 MiB, whole KiB from 10 KiB.
+const BYTES: &[Scale] = &[
+    (1_048_576.0, 1_048_576.0, 1, "MiB"),
+    (10_240.0, 1024.0, 0, "KiB"),
+    (f64::NEG_INFINITY, 1.0, 0, "B"),
+];
+
+/// `v` in the first of `scales` whose threshold it reaches (the last for anything smaller, or
+/// NaN); "—" where it is not a number.
+fn fmt_scaled(scales: &[Scale], v: &Value) -> String {
+    let Some(x) = v.as_f64() else {
+        return "—".into();
+    };
+    let (_, divisor, decimals, unit) = scales
+        .iter()
+        .find(|(from, ..)| x >= *from)
+        .or(scales.last())
+        .expect("at least one scale");
+    format!("{:.*} {unit}", decimals, x / divisor)
 }
 
 fn fmt_ratio(v: &Value, bound: bool) -> String {
@@ -417,21 +430,21 @@ fn render(rows: &[Value]) -> String {
             "| {} | {} | {}{} | {}{} | {} | {} | {} | {} | {} | {} | {} | {} | {} / {} | {} | {:.0}, {:.0} | {:.0}, {:.0} |\n",
             r["link"].as_str().unwrap_or(""),
             r["label"].as_str().unwrap_or(""),
-            fmt_ms(&y["ms"]), mark(y),
+            fmt_scaled(MS, &y["ms"]), mark(y),
             match (gave_up, sm["gave_up_while"].as_str()) {
                 (true, Some("opening")) => format!(
                     "not reached: opening {} of {} documents took > {}",
-                    sm["docs_opened"], sm["docs"], fmt_ms(&sm["ms"])
+                    sm["docs_opened"], sm["docs"], fmt_scaled(MS, &sm["ms"])
                 ),
-                (true, _) => format!("> {}", fmt_ms(&sm["ms"])),
-                _ => fmt_ms(&sm["ms"]),
+                (true, _) => format!("> {}", fmt_scaled(MS, &sm["ms"])),
+                _ => fmt_scaled(MS, &sm["ms"]),
             },
             mark(sm),
             fmt_ratio(&r["time_yizhan_over_samod"], gave_up),
-            fmt_bytes(&y["bytes"]),
-            fmt_bytes(&sm["bytes"]),
-            fmt_bytes(&r["encoded_bytes"]),
-            fmt_bytes(&r["lower_bound_bytes"]),
+            fmt_scaled(BYTES, &y["bytes"]),
+            fmt_scaled(BYTES, &sm["bytes"]),
+            fmt_scaled(BYTES, &r["encoded_bytes"]),
+            fmt_scaled(BYTES, &r["lower_bound_bytes"]),
             fmt_ratio(&r["bytes_yizhan_over_samod"], gave_up),
             r["bytes_yizhan_over_encoded"].as_f64().map_or("—".into(), |v| format!("{v:.3}")),
             r["bytes_yizhan_over_lower_bound"].as_f64().map_or("—".into(), |v| format!("{v:.2}")),
@@ -498,4 +511,20 @@ pub fn bench(args: &CmpArgs) -> Result<()> {
         "rows": rows,
     });
     crate::report::print_report(args.json, &format!("{table}\n"), &report)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn times_and_sizes_are_shown_in_the_largest_unit_they_reach() {
+        for (ms, shown) in [(12_345.0, "12 s"), (1_234.0, "1.2 s"), (12.34, "12.3 ms")] {
+            assert_eq!(fmt_scaled(MS, &json!(ms)), shown);
+        }
+        for (bytes, shown) in [(2_097_152, "2.0 MiB"), (20_480, "20 KiB"), (512, "512 B")] {
+            assert_eq!(fmt_scaled(BYTES, &json!(bytes)), shown);
+        }
+        assert_eq!(fmt_scaled(MS, &Value::Null), "—");
+    }
 }
