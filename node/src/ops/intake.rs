@@ -10,7 +10,7 @@ use crate::idcard::validate_id_number;
 use crate::invalid::Invalid;
 use crate::node::{CaseView, NewCase, Node};
 use crate::ops::derived::{derive, index_row};
-use crate::ops::{check_text, new_uuid, notices};
+use crate::ops::{check_text, new_case_id, notices};
 use crate::refusal::Refusal;
 use crate::store::DocType;
 use crate::store::index::{self};
@@ -132,7 +132,7 @@ pub(crate) fn new_cases(node: &mut Node, batch: &[NewCase]) -> Result<Vec<CaseVi
             counter += 1;
             let doc = CaseDoc {
                 schema: CASE_SCHEMA.into(),
-                id: new_uuid()?,
+                id: new_case_id(now)?,
                 number: format!("{}-{}-{}-{:03}", ident.station, day, ident.ordinal, counter),
                 created_at: now,
                 origin: ident.station.clone(),

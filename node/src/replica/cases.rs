@@ -6,7 +6,8 @@
 //! bytes — everything but SQL, so it runs on [`crate::parallel::map_in_order`]'s workers. The
 //! store's thread then writes each [`Prepared`] in the batch's order, in the batch's one
 //! transaction: the same checks as before, the same all-or-nothing batch, the first problem in
-//! the batch's order reported.
+//! the batch's order reported. The search keys of the batch's new cases are written together at
+//! its end, in key order ([`PendingKeys`]).
 
 use super::{Applied, Scope, check_history, rejected};
 use crate::account::Directory;
@@ -16,7 +17,7 @@ use crate::error::Result;
 use crate::network::{Roster, Settings};
 use crate::node::{CaseView, derive, index_row};
 use crate::station::Tier;
-use crate::store::index::{self, IndexRow};
+use crate::store::index::{self, IndexRow, PendingKeys};
 use crate::store::{DocType, WriteTx};
 use automerge::{Automerge, Change, ChangeHash};
 use chrono::NaiveDate;
@@ -161,6 +162,7 @@ pub(super) fn write(
     wtx: &mut WriteTx<'_>,
     prepared: Prepared,
     notices: &NoticeContext<'_>,
+    keys: &mut PendingKeys,
     applied: &mut Applied,
 ) -> Result<()> {
     match prepared {
@@ -181,7 +183,7 @@ pub(super) fn write(
                 row,
             } = *c;
             wtx.put_doc_saved(&doc_id, DocType::Case, am, before.as_deref(), saved)?;
-            index::upsert(wtx.sql(), &row)?;
+            index::upsert_deferring_keys(wtx.sql(), &row, keys)?;
             // A notice whose event names this node as its sender is queued in the batch's
             // transaction; one already queued (or sent) is left alone.
             crate::ops::notices::queue_doc(

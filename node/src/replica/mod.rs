@@ -35,6 +35,7 @@ use crate::node::{Node, rebuild_index};
 use crate::ops::accounts::rederive_changed;
 use crate::station::Tier;
 use crate::store::DocType;
+use crate::store::index::PendingKeys;
 use automerge::{Automerge, Change, ChangeHash, ReadDoc as _};
 use rusqlite::{OptionalExtension, params};
 
@@ -671,12 +672,14 @@ impl Node {
                     changes,
                 });
             }
+            let mut keys = PendingKeys::default();
             crate::parallel::map_in_order(
                 "yizhan-apply",
                 inputs,
                 |input| check.prepare(input),
-                |prepared| cases::write(wtx, prepared?, &notices, &mut applied),
+                |prepared| cases::write(wtx, prepared?, &notices, &mut keys, &mut applied),
             )?;
+            keys.write(wtx.sql())?;
             // A new calendar year (or any calendar or settings change) recomputes every case's
             // deadlines, committed with the documents: there is no moment at which the store
             // holds the new calendar beside due dates counted with the old one.

@@ -196,8 +196,44 @@ fn uncount(conn: &Connection, doc_id: &str) -> Result<()> {
     Ok(())
 }
 
+/// Search keys to insert into `search_keys`, gathered over a received batch and written at its
+/// end in key order ([`PendingKeys::write`]).
+///
+/// A case's keys are hashes, so its fifteen or so keys land on fifteen pages spread over the
+/// whole table; written case by case, a batch of a thousand new cases reads and dirties most of
+/// the table's pages in random order. Written sorted, the batch walks the table once, from the
+/// first page to the last (issue #14).
+#[derive(Debug, Default)]
+pub(crate) struct PendingKeys(Vec<(i64, i64, i64)>);
+
+impl PendingKeys {
+    /// Inserts the gathered keys, in key order, in the caller's transaction.
+    pub(crate) fn write(mut self, conn: &Connection) -> Result<()> {
+        self.0.sort_unstable();
+        let mut ins = conn.prepare_cached(
+            "INSERT OR IGNORE INTO search_keys (term, created, case_row) VALUES (?1, ?2, ?3)",
+        )?;
+        for (term, created, case_row) in self.0 {
+            ins.execute(params![term, created, case_row])?;
+        }
+        Ok(())
+    }
+}
+
 /// Writes (or replaces) a case's index rows and keeps the counters in step.
 pub(crate) fn upsert(conn: &Connection, row: &IndexRow) -> Result<()> {
+    let mut keys = PendingKeys::default();
+    upsert_deferring_keys(conn, row, &mut keys)?;
+    keys.write(conn)
+}
+
+/// [`upsert`], with the case's new search keys added to `keys` instead of inserted: the caller
+/// writes them (`PendingKeys::write`) in the same transaction, before anything reads them.
+pub(crate) fn upsert_deferring_keys(
+    conn: &Connection,
+    row: &IndexRow,
+    keys: &mut PendingKeys,
+) -> Result<()> {
     uncount(conn, &row.doc_id)?;
     let sig = search::signature(row.created_at, &row.search_keys);
     // `search_keys` refers to the case's `row_id`, so a replaced row keeps its number.
@@ -239,24 +275,21 @@ pub(crate) fn upsert(conn: &Connection, row: &IndexRow) -> Result<()> {
                 if old_sig != 0 {
                     conn.prepare_cached("DELETE FROM search_keys WHERE case_row = ?1")?
                         .execute([rowid])?;
+                    // Keys of the same row still waiting in this batch are as stale.
+                    keys.0.retain(|&(_, _, case_row)| case_row != rowid);
                 }
-                insert_keys(conn, row, rowid)?;
+                add_keys(keys, row, rowid);
             }
-            None => insert_keys(conn, row, rowid)?,
+            None => add_keys(keys, row, rowid),
         }
     }
     route_and_counts(conn, row)
 }
 
-/// Writes a case's search keys for its `cases.row_id`.
-fn insert_keys(conn: &Connection, row: &IndexRow, rowid: i64) -> Result<()> {
-    let mut ins = conn.prepare_cached(
-        "INSERT OR IGNORE INTO search_keys (term, created, case_row) VALUES (?1, ?2, ?3)",
-    )?;
-    for k in &row.search_keys {
-        ins.execute(params![k, row.created_at, rowid])?;
-    }
-    Ok(())
+/// Adds a case's search keys for its `cases.row_id` to those waiting to be written.
+fn add_keys(keys: &mut PendingKeys, row: &IndexRow, rowid: i64) {
+    keys.0
+        .extend(row.search_keys.iter().map(|&k| (k, row.created_at, rowid)));
 }
 
 /// Inserts (or replaces, keeping `row_id` when given) a case's whole row. Returns its `row_id`.

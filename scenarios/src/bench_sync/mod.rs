@@ -63,7 +63,7 @@ pub(crate) const NOW: i64 = 1_772_413_200_000;
 /// The generated stores' sidecar, in `DIR/base`.
 const SIDECAR: &str = "bench-sync.json";
 /// Bump when the generated stores change shape, so that old ones are not reused.
-const FORMAT: u64 = 3;
+const FORMAT: u64 = 4;
 /// The township (the first of the simulated county).
 pub(crate) const TOWNSHIP: &str = "T01";
 /// Actions per `act_many` transaction.

@@ -348,6 +348,37 @@ fn a_calendar_year_added_at_the_city_moves_the_townships_due_dates() {
     assert_eq!(t.index_dump().unwrap(), live);
 }
 
+/// Issue #14: a received batch writes the search keys of its new cases together at its end, in
+/// key order. The city finds every received case by a part of the applicant's name, and its
+/// index is what a rebuild from the documents gives.
+#[test]
+fn the_city_finds_received_cases_by_name_and_its_index_is_what_a_rebuild_gives() {
+    let (_tmp, mut c, mut t) = city_and_township();
+    let names = ["吴桂英", "王秀英", "李建国", "欧阳娜娜", "张伟"];
+    let ids: Vec<String> = names
+        .iter()
+        .map(|n| new_case(&mut t, "TS-003", n))
+        .collect();
+    sync(&mut t, &mut c);
+    for (name, id) in names.iter().zip(&ids) {
+        let part: String = name.chars().skip(1).collect();
+        let found = c
+            .list(&yizhan_node::query::CaseFilter {
+                search: Some(part.clone()),
+                limit: 100,
+                ..Default::default()
+            })
+            .unwrap();
+        assert!(
+            found.iter().any(|r| &r.id == id),
+            "searching {part} at the city finds {name}'s case"
+        );
+    }
+    let live = c.index_dump().unwrap();
+    c.reindex().unwrap();
+    assert_eq!(c.index_dump().unwrap(), live);
+}
+
 /// Issue #11: a village laptop's clock jumps two days ahead and the village adds a note; the
 /// township then completes the case with its right clock. The completion is dated by the
 /// township's clock (it used to be stamped after the note, two days late), and the village,
