@@ -16,8 +16,8 @@ mod parse;
 mod problems;
 
 use parse::{
-    CSV_COLUMNS, CSV_OPTIONAL_COLUMNS, Draft, build, csv_problem, json_draft, json_type,
-    parse_days_cell, parse_flag, parse_kind, parse_tier, row_error, split_list, strip_bom,
+    CSV_COLUMNS, CSV_OPTIONAL_COLUMNS, Draft, RowProblems, build, csv_problem, json_draft,
+    json_type, parse_days_cell, parse_flag, parse_kind, parse_tier, split_list, strip_bom,
 };
 pub use problems::{CatalogError, LISTED_PROBLEMS, RowError, RowProblem, SyntaxProblem};
 
@@ -274,10 +274,9 @@ impl Catalog {
                     problem: Box::new(csv_problem(&e)),
                 })
             })?;
+            let mut p = RowProblems::new(row, &mut errors);
             if record.len() > header.len() {
-                row_error(
-                    &mut errors,
-                    row,
+                p.add(
                     "row",
                     RowProblem::FieldCount {
                         found: record.len(),
@@ -293,11 +292,10 @@ impl Catalog {
             };
             let code = cell("code").to_string();
             let name = cell("name").to_string();
-            let kind = parse_kind(cell("kind"), row, &mut errors);
-            let legal_days = parse_days_cell(cell("legal_days"), row, "legal_days", &mut errors);
-            let promised_days =
-                parse_days_cell(cell("promised_days"), row, "promised_days", &mut errors);
-            let tier = parse_tier(cell("tier"), row, &mut errors);
+            let kind = parse_kind(cell("kind"), &mut p);
+            let legal_days = parse_days_cell(cell("legal_days"), "legal_days", &mut p);
+            let promised_days = parse_days_cell(cell("promised_days"), "promised_days", &mut p);
+            let tier = parse_tier(cell("tier"), &mut p);
             drafts.push((
                 row,
                 Draft {
@@ -310,7 +308,7 @@ impl Catalog {
                     tier,
                     departments: Some(split_list(cell("departments"))),
                     conditions: cell("conditions").to_string(),
-                    retired: parse_flag(cell("retired"), row, &mut errors),
+                    retired: parse_flag(cell("retired"), &mut p),
                 },
             ));
         }

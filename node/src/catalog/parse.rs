@@ -62,32 +62,43 @@ impl Draft {
     }
 }
 
-/// Records one problem with one row.
-pub(super) fn row_error(errors: &mut Vec<RowError>, row: usize, field: &str, problem: RowProblem) {
-    errors.push(RowError {
-        row,
-        field: field.to_string(),
-        problem,
-    });
+/// The problems found in one row: each is recorded against the row and a field, so that every
+/// reader below takes one of these instead of the row number and the error list apart.
+pub(super) struct RowProblems<'a> {
+    row: usize,
+    errors: &'a mut Vec<RowError>,
 }
 
-/// Records that `field` of `row` holds a JSON value of another type than `expected`.
-pub(super) fn wrong_type(
-    errors: &mut Vec<RowError>,
-    row: usize,
-    field: &str,
-    expected: &'static str,
-    value: &serde_json::Value,
-) {
-    row_error(
-        errors,
-        row,
-        field,
-        RowProblem::WrongType {
-            expected,
-            found: json_type(value),
-        },
-    );
+impl<'a> RowProblems<'a> {
+    /// Records the problems of `row` into `errors`.
+    pub(super) fn new(row: usize, errors: &'a mut Vec<RowError>) -> Self {
+        RowProblems { row, errors }
+    }
+
+    /// Records one problem with `field`.
+    pub(super) fn add(&mut self, field: &str, problem: RowProblem) {
+        self.errors.push(RowError {
+            row: self.row,
+            field: field.to_string(),
+            problem,
+        });
+    }
+
+    /// Records that `field` holds a JSON value of another type than `expected`.
+    fn wrong_type(&mut self, field: &str, expected: &'static str, value: &serde_json::Value) {
+        self.add(
+            field,
+            RowProblem::WrongType {
+                expected,
+                found: json_type(value),
+            },
+        );
+    }
+
+    /// How many problems have been recorded so far, in this row and the ones before.
+    fn count(&self) -> usize {
+        self.errors.len()
+    }
 }
 
 /// Trims every entry of a list and drops the empty ones.
@@ -113,17 +124,16 @@ pub(super) fn finish_row(
     seen: &mut BTreeMap<String, usize>,
     errors: &mut Vec<RowError>,
 ) -> Option<ServiceItem> {
-    let before = errors.len();
+    let mut p = RowProblems::new(row, errors);
+    let before = p.count();
 
     if let Some(code) = &draft.code {
         if code.is_empty() {
-            row_error(errors, row, "code", RowProblem::Empty);
+            p.add("code", RowProblem::Empty);
         } else if code.chars().any(char::is_whitespace) {
-            row_error(errors, row, "code", RowProblem::Whitespace(code.clone()));
+            p.add("code", RowProblem::Whitespace(code.clone()));
         } else if code.chars().count() > MAX_CODE_CHARS {
-            row_error(
-                errors,
-                row,
+            p.add(
                 "code",
                 RowProblem::TooLong {
                     shown: Some(code.clone()),
@@ -131,9 +141,7 @@ pub(super) fn finish_row(
                 },
             );
         } else if let Some(first) = seen.get(code) {
-            row_error(
-                errors,
-                row,
+            p.add(
                 "code",
                 RowProblem::Duplicate {
                     code: code.clone(),
@@ -148,11 +156,9 @@ pub(super) fn finish_row(
     let name = draft.name.map(|n| n.trim().to_string());
     if let Some(name) = &name {
         if name.is_empty() {
-            row_error(errors, row, "name", RowProblem::Empty);
+            p.add("name", RowProblem::Empty);
         } else if name.chars().count() > MAX_NAME_CHARS {
-            row_error(
-                errors,
-                row,
+            p.add(
                 "name",
                 RowProblem::TooLong {
                     shown: None,
@@ -165,9 +171,7 @@ pub(super) fn finish_row(
     if let Some(legal) = draft.legal_days
         && legal > MAX_LEGAL_DAYS
     {
-        row_error(
-            errors,
-            row,
+        p.add(
             "legal_days",
             RowProblem::MoreThan {
                 value: u64::from(legal),
@@ -179,9 +183,7 @@ pub(super) fn finish_row(
     if let (Some(promised), Some(legal)) = (draft.promised_days, draft.legal_days)
         && promised > legal
     {
-        row_error(
-            errors,
-            row,
+        p.add(
             "promised_days",
             RowProblem::PromisedOverLegal { promised, legal },
         );
@@ -189,19 +191,14 @@ pub(super) fn finish_row(
 
     let materials = draft.materials.map(clean_list);
     match (draft.kind, draft.promised_days) {
-        (Some(CaseKind::Instant), Some(promised)) if promised != 0 => row_error(
-            errors,
-            row,
-            "promised_days",
-            RowProblem::InstantNotZero(promised),
-        ),
-        (Some(CaseKind::Promised), Some(0)) => {
-            row_error(errors, row, "promised_days", RowProblem::PromisedZero)
+        (Some(CaseKind::Instant), Some(promised)) if promised != 0 => {
+            p.add("promised_days", RowProblem::InstantNotZero(promised))
         }
+        (Some(CaseKind::Promised), Some(0)) => p.add("promised_days", RowProblem::PromisedZero),
         _ => {}
     }
     if draft.kind == Some(CaseKind::Promised) && materials.as_ref().is_some_and(Vec::is_empty) {
-        row_error(errors, row, "materials", RowProblem::NoMaterials);
+        p.add("materials", RowProblem::NoMaterials);
     }
 
     let departments = draft.departments.map(clean_list);
@@ -209,17 +206,12 @@ pub(super) fn finish_row(
         let mut listed = std::collections::BTreeSet::new();
         for department in departments {
             if !listed.insert(department.as_str()) {
-                row_error(
-                    errors,
-                    row,
-                    "departments",
-                    RowProblem::ListedTwice(department.clone()),
-                );
+                p.add("departments", RowProblem::ListedTwice(department.clone()));
             }
         }
     }
 
-    if errors.len() != before {
+    if p.count() != before {
         return None;
     }
     Some(ServiceItem {
@@ -260,28 +252,21 @@ pub(super) fn build(
 }
 
 /// Parses a day count from a CSV cell.
-pub(super) fn parse_days_cell(
-    cell: &str,
-    row: usize,
-    field: &str,
-    errors: &mut Vec<RowError>,
-) -> Option<u32> {
+pub(super) fn parse_days_cell(cell: &str, field: &str, p: &mut RowProblems<'_>) -> Option<u32> {
     let cell = cell.trim();
     if cell.is_empty() {
-        row_error(errors, row, field, RowProblem::Empty);
+        p.add(field, RowProblem::Empty);
         return None;
     }
     match cell.parse::<i64>() {
         Ok(n) if n < 0 => {
-            row_error(errors, row, field, RowProblem::Negative(n.to_string()));
+            p.add(field, RowProblem::Negative(n.to_string()));
             None
         }
         Ok(n) => match u32::try_from(n) {
             Ok(n) => Some(n),
             Err(_) => {
-                row_error(
-                    errors,
-                    row,
+                p.add(
                     field,
                     RowProblem::MoreThan {
                         value: n.unsigned_abs(),
@@ -297,39 +282,31 @@ pub(super) fn parse_days_cell(
                 .chars()
                 .all(|c| c.is_ascii_digit()) =>
         {
-            row_error(errors, row, field, RowProblem::TooLarge(cell.to_string()));
+            p.add(field, RowProblem::TooLarge(cell.to_string()));
             None
         }
         Err(_) => {
-            row_error(
-                errors,
-                row,
-                field,
-                RowProblem::NotWholeDays(format!("{cell:?}")),
-            );
+            p.add(field, RowProblem::NotWholeDays(format!("{cell:?}")));
             None
         }
     }
 }
 
 /// Parses a day count from a JSON value.
-pub(super) fn parse_days_value(
+fn parse_days_value(
     value: &serde_json::Value,
-    row: usize,
     field: &str,
-    errors: &mut Vec<RowError>,
+    p: &mut RowProblems<'_>,
 ) -> Option<u32> {
     let Some(number) = value.as_number() else {
-        wrong_type(errors, row, field, "a number", value);
+        p.wrong_type(field, "a number", value);
         return None;
     };
     if let Some(n) = number.as_u64() {
         match u32::try_from(n) {
             Ok(n) => Some(n),
             Err(_) => {
-                row_error(
-                    errors,
-                    row,
+                p.add(
                     field,
                     RowProblem::MoreThan {
                         value: n,
@@ -340,15 +317,10 @@ pub(super) fn parse_days_value(
             }
         }
     } else if number.as_i64().is_some() || number.as_f64().is_some_and(|f| f < 0.0) {
-        row_error(errors, row, field, RowProblem::Negative(number.to_string()));
+        p.add(field, RowProblem::Negative(number.to_string()));
         None
     } else {
-        row_error(
-            errors,
-            row,
-            field,
-            RowProblem::NotWholeDays(number.to_string()),
-        );
+        p.add(field, RowProblem::NotWholeDays(number.to_string()));
         None
     }
 }
@@ -366,30 +338,24 @@ pub(super) fn json_type(value: &serde_json::Value) -> &'static str {
 }
 
 /// Extracts a string field from a JSON value.
-pub(super) fn json_string(
-    value: &serde_json::Value,
-    row: usize,
-    field: &str,
-    errors: &mut Vec<RowError>,
-) -> Option<String> {
+fn json_string(value: &serde_json::Value, field: &str, p: &mut RowProblems<'_>) -> Option<String> {
     match value.as_str() {
         Some(s) => Some(s.to_string()),
         None => {
-            wrong_type(errors, row, field, "a string", value);
+            p.wrong_type(field, "a string", value);
             None
         }
     }
 }
 
 /// Extracts a list of strings from a JSON value.
-pub(super) fn json_list(
+fn json_list(
     value: &serde_json::Value,
-    row: usize,
     field: &str,
-    errors: &mut Vec<RowError>,
+    p: &mut RowProblems<'_>,
 ) -> Option<Vec<String>> {
     let Some(array) = value.as_array() else {
-        wrong_type(errors, row, field, "an array of strings", value);
+        p.wrong_type(field, "an array of strings", value);
         return None;
     };
     let mut list = Vec::with_capacity(array.len());
@@ -397,9 +363,7 @@ pub(super) fn json_list(
         match entry.as_str() {
             Some(s) => list.push(s.to_string()),
             None => {
-                row_error(
-                    errors,
-                    row,
+                p.add(
                     field,
                     RowProblem::WrongEntry {
                         entry: i + 1,
@@ -414,55 +378,42 @@ pub(super) fn json_list(
 }
 
 /// Parses a kind, recording an error when it is unknown.
-pub(super) fn parse_kind(s: &str, row: usize, errors: &mut Vec<RowError>) -> Option<CaseKind> {
-    parse_named(
-        s,
-        row,
-        errors,
-        "kind",
-        CaseKind::parse,
-        RowProblem::UnknownKind,
-    )
+pub(super) fn parse_kind(s: &str, p: &mut RowProblems<'_>) -> Option<CaseKind> {
+    parse_named(s, p, "kind", CaseKind::parse, RowProblem::UnknownKind)
 }
 
 /// Parses a tier, recording an error when it is unknown.
-pub(super) fn parse_tier(s: &str, row: usize, errors: &mut Vec<RowError>) -> Option<Tier> {
-    parse_named(s, row, errors, "tier", Tier::parse, RowProblem::UnknownTier)
+pub(super) fn parse_tier(s: &str, p: &mut RowProblems<'_>) -> Option<Tier> {
+    parse_named(s, p, "tier", Tier::parse, RowProblem::UnknownTier)
 }
 
 /// Parses a required cell naming one of a fixed set of values, recording an empty cell or an
 /// unknown value (as `unknown` of the trimmed text) against `field`.
 fn parse_named<T>(
     s: &str,
-    row: usize,
-    errors: &mut Vec<RowError>,
+    p: &mut RowProblems<'_>,
     field: &str,
     parse: impl FnOnce(&str) -> Option<T>,
     unknown: impl FnOnce(String) -> RowProblem,
 ) -> Option<T> {
     if s.trim().is_empty() {
-        row_error(errors, row, field, RowProblem::Empty);
+        p.add(field, RowProblem::Empty);
         return None;
     }
     let value = parse(s);
     if value.is_none() {
-        row_error(errors, row, field, unknown(s.trim().to_string()));
+        p.add(field, unknown(s.trim().to_string()));
     }
     value
 }
 
 /// Parses the `retired` CSV cell: empty means no.
-pub(super) fn parse_flag(s: &str, row: usize, errors: &mut Vec<RowError>) -> bool {
+pub(super) fn parse_flag(s: &str, p: &mut RowProblems<'_>) -> bool {
     match s.trim().to_ascii_lowercase().as_str() {
         "" | "no" | "false" | "0" | "否" => false,
         "yes" | "true" | "1" | "是" | "停用" => true,
         _ => {
-            row_error(
-                errors,
-                row,
-                "retired",
-                RowProblem::NotAFlag(s.trim().to_string()),
-            );
+            p.add("retired", RowProblem::NotAFlag(s.trim().to_string()));
             false
         }
     }
@@ -474,52 +425,43 @@ pub(super) fn json_draft(
     value: &serde_json::Value,
     errors: &mut Vec<RowError>,
 ) -> Draft {
+    let mut p = RowProblems::new(row, errors);
+    let p = &mut p;
     let mut draft = Draft::default();
     let Some(object) = value.as_object() else {
-        wrong_type(errors, row, "row", "an object", value);
+        p.wrong_type("row", "an object", value);
         return draft;
     };
     for key in object.keys() {
         if !JSON_FIELDS.contains(&key.as_str()) {
-            row_error(errors, row, key, RowProblem::UnknownField);
+            p.add(key, RowProblem::UnknownField);
         }
     }
-    let required = |field: &str, errors: &mut Vec<RowError>| {
+    let required = |field: &str, p: &mut RowProblems<'_>| {
         let found = object.get(field);
         if found.is_none() {
-            row_error(errors, row, field, RowProblem::Missing);
+            p.add(field, RowProblem::Missing);
         }
         found
     };
-    if let Some(v) = required("code", errors) {
-        draft.code = json_string(v, row, "code", errors);
-    }
-    if let Some(v) = required("name", errors) {
-        draft.name = json_string(v, row, "name", errors);
-    }
-    if let Some(v) = required("kind", errors) {
-        draft.kind = json_string(v, row, "kind", errors).and_then(|s| parse_kind(&s, row, errors));
-    }
-    if let Some(v) = required("legal_days", errors) {
-        draft.legal_days = parse_days_value(v, row, "legal_days", errors);
-    }
-    if let Some(v) = required("promised_days", errors) {
-        draft.promised_days = parse_days_value(v, row, "promised_days", errors);
-    }
-    if let Some(v) = required("materials", errors) {
-        draft.materials = json_list(v, row, "materials", errors);
-    }
-    if let Some(v) = required("tier", errors) {
-        draft.tier = json_string(v, row, "tier", errors).and_then(|s| parse_tier(&s, row, errors));
-    }
+    draft.code = required("code", p).and_then(|v| json_string(v, "code", p));
+    draft.name = required("name", p).and_then(|v| json_string(v, "name", p));
+    draft.kind =
+        required("kind", p).and_then(|v| json_string(v, "kind", p).and_then(|s| parse_kind(&s, p)));
+    draft.legal_days = required("legal_days", p).and_then(|v| parse_days_value(v, "legal_days", p));
+    draft.promised_days =
+        required("promised_days", p).and_then(|v| parse_days_value(v, "promised_days", p));
+    draft.materials = required("materials", p).and_then(|v| json_list(v, "materials", p));
+    draft.tier =
+        required("tier", p).and_then(|v| json_string(v, "tier", p).and_then(|s| parse_tier(&s, p)));
     draft.departments = match object.get("departments") {
         None | Some(serde_json::Value::Null) => Some(Vec::new()),
-        Some(v) => json_list(v, row, "departments", errors),
+        Some(v) => json_list(v, "departments", p),
     };
     match object.get("conditions") {
         None | Some(serde_json::Value::Null) => {}
         Some(v) => {
-            if let Some(s) = json_string(v, row, "conditions", errors) {
+            if let Some(s) = json_string(v, "conditions", p) {
                 draft.conditions = s;
             }
         }
@@ -527,7 +469,7 @@ pub(super) fn json_draft(
     match object.get("retired") {
         None | Some(serde_json::Value::Null) => {}
         Some(serde_json::Value::Bool(b)) => draft.retired = *b,
-        Some(v) => wrong_type(errors, row, "retired", "a boolean", v),
+        Some(v) => p.wrong_type("retired", "a boolean", v),
     }
     draft
 }
