@@ -4,9 +4,10 @@
 //! postcard. From protocol version 3 on (negotiated in the hello, see [`crate::session`]), a
 //! message may travel compressed as a whole inside [`Msg::Packed`] ([`crate::wire`]); the
 //! variants before it are encoded exactly as version 2 encodes them, so a version 2 peer reads
-//! every frame a version 3 node sends it. A frame longer than [`MAX_FRAME`] is refused before anything is allocated for it; a
-//! frame that does not decode closes the connection. Decoding never panics on any input (a fuzz
-//! target and a property test check that).
+//! every frame a version 3 node sends it. Version 4 adds [`Msg::Saved`] after it, sent only to
+//! peers that speak version 4. A frame longer than [`MAX_FRAME`] is refused before anything is
+//! allocated for it; a frame that does not decode closes the connection. Decoding never panics
+//! on any input (a fuzz target and a property test check that).
 
 use serde::{Deserialize, Serialize};
 use yizhan_node::replica::RemoteDoc;
@@ -52,10 +53,24 @@ pub struct DocChanges {
 /// Changes received are applied as the store's [`RemoteDoc`]s.
 impl From<DocChanges> for RemoteDoc {
     fn from(d: DocChanges) -> RemoteDoc {
-        RemoteDoc {
-            doc_id: d.id,
-            changes: d.changes,
-        }
+        RemoteDoc::changes(d.id, d.changes)
+    }
+}
+
+/// A whole document, as stored: for a peer that never held it (version 4).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct DocSaved {
+    /// Document id.
+    pub id: String,
+    /// The document's bytes: a document chunk, possibly followed by change chunks, as
+    /// `Automerge::load` reads them.
+    pub bytes: Vec<u8>,
+}
+
+/// Whole documents received are applied as the store's [`RemoteDoc`]s.
+impl From<DocSaved> for RemoteDoc {
+    fn from(d: DocSaved) -> RemoteDoc {
+        RemoteDoc::saved(d.id, d.bytes)
     }
 }
 
@@ -157,10 +172,17 @@ pub enum Msg {
         /// The receiver's `seq`.
         upto: i64,
     },
-    /// Another message compressed as a whole (version 3; [`crate::wire`]). Always the last
-    /// variant: postcard numbers variants in order, and version 2 peers number the others the
-    /// same way.
+    /// Another message compressed as a whole (version 3; [`crate::wire`]). Postcard numbers
+    /// variants in order: every variant before this one is numbered as version 2 numbers it, and
+    /// variants after it are only sent to peers of the version that added them.
     Packed(crate::wire::Packed),
+    /// Whole documents the receiver asked for without holding them (a `Want` with no heads), as
+    /// the sender stores them (version 4): the sender reads them without any Automerge work, and
+    /// the receiver loads each once instead of applying its changes one by one.
+    Saved {
+        /// The documents.
+        docs: Vec<DocSaved>,
+    },
 }
 
 /// A request on the enrolment protocol.
@@ -258,6 +280,7 @@ pub fn size_of(msg: &Msg) -> usize {
             .map(|d| d.id.len() + d.changes.iter().map(|c| c.len() + 4).sum::<usize>() + 8)
             .sum(),
         Msg::Sync { docs } => docs.iter().map(|d| d.id.len() + d.message.len() + 8).sum(),
+        Msg::Saved { docs } => docs.iter().map(|d| d.id.len() + d.bytes.len() + 8).sum(),
         Msg::Have { docs, .. } | Msg::Want { docs } => docs
             .iter()
             .map(|d| d.id.len() + 32 * d.heads.len() + 4)
@@ -330,6 +353,15 @@ mod tests {
                         docs: docs
                             .into_iter()
                             .map(|(id, message)| DocSync { id, message })
+                            .collect(),
+                    }
+                }),
+            proptest::collection::vec((s(), proptest::collection::vec(any::<u8>(), 0..64)), 0..4)
+                .prop_map(|docs| {
+                    Msg::Saved {
+                        docs: docs
+                            .into_iter()
+                            .map(|(id, bytes)| DocSaved { id, bytes })
                             .collect(),
                     }
                 }),

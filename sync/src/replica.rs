@@ -54,6 +54,9 @@ pub trait Replica {
         doc_id: &str,
         their_heads: &[ChangeHash],
     ) -> Result<Option<Vec<Vec<u8>>>>;
+    /// A held document's bytes, whole, as stored (a document chunk, possibly followed by change
+    /// chunks): what a peer that never held it is sent from version 4 on. `None` if not held.
+    fn saved_doc(&mut self, doc_id: &str) -> Result<Option<Vec<u8>>>;
     /// A copy of a held document (for Automerge's sync protocol on diverged histories).
     fn doc(&mut self, doc_id: &str) -> Result<Option<Automerge>>;
     /// Applies documents received from `sender`, all or nothing, after checking every change's
@@ -128,6 +131,9 @@ impl Replica for Node {
         their_heads: &[ChangeHash],
     ) -> Result<Option<Vec<Vec<u8>>>> {
         Node::missing_changes(self, doc_id, their_heads)
+    }
+    fn saved_doc(&mut self, doc_id: &str) -> Result<Option<Vec<u8>>> {
+        Node::saved_doc(self, doc_id)
     }
     fn doc(&mut self, doc_id: &str) -> Result<Option<Automerge>> {
         self.with_doc(doc_id, |am| Ok(am.clone()))

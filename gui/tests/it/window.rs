@@ -28,10 +28,8 @@ fn village_to_township(c: &County) {
             heads
                 .into_iter()
                 .map(|h| {
-                    Ok(RemoteDoc {
-                        changes: n.changes_for(&h.doc_id, &[])?,
-                        doc_id: h.doc_id,
-                    })
+                    let changes = n.changes_for(&h.doc_id, &[])?;
+                    Ok(RemoteDoc::changes(h.doc_id, changes))
                 })
                 .collect()
         })

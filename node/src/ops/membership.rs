@@ -15,13 +15,23 @@ use crate::store::WriteTx;
 
 /// Implements [`Node::member`].
 pub(crate) fn member<'a>(node: &'a Node, node_id: &str) -> Result<&'a Cert> {
-    if node.net.roster.is_revoked(node_id) {
+    member_of(&node.net.members, &node.net.roster, node_id)
+}
+
+/// The certificate of a node that may take part, by the given certificates and roster: known,
+/// verified and not revoked (also what the workers that check a received batch ask).
+pub(crate) fn member_of<'a>(
+    members: &'a crate::cert::Members,
+    roster: &Roster,
+    node_id: &str,
+) -> Result<&'a Cert> {
+    if roster.is_revoked(node_id) {
         return Err(NodeError::BadCertificate(format!(
             "node {} has been revoked",
             crate::cert::short(node_id)
         )));
     }
-    node.net.members.get(node_id).ok_or_else(|| {
+    members.get(node_id).ok_or_else(|| {
         NodeError::BadCertificate(format!(
             "node {} is not a member",
             crate::cert::short(node_id)

@@ -9,12 +9,14 @@
 //! the batch's order reported. The search keys of the batch's new cases are written together at
 //! its end, in key order ([`PendingKeys`]).
 
-use super::{Applied, Scope, check_history, rejected};
+use super::{Applied, Scope, check_history, load_saved, rejected};
 use crate::account::Directory;
 use crate::calendar::Calendar;
 use crate::case::doc::read_case;
+use crate::cert::Members;
 use crate::error::Result;
 use crate::network::{Roster, Settings};
+use crate::ops::membership::member_of;
 use crate::node::{CaseView, derive, index_row};
 use crate::station::Tier;
 use crate::store::index::{self, IndexRow, PendingKeys};
@@ -23,11 +25,19 @@ use automerge::{Automerge, Change, ChangeHash};
 use chrono::NaiveDate;
 use std::collections::BTreeMap;
 
-/// A received case document: its id, the stored document (if any) and the changes.
-pub(super) struct CaseInput {
+/// A received case document: its id, the stored document (if any) and what the peer sent.
+pub(super) struct CaseInput<'a> {
     pub doc_id: String,
     pub existing: Option<Automerge>,
-    pub changes: Vec<Change>,
+    pub payload: CasePayload<'a>,
+}
+
+/// What a peer sent of a case document.
+pub(super) enum CasePayload<'a> {
+    /// Its changes, decoded.
+    Changes(Vec<Change>),
+    /// The whole document's bytes ([`super::Payload::Saved`]), loaded on a worker.
+    Saved(&'a [u8]),
 }
 
 /// What the checks make of a received case document.
@@ -63,8 +73,10 @@ pub(super) struct CaseCheck<'a> {
     pub roster: &'a Roster,
     pub my_scope: &'a Scope,
     pub sender_scope: &'a Scope,
-    /// Each author's (node id) station and tier.
+    /// Each author's (node id) station and tier, for the authors of the batch's changes.
     pub authors: &'a BTreeMap<String, (String, Tier)>,
+    /// The certificates, for the authors of whole documents, known only once loaded.
+    pub members: &'a Members,
     pub today: NaiveDate,
     /// Skip documents outside this node's scope instead of refusing the batch (bundles).
     pub skip_out_of_scope: bool,
@@ -72,21 +84,47 @@ pub(super) struct CaseCheck<'a> {
 
 impl CaseCheck<'_> {
     /// Merges, reads, folds, checks and saves one received case document (no SQL).
-    pub(super) fn prepare(&self, input: CaseInput) -> Result<Prepared> {
+    pub(super) fn prepare(&self, input: CaseInput<'_>) -> Result<Prepared> {
         let CaseInput {
             doc_id,
             existing,
-            changes,
+            payload,
         } = input;
         let is_new = existing.is_none();
         let mut am = existing.unwrap_or_default();
         let before = am.get_heads();
-        let authors: Vec<String> = changes
-            .iter()
-            .map(|c| hex::encode(c.actor_id().to_bytes()))
-            .collect();
-        am.apply_changes(changes)
-            .map_err(|e| rejected(&doc_id, e.to_string()))?;
+        // A whole document that is new here is stored as it came: it loaded strictly, so it
+        // reads back as this very document, and saving it again would only cost time.
+        let mut received = None;
+        let authors: Vec<String> = match payload {
+            CasePayload::Changes(changes) => {
+                let authors = changes
+                    .iter()
+                    .map(|c| hex::encode(c.actor_id().to_bytes()))
+                    .collect();
+                am.apply_changes(changes)
+                    .map_err(|e| rejected(&doc_id, e.to_string()))?;
+                authors
+            }
+            CasePayload::Saved(bytes) => {
+                let mut loaded = load_saved(&doc_id, bytes)?;
+                if is_new {
+                    am = loaded;
+                    received = Some(bytes.to_vec());
+                } else {
+                    am.merge(&mut loaded)
+                        .map_err(|e| rejected(&doc_id, e.to_string()))?;
+                }
+                let mut authors: Vec<String> = am
+                    .get_changes_meta(&before)
+                    .iter()
+                    .map(|m| hex::encode(m.actor.to_bytes()))
+                    .collect();
+                authors.sort_unstable();
+                authors.dedup();
+                authors
+            }
+        };
         check_history(&am, &doc_id)?;
         if am.get_heads() == before {
             return Ok(Prepared::Unchanged {
@@ -116,11 +154,7 @@ impl CaseCheck<'_> {
             return Err(rejected(&doc_id, "the case is not in the sender's scope"));
         }
         for author in &authors {
-            let (station, tier) = self
-                .authors
-                .get(author)
-                .cloned()
-                .unwrap_or((String::new(), Tier::Village));
+            let (station, tier) = self.author(&doc_id, author)?;
             // A station on the route, or an ancestor of one (a township's 督办 on its village's
             // case).
             if tier != Tier::City && !route.iter().any(|r| self.roster.is_within(r, &station)) {
@@ -131,7 +165,7 @@ impl CaseCheck<'_> {
             }
         }
         let saved = if is_new {
-            am.save_nocompress()
+            received.unwrap_or_else(|| am.save_nocompress())
         } else {
             am.save_after(&before)
         };
@@ -144,6 +178,19 @@ impl CaseCheck<'_> {
             view,
             row,
         })))
+    }
+}
+
+impl CaseCheck<'_> {
+    /// An author's station and tier: from the batch's list of its changes' authors, else (the
+    /// author of a whole document's change) a member that is not revoked.
+    fn author(&self, doc_id: &str, author: &str) -> Result<(String, Tier)> {
+        if let Some(known) = self.authors.get(author) {
+            return Ok(known.clone());
+        }
+        let cert = member_of(self.members, self.roster, author)
+            .map_err(|e| rejected(doc_id, format!("change by a non-member: {e}")))?;
+        Ok((cert.body.station.code.clone(), cert.body.station.tier()))
     }
 }
 

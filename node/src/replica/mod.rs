@@ -113,13 +113,52 @@ pub struct DocHeads {
     pub seq: i64,
 }
 
-/// One document's changes as received.
+/// One document as received: its id and what the peer sent of it.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct RemoteDoc {
     /// Document id.
     pub doc_id: String,
-    /// Encoded Automerge changes.
-    pub changes: Vec<Vec<u8>>,
+    /// The changes, or the whole document.
+    pub payload: Payload,
+}
+
+/// What a peer sent of one document.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Payload {
+    /// Encoded Automerge changes, in either of Automerge's forms.
+    Changes(Vec<Vec<u8>>),
+    /// The whole document as stored ([`Node::saved_doc`]): a document chunk, possibly followed
+    /// by change chunks. A peer that never held the document is sent this from sync protocol
+    /// version 4 on (issue #14): the sender reads it from SQL without any Automerge work, and
+    /// the receiver loads it once instead of applying every change and saving the result.
+    Saved(Vec<u8>),
+}
+
+impl RemoteDoc {
+    /// A document's changes.
+    pub fn changes(doc_id: impl Into<String>, changes: Vec<Vec<u8>>) -> RemoteDoc {
+        RemoteDoc {
+            doc_id: doc_id.into(),
+            payload: Payload::Changes(changes),
+        }
+    }
+
+    /// A whole document, as [`Node::saved_doc`] reads it.
+    pub fn saved(doc_id: impl Into<String>, bytes: Vec<u8>) -> RemoteDoc {
+        RemoteDoc {
+            doc_id: doc_id.into(),
+            payload: Payload::Saved(bytes),
+        }
+    }
+}
+
+/// Loads a received whole document, strictly: every chunk must parse, and the heads it states
+/// must be the ones its changes hash to.
+pub fn load_saved(doc_id: &str, bytes: &[u8]) -> Result<Automerge> {
+    if bytes.is_empty() {
+        return Err(rejected(doc_id, "the document arrived empty"));
+    }
+    Automerge::load(bytes).map_err(|e| rejected(doc_id, format!("the document does not load: {e}")))
 }
 
 /// What applying a batch did.
@@ -412,6 +451,12 @@ impl Node {
             .flatten())
     }
 
+    /// A stored document's bytes, whole ([`Payload::Saved`]): its snapshot followed by its
+    /// increments, read from SQL without any Automerge work; `None` if it is not here.
+    pub fn saved_doc(&self, doc_id: &str) -> Result<Option<Vec<u8>>> {
+        self.store_ref().saved_bytes(doc_id)
+    }
+
     /// Runs `f` on a stored document (read-only), for sync protocols that need the document.
     pub fn with_doc<T>(
         &mut self,
@@ -446,19 +491,47 @@ impl Node {
         let my_scope = self.my_scope();
         let today = self.today();
         // Everything that needs `&self` is read before the write transaction borrows the store.
+        // Network and people documents are decoded into changes here (a whole one is loaded and
+        // taken apart: they are few and small); cases keep a whole document's bytes for the
+        // workers, which load it there.
         let mut decoded: Vec<(String, Vec<Change>)> = Vec::with_capacity(docs.len());
+        let mut received_cases: Vec<(String, cases::CasePayload<'_>)> = Vec::new();
         for d in docs {
-            let mut changes = Vec::with_capacity(d.changes.len());
-            for bytes in &d.changes {
-                let c = Change::try_from(&bytes[..])
-                    .map_err(|e| rejected(&d.doc_id, format!("a change does not decode: {e}")))?;
-                changes.push(c);
+            let is_case = !NETWORK_DOC_IDS.contains(&d.doc_id.as_str())
+                && accounts_station(&d.doc_id).is_none()
+                && credentials_station(&d.doc_id).is_none();
+            let changes = match &d.payload {
+                Payload::Saved(bytes) if is_case => {
+                    received_cases.push((d.doc_id.clone(), cases::CasePayload::Saved(bytes)));
+                    continue;
+                }
+                Payload::Saved(bytes) => load_saved(&d.doc_id, bytes)?.get_changes(&[]),
+                Payload::Changes(encoded) => {
+                    let mut changes = Vec::with_capacity(encoded.len());
+                    for bytes in encoded {
+                        let c = Change::try_from(&bytes[..]).map_err(|e| {
+                            rejected(&d.doc_id, format!("a change does not decode: {e}"))
+                        })?;
+                        changes.push(c);
+                    }
+                    changes
+                }
+            };
+            if is_case {
+                received_cases.push((d.doc_id.clone(), cases::CasePayload::Changes(changes)));
+            } else {
+                decoded.push((d.doc_id.clone(), changes));
             }
-            decoded.push((d.doc_id.clone(), changes));
         }
         let mut authors: std::collections::BTreeMap<String, (String, Tier)> =
             std::collections::BTreeMap::new();
-        for (doc_id, changes) in &decoded {
+        let changes_received = decoded.iter().map(|(id, c)| (id, &c[..])).chain(
+            received_cases.iter().filter_map(|(id, p)| match p {
+                cases::CasePayload::Changes(c) => Some((id, &c[..])),
+                cases::CasePayload::Saved(_) => None,
+            }),
+        );
+        for (doc_id, changes) in changes_received {
             for c in changes {
                 let author = hex::encode(c.actor_id().to_bytes());
                 if authors.contains_key(&author) {
@@ -490,7 +563,6 @@ impl Node {
         decoded.sort_by_key(|(id, _)| accounts_station(id).is_none());
         let applied = self.store().write(|wtx| {
             let mut applied = Applied::default();
-            let mut cases: Vec<(String, Vec<Change>)> = Vec::new();
             for (doc_id, changes) in decoded {
                 let people = accounts_station(&doc_id)
                     .or_else(|| credentials_station(&doc_id))
@@ -569,13 +641,9 @@ impl Node {
                     applied.changed += 1;
                     continue;
                 }
-                let network = NETWORK_DOC_IDS.contains(&doc_id.as_str());
-                if !network {
-                    // Cases are merged and checked on worker threads below, once the network
-                    // and accounts documents of the batch are in.
-                    cases.push((doc_id, changes));
-                    continue;
-                }
+                // Everything else here is a network document: cases are merged and checked on
+                // worker threads below, once the network and accounts documents of the batch
+                // are in.
                 let mut township_authors = false;
                 for c in &changes {
                     let author = hex::encode(c.actor_id().to_bytes());
@@ -654,6 +722,7 @@ impl Node {
                 my_scope: &my_scope,
                 sender_scope: &sender_scope,
                 authors: &authors,
+                members: &members,
                 today,
                 skip_out_of_scope,
             };
@@ -663,13 +732,13 @@ impl Node {
                 me: &me,
                 now_ms,
             };
-            let mut inputs = Vec::with_capacity(cases.len());
-            for (doc_id, changes) in cases {
+            let mut inputs = Vec::with_capacity(received_cases.len());
+            for (doc_id, payload) in received_cases {
                 let existing = wtx.take_doc(&doc_id)?;
                 inputs.push(cases::CaseInput {
                     doc_id,
                     existing,
-                    changes,
+                    payload,
                 });
             }
             let mut keys = PendingKeys::default();

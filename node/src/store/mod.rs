@@ -339,6 +339,28 @@ impl Store {
         }
     }
 
+    /// A document's bytes as stored: its snapshot followed by its increments, which
+    /// `Automerge::load` reads as the one document (a document chunk, then change chunks). No
+    /// Automerge work at all: what a peer that never held the document is sent (issue #14).
+    pub fn saved_bytes(&self, doc_id: &str) -> Result<Option<Vec<u8>>> {
+        let Some(mut bytes) = self
+            .conn
+            .prepare_cached("SELECT snapshot FROM docs WHERE doc_id = ?1")?
+            .query_row([doc_id], |r| r.get::<_, Vec<u8>>(0))
+            .optional()?
+        else {
+            return Ok(None);
+        };
+        let mut stmt = self
+            .conn
+            .prepare_cached("SELECT data FROM doc_changes WHERE doc_id = ?1 ORDER BY id")?;
+        let mut rows = stmt.query([doc_id])?;
+        while let Some(row) = rows.next()? {
+            bytes.extend_from_slice(&row.get::<_, Vec<u8>>(0)?);
+        }
+        Ok(Some(bytes))
+    }
+
     /// Reads a document from disk without touching the cache, for a large document read once
     /// into a view of its own (the catalog), which would otherwise push useful cases out.
     pub fn read_doc_uncached<T>(

@@ -34,9 +34,9 @@ fn city_to(city: &mut Node, to: &mut Node) {
         .changed_since(0, &scope, 10_000)
         .expect("changed")
         .into_iter()
-        .map(|h| RemoteDoc {
-            changes: city.changes_for(&h.doc_id, &[]).expect("changes"),
-            doc_id: h.doc_id,
+        .map(|h| {
+            let changes = city.changes_for(&h.doc_id, &[]).expect("changes");
+            RemoteDoc::changes(h.doc_id, changes)
         })
         .collect();
     to.apply_remote(&city.identity().node_id, &docs)

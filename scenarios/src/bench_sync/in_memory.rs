@@ -73,10 +73,7 @@ pub(super) fn store_floor(
         let t = Instant::now();
         let mut docs = Vec::with_capacity(pairs.len());
         for (id, h) in &pairs {
-            docs.push(RemoteDoc {
-                doc_id: id.clone(),
-                changes: node.changes_for(id, h)?,
-            });
+            docs.push((id.clone(), node.changes_for(id, h)?));
         }
         Ok((docs, t.elapsed().as_secs_f64() * 1e3))
     })?;
@@ -86,15 +83,15 @@ pub(super) fn store_floor(
         let mut changed = 0;
         let mut batch: Vec<RemoteDoc> = Vec::new();
         let mut bytes = 0;
-        for d in docs {
-            let n: usize = d.changes.iter().map(Vec::len).sum();
+        for (id, changes) in docs {
+            let n: usize = changes.iter().map(Vec::len).sum();
             if !batch.is_empty() && bytes + n > proto::TARGET_BATCH_BYTES {
                 changed += node.apply_remote(&sender, &batch)?.changed;
                 batch.clear();
                 bytes = 0;
             }
             bytes += n;
-            batch.push(d);
+            batch.push(RemoteDoc::changes(id, changes));
         }
         if !batch.is_empty() {
             changed += node.apply_remote(&sender, &batch)?.changed;

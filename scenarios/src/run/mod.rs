@@ -443,6 +443,7 @@ async fn hostile(lab: &mut Lab, dir: &std::path::Path) -> Result<Value> {
                         matches!(
                             yizhan_sync::wire::unpack(m.clone()),
                             Ok(yizhan_sync::proto::Msg::Changes { .. }
+                                | yizhan_sync::proto::Msg::Saved { .. }
                                 | yizhan_sync::proto::Msg::Sync { .. })
                         )
                     }),

@@ -175,6 +175,26 @@ impl Session {
         Ok(out)
     }
 
+    /// Applies received changes or whole documents (one transaction) and settles what arrived.
+    pub(super) fn on_received<R: Replica + ?Sized>(
+        &mut self,
+        node: &mut R,
+        remote: Vec<RemoteDoc>,
+    ) -> Result<Vec<Msg>, SyncError> {
+        self.scope()?;
+        let applied = node.apply_remote(&self.peer, &remote)?;
+        self.stats.docs_in += applied.changed;
+        let mut touched = Vec::with_capacity(remote.len());
+        for d in remote {
+            if let Some(h) = node.heads_of(&d.doc_id)? {
+                self.peer_has.insert(d.doc_id.clone(), h);
+            }
+            touched.push(d.doc_id);
+        }
+        self.settle(node, &touched)?;
+        Ok(Vec::new())
+    }
+
     pub(super) fn on_want<R: Replica + ?Sized>(
         &mut self,
         node: &mut R,
@@ -182,6 +202,7 @@ impl Session {
     ) -> Result<Vec<Msg>, SyncError> {
         let scope = self.scope()?.clone();
         let mut changes = Vec::new();
+        let mut saved = Vec::new();
         let mut syncs = Vec::new();
         for d in docs {
             // Only documents this node has and the peer may hold; anything else is answered with
@@ -191,6 +212,16 @@ impl Session {
                     Denial::OutOfScope,
                     format!("the peer asked for document {} outside its scope", d.id),
                 ));
+            }
+            // A peer that holds none of the document gets it whole, as stored, when it speaks
+            // version 4: no change is taken out of the document here, and the peer loads it once.
+            if d.heads.is_empty()
+                && self.version >= SAVED_VERSION
+                && let Some(bytes) = node.saved_doc(&d.id)?
+            {
+                self.stats.docs_out += 1;
+                saved.push(DocSaved { id: d.id, bytes });
+                continue;
             }
             let theirs = to_hashes(&d.heads);
             if let Some(ch) = node.missing_changes(&d.id, &theirs)? {
@@ -213,6 +244,12 @@ impl Session {
             }
         }
         let mut out = changes_frames(changes, self.batch_target());
+        out.extend(batch(
+            saved,
+            self.batch_target(),
+            |s| s.bytes.len() + s.id.len() + 8,
+            |docs| Msg::Saved { docs },
+        ));
         out.extend(batch(
             syncs,
             self.batch_target(),
@@ -269,10 +306,7 @@ impl Session {
                 .map(|c| c.raw_bytes().to_vec())
                 .collect();
             if !new.is_empty() {
-                remote.push(RemoteDoc {
-                    doc_id: d.id.clone(),
-                    changes: new,
-                });
+                remote.push(RemoteDoc::changes(d.id.clone(), new));
             }
             if !automerge::ReadDoc::get_missing_deps(&fork, &[]).is_empty() {
                 self.queued.insert(d.id.clone(), fork.clone());

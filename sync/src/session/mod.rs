@@ -45,7 +45,7 @@
 //! document.
 
 use crate::proto::{
-    BUCKETS, DocChanges, DocHeads, DocSync, Hash, MAX_HAVE, Msg, TARGET_BATCH_BYTES,
+    BUCKETS, DocChanges, DocHeads, DocSaved, DocSync, Hash, MAX_HAVE, Msg, TARGET_BATCH_BYTES,
     TARGET_RAW_BATCH_BYTES, size_of,
 };
 use crate::replica::Replica;
@@ -60,12 +60,15 @@ mod buckets;
 mod exchange;
 mod hello;
 
-/// The highest protocol version this build speaks: 3 packs frames ([`crate::wire`]).
-pub const VERSION: u32 = 3;
+/// The highest protocol version this build speaks: 3 packs frames ([`crate::wire`]), 4 sends a
+/// document the peer never held whole ([`Msg::Saved`]).
+pub const VERSION: u32 = 4;
 /// The lowest protocol version this build still speaks: 2, whose frames are never packed.
 pub const MIN_VERSION: u32 = 2;
 /// The first version whose frames may be packed.
 const PACKED_VERSION: u32 = 3;
+/// The first version that sends whole documents.
+const SAVED_VERSION: u32 = 4;
 
 /// Counters for one session.
 #[derive(Debug, Clone, Default, PartialEq, Eq, serde::Serialize)]
@@ -102,7 +105,7 @@ fn kind_of(msg: &Msg) -> u8 {
         Msg::Hello { .. } => kind::HELLO,
         Msg::Have { .. } => kind::HAVE,
         Msg::Want { .. } => kind::WANT,
-        Msg::Changes { .. } => kind::CHANGES,
+        Msg::Changes { .. } | Msg::Saved { .. } => kind::CHANGES,
         Msg::Sync { .. } => kind::SYNC,
         Msg::BucketWant { .. } => kind::BUCKET_WANT,
         Msg::Idle { .. } => kind::IDLE,
@@ -472,19 +475,16 @@ impl Session {
                 self.on_have(node, docs, upto)?
             }
             Msg::Changes { docs } => {
-                self.scope()?;
-                let remote: Vec<RemoteDoc> = docs.into_iter().map(RemoteDoc::from).collect();
-                let applied = node.apply_remote(&self.peer, &remote)?;
-                self.stats.docs_in += applied.changed;
-                let mut touched = Vec::with_capacity(remote.len());
-                for d in remote {
-                    if let Some(h) = node.heads_of(&d.doc_id)? {
-                        self.peer_has.insert(d.doc_id.clone(), h);
-                    }
-                    touched.push(d.doc_id);
+                self.on_received(node, docs.into_iter().map(RemoteDoc::from).collect())?
+            }
+            Msg::Saved { docs } => {
+                if self.version < SAVED_VERSION {
+                    return Err(SyncError::Protocol(format!(
+                        "whole documents from a peer speaking version {}",
+                        self.version
+                    )));
                 }
-                self.settle(node, &touched)?;
-                Vec::new()
+                self.on_received(node, docs.into_iter().map(RemoteDoc::from).collect())?
             }
             Msg::Want { docs } => self.on_want(node, docs)?,
             Msg::Buckets { hashes, .. } => {

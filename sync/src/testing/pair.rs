@@ -57,6 +57,7 @@ pub fn kind_name(m: &Msg) -> &'static str {
         Msg::Ack { .. } => "Ack",
         Msg::Refused { .. } => "Refused",
         Msg::Packed(_) => "Packed",
+        Msg::Saved { .. } => "Saved",
     }
 }
 

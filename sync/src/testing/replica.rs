@@ -10,7 +10,7 @@ use yizhan_node::case::doc::{append_event, read_case, write_case};
 use yizhan_node::case::{Action, Applicant, CaseDoc, ItemSnapshot, fold};
 use yizhan_node::cert::{Cert, Members};
 use yizhan_node::network::{NETWORK_DOC_IDS, Roster, Station};
-use yizhan_node::replica::{Applied, Contact, DocHeads, RemoteDoc, Scope};
+use yizhan_node::replica::{Applied, Contact, DocHeads, Payload, RemoteDoc, Scope, load_saved};
 use yizhan_node::station::Tier;
 use yizhan_node::{NodeError, Result};
 
@@ -372,6 +372,9 @@ impl Replica for MemReplica {
                 .collect(),
         ))
     }
+    fn saved_doc(&mut self, doc_id: &str) -> Result<Option<Vec<u8>>> {
+        Ok(self.docs.get(doc_id).map(|d| d.am.save_nocompress()))
+    }
     fn doc(&mut self, doc_id: &str) -> Result<Option<Automerge>> {
         Ok(self.docs.get(doc_id).map(|d| d.am.clone()))
     }
@@ -385,14 +388,20 @@ impl Replica for MemReplica {
         let mut order: Vec<String> = Vec::new();
         let mut applied = Applied::default();
         for d in docs {
-            let mut changes = Vec::with_capacity(d.changes.len());
-            for bytes in &d.changes {
-                changes.push(
-                    Change::try_from(&bytes[..]).map_err(|e| {
-                        rejected(&d.doc_id, format!("a change does not decode: {e}"))
-                    })?,
-                );
-            }
+            // A whole document is taken apart into its changes: this replica checks and applies
+            // changes one way, whatever form they came in.
+            let changes = match &d.payload {
+                Payload::Saved(bytes) => load_saved(&d.doc_id, bytes)?.get_changes(&[]),
+                Payload::Changes(encoded) => {
+                    let mut changes = Vec::with_capacity(encoded.len());
+                    for bytes in encoded {
+                        changes.push(Change::try_from(&bytes[..]).map_err(|e| {
+                            rejected(&d.doc_id, format!("a change does not decode: {e}"))
+                        })?);
+                    }
+                    changes
+                }
+            };
             let mut authors = Vec::with_capacity(changes.len());
             for c in &changes {
                 let author = hex::encode(c.actor_id().to_bytes());

@@ -48,6 +48,7 @@ fn run(t: &mut Node, c: &mut Node, cut: impl Fn(&mut Node) -> bool) -> Run {
             match yizhan_sync::wire::unpack(m.unwrap()).unwrap() {
                 Msg::Changes { docs } => r.docs_sent.extend(docs.into_iter().map(|d| d.id)),
                 Msg::Sync { docs } => r.docs_sent.extend(docs.into_iter().map(|d| d.id)),
+                Msg::Saved { docs } => r.docs_sent.extend(docs.into_iter().map(|d| d.id)),
                 _ => {}
             }
             pair.deliver(Side::Acceptor, c, 1).unwrap();

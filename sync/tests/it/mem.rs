@@ -79,9 +79,8 @@ fn received_changes_are_checked_for_scope_and_author_and_refused_whole() {
     sync(&mut t2, &mut c);
     let at_t1 = t1.new_case().unwrap();
     let at_c = c.new_case().unwrap();
-    let changes = |r: &mut MemReplica, id: &str| RemoteDoc {
-        doc_id: id.to_string(),
-        changes: r.missing_changes(id, &[]).unwrap().unwrap(),
+    let changes = |r: &mut MemReplica, id: &str| {
+        RemoteDoc::changes(id, r.missing_changes(id, &[]).unwrap().unwrap())
     };
     let t1_id = t1.node_id().to_string();
     let c_id = c.node_id().to_string();

@@ -1,13 +1,15 @@
-//! Packed frames (protocol version 3, issue #14) between real stores: a version 3 node still syncs
-//! with a version 2 node (in memory and over iroh, whichever side dials), a version 2 node gets
-//! only the frames version 2 sends, and a compression bomb ends the session with nothing applied.
+//! Packed frames (protocol version 3, issue #14) and whole documents (version 4) between real
+//! stores: a version 4 node still syncs with version 3 and version 2 nodes (in memory and over
+//! iroh, whichever side dials), an older node gets only the frames its version sends, and a
+//! compression bomb ends the session with nothing applied.
 
 use crate::common::{city, enrol, ids, new_case, take_in};
-use automerge::Change;
+use automerge::{ActorId, Automerge, AutomergeError, Change, transaction::Transactable as _};
 use std::net::SocketAddr;
 use std::time::Duration;
 use tokio::sync::mpsc;
 use yizhan_node::case::Action;
+use yizhan_node::replica::RemoteDoc;
 use yizhan_node::{Node, NodeHandle};
 use yizhan_sync::net::SyncNode;
 use yizhan_sync::proto::{DocChanges, Msg};
@@ -65,15 +67,22 @@ fn greeted(t: &mut Node, c: &mut Node, version: Option<u32>) -> Session {
 struct Seen {
     packed: usize,
     changes: Vec<Vec<u8>>,
+    /// Whole documents (`Saved`, version 4): id and bytes.
+    saved: Vec<(String, Vec<u8>)>,
 }
 
 fn look(seen: &mut Seen, m: Msg) {
     if let Msg::Packed(_) = m {
         seen.packed += 1;
     }
-    if let Ok(Msg::Changes { docs }) = yizhan_sync::wire::unpack(m) {
-        seen.changes
-            .extend(docs.into_iter().flat_map(|d| d.changes));
+    match yizhan_sync::wire::unpack(m) {
+        Ok(Msg::Changes { docs }) => seen
+            .changes
+            .extend(docs.into_iter().flat_map(|d| d.changes)),
+        Ok(Msg::Saved { docs }) => seen
+            .saved
+            .extend(docs.into_iter().map(|d| (d.id, d.bytes))),
+        _ => {}
     }
 }
 
@@ -143,17 +152,19 @@ fn a_version_2_dialer_is_answered_in_version_2_and_two_version_3_nodes_pack() {
     assert!(to_town.changes.iter().all(|c| as_version_2_sends(c)));
     assert_eq!(ids(&mut t), ids(&mut c));
 
-    // More work on both sides, then two version 3 sessions: packed frames, uncompressed changes.
+    // More work on both sides, then two sessions speaking version 3: packed frames,
+    // uncompressed changes, and no whole documents.
     take_in(&mut t, 20, "又一位申请人");
     let id = new_case(&mut c, "CT-002", "市民甲", false);
     c.act(&id, &Action::Forward { to: "T1".into() }, "窗口")
         .unwrap();
     let (dialer, acceptor) = sessions(&t, &c);
-    let mut pair = Pair::open(dialer, acceptor, false);
+    let mut pair = Pair::open(dialer.speaking(3), acceptor, false);
     pair.start(&mut t).unwrap();
     let (to_city, to_town) = run(&mut pair, &mut t, &mut c).unwrap();
-    assert_eq!(pair.session(Side::Dialer).version(), 3);
+    assert_eq!(pair.session(Side::Acceptor).version(), 3);
     assert!(to_city.packed > 0 && to_town.packed > 0);
+    assert!(to_city.saved.is_empty() && to_town.saved.is_empty());
     assert!(to_city.changes.len() >= 20);
     assert!(
         to_city
@@ -163,6 +174,141 @@ fn a_version_2_dialer_is_answered_in_version_2_and_two_version_3_nodes_pack() {
         "version 3 sends changes uncompressed"
     );
     assert_same_documents(&mut c, &mut t, 56);
+}
+
+#[test]
+fn version_4_sends_a_document_the_peer_never_held_whole_and_it_is_stored_as_it_came() {
+    let (_tmp, mut c, mut t) = stores();
+
+    // A version 3 node refuses version 4; the dialer's second try at 3 converges without
+    // whole documents.
+    let (dialer, acceptor) = sessions(&t, &c);
+    let mut pair = Pair::open(dialer, acceptor.speaking(3), false);
+    pair.start(&mut t).unwrap();
+    let refused = pair.run(&mut t, &mut c).unwrap_err();
+    assert!(
+        matches!(refused, SyncError::Unauthorized(Denial::Version, _)),
+        "{refused}"
+    );
+
+    // Two version 4 nodes: every case one side lacks travels whole, packed, in both directions.
+    let (dialer, acceptor) = sessions(&t, &c);
+    let mut pair = Pair::open(dialer, acceptor, false);
+    pair.start(&mut t).unwrap();
+    let (to_city, to_town) = run(&mut pair, &mut t, &mut c).unwrap();
+    assert_eq!(pair.session(Side::Dialer).version(), 4);
+    assert!(to_city.packed > 0 && to_town.packed > 0);
+    assert_eq!(to_city.saved.len(), 30, "the township's 30 cases");
+    assert_eq!(to_town.saved.len(), 5, "the city's 5 forwarded cases");
+    assert_same_documents(&mut c, &mut t, 35);
+    for (id, bytes) in &to_city.saved {
+        // Stored as received: the city hands on exactly the bytes the township sent, and they
+        // are the township's document.
+        assert_eq!(c.saved_doc(id).unwrap().as_ref(), Some(bytes), "{id}");
+        assert_eq!(c.heads_of(id).unwrap(), t.heads_of(id).unwrap());
+        assert_eq!(c.case(id).unwrap().doc, t.case(id).unwrap().doc);
+    }
+
+    // A case the city holds goes as changes when it changes again, not whole.
+    let (first, _) = &to_city.saved[0];
+    t.act(first, &Action::Note { text: "补充说明".into() }, "窗口")
+        .unwrap();
+    let (dialer, acceptor) = sessions(&t, &c);
+    let mut pair = Pair::open(dialer, acceptor, false);
+    pair.start(&mut t).unwrap();
+    let (to_city, _) = run(&mut pair, &mut t, &mut c).unwrap();
+    assert!(to_city.saved.is_empty());
+    assert!(!to_city.changes.is_empty());
+    assert_eq!(c.heads_of(first).unwrap(), t.heads_of(first).unwrap());
+}
+
+#[test]
+fn a_whole_document_is_checked_like_its_changes_and_a_bad_one_is_refused_with_its_batch() {
+    let (_tmp, mut c, [mut t1, mut t2, v]) = crate::common::network([
+        ("T1", "township", "C"),
+        ("T2", "township", "C"),
+        ("V1", "village", "T1"),
+    ]);
+    take_in(&mut t1, 2, "乡镇申请人");
+    take_in(&mut t2, 1, "另一乡镇");
+    // The city knows the village's node (T1 enrolled it), as after a sync with T1.
+    c.add_certs(t1.members().certs().values().cloned().collect())
+        .unwrap();
+    let t1_id = t1.identity().node_id.clone();
+    let ids1 = ids(&mut t1);
+    let whole = |n: &Node, id: &str| RemoteDoc::saved(id, n.saved_doc(id).unwrap().unwrap());
+    let good = whole(&t1, &ids1[0]);
+    let seq = c.seq().unwrap();
+    let refused = |c: &mut Node, bad: RemoteDoc| {
+        // The good document goes first: the whole batch is refused, nothing is written.
+        let e = c.apply_remote(&t1_id, &[good.clone(), bad]).unwrap_err();
+        assert_eq!(c.seq().unwrap(), seq, "nothing of the batch is written: {e}");
+        e.to_string()
+    };
+
+    // T2's case, sent by T1: outside T1's scope.
+    let t2_case = ids(&mut t2)[0].clone();
+    let e = refused(&mut c, whole(&t2, &t2_case));
+    assert!(e.contains("sender's scope"), "{e}");
+
+    // T1's case with a change by the village's node, which never held it.
+    let mut am = Automerge::load(&t1.saved_doc(&ids1[1]).unwrap().unwrap()).unwrap();
+    am.set_actor(ActorId::from(hex::decode(&v.identity().node_id).unwrap()));
+    am.transact::<_, _, AutomergeError>(|tx| {
+        tx.put(automerge::ROOT, "note", "村里改的")?;
+        Ok(())
+    })
+    .unwrap();
+    let e = refused(&mut c, RemoteDoc::saved(&ids1[1], am.save()));
+    assert!(e.contains("never held this case"), "{e}");
+
+    // The same change by a node of another network: not a member.
+    let (_other_tmp, x) = {
+        let tmp = tempfile::tempdir().unwrap();
+        let x = city(&tmp.path().join("x"));
+        (tmp, x)
+    };
+    am.set_actor(ActorId::from(hex::decode(&x.identity().node_id).unwrap()));
+    am.transact::<_, _, AutomergeError>(|tx| {
+        tx.put(automerge::ROOT, "note", "外来的")?;
+        Ok(())
+    })
+    .unwrap();
+    let e = refused(&mut c, RemoteDoc::saved(&ids1[1], am.save()));
+    assert!(e.contains("non-member"), "{e}");
+
+    // Bytes that are not a document, and a document with one byte changed (its checksum).
+    let e = refused(&mut c, RemoteDoc::saved(&ids1[1], b"not a document".to_vec()));
+    assert!(e.contains("does not load"), "{e}");
+    let mut flipped = t1.saved_doc(&ids1[1]).unwrap().unwrap();
+    let last = flipped.len() - 1;
+    flipped[last] ^= 0x55;
+    let e = refused(&mut c, RemoteDoc::saved(&ids1[1], flipped));
+    assert!(e.contains("does not load"), "{e}");
+
+    // The village's node revoked: its change is refused although it is a member's.
+    let v_id = v.identity().node_id.clone();
+    c.revoke(&v_id, "笔记本丢失").unwrap();
+    let mut am = Automerge::load(&t1.saved_doc(&ids1[1]).unwrap().unwrap()).unwrap();
+    am.set_actor(ActorId::from(hex::decode(&v_id).unwrap()));
+    am.transact::<_, _, AutomergeError>(|tx| {
+        tx.put(automerge::ROOT, "note", "吊销后")?;
+        Ok(())
+    })
+    .unwrap();
+    let seq = c.seq().unwrap();
+    let e = c
+        .apply_remote(&t1_id, &[RemoteDoc::saved(&ids1[1], am.save())])
+        .unwrap_err()
+        .to_string();
+    assert!(e.contains("revoked"), "{e}");
+    assert_eq!(c.seq().unwrap(), seq);
+
+    // And the good documents alone are taken, whole.
+    let applied = c
+        .apply_remote(&t1_id, &[good, whole(&t1, &ids1[1])])
+        .unwrap();
+    assert_eq!(applied.changed, 2);
 }
 
 #[test]
