@@ -56,13 +56,24 @@ pub(super) enum Prepared {
 /// A merged case document, checked, with what the store writes for it.
 pub(super) struct ChangedCase {
     doc_id: String,
-    am: Automerge,
-    /// The heads before the merge (`None` for a new document).
-    before: Option<Vec<ChangeHash>>,
-    /// The snapshot (new document) or the increment since `before`.
+    doc: Merged,
+    /// Its heads now.
+    heads: Vec<ChangeHash>,
+    /// The snapshot (new document) or the increment since the heads before.
     saved: Vec<u8>,
     view: CaseView,
     row: IndexRow,
+}
+
+/// A changed case document, as the store takes it.
+enum Merged {
+    /// New here: the document, for the cache, unless the batch is too large to cache.
+    New(Option<Automerge>),
+    /// Held here before: the document and its heads before the merge.
+    Changed {
+        am: Automerge,
+        before: Vec<ChangeHash>,
+    },
 }
 
 /// Everything the checks of one batch read, shared by the workers.
@@ -80,6 +91,8 @@ pub(super) struct CaseCheck<'a> {
     pub today: NaiveDate,
     /// Skip documents outside this node's scope instead of refusing the batch (bundles).
     pub skip_out_of_scope: bool,
+    /// Whether new documents go to the cache (a small batch: a continuous session's).
+    pub cache_new: bool,
 }
 
 impl CaseCheck<'_> {
@@ -170,10 +183,17 @@ impl CaseCheck<'_> {
             am.save_after(&before)
         };
         let row = index_row(&view, self.roster);
+        let heads = am.get_heads();
+        // A document not cached is dropped here, on a worker, not on the store's thread.
+        let doc = if is_new {
+            Merged::New(self.cache_new.then_some(am))
+        } else {
+            Merged::Changed { am, before }
+        };
         Ok(Prepared::Changed(Box::new(ChangedCase {
             doc_id,
-            am,
-            before: (!is_new).then_some(before),
+            doc,
+            heads,
             saved,
             view,
             row,
@@ -223,13 +243,20 @@ pub(super) fn write(
         Prepared::Changed(c) => {
             let ChangedCase {
                 doc_id,
-                am,
-                before,
+                doc,
+                heads,
                 saved,
                 view,
                 row,
             } = *c;
-            wtx.put_doc_saved(&doc_id, DocType::Case, am, before.as_deref(), saved)?;
+            match doc {
+                Merged::New(am) => {
+                    wtx.put_new_doc_saved(&doc_id, DocType::Case, &heads, saved, am)?;
+                }
+                Merged::Changed { am, before } => {
+                    wtx.put_doc_saved(&doc_id, DocType::Case, am, Some(&before), saved)?;
+                }
+            }
             index::upsert_deferring_keys(wtx.sql(), &row, keys)?;
             // A notice whose event names this node as its sender is queued in the batch's
             // transaction; one already queued (or sent) is left alone.
@@ -245,6 +272,7 @@ pub(super) fn write(
                 notices.now_ms,
             )?;
             applied.changed += 1;
+            applied.heads.push((doc_id, heads));
         }
     }
     Ok(())

@@ -161,6 +161,11 @@ pub fn load_saved(doc_id: &str, bytes: &[u8]) -> Result<Automerge> {
     Automerge::load(bytes).map_err(|e| rejected(doc_id, format!("the document does not load: {e}")))
 }
 
+/// The most case documents a received batch may hold for the new ones to go to the document
+/// cache: a continuous session's few are likely read again soon; the thousands of a catch-up
+/// would only push out what is.
+const CACHED_BATCH: usize = 64;
+
 /// What applying a batch did.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Applied {
@@ -172,6 +177,9 @@ pub struct Applied {
     pub network_changed: bool,
     /// Documents skipped because they are outside this node's scope (bundles only).
     pub out_of_scope: usize,
+    /// The heads of each document that changed, now: a session needs them for every document
+    /// it received, and asking the store again cost a tenth of applying (issue #14).
+    pub heads: Vec<(String, Vec<ChangeHash>)>,
 }
 
 /// Checks that a township's change to the roster only revokes nodes of its own station or of its
@@ -632,6 +640,7 @@ impl Node {
                         accounts.put_doc(&doc);
                         DocType::Accounts
                     };
+                    let heads = am.get_heads();
                     wtx.put_doc(
                         &doc_id,
                         doc_type,
@@ -639,6 +648,7 @@ impl Node {
                         if is_new { None } else { Some(&before) },
                     )?;
                     applied.changed += 1;
+                    applied.heads.push((doc_id, heads));
                     continue;
                 }
                 // Everything else here is a network document: cases are merged and checked on
@@ -704,6 +714,7 @@ impl Node {
                 {
                     settings = doc.settings;
                 }
+                let heads = am.get_heads();
                 wtx.put_doc(
                     &doc_id,
                     DocType::Network,
@@ -711,6 +722,7 @@ impl Node {
                     if is_new { None } else { Some(&before) },
                 )?;
                 applied.changed += 1;
+                applied.heads.push((doc_id, heads));
             }
             // The cases, merged, read, folded and checked on worker threads and written here in
             // the batch's order, with the calendar and settings as they are after the batch.
@@ -725,6 +737,7 @@ impl Node {
                 members: &members,
                 today,
                 skip_out_of_scope,
+                cache_new: received_cases.len() <= CACHED_BATCH,
             };
             let notices = cases::NoticeContext {
                 roster: &roster,

@@ -164,7 +164,7 @@ impl Session {
             pending.insert(d.id);
         }
         self.chunks.push_back(Chunk { upto, pending });
-        self.settle(node, &[])?;
+        self.settle(node, &HashMap::new())?;
         let mut out = changes_frames(changes, self.batch_target());
         out.extend(batch(
             wants,
@@ -184,12 +184,18 @@ impl Session {
         self.scope()?;
         let applied = node.apply_remote(&self.peer, &remote)?;
         self.stats.docs_in += applied.changed;
-        let mut touched = Vec::with_capacity(remote.len());
-        for d in remote {
-            if let Some(h) = node.heads_of(&d.doc_id)? {
-                self.peer_has.insert(d.doc_id.clone(), h);
+        // The changed documents' heads come with the batch; only the few that were unchanged
+        // (already held) are asked for.
+        let mut touched: HashMap<String, Vec<ChangeHash>> = applied.heads.into_iter().collect();
+        for d in &remote {
+            if !touched.contains_key(&d.doc_id)
+                && let Some(h) = node.heads_of(&d.doc_id)?
+            {
+                touched.insert(d.doc_id.clone(), h);
             }
-            touched.push(d.doc_id);
+        }
+        for (id, heads) in &touched {
+            self.peer_has.insert(id.clone(), heads.clone());
         }
         self.settle(node, &touched)?;
         Ok(Vec::new())
@@ -318,11 +324,12 @@ impl Session {
             self.stats.docs_in += applied.changed;
         }
         let mut out = Vec::new();
-        let mut touched = Vec::with_capacity(forks.len());
+        let mut touched = HashMap::with_capacity(forks.len());
         for (id, fork) in forks {
             // Only answer for documents the peer may hold; a document this node lacks answers
             // with empty heads, which reveals nothing.
-            if node.heads_of(&id)?.is_some() && !node.doc_in_scope(&id, &scope)? {
+            let held = node.heads_of(&id)?;
+            if held.is_some() && !node.doc_in_scope(&id, &scope)? {
                 continue;
             }
             let state = self.sync_state(node, &id)?;
@@ -335,7 +342,9 @@ impl Session {
                 });
             }
             self.peer_has.insert(id.clone(), fork.get_heads());
-            touched.push(id);
+            if let Some(heads) = held {
+                touched.insert(id, heads);
+            }
         }
         self.settle(node, &touched)?;
         Ok(batch(
@@ -378,19 +387,17 @@ impl Session {
         Ok(())
     }
 
-    /// Resolves the awaited documents among `touched` (those that just received changes) and
-    /// advances the watermark over complete chunks, persisting it. Only touched documents can have
-    /// arrived, so a frame costs what it carries, not what is still outstanding.
+    /// Resolves the awaited documents among `touched` (those that just received changes, with
+    /// their heads now) and advances the watermark over complete chunks, persisting it. Only
+    /// touched documents can have arrived, so a frame costs what it carries, not what is still
+    /// outstanding.
     pub(super) fn settle<R: Replica + ?Sized>(
         &mut self,
         node: &mut R,
-        touched: &[String],
+        touched: &HashMap<String, Vec<ChangeHash>>,
     ) -> Result<(), SyncError> {
-        for id in touched {
+        for (id, heads) in touched {
             let Some(want) = self.awaiting.get(id) else {
-                continue;
-            };
-            let Some(heads) = node.heads_of(id)? else {
                 continue;
             };
             // Usually the document now has exactly the offered heads; only a merge with local

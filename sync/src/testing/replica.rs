@@ -477,6 +477,7 @@ impl Replica for MemReplica {
         }
         for id in order {
             if let Some(m) = staged.remove(&id) {
+                applied.heads.push((id.clone(), m.am.get_heads()));
                 self.put(&id, m.am, m.route, m.network);
                 applied.changed += 1;
             }
