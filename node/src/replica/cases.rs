@@ -20,15 +20,16 @@ use crate::ops::membership::member_of;
 use crate::node::{CaseView, derive, index_row};
 use crate::station::Tier;
 use crate::store::index::{self, IndexRow, PendingKeys};
-use crate::store::{DocType, WriteTx};
-use automerge::{Automerge, Change, ChangeHash};
+use crate::store::{DocType, Held, WriteTx};
+use automerge::{ActorId, Automerge, Change, ChangeHash};
 use chrono::NaiveDate;
 use std::collections::BTreeMap;
 
 /// A received case document: its id, the stored document (if any) and what the peer sent.
 pub(super) struct CaseInput<'a> {
     pub doc_id: String,
-    pub existing: Option<Automerge>,
+    /// The document held here, loaded on the worker.
+    pub existing: Option<Held>,
     pub payload: CasePayload<'a>,
 }
 
@@ -93,6 +94,8 @@ pub(super) struct CaseCheck<'a> {
     pub skip_out_of_scope: bool,
     /// Whether new documents go to the cache (a small batch: a continuous session's).
     pub cache_new: bool,
+    /// This node's actor, for the documents loaded here.
+    pub actor: &'a ActorId,
 }
 
 impl CaseCheck<'_> {
@@ -104,7 +107,10 @@ impl CaseCheck<'_> {
             payload,
         } = input;
         let is_new = existing.is_none();
-        let mut am = existing.unwrap_or_default();
+        let mut am = match existing {
+            Some(held) => held.load(&doc_id, self.actor)?,
+            None => Automerge::default(),
+        };
         let before = am.get_heads();
         // A whole document that is new here is stored as it came: it loaded strictly, so it
         // reads back as this very document, and saving it again would only cost time.

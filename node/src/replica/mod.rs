@@ -724,8 +724,10 @@ impl Node {
                 applied.changed += 1;
                 applied.heads.push((doc_id, heads));
             }
-            // The cases, merged, read, folded and checked on worker threads and written here in
-            // the batch's order, with the calendar and settings as they are after the batch.
+            // The cases, loaded, merged, read, folded and checked on worker threads and written
+            // here in the batch's order, with the calendar and settings as they are after the
+            // batch.
+            let actor = wtx.actor().clone();
             let check = cases::CaseCheck {
                 calendar: &calendar,
                 settings: &settings,
@@ -738,6 +740,7 @@ impl Node {
                 today,
                 skip_out_of_scope,
                 cache_new: received_cases.len() <= CACHED_BATCH,
+                actor: &actor,
             };
             let notices = cases::NoticeContext {
                 roster: &roster,
@@ -747,7 +750,7 @@ impl Node {
             };
             let mut inputs = Vec::with_capacity(received_cases.len());
             for (doc_id, payload) in received_cases {
-                let existing = wtx.take_doc(&doc_id)?;
+                let existing = wtx.take_doc_unloaded(&doc_id)?;
                 inputs.push(cases::CaseInput {
                     doc_id,
                     existing,

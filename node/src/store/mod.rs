@@ -348,22 +348,10 @@ impl Store {
     /// `Automerge::load` reads as the one document (a document chunk, then change chunks). No
     /// Automerge work at all: what a peer that never held the document is sent (issue #14).
     pub fn saved_bytes(&self, doc_id: &str) -> Result<Option<Vec<u8>>> {
-        let Some(mut bytes) = self
-            .conn
-            .prepare_cached("SELECT snapshot FROM docs WHERE doc_id = ?1")?
-            .query_row([doc_id], |r| r.get::<_, Vec<u8>>(0))
-            .optional()?
-        else {
+        if doc_seq(&self.conn, doc_id)?.is_none() {
             return Ok(None);
-        };
-        let mut stmt = self
-            .conn
-            .prepare_cached("SELECT data FROM doc_changes WHERE doc_id = ?1 ORDER BY id")?;
-        let mut rows = stmt.query([doc_id])?;
-        while let Some(row) = rows.next()? {
-            bytes.extend_from_slice(&row.get::<_, Vec<u8>>(0)?);
         }
-        Ok(Some(bytes))
+        Ok(Some(read_stored(&self.conn, doc_id)?.into_bytes()))
     }
 
     /// Reads a document from disk without touching the cache, for a large document read once
@@ -513,6 +501,23 @@ impl WriteTx<'_> {
         };
         doc.set_actor(self.actor.clone());
         Ok(Some(doc))
+    }
+
+    /// [`WriteTx::take_doc`] without loading: the cached document if current, else its stored
+    /// bytes for the caller to load ([`Held::load`]) off the store's thread.
+    pub fn take_doc_unloaded(&mut self, doc_id: &str) -> Result<Option<Held>> {
+        let Some(seq) = doc_seq(&self.tx, doc_id)? else {
+            return Ok(None);
+        };
+        Ok(Some(match self.cache.docs.pop(doc_id) {
+            Some((doc, s)) if s == seq => Held::Loaded(doc),
+            _ => Held::Stored(read_stored(&self.tx, doc_id)?),
+        }))
+    }
+
+    /// This node's actor, for documents loaded outside [`WriteTx::take_doc`].
+    pub fn actor(&self) -> &ActorId {
+        self.actor
     }
 
     /// Reads a document without touching the cache (for whole-store passes such as a reindex,
@@ -675,19 +680,73 @@ fn corrupt(doc_id: &str, reason: impl std::fmt::Display) -> NodeError {
 }
 
 fn load_from(conn: &Connection, doc_id: &str) -> Result<Automerge> {
+    read_stored(conn, doc_id)?.load(doc_id)
+}
+
+/// A stored document's snapshot and increments, as read from SQL (no Automerge work).
+fn read_stored(conn: &Connection, doc_id: &str) -> Result<StoredDoc> {
     let snapshot: Vec<u8> = conn
         .prepare_cached("SELECT snapshot FROM docs WHERE doc_id = ?1")?
         .query_row([doc_id], |r| r.get(0))?;
-    let mut doc = Automerge::load(&snapshot).map_err(|e| corrupt(doc_id, e))?;
     let mut stmt =
         conn.prepare_cached("SELECT data FROM doc_changes WHERE doc_id = ?1 ORDER BY id")?;
-    let mut rows = stmt.query([doc_id])?;
-    while let Some(row) = rows.next()? {
-        let data: Vec<u8> = row.get(0)?;
-        doc.load_incremental(&data)
-            .map_err(|e| corrupt(doc_id, e))?;
+    let increments = stmt
+        .query_map([doc_id], |r| r.get::<_, Vec<u8>>(0))?
+        .collect::<rusqlite::Result<Vec<_>>>()?;
+    Ok(StoredDoc {
+        snapshot,
+        increments,
+    })
+}
+
+/// A document as stored, not loaded yet: loading is the CPU part of reading a document, which a
+/// received batch leaves to its worker threads ([`WriteTx::take_doc_unloaded`]).
+#[derive(Debug)]
+pub(crate) struct StoredDoc {
+    snapshot: Vec<u8>,
+    increments: Vec<Vec<u8>>,
+}
+
+impl StoredDoc {
+    /// Loads the document: the snapshot, then each increment.
+    pub(crate) fn load(self, doc_id: &str) -> Result<Automerge> {
+        let mut doc = Automerge::load(&self.snapshot).map_err(|e| corrupt(doc_id, e))?;
+        for data in &self.increments {
+            doc.load_incremental(data)
+                .map_err(|e| corrupt(doc_id, e))?;
+        }
+        Ok(doc)
     }
-    Ok(doc)
+
+    /// The stored bytes as one: the snapshot followed by the increments.
+    fn into_bytes(self) -> Vec<u8> {
+        let mut bytes = self.snapshot;
+        for data in self.increments {
+            bytes.extend_from_slice(&data);
+        }
+        bytes
+    }
+}
+
+/// A document taken out for a write: loaded (from the cache) or as stored.
+#[derive(Debug)]
+pub(crate) enum Held {
+    /// The cached document.
+    Loaded(Automerge),
+    /// Its stored bytes, to be loaded where the CPU is.
+    Stored(StoredDoc),
+}
+
+impl Held {
+    /// The document, loaded if need be, with `actor` as its actor (as [`WriteTx::take_doc`]).
+    pub(crate) fn load(self, doc_id: &str, actor: &ActorId) -> Result<Automerge> {
+        let mut doc = match self {
+            Held::Loaded(doc) => doc,
+            Held::Stored(stored) => stored.load(doc_id)?,
+        };
+        doc.set_actor(actor.clone());
+        Ok(doc)
+    }
 }
 
 fn encode_heads(heads: &[ChangeHash]) -> Vec<u8> {
