@@ -309,6 +309,33 @@ fn a_whole_document_is_checked_like_its_changes_and_a_bad_one_is_refused_with_it
         .apply_remote(&t1_id, &[good, whole(&t1, &ids1[1])])
         .unwrap();
     assert_eq!(applied.changed, 2);
+    assert_eq!(
+        applied.heads,
+        vec![
+            (ids1[0].clone(), t1.heads_of(&ids1[0]).unwrap().unwrap()),
+            (ids1[1].clone(), t1.heads_of(&ids1[1]).unwrap().unwrap()),
+        ]
+    );
+
+    // A whole document that meets a copy changed here is merged into it: both notes stay.
+    c.act(&ids1[0], &Action::Note { text: "市里的备注".into() }, "窗口")
+        .unwrap();
+    t1.act(&ids1[0], &Action::Note { text: "乡镇的备注".into() }, "窗口")
+        .unwrap();
+    c.apply_remote(&t1_id, &[whole(&t1, &ids1[0])]).unwrap();
+    let notes: Vec<String> = c
+        .case(&ids1[0])
+        .unwrap()
+        .doc
+        .events
+        .iter()
+        .filter(|e| e.kind == "note")
+        .filter_map(|e| e.fields.get("text").cloned())
+        .collect();
+    assert_eq!(notes.len(), 2, "{notes:?}");
+    assert!(notes.iter().any(|n| n == "市里的备注") && notes.iter().any(|n| n == "乡镇的备注"));
+    let heads = c.heads_of(&ids1[0]).unwrap().unwrap();
+    assert_eq!(heads.len(), 2, "two concurrent notes, two heads");
 }
 
 #[test]
