@@ -533,12 +533,14 @@ impl Node {
         }
         let mut authors: std::collections::BTreeMap<String, (String, Tier)> =
             std::collections::BTreeMap::new();
-        let changes_received = decoded.iter().map(|(id, c)| (id, &c[..])).chain(
-            received_cases.iter().filter_map(|(id, p)| match p {
-                cases::CasePayload::Changes(c) => Some((id, &c[..])),
-                cases::CasePayload::Saved(_) => None,
-            }),
-        );
+        let changes_received =
+            decoded
+                .iter()
+                .map(|(id, c)| (id, &c[..]))
+                .chain(received_cases.iter().filter_map(|(id, p)| match p {
+                    cases::CasePayload::Changes(c) => Some((id, &c[..])),
+                    cases::CasePayload::Saved(_) => None,
+                }));
         for (doc_id, changes) in changes_received {
             for c in changes {
                 let author = hex::encode(c.actor_id().to_bytes());

@@ -712,8 +712,7 @@ impl StoredDoc {
     pub(crate) fn load(self, doc_id: &str) -> Result<Automerge> {
         let mut doc = Automerge::load(&self.snapshot).map_err(|e| corrupt(doc_id, e))?;
         for data in &self.increments {
-            doc.load_incremental(data)
-                .map_err(|e| corrupt(doc_id, e))?;
+            doc.load_incremental(data).map_err(|e| corrupt(doc_id, e))?;
         }
         Ok(doc)
     }

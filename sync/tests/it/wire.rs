@@ -79,9 +79,7 @@ fn look(seen: &mut Seen, m: Msg) {
         Ok(Msg::Changes { docs }) => seen
             .changes
             .extend(docs.into_iter().flat_map(|d| d.changes)),
-        Ok(Msg::Saved { docs }) => seen
-            .saved
-            .extend(docs.into_iter().map(|d| (d.id, d.bytes))),
+        Ok(Msg::Saved { docs }) => seen.saved.extend(docs.into_iter().map(|d| (d.id, d.bytes))),
         _ => {}
     }
 }
@@ -211,8 +209,14 @@ fn version_4_sends_a_document_the_peer_never_held_whole_and_it_is_stored_as_it_c
 
     // A case the city holds goes as changes when it changes again, not whole.
     let (first, _) = &to_city.saved[0];
-    t.act(first, &Action::Note { text: "补充说明".into() }, "窗口")
-        .unwrap();
+    t.act(
+        first,
+        &Action::Note {
+            text: "补充说明".into(),
+        },
+        "窗口",
+    )
+    .unwrap();
     let (dialer, acceptor) = sessions(&t, &c);
     let mut pair = Pair::open(dialer, acceptor, false);
     pair.start(&mut t).unwrap();
@@ -242,7 +246,11 @@ fn a_whole_document_is_checked_like_its_changes_and_a_bad_one_is_refused_with_it
     let refused = |c: &mut Node, bad: RemoteDoc| {
         // The good document goes first: the whole batch is refused, nothing is written.
         let e = c.apply_remote(&t1_id, &[good.clone(), bad]).unwrap_err();
-        assert_eq!(c.seq().unwrap(), seq, "nothing of the batch is written: {e}");
+        assert_eq!(
+            c.seq().unwrap(),
+            seq,
+            "nothing of the batch is written: {e}"
+        );
         e.to_string()
     };
 
@@ -278,7 +286,10 @@ fn a_whole_document_is_checked_like_its_changes_and_a_bad_one_is_refused_with_it
     assert!(e.contains("non-member"), "{e}");
 
     // Bytes that are not a document, and a document with one byte changed (its checksum).
-    let e = refused(&mut c, RemoteDoc::saved(&ids1[1], b"not a document".to_vec()));
+    let e = refused(
+        &mut c,
+        RemoteDoc::saved(&ids1[1], b"not a document".to_vec()),
+    );
     assert!(e.contains("does not load"), "{e}");
     let mut flipped = t1.saved_doc(&ids1[1]).unwrap().unwrap();
     let last = flipped.len() - 1;
@@ -318,10 +329,22 @@ fn a_whole_document_is_checked_like_its_changes_and_a_bad_one_is_refused_with_it
     );
 
     // A whole document that meets a copy changed here is merged into it: both notes stay.
-    c.act(&ids1[0], &Action::Note { text: "市里的备注".into() }, "窗口")
-        .unwrap();
-    t1.act(&ids1[0], &Action::Note { text: "乡镇的备注".into() }, "窗口")
-        .unwrap();
+    c.act(
+        &ids1[0],
+        &Action::Note {
+            text: "市里的备注".into(),
+        },
+        "窗口",
+    )
+    .unwrap();
+    t1.act(
+        &ids1[0],
+        &Action::Note {
+            text: "乡镇的备注".into(),
+        },
+        "窗口",
+    )
+    .unwrap();
     c.apply_remote(&t1_id, &[whole(&t1, &ids1[0])]).unwrap();
     let notes: Vec<String> = c
         .case(&ids1[0])
