@@ -347,22 +347,24 @@ mod tests {
                     .map(|(id, changes)| DocChanges { id, changes })
                     .collect()
             }),
-            proptest::collection::vec((s(), proptest::collection::vec(any::<u8>(), 0..64)), 0..4)
-                .prop_map(|docs| {
-                    Msg::Sync {
-                        docs: docs
-                            .into_iter()
-                            .map(|(id, message)| DocSync { id, message })
-                            .collect(),
-                    }
-                }),
-            proptest::collection::vec((s(), proptest::collection::vec(any::<u8>(), 0..64)), 0..4)
-                .prop_map(|docs| {
-                    Msg::Saved {
-                        docs: docs
-                            .into_iter()
-                            .map(|(id, bytes)| DocSaved { id, bytes })
-                            .collect(),
+            // Documents with bytes: Automerge sync messages, or whole documents.
+            (
+                proptest::collection::vec(
+                    (s(), proptest::collection::vec(any::<u8>(), 0..64)),
+                    0..4
+                ),
+                any::<bool>()
+            )
+                .prop_map(|(docs, whole)| {
+                    let docs = docs.into_iter();
+                    if whole {
+                        Msg::Saved {
+                            docs: docs.map(|(id, bytes)| DocSaved { id, bytes }).collect(),
+                        }
+                    } else {
+                        Msg::Sync {
+                            docs: docs.map(|(id, message)| DocSync { id, message }).collect(),
+                        }
                     }
                 }),
             proptest::collection::vec((s(), proptest::collection::vec(hash(), 0..3)), 0..5)

@@ -247,23 +247,17 @@ pub(super) fn write(
         }
         Prepared::OutOfScope => applied.out_of_scope += 1,
         Prepared::Changed(c) => {
-            let ChangedCase {
-                doc_id,
-                doc,
-                heads,
-                saved,
-                view,
-                row,
-            } = *c;
-            match doc {
+            let c = *c;
+            let (doc_id, view) = (c.doc_id, c.view);
+            match c.doc {
                 Merged::New(am) => {
-                    wtx.put_new_doc_saved(&doc_id, DocType::Case, &heads, saved, am)?;
+                    wtx.put_new_doc_saved(&doc_id, DocType::Case, &c.heads, c.saved, am)?;
                 }
                 Merged::Changed { am, before } => {
-                    wtx.put_doc_saved(&doc_id, DocType::Case, am, Some(&before), saved)?;
+                    wtx.put_doc_saved(&doc_id, DocType::Case, am, Some(&before), c.saved)?;
                 }
             }
-            index::upsert_deferring_keys(wtx.sql(), &row, keys)?;
+            index::upsert_deferring_keys(wtx.sql(), &c.row, keys)?;
             // A notice whose event names this node as its sender is queued in the batch's
             // transaction; one already queued (or sent) is left alone.
             crate::ops::notices::queue_doc(
@@ -278,7 +272,7 @@ pub(super) fn write(
                 notices.now_ms,
             )?;
             applied.changed += 1;
-            applied.heads.push((doc_id, heads));
+            applied.heads.push((doc_id, c.heads));
         }
     }
     Ok(())

@@ -104,6 +104,40 @@ fn run(pair: &mut Pair, t: &mut Node, c: &mut Node) -> Result<(Seen, Seen), Sync
     Ok((to_city, to_town))
 }
 
+/// A one-shot exchange between the township (dialing) and the city, each speaking at most the
+/// version given (its own when none): the pair, then what the city and the township were sent.
+fn exchange(
+    t: &mut Node,
+    c: &mut Node,
+    dialer: Option<u32>,
+    acceptor: Option<u32>,
+) -> (Pair, Seen, Seen) {
+    let (mut d, mut a) = sessions(t, c);
+    if let Some(v) = dialer {
+        d = d.speaking(v);
+    }
+    if let Some(v) = acceptor {
+        a = a.speaking(v);
+    }
+    let mut pair = Pair::open(d, a, false);
+    pair.start(t).unwrap();
+    let (to_city, to_town) = run(&mut pair, t, c).unwrap();
+    (pair, to_city, to_town)
+}
+
+/// A city speaking at most `acceptor` refuses the township's own version, as a node of that
+/// earlier version does.
+fn assert_version_refused(t: &mut Node, c: &mut Node, acceptor: u32) {
+    let (dialer, a) = sessions(t, c);
+    let mut pair = Pair::open(dialer, a.speaking(acceptor), false);
+    pair.start(t).unwrap();
+    let refused = pair.run(t, c).unwrap_err();
+    assert!(
+        matches!(refused, SyncError::Unauthorized(Denial::Version, _)),
+        "{refused}"
+    );
+}
+
 /// Whether a change is in Automerge's own compressed form, as version 2 sends it.
 fn as_version_2_sends(bytes: &[u8]) -> bool {
     let mut c = Change::try_from(bytes).unwrap();
@@ -115,21 +149,11 @@ fn a_version_2_acceptor_refuses_version_3_and_a_redial_at_2_converges_with_its_f
     let (_tmp, mut c, mut t) = stores();
 
     // A version 2 node refuses any other version (as the code before issue #14 does).
-    let (dialer, acceptor) = sessions(&t, &c);
-    let mut pair = Pair::open(dialer, acceptor.speaking(2), false);
-    pair.start(&mut t).unwrap();
-    let refused = pair.run(&mut t, &mut c).unwrap_err();
-    assert!(
-        matches!(refused, SyncError::Unauthorized(Denial::Version, _)),
-        "{refused}"
-    );
+    assert_version_refused(&mut t, &mut c, 2);
 
     // The dialer's second try speaks version 2: nothing packed either way, and every change it
     // sends is in the form version 2 sends.
-    let (dialer, acceptor) = sessions(&t, &c);
-    let mut pair = Pair::open(dialer.speaking(2), acceptor.speaking(2), false);
-    pair.start(&mut t).unwrap();
-    let (to_city, to_town) = run(&mut pair, &mut t, &mut c).unwrap();
+    let (pair, to_city, to_town) = exchange(&mut t, &mut c, Some(2), Some(2));
     assert_eq!(pair.session(Side::Dialer).version(), 2);
     assert_eq!((to_city.packed, to_town.packed), (0, 0));
     assert!(to_city.changes.len() >= 30, "{}", to_city.changes.len());
@@ -141,10 +165,7 @@ fn a_version_2_acceptor_refuses_version_3_and_a_redial_at_2_converges_with_its_f
 #[test]
 fn a_version_2_dialer_is_answered_in_version_2_and_two_version_3_nodes_pack() {
     let (_tmp, mut c, mut t) = stores();
-    let (dialer, acceptor) = sessions(&t, &c);
-    let mut pair = Pair::open(dialer.speaking(2), acceptor, false);
-    pair.start(&mut t).unwrap();
-    let (to_city, to_town) = run(&mut pair, &mut t, &mut c).unwrap();
+    let (pair, to_city, to_town) = exchange(&mut t, &mut c, Some(2), None);
     assert_eq!(pair.session(Side::Acceptor).version(), 2);
     assert_eq!((to_city.packed, to_town.packed), (0, 0));
     assert!(to_town.changes.iter().all(|c| as_version_2_sends(c)));
@@ -156,10 +177,7 @@ fn a_version_2_dialer_is_answered_in_version_2_and_two_version_3_nodes_pack() {
     let id = new_case(&mut c, "CT-002", "市民甲", false);
     c.act(&id, &Action::Forward { to: "T1".into() }, "窗口")
         .unwrap();
-    let (dialer, acceptor) = sessions(&t, &c);
-    let mut pair = Pair::open(dialer.speaking(3), acceptor, false);
-    pair.start(&mut t).unwrap();
-    let (to_city, to_town) = run(&mut pair, &mut t, &mut c).unwrap();
+    let (pair, to_city, to_town) = exchange(&mut t, &mut c, Some(3), None);
     assert_eq!(pair.session(Side::Acceptor).version(), 3);
     assert!(to_city.packed > 0 && to_town.packed > 0);
     assert!(to_city.saved.is_empty() && to_town.saved.is_empty());
@@ -180,20 +198,10 @@ fn version_4_sends_a_document_the_peer_never_held_whole_and_it_is_stored_as_it_c
 
     // A version 3 node refuses version 4; the dialer's second try at 3 converges without
     // whole documents.
-    let (dialer, acceptor) = sessions(&t, &c);
-    let mut pair = Pair::open(dialer, acceptor.speaking(3), false);
-    pair.start(&mut t).unwrap();
-    let refused = pair.run(&mut t, &mut c).unwrap_err();
-    assert!(
-        matches!(refused, SyncError::Unauthorized(Denial::Version, _)),
-        "{refused}"
-    );
+    assert_version_refused(&mut t, &mut c, 3);
 
     // Two version 4 nodes: every case one side lacks travels whole, packed, in both directions.
-    let (dialer, acceptor) = sessions(&t, &c);
-    let mut pair = Pair::open(dialer, acceptor, false);
-    pair.start(&mut t).unwrap();
-    let (to_city, to_town) = run(&mut pair, &mut t, &mut c).unwrap();
+    let (pair, to_city, to_town) = exchange(&mut t, &mut c, None, None);
     assert_eq!(pair.session(Side::Dialer).version(), 4);
     assert!(to_city.packed > 0 && to_town.packed > 0);
     assert_eq!(to_city.saved.len(), 30, "the township's 30 cases");
@@ -217,10 +225,7 @@ fn version_4_sends_a_document_the_peer_never_held_whole_and_it_is_stored_as_it_c
         "窗口",
     )
     .unwrap();
-    let (dialer, acceptor) = sessions(&t, &c);
-    let mut pair = Pair::open(dialer, acceptor, false);
-    pair.start(&mut t).unwrap();
-    let (to_city, _) = run(&mut pair, &mut t, &mut c).unwrap();
+    let (_, to_city, _) = exchange(&mut t, &mut c, None, None);
     assert!(to_city.saved.is_empty());
     assert!(!to_city.changes.is_empty());
     assert_eq!(c.heads_of(first).unwrap(), t.heads_of(first).unwrap());
@@ -259,30 +264,24 @@ fn a_whole_document_is_checked_like_its_changes_and_a_bad_one_is_refused_with_it
     let e = refused(&mut c, whole(&t2, &t2_case));
     assert!(e.contains("sender's scope"), "{e}");
 
-    // T1's case with a change by the village's node, which never held it.
-    let mut am = Automerge::load(&t1.saved_doc(&ids1[1]).unwrap().unwrap()).unwrap();
-    am.set_actor(ActorId::from(hex::decode(&v.identity().node_id).unwrap()));
-    am.transact::<_, _, AutomergeError>(|tx| {
-        tx.put(automerge::ROOT, "note", "村里改的")?;
-        Ok(())
-    })
-    .unwrap();
-    let e = refused(&mut c, RemoteDoc::saved(&ids1[1], am.save()));
+    // T1's second case, whole, with one more change by `author` (a node id).
+    let changed_by = |author: &str| {
+        let mut am = Automerge::load(&t1.saved_doc(&ids1[1]).unwrap().unwrap()).unwrap();
+        am.set_actor(ActorId::from(hex::decode(author).unwrap()));
+        am.transact::<_, _, AutomergeError>(|tx| tx.put(automerge::ROOT, "note", "改动"))
+            .unwrap();
+        RemoteDoc::saved(&ids1[1], am.save())
+    };
+
+    // A change by the village's node, which never held the case.
+    let v_id = v.identity().node_id.clone();
+    let e = refused(&mut c, changed_by(&v_id));
     assert!(e.contains("never held this case"), "{e}");
 
-    // The same change by a node of another network: not a member.
-    let (_other_tmp, x) = {
-        let tmp = tempfile::tempdir().unwrap();
-        let x = city(&tmp.path().join("x"));
-        (tmp, x)
-    };
-    am.set_actor(ActorId::from(hex::decode(&x.identity().node_id).unwrap()));
-    am.transact::<_, _, AutomergeError>(|tx| {
-        tx.put(automerge::ROOT, "note", "外来的")?;
-        Ok(())
-    })
-    .unwrap();
-    let e = refused(&mut c, RemoteDoc::saved(&ids1[1], am.save()));
+    // A change by a node of another network: not a member.
+    let other = tempfile::tempdir().unwrap();
+    let x = city(&other.path().join("x"));
+    let e = refused(&mut c, changed_by(&x.identity().node_id));
     assert!(e.contains("non-member"), "{e}");
 
     // Bytes that are not a document, and a document with one byte changed (its checksum).
@@ -298,18 +297,10 @@ fn a_whole_document_is_checked_like_its_changes_and_a_bad_one_is_refused_with_it
     assert!(e.contains("does not load"), "{e}");
 
     // The village's node revoked: its change is refused although it is a member's.
-    let v_id = v.identity().node_id.clone();
     c.revoke(&v_id, "笔记本丢失").unwrap();
-    let mut am = Automerge::load(&t1.saved_doc(&ids1[1]).unwrap().unwrap()).unwrap();
-    am.set_actor(ActorId::from(hex::decode(&v_id).unwrap()));
-    am.transact::<_, _, AutomergeError>(|tx| {
-        tx.put(automerge::ROOT, "note", "吊销后")?;
-        Ok(())
-    })
-    .unwrap();
     let seq = c.seq().unwrap();
     let e = c
-        .apply_remote(&t1_id, &[RemoteDoc::saved(&ids1[1], am.save())])
+        .apply_remote(&t1_id, &[changed_by(&v_id)])
         .unwrap_err()
         .to_string();
     assert!(e.contains("revoked"), "{e}");
