@@ -444,41 +444,49 @@ async fn count(r: &Running) -> usize {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn over_iroh_a_version_3_node_syncs_with_a_version_2_node_whichever_dials() {
+async fn over_iroh_a_version_4_node_syncs_with_version_3_and_2_nodes_whichever_dials() {
     let (_tmp, c, t) = stores();
     let (c, t) = (running(c).await, running(t).await);
-    // The city plays a node of the previous version: it refuses version 3, and the township,
-    // refused, dials again speaking version 2.
-    c.net.speak_at_most(2);
     let pass = Duration::from_secs(30);
-    let r = tokio::time::timeout(pass, t.net.sync_once(&c.id, &c.addrs))
-        .await
-        .expect("sync hung")
-        .unwrap();
-    assert!(r.error.is_none(), "{r:?}");
-    assert_eq!((count(&c).await, count(&t).await), (35, 35));
-    // The other way: the township plays version 2 and dials the version 3 city.
-    c.net.speak_at_most(3);
-    t.net.speak_at_most(2);
-    let h = t.handle.clone();
-    tokio::task::spawn_blocking(move || {
-        h.call(|n| {
-            n.new_cases(&[yizhan_node::NewCase {
-                item_code: "TS-004".into(),
-                applicant_name: "最后一位".into(),
-                ..yizhan_node::NewCase::default()
-            }])
+    let mut cases = 35;
+    let take_one = |name: &'static str| {
+        let h = t.handle.clone();
+        tokio::task::spawn_blocking(move || {
+            h.call(move |n| {
+                n.new_cases(&[yizhan_node::NewCase {
+                    item_code: "TS-004".into(),
+                    applicant_name: name.into(),
+                    ..yizhan_node::NewCase::default()
+                }])
+            })
         })
-    })
-    .await
-    .unwrap()
-    .unwrap();
-    let r = tokio::time::timeout(pass, t.net.sync_once(&c.id, &c.addrs))
-        .await
-        .expect("sync hung")
-        .unwrap();
-    assert!(r.error.is_none(), "{r:?}");
-    assert_eq!(count(&c).await, 36);
+    };
+    // The city plays a node of version 3, then of version 2: each refuses the township's
+    // version, and the township, refused, dials again speaking the one before.
+    for (older, name) in [(3, "第三版"), (2, "第二版")] {
+        c.net.speak_at_most(older);
+        let r = tokio::time::timeout(pass, t.net.sync_once(&c.id, &c.addrs))
+            .await
+            .expect("sync hung")
+            .unwrap();
+        assert!(r.error.is_none(), "version {older}: {r:?}");
+        assert_eq!((count(&c).await, count(&t).await), (cases, cases));
+        take_one(name).await.unwrap().unwrap();
+        cases += 1;
+    }
+    // The other way: the township plays version 3, then 2, and dials the version 4 city.
+    c.net.speak_at_most(4);
+    for (older, name) in [(3, "又一位"), (2, "最后一位")] {
+        t.net.speak_at_most(older);
+        let r = tokio::time::timeout(pass, t.net.sync_once(&c.id, &c.addrs))
+            .await
+            .expect("sync hung")
+            .unwrap();
+        assert!(r.error.is_none(), "version {older}: {r:?}");
+        assert_eq!(count(&c).await, cases);
+        take_one(name).await.unwrap().unwrap();
+        cases += 1;
+    }
     t.net.shutdown().await;
     c.net.shutdown().await;
 }
