@@ -235,6 +235,20 @@ impl Diagnostics<'_> {
             .pragma_update(None, what.pragma(), value)?)
     }
 
+    /// Does what the store thread does when idle ([`crate::store::Store::idle`]: a chunk of the
+    /// search keys waiting to be merged, else a WAL checkpoint); whether there was anything to do.
+    pub fn idle(&mut self) -> Result<bool> {
+        self.node.store.idle()
+    }
+
+    /// Merges up to `limit` waiting search keys, in key order, as the idle store does a chunk at
+    /// a time; returns how many still wait.
+    pub fn merge_search_keys(&mut self, limit: i64) -> Result<i64> {
+        self.node
+            .store
+            .write(|wtx| crate::store::index::merge_new_keys(wtx.sql(), limit))
+    }
+
     /// Runs a WAL checkpoint now.
     pub fn wal_checkpoint(&self, mode: Checkpoint) -> Result<CheckpointResult> {
         let sql = match mode {

@@ -86,8 +86,8 @@ impl NodeHandle {
                     match rx.recv_timeout(IDLE) {
                         Ok(job) => job(&mut node),
                         Err(RecvTimeoutError::Timeout) => {
-                            if let Err(e) = node.store().checkpoint() {
-                                tracing::warn!("WAL checkpoint failed: {e}");
+                            if let Err(e) = node.store().idle() {
+                                tracing::warn!("the store's idle work failed: {e}");
                             }
                         }
                         Err(RecvTimeoutError::Disconnected) => break,

@@ -215,11 +215,12 @@ impl Node {
     fn plan_search(&self, query: &str) -> Result<SearchPlan> {
         let q = search::normalize(query);
         let conn = self.store_conn();
+        let keys = self.keys_table()?;
         let count = |key: i64, cap: i64| -> Result<i64> {
             Ok(conn
-                .prepare_cached(
-                    "SELECT count(*) FROM (SELECT 1 FROM search_keys WHERE term = ?1 LIMIT ?2)",
-                )?
+                .prepare_cached(&format!(
+                    "SELECT count(*) FROM (SELECT 1 FROM {keys} WHERE term = ?1 LIMIT ?2)"
+                ))?
                 .query_row(rusqlite::params![key, cap], |r| r.get(0))?)
         };
         let mut probes: Vec<(i64, Option<String>)> = Vec::new();
@@ -274,7 +275,10 @@ impl Node {
                 SearchPlan::One { key, contains } => {
                     // The key's rows drive the join (CROSS JOIN keeps SQLite from starting at
                     // `cases`), in creation order: a first page reads one page of rows.
-                    from = "search_keys AS k CROSS JOIN cases ON cases.row_id = k.case_row".into();
+                    from = format!(
+                        "{} AS k CROSS JOIN cases ON cases.row_id = k.case_row",
+                        self.keys_table()?
+                    );
                     keyed = true;
                     params.push(Box::new(key));
                     clauses.push(format!("k.term = ?{}", params.len()));
@@ -288,16 +292,17 @@ impl Node {
                     }
                 }
                 SearchPlan::Many(probes) => {
+                    let keys = self.keys_table()?;
                     let mut parts = Vec::new();
                     for (key, contains) in probes {
                         params.push(Box::new(key));
                         let k = params.len();
                         parts.push(match contains {
-                            None => format!("SELECT case_row FROM search_keys WHERE term = ?{k}"),
+                            None => format!("SELECT case_row FROM {keys} WHERE term = ?{k}"),
                             Some(q) => {
                                 params.push(Box::new(q));
                                 format!(
-                                    "SELECT s.case_row FROM search_keys AS s JOIN cases AS c ON c.row_id = s.case_row
+                                    "SELECT s.case_row FROM {keys} AS s JOIN cases AS c ON c.row_id = s.case_row
                                      WHERE s.term = ?{k} AND instr(upper(c.applicant_name), ?{}) > 0",
                                     params.len()
                                 )
@@ -448,8 +453,10 @@ impl Node {
     pub fn count(&mut self, f: &CaseFilter) -> Result<u64> {
         self.refresh()?;
         let fs = self.filter_sql(f)?;
+        let keys_only;
         let from = if fs.keys_only {
-            "search_keys AS k"
+            keys_only = format!("{} AS k", self.keys_table()?);
+            keys_only.as_str()
         } else {
             fs.from.as_str()
         };
@@ -466,5 +473,21 @@ impl Node {
 
     fn store_conn(&self) -> &rusqlite::Connection {
         self.store_ref().conn()
+    }
+
+    /// The search keys to read: `search_keys`, and `search_keys_new` beside it while that holds
+    /// keys not merged yet (after a burst of new cases, issue #14; see `store::index`). Most of
+    /// the time it holds none, and a search reads the one table in its order.
+    fn keys_table(&self) -> Result<&'static str> {
+        let waiting: bool = self
+            .store_conn()
+            .prepare_cached("SELECT EXISTS (SELECT 1 FROM search_keys_new)")?
+            .query_row([], |r| r.get(0))?;
+        Ok(if waiting {
+            "(SELECT term, created, case_row FROM search_keys
+              UNION ALL SELECT term, created, case_row FROM search_keys_new)"
+        } else {
+            "search_keys"
+        })
     }
 }

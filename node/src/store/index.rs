@@ -207,16 +207,82 @@ fn uncount(conn: &Connection, doc_id: &str) -> Result<()> {
 pub(crate) struct PendingKeys(Vec<(i64, i64, i64)>);
 
 impl PendingKeys {
-    /// Inserts the gathered keys, in key order, in the caller's transaction.
+    /// Inserts the gathered keys, in key order, in the caller's transaction: into
+    /// `search_keys_new`, merged into `search_keys` here once it holds [`MERGE_KEYS_AT`] keys,
+    /// else when the node is idle ([`merge_new_keys`]).
     pub(crate) fn write(mut self, conn: &Connection) -> Result<()> {
+        if self.0.is_empty() {
+            return Ok(());
+        }
         self.0.sort_unstable();
         let mut ins = conn.prepare_cached(
-            "INSERT OR IGNORE INTO search_keys (term, created, case_row) VALUES (?1, ?2, ?3)",
+            "INSERT OR IGNORE INTO search_keys_new (term, created, case_row) VALUES (?1, ?2, ?3)",
         )?;
-        for (term, created, case_row) in self.0 {
+        for &(term, created, case_row) in &self.0 {
             ins.execute(params![term, created, case_row])?;
         }
+        let held: i64 = conn
+            .prepare_cached(
+                "UPDATE counters SET value = value + ?1 WHERE name = 'new_keys' RETURNING value",
+            )?
+            .query_row([i64::try_from(self.0.len()).unwrap_or(i64::MAX)], |r| r.get(0))?;
+        if held >= MERGE_KEYS_AT {
+            merge_new_keys(conn, i64::MAX)?;
+        }
         Ok(())
+    }
+}
+
+/// How many keys `search_keys_new` may hold before a write merges them (about 20,000 cases):
+/// its pages stay few enough that a batch's keys dirty a small share of the file, and a burst
+/// such as a first contact of 100,000 cases merges a handful of times instead of rewriting the
+/// big table at every commit.
+pub(crate) const MERGE_KEYS_AT: i64 = 300_000;
+
+/// How many keys the idle node merges per transaction: about a tenth of a second of the store
+/// thread, so that the window's requests never wait long behind it.
+pub(crate) const MERGE_KEYS_IDLE: i64 = 50_000;
+
+/// Moves up to `limit` keys, the first in key order, from `search_keys_new` into `search_keys`,
+/// in the caller's transaction; returns how many keys are still waiting. In key order, the big
+/// table's pages are each written once per merge.
+pub(crate) fn merge_new_keys(conn: &Connection, limit: i64) -> Result<i64> {
+    // The first key not moved, if any: everything before it moves.
+    let bound: Option<(i64, i64, i64)> = conn
+        .prepare_cached(
+            "SELECT term, created, case_row FROM search_keys_new
+             ORDER BY term, created, case_row LIMIT 1 OFFSET ?1",
+        )?
+        .query_row([limit], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))
+        .optional()?;
+    match bound {
+        None => {
+            conn.execute_batch(
+                "INSERT OR IGNORE INTO search_keys (term, created, case_row)
+                   SELECT term, created, case_row FROM search_keys_new ORDER BY term, created, case_row;
+                 DELETE FROM search_keys_new;
+                 UPDATE counters SET value = 0 WHERE name = 'new_keys';",
+            )?;
+            Ok(0)
+        }
+        Some((term, created, case_row)) => {
+            let before = "(term, created, case_row) < (?1, ?2, ?3)";
+            conn.prepare_cached(&format!(
+                "INSERT OR IGNORE INTO search_keys (term, created, case_row)
+                   SELECT term, created, case_row FROM search_keys_new WHERE {before}
+                   ORDER BY term, created, case_row"
+            ))?
+            .execute(params![term, created, case_row])?;
+            conn.prepare_cached(&format!("DELETE FROM search_keys_new WHERE {before}"))?
+                .execute(params![term, created, case_row])?;
+            let left: i64 =
+                conn.query_row("SELECT count(*) FROM search_keys_new", [], |r| r.get(0))?;
+            conn.execute(
+                "UPDATE counters SET value = ?1 WHERE name = 'new_keys'",
+                [left],
+            )?;
+            Ok(left)
+        }
     }
 }
 
@@ -274,6 +340,8 @@ pub(crate) fn upsert_deferring_keys(
                 // a store without search keys (signature 0) has none to remove.
                 if old_sig != 0 {
                     conn.prepare_cached("DELETE FROM search_keys WHERE case_row = ?1")?
+                        .execute([rowid])?;
+                    conn.prepare_cached("DELETE FROM search_keys_new WHERE case_row = ?1")?
                         .execute([rowid])?;
                     // Keys of the same row still waiting in this batch are as stale.
                     keys.0.retain(|&(_, _, case_row)| case_row != rowid);
@@ -402,7 +470,8 @@ pub(crate) fn cases_of_actors(conn: &Connection, accounts: &[String]) -> Result<
 pub(crate) fn clear(conn: &Connection) -> Result<()> {
     conn.execute_batch(
         "DELETE FROM cases; DELETE FROM case_route; DELETE FROM case_depts; DELETE FROM case_counts; DELETE FROM dept_counts;
-         DELETE FROM search_keys; DELETE FROM case_actors;",
+         DELETE FROM search_keys; DELETE FROM search_keys_new; DELETE FROM case_actors;
+         UPDATE counters SET value = 0 WHERE name = 'new_keys';",
     )?;
     Ok(())
 }
@@ -468,7 +537,8 @@ pub(crate) fn dump(conn: &Connection) -> Result<Vec<String>> {
     // Search keys by the case's id, not its row number, which a rebuild assigns afresh; a key whose
     // case row is missing shows as `NULL`.
     let mut stmt = conn.prepare(
-        "SELECT k.term, k.created, c.doc_id FROM search_keys k LEFT JOIN cases c ON c.row_id = k.case_row
+        "SELECT k.term, k.created, c.doc_id FROM (SELECT * FROM search_keys UNION ALL SELECT * FROM search_keys_new) k
+         LEFT JOIN cases c ON c.row_id = k.case_row
          ORDER BY c.doc_id, k.term, k.created",
     )?;
     let mut rows = stmt.query([])?;

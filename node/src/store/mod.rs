@@ -311,6 +311,17 @@ impl Store {
         Ok(out)
     }
 
+    /// What the store does when its thread has been idle for a moment: first it merges the
+    /// search keys waiting in `search_keys_new`, a chunk per call ([`index::merge_new_keys`]),
+    /// then it checkpoints the WAL. Returns whether there was anything to do.
+    pub fn idle(&mut self) -> Result<bool> {
+        if self.counter("new_keys")? > 0 {
+            self.write(|wtx| index::merge_new_keys(wtx.sql(), index::MERGE_KEYS_IDLE))?;
+            return Ok(true);
+        }
+        self.checkpoint()
+    }
+
     /// Copies committed WAL pages back into the database file (a passive checkpoint: it never
     /// waits for readers). The store thread calls it when idle, so that no user-facing commit pays
     /// for a checkpoint. Returns whether there was anything to do.

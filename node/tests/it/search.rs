@@ -276,7 +276,7 @@ fn keys_are_rebuilt_on_upgrade_and_survive_vacuum() {
         // asked for.
         crate::common::raw_sql(
             dir.path(),
-            "DELETE FROM search_keys; UPDATE cases SET search_sig = 0;
+            "DELETE FROM search_keys; DELETE FROM search_keys_new; UPDATE cases SET search_sig = 0;
              INSERT INTO meta (key, value) VALUES ('reindex', 'test');",
         );
     }
@@ -326,4 +326,57 @@ fn a_case_with_wrong_keys_gets_its_own_back_on_the_next_write() {
             .collect()
     };
     assert_eq!(keys(&node.index_dump().unwrap()), keys(&dump));
+}
+
+/// New cases' keys wait in a small table until the idle store merges them into the big one, a
+/// chunk at a time in key order (issue #14): a search finds the same cases before, during and
+/// after the merge, and the index is the same as a rebuild's throughout.
+#[test]
+fn keys_waiting_to_be_merged_are_found_before_during_and_after_the_merge() {
+    let dir = tempfile::tempdir().unwrap();
+    let (mut node, id, number) = station(dir.path());
+    let waiting = |node: &mut Node| {
+        node.diagnostics()
+            .integer("SELECT count(*) FROM search_keys_new", NO_PARAMS)
+            .unwrap()
+    };
+    let queries = [NAME, "秀英", "5678", "002X", number.as_str(), "王", "有限公司"];
+    let found = |node: &mut Node| -> Vec<Vec<String>> {
+        queries
+            .iter()
+            .map(|q| search(node, q).into_iter().map(|r| r.id).collect())
+            .collect()
+    };
+    let before = found(&mut node);
+    assert_eq!(before[0], vec![id.clone()]);
+    let total = waiting(&mut node);
+    assert!(total > 40, "the five cases' keys wait: {total}");
+    let dump = node.index_dump().unwrap();
+
+    // Seven keys at a time: every step leaves the searches and the index as they were.
+    let mut left = total;
+    while left > 0 {
+        let now = node.diagnostics().merge_search_keys(7).unwrap();
+        assert_eq!(now, (left - 7).max(0));
+        left = now;
+        assert_eq!(found(&mut node), before);
+        assert_eq!(node.index_dump().unwrap(), dump);
+    }
+    let merged = node
+        .diagnostics()
+        .integer("SELECT count(*) FROM search_keys", NO_PARAMS)
+        .unwrap();
+    assert_eq!(merged, total);
+
+    // A new case's keys wait again, and the idle store merges them, then checkpoints.
+    node.new_case(&applicant("赵秀英", None, "13600005678"))
+        .unwrap();
+    assert!(waiting(&mut node) > 0);
+    assert_eq!(search(&mut node, "赵秀英").len(), 1);
+    while node.diagnostics().idle().unwrap() {}
+    assert_eq!(waiting(&mut node), 0);
+    assert_eq!(search(&mut node, "赵秀英").len(), 1);
+    assert_eq!(search(&mut node, "秀英").len(), 2);
+    node.reindex().unwrap();
+    assert_eq!(search(&mut node, "秀英").len(), 2);
 }
