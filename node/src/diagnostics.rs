@@ -104,6 +104,7 @@ impl Node {
     #[doc(hidden)]
     pub fn bulk_load(&mut self, cases: Vec<BulkCase>) -> Result<()> {
         self.store.write(|wtx| {
+            let mut keys = index::PendingKeys::default();
             for case in cases {
                 if case.row.doc_id != case.id {
                     return Err(NodeError::CorruptDocument {
@@ -112,9 +113,9 @@ impl Node {
                     });
                 }
                 wtx.put_doc(&case.id, DocType::Case, case.doc, None)?;
-                index::upsert(wtx.sql(), &case.row)?;
+                index::upsert_deferring_keys(wtx.sql(), &case.row, &mut keys)?;
             }
-            Ok(())
+            keys.write(wtx.sql())
         })
     }
 }
@@ -246,7 +247,7 @@ impl Diagnostics<'_> {
     pub fn merge_search_keys(&mut self, limit: i64) -> Result<i64> {
         self.node
             .store
-            .write(|wtx| crate::store::index::merge_new_keys(wtx.sql(), limit))
+            .write(|wtx| index::merge_new_keys(wtx.sql(), limit))
     }
 
     /// Runs a WAL checkpoint now.

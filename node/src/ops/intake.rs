@@ -128,6 +128,7 @@ pub(crate) fn new_cases(node: &mut Node, batch: &[NewCase]) -> Result<Vec<CaseVi
         // Who sends this batch's intake notices, chosen in the transaction (issue #15).
         let notices_by = notices::notices_by(wtx, net, &ident.station, &ident.node_id)?;
         let mut views = Vec::with_capacity(batch.len());
+        let mut keys = index::PendingKeys::default();
         for (new, item) in batch.iter().zip(items) {
             counter += 1;
             let doc = CaseDoc {
@@ -154,10 +155,12 @@ pub(crate) fn new_cases(node: &mut Node, batch: &[NewCase]) -> Result<Vec<CaseVi
             write_case(&mut am, &doc)?;
             wtx.put_doc(&doc.id, DocType::Case, am, None)?;
             let view = derive(doc, &net.calendar, &net.settings, &net.accounts, today);
-            index::upsert(wtx.sql(), &index_row(&view, &net.roster))?;
+            index::upsert_deferring_keys(wtx.sql(), &index_row(&view, &net.roster), &mut keys)?;
             notices::queue_case(wtx.sql(), &view, net, &ident.node_id, now)?;
             views.push(view);
         }
+        // The batch's search keys together, in key order (a large batch's wait to be merged).
+        keys.write(wtx.sql())?;
         wtx.set_meta("number_day", &day)?;
         wtx.set_meta("number_counter", &counter.to_string())?;
         Ok(views)

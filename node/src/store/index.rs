@@ -207,14 +207,31 @@ fn uncount(conn: &Connection, doc_id: &str) -> Result<()> {
 pub(crate) struct PendingKeys(Vec<(i64, i64, i64)>);
 
 impl PendingKeys {
-    /// Inserts the gathered keys, in key order, in the caller's transaction: into
+    /// Inserts the gathered keys, in key order, in the caller's transaction: a burst's into
     /// `search_keys_new`, merged into `search_keys` here once it holds [`MERGE_KEYS_AT`] keys,
-    /// else when the node is idle ([`merge_new_keys`]).
+    /// else when the node is idle or closes ([`merge_new_keys`]).
     pub(crate) fn write(mut self, conn: &Connection) -> Result<()> {
         if self.0.is_empty() {
             return Ok(());
         }
         self.0.sort_unstable();
+        // A few keys (a case taken in or a small batch) go straight to `search_keys` while none
+        // wait, so that a station's searches read the one table in its order; only a burst's
+        // keys wait to be merged.
+        let waiting: i64 = conn
+            .prepare_cached("SELECT value FROM counters WHERE name = 'new_keys'")?
+            .query_row([], |r| r.get(0))
+            .optional()?
+            .unwrap_or(0);
+        if waiting == 0 && self.0.len() < DIRECT_KEYS {
+            let mut ins = conn.prepare_cached(
+                "INSERT OR IGNORE INTO search_keys (term, created, case_row) VALUES (?1, ?2, ?3)",
+            )?;
+            for &(term, created, case_row) in &self.0 {
+                ins.execute(params![term, created, case_row])?;
+            }
+            return Ok(());
+        }
         let mut ins = conn.prepare_cached(
             "INSERT OR IGNORE INTO search_keys_new (term, created, case_row) VALUES (?1, ?2, ?3)",
         )?;
@@ -225,13 +242,18 @@ impl PendingKeys {
             .prepare_cached(
                 "UPDATE counters SET value = value + ?1 WHERE name = 'new_keys' RETURNING value",
             )?
-            .query_row([i64::try_from(self.0.len()).unwrap_or(i64::MAX)], |r| r.get(0))?;
+            .query_row([i64::try_from(self.0.len()).unwrap_or(i64::MAX)], |r| {
+                r.get(0)
+            })?;
         if held >= MERGE_KEYS_AT {
             merge_new_keys(conn, i64::MAX)?;
         }
         Ok(())
     }
 }
+
+/// Fewer keys than this (about 65 cases), written while none wait, go straight to `search_keys`.
+const DIRECT_KEYS: usize = 1_000;
 
 /// How many keys `search_keys_new` may hold before a write merges them (about 20,000 cases):
 /// its pages stay few enough that a batch's keys dirty a small share of the file, and a burst

@@ -322,6 +322,14 @@ impl Store {
         self.checkpoint()
     }
 
+    /// Merges every search key still waiting (a chunk per transaction).
+    pub fn merge_waiting_keys(&mut self) -> Result<()> {
+        while self.counter("new_keys")? > 0 {
+            self.write(|wtx| index::merge_new_keys(wtx.sql(), index::MERGE_KEYS_IDLE))?;
+        }
+        Ok(())
+    }
+
     /// Copies committed WAL pages back into the database file (a passive checkpoint: it never
     /// waits for readers). The store thread calls it when idle, so that no user-facing commit pays
     /// for a checkpoint. Returns whether there was anything to do.
@@ -479,6 +487,16 @@ impl Store {
                 |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)),
             )
             .optional()?)
+    }
+}
+
+/// A store closing merges the search keys a burst left waiting: a one-shot process (the command
+/// line, a bundle import) may never be idle, and a search reads one table faster than two.
+impl Drop for Store {
+    fn drop(&mut self) {
+        if let Err(e) = self.merge_waiting_keys() {
+            tracing::warn!("search keys left waiting at close: {e}");
+        }
     }
 }
 

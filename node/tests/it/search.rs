@@ -328,19 +328,37 @@ fn a_case_with_wrong_keys_gets_its_own_back_on_the_next_write() {
     assert_eq!(keys(&node.index_dump().unwrap()), keys(&dump));
 }
 
-/// New cases' keys wait in a small table until the idle store merges them into the big one, a
+/// A burst's keys wait in a small table until the idle store merges them into the big one, a
 /// chunk at a time in key order (issue #14): a search finds the same cases before, during and
-/// after the merge, and the index is the same as a rebuild's throughout.
+/// after the merge, and the index is the same as a rebuild's throughout. A case taken in while
+/// nothing waits goes straight to the big table.
 #[test]
 fn keys_waiting_to_be_merged_are_found_before_during_and_after_the_merge() {
     let dir = tempfile::tempdir().unwrap();
-    let (mut node, id, number) = station(dir.path());
+    let mut node = crate::common::init_city(dir.path(), crate::common::morning("2026-03-02"));
+    let mut burst = vec![
+        applicant(NAME, Some(ID17), "138 1234 5678"),
+        applicant("王建国", Some("14010519700505321"), "13722223333"),
+        applicant("太原市恒达建筑工程有限公司", None, "0351-7654321"),
+    ];
+    burst.extend((0..100).map(|i| applicant(&format!("申请人{i}"), None, "")));
+    let taken = node.new_cases(&burst).unwrap();
+    let (id, number) = (taken[0].doc.id.clone(), taken[0].doc.number.clone());
     let waiting = |node: &mut Node| {
         node.diagnostics()
             .integer("SELECT count(*) FROM search_keys_new", NO_PARAMS)
             .unwrap()
     };
-    let queries = [NAME, "秀英", "5678", "002X", number.as_str(), "王", "有限公司"];
+    let queries = [
+        NAME,
+        "秀英",
+        "5678",
+        "002X",
+        number.as_str(),
+        "王",
+        "有限公司",
+        "申请人",
+    ];
     let found = |node: &mut Node| -> Vec<Vec<String>> {
         queries
             .iter()
@@ -348,16 +366,17 @@ fn keys_waiting_to_be_merged_are_found_before_during_and_after_the_merge() {
             .collect()
     };
     let before = found(&mut node);
-    assert_eq!(before[0], vec![id.clone()]);
+    assert_eq!(before[0], vec![id]);
+    assert_eq!(before[7].len(), 100);
     let total = waiting(&mut node);
-    assert!(total > 40, "the five cases' keys wait: {total}");
+    assert!(total > 1_000, "the burst's keys wait: {total}");
     let dump = node.index_dump().unwrap();
 
-    // Seven keys at a time: every step leaves the searches and the index as they were.
+    // 400 keys at a time: every step leaves the searches and the index as they were.
     let mut left = total;
     while left > 0 {
-        let now = node.diagnostics().merge_search_keys(7).unwrap();
-        assert_eq!(now, (left - 7).max(0));
+        let now = node.diagnostics().merge_search_keys(400).unwrap();
+        assert_eq!(now, (left - 400).max(0));
         left = now;
         assert_eq!(found(&mut node), before);
         assert_eq!(node.index_dump().unwrap(), dump);
@@ -368,15 +387,33 @@ fn keys_waiting_to_be_merged_are_found_before_during_and_after_the_merge() {
         .unwrap();
     assert_eq!(merged, total);
 
-    // A new case's keys wait again, and the idle store merges them, then checkpoints.
+    // One case while nothing waits: straight to the big table.
     node.new_case(&applicant("赵秀英", None, "13600005678"))
         .unwrap();
-    assert!(waiting(&mut node) > 0);
-    assert_eq!(search(&mut node, "赵秀英").len(), 1);
-    while node.diagnostics().idle().unwrap() {}
     assert_eq!(waiting(&mut node), 0);
     assert_eq!(search(&mut node, "赵秀英").len(), 1);
+
+    // Another burst waits, and the idle store merges it, then checkpoints.
+    let more: Vec<_> = (0..120)
+        .map(|i| applicant(&format!("后来者{i}"), None, ""))
+        .collect();
+    node.new_cases(&more).unwrap();
+    assert!(waiting(&mut node) > 0);
+    assert_eq!(search(&mut node, "后来者").len(), 120);
+    while node.diagnostics().idle().unwrap() {}
+    assert_eq!(waiting(&mut node), 0);
+    assert_eq!(search(&mut node, "后来者").len(), 120);
     assert_eq!(search(&mut node, "秀英").len(), 2);
-    node.reindex().unwrap();
-    assert_eq!(search(&mut node, "秀英").len(), 2);
+
+    // A burst left waiting is merged when the store closes.
+    let last: Vec<_> = (0..120)
+        .map(|i| applicant(&format!("最后{i}"), None, ""))
+        .collect();
+    node.new_cases(&last).unwrap();
+    assert!(waiting(&mut node) > 0);
+    let clock = node.clock();
+    drop(node);
+    let mut node = Node::open(dir.path(), clock).unwrap();
+    assert_eq!(waiting(&mut node), 0);
+    assert_eq!(search(&mut node, "最后").len(), 120);
 }

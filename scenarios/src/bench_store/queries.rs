@@ -398,8 +398,9 @@ pub(super) fn search_cases(node: &mut Node) -> Result<Vec<ListCase>> {
     ])
 }
 
-/// What the search keys cost on disk: `search_keys` from SQLite's dbstat, beside the whole file
-/// and the `cases` table with its indexes.
+/// What the search keys cost on disk: `search_keys` and the keys waiting to be merged into it
+/// (`search_keys_new`) from SQLite's dbstat, beside the whole file and the `cases` table with
+/// its indexes.
 pub(super) fn search_index(node: &mut Node) -> Result<Value> {
     let d = node.diagnostics();
     let count = |sql: &str| -> Result<i64> { Ok(d.integer(sql, NO_PARAMS)?) };
@@ -408,10 +409,12 @@ pub(super) fn search_index(node: &mut Node) -> Result<Value> {
             "SELECT coalesce(sum(pgsize), 0) FROM dbstat('main', 1) WHERE name IN ({names})"
         ))
     };
-    let keys = bytes("'search_keys'")?;
+    let keys = bytes("'search_keys', 'search_keys_new'")?;
     let cases_tables = bytes("SELECT name FROM sqlite_master WHERE tbl_name = 'cases'")?;
     let file = count("SELECT page_count * page_size FROM pragma_page_count(), pragma_page_size()")?;
-    let rows = count("SELECT count(*) FROM search_keys")?;
+    let rows = count(
+        "SELECT (SELECT count(*) FROM search_keys) + (SELECT count(*) FROM search_keys_new)",
+    )?;
     let cases = count("SELECT count(*) FROM cases")?;
     let per = |x: i64| x as f64 / cases.max(1) as f64;
     Ok(json!({
