@@ -393,12 +393,17 @@ fn keys_waiting_to_be_merged_are_found_before_during_and_after_the_merge() {
     assert_eq!(waiting(&mut node), 0);
     assert_eq!(search(&mut node, "赵秀英").len(), 1);
 
+    // A burst of 120 cases named `{prefix}{i}`, whose keys wait.
+    let burst = |node: &mut Node, prefix: &str| {
+        let cases: Vec<_> = (0..120)
+            .map(|i| applicant(&format!("{prefix}{i}"), None, ""))
+            .collect();
+        node.new_cases(&cases).unwrap();
+        assert!(waiting(node) > 0);
+    };
+
     // Another burst waits, and the idle store merges it, then checkpoints.
-    let more: Vec<_> = (0..120)
-        .map(|i| applicant(&format!("后来者{i}"), None, ""))
-        .collect();
-    node.new_cases(&more).unwrap();
-    assert!(waiting(&mut node) > 0);
+    burst(&mut node, "后来者");
     assert_eq!(search(&mut node, "后来者").len(), 120);
     while node.diagnostics().idle().unwrap() {}
     assert_eq!(waiting(&mut node), 0);
@@ -406,11 +411,7 @@ fn keys_waiting_to_be_merged_are_found_before_during_and_after_the_merge() {
     assert_eq!(search(&mut node, "秀英").len(), 2);
 
     // A burst left waiting is merged when the store closes.
-    let last: Vec<_> = (0..120)
-        .map(|i| applicant(&format!("最后{i}"), None, ""))
-        .collect();
-    node.new_cases(&last).unwrap();
-    assert!(waiting(&mut node) > 0);
+    burst(&mut node, "最后");
     let clock = node.clock();
     drop(node);
     let mut node = Node::open(dir.path(), clock).unwrap();
