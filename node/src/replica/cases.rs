@@ -205,9 +205,7 @@ impl CaseCheck<'_> {
             row,
         })))
     }
-}
 
-impl CaseCheck<'_> {
     /// An author's station and tier: from the batch's list of its changes' authors, else (the
     /// author of a whole document's change) a member that is not revoked.
     fn author(&self, doc_id: &str, author: &str) -> Result<(String, Tier)> {

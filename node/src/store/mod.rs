@@ -603,10 +603,10 @@ impl WriteTx<'_> {
         before: Option<&[ChangeHash]>,
         saved: Vec<u8>,
     ) -> Result<()> {
-        let Some(_) = before else {
+        if before.is_none() {
             let heads = doc.get_heads();
             return self.put_new_doc_saved(doc_id, doc_type, &heads, saved, Some(doc));
-        };
+        }
         let seq = self.next_seq()?;
         let heads_blob = encode_heads(&doc.get_heads());
         let incr = saved;
