@@ -212,10 +212,9 @@ impl Node {
     /// with the name checked to contain the whole query. A query none of whose keys is indexed
     /// matches nothing. The probes read a few index entries each (the pair counts at most
     /// [`PAIR_COUNT_CAP`]).
-    fn plan_search(&self, query: &str) -> Result<SearchPlan> {
+    fn plan_search(&self, query: &str, keys: &str) -> Result<SearchPlan> {
         let q = search::normalize(query);
         let conn = self.store_conn();
-        let keys = self.keys_table()?;
         let count = |key: i64, cap: i64| -> Result<i64> {
             Ok(conn
                 .prepare_cached(&format!(
@@ -270,15 +269,14 @@ impl Node {
         let mut keyed = false;
         let mut key_clauses = 0;
         if let Some(q) = f.search.as_deref().map(str::trim).filter(|q| !q.is_empty()) {
-            match self.plan_search(q)? {
+            // Which key tables to read, asked once for the whole search.
+            let keys = self.keys_table()?;
+            match self.plan_search(q, keys)? {
                 SearchPlan::Nothing => clauses.push("0".into()),
                 SearchPlan::One { key, contains } => {
                     // The key's rows drive the join (CROSS JOIN keeps SQLite from starting at
                     // `cases`), in creation order: a first page reads one page of rows.
-                    from = format!(
-                        "{} AS k CROSS JOIN cases ON cases.row_id = k.case_row",
-                        self.keys_table()?
-                    );
+                    from = format!("{keys} AS k CROSS JOIN cases ON cases.row_id = k.case_row");
                     keyed = true;
                     params.push(Box::new(key));
                     clauses.push(format!("k.term = ?{}", params.len()));
@@ -292,7 +290,6 @@ impl Node {
                     }
                 }
                 SearchPlan::Many(probes) => {
-                    let keys = self.keys_table()?;
                     let mut parts = Vec::new();
                     for (key, contains) in probes {
                         params.push(Box::new(key));

@@ -223,20 +223,20 @@ impl PendingKeys {
             .query_row([], |r| r.get(0))
             .optional()?
             .unwrap_or(0);
-        if waiting == 0 && self.0.len() < DIRECT_KEYS {
-            let mut ins = conn.prepare_cached(
-                "INSERT OR IGNORE INTO search_keys (term, created, case_row) VALUES (?1, ?2, ?3)",
-            )?;
-            for &(term, created, case_row) in &self.0 {
-                ins.execute(params![term, created, case_row])?;
-            }
-            return Ok(());
-        }
-        let mut ins = conn.prepare_cached(
-            "INSERT OR IGNORE INTO search_keys_new (term, created, case_row) VALUES (?1, ?2, ?3)",
-        )?;
+        let direct = waiting == 0 && self.0.len() < DIRECT_KEYS;
+        let table = if direct {
+            "search_keys"
+        } else {
+            "search_keys_new"
+        };
+        let mut ins = conn.prepare_cached(&format!(
+            "INSERT OR IGNORE INTO {table} (term, created, case_row) VALUES (?1, ?2, ?3)"
+        ))?;
         for &(term, created, case_row) in &self.0 {
             ins.execute(params![term, created, case_row])?;
+        }
+        if direct {
+            return Ok(());
         }
         let held: i64 = conn
             .prepare_cached(
