@@ -38,16 +38,37 @@ pub type StationRow = (&'static str, &'static str, &'static str, &'static str);
 /// A county's stations, each parent before its children; the first is the city.
 pub type Layout = &'static [StationRow];
 
-/// The county of the scenarios and tests: a city, two townships, two villages under each.
-pub const COUNTY: Layout = &[
-    ("C", "市政务服务中心", "city", ""),
-    ("T1", "北格镇便民服务中心", "township", "C"),
-    ("T2", "西温庄乡便民服务中心", "township", "C"),
-    ("V11", "北格村便民服务站", "village", "T1"),
-    ("V12", "张花村便民服务站", "village", "T1"),
-    ("V21", "西温庄村便民服务站", "village", "T2"),
-    ("V22", "郝家堡村便民服务站", "village", "T2"),
+/// The one county shape of the scenarios, the tests and the demo: a city, two townships, two
+/// villages under each. Each row: code, tier, parent, the name in the scenarios, the name in the
+/// demo (a county of its own, so a screenshot never reads like a scenario's log).
+#[rustfmt::skip]
+const STATIONS: [(&str, &str, &str, &str, &str); 7] = [
+    ("C", "city", "", "市政务服务中心", "清河市政务服务中心"),
+    ("T1", "township", "C", "北格镇便民服务中心", "东岭镇便民服务中心"),
+    ("T2", "township", "C", "西温庄乡便民服务中心", "西湾乡便民服务中心"),
+    ("V11", "village", "T1", "北格村便民服务站", "桃园村便民服务站"),
+    ("V12", "village", "T1", "张花村便民服务站", "柳树村便民服务站"),
+    ("V21", "village", "T2", "西温庄村便民服务站", "石桥村便民服务站"),
+    ("V22", "village", "T2", "郝家堡村便民服务站", "河口村便民服务站"),
 ];
+
+/// The county shape with the names of the scenarios (`demo == false`) or of the demo.
+const fn named(demo: bool) -> [StationRow; 7] {
+    let mut rows = [("", "", "", ""); 7];
+    let mut i = 0;
+    while i < rows.len() {
+        let (code, tier, parent, scenario, shown) = STATIONS[i];
+        rows[i] = (code, if demo { shown } else { scenario }, tier, parent);
+        i += 1;
+    }
+    rows
+}
+
+/// The county of the scenarios and tests.
+pub const COUNTY: Layout = &named(false);
+
+/// The county of `yizhan demo`: the same stations under the names of an imagined county.
+pub const DEMO_COUNTY: Layout = &named(true);
 
 /// The roster entry of a layout row; a tier the layout misspells is an error naming it.
 pub fn station_of(row: &StationRow) -> Result<Station> {

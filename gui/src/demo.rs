@@ -23,9 +23,9 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 use tokio::sync::mpsc;
 use tokio::task::JoinHandle;
+use yizhan_county::Rng;
 use yizhan_county::staff::{self, Staff};
 use yizhan_county::workload::{VILLAGE_ITEMS, person_name};
-use yizhan_county::{Layout, Rng};
 use yizhan_node::case::Action;
 use yizhan_node::query::CaseFilter;
 use yizhan_node::{Clock, NewCase, Node, NodeHandle};
@@ -35,17 +35,6 @@ use yizhan_sync::net::SyncNode;
 const STATUS_EVERY: Duration = Duration::from_millis(500);
 /// How often the stream of applications brings in a case.
 const STREAM_EVERY: Duration = Duration::from_millis(1_500);
-
-/// The demo county's stations: code, name, tier, parent.
-const LAYOUT: Layout = &[
-    ("C", "清河市政务服务中心", "city", ""),
-    ("T1", "东岭镇便民服务中心", "township", "C"),
-    ("T2", "西湾乡便民服务中心", "township", "C"),
-    ("V11", "桃园村便民服务站", "village", "T1"),
-    ("V12", "柳树村便民服务站", "village", "T1"),
-    ("V21", "石桥村便民服务站", "village", "T2"),
-    ("V22", "河口村便民服务站", "village", "T2"),
-];
 
 /// Options of `yizhan demo`.
 #[derive(Debug, Clone, Default)]
@@ -234,7 +223,7 @@ impl DemoCounty {
         // Every station enrolled at its parent through a ticket, every link up.
         let county = rt.block_on(yizhan_county::County::build(
             &dir,
-            LAYOUT,
+            yizhan_county::DEMO_COUNTY,
             "清河市",
             Clock::System,
         ))?;

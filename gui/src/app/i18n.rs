@@ -1681,17 +1681,13 @@ mod tests {
             )),
             "黄灯阈值有误：应为 1 到 100"
         );
+        let wrong_parent = problems
+            .iter()
+            .find(|p| matches!(p, Invalid::WrongParent { .. }))
+            .expect("every problem includes a wrong parent");
         assert_eq!(
-            ZH.node_error(&NodeError::invalid(
-                "parent",
-                Invalid::WrongParent {
-                    tier: Tier::Village,
-                    expected: Tier::Township,
-                    parent: "C01".into(),
-                    parent_tier: Tier::City,
-                }
-            )),
-            "上级站点有误：村级便民服务站的上级应为乡镇便民服务中心，但 C01 是市政务服务中心"
+            ZH.node_error(&NodeError::invalid("parent", wrong_parent.clone())),
+            "上级站点有误：村级便民服务站的上级应为乡镇便民服务中心，但 0001 是市政务服务中心"
         );
         assert_eq!(
             ZH.node_error(&NodeError::invalid(

@@ -21,30 +21,8 @@ pub struct Target {
 pub enum CaseCmd {
     /// Take in a new case (收件 / 代办登记).
     New {
-        /// Item code from the catalog.
-        #[arg(long)]
-        item: String,
-        /// Applicant's name.
-        #[arg(long)]
-        applicant: String,
-        /// Resident ID number (18 characters, checked).
-        #[arg(long)]
-        id_number: Option<String>,
-        /// Phone.
-        #[arg(long)]
-        phone: Option<String>,
-        /// Address.
-        #[arg(long)]
-        address: Option<String>,
-        /// Taken in by a proxy agent on the applicant's behalf (代办).
-        #[arg(long)]
-        delegated: bool,
-        /// The letter of entrustment (委托书) was recorded.
-        #[arg(long, requires = "delegated")]
-        entrustment: bool,
-        /// Materials handed over to the agent, separated by ；or ,
-        #[arg(long, requires = "delegated", value_name = "LIST")]
-        handed_over: Option<String>,
+        #[command(flatten)]
+        case: NewArgs,
         /// Take in this many cases, each committed and printed as soon as it is on disk.
         #[arg(long, default_value_t = 1, value_parser = clap::value_parser!(u32).range(1..=1_000_000))]
         count: u32,
@@ -245,35 +223,62 @@ pub enum CaseCmd {
     },
 }
 
+/// What `case new` takes in: one application.
+#[derive(Debug, Args)]
+pub struct NewArgs {
+    /// Item code from the catalog.
+    #[arg(long)]
+    item: String,
+    /// Applicant's name.
+    #[arg(long)]
+    applicant: String,
+    /// Resident ID number (18 characters, checked).
+    #[arg(long)]
+    id_number: Option<String>,
+    /// Phone.
+    #[arg(long)]
+    phone: Option<String>,
+    /// Address.
+    #[arg(long)]
+    address: Option<String>,
+    /// Taken in by a proxy agent on the applicant's behalf (代办).
+    #[arg(long)]
+    delegated: bool,
+    /// The letter of entrustment (委托书) was recorded.
+    #[arg(long, requires = "delegated")]
+    entrustment: bool,
+    /// Materials handed over to the agent, separated by ；or ,
+    #[arg(long, requires = "delegated", value_name = "LIST")]
+    handed_over: Option<String>,
+}
+
+impl NewArgs {
+    /// The application as the node takes it in, by `operator`.
+    fn into_case(self, operator: String) -> NewCase {
+        NewCase {
+            item_code: self.item,
+            applicant_name: self.applicant,
+            id_number: self.id_number.unwrap_or_default(),
+            phone: self.phone.unwrap_or_default(),
+            address: self.address.unwrap_or_default(),
+            delegated: self.delegated,
+            entrustment: self.entrustment,
+            handed_over: self
+                .handed_over
+                .as_deref()
+                .map(Action::parse_list)
+                .unwrap_or_default(),
+            operator,
+        }
+    }
+}
+
 /// Runs one `case` subcommand.
 pub fn run(ctx: &Ctx, cmd: CaseCmd) -> Result<()> {
     let mut node = ctx.open_signed_in()?;
     let (target, action) = match cmd {
-        CaseCmd::New {
-            item,
-            applicant,
-            id_number,
-            phone,
-            address,
-            delegated,
-            entrustment,
-            handed_over,
-            count,
-        } => {
-            let new = NewCase {
-                item_code: item,
-                applicant_name: applicant,
-                id_number: id_number.unwrap_or_default(),
-                phone: phone.unwrap_or_default(),
-                address: address.unwrap_or_default(),
-                delegated,
-                entrustment,
-                handed_over: handed_over
-                    .as_deref()
-                    .map(Action::parse_list)
-                    .unwrap_or_default(),
-                operator: ctx.operator.clone(),
-            };
+        CaseCmd::New { case, count } => {
+            let new = case.into_case(ctx.operator.clone());
             for _ in 0..count {
                 let view = node.new_case(&new)?;
                 output::created(&view, ctx.json)?;

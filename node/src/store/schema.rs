@@ -14,8 +14,40 @@ pub const SCHEMA_VERSION: i64 = MIGRATIONS.len() as i64;
 
 // Statements that two migrations run word for word, written once. Like the migrations themselves
 // they never change: a store upgraded through them must end with the schema a new store is
-// created with. The case table's columns, which migration 5 also repeats, stay spelled out in
-// both: the two `CREATE TABLE` statements differ around them.
+// created with.
+
+/// The case table's columns of migration 1 from `number` to `follow_up_due`, made again by
+/// migration 5 between a different key and different last columns.
+macro_rules! case_columns {
+    () => {
+        r#"        number         TEXT NOT NULL,
+        item_code      TEXT NOT NULL,
+        item_name      TEXT NOT NULL,
+        kind           TEXT NOT NULL,
+        status         TEXT NOT NULL,
+        outcome        TEXT,
+        conflict       INTEGER NOT NULL,
+        origin         TEXT NOT NULL,
+        holder         TEXT NOT NULL,
+        township       TEXT NOT NULL,
+        village        TEXT NOT NULL,
+        applicant_name TEXT NOT NULL,
+        delegated      INTEGER NOT NULL,
+        created_at     INTEGER NOT NULL,
+        updated_at     INTEGER NOT NULL,
+        accepted_on    TEXT,
+        clock          INTEGER NOT NULL,
+        due_on         TEXT,
+        yellow_on      TEXT,
+        legal_due_on   TEXT,
+        frozen_light   INTEGER,
+        stopped_on     TEXT,
+        on_time        INTEGER,
+        rating         INTEGER,
+        follow_up_due  TEXT,
+"#
+    };
+}
 
 /// The case index's list indexes of migration 1, made again by migration 5.
 macro_rules! case_list_indexes {
@@ -71,32 +103,9 @@ const MIGRATIONS: &[&str] = &[
 
     CREATE TABLE cases (
         doc_id         TEXT PRIMARY KEY,
-        number         TEXT NOT NULL,
-        item_code      TEXT NOT NULL,
-        item_name      TEXT NOT NULL,
-        kind           TEXT NOT NULL,
-        status         TEXT NOT NULL,
-        outcome        TEXT,
-        conflict       INTEGER NOT NULL,
-        origin         TEXT NOT NULL,
-        holder         TEXT NOT NULL,
-        township       TEXT NOT NULL,
-        village        TEXT NOT NULL,
-        applicant_name TEXT NOT NULL,
-        delegated      INTEGER NOT NULL,
-        created_at     INTEGER NOT NULL,
-        updated_at     INTEGER NOT NULL,
-        accepted_on    TEXT,
-        clock          INTEGER NOT NULL,
-        due_on         TEXT,
-        yellow_on      TEXT,
-        legal_due_on   TEXT,
-        frozen_light   INTEGER,
-        stopped_on     TEXT,
-        on_time        INTEGER,
-        rating         INTEGER,
-        follow_up_due  TEXT,
-        consults       INTEGER NOT NULL
+"#,
+        case_columns!(),
+        r#"        consults       INTEGER NOT NULL
     );
 "#,
         case_list_indexes!(),
@@ -209,32 +218,9 @@ const MIGRATIONS: &[&str] = &[
     CREATE TABLE cases_v5 (
         row_id         INTEGER PRIMARY KEY,
         doc_id         TEXT NOT NULL UNIQUE,
-        number         TEXT NOT NULL,
-        item_code      TEXT NOT NULL,
-        item_name      TEXT NOT NULL,
-        kind           TEXT NOT NULL,
-        status         TEXT NOT NULL,
-        outcome        TEXT,
-        conflict       INTEGER NOT NULL,
-        origin         TEXT NOT NULL,
-        holder         TEXT NOT NULL,
-        township       TEXT NOT NULL,
-        village        TEXT NOT NULL,
-        applicant_name TEXT NOT NULL,
-        delegated      INTEGER NOT NULL,
-        created_at     INTEGER NOT NULL,
-        updated_at     INTEGER NOT NULL,
-        accepted_on    TEXT,
-        clock          INTEGER NOT NULL,
-        due_on         TEXT,
-        yellow_on      TEXT,
-        legal_due_on   TEXT,
-        frozen_light   INTEGER,
-        stopped_on     TEXT,
-        on_time        INTEGER,
-        rating         INTEGER,
-        follow_up_due  TEXT,
-        consults       INTEGER NOT NULL,
+"#,
+        case_columns!(),
+        r#"        consults       INTEGER NOT NULL,
         search_sig     INTEGER NOT NULL DEFAULT 0
     );
     INSERT INTO cases_v5 (row_id, doc_id, number, item_code, item_name, kind, status, outcome, conflict, origin, holder, township, village, applicant_name, delegated, created_at, updated_at, accepted_on, clock, due_on, yellow_on, legal_due_on, frozen_light, stopped_on, on_time, rating, follow_up_due, consults)
