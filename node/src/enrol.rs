@@ -263,6 +263,7 @@ impl Node {
         }
         members.verify(&enrolment.cert)?;
         let mut docs = Vec::new();
+        let mut budget = crate::inflate::Budget::default();
         for (id, bytes) in &enrolment.network_docs {
             if !NETWORK_DOC_IDS.contains(&id.as_str()) {
                 return Err(NodeError::Rejected {
@@ -270,6 +271,10 @@ impl Node {
                     reason: "not a network document".into(),
                 });
             }
+            budget.check(bytes).map_err(|reason| NodeError::Rejected {
+                doc: id.clone(),
+                reason,
+            })?;
             let doc = Automerge::load(bytes).map_err(|e| NodeError::Rejected {
                 doc: id.clone(),
                 reason: e.to_string(),

@@ -13,6 +13,8 @@
 //! - [`notice`]: notices to applicants (短信通知): templates, the outbox, who sends what.
 //! - [`progress`]: the applicant's look-up of a case (办件查询), without personal data.
 //! - [`refusal`]: why an action is not allowed, as data (each front end words it).
+//! - [`inflate`]: what Automerge bytes from outside inflate to, bounded before Automerge reads
+//!   them.
 //! - [`invalid`]: what is wrong with a typed-in value, as data (each front end words it).
 
 pub mod account;
@@ -30,6 +32,7 @@ pub mod failpoint;
 pub mod handle;
 pub mod idcard;
 pub mod inbox;
+pub mod inflate;
 pub mod invalid;
 pub mod network;
 mod node;

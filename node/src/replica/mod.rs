@@ -150,6 +150,16 @@ impl RemoteDoc {
             payload: Payload::Saved(bytes),
         }
     }
+
+    /// Takes what this document's compressed parts inflate to out of its batch's budget, before
+    /// Automerge reads them; a compression bomb, or bytes that are not Automerge's, refuse it.
+    pub fn check_inflated(&self, budget: &mut crate::inflate::Budget) -> Result<()> {
+        let checked = match &self.payload {
+            Payload::Changes(changes) => changes.iter().try_for_each(|c| budget.check(c)),
+            Payload::Saved(bytes) => budget.check(bytes),
+        };
+        checked.map_err(|why| rejected(&self.doc_id, why))
+    }
 }
 
 /// Loads a received whole document, strictly: every chunk must parse, and the heads it states
@@ -504,7 +514,11 @@ impl Node {
         // workers, which load it there.
         let mut decoded: Vec<(String, Vec<Change>)> = Vec::with_capacity(docs.len());
         let mut received_cases: Vec<(String, cases::CasePayload<'_>)> = Vec::new();
+        // What the batch's compressed parts inflate to is measured before Automerge reads any of
+        // it: a compression bomb refuses the batch here, with nothing applied.
+        let mut budget = crate::inflate::Budget::default();
         for d in docs {
+            d.check_inflated(&mut budget)?;
             let is_case = !NETWORK_DOC_IDS.contains(&d.doc_id.as_str())
                 && accounts_station(&d.doc_id).is_none()
                 && credentials_station(&d.doc_id).is_none();

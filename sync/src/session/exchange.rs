@@ -273,6 +273,7 @@ impl Session {
         let scope = self.scope()?.clone();
         let mut forks: BTreeMap<String, Automerge> = BTreeMap::new();
         let mut remote = Vec::new();
+        let mut budget = yizhan_node::inflate::Budget::default();
         for d in &docs {
             let exists = node.heads_of(&d.id)?.is_some();
             if exists && !node.doc_in_scope(&d.id, &scope)? {
@@ -281,6 +282,11 @@ impl Session {
                     format!("the peer asked for document {} outside its scope", d.id),
                 ));
             }
+            // The changes inside are measured before Automerge inflates them (a compression
+            // bomb ends the session here, with nothing applied).
+            budget
+                .check_sync_message(&d.message)
+                .map_err(|why| SyncError::Protocol(format!("sync message for {}: {why}", d.id)))?;
             let msg = AmSyncMessage::decode(&d.message).map_err(|e| {
                 SyncError::Protocol(format!("sync message for {} does not decode: {e}", d.id))
             })?;

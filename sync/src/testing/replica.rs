@@ -387,7 +387,9 @@ impl Replica for MemReplica {
         let mut staged: BTreeMap<String, MemDoc> = BTreeMap::new();
         let mut order: Vec<String> = Vec::new();
         let mut applied = Applied::default();
+        let mut budget = yizhan_node::inflate::Budget::default();
         for d in docs {
+            d.check_inflated(&mut budget)?;
             // A whole document is taken apart into its changes: this replica checks and applies
             // changes one way, whatever form they came in.
             let changes = match &d.payload {

@@ -1,7 +1,8 @@
 //! Packed frames (protocol version 3, issue #14) and whole documents (version 4) between real
 //! stores: a version 4 node still syncs with version 3 and version 2 nodes (in memory and over
 //! iroh, whichever side dials), an older node gets only the frames its version sends, and a
-//! compression bomb ends the session with nothing applied.
+//! compression bomb, in a frame or inside an Automerge change, document or sync message, ends the
+//! session with nothing applied.
 
 use crate::common::{city, enrol, ids, new_case, take_in};
 use automerge::{ActorId, Automerge, AutomergeError, Change, transaction::Transactable as _};
@@ -12,7 +13,7 @@ use yizhan_node::case::Action;
 use yizhan_node::replica::RemoteDoc;
 use yizhan_node::{Node, NodeHandle};
 use yizhan_sync::net::SyncNode;
-use yizhan_sync::proto::{DocChanges, Msg};
+use yizhan_sync::proto::{DocChanges, DocSaved, DocSync, Msg};
 use yizhan_sync::session::Session;
 use yizhan_sync::testing::{Pair, Side};
 use yizhan_sync::wire::{Codec, Packed};
@@ -289,7 +290,7 @@ fn a_whole_document_is_checked_like_its_changes_and_a_bad_one_is_refused_with_it
         &mut c,
         RemoteDoc::saved(&ids1[1], b"not a document".to_vec()),
     );
-    assert!(e.contains("does not load"), "{e}");
+    assert!(e.contains("not an Automerge chunk"), "{e}");
     let mut flipped = t1.saved_doc(&ids1[1]).unwrap().unwrap();
     let last = flipped.len() - 1;
     flipped[last] ^= 0x55;
@@ -392,6 +393,80 @@ fn a_compression_bomb_ends_the_session_and_applies_nothing() {
     let err = acceptor.handle(&mut c, honest).unwrap_err();
     assert!(err.to_string().contains("limit"), "{err}");
     assert_eq!(ids(&mut c), before);
+}
+
+/// An Automerge compressed change chunk (as a version 2 peer sends changes) whose body is `mib`
+/// MiB of zeros: a few hundred KiB on the wire.
+fn compressed_chunk_of_zeros(mib: usize) -> Vec<u8> {
+    use std::io::Write as _;
+    let zeros = vec![0u8; 1 << 20];
+    let mut e = flate2::write::DeflateEncoder::new(Vec::new(), flate2::Compression::best());
+    for _ in 0..mib {
+        e.write_all(&zeros).unwrap();
+    }
+    let body = e.finish().unwrap();
+    // Magic bytes, a checksum (never read: the bomb is refused first), type 2, LEB128 length.
+    let mut chunk = vec![0x85, 0x6f, 0x4a, 0x83, 0, 0, 0, 0, 2];
+    let mut len = body.len();
+    while len >= 0x80 {
+        chunk.push((len as u8 & 0x7f) | 0x80);
+        len >>= 7;
+    }
+    chunk.push(len as u8);
+    chunk.extend(body);
+    chunk
+}
+
+#[test]
+fn a_compression_bomb_inside_a_change_a_document_or_a_sync_message_applies_nothing() {
+    let (_tmp, mut c, mut t) = stores();
+    let before = ids(&mut c);
+    let id = ids(&mut t)[0].clone();
+    let real = t.changes_for(&id, &[]).unwrap();
+    let bomb = compressed_chunk_of_zeros(256);
+    assert!(bomb.len() < 1 << 20, "{}", bomb.len());
+    // A sync-protocol message (version 1) with no heads, needs or haves, carrying the bomb.
+    let mut sync_message = vec![0x42, 0, 0, 0, 1];
+    let mut len = bomb.len();
+    while len >= 0x80 {
+        sync_message.push((len as u8 & 0x7f) | 0x80);
+        len >>= 7;
+    }
+    sync_message.push(len as u8);
+    sync_message.extend(&bomb);
+    let frames = [
+        // After a real change of the same batch, which is not applied either.
+        Msg::Changes {
+            docs: vec![
+                DocChanges {
+                    id: id.clone(),
+                    changes: real,
+                },
+                DocChanges {
+                    id: "bomb".into(),
+                    changes: vec![bomb.clone()],
+                },
+            ],
+        },
+        Msg::Saved {
+            docs: vec![DocSaved {
+                id: id.clone(),
+                bytes: bomb,
+            }],
+        },
+        Msg::Sync {
+            docs: vec![DocSync {
+                id,
+                message: sync_message,
+            }],
+        },
+    ];
+    for frame in frames {
+        let mut acceptor = greeted(&mut t, &mut c, None);
+        let err = acceptor.handle(&mut c, frame).unwrap_err().to_string();
+        assert!(err.contains("inflates to more than the 64 MiB"), "{err}");
+        assert_eq!(ids(&mut c), before, "nothing of the frame was applied");
+    }
 }
 
 #[test]
