@@ -250,12 +250,13 @@ pub(super) fn write(
             match c.doc {
                 Merged::New(am) => {
                     wtx.put_new_doc_saved(&doc_id, DocType::Case, &c.heads, c.saved, am)?;
+                    index::insert_new_deferring_keys(wtx.sql(), &c.row, keys)?;
                 }
                 Merged::Changed { am, before } => {
                     wtx.put_doc_saved(&doc_id, DocType::Case, am, Some(&before), c.saved)?;
+                    index::upsert_deferring_keys(wtx.sql(), &c.row, keys)?;
                 }
             }
-            index::upsert_deferring_keys(wtx.sql(), &c.row, keys)?;
             // A notice whose event names this node as its sender is queued in the batch's
             // transaction; one already queued (or sent) is left alone.
             crate::ops::notices::queue_doc(

@@ -382,17 +382,54 @@ fn add_keys(keys: &mut PendingKeys, row: &IndexRow, rowid: i64) {
         .extend(row.search_keys.iter().map(|&k| (k, row.created_at, rowid)));
 }
 
+/// The statement that writes a case's whole row, `$verb` being `INSERT` or `INSERT OR REPLACE`,
+/// with its parameters numbered as `row_params` lists them.
+macro_rules! insert_case_sql {
+    ($verb:literal) => {
+        concat!(
+            $verb,
+            " INTO cases (doc_id, number, item_code, item_name, kind, status, outcome, conflict,
+            origin, holder, township, village, applicant_name, delegated, created_at, updated_at,
+            accepted_on, clock, due_on, yellow_on, legal_due_on, frozen_light, stopped_on, on_time,
+            rating, follow_up_due, consults, search_sig, row_id, due_provisional, legal_provisional,
+            decided_by, decided_by_name, handling_days, supervisions_open)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18,
+            ?19, ?20, ?21, ?22, ?23, ?24, ?25, ?26, ?27, ?28, ?29, ?30, ?31, ?32, ?33, ?34, ?35)"
+        )
+    };
+}
+
+/// [`upsert_deferring_keys`] for a case new to the store (no document was held for it): its row
+/// is inserted without first looking for one to uncount or update, which is three lookups of a
+/// hundred-thousand-row table saved per case of a first contact (issue #14). A row that is there
+/// after all (never, unless the index is stale) fails the insert, and the case is upserted.
+pub(crate) fn insert_new_deferring_keys(
+    conn: &Connection,
+    row: &IndexRow,
+    keys: &mut PendingKeys,
+) -> Result<()> {
+    let sig = search::signature(row.created_at, &row.search_keys);
+    let inserted = conn
+        .prepare_cached(insert_case_sql!("INSERT"))?
+        .execute(&row_params(row, &sig, &None)[..]);
+    match inserted {
+        Ok(_) => {
+            add_keys(keys, row, conn.last_insert_rowid());
+            route_and_counts(conn, row)
+        }
+        Err(rusqlite::Error::SqliteFailure(e, _))
+            if e.code == rusqlite::ErrorCode::ConstraintViolation =>
+        {
+            upsert_deferring_keys(conn, row, keys)
+        }
+        Err(e) => Err(e.into()),
+    }
+}
+
 /// Inserts (or replaces, keeping `row_id` when given) a case's whole row. Returns its `row_id`.
 fn insert_row(conn: &Connection, row: &IndexRow, rowid: Option<i64>, sig: i64) -> Result<i64> {
-    conn.prepare_cached(
-        "INSERT OR REPLACE INTO cases (doc_id, number, item_code, item_name, kind, status, outcome, conflict, origin, holder,
-            township, village, applicant_name, delegated, created_at, updated_at, accepted_on, clock, due_on, yellow_on,
-            legal_due_on, frozen_light, stopped_on, on_time, rating, follow_up_due, consults, search_sig, row_id,
-            due_provisional, legal_provisional, decided_by, decided_by_name, handling_days, supervisions_open)
-         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18, ?19, ?20, ?21, ?22, ?23,
-            ?24, ?25, ?26, ?27, ?28, ?29, ?30, ?31, ?32, ?33, ?34, ?35)",
-    )?
-    .execute(&row_params(row, &sig, &rowid)[..])?;
+    conn.prepare_cached(insert_case_sql!("INSERT OR REPLACE"))?
+        .execute(&row_params(row, &sig, &rowid)[..])?;
     Ok(rowid.unwrap_or_else(|| conn.last_insert_rowid()))
 }
 

@@ -284,8 +284,14 @@ impl Store {
             actor: &self.actor,
             done: Vec::new(),
             top_seq: None,
+            last_seq: None,
         };
         let out = f(&mut wtx)?;
+        if let Some(seq) = wtx.last_seq {
+            wtx.tx
+                .prepare_cached("UPDATE counters SET value = ?1 WHERE name = 'seq'")?
+                .execute([seq])?;
+        }
         let WriteTx {
             tx,
             cache,
@@ -510,6 +516,10 @@ pub(crate) struct WriteTx<'a> {
     done: Vec<(String, Automerge, i64)>,
     /// The highest `seq` of a document written without going to the cache.
     top_seq: Option<i64>,
+    /// The last `seq` taken in this transaction, written back to `counters` once, at its end:
+    /// a received batch takes thousands, and an update of the counter row for each was a tenth
+    /// of writing a new document (issue #14).
+    last_seq: Option<i64>,
 }
 
 impl WriteTx<'_> {
@@ -664,16 +674,17 @@ impl WriteTx<'_> {
         Ok(())
     }
 
-    /// The next `seq`, taken.
+    /// The next `seq`, taken; [`Store::write`] writes the last one back before it commits.
     fn next_seq(&mut self) -> Result<i64> {
-        // Cached statements: a received batch writes thousands of documents in one transaction,
-        // and preparing each statement anew was a tenth of applying it (issue #14's profile).
-        Ok(self
-            .tx
-            .prepare_cached(
-                "UPDATE counters SET value = value + 1 WHERE name = 'seq' RETURNING value",
-            )?
-            .query_row([], |r| r.get(0))?)
+        let last = match self.last_seq {
+            Some(seq) => seq,
+            None => self
+                .tx
+                .prepare_cached("SELECT value FROM counters WHERE name = 'seq'")?
+                .query_row([], |r| r.get(0))?,
+        };
+        self.last_seq = Some(last + 1);
+        Ok(last + 1)
     }
 
     /// Sets a meta value.

@@ -638,3 +638,43 @@ fn every_station_has_its_own_row_and_silent_ones_show_zeros() {
     assert_eq!(count(&s, "V02"), 0);
     assert!(s.groups.iter().all(|g| g.key != "T02"));
 }
+
+/// A case new to a store that still has an index row for it (a stale index: the document is
+/// gone, its row is not) takes that row over in place, as any update does: a received new case
+/// is inserted without first looking for its row (issue #14), and falls back to the upsert.
+#[test]
+fn a_received_case_whose_index_row_is_still_there_takes_it_over() {
+    let dir = tempfile::tempdir().unwrap();
+    let city_dir = dir.path().join("city");
+    let mut city = crate::common::init_city(&city_dir, crate::common::morning("2026-03-02"));
+    let mut town = crate::common::enrol(&mut city, TOWN, &dir.path().join("town"));
+    let town_id = town.identity().node_id.clone();
+    let ids: Vec<String> = ["王小明", "李四", "张三"]
+        .into_iter()
+        .map(|name| crate::common::new_case_id(&mut town, "CT-001", name))
+        .collect();
+    let sent = |town: &mut Node, ids: &[String]| -> Vec<yizhan_node::replica::RemoteDoc> {
+        ids.iter()
+            .map(|id| {
+                let changes = town.changes_for(id, &[]).unwrap();
+                yizhan_node::replica::RemoteDoc::changes(id.clone(), changes)
+            })
+            .collect()
+    };
+    city.apply_remote(&town_id, &sent(&mut town, &ids)).unwrap();
+    let dump = city.index_dump().unwrap();
+    let stats = all_stats(&mut city);
+
+    crate::common::raw_sql(
+        &city_dir,
+        &format!("DELETE FROM docs WHERE doc_id = '{}'", ids[0]),
+    );
+    let applied = city
+        .apply_remote(&town_id, &sent(&mut town, &ids[..1]))
+        .unwrap();
+    assert_eq!(applied.changed, 1);
+    assert_eq!(city.index_dump().unwrap(), dump, "the row is the same row");
+    assert_eq!(all_stats(&mut city), stats, "the case is counted once");
+    city.reindex().unwrap();
+    assert_eq!(city.index_dump().unwrap(), dump);
+}
