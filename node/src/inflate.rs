@@ -39,9 +39,8 @@ const BUNDLE: u8 = 3;
 /// A column spec's bit that says its data is deflated.
 const DEFLATE_BIT: u64 = 0b1000;
 
-/// The first byte of a sync-protocol message, versions 1 and 2.
-const SYNC_V1: u8 = 0x42;
-const SYNC_V2: u8 = 0x43;
+/// The first byte of a sync-protocol message: version 1, version 2.
+const SYNC_VERSIONS: [u8; 2] = [0x42, 0x43];
 
 /// How much may still be inflated, shared by everything one batch brings.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -89,7 +88,7 @@ impl Budget {
     pub fn check_sync_message(&mut self, bytes: &[u8]) -> Result<(), String> {
         let mut r = Reader(bytes);
         let version = r.take(1)?[0];
-        if version != SYNC_V1 && version != SYNC_V2 {
+        if !SYNC_VERSIONS.contains(&version) {
             return Err(format!("not a sync message (first byte {version:#04x})"));
         }
         // Its heads, then the hashes it needs.

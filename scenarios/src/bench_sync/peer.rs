@@ -33,6 +33,17 @@ pub(crate) struct Peer {
 }
 
 impl Peer {
+    /// Lets the node finish what a burst leaves for its idle moments (merging the burst's
+    /// search keys, the WAL checkpoint), as a station that took its cases in over months has
+    /// long done, so that a timed sync does not share the store thread with it.
+    pub(super) fn settle(&self) -> Result<()> {
+        self.handle.call(|node| {
+            while node.diagnostics().idle()? {}
+            Ok(())
+        })?;
+        Ok(())
+    }
+
     pub(super) fn start(rt: &Runtime, name: &'static str, node: Node) -> Result<Peer> {
         let (handle, thread) = NodeHandle::spawn(node)?;
         let (tx, mut rx) = mpsc::channel::<SessionReport>(64);

@@ -128,8 +128,10 @@ pub(super) fn run(
         let (lb_bytes, lb_changes) = lower_bound(&town.handle, &ids, &city_before)?;
         let lb_ms = t.elapsed().as_secs_f64() * 1e3;
         let xz = crate::bounds::bounds(&town.handle, &ids, &city_before, true)?.xz;
-        // Let the store threads' idle WAL checkpoint run now rather than during the sync.
-        std::thread::sleep(Duration::from_millis(500));
+        // The township's changes were a burst: its idle work (the keys' merge, the WAL
+        // checkpoint) runs now rather than during the sync, and the city's from the last one.
+        town.settle()?;
+        city.settle()?;
         let before = city.accepted_len();
         let cpu0 = process_cpu_ms();
         let (r, wall) = town.sync_to(rt, city, pass)?;

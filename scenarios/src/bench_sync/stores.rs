@@ -106,6 +106,8 @@ pub(crate) fn prepare(
             );
             let city = Peer::start(rt, "city", Node::open(&city_dir, Clock::Fixed(NOW))?)?;
             let town = Peer::start(rt, "township", Node::open(&town_dir, Clock::Fixed(NOW))?)?;
+            city.settle()?;
+            town.settle()?;
             let mut setup = side.unwrap_or(Value::Null);
             setup["store_mib_city"] = json!(store_mib(&city_dir));
             setup["store_mib_township"] = json!(store_mib(&town_dir));
@@ -139,6 +141,7 @@ pub(crate) fn prepare(
     let ids = take_in(&town.handle, &intake, intake_rng, cases, args.batch, true)?;
     let gen_s = t.elapsed().as_secs_f64();
     let hwm_gen = hwm_mib();
+    town.settle()?;
     // The lower bound of the first contact: every change of every case.
     let (lb, lb_ms) = {
         let t = Instant::now();
@@ -196,6 +199,8 @@ pub(crate) fn prepare(
             })
         }
     };
+    city.settle()?;
+    town.settle()?;
     let city_cases = case_count(&city.handle)?;
     ensure!(
         city_cases == cases as u64,
