@@ -15,10 +15,12 @@ use std::collections::HashMap;
 use std::ops::RangeBounds;
 use std::rc::Rc;
 
-/// One object's current values: by key for a map, in order for a list.
+/// One object's current values: by key for a map (sorted by key, found by binary search: a
+/// case's maps have a few dozen keys, and hashing each into a table cost more than the search),
+/// in order for a list.
 #[derive(Debug)]
 enum Listing {
-    Map(HashMap<String, (Value<'static>, ObjId)>),
+    Map(Vec<(String, (Value<'static>, ObjId))>),
     List(Vec<(Value<'static>, ObjId)>),
 }
 
@@ -44,14 +46,21 @@ impl<'a> OnePass<'a> {
             return Some(l.clone());
         }
         let listing = match automerge::ReadDoc::object_type(self.doc, obj).ok()? {
-            ObjType::Map | ObjType::Table => Listing::Map(
-                automerge::ReadDoc::map_range(self.doc, obj, ..)
-                    .map(|item| {
-                        let id = item.id();
-                        (item.key.into_owned(), (item.value.into_value(), id))
-                    })
-                    .collect(),
-            ),
+            ObjType::Map | ObjType::Table => {
+                let mut entries: Vec<(String, (Value<'static>, ObjId))> =
+                    automerge::ReadDoc::map_range(self.doc, obj, ..)
+                        .map(|item| {
+                            let id = item.id();
+                            (item.key.into_owned(), (item.value.into_value(), id))
+                        })
+                        .collect();
+                // `map_range` lists keys in order; sorting is only a safeguard, and free on
+                // sorted input.
+                if !entries.is_sorted_by(|a, b| a.0 <= b.0) {
+                    entries.sort_unstable_by(|a, b| a.0.cmp(&b.0));
+                }
+                Listing::Map(entries)
+            }
             ObjType::List => Listing::List(
                 automerge::ReadDoc::list_range(self.doc, obj, ..)
                     .map(|item| {
@@ -93,7 +102,10 @@ impl autosurgeon::ReadDoc for OnePass<'_> {
             return automerge::ReadDoc::get(self.doc, obj, prop);
         };
         Ok(match (&*listing, &prop) {
-            (Listing::Map(m), Prop::Map(key)) => m.get(key.as_str()).cloned(),
+            (Listing::Map(m), Prop::Map(key)) => m
+                .binary_search_by(|(k, _)| k.as_str().cmp(key.as_str()))
+                .ok()
+                .map(|i| m[i].1.clone()),
             (Listing::List(l), Prop::Seq(i)) => l.get(*i).cloned(),
             // A key into a list or an index into a map: the document's own error.
             _ => return automerge::ReadDoc::get(self.doc, obj, prop),

@@ -373,7 +373,7 @@ pub(crate) fn upsert_deferring_keys(
             None => add_keys(keys, row, rowid),
         }
     }
-    route_and_counts(conn, row)
+    route_and_counts(conn, row, Fresh::No)
 }
 
 /// Adds a case's search keys for its `cases.row_id` to those waiting to be written.
@@ -415,7 +415,7 @@ pub(crate) fn insert_new_deferring_keys(
     match inserted {
         Ok(_) => {
             add_keys(keys, row, conn.last_insert_rowid());
-            route_and_counts(conn, row)
+            route_and_counts(conn, row, Fresh::Yes)
         }
         Err(rusqlite::Error::SqliteFailure(e, _))
             if e.code == rusqlite::ErrorCode::ConstraintViolation =>
@@ -481,17 +481,29 @@ fn row_params<'a>(
     ]
 }
 
-/// Rewrites a case's route and department rows and counts it in the counter tables.
-fn route_and_counts(conn: &Connection, row: &IndexRow) -> Result<()> {
-    conn.prepare_cached("DELETE FROM case_route WHERE doc_id = ?1")?
-        .execute([&row.doc_id])?;
+/// Whether a case's row was just inserted, not there before.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Fresh {
+    Yes,
+    No,
+}
+
+/// Rewrites a case's route and department rows and counts it in the counter tables. A fresh
+/// row's old route and department rows are not looked for (two lookups per case of a first
+/// contact): they are written and removed in the same transactions as the case's row, so
+/// without a row there are none.
+fn route_and_counts(conn: &Connection, row: &IndexRow, fresh: Fresh) -> Result<()> {
+    if fresh == Fresh::No {
+        conn.prepare_cached("DELETE FROM case_route WHERE doc_id = ?1")?
+            .execute([&row.doc_id])?;
+        conn.prepare_cached("DELETE FROM case_depts WHERE doc_id = ?1")?
+            .execute([&row.doc_id])?;
+    }
     let mut ins =
         conn.prepare_cached("INSERT OR IGNORE INTO case_route (station, doc_id) VALUES (?1, ?2)")?;
     for s in &row.route {
         ins.execute(params![s, row.doc_id])?;
     }
-    conn.prepare_cached("DELETE FROM case_depts WHERE doc_id = ?1")?
-        .execute([&row.doc_id])?;
     let mut ins = conn.prepare_cached(
         "INSERT OR REPLACE INTO case_depts (doc_id, dept, decision) VALUES (?1, ?2, ?3)",
     )?;
