@@ -15,9 +15,9 @@ use std::collections::HashMap;
 use std::ops::RangeBounds;
 use std::rc::Rc;
 
-/// One object's current values: by key for a map (sorted by key, found by binary search: a
-/// case's maps have a few dozen keys, and hashing each into a table cost more than the search),
-/// in order for a list.
+/// One object's current values: by key for a map (sorted by key, as `map_range` lists them, and
+/// found by binary search: a case's maps have a few dozen keys, too few to pay for hashing each
+/// into a table), in order for a list.
 #[derive(Debug)]
 enum Listing {
     Map(Vec<(String, (Value<'static>, ObjId))>),
