@@ -283,7 +283,6 @@ impl Store {
             cache: &mut self.cache,
             actor: &self.actor,
             done: Vec::new(),
-            top_seq: None,
             last_seq: None,
         };
         let out = f(&mut wtx)?;
@@ -296,13 +295,14 @@ impl Store {
             tx,
             cache,
             done,
-            top_seq,
+            last_seq,
             ..
         } = wtx;
         tx.commit()?;
         self.unckpt = true;
-        // Documents given back untouched carry older `seq`s, so the highest is this commit's.
-        if let Some(top) = done.iter().map(|(_, _, seq)| *seq).chain(top_seq).max() {
+        // The last `seq` taken is this commit's highest (documents given back untouched keep
+        // their older ones).
+        if let Some(top) = last_seq {
             self.seq_tx.send_if_modified(|cur| {
                 let newer = top > *cur;
                 if newer {
@@ -514,8 +514,6 @@ pub(crate) struct WriteTx<'a> {
     actor: &'a ActorId,
     /// Documents written (or given back), for the cache at commit, with their `seq`.
     done: Vec<(String, Automerge, i64)>,
-    /// The highest `seq` of a document written without going to the cache.
-    top_seq: Option<i64>,
     /// The last `seq` taken in this transaction, written back to `counters` once, at its end:
     /// a received batch takes thousands, and an update of the counter row for each was a tenth
     /// of writing a new document (issue #14).
@@ -667,9 +665,8 @@ impl WriteTx<'_> {
                 "INSERT INTO docs (doc_id, doc_type, snapshot, incr_bytes, heads, seq) VALUES (?1, ?2, ?3, 0, ?4, ?5)",
             )?
             .execute(params![doc_id, doc_type.as_str(), saved, encode_heads(heads), seq])?;
-        match doc {
-            Some(doc) => self.done.push((doc_id.to_string(), doc, seq)),
-            None => self.top_seq = self.top_seq.max(Some(seq)),
+        if let Some(doc) = doc {
+            self.done.push((doc_id.to_string(), doc, seq));
         }
         Ok(())
     }
