@@ -161,6 +161,8 @@ fn sync_args(dir: &Path, cases: usize, seed: u64) -> SyncArgs {
         catchup_runs: 0,
         first_contact_timeout: 600,
         batch: 5_000,
+        floor_runs: 0,
+        floor_only: false,
         push: false,
         push_samples: 0,
         idle_seconds: 0,

@@ -1,15 +1,16 @@
 //! Applying the case documents of a received batch: the checks and the CPU work per document on
 //! worker threads, the SQL on the store's thread (issue #14).
 //!
-//! [`CaseCheck::prepare`] merges the received changes into the stored document, reads the case
-//! back, folds it, checks the scopes and authors, computes its index row and saves the document's
+//! [`CaseCheck::prepare`] decodes the received changes (each hashed) and checks that their
+//! authors are members, merges them into the stored document, reads the case back, folds it,
+//! checks the scopes and the authors' stations, computes its index row and saves the document's
 //! bytes — everything but SQL, so it runs on [`crate::parallel::map_in_order`]'s workers. The
 //! store's thread then writes each [`Prepared`] in the batch's order, in the batch's one
 //! transaction: the same checks as before, the same all-or-nothing batch, the first problem in
 //! the batch's order reported. The search keys of the batch's new cases are written together at
 //! its end, in key order ([`PendingKeys`]).
 
-use super::{Applied, Scope, check_history, load_saved, rejected};
+use super::{Applied, Scope, check_history, decode_changes, load_saved, rejected};
 use crate::account::Directory;
 use crate::calendar::Calendar;
 use crate::case::doc::read_case;
@@ -21,7 +22,7 @@ use crate::ops::membership::member_of;
 use crate::station::Tier;
 use crate::store::index::{self, IndexRow, PendingKeys};
 use crate::store::{DocType, Held, WriteTx};
-use automerge::{ActorId, Automerge, Change, ChangeHash};
+use automerge::{ActorId, Automerge, ChangeHash};
 use chrono::NaiveDate;
 use std::collections::BTreeMap;
 
@@ -35,8 +36,8 @@ pub(super) struct CaseInput<'a> {
 
 /// What a peer sent of a case document.
 pub(super) enum CasePayload<'a> {
-    /// Its changes, decoded.
-    Changes(Vec<Change>),
+    /// Its changes, as they came (decoded on the worker).
+    Changes(&'a [Vec<u8>]),
     /// The whole document's bytes ([`super::Payload::Saved`]), loaded on a worker.
     Saved(&'a [u8]),
 }
@@ -85,9 +86,10 @@ pub(super) struct CaseCheck<'a> {
     pub roster: &'a Roster,
     pub my_scope: &'a Scope,
     pub sender_scope: &'a Scope,
-    /// Each author's (node id) station and tier, for the authors of the batch's changes.
+    /// Each author's (node id) station and tier, for the authors of the batch's network and
+    /// people documents' changes.
     pub authors: &'a BTreeMap<String, (String, Tier)>,
-    /// The certificates, for the authors of whole documents, known only once loaded.
+    /// The certificates, for the authors of cases' changes, known only once decoded.
     pub members: &'a Members,
     pub today: NaiveDate,
     /// Skip documents outside this node's scope instead of refusing the batch (bundles).
@@ -115,12 +117,12 @@ impl CaseCheck<'_> {
         // A whole document that is new here is stored as it came: it loaded strictly, so it
         // reads back as this very document, and saving it again would only cost time.
         let mut received = None;
-        let authors: Vec<String> = match payload {
-            CasePayload::Changes(changes) => {
-                let authors = changes
-                    .iter()
-                    .map(|c| hex::encode(c.actor_id().to_bytes()))
-                    .collect();
+        // Each author of what arrived must be a member, whatever else is wrong with the
+        // document: checked before it is merged.
+        let authors: Vec<(String, Tier)> = match payload {
+            CasePayload::Changes(encoded) => {
+                let changes = decode_changes(&doc_id, encoded)?;
+                let authors = self.authors_of(&doc_id, changes.iter().map(|c| c.actor_id()))?;
                 am.apply_changes(changes)
                     .map_err(|e| rejected(&doc_id, e.to_string()))?;
                 authors
@@ -134,14 +136,12 @@ impl CaseCheck<'_> {
                     am.merge(&mut loaded)
                         .map_err(|e| rejected(&doc_id, e.to_string()))?;
                 }
-                let mut authors: Vec<String> = am
-                    .get_changes_meta(&before)
-                    .iter()
-                    .map(|m| hex::encode(m.actor.to_bytes()))
-                    .collect();
-                authors.sort_unstable();
-                authors.dedup();
-                authors
+                self.authors_of(
+                    &doc_id,
+                    am.get_changes_meta(&before)
+                        .iter()
+                        .map(|m| m.actor.as_ref()),
+                )?
             }
         };
         check_history(&am, &doc_id)?;
@@ -172,11 +172,10 @@ impl CaseCheck<'_> {
         if !self.sender_scope.covers_route(route) {
             return Err(rejected(&doc_id, "the case is not in the sender's scope"));
         }
-        for author in &authors {
-            let (station, tier) = self.author(&doc_id, author)?;
+        for (station, tier) in &authors {
             // A station on the route, or an ancestor of one (a township's 督办 on its village's
             // case).
-            if tier != Tier::City && !route.iter().any(|r| self.roster.is_within(r, &station)) {
+            if *tier != Tier::City && !route.iter().any(|r| self.roster.is_within(r, station)) {
                 return Err(rejected(
                     &doc_id,
                     format!("station {station} never held this case"),
@@ -206,15 +205,26 @@ impl CaseCheck<'_> {
         })))
     }
 
-    /// An author's station and tier: from the batch's list of its changes' authors, else (the
-    /// author of a whole document's change) a member that is not revoked.
-    fn author(&self, doc_id: &str, author: &str) -> Result<(String, Tier)> {
-        if let Some(known) = self.authors.get(author) {
-            return Ok(known.clone());
-        }
-        let cert = member_of(self.members, self.roster, author)
-            .map_err(|e| rejected(doc_id, format!("change by a non-member: {e}")))?;
-        Ok((cert.body.station.code.clone(), cert.body.station.tier()))
+    /// The station and tier of each author (an actor of the document's changes, a node id)
+    /// once: a member that is not revoked, else the document is refused.
+    fn authors_of<'b>(
+        &self,
+        doc_id: &str,
+        actors: impl Iterator<Item = &'b ActorId>,
+    ) -> Result<Vec<(String, Tier)>> {
+        let mut ids: Vec<String> = actors.map(|a| hex::encode(a.to_bytes())).collect();
+        ids.sort_unstable();
+        ids.dedup();
+        ids.iter()
+            .map(|author| {
+                if let Some(known) = self.authors.get(author) {
+                    return Ok(known.clone());
+                }
+                let cert = member_of(self.members, self.roster, author)
+                    .map_err(|e| rejected(doc_id, format!("change by a non-member: {e}")))?;
+                Ok((cert.body.station.code.clone(), cert.body.station.tier()))
+            })
+            .collect()
     }
 }
 

@@ -275,6 +275,17 @@ fn changed_or_put_back(
     Ok(None)
 }
 
+/// Decodes a received document's changes, each checked against its hash.
+fn decode_changes(doc_id: &str, encoded: &[Vec<u8>]) -> Result<Vec<Change>> {
+    encoded
+        .iter()
+        .map(|bytes| {
+            Change::try_from(&bytes[..])
+                .map_err(|e| rejected(doc_id, format!("a change does not decode: {e}")))
+        })
+        .collect()
+}
+
 fn rejected(doc: &str, why: impl Into<String>) -> NodeError {
     NodeError::Rejected {
         doc: doc.to_string(),
@@ -510,8 +521,8 @@ impl Node {
         let today = self.today();
         // Everything that needs `&self` is read before the write transaction borrows the store.
         // Network and people documents are decoded into changes here (a whole one is loaded and
-        // taken apart: they are few and small); cases keep a whole document's bytes for the
-        // workers, which load it there.
+        // taken apart: they are few and small); cases keep their bytes, changes or a whole
+        // document, for the workers, which decode and check them there.
         let mut decoded: Vec<(String, Vec<Change>)> = Vec::with_capacity(docs.len());
         let mut received_cases: Vec<(String, cases::CasePayload<'_>)> = Vec::new();
         // What the batch's compressed parts inflate to is measured before Automerge reads any of
@@ -527,35 +538,20 @@ impl Node {
                     received_cases.push((d.doc_id.clone(), cases::CasePayload::Saved(bytes)));
                     continue;
                 }
-                Payload::Saved(bytes) => load_saved(&d.doc_id, bytes)?.get_changes(&[]),
-                Payload::Changes(encoded) => {
-                    let mut changes = Vec::with_capacity(encoded.len());
-                    for bytes in encoded {
-                        let c = Change::try_from(&bytes[..]).map_err(|e| {
-                            rejected(&d.doc_id, format!("a change does not decode: {e}"))
-                        })?;
-                        changes.push(c);
-                    }
-                    changes
+                Payload::Changes(encoded) if is_case => {
+                    received_cases.push((d.doc_id.clone(), cases::CasePayload::Changes(encoded)));
+                    continue;
                 }
+                Payload::Saved(bytes) => load_saved(&d.doc_id, bytes)?.get_changes(&[]),
+                Payload::Changes(encoded) => decode_changes(&d.doc_id, encoded)?,
             };
-            if is_case {
-                received_cases.push((d.doc_id.clone(), cases::CasePayload::Changes(changes)));
-            } else {
-                decoded.push((d.doc_id.clone(), changes));
-            }
+            decoded.push((d.doc_id.clone(), changes));
         }
         let mut authors: std::collections::BTreeMap<String, (String, Tier)> =
             std::collections::BTreeMap::new();
-        let changes_received =
-            decoded
-                .iter()
-                .map(|(id, c)| (id, &c[..]))
-                .chain(received_cases.iter().filter_map(|(id, p)| match p {
-                    cases::CasePayload::Changes(c) => Some((id, &c[..])),
-                    cases::CasePayload::Saved(_) => None,
-                }));
-        for (doc_id, changes) in changes_received {
+        // The authors of the network and people documents' changes; those of the cases' are
+        // looked up by the workers, which decode them.
+        for (doc_id, changes) in &decoded {
             for c in changes {
                 let author = hex::encode(c.actor_id().to_bytes());
                 if authors.contains_key(&author) {

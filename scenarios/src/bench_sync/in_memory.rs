@@ -4,13 +4,13 @@
 
 use super::peer::call;
 use super::workload::heads;
-use crate::measure::thread_cpu_ms;
+use crate::measure::{process_cpu_ms, thread_cpu_ms};
 use anyhow::{Result, anyhow};
 use automerge::ChangeHash;
 use serde_json::{Value, json};
 use std::time::Instant;
 use yizhan_node::NodeHandle;
-use yizhan_node::replica::RemoteDoc;
+use yizhan_node::replica::{Payload, RemoteDoc};
 use yizhan_sync::proto;
 use yizhan_sync::session::Session;
 use yizhan_sync::testing::{Link, Pair as SessionPair, Side};
@@ -55,48 +55,88 @@ pub(super) fn probe_costs(h: &NodeHandle, ids: &[String]) -> Result<Value> {
     })
 }
 
-/// The store's floor for a catch-up, without the session: the township reads the changes the city
-/// lacks (`changes_for` against the city's heads) and the city applies them (`apply_remote`, in
-/// batches of about a frame). Returns (read ms, apply ms, documents changed at the city).
-pub(super) fn store_floor(
-    town: &NodeHandle,
-    city: &NodeHandle,
-    ids: &[String],
-) -> Result<(f64, f64, usize)> {
+/// One run of [`store_floor`].
+pub(super) struct Floor {
+    /// The township reading what the city lacks.
+    pub read_ms: f64,
+    /// The city applying it, in all.
+    pub apply_ms: f64,
+    /// The process's CPU time meanwhile (the city's store thread and its workers: the township
+    /// is idle), steadier than the wall time on a shared machine.
+    pub apply_cpu_ms: f64,
+    /// Of which the documents it held, as changes.
+    pub changes_ms: f64,
+    /// Of which the documents new to it, whole.
+    pub whole_ms: f64,
+    /// Documents changed at the city.
+    pub changed: usize,
+}
+
+/// The store's floor for a catch-up, without the session: the township reads what the city
+/// lacks as the session sends it (since protocol version 4: a document the city does not hold at
+/// all whole, as stored; the others' missing changes, `missing_changes` against the city's heads)
+/// and the city applies it (`apply_remote`, in frames of the session's target size, changes
+/// first and whole documents after, as `Session` batches them).
+pub(super) fn store_floor(town: &NodeHandle, city: &NodeHandle, ids: &[String]) -> Result<Floor> {
     let before = heads(city, ids)?;
-    let pairs: Vec<(String, Vec<ChangeHash>)> = ids
-        .iter()
-        .cloned()
-        .zip(before.into_iter().map(Option::unwrap_or_default))
-        .collect();
-    let (docs, read_ms) = call(town, move |node| {
+    let pairs: Vec<(String, Option<Vec<ChangeHash>>)> = ids.iter().cloned().zip(before).collect();
+    let ((changes, whole), read_ms) = call(town, move |node| {
         let t = Instant::now();
-        let mut docs = Vec::with_capacity(pairs.len());
-        for (id, h) in &pairs {
-            docs.push((id.clone(), node.changes_for(id, h)?));
+        let (mut changes, mut whole) = (Vec::new(), Vec::new());
+        for (id, theirs) in pairs {
+            match theirs {
+                None => {
+                    let bytes = node
+                        .saved_doc(&id)?
+                        .ok_or_else(|| yizhan_node::NodeError::CaseNotFound(id.clone()))?;
+                    whole.push(RemoteDoc::saved(id, bytes));
+                }
+                Some(h) => {
+                    let missing = node
+                        .missing_changes(&id, &h)?
+                        .ok_or_else(|| yizhan_node::NodeError::CaseNotFound(id.clone()))?;
+                    changes.push(RemoteDoc::changes(id, missing));
+                }
+            }
         }
-        Ok((docs, t.elapsed().as_secs_f64() * 1e3))
+        Ok(((changes, whole), t.elapsed().as_secs_f64() * 1e3))
     })?;
     let sender = call(town, |n| Ok(n.identity().node_id.clone()))?;
     call(city, move |node| {
         let t = Instant::now();
+        let cpu = process_cpu_ms();
         let mut changed = 0;
-        let mut batch: Vec<RemoteDoc> = Vec::new();
-        let mut bytes = 0;
-        for (id, changes) in docs {
-            let n: usize = changes.iter().map(Vec::len).sum();
-            if !batch.is_empty() && bytes + n > proto::TARGET_BATCH_BYTES {
-                changed += node.apply_remote(&sender, &batch)?.changed;
-                batch.clear();
-                bytes = 0;
+        let mut split = Vec::new();
+        for docs in [changes, whole] {
+            let part = Instant::now();
+            let mut batch: Vec<RemoteDoc> = Vec::new();
+            let mut bytes = 0;
+            for doc in docs {
+                let n = match &doc.payload {
+                    Payload::Changes(c) => c.iter().map(Vec::len).sum(),
+                    Payload::Saved(b) => b.len(),
+                };
+                if !batch.is_empty() && bytes + n > proto::TARGET_BATCH_BYTES {
+                    changed += node.apply_remote(&sender, &batch)?.changed;
+                    batch.clear();
+                    bytes = 0;
+                }
+                bytes += n;
+                batch.push(doc);
             }
-            bytes += n;
-            batch.push(RemoteDoc::changes(id, changes));
+            if !batch.is_empty() {
+                changed += node.apply_remote(&sender, &batch)?.changed;
+            }
+            split.push(part.elapsed().as_secs_f64() * 1e3);
         }
-        if !batch.is_empty() {
-            changed += node.apply_remote(&sender, &batch)?.changed;
-        }
-        Ok((read_ms, t.elapsed().as_secs_f64() * 1e3, changed))
+        Ok(Floor {
+            read_ms,
+            apply_ms: t.elapsed().as_secs_f64() * 1e3,
+            apply_cpu_ms: process_cpu_ms() - cpu,
+            changes_ms: split[0],
+            whole_ms: split[1],
+            changed,
+        })
     })
 }
 

@@ -109,6 +109,12 @@ pub struct SyncArgs {
     /// Cases per `new_cases` transaction.
     #[arg(long, default_value_t = 5_000)]
     pub batch: usize,
+    /// Times the store's floor (section 5) this many times, each with its own changes.
+    #[arg(long, default_value_t = 1)]
+    pub floor_runs: usize,
+    /// Measure only the store's floor (after the first contact, or on reused stores).
+    #[arg(long)]
+    pub floor_only: bool,
     /// Measure push instead: two fresh nodes in a continuous session over iroh; the time from a
     /// case committed at the township to its arrival at the city, and the CPU an idle connected
     /// pair uses (see [`bench_push`]).
@@ -272,6 +278,8 @@ mod tests {
             catchup_runs: 3,
             first_contact_timeout: 300,
             batch: 5_000,
+            floor_runs: 1,
+            floor_only: false,
             push: false,
             push_samples: 200,
             idle_seconds: 10,

@@ -68,11 +68,13 @@ pub(super) fn render_table(report: &Report, out: &Value) -> String {
             }
         }
     };
-    print_kinds(
-        &mut t,
-        "idle session in memory",
-        &out["sections"]["idle_in_memory"],
-    );
+    if !out["sections"]["idle_in_memory"].is_null() {
+        print_kinds(
+            &mut t,
+            "idle session in memory",
+            &out["sections"]["idle_in_memory"],
+        );
+    }
     if let Some(mem) = out["sections"]["in_memory"].as_array() {
         for m in mem {
             print_kinds(
@@ -103,24 +105,40 @@ pub(super) fn render_table(report: &Report, out: &Value) -> String {
         }
     }
     let fl = &out["sections"]["store_floor"];
-    let _ = writeln!(
-        t,
-        "store floor, {} docs without the session: township changes_for {:.0} ms + city apply_remote {:.0} ms",
-        fl["docs"],
-        fl["changes_for_ms"].as_f64().unwrap_or(f64::NAN),
-        fl["apply_remote_ms"].as_f64().unwrap_or(f64::NAN)
-    );
+    let floor_ms = |k: &str| -> Vec<f64> {
+        fl[k]
+            .as_array()
+            .map(|a| a.iter().filter_map(Value::as_f64).collect())
+            .unwrap_or_default()
+    };
+    let (changes, whole) = (floor_ms("as_changes_ms"), floor_ms("whole_ms"));
+    for (i, (read, apply)) in floor_ms("changes_for_ms")
+        .into_iter()
+        .zip(floor_ms("apply_remote_ms"))
+        .enumerate()
+    {
+        let _ = writeln!(
+            t,
+            "store floor {}, {} docs without the session: township reads {read:.0} ms + city apply_remote {apply:.0} ms ({:.0} ms the held documents' changes, {:.0} ms the new ones whole)",
+            i + 1,
+            fl["docs"],
+            changes.get(i).copied().unwrap_or(f64::NAN),
+            whole.get(i).copied().unwrap_or(f64::NAN),
+        );
+    }
     let p = &out["sections"]["probe_city"];
-    let _ = writeln!(
-        t,
-        "store calls at the city over the {} caught-up docs (cache {} docs), µs/doc: heads_of {:.1}, known_heads over all {:.1}, known_heads loading {:.1}, known_heads cached {:.1}",
-        p["docs"],
-        p["cache_docs"],
-        p["heads_of_us"].as_f64().unwrap_or(f64::NAN),
-        p["known_heads_over_all_us"].as_f64().unwrap_or(f64::NAN),
-        p["known_heads_load_us"].as_f64().unwrap_or(f64::NAN),
-        p["known_heads_cached_us"].as_f64().unwrap_or(f64::NAN)
-    );
+    if !p.is_null() {
+        let _ = writeln!(
+            t,
+            "store calls at the city over the {} caught-up docs (cache {} docs), µs/doc: heads_of {:.1}, known_heads over all {:.1}, known_heads loading {:.1}, known_heads cached {:.1}",
+            p["docs"],
+            p["cache_docs"],
+            p["heads_of_us"].as_f64().unwrap_or(f64::NAN),
+            p["known_heads_over_all_us"].as_f64().unwrap_or(f64::NAN),
+            p["known_heads_load_us"].as_f64().unwrap_or(f64::NAN),
+            p["known_heads_cached_us"].as_f64().unwrap_or(f64::NAN)
+        );
+    }
     let missed = out["missed"].as_array().map(|a| a.len()).unwrap_or(0);
     let _ = writeln!(
         t,
