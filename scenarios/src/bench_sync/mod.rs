@@ -22,9 +22,13 @@
 //!    (as `sync/tests/it/session.rs` does), at `--changed`/10 and `--changed` documents, counting
 //!    round trips, frames, bytes and handling time per message kind: the round trips must not
 //!    grow with the number of documents.
-//! 5. **Diagnosis**: the store's floor for the same amount of change without the session
-//!    (`changes_for` at the township + `apply_remote` at the city), and the per-document cost of
-//!    the store calls the session makes (`heads_of`, `known_heads` loading or cached).
+//! 5. **Diagnosis**: the store's floor for the same amount of change without the session, as the
+//!    session sends it (whole documents for the cases new to the city, `missing_changes` for the
+//!    others, read at the township; `apply_remote` at the city in frames of the session's size),
+//!    `--floor-runs` times: the city's apply rate (target 10,000 documents per second, issue #14)
+//!    and the process's CPU per document; and the per-document cost of the store calls the
+//!    session makes (`heads_of`, `known_heads` loading or cached). `--floor-only` measures the
+//!    floor alone on the prepared pair.
 //! 6. **Memory**: the process's peak resident memory (VmHWM), both nodes in this process.
 //!
 //! Each figure is checked against its target and reported PASS or MISS; a miss does not change

@@ -346,7 +346,7 @@ fn floor(
             .zip(&applies)
             .map(|(r, a)| r + a)
             .collect::<Vec<_>>(),
-        json!({"changes_for_ms": reads, "apply_remote_ms": applies}),
+        json!({"read_ms": reads, "apply_remote_ms": applies}),
     );
     report.add(
         "apply_rate",
@@ -368,7 +368,7 @@ fn floor(
     );
     report.sections.insert(
         "store_floor".into(),
-        json!({"docs": changed, "changes_for_ms": reads, "apply_remote_ms": applies,
+        json!({"docs": changed, "read_ms": reads, "apply_remote_ms": applies,
                "as_changes_ms": as_changes, "whole_ms": whole}),
     );
     Ok(())

@@ -112,7 +112,7 @@ pub(super) fn render_table(report: &Report, out: &Value) -> String {
             .unwrap_or_default()
     };
     let (changes, whole) = (floor_ms("as_changes_ms"), floor_ms("whole_ms"));
-    for (i, (read, apply)) in floor_ms("changes_for_ms")
+    for (i, (read, apply)) in floor_ms("read_ms")
         .into_iter()
         .zip(floor_ms("apply_remote_ms"))
         .enumerate()

@@ -265,6 +265,8 @@ fn a_whole_document_is_checked_like_its_changes_and_a_bad_one_is_refused_with_it
     let e = refused(&mut c, whole(&t2, &t2_case));
     assert!(e.contains("sender's scope"), "{e}");
 
+    // T1's second case as changes, to be spoilt below.
+    let mut changed = t1.changes_for(&ids1[1], &[]).unwrap();
     // T1's second case, whole, with one more change by `author` (a node id).
     let changed_by = |author: &str| {
         let mut am = Automerge::load(&t1.saved_doc(&ids1[1]).unwrap().unwrap()).unwrap();
@@ -296,6 +298,12 @@ fn a_whole_document_is_checked_like_its_changes_and_a_bad_one_is_refused_with_it
     flipped[last] ^= 0x55;
     let e = refused(&mut c, RemoteDoc::saved(&ids1[1], flipped));
     assert!(e.contains("does not load"), "{e}");
+    // The same case's change with one byte changed: the worker that decodes it finds that it
+    // does not hash to what it says, and the batch is refused with it.
+    let mid = changed[0].len() / 2;
+    changed[0][mid] ^= 0x55;
+    let e = refused(&mut c, RemoteDoc::changes(&ids1[1], changed));
+    assert!(e.contains("does not decode"), "{e}");
 
     // The village's node revoked: its change is refused although it is a member's.
     c.revoke(&v_id, "笔记本丢失").unwrap();
