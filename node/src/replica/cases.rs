@@ -115,14 +115,21 @@ impl CaseCheck<'_> {
         };
         let before = am.get_heads();
         // A whole document that is new here is stored as it came: it loaded strictly, so it
-        // reads back as this very document, and saving it again would only cost time.
+        // reads back as this very document, and saving it again would only cost time. So are
+        // the changes to a held document when each is provably new here (`increment`):
+        // `save_after` would rebuild them from the merged document's operations.
         let mut received = None;
+        let mut increment = None;
         // Each author of what arrived must be a member, whatever else is wrong with the
         // document: checked before it is merged.
         let authors: Vec<(String, Tier)> = match payload {
             CasePayload::Changes(encoded) => {
                 let changes = decode_changes(&doc_id, encoded)?;
                 let authors = self.authors_of(&doc_id, changes.iter().map(|c| c.actor_id()))?;
+                if !is_new && all_new(&before, &changes) {
+                    let parts: Vec<&[u8]> = changes.iter().map(|c| c.raw_bytes()).collect();
+                    increment = Some(parts.concat());
+                }
                 am.apply_changes(changes)
                     .map_err(|e| rejected(&doc_id, e.to_string()))?;
                 authors
@@ -185,7 +192,7 @@ impl CaseCheck<'_> {
         let saved = if is_new {
             received.unwrap_or_else(|| am.save_nocompress())
         } else {
-            am.save_after(&before)
+            increment.unwrap_or_else(|| am.save_after(&before))
         };
         let row = index_row(&view, self.roster);
         let heads = am.get_heads();
@@ -226,6 +233,27 @@ impl CaseCheck<'_> {
             })
             .collect()
     }
+}
+
+/// Whether each of `changes` is new to a document whose heads are `heads`, proven by its
+/// dependencies alone: a change that builds on a head, or on a change proven new before it in
+/// the list, is not in the document (nothing there builds on a head). Then the changes' own
+/// bytes are exactly what the merge adds, in an order the store loads them back in. A change
+/// that builds on neither (a concurrent branch from older history, or one already held), or
+/// one listed twice, makes the caller ask the merged document instead.
+fn all_new(heads: &[ChangeHash], changes: &[automerge::Change]) -> bool {
+    let mut new: Vec<ChangeHash> = Vec::with_capacity(changes.len());
+    for c in changes {
+        let builds_on_new = c
+            .deps()
+            .iter()
+            .any(|d| heads.contains(d) || new.contains(d));
+        if !builds_on_new || new.contains(&c.hash()) {
+            return false;
+        }
+        new.push(c.hash());
+    }
+    !new.is_empty()
 }
 
 /// What the store's thread needs beside a prepared case to queue its notices (issue #15).
@@ -285,4 +313,47 @@ pub(super) fn write(
         }
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used, clippy::expect_used)]
+    use super::all_new;
+    use automerge::transaction::Transactable as _;
+    use automerge::{ActorId, Automerge, AutomergeError, Change, ROOT};
+
+    /// One more change to `am` by `actor`, returned decoded as a peer would send it.
+    fn change(am: &mut Automerge, actor: u8, value: &str) -> Change {
+        am.set_actor(ActorId::from(vec![actor; 16]));
+        let before = am.get_heads();
+        am.transact::<_, _, AutomergeError>(|tx| tx.put(ROOT, "v", value))
+            .unwrap();
+        am.get_changes(&before).pop().unwrap()
+    }
+
+    #[test]
+    fn only_changes_that_build_on_the_heads_or_on_each_other_are_proven_new() {
+        let mut held = Automerge::new();
+        let first = change(&mut held, 1, "a");
+        let heads = held.get_heads();
+        let mut peer = held.fork();
+        let c1 = change(&mut peer, 2, "b");
+        let c2 = change(&mut peer, 2, "c");
+        assert!(
+            all_new(&heads, &[c1.clone(), c2.clone()]),
+            "a chain on the head"
+        );
+        assert!(all_new(&heads, std::slice::from_ref(&c1)));
+        // Out of causal order, listed twice, empty, or already held: not proven.
+        assert!(!all_new(&heads, &[c2, c1.clone()]));
+        assert!(!all_new(&heads, &[c1.clone(), c1.clone()]));
+        assert!(!all_new(&heads, &[]));
+        assert!(!all_new(&heads, &[first, c1]));
+        // A branch from older history: the holder changed the document meanwhile, so the
+        // peer's change builds on a change that is no longer a head.
+        let mut branch = held.fork();
+        let b1 = change(&mut branch, 3, "d");
+        let _own = change(&mut held, 1, "e");
+        assert!(!all_new(&held.get_heads(), &[b1]));
+    }
 }

@@ -232,6 +232,67 @@ fn version_4_sends_a_document_the_peer_never_held_whole_and_it_is_stored_as_it_c
     assert_eq!(c.heads_of(first).unwrap(), t.heads_of(first).unwrap());
 }
 
+/// A held case's changes are stored as increments: those that build on the city's heads as
+/// they came, the others from the merged document. Either way the stored bytes read back as the
+/// merged document, and the same changes again change nothing.
+#[test]
+fn a_held_case_s_changes_are_stored_so_that_they_read_back_as_the_merged_document() {
+    let (_tmp, mut c, mut t) = stores();
+    exchange(&mut t, &mut c, None, None);
+    let ids_t = ids(&mut t);
+    let t_id = t.identity().node_id.clone();
+    let note = |n: &mut Node, id: &str, text: &str| {
+        n.act(id, &Action::Note { text: text.into() }, "窗口")
+            .unwrap();
+    };
+    // Two notes at the township, one after the other, on what the city holds.
+    let linear = &ids_t[0];
+    let city_heads = c.heads_of(linear).unwrap().unwrap();
+    note(&mut t, linear, "一");
+    note(&mut t, linear, "二");
+    // A note at each end of another case: the township's builds on heads the city has moved
+    // on from.
+    let branched = &ids_t[1];
+    let common = c.heads_of(branched).unwrap().unwrap();
+    note(&mut c, branched, "市");
+    note(&mut t, branched, "镇");
+    let linear_changes = t.missing_changes(linear, &city_heads).unwrap().unwrap();
+    assert_eq!(linear_changes.len(), 2);
+    let batch = [
+        RemoteDoc::changes(linear.as_str(), linear_changes.clone()),
+        RemoteDoc::changes(
+            branched.as_str(),
+            t.missing_changes(branched, &common).unwrap().unwrap(),
+        ),
+    ];
+    let applied = c.apply_remote(&t_id, &batch).unwrap();
+    assert_eq!(applied.changed, 2);
+    // The township's changes are the stored document's last bytes.
+    let stored = c.saved_doc(linear).unwrap().unwrap();
+    assert!(stored.ends_with(&linear_changes.concat()));
+    for id in [linear, branched] {
+        let stored = Automerge::load(&c.saved_doc(id).unwrap().unwrap()).unwrap();
+        let mut heads = stored.get_heads();
+        heads.sort();
+        let mut held = c.heads_of(id).unwrap().unwrap();
+        held.sort();
+        assert_eq!(heads, held, "{id}");
+        for h in t.heads_of(id).unwrap().unwrap() {
+            assert!(stored.get_change_meta_by_hash(&h).is_some(), "{id}");
+        }
+        assert_eq!(
+            yizhan_node::case::doc::read_case(&stored, id).unwrap(),
+            c.case(id).unwrap().doc,
+            "{id}"
+        );
+    }
+    assert_eq!(c.heads_of(linear).unwrap(), t.heads_of(linear).unwrap());
+    let seq = c.seq().unwrap();
+    let again = c.apply_remote(&t_id, &batch).unwrap();
+    assert_eq!((again.changed, again.unchanged), (0, 2));
+    assert_eq!(c.seq().unwrap(), seq);
+}
+
 #[test]
 fn a_whole_document_is_checked_like_its_changes_and_a_bad_one_is_refused_with_its_batch() {
     let (_tmp, mut c, [mut t1, mut t2, v]) = crate::common::network([
